@@ -1,0 +1,8 @@
+/* The `passerelle` command-line tool's subcommand groups; each lives in its own daemon/cli_*.c.
+ * Each returns the process exit status (0 success, 1 failure, 2 usage error). */
+#ifndef PASSERELLE_COMMANDS_H
+#define PASSERELLE_COMMANDS_H
+
+int cli_rome_main(int argc, char **argv);   /* cli_rome.c: rome info|build|show|contexts|publish */
+
+#endif

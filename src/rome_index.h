@@ -1,0 +1,185 @@
+/* rome_index — the ROME 4.0 referential as compact, immutable arrays.
+ *
+ * Every entity gets a dense integer id (its position in its array). Arrays of entities keyed by
+ * code_ogr are sorted by code_ogr and fiches are sorted by code, so "code → id" is a binary search
+ * on the array itself. Links are CSR (compressed sparse row) arrays in both directions:
+ *   fiche → items (competences and savoirs) with importance, item → fiches (the inverted list),
+ *   fiche → contextes, contexte → fiches, fiche → appellations.
+ * All labels live in one string pool; a `uint32_t` label is an offset into it (rome_str()).
+ *
+ * Ownership: a rome_index is built by rome_load_csv() (rome_load.h) or rome_snapshot_load*()
+ * (rome_snapshot.h) and released with rome_index_free(). Once built it is never modified, so any
+ * number of threads may read it concurrently without locking.
+ *
+ * This is pure logic: no I/O library beyond libc, no Kafka, Redis or libuv. */
+#ifndef ROME_INDEX_H
+#define ROME_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROME_NONE UINT32_MAX
+
+/* Kind of a competence item (savoir-faire and savoir-être come from referentiel_competence,
+ * savoirs from referentiel_savoir). Values are stable: they are stored in snapshots. */
+typedef enum rome_kind {
+    ROME_KIND_SAVOIR_FAIRE = 0,
+    ROME_KIND_SAVOIR_ETRE = 1,
+    ROME_KIND_SAVOIR = 2,
+} rome_kind;
+
+/* unix_coherence_item.coeur_metier. Stored in snapshots. */
+typedef enum rome_importance {
+    ROME_IMPORTANCE_NONE = 0,
+    ROME_IMPORTANCE_EMERGENTE = 1,
+    ROME_IMPORTANCE_PRINCIPALE = 2,
+} rome_importance;
+
+#define ROME_FICHE_REGLEMENTE 0x01u   /* emploi_reglemente */
+#define ROME_FICHE_CADRE 0x02u        /* emploi_cadre */
+
+typedef struct rome_fiche {
+    char code[8];           /* "D1505", NUL-terminated */
+    uint32_t code_ogr;
+    uint32_t label;         /* libelle_rome */
+    uint16_t domaine;       /* id in domaines (domaine professionnel, e.g. D15) */
+    uint8_t grand_domaine;  /* id in grands_domaines (e.g. D) */
+    uint8_t flags;          /* ROME_FICHE_* */
+} rome_fiche;
+
+typedef struct rome_grand_domaine {
+    char code[4];           /* "D" */
+    uint32_t label;
+} rome_grand_domaine;
+
+typedef struct rome_domaine {
+    char code[4];           /* "D15" */
+    uint32_t label;
+    uint32_t grand_domaine; /* id in grands_domaines */
+} rome_domaine;
+
+#define ROME_APPELLATION_PRINCIPALE 0x01u  /* classification = PRINCIPALE (else SYNONYME) */
+#define ROME_APPELLATION_PEU_USITE 0x02u   /* peu_usite = O */
+
+typedef struct rome_appellation {
+    uint32_t code_ogr;
+    uint32_t label_long;
+    uint32_t label_short;
+    uint32_t fiche;         /* id in fiches */
+    uint32_t flags;         /* ROME_APPELLATION_* */
+} rome_appellation;
+
+#define ROME_ITEM_MACRO 0x01u          /* nature = Macro-compétence */
+#define ROME_ITEM_QUALIFICATION 0x02u  /* savoir of category "Certifications et habilitations" */
+
+/* A competence (savoir-faire / savoir-être, including macro-compétences) or a savoir. ROME's
+ * code_ogr values of the two referentials do not overlap, so they share one id space. */
+typedef struct rome_item {
+    uint32_t code_ogr;
+    uint32_t label;
+    uint32_t macro;         /* for a Compétence: item id of its macro-compétence, else ROME_NONE */
+    uint32_t enjeu;         /* for a macro-compétence: id in enjeux, else ROME_NONE */
+    uint32_t category;      /* cat_comp (competences) or categorie_savoir (savoirs) */
+    uint32_t subcategory;   /* sous_cat_comp or sous_categorie_savoir */
+    uint8_t kind;           /* rome_kind */
+    uint8_t flags;          /* ROME_ITEM_* */
+    uint16_t reserved;      /* zero */
+} rome_item;
+
+/* Competence hierarchy above macro-compétences (labels from the DERIVED hierarchy file). */
+typedef struct rome_comp_domaine {
+    char code[4];           /* "4" */
+    uint32_t label;
+} rome_comp_domaine;
+
+typedef struct rome_enjeu {
+    char code[4];           /* "4A" */
+    uint32_t label;
+    uint32_t comp_domaine;  /* id in comp_domaines */
+} rome_enjeu;
+
+typedef struct rome_contexte {
+    uint32_t code_ogr;
+    uint32_t label;
+    uint32_t type_code;     /* code_type_cont_trav (1, 2, 3, 5, 6, 7) */
+    uint32_t type_label;    /* libelle_type_cont_trav */
+} rome_contexte;
+
+/* A CSR adjacency: the targets of source s are targets[offsets[s] .. offsets[s+1]). */
+typedef struct rome_csr {
+    const uint32_t *offsets;     /* n_sources + 1 entries */
+    const uint32_t *targets;     /* offsets[n_sources] entries, sorted ascending per source */
+    const uint8_t *importance;   /* parallel to targets (rome_importance), or NULL */
+} rome_csr;
+
+typedef struct rome_counts {
+    uint32_t fiches, appellations, items, contextes;
+    uint32_t grands_domaines, domaines, comp_domaines, enjeux;
+    uint32_t competences;        /* items that are savoir-faire/savoir-être (incl. macros) */
+    uint32_t macro_competences;
+    uint32_t savoirs;
+    uint32_t fiche_item_links;   /* bloc 5 */
+    uint32_t fiche_contexte_links; /* bloc 6 */
+    uint32_t strings_bytes;
+} rome_counts;
+
+typedef struct rome_index {
+    uint32_t rome_major;         /* 4 for ROME 4.0 */
+    uint32_t rome_version;       /* 60 for files named *_v460_* */
+    rome_counts n;
+
+    const rome_fiche *fiches;              /* sorted by code */
+    const rome_grand_domaine *grands_domaines; /* sorted by code */
+    const rome_domaine *domaines;          /* sorted by code */
+    const rome_appellation *appellations;  /* sorted by code_ogr */
+    const rome_item *items;                /* sorted by code_ogr */
+    const rome_comp_domaine *comp_domaines;/* sorted by code */
+    const rome_enjeu *enjeux;              /* sorted by code */
+    const rome_contexte *contextes;        /* sorted by code_ogr */
+
+    rome_csr fiche_items;        /* fiche → item, with importance */
+    rome_csr item_fiches;        /* item → fiche, with importance (inverted list) */
+    rome_csr fiche_contextes;    /* fiche → contexte */
+    rome_csr contexte_fiches;    /* contexte → fiche */
+    rome_csr fiche_appellations; /* fiche → appellation */
+
+    const char *strings;         /* string pool; offset 0 is the empty string */
+
+    void *storage;               /* private: the memory block(s) the arrays point into */
+    size_t storage_size;         /* private */
+} rome_index;
+
+void rome_index_free(rome_index *idx);
+
+/* The label at a string-pool offset (never NULL). */
+static inline const char *rome_str(const rome_index *idx, uint32_t off) { return idx->strings + off; }
+
+/* Code → id lookups; ROME_NONE when absent. */
+uint32_t rome_fiche_find(const rome_index *idx, const char *code);
+uint32_t rome_appellation_find(const rome_index *idx, uint32_t code_ogr);
+uint32_t rome_item_find(const rome_index *idx, uint32_t code_ogr);
+uint32_t rome_contexte_find(const rome_index *idx, uint32_t code_ogr);
+uint32_t rome_grand_domaine_find(const rome_index *idx, const char *code);
+uint32_t rome_domaine_find(const rome_index *idx, const char *code);
+
+/* Number of targets of a CSR source and a pointer to them. */
+static inline uint32_t rome_csr_count(const rome_csr *csr, uint32_t source) {
+    return csr->offsets[source + 1] - csr->offsets[source];
+}
+static inline const uint32_t *rome_csr_targets(const rome_csr *csr, uint32_t source) {
+    return csr->targets + csr->offsets[source];
+}
+
+const char *rome_kind_name(rome_kind kind);             /* "savoir_faire" | "savoir_etre" | "savoir" */
+const char *rome_importance_name(rome_importance imp);  /* "principale" | "emergente" | "none" */
+
+/* True when both indexes hold exactly the same data (used to prove snapshot round trips). */
+bool rome_index_equal(const rome_index *a, const rome_index *b);
+
+/* Bytes of memory the index holds (arrays and strings). */
+size_t rome_index_memory(const rome_index *idx);
+
+#define ROME_ATTRIBUTION_FMT "Source : France Travail, ROME %u.0 version %u (Licence Ouverte ROME)"
+
+#endif
