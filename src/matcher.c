@@ -1,0 +1,809 @@
+#include "matcher.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "title_resolver.h"
+
+/* ---- configuration ---- */
+
+static const matcher_constraint default_constraints[] = {
+    {"no_weekend", {23374, 300793, 23376}, 3},          /* samedi, dimanche, week-ends et jours fériés */
+    {"no_night", {300803}, 1},                          /* travail de nuit */
+    {"no_heavy_loads", {300795}, 1},                    /* port et manipulation de charges lourdes */
+    {"no_shift_work", {126450, 300808, 300805}, 3},     /* posté (2x8, 3x8), par roulement, horaires décalés */
+    {"no_public_contact", {403020, 513769}, 2},         /* en contact avec du public, tous types de public */
+    {"no_travel", {300779, 300817, 300814, 300816}, 4}, /* déplacements professionnels, zones nationale, européenne, internationale */
+    {"no_outdoor", {300783, 300790}, 2},                /* en extérieur, environnement climatique difficile */
+    {"no_standing", {300800}, 1},                       /* station debout prolongée */
+};
+
+matcher_config matcher_config_default(void) {
+    matcher_config c;
+    memset(&c, 0, sizeof c);
+    c.weight_principale = 1.0;
+    c.weight_emergente = 0.7;
+    c.weight_other = 0.4;
+    c.savoir_etre_factor = 0.5;
+    c.inferred_confidence = 0.6;
+    c.extra_weight = 0.5;
+    c.domain_boost = 0.25;
+    c.title_min_confidence = 0.5;
+    c.skills_asked = 30;
+    c.top = 20;
+    c.alternatives = 3;
+    c.n_constraints = sizeof default_constraints / sizeof default_constraints[0];
+    memcpy(c.constraints, default_constraints, sizeof default_constraints);
+    return c;
+}
+
+const matcher_constraint *matcher_config_constraint(const matcher_config *cfg, const char *name) {
+    for (uint32_t i = 0; i < cfg->n_constraints; i++)
+        if (!strcmp(cfg->constraints[i].name, name)) return &cfg->constraints[i];
+    return NULL;
+}
+
+typedef struct real_key {
+    const char *key;
+    size_t offset;
+    double min, max;
+    bool min_open;  /* value must be > min */
+} real_key;
+
+typedef struct count_key {
+    const char *key;
+    size_t offset;
+    uint32_t min, max;
+} count_key;
+
+static const real_key real_keys[] = {
+    {"weight.principale", offsetof(matcher_config, weight_principale), 0, 1, true},
+    {"weight.emergente", offsetof(matcher_config, weight_emergente), 0, 1, false},
+    {"weight.other", offsetof(matcher_config, weight_other), 0, 1, false},
+    {"weight.savoir_etre", offsetof(matcher_config, savoir_etre_factor), 0, 1, false},
+    {"inferred_confidence", offsetof(matcher_config, inferred_confidence), 0, 1, true},
+    {"extra_weight", offsetof(matcher_config, extra_weight), 0, 1, false},
+    {"domain_boost", offsetof(matcher_config, domain_boost), 0, 10, false},
+    {"title.min_confidence", offsetof(matcher_config, title_min_confidence), 0, 1, false},
+};
+
+static const count_key count_keys[] = {
+    {"skills_asked", offsetof(matcher_config, skills_asked), 0, MATCHER_MAX_SKILLS_ASKED},
+    {"top", offsetof(matcher_config, top), 1, MATCHER_MAX_TOP},
+    {"title.alternatives", offsetof(matcher_config, alternatives), 0, MATCHER_MAX_ALTERNATIVES},
+};
+
+#define CONSTRAINT_PREFIX "constraint."
+
+/* Parses "23374, 300793" into c; the name was checked by the caller. */
+static int parse_constraint(matcher_constraint *c, const char *key, const char *value, px_error *err) {
+    c->n_codes = 0;
+    const char *p = value;
+    for (;;) {
+        while (*p == ' ' || *p == '\t') p++;
+        char *end;
+        errno = 0;
+        unsigned long code = strtoul(p, &end, 10);
+        if (end == p || *p == '-' || errno || code > UINT32_MAX)
+            return px_error_set(err, MATCHER_ERR_CONFIG, "%s: expected comma-separated contexte codes, got \"%s\"",
+                                key, value);
+        if (c->n_codes == MATCHER_CONSTRAINT_CODES_MAX)
+            return px_error_set(err, MATCHER_ERR_CONFIG, "%s: at most %u contexte codes", key,
+                                MATCHER_CONSTRAINT_CODES_MAX);
+        c->codes[c->n_codes++] = (uint32_t)code;
+        p = end;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) return 0;
+        if (*p++ != ',')
+            return px_error_set(err, MATCHER_ERR_CONFIG, "%s: expected comma-separated contexte codes, got \"%s\"",
+                                key, value);
+    }
+}
+
+static int set_constraint(matcher_config *cfg, const char *key, const char *value, px_error *err) {
+    const char *name = key + strlen(CONSTRAINT_PREFIX);
+    size_t len = strlen(name);
+    bool ok = len > 0 && len < MATCHER_CONSTRAINT_NAME_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+    if (!ok)
+        return px_error_set(err, MATCHER_ERR_CONFIG,
+                            "%s: a constraint name is 1 to %u characters among a-z, 0-9 and _", key,
+                            MATCHER_CONSTRAINT_NAME_MAX - 1);
+    matcher_constraint parsed;
+    memset(&parsed, 0, sizeof parsed);
+    memcpy(parsed.name, name, len);
+    if (parse_constraint(&parsed, key, value, err)) return -1;
+    matcher_constraint *slot = (matcher_constraint *)matcher_config_constraint(cfg, name);
+    if (!slot) {
+        if (cfg->n_constraints == MATCHER_MAX_CONSTRAINTS)
+            return px_error_set(err, MATCHER_ERR_CONFIG, "%s: at most %u named constraints", key,
+                                MATCHER_MAX_CONSTRAINTS);
+        slot = &cfg->constraints[cfg->n_constraints++];
+    }
+    *slot = parsed;
+    return 0;
+}
+
+int matcher_config_set(matcher_config *cfg, const char *key, const char *value, px_error *err) {
+    if (!strncmp(key, CONSTRAINT_PREFIX, strlen(CONSTRAINT_PREFIX))) return set_constraint(cfg, key, value, err);
+    for (size_t i = 0; i < sizeof real_keys / sizeof real_keys[0]; i++) {
+        const real_key *k = &real_keys[i];
+        if (strcmp(key, k->key)) continue;
+        char *end;
+        double v = strtod(value, &end);
+        while (*end == ' ' || *end == '\t') end++;
+        if (end == value || *end || !isfinite(v) || v < k->min || v > k->max || (k->min_open && v <= k->min))
+            return px_error_set(err, MATCHER_ERR_CONFIG, "%s: expected a number in %c%g, %g], got \"%s\"", key,
+                                k->min_open ? ']' : '[', k->min, k->max, value);
+        *(double *)((char *)cfg + k->offset) = v;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof count_keys / sizeof count_keys[0]; i++) {
+        const count_key *k = &count_keys[i];
+        if (strcmp(key, k->key)) continue;
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        while (*end == ' ' || *end == '\t') end++;
+        if (end == value || *end || errno || v < (long)k->min || v > (long)k->max)
+            return px_error_set(err, MATCHER_ERR_CONFIG, "%s: expected an integer in [%u, %u], got \"%s\"", key,
+                                k->min, k->max, value);
+        *(uint32_t *)((char *)cfg + k->offset) = (uint32_t)v;
+        return 0;
+    }
+    return px_error_set(err, MATCHER_ERR_CONFIG,
+                        "unknown matching key \"%s\" (expected weight.principale, weight.emergente, weight.other, "
+                        "weight.savoir_etre, inferred_confidence, extra_weight, domain_boost, title.min_confidence, "
+                        "title.alternatives, skills_asked, top or constraint.NAME)",
+                        key);
+}
+
+/* ---- the matcher ---- */
+
+struct matcher {
+    const rome_index *idx;
+    matcher_config cfg;
+    title_resolver *titles;
+    double importance_weight[3];  /* by rome_importance */
+    double *specificity;          /* per item */
+    float *edge_weight;           /* parallel to idx->item_fiches.targets: w(fiche, item) */
+    double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
+    uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
+};
+
+const rome_index *matcher_index(const matcher *m) { return m->idx; }
+const matcher_config *matcher_get_config(const matcher *m) { return &m->cfg; }
+
+/* w(f, i) = importance weight × kind factor × specificity: what holding i is worth towards f. */
+static double item_weight(const matcher *m, uint32_t item, uint8_t importance) {
+    double kind = m->idx->items[item].kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
+    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * kind *
+           m->specificity[item];
+}
+
+matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_error *err) {
+    if (cfg->top < 1 || cfg->top > MATCHER_MAX_TOP || cfg->skills_asked > MATCHER_MAX_SKILLS_ASKED ||
+        cfg->alternatives > MATCHER_MAX_ALTERNATIVES || cfg->n_constraints > MATCHER_MAX_CONSTRAINTS) {
+        px_error_set(err, MATCHER_ERR_CONFIG, "matcher: top, skills_asked, title.alternatives or the constraint "
+                                              "table is beyond its limit (see matcher.h)");
+        return NULL;
+    }
+    for (uint32_t c = 0; c < cfg->n_constraints; c++)
+        if (cfg->constraints[c].n_codes > MATCHER_CONSTRAINT_CODES_MAX) {
+            px_error_set(err, MATCHER_ERR_CONFIG, "constraint.%s: more than %u codes", cfg->constraints[c].name,
+                         MATCHER_CONSTRAINT_CODES_MAX);
+            return NULL;
+        }
+    matcher *m = calloc(1, sizeof *m);
+    if (!m) goto nomem;
+    m->idx = idx;
+    m->cfg = *cfg;
+    for (uint32_t c = 0; c < cfg->n_constraints; c++)
+        for (uint32_t k = 0; k < cfg->constraints[c].n_codes; k++) {
+            uint32_t id = rome_contexte_find(idx, cfg->constraints[c].codes[k]);
+            if (id == ROME_NONE) {
+                px_error_set(err, MATCHER_ERR_CONFIG, "constraint.%s: contexte code %u is not in the ROME index",
+                             cfg->constraints[c].name, cfg->constraints[c].codes[k]);
+                matcher_free(m);
+                return NULL;
+            }
+            m->constraint_ctx[c][k] = id;
+        }
+    m->importance_weight[ROME_IMPORTANCE_NONE] = cfg->weight_other;
+    m->importance_weight[ROME_IMPORTANCE_EMERGENTE] = cfg->weight_emergente;
+    m->importance_weight[ROME_IMPORTANCE_PRINCIPALE] = cfg->weight_principale;
+    uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
+    m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
+    m->edge_weight = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->edge_weight);
+    m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
+    if (!m->specificity || !m->edge_weight || !m->fiche_total) goto nomem;
+    double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
+    for (uint32_t i = 0; i < n_items; i++) {
+        uint32_t df = rome_csr_count(&idx->item_fiches, i);
+        m->specificity[i] = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
+    }
+    for (uint32_t i = 0; i < n_items; i++)
+        for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++) {
+            double w = item_weight(m, i, idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0);
+            m->edge_weight[e] = (float)w;
+            m->fiche_total[idx->item_fiches.targets[e]] += (float)w;
+        }
+    m->titles = title_resolver_build(idx, err);
+    if (!m->titles) {
+        matcher_free(m);
+        return NULL;
+    }
+    return m;
+nomem:
+    px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory while building");
+    matcher_free(m);
+    return NULL;
+}
+
+void matcher_free(matcher *m) {
+    if (!m) return;
+    title_resolver_free(m->titles);
+    free(m->specificity);
+    free(m->edge_weight);
+    free(m->fiche_total);
+    free(m);
+}
+
+/* ---- scratch ---- */
+
+/* An (entity id, key) pair ranked by key descending, then id ascending (ids follow codes). */
+typedef struct ranked {
+    double key;
+    uint32_t id;
+} ranked;
+
+#define ITEM_INFERRED 0x01u
+#define ITEM_DECIDED 0x02u    /* confirmed, rejected or added: not asked again */
+#define ITEM_DECLARED 0x04u   /* confirmed or added: held at confidence 1 */
+
+#define FICHE_TOUCHED 0x01u
+#define FICHE_OWN 0x02u
+
+#define DOMAIN_PREFERRED 0x01u
+#define DOMAIN_EXCLUDED 0x02u
+
+struct matcher_scratch {
+    title_scratch *titles;
+    /* per item, reset through `items` */
+    float *held;              /* holding confidence, 0 = not held */
+    uint32_t *from;           /* experiences the item was inferred from */
+    uint8_t *state;           /* ITEM_* */
+    uint8_t *best_importance; /* best rome_importance among the experiences' fiches */
+    double *support;          /* Σ weights of the supporting experiences */
+    uint16_t *opens;          /* how many suggested jobs miss it */
+    uint32_t *items;
+    uint32_t n_items;
+    /* per fiche */
+    double *acc;              /* Σ held × w over held items */
+    uint8_t *fiche_flags;     /* FICHE_* */
+    uint32_t *avoided;        /* bit k: avoid entry k excludes this fiche */
+    uint32_t *fiches;         /* touched fiches */
+    uint32_t n_fiches;
+    uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
+    /* rankings */
+    ranked *top, *top_all, *skills, *sorted;
+    size_t sorted_cap;
+};
+
+matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
+    const rome_index *idx = m->idx;
+    size_t ni = idx->n.items ? idx->n.items : 1, nf = idx->n.fiches ? idx->n.fiches : 1;
+    matcher_scratch *s = calloc(1, sizeof *s);
+    if (!s) goto nomem;
+    s->titles = title_scratch_new(m->titles, err);
+    if (!s->titles) {
+        matcher_scratch_free(s);
+        return NULL;
+    }
+    s->held = calloc(ni, sizeof *s->held);
+    s->from = calloc(ni, sizeof *s->from);
+    s->state = calloc(ni, sizeof *s->state);
+    s->best_importance = calloc(ni, sizeof *s->best_importance);
+    s->support = calloc(ni, sizeof *s->support);
+    s->opens = calloc(ni, sizeof *s->opens);
+    s->items = malloc(ni * sizeof *s->items);
+    s->acc = calloc(nf, sizeof *s->acc);
+    s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
+    s->avoided = calloc(nf, sizeof *s->avoided);
+    s->fiches = malloc(nf * sizeof *s->fiches);
+    s->gd_flags = calloc(idx->n.grands_domaines + 1u, 1);
+    s->dom_flags = calloc(idx->n.domaines + 1u, 1);
+    s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
+    s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
+    s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
+    if (!s->held || !s->from || !s->state || !s->best_importance || !s->support || !s->opens || !s->items ||
+        !s->acc || !s->fiche_flags || !s->avoided || !s->fiches || !s->gd_flags || !s->dom_flags || !s->top ||
+        !s->top_all || !s->skills)
+        goto nomem;
+    return s;
+nomem:
+    matcher_scratch_free(s);
+    px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory for a scratch area");
+    return NULL;
+}
+
+void matcher_scratch_free(matcher_scratch *s) {
+    if (!s) return;
+    title_scratch_free(s->titles);
+    free(s->held);
+    free(s->from);
+    free(s->state);
+    free(s->best_importance);
+    free(s->support);
+    free(s->opens);
+    free(s->items);
+    free(s->acc);
+    free(s->fiche_flags);
+    free(s->avoided);
+    free(s->fiches);
+    free(s->gd_flags);
+    free(s->dom_flags);
+    free(s->top);
+    free(s->top_all);
+    free(s->skills);
+    free(s->sorted);
+    free(s);
+}
+
+/* Puts the scratch back to all-zero for the next match (only what this match touched). */
+static void scratch_reset(const matcher *m, matcher_scratch *s) {
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        uint32_t i = s->items[k];
+        s->held[i] = 0;
+        s->from[i] = 0;
+        s->state[i] = 0;
+        s->best_importance[i] = 0;
+        s->support[i] = 0;
+    }
+    for (uint32_t k = 0; k < s->n_fiches; k++) s->acc[s->fiches[k]] = 0;
+    s->n_items = s->n_fiches = 0;
+    memset(s->fiche_flags, 0, m->idx->n.fiches);
+    memset(s->avoided, 0, m->idx->n.fiches * sizeof *s->avoided);
+    memset(s->gd_flags, 0, m->idx->n.grands_domaines);
+    memset(s->dom_flags, 0, m->idx->n.domaines);
+}
+
+/* ---- ranking helpers ---- */
+
+static bool ranks_before(const ranked *a, const ranked *b) {
+    return a->key > b->key || (a->key == b->key && a->id < b->id);
+}
+
+/* Keeps the best `cap` entries of a stream in a heap whose root is the worst kept entry. */
+static void heap_offer(ranked *heap, size_t *n, size_t cap, ranked r) {
+    size_t i;
+    if (*n < cap) {
+        i = (*n)++;
+        while (i > 0 && ranks_before(&heap[(i - 1) / 2], &r)) {
+            heap[i] = heap[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        heap[i] = r;
+        return;
+    }
+    if (!cap || !ranks_before(&r, &heap[0])) return;
+    i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && ranks_before(&heap[c], &heap[c + 1])) c++;
+        if (!ranks_before(&heap[c], &r)) break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    heap[i] = r;
+}
+
+/* Sorts best first (insertion sort: the arrays are small and often nearly sorted). */
+static void rank_sort(ranked *v, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        ranked x = v[i];
+        size_t j = i;
+        for (; j > 0 && ranks_before(&x, &v[j - 1]); j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *err) {
+    if (need <= *cap) return 0;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) ncap *= 2;
+    void *np = realloc(*p, ncap * elem);
+    if (!np) return px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory for a result");
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- the steps of a match ---- */
+
+static void touch_item(matcher_scratch *s, uint32_t item) {
+    if (!s->state[item] && !s->held[item]) s->items[s->n_items++] = item;
+}
+
+/* A short experience counts less; an unknown duration counts as a full one. */
+static double months_factor(int32_t months) {
+    if (months < 0) return 1.0;
+    return 0.5 + 0.5 * (months < 24 ? months : 24) / 24.0;
+}
+
+static int resolve_experiences(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
+                               double *exp_weight, px_error *err) {
+    const rome_index *idx = m->idx;
+    if (reserve((void **)&out->experiences, &out->cap_experiences, p->n_experiences, sizeof *out->experiences, err))
+        return -1;
+    out->n_experiences = p->n_experiences;
+    for (size_t e = 0; e < p->n_experiences; e++) {
+        const profile_experience *x = &p->experiences[e];
+        match_experience *r = &out->experiences[e];
+        memset(r, 0, sizeof *r);
+        r->appellation = r->fiche = ROME_NONE;
+        if (x->kind == PROFILE_EXP_APPELLATION) {
+            r->appellation = rome_appellation_find(idx, x->appellation);
+            if (r->appellation == ROME_NONE)
+                return px_error_set(err, MATCHER_ERR_INVALID, "experiences[%zu].appellation: unknown appellation code %u",
+                                    e, x->appellation);
+            r->fiche = idx->appellations[r->appellation].fiche;
+            r->confidence = 1.0;
+        } else if (x->kind == PROFILE_EXP_ROME) {
+            r->fiche = rome_fiche_find(idx, x->rome);
+            if (r->fiche == ROME_NONE)
+                return px_error_set(err, MATCHER_ERR_INVALID, "experiences[%zu].rome: unknown fiche code \"%s\"", e,
+                                    x->rome);
+            r->confidence = 1.0;
+        } else {
+            title_match found[1 + MATCHER_MAX_ALTERNATIVES];
+            px_error terr = {0, ""};
+            int n = title_resolve(m->titles, s->titles, x->title ? x->title : "", found, 1 + m->cfg.alternatives, &terr);
+            if (n < 0) {
+                snprintf(r->error, sizeof r->error, "%s", terr.msg);
+            } else if (n == 0 || found[0].confidence < m->cfg.title_min_confidence) {
+                snprintf(r->error, sizeof r->error, "no appellation matches this title well enough (best %.2f, need %.2f)",
+                         n ? found[0].confidence : 0.0, m->cfg.title_min_confidence);
+            } else {
+                r->appellation = found[0].appellation;
+                r->fiche = idx->appellations[r->appellation].fiche;
+                r->confidence = found[0].confidence;
+            }
+            for (int a = r->appellation == ROME_NONE ? 0 : 1; a < n && r->n_alternatives < m->cfg.alternatives; a++)
+                r->alternatives[r->n_alternatives++] = (match_candidate){found[a].appellation, found[a].confidence};
+        }
+        r->resolved = r->fiche != ROME_NONE;
+        exp_weight[e] = r->resolved ? r->confidence * months_factor(x->months) * (x->extra ? m->cfg.extra_weight : 1.0)
+                                    : 0.0;
+    }
+    return 0;
+}
+
+/* Marks the items of every resolved experience's fiche as inferred. */
+static void infer_items(const matcher *m, matcher_scratch *s, const match_result *out, const double *exp_weight) {
+    const rome_csr *fi = &m->idx->fiche_items;
+    for (size_t e = 0; e < out->n_experiences; e++) {
+        uint32_t f = out->experiences[e].fiche;
+        if (f == ROME_NONE) continue;
+        float held = (float)(m->cfg.inferred_confidence * exp_weight[e]);
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+            uint32_t i = fi->targets[k];
+            uint8_t imp = fi->importance ? fi->importance[k] : 0;
+            touch_item(s, i);
+            if (!(s->from[i] & (1u << e))) s->support[i] += exp_weight[e];
+            s->from[i] |= 1u << e;
+            s->state[i] |= ITEM_INFERRED;
+            if (imp > s->best_importance[i]) s->best_importance[i] = imp;
+            if (held > s->held[i]) s->held[i] = held;
+        }
+    }
+}
+
+static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *p, px_error *err) {
+    const struct {
+        const profile_codes *codes;
+        const char *field;
+        bool declared;
+    } lists[] = {{&p->confirmed, "confirmed", true}, {&p->added, "added", true}, {&p->rejected, "rejected", false}};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (size_t k = 0; k < lists[l].codes->n; k++) {
+            uint32_t i = rome_item_find(m->idx, lists[l].codes->v[k]);
+            if (i == ROME_NONE)
+                return px_error_set(err, MATCHER_ERR_INVALID, "%s[%zu]: unknown competence or savoir code %u",
+                                    lists[l].field, k, lists[l].codes->v[k]);
+            touch_item(s, i);
+            s->state[i] |= ITEM_DECIDED;
+            if (lists[l].declared) s->state[i] |= ITEM_DECLARED;
+        }
+    /* rejected last: a code both confirmed and rejected is not held (profile_apply_decisions keeps them apart) */
+    for (size_t k = 0; k < p->rejected.n; k++) {
+        uint32_t i = rome_item_find(m->idx, p->rejected.v[k]);
+        s->state[i] &= (uint8_t)~ITEM_DECLARED;
+    }
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        uint32_t i = s->items[k];
+        if (s->state[i] & ITEM_DECLARED) s->held[i] = 1.0f;
+        else if (s->state[i] & ITEM_DECIDED) s->held[i] = 0.0f;
+    }
+    return 0;
+}
+
+static void mark_contexte(const matcher *m, matcher_scratch *s, uint32_t ctx, uint32_t bit) {
+    const rome_csr *cf = &m->idx->contexte_fiches;
+    for (uint32_t k = cf->offsets[ctx]; k < cf->offsets[ctx + 1]; k++) s->avoided[cf->targets[k]] |= bit;
+}
+
+static int apply_avoid(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+    size_t n = p->avoid_contextes.n + p->avoid_named.n;
+    if (n > MATCHER_MAX_AVOID)
+        return px_error_set(err, MATCHER_ERR_INVALID, "avoid: %zu entries, at most %u are accepted", n, MATCHER_MAX_AVOID);
+    if (reserve((void **)&out->constraints, &out->cap_constraints, n, sizeof *out->constraints, err)) return -1;
+    out->n_constraints = n;
+    for (size_t k = 0; k < p->avoid_contextes.n; k++) {
+        uint32_t ctx = rome_contexte_find(m->idx, p->avoid_contextes.v[k]);
+        if (ctx == ROME_NONE)
+            return px_error_set(err, MATCHER_ERR_INVALID, "avoid: unknown contexte code %u", p->avoid_contextes.v[k]);
+        out->constraints[k] = (match_constraint_cost){-1, p->avoid_contextes.v[k], 0};
+        mark_contexte(m, s, ctx, 1u << k);
+    }
+    for (size_t k = 0; k < p->avoid_named.n; k++) {
+        const matcher_constraint *c = matcher_config_constraint(&m->cfg, p->avoid_named.v[k]);
+        if (!c)
+            return px_error_set(err, MATCHER_ERR_INVALID, "avoid: unknown named constraint \"%s\"", p->avoid_named.v[k]);
+        int32_t ci = (int32_t)(c - m->cfg.constraints);
+        size_t slot = p->avoid_contextes.n + k;
+        out->constraints[slot] = (match_constraint_cost){ci, 0, 0};
+        for (uint32_t j = 0; j < c->n_codes; j++) mark_contexte(m, s, m->constraint_ctx[ci][j], 1u << slot);
+    }
+    return 0;
+}
+
+static int apply_domains(const matcher *m, matcher_scratch *s, const profile_strings *list, const char *field,
+                         uint8_t flag, px_error *err) {
+    if (list->n > MATCHER_MAX_DOMAINS)
+        return px_error_set(err, MATCHER_ERR_INVALID, "%s: %zu entries, at most %u are accepted", field, list->n,
+                            MATCHER_MAX_DOMAINS);
+    for (size_t k = 0; k < list->n; k++) {
+        const char *code = list->v[k];
+        uint32_t id;
+        if (strlen(code) == 1 && (id = rome_grand_domaine_find(m->idx, code)) != ROME_NONE) s->gd_flags[id] |= flag;
+        else if (strlen(code) == 3 && (id = rome_domaine_find(m->idx, code)) != ROME_NONE) s->dom_flags[id] |= flag;
+        else
+            return px_error_set(err, MATCHER_ERR_INVALID,
+                                "%s[%zu]: \"%s\" is neither a grand domaine (\"J\") nor a domaine professionnel (\"M18\")",
+                                field, k, code);
+    }
+    return 0;
+}
+
+/* The skills to ask about: inferred, not yet decided, most informative first. */
+static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *out, px_error *err) {
+    size_t n = 0;
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        uint32_t i = s->items[k];
+        if (s->state[i] != ITEM_INFERRED) continue;
+        heap_offer(s->skills, &n, m->cfg.skills_asked,
+                   (ranked){item_weight(m, i, s->best_importance[i]) * s->support[i], i});
+    }
+    rank_sort(s->skills, n);
+    if (reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err)) return -1;
+    out->n_skills = n;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = s->skills[k].id;
+        match_skill *sk = &out->skills[k];
+        sk->item = i;
+        sk->from = s->from[i];
+        sk->weight = s->skills[k].key;
+        sk->importance = m->importance_weight[s->best_importance[i]];
+        sk->kind_factor = m->idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
+        sk->specificity = m->specificity[i];
+        sk->support = s->support[i];
+    }
+    return 0;
+}
+
+/* Σ held(i) × w(f, i) for every fiche sharing a held item, through the inverted lists. */
+static void accumulate(const matcher *m, matcher_scratch *s) {
+    const rome_csr *inv = &m->idx->item_fiches;
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        uint32_t i = s->items[k];
+        float h = s->held[i];
+        if (h <= 0) continue;
+        for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) {
+            uint32_t f = inv->targets[e];
+            if (!(s->fiche_flags[f] & FICHE_TOUCHED)) {
+                s->fiche_flags[f] |= FICHE_TOUCHED;
+                s->fiches[s->n_fiches++] = f;
+            }
+            s->acc[f] += h * m->edge_weight[e];
+        }
+    }
+}
+
+static double coverage(const matcher *m, const matcher_scratch *s, uint32_t f) {
+    double c = m->fiche_total[f] > 0 ? s->acc[f] / m->fiche_total[f] : 0.0;
+    return c > 1.0 ? 1.0 : c;
+}
+
+static uint8_t domain_flags(const matcher *m, const matcher_scratch *s, uint32_t f) {
+    const rome_fiche *fi = &m->idx->fiches[f];
+    return s->gd_flags[fi->grand_domaine] | s->dom_flags[fi->domaine];
+}
+
+/* Ranks the touched fiches twice (with and without constraints/excluded domains), counts what
+ * each constraint removed and lists the person's own fiches. */
+static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, size_t *n_top,
+                       px_error *err) {
+    bool any_preferred = p->domains.n > 0;
+    size_t n_all = 0, n_cur = 0;
+    *n_top = 0;
+    for (size_t e = 0; e < out->n_experiences; e++)
+        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra)
+            s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
+    for (uint32_t k = 0; k < s->n_fiches; k++) {
+        uint32_t f = s->fiches[k];
+        if (s->fiche_flags[f] & FICHE_OWN) continue;
+        uint8_t dom = domain_flags(m, s, f);
+        double score = coverage(m, s, f);
+        if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
+        ranked r = {score, f};
+        heap_offer(s->top_all, &n_all, m->cfg.top, r);
+        if (!s->avoided[f] && !(dom & DOMAIN_EXCLUDED)) heap_offer(s->top, n_top, m->cfg.top, r);
+    }
+    rank_sort(s->top, *n_top);
+    out->removed_by_domain = 0;
+    for (size_t k = 0; k < n_all; k++) {
+        uint32_t f = s->top_all[k].id;
+        for (size_t c = 0; c < out->n_constraints; c++)
+            if (s->avoided[f] & (1u << c)) out->constraints[c].removed++;
+        if (domain_flags(m, s, f) & DOMAIN_EXCLUDED) out->removed_by_domain++;
+    }
+    for (size_t e = 0; e < out->n_experiences; e++)
+        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra) n_cur++;
+    if (reserve((void **)&out->current, &out->cap_current, n_cur, sizeof *out->current, err)) return -1;
+    out->n_current = 0;
+    for (size_t e = 0; e < out->n_experiences; e++) {
+        uint32_t f = out->experiences[e].fiche;
+        if (f == ROME_NONE || p->experiences[e].extra || !(s->fiche_flags[f] & FICHE_OWN)) continue;
+        s->fiche_flags[f] &= (uint8_t)~FICHE_OWN;  /* list each fiche once */
+        size_t pos = out->n_current++;
+        while (pos > 0 && out->current[pos - 1].fiche > f) {
+            out->current[pos] = out->current[pos - 1];
+            pos--;
+        }
+        out->current[pos] = (match_current){f, coverage(m, s, f)};
+    }
+    return 0;
+}
+
+/* Attributes a job's score to the experiences (and to declared competences) it came from. */
+static void explain(const matcher *m, const matcher_scratch *s, uint32_t f, match_job *job) {
+    double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
+    const rome_csr *fi = &m->idx->fiche_items;
+    for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+        uint32_t i = fi->targets[k];
+        if (s->held[i] <= 0) continue;
+        double c = s->held[i] * item_weight(m, i, fi->importance ? fi->importance[k] : 0);
+        total += c;
+        uint32_t from = (s->state[i] & ITEM_INFERRED) ? s->from[i] : 0;
+        int n = __builtin_popcount(from);
+        if (!n) part[MATCHER_MAX_EXPERIENCES] += c;
+        for (uint32_t e = 0; from; e++, from >>= 1)
+            if (from & 1u) part[e] += c / n;
+    }
+    job->n_reasons = 0;
+    for (uint32_t e = 0; e <= MATCHER_MAX_EXPERIENCES; e++) {
+        if (part[e] <= 0) continue;
+        match_reason r = {e == MATCHER_MAX_EXPERIENCES ? -1 : (int32_t)e, part[e] / total};
+        uint32_t pos = job->n_reasons < MATCHER_MAX_REASONS ? job->n_reasons++ : MATCHER_MAX_REASONS;
+        while (pos > 0 && r.share > job->reasons[pos - 1].share) {
+            if (pos < MATCHER_MAX_REASONS) job->reasons[pos] = job->reasons[pos - 1];
+            pos--;
+        }
+        if (pos < MATCHER_MAX_REASONS) job->reasons[pos] = r;
+    }
+}
+
+/* Fills the jobs: held by code, missing by usefulness (w × how many suggested jobs miss it). */
+static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out, size_t n_top, px_error *err) {
+    const rome_index *idx = m->idx;
+    const rome_csr *fi = &idx->fiche_items;
+    size_t need = 0, widest = 0;
+    for (size_t j = 0; j < n_top; j++) {
+        uint32_t f = s->top[j].id, n = rome_csr_count(fi, f);
+        need += 2u * n;
+        if (n > widest) widest = n;
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++)
+            if (s->held[fi->targets[k]] <= 0) s->opens[fi->targets[k]]++;
+    }
+    int rc = -1;
+    if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
+        reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err) ||
+        reserve((void **)&s->sorted, &s->sorted_cap, widest, sizeof *s->sorted, err))
+        goto done;
+    out->n_jobs = n_top;
+    out->n_codes = 0;
+    for (size_t j = 0; j < n_top; j++) {
+        uint32_t f = s->top[j].id;
+        match_job *job = &out->jobs[j];
+        job->fiche = f;
+        job->score = s->top[j].key;
+        job->coverage = coverage(m, s, f);
+        job->held.off = (uint32_t)out->n_codes;
+        size_t n_missing = 0;
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+            uint32_t i = fi->targets[k];
+            if (s->held[i] > 0) out->codes[out->n_codes++] = i;
+            else s->sorted[n_missing++] = (ranked){item_weight(m, i, fi->importance ? fi->importance[k] : 0) * s->opens[i], i};
+        }
+        job->held.n = (uint32_t)(out->n_codes - job->held.off);
+        rank_sort(s->sorted, n_missing);
+        job->missing.off = (uint32_t)out->n_codes;
+        for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = s->sorted[k].id;
+        job->missing.n = (uint32_t)n_missing;
+        job->qualifications.off = (uint32_t)out->n_codes;
+        for (size_t k = 0; k < n_missing; k++)
+            if (idx->items[s->sorted[k].id].flags & ROME_ITEM_QUALIFICATION) out->codes[out->n_codes++] = s->sorted[k].id;
+        job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
+        explain(m, s, f, job);
+    }
+    rc = 0;
+done:
+    for (size_t j = 0; j < n_top; j++) {
+        uint32_t f = s->top[j].id;
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) s->opens[fi->targets[k]] = 0;
+    }
+    return rc;
+}
+
+static int check_limits(const profile *p, px_error *err) {
+    if (p->n_experiences > MATCHER_MAX_EXPERIENCES)
+        return px_error_set(err, MATCHER_ERR_INVALID, "experiences: %zu given, at most %u are accepted",
+                            p->n_experiences, MATCHER_MAX_EXPERIENCES);
+    size_t decisions = p->confirmed.n + p->rejected.n + p->added.n;
+    if (decisions > MATCHER_MAX_DECISIONS)
+        return px_error_set(err, MATCHER_ERR_INVALID, "confirmed + rejected + added: %zu codes, at most %u are accepted",
+                            decisions, MATCHER_MAX_DECISIONS);
+    return 0;
+}
+
+int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+    double exp_weight[MATCHER_MAX_EXPERIENCES];
+    size_t n_top = 0;
+    px_error local = {0, ""};
+    if (!err) err = &local;
+    px_error_clear(err);
+    out->n_experiences = out->n_skills = out->n_jobs = out->n_current = out->n_constraints = out->n_codes = 0;
+    out->removed_by_domain = out->fiches_scored = 0;
+    int rc = -1;
+    if (check_limits(p, err) || resolve_experiences(m, s, p, out, exp_weight, err)) goto done;
+    infer_items(m, s, out, exp_weight);
+    if (apply_decisions(m, s, p, err) || apply_avoid(m, s, p, out, err) ||
+        apply_domains(m, s, &p->domains, "domains", DOMAIN_PREFERRED, err) ||
+        apply_domains(m, s, &p->exclude_domains, "exclude_domains", DOMAIN_EXCLUDED, err) ||
+        suggest_skills(m, s, out, err))
+        goto done;
+    accumulate(m, s);
+    out->fiches_scored = s->n_fiches;
+    if (rank_fiches(m, s, p, out, &n_top, err) || describe_jobs(m, s, out, n_top, err)) goto done;
+    rc = 0;
+done:
+    scratch_reset(m, s);
+    return rc;
+}
+
+void match_result_free(match_result *r) {
+    if (!r) return;
+    free(r->experiences);
+    free(r->skills);
+    free(r->jobs);
+    free(r->current);
+    free(r->constraints);
+    free(r->codes);
+    memset(r, 0, sizeof *r);
+}

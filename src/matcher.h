@@ -1,0 +1,193 @@
+/* matcher — from a person's experiences to competences to occupations (ROME 4.0).
+ *
+ * Three steps, documented with their formulas in docs/matching.md:
+ *   1. resolve each experience (appellation code, fiche code or free-text title) to a fiche;
+ *   2. suggest the competences/savoirs of those fiches, most informative first (skills.suggested);
+ *   3. rank the other fiches by weighted coverage of their competences by what the person holds,
+ *      under the person's constraints (avoid) and domain preferences (jobs.suggested).
+ *
+ * Objects and ownership:
+ *   matcher_config  plain data (no pointers), copy it freely; matcher_config_default() fills it.
+ *   matcher         built once per rome_index by matcher_build(); keeps a pointer to the index (which
+ *                   must outlive it), a title resolver and precomputed weights. Immutable after
+ *                   build: any number of threads may call matcher_run() on one matcher at once.
+ *   matcher_scratch per-thread working memory (sized for the index); never shared between threads.
+ *   match_result    owned by the caller: zero it once, pass it to matcher_run() as often as wanted
+ *                   (its arrays are reused, so steady-state matching allocates nothing), release it
+ *                   with match_result_free().
+ *
+ * Errors: matcher_run() refuses a profile naming anything the index does not know (an appellation,
+ * fiche, competence, contexte, domain code or named constraint) with err->code MATCHER_ERR_INVALID
+ * and a message naming the field ("experiences[1].appellation: unknown appellation code 99"): the
+ * daemon dead-letters such events. A free-text title that resolves to nothing is NOT an error: it is
+ * reported on that experience (match_experience.error) and the rest of the profile is matched.
+ *
+ * Pure logic: libc, rome_index.h, profile.h and px_error.h only. */
+#ifndef MATCHER_H
+#define MATCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+#include "px_error.h"
+#include "rome_index.h"
+
+/* px_error codes set by this module. */
+enum {
+    MATCHER_ERR_NOMEM = 1,    /* out of memory */
+    MATCHER_ERR_INVALID = 2,  /* the profile names an unknown code or breaks a limit: dead-letter it */
+    MATCHER_ERR_CONFIG = 3,   /* a configuration key or value is wrong */
+};
+
+/* Limits on one profile (DESIGN: bounded everything). Going over one is MATCHER_ERR_INVALID. */
+#define MATCHER_MAX_EXPERIENCES 32u   /* experiences are tracked in a 32-bit mask */
+#define MATCHER_MAX_AVOID 32u         /* avoid entries (codes + named), one bit each */
+#define MATCHER_MAX_DOMAINS 64u       /* entries in domains / exclude_domains, each */
+#define MATCHER_MAX_DECISIONS 4096u   /* confirmed + rejected + added codes */
+
+/* Limits on the configuration. */
+#define MATCHER_MAX_CONSTRAINTS 32u       /* named constraints in the table */
+#define MATCHER_CONSTRAINT_NAME_MAX 32u   /* bytes, NUL included */
+#define MATCHER_CONSTRAINT_CODES_MAX 16u  /* contexte codes per named constraint */
+#define MATCHER_MAX_TOP 200u              /* largest `top` */
+#define MATCHER_MAX_SKILLS_ASKED 200u     /* largest `skills_asked` */
+#define MATCHER_MAX_ALTERNATIVES 5u       /* title alternatives reported per experience */
+#define MATCHER_MAX_REASONS 4u            /* reasons reported per job */
+
+typedef struct matcher_constraint {
+    char name[MATCHER_CONSTRAINT_NAME_MAX];           /* "no_weekend" */
+    uint32_t codes[MATCHER_CONSTRAINT_CODES_MAX];     /* contexte code_ogr */
+    uint32_t n_codes;
+} matcher_constraint;
+
+/* Every tunable of the method. Keys (matcher_config_set, INI section [matching]) in brackets. */
+typedef struct matcher_config {
+    double weight_principale;     /* [weight.principale]  item importance "Principale"           1.0  */
+    double weight_emergente;      /* [weight.emergente]   importance "Émergente"                 0.7  */
+    double weight_other;          /* [weight.other]       no importance flag                     0.4  */
+    double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items       0.5  */
+    double inferred_confidence;   /* [inferred_confidence] holding of an inferred, unconfirmed item 0.6 */
+    double extra_weight;          /* [extra_weight]       extra-professional experience weight    0.5  */
+    double domain_boost;          /* [domain_boost]       preferred-domain boost (see docs)       0.25 */
+    double title_min_confidence;  /* [title.min_confidence] below it a title is unresolved        0.5  */
+    uint32_t skills_asked;        /* [skills_asked]       competences suggested                   30   */
+    uint32_t top;                 /* [top]                occupations suggested                   20   */
+    uint32_t alternatives;        /* [title.alternatives] alternatives per resolved title         3    */
+    uint32_t n_constraints;
+    matcher_constraint constraints[MATCHER_MAX_CONSTRAINTS]; /* [constraint.NAME = code,code,…] */
+} matcher_config;
+
+/* The defaults above and the named constraints no_weekend, no_night, no_heavy_loads,
+ * no_shift_work, no_public_contact, no_travel, no_outdoor, no_standing (codes in docs/matching.md). */
+matcher_config matcher_config_default(void);
+
+/* Sets one key from its text value (as read from an INI file). `constraint.NAME` replaces (or adds)
+ * the named constraint with the comma-separated contexte codes. Returns 0, or -1 with
+ * err->code MATCHER_ERR_CONFIG naming the key and what was expected. Codes are checked against the
+ * index later, by matcher_build(). */
+int matcher_config_set(matcher_config *cfg, const char *key, const char *value, px_error *err);
+
+/* The named constraint of that name, or NULL. */
+const matcher_constraint *matcher_config_constraint(const matcher_config *cfg, const char *name);
+
+typedef struct matcher matcher;
+typedef struct matcher_scratch matcher_scratch;
+
+/* Builds the matcher for idx (which must outlive it). Fails (NULL, err) when out of memory or when
+ * a named constraint names a contexte code the index does not know. */
+matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_error *err);
+void matcher_free(matcher *m);
+const rome_index *matcher_index(const matcher *m);
+const matcher_config *matcher_get_config(const matcher *m);
+
+/* Working memory for one thread. NULL when out of memory. */
+matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err);
+void matcher_scratch_free(matcher_scratch *s);
+
+/* One title candidate: an appellation id (index into idx->appellations) and a confidence in [0,1]. */
+typedef struct match_candidate {
+    uint32_t appellation;
+    double confidence;
+} match_candidate;
+
+typedef struct match_experience {
+    bool resolved;
+    uint32_t appellation;         /* id, or ROME_NONE (experience given as a fiche code) */
+    uint32_t fiche;               /* id, or ROME_NONE when unresolved */
+    double confidence;            /* 1 for codes; the title resolver's confidence for titles */
+    uint32_t n_alternatives;
+    match_candidate alternatives[MATCHER_MAX_ALTERNATIVES];
+    char error[128];              /* why a title did not resolve ("" when resolved) */
+} match_experience;
+
+typedef struct match_skill {
+    uint32_t item;                /* id in idx->items */
+    uint32_t from;                /* bit e set: inferred from experience e */
+    double weight;                /* importance * kind_factor * specificity * support */
+    double importance;            /* weight of its best importance among the experiences' fiches */
+    double kind_factor;           /* savoir_etre_factor for savoir-être, else 1 */
+    double specificity;           /* in [0,1], see docs */
+    double support;               /* sum of the supporting experiences' weights */
+} match_skill;
+
+typedef struct match_reason {
+    int32_t experience;           /* experience index, or -1 for confirmed/added competences */
+    double share;                 /* share of the job's score it brought, in [0,1] */
+} match_reason;
+
+/* A slice of match_result.codes: item ids. */
+typedef struct match_slice {
+    uint32_t off, n;
+} match_slice;
+
+typedef struct match_job {
+    uint32_t fiche;               /* id in idx->fiches */
+    double score;                 /* in [0,1] */
+    double coverage;              /* weighted coverage before the domain factor */
+    match_slice held;             /* items the person holds, by code */
+    match_slice missing;          /* items to acquire, most useful first */
+    match_slice qualifications;   /* missing savoirs flagged ROME_ITEM_QUALIFICATION, same order */
+    uint32_t n_reasons;
+    match_reason reasons[MATCHER_MAX_REASONS];  /* biggest share first */
+} match_job;
+
+/* A fiche the person already works in (reported apart, never suggested). */
+typedef struct match_current {
+    uint32_t fiche;
+    double score;
+} match_current;
+
+/* What one `avoid` entry cost: of the fiches that would be in the list without any constraint or
+ * excluded domain, how many this entry removes. */
+typedef struct match_constraint_cost {
+    int32_t named;                /* index in the config's constraints, or -1 for a contexte code */
+    uint32_t contexte;            /* contexte code_ogr when named == -1 */
+    uint32_t removed;
+} match_constraint_cost;
+
+typedef struct match_result {
+    match_experience *experiences;  /* one per profile experience, in order */
+    size_t n_experiences, cap_experiences;
+    match_skill *skills;            /* most informative first */
+    size_t n_skills, cap_skills;
+    match_job *jobs;                /* best first */
+    size_t n_jobs, cap_jobs;
+    match_current *current;         /* by fiche code */
+    size_t n_current, cap_current;
+    match_constraint_cost *constraints; /* one per avoid entry, in profile order (codes, then named) */
+    size_t n_constraints, cap_constraints;
+    uint32_t removed_by_domain;     /* same measure as match_constraint_cost.removed, for exclude_domains */
+    uint32_t fiches_scored;         /* fiches touched through the inverted lists */
+    uint32_t *codes;                /* storage of the jobs' slices */
+    size_t n_codes, cap_codes;
+} match_result;
+
+/* Matches p. On success returns 0 and overwrites *out. On failure returns -1 with err set
+ * (MATCHER_ERR_INVALID for a bad profile, MATCHER_ERR_NOMEM) and *out holds no meaningful result. */
+int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err);
+
+void match_result_free(match_result *r);
+
+#endif

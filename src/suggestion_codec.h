@@ -1,0 +1,58 @@
+/* suggestion_codec — the output events `skills.suggested` and `jobs.suggested` as MessagePack,
+ * from a match_result (matcher.h). Field by field contract: docs/matching.md ("Output").
+ *
+ * Every map has string keys. Envelope (both events): v (1), type, event_id, user_id, ts, answers
+ * (the event_id of the input answered), rome_version, suggestion_id. Bodies:
+ *   skills.suggested: experiences, skills [{code, label, kind, macro, from, weight}]
+ *   jobs.suggested:   experiences, jobs [{rome, label, score, held, missing, contexts,
+ *                     qualifications, reasons}], current, excluded {constraints, domains}
+ * `passerelle match` writes both bodies in one map (suggestion_encode_match).
+ * Reals are rounded to 4 decimals so that text renderings are short and stable.
+ *
+ * suggestion_id is XXH3-128 of (answered event_id, output type, rome_version), in 32 lowercase hex
+ * digits: the same input answered under the same ROME version always gets the same id, so a
+ * consumer drops a repeat.
+ *
+ * Ownership: the encoders append to a caller's msgpack_packer (on error the buffer holds a partial
+ * map: discard it). Stateless and thread-safe. */
+#ifndef SUGGESTION_CODEC_H
+#define SUGGESTION_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "matcher.h"
+#include "px_error.h"
+
+#define SUGGESTION_ID_LEN 32u   /* hex digits, without the NUL */
+#define SUGGESTION_TYPE_SKILLS "skills.suggested"
+#define SUGGESTION_TYPE_JOBS "jobs.suggested"
+
+typedef struct suggestion_envelope {
+    const char *event_id;       /* a new id for this output event */
+    const char *user_id;
+    int64_t ts;                 /* milliseconds since the epoch */
+    const char *answers;        /* event_id of the input event answered */
+    const char *rome_version;   /* suggestion_rome_version() or the snapshot's version string */
+} suggestion_envelope;
+
+/* Writes the 32 hex digits and a NUL into out. */
+void suggestion_id_compute(const char *answered_event_id, const char *type, const char *rome_version,
+                           char out[SUGGESTION_ID_LEN + 1]);
+
+/* "4.0-60" for ROME 4.0 version 60 (what `rome_version` carries when nothing else names it). */
+void suggestion_rome_version(const rome_index *idx, char *out, size_t out_size);
+
+int suggestion_encode_skills(msgpack_packer *pk, const suggestion_envelope *env, const matcher *m,
+                             const match_result *r, px_error *err);
+int suggestion_encode_jobs(msgpack_packer *pk, const suggestion_envelope *env, const matcher *m,
+                           const match_result *r, px_error *err);
+
+/* The `passerelle match` result line: {user_id, rome_version, experiences, skills, jobs, current,
+ * excluded}. */
+int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version, const matcher *m,
+                            const match_result *r, px_error *err);
+
+#endif
