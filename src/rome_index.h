@@ -180,6 +180,37 @@ bool rome_index_equal(const rome_index *a, const rome_index *b);
 /* Bytes of memory the index holds (arrays and strings). */
 size_t rome_index_memory(const rome_index *idx);
 
+/* --- Layout, shared by rome_load (which packs) and rome_snapshot (which serialises). ---
+ * An index's arrays are "sections" of one contiguous storage block, each 8-byte aligned, in the
+ * order of this enum. The snapshot payload is that block byte for byte. */
+typedef enum rome_section_id {
+    ROME_SEC_FICHES = 1, ROME_SEC_GRANDS_DOMAINES, ROME_SEC_DOMAINES, ROME_SEC_APPELLATIONS, ROME_SEC_ITEMS,
+    ROME_SEC_COMP_DOMAINES, ROME_SEC_ENJEUX, ROME_SEC_CONTEXTES,
+    ROME_SEC_FICHE_ITEMS_OFF, ROME_SEC_FICHE_ITEMS, ROME_SEC_FICHE_ITEMS_IMP,
+    ROME_SEC_ITEM_FICHES_OFF, ROME_SEC_ITEM_FICHES, ROME_SEC_ITEM_FICHES_IMP,
+    ROME_SEC_FICHE_CTX_OFF, ROME_SEC_FICHE_CTX, ROME_SEC_CTX_FICHES_OFF, ROME_SEC_CTX_FICHES,
+    ROME_SEC_FICHE_APP_OFF, ROME_SEC_FICHE_APP, ROME_SEC_STRINGS,
+    ROME_SEC_COUNT = ROME_SEC_STRINGS
+} rome_section_id;
+
+typedef struct rome_section {
+    uint32_t id;           /* rome_section_id */
+    uint32_t elem_size;    /* bytes per element */
+    uint64_t count;        /* elements, from idx->n */
+    const void **field;    /* the index's pointer to this array */
+} rome_section;
+
+/* Fills the ROME_SEC_COUNT sections of idx (pointers into idx, counts from idx->n). */
+void rome_index_sections(rome_index *idx, rome_section out[ROME_SEC_COUNT]);
+/* Bytes the storage block takes for idx->n (sections 8-aligned). */
+size_t rome_index_storage_size(rome_index *idx);
+/* Copies every array of `loose` (whose arrays live anywhere) into one new storage block and
+ * returns an index pointing into it. `loose` is left as it was. NULL when out of memory. */
+rome_index *rome_index_pack(const rome_index *loose);
+/* Points idx's arrays into `payload` (laid out as rome_index_storage_size describes) and makes
+ * idx own `owned` (the malloc'd block that contains payload), freed by rome_index_free. */
+void rome_index_attach(rome_index *idx, void *owned, size_t owned_size, const void *payload);
+
 #define ROME_ATTRIBUTION_FMT "Source : France Travail, ROME %u.0 version %u (Licence Ouverte ROME)"
 
 #endif

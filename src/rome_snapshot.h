@@ -1,7 +1,7 @@
 /* rome_snapshot — the rome_index as a versioned binary image.
  *
  * Layout (little-endian): a header {magic "PXROME\0\1", format version, ROME major/version,
- * section count, payload size, XXH3-64 checksum of everything after the header}, a section table
+ * section count, payload size, entity counts, XXH3-64 checksum of the whole image}, a section table
  * {id, offset, size, element count}, then the sections, each 8-byte aligned: the entity arrays,
  * the CSR arrays and the string pool, exactly as they lie in memory. Loading is one read plus
  * validation (checksum, then every offset, id and string reference is bounds-checked), after which

@@ -1,0 +1,322 @@
+/* `passerelle rome …`: inspect, build and publish the ROME 4.0 index. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "rome_load.h"
+#include "rome_snapshot.h"
+
+typedef struct rome_opts {
+    const char *rome_dir;
+    const char *snapshot;
+    const char *output;
+    const char *redis_url;
+    int json;
+} rome_opts;
+
+static void rome_usage(FILE *out) {
+    fprintf(out,
+            "usage: passerelle rome info     (--rome DIR | --snapshot FILE) [--json]\n"
+            "       passerelle rome build    --rome DIR -o FILE\n"
+            "       passerelle rome show     (--rome DIR | --snapshot FILE) CODE [--json]\n"
+            "       passerelle rome contexts (--rome DIR | --snapshot FILE) [--json]\n"
+            "\n"
+            "  --rome DIR       directory holding the official ROME 4.0 CSV export (unix_*_v4NN_utf8.csv)\n"
+            "  --snapshot FILE  a binary snapshot written by `passerelle rome build`\n"
+            "  CODE             a fiche code (D1505) or an appellation code_ogr (e.g. 11987)\n"
+            "  --json           machine-readable output\n"
+            "Without --rome/--snapshot, PASSERELLE_SNAPSHOT or PASSERELLE_ROME_DIR from the environment is used.\n");
+}
+
+/* Parses the options shared by every `rome` subcommand; returns the index of the first operand
+ * or -1 on a usage error. */
+static int parse_opts(int argc, char **argv, rome_opts *o) {
+    static const struct option longopts[] = {
+        {"rome", required_argument, NULL, 'r'},   {"snapshot", required_argument, NULL, 's'},
+        {"output", required_argument, NULL, 'o'}, {"redis", required_argument, NULL, 'R'},
+        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "r:s:o:R:jh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': o->rome_dir = optarg; break;
+        case 's': o->snapshot = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'R': o->redis_url = optarg; break;
+        case 'j': o->json = 1; break;
+        case 'h': rome_usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    return optind;
+}
+
+static rome_index *open_index(const rome_opts *o, rome_load_report *report) {
+    px_error err = {0};
+    rome_index *idx = NULL;
+    rome_opts dflt = *o;
+    if (!o->rome_dir && !o->snapshot) {
+        dflt.snapshot = getenv("PASSERELLE_SNAPSHOT");
+        if (!dflt.snapshot) dflt.rome_dir = getenv("PASSERELLE_ROME_DIR");
+        o = &dflt;
+    }
+    if ((o->rome_dir != NULL) == (o->snapshot != NULL)) {
+        fprintf(stderr, "passerelle rome: give exactly one of --rome DIR or --snapshot FILE "
+                        "(or set PASSERELLE_ROME_DIR or PASSERELLE_SNAPSHOT)\n");
+        return NULL;
+    }
+    memset(report, 0, sizeof *report);
+    if (o->rome_dir) idx = rome_load_csv(o->rome_dir, report, &err);
+    else idx = rome_snapshot_load(o->snapshot, &err);
+    if (!idx) fprintf(stderr, "passerelle rome: %s\n", err.msg);
+    return idx;
+}
+
+static void print_json(cJSON *root) {
+    char *s = cJSON_PrintUnformatted(root);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(root);
+}
+
+static int cmd_info(const rome_opts *o) {
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    if (!idx) return 1;
+    const rome_counts *n = &idx->n;
+    char attribution[160];
+    snprintf(attribution, sizeof attribution, ROME_ATTRIBUTION_FMT, idx->rome_major, idx->rome_version);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "version", idx->rome_version);
+        cJSON_AddNumberToObject(j, "rome_major", idx->rome_major);
+        cJSON_AddNumberToObject(j, "fiches", n->fiches);
+        cJSON_AddNumberToObject(j, "appellations", n->appellations);
+        cJSON_AddNumberToObject(j, "competences", n->competences);
+        cJSON_AddNumberToObject(j, "macro_competences", n->macro_competences);
+        cJSON_AddNumberToObject(j, "savoirs", n->savoirs);
+        cJSON_AddNumberToObject(j, "contextes", n->contextes);
+        cJSON_AddNumberToObject(j, "grands_domaines", n->grands_domaines);
+        cJSON_AddNumberToObject(j, "domaines", n->domaines);
+        cJSON_AddNumberToObject(j, "enjeux", n->enjeux);
+        cJSON_AddNumberToObject(j, "fiche_competence_links", n->fiche_item_links);
+        cJSON_AddNumberToObject(j, "fiche_contexte_links", n->fiche_contexte_links);
+        cJSON_AddNumberToObject(j, "memory_bytes", (double)rome_index_memory(idx));
+        cJSON_AddNumberToObject(j, "warnings", report.warnings);
+        cJSON_AddStringToObject(j, "attribution", attribution);
+        print_json(j);
+    } else {
+        printf("ROME %u.0 version %u\n", idx->rome_major, idx->rome_version);
+        printf("  fiches métiers         %6u in %u grands domaines, %u domaines professionnels\n", n->fiches,
+               n->grands_domaines, n->domaines);
+        printf("  appellations           %6u\n", n->appellations);
+        printf("  compétences            %6u (of which %u macro-compétences, in %u enjeux)\n", n->competences,
+               n->macro_competences, n->enjeux);
+        printf("  savoirs                %6u\n", n->savoirs);
+        printf("  contextes de travail   %6u\n", n->contextes);
+        printf("  fiche → compétence     %6u links\n", n->fiche_item_links);
+        printf("  fiche → contexte       %6u links\n", n->fiche_contexte_links);
+        printf("  memory                 %6.1f MiB\n", rome_index_memory(idx) / 1048576.0);
+        if (report.warnings)
+            printf("  warnings               %6u rows skipped (first: %s)\n", report.warnings, report.first_warning);
+        printf("%s\n", attribution);
+    }
+    rome_index_free(idx);
+    return 0;
+}
+
+static int cmd_build(const rome_opts *o) {
+    if (!o->rome_dir || !o->output || o->snapshot) {
+        fprintf(stderr, "passerelle rome build: needs --rome DIR and -o FILE\n");
+        return 2;
+    }
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    if (!idx) return 1;
+    px_error err = {0};
+    int rc = rome_snapshot_write(idx, o->output, &err);
+    if (rc) fprintf(stderr, "passerelle rome build: %s\n", err.msg);
+    else
+        fprintf(stderr, "wrote %s: ROME %u.0 version %u, %u fiches, %u warnings\n", o->output, idx->rome_major,
+                idx->rome_version, idx->n.fiches, report.warnings);
+    rome_index_free(idx);
+    return rc ? 1 : 0;
+}
+
+/* Adds the items of fiche f of one kind, as JSON or text, grouped by importance. */
+static void show_items(const rome_index *idx, uint32_t f, rome_kind kind, cJSON *arr) {
+    static const rome_importance order[] = {ROME_IMPORTANCE_PRINCIPALE, ROME_IMPORTANCE_EMERGENTE, ROME_IMPORTANCE_NONE};
+    const rome_csr *csr = &idx->fiche_items;
+    for (int o = 0; o < 3; o++) {
+        for (uint32_t k = csr->offsets[f]; k < csr->offsets[f + 1]; k++) {
+            const rome_item *it = &idx->items[csr->targets[k]];
+            if (it->kind != kind || csr->importance[k] != order[o]) continue;
+            const char *macro = it->flags & ROME_ITEM_MACRO ? " [macro]" : "";
+            if (arr) {
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddNumberToObject(j, "code", it->code_ogr);
+                cJSON_AddStringToObject(j, "label", rome_str(idx, it->label));
+                cJSON_AddStringToObject(j, "importance", rome_importance_name(order[o]));
+                cJSON_AddBoolToObject(j, "macro", (it->flags & ROME_ITEM_MACRO) != 0);
+                cJSON_AddStringToObject(j, "category", rome_str(idx, it->category));
+                cJSON_AddItemToArray(arr, j);
+            } else {
+                printf("    %-10s %6u  %s%s\n", rome_importance_name(order[o]), it->code_ogr, rome_str(idx, it->label), macro);
+            }
+        }
+    }
+}
+
+static int cmd_show(const rome_opts *o, const char *code) {
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    if (!idx) return 1;
+    uint32_t f = rome_fiche_find(idx, code), app = ROME_NONE;
+    if (f == ROME_NONE) {
+        char *end;
+        unsigned long v = strtoul(code, &end, 10);
+        if (*code && !*end && v < ROME_NONE) app = rome_appellation_find(idx, (uint32_t)v);
+        if (app != ROME_NONE) f = idx->appellations[app].fiche;
+    }
+    if (f == ROME_NONE) {
+        fprintf(stderr, "passerelle rome show: '%s' is neither a fiche code nor an appellation code_ogr of ROME %u.0 v%u\n",
+                code, idx->rome_major, idx->rome_version);
+        rome_index_free(idx);
+        return 1;
+    }
+    const rome_fiche *fi = &idx->fiches[f];
+    const rome_domaine *dp = &idx->domaines[fi->domaine];
+    const rome_grand_domaine *gd = &idx->grands_domaines[fi->grand_domaine];
+    static const rome_kind kinds[] = {ROME_KIND_SAVOIR_FAIRE, ROME_KIND_SAVOIR_ETRE, ROME_KIND_SAVOIR};
+    static const char *kind_titles[] = {"Savoir-faire", "Savoir-être professionnels", "Savoirs"};
+    const rome_csr *apps = &idx->fiche_appellations, *ctx = &idx->fiche_contextes;
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "rome", fi->code);
+        cJSON_AddStringToObject(j, "label", rome_str(idx, fi->label));
+        if (app != ROME_NONE) cJSON_AddNumberToObject(j, "appellation", idx->appellations[app].code_ogr);
+        cJSON_AddStringToObject(j, "grand_domaine", gd->code);
+        cJSON_AddStringToObject(j, "grand_domaine_label", rome_str(idx, gd->label));
+        cJSON_AddStringToObject(j, "domaine", dp->code);
+        cJSON_AddStringToObject(j, "domaine_label", rome_str(idx, dp->label));
+        cJSON *ja = cJSON_AddArrayToObject(j, "appellations");
+        for (uint32_t k = apps->offsets[f]; k < apps->offsets[f + 1]; k++) {
+            const rome_appellation *a = &idx->appellations[apps->targets[k]];
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "code", a->code_ogr);
+            cJSON_AddStringToObject(x, "label", rome_str(idx, a->label_long));
+            cJSON_AddItemToArray(ja, x);
+        }
+        for (int k = 0; k < 3; k++) show_items(idx, f, kinds[k], cJSON_AddArrayToObject(j, rome_kind_name(kinds[k])));
+        cJSON *jc = cJSON_AddArrayToObject(j, "contexts");
+        for (uint32_t k = ctx->offsets[f]; k < ctx->offsets[f + 1]; k++) {
+            const rome_contexte *c = &idx->contextes[ctx->targets[k]];
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "code", c->code_ogr);
+            cJSON_AddStringToObject(x, "label", rome_str(idx, c->label));
+            cJSON_AddStringToObject(x, "type", rome_str(idx, c->type_label));
+            cJSON_AddItemToArray(jc, x);
+        }
+        print_json(j);
+    } else {
+        printf("%s  %s\n", fi->code, rome_str(idx, fi->label));
+        if (app != ROME_NONE) printf("  (appellation %s: %s)\n", code, rome_str(idx, idx->appellations[app].label_long));
+        printf("  %s %s / %s %s\n", gd->code, rome_str(idx, gd->label), dp->code, rome_str(idx, dp->label));
+        printf("  Appellations (%u)\n", rome_csr_count(apps, f));
+        for (uint32_t k = apps->offsets[f]; k < apps->offsets[f + 1]; k++) {
+            const rome_appellation *a = &idx->appellations[apps->targets[k]];
+            printf("    %6u  %s\n", a->code_ogr, rome_str(idx, a->label_long));
+        }
+        for (int k = 0; k < 3; k++) {
+            printf("  %s\n", kind_titles[k]);
+            show_items(idx, f, kinds[k], NULL);
+        }
+        printf("  Contextes de travail (%u)\n", rome_csr_count(ctx, f));
+        for (uint32_t k = ctx->offsets[f]; k < ctx->offsets[f + 1]; k++) {
+            const rome_contexte *c = &idx->contextes[ctx->targets[k]];
+            printf("    %6u  %s  (%s)\n", c->code_ogr, rome_str(idx, c->label), rome_str(idx, c->type_label));
+        }
+    }
+    rome_index_free(idx);
+    return 0;
+}
+
+static int cmp_contexte_by_type(const void *a, const void *b) {
+    const rome_contexte *x = a, *y = b;
+    if (x->type_code != y->type_code) return x->type_code < y->type_code ? -1 : 1;
+    return (x->code_ogr > y->code_ogr) - (x->code_ogr < y->code_ogr);
+}
+
+static int cmd_contexts(const rome_opts *o) {
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    if (!idx) return 1;
+    rome_contexte *sorted = malloc((idx->n.contextes + 1) * sizeof *sorted);
+    if (!sorted) {
+        rome_index_free(idx);
+        fprintf(stderr, "passerelle rome contexts: out of memory\n");
+        return 1;
+    }
+    memcpy(sorted, idx->contextes, idx->n.contextes * sizeof *sorted);
+    qsort(sorted, idx->n.contextes, sizeof *sorted, cmp_contexte_by_type);
+    cJSON *types = o->json ? cJSON_CreateArray() : NULL, *cur = NULL;
+    for (uint32_t i = 0; i < idx->n.contextes; i++) {
+        const rome_contexte *c = &sorted[i];
+        uint32_t fiches = rome_csr_count(&idx->contexte_fiches, rome_contexte_find(idx, c->code_ogr));
+        int new_type = i == 0 || sorted[i - 1].type_code != c->type_code;
+        if (types) {
+            if (new_type) {
+                cJSON *t = cJSON_CreateObject();
+                cJSON_AddNumberToObject(t, "type", c->type_code);
+                cJSON_AddStringToObject(t, "label", rome_str(idx, c->type_label));
+                cur = cJSON_AddArrayToObject(t, "contexts");
+                cJSON_AddItemToArray(types, t);
+            }
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "code", c->code_ogr);
+            cJSON_AddStringToObject(x, "label", rome_str(idx, c->label));
+            cJSON_AddNumberToObject(x, "fiches", fiches);
+            cJSON_AddItemToArray(cur, x);
+        } else {
+            if (new_type) printf("%u %s\n", c->type_code, rome_str(idx, c->type_label));
+            printf("  %6u  %-70s %4u fiches\n", c->code_ogr, rome_str(idx, c->label), fiches);
+        }
+    }
+    if (types) print_json(types);
+    free(sorted);
+    rome_index_free(idx);
+    return 0;
+}
+
+int cli_rome_main(int argc, char **argv) {
+    if (argc < 2) {
+        rome_usage(stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    rome_opts o;
+    int first = parse_opts(argc - 1, argv + 1, &o);
+    if (first < 0) {
+        rome_usage(stderr);
+        return 2;
+    }
+    int operands = argc - 1 - first;
+    char **operand = argv + 1 + first;
+    if (!strcmp(sub, "info") && operands == 0) return cmd_info(&o);
+    if (!strcmp(sub, "build") && operands == 0) return cmd_build(&o);
+    if (!strcmp(sub, "show") && operands == 1) return cmd_show(&o, operand[0]);
+    if (!strcmp(sub, "contexts") && operands == 0) return cmd_contexts(&o);
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+        rome_usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "passerelle rome: unknown subcommand or wrong operands: '%s'\n", sub);
+    rome_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,168 @@
+#include "rome_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
+
+void rome_index_free(rome_index *idx) {
+    if (!idx) return;
+    free(idx->storage);
+    free(idx);
+}
+
+uint32_t rome_fiche_find(const rome_index *idx, const char *code) {
+    uint32_t lo = 0, hi = idx->n.fiches;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(idx->fiches[mid].code, code);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return ROME_NONE;
+}
+
+/* Binary search for a uint32 key stored at offset 0 of each element (every code_ogr-keyed entity
+ * starts with its code_ogr). */
+static uint32_t find_by_code_ogr(const void *base, uint32_t n, size_t elem, uint32_t code) {
+    const unsigned char *b = base;
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint32_t k;
+        memcpy(&k, b + (size_t)mid * elem, sizeof k);
+        if (k == code) return mid;
+        if (k < code) lo = mid + 1;
+        else hi = mid;
+    }
+    return ROME_NONE;
+}
+
+uint32_t rome_appellation_find(const rome_index *idx, uint32_t code_ogr) {
+    return find_by_code_ogr(idx->appellations, idx->n.appellations, sizeof *idx->appellations, code_ogr);
+}
+uint32_t rome_item_find(const rome_index *idx, uint32_t code_ogr) {
+    return find_by_code_ogr(idx->items, idx->n.items, sizeof *idx->items, code_ogr);
+}
+uint32_t rome_contexte_find(const rome_index *idx, uint32_t code_ogr) {
+    return find_by_code_ogr(idx->contextes, idx->n.contextes, sizeof *idx->contextes, code_ogr);
+}
+
+/* Linear: grands domaines (14) and domaines (110) are few and looked up rarely. The code is the
+ * first member of both structs. */
+static uint32_t find_short_code(const void *base, uint32_t n, size_t elem, const char *code) {
+    const unsigned char *b = base;
+    for (uint32_t i = 0; i < n; i++)
+        if (!strncmp((const char *)(b + (size_t)i * elem), code, 4)) return i;
+    return ROME_NONE;
+}
+
+uint32_t rome_grand_domaine_find(const rome_index *idx, const char *code) {
+    return find_short_code(idx->grands_domaines, idx->n.grands_domaines, sizeof *idx->grands_domaines, code);
+}
+uint32_t rome_domaine_find(const rome_index *idx, const char *code) {
+    return find_short_code(idx->domaines, idx->n.domaines, sizeof *idx->domaines, code);
+}
+
+const char *rome_kind_name(rome_kind kind) {
+    switch (kind) {
+    case ROME_KIND_SAVOIR_FAIRE: return "savoir_faire";
+    case ROME_KIND_SAVOIR_ETRE: return "savoir_etre";
+    case ROME_KIND_SAVOIR: return "savoir";
+    }
+    return "unknown";
+}
+
+const char *rome_importance_name(rome_importance imp) {
+    switch (imp) {
+    case ROME_IMPORTANCE_PRINCIPALE: return "principale";
+    case ROME_IMPORTANCE_EMERGENTE: return "emergente";
+    case ROME_IMPORTANCE_NONE: return "none";
+    }
+    return "unknown";
+}
+
+void rome_index_sections(rome_index *idx, rome_section out[ROME_SEC_COUNT]) {
+    const rome_counts *n = &idx->n;
+    uint32_t links = n->fiche_item_links, ctx = n->fiche_contexte_links, apps = n->appellations;
+#define SEC(ID, FIELD, COUNT)                                                                      \
+    out[(ID)-1] = (rome_section){(ID), (uint32_t)sizeof *(FIELD), (COUNT), (const void **)&(FIELD)}
+    SEC(ROME_SEC_FICHES, idx->fiches, n->fiches);
+    SEC(ROME_SEC_GRANDS_DOMAINES, idx->grands_domaines, n->grands_domaines);
+    SEC(ROME_SEC_DOMAINES, idx->domaines, n->domaines);
+    SEC(ROME_SEC_APPELLATIONS, idx->appellations, n->appellations);
+    SEC(ROME_SEC_ITEMS, idx->items, n->items);
+    SEC(ROME_SEC_COMP_DOMAINES, idx->comp_domaines, n->comp_domaines);
+    SEC(ROME_SEC_ENJEUX, idx->enjeux, n->enjeux);
+    SEC(ROME_SEC_CONTEXTES, idx->contextes, n->contextes);
+    SEC(ROME_SEC_FICHE_ITEMS_OFF, idx->fiche_items.offsets, (uint64_t)n->fiches + 1);
+    SEC(ROME_SEC_FICHE_ITEMS, idx->fiche_items.targets, links);
+    SEC(ROME_SEC_FICHE_ITEMS_IMP, idx->fiche_items.importance, links);
+    SEC(ROME_SEC_ITEM_FICHES_OFF, idx->item_fiches.offsets, (uint64_t)n->items + 1);
+    SEC(ROME_SEC_ITEM_FICHES, idx->item_fiches.targets, links);
+    SEC(ROME_SEC_ITEM_FICHES_IMP, idx->item_fiches.importance, links);
+    SEC(ROME_SEC_FICHE_CTX_OFF, idx->fiche_contextes.offsets, (uint64_t)n->fiches + 1);
+    SEC(ROME_SEC_FICHE_CTX, idx->fiche_contextes.targets, ctx);
+    SEC(ROME_SEC_CTX_FICHES_OFF, idx->contexte_fiches.offsets, (uint64_t)n->contextes + 1);
+    SEC(ROME_SEC_CTX_FICHES, idx->contexte_fiches.targets, ctx);
+    SEC(ROME_SEC_FICHE_APP_OFF, idx->fiche_appellations.offsets, (uint64_t)n->fiches + 1);
+    SEC(ROME_SEC_FICHE_APP, idx->fiche_appellations.targets, apps);
+    SEC(ROME_SEC_STRINGS, idx->strings, n->strings_bytes);
+#undef SEC
+}
+
+size_t rome_index_storage_size(rome_index *idx) {
+    rome_section sec[ROME_SEC_COUNT];
+    rome_index_sections(idx, sec);
+    size_t size = 0;
+    for (int i = 0; i < ROME_SEC_COUNT; i++) size += ALIGN8(sec[i].count * sec[i].elem_size);
+    return size;
+}
+
+void rome_index_attach(rome_index *idx, void *owned, size_t owned_size, const void *payload) {
+    rome_section sec[ROME_SEC_COUNT];
+    rome_index_sections(idx, sec);
+    const unsigned char *p = payload;
+    for (int i = 0; i < ROME_SEC_COUNT; i++) {
+        *sec[i].field = p;
+        p += ALIGN8(sec[i].count * sec[i].elem_size);
+    }
+    idx->storage = owned;
+    idx->storage_size = owned_size;
+}
+
+rome_index *rome_index_pack(const rome_index *loose) {
+    rome_index *idx = malloc(sizeof *idx);
+    if (!idx) return NULL;
+    *idx = *loose;
+    size_t size = rome_index_storage_size(idx);
+    void *block = calloc(1, size ? size : 1); /* zeroed: padding bytes are deterministic */
+    if (!block) {
+        free(idx);
+        return NULL;
+    }
+    rome_section from[ROME_SEC_COUNT];
+    rome_index_sections((rome_index *)loose, from);
+    rome_index_attach(idx, block, size, block);
+    rome_section to[ROME_SEC_COUNT];
+    rome_index_sections(idx, to);
+    for (int i = 0; i < ROME_SEC_COUNT; i++)
+        if (from[i].count) memcpy((void *)*to[i].field, *from[i].field, from[i].count * from[i].elem_size);
+    return idx;
+}
+
+bool rome_index_equal(const rome_index *a, const rome_index *b) {
+    if (a->rome_major != b->rome_major || a->rome_version != b->rome_version) return false;
+    if (memcmp(&a->n, &b->n, sizeof a->n) != 0) return false;
+    rome_section sa[ROME_SEC_COUNT], sb[ROME_SEC_COUNT];
+    rome_index_sections((rome_index *)a, sa);
+    rome_index_sections((rome_index *)b, sb);
+    for (int i = 0; i < ROME_SEC_COUNT; i++) {
+        size_t bytes = sa[i].count * sa[i].elem_size;
+        if (bytes && memcmp(*sa[i].field, *sb[i].field, bytes) != 0) return false;
+    }
+    return true;
+}
+
+size_t rome_index_memory(const rome_index *idx) { return sizeof *idx + idx->storage_size; }

@@ -1,0 +1,353 @@
+/* Unit tests of the ROME loader, index and snapshot on the hand-written fixture
+ * (tests/fixtures/rome_mini), including every kind of bad input the loader must refuse. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rome_fixture.h"
+#include "rome_load.h"
+#include "rome_snapshot.h"
+
+#ifndef FIXTURE_DIR
+#error "FIXTURE_DIR must point to tests/fixtures/rome_mini"
+#endif
+
+typedef struct fixture {
+    char dir[512];
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    if (!f || rome_fixture_make(FIXTURE_DIR, f->dir, sizeof f->dir)) return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    rome_fixture_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static rome_index *load_ok(const fixture *f, rome_load_report *report) {
+    px_error err = {0};
+    rome_index *idx = rome_load_csv(f->dir, report, &err);
+    if (!idx) fail_msg("load failed: %s", err.msg);
+    return idx;
+}
+
+/* Loads and expects a failure whose message contains every given fragment. */
+static void expect_load_error(const fixture *f, const char *fragment1, const char *fragment2) {
+    px_error err = {0};
+    rome_index *idx = rome_load_csv(f->dir, NULL, &err);
+    if (idx) {
+        rome_index_free(idx);
+        fail_msg("load succeeded, expected an error containing '%s'", fragment1);
+    }
+    if (!strstr(err.msg, fragment1)) fail_msg("error '%s' lacks '%s'", err.msg, fragment1);
+    if (fragment2 && !strstr(err.msg, fragment2)) fail_msg("error '%s' lacks '%s'", err.msg, fragment2);
+}
+
+/* Replaces the first occurrence of `from` by `to` in one fixture file. */
+static void patch(const fixture *f, const char *stem, const char *from, const char *to) {
+    char *s = rome_fixture_read(f->dir, stem);
+    assert_non_null(s);
+    char *at = strstr(s, from);
+    if (!at) fail_msg("'%s' not in %s", from, stem);
+    size_t n = strlen(s), lf = strlen(from), lt = strlen(to);
+    char *out = malloc(n - lf + lt + 1);
+    memcpy(out, s, (size_t)(at - s));
+    memcpy(out + (at - s), to, lt);
+    memcpy(out + (at - s) + lt, at + lf, n - (size_t)(at - s) - lf + 1);
+    assert_int_equal(rome_fixture_write(f->dir, stem, out, strlen(out)), 0);
+    free(out);
+    free(s);
+}
+
+static uint32_t item_importance(const rome_index *idx, const char *fiche, uint32_t code) {
+    uint32_t f = rome_fiche_find(idx, fiche), it = rome_item_find(idx, code);
+    assert_int_not_equal(f, ROME_NONE);
+    assert_int_not_equal(it, ROME_NONE);
+    const rome_csr *c = &idx->fiche_items;
+    for (uint32_t k = c->offsets[f]; k < c->offsets[f + 1]; k++)
+        if (c->targets[k] == it) return c->importance[k];
+    return 99;
+}
+
+static void test_loads_fixture(void **state) {
+    rome_load_report report;
+    rome_index *idx = load_ok(*state, &report);
+    assert_int_equal(idx->rome_major, 4);
+    assert_int_equal(idx->rome_version, 61); /* read from the file names, not hard-coded */
+    assert_int_equal(idx->n.fiches, 3);
+    assert_int_equal(idx->n.appellations, 4);
+    assert_int_equal(idx->n.competences, 5);
+    assert_int_equal(idx->n.macro_competences, 1);
+    assert_int_equal(idx->n.savoirs, 2);
+    assert_int_equal(idx->n.contextes, 3);
+    assert_int_equal(idx->n.fiche_item_links, 10);
+    assert_int_equal(idx->n.fiche_contexte_links, 5);
+    assert_int_equal(report.warnings, 0);
+
+    uint32_t d1505 = rome_fiche_find(idx, "D1505");
+    assert_string_equal(rome_str(idx, idx->fiches[d1505].label), "Caissier de test");
+    assert_string_equal(idx->domaines[idx->fiches[d1505].domaine].code, "D15");
+    assert_string_equal(idx->grands_domaines[idx->fiches[d1505].grand_domaine].code, "D");
+    assert_string_equal(rome_str(idx, idx->fiches[rome_fiche_find(idx, "J1501")].label), "Soignant de test, \"nuit\"");
+    assert_int_equal(idx->fiches[rome_fiche_find(idx, "J1501")].flags, ROME_FICHE_REGLEMENTE);
+    assert_int_equal(rome_fiche_find(idx, "Z9999"), ROME_NONE);
+
+    assert_int_equal(item_importance(idx, "D1505", 100001), ROME_IMPORTANCE_PRINCIPALE);
+    assert_int_equal(item_importance(idx, "D1505", 200001), ROME_IMPORTANCE_EMERGENTE);
+    assert_int_equal(item_importance(idx, "D1505", 100002), ROME_IMPORTANCE_NONE);
+    assert_int_equal(item_importance(idx, "D1106", 100002), ROME_IMPORTANCE_PRINCIPALE);
+
+    const rome_item *enc = &idx->items[rome_item_find(idx, 100001)];
+    assert_int_equal(enc->kind, ROME_KIND_SAVOIR_FAIRE);
+    const rome_item *macro = &idx->items[enc->macro];
+    assert_int_equal(macro->code_ogr, 300001);
+    assert_true(macro->flags & ROME_ITEM_MACRO);
+    assert_string_equal(idx->enjeux[macro->enjeu].code, "4A");
+    assert_string_equal(rome_str(idx, idx->enjeux[macro->enjeu].label), "Vente (fixture)");
+    assert_string_equal(rome_str(idx, idx->comp_domaines[idx->enjeux[macro->enjeu].comp_domaine].label),
+                        "Relation client (fixture)");
+    assert_int_equal(idx->items[rome_item_find(idx, 100003)].kind, ROME_KIND_SAVOIR_ETRE);
+    assert_int_equal(idx->items[rome_item_find(idx, 200001)].kind, ROME_KIND_SAVOIR);
+    assert_true(idx->items[rome_item_find(idx, 200002)].flags & ROME_ITEM_QUALIFICATION);
+    assert_false(idx->items[rome_item_find(idx, 200001)].flags & ROME_ITEM_QUALIFICATION);
+
+    /* Inverted list: 100002 is in D1106 and D1505 (ids in code order). */
+    uint32_t acc = rome_item_find(idx, 100002);
+    assert_int_equal(rome_csr_count(&idx->item_fiches, acc), 2);
+    assert_string_equal(idx->fiches[rome_csr_targets(&idx->item_fiches, acc)[0]].code, "D1106");
+    assert_string_equal(idx->fiches[rome_csr_targets(&idx->item_fiches, acc)[1]].code, "D1505");
+    uint32_t night = rome_contexte_find(idx, 300803);
+    assert_int_equal(rome_csr_count(&idx->contexte_fiches, night), 1);
+    assert_string_equal(idx->fiches[rome_csr_targets(&idx->contexte_fiches, night)[0]].code, "J1501");
+
+    uint32_t app = rome_appellation_find(idx, 5003);
+    assert_int_equal(idx->appellations[app].fiche, d1505);
+    assert_int_equal(idx->appellations[app].flags, ROME_APPELLATION_PEU_USITE);
+    assert_int_equal(rome_csr_count(&idx->fiche_appellations, d1505), 2);
+    rome_index_free(idx);
+}
+
+static void test_reordered_header_same_index(void **state) {
+    fixture *f = *state;
+    rome_index *before = load_ok(f, NULL);
+    const char *reordered = "\"libelle_type_cont_trav\",\"code_type_cont_trav\",\"libelle_cont_travail\",\"code_ogr\"\n"
+                            "\"Horaires et durée du travail\",\"2\",\"Travail le samedi\",\"23374\"\n"
+                            "\"Horaires et durée du travail\",\"2\",\"Travail de nuit\",\"300803\"\n"
+                            "\"Publics spécifiques\",\"5\",\"En contact avec du public\",\"403020\"\n";
+    assert_int_equal(rome_fixture_write(f->dir, "referentiel_contexte_travail", reordered, strlen(reordered)), 0);
+    rome_index *after = load_ok(f, NULL);
+    assert_true(rome_index_equal(before, after));
+    rome_index_free(before);
+    rome_index_free(after);
+}
+
+static void test_missing_file(void **state) {
+    fixture *f = *state;
+    char path[1024];
+    rome_fixture_path(f->dir, "referentiel_savoir", path, sizeof path);
+    remove(path);
+    expect_load_error(f, "unix_referentiel_savoir_v461_utf8.csv", "cannot open");
+}
+
+static void test_no_export_in_directory(void **state) {
+    fixture *f = *state;
+    char path[1024];
+    rome_fixture_path(f->dir, "referentiel_code_rome", path, sizeof path);
+    remove(path);
+    expect_load_error(f, "no unix_referentiel_code_rome_vNNN_utf8.csv", NULL);
+}
+
+static void test_two_versions_refused(void **state) {
+    fixture *f = *state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/unix_referentiel_code_rome_v460_utf8.csv", f->dir);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fclose(out);
+    expect_load_error(f, "two ROME versions", NULL);
+}
+
+static void test_missing_column(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_code_rome", "\"libelle_rome\"", "\"intitule\"");
+    expect_load_error(f, "referentiel_code_rome_v461_utf8.csv:1", "no column 'libelle_rome'");
+}
+
+static void test_unterminated_quote(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_contexte_travail", "\"Travail de nuit\"", "\"Travail de nuit");
+    expect_load_error(f, "referentiel_contexte_travail_v461_utf8.csv", "quote");
+}
+
+static void test_stray_quote(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_contexte_travail", "\"Travail le samedi\"", "\"Travail\" le samedi\"");
+    expect_load_error(f, "referentiel_contexte_travail_v461_utf8.csv:2", "malformed CSV");
+}
+
+static void test_not_utf8(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_savoir", "Caisse enregistreuse", "Caisse enregistr\xe9use"); /* Latin-1 é */
+    expect_load_error(f, "referentiel_savoir_v461_utf8.csv:2", "not valid UTF-8");
+}
+
+static void test_duplicate_code(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_appellation", "\"5003\"", "\"5001\"");
+    expect_load_error(f, "duplicate appellation code_ogr on lines 3 and 4", NULL);
+}
+
+static void test_duplicate_item_across_referentials(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_savoir", "\"200001\"", "\"100001\"");
+    expect_load_error(f, "duplicate item code_ogr 100001", NULL);
+}
+
+static void test_empty_file(void **state) {
+    fixture *f = *state;
+    rome_fixture_write(f->dir, "coherence_item", "", 0);
+    expect_load_error(f, "unix_coherence_item_v461_utf8.csv", "file is empty");
+}
+
+static void test_header_only_entities(void **state) {
+    fixture *f = *state;
+    const char *h = "\"code_grand_domaine\",\"libelle_grand_domaine\"\n";
+    rome_fixture_write(f->dir, "grand_domaine", h, strlen(h));
+    expect_load_error(f, "unix_grand_domaine_v461_utf8.csv", "no records");
+}
+
+static void test_field_count_mismatch(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_savoir", "\"Caisse enregistreuse\",", "\"Caisse enregistreuse\",\"extra\",");
+    expect_load_error(f, "referentiel_savoir_v461_utf8.csv:2", "has 7 fields, expected 6");
+}
+
+static void test_bad_code_shape(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_code_rome", "\"D1106\",\"3\"", "\"D11X6\",\"3\"");
+    expect_load_error(f, "referentiel_code_rome_v461_utf8.csv:4: column 'code_rome'", "not a ROME code");
+}
+
+static void test_bad_integer(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_contexte_travail", "\"23374\"", "\"23x74\"");
+    expect_load_error(f, "column 'code_ogr'", "not an unsigned integer");
+}
+
+static void test_bad_importance(void **state) {
+    fixture *f = *state;
+    patch(f, "coherence_item", "Émergente", "Secondaire");
+    expect_load_error(f, "column 'coeur_metier'", "expected 'Principale', 'Émergente' or empty");
+}
+
+static void test_dangling_links_are_counted_warnings(void **state) {
+    fixture *f = *state;
+    patch(f, "liens_rome_referentiels", "\"J1501\",\"5\",\"1\",\"100004\"", "\"J1501\",\"5\",\"1\",\"999999\"");
+    patch(f, "coherence_item", "\"J1501\",\"100004\"", "\"J1501\",\"999999\"");
+    patch(f, "referentiel_appellation", "\"J1501\",\"\",\"\",\"\",\"\",\"\",\"PRINCIPALE\"",
+          "\"Z9999\",\"\",\"\",\"\",\"\",\"\",\"PRINCIPALE\"");
+    rome_load_report report;
+    rome_index *idx = load_ok(f, &report);
+    assert_int_equal(report.dangling_links, 1);
+    assert_int_equal(report.dangling_coherence, 1);
+    assert_int_equal(report.dangling_appellations, 1);
+    assert_int_equal(report.warnings, 3);
+    assert_non_null(strstr(report.first_warning, "Z9999"));
+    assert_int_equal(idx->n.fiche_item_links, 9);
+    assert_int_equal(idx->n.appellations, 3);
+    rome_index_free(idx);
+}
+
+static void test_snapshot_round_trip(void **state) {
+    rome_index *idx = load_ok(*state, NULL);
+    void *buf;
+    size_t len;
+    px_error err = {0};
+    assert_int_equal(rome_snapshot_encode(idx, &buf, &len, &err), 0);
+    rome_index *back = rome_snapshot_decode(buf, len, &err);
+    if (!back) fail_msg("%s", err.msg);
+    assert_true(rome_index_equal(idx, back));
+    assert_int_equal(rome_item_find(back, 100001), rome_item_find(idx, 100001));
+    assert_string_equal(rome_str(back, back->fiches[0].label), rome_str(idx, idx->fiches[0].label));
+
+    /* Every single flipped byte is refused (header fields or checksum catch it). */
+    unsigned char *bad = malloc(len);
+    for (size_t i = 0; i < len; i++) {
+        memcpy(bad, buf, len);
+        bad[i] ^= 0x40;
+        rome_index *x = rome_snapshot_decode(bad, len, &err);
+        if (x) fail_msg("a flipped byte at offset %zu was accepted", i);
+    }
+    /* Every truncation is refused. */
+    for (size_t cut = 0; cut < len; cut += 7) {
+        rome_index *x = rome_snapshot_decode(buf, cut, &err);
+        if (x) fail_msg("a snapshot truncated to %zu bytes was accepted", cut);
+    }
+    /* A wrong format version says so. */
+    memcpy(bad, buf, len);
+    bad[8] = ROME_SNAPSHOT_FORMAT + 1;
+    assert_null(rome_snapshot_decode(bad, len, &err));
+    assert_non_null(strstr(err.msg, "format version"));
+    memcpy(bad, buf, len);
+    bad[0] = 'X';
+    assert_null(rome_snapshot_decode(bad, len, &err));
+    assert_non_null(strstr(err.msg, "bad magic"));
+    free(bad);
+    free(buf);
+    rome_index_free(back);
+    rome_index_free(idx);
+}
+
+static void test_snapshot_file(void **state) {
+    fixture *f = *state;
+    rome_index *idx = load_ok(f, NULL);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/index.snap", f->dir);
+    px_error err = {0};
+    assert_int_equal(rome_snapshot_write(idx, path, &err), 0);
+    rome_index *back = rome_snapshot_load(path, &err);
+    assert_non_null(back);
+    assert_true(rome_index_equal(idx, back));
+    rome_index_free(back);
+    remove(path);
+    assert_null(rome_snapshot_load(path, &err));
+    assert_non_null(strstr(err.msg, "cannot open"));
+    rome_index_free(idx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_loads_fixture, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reordered_header_same_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_export_in_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_versions_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unterminated_quote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stray_quote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_item_across_referentials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_only_entities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_field_count_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_code_shape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_integer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_importance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dangling_links_are_counted_warnings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_file, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("rome_index", tests, NULL, NULL);
+}
