@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian 12 machine: installs the dependencies, builds, runs
+# ctest, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
+# included) and runs ctest again.
+#   PASSERELLE_ROME_DIR  the official ROME export (default: ../shared/data/rome4 beside the repo)
+#   SKIP_SANITIZE=1      only the plain build
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rome_dir=${PASSERELLE_ROME_DIR:-$root/../shared/data/rome4}
+jobs=${JOBS:-2}
+
+bash "$root/deploy/install-deps.sh"
+
+run_suite() { # run_suite BUILD_DIR CMAKE_ARGS...
+    local dir=$1; shift
+    cmake -S "$root" -B "$dir" -DPASSERELLE_ROME_DIR="$rome_dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+    (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+}
+
+echo "== build and test (RelWithDebInfo, -Wall -Wextra -Werror)"
+run_suite "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
+    echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DPASSERELLE_SANITIZE=ON
+fi
