@@ -4,5 +4,6 @@
 #define PASSERELLE_COMMANDS_H
 
 int cli_rome_main(int argc, char **argv);   /* cli_rome.c: rome info|build|show|contexts|publish */
+int cli_match_main(int argc, char **argv);  /* cli_match.c: match profiles given as JSON Lines */
 
 #endif

@@ -12,6 +12,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"rome", cli_rome_main, "inspect, build and publish the ROME 4.0 index (info, build, show, contexts, publish)"},
+    {"match", cli_match_main, "match profiles (JSON Lines) to competences and occupations"},
 };
 
 static void usage(FILE *out) {

@@ -29,6 +29,7 @@ matcher_config matcher_config_default(void) {
     c.weight_other = 0.4;
     c.savoir_etre_factor = 0.5;
     c.inferred_confidence = 0.6;
+    c.macro_credit = 0.5;
     c.extra_weight = 0.5;
     c.domain_boost = 0.25;
     c.title_min_confidence = 0.5;
@@ -65,6 +66,7 @@ static const real_key real_keys[] = {
     {"weight.other", offsetof(matcher_config, weight_other), 0, 1, false},
     {"weight.savoir_etre", offsetof(matcher_config, savoir_etre_factor), 0, 1, false},
     {"inferred_confidence", offsetof(matcher_config, inferred_confidence), 0, 1, true},
+    {"macro_credit", offsetof(matcher_config, macro_credit), 0, 1, false},
     {"extra_weight", offsetof(matcher_config, extra_weight), 0, 1, false},
     {"domain_boost", offsetof(matcher_config, domain_boost), 0, 10, false},
     {"title.min_confidence", offsetof(matcher_config, title_min_confidence), 0, 1, false},
@@ -157,7 +159,7 @@ int matcher_config_set(matcher_config *cfg, const char *key, const char *value, 
     }
     return px_error_set(err, MATCHER_ERR_CONFIG,
                         "unknown matching key \"%s\" (expected weight.principale, weight.emergente, weight.other, "
-                        "weight.savoir_etre, inferred_confidence, extra_weight, domain_boost, title.min_confidence, "
+                        "weight.savoir_etre, inferred_confidence, macro_credit, extra_weight, domain_boost, title.min_confidence, "
                         "title.alternatives, skills_asked, top or constraint.NAME)",
                         key);
 }
@@ -172,6 +174,9 @@ struct matcher {
     double *specificity;          /* per item */
     float *edge_weight;           /* parallel to idx->item_fiches.targets: w(fiche, item) */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
+    uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
+    rome_csr macro_fiches;        /* macro → fiches having items under it (targets sorted) */
+    float *macro_weight;          /* parallel to macro_fiches.targets: Σ w(fiche, item) under that macro */
     uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
 };
 
@@ -183,6 +188,58 @@ static double item_weight(const matcher *m, uint32_t item, uint8_t importance) {
     double kind = m->idx->items[item].kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
     return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * kind *
            m->specificity[item];
+}
+
+/* macro → (fiche, Σ w(fiche, item) over the fiche's items under that macro), so that holding any
+ * competence of a macro-compétence reaches every fiche using that macro in one pass. */
+static int build_macro_lists(matcher *m) {
+    const rome_index *idx = m->idx;
+    const rome_csr *fi = &idx->fiche_items;
+    uint32_t n_items = idx->n.items;
+    uint32_t *offsets = calloc((size_t)n_items + 2, sizeof *offsets);
+    uint32_t *last = malloc(((size_t)n_items + 1) * sizeof *last);   /* last fiche counted per macro */
+    m->item_macro = malloc(((size_t)n_items + 1) * sizeof *m->item_macro);
+    m->macro_fiches.offsets = offsets;
+    if (!offsets || !last || !m->item_macro) {
+        free(last);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n_items; i++) {
+        const rome_item *it = &idx->items[i];
+        m->item_macro[i] = (it->flags & ROME_ITEM_MACRO) ? i : it->macro;
+        last[i] = ROME_NONE;
+    }
+    /* pass 1: count distinct fiches per macro (offsets shifted by one), pass 2: fill */
+    for (uint32_t f = 0; f < idx->n.fiches; f++)
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+            uint32_t mac = m->item_macro[fi->targets[k]];
+            if (mac == ROME_NONE || last[mac] == f) continue;
+            last[mac] = f;
+            offsets[mac + 2]++;
+        }
+    for (uint32_t i = 0; i < n_items; i++) {
+        offsets[i + 2] += offsets[i + 1];
+        last[i] = ROME_NONE;
+    }
+    uint32_t *targets = malloc(((size_t)offsets[n_items + 1] + 1) * sizeof *targets);
+    m->macro_weight = calloc((size_t)offsets[n_items + 1] + 1, sizeof *m->macro_weight);
+    m->macro_fiches.targets = targets;
+    if (!targets || !m->macro_weight) {
+        free(last);
+        return -1;
+    }
+    for (uint32_t f = 0; f < idx->n.fiches; f++)
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+            uint32_t i = fi->targets[k], mac = m->item_macro[i];
+            if (mac == ROME_NONE) continue;
+            if (last[mac] != f) {
+                last[mac] = f;
+                targets[offsets[mac + 1]++] = f;
+            }
+            m->macro_weight[offsets[mac + 1] - 1] += (float)item_weight(m, i, fi->importance ? fi->importance[k] : 0);
+        }
+    free(last);
+    return 0;
 }
 
 matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_error *err) {
@@ -232,6 +289,7 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
             m->edge_weight[e] = (float)w;
             m->fiche_total[idx->item_fiches.targets[e]] += (float)w;
         }
+    if (build_macro_lists(m)) goto nomem;
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
         matcher_free(m);
@@ -250,6 +308,10 @@ void matcher_free(matcher *m) {
     free(m->specificity);
     free(m->edge_weight);
     free(m->fiche_total);
+    free(m->item_macro);
+    free((void *)m->macro_fiches.offsets);
+    free((void *)m->macro_fiches.targets);
+    free(m->macro_weight);
     free(m);
 }
 
@@ -282,6 +344,12 @@ struct matcher_scratch {
     uint16_t *opens;          /* how many suggested jobs miss it */
     uint32_t *items;
     uint32_t n_items;
+    /* per macro-compétence (indexed by item id), reset through `macros` */
+    float *macro_held;        /* best holding among its held items */
+    uint32_t *macro_from;     /* experiences of its held items */
+    uint8_t *macro_declared;  /* one of its held items is declared */
+    uint32_t *macros;
+    uint32_t n_macros;
     /* per fiche */
     double *acc;              /* Σ held × w over held items */
     uint8_t *fiche_flags;     /* FICHE_* */
@@ -311,6 +379,10 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->support = calloc(ni, sizeof *s->support);
     s->opens = calloc(ni, sizeof *s->opens);
     s->items = malloc(ni * sizeof *s->items);
+    s->macro_held = calloc(ni, sizeof *s->macro_held);
+    s->macro_from = calloc(ni, sizeof *s->macro_from);
+    s->macro_declared = calloc(ni, sizeof *s->macro_declared);
+    s->macros = malloc(ni * sizeof *s->macros);
     s->acc = calloc(nf, sizeof *s->acc);
     s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
     s->avoided = calloc(nf, sizeof *s->avoided);
@@ -321,6 +393,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->held || !s->from || !s->state || !s->best_importance || !s->support || !s->opens || !s->items ||
+        !s->macro_held || !s->macro_from || !s->macro_declared || !s->macros ||
         !s->acc || !s->fiche_flags || !s->avoided || !s->fiches || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills)
         goto nomem;
@@ -341,6 +414,10 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->support);
     free(s->opens);
     free(s->items);
+    free(s->macro_held);
+    free(s->macro_from);
+    free(s->macro_declared);
+    free(s->macros);
     free(s->acc);
     free(s->fiche_flags);
     free(s->avoided);
@@ -364,8 +441,14 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
         s->best_importance[i] = 0;
         s->support[i] = 0;
     }
+    for (uint32_t k = 0; k < s->n_macros; k++) {
+        uint32_t mac = s->macros[k];
+        s->macro_held[mac] = 0;
+        s->macro_from[mac] = 0;
+        s->macro_declared[mac] = 0;
+    }
     for (uint32_t k = 0; k < s->n_fiches; k++) s->acc[s->fiches[k]] = 0;
-    s->n_items = s->n_fiches = 0;
+    s->n_items = s->n_fiches = s->n_macros = 0;
     memset(s->fiche_flags, 0, m->idx->n.fiches);
     memset(s->avoided, 0, m->idx->n.fiches * sizeof *s->avoided);
     memset(s->gd_flags, 0, m->idx->n.grands_domaines);
@@ -396,7 +479,7 @@ static void heap_offer(ranked *heap, size_t *n, size_t cap, ranked r) {
         size_t c = 2 * i + 1;
         if (c >= *n) break;
         if (c + 1 < *n && ranks_before(&heap[c], &heap[c + 1])) c++;
-        if (!ranks_before(&heap[c], &r)) break;
+        if (!ranks_before(&r, &heap[c])) break;
         heap[i] = heap[c];
         i = c;
     }
@@ -607,27 +690,64 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
     return 0;
 }
 
-/* Σ held(i) × w(f, i) for every fiche sharing a held item, through the inverted lists. */
+/* The macro-compétences the person holds something of, with the best holding under each. */
+static void hold_macros(const matcher *m, matcher_scratch *s) {
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        uint32_t i = s->items[k], mac = m->item_macro[i];
+        if (s->held[i] <= 0 || mac == ROME_NONE) continue;
+        if (s->macro_held[mac] == 0) s->macros[s->n_macros++] = mac;
+        if (s->held[i] > s->macro_held[mac]) s->macro_held[mac] = s->held[i];
+        if (s->state[i] & ITEM_DECLARED) s->macro_declared[mac] = 1;
+        if (s->state[i] & ITEM_INFERRED) s->macro_from[mac] |= s->from[i];
+    }
+}
+
+/* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
+ * nothing at all when rejected. */
+static double item_value(const matcher *m, const matcher_scratch *s, uint32_t i) {
+    if ((s->state[i] & ITEM_DECIDED) && !(s->state[i] & ITEM_DECLARED)) return 0.0;
+    uint32_t mac = m->item_macro[i];
+    double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
+    return s->held[i] > credit ? s->held[i] : credit;
+}
+
+static void touch_fiche(matcher_scratch *s, uint32_t f) {
+    if (!(s->fiche_flags[f] & FICHE_TOUCHED)) {
+        s->fiche_flags[f] |= FICHE_TOUCHED;
+        s->fiches[s->n_fiches++] = f;
+    }
+}
+
+/* Σ value(i) × w(f, i) for every fiche sharing a held item or a held macro-compétence, through the
+ * inverted lists: first the macro credit for whole macros, then each touched item's difference. */
 static void accumulate(const matcher *m, matcher_scratch *s) {
+    for (uint32_t k = 0; k < s->n_macros; k++) {
+        uint32_t mac = s->macros[k];
+        double credit = m->cfg.macro_credit * s->macro_held[mac];
+        if (credit <= 0) continue;
+        for (uint32_t e = m->macro_fiches.offsets[mac]; e < m->macro_fiches.offsets[mac + 1]; e++) {
+            uint32_t f = m->macro_fiches.targets[e];
+            touch_fiche(s, f);
+            s->acc[f] += credit * m->macro_weight[e];
+        }
+    }
     const rome_csr *inv = &m->idx->item_fiches;
     for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k];
-        float h = s->held[i];
-        if (h <= 0) continue;
+        uint32_t i = s->items[k], mac = m->item_macro[i];
+        double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
+        double delta = item_value(m, s, i) - credit;
+        if (delta == 0) continue;
         for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) {
             uint32_t f = inv->targets[e];
-            if (!(s->fiche_flags[f] & FICHE_TOUCHED)) {
-                s->fiche_flags[f] |= FICHE_TOUCHED;
-                s->fiches[s->n_fiches++] = f;
-            }
-            s->acc[f] += h * m->edge_weight[e];
+            touch_fiche(s, f);
+            s->acc[f] += delta * m->edge_weight[e];
         }
     }
 }
 
 static double coverage(const matcher *m, const matcher_scratch *s, uint32_t f) {
     double c = m->fiche_total[f] > 0 ? s->acc[f] / m->fiche_total[f] : 0.0;
-    return c > 1.0 ? 1.0 : c;
+    return c > 1.0 ? 1.0 : c < 0.0 ? 0.0 : c;  /* float sums of weights may stray by an ulp */
 }
 
 static uint8_t domain_flags(const matcher *m, const matcher_scratch *s, uint32_t f) {
@@ -686,13 +806,17 @@ static void explain(const matcher *m, const matcher_scratch *s, uint32_t f, matc
     double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
     const rome_csr *fi = &m->idx->fiche_items;
     for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-        uint32_t i = fi->targets[k];
-        if (s->held[i] <= 0) continue;
-        double c = s->held[i] * item_weight(m, i, fi->importance ? fi->importance[k] : 0);
+        uint32_t i = fi->targets[k], mac = m->item_macro[i];
+        double v = item_value(m, s, i);
+        if (v <= 0) continue;
+        double c = v * item_weight(m, i, fi->importance ? fi->importance[k] : 0);
         total += c;
-        uint32_t from = (s->state[i] & ITEM_INFERRED) ? s->from[i] : 0;
-        int n = __builtin_popcount(from);
-        if (!n) part[MATCHER_MAX_EXPERIENCES] += c;
+        bool direct = s->held[i] >= v;
+        uint32_t from = direct ? ((s->state[i] & ITEM_INFERRED) ? s->from[i] : 0) : s->macro_from[mac];
+        bool declared = direct ? (s->state[i] & ITEM_DECLARED) != 0 : s->macro_declared[mac] != 0;
+        int n = __builtin_popcount(from) + declared;
+        if (!n) continue;
+        if (declared) part[MATCHER_MAX_EXPERIENCES] += c / n;
         for (uint32_t e = 0; from; e++, from >>= 1)
             if (from & 1u) part[e] += c / n;
     }
@@ -788,6 +912,7 @@ int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_re
         apply_domains(m, s, &p->exclude_domains, "exclude_domains", DOMAIN_EXCLUDED, err) ||
         suggest_skills(m, s, out, err))
         goto done;
+    hold_macros(m, s);
     accumulate(m, s);
     out->fiches_scored = s->n_fiches;
     if (rank_fiches(m, s, p, out, &n_top, err) || describe_jobs(m, s, out, n_top, err)) goto done;

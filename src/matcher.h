@@ -69,6 +69,8 @@ typedef struct matcher_config {
     double weight_other;          /* [weight.other]       no importance flag                     0.4  */
     double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items       0.5  */
     double inferred_confidence;   /* [inferred_confidence] holding of an inferred, unconfirmed item 0.6 */
+    double macro_credit;          /* [macro_credit]       credit for an item whose macro-compétence
+                                                            the person holds through another item    0.5  */
     double extra_weight;          /* [extra_weight]       extra-professional experience weight    0.5  */
     double domain_boost;          /* [domain_boost]       preferred-domain boost (see docs)       0.25 */
     double title_min_confidence;  /* [title.min_confidence] below it a title is unresolved        0.5  */
