@@ -1,0 +1,223 @@
+/* kafka_io — the Kafka edge of the daemon: one consumer group member and one producer, driven by
+ * one libuv loop.
+ *
+ * Loop integration: librdkafka's consumer queue and the producer's event queue write a byte to a
+ * non-blocking pipe when they go from empty to non-empty (rd_kafka_queue_io_event_enable); a
+ * uv_poll on the pipe drains both queues completely. Nothing polls on a timer and nothing sleeps:
+ * the loop wakes only when librdkafka has something (messages, delivery reports, rebalances,
+ * errors), when the batch timer fires, or when a blocking transactional call running on libuv's
+ * thread pool finishes. Every callback below runs on the loop thread.
+ *
+ * Consuming: kafka_io subscribes to the input topics and hands messages to the owner in BATCHES of
+ * at most `batch_max_messages`, or fewer once `batch_max_wait_ms` has passed since the first one
+ * arrived. One batch is outstanding at a time: the next one is handed over after
+ * kafka_io_batch_release(). Messages of a partition arrive in offset order, batch after batch, so a
+ * key's events stay in order. Messages fetched while a batch is outstanding are buffered (up to
+ * `max_buffered_messages`; beyond that fetching pauses until the owner catches up).
+ *
+ * Offsets (at-least-once): enable.auto.offset.store is forced to false. The owner calls
+ * kafka_io_store_offset() for a message once that message's outputs are delivered (or once it has
+ * decided the message yields nothing). The position stored for a partition only ever advances past
+ * a message once it AND every earlier message of that partition handed to the owner are stored, so
+ * out-of-order delivery reports cannot skip an undelivered message. Stored offsets are committed
+ * by librdkafka's auto-commit timer (auto.commit.interval.ms), on revocation and on close.
+ *
+ * Transactions: when the configuration has `transactional.id`, each batch is one transaction.
+ * kafka_io begins it before handing the batch over; the owner produces its outputs; on
+ * kafka_io_batch_release() the batch's offsets are sent to the transaction and it is committed on
+ * the thread pool (these calls block in librdkafka). Retriable errors are retried after a short
+ * timer; errors that require an abort abort the transaction and rewind the batch's partitions so
+ * the batch is consumed again (on_error reports it, not fatal); fatal errors go to on_error with
+ * fatal = true. kafka_io_store_offset() is a no-op then (enable.auto.commit is forced to false).
+ * Note: librdkafka 2.0.2's mock cluster runs this protocol but stores no transactional offsets and
+ * writes no commit markers; only a real cluster proves exactly-once.
+ *
+ * Back-pressure: kafka_io_pause() stops handing out batches and pauses fetching on every assigned
+ * (and later assigned) partition; kafka_io_resume() undoes it. kafka_io_batch_retry() gives the
+ * outstanding batch back: it and every message buffered behind it are consumed again, in order,
+ * once consumption runs (the partitions are sought back to the batch's first offsets). Producing
+ * never drops a message: when librdkafka's queue is full, messages wait in kafka_io's own FIFO
+ * (in order) and consumption is held until they are accepted.
+ *
+ * Errors: librdkafka errors are classified as it documents. Fatal errors (rd_kafka_fatal_error,
+ * fatal error events, fatal transactional errors) reach on_error with fatal = true: the owner is
+ * expected to close and exit non-zero. Other errors (broker down, transport, timeouts) are
+ * reported with fatal = false: librdkafka retries them itself.
+ *
+ * Ownership: kafka_io_new() copies everything it is given. Message views (key, value) in a batch
+ * are owned by kafka_io and valid until kafka_io_batch_release() or kafka_io_batch_retry(); the
+ * `topic` string of a message is valid for the life of the kafka_io. kafka_io_produce() copies key
+ * and value. Thread-safety: none — every function is called on the loop thread. */
+#ifndef KAFKA_IO_H
+#define KAFKA_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "px_error.h"
+
+typedef struct kafka_io kafka_io;
+
+/* One librdkafka property, passed through verbatim (as kcat -X does). */
+typedef struct kafka_io_property {
+    const char *name;
+    const char *value;
+} kafka_io_property;
+
+/* A consumed message, as the owner sees it. */
+typedef struct kafka_io_msg {
+    const char *topic;       /* one of the configured input topics; valid for the kafka_io's life */
+    int32_t partition;
+    int64_t offset;
+    const void *key;         /* NULL when the message has no key */
+    size_t key_len;
+    const void *value;       /* NULL for a tombstone */
+    size_t value_len;
+    int64_t timestamp_ms;    /* message timestamp (create or log-append time); -1 when unknown */
+} kafka_io_msg;
+
+typedef struct kafka_io_batch {
+    const kafka_io_msg *msgs;
+    size_t count;            /* 1..batch_max_messages */
+} kafka_io_batch;
+
+typedef struct kafka_io_partition {
+    const char *topic;
+    int32_t partition;
+} kafka_io_partition;
+
+typedef enum kafka_io_rebalance_kind {
+    KAFKA_IO_ASSIGNED = 0,   /* partitions added to this member's assignment */
+    KAFKA_IO_REVOKED = 1,    /* partitions taken away cleanly (stored offsets were committed) */
+    KAFKA_IO_LOST = 2,       /* partitions lost (session timed out): their offsets could not be committed */
+} kafka_io_rebalance_kind;
+
+typedef struct kafka_io_callbacks {
+    /* A batch to process. The owner must call kafka_io_batch_release() or kafka_io_batch_retry()
+     * exactly once, now or later; no other batch is handed over before it does. Required. */
+    void (*on_batch)(kafka_io *io, const kafka_io_batch *batch, void *opaque);
+    /* Assignment changes, after kafka_io applied them (both eager and cooperative protocols).
+     * Messages of revoked partitions that are still being processed may be stored; it is a no-op.
+     * Optional. */
+    void (*on_rebalance)(kafka_io *io, kafka_io_rebalance_kind kind, const kafka_io_partition *parts,
+                         size_t n, void *opaque);
+    /* An error. fatal = true means this instance cannot go on (close it and exit non-zero).
+     * Required. */
+    void (*on_error)(kafka_io *io, const px_error *err, bool fatal, void *opaque);
+    /* kafka_io_close() finished: the group was left and the producer flushed (or timed out).
+     * kafka_io_free() may be called from here. Optional. */
+    void (*on_closed)(kafka_io *io, void *opaque);
+} kafka_io_callbacks;
+
+typedef struct kafka_io_options {
+    const kafka_io_property *properties;  /* librdkafka properties for both the consumer and the producer */
+    size_t n_properties;
+    const char *group_id;                 /* consumer group (group.id); required */
+    const char *const *input_topics;      /* subscribed topics; 1..KAFKA_IO_MAX_TOPICS */
+    size_t n_input_topics;
+    size_t batch_max_messages;            /* 1..KAFKA_IO_MAX_BATCH; 0 = KAFKA_IO_DEFAULT_BATCH */
+    unsigned batch_max_wait_ms;           /* 0 = KAFKA_IO_DEFAULT_WAIT_MS; at most 60000 */
+    size_t max_buffered_messages;         /* 0 = 4 × batch_max_messages; at least batch_max_messages */
+    unsigned close_timeout_ms;            /* flush/commit budget of kafka_io_close(); 0 = 10000 */
+    unsigned txn_timeout_ms;              /* budget of each transactional call; 0 = 30000 */
+} kafka_io_options;
+
+#define KAFKA_IO_MAX_TOPICS 16
+#define KAFKA_IO_MAX_BATCH 100000
+#define KAFKA_IO_DEFAULT_BATCH 500
+#define KAFKA_IO_DEFAULT_WAIT_MS 20
+
+/* Creates the consumer and producer handles (not yet connected to the group). Properties are
+ * applied in order, so a later one overrides an earlier one; kafka_io then sets what its contract
+ * needs: enable.auto.offset.store=false, enable.idempotence=true unless a property set it,
+ * enable.auto.commit=false with transactional.id. An unknown property or a bad value fails with
+ * librdkafka's message. Returns NULL with err set on failure. */
+kafka_io *kafka_io_new(uv_loop_t *loop, const kafka_io_options *opts, const kafka_io_callbacks *cbs,
+                       void *opaque, px_error *err);
+
+/* Subscribes to the input topics and starts watching librdkafka's queues on the loop. With
+ * transactions, first runs init_transactions on the thread pool (its failure reaches on_error).
+ * Returns -1 with err set if the subscription is refused. */
+int kafka_io_start(kafka_io *io, px_error *err);
+
+/* Ends the outstanding batch's life: its views become invalid. Without transactions the owner
+ * still calls kafka_io_store_offset() per message as outputs get delivered; with transactions this
+ * commits the batch (outputs and offsets) asynchronously. */
+void kafka_io_batch_release(kafka_io *io, const kafka_io_batch *batch);
+
+/* Gives the outstanding batch back: it (and whatever was fetched after it) will be consumed again.
+ * With transactions, the open transaction is aborted. Typically followed by kafka_io_pause(). */
+void kafka_io_batch_retry(kafka_io *io, const kafka_io_batch *batch);
+
+/* Marks one handed-over message as done (see "Offsets" above). Unknown or revoked partitions and
+ * offsets not handed over are ignored. */
+void kafka_io_store_offset(kafka_io *io, const char *topic, int32_t partition, int64_t offset);
+
+void kafka_io_pause(kafka_io *io);
+void kafka_io_resume(kafka_io *io);
+bool kafka_io_paused(const kafka_io *io);
+
+/* Called once per produced message, on the loop, when the broker acknowledged it (err == NULL) or
+ * it failed for good (err set; message.timeout.ms expired, too large, fatal, aborted transaction).
+ * partition/offset are where it was written (-1 when unknown). */
+typedef void (*kafka_io_delivery_cb)(kafka_io *io, const px_error *err, int32_t partition, int64_t offset,
+                                     void *msg_opaque, void *opaque);
+
+/* Produces one message; value NULL (value_len 0) produces a tombstone. Key and value are copied.
+ * The message is partitioned by key (librdkafka's default partitioner). Returns 0 (delivery will
+ * be reported to cb, which may be NULL) or -1 with err set: fatal state, closing, with
+ * transactions outside an open batch, or a message librdkafka refuses outright. */
+int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len, const void *value,
+                     size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque, px_error *err);
+
+/* Stops consuming, waits for the outstanding batch to be released (with transactions: committed
+ * or aborted), for outstanding deliveries (at most close_timeout_ms), commits stored offsets,
+ * leaves the group, then calls on_closed. Buffered messages not yet handed over are dropped (not
+ * stored: they are consumed again by the next owner of their partition). Idempotent. */
+void kafka_io_close(kafka_io *io);
+
+/* Frees everything. Call after on_closed, or instead of close when kafka_io_start() was never
+ * called or failed. Must not be called from inside another kafka_io callback than on_closed. */
+void kafka_io_free(kafka_io *io);
+
+/* Numbers for metrics and STATUS= lines. */
+typedef struct kafka_io_counters {
+    uint64_t messages_consumed;     /* handed to the owner */
+    uint64_t batches;               /* handed to the owner */
+    uint64_t batches_retried;       /* given back by the owner or aborted */
+    uint64_t messages_produced;     /* accepted by kafka_io_produce() */
+    uint64_t messages_delivered;    /* acknowledged by the brokers */
+    uint64_t delivery_failures;
+    uint64_t queue_full_waits;      /* produce calls that had to wait in kafka_io's FIFO */
+    uint64_t offsets_stored;        /* rd_kafka_offsets_store calls that advanced a partition */
+    uint64_t rebalances;            /* assignment changes */
+    uint64_t transactions_committed;
+    uint64_t transactions_aborted;
+    uint64_t errors;                /* errors reported to on_error */
+    size_t assigned_partitions;
+    size_t buffered_messages;
+    size_t producer_queue;          /* messages waiting in librdkafka or kafka_io's FIFO */
+} kafka_io_counters;
+
+void kafka_io_get_counters(const kafka_io *io, kafka_io_counters *out);
+
+typedef struct kafka_io_partition_lag {
+    const char *topic;
+    int32_t partition;
+    int64_t high_watermark;   /* last known end of the partition; -1 unknown */
+    int64_t next_offset;      /* offset of the next message to hand over; -1 unknown */
+    int64_t stored_offset;    /* position stored for commit (next to process); -1 none yet */
+    int64_t lag;              /* high_watermark - next_offset when both known, else -1 */
+} kafka_io_partition_lag;
+
+/* Fills up to cap entries for the currently assigned partitions (watermarks as last seen by the
+ * fetcher, no network round trip) and returns how many partitions are assigned. */
+size_t kafka_io_get_lag(const kafka_io *io, kafka_io_partition_lag *out, size_t cap);
+
+/* "COOPERATIVE", "EAGER" or "NONE" (no assignment yet), as librdkafka reports it. */
+const char *kafka_io_rebalance_protocol(const kafka_io *io);
+
+#endif
