@@ -62,9 +62,11 @@ typedef enum event_reason {
     EVENT_ERR_CONFLICT = 15,          /* "conflicting_fields": e.g. an experience with both rome and title */
     EVENT_ERR_NOMEM = 16,             /* "out_of_memory": not the event's fault; retry, don't dead-letter */
     EVENT_ERR_CORRUPT_STATE = 17,     /* "corrupt_state": stored user state unreadable */
+    EVENT_ERR_UNKNOWN_CODE = 18,      /* "unknown_code": names a code the ROME index does not know
+                                         (set by the daemon when matcher_run() refuses the event) */
 } event_reason;
 
-#define EVENT_REASON_COUNT 18
+#define EVENT_REASON_COUNT 19
 
 /* "bad_msgpack", … for the values above; "unknown" for anything else. */
 const char *event_reason_name(int reason);
@@ -174,13 +176,14 @@ int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err
 /* --- persistent user state -------------------------------------------------------------------- */
 
 #define USER_STATE_FORMAT 1   /* first element of the encoded array; bumped on incompatible change */
+#define USER_STATE_ROME_VERSION_MAX 32   /* bytes of a ROME version label (as in redis_endpoint.h) */
 
 typedef struct user_state {
     bool has_profile;           /* a profile.upserted was applied (decisions may come first) */
     profile profile;            /* last upserted profile + every competence decision so far */
     char **recent_event_ids;    /* oldest first, at most the window given to user_state_remember */
     size_t n_recent;
-    uint32_t rome_version;      /* ROME version of the last match; 0 = none yet */
+    char rome_version[USER_STATE_ROME_VERSION_MAX + 1]; /* version label of the last match ("4.0-60"); "" = none yet */
     int64_t updated_ts;         /* ts of the last applied event, ms since the epoch */
 } user_state;
 
