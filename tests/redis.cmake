@@ -1,0 +1,16 @@
+# Redis edge: endpoint parsing (unit), store_redis + store_publish against a real redis-server.
+add_executable(redis_endpoint_test ${CMAKE_SOURCE_DIR}/tests/redis_endpoint_test.c)
+target_link_libraries(redis_endpoint_test PRIVATE passerelle PkgConfig::CMOCKA)
+add_test(NAME redis_endpoint COMMAND redis_endpoint_test)
+set_tests_properties(redis_endpoint PROPERTIES TIMEOUT 30)
+
+find_program(REDIS_SERVER_EXECUTABLE redis-server)
+if(REDIS_SERVER_EXECUTABLE)
+  add_executable(redis_store_test ${CMAKE_SOURCE_DIR}/tests/redis_store_test.c)
+  target_link_libraries(redis_store_test PRIVATE px_test_support passerelle PkgConfig::CMOCKA)
+  add_test(NAME redis_store COMMAND redis_store_test)
+  # Each wait inside is bounded (5 s at most); the whole file runs in ~6 s.
+  set_tests_properties(redis_store PROPERTIES TIMEOUT 120)
+else()
+  message(WARNING "redis-server not found: the redis_store test is not built (deploy/install-deps.sh installs it)")
+endif()
