@@ -390,7 +390,7 @@ static int decode_experience(const msgpack_object *o, size_t index, const event_
         const msgpack_object *v = slots[f];
         if (!v) continue;
         join_path(path, sizeof path, parent, experience_fields[f].name);
-        int64_t n;
+        int64_t n = 0;
         switch (experience_ids[f]) {
         case F_APPELLATION:
             e->kind = PROFILE_EXP_APPELLATION;

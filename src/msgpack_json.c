@@ -250,8 +250,8 @@ static cJSON *object_from(const msgpack_object_map *map, unsigned depth, const m
     if (!obj) return nomem(err, path);
     for (uint32_t i = 0; i < map->size; i++) {
         char digits[24], *key = NULL;
-        const char *text;
-        size_t len;
+        const char *text = NULL;
+        size_t len = 0;
         if (key_text(&map->ptr[i].key, digits, sizeof digits, &text, &len, path, err)) goto fail;
         size_t saved = path_push_key(path, text, len);
         cJSON *value = to_json(&map->ptr[i].val, depth, limits, path, err);
