@@ -1,0 +1,7 @@
+# deploy/: compose and Kubernetes manifests parse and agree with each other; the configuration they
+# carry loads with the daemon's parser (and passes `passerelled --check-config` once it is built).
+add_executable(deploy_config_check tests/deploy_config_check.c)
+target_link_libraries(deploy_config_check PRIVATE passerelle)
+add_test(NAME deploy_manifests
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/deploy_check.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(deploy_manifests PROPERTIES LABELS "ops" TIMEOUT 300)
