@@ -173,6 +173,7 @@ struct matcher {
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
     float *edge_weight;           /* parallel to idx->item_fiches.targets: w(fiche, item) */
+    float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
     rome_csr macro_fiches;        /* macro → fiches having items under it (targets sorted) */
@@ -236,7 +237,7 @@ static int build_macro_lists(matcher *m) {
                 last[mac] = f;
                 targets[offsets[mac + 1]++] = f;
             }
-            m->macro_weight[offsets[mac + 1] - 1] += (float)item_weight(m, i, fi->importance ? fi->importance[k] : 0);
+            m->macro_weight[offsets[mac + 1] - 1] += m->fiche_weight[k];
         }
     free(last);
     return 0;
@@ -277,17 +278,21 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
     m->edge_weight = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->edge_weight);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
-    if (!m->specificity || !m->edge_weight || !m->fiche_total) goto nomem;
+    m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
+    if (!m->specificity || !m->edge_weight || !m->fiche_total || !m->fiche_weight) goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
         m->specificity[i] = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
     }
     for (uint32_t i = 0; i < n_items; i++)
-        for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++) {
-            double w = item_weight(m, i, idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0);
-            m->edge_weight[e] = (float)w;
-            m->fiche_total[idx->item_fiches.targets[e]] += (float)w;
+        for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++)
+            m->edge_weight[e] = (float)item_weight(m, i, idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0);
+    for (uint32_t f = 0; f < n_fiches; f++)
+        for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++) {
+            uint32_t i = idx->fiche_items.targets[k];
+            m->fiche_weight[k] = (float)item_weight(m, i, idx->fiche_items.importance ? idx->fiche_items.importance[k] : 0);
+            m->fiche_total[f] += m->fiche_weight[k];
         }
     if (build_macro_lists(m)) goto nomem;
     m->titles = title_resolver_build(idx, err);
@@ -307,6 +312,7 @@ void matcher_free(matcher *m) {
     title_resolver_free(m->titles);
     free(m->specificity);
     free(m->edge_weight);
+    free(m->fiche_weight);
     free(m->fiche_total);
     free(m->item_macro);
     free((void *)m->macro_fiches.offsets);
@@ -327,8 +333,7 @@ typedef struct ranked {
 #define ITEM_DECIDED 0x02u    /* confirmed, rejected or added: not asked again */
 #define ITEM_DECLARED 0x04u   /* confirmed or added: held at confidence 1 */
 
-#define FICHE_TOUCHED 0x01u
-#define FICHE_OWN 0x02u
+#define FICHE_OWN 0x01u
 
 #define DOMAIN_PREFERRED 0x01u
 #define DOMAIN_EXCLUDED 0x02u
@@ -351,11 +356,9 @@ struct matcher_scratch {
     uint32_t *macros;
     uint32_t n_macros;
     /* per fiche */
-    double *acc;              /* Σ held × w over held items */
+    float *acc;               /* Σ value × w (dense: cheaper than tracking the touched ones) */
     uint8_t *fiche_flags;     /* FICHE_* */
     uint32_t *avoided;        /* bit k: avoid entry k excludes this fiche */
-    uint32_t *fiches;         /* touched fiches */
-    uint32_t n_fiches;
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
     /* rankings */
     ranked *top, *top_all, *skills, *sorted;
@@ -386,7 +389,6 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->acc = calloc(nf, sizeof *s->acc);
     s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
     s->avoided = calloc(nf, sizeof *s->avoided);
-    s->fiches = malloc(nf * sizeof *s->fiches);
     s->gd_flags = calloc(idx->n.grands_domaines + 1u, 1);
     s->dom_flags = calloc(idx->n.domaines + 1u, 1);
     s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
@@ -394,7 +396,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->held || !s->from || !s->state || !s->best_importance || !s->support || !s->opens || !s->items ||
         !s->macro_held || !s->macro_from || !s->macro_declared || !s->macros ||
-        !s->acc || !s->fiche_flags || !s->avoided || !s->fiches || !s->gd_flags || !s->dom_flags || !s->top ||
+        !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills)
         goto nomem;
     return s;
@@ -421,7 +423,6 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->acc);
     free(s->fiche_flags);
     free(s->avoided);
-    free(s->fiches);
     free(s->gd_flags);
     free(s->dom_flags);
     free(s->top);
@@ -447,8 +448,8 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
         s->macro_from[mac] = 0;
         s->macro_declared[mac] = 0;
     }
-    for (uint32_t k = 0; k < s->n_fiches; k++) s->acc[s->fiches[k]] = 0;
-    s->n_items = s->n_fiches = s->n_macros = 0;
+    s->n_items = s->n_macros = 0;
+    memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
     memset(s->avoided, 0, m->idx->n.fiches * sizeof *s->avoided);
     memset(s->gd_flags, 0, m->idx->n.grands_domaines);
@@ -711,37 +712,23 @@ static double item_value(const matcher *m, const matcher_scratch *s, uint32_t i)
     return s->held[i] > credit ? s->held[i] : credit;
 }
 
-static void touch_fiche(matcher_scratch *s, uint32_t f) {
-    if (!(s->fiche_flags[f] & FICHE_TOUCHED)) {
-        s->fiche_flags[f] |= FICHE_TOUCHED;
-        s->fiches[s->n_fiches++] = f;
-    }
-}
-
 /* Σ value(i) × w(f, i) for every fiche sharing a held item or a held macro-compétence, through the
  * inverted lists: first the macro credit for whole macros, then each touched item's difference. */
 static void accumulate(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_macros; k++) {
         uint32_t mac = s->macros[k];
-        double credit = m->cfg.macro_credit * s->macro_held[mac];
+        float credit = (float)(m->cfg.macro_credit * s->macro_held[mac]);
         if (credit <= 0) continue;
-        for (uint32_t e = m->macro_fiches.offsets[mac]; e < m->macro_fiches.offsets[mac + 1]; e++) {
-            uint32_t f = m->macro_fiches.targets[e];
-            touch_fiche(s, f);
-            s->acc[f] += credit * m->macro_weight[e];
-        }
+        for (uint32_t e = m->macro_fiches.offsets[mac]; e < m->macro_fiches.offsets[mac + 1]; e++)
+            s->acc[m->macro_fiches.targets[e]] += credit * m->macro_weight[e];
     }
     const rome_csr *inv = &m->idx->item_fiches;
     for (uint32_t k = 0; k < s->n_items; k++) {
         uint32_t i = s->items[k], mac = m->item_macro[i];
         double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
-        double delta = item_value(m, s, i) - credit;
+        float delta = (float)(item_value(m, s, i) - credit);
         if (delta == 0) continue;
-        for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) {
-            uint32_t f = inv->targets[e];
-            touch_fiche(s, f);
-            s->acc[f] += delta * m->edge_weight[e];
-        }
+        for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) s->acc[inv->targets[e]] += delta * m->edge_weight[e];
     }
 }
 
@@ -765,8 +752,10 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     for (size_t e = 0; e < out->n_experiences; e++)
         if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra)
             s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
-    for (uint32_t k = 0; k < s->n_fiches; k++) {
-        uint32_t f = s->fiches[k];
+    out->fiches_scored = 0;
+    for (uint32_t f = 0; f < m->idx->n.fiches; f++) {
+        if (s->acc[f] <= 0) continue;   /* shares nothing with the person: never reached */
+        out->fiches_scored++;
         if (s->fiche_flags[f] & FICHE_OWN) continue;
         uint8_t dom = domain_flags(m, s, f);
         double score = coverage(m, s, f);
@@ -809,7 +798,7 @@ static void explain(const matcher *m, const matcher_scratch *s, uint32_t f, matc
         uint32_t i = fi->targets[k], mac = m->item_macro[i];
         double v = item_value(m, s, i);
         if (v <= 0) continue;
-        double c = v * item_weight(m, i, fi->importance ? fi->importance[k] : 0);
+        double c = v * m->fiche_weight[k];
         total += c;
         bool direct = s->held[i] >= v;
         uint32_t from = direct ? ((s->state[i] & ITEM_INFERRED) ? s->from[i] : 0) : s->macro_from[mac];
@@ -863,7 +852,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
             uint32_t i = fi->targets[k];
             if (s->held[i] > 0) out->codes[out->n_codes++] = i;
-            else s->sorted[n_missing++] = (ranked){item_weight(m, i, fi->importance ? fi->importance[k] : 0) * s->opens[i], i};
+            else s->sorted[n_missing++] = (ranked){(double)m->fiche_weight[k] * s->opens[i], i};
         }
         job->held.n = (uint32_t)(out->n_codes - job->held.off);
         rank_sort(s->sorted, n_missing);
@@ -914,7 +903,6 @@ int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_re
         goto done;
     hold_macros(m, s);
     accumulate(m, s);
-    out->fiches_scored = s->n_fiches;
     if (rank_fiches(m, s, p, out, &n_top, err) || describe_jobs(m, s, out, n_top, err)) goto done;
     rc = 0;
 done:

@@ -121,7 +121,7 @@ typedef struct match_experience {
     double confidence;            /* 1 for codes; the title resolver's confidence for titles */
     uint32_t n_alternatives;
     match_candidate alternatives[MATCHER_MAX_ALTERNATIVES];
-    char error[128];              /* why a title did not resolve ("" when resolved) */
+    char error[PX_ERROR_MSG_MAX];   /* why a title did not resolve ("" when resolved) */
 } match_experience;
 
 typedef struct match_skill {

@@ -1,0 +1,205 @@
+/* bench_match — matches per second on one core over generated profiles from the real ROME data,
+ * with p50/p99 latency, against a straightforward baseline that scores every fiche by plain set
+ * intersection and sorts them all. Both run in the same process on the same profiles.
+ *
+ * usage: bench_match [ROME_DIR] [PROFILES]   (defaults: PASSERELLE_ROME_DIR, 20000) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "matcher.h"
+#include "matcher_gen.h"
+#include "rome_load.h"
+#include "title_resolver.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- the baseline: every fiche, |held ∩ items(f)| / |items(f)|, full sort ---- */
+
+typedef struct scored {
+    double score;
+    uint32_t fiche;
+} scored;
+
+static int cmp_scored(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return (x->fiche > y->fiche) - (x->fiche < y->fiche);
+}
+
+typedef struct baseline {
+    const rome_index *idx;
+    uint8_t *held, *avoided_ctx;
+    scored *all;
+    uint32_t *lists;   /* held + missing of the top jobs */
+} baseline;
+
+static uint32_t baseline_fiche_of(const rome_index *idx, const profile_experience *x) {
+    if (x->kind == PROFILE_EXP_ROME) return rome_fiche_find(idx, x->rome);
+    uint32_t a = rome_appellation_find(idx, x->appellation);
+    return a == ROME_NONE ? ROME_NONE : idx->appellations[a].fiche;
+}
+
+static bool baseline_excluded(baseline *b, const profile *p, uint32_t f) {
+    const rome_index *idx = b->idx;
+    for (size_t e = 0; e < p->n_experiences; e++)
+        if (baseline_fiche_of(idx, &p->experiences[e]) == f) return true;
+    for (uint32_t k = idx->fiche_contextes.offsets[f]; k < idx->fiche_contextes.offsets[f + 1]; k++)
+        if (b->avoided_ctx[idx->fiche_contextes.targets[k]]) return true;
+    for (size_t d = 0; d < p->exclude_domains.n; d++)
+        if (!strcmp(idx->domaines[idx->fiches[f].domaine].code, p->exclude_domains.v[d])) return true;
+    return false;
+}
+
+static void baseline_mark(baseline *b, const profile_codes *codes, uint8_t value) {
+    for (size_t k = 0; k < codes->n; k++) {
+        uint32_t i = rome_item_find(b->idx, codes->v[k]);
+        if (i != ROME_NONE) b->held[i] = value;
+    }
+}
+
+static size_t baseline_run(baseline *b, const matcher_config *cfg, const profile *p, uint32_t top) {
+    const rome_index *idx = b->idx;
+    memset(b->held, 0, idx->n.items);
+    memset(b->avoided_ctx, 0, idx->n.contextes);
+    for (size_t e = 0; e < p->n_experiences; e++) {
+        uint32_t f = baseline_fiche_of(idx, &p->experiences[e]);
+        if (f == ROME_NONE) continue;
+        for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++)
+            b->held[idx->fiche_items.targets[k]] = 1;
+    }
+    baseline_mark(b, &p->confirmed, 1);
+    baseline_mark(b, &p->added, 1);
+    baseline_mark(b, &p->rejected, 0);
+    for (size_t k = 0; k < p->avoid_contextes.n; k++) {
+        uint32_t c = rome_contexte_find(idx, p->avoid_contextes.v[k]);
+        if (c != ROME_NONE) b->avoided_ctx[c] = 1;
+    }
+    for (size_t k = 0; k < p->avoid_named.n; k++) {
+        const matcher_constraint *c = matcher_config_constraint(cfg, p->avoid_named.v[k]);
+        for (uint32_t j = 0; c && j < c->n_codes; j++) {
+            uint32_t ctx = rome_contexte_find(idx, c->codes[j]);
+            if (ctx != ROME_NONE) b->avoided_ctx[ctx] = 1;
+        }
+    }
+    for (uint32_t f = 0; f < idx->n.fiches; f++) {
+        uint32_t n = rome_csr_count(&idx->fiche_items, f), inter = 0;
+        for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++)
+            inter += b->held[idx->fiche_items.targets[k]];
+        b->all[f] = (scored){n ? (double)inter / n : 0.0, f};
+    }
+    qsort(b->all, idx->n.fiches, sizeof *b->all, cmp_scored);
+    size_t jobs = 0, written = 0;
+    for (uint32_t r = 0; r < idx->n.fiches && jobs < top; r++) {
+        uint32_t f = b->all[r].fiche;
+        if (b->all[r].score <= 0) break;
+        if (baseline_excluded(b, p, f)) continue;
+        jobs++;
+        for (uint32_t pass = 0; pass < 2; pass++)   /* held, then missing */
+            for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++)
+                if (b->held[idx->fiche_items.targets[k]] == (pass == 0)) b->lists[written++] = idx->fiche_items.targets[k];
+    }
+    return jobs + written;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : PASSERELLE_ROME_DIR;
+    long n_profiles = argc > 2 ? strtol(argv[2], NULL, 10) : 20000;
+    if (n_profiles < 1) {
+        fprintf(stderr, "usage: bench_match [ROME_DIR] [PROFILES >= 1]\n");
+        return 2;
+    }
+    px_error err = {0, ""};
+    double t0 = now_s();
+    rome_index *idx = rome_load_csv(dir, NULL, &err);
+    if (!idx) {
+        fprintf(stderr, "bench_match: %s\n", err.msg);
+        return 1;
+    }
+    double t_load = now_s() - t0;
+    matcher_config cfg = matcher_config_default();
+    t0 = now_s();
+    matcher *m = matcher_build(idx, &cfg, &err);
+    double t_build = now_s() - t0;
+    matcher_scratch *s = m ? matcher_scratch_new(m, &err) : NULL;
+    profile *profiles = calloc((size_t)n_profiles, sizeof *profiles);
+    double *lat = malloc((size_t)n_profiles * sizeof *lat);
+    baseline b = {idx, malloc(idx->n.items), malloc(idx->n.contextes + 1u), malloc(idx->n.fiches * sizeof(scored)),
+                  malloc((size_t)cfg.top * 2 * 512 * sizeof(uint32_t))};
+    if (!s || !profiles || !lat || !b.held || !b.avoided_ctx || !b.all || !b.lists) {
+        fprintf(stderr, "bench_match: %s\n", err.code ? err.msg : "out of memory");
+        return 1;
+    }
+    matcher_gen gen = {0x9E3779B97F4A7C15ULL};
+    for (long i = 0; i < n_profiles; i++)
+        if (matcher_gen_profile(&gen, idx, &cfg, &profiles[i], &err)) {
+            fprintf(stderr, "bench_match: %s\n", err.msg);
+            return 1;
+        }
+    match_result r = {0};
+    size_t checksum = 0, jobs = 0, listed = 0, failed = 0;
+    for (long i = 0; i < n_profiles && i < 1000; i++) failed += matcher_run(m, s, &profiles[i], &r, &err) != 0; /* warm-up */
+    double start = now_s();
+    for (long i = 0; i < n_profiles; i++) {
+        double t = now_s();
+        if (matcher_run(m, s, &profiles[i], &r, &err)) failed++;
+        lat[i] = now_s() - t;
+        jobs += r.n_jobs;
+        listed += r.n_codes;
+        checksum += r.n_jobs ? r.jobs[0].fiche : 0;
+    }
+    double t_match = now_s() - start;
+    start = now_s();
+    for (long i = 0; i < n_profiles; i++) checksum += baseline_run(&b, &cfg, &profiles[i], cfg.top);
+    double t_base = now_s() - start;
+    qsort(lat, (size_t)n_profiles, sizeof *lat, cmp_double);
+
+    /* title resolution, on every appellation's long label */
+    title_resolver *tr = title_resolver_build(idx, &err);
+    title_scratch *ts = tr ? title_scratch_new(tr, &err) : NULL;
+    title_match tm[4];
+    uint32_t n_titles = idx->n.appellations < 5000 ? idx->n.appellations : 5000, top1 = 0;
+    start = now_s();
+    for (uint32_t a = 0; ts && a < n_titles; a++)
+        if (title_resolve(tr, ts, rome_str(idx, idx->appellations[a].label_long), tm, 4, NULL) > 0 && tm[0].appellation == a)
+            top1++;
+    double t_titles = now_s() - start;
+
+    printf("ROME %u.0 v%u: %u fiches, %u items; load %.2f s, matcher build %.3f s\n", idx->rome_major,
+           idx->rome_version, idx->n.fiches, idx->n.items, t_load, t_build);
+    printf("profiles: %ld generated (1-4 experiences, decisions, constraints, domains); %zu refused\n", n_profiles, failed);
+    printf("matcher : %.0f matches/s on one core (top %u, full held/missing lists: %.1f jobs, %.0f codes per match)\n",
+           n_profiles / t_match, cfg.top, (double)jobs / n_profiles, (double)listed / n_profiles);
+    printf("latency : p50 %.1f us, p99 %.1f us, max %.1f us\n", lat[n_profiles / 2] * 1e6,
+           lat[(size_t)(n_profiles * 0.99)] * 1e6, lat[n_profiles - 1] * 1e6);
+    printf("baseline: %.0f matches/s (every fiche scored by set intersection, full sort)\n", n_profiles / t_base);
+    printf("ratio   : %.1fx the baseline\n", t_base / t_match);
+    printf("titles  : %.0f resolutions/s; own long label resolved to itself for %u of %u appellations\n",
+           n_titles / t_titles, top1, n_titles);
+    printf("(checksum %zu)\n", checksum);
+
+    title_scratch_free(ts);
+    title_resolver_free(tr);
+    for (long i = 0; i < n_profiles; i++) profile_free(&profiles[i]);
+    free(profiles);
+    free(lat);
+    free(b.held);
+    free(b.avoided_ctx);
+    free(b.all);
+    free(b.lists);
+    match_result_free(&r);
+    matcher_scratch_free(s);
+    matcher_free(m);
+    rome_index_free(idx);
+    return 0;
+}
