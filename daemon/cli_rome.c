@@ -6,14 +6,18 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config.h"
 #include "rome_load.h"
 #include "rome_snapshot.h"
+#include "store_publish.h"
+#include "suggestion_codec.h"
 
 typedef struct rome_opts {
     const char *rome_dir;
     const char *snapshot;
     const char *output;
     const char *redis_url;
+    const char *config_path;
     int json;
 } rome_opts;
 
@@ -23,11 +27,14 @@ static void rome_usage(FILE *out) {
             "       passerelle rome build    --rome DIR -o FILE\n"
             "       passerelle rome show     (--rome DIR | --snapshot FILE) CODE [--json]\n"
             "       passerelle rome contexts (--rome DIR | --snapshot FILE) [--json]\n"
+            "       passerelle rome publish  (--redis URL | --config FILE) [--rome DIR | --snapshot FILE]\n"
             "\n"
             "  --rome DIR       directory holding the official ROME 4.0 CSV export (unix_*_v4NN_utf8.csv)\n"
             "  --snapshot FILE  a binary snapshot written by `passerelle rome build`\n"
             "  CODE             a fiche code (D1505) or an appellation code_ogr (e.g. 11987)\n"
             "  --json           machine-readable output\n"
+            "  --redis URL      redis://[user[:password]@]host[:port][/db] or unix:///path.sock[?db=N]\n"
+            "  --config FILE    take Redis, key prefix and ROME source from passerelled's configuration\n"
             "Without --rome/--snapshot, PASSERELLE_SNAPSHOT or PASSERELLE_ROME_DIR from the environment is used.\n");
 }
 
@@ -38,17 +45,19 @@ static int parse_opts(int argc, char **argv, rome_opts *o) {
         {"rome", required_argument, NULL, 'r'},   {"snapshot", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'}, {"redis", required_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "r:s:o:R:jh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:s:o:R:c:jh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': o->rome_dir = optarg; break;
         case 's': o->snapshot = optarg; break;
         case 'o': o->output = optarg; break;
         case 'R': o->redis_url = optarg; break;
+        case 'c': o->config_path = optarg; break;
         case 'j': o->json = 1; break;
         case 'h': rome_usage(stdout); exit(0);
         default: return -1;
@@ -294,6 +303,56 @@ static int cmd_contexts(const rome_opts *o) {
     return 0;
 }
 
+/* Publishes the index to Redis: stored under a versioned, content-addressed key, made current and
+ * announced, so running daemons swap to it without a restart. */
+static int cmd_publish(rome_opts *o) {
+    redis_endpoint ep;
+    config *cfg = NULL;
+    px_error err = {0};
+    redis_endpoint_init(&ep);
+    if ((o->redis_url != NULL) == (o->config_path != NULL)) {
+        fprintf(stderr, "passerelle rome publish: give exactly one of --redis URL or --config FILE\n");
+        return 2;
+    }
+    if (o->config_path) {
+        if (config_load(o->config_path, &cfg, &err)) {
+            fprintf(stderr, "passerelle rome publish: %s\n", err.msg);
+            return 1;
+        }
+        ep = cfg->redis;
+        if (cfg->rome_key_prefix) snprintf(ep.prefix, sizeof ep.prefix, "%s", cfg->rome_key_prefix);
+        if (!o->rome_dir && !o->snapshot) {
+            o->rome_dir = cfg->rome_dir;
+            o->snapshot = cfg->rome_snapshot;
+        }
+    } else if (redis_endpoint_parse_url(&ep, o->redis_url, &err)) {
+        fprintf(stderr, "passerelle rome publish: --redis: %s\n", err.msg);
+        return 2;
+    }
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    int rc = 1;
+    void *buf = NULL;
+    size_t len = 0;
+    char version[64], where[512];
+    store_publish_result res;
+    if (!idx) goto out;
+    suggestion_rome_version(idx, version, sizeof version);
+    redis_endpoint_describe(&ep, where, sizeof where);
+    if (rome_snapshot_encode(idx, &buf, &len, &err) || store_publish_snapshot(&ep, 5000, version, buf, len, &res, &err)) {
+        fprintf(stderr, "passerelle rome publish: %s\n", err.msg);
+        goto out;
+    }
+    printf("published ROME %s to %s as %s (%s, %zu bytes, %lld subscriber(s) notified)\n", version, where, res.key,
+           res.stored ? "stored" : "already stored", len, res.subscribers);
+    rc = 0;
+out:
+    free(buf);
+    rome_index_free(idx);
+    config_free(cfg);
+    return rc;
+}
+
 int cli_rome_main(int argc, char **argv) {
     if (argc < 2) {
         rome_usage(stderr);
@@ -312,6 +371,7 @@ int cli_rome_main(int argc, char **argv) {
     if (!strcmp(sub, "build") && operands == 0) return cmd_build(&o);
     if (!strcmp(sub, "show") && operands == 1) return cmd_show(&o, operand[0]);
     if (!strcmp(sub, "contexts") && operands == 0) return cmd_contexts(&o);
+    if (!strcmp(sub, "publish") && operands == 0) return cmd_publish(&o);
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
         rome_usage(stdout);
         return 0;

@@ -1,0 +1,112 @@
+/* daemon — passerelled's wiring: the libuv loop that joins Kafka (kafka_io), Redis (store_redis),
+ * the ROME index and the matcher, plus health, metrics and systemd notification.
+ *
+ * Life cycle: daemon_start() opens Redis and the HTTP listener; once Redis is up the current ROME
+ * index is fetched (or loaded from [rome] snapshot/dir when none is published), then Kafka is
+ * started; READY=1 is sent when all three are up. SIGTERM/SIGINT start daemon_stop(): the open
+ * batch is finished, stored offsets committed, the group left, then every handle is closed and
+ * the loop ends by itself.
+ *
+ * The batch pipeline (daemon_pipeline.c): decode every message → one pipelined MGET of the users'
+ * states → match, in message order, updating states in memory → one MULTI/EXEC writing the changed
+ * states → produce outputs (suggestions, tombstones, dead letters) → store each message's offset
+ * once all its outputs are delivered. Redis unavailable at any step: the batch is given back to
+ * Kafka and consumption paused until Redis returns.
+ *
+ * Everything runs on the loop's thread; nothing here is thread-safe. */
+#ifndef PASSERELLE_DAEMON_H
+#define PASSERELLE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "event_codec.h"
+#include "http_server.h"
+#include "kafka_embedded.h"
+#include "kafka_io.h"
+#include "log.h"
+#include "matcher.h"
+#include "metrics.h"
+#include "service_notify.h"
+#include "store_redis.h"
+
+typedef struct daemon_batch daemon_batch;
+
+/* One ROME index with the matcher built on it; a batch pins one for its whole life. */
+typedef struct daemon_engine {
+    rome_index *index;
+    matcher *matcher;
+    matcher_scratch *scratch;
+    char version[USER_STATE_ROME_VERSION_MAX + 1]; /* "4.0-60", carried by every output as rome_version */
+    char key[REDIS_ENDPOINT_KEY_MAX]; /* the Redis snapshot key it came from ("" when loaded locally) */
+} daemon_engine;
+
+typedef struct daemon_metrics {
+    metrics *registry;
+    metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds, *e2e_seconds,
+        *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version, *rebalances, *delivery_failures,
+        *index_swaps, *batches_retried, *ready;
+} daemon_metrics;
+
+typedef struct px_daemon {
+    uv_loop_t *loop;
+    const config *cfg;
+    px_log *log;
+    daemon_metrics m;
+    service_notify notify;
+
+    kafka_embedded *embedded;
+    char *bootstrap;            /* bootstrap.servers in use (embedded address or configured) */
+    kafka_io *kafka;
+    bool kafka_started;
+    store_redis *store;
+    http_server *http;
+
+    daemon_engine *engine;      /* current */
+    daemon_engine *next_engine; /* published, swapped in at the next batch boundary */
+    bool index_fetching;
+
+    daemon_batch *batch;        /* the batch in the pipeline, or NULL */
+    uint64_t flights;           /* outputs produced and not yet delivered */
+    bool ready_sent;
+    bool stopping;
+    int exit_code;
+    int open_handles;           /* uv handles and modules still closing */
+
+    uv_signal_t sigterm, sigint;
+    uv_timer_t watchdog, status;
+    uint64_t events_at_last_status;
+} px_daemon;
+
+/* Sets up everything that does not need the network and starts connecting. Returns -1 with err. */
+int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, px_error *err);
+/* Begins the graceful shutdown (idempotent). */
+void daemon_stop(px_daemon *d, int exit_code);
+/* Frees what remains after the loop has ended. */
+void daemon_free(px_daemon *d);
+
+/* --- between the daemon's files --- */
+void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *batch, void *opaque);
+/* Delivery reports of the outputs produced by the pipeline. */
+void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
+                                 void *opaque);
+/* Redis went down: the batch (if any) waits; consumption pauses. */
+void daemon_pipeline_pause(px_daemon *d, const char *why);
+
+/* daemon_index.c: fetch the current index from Redis (or the local fallback), swap engines. */
+void daemon_index_fetch(px_daemon *d);
+void daemon_index_on_published(store_redis *s, const char *key, void *ud);
+/* Swaps in next_engine if one is waiting and no batch is in flight. */
+void daemon_index_swap_if_pending(px_daemon *d);
+void daemon_engine_free(daemon_engine *e);
+
+/* Readiness: Kafka started, Redis available, an index loaded. */
+bool daemon_ready(const px_daemon *d);
+/* Called whenever one of the readiness parts changes. */
+void daemon_readiness_changed(px_daemon *d);
+
+int64_t daemon_now_ms(void);
+
+#endif

@@ -1,0 +1,545 @@
+/* The batch pipeline: decode → fetch states (one round trip) → match → write states (one round
+ * trip) → produce → store offsets on delivery. See daemon.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "suggestion_codec.h"
+
+/* What one consumed message became. */
+typedef struct batch_item {
+    const kafka_io_msg *msg;
+    bool decoded;
+    event ev;
+    int user;                   /* index in batch users, or -1 */
+    int reason;                 /* event_reason when the message is dead-lettered, else EVENT_OK */
+    char why[PX_ERROR_MSG_MAX];
+} batch_item;
+
+typedef struct batch_user {
+    const char *user_id;        /* points into the first event of this user */
+    user_state state;
+    bool loaded;                /* state decoded (or absent) */
+    bool corrupt;               /* stored state unreadable: its events are dead-lettered */
+    bool dirty;                 /* state must be written */
+    bool erased;                /* state must be deleted */
+} batch_user;
+
+/* An output to produce once the states are written. */
+typedef struct batch_output {
+    size_t item;                /* message it answers */
+    const char *topic;
+    char *value;                /* NULL = tombstone */
+    size_t value_len;
+    const char *type;           /* for metrics */
+} batch_output;
+
+/* A produced output waiting for its delivery report. Owns a copy of what it produced so that a
+ * failed delivery can be produced again: an output is never dropped. */
+typedef struct flight {
+    px_daemon *d;
+    struct flight_msg *msg;
+    const char *topic;
+    char *key, *value;
+    size_t key_len, value_len;
+    const char *type;
+} flight;
+
+/* The consumed message behind one or more flights: its offset is stored when all are delivered. */
+typedef struct flight_msg {
+    const char *topic;          /* kafka_io's topic string, valid for its life */
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms;
+    unsigned remaining;         /* flights not yet reported */
+    bool failed;                /* one was not delivered: the offset must not be stored */
+} flight_msg;
+
+struct daemon_batch {
+    px_daemon *d;
+    const kafka_io_batch *kb;
+    daemon_engine *engine;      /* pinned for the whole batch */
+    batch_item *items;
+    batch_user *users;
+    size_t n_users;
+    batch_output *outputs;
+    size_t n_outputs, cap_outputs;
+    match_result result;
+    bool aborted;
+};
+
+int64_t daemon_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count(metrics_family *f, const char *a, const char *b) {
+    const char *labels[2] = {a, b};
+    metrics_series *s = metrics_series_get(f, labels, NULL);
+    if (s) metrics_counter_inc(s);
+}
+
+static metrics_series *series0(metrics_family *f) { return metrics_series_get(f, NULL, NULL); }
+
+static void batch_free(daemon_batch *b) {
+    for (size_t i = 0; i < b->kb->count; i++)
+        if (b->items[i].decoded) event_free(&b->items[i].ev);
+    for (size_t u = 0; u < b->n_users; u++) user_state_free(&b->users[u].state);
+    for (size_t o = 0; o < b->n_outputs; o++) free(b->outputs[o].value);
+    match_result_free(&b->result);
+    free(b->items);
+    free(b->users);
+    free(b->outputs);
+    free(b);
+}
+
+/* Gives the batch back to Kafka (it is consumed again, in order) and pauses consumption until
+ * Redis is back. Used for every failure that is not the events' fault. */
+static void batch_abort(daemon_batch *b, const char *why) {
+    px_daemon *d = b->d;
+    PX_LOG_WARNF(d->log, "batch given back to Kafka, will be consumed again", PX_LOG_STR("reason", why),
+                 PX_LOG_UINT("messages", b->kb->count));
+    metrics_series *s = series0(d->m.batches_retried);
+    if (s) metrics_counter_inc(s);
+    kafka_io_batch_retry(d->kafka, b->kb);
+    d->batch = NULL;
+    batch_free(b);
+    if (!store_redis_is_available(d->store)) kafka_io_pause(d->kafka);
+    daemon_index_swap_if_pending(d);
+}
+
+void daemon_pipeline_pause(px_daemon *d, const char *why) {
+    if (d->kafka && !kafka_io_paused(d->kafka)) {
+        PX_LOG_WARNF(d->log, "consumption paused", PX_LOG_STR("reason", why));
+        kafka_io_pause(d->kafka);
+    }
+}
+
+static int add_output(daemon_batch *b, size_t item, const char *topic, const char *type, msgpack_sbuffer *sb) {
+    if (b->n_outputs == b->cap_outputs) {
+        size_t cap = b->cap_outputs ? b->cap_outputs * 2 : 16;
+        batch_output *o = realloc(b->outputs, cap * sizeof *o);
+        if (!o) return -1;
+        b->outputs = o;
+        b->cap_outputs = cap;
+    }
+    batch_output *o = &b->outputs[b->n_outputs++];
+    o->item = item;
+    o->topic = topic;
+    o->type = type;
+    o->value = sb ? sb->data : NULL;
+    o->value_len = sb ? sb->size : 0;
+    if (sb) sb->data = NULL;
+    return 0;
+}
+
+static void dead_letter(daemon_batch *b, size_t i, int reason, const char *why) {
+    batch_item *it = &b->items[i];
+    it->reason = reason;
+    snprintf(it->why, sizeof it->why, "%s", why);
+}
+
+/* Encodes the DLQ record of a refused message. */
+static int emit_dead_letter(daemon_batch *b, size_t i) {
+    px_daemon *d = b->d;
+    batch_item *it = &b->items[i];
+    dlq_record rec = {
+        .value = it->msg->value,
+        .value_len = it->msg->value_len,
+        .key = it->msg->key,
+        .key_len = it->msg->key_len,
+        .topic = it->msg->topic,
+        .partition = it->msg->partition,
+        .offset = it->msg->offset,
+        .reason = it->reason,
+        .message = it->why,
+        .event_id = it->decoded ? it->ev.event_id : NULL,
+        .ts = daemon_now_ms(),
+    };
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err = {0};
+    if (dlq_record_encode(&rec, &sb, &err) || add_output(b, i, d->cfg->topic_dlq, "dlq", &sb)) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    count(d->m.dead_lettered, it->msg->topic, event_reason_name(it->reason));
+    PX_LOG_INFOF(d->log, "event dead-lettered", PX_LOG_STR("topic", it->msg->topic), PX_LOG_INT("partition", it->msg->partition),
+                 PX_LOG_INT("offset", it->msg->offset), PX_LOG_STR("reason", event_reason_name(it->reason)),
+                 PX_LOG_STR("detail", it->why));
+    msgpack_sbuffer_destroy(&sb);
+    return 0;
+}
+
+/* Encodes skills.suggested and/or jobs.suggested answering item i from b->result. */
+static int emit_suggestions(daemon_batch *b, size_t i, bool skills, bool jobs) {
+    px_daemon *d = b->d;
+    const event *ev = &b->items[i].ev;
+    const char *types[2] = {SUGGESTION_TYPE_SKILLS, SUGGESTION_TYPE_JOBS};
+    bool wanted[2] = {skills, jobs};
+    for (int t = 0; t < 2; t++) {
+        if (!wanted[t]) continue;
+        char id[SUGGESTION_ID_LEN + 1];
+        suggestion_id_compute(ev->event_id, types[t], b->engine->version, id);
+        /* The output's own event_id is its suggestion_id: deterministic, unique per answer. */
+        suggestion_envelope env = {id, ev->user_id, daemon_now_ms(), ev->event_id, b->engine->version};
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        px_error err = {0};
+        int rc = t == 0 ? suggestion_encode_skills(&pk, &env, b->engine->matcher, &b->result, &err)
+                        : suggestion_encode_jobs(&pk, &env, b->engine->matcher, &b->result, &err);
+        if (rc || add_output(b, i, d->cfg->topic_suggestions, types[t], &sb)) {
+            msgpack_sbuffer_destroy(&sb);
+            return -1;
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+    return 0;
+}
+
+/* Runs the matcher on p and times it. */
+static int run_match(daemon_batch *b, const profile *p, px_error *err) {
+    uint64_t t0 = uv_hrtime();
+    int rc = matcher_run(b->engine->matcher, b->engine->scratch, p, &b->result, err);
+    metrics_series *s = series0(b->d->m.match_seconds);
+    if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
+    return rc;
+}
+
+/* Applies one decoded event to its user's state in memory and prepares its outputs. Returns -1
+ * only for failures that are not the event's fault (out of memory): the batch is then retried. */
+static int apply_event(daemon_batch *b, size_t i) {
+    px_daemon *d = b->d;
+    batch_item *it = &b->items[i];
+    batch_user *u = &b->users[it->user];
+    event *ev = &it->ev;
+    px_error err = {0};
+    if (u->corrupt) {
+        dead_letter(b, i, EVENT_ERR_CORRUPT_STATE, "stored state of this user is unreadable (see the daemon log)");
+        return emit_dead_letter(b, i);
+    }
+    if (ev->type == EVENT_PROFILE_ERASED) {
+        /* Right to erasure: the state goes, a tombstone tells downstream services to forget too. */
+        user_state_free(&u->state);
+        u->erased = true;
+        u->dirty = false;
+        return add_output(b, i, d->cfg->topic_suggestions, "tombstone", NULL);
+    }
+    bool replay = user_state_seen(&u->state, ev->event_id);
+    profile next;
+    memset(&next, 0, sizeof next);
+    const profile *to_match = &u->state.profile;
+    if (!replay) {
+        if (ev->type == EVENT_PROFILE_UPSERTED) {
+            /* The new profile replaces experiences, constraints and preferences; every competence
+             * decision taken so far is kept. */
+            if (profile_copy(&next, &ev->profile, &err) ||
+                profile_apply_decisions(&next, &u->state.profile.confirmed, &u->state.profile.rejected,
+                                        &u->state.profile.added, &err))
+                goto oom;
+        } else {
+            if (profile_copy(&next, &u->state.profile, &err) ||
+                profile_apply_decisions(&next, &ev->profile.confirmed, &ev->profile.rejected, &ev->profile.added, &err))
+                goto oom;
+        }
+        to_match = &next;
+    } else {
+        metrics_series *s = series0(d->m.replayed);
+        if (s) metrics_counter_inc(s);
+    }
+    if (run_match(b, to_match, &err)) {
+        profile_free(&next);
+        if (err.code == MATCHER_ERR_NOMEM) return -1;
+        dead_letter(b, i, EVENT_ERR_UNKNOWN_CODE, err.msg);
+        return emit_dead_letter(b, i);
+    }
+    /* A replay (the event was applied before: crash, rebalance, redelivery) yields the same
+     * outputs again, with the same suggestion_id, and changes nothing. */
+    if (!replay) {
+        profile_free(&u->state.profile);
+        u->state.profile = next;
+        if (ev->type == EVENT_PROFILE_UPSERTED) u->state.has_profile = true;
+        snprintf(u->state.rome_version, sizeof u->state.rome_version, "%s", b->engine->version);
+        u->state.updated_ts = ev->ts;
+        if (user_state_remember(&u->state, ev->event_id, d->cfg->idempotency_window, &err)) return -1;
+        u->dirty = true;
+        u->erased = false;
+    }
+    bool skills = ev->type == EVENT_PROFILE_UPSERTED;
+    return emit_suggestions(b, i, skills, true);
+oom:
+    profile_free(&next);
+    return -1;
+}
+
+static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s%s", d->cfg->state_prefix, user_id);
+}
+
+static void on_written(store_redis *s, const px_error *err, void *ud);
+
+/* Produces every output of the batch, then hands the batch back to kafka_io. The flight records
+ * are all allocated first, so that a failure leaves nothing half produced. */
+static void produce_outputs(daemon_batch *b) {
+    px_daemon *d = b->d;
+    size_t n = b->kb->count;
+    flight_msg **fm = calloc(n, sizeof *fm);
+    flight **fl = calloc(b->n_outputs + 1, sizeof *fl);
+    bool ok = fm && fl;
+    for (size_t o = 0; ok && o < b->n_outputs; o++) {
+        batch_output *out = &b->outputs[o];
+        const kafka_io_msg *m = b->items[out->item].msg;
+        if (!fm[out->item] && (fm[out->item] = calloc(1, sizeof **fm)))
+            *fm[out->item] = (flight_msg){m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
+        fl[o] = calloc(1, sizeof **fl);
+        ok = fm[out->item] && fl[o] && (fl[o]->key = malloc(m->key_len + 1));
+        if (!ok) break;
+        fm[out->item]->remaining++;
+        if (m->key_len) memcpy(fl[o]->key, m->key, m->key_len);
+        fl[o]->d = d;
+        fl[o]->msg = fm[out->item];
+        fl[o]->topic = out->topic;
+        fl[o]->key_len = m->key_len;
+        fl[o]->type = out->type;
+    }
+    if (!ok) {
+        for (size_t o = 0; fl && o < b->n_outputs; o++)
+            if (fl[o]) free(fl[o]->key), free(fl[o]);
+        for (size_t i = 0; fm && i < n; i++) free(fm[i]);
+        free(fm);
+        free(fl);
+        batch_abort(b, "out of memory producing outputs");
+        return;
+    }
+    for (size_t o = 0; o < b->n_outputs; o++) {
+        flight *f = fl[o];
+        px_error err = {0};
+        f->value = b->outputs[o].value;
+        f->value_len = b->outputs[o].value_len;
+        b->outputs[o].value = NULL;
+        d->flights++;
+        if (kafka_io_produce(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len, daemon_pipeline_on_delivery, f,
+                             &err)) {
+            /* Refused outright (fatal state or closing): the delivery path marks the message as not
+             * done, so its offset is never stored and the event is consumed again. */
+            daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
+        }
+    }
+    /* A message with no output would be done at once (every event answers today). */
+    for (size_t i = 0; i < n; i++)
+        if (!fm[i]) kafka_io_store_offset(d->kafka, b->items[i].msg->topic, b->items[i].msg->partition, b->items[i].msg->offset);
+    free(fm);
+    free(fl);
+    kafka_io_batch_release(d->kafka, b->kb);
+    d->batch = NULL;
+    batch_free(b);
+    daemon_index_swap_if_pending(d);
+}
+
+/* Builds the state writes (SET with TTL / DEL) of the changed users: one MULTI/EXEC. */
+static void write_states(daemon_batch *b) {
+    px_daemon *d = b->d;
+    store_redis_op *ops = calloc(b->n_users + 1, sizeof *ops);
+    char **keys = calloc(b->n_users + 1, sizeof *keys);
+    msgpack_sbuffer *bufs = calloc(b->n_users + 1, sizeof *bufs);
+    size_t n = 0;
+    px_error err = {0};
+    int rc = ops && keys && bufs ? 0 : -1;
+    for (size_t u = 0; !rc && u < b->n_users; u++) {
+        batch_user *bu = &b->users[u];
+        if (!bu->dirty && !bu->erased) continue;
+        keys[n] = malloc(STORE_REDIS_KEY_MAX + 1);
+        if (!keys[n]) {
+            rc = -1;
+            break;
+        }
+        state_key(d, bu->user_id, keys[n], STORE_REDIS_KEY_MAX + 1);
+        ops[n].key = (store_redis_bytes){keys[n], strlen(keys[n])};
+        if (bu->erased && !bu->dirty) {
+            ops[n].kind = STORE_REDIS_DEL;
+        } else {
+            msgpack_sbuffer_init(&bufs[n]);
+            if (user_state_encode(&bu->state, &bufs[n], &err)) rc = -1;
+            ops[n].kind = STORE_REDIS_SET;
+            ops[n].value = (store_redis_bytes){bufs[n].data, bufs[n].size};
+            ops[n].ttl_s = d->cfg->state_ttl_s;
+        }
+        n++;
+    }
+    if (!rc && n > 0) rc = store_redis_apply_many(d->store, ops, n, on_written, b, &err);
+    for (size_t k = 0; k < n; k++) {
+        free(keys[k]);
+        if (bufs) msgpack_sbuffer_destroy(&bufs[k]);
+    }
+    free(ops);
+    free(keys);
+    free(bufs);
+    if (rc) {
+        batch_abort(b, err.code ? err.msg : "out of memory");
+        return;
+    }
+    if (n == 0) produce_outputs(b);
+}
+
+static void on_written(store_redis *s, const px_error *err, void *ud) {
+    (void)s;
+    daemon_batch *b = ud;
+    if (err) {
+        batch_abort(b, err->msg);
+        return;
+    }
+    produce_outputs(b);
+}
+
+/* Applies the events in message order, then writes the states. */
+static void process(daemon_batch *b) {
+    for (size_t i = 0; i < b->kb->count; i++) {
+        batch_item *it = &b->items[i];
+        int rc = it->reason != EVENT_OK ? emit_dead_letter(b, i) : apply_event(b, i);
+        if (rc) {
+            batch_abort(b, "out of memory while processing the batch");
+            return;
+        }
+    }
+    write_states(b);
+}
+
+static void on_states(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n, void *ud) {
+    (void)s;
+    daemon_batch *b = ud;
+    px_daemon *d = b->d;
+    if (err) {
+        batch_abort(b, err->msg);
+        return;
+    }
+    for (size_t u = 0; u < n && u < b->n_users; u++) {
+        batch_user *bu = &b->users[u];
+        bu->loaded = true;
+        if (!values[u].data) continue;
+        px_error derr = {0};
+        if (user_state_decode(values[u].data, values[u].len, &bu->state, &derr)) {
+            if (derr.code == EVENT_ERR_NOMEM) {
+                batch_abort(b, "out of memory decoding states");
+                return;
+            }
+            bu->corrupt = true;
+            PX_LOG_ERRF(d->log, "stored user state is unreadable; its events go to the DLQ", PX_LOG_USER(bu->user_id),
+                        PX_LOG_STR("error", derr.msg));
+        }
+    }
+    process(b);
+}
+
+void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaque) {
+    px_daemon *d = opaque;
+    daemon_index_swap_if_pending(d);
+    daemon_batch *b = calloc(1, sizeof *b);
+    if (b) b->items = calloc(kb->count, sizeof *b->items);
+    if (b) b->users = calloc(kb->count, sizeof *b->users);
+    if (!b || !b->items || !b->users) {
+        if (b) {
+            free(b->items);
+            free(b->users);
+            free(b);
+        }
+        kafka_io_batch_retry(io, kb);
+        return;
+    }
+    b->d = d;
+    b->kb = kb;
+    b->engine = d->engine;
+    d->batch = b;
+    metrics_series *bs = series0(d->m.batch_size);
+    if (bs) metrics_histogram_observe(bs, (double)kb->count);
+    if (!store_redis_is_available(d->store) || !b->engine) {
+        batch_abort(b, !b->engine ? "no ROME index loaded" : "redis unavailable");
+        return;
+    }
+    /* Decode every message; collect the distinct users (first appearance order). */
+    for (size_t i = 0; i < kb->count; i++) {
+        batch_item *it = &b->items[i];
+        it->msg = &kb->msgs[i];
+        it->user = -1;
+        count(d->m.consumed, it->msg->topic, "");
+        px_error err = {0};
+        if (event_decode(it->msg->value, it->msg->value_len, it->msg->key, it->msg->key_len, &d->cfg->limits, &it->ev,
+                         &err)) {
+            if (err.code == EVENT_ERR_NOMEM) {
+                batch_abort(b, "out of memory decoding events");
+                return;
+            }
+            dead_letter(b, i, err.code, err.msg);
+            continue;
+        }
+        it->decoded = true;
+        it->reason = EVENT_OK;
+        size_t u = 0;
+        while (u < b->n_users && strcmp(b->users[u].user_id, it->ev.user_id) != 0) u++;
+        if (u == b->n_users) b->users[b->n_users++].user_id = it->ev.user_id;
+        it->user = (int)u;
+    }
+    if (b->n_users == 0) {
+        process(b);
+        return;
+    }
+    store_redis_bytes *keys = calloc(b->n_users, sizeof *keys);
+    char *keybuf = calloc(b->n_users, STORE_REDIS_KEY_MAX + 1);
+    px_error err = {0};
+    int rc = -1;
+    if (keys && keybuf) {
+        for (size_t u = 0; u < b->n_users; u++) {
+            char *k = keybuf + u * (STORE_REDIS_KEY_MAX + 1);
+            state_key(d, b->users[u].user_id, k, STORE_REDIS_KEY_MAX + 1);
+            keys[u] = (store_redis_bytes){k, strlen(k)};
+        }
+        rc = store_redis_get_many(d->store, keys, b->n_users, on_states, b, &err);
+    }
+    free(keys);
+    free(keybuf);
+    if (rc) batch_abort(b, err.code ? err.msg : "out of memory");
+}
+
+void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
+                                 void *opaque) {
+    (void)partition;
+    (void)offset;
+    (void)opaque;
+    flight *f = msg_opaque;
+    px_daemon *d = f->d;
+    if (err) {
+        metrics_series *s = series0(d->m.delivery_failures);
+        if (s) metrics_counter_inc(s);
+        px_error again = {0};
+        /* Without transactions the output is produced again (never dropped); with them, the
+         * transaction aborts and kafka_io consumes the batch again, which re-creates it. */
+        if (!d->cfg->transactional_id && !d->stopping &&
+            kafka_io_produce(io, f->topic, f->key, f->key_len, f->value, f->value_len, daemon_pipeline_on_delivery, f,
+                             &again) == 0) {
+            PX_LOG_WARNF(d->log, "output delivery failed, producing it again", PX_LOG_STR("topic", f->topic),
+                         PX_LOG_STR("error", err->msg));
+            return;
+        }
+        PX_LOG_ERRF(d->log, "output not delivered; its input will be consumed again", PX_LOG_STR("topic", f->topic),
+                    PX_LOG_STR("error", err->msg));
+        f->msg->failed = true;
+    } else {
+        count(d->m.produced, f->topic, f->type);
+    }
+    if (--f->msg->remaining == 0) {
+        if (!f->msg->failed) {
+            kafka_io_store_offset(io, f->msg->topic, f->msg->partition, f->msg->offset);
+            metrics_series *s = series0(d->m.e2e_seconds);
+            if (s && f->msg->timestamp_ms > 0)
+                metrics_histogram_observe(s, (double)(daemon_now_ms() - f->msg->timestamp_ms) / 1e3);
+        }
+        free(f->msg);
+    }
+    d->flights--;
+    free(f->key);
+    free(f->value);
+    free(f);
+}
