@@ -431,9 +431,14 @@ int title_resolve(const title_resolver *r, title_scratch *s, const char *title, 
         n_query++;
         word_match m[FUZZY_CANDIDATES];
         size_t nm = match_word(r, &words[i], m);
-        q_weight += nm ? r->idf[m[0].word] : r->mean_idf;
+        /* a misspelt word weighs what its most common reading weighs: between "caisiere" →
+         * caissiere / chaisiere the frequent word must win, as a spelling corrector's prior would */
+        double w = nm ? r->idf[m[0].word] : r->mean_idf;
+        for (size_t c = 1; c < nm; c++)
+            if (r->idf[m[c].word] < w) w = r->idf[m[c].word];
+        q_weight += w;
         for (size_t c = 0; c < nm; c++) {
-            double contrib = r->idf[m[c].word] * m[c].sim;
+            double contrib = w * m[c].sim;
             for (uint32_t p = r->post_off[m[c].word]; p < r->post_off[m[c].word + 1]; p++) {
                 uint32_t v = r->post[p];
                 if (s->stamp[v] == n_query) continue;   /* this query word already counted here */

@@ -1,0 +1,69 @@
+#!/bin/sh
+# `passerelle match` end to end on the official export: results in input order, one error object
+# per malformed line (with its line number), exit status, --top, --config, and 100,000 profiles
+# streamed in one process with flat memory. Usage: cli_match_test.sh PASSERELLE_BIN ROME_DIR
+set -u
+BIN=$1
+ROME=$2
+if ! ls "$ROME"/unix_referentiel_code_rome_v4*_utf8.csv >/dev/null 2>&1; then
+    echo "skipped: $ROME does not hold the official ROME export"
+    exit 77
+fi
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+cat > "$TMP/in.jsonl" <<'JSON'
+{"user_id":"u1","experiences":[{"appellation":11640,"months":30}],"avoid":["no_weekend"]}
+{"user_id":"u2", "experiences": [
+{"user_id":"u3","experiences":[{"appellation":1}]}
+{"user_id":"u4","experiences":[{"title":"aide soignante"},{"rome":"K1304","extra":true}],"domains":["J"],"rejected":[300453]}
+[1,2]
+{"user_id":"u6","experiences":[]}
+JSON
+"$BIN" match --rome "$ROME" --top 5 "$TMP/in.jsonl" > "$TMP/out.jsonl" 2> "$TMP/err.txt"
+status=$?
+[ "$status" -eq 1 ] || fail "exit status $status with failing lines, expected 1"
+[ "$(wc -l < "$TMP/out.jsonl")" -eq 6 ] || fail "expected 6 output lines"
+jq -e -s 'length == 6' "$TMP/out.jsonl" >/dev/null || fail "output is not 6 JSON values"
+jq -e -s '.[0].user_id == "u1" and .[3].user_id == "u4"' "$TMP/out.jsonl" >/dev/null || fail "input order lost"
+jq -e -s '.[1].line == 2 and (.[1].error | length > 0)' "$TMP/out.jsonl" >/dev/null || fail "malformed JSON line"
+jq -e -s '.[2].line == 3 and .[2].user_id == "u3" and (.[2].error | test("experiences\\[0\\].appellation"))' \
+    "$TMP/out.jsonl" >/dev/null || fail "unknown appellation not reported with its field"
+jq -e -s '.[4].line == 5 and .[5].line == 6' "$TMP/out.jsonl" >/dev/null || fail "non-object / empty lines"
+jq -e -s '.[0] | .rome_version == "4.0-60" and (.jobs | length == 5) and (.skills | length > 0)
+          and all(.jobs[]; has("rome") and has("label") and has("score") and has("held") and has("missing") and has("contexts"))
+          and .excluded.constraints[0].avoid == "no_weekend" and .current[0].rome == "D1505"' \
+    "$TMP/out.jsonl" >/dev/null || fail "result line u1 lacks fields"
+jq -e -s '.[3] | .experiences[0].rome == "J1501" and ([.jobs[].held[]] | index(300453) == null)' \
+    "$TMP/out.jsonl" >/dev/null || fail "title or rejection not applied for u4"
+
+# a clean file exits 0; the same input gives byte-identical output
+head -1 "$TMP/in.jsonl" > "$TMP/good.jsonl"
+"$BIN" match --rome "$ROME" "$TMP/good.jsonl" > "$TMP/a.jsonl" || fail "clean run exit status"
+"$BIN" match --rome "$ROME" < "$TMP/good.jsonl" > "$TMP/b.jsonl" || fail "stdin run exit status"
+cmp -s "$TMP/a.jsonl" "$TMP/b.jsonl" || fail "output not deterministic"
+jq -e '.jobs | length == 20' "$TMP/a.jsonl" >/dev/null || fail "default top is 20"
+
+# --config: [matching] keys apply; a bad key is refused with its line number
+printf '[other]\nx = 1\n[matching]\ntop = 2\nconstraint.no_weekend = 23374\n' > "$TMP/ok.ini"
+"$BIN" match --rome "$ROME" --config "$TMP/ok.ini" "$TMP/good.jsonl" > "$TMP/c.jsonl" || fail "--config run"
+jq -e '(.jobs | length == 2)' "$TMP/c.jsonl" >/dev/null || fail "--config top not applied"
+printf '[matching]\ntop = 2\nweight.other = 3\n' > "$TMP/bad.ini"
+"$BIN" match --rome "$ROME" --config "$TMP/bad.ini" "$TMP/good.jsonl" > /dev/null 2> "$TMP/err.txt"
+[ $? -eq 2 ] || fail "bad config accepted"
+grep -q "bad.ini:3: weight.other" "$TMP/err.txt" || fail "bad config message: $(cat "$TMP/err.txt")"
+"$BIN" match --top 5 "$TMP/good.jsonl" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "missing --rome/--snapshot accepted"
+
+# 100,000 profiles in one process: every line answered, in order, memory flat
+awk 'BEGIN { for (i = 1; i <= 100000; i++)
+  printf "{\"user_id\":\"u%d\",\"experiences\":[{\"appellation\":%d}]}\n", i, (i % 2 ? 11640 : 10891) }' > "$TMP/big.jsonl"
+/usr/bin/time -f "%M" -o "$TMP/rss" "$BIN" match --rome "$ROME" --top 3 "$TMP/big.jsonl" > "$TMP/big.out" \
+    || fail "100,000-line run exit status"
+[ "$(wc -l < "$TMP/big.out")" -eq 100000 ] || fail "100,000 lines in, $(wc -l < "$TMP/big.out") out"
+[ "$(tail -1 "$TMP/big.out" | jq -r .user_id)" = "u100000" ] || fail "last line out of order"
+rss=$(tail -1 "$TMP/rss")
+echo "100,000 profiles: max RSS ${rss} KiB"
+[ "$rss" -lt 400000 ] || fail "max RSS ${rss} KiB: not streaming"
+echo "cli_match: ok"

@@ -1,0 +1,23 @@
+# Matching engine (owner: matcher helper).
+#   matcher_test       matcher, title resolver and suggestion codec on tests/fixtures/matcher
+#   matcher_real_test  properties over generated profiles, real-world title spellings and marked
+#                      plausibility checks on the official export (skipped when PASSERELLE_ROME_DIR
+#                      does not hold it)
+#   cli_match          `passerelle match`: JSON Lines in and out, errors per line, --config, exit status
+add_library(px_matcher_gen STATIC ${CMAKE_SOURCE_DIR}/tests/matcher_gen.c)
+target_include_directories(px_matcher_gen PUBLIC ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(px_matcher_gen PUBLIC passerelle)
+
+add_executable(matcher_test ${CMAKE_SOURCE_DIR}/tests/matcher_test.c)
+target_compile_definitions(matcher_test PRIVATE FIXTURE_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures/matcher")
+target_link_libraries(matcher_test PRIVATE passerelle px_rome_fixture PkgConfig::CMOCKA)
+add_test(NAME matcher COMMAND matcher_test)
+
+add_executable(matcher_real_test ${CMAKE_SOURCE_DIR}/tests/matcher_real_test.c)
+target_link_libraries(matcher_real_test PRIVATE passerelle px_matcher_gen PkgConfig::CMOCKA)
+add_test(NAME matcher_real COMMAND matcher_real_test)
+set_tests_properties(matcher_real PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${PASSERELLE_ROME_DIR}" TIMEOUT 300)
+
+add_test(NAME cli_match COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_match_test.sh $<TARGET_FILE:passerelle-cli>
+         ${PASSERELLE_ROME_DIR})
+set_tests_properties(cli_match PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
