@@ -792,7 +792,12 @@ static int state_codes(const msgpack_object *o, profile_codes *out, px_error *er
 
 /* A stored string: str without NUL bytes (it becomes a C string). */
 static bool state_text(const msgpack_object *o) {
-    return o->type == MSGPACK_OBJECT_STR && !memchr(o->via.str.ptr, '\0', o->via.str.size);
+    return o->type == MSGPACK_OBJECT_STR && (o->via.str.size == 0 || !memchr(o->via.str.ptr, '\0', o->via.str.size));
+}
+
+/* msgpack-c leaves the pointer of an empty str NULL; libc functions want a valid pointer. */
+static const char *str_bytes(const msgpack_object *o) {
+    return o->via.str.size ? o->via.str.ptr : "";
 }
 
 static int state_strings(const msgpack_object *o, profile_strings *out, px_error *err) {
@@ -800,7 +805,7 @@ static int state_strings(const msgpack_object *o, profile_strings *out, px_error
     for (uint32_t i = 0; i < o->via.array.size; i++) {
         const msgpack_object *s = &o->via.array.ptr[i];
         if (!state_text(s)) return corrupt(err, "a list entry is not a string");
-        if (profile_strings_push(out, s->via.str.ptr, s->via.str.size, err))
+        if (profile_strings_push(out, str_bytes(s), s->via.str.size, err))
             return px_error_set(err, EVENT_ERR_NOMEM, "user state: out of memory");
     }
     return 0;
@@ -832,7 +837,7 @@ static int state_experience(const msgpack_object *o, profile *p, px_error *err) 
         break;
     case PROFILE_EXP_TITLE:
         if (!state_text(&a[1])) return corrupt(err, "a title is not a string");
-        if (!(e->title = strndup(a[1].via.str.ptr, a[1].via.str.size))) return px_error_set(err, EVENT_ERR_NOMEM, "user state: out of memory");
+        if (!(e->title = strndup(str_bytes(&a[1]), a[1].via.str.size))) return px_error_set(err, EVENT_ERR_NOMEM, "user state: out of memory");
         break;
     }
     if (!state_int32(&a[2], &e->months) || !state_int32(&a[3], &e->end_year)) return corrupt(err, "months/end_year are not 32-bit integers");
@@ -849,7 +854,7 @@ static int state_fields(const msgpack_object *a, user_state *st, px_error *err) 
     const msgpack_object *version = &a[ST_ROME_VERSION];
     if (!state_text(version) || version->via.str.size > USER_STATE_ROME_VERSION_MAX)
         return corrupt(err, "rome_version is not a version label");
-    memcpy(st->rome_version, version->via.str.ptr, version->via.str.size);
+    memcpy(st->rome_version, str_bytes(version), version->via.str.size);
     if (a[ST_UPDATED_TS].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[ST_UPDATED_TS].via.u64 > INT64_MAX)
         return corrupt(err, "updated_ts is not a timestamp");
     st->updated_ts = (int64_t)a[ST_UPDATED_TS].via.u64;

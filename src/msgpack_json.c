@@ -121,13 +121,14 @@ static int check_text(const char *s, size_t len, const json_path *path, const ch
     size_t bad;
     if (!utf8_valid(s, len, &bad))
         return px_error_set(err, MSGPACK_JSON_ERR_BAD_UTF8, "%s: %s is not valid UTF-8 (byte %zu)", path->text, what, bad);
-    if (memchr(s, '\0', len))
+    if (len && memchr(s, '\0', len))
         return px_error_set(err, MSGPACK_JSON_ERR_NUL_IN_STRING, "%s: %s contains a NUL byte, which JSON strings here cannot carry",
                             path->text, what);
     return 0;
 }
 
 static cJSON *string_from(const char *s, size_t len, const json_path *path, px_error *err) {
+    if (!len) s = "";  /* msgpack-c leaves an empty str's pointer NULL */
     if (check_text(s, len, path, "string", err)) return NULL;
     char *copy = malloc(len + 1);
     if (!copy) return nomem(err, path);
@@ -153,6 +154,22 @@ static cJSON *integer_from(const msgpack_object *o, const json_path *path, px_er
     } else {
         snprintf(digits, sizeof digits, "%" PRId64, o->via.i64);
         item = cJSON_CreateRaw(digits);
+    }
+    return item ? item : nomem(err, path);
+}
+
+/* Beyond ±(2^53-1) a double is integral, and cJSON would print some of them as integer literals
+ * ("9007199254740994"), which read back as refused big integers. Such floats are written as raw
+ * items whose text always says "float" ("9007199254740994.0", "1e+300"). */
+static cJSON *float_from(double d, const json_path *path, px_error *err) {
+    cJSON *item;
+    if (fabs(d) <= MAX_EXACT_INT) {
+        item = cJSON_CreateNumber(d);
+    } else {
+        char text[40];
+        int n = snprintf(text, sizeof text, "%.17g", d);
+        if (!strpbrk(text, ".e")) snprintf(text + n, sizeof text - (size_t)n, ".0");
+        item = cJSON_CreateRaw(text);
     }
     return item ? item : nomem(err, path);
 }
@@ -220,7 +237,7 @@ static int key_text(const msgpack_object *k, char *digits, size_t digits_size, c
     switch (k->type) {
     case MSGPACK_OBJECT_STR:
         if (check_text(k->via.str.ptr, k->via.str.size, path, "map key", err)) return -1;
-        *text = k->via.str.ptr;
+        *text = k->via.str.size ? k->via.str.ptr : "";
         *len = k->via.str.size;
         return 0;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
@@ -315,8 +332,7 @@ static cJSON *to_json(const msgpack_object *o, unsigned depth, const msgpack_jso
             px_error_set(err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no JSON form", path->text, o->via.f64);
             return NULL;
         }
-        item = cJSON_CreateNumber(o->via.f64);
-        return item ? item : nomem(err, path);
+        return float_from(o->via.f64, path, err);
     case MSGPACK_OBJECT_STR:
         return string_from(o->via.str.ptr, o->via.str.size, path, err);
     case MSGPACK_OBJECT_BIN:
@@ -390,37 +406,35 @@ static int pack_string(const char *s, msgpack_packer *pk, const json_path *path,
 
 static int pack_number(double d, msgpack_packer *pk, const json_path *path, px_error *err) {
     if (!isfinite(d)) return px_error_set(err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no msgpack-from-JSON form", path->text, d);
-    int rc;
-    if (d == trunc(d)) {
-        if (fabs(d) > MAX_EXACT_INT)
-            return px_error_set(err, MSGPACK_JSON_ERR_INT_RANGE,
-                                "%s: integer %.0f is beyond ±(2^53-1) and may already be rounded by the JSON reader",
-                                path->text, d);
-        rc = msgpack_pack_int64(pk, (int64_t)d);
-    } else {
-        rc = msgpack_pack_double(pk, d);
-    }
+    int rc = d == trunc(d) && fabs(d) <= MAX_EXACT_INT ? msgpack_pack_int64(pk, (int64_t)d) : msgpack_pack_double(pk, d);
     return rc ? pack_nomem(err, path) : 0;
 }
 
-/* Raw cJSON items come from msgpack_json_from_object() for integers beyond ±(2^53-1). */
-static int pack_raw_integer(const char *raw, msgpack_packer *pk, const json_path *path, px_error *err) {
+/* Raw cJSON items come from msgpack_json_from_object(): integers beyond ±(2^53-1), exact, and
+ * floats beyond that magnitude. */
+static int pack_raw_number(const char *raw, msgpack_packer *pk, const json_path *path, px_error *err) {
     char *end;
     errno = 0;
     int rc;
-    if (raw[0] == '-') {
-        long long v = strtoll(raw, &end, 10);
-        if (errno || end == raw || *end) goto bad;
-        rc = msgpack_pack_int64(pk, v);
+    if (!strpbrk(raw, ".eE")) {
+        if (raw[0] == '-') {
+            long long v = strtoll(raw, &end, 10);
+            if (errno || end == raw || *end) goto bad;
+            rc = msgpack_pack_int64(pk, v);
+        } else {
+            if (raw[0] < '0' || raw[0] > '9') goto bad;
+            unsigned long long v = strtoull(raw, &end, 10);
+            if (errno || *end) goto bad;
+            rc = msgpack_pack_uint64(pk, v);
+        }
     } else {
-        if (raw[0] < '0' || raw[0] > '9') goto bad;
-        unsigned long long v = strtoull(raw, &end, 10);
-        if (errno || *end) goto bad;
-        rc = msgpack_pack_uint64(pk, v);
+        double d = strtod(raw, &end);
+        if (errno || end == raw || *end || !isfinite(d)) goto bad;
+        rc = msgpack_pack_double(pk, d);
     }
     return rc ? pack_nomem(err, path) : 0;
 bad:
-    return px_error_set(err, MSGPACK_JSON_ERR_BAD_SPECIAL, "%s: raw JSON item \"%.40s\" is not a 64-bit integer", path->text, raw);
+    return px_error_set(err, MSGPACK_JSON_ERR_BAD_SPECIAL, "%s: raw JSON item \"%.40s\" is not a number", path->text, raw);
 }
 
 /* {"$bin": "..."} and {"$ext": [type, "..."]}; `tagged` is the single member. */
@@ -492,7 +506,7 @@ static int pack_value(const cJSON *j, msgpack_packer *pk, unsigned depth, const 
     case cJSON_String:
         return pack_string(j->valuestring, pk, path, "string", err);
     case cJSON_Raw:
-        return pack_raw_integer(j->valuestring, pk, path, err);
+        return pack_raw_number(j->valuestring, pk, path, err);
     case cJSON_Array:
     case cJSON_Object:
         if (depth + 1 > limits->max_depth)
@@ -510,21 +524,40 @@ int msgpack_json_pack(const cJSON *json, msgpack_packer *pk, const msgpack_json_
     return pack_value(json, pk, 0, &l, &path, err);
 }
 
-/* cJSON stores strings as C strings: a raw NUL byte or a "\u0000" escape would silently cut the
- * string, so both are found in the text before parsing. */
-static int check_no_nul(const char *text, size_t len, px_error *err) {
+/* True when the integer literal digits[0..n) (no sign) is above 2^53-1. */
+static bool beyond_exact(const char *digits, size_t n) {
+    static const char max[] = "9007199254740991";
+    while (n > 1 && *digits == '0') digits++, n--;
+    return n > sizeof max - 1 || (n == sizeof max - 1 && memcmp(digits, max, n) > 0);
+}
+
+/* What cJSON would get wrong silently, found in the text before parsing: a raw NUL byte or a
+ * "\u0000" escape (cJSON strings are C strings and would be cut there), and an integer literal
+ * beyond ±(2^53-1) (cJSON reads numbers as doubles and would round it). */
+static int check_text_input(const char *text, size_t len, px_error *err) {
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '\0')
             return px_error_set(err, MSGPACK_JSON_ERR_NUL_IN_STRING, "json: NUL byte at offset %zu", i);
-        if (!in_string) {
-            in_string = text[i] == '"';
+        if (in_string) {
+            if (text[i] == '"') {
+                in_string = false;
+            } else if (text[i] == '\\' && i + 1 < len) {
+                if (len - i >= 6 && !strncmp(text + i + 1, "u0000", 5))
+                    return px_error_set(err, MSGPACK_JSON_ERR_NUL_IN_STRING, "json: \\u0000 at offset %zu is not supported", i);
+                i++;
+            }
         } else if (text[i] == '"') {
-            in_string = false;
-        } else if (text[i] == '\\' && i + 1 < len) {
-            if (len - i >= 6 && !strncmp(text + i + 1, "u0000", 5))
-                return px_error_set(err, MSGPACK_JSON_ERR_NUL_IN_STRING, "json: \\u0000 at offset %zu is not supported", i);
-            i++;
+            in_string = true;
+        } else if (text[i] == '-' || (text[i] >= '0' && text[i] <= '9')) {
+            size_t start = i + (text[i] == '-'), end = start;
+            while (end < len && text[end] >= '0' && text[end] <= '9') end++;
+            bool is_integer = end == len || !strchr(".eE", text[end]);
+            if (is_integer && end > start && beyond_exact(text + start, end - start))
+                return px_error_set(err, MSGPACK_JSON_ERR_INT_RANGE,
+                                    "json: the integer at offset %zu is beyond ±(2^53-1), which JSON readers cannot keep exact", i);
+            while (end < len && strchr("0123456789.eE+-", text[end])) end++;
+            i = end - 1;
         }
     }
     return 0;
@@ -535,7 +568,7 @@ int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *
     msgpack_json_limits l = effective_limits(limits);
     if (len > l.max_bytes)
         return px_error_set(err, MSGPACK_JSON_ERR_TOO_BIG, "json: %zu bytes of text, over the limit of %zu", len, l.max_bytes);
-    if (check_no_nul(text, len, err)) return -1;
+    if (check_text_input(text, len, err)) return -1;
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!json) {

@@ -11,8 +11,10 @@
  *   items holding the exact decimal digits, so printed JSON is exact (cJSON_IsNumber() is false
  *   for them; cJSON_IsRaw() is true).
  *   float32/float64 → JSON number (a float32 is widened exactly to double; cJSON prints the
- *   shortest text that reads back to the same double). NaN and ±Inf → MSGPACK_JSON_ERR_NON_FINITE
- *   (JSON has no such values).
+ *   shortest text that reads back to the same double). An integral float within ±(2^53-1) prints
+ *   as an integer ("1") and so comes back as a msgpack integer: JSON has one number type. Beyond
+ *   that magnitude floats become raw items whose text keeps them floats ("9007199254740994.0").
+ *   NaN and ±Inf → MSGPACK_JSON_ERR_NON_FINITE (JSON has no such values).
  *   array → array. map → object: keys must be str (UTF-8, no NUL) or integers (written as their
  *   decimal text, e.g. 12 → "12"; the reverse direction yields the string key "12"); any other key
  *   type → MSGPACK_JSON_ERR_KEY_TYPE. Two keys with the same JSON text → _DUPLICATE_KEY.
@@ -21,10 +23,11 @@
  *
  * Mapping, JSON → msgpack:
  *   null/true/false → nil/bool; string → str (UTF-8 checked; "\u0000" refused since cJSON would
- *   cut the string there). A number whose value is integral and within ±(2^53-1) → the smallest
- *   msgpack integer encoding; an integral value beyond that → MSGPACK_JSON_ERR_INT_RANGE (cJSON
- *   reads numbers as doubles, so such an integer may already be rounded: refused, not guessed);
- *   any other finite number → float64. cJSON raw items (as produced above) → exact integers.
+ *   cut the string there). An integer literal (no '.', 'e' or 'E') beyond ±(2^53-1) →
+ *   MSGPACK_JSON_ERR_INT_RANGE (cJSON reads numbers as doubles and would round it: refused, not
+ *   guessed). A number whose value is integral and within ±(2^53-1) → the smallest msgpack integer
+ *   encoding ("1e3" → 1000); any other finite number → float64. cJSON raw items (as produced
+ *   above) → the exact integer, or float64.
  *   array → array; object → map with str keys in document order; duplicate keys → error.
  *   An object with exactly one key "$bin" (string value, strict base64) → bin; with exactly one key
  *   "$ext" ([int -128..127, base64 string]) → ext; a malformed one → MSGPACK_JSON_ERR_BAD_SPECIAL.
@@ -72,7 +75,7 @@ typedef enum msgpack_json_error {
     MSGPACK_JSON_ERR_BAD_UTF8 = 9,
     MSGPACK_JSON_ERR_NUL_IN_STRING = 10,
     MSGPACK_JSON_ERR_NON_FINITE = 11,     /* NaN or infinity */
-    MSGPACK_JSON_ERR_INT_RANGE = 12,      /* JSON integral number beyond ±(2^53-1) */
+    MSGPACK_JSON_ERR_INT_RANGE = 12,      /* JSON integer literal beyond ±(2^53-1) */
     MSGPACK_JSON_ERR_BAD_SPECIAL = 13,    /* malformed {"$bin"} / {"$ext"} object */
 } msgpack_json_error;
 

@@ -1,0 +1,274 @@
+/* event_codec: dead-letter records and the persistent user state (round trips, the idempotency
+ * window, and corrupt states that must be refused without crashing). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event_codec.h"
+#include "msgpack_json.h"
+
+static void test_dlq_record_all_fields(void **state) {
+    (void)state;
+    static const char original[] = "\x81\xa1v\xc1";  /* the refused bytes, kept exactly */
+    dlq_record rec = {
+        .value = original, .value_len = sizeof original - 1, .key = "al\xffice", .key_len = 6,
+        .topic = "passerelle.profile.v1", .partition = 3, .offset = 1234567890123LL,
+        .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1", .event_id = "e-9", .ts = 1764393600000LL,
+    };
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
+    assert_int_equal(dlq_record_encode(&rec, &sb, &err), 0);
+    cJSON *json = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
+    assert_non_null(json);
+    assert_int_equal(cJSON_GetArraySize(json), 11);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(json, "v")->valueint, 1);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "type")->valuestring, "dlq.record");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring, "bad_msgpack");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "message")->valuestring, rec.message);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "topic")->valuestring, rec.topic);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(json, "partition")->valueint, 3);
+    assert_true(cJSON_GetObjectItemCaseSensitive(json, "offset")->valuedouble == 1234567890123.0);
+    assert_true(cJSON_GetObjectItemCaseSensitive(json, "ts")->valuedouble == 1764393600000.0);
+    /* bin fields surface as {"$bin": base64}: "\x81\xa1v\xc1" is gaF2wQ==, "al\xffice" YWz/aWNl. */
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "value"), "$bin")->valuestring, "gaF2wQ==");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "key"), "$bin")->valuestring, "YWz/aWNl");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "event_id")->valuestring, "e-9");
+    cJSON_Delete(json);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_dlq_record_minimal(void **state) {
+    (void)state;
+    dlq_record rec = {.topic = "passerelle.skills.v1", .partition = 0, .offset = 0, .reason = EVENT_ERR_UNKNOWN_CODE,
+                      .message = "confirmed[0]: unknown competence 99", .ts = 1};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
+    assert_int_equal(dlq_record_encode(&rec, &sb, &err), 0);
+    cJSON *json = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
+    assert_non_null(json);
+    /* No key, no event_id: omitted; no value: nil (a tombstone was dead-lettered). */
+    assert_int_equal(cJSON_GetArraySize(json), 9);
+    assert_null(cJSON_GetObjectItemCaseSensitive(json, "key"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(json, "event_id"));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(json, "value")));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring, "unknown_code");
+    cJSON_Delete(json);
+
+    rec.topic = NULL;
+    size_t before = sb.size;
+    assert_int_equal(dlq_record_encode(&rec, &sb, &err), -1);
+    assert_int_equal(sb.size, before);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void fill_state(user_state *st) {
+    px_error err;
+    memset(st, 0, sizeof *st);
+    st->has_profile = true;
+    strcpy(st->rome_version, "4.0-60");
+    st->updated_ts = 1764393600123LL;
+    profile *p = &st->profile;
+    profile_experience *e = profile_add_experience(p, &err);
+    e->kind = PROFILE_EXP_APPELLATION;
+    e->appellation = 38720;
+    e->months = 24;
+    e = profile_add_experience(p, &err);
+    e->kind = PROFILE_EXP_ROME;
+    strcpy(e->rome, "D1505");
+    e->end_year = 2019;
+    e->extra = true;
+    e = profile_add_experience(p, &err);
+    e->kind = PROFILE_EXP_TITLE;
+    e->title = strdup("éducatrice de jeunes enfants");
+    profile_codes_push(&p->avoid_contextes, 4294967295u, &err);
+    profile_strings_push(&p->avoid_named, "no_weekend", 10, &err);
+    profile_strings_push(&p->domains, "K", 1, &err);
+    profile_strings_push(&p->exclude_domains, "N11", 3, &err);
+    profile_codes_push(&p->confirmed, 100, &err);
+    profile_codes_push(&p->rejected, 200, &err);
+    profile_codes_push(&p->added, 300, &err);
+    user_state_remember(st, "e-1", 8, &err);
+    user_state_remember(st, "e-2", 8, &err);
+}
+
+static void assert_states_equal(const user_state *a, const user_state *b) {
+    assert_int_equal(a->has_profile, b->has_profile);
+    assert_string_equal(a->rome_version, b->rome_version);
+    assert_true(a->updated_ts == b->updated_ts);
+    assert_int_equal(a->n_recent, b->n_recent);
+    for (size_t i = 0; i < a->n_recent; i++) assert_string_equal(a->recent_event_ids[i], b->recent_event_ids[i]);
+    const profile *p = &a->profile, *q = &b->profile;
+    assert_int_equal(p->n_experiences, q->n_experiences);
+    for (size_t i = 0; i < p->n_experiences; i++) {
+        const profile_experience *x = &p->experiences[i], *y = &q->experiences[i];
+        assert_int_equal(x->kind, y->kind);
+        assert_int_equal(x->appellation, y->appellation);
+        assert_string_equal(x->rome, y->rome);
+        if (x->title || y->title) assert_string_equal(x->title, y->title);
+        assert_int_equal(x->months, y->months);
+        assert_int_equal(x->end_year, y->end_year);
+        assert_int_equal(x->extra, y->extra);
+    }
+    const profile_codes *codes[][2] = {{&p->avoid_contextes, &q->avoid_contextes}, {&p->confirmed, &q->confirmed},
+                                       {&p->rejected, &q->rejected}, {&p->added, &q->added}};
+    for (size_t c = 0; c < 4; c++) {
+        assert_int_equal(codes[c][0]->n, codes[c][1]->n);
+        for (size_t i = 0; i < codes[c][0]->n; i++) assert_int_equal(codes[c][0]->v[i], codes[c][1]->v[i]);
+    }
+    const profile_strings *strings[][2] = {{&p->avoid_named, &q->avoid_named}, {&p->domains, &q->domains},
+                                           {&p->exclude_domains, &q->exclude_domains}};
+    for (size_t s = 0; s < 3; s++) {
+        assert_int_equal(strings[s][0]->n, strings[s][1]->n);
+        for (size_t i = 0; i < strings[s][0]->n; i++) assert_string_equal(strings[s][0]->v[i], strings[s][1]->v[i]);
+    }
+}
+
+static void test_state_round_trip(void **state) {
+    (void)state;
+    user_state st, back;
+    fill_state(&st);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
+    assert_int_equal(user_state_encode(&st, &sb, &err), 0);
+    assert_int_equal(user_state_decode(sb.data, sb.size, &back, &err), 0);
+    assert_states_equal(&st, &back);
+    /* Encoding is deterministic: the decoded state encodes to the same bytes. */
+    msgpack_sbuffer again;
+    msgpack_sbuffer_init(&again);
+    assert_int_equal(user_state_encode(&back, &again, &err), 0);
+    assert_int_equal(again.size, sb.size);
+    assert_memory_equal(again.data, sb.data, sb.size);
+    user_state_free(&back);
+    user_state_free(&st);
+    msgpack_sbuffer_destroy(&again);
+
+    /* An empty state (decisions may arrive before any profile). */
+    memset(&st, 0, sizeof st);
+    msgpack_sbuffer_clear(&sb);
+    assert_int_equal(user_state_encode(&st, &sb, &err), 0);
+    assert_int_equal(user_state_decode(sb.data, sb.size, &back, &err), 0);
+    assert_false(back.has_profile);
+    assert_string_equal(back.rome_version, "");
+    assert_int_equal(back.n_recent, 0);
+    user_state_free(&back);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_idempotency_window(void **state) {
+    (void)state;
+    user_state st;
+    memset(&st, 0, sizeof st);
+    px_error err;
+    char id[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "e-%d", i);
+        assert_int_equal(user_state_remember(&st, id, 4, &err), 0);
+        assert_true(user_state_seen(&st, id));
+    }
+    assert_int_equal(st.n_recent, 4);
+    assert_false(user_state_seen(&st, "e-5"));   /* dropped: oldest beyond the window */
+    assert_true(user_state_seen(&st, "e-6"));    /* the 4 most recent stay, oldest first */
+    assert_string_equal(st.recent_event_ids[0], "e-6");
+    assert_string_equal(st.recent_event_ids[3], "e-9");
+    assert_int_equal(user_state_remember(&st, "x", 0, &err), -1);
+    assert_int_equal(err.code, EVENT_ERR_OUT_OF_RANGE);
+    user_state_free(&st);
+}
+
+static void expect_corrupt(const char *bytes, size_t len, const char *part) {
+    user_state st;
+    px_error err;
+    assert_int_equal(user_state_decode(bytes, len, &st, &err), -1);
+    assert_int_equal(err.code, EVENT_ERR_CORRUPT_STATE);
+    if (!strstr(err.msg, part)) fail_msg("\"%s\" lacks \"%s\"", err.msg, part);
+    assert_int_equal(st.n_recent, 0);
+    assert_int_equal(st.profile.n_experiences, 0);
+}
+
+static void test_corrupt_states(void **state) {
+    (void)state;
+    user_state st;
+    fill_state(&st);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
+    assert_int_equal(user_state_encode(&st, &sb, &err), 0);
+    user_state_free(&st);
+
+    /* Every strict prefix is refused. */
+    for (size_t len = 0; len < sb.size; len++) {
+        user_state back;
+        assert_int_equal(user_state_decode(sb.data, len, &back, &err), -1);
+        assert_int_equal(err.code, EVENT_ERR_CORRUPT_STATE);
+    }
+    /* Every single-byte change either still decodes or is refused; never a crash or a leak. */
+    char *copy = malloc(sb.size);
+    for (size_t i = 0; i < sb.size; i++)
+        for (int delta = 1; delta < 256; delta += 37) {
+            memcpy(copy, sb.data, sb.size);
+            copy[i] = (char)(copy[i] + delta);
+            user_state back;
+            if (user_state_decode(copy, sb.size, &back, &err) == 0)
+                user_state_free(&back);
+            else
+                assert_true(err.code == EVENT_ERR_CORRUPT_STATE);
+        }
+    free(copy);
+
+    /* Wrong format version (first element 2 instead of 1). */
+    memcpy(sb.data + 1, "\x02", 1);
+    expect_corrupt(sb.data, sb.size, "unknown format version");
+    msgpack_sbuffer_destroy(&sb);
+
+    expect_corrupt("\x93\x01\xc3\xa0", 4, "not an array of the format-1 size");
+    expect_corrupt("\x81\xa1v\x01", 4, "not an array of the format-1 size");
+    expect_corrupt("", 0, "empty");
+    /* Nesting deeper than a state has. */
+    expect_corrupt("\x91\x91\x91\x91\x01", 5, "deeper");
+}
+
+static void test_state_bad_elements(void **state) {
+    (void)state;
+    /* Hand-built format-1 arrays with one wrong element each. */
+    struct {
+        const char *json;
+        const char *part;
+    } cases[] = {
+        {"[1,\"yes\",\"4.0-60\",0,[],[],[],[],[],[],[],[],[]]", "has_profile is not a boolean"},
+        {"[1,true,60,0,[],[],[],[],[],[],[],[],[]]", "rome_version is not a version label"},
+        {"[1,true,\"\",-1,[],[],[],[],[],[],[],[],[]]", "updated_ts is not a timestamp"},
+        {"[1,true,\"\",0,[1],[],[],[],[],[],[],[],[]]", "a list entry is not a string"},
+        {"[1,true,\"\",0,[],[[5,1,-1,-1,false]],[],[],[],[],[],[],[]]", "an experience kind is unknown"},
+        {"[1,true,\"\",0,[],[[1,\"Z1\",-1,-1,false]],[],[],[],[],[],[],[]]", "a fiche code is malformed"},
+        {"[1,true,\"\",0,[],[[0,7,-1,-1,0]],[],[],[],[],[],[],[]]", "extra is not a boolean"},
+        {"[1,true,\"\",0,[],[[0,7,-1]],[],[],[],[],[],[],[]]", "an experience is not a 5-element array"},
+        {"[1,true,\"\",0,[],[],[-4],[],[],[],[],[],[]]", "a code is not a 32-bit unsigned integer"},
+        {"[1,true,\"\",0,[],[],[],[],[],[],[4294967296],[],[]]", "a code is not a 32-bit unsigned integer"},
+        {"[1,true,\"\",0,[],[],[],{},[],[],[],[],[]]", "a string list is not an array"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        px_error err;
+        assert_int_equal(msgpack_json_text_to_msgpack(cases[i].json, strlen(cases[i].json), &sb, NULL, &err), 0);
+        expect_corrupt(sb.data, sb.size, cases[i].part);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dlq_record_all_fields), cmocka_unit_test(test_dlq_record_minimal),
+        cmocka_unit_test(test_state_round_trip),      cmocka_unit_test(test_idempotency_window),
+        cmocka_unit_test(test_corrupt_states),        cmocka_unit_test(test_state_bad_elements),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
