@@ -1,0 +1,10 @@
+# passerelled end to end: embedded Kafka + a real redis-server + kafkajs (Node.js, pinned in
+# tests/e2e/package-lock.json). Each file starts its own Redis and daemon on free loopback ports.
+if(TARGET passerelled)
+  foreach(suite basic daemon faults)
+    add_test(NAME e2e_${suite}
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/run.sh $<TARGET_FILE_DIR:passerelled> ${PASSERELLE_ROME_DIR}
+                     ${suite}.test.mjs)
+    set_tests_properties(e2e_${suite} PROPERTIES TIMEOUT 600 RESOURCE_LOCK e2e_npm)
+  endforeach()
+endif()

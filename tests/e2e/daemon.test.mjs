@@ -1,0 +1,151 @@
+// passerelled integration: the embedded broker + a real redis-server; kafkajs and @msgpack/msgpack
+// as the independent clients. Confirmations, erasure, replay, dead letters, health and metrics.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {
+  RedisServer, Daemon, cli, produce, collect, eventMessage, newEvent, encode, ROME_DIR, TOPICS, redisCommand,
+} from './harness.mjs';
+
+let redis, daemon;
+before(async () => {
+  redis = await RedisServer.start();
+  cli('rome', 'publish', '--redis', redis.url, '--rome', ROME_DIR);
+  daemon = await Daemon.start(redis);
+});
+after(async () => {
+  const { code } = await daemon.stop();
+  await redis.destroy();
+  assert.equal(code, 0, 'passerelled exits 0 on SIGTERM');
+});
+
+const answering = (got, id, type) => got.find((m) => m.value && m.value.answers === id && m.value.type === type);
+
+// Sends events and waits for the output of the given type answering each one.
+async function roundTrip(topic, events, type = 'jobs.suggested') {
+  await produce(daemon.kafka, topic, events.map(eventMessage));
+  const got = await collect(daemon.kafka, [TOPICS.suggestions],
+    (g) => events.every((e) => answering(g, e.event_id, type)));
+  return events.map((e) => {
+    const m = answering(got, e.event_id, type);
+    assert.ok(m, `an answer of type ${type} to ${e.event_id}`);
+    return m.value;
+  });
+}
+
+const rankOf = (jobs, rome) => jobs.jobs.findIndex((j) => j.rome === rome);
+
+test('confirming what a fiche needs moves it up; rejecting what a fiche uses moves it down', async () => {
+  const [first] = await roundTrip(TOPICS.profile, [newEvent('profile.upserted', 'bob',
+    { experiences: [{ appellation: 11640, months: 48 }] })]);
+  // A fiche in the middle of the list, and everything it still misses, confirmed as held.
+  const target = first.jobs[10];
+  assert.ok(target.missing.length > 0);
+  const [after] = await roundTrip(TOPICS.skills, [newEvent('skills.confirmed', 'bob', { added: target.missing })]);
+  const rank = rankOf(after, target.rome);
+  assert.ok(rank >= 0 && rank < 10, `${target.rome} rose from 10 to ${rank}`);
+  assert.ok(after.jobs[rank].score > target.score);
+  assert.equal(after.jobs[rank].missing.length, 0);
+  // Rejecting what the new top job relies on lowers its score.
+  const top = after.jobs[0];
+  const [rejected] = await roundTrip(TOPICS.skills, [newEvent('skills.confirmed', 'bob', { rejected: top.held })]);
+  const again = rejected.jobs.find((j) => j.rome === top.rome);
+  assert.ok(!again || again.score < top.score, 'rejected competences no longer count');
+  if (again) for (const c of top.held) assert.ok(!again.held.includes(c), 'a rejected competence is never held');
+});
+
+test('a replayed event yields the same suggestion_id and changes no state', async () => {
+  const ev = newEvent('profile.upserted', 'carol', { experiences: [{ rome: 'J1501' }] });
+  const [first] = await roundTrip(TOPICS.profile, [ev]);
+  const before = await redisCommand(redis.port, 'GET', 'passerelle:user:carol');
+  const [second] = await roundTrip(TOPICS.profile, [{ ...ev, ts: ev.ts + 1000 }]);
+  const after = await redisCommand(redis.port, 'GET', 'passerelle:user:carol');
+  assert.equal(second.suggestion_id, first.suggestion_id);
+  assert.deepEqual(second.jobs, first.jobs);
+  assert.ok(before && after && before.equals(after), 'the stored state is byte-identical');
+});
+
+test('profile.erased deletes the state and produces a tombstone', async () => {
+  await roundTrip(TOPICS.profile, [newEvent('profile.upserted', 'dave', { experiences: [{ appellation: 11640 }] })]);
+  assert.equal(await redisCommand(redis.port, 'EXISTS', 'passerelle:user:dave'), '1');
+  await produce(daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'dave', {}))]);
+  const got = await collect(daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'dave' && m.value === null));
+  assert.ok(got.some((m) => m.key === 'dave' && m.value === null), 'a tombstone for the key');
+  assert.equal(await redisCommand(redis.port, 'EXISTS', 'passerelle:user:dave'), '0');
+});
+
+test('bad events go to the DLQ with a precise reason while good ones around them are answered', async () => {
+  const good = () => newEvent('profile.upserted', 'erin', { experiences: [{ appellation: 11640 }] });
+  const base = () => newEvent('profile.upserted', 'erin', { experiences: [{ appellation: 11640 }] });
+  const raw = (buf, key = 'erin') => ({ key, value: Buffer.from(buf) });
+  const withBadUtf8 = () => {
+    const b = Buffer.from(encode(newEvent('profile.upserted', 'erin', { experiences: [{ title: 'QQQQ' }] })));
+    b.write('\xff\xfe\xfd\xfc', b.indexOf('QQQQ'), 'latin1');
+    return b;
+  };
+  const { event_id: _drop, ...noId } = base();
+  const cases = [
+    ['bad_msgpack', raw([0xc1])],
+    ['not_a_map', raw(encode([1, 2, 3]))],
+    ['missing_field', raw(encode(noId))],
+    ['wrong_type', raw(encode({ ...base(), v: '1' }))],
+    ['unknown_version', raw(encode({ ...base(), v: 2 }))],
+    ['unknown_type', raw(encode({ ...base(), type: 'profile.deleted' }))],
+    ['key_mismatch', raw(encode(base()), 'mallory')],
+    ['over_limit', raw(encode({ ...base(), experiences: Array.from({ length: 33 }, () => ({ appellation: 11640 })) }))],
+    ['over_limit', raw(encode({ ...base(), experiences: [{ title: 'x'.repeat(201) }] }))],
+    ['trailing_bytes', raw(Buffer.concat([Buffer.from(encode(base())), Buffer.from([0x00])]))],
+    ['bad_utf8', raw(withBadUtf8())],
+    ['empty_value', raw(encode({ ...base(), experiences: [] }))],
+    ['out_of_range', raw(encode({ ...base(), experiences: [{ appellation: 11640, months: -5 }] }))],
+    ['conflicting_fields', raw(encode({ ...base(), experiences: [{ appellation: 11640, title: 'caissier' }] }))],
+    ['bad_format', raw(encode({ ...base(), experiences: [{ rome: '123' }] }))],
+    ['unknown_code', raw(encode({ ...base(), experiences: [{ appellation: 99999999 }] }))],
+    ['unknown_code', raw(encode({ ...base(), experiences: [{ rome: 'N9999' }] }))],
+    ['unknown_code', raw(encode({ ...base(), avoid: ['no_mondays'] }))],
+    ['unknown_code', raw(encode({ ...base(), domains: ['Z'] }))],
+  ];
+  const goods = [good(), good(), good()];
+  const messages = [eventMessage(goods[0])];
+  cases.forEach(([, m], i) => {
+    messages.push(m);
+    if (i === 9) messages.push(eventMessage(goods[1]));
+  });
+  messages.push(eventMessage(goods[2]));
+  await produce(daemon.kafka, TOPICS.profile, messages);
+  const got = await collect(daemon.kafka, [TOPICS.dlq, TOPICS.suggestions],
+    (g) => g.filter((m) => m.topic === TOPICS.dlq && m.value && m.value.topic === TOPICS.profile).length >= cases.length &&
+      goods.every((e) => answering(g, e.event_id, 'jobs.suggested')));
+  for (const e of goods) assert.ok(answering(got, e.event_id, 'jobs.suggested'), 'good events around bad ones are answered');
+  const dlq = got.filter((m) => m.topic === TOPICS.dlq).map((m) => m.value);
+  for (const [reason, msg] of cases) {
+    const rec = dlq.find((r) => Buffer.from(r.value).equals(msg.value));
+    assert.ok(rec, `a DLQ record carries the original bytes of the ${reason} case`);
+    assert.equal(rec.reason, reason, `reason of ${rec.message}`);
+    assert.equal(rec.topic, TOPICS.profile);
+    assert.ok(Number.isInteger(rec.partition) && Number(rec.offset) >= 0);
+    assert.ok(rec.message.length > 10, 'a human explanation');
+  }
+  assert.ok(new Set(cases.map(([r]) => r)).size >= 12, 'at least 12 distinct reasons are exercised');
+});
+
+const httpGet = (path) => new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port: daemon.httpPort, path }, (res) => {
+    let body = '';
+    res.on('data', (c) => { body += c; });
+    res.on('end', () => resolve({ status: res.statusCode, body }));
+  }).on('error', reject);
+});
+
+test('health, readiness and Prometheus metrics are served', async () => {
+  assert.equal((await httpGet('/healthz')).status, 200);
+  assert.equal((await httpGet('/readyz')).status, 200);
+  const { status, body } = await httpGet('/metrics');
+  assert.equal(status, 200);
+  assert.match(body, /^passerelle_events_consumed_total\{topic="passerelle\.profile\.v1"\} [1-9]/m);
+  assert.match(body, /^passerelle_events_dead_lettered_total\{topic="passerelle\.profile\.v1",reason="bad_msgpack"\} 1$/m);
+  assert.match(body, /^passerelle_events_produced_total\{topic="passerelle\.suggestions\.v1",type="jobs\.suggested"\} [1-9]/m);
+  assert.match(body, /^passerelle_match_duration_seconds_count [1-9]/m);
+  assert.match(body, /^passerelle_rome_version\{version="4\.0-60"\} 60$/m);
+  assert.match(body, /^passerelle_ready 1$/m);
+});
