@@ -1,0 +1,669 @@
+/* passerelle send | tail | replay — the Kafka command-line tools.
+ *
+ *   send:   JSON Lines events → one MessagePack message each, keyed by the event's user_id.
+ *   tail:   messages of a topic → one JSON line each (suggestions, DLQ records, inputs);
+ *           tombstones as {"key":…,"tombstone":true}.
+ *   replay: DLQ records → their original bytes and key, back to their source topic (or --to).
+ *
+ * These are command-line tools, so they use plain blocking librdkafka (no event loop). Every
+ * librdkafka property can be given with -X name=value, as with kcat. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+#include <msgpack.h>
+
+#include "commands.h"
+#include "msgpack_json.h"
+#include "msgpack_scan.h"
+
+#define CLI_MAX_PROPERTIES 64
+#define CLI_DEFAULT_DLQ "passerelle.dlq.v1"
+#define CLI_FLUSH_MS 30000
+#define CLI_KEY_MAX 1024          /* user_id bytes accepted as a Kafka key */
+
+static volatile sig_atomic_t cli_interrupted;
+
+static void on_signal(int sig) {
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+static void catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Options shared by the three tools. */
+typedef struct cli_opts {
+    const char *tool;
+    const char *brokers, *topic, *dlq, *to, *reason, *group, *file;
+    long long count;         /* -1: unbounded */
+    long long timeout_ms;    /* -1: none */
+    int from_beginning;
+    const char *props[CLI_MAX_PROPERTIES][2];
+    size_t n_props;
+    char *prop_storage[CLI_MAX_PROPERTIES];
+} cli_opts;
+
+static void cli_opts_free(cli_opts *o) {
+    for (size_t i = 0; i < o->n_props; i++) free(o->prop_storage[i]);
+}
+
+static int parse_count(const char *tool, const char *flag, const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < 0) {
+        fprintf(stderr, "passerelle %s: %s expects a non-negative integer, got '%s'\n", tool, flag, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses argv; `allowed` lists the long options this tool takes. Returns 0, 1 (--help) or 2. */
+static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, void (*usage)(FILE *)) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--from-beginning") && strstr(allowed, " --from-beginning ")) {
+            o->from_beginning = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (!strstr(allowed, " FILE ") || o->file) goto bad;
+            o->file = a;
+            continue;
+        }
+        if (i + 1 >= argc) goto bad;
+        char key[40];
+        snprintf(key, sizeof key, " %s ", a);
+        if (!strstr(allowed, key)) goto bad;
+        const char *v = argv[++i];
+        if (!strcmp(a, "--brokers")) o->brokers = v;
+        else if (!strcmp(a, "--topic")) o->topic = v;
+        else if (!strcmp(a, "--dlq")) o->dlq = v;
+        else if (!strcmp(a, "--to")) o->to = v;
+        else if (!strcmp(a, "--reason")) o->reason = v;
+        else if (!strcmp(a, "--group")) o->group = v;
+        else if (!strcmp(a, "--count")) {
+            if (parse_count(o->tool, a, v, &o->count)) return 2;
+        } else if (!strcmp(a, "--timeout-ms")) {
+            if (parse_count(o->tool, a, v, &o->timeout_ms)) return 2;
+        } else if (!strcmp(a, "-X")) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || o->n_props == CLI_MAX_PROPERTIES) {
+                fprintf(stderr, "passerelle %s: -X expects name=value (at most %d), got '%s'\n", o->tool,
+                        CLI_MAX_PROPERTIES, v);
+                return 2;
+            }
+            char *copy = strdup(v);
+            if (!copy) return 2;
+            copy[eq - v] = '\0';
+            o->prop_storage[o->n_props] = copy;
+            o->props[o->n_props][0] = copy;
+            o->props[o->n_props][1] = copy + (eq - v) + 1;
+            o->n_props++;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "passerelle %s: unexpected or incomplete argument '%s'\n", o->tool, a);
+        usage(stderr);
+        return 2;
+    }
+    if (!o->brokers) {
+        fprintf(stderr, "passerelle %s: --brokers is required\n", o->tool);
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static void log_to_stderr(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    if (level <= 4) fprintf(stderr, "librdkafka %s: %s\n", fac, buf);
+}
+
+/* A client for the tool: brokers, then -X properties in order, then `fixed` (name, value pairs). */
+static rd_kafka_t *new_client(const cli_opts *o, rd_kafka_type_t type, const char *const *fixed, size_t n_fixed,
+                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *), void *opaque) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_to_stderr);
+    if (dr_cb) rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    const char *name = "bootstrap.servers", *value = o->brokers;
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) goto bad;
+    for (size_t i = 0; i < o->n_props; i++) {
+        name = o->props[i][0];
+        value = o->props[i][1];
+        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) goto bad;
+    }
+    for (size_t i = 0; i < n_fixed; i++) {
+        name = fixed[2 * i];
+        value = fixed[2 * i + 1];
+        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) goto bad;
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "passerelle %s: cannot create a Kafka client: %s\n", o->tool, errstr);
+    }
+    return rk;
+bad:
+    rd_kafka_conf_destroy(conf);
+    fprintf(stderr, "passerelle %s: Kafka property '%s' = '%s': %s\n", o->tool, name, value, errstr);
+    return NULL;
+}
+
+/* ---------------- producing (send, replay) ---------------- */
+
+typedef struct delivery_tally {
+    size_t ok, failed;
+    const char *tool;
+} delivery_tally;
+
+static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    delivery_tally *t = opaque;
+    if (m->err) {
+        t->failed++;
+        fprintf(stderr, "passerelle %s: delivery to %s failed: %s\n", t->tool, rd_kafka_topic_name(m->rkt),
+                rd_kafka_err2str(m->err));
+    } else {
+        t->ok++;
+    }
+}
+
+static const char *const producer_fixed[] = {"enable.idempotence", "true"};
+
+/* Produces one message, waiting for queue room instead of failing when the queue is full. */
+static int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
+                            const void *value, size_t value_len) {
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                                                    RD_KAFKA_V_VALUE((void *)value, value_len),
+                                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (!err) return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            fprintf(stderr, "passerelle %s: cannot produce to %s: %s\n", tool, topic, rd_kafka_err2str(err));
+            return -1;
+        }
+        rd_kafka_poll(p, 100);
+    }
+}
+
+static int flush_producer(rd_kafka_t *p, const char *tool) {
+    rd_kafka_resp_err_t err = rd_kafka_flush(p, CLI_FLUSH_MS);
+    if (err) {
+        fprintf(stderr, "passerelle %s: %d messages still undelivered after %d ms: %s\n", tool,
+                rd_kafka_outq_len(p), CLI_FLUSH_MS, rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------- send ---------------- */
+
+static void send_usage(FILE *out) {
+    fprintf(out,
+            "usage: passerelle send --brokers HOST:PORT[,…] --topic TOPIC [-X name=value]… [FILE]\n"
+            "\n"
+            "Reads events as JSON Lines (from FILE, or stdin) and produces each one to TOPIC as a\n"
+            "MessagePack map, keyed by its \"user_id\" (so a person's events stay in order on one\n"
+            "partition). Blank lines are skipped. A line that is not a JSON object with a string\n"
+            "user_id is reported on stderr with its number and not sent; the others are still sent.\n"
+            "The producer is idempotent; -X passes any librdkafka property. Exit status: 0 when every\n"
+            "line was delivered, 1 otherwise, 2 on a usage error.\n");
+}
+
+/* One JSON line → (key, msgpack value). Returns 0 or -1 with err set. */
+static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char *key, size_t key_cap,
+                       size_t *key_len, px_error *err) {
+    cJSON *json = cJSON_ParseWithLength(line, len);
+    if (!json || !cJSON_IsObject(json)) {
+        cJSON_Delete(json);
+        return px_error_set(err, 1, "not a JSON object");
+    }
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(json, "user_id");
+    if (!cJSON_IsString(uid) || !uid->valuestring[0]) {
+        cJSON_Delete(json);
+        return px_error_set(err, 1, "no \"user_id\" string (the Kafka key)");
+    }
+    size_t n = strlen(uid->valuestring);
+    if (n >= key_cap) {
+        cJSON_Delete(json);
+        return px_error_set(err, 1, "user_id is %zu bytes long, at most %zu", n, key_cap - 1);
+    }
+    memcpy(key, uid->valuestring, n + 1);
+    *key_len = n;
+    int rc = msgpack_json_pack(json, &(msgpack_packer){out, msgpack_sbuffer_write}, NULL, err);
+    cJSON_Delete(json);
+    return rc;
+}
+
+int cli_send_main(int argc, char **argv) {
+    cli_opts o = {.tool = "send", .count = -1, .timeout_ms = -1};
+    int rc = parse_args(argc, argv, " --brokers --topic -X FILE ", &o, send_usage);
+    if (rc) {
+        cli_opts_free(&o);
+        return rc == 1 ? 0 : rc;
+    }
+    if (!o.topic) {
+        fprintf(stderr, "passerelle send: --topic is required\n");
+        cli_opts_free(&o);
+        return 2;
+    }
+    FILE *in = o.file ? fopen(o.file, "r") : stdin;
+    if (!in) {
+        fprintf(stderr, "passerelle send: cannot open %s: %s\n", o.file, strerror(errno));
+        cli_opts_free(&o);
+        return 1;
+    }
+    delivery_tally tally = {0, 0, "send"};
+    rd_kafka_t *p = new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, count_delivery, &tally);
+    if (!p) {
+        if (o.file) fclose(in);
+        cli_opts_free(&o);
+        return 2;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, sent = 0, refused = 0;
+    ssize_t len;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    while ((len = getline(&line, &cap, in)) >= 0 && !cli_interrupted) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        size_t start = 0;
+        while (start < (size_t)len && (line[start] == ' ' || line[start] == '\t')) start++;
+        if (start == (size_t)len) continue;
+        char key[CLI_KEY_MAX];
+        size_t key_len = 0;
+        px_error err = {0, ""};
+        msgpack_sbuffer_clear(&buf);
+        if (encode_line(line + start, (size_t)len - start, &buf, key, sizeof key, &key_len, &err)) {
+            fprintf(stderr, "passerelle send: line %zu: %s\n", lineno, err.msg);
+            refused++;
+            continue;
+        }
+        if (produce_blocking(p, "send", o.topic, key, key_len, buf.data, buf.size)) {
+            refused++;
+            break;
+        }
+        sent++;
+        rd_kafka_poll(p, 0);
+    }
+    free(line);
+    msgpack_sbuffer_destroy(&buf);
+    if (o.file) fclose(in);
+    int flushed = flush_producer(p, "send");
+    rd_kafka_destroy(p);
+    fprintf(stderr, "passerelle send: %zu sent to %s, %zu delivered, %zu failed, %zu lines refused\n", sent,
+            o.topic, tally.ok, tally.failed, refused);
+    cli_opts_free(&o);
+    return (flushed || tally.failed || refused || tally.ok != sent || cli_interrupted) ? 1 : 0;
+}
+
+/* ---------------- consuming (tail, replay) ---------------- */
+
+/* Looks the topic up and returns its partition count, or -1 (reported). */
+static int topic_partitions(rd_kafka_t *rk, const char *tool, const char *topic) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    int n = -1;
+    if (err)
+        fprintf(stderr, "passerelle %s: cannot read the metadata of %s: %s\n", tool, topic, rd_kafka_err2str(err));
+    else if (md->topic_cnt != 1 || md->topics[0].err)
+        fprintf(stderr, "passerelle %s: topic %s: %s\n", tool, topic,
+                rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    else
+        n = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+/* Polls one message; stops (NULL, *stop set) on a signal or after timeout_ms without a message. */
+static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long long *idle_ms, int *stop) {
+    while (!cli_interrupted) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (!m) {
+            *idle_ms += 100;
+            if (o->timeout_ms >= 0 && *idle_ms >= o->timeout_ms) break;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err) {
+            fprintf(stderr, "passerelle %s: %s\n", o->tool, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        *idle_ms = 0;
+        return m;
+    }
+    *stop = 1;
+    return NULL;
+}
+
+static char *key_text(const rd_kafka_message_t *m) {
+    char *k = malloc(m->key_len + 1);
+    if (!k) return NULL;
+    if (m->key_len) memcpy(k, m->key, m->key_len);
+    k[m->key_len] = '\0';
+    return k;
+}
+
+/* ---------------- dead-letter records ---------------- */
+
+/* The fields of a DLQ record that tail and replay use. Strings point into the unpacked object. */
+typedef struct dlq_view {
+    const char *topic, *reason, *value, *key;
+    size_t topic_len, reason_len, value_len, key_len;
+    int has_value, has_key;
+    int64_t partition, offset;
+} dlq_view;
+
+static int str_eq(const msgpack_object *o, const char *s) {
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && !memcmp(o->via.str.ptr, s, n);
+}
+
+/* Reads a record written by dlq_record_encode() (event_codec.h, fields "dlq.record"). */
+static int dlq_view_read(const msgpack_object *obj, dlq_view *v, px_error *err) {
+    memset(v, 0, sizeof *v);
+    v->partition = v->offset = -1;
+    if (obj->type != MSGPACK_OBJECT_MAP) return px_error_set(err, 1, "not a MessagePack map");
+    int is_dlq = 0;
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object *k = &obj->via.map.ptr[i].key, *val = &obj->via.map.ptr[i].val;
+        if (str_eq(k, "type")) is_dlq = str_eq(val, "dlq.record");
+        else if (str_eq(k, "topic") && val->type == MSGPACK_OBJECT_STR) {
+            v->topic = val->via.str.ptr;
+            v->topic_len = val->via.str.size;
+        } else if (str_eq(k, "reason") && val->type == MSGPACK_OBJECT_STR) {
+            v->reason = val->via.str.ptr;
+            v->reason_len = val->via.str.size;
+        } else if (str_eq(k, "value") && val->type == MSGPACK_OBJECT_BIN) {
+            v->value = val->via.bin.ptr;
+            v->value_len = val->via.bin.size;
+            v->has_value = 1;
+        } else if (str_eq(k, "key") && val->type == MSGPACK_OBJECT_BIN) {
+            v->key = val->via.bin.ptr;
+            v->key_len = val->via.bin.size;
+            v->has_key = 1;
+        } else if (str_eq(k, "partition") && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->partition = (int64_t)val->via.u64;
+        } else if (str_eq(k, "offset") && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->offset = (int64_t)val->via.u64;
+        }
+    }
+    if (!is_dlq) return px_error_set(err, 1, "not a dead-letter record (type is not \"dlq.record\")");
+    if (!v->topic || !v->topic_len) return px_error_set(err, 1, "dead-letter record without a source topic");
+    if (!v->has_value) return px_error_set(err, 1, "dead-letter record without original bytes (value is null)");
+    return 0;
+}
+
+/* ---------------- tail ---------------- */
+
+static void tail_usage(FILE *out) {
+    fprintf(out,
+            "usage: passerelle tail --brokers HOST:PORT[,…] --topic TOPIC [--from-beginning] [--count N]\n"
+            "                       [--timeout-ms MS] [-X name=value]…\n"
+            "\n"
+            "Prints the messages of TOPIC (every partition) as JSON Lines: each MessagePack value as\n"
+            "JSON (binary fields as {\"$bin\": base64}); for a dead-letter record the original bytes\n"
+            "are also shown decoded under \"original\" when they are MessagePack. A tombstone prints\n"
+            "{\"key\":KEY,\"tombstone\":true}; a value that is not MessagePack prints\n"
+            "{\"key\":…,\"partition\":…,\"offset\":…,\"error\":…}. Starts at the end of each partition\n"
+            "unless --from-beginning. Stops after N messages (--count), after MS milliseconds without\n"
+            "a message (--timeout-ms), or on SIGINT/SIGTERM. Exit status: 0, or 1 when --count was\n"
+            "not reached.\n");
+}
+
+/* A DLQ record's original bytes, decoded next to the raw {"$bin"} form when they are MessagePack. */
+static void add_dlq_original(cJSON *json, const rd_kafka_message_t *m) {
+    msgpack_unpacked u;
+    px_error err = {0, ""};
+    dlq_view v;
+    if (!msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) &&
+        !dlq_view_read(&u.data, &v, &err)) {
+        cJSON *orig = msgpack_json_from_bytes(v.value, v.value_len, NULL, &err);
+        if (orig) cJSON_AddItemToObject(json, "original", orig);
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
+static void print_message(const rd_kafka_message_t *m) {
+    char *key = key_text(m);
+    cJSON *line = NULL;
+    if (!m->payload) {
+        line = cJSON_CreateObject();
+        cJSON_AddStringToObject(line, "key", key ? key : "");
+        cJSON_AddTrueToObject(line, "tombstone");
+    } else {
+        px_error err = {0, ""};
+        line = msgpack_json_from_bytes(m->payload, m->len, NULL, &err);
+        if (line && cJSON_IsObject(line)) {
+            add_dlq_original(line, m);
+        } else if (!line) {
+            line = cJSON_CreateObject();
+            cJSON_AddStringToObject(line, "key", key ? key : "");
+            cJSON_AddNumberToObject(line, "partition", m->partition);
+            cJSON_AddNumberToObject(line, "offset", (double)m->offset);
+            cJSON_AddStringToObject(line, "error", err.msg);
+        }
+    }
+    char *text = line ? cJSON_PrintUnformatted(line) : NULL;
+    if (text) printf("%s\n", text);
+    fflush(stdout);
+    cJSON_free(text);
+    cJSON_Delete(line);
+    free(key);
+}
+
+int cli_tail_main(int argc, char **argv) {
+    cli_opts o = {.tool = "tail", .count = -1, .timeout_ms = -1};
+    int rc = parse_args(argc, argv, " --brokers --topic --from-beginning --count --timeout-ms -X ", &o, tail_usage);
+    if (rc) {
+        cli_opts_free(&o);
+        return rc == 1 ? 0 : rc;
+    }
+    if (!o.topic) {
+        fprintf(stderr, "passerelle tail: --topic is required\n");
+        cli_opts_free(&o);
+        return 2;
+    }
+    catch_signals();
+    /* assign() needs a group id; tail never commits, so the group only names the client. */
+    static const char *const fixed[] = {"group.id", "passerelle-tail", "enable.auto.commit", "false",
+                                        "enable.auto.offset.store", "false"};
+    rd_kafka_t *c = new_client(&o, RD_KAFKA_CONSUMER, fixed, 3, NULL, NULL);
+    if (!c) {
+        cli_opts_free(&o);
+        return 2;
+    }
+    int parts = topic_partitions(c, "tail", o.topic);
+    long long printed = 0;
+    if (parts > 0) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+        for (int p = 0; p < parts; p++)
+            rd_kafka_topic_partition_list_add(l, o.topic, p)->offset =
+                o.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+        rd_kafka_resp_err_t err = rd_kafka_assign(c, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (err) {
+            fprintf(stderr, "passerelle tail: cannot assign %s: %s\n", o.topic, rd_kafka_err2str(err));
+            parts = -1;
+        }
+    }
+    long long idle = 0;
+    int stop = 0;
+    while (parts > 0 && !stop && (o.count < 0 || printed < o.count)) {
+        rd_kafka_message_t *m = next_message(c, &o, &idle, &stop);
+        if (!m) break;
+        print_message(m);
+        rd_kafka_message_destroy(m);
+        printed++;
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    cli_opts_free(&o);
+    if (parts <= 0) return 1;
+    return (o.count >= 0 && printed < o.count) ? 1 : 0;
+}
+
+/* ---------------- replay ---------------- */
+
+static void replay_usage(FILE *out) {
+    fprintf(out,
+            "usage: passerelle replay --brokers HOST:PORT[,…] [--dlq TOPIC] [--to TOPIC] [--reason R]\n"
+            "                         [--count N] [--timeout-ms MS] [--group G] [-X name=value]…\n"
+            "\n"
+            "Drains dead-letter records (default topic " CLI_DEFAULT_DLQ ") after a fix: each record's\n"
+            "original bytes and key are produced again to the record's source topic, or to --to.\n"
+            "Progress is kept in consumer group G (default passerelle-replay): offsets are committed\n"
+            "only once the replayed messages are delivered, so a second run continues where the first\n"
+            "stopped and an interrupted run replays at most the unconfirmed records again. --reason R\n"
+            "replays only records with that reason (e.g. unknown_code); the others are passed over in\n"
+            "this group (use another --group to replay them later). Stops after N replayed records\n"
+            "(--count), or when no record came for MS milliseconds (--timeout-ms, default 5000).\n"
+            "Prints one JSON line per replayed record. Exit status: 0, 1 on a failure.\n");
+}
+
+typedef struct replay_state {
+    rd_kafka_t *consumer, *producer;
+    delivery_tally tally;
+    rd_kafka_topic_partition_list_t *done;   /* DLQ positions to commit once deliveries are confirmed */
+    size_t replayed, skipped, unreadable;
+} replay_state;
+
+/* Flushes the replayed messages, then commits the DLQ positions they came from. */
+static int replay_checkpoint(replay_state *s) {
+    if (!s->done->cnt) return 0;
+    size_t failed_before = s->tally.failed;
+    if (flush_producer(s->producer, "replay") || s->tally.failed != failed_before) return -1;
+    rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, s->done, 0);
+    if (err) {
+        fprintf(stderr, "passerelle replay: committing the DLQ position failed: %s\n", rd_kafka_err2str(err));
+        return -1;
+    }
+    rd_kafka_topic_partition_list_destroy(s->done);
+    s->done = rd_kafka_topic_partition_list_new(4);
+    return 0;
+}
+
+static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message_t *m) {
+    msgpack_unpacked u;
+    px_error err = {0, ""};
+    dlq_view v;
+    int rc = 0;
+    if (!m->payload || msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) ||
+        dlq_view_read(&u.data, &v, &err)) {
+        fprintf(stderr, "passerelle replay: %s [%" PRId32 "] offset %" PRId64 " skipped: %s\n",
+                rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload ? err.msg : "tombstone");
+        s->unreadable++;
+        if (m->payload) msgpack_unpacked_destroy(&u);
+        return 0;
+    }
+    char topic[256];
+    if (o->to)
+        snprintf(topic, sizeof topic, "%s", o->to);
+    else
+        snprintf(topic, sizeof topic, "%.*s", (int)(v.topic_len < 255 ? v.topic_len : 255), v.topic);
+    if (o->reason && (v.reason_len != strlen(o->reason) || memcmp(v.reason, o->reason, v.reason_len))) {
+        s->skipped++;
+    } else if (produce_blocking(s->producer, "replay", topic, v.has_key ? v.key : NULL, v.key_len, v.value,
+                                v.value_len)) {
+        rc = -1;
+    } else {
+        s->replayed++;
+        cJSON *line = cJSON_CreateObject(), *r = cJSON_AddObjectToObject(line, "replayed");
+        cJSON_AddNumberToObject(r, "dlq_partition", m->partition);
+        cJSON_AddNumberToObject(r, "dlq_offset", (double)m->offset);
+        cJSON_AddNumberToObject(r, "source_partition", (double)v.partition);
+        cJSON_AddNumberToObject(r, "source_offset", (double)v.offset);
+        char reason[128];
+        snprintf(reason, sizeof reason, "%.*s", (int)(v.reason_len < 127 ? v.reason_len : 127), v.reason ? v.reason : "");
+        cJSON_AddStringToObject(r, "reason", reason);
+        cJSON_AddStringToObject(r, "to", topic);
+        char *text = cJSON_PrintUnformatted(line);
+        if (text) printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(line);
+        fflush(stdout);
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int cli_replay_main(int argc, char **argv) {
+    cli_opts o = {.tool = "replay", .count = -1, .timeout_ms = 5000};
+    int rc = parse_args(argc, argv, " --brokers --dlq --to --reason --count --timeout-ms --group -X ", &o,
+                        replay_usage);
+    if (rc) {
+        cli_opts_free(&o);
+        return rc == 1 ? 0 : rc;
+    }
+    const char *dlq = o.dlq ? o.dlq : CLI_DEFAULT_DLQ;
+    catch_signals();
+    replay_state s = {.tally = {0, 0, "replay"}};
+    const char *const cfixed[] = {"group.id", o.group ? o.group : "passerelle-replay", "auto.offset.reset", "earliest",
+                                  "enable.auto.commit", "false"};
+    s.consumer = new_client(&o, RD_KAFKA_CONSUMER, cfixed, 3, NULL, NULL);
+    s.producer = s.consumer ? new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, count_delivery, &s.tally) : NULL;
+    if (!s.consumer || !s.producer) {
+        if (s.consumer) rd_kafka_destroy(s.consumer);
+        cli_opts_free(&o);
+        return 2;
+    }
+    s.done = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, dlq, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(s.consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    int failed = 0;
+    if (err) {
+        fprintf(stderr, "passerelle replay: cannot subscribe to %s: %s\n", dlq, rd_kafka_err2str(err));
+        failed = 1;
+    }
+    long long idle = 0;
+    int stop = 0;
+    while (!failed && !stop && (o.count < 0 || (long long)s.replayed < o.count)) {
+        rd_kafka_message_t *m = next_message(s.consumer, &o, &idle, &stop);
+        if (!m) break;
+        if (replay_one(&s, &o, m))
+            failed = 1;
+        else
+            rd_kafka_topic_partition_list_add(s.done, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+                m->offset + 1;
+        rd_kafka_message_destroy(m);
+        rd_kafka_poll(s.producer, 0);
+        if (s.done->cnt >= 500 && replay_checkpoint(&s)) failed = 1;
+    }
+    if (!failed && replay_checkpoint(&s)) failed = 1;
+    rd_kafka_consumer_close(s.consumer);
+    rd_kafka_destroy(s.consumer);
+    rd_kafka_destroy(s.producer);
+    rd_kafka_topic_partition_list_destroy(s.done);
+    fprintf(stderr, "passerelle replay: %zu replayed from %s, %zu skipped (other reason), %zu unreadable%s\n",
+            s.replayed, dlq, s.skipped, s.unreadable, failed ? "; stopped on a failure" : "");
+    cli_opts_free(&o);
+    return failed ? 1 : 0;
+}
