@@ -69,7 +69,8 @@ typedef struct px_daemon {
     bool index_fetching;
 
     daemon_batch *batch;        /* the batch in the pipeline, or NULL */
-    uint64_t flights;           /* outputs produced and not yet delivered */
+    struct flight *flights;     /* outputs produced and not yet delivered */
+    size_t n_flights;
     bool ready_sent;
     bool stopping;
     int exit_code;
@@ -92,6 +93,8 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *batch, void *o
 /* Delivery reports of the outputs produced by the pipeline. */
 void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
                                  void *opaque);
+/* Frees the outputs whose delivery report never came (the producer was closed first). */
+void daemon_pipeline_free_flights(px_daemon *d);
 /* Redis went down: the batch (if any) waits; consumption pauses. */
 void daemon_pipeline_pause(px_daemon *d, const char *why);
 

@@ -321,6 +321,9 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
 }
 
 void daemon_free(px_daemon *d) {
+    if (d->n_flights) PX_LOG_WARNF(d->log, "outputs without delivery report at exit; their inputs will be consumed again",
+                                   PX_LOG_UINT("outputs", d->n_flights));
+    daemon_pipeline_free_flights(d);
     daemon_engine_free(d->engine);
     daemon_engine_free(d->next_engine);
     kafka_embedded_stop(d->embedded);

@@ -38,6 +38,7 @@ typedef struct batch_output {
 /* A produced output waiting for its delivery report. Owns a copy of what it produced so that a
  * failed delivery can be produced again: an output is never dropped. */
 typedef struct flight {
+    struct flight *prev, *next; /* in d->flights: what is left at exit is freed by daemon_free */
     px_daemon *d;
     struct flight_msg *msg;
     const char *topic;
@@ -55,6 +56,21 @@ typedef struct flight_msg {
     unsigned remaining;         /* flights not yet reported */
     bool failed;                /* one was not delivered: the offset must not be stored */
 } flight_msg;
+
+static void flight_link(px_daemon *d, flight *f) {
+    f->prev = NULL;
+    f->next = d->flights;
+    if (d->flights) d->flights->prev = f;
+    d->flights = f;
+    d->n_flights++;
+}
+
+static void flight_unlink(px_daemon *d, flight *f) {
+    if (f->prev) f->prev->next = f->next;
+    else d->flights = f->next;
+    if (f->next) f->next->prev = f->prev;
+    d->n_flights--;
+}
 
 struct daemon_batch {
     px_daemon *d;
@@ -321,7 +337,7 @@ static void produce_outputs(daemon_batch *b) {
         f->value = b->outputs[o].value;
         f->value_len = b->outputs[o].value_len;
         b->outputs[o].value = NULL;
-        d->flights++;
+        flight_link(d, f);
         if (kafka_io_produce(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len, daemon_pipeline_on_delivery, f,
                              &err)) {
             /* Refused outright (fatal state or closing): the delivery path marks the message as not
@@ -538,8 +554,19 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
         }
         free(f->msg);
     }
-    d->flights--;
+    flight_unlink(d, f);
     free(f->key);
     free(f->value);
     free(f);
+}
+
+void daemon_pipeline_free_flights(px_daemon *d) {
+    while (d->flights) {
+        flight *f = d->flights;
+        flight_unlink(d, f);
+        if (--f->msg->remaining == 0) free(f->msg);
+        free(f->key);
+        free(f->value);
+        free(f);
+    }
 }
