@@ -270,6 +270,10 @@ void metrics_counter_add(metrics_series *s, double amount) {
 
 void metrics_counter_inc(metrics_series *s) { metrics_counter_add(s, 1.0); }
 
+void metrics_counter_set_total(metrics_series *s, double total) {
+    if (s && s->family->type == METRICS_COUNTER && total > s->value) s->value = total;
+}
+
 void metrics_gauge_set(metrics_series *s, double value) {
     if (s && s->family->type == METRICS_GAUGE) s->value = value;
 }
@@ -363,18 +367,6 @@ static void format_double(double v, char *buf, size_t size) {
     }
 }
 
-static void text_put_double(text *t, double v) {
-    char buf[64];
-    format_double(v, buf, sizeof buf);
-    text_puts(t, buf);
-}
-
-static void text_put_u64(text *t, uint64_t v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
-    text_puts(t, buf);
-}
-
 /* Writes `{a="x",b="y"` plus, for a bucket, `le="…"`, and the closing brace; nothing at all when
  * there is no label. */
 static void text_put_labels(text *t, const metrics_series *s, const char *le) {
@@ -397,33 +389,31 @@ static void text_put_labels(text *t, const metrics_series *s, const char *le) {
     text_puts(t, "}");
 }
 
+/* One sample line: name+suffix, labels (plus le for a bucket), the value already formatted. */
+static void render_sample(text *t, const metrics_series *s, const char *suffix, const char *le, const char *value) {
+    text_puts(t, s->family->name);
+    text_puts(t, suffix);
+    text_put_labels(t, s, le);
+    text_puts(t, " ");
+    text_puts(t, value);
+    text_puts(t, "\n");
+}
+
 static void render_histogram_series(text *t, const metrics_series *s) {
     const metrics_family *f = s->family;
     uint64_t cumulative = 0;
-    char le[64];
+    char le[64], value[64];
     for (size_t b = 0; b <= f->n_buckets; b++) {
         cumulative += s->bucket_counts[b];
         if (b < f->n_buckets) format_double(f->buckets[b], le, sizeof le);
         else snprintf(le, sizeof le, "+Inf");
-        text_puts(t, f->name);
-        text_puts(t, "_bucket");
-        text_put_labels(t, s, le);
-        text_puts(t, " ");
-        text_put_u64(t, cumulative);
-        text_puts(t, "\n");
+        snprintf(value, sizeof value, "%llu", (unsigned long long)cumulative);
+        render_sample(t, s, "_bucket", le, value);
     }
-    text_puts(t, f->name);
-    text_puts(t, "_sum");
-    text_put_labels(t, s, NULL);
-    text_puts(t, " ");
-    text_put_double(t, s->sum);
-    text_puts(t, "\n");
-    text_puts(t, f->name);
-    text_puts(t, "_count");
-    text_put_labels(t, s, NULL);
-    text_puts(t, " ");
-    text_put_u64(t, s->count);
-    text_puts(t, "\n");
+    format_double(s->sum, value, sizeof value);
+    render_sample(t, s, "_sum", NULL, value);
+    snprintf(value, sizeof value, "%llu", (unsigned long long)s->count);
+    render_sample(t, s, "_count", NULL, value);
 }
 
 static const char *type_name(metrics_type type) {
@@ -456,11 +446,9 @@ int metrics_render(const metrics *m, char **out, size_t *len, px_error *err) {
                 render_histogram_series(&t, s);
                 continue;
             }
-            text_puts(&t, f->name);
-            text_put_labels(&t, s, NULL);
-            text_puts(&t, " ");
-            text_put_double(&t, s->value);
-            text_puts(&t, "\n");
+            char value[64];
+            format_double(s->value, value, sizeof value);
+            render_sample(&t, s, "", NULL, value);
         }
     }
     if (t.oom) {

@@ -89,12 +89,17 @@ static void test_status_is_bounded(void **state) {
     assert_int_equal(strlen(got), strlen("STATUS=") + SERVICE_NOTIFY_STATUS_MAX);
 }
 
-static void test_watchdog_interval_is_half_the_timeout(void **state) {
-    (void)state;
+/* What systemd sets for a unit with WatchdogSec=: the timeout, and the pid it is meant for. */
+static void set_watchdog_env(const char *usec) {
     char pid[32];
     snprintf(pid, sizeof pid, "%d", (int)getpid());
-    setenv("WATCHDOG_USEC", "10000000", 1);
+    setenv("WATCHDOG_USEC", usec, 1);
     setenv("WATCHDOG_PID", pid, 1);
+}
+
+static void test_watchdog_interval_is_half_the_timeout(void **state) {
+    (void)state;
+    set_watchdog_env("10000000");
     service_notify n;
     assert_int_equal(service_notify_init(&n, NULL), 0);
     assert_int_equal(service_notify_watchdog_usec(&n), 5000000);
@@ -105,8 +110,7 @@ static void test_watchdog_interval_is_half_the_timeout(void **state) {
     assert_int_equal(service_notify_init(&n, NULL), 0);
     assert_int_equal(service_notify_watchdog_usec(&n), 0);
     /* Malformed values are an error that says what is wrong. */
-    setenv("WATCHDOG_PID", pid, 1);
-    setenv("WATCHDOG_USEC", "ten seconds", 1);
+    set_watchdog_env("ten seconds");
     px_error err = {0};
     assert_int_equal(service_notify_init(&n, &err), -1);
     assert_non_null(strstr(err.msg, "WATCHDOG_USEC"));
@@ -115,10 +119,7 @@ static void test_watchdog_interval_is_half_the_timeout(void **state) {
 static void test_without_manager_everything_is_a_no_op(void **state) {
     fake_manager *fm = *state;
     unsetenv("NOTIFY_SOCKET");
-    char pid[32];
-    snprintf(pid, sizeof pid, "%d", (int)getpid());
-    setenv("WATCHDOG_USEC", "10000000", 1);
-    setenv("WATCHDOG_PID", pid, 1);
+    set_watchdog_env("10000000");
     service_notify n;
     assert_int_equal(service_notify_init(&n, NULL), 0);
     assert_false(n.enabled);
