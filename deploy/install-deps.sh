@@ -10,7 +10,7 @@ packages=(
   libhttp-parser-dev
   libcmocka-dev
   redis-server kcat
-  valgrind
+  valgrind systemd
 )
 
 missing=()
