@@ -187,7 +187,9 @@ static void respond_readiness(connection *c, bool head_only, bool keep_alive) {
  * answered in order. */
 static void connection_route(connection *c) {
     http_parser *p = &c->parser;
-    bool keep_alive = http_should_keep_alive(p) && !c->server->closing;
+    /* An Upgrade request (WebSocket…) gets its answer and the connection closes: the bytes after
+     * its headers belong to another protocol. */
+    bool keep_alive = http_should_keep_alive(p) && !p->upgrade && !c->server->closing;
     bool head_only = p->method == HTTP_HEAD;
     if (c->url_too_long) {
         respond_text(c, 414, "URI too long\n", head_only, false);
@@ -288,7 +290,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     uv_timer_again(&c->idle);
     size_t parsed = http_parser_execute(&c->parser, &parser_settings, buf->base, (size_t)nread);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (e == HPE_PAUSED || c->closing) return;
+    if (c->closing || c->close_after_write) return;   /* answered; the rest is not read */
     if (c->request_too_large) {
         respond_text(c, 431, "request too large\n", false, false);
     } else if (e != HPE_OK || parsed != (size_t)nread) {

@@ -268,6 +268,18 @@ static void test_http10_without_keep_alive_is_closed(void **state) {
     client_free(c);
 }
 
+static void test_upgrade_is_answered_then_closed(void **state) {
+    fixture *f = *state;
+    client *c = client_connect(f->port);
+    response r;
+    client_send(c, "GET /healthz HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
+    client_read_response(c, false, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "Connection: close\r\n"));
+    assert_true(client_sees_close(c));   /* and no second (400) answer for the frame bytes */
+    client_free(c);
+}
+
 static void test_malformed_and_oversized_requests(void **state) {
     fixture *f = *state;
     response r;
@@ -424,6 +436,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_readyz_follows_the_callback, default_setup, default_teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive_pipelining_head_and_methods, default_setup, default_teardown),
         cmocka_unit_test_setup_teardown(test_http10_without_keep_alive_is_closed, default_setup, default_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_is_answered_then_closed, default_setup, default_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, default_setup, default_teardown),
         cmocka_unit_test_setup_teardown(test_connection_limit_idle_timeout_and_small_bound, small_setup, default_teardown),
         cmocka_unit_test(test_close_with_open_connections),
