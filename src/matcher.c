@@ -174,7 +174,10 @@ struct matcher {
     double *specificity;          /* per item */
     float *edge_weight;           /* parallel to idx->item_fiches.targets: w(fiche, item) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
+    uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item */
+    uint8_t *fiche_qualification; /* parallel to idx->fiche_items.targets: 1 for a qualification */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
+    double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items */
     uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
     rome_csr macro_fiches;        /* macro → fiches having items under it (targets sorted) */
     float *macro_weight;          /* parallel to macro_fiches.targets: Σ w(fiche, item) under that macro */
@@ -240,6 +243,15 @@ static int build_macro_lists(matcher *m) {
             m->macro_weight[offsets[mac + 1] - 1] += m->fiche_weight[k];
         }
     free(last);
+    /* per fiche-item link copies of what describing a job reads, so that it reads sequentially */
+    size_t links = fi->offsets[idx->n.fiches];
+    m->fiche_macro = malloc((links + 1) * sizeof *m->fiche_macro);
+    m->fiche_qualification = malloc(links + 1);
+    if (!m->fiche_macro || !m->fiche_qualification) return -1;
+    for (size_t k = 0; k < links; k++) {
+        m->fiche_macro[k] = m->item_macro[fi->targets[k]];
+        m->fiche_qualification[k] = (idx->items[fi->targets[k]].flags & ROME_ITEM_QUALIFICATION) != 0;
+    }
     return 0;
 }
 
@@ -279,7 +291,9 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->edge_weight = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->edge_weight);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
-    if (!m->specificity || !m->edge_weight || !m->fiche_total || !m->fiche_weight) goto nomem;
+    m->fiche_inverse_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_inverse_total);
+    if (!m->specificity || !m->edge_weight || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
+        goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
@@ -294,6 +308,7 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
             m->fiche_weight[k] = (float)item_weight(m, i, idx->fiche_items.importance ? idx->fiche_items.importance[k] : 0);
             m->fiche_total[f] += m->fiche_weight[k];
         }
+    for (uint32_t f = 0; f < n_fiches; f++) m->fiche_inverse_total[f] = m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
     if (build_macro_lists(m)) goto nomem;
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
@@ -313,7 +328,10 @@ void matcher_free(matcher *m) {
     free(m->specificity);
     free(m->edge_weight);
     free(m->fiche_weight);
+    free(m->fiche_macro);
+    free(m->fiche_qualification);
     free(m->fiche_total);
+    free(m->fiche_inverse_total);
     free(m->item_macro);
     free((void *)m->macro_fiches.offsets);
     free((void *)m->macro_fiches.targets);
@@ -361,7 +379,8 @@ struct matcher_scratch {
     uint32_t *avoided;        /* bit k: avoid entry k excludes this fiche */
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
     /* rankings */
-    ranked *top, *top_all, *skills, *sorted;
+    ranked *top, *top_all, *skills;
+    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key) */
     size_t sorted_cap;
 };
 
@@ -485,6 +504,23 @@ static void heap_offer(ranked *heap, size_t *n, size_t cap, ranked r) {
         i = c;
     }
     heap[i] = r;
+}
+
+/* Sort key of a missing item: usefulness descending, then item id (= code) ascending, as one
+ * integer. The bits of a non-negative float order like the float itself. */
+static uint64_t missing_key(float usefulness, uint32_t item) {
+    uint32_t bits;
+    memcpy(&bits, &usefulness, sizeof bits);
+    return ((uint64_t)(UINT32_MAX - bits) << 32) | item;
+}
+
+static void key_sort(uint64_t *v, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && x < v[j - 1]; j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
 }
 
 /* Sorts best first (insertion sort: the arrays are small and often nearly sorted). */
@@ -705,9 +741,8 @@ static void hold_macros(const matcher *m, matcher_scratch *s) {
 
 /* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
  * nothing at all when rejected. */
-static double item_value(const matcher *m, const matcher_scratch *s, uint32_t i) {
+static double item_value(const matcher *m, const matcher_scratch *s, uint32_t i, uint32_t mac) {
     if ((s->state[i] & ITEM_DECIDED) && !(s->state[i] & ITEM_DECLARED)) return 0.0;
-    uint32_t mac = m->item_macro[i];
     double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
     return s->held[i] > credit ? s->held[i] : credit;
 }
@@ -726,14 +761,14 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_items; k++) {
         uint32_t i = s->items[k], mac = m->item_macro[i];
         double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
-        float delta = (float)(item_value(m, s, i) - credit);
+        float delta = (float)(item_value(m, s, i, mac) - credit);
         if (delta == 0) continue;
         for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) s->acc[inv->targets[e]] += delta * m->edge_weight[e];
     }
 }
 
 static double coverage(const matcher *m, const matcher_scratch *s, uint32_t f) {
-    double c = m->fiche_total[f] > 0 ? s->acc[f] / m->fiche_total[f] : 0.0;
+    double c = s->acc[f] * m->fiche_inverse_total[f];
     return c > 1.0 ? 1.0 : c < 0.0 ? 0.0 : c;  /* float sums of weights may stray by an ulp */
 }
 
@@ -747,6 +782,7 @@ static uint8_t domain_flags(const matcher *m, const matcher_scratch *s, uint32_t
 static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, size_t *n_top,
                        px_error *err) {
     bool any_preferred = p->domains.n > 0;
+    bool count_removed = out->n_constraints > 0 || p->exclude_domains.n > 0;  /* else both rankings agree */
     size_t n_all = 0, n_cur = 0;
     *n_top = 0;
     for (size_t e = 0; e < out->n_experiences; e++)
@@ -761,8 +797,11 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
         double score = coverage(m, s, f);
         if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
         ranked r = {score, f};
-        heap_offer(s->top_all, &n_all, m->cfg.top, r);
-        if (!s->avoided[f] && !(dom & DOMAIN_EXCLUDED)) heap_offer(s->top, n_top, m->cfg.top, r);
+        /* most fiches rank below the kept ones once the heaps are full: test before calling */
+        if (count_removed && (n_all < m->cfg.top || ranks_before(&r, &s->top_all[0])))
+            heap_offer(s->top_all, &n_all, m->cfg.top, r);
+        if (!s->avoided[f] && !(dom & DOMAIN_EXCLUDED) && (*n_top < m->cfg.top || ranks_before(&r, &s->top[0])))
+            heap_offer(s->top, n_top, m->cfg.top, r);
     }
     rank_sort(s->top, *n_top);
     out->removed_by_domain = 0;
@@ -790,25 +829,22 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     return 0;
 }
 
-/* Attributes a job's score to the experiences (and to declared competences) it came from. */
-static void explain(const matcher *m, const matcher_scratch *s, uint32_t f, match_job *job) {
-    double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
-    const rome_csr *fi = &m->idx->fiche_items;
-    for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-        uint32_t i = fi->targets[k], mac = m->item_macro[i];
-        double v = item_value(m, s, i);
-        if (v <= 0) continue;
-        double c = v * m->fiche_weight[k];
-        total += c;
-        bool direct = s->held[i] >= v;
-        uint32_t from = direct ? ((s->state[i] & ITEM_INFERRED) ? s->from[i] : 0) : s->macro_from[mac];
-        bool declared = direct ? (s->state[i] & ITEM_DECLARED) != 0 : s->macro_declared[mac] != 0;
-        int n = __builtin_popcount(from) + declared;
-        if (!n) continue;
-        if (declared) part[MATCHER_MAX_EXPERIENCES] += c / n;
-        for (uint32_t e = 0; from; e++, from >>= 1)
-            if (from & 1u) part[e] += c / n;
-    }
+/* Splits what item i (of value v, weight w in the job's fiche) brings between the experiences it
+ * came from (part[e]) and the declared competences (part[MATCHER_MAX_EXPERIENCES]). */
+static void attribute(const matcher_scratch *s, uint32_t i, uint32_t mac, double v, double contribution, double *part) {
+    bool direct = s->held[i] >= v;
+    uint32_t from = direct ? ((s->state[i] & ITEM_INFERRED) ? s->from[i] : 0) : s->macro_from[mac];
+    bool declared = direct ? (s->state[i] & ITEM_DECLARED) != 0 : s->macro_declared[mac] != 0;
+    int n = __builtin_popcount(from) + declared;
+    if (!n) return;
+    double share = contribution / n;
+    if (declared) part[MATCHER_MAX_EXPERIENCES] += share;
+    for (uint32_t e = 0; from; e++, from >>= 1)
+        if (from & 1u) part[e] += share;
+}
+
+/* The biggest parts, as shares of the whole, biggest first (ties: lower experience index). */
+static void pick_reasons(const double *part, double total, match_job *job) {
     job->n_reasons = 0;
     for (uint32_t e = 0; e <= MATCHER_MAX_EXPERIENCES; e++) {
         if (part[e] <= 0) continue;
@@ -849,21 +885,29 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         job->coverage = coverage(m, s, f);
         job->held.off = (uint32_t)out->n_codes;
         size_t n_missing = 0;
-        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+        double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
+        uint32_t first = fi->offsets[f];
+        for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
             uint32_t i = fi->targets[k];
+            /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
             if (s->held[i] > 0) out->codes[out->n_codes++] = i;
-            else s->sorted[n_missing++] = (ranked){(double)m->fiche_weight[k] * s->opens[i], i};
+            else s->sorted[n_missing++] = missing_key(m->fiche_weight[k] * (float)s->opens[i], k - first);
+            double v = item_value(m, s, i, m->fiche_macro[k]);
+            if (v <= 0) continue;
+            total += v * m->fiche_weight[k];
+            attribute(s, i, m->fiche_macro[k], v, v * m->fiche_weight[k], part);
         }
+        pick_reasons(part, total, job);
         job->held.n = (uint32_t)(out->n_codes - job->held.off);
-        rank_sort(s->sorted, n_missing);
+        key_sort(s->sorted, n_missing);
         job->missing.off = (uint32_t)out->n_codes;
-        for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = s->sorted[k].id;
+        for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
         job->missing.n = (uint32_t)n_missing;
         job->qualifications.off = (uint32_t)out->n_codes;
         for (size_t k = 0; k < n_missing; k++)
-            if (idx->items[s->sorted[k].id].flags & ROME_ITEM_QUALIFICATION) out->codes[out->n_codes++] = s->sorted[k].id;
+            if (m->fiche_qualification[first + (uint32_t)s->sorted[k]])
+                out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
         job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
-        explain(m, s, f, job);
     }
     rc = 0;
 done:
