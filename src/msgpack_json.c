@@ -464,8 +464,6 @@ static int pack_tagged_bytes(const cJSON *tagged, msgpack_packer *pk, const json
 static int pack_object(const cJSON *j, msgpack_packer *pk, unsigned depth, const msgpack_json_limits *limits,
                        json_path *path, px_error *err) {
     size_t n = (size_t)cJSON_GetArraySize(j);
-    if (n == 1 && is_reserved_key(j->child->string, strlen(j->child->string)))
-        return pack_tagged_bytes(j->child, pk, path, err);
     if (check_duplicate_keys(j, path, err)) return -1;
     if (msgpack_pack_map(pk, n)) return pack_nomem(err, path);
     for (const cJSON *c = j->child; c; c = c->next) {
@@ -509,6 +507,10 @@ static int pack_value(const cJSON *j, msgpack_packer *pk, unsigned depth, const 
         return pack_raw_number(j->valuestring, pk, path, err);
     case cJSON_Array:
     case cJSON_Object:
+        /* {"$bin"}/{"$ext"} stand for one msgpack scalar: they do not count as nesting. */
+        if ((j->type & 0xff) == cJSON_Object && j->child && !j->child->next &&
+            is_reserved_key(j->child->string, strlen(j->child->string)))
+            return pack_tagged_bytes(j->child, pk, path, err);
         if (depth + 1 > limits->max_depth)
             return px_error_set(err, MSGPACK_JSON_ERR_TOO_DEEP, "%s: containers nest deeper than %u levels", path->text,
                                 limits->max_depth);

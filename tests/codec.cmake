@@ -12,3 +12,11 @@ foreach(name codec_event_test codec_state_test codec_json_test codec_fuzz_test c
     add_test(NAME ${name} COMMAND ${name})
   endif()
 endforeach()
+
+# libFuzzer target (clang only; not a ctest): ./fuzz_codecs -max_total_time=60
+if(CMAKE_C_COMPILER_ID MATCHES "Clang")
+  add_executable(fuzz_codecs ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_codecs.c)
+  target_compile_options(fuzz_codecs PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_codecs PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(fuzz_codecs PRIVATE passerelle)
+endif()

@@ -246,6 +246,13 @@ static void test_bounds(void **state) {
     cJSON_Delete(ok);
     msgpack_unpacked_destroy(&up);
 
+    /* bin/ext become {"$bin"}/{"$ext"} objects but stay one scalar deep (found by libFuzzer). */
+    l.max_depth = 2;
+    assert_int_equal(to_text("\x91\x91\xc4\x01" "a", 5, &l, "[[{\"$bin\":\"YQ==\"}]]"), 0);
+    assert_int_equal(to_msgpack("[[{\"$bin\":\"YQ==\"}]]", &sb, &l, &err), 0);
+    assert_int_equal(to_msgpack("[[{\"$ext\":[1,\"YQ==\"]}]]", &sb, &l, &err), 0);
+    assert_int_equal(to_msgpack("[[{\"a\":1}]]", &sb, &l, &err), MSGPACK_JSON_ERR_TOO_DEEP);
+
     l = msgpack_json_limits_default();
     l.max_bytes = 7;
     assert_int_equal(to_msgpack("[1,2,3]", &sb, &l, &err), 0);
