@@ -133,7 +133,10 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
 
 static void log_to_stderr(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
-    if (level <= 4) fprintf(stderr, "librdkafka %s: %s\n", fac, buf);
+    /* -X properties go to every client, so cross-type notices ("consumer property … ignored by
+     * this producer") are expected noise; other warnings and errors are shown. */
+    if (level <= 4 && !(!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this")))
+        fprintf(stderr, "librdkafka %s: %s\n", fac, buf);
 }
 
 /* A client for the tool: brokers, then -X properties in order, then `fixed` (name, value pairs). */
@@ -547,6 +550,26 @@ static void replay_usage(FILE *out) {
             "Prints one JSON line per replayed record. Exit status: 0, 1 on a failure.\n");
 }
 
+#define CLI_JOIN_MS 30000
+
+/* Joining the group takes a few seconds: --timeout-ms counts idle time from the assignment on. */
+static int wait_for_assignment(rd_kafka_t *c, const char *topic) {
+    for (int waited = 0; waited < CLI_JOIN_MS && !cli_interrupted; waited += 100) {
+        rd_kafka_topic_partition_list_t *l = NULL;
+        int assigned = !rd_kafka_assignment(c, &l) && l && l->cnt > 0;
+        if (l) rd_kafka_topic_partition_list_destroy(l);
+        if (assigned) return 0;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (m) {
+            /* Nothing is consumed before the assignment; an error here is worth showing. */
+            if (m->err) fprintf(stderr, "passerelle replay: %s\n", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        }
+    }
+    fprintf(stderr, "passerelle replay: no partition of %s was assigned within %d ms\n", topic, CLI_JOIN_MS);
+    return -1;
+}
+
 typedef struct replay_state {
     rd_kafka_t *consumer, *producer;
     delivery_tally tally;
@@ -643,6 +666,7 @@ int cli_replay_main(int argc, char **argv) {
         fprintf(stderr, "passerelle replay: cannot subscribe to %s: %s\n", dlq, rd_kafka_err2str(err));
         failed = 1;
     }
+    if (!failed && wait_for_assignment(s.consumer, dlq)) failed = 1;
     long long idle = 0;
     int stop = 0;
     while (!failed && !stop && (o.count < 0 || (long long)s.replayed < o.count)) {

@@ -1,0 +1,296 @@
+/* passerelle send | tail | replay against the embedded broker (librdkafka's mock cluster on
+ * loopback). The CLI binary is argv[1]. Every command runs under `timeout`, every wait is bounded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <msgpack.h>
+
+#include "event_codec.h"
+#include "kafka_embedded.h"
+
+static const char *cli;   /* path of the passerelle binary */
+
+/* The mock cluster lets a new member of a group in only once the previous one's session expired,
+ * even after a clean leave: keep sessions short where one group is joined twice. */
+#define SHORT_SESSION "-X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
+
+typedef struct run_result {
+    int status;
+    char *out;             /* stdout */
+} run_result;
+
+/* Runs `timeout 60 CLI ARGS` (args already shell-safe), capturing stdout; stderr goes to ours. */
+static run_result run_cli(const char *fmt, ...) {
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "timeout 60 '%s' %s", cli, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    run_result r = {0, NULL};
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            r.out = realloc(r.out, cap);
+        }
+        memcpy(r.out + len, chunk, n);
+        len += n;
+    }
+    if (!r.out) r.out = calloc(1, 1);
+    r.out[len] = '\0';
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return r;
+}
+
+static size_t count_lines(const char *s) {
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static char *write_temp(const char *content) {
+    char *path = strdup("/tmp/passerelle-kafka-cli-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return path;
+}
+
+static kafka_embedded *start_broker(void) {
+    static const char *const topics[] = {"in.v1", "dlq.v1", "replayed.v1", "tomb.v1"};
+    px_error err = {0};
+    kafka_embedded *kb = kafka_embedded_start(1, topics, 4, 3, &err);
+    if (!kb) fail_msg("%s", err.msg);
+    return kb;
+}
+
+static void produce_raw(const char *brokers, const char *topic, const char *key, const void *value, size_t len) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(p);
+    assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                                       RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_END),
+                     0);
+    assert_int_equal(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+}
+
+static const char events[] =
+    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e1\",\"user_id\":\"alice\",\"ts\":1700000000000,"
+    "\"experiences\":[{\"appellation\":11573,\"months\":24}],\"avoid\":[\"no_weekend\"]}\n"
+    "\n"
+    "{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e2\",\"user_id\":\"alice\",\"ts\":1700000000001,"
+    "\"confirmed\":[100011,100012],\"rejected\":[],\"added\":[]}\n"
+    "{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e3\",\"user_id\":\"bob\",\"ts\":1700000000002}\n"
+    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e4\",\"user_id\":\"chloé\",\"ts\":1700000000003,"
+    "\"experiences\":[{\"title\":\"aide-soignante\",\"extra\":true}],\"domains\":[\"J\"]}\n";
+
+/* send → tail: every event comes back as the same JSON object (msgpack round trip, one key each). */
+static void test_send_tail_round_trip(void **state) {
+    (void)state;
+    kafka_embedded *kb = start_broker();
+    const char *b = kafka_embedded_bootstraps(kb);
+    char *file = write_temp(events);
+    run_result r = run_cli("send --brokers %s --topic in.v1 %s", b, file);
+    assert_int_equal(r.status, 0);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic in.v1 --from-beginning --count 4 --timeout-ms 10000", b);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 4);
+    /* Partitions interleave: match each sent line to a printed one by event_id, compare trees. */
+    char *saveptr = NULL, *copy = strdup(events);
+    int matched = 0;
+    for (char *line = strtok_r(copy, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+        cJSON *sent = cJSON_Parse(line);
+        assert_non_null(sent);
+        const char *id = cJSON_GetObjectItem(sent, "event_id")->valuestring;
+        char *save2 = NULL, *out = strdup(r.out);
+        for (char *got = strtok_r(out, "\n", &save2); got; got = strtok_r(NULL, "\n", &save2)) {
+            cJSON *g = cJSON_Parse(got);
+            assert_non_null(g);
+            if (!strcmp(cJSON_GetObjectItem(g, "event_id")->valuestring, id)) {
+                assert_true(cJSON_Compare(sent, g, 1));
+                matched++;
+            }
+            cJSON_Delete(g);
+        }
+        free(out);
+        cJSON_Delete(sent);
+    }
+    assert_int_equal(matched, 4);
+    free(copy);
+    free(r.out);
+    /* Without --from-beginning tail starts at the end: nothing within its timeout, exit 1 for --count. */
+    r = run_cli("tail --brokers %s --topic in.v1 --count 1 --timeout-ms 1500", b);
+    assert_int_equal(r.status, 1);
+    assert_int_equal(count_lines(r.out), 0);
+    free(r.out);
+    unlink(file);
+    free(file);
+    kafka_embedded_stop(kb);
+}
+
+/* Bad lines are reported and skipped, good ones still sent; usage errors exit 2. */
+static void test_send_refuses_bad_lines(void **state) {
+    (void)state;
+    kafka_embedded *kb = start_broker();
+    const char *b = kafka_embedded_bootstraps(kb);
+    char *file = write_temp("{\"user_id\":\"u1\",\"type\":\"x\"}\n"
+                            "not json\n"
+                            "{\"type\":\"no user\"}\n"
+                            "[1,2]\n"
+                            "{\"user_id\":42}\n"
+                            "{\"user_id\":\"u3\",\"type\":\"y\"}\n");
+    run_result r = run_cli("send --brokers %s --topic in.v1 %s 2>/dev/null", b, file);
+    assert_int_equal(r.status, 1);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic in.v1 --from-beginning --timeout-ms 2000", b);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 2);
+    assert_non_null(strstr(r.out, "\"u1\""));
+    assert_non_null(strstr(r.out, "\"u3\""));
+    free(r.out);
+    r = run_cli("send --topic in.v1 %s 2>/dev/null", file);   /* no --brokers */
+    assert_int_equal(r.status, 2);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic in.v1 --count -3 2>/dev/null", b);
+    assert_int_equal(r.status, 2);
+    free(r.out);
+    r = run_cli("send --brokers %s --topic in.v1 -X no.such.property=1 %s 2>/dev/null", b, file);
+    assert_int_equal(r.status, 2);
+    free(r.out);
+    unlink(file);
+    free(file);
+    kafka_embedded_stop(kb);
+}
+
+static void test_tail_tombstone(void **state) {
+    (void)state;
+    kafka_embedded *kb = start_broker();
+    const char *b = kafka_embedded_bootstraps(kb);
+    produce_raw(b, "tomb.v1", "erased-user", NULL, 0);
+    produce_raw(b, "tomb.v1", "raw-user", "\xc1", 1);   /* 0xc1 is never valid msgpack */
+    run_result r = run_cli("tail --brokers %s --topic tomb.v1 --from-beginning --count 2 --timeout-ms 10000", b);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "{\"key\":\"erased-user\",\"tombstone\":true}\n"));
+    assert_non_null(strstr(r.out, "\"key\":\"raw-user\""));
+    assert_non_null(strstr(r.out, "\"error\""));
+    free(r.out);
+    kafka_embedded_stop(kb);
+}
+
+/* A DLQ record as the daemon writes it (event_codec's encoder), around `original`. */
+static void produce_dlq(const char *brokers, const char *key, const char *original, size_t original_len,
+                        int reason, int64_t offset) {
+    dlq_record rec = {.value = original, .value_len = original_len, .key = key, .key_len = strlen(key),
+                      .topic = "in.v1", .partition = 0, .offset = offset, .reason = reason,
+                      .message = "test record", .ts = 1700000000000};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err = {0};
+    assert_int_equal(dlq_record_encode(&rec, &sb, &err), 0);
+    produce_raw(brokers, "dlq.v1", key, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_replay(void **state) {
+    (void)state;
+    kafka_embedded *kb = start_broker();
+    const char *b = kafka_embedded_bootstraps(kb);
+    /* Originals: msgpack {"user_id": "uN"} (fixstr keys). */
+    char orig[3][32];
+    size_t orig_len[3];
+    for (int i = 0; i < 3; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "user_id", 7);
+        char uid[8];
+        snprintf(uid, sizeof uid, "u%d", i);
+        msgpack_pack_str_with_body(&pk, uid, strlen(uid));
+        memcpy(orig[i], sb.data, sb.size);
+        orig_len[i] = sb.size;
+        msgpack_sbuffer_destroy(&sb);
+    }
+    produce_dlq(b, "u0", orig[0], orig_len[0], EVENT_ERR_UNKNOWN_CODE, 10);
+    produce_dlq(b, "u1", orig[1], orig_len[1], EVENT_ERR_WRONG_TYPE, 11);
+    produce_dlq(b, "u2", orig[2], orig_len[2], EVENT_ERR_UNKNOWN_CODE, 12);
+
+    /* tail shows the DLQ record with its original decoded. */
+    run_result r = run_cli("tail --brokers %s --topic dlq.v1 --from-beginning --count 3 --timeout-ms 10000", b);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"original\":{\"user_id\":\"u1\"}"));
+    assert_non_null(strstr(r.out, "\"reason\":\"wrong_type\""));
+    free(r.out);
+
+    /* Only unknown_code records, to replayed.v1. */
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --reason unknown_code --timeout-ms 2000 --group g1 %s",
+                b, SHORT_SESSION);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 2);
+    assert_non_null(strstr(r.out, "\"source_offset\":10"));
+    assert_non_null(strstr(r.out, "\"source_offset\":12"));
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic replayed.v1 --from-beginning --timeout-ms 2000", b);
+    assert_int_equal(count_lines(r.out), 2);
+    assert_non_null(strstr(r.out, "{\"user_id\":\"u0\"}"));
+    assert_non_null(strstr(r.out, "{\"user_id\":\"u2\"}"));
+    assert_null(strstr(r.out, "u1"));
+    free(r.out);
+    /* Same group again: progress was committed, nothing more. */
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --timeout-ms 2000 --group g1 %s", b, SHORT_SESSION);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 0);
+    free(r.out);
+    /* Another group, no --to: all three go back to their source topic, original bytes and key. */
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --count 3 --timeout-ms 5000 --group g2", b);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 3);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic in.v1 --from-beginning --count 3 --timeout-ms 5000", b);
+    assert_int_equal(r.status, 0);
+    for (int i = 0; i < 3; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "{\"user_id\":\"u%d\"}", i);
+        assert_non_null(strstr(r.out, want));
+    }
+    free(r.out);
+    kafka_embedded_stop(kb);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: kafka_cli_test PATH-TO-passerelle\n");
+        return 2;
+    }
+    cli = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_send_tail_round_trip),
+        cmocka_unit_test(test_send_refuses_bad_lines),
+        cmocka_unit_test(test_tail_tombstone),
+        cmocka_unit_test(test_replay),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
