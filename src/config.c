@@ -466,27 +466,6 @@ static void show_setting(const config *cfg, const setting *s, FILE *out) {
     fputc('\n', out);
 }
 
-static void explain_matching(const matcher_config *m, FILE *out) {
-    const struct {
-        const char *key;
-        double value;
-    } reals[] = {
-        {"weight.principale", m->weight_principale}, {"weight.emergente", m->weight_emergente},
-        {"weight.other", m->weight_other},           {"weight.savoir_etre", m->savoir_etre_factor},
-        {"inferred_confidence", m->inferred_confidence}, {"extra_weight", m->extra_weight},
-        {"domain_boost", m->domain_boost},           {"title.min_confidence", m->title_min_confidence},
-    };
-    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) fprintf(out, "%s = %.17g\n", reals[i].key, reals[i].value);
-    fprintf(out, "skills_asked = %" PRIu32 "\ntop = %" PRIu32 "\ntitle.alternatives = %" PRIu32 "\n", m->skills_asked, m->top,
-            m->alternatives);
-    for (uint32_t c = 0; c < m->n_constraints; c++) {
-        fprintf(out, "constraint.%s = ", m->constraints[c].name);
-        for (uint32_t k = 0; k < m->constraints[c].n_codes; k++)
-            fprintf(out, "%s%" PRIu32, k ? ", " : "", m->constraints[c].codes[k]);
-        fputc('\n', out);
-    }
-}
-
 void config_explain(const config *cfg, FILE *out) {
     fputs("# effective passerelled configuration (defaults included; secrets masked)\n\n[kafka]\n", out);
     if (cfg->kafka_embedded) fprintf(out, "bootstrap.servers = %s\n", CONFIG_EMBEDDED);
@@ -498,7 +477,7 @@ void config_explain(const config *cfg, FILE *out) {
         if (strcmp(section, s->section)) {
             if (!strcmp(section, "rome")) {
                 fputs("\n[matching]\n", out);
-                explain_matching(&cfg->matching, out);
+                matcher_config_write(&cfg->matching, out);
             }
             section = s->section;
             fprintf(out, "\n[%s]\n", section);

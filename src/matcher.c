@@ -1,6 +1,7 @@
 #include "matcher.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,24 @@ static int set_constraint(matcher_config *cfg, const char *key, const char *valu
     }
     *slot = parsed;
     return 0;
+}
+
+void matcher_config_write(const matcher_config *cfg, FILE *out) {
+    for (size_t i = 0; i < sizeof real_keys / sizeof real_keys[0]; i++) {
+        double v = *(const double *)((const char *)cfg + real_keys[i].offset);
+        char text[32];
+        snprintf(text, sizeof text, "%.15g", v);
+        if (strtod(text, NULL) != v) snprintf(text, sizeof text, "%.17g", v);
+        fprintf(out, "%s = %s\n", real_keys[i].key, text);
+    }
+    for (size_t i = 0; i < sizeof count_keys / sizeof count_keys[0]; i++)
+        fprintf(out, "%s = %" PRIu32 "\n", count_keys[i].key, *(const uint32_t *)((const char *)cfg + count_keys[i].offset));
+    for (uint32_t c = 0; c < cfg->n_constraints; c++) {
+        fprintf(out, "%s%s = ", CONSTRAINT_PREFIX, cfg->constraints[c].name);
+        for (uint32_t k = 0; k < cfg->constraints[c].n_codes; k++)
+            fprintf(out, "%s%" PRIu32, k ? ", " : "", cfg->constraints[c].codes[k]);
+        fputc('\n', out);
+    }
 }
 
 int matcher_config_set(matcher_config *cfg, const char *key, const char *value, px_error *err) {

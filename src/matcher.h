@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "profile.h"
 #include "px_error.h"
@@ -90,6 +91,10 @@ matcher_config matcher_config_default(void);
  * err->code MATCHER_ERR_CONFIG naming the key and what was expected. Codes are checked against the
  * index later, by matcher_build(). */
 int matcher_config_set(matcher_config *cfg, const char *key, const char *value, px_error *err);
+
+/* Writes every key of cfg as `key = value` lines that matcher_config_set() reads back to the same
+ * values (reals with enough digits to be exact), constraints last. For `passerelled --check-config`. */
+void matcher_config_write(const matcher_config *cfg, FILE *out);
 
 /* The named constraint of that name, or NULL. */
 const matcher_constraint *matcher_config_constraint(const matcher_config *cfg, const char *name);
