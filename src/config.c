@@ -199,9 +199,12 @@ static int apply_setting(config *cfg, const setting *s, const char *value, px_er
     case K_BOOL:
         return parse_bool(value, (bool *)at, err);
     case K_ENDPOINT_TEXT:
-        return redis_endpoint_set((char *)at, (size_t)s->max, value, s->key, err);
-    case K_SPECIAL:
-        return s->parse(cfg, value, err);
+    case K_SPECIAL: {
+        /* Other modules parse these; their error codes become ours. */
+        int rc = s->kind == K_SPECIAL ? s->parse(cfg, value, err) : redis_endpoint_set((char *)at, (size_t)s->max, value, s->key, err);
+        if (rc && err) err->code = CONFIG_ERR_VALUE;
+        return rc;
+    }
     }
     return px_error_set(err, CONFIG_ERR_KEY, "internal: unknown setting kind");
 }

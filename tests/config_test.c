@@ -1,0 +1,294 @@
+/* config: defaults, the annotated example file, explain round trips, pass-through of [kafka],
+ * and one bad file per kind of mistake with the error's place and words. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define EXAMPLE PASSERELLE_SOURCE_DIR "/config/passerelled.conf"
+
+/* Writes text to a fresh temporary file; returns its malloc'ed path. */
+static char *write_temp(const char *text) {
+    char *path = strdup("/tmp/passerelle-config-test-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+static char *explain_text(const config *cfg) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    assert_non_null(f);
+    config_explain(cfg, f);
+    fclose(f);
+    return buf;
+}
+
+static config *load_text(const char *text, px_error *err) {
+    char *path = write_temp(text);
+    config *cfg = NULL;
+    int rc = config_load(path, &cfg, err);
+    unlink(path);
+    free(path);
+    assert_true(rc == 0 ? cfg != NULL : cfg == NULL);
+    return cfg;
+}
+
+static void test_defaults(void **state) {
+    (void)state;
+    px_error err;
+    config *cfg = config_default(&err);
+    assert_non_null(cfg);
+    assert_true(cfg->kafka_embedded);
+    assert_int_equal(cfg->n_kafka, 0);
+    assert_string_equal(cfg->topic_profile, "passerelle.profile.v1");
+    assert_string_equal(cfg->topic_skills, "passerelle.skills.v1");
+    assert_string_equal(cfg->topic_suggestions, "passerelle.suggestions.v1");
+    assert_string_equal(cfg->topic_dlq, "passerelle.dlq.v1");
+    assert_string_equal(cfg->group_id, "passerelle");
+    assert_string_equal(cfg->redis.host, "127.0.0.1");
+    assert_int_equal(cfg->redis.port, 6379);
+    assert_int_equal(cfg->limits.max_experiences, event_limits_default().max_experiences);
+    assert_null(cfg->transactional_id);
+    assert_null(cfg->rome_dir);
+    config_free(cfg);
+
+    /* An empty file is the defaults. */
+    cfg = load_text("", &err);
+    assert_non_null(cfg);
+    config *def = config_default(&err);
+    char *a = explain_text(cfg), *b = explain_text(def);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    config_free(cfg);
+    config_free(def);
+}
+
+/* The example sets every key to its default, and names every key (possibly commented out). */
+static void test_example_file(void **state) {
+    (void)state;
+    px_error err;
+    config *cfg = NULL;
+    if (config_load(EXAMPLE, &cfg, &err)) fail_msg("%s", err.msg);
+    config *def = config_default(&err);
+    char *from_example = explain_text(cfg), *defaults = explain_text(def);
+    assert_string_equal(from_example, defaults);
+
+    FILE *f = fopen(EXAMPLE, "r");
+    assert_non_null(f);
+    static char example[65536];
+    size_t n = fread(example, 1, sizeof example - 1, f);
+    example[n] = '\0';
+    fclose(f);
+    /* Every key explain prints, outside the constraint table, must be documented in the example. */
+    char *save = NULL;
+    for (char *line = strtok_r(defaults, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strstr(line, " = ");
+        if (line[0] == '#' || line[0] == '[' || !eq || !strncmp(line, "constraint.", 11)) continue;
+        *eq = '\0';
+        char plain[128], commented[128];
+        snprintf(plain, sizeof plain, "\n%s =", line);
+        snprintf(commented, sizeof commented, "\n# %s =", line);
+        if (!strstr(example, plain) && !strstr(example, commented)) fail_msg("key %s is not in %s", line, EXAMPLE);
+    }
+    const char *optional[] = {"host", "port", "unix_socket", "user", "password", "db", "snapshot", "dir", "transactional.id"};
+    for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
+        char commented[128];
+        snprintf(commented, sizeof commented, "\n# %s =", optional[i]);
+        if (!strstr(example, commented)) fail_msg("optional key %s is not shown in %s", optional[i], EXAMPLE);
+    }
+    free(from_example);
+    free(defaults);
+    config_free(cfg);
+    config_free(def);
+}
+
+static const char *const custom =
+    "[kafka]\n"
+    "bootstrap.servers = 10.0.0.1:9092,10.0.0.2:9092\n"
+    "client.id = px-1\n"
+    "transactional.id = passerelle-1\n"
+    "sasl.password = s3cret\n"
+    "[topics]\nprofile = p.v1\nskills = s.v1\nsuggestions = o.v1\ndlq = d.v1\ngroup = g1\n"
+    "[redis]\nhost = redis.internal\nport = 6380\nuser = px\npassword = hunter2\ndb = 3\nkey_prefix = px:\n"
+    "state_prefix = u:\nstate_ttl_s = 0\nconnect_timeout_ms = 100\ncommand_timeout_ms = 200\n"
+    "backoff_initial_ms = 10\nbackoff_max_ms = 20\n"
+    "[rome]\nsnapshot = /var/lib/px/rome.snap\n"
+    "[matching]\nweight.emergente = 0.65\ntop = 7\nconstraint.no_cold = 11, 12\n"
+    "[limits]\nmax_message_bytes = 1000\nmax_experiences = 3\nmax_competences = 4096\nmax_avoid = 2\nmax_domains = 64\n"
+    "max_title_bytes = 50\nmax_id_bytes = 40\nmax_depth = 3\nbatch_size = 100000\nbatch_max_wait_ms = 1\n"
+    "[log]\nlevel = debug\n"
+    "[http]\nenabled = false\naddress = 0.0.0.0\nport = 0\n"
+    "[daemon]\nidempotency_window = 5\nshutdown_timeout_ms = 1\ntxn_timeout_ms = 2\n";
+
+static void test_custom_values(void **state) {
+    (void)state;
+    px_error err;
+    config *cfg = load_text(custom, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    assert_false(cfg->kafka_embedded);
+    /* [kafka] properties verbatim, in file order. */
+    assert_int_equal(cfg->n_kafka, 4);
+    assert_string_equal(cfg->kafka[0].name, "bootstrap.servers");
+    assert_string_equal(cfg->kafka[0].value, "10.0.0.1:9092,10.0.0.2:9092");
+    assert_string_equal(cfg->kafka[1].name, "client.id");
+    assert_string_equal(cfg->kafka[3].name, "sasl.password");
+    assert_string_equal(cfg->transactional_id, "passerelle-1");
+    assert_string_equal(cfg->topic_dlq, "d.v1");
+    assert_string_equal(cfg->group_id, "g1");
+    assert_string_equal(cfg->redis.host, "redis.internal");
+    assert_int_equal(cfg->redis.port, 6380);
+    assert_string_equal(cfg->redis.user, "px");
+    assert_string_equal(cfg->redis.password, "hunter2");
+    assert_int_equal(cfg->redis.db, 3);
+    assert_string_equal(cfg->redis.prefix, "px:");
+    assert_string_equal(cfg->rome_key_prefix, "px:");  /* follows [redis] key_prefix when not set */
+    assert_string_equal(cfg->rome_snapshot, "/var/lib/px/rome.snap");
+    assert_null(cfg->rome_dir);
+    assert_true(cfg->matching.weight_emergente == 0.65);
+    assert_int_equal(cfg->matching.top, 7);
+    const matcher_constraint *cold = matcher_config_constraint(&cfg->matching, "no_cold");
+    assert_non_null(cold);
+    assert_int_equal(cold->n_codes, 2);
+    assert_int_equal(cfg->limits.max_experiences, 3);
+    assert_int_equal(cfg->limits.max_depth, 3);
+    assert_int_equal(cfg->batch_size, 100000);
+    assert_int_equal(cfg->log_level, PX_LOG_DEBUG);
+    assert_false(cfg->http_enabled);
+    assert_int_equal(cfg->http_port, 0);
+    assert_int_equal(cfg->idempotency_window, 5);
+    assert_int_equal(cfg->state_ttl_s, 0);
+
+    /* explain masks secrets and otherwise reads back to the same configuration. */
+    char *text = explain_text(cfg);
+    assert_null(strstr(text, "s3cret"));
+    assert_null(strstr(text, "hunter2"));
+    assert_non_null(strstr(text, "sasl.password = ********"));
+    assert_non_null(strstr(text, "password = ********"));
+    assert_null(strstr(text, "passerelle.embedded"));  /* meaningless with a real cluster */
+    char *unmasked = strdup(text);
+    for (char *p; (p = strstr(unmasked, "sasl.password = ********"));) memcpy(p + 16, "s3cret  ", 8);
+    for (char *p; (p = strstr(unmasked, "\npassword = ********"));) memcpy(p + 12, "hunter2 ", 8);
+    config *back = load_text(unmasked, &err);
+    if (!back) fail_msg("explain output does not load: %s\n%s", err.msg, unmasked);
+    char *again = explain_text(back);
+    assert_string_equal(again, text);
+    free(text);
+    free(unmasked);
+    free(again);
+    config_free(back);
+    config_free(cfg);
+}
+
+static void test_url_and_embedded(void **state) {
+    (void)state;
+    px_error err;
+    config *cfg = load_text("[kafka]\nbootstrap.servers = embedded\npasserelle.embedded.partitions = 16\n"
+                            "[redis]\nurl = redis://bob:p%40ss@127.0.0.1:7000/5\nkey_prefix = t:\n[rome]\nkey_prefix = idx:\ndir =\n",
+                            &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    assert_true(cfg->kafka_embedded);
+    assert_int_equal(cfg->n_kafka, 0);
+    assert_int_equal(cfg->embedded_partitions, 16);
+    assert_int_equal(cfg->redis.port, 7000);
+    assert_int_equal(cfg->redis.db, 5);
+    assert_string_equal(cfg->redis.user, "bob");
+    assert_string_equal(cfg->redis.password, "p@ss");
+    assert_string_equal(cfg->redis.prefix, "t:");
+    assert_string_equal(cfg->rome_key_prefix, "idx:");
+    assert_null(cfg->rome_dir);
+    config_free(cfg);
+}
+
+typedef struct bad_file {
+    const char *text;
+    int code;
+    const char *place;   /* ":LINE: [section] key:" that must follow the path */
+    const char *words;   /* must appear in the message */
+} bad_file;
+
+static void test_bad_files(void **state) {
+    (void)state;
+    const bad_file cases[] = {
+        {"[kafak]\nfoo = 1\n", CONFIG_ERR_KEY, ":2: [kafak] foo:", "unknown section"},
+        {"foo = 1\n", CONFIG_ERR_KEY, ":1: [] foo:", "unknown section"},
+        {"[redis]\nhots = x\n", CONFIG_ERR_KEY, ":2: [redis] hots:", "unknown key (expected one of: url, host, port"},
+        {"[limits]\nbatch_size = 10\nbatch_size = 20\n", CONFIG_ERR_KEY, ":3: [limits] batch_size:", "given twice"},
+        {"[kafka]\nclient.id = a\nclient.id = b\n", CONFIG_ERR_KEY, ":3: [kafka] client.id:", "given twice"},
+        {"[kafka]\nbootstrap.servers = embedded\nbootstrap.servers = h:1\n", CONFIG_ERR_KEY, ":3: [kafka] bootstrap.servers:", "given twice"},
+        {"[kafka]\ngroup.id = x\n", CONFIG_ERR_KEY, ":2: [kafka] group.id:", "[topics] group"},
+        {"[kafka]\npasserelle.embeded.brokers = 2\n", CONFIG_ERR_KEY, ":2: [kafka] passerelle.embeded.brokers:", "unknown passerelle key"},
+        {"\n\n[limits]\nbatch_size = 12x\n", CONFIG_ERR_VALUE, ":4: [limits] batch_size:", "expected an integer in [1, 100000], got \"12x\""},
+        {"[limits]\nmax_experiences = 33\n", CONFIG_ERR_VALUE, ":2: [limits] max_experiences:", "[1, 32]"},
+        {"[limits]\nmax_depth = 2\n", CONFIG_ERR_VALUE, ":2: [limits] max_depth:", "[3, 32]"},
+        {"[limits]\nbatch_size = \n", CONFIG_ERR_VALUE, ":2: [limits] batch_size:", "expected an integer"},
+        {"[redis]\nport = -1\n", CONFIG_ERR_VALUE, ":2: [redis] port:", "[1, 65535]"},
+        {"[redis]\nstate_ttl_s = 99999999999999999999\n", CONFIG_ERR_VALUE, ":2: [redis] state_ttl_s:", "expected an integer"},
+        {"[http]\nenabled = maybe\n", CONFIG_ERR_VALUE, ":2: [http] enabled:", "expected true/false"},
+        {"[log]\nlevel = loud\n", CONFIG_ERR_VALUE, ":2: [log] level:", "loud"},
+        {"[matching]\nweight.principale = 2\n", CONFIG_ERR_VALUE, ":2: [matching] weight.principale:", "expected a number"},
+        {"[matching]\nweight.nope = 1\n", CONFIG_ERR_VALUE, ":2: [matching] weight.nope:", "unknown matching key"},
+        {"[redis]\nurl = redis://h:1/0\nhost = h\n", CONFIG_ERR_VALUE, ": [redis] url and host:", "either a url or its parts"},
+        {"[redis]\nurl = http://h\n", CONFIG_ERR_VALUE, ":2: [redis] url:", ""},
+        {"[redis]\nbackoff_initial_ms = 500\nbackoff_max_ms = 100\n", CONFIG_ERR_VALUE, ": [redis] backoff_max_ms (100)", "at least"},
+        {"[topics]\nprofile = bad topic!\n", CONFIG_ERR_VALUE, ": [topics] profile:", ""},
+        {"[topics]\nskills = passerelle.profile.v1\n", CONFIG_ERR_VALUE, ": [topics] profile and skills", "same topic"},
+        {"[topics]\ngroup =\n", CONFIG_ERR_VALUE, ":2: [topics] group:", "expected 1 to 255 bytes"},
+        {"[kafka]\nbootstrap.servers = h:9092\npasserelle.embedded.partitions = 3\n", CONFIG_ERR_VALUE,
+         ": [kafka] passerelle.embedded.partitions:", "only meaningful with bootstrap.servers = embedded"},
+        {"[kafka]\nbootstrap.servers = embedded\nthis line is not ini\n", CONFIG_ERR_SYNTAX, ":3:", "not a [section]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = write_temp(cases[i].text);
+        config *cfg = NULL;
+        px_error err;
+        px_error_clear(&err);
+        int rc = config_load(path, &cfg, &err);
+        char place[256];
+        snprintf(place, sizeof place, "%s%s", path, cases[i].place);
+        if (rc != -1 || cfg || err.code != cases[i].code || strncmp(err.msg, place, strlen(place)) || !strstr(err.msg, cases[i].words))
+            fail_msg("case %zu: rc %d code %d \"%s\"; expected code %d starting \"%s\" with \"%s\"", i, rc, err.code, err.msg,
+                     cases[i].code, place, cases[i].words);
+        unlink(path);
+        free(path);
+    }
+}
+
+static void test_long_line_and_missing_file(void **state) {
+    (void)state;
+    char text[512];
+    int n = snprintf(text, sizeof text, "[kafka]\nclient.id = ");
+    memset(text + n, 'x', 300);
+    strcpy(text + n + 300, "\n");
+    px_error err;
+    assert_null(load_text(text, &err));
+    assert_int_equal(err.code, CONFIG_ERR_SYNTAX);
+    assert_non_null(strstr(err.msg, ":2: line longer than"));
+
+    config *cfg = NULL;
+    assert_int_equal(config_load("/nonexistent/passerelled.conf", &cfg, &err), -1);
+    assert_int_equal(err.code, CONFIG_ERR_IO);
+    assert_non_null(strstr(err.msg, "/nonexistent/passerelled.conf: cannot open"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_custom_values), cmocka_unit_test(test_url_and_embedded),
+        cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_long_line_and_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
