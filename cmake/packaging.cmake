@@ -22,7 +22,7 @@ if(TARGET passerelled)
   install(TARGETS passerelled RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 
-# Example configuration (written by the codec/config area) and the ROME publish job's settings.
+# Example configuration (written by the codec/config area), read by the daemon and the ROME publish job.
 set(PASSERELLE_CONFFILES "")
 if(EXISTS ${CMAKE_SOURCE_DIR}/config/passerelled.conf)
   install(FILES config/passerelled.conf DESTINATION ${PASSERELLE_CONFDIR} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
@@ -30,8 +30,6 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/config/passerelled.conf)
 else()
   message(STATUS "packaging: config/passerelled.conf not present yet; not installed")
 endif()
-install(FILES systemd/rome-publish.env DESTINATION ${PASSERELLE_CONFDIR} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
-list(APPEND PASSERELLE_CONFFILES "${PASSERELLE_CONFDIR}/rome-publish.env")
 
 # Unit files, with the paths of this installation.
 foreach(unit passerelled.service passerelled@.service passerelle-rome-publish.service passerelle-rome-publish.timer)
@@ -76,11 +74,13 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS "kcat")
 # an administrator edits are kept across upgrades.
 string(REPLACE ";" "\n" PASSERELLE_CONFFILES_TEXT "${PASSERELLE_CONFFILES}")
 file(WRITE ${CMAKE_BINARY_DIR}/debian/conffiles "${PASSERELLE_CONFFILES_TEXT}\n")
+set(PASSERELLE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/postinst ${CMAKE_BINARY_DIR}/debian/prerm ${CMAKE_BINARY_DIR}/debian/postrm)
+if(PASSERELLE_CONFFILES)
+  list(APPEND PASSERELLE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/conffiles)
+endif()
 foreach(script postinst prerm postrm)
   configure_file(${CMAKE_SOURCE_DIR}/deploy/debian/${script} ${CMAKE_BINARY_DIR}/debian/${script} COPYONLY)
 endforeach()
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-  ${CMAKE_BINARY_DIR}/debian/conffiles ${CMAKE_BINARY_DIR}/debian/postinst
-  ${CMAKE_BINARY_DIR}/debian/prerm ${CMAKE_BINARY_DIR}/debian/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PASSERELLE_CONTROL_EXTRA})
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 include(CPack)
