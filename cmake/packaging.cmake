@@ -8,10 +8,18 @@
 # Paths follow GNUInstallDirs: with the prefix /usr (packages) the configuration goes to
 # /etc/passerelle, with /usr/local to /usr/local/etc/passerelle. The unit files name the
 # installed binaries and configuration, so they are written at configure time with the paths of
-# this prefix (identical to systemd/*.service when the prefix is /usr).
+# this prefix (identical to systemd/*.service when the prefix is /usr): configure with the prefix
+# you install to.
 include(GNUInstallDirs)
 
+# The unit files need the absolute path; the install destination is relative unless the prefix is
+# /usr (then /etc), so that `cmake --install --prefix DIR` stays inside DIR.
 set(PASSERELLE_CONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/passerelle")
+if(IS_ABSOLUTE "${CMAKE_INSTALL_SYSCONFDIR}" OR CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(PASSERELLE_CONFDIR_DEST "${PASSERELLE_CONFDIR}")
+else()
+  set(PASSERELLE_CONFDIR_DEST "${CMAKE_INSTALL_SYSCONFDIR}/passerelle")
+endif()
 # Not CMAKE_INSTALL_LIBDIR: on Debian it is multiarch (lib/x86_64-linux-gnu), and systemd only
 # looks in <prefix>/lib/systemd/system (and /etc).
 set(PASSERELLE_UNITDIR "lib/systemd/system")
@@ -25,7 +33,7 @@ endif()
 # Example configuration (written by the codec/config area), read by the daemon and the ROME publish job.
 set(PASSERELLE_CONFFILES "")
 if(EXISTS ${CMAKE_SOURCE_DIR}/config/passerelled.conf)
-  install(FILES config/passerelled.conf DESTINATION ${PASSERELLE_CONFDIR} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
+  install(FILES config/passerelled.conf DESTINATION ${PASSERELLE_CONFDIR_DEST} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
   list(APPEND PASSERELLE_CONFFILES "${PASSERELLE_CONFDIR}/passerelled.conf")
 else()
   message(STATUS "packaging: config/passerelled.conf not present yet; not installed")
