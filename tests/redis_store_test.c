@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "latency_proxy.h"
 #include "loop_wait.h"
 #include "redis_server.h"
 #include "store_publish.h"
@@ -150,7 +151,7 @@ static void close_store(fixture *fx) {
     if (!fx->store) return;
     store_redis_close(fx->store);
     fx->store = NULL;
-    uv_run(&fx->loop, UV_RUN_DEFAULT); /* runs the close callbacks; the store frees itself */
+    px_test_run_for(&fx->loop, 20); /* runs the close callbacks; the store frees itself */
 }
 
 static store_redis_bytes str_bytes(const char *s) { return (store_redis_bytes){s, strlen(s)}; }
@@ -252,7 +253,6 @@ static int setup_password(void **state) {
 static int teardown(void **state) {
     fixture *fx = *state;
     close_store(fx);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&fx->loop), 0); /* no handle left behind by the store */
     redis_server_free(fx->srv);
     free(fx);
@@ -328,6 +328,51 @@ static void test_batches_take_one_round_trip_each(void **state) {
     assert_int_equal(st.errors, 0);
     assert_int_equal(command_calls(fx, "mget"), 1);
     assert_int_equal(command_calls(fx, "get"), 0);
+}
+
+/* Through a link that delays every answer by 100 ms, a batch costs one delay, not one per key or
+ * per op: the proxy counts the round trips it carried, and the time agrees. */
+static void test_round_trips_on_a_slow_link(void **state) {
+    fixture *fx = *state;
+    enum { DELAY_MS = 100 };
+    px_error err;
+    latency_proxy *proxy = latency_proxy_start(&fx->loop, redis_server_port(fx->srv), DELAY_MS, &err);
+    if (!proxy) fail_msg("%s", err.msg);
+    store_redis_options o;
+    options_for(fx->srv, &o);
+    o.endpoint.port = latency_proxy_port(proxy);
+    open_store(fx, &o, 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
+    assert_int_equal(latency_proxy_round_trips(proxy), 1); /* the handshake: one PING round trip */
+
+    char names[16][24];
+    store_redis_op ops[16];
+    store_redis_bytes keys[16];
+    for (int i = 0; i < 16; i++) {
+        snprintf(names[i], sizeof names[i], "slow:%d", i);
+        keys[i] = str_bytes(names[i]);
+        ops[i] = (store_redis_op){i % 4 ? STORE_REDIS_SET : STORE_REDIS_DEL, keys[i], keys[i], 60};
+    }
+    uint64_t t0 = uv_hrtime();
+    done_result d;
+    apply_sync(fx, ops, 16, &d);
+    double apply_ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_false(d.failed);
+    assert_int_equal(latency_proxy_round_trips(proxy), 2);
+
+    t0 = uv_hrtime();
+    get_result r;
+    get_sync(fx, keys, 16, &r);
+    double get_ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_false(r.failed);
+    for (int i = 0; i < 16; i++) assert_int_equal(r.present[i], i % 4 != 0);
+    assert_int_equal(latency_proxy_round_trips(proxy), 3);
+    printf("# over a %d ms link: apply_many(16) %.0f ms, get_many(16) %.0f ms\n", DELAY_MS, apply_ms, get_ms);
+    /* 18 commands one by one would take >= 1800 ms. */
+    assert_true(apply_ms >= DELAY_MS * 0.9 && apply_ms < 3 * DELAY_MS);
+    assert_true(get_ms >= DELAY_MS * 0.9 && get_ms < 3 * DELAY_MS);
+    latency_proxy_close(proxy);
+    close_store(fx);
 }
 
 static void test_keys_and_values_are_binary_safe(void **state) {
@@ -730,6 +775,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_refuses_requests_until_connected, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_batches_take_one_round_trip_each, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trips_on_a_slow_link, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_keys_and_values_are_binary_safe, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_batch_limits_and_bad_ops, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup_plain, teardown),
