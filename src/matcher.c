@@ -191,6 +191,7 @@ struct matcher {
     title_resolver *titles;
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
+    double *item_factor;          /* per item: kind factor × specificity */
     float *edge_weight;           /* parallel to idx->item_fiches.targets: w(fiche, item) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item */
@@ -208,9 +209,7 @@ const matcher_config *matcher_get_config(const matcher *m) { return &m->cfg; }
 
 /* w(f, i) = importance weight × kind factor × specificity: what holding i is worth towards f. */
 static double item_weight(const matcher *m, uint32_t item, uint8_t importance) {
-    double kind = m->idx->items[item].kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
-    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * kind *
-           m->specificity[item];
+    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * m->item_factor[item];
 }
 
 /* macro → (fiche, Σ w(fiche, item) over the fiche's items under that macro), so that holding any
@@ -307,16 +306,18 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->importance_weight[ROME_IMPORTANCE_PRINCIPALE] = cfg->weight_principale;
     uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
+    m->item_factor = malloc((n_items ? n_items : 1) * sizeof *m->item_factor);
     m->edge_weight = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->edge_weight);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
     m->fiche_inverse_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_inverse_total);
-    if (!m->specificity || !m->edge_weight || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
+    if (!m->specificity || !m->item_factor || !m->edge_weight || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
         goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
         m->specificity[i] = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
+        m->item_factor[i] = (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? cfg->savoir_etre_factor : 1.0) * m->specificity[i];
     }
     for (uint32_t i = 0; i < n_items; i++)
         for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++)
@@ -345,6 +346,7 @@ void matcher_free(matcher *m) {
     if (!m) return;
     title_resolver_free(m->titles);
     free(m->specificity);
+    free(m->item_factor);
     free(m->edge_weight);
     free(m->fiche_weight);
     free(m->fiche_macro);
@@ -375,22 +377,28 @@ typedef struct ranked {
 #define DOMAIN_PREFERRED 0x01u
 #define DOMAIN_EXCLUDED 0x02u
 
+/* What a match knows of one item, kept together so that one lookup brings all of it. */
+typedef struct item_rec {
+    double support;           /* Σ weights of the supporting experiences */
+    float held;               /* holding confidence, 0 = not held */
+    float macro_held;         /* for a macro-compétence: best holding among its held items */
+    uint32_t from;            /* experiences the item was inferred from */
+    uint32_t macro_from;      /* for a macro-compétence: experiences of its held items */
+    uint16_t opens;           /* how many suggested jobs miss it */
+    uint8_t state;            /* ITEM_* */
+    uint8_t best_importance;  /* best rome_importance among the experiences' fiches */
+    uint8_t macro_declared;   /* for a macro-compétence: one of its held items is declared */
+} item_rec;
+
 struct matcher_scratch {
     title_scratch *titles;
-    /* per item, reset through `items` */
-    float *held;              /* holding confidence, 0 = not held */
-    uint32_t *from;           /* experiences the item was inferred from */
-    uint8_t *state;           /* ITEM_* */
-    uint8_t *best_importance; /* best rome_importance among the experiences' fiches */
-    double *support;          /* Σ weights of the supporting experiences */
-    uint16_t *opens;          /* how many suggested jobs miss it */
+    /* items this match touched: slot[i] indexes item i's record in rec, 0 when untouched; rec[0]
+     * stays all-zero (an untouched item holds nothing), rec[k] belongs to items[k - 1] */
+    uint32_t *slot;
+    item_rec *rec;
     uint32_t *items;
     uint32_t n_items;
-    /* per macro-compétence (indexed by item id), reset through `macros` */
-    float *macro_held;        /* best holding among its held items */
-    uint32_t *macro_from;     /* experiences of its held items */
-    uint8_t *macro_declared;  /* one of its held items is declared */
-    uint32_t *macros;
+    uint32_t *macros;         /* macro-compétences with macro_held > 0 */
     uint32_t n_macros;
     /* per fiche */
     float *acc;               /* Σ value × w (dense: cheaper than tracking the touched ones) */
@@ -413,16 +421,9 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
         matcher_scratch_free(s);
         return NULL;
     }
-    s->held = calloc(ni, sizeof *s->held);
-    s->from = calloc(ni, sizeof *s->from);
-    s->state = calloc(ni, sizeof *s->state);
-    s->best_importance = calloc(ni, sizeof *s->best_importance);
-    s->support = calloc(ni, sizeof *s->support);
-    s->opens = calloc(ni, sizeof *s->opens);
+    s->slot = calloc(ni, sizeof *s->slot);
+    s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
-    s->macro_held = calloc(ni, sizeof *s->macro_held);
-    s->macro_from = calloc(ni, sizeof *s->macro_from);
-    s->macro_declared = calloc(ni, sizeof *s->macro_declared);
     s->macros = malloc(ni * sizeof *s->macros);
     s->acc = calloc(nf, sizeof *s->acc);
     s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
@@ -432,8 +433,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->held || !s->from || !s->state || !s->best_importance || !s->support || !s->opens || !s->items ||
-        !s->macro_held || !s->macro_from || !s->macro_declared || !s->macros ||
+    if (!s->slot || !s->rec || !s->items || !s->macros ||
         !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills)
         goto nomem;
@@ -447,16 +447,9 @@ nomem:
 void matcher_scratch_free(matcher_scratch *s) {
     if (!s) return;
     title_scratch_free(s->titles);
-    free(s->held);
-    free(s->from);
-    free(s->state);
-    free(s->best_importance);
-    free(s->support);
-    free(s->opens);
+    free(s->slot);
+    free(s->rec);
     free(s->items);
-    free(s->macro_held);
-    free(s->macro_from);
-    free(s->macro_declared);
     free(s->macros);
     free(s->acc);
     free(s->fiche_flags);
@@ -472,20 +465,7 @@ void matcher_scratch_free(matcher_scratch *s) {
 
 /* Puts the scratch back to all-zero for the next match (only what this match touched). */
 static void scratch_reset(const matcher *m, matcher_scratch *s) {
-    for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k];
-        s->held[i] = 0;
-        s->from[i] = 0;
-        s->state[i] = 0;
-        s->best_importance[i] = 0;
-        s->support[i] = 0;
-    }
-    for (uint32_t k = 0; k < s->n_macros; k++) {
-        uint32_t mac = s->macros[k];
-        s->macro_held[mac] = 0;
-        s->macro_from[mac] = 0;
-        s->macro_declared[mac] = 0;
-    }
+    for (uint32_t k = 0; k < s->n_items; k++) s->slot[s->items[k]] = 0;
     s->n_items = s->n_macros = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
@@ -565,9 +545,20 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *er
 
 /* ---- the steps of a match ---- */
 
-static void touch_item(matcher_scratch *s, uint32_t item) {
-    if (!s->state[item] && !s->held[item]) s->items[s->n_items++] = item;
+/* Item i's record, created (zeroed) on first touch. Records never move during a match. */
+static item_rec *rec_of(matcher_scratch *s, uint32_t i) {
+    uint32_t k = s->slot[i];
+    if (!k) {
+        k = ++s->n_items;
+        s->slot[i] = k;
+        s->items[k - 1] = i;
+        memset(&s->rec[k], 0, sizeof s->rec[k]);
+    }
+    return &s->rec[k];
 }
+
+/* Item i's record, or the all-zero record of an untouched item (or of ROME_NONE). */
+static const item_rec *peek(const matcher_scratch *s, uint32_t i) { return &s->rec[i == ROME_NONE ? 0 : s->slot[i]]; }
 
 /* A short experience counts less; an unknown duration counts as a full one. */
 static double months_factor(int32_t months) {
@@ -633,12 +624,12 @@ static void infer_items(const matcher *m, matcher_scratch *s, const match_result
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
             uint32_t i = fi->targets[k];
             uint8_t imp = fi->importance ? fi->importance[k] : 0;
-            touch_item(s, i);
-            if (!(s->from[i] & (1u << e))) s->support[i] += exp_weight[e];
-            s->from[i] |= 1u << e;
-            s->state[i] |= ITEM_INFERRED;
-            if (imp > s->best_importance[i]) s->best_importance[i] = imp;
-            if (held > s->held[i]) s->held[i] = held;
+            item_rec *r = rec_of(s, i);
+            if (!(r->from & (1u << e))) r->support += exp_weight[e];
+            r->from |= 1u << e;
+            r->state |= ITEM_INFERRED;
+            if (imp > r->best_importance) r->best_importance = imp;
+            if (held > r->held) r->held = held;
         }
     }
 }
@@ -655,19 +646,18 @@ static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *
             if (i == ROME_NONE)
                 return px_error_set(err, MATCHER_ERR_INVALID, "%s[%zu]: unknown competence or savoir code %u",
                                     lists[l].field, k, lists[l].codes->v[k]);
-            touch_item(s, i);
-            s->state[i] |= ITEM_DECIDED;
-            if (lists[l].declared) s->state[i] |= ITEM_DECLARED;
+            item_rec *r = rec_of(s, i);
+            r->state |= ITEM_DECIDED;
+            if (lists[l].declared) r->state |= ITEM_DECLARED;
         }
     /* rejected last: a code both confirmed and rejected is not held (profile_apply_decisions keeps them apart) */
     for (size_t k = 0; k < p->rejected.n; k++) {
-        uint32_t i = rome_item_find(m->idx, p->rejected.v[k]);
-        s->state[i] &= (uint8_t)~ITEM_DECLARED;
+        rec_of(s, rome_item_find(m->idx, p->rejected.v[k]))->state &= (uint8_t)~ITEM_DECLARED;
     }
-    for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k];
-        if (s->state[i] & ITEM_DECLARED) s->held[i] = 1.0f;
-        else if (s->state[i] & ITEM_DECIDED) s->held[i] = 0.0f;
+    for (uint32_t k = 1; k <= s->n_items; k++) {
+        item_rec *r = &s->rec[k];
+        if (r->state & ITEM_DECLARED) r->held = 1.0f;
+        else if (r->state & ITEM_DECIDED) r->held = 0.0f;
     }
     return 0;
 }
@@ -724,46 +714,50 @@ static int apply_domains(const matcher *m, matcher_scratch *s, const profile_str
 static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *out, px_error *err) {
     size_t n = 0;
     for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k];
-        if (s->state[i] != ITEM_INFERRED) continue;
+        const item_rec *r = &s->rec[k + 1];
+        if (r->state != ITEM_INFERRED) continue;
         heap_offer(s->skills, &n, m->cfg.skills_asked,
-                   (ranked){item_weight(m, i, s->best_importance[i]) * s->support[i], i});
+                   (ranked){item_weight(m, s->items[k], r->best_importance) * r->support, s->items[k]});
     }
     rank_sort(s->skills, n);
     if (reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err)) return -1;
     out->n_skills = n;
     for (size_t k = 0; k < n; k++) {
         uint32_t i = s->skills[k].id;
+        const item_rec *r = peek(s, i);
         match_skill *sk = &out->skills[k];
         sk->item = i;
-        sk->from = s->from[i];
+        sk->from = r->from;
         sk->weight = s->skills[k].key;
-        sk->importance = m->importance_weight[s->best_importance[i]];
+        sk->importance = m->importance_weight[r->best_importance];
         sk->kind_factor = m->idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
         sk->specificity = m->specificity[i];
-        sk->support = s->support[i];
+        sk->support = r->support;
     }
     return 0;
 }
 
 /* The macro-compétences the person holds something of, with the best holding under each. */
 static void hold_macros(const matcher *m, matcher_scratch *s) {
-    for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k], mac = m->item_macro[i];
-        if (s->held[i] <= 0 || mac == ROME_NONE) continue;
-        if (s->macro_held[mac] == 0) s->macros[s->n_macros++] = mac;
-        if (s->held[i] > s->macro_held[mac]) s->macro_held[mac] = s->held[i];
-        if (s->state[i] & ITEM_DECLARED) s->macro_declared[mac] = 1;
-        if (s->state[i] & ITEM_INFERRED) s->macro_from[mac] |= s->from[i];
+    uint32_t touched = s->n_items;   /* macro records created below are not items to visit */
+    for (uint32_t k = 0; k < touched; k++) {
+        uint32_t mac = m->item_macro[s->items[k]];
+        const item_rec *r = &s->rec[k + 1];
+        if (r->held <= 0 || mac == ROME_NONE) continue;
+        item_rec *mr = rec_of(s, mac);
+        if (mr->macro_held == 0) s->macros[s->n_macros++] = mac;
+        if (r->held > mr->macro_held) mr->macro_held = r->held;
+        if (r->state & ITEM_DECLARED) mr->macro_declared = 1;
+        if (r->state & ITEM_INFERRED) mr->macro_from |= r->from;
     }
 }
 
 /* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
  * nothing at all when rejected. */
-static double item_value(const matcher *m, const matcher_scratch *s, uint32_t i, uint32_t mac) {
-    if ((s->state[i] & ITEM_DECIDED) && !(s->state[i] & ITEM_DECLARED)) return 0.0;
-    double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
-    return s->held[i] > credit ? s->held[i] : credit;
+static double item_value(const matcher *m, const item_rec *r, const item_rec *macro) {
+    if ((r->state & ITEM_DECIDED) && !(r->state & ITEM_DECLARED)) return 0.0;
+    double credit = m->cfg.macro_credit * macro->macro_held;
+    return r->held > credit ? r->held : credit;
 }
 
 /* Σ value(i) × w(f, i) for every fiche sharing a held item or a held macro-compétence, through the
@@ -771,16 +765,17 @@ static double item_value(const matcher *m, const matcher_scratch *s, uint32_t i,
 static void accumulate(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_macros; k++) {
         uint32_t mac = s->macros[k];
-        float credit = (float)(m->cfg.macro_credit * s->macro_held[mac]);
+        float credit = (float)(m->cfg.macro_credit * peek(s, mac)->macro_held);
         if (credit <= 0) continue;
         for (uint32_t e = m->macro_fiches.offsets[mac]; e < m->macro_fiches.offsets[mac + 1]; e++)
             s->acc[m->macro_fiches.targets[e]] += credit * m->macro_weight[e];
     }
     const rome_csr *inv = &m->idx->item_fiches;
     for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k], mac = m->item_macro[i];
-        double credit = mac == ROME_NONE ? 0.0 : m->cfg.macro_credit * s->macro_held[mac];
-        float delta = (float)(item_value(m, s, i, mac) - credit);
+        uint32_t i = s->items[k];
+        const item_rec *macro = peek(s, m->item_macro[i]);
+        double credit = m->cfg.macro_credit * macro->macro_held;
+        float delta = (float)(item_value(m, &s->rec[k + 1], macro) - credit);
         if (delta == 0) continue;
         for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) s->acc[inv->targets[e]] += delta * m->edge_weight[e];
     }
@@ -850,10 +845,10 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
 
 /* Splits what item i (of value v, weight w in the job's fiche) brings between the experiences it
  * came from (part[e]) and the declared competences (part[MATCHER_MAX_EXPERIENCES]). */
-static void attribute(const matcher_scratch *s, uint32_t i, uint32_t mac, double v, double contribution, double *part) {
-    bool direct = s->held[i] >= v;
-    uint32_t from = direct ? ((s->state[i] & ITEM_INFERRED) ? s->from[i] : 0) : s->macro_from[mac];
-    bool declared = direct ? (s->state[i] & ITEM_DECLARED) != 0 : s->macro_declared[mac] != 0;
+static void attribute(const item_rec *r, const item_rec *macro, double v, double contribution, double *part) {
+    bool direct = r->held >= v;
+    uint32_t from = direct ? ((r->state & ITEM_INFERRED) ? r->from : 0) : macro->macro_from;
+    bool declared = direct ? (r->state & ITEM_DECLARED) != 0 : macro->macro_declared != 0;
     int n = __builtin_popcount(from) + declared;
     if (!n) return;
     double share = contribution / n;
@@ -886,14 +881,15 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         uint32_t f = s->top[j].id, n = rome_csr_count(fi, f);
         need += 2u * n;
         if (n > widest) widest = n;
-        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++)
-            if (s->held[fi->targets[k]] <= 0) s->opens[fi->targets[k]]++;
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+            item_rec *r = rec_of(s, fi->targets[k]);
+            if (r->held <= 0) r->opens++;
+        }
     }
-    int rc = -1;
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err) ||
         reserve((void **)&s->sorted, &s->sorted_cap, widest, sizeof *s->sorted, err))
-        goto done;
+        return -1;
     out->n_jobs = n_top;
     out->n_codes = 0;
     for (size_t j = 0; j < n_top; j++) {
@@ -908,13 +904,14 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         uint32_t first = fi->offsets[f];
         for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
             uint32_t i = fi->targets[k];
+            const item_rec *r = peek(s, i), *macro = peek(s, m->fiche_macro[k]);
             /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
-            if (s->held[i] > 0) out->codes[out->n_codes++] = i;
-            else s->sorted[n_missing++] = missing_key(m->fiche_weight[k] * (float)s->opens[i], k - first);
-            double v = item_value(m, s, i, m->fiche_macro[k]);
+            if (r->held > 0) out->codes[out->n_codes++] = i;
+            else s->sorted[n_missing++] = missing_key(m->fiche_weight[k] * (float)r->opens, k - first);
+            double v = item_value(m, r, macro);
             if (v <= 0) continue;
             total += v * m->fiche_weight[k];
-            attribute(s, i, m->fiche_macro[k], v, v * m->fiche_weight[k], part);
+            attribute(r, macro, v, v * m->fiche_weight[k], part);
         }
         pick_reasons(part, total, job);
         job->held.n = (uint32_t)(out->n_codes - job->held.off);
@@ -928,13 +925,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
                 out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
         job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
     }
-    rc = 0;
-done:
-    for (size_t j = 0; j < n_top; j++) {
-        uint32_t f = s->top[j].id;
-        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) s->opens[fi->targets[k]] = 0;
-    }
-    return rc;
+    return 0;
 }
 
 static int check_limits(const profile *p, px_error *err) {
