@@ -462,61 +462,84 @@ static const px_error *request_settle(request *req, redisAsyncContext *ac, const
     return buf;
 }
 
-/* Lays prefix+key out for n keys in one allocation; argv[i]/lens[i] point into it. The keys are
- * read `stride` bytes apart so that both a key array and an op array can be walked. */
-static char *prefix_keys(const store_redis *s, const store_redis_bytes *first, size_t stride, size_t n,
-                         const char **argv, size_t *lens) {
-    size_t plen = strlen(s->opt.endpoint.prefix), total = 0;
-    const char *base = (const char *)first;
-    for (size_t i = 0; i < n; i++) total += plen + ((const store_redis_bytes *)(base + i * stride))->len;
-    char *buf = malloc(total ? total : 1), *p = buf;
-    if (!buf) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const store_redis_bytes *k = (const store_redis_bytes *)(base + i * stride);
-        memcpy(p, s->opt.endpoint.prefix, plen);
-        memcpy(p + plen, k->data, k->len);
-        argv[i] = p;
-        lens[i] = plen + k->len;
-        p += plen + k->len;
-    }
-    return buf;
+/* The keys of a batch as command arguments: argv[front + i] / lens[front + i] hold prefix+key i,
+ * laid out in one allocation; the first `front` slots are left for the command name. */
+typedef struct key_args {
+    const char **argv;
+    size_t *lens;
+    char *buf;
+} key_args;
+
+static void key_args_free(key_args *ka) {
+    free(ka->argv);
+    free(ka->lens);
+    free(ka->buf);
 }
 
-static int check_batch(const store_redis *s, const char *what, const store_redis_bytes *first, size_t stride,
-                       size_t n, px_error *err) {
+/* Checks a batch (1..max_batch keys of 1..STORE_REDIS_KEY_MAX bytes) and lays its keys out. The
+ * keys are read `stride` bytes apart so that both a key array and an op array can be walked. */
+static int key_args_build(const store_redis *s, const char *what, const store_redis_bytes *first, size_t stride,
+                          size_t n, size_t front, key_args *ka, px_error *err) {
+    memset(ka, 0, sizeof *ka);
     if (n < 1 || n > s->opt.max_batch)
         return px_error_set(err, STORE_REDIS_EINVAL, "%s: batch of %zu is out of range (expected 1..%zu)", what, n,
                             s->opt.max_batch);
+    size_t plen = strlen(s->opt.endpoint.prefix), total = 0;
     for (size_t i = 0; i < n; i++) {
         const store_redis_bytes *k = (const store_redis_bytes *)((const char *)first + i * stride);
         if (!k->data || k->len < 1 || k->len > STORE_REDIS_KEY_MAX)
             return px_error_set(err, STORE_REDIS_EINVAL, "%s: key %zu is %zu bytes long (expected 1..%d)", what, i,
                                 k->data ? k->len : 0, STORE_REDIS_KEY_MAX);
+        total += plen + k->len;
+    }
+    ka->argv = malloc((front + n) * sizeof *ka->argv);
+    ka->lens = malloc((front + n) * sizeof *ka->lens);
+    ka->buf = malloc(total);
+    if (!ka->argv || !ka->lens || !ka->buf) {
+        key_args_free(ka);
+        return px_error_set(err, STORE_REDIS_ENOMEM, "%s: out of memory for %zu keys", what, n);
+    }
+    char *p = ka->buf;
+    for (size_t i = 0; i < n; i++) {
+        const store_redis_bytes *k = (const store_redis_bytes *)((const char *)first + i * stride);
+        memcpy(p, s->opt.endpoint.prefix, plen);
+        memcpy(p + plen, k->data, k->len);
+        ka->argv[front + i] = p;
+        ka->lens[front + i] = plen + k->len;
+        p += plen + k->len;
     }
     return 0;
+}
+
+/* What every reply handler checks first: a lost connection, a closed store, or an error reply
+ * (`what` names the request in the message). Returns the failure to report, or NULL. */
+static const px_error *reply_failure(request *req, redisAsyncContext *ac, const redisReply *reply, const char *what,
+                                     px_error *buf) {
+    const px_error *failed = request_settle(req, ac, reply, buf);
+    if (!failed && reply->type == REDIS_REPLY_ERROR) {
+        px_error_set(buf, STORE_REDIS_EREFUSED, "redis %s refused: %s", what, reply->str);
+        failed = buf;
+    }
+    return failed;
 }
 
 static void on_get_reply(redisAsyncContext *ac, void *r, void *privdata) {
     request *req = privdata;
     redisReply *reply = r;
     px_error buf;
-    const px_error *failed = request_settle(req, ac, reply, &buf);
-    if (!failed && reply->type == REDIS_REPLY_ERROR) {
-        px_error_set(&buf, STORE_REDIS_EREFUSED, "redis MGET refused: %s", reply->str);
-        failed = &buf;
-    } else if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
+    const px_error *failed = reply_failure(req, ac, reply, "MGET", &buf);
+    if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
         px_error_set(&buf, STORE_REDIS_EREFUSED, "redis MGET: expected an array of %zu values, got reply type %d",
                      req->n, reply->type);
         failed = &buf;
     }
+    store_redis_bytes *values = failed ? NULL : calloc(req->n, sizeof *values);
+    if (!failed && !values) {
+        px_error_set(&buf, STORE_REDIS_ENOMEM, "out of memory reading %zu redis values", req->n);
+        failed = &buf;
+    }
     if (failed) {
         request_fail(req, failed);
-        return;
-    }
-    store_redis_bytes *values = calloc(req->n, sizeof *values);
-    if (!values) {
-        px_error_set(&buf, STORE_REDIS_ENOMEM, "out of memory reading %zu redis values", req->n);
-        request_fail(req, &buf);
         return;
     }
     for (size_t i = 0; i < req->n; i++) {
@@ -533,31 +556,25 @@ static void on_get_reply(redisAsyncContext *ac, void *r, void *privdata) {
 
 int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n, store_redis_get_cb cb, void *ud,
                          px_error *err) {
-    if (require_available(s, "get_many", err)) return -1;
-    if (check_batch(s, "get_many", keys, sizeof *keys, n, err)) return -1;
-    const char **argv = malloc((n + 1) * sizeof *argv);
-    size_t *lens = malloc((n + 1) * sizeof *lens);
-    char *keybuf = argv && lens ? prefix_keys(s, keys, sizeof *keys, n, argv + 1, lens + 1) : NULL;
-    request *req = keybuf ? request_new(s, REQ_GET, ud, err) : NULL;
+    key_args ka;
+    if (require_available(s, "get_many", err) || key_args_build(s, "get_many", keys, sizeof *keys, n, 1, &ka, err))
+        return -1;
+    request *req = request_new(s, REQ_GET, ud, err);
     int rc = -1;
     if (req) {
         req->n = n;
         req->get_cb = cb;
-        argv[0] = "MGET";
-        lens[0] = 4;
-        if (redisAsyncCommandArgv(s->cmd.ac, on_get_reply, req, (int)n + 1, argv, lens) == REDIS_OK) {
+        ka.argv[0] = "MGET";
+        ka.lens[0] = 4;
+        if (redisAsyncCommandArgv(s->cmd.ac, on_get_reply, req, (int)n + 1, ka.argv, ka.lens) == REDIS_OK) {
             request_sent(s);
             rc = 0;
         } else {
-            px_error_set(err, STORE_REDIS_EUNAVAILABLE, "get_many: redis %s refused the command locally", s->describe);
+            px_error_set(err, STORE_REDIS_ENOMEM, "get_many: hiredis could not queue the command");
             free(req);
         }
-    } else if (!keybuf) {
-        px_error_set(err, STORE_REDIS_ENOMEM, "get_many: out of memory for %zu keys", n);
     }
-    free(keybuf);
-    free(argv);
-    free(lens);
+    key_args_free(&ka);
     return rc;
 }
 
@@ -565,12 +582,8 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
     request *req = privdata;
     redisReply *reply = r;
     px_error buf;
-    const px_error *failed = request_settle(req, ac, reply, &buf);
-    if (!failed && reply->type == REDIS_REPLY_ERROR) {
-        px_error_set(&buf, STORE_REDIS_EREFUSED, "redis transaction of %zu ops refused, nothing applied: %s", req->n,
-                     reply->str);
-        failed = &buf;
-    } else if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
+    const px_error *failed = reply_failure(req, ac, reply, "transaction (nothing was applied)", &buf);
+    if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
         px_error_set(&buf, STORE_REDIS_EREFUSED, "redis EXEC: expected %zu results, got reply type %d", req->n,
                      reply->type);
         failed = &buf;
@@ -591,8 +604,7 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
 }
 
 /* Writes MULTI, the ops and EXEC into hiredis' output buffer; they leave in one write. */
-static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n, request *req, const char **keys,
-                             const size_t *klens) {
+static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n, request *req, const key_args *ka) {
     redisAsyncContext *ac = s->cmd.ac;
     if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -600,8 +612,8 @@ static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n
         size_t lens[5];
         char ttl[24];
         int argc = 2;
-        argv[1] = keys[i];
-        lens[1] = klens[i];
+        argv[1] = ka->argv[i];
+        lens[1] = ka->lens[i];
         if (ops[i].kind == STORE_REDIS_DEL) {
             argv[0] = "DEL";
             lens[0] = 3;
@@ -627,23 +639,21 @@ static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n
 int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n, store_redis_done_cb cb, void *ud,
                            px_error *err) {
     if (require_available(s, "apply_many", err)) return -1;
-    if (check_batch(s, "apply_many", &ops[0].key, sizeof *ops, n, err)) return -1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && i <= s->opt.max_batch; i++) {
         if (ops[i].kind != STORE_REDIS_SET && ops[i].kind != STORE_REDIS_DEL)
             return px_error_set(err, STORE_REDIS_EINVAL, "apply_many: op %zu has unknown kind %d", i, (int)ops[i].kind);
         if (ops[i].kind == STORE_REDIS_SET && !ops[i].value.data && ops[i].value.len)
             return px_error_set(err, STORE_REDIS_EINVAL, "apply_many: op %zu has %zu value bytes but no data", i,
                                 ops[i].value.len);
     }
-    const char **keys = malloc(n * sizeof *keys);
-    size_t *klens = malloc(n * sizeof *klens);
-    char *keybuf = keys && klens ? prefix_keys(s, &ops[0].key, sizeof *ops, n, keys, klens) : NULL;
-    request *req = keybuf ? request_new(s, REQ_APPLY, ud, err) : NULL;
+    key_args ka;
+    if (key_args_build(s, "apply_many", n ? &ops[0].key : NULL, sizeof *ops, n, 0, &ka, err)) return -1;
+    request *req = request_new(s, REQ_APPLY, ud, err);
     int rc = -1;
     if (req) {
         req->n = n;
         req->done_cb = cb;
-        if (queue_transaction(s, ops, n, req, keys, klens) == 0) {
+        if (queue_transaction(s, ops, n, req, &ka) == 0) {
             request_sent(s);
             rc = 0;
         } else {
@@ -655,12 +665,8 @@ int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n, 
             free(req);
             conn_drop(&s->cmd, &why);
         }
-    } else if (!keybuf) {
-        px_error_set(err, STORE_REDIS_ENOMEM, "apply_many: out of memory for %zu ops", n);
     }
-    free(keybuf);
-    free(keys);
-    free(klens);
+    key_args_free(&ka);
     return rc;
 }
 
@@ -669,12 +675,9 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
     store_redis *s = req->store;
     redisReply *reply = r;
     px_error buf;
-    const px_error *failed = request_settle(req, ac, reply, &buf);
     const char *what = req->kind == REQ_INDEX_NAME ? s->current_key : req->key;
-    if (!failed && reply->type == REDIS_REPLY_ERROR) {
-        px_error_set(&buf, STORE_REDIS_EREFUSED, "redis GET %s refused: %s", what, reply->str);
-        failed = &buf;
-    } else if (!failed && reply->type == REDIS_REPLY_NIL) {
+    const px_error *failed = reply_failure(req, ac, reply, "GET of the ROME index", &buf);
+    if (!failed && reply->type == REDIS_REPLY_NIL) {
         if (req->kind == REQ_INDEX_NAME)
             px_error_set(&buf, STORE_REDIS_ENOINDEX,
                          "no ROME index is published in redis %s: key '%s' is absent (run `passerelle rome publish`)",
