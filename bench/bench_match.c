@@ -187,6 +187,10 @@ int main(int argc, char **argv) {
     printf("titles  : %.0f resolutions/s; own long label resolved to itself for %u of %u appellations\n",
            n_titles / t_titles, top1, n_titles);
     printf("(checksum %zu)\n", checksum);
+    FILE *load = fopen("/proc/loadavg", "r");   /* the ratio holds on a busy machine; the rates do not */
+    char avg[64] = "";
+    if (load && fgets(avg, sizeof avg, load)) printf("load average during the run: %s", avg);
+    if (load) fclose(load);
 
     title_scratch_free(ts);
     title_resolver_free(tr);

@@ -196,6 +196,7 @@ struct matcher {
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item */
     uint8_t *fiche_qualification; /* parallel to idx->fiche_items.targets: 1 for a qualification */
+    uint32_t *fiche_order;        /* per fiche, its links' local indexes by w(fiche, item) descending */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items */
     uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
@@ -210,6 +211,13 @@ const matcher_config *matcher_get_config(const matcher *m) { return &m->cfg; }
 /* w(f, i) = importance weight × kind factor × specificity: what holding i is worth towards f. */
 static double item_weight(const matcher *m, uint32_t item, uint8_t importance) {
     return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * m->item_factor[item];
+}
+
+static uint64_t missing_key(float usefulness, uint32_t item);
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* macro → (fiche, Σ w(fiche, item) over the fiche's items under that macro), so that holding any
@@ -265,11 +273,25 @@ static int build_macro_lists(matcher *m) {
     size_t links = fi->offsets[idx->n.fiches];
     m->fiche_macro = malloc((links + 1) * sizeof *m->fiche_macro);
     m->fiche_qualification = malloc(links + 1);
-    if (!m->fiche_macro || !m->fiche_qualification) return -1;
+    m->fiche_order = malloc((links + 1) * sizeof *m->fiche_order);
+    uint64_t *keys = malloc((links + 1) * sizeof *keys);
+    if (!m->fiche_macro || !m->fiche_qualification || !m->fiche_order || !keys) {
+        free(keys);
+        return -1;
+    }
     for (size_t k = 0; k < links; k++) {
         m->fiche_macro[k] = m->item_macro[fi->targets[k]];
         m->fiche_qualification[k] = (idx->items[fi->targets[k]].flags & ROME_ITEM_QUALIFICATION) != 0;
     }
+    /* a job's missing items are ordered by w × opens and opens is mostly 1: starting from the
+     * order by w makes that sort nearly free */
+    for (uint32_t f = 0; f < idx->n.fiches; f++) {
+        uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
+        for (uint32_t k = 0; k < n; k++) keys[first + k] = missing_key(m->fiche_weight[first + k], k);
+        qsort(keys + first, n, sizeof *keys, cmp_u64);
+        for (uint32_t k = 0; k < n; k++) m->fiche_order[first + k] = (uint32_t)keys[first + k];
+    }
+    free(keys);
     return 0;
 }
 
@@ -351,6 +373,7 @@ void matcher_free(matcher *m) {
     free(m->fiche_weight);
     free(m->fiche_macro);
     free(m->fiche_qualification);
+    free(m->fiche_order);
     free(m->fiche_total);
     free(m->fiche_inverse_total);
     free(m->item_macro);
@@ -546,7 +569,7 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *er
 /* ---- the steps of a match ---- */
 
 /* Item i's record, created (zeroed) on first touch. Records never move during a match. */
-static item_rec *rec_of(matcher_scratch *s, uint32_t i) {
+static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
     uint32_t k = s->slot[i];
     if (!k) {
         k = ++s->n_items;
@@ -905,9 +928,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
             uint32_t i = fi->targets[k];
             const item_rec *r = peek(s, i), *macro = peek(s, m->fiche_macro[k]);
-            /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
             if (r->held > 0) out->codes[out->n_codes++] = i;
-            else s->sorted[n_missing++] = missing_key(m->fiche_weight[k] * (float)r->opens, k - first);
             double v = item_value(m, r, macro);
             if (v <= 0) continue;
             total += v * m->fiche_weight[k];
@@ -915,6 +936,12 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         }
         pick_reasons(part, total, job);
         job->held.n = (uint32_t)(out->n_codes - job->held.off);
+        /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
+        for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
+            uint32_t local = m->fiche_order[k];
+            const item_rec *r = peek(s, fi->targets[first + local]);
+            if (r->held <= 0) s->sorted[n_missing++] = missing_key(m->fiche_weight[first + local] * (float)r->opens, local);
+        }
         key_sort(s->sorted, n_missing);
         job->missing.off = (uint32_t)out->n_codes;
         for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
