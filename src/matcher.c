@@ -820,6 +820,7 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
                        px_error *err) {
     bool any_preferred = p->domains.n > 0;
     bool count_removed = out->n_constraints > 0 || p->exclude_domains.n > 0;  /* else both rankings agree */
+    bool any_domain = any_preferred || p->exclude_domains.n > 0;
     size_t n_all = 0, n_cur = 0;
     *n_top = 0;
     for (size_t e = 0; e < out->n_experiences; e++)
@@ -830,7 +831,7 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
         if (s->acc[f] <= 0) continue;   /* shares nothing with the person: never reached */
         out->fiches_scored++;
         if (s->fiche_flags[f] & FICHE_OWN) continue;
-        uint8_t dom = domain_flags(m, s, f);
+        uint8_t dom = any_domain ? domain_flags(m, s, f) : 0;
         double score = coverage(m, s, f);
         if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
         ranked r = {score, f};
