@@ -511,28 +511,30 @@ static int key_args_build(const store_redis *s, const char *what, const store_re
     return 0;
 }
 
-/* What every reply handler checks first: a lost connection, a closed store, or an error reply
- * (`what` names the request in the message). Returns the failure to report, or NULL. */
+/* What every reply handler checks first: a lost connection, a closed store, an error reply, and
+ * (expect_array) a reply that is not an array of req->n elements; `what` names the request in the
+ * message. Returns the failure to report, or NULL. */
 static const px_error *reply_failure(request *req, redisAsyncContext *ac, const redisReply *reply, const char *what,
-                                     px_error *buf) {
+                                     int expect_array, px_error *buf) {
     const px_error *failed = request_settle(req, ac, reply, buf);
-    if (!failed && reply->type == REDIS_REPLY_ERROR) {
+    if (failed) return failed;
+    if (reply->type == REDIS_REPLY_ERROR) {
         px_error_set(buf, STORE_REDIS_EREFUSED, "redis %s refused: %s", what, reply->str);
-        failed = buf;
+        return buf;
     }
-    return failed;
+    if (expect_array && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
+        px_error_set(buf, STORE_REDIS_EREFUSED, "redis %s: expected an array of %zu results, got reply type %d", what,
+                     req->n, reply->type);
+        return buf;
+    }
+    return NULL;
 }
 
 static void on_get_reply(redisAsyncContext *ac, void *r, void *privdata) {
     request *req = privdata;
     redisReply *reply = r;
     px_error buf;
-    const px_error *failed = reply_failure(req, ac, reply, "MGET", &buf);
-    if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
-        px_error_set(&buf, STORE_REDIS_EREFUSED, "redis MGET: expected an array of %zu values, got reply type %d",
-                     req->n, reply->type);
-        failed = &buf;
-    }
+    const px_error *failed = reply_failure(req, ac, reply, "MGET", 1, &buf);
     store_redis_bytes *values = failed ? NULL : calloc(req->n, sizeof *values);
     if (!failed && !values) {
         px_error_set(&buf, STORE_REDIS_ENOMEM, "out of memory reading %zu redis values", req->n);
@@ -582,12 +584,7 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
     request *req = privdata;
     redisReply *reply = r;
     px_error buf;
-    const px_error *failed = reply_failure(req, ac, reply, "transaction (nothing was applied)", &buf);
-    if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
-        px_error_set(&buf, STORE_REDIS_EREFUSED, "redis EXEC: expected %zu results, got reply type %d", req->n,
-                     reply->type);
-        failed = &buf;
-    }
+    const px_error *failed = reply_failure(req, ac, reply, "transaction (nothing was applied)", 1, &buf);
     for (size_t i = 0; !failed && i < req->n; i++) {
         if (reply->element[i]->type == REDIS_REPLY_ERROR) {
             px_error_set(&buf, STORE_REDIS_EREFUSED, "redis transaction: op %zu failed: %s", i,
@@ -676,7 +673,7 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
     redisReply *reply = r;
     px_error buf;
     const char *what = req->kind == REQ_INDEX_NAME ? s->current_key : req->key;
-    const px_error *failed = reply_failure(req, ac, reply, "GET of the ROME index", &buf);
+    const px_error *failed = reply_failure(req, ac, reply, "GET of the ROME index", 0, &buf);
     if (!failed && reply->type == REDIS_REPLY_NIL) {
         if (req->kind == REQ_INDEX_NAME)
             px_error_set(&buf, STORE_REDIS_ENOINDEX,
