@@ -20,3 +20,15 @@ if(CMAKE_C_COMPILER_ID MATCHES "Clang")
   target_link_options(fuzz_codecs PRIVATE -fsanitize=fuzzer)
   target_link_libraries(fuzz_codecs PRIVATE passerelle)
 endif()
+
+# Contract: docs/asyncapi.yaml against the codecs. contract_dump prints the decoder's field tables
+# and real encoder outputs; check_asyncapi.mjs (Node.js, the `yaml` package pinned in
+# tests/contract/package-lock.json, installed with `npm ci` into the build directory) compares them
+# with the document, both ways.
+add_executable(contract_dump ${CMAKE_SOURCE_DIR}/tests/contract/contract_dump.c)
+target_link_libraries(contract_dump PRIVATE passerelle px_rome_fixture)
+add_test(NAME codec_contract
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/contract/run.sh $<TARGET_FILE:contract_dump>
+                 ${CMAKE_SOURCE_DIR}/tests/fixtures/matcher ${CMAKE_SOURCE_DIR}/docs/asyncapi.yaml
+                 ${CMAKE_BINARY_DIR}/contract-node)
+set_tests_properties(codec_contract PROPERTIES TIMEOUT 300)

@@ -1,0 +1,163 @@
+/* Prints, as one JSON document, what the code says the event contract is, for
+ * tests/contract/check_asyncapi.mjs to compare with docs/asyncapi.yaml:
+ *   "tables":  the field tables the input decoder and the DLQ encoder run on (event_codec_fields);
+ *   "samples": real outputs of the encoders, converted to JSON with msgpack_json — suggestions
+ *              (suggestion_codec, on the matcher's hand-written fixture index, for a profile that
+ *              exercises every optional branch) and dead-letter records.
+ * usage: contract_dump FIXTURE_DIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_codec.h"
+#include "matcher.h"
+#include "msgpack_json.h"
+#include "rome_fixture.h"
+#include "rome_load.h"
+#include "suggestion_codec.h"
+
+static int fail(const char *what, const px_error *err) {
+    fprintf(stderr, "contract_dump: %s: %s\n", what, err->msg);
+    return 1;
+}
+
+static cJSON *tables_json(void) {
+    cJSON *tables = cJSON_CreateObject();
+    for (const char *const *m = event_codec_messages; *m; m++) {
+        size_t n;
+        const event_field *f = event_codec_fields(*m, &n);
+        cJSON *fields = cJSON_AddArrayToObject(tables, *m);
+        for (size_t i = 0; i < n; i++) {
+            cJSON *field = cJSON_CreateObject();
+            cJSON_AddStringToObject(field, "name", f[i].name);
+            cJSON_AddStringToObject(field, "type", event_field_type_name(f[i].type));
+            cJSON_AddBoolToObject(field, "required", f[i].required);
+            cJSON_AddItemToArray(fields, field);
+        }
+    }
+    return tables;
+}
+
+/* Converts what an encoder appended to sb into JSON and adds it to the sample list `name`. */
+static int add_sample(cJSON *samples, const char *name, msgpack_sbuffer *sb) {
+    px_error err = {0};
+    cJSON *json = msgpack_json_from_bytes(sb->data, sb->size, NULL, &err);
+    msgpack_sbuffer_clear(sb);
+    if (!json) return fail(name, &err);
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(samples, name);
+    if (!list) list = cJSON_AddArrayToObject(samples, name);
+    cJSON_AddItemToArray(list, json);
+    return 0;
+}
+
+static void add_experience(profile *p, profile_experience_kind kind, uint32_t appellation, const char *rome, const char *title) {
+    profile_experience *x = profile_add_experience(p, NULL);
+    x->kind = kind;
+    x->appellation = appellation;
+    if (rome) snprintf(x->rome, sizeof x->rome, "%s", rome);
+    if (title) x->title = strdup(title);
+}
+
+static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r, cJSON *samples);
+
+static int suggestion_samples(const char *fixture_dir, cJSON *samples) {
+    char dir[512];
+    px_error err = {0};
+    if (rome_fixture_make(fixture_dir, dir, sizeof dir)) return fail("fixture", &err);
+    rome_index *idx = rome_load_csv(dir, NULL, &err);
+    rome_fixture_remove(dir);
+    if (!idx) return fail("index", &err);
+    matcher_config cfg = matcher_config_default();
+    cfg.n_constraints = 0;
+    matcher_config_set(&cfg, "constraint.no_weekend", "23374", NULL);
+    matcher *m = matcher_build(idx, &cfg, &err);
+    matcher_scratch *s = m ? matcher_scratch_new(m, &err) : NULL;
+    if (!s) return fail("matcher", &err);
+    /* Every branch of the output: an appellation, a fiche code (no appellation), a title with
+     * alternatives, an unresolved title, a named and a coded constraint, a domain exclusion, a
+     * declared competence. */
+    profile p = {0};
+    add_experience(&p, PROFILE_EXP_APPELLATION, 5001, NULL, NULL);
+    add_experience(&p, PROFILE_EXP_ROME, 0, "J1501", NULL);
+    add_experience(&p, PROFILE_EXP_TITLE, 0, NULL, "caissier");
+    add_experience(&p, PROFILE_EXP_TITLE, 0, NULL, "plombier zingueur");
+    profile_strings_push(&p.avoid_named, "no_weekend", 10, NULL);
+    profile_codes_push(&p.avoid_contextes, 300803, NULL);
+    profile_strings_push(&p.exclude_domains, "M", 1, NULL);
+    profile_codes_push(&p.added, 100002, NULL);
+    /* …and a plain one, so that occupations remain after the exclusions. */
+    profile plain = {0};
+    add_experience(&plain, PROFILE_EXP_TITLE, 0, NULL, "de test");
+    add_experience(&plain, PROFILE_EXP_APPELLATION, 5001, NULL, NULL);
+    profile_codes_push(&plain.confirmed, 100001, NULL);
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        match_result r = {0};
+        if (matcher_run(m, s, k ? &plain : &p, &r, &err)) {
+            rc = fail("matcher_run", &err);
+        } else {
+            rc = encode_samples(idx, m, &r, samples);
+        }
+        match_result_free(&r);
+    }
+    profile_free(&plain);
+    profile_free(&p);
+    matcher_scratch_free(s);
+    matcher_free(m);
+    rome_index_free(idx);
+    return rc;
+}
+
+static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r, cJSON *samples) {
+    px_error err = {0};
+    int rc;
+    {
+        char version[32];
+        suggestion_rome_version(idx, version, sizeof version);
+        suggestion_envelope env = {"out-1", "alice", 1764393600000LL, "in-1", version};
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        rc = suggestion_encode_skills(&pk, &env, m, r, &err) ? fail("skills", &err) : add_sample(samples, SUGGESTION_TYPE_SKILLS, &sb);
+        if (!rc) rc = suggestion_encode_jobs(&pk, &env, m, r, &err) ? fail("jobs", &err) : add_sample(samples, SUGGESTION_TYPE_JOBS, &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    return rc;
+}
+
+static int dlq_samples(cJSON *samples) {
+    const dlq_record records[] = {
+        {.value = "\x81\xa1v\xc1", .value_len = 4, .key = "alice", .key_len = 5, .topic = "passerelle.profile.v1", .partition = 2,
+         .offset = 41, .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1", .event_id = "in-9", .ts = 1},
+        {.topic = "passerelle.skills.v1", .reason = EVENT_ERR_KEY_MISMATCH, .message = "(key): no key", .ts = 2},
+    };
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = 0;
+    px_error err = {0};
+    for (size_t i = 0; i < sizeof records / sizeof records[0] && !rc; i++)
+        rc = dlq_record_encode(&records[i], &sb, &err) ? fail("dlq", &err) : add_sample(samples, "dlq.record", &sb);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: contract_dump FIXTURE_DIR\n");
+        return 2;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "tables", tables_json());
+    cJSON *samples = cJSON_AddObjectToObject(root, "samples");
+    cJSON *reasons = cJSON_AddArrayToObject(root, "reasons");
+    for (int r = 1; r < EVENT_REASON_COUNT; r++) cJSON_AddItemToArray(reasons, cJSON_CreateString(event_reason_name(r)));
+    int rc = suggestion_samples(argv[1], samples) || dlq_samples(samples);
+    if (!rc) {
+        char *text = cJSON_Print(root);
+        puts(text);
+        cJSON_free(text);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
