@@ -693,8 +693,25 @@ static void kio_delivered(kafka_io *io, const rd_kafka_message_t *m) {
     free(d);
 }
 
+/* Routes a librdkafka log line to the owner, minus the expected cross-type property notices. */
+static void kio_log(kafka_io *io, int level, const char *fac, const char *msg) {
+    if (io->freeing || !io->cbs.on_log) return;
+    if (!strcmp(fac, "CONFWARN") && strstr(msg, "will be ignored by this")) return;
+    io->cbs.on_log(io, level, fac, msg, io->opaque);
+}
+
+static void kio_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *msg) {
+    kio_log(rd_kafka_opaque(rk), level, fac, msg);
+}
+
 static void kio_producer_event(kafka_io *io, rd_kafka_event_t *ev) {
     switch (rd_kafka_event_type(ev)) {
+    case RD_KAFKA_EVENT_LOG: {
+        const char *fac = "", *msg = "";
+        int level = 6;
+        if (!rd_kafka_event_log(ev, &fac, &msg, &level)) kio_log(io, level, fac, msg);
+        break;
+    }
     case RD_KAFKA_EVENT_DR: {
         const rd_kafka_message_t *m;
         while ((m = rd_kafka_event_message_next(ev))) kio_delivered(io, m);
@@ -965,13 +982,21 @@ static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_con
         (io->txn && kio_conf_set(cconf, "enable.auto.commit", "false", err) < 0) ||
         (!idempotence_set && kio_conf_set(pconf, "enable.idempotence", "true", err) < 0))
         return -1;
+    if (io->cbs.on_log) {
+        /* Logs go through each handle's main queue, hence to the loop, instead of being printed
+         * from librdkafka's threads. */
+        if (kio_conf_set(cconf, "log.queue", "true", err) < 0 || kio_conf_set(pconf, "log.queue", "true", err) < 0)
+            return -1;
+        rd_kafka_conf_set_log_cb(cconf, kio_log_cb);
+        rd_kafka_conf_set_log_cb(pconf, kio_log_cb);
+    }
     rd_kafka_conf_set_opaque(cconf, io);
     rd_kafka_conf_set_rebalance_cb(cconf, kio_rebalance_cb);
     rd_kafka_conf_set_error_cb(cconf, kio_error_cb);
     rd_kafka_conf_set_opaque(pconf, io);
     /* Delivery reports and errors as events: then commit_transaction (on a worker thread) waits for
      * the loop to serve them instead of invoking callbacks on its own thread. */
-    rd_kafka_conf_set_events(pconf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
+    rd_kafka_conf_set_events(pconf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR | (io->cbs.on_log ? RD_KAFKA_EVENT_LOG : 0));
     return 0;
 }
 
@@ -1019,7 +1044,11 @@ kafka_io *kafka_io_new(uv_loop_t *loop, const kafka_io_options *opts, const kafk
         px_error_set(err, 1, "Kafka: cannot create the producer: %s", errstr);
         goto fail;
     }
-    rd_kafka_poll_set_consumer(io->consumer);   /* one queue: messages, rebalances, errors */
+    if (io->cbs.on_log) {
+        rd_kafka_set_log_queue(io->consumer, NULL);
+        rd_kafka_set_log_queue(io->producer, NULL);
+    }
+    rd_kafka_poll_set_consumer(io->consumer);   /* one queue: messages, rebalances, errors, logs */
     io->consumer_q = rd_kafka_queue_get_consumer(io->consumer);
     io->producer_q = rd_kafka_queue_get_main(io->producer);
     io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

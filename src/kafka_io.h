@@ -110,6 +110,11 @@ typedef struct kafka_io_callbacks {
     /* kafka_io_close() finished: the group was left and the producer flushed (or timed out).
      * kafka_io_free() may be called from here. Optional. */
     void (*on_closed)(kafka_io *io, void *opaque);
+    /* librdkafka's log lines (syslog levels: 0 emerg … 7 debug), delivered on the loop through
+     * librdkafka's log queue. Notices that a property of the other client type is ignored are
+     * dropped (every property goes to both handles by design). Optional: when NULL, librdkafka
+     * prints to stderr itself. */
+    void (*on_log)(kafka_io *io, int level, const char *facility, const char *message, void *opaque);
 } kafka_io_callbacks;
 
 typedef struct kafka_io_options {

@@ -1,7 +1,8 @@
 # Kafka edge: kafka_io and the embedded broker against librdkafka's mock cluster on loopback,
 # and the `passerelle send/tail/replay` tools.
 add_executable(kafka_io_test ${CMAKE_SOURCE_DIR}/tests/kafka_io_test.c)
-target_link_libraries(kafka_io_test PRIVATE passerelle px_test_support PkgConfig::CMOCKA)
+find_package(Threads REQUIRED)
+target_link_libraries(kafka_io_test PRIVATE passerelle px_test_support PkgConfig::CMOCKA Threads::Threads)
 add_test(NAME kafka_io COMMAND kafka_io_test)
 set_tests_properties(kafka_io PROPERTIES LABELS "integration;kafka" TIMEOUT 300)
 

@@ -1,5 +1,6 @@
 /* kafka_io against librdkafka's mock cluster (kafka_embedded) on loopback, in a libuv loop.
  * Every wait is bounded (px_test_run_until); ctest adds an overall TIMEOUT. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +143,8 @@ struct owner {
     batch_hook hook;            /* replaces the default processing when set */
     int hook_state;
     char assignment[64];        /* partitions currently assigned ("1" at index p) */
+    size_t logs;
+    const kafka_io_batch *held; /* a batch kept by the owner (close test) */
 };
 
 typedef struct pending_store {
@@ -239,7 +242,19 @@ static void on_closed(kafka_io *io, void *opaque) {
     o->closed = 1;
 }
 
-static const kafka_io_callbacks owner_cbs = {on_batch, on_rebalance, on_error, on_closed};
+static pthread_t loop_thread;
+
+/* librdkafka's log lines reach the owner on the loop thread, not on librdkafka's own threads. */
+static void on_log(kafka_io *io, int level, const char *facility, const char *message, void *opaque) {
+    (void)io;
+    owner *o = opaque;
+    assert_true(pthread_equal(pthread_self(), loop_thread));
+    assert_false(!strcmp(facility, "CONFWARN") && strstr(message, "will be ignored by this"));
+    assert_true(level >= 0 && level <= 7);
+    o->logs++;
+}
+
+static const kafka_io_callbacks owner_cbs = {on_batch, on_rebalance, on_error, on_closed, on_log};
 
 typedef struct io_setup {
     const char *group;
@@ -697,6 +712,7 @@ static void test_faults_recovered(void **state) {
     run_until_counts(&o, N, N);
     assert_int_equal(o.fatal, 0);
     assert_int_equal(o.delivery_errors, 0);
+    assert_true(o.logs > 0);   /* the disconnections were logged through on_log */
     owner_close(&o);
     /* Outputs: exactly N, per-key order kept (idempotence: retries did not duplicate). Both seeds
      * restart the sequences, so check each half separately by counting values. */
@@ -800,7 +816,103 @@ static void test_two_input_topics(void **state) {
     world_stop(&w);
 }
 
+/* SIGTERM with a batch in the owner's hands: close waits for the owner to finish it, its offsets
+ * are committed on the way out, and the next member of the group starts after it. */
+static void hold_batch(owner *o, const kafka_io_batch *b) {
+    if (!o->held && o->batches == 1) {
+        o->held = b;
+        return;
+    }
+    process_batch(o, b);
+}
+
+static void release_held_cb(uv_timer_t *t) {
+    owner *o = t->data;
+    assert_false(o->closed);   /* close is still waiting for this batch */
+    process_batch(o, o->held);
+    o->hook_state = 1;
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_close_finishes_open_batch(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 1);
+    enum { N = 30 };
+    seed(w.brokers, IN_TOPIC, N, 1);
+    owner a;
+    owner_start(&a, &w.loop, "A", w.brokers, &(io_setup){.group = "g-close", .batch_max = 10, .wait_ms = 5});
+    a.hook = hold_batch;
+    uint64_t start = uv_now(&w.loop);
+    while (!a.held && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
+    assert_non_null(a.held);
+    uv_timer_t t;
+    uv_timer_init(&w.loop, &t);
+    t.data = &a;
+    uv_timer_start(&t, release_held_cb, 300, 0);
+    kafka_io_close(a.io);
+    assert_int_equal(px_test_run_until(&w.loop, &a.closed, WAIT_MS), 0);
+    assert_int_equal(a.hook_state, 1);   /* closed only after the batch was finished */
+    assert_int_equal(a.batches, 1);      /* and no other batch was handed over while closing */
+    kafka_io_free(a.io);
+
+    owner b;
+    owner_start(&b, &w.loop, "B", w.brokers, &(io_setup){.group = "g-close", .batch_max = 10, .wait_ms = 5});
+    run_until_counts(&b, N - 10, 0);
+    assert_int_equal(b.recs[0].offset, 10);
+    owner_close(&b);
+    owner_free(&a);
+    owner_free(&b);
+    world_stop(&w);
+}
+
+/* A paused member stays paused across a rebalance: partitions assigned while paused are paused
+ * too (no batch), and resuming delivers everything it owns. */
+static void test_pause_survives_rebalance(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 2);
+    enum { N = 40 };
+    seed(w.brokers, IN_TOPIC, N, 8);
+    io_setup s = {.group = "g-pause-rb", .batch_max = 5, .wait_ms = 5};
+    owner a, b;
+    owner_start(&a, &w.loop, "A", w.brokers, &s);
+    uint64_t start = uv_now(&w.loop);
+    while (a.assigned < 2 && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
+    assert_int_equal(a.assigned, 2);
+    kafka_io_pause(a.io);
+    size_t before = a.n_recs;
+    owner_start(&b, &w.loop, "B", w.brokers, &s);
+    start = uv_now(&w.loop);
+    while ((!b.assigned || a.rebalances < 3) && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
+    assert_true(b.assigned > 0);
+    px_test_run_for(&w.loop, 1000);
+    assert_int_equal(a.n_recs, before);   /* nothing while paused, reassignment included */
+    kafka_io_resume(a.io);
+    start = uv_now(&w.loop);
+    for (;;) {
+        px_test_run_for(&w.loop, 20);
+        /* distinct (partition, offset) across both members */
+        size_t n = a.n_recs + b.n_recs, distinct = 0;
+        rec *all = calloc(n + 1, sizeof *all);
+        memcpy(all, a.recs, a.n_recs * sizeof *all);
+        memcpy(all + a.n_recs, b.recs, b.n_recs * sizeof *all);
+        qsort(all, n, sizeof *all, cmp_rec);
+        for (size_t i = 0; i < n; i++)
+            if (!i || cmp_rec(&all[i], &all[i - 1])) distinct++;
+        free(all);
+        if (distinct == N) break;
+        if (uv_now(&w.loop) - start > WAIT_MS) fail_msg("%zu/%d distinct messages", distinct, N);
+    }
+    owner_close(&b);
+    owner_close(&a);
+    owner_free(&a);
+    owner_free(&b);
+    world_stop(&w);
+}
+
 int main(void) {
+    loop_thread = pthread_self();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_batches_order_and_outputs),
@@ -813,6 +925,8 @@ int main(void) {
         cmocka_unit_test(test_faults_recovered),
         cmocka_unit_test(test_rebalance_eager),
         cmocka_unit_test(test_rebalance_cooperative),
+        cmocka_unit_test(test_close_finishes_open_batch),
+        cmocka_unit_test(test_pause_survives_rebalance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
