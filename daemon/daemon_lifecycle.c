@@ -25,8 +25,8 @@ static int register_metrics(px_daemon *d, px_error *err) {
         {&d->m.batch_size, {METRICS_HISTOGRAM, "passerelle_batch_size", "Messages per consumed batch", NULL, 0, 0, BATCH_BUCKETS, sizeof BATCH_BUCKETS / sizeof BATCH_BUCKETS[0]}},
         {&d->m.match_seconds, {METRICS_HISTOGRAM, "passerelle_match_duration_seconds", "Time to match one event", NULL, 0, 0, MATCH_BUCKETS, sizeof MATCH_BUCKETS / sizeof MATCH_BUCKETS[0]}},
         {&d->m.e2e_seconds, {METRICS_HISTOGRAM, "passerelle_end_to_end_latency_seconds", "From the input message timestamp to the delivery of its last output", NULL, 0, 0, E2E_BUCKETS, sizeof E2E_BUCKETS / sizeof E2E_BUCKETS[0]}},
-        {&d->m.redis_round_trips, {METRICS_GAUGE, "passerelle_redis_round_trips", "Redis requests sent since start (one per batch read or write)", NULL, 0, 0, NULL, 0}},
-        {&d->m.redis_errors, {METRICS_GAUGE, "passerelle_redis_errors", "Redis requests failed since start", NULL, 0, 0, NULL, 0}},
+        {&d->m.redis_round_trips, {METRICS_COUNTER, "passerelle_redis_round_trips_total", "Redis requests sent (one per batch read or write)", NULL, 0, 0, NULL, 0}},
+        {&d->m.redis_errors, {METRICS_COUNTER, "passerelle_redis_errors_total", "Redis requests that failed", NULL, 0, 0, NULL, 0}},
         {&d->m.redis_up, {METRICS_GAUGE, "passerelle_redis_up", "1 when Redis accepts requests", NULL, 0, 0, NULL, 0}},
         {&d->m.lag, {METRICS_GAUGE, "passerelle_consumer_lag", "Messages behind the end of each assigned partition", partition, 2, 1024, NULL, 0}},
         {&d->m.rome_version, {METRICS_GAUGE, "passerelle_rome_version", "ROME version of the index in use (the label names it)", version, 1, 0, NULL, 0}},
@@ -121,6 +121,15 @@ static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind, const kafka
     PX_LOG_INFOF(d->log, "rebalance", PX_LOG_STR("kind", names[kind]), PX_LOG_UINT("partitions", n));
 }
 
+/* librdkafka's own lines join the daemon's log, at their syslog level. */
+static void on_kafka_log(kafka_io *io, int level, const char *facility, const char *message, void *opaque) {
+    (void)io;
+    px_daemon *d = opaque;
+    px_log_level lv = level <= 3 ? PX_LOG_ERR : level == 4 ? PX_LOG_WARNING : level <= 6 ? PX_LOG_INFO : PX_LOG_DEBUG;
+    px_log_write(d->log, lv, "librdkafka", (const px_log_field[]){PX_LOG_STR("facility", facility), PX_LOG_STR("detail", message)},
+                 2);
+}
+
 static void close_rest(px_daemon *d);
 
 static void on_kafka_closed(kafka_io *io, void *opaque) {
@@ -157,7 +166,8 @@ static void start_kafka(px_daemon *d) {
         .close_timeout_ms = cfg->shutdown_timeout_ms,
         .txn_timeout_ms = cfg->txn_timeout_ms,
     };
-    kafka_io_callbacks cbs = {daemon_pipeline_on_batch, on_rebalance, on_kafka_error, on_kafka_closed};
+    kafka_io_callbacks cbs = {.on_batch = daemon_pipeline_on_batch, .on_rebalance = on_rebalance,
+                              .on_error = on_kafka_error, .on_closed = on_kafka_closed, .on_log = on_kafka_log};
     d->kafka = kafka_io_new(d->loop, &o, &cbs, d, &err);
     free(props);
     if (!d->kafka || kafka_io_start(d->kafka, &err)) {
@@ -186,8 +196,8 @@ static void on_status_timer(uv_timer_t *t) {
     store_redis_stats rs;
     store_redis_get_stats(d->store, &rs);
     metrics_series *s;
-    if ((s = metrics_series_get(d->m.redis_round_trips, NULL, NULL))) metrics_gauge_set(s, (double)rs.round_trips);
-    if ((s = metrics_series_get(d->m.redis_errors, NULL, NULL))) metrics_gauge_set(s, (double)rs.errors);
+    if ((s = metrics_series_get(d->m.redis_round_trips, NULL, NULL))) metrics_counter_set_total(s, (double)rs.round_trips);
+    if ((s = metrics_series_get(d->m.redis_errors, NULL, NULL))) metrics_counter_set_total(s, (double)rs.errors);
     kafka_io_counters kc = {0};
     if (d->kafka) {
         kafka_io_get_counters(d->kafka, &kc);
@@ -312,7 +322,7 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     }
 
     uint64_t wd = service_notify_watchdog_usec(&d->notify);
-    if (wd) uv_timer_start(&d->watchdog, on_watchdog, 0, wd / 2000 ? wd / 2000 : 1);
+    if (wd) uv_timer_start(&d->watchdog, on_watchdog, 0, wd / 1000 ? wd / 1000 : 1); /* wd is already half the timeout */
     uv_timer_start(&d->status, on_status_timer, 5000, 5000);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
