@@ -358,9 +358,13 @@ store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, c
     s->ud = ud;
     s->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
     if (!s->rng) s->rng = 1;
+    s->opt.index_prefix = NULL; /* copied into the names below; the caller's string is not kept */
     redis_endpoint_describe(&opt->endpoint, s->describe, sizeof s->describe);
-    if (redis_endpoint_current_key(&opt->endpoint, s->current_key, sizeof s->current_key, err) < 0 ||
-        redis_endpoint_published_channel(&opt->endpoint, s->channel, sizeof s->channel, err) < 0) {
+    redis_endpoint index_ep = opt->endpoint;
+    if ((opt->index_prefix &&
+         redis_endpoint_set(index_ep.prefix, sizeof index_ep.prefix, opt->index_prefix, "index prefix", err)) ||
+        redis_endpoint_current_key(&index_ep, s->current_key, sizeof s->current_key, err) < 0 ||
+        redis_endpoint_published_channel(&index_ep, s->channel, sizeof s->channel, err) < 0) {
         free(s);
         return NULL;
     }

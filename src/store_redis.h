@@ -67,6 +67,8 @@ typedef struct store_redis store_redis;
 
 typedef struct store_redis_options {
     redis_endpoint endpoint;          /* where, as whom, which db, which key prefix */
+    const char *index_prefix;         /* prefix of the ROME index keys and channel (`<p>current`,
+                                         `<p>published`); NULL = endpoint.prefix. Copied at open. */
     unsigned connect_timeout_ms;      /* default 2000 */
     unsigned command_timeout_ms;      /* default 5000 */
     unsigned backoff_initial_ms;      /* default 100 */
@@ -154,7 +156,7 @@ typedef struct store_redis_stats {
     uint64_t round_trips;       /* requests sent on the command connection (one per batch / GET) */
     uint64_t errors;            /* requests that completed with an error */
     uint64_t connect_attempts;  /* command connection attempts, the first one included */
-    uint64_t reconnects;        /* command connection re-established after a failure or loss */
+    uint64_t reconnects;        /* command connection re-established after it had been up and was lost */
     uint64_t subscriber_reconnects; /* same for the subscriber connection */
 } store_redis_stats;
 

@@ -29,6 +29,7 @@ typedef struct fixture {
     int published_calls, resubscribed;
     char published[REDIS_ENDPOINT_KEY_MAX];
     int unavailable_before_request_error; /* order check for a request failing on a loss */
+    int close_when_unavailable;           /* on_status(0) closes the store (re-entrancy test) */
 } fixture;
 
 /* ---- callbacks recording into the fixture ---- */
@@ -39,6 +40,10 @@ static void on_status(store_redis *s, int available, const px_error *why, void *
     fx->status_calls++;
     fx->available = available;
     if (!available) fx->why = *why;
+    if (!available && fx->close_when_unavailable) {
+        store_redis_close(s);
+        fx->store = NULL;
+    }
 }
 
 static void on_published(store_redis *s, const char *key, void *ud) {
@@ -500,6 +505,23 @@ static void test_close_completes_outstanding_requests(void **state) {
     assert_int_equal(d.err.code, STORE_REDIS_ECLOSED);
 }
 
+/* The owner may close the store from inside its callbacks: here from on_status(0), while a
+ * request is outstanding and hiredis is tearing the connection down. */
+static void test_close_from_inside_a_callback(void **state) {
+    fixture *fx = *state;
+    px_error err;
+    open_available(fx, 1);
+    fx->close_when_unavailable = 1;
+    store_redis_bytes key = str_bytes("k");
+    get_result r = {0};
+    assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &r, &err), 0);
+    assert_int_equal(redis_server_stop(fx->srv, &err), 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &r.done, WAIT_MS), 0);
+    assert_null(fx->store);
+    assert_true(r.failed);
+    px_test_run_for(&fx->loop, 50); /* teardown's uv_loop_close proves every handle was closed */
+}
+
 static void test_auth_password_and_acl_user(void **state) {
     fixture *fx = *state;
     store_redis_options o;
@@ -745,6 +767,41 @@ static void test_publish_subscribe_and_current_index(void **state) {
     assert_non_null(strstr(ir.err.msg, "which is absent"));
 }
 
+/* The index may live under its own prefix ([rome] key_prefix), apart from the user state. */
+static void test_index_under_its_own_prefix(void **state) {
+    fixture *fx = *state;
+    px_error err;
+    store_redis_options o;
+    options_for(fx->srv, &o);
+    o.index_prefix = "rome:";
+    open_store(fx, &o, 1);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->resubscribed, WAIT_MS), 0);
+    redis_endpoint ep;
+    publish_endpoint(fx, &ep);
+    assert_int_equal(store_publish_snapshot(&ep, 1000, "60", "elsewhere", 9, &(store_publish_result){0}, &err), 0);
+    strcpy(ep.prefix, "rome:");
+    store_publish_result res;
+    assert_int_equal(store_publish_snapshot(&ep, 1000, "60", "here", 4, &res, &err), 0);
+    assert_memory_equal(res.key, "rome:snapshot:60:", 17);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->published_calls, WAIT_MS), 0);
+    assert_int_equal(fx->published_calls, 1); /* the publication under "passerelle:" is not ours */
+    assert_string_equal(fx->published, res.key);
+    index_result ir;
+    index_sync(fx, &ir);
+    assert_false(ir.failed);
+    assert_int_equal(ir.len, 4);
+    assert_memory_equal(ir.bytes, "here", 4);
+
+    char big[REDIS_ENDPOINT_PREFIX_MAX + 2];
+    memset(big, 'r', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    o.index_prefix = big;
+    store_redis_callbacks cbs = {.on_status = on_status};
+    assert_null(store_redis_open(&fx->loop, &o, &cbs, fx, &err));
+    assert_non_null(strstr(err.msg, "index prefix is 65 bytes long"));
+}
+
 static void test_publish_errors(void **state) {
     fixture *fx = *state;
     redis_endpoint ep;
@@ -781,12 +838,14 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_options, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_select_db_and_unix_socket, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_close_completes_outstanding_requests, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_close_from_inside_a_callback, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_auth_password_and_acl_user, setup_password, teardown),
         cmocka_unit_test_setup_teardown(test_auth_errors_are_clear, setup_password, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_server_backs_off_without_spinning, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_redis_restart_mid_stream, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_hung_server_times_out_and_recovers, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_publish_subscribe_and_current_index, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_index_under_its_own_prefix, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_publish_errors, setup_password, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
