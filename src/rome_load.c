@@ -444,7 +444,7 @@ static int load_hierarchy(loader *L) {
         rc = copy_code(L, t, r, C_DOM, dom, sizeof dom, "9", "a competence domaine digit") ||
              copy_code(L, t, r, C_ENJEU, enj, sizeof enj, "9A", "an enjeu code such as '4A'");
         if (rc) break;
-        if (!bsearch(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4)) {
+        if (!L->comp_domaines.n || !bsearch(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4)) {
             rome_comp_domaine *d = vec_push(&L->comp_domaines);
             if (!d) {
                 rc = oom(L);
@@ -454,7 +454,7 @@ static int load_hierarchy(loader *L) {
             rc = add_label(L, &d->label, csv_table_field(t, r, C_DOM_LABEL));
             qsort(L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
         }
-        if (!rc && !bsearch(enj, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4)) {
+        if (!rc && (!L->enjeux.n || !bsearch(enj, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4))) {
             rome_enjeu *e = vec_push(&L->enjeux);
             if (!e) {
                 rc = oom(L);
