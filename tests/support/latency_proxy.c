@@ -148,6 +148,9 @@ static void on_server_connected(uv_connect_t *req, int status) {
         pair_close(pr);
         return;
     }
+    /* No Nagle: a delayed small write waiting for a delayed ACK would add ~40 ms of its own. */
+    uv_tcp_nodelay(&pr->client, 1);
+    uv_tcp_nodelay(&pr->server, 1);
     uv_read_start((uv_stream_t *)&pr->client, on_alloc, on_client_read);
     uv_read_start((uv_stream_t *)&pr->server, on_alloc, on_server_read);
 }
