@@ -461,14 +461,13 @@ static int pack_tagged_bytes(const cJSON *tagged, msgpack_packer *pk, const json
     return rc ? pack_nomem(err, path) : 0;
 }
 
-static int pack_object(const cJSON *j, msgpack_packer *pk, unsigned depth, const msgpack_json_limits *limits,
-                       json_path *path, px_error *err) {
-    size_t n = (size_t)cJSON_GetArraySize(j);
-    if (check_duplicate_keys(j, path, err)) return -1;
-    if (msgpack_pack_map(pk, n)) return pack_nomem(err, path);
-    for (const cJSON *c = j->child; c; c = c->next) {
-        if (pack_string(c->string, pk, path, "object key", err)) return -1;
-        size_t saved = path_push_key(path, c->string, strlen(c->string));
+/* The members of an object (keyed: key then value) or the items of an array, in order. */
+static int pack_children(const cJSON *j, bool keyed, msgpack_packer *pk, unsigned depth, const msgpack_json_limits *limits,
+                         json_path *path, px_error *err) {
+    size_t i = 0;
+    for (const cJSON *c = j->child; c; c = c->next, i++) {
+        if (keyed && pack_string(c->string, pk, path, "object key", err)) return -1;
+        size_t saved = keyed ? path_push_key(path, c->string, strlen(c->string)) : path_push_index(path, i);
         int rc = pack_value(c, pk, depth, limits, path, err);
         path_pop(path, saved);
         if (rc) return -1;
@@ -476,17 +475,13 @@ static int pack_object(const cJSON *j, msgpack_packer *pk, unsigned depth, const
     return 0;
 }
 
-static int pack_array(const cJSON *j, msgpack_packer *pk, unsigned depth, const msgpack_json_limits *limits,
-                      json_path *path, px_error *err) {
-    if (msgpack_pack_array(pk, (size_t)cJSON_GetArraySize(j))) return pack_nomem(err, path);
-    size_t i = 0;
-    for (const cJSON *c = j->child; c; c = c->next, i++) {
-        size_t saved = path_push_index(path, i);
-        int rc = pack_value(c, pk, depth, limits, path, err);
-        path_pop(path, saved);
-        if (rc) return -1;
-    }
-    return 0;
+static int pack_container(const cJSON *j, msgpack_packer *pk, unsigned depth, const msgpack_json_limits *limits,
+                          json_path *path, px_error *err) {
+    bool is_object = (j->type & 0xff) == cJSON_Object;
+    size_t n = (size_t)cJSON_GetArraySize(j);
+    if (is_object && check_duplicate_keys(j, path, err)) return -1;
+    if (is_object ? msgpack_pack_map(pk, n) : msgpack_pack_array(pk, n)) return pack_nomem(err, path);
+    return pack_children(j, is_object, pk, depth, limits, path, err);
 }
 
 /* depth: how many containers enclose `j`. */
@@ -514,8 +509,7 @@ static int pack_value(const cJSON *j, msgpack_packer *pk, unsigned depth, const 
         if (depth + 1 > limits->max_depth)
             return px_error_set(err, MSGPACK_JSON_ERR_TOO_DEEP, "%s: containers nest deeper than %u levels", path->text,
                                 limits->max_depth);
-        return (j->type & 0xff) == cJSON_Object ? pack_object(j, pk, depth + 1, limits, path, err)
-                                                : pack_array(j, pk, depth + 1, limits, path, err);
+        return pack_container(j, pk, depth + 1, limits, path, err);
     }
     return px_error_set(err, MSGPACK_JSON_ERR_BAD_JSON, "%s: cJSON item of unknown type %d", path->text, j->type);
 }

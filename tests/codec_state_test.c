@@ -12,6 +12,18 @@
 #include "event_codec.h"
 #include "msgpack_json.h"
 
+/* Encodes a DLQ record and reads it back as JSON (the msgpack_json mapping: bin → {"$bin"}). */
+static cJSON *dlq_to_json(const dlq_record *rec) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
+    assert_int_equal(dlq_record_encode(rec, &sb, &err), 0);
+    cJSON *json = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
+    assert_non_null(json);
+    msgpack_sbuffer_destroy(&sb);
+    return json;
+}
+
 static void test_dlq_record_all_fields(void **state) {
     (void)state;
     static const char original[] = "\x81\xa1v\xc1";  /* the refused bytes, kept exactly */
@@ -20,12 +32,7 @@ static void test_dlq_record_all_fields(void **state) {
         .topic = "passerelle.profile.v1", .partition = 3, .offset = 1234567890123LL,
         .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1", .event_id = "e-9", .ts = 1764393600000LL,
     };
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    px_error err;
-    assert_int_equal(dlq_record_encode(&rec, &sb, &err), 0);
-    cJSON *json = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
-    assert_non_null(json);
+    cJSON *json = dlq_to_json(&rec);
     assert_int_equal(cJSON_GetArraySize(json), 11);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(json, "v")->valueint, 1);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "type")->valuestring, "dlq.record");
@@ -40,19 +47,13 @@ static void test_dlq_record_all_fields(void **state) {
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "key"), "$bin")->valuestring, "YWz/aWNl");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "event_id")->valuestring, "e-9");
     cJSON_Delete(json);
-    msgpack_sbuffer_destroy(&sb);
 }
 
 static void test_dlq_record_minimal(void **state) {
     (void)state;
     dlq_record rec = {.topic = "passerelle.skills.v1", .partition = 0, .offset = 0, .reason = EVENT_ERR_UNKNOWN_CODE,
                       .message = "confirmed[0]: unknown competence 99", .ts = 1};
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    px_error err;
-    assert_int_equal(dlq_record_encode(&rec, &sb, &err), 0);
-    cJSON *json = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
-    assert_non_null(json);
+    cJSON *json = dlq_to_json(&rec);
     /* No key, no event_id: omitted; no value: nil (a tombstone was dead-lettered). */
     assert_int_equal(cJSON_GetArraySize(json), 9);
     assert_null(cJSON_GetObjectItemCaseSensitive(json, "key"));
@@ -61,6 +62,9 @@ static void test_dlq_record_minimal(void **state) {
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring, "unknown_code");
     cJSON_Delete(json);
 
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
     rec.topic = NULL;
     size_t before = sb.size;
     assert_int_equal(dlq_record_encode(&rec, &sb, &err), -1);
