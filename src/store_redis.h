@@ -80,14 +80,16 @@ typedef struct store_redis_options {
 void store_redis_options_init(store_redis_options *o);
 
 typedef struct store_redis_callbacks {
-    /* Availability changed. available=1: connected, authenticated, db selected; requests are
-     * accepted. available=0: requests are refused; why (valid during the call) says what failed,
+    /* Availability changed (of the command connection). available=1 (why is NULL): connected,
+     * authenticated, db selected; requests are accepted. available=0: requests are refused;
+     * why (valid during the call) says what failed,
      * e.g. "redis 127.0.0.1:6379 as user 'bob': AUTH refused: WRONGPASS …". Called on every
      * transition, and once if the first connection attempt fails; not for each failed retry. */
     void (*on_status)(store_redis *s, int available, const px_error *why, void *ud);
     /* A ROME index was published: key is the new current snapshot key. key == NULL means the
      * subscription was (re)established, so a publication may have been missed: check current.
-     * Leave it NULL to open no subscriber connection. */
+     * Leave it NULL to open no subscriber connection. The subscriber reconnects on its own with
+     * the same backoff; its failures show in store_redis_last_error and the stats only. */
     void (*on_published)(store_redis *s, const char *key, void *ud);
 } store_redis_callbacks;
 
