@@ -275,8 +275,8 @@ static void owner_start(owner *o, uv_loop_t *loop, const char *name, const char 
     kafka_io_property props[16] = {
         {"bootstrap.servers", brokers},
         {"auto.offset.reset", "earliest"},
-        {"session.timeout.ms", "6000"},
-        {"heartbeat.interval.ms", "300"},
+        {"session.timeout.ms", "3000"},
+        {"heartbeat.interval.ms", "200"},
         {"auto.commit.interval.ms", "200"},
         {"topic.metadata.refresh.interval.ms", "1000"},
         {"linger.ms", "2"},
