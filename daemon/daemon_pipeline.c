@@ -74,7 +74,8 @@ static void flight_unlink(px_daemon *d, flight *f) {
 
 struct daemon_batch {
     px_daemon *d;
-    const kafka_io_batch *kb;
+    const kafka_io_batch *kb;   /* valid until released or retried */
+    size_t n_msgs;              /* kb->count, kept for after the release */
     daemon_engine *engine;      /* pinned for the whole batch */
     batch_item *items;
     batch_user *users;
@@ -100,7 +101,7 @@ static void count(metrics_family *f, const char *a, const char *b) {
 static metrics_series *series0(metrics_family *f) { return metrics_series_get(f, NULL, NULL); }
 
 static void batch_free(daemon_batch *b) {
-    for (size_t i = 0; i < b->kb->count; i++)
+    for (size_t i = 0; i < b->n_msgs; i++)
         if (b->items[i].decoded) event_free(&b->items[i].ev);
     for (size_t u = 0; u < b->n_users; u++) user_state_free(&b->users[u].state);
     for (size_t o = 0; o < b->n_outputs; o++) free(b->outputs[o].value);
@@ -116,12 +117,13 @@ static void batch_free(daemon_batch *b) {
 static void batch_abort(daemon_batch *b, const char *why) {
     px_daemon *d = b->d;
     PX_LOG_WARNF(d->log, "batch given back to Kafka, will be consumed again", PX_LOG_STR("reason", why),
-                 PX_LOG_UINT("messages", b->kb->count));
+                 PX_LOG_UINT("messages", b->n_msgs));
     metrics_series *s = series0(d->m.batches_retried);
     if (s) metrics_counter_inc(s);
-    kafka_io_batch_retry(d->kafka, b->kb);
+    const kafka_io_batch *kb = b->kb;
     d->batch = NULL;
     batch_free(b);
+    kafka_io_batch_retry(d->kafka, kb);
     if (!store_redis_is_available(d->store)) kafka_io_pause(d->kafka);
     daemon_index_swap_if_pending(d);
 }
@@ -350,9 +352,10 @@ static void produce_outputs(daemon_batch *b) {
         if (!fm[i]) kafka_io_store_offset(d->kafka, b->items[i].msg->topic, b->items[i].msg->partition, b->items[i].msg->offset);
     free(fm);
     free(fl);
-    kafka_io_batch_release(d->kafka, b->kb);
+    const kafka_io_batch *kb = b->kb;
     d->batch = NULL;
     batch_free(b);
+    kafka_io_batch_release(d->kafka, kb);
     daemon_index_swap_if_pending(d);
 }
 
@@ -467,6 +470,7 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
     }
     b->d = d;
     b->kb = kb;
+    b->n_msgs = kb->count;
     b->engine = d->engine;
     d->batch = b;
     metrics_series *bs = series0(d->m.batch_size);
