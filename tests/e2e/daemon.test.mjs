@@ -149,3 +149,21 @@ test('health, readiness and Prometheus metrics are served', async () => {
   assert.match(body, /^passerelle_rome_version\{version="4\.0-60"\} 60$/m);
   assert.match(body, /^passerelle_ready 1$/m);
 });
+
+const metricValue = (body, name) => {
+  const m = new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(body);
+  return m ? Number(m[1]) : 0;
+};
+
+test('Redis is paid per batch, not per event: one MGET and one MULTI/EXEC per batch', async () => {
+  const before = (await httpGet('/metrics')).body;
+  const events = Array.from({ length: 200 }, (_, i) =>
+    newEvent('profile.upserted', `batch-${i % 20}`, { experiences: [{ appellation: 11640 }] }));
+  await roundTrip(TOPICS.profile, events);
+  await new Promise((r) => setTimeout(r, 5500)); // the round-trip counter is refreshed every 5 s
+  const after = (await httpGet('/metrics')).body;
+  const batches = metricValue(after, 'passerelle_batch_size_count') - metricValue(before, 'passerelle_batch_size_count');
+  const trips = metricValue(after, 'passerelle_redis_round_trips_total') - metricValue(before, 'passerelle_redis_round_trips_total');
+  assert.ok(batches >= 1 && batches < events.length / 4, `${events.length} events came in ${batches} batches`);
+  assert.ok(trips <= 2 * batches, `${trips} Redis round trips for ${batches} batches of ${events.length} events`);
+});
