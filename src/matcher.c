@@ -404,10 +404,10 @@ typedef struct ranked {
 typedef struct item_rec {
     double support;           /* Σ weights of the supporting experiences */
     float held;               /* holding confidence, 0 = not held */
+    float value;              /* what it counts for in a fiche (item_value), once macros are known */
     float macro_held;         /* for a macro-compétence: best holding among its held items */
     uint32_t from;            /* experiences the item was inferred from */
     uint32_t macro_from;      /* for a macro-compétence: experiences of its held items */
-    uint16_t opens;           /* how many suggested jobs miss it */
     uint8_t state;            /* ITEM_* */
     uint8_t best_importance;  /* best rome_importance among the experiences' fiches */
     uint8_t macro_declared;   /* for a macro-compétence: one of its held items is declared */
@@ -423,6 +423,7 @@ struct matcher_scratch {
     uint32_t n_items;
     uint32_t *macros;         /* macro-compétences with macro_held > 0 */
     uint32_t n_macros;
+    uint16_t *opens;          /* per item: how many suggested jobs miss it (zero between matches) */
     /* per fiche */
     float *acc;               /* Σ value × w (dense: cheaper than tracking the touched ones) */
     uint8_t *fiche_flags;     /* FICHE_* */
@@ -448,6 +449,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
     s->macros = malloc(ni * sizeof *s->macros);
+    s->opens = calloc(ni, sizeof *s->opens);
     s->acc = calloc(nf, sizeof *s->acc);
     s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
     s->avoided = calloc(nf, sizeof *s->avoided);
@@ -456,7 +458,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->rec || !s->items || !s->macros ||
+    if (!s->slot || !s->rec || !s->items || !s->macros || !s->opens ||
         !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills)
         goto nomem;
@@ -474,6 +476,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->rec);
     free(s->items);
     free(s->macros);
+    free(s->opens);
     free(s->acc);
     free(s->fiche_flags);
     free(s->avoided);
@@ -775,6 +778,14 @@ static void hold_macros(const matcher *m, matcher_scratch *s) {
     }
 }
 
+static double item_value(const matcher *m, const item_rec *r, const item_rec *macro);
+
+/* Each touched item's value, computed once for the accumulation and every job description. */
+static void value_items(const matcher *m, matcher_scratch *s) {
+    for (uint32_t k = 0; k < s->n_items; k++)
+        s->rec[k + 1].value = (float)item_value(m, &s->rec[k + 1], peek(s, m->item_macro[s->items[k]]));
+}
+
 /* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
  * nothing at all when rejected. */
 static double item_value(const matcher *m, const item_rec *r, const item_rec *macro) {
@@ -797,8 +808,7 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_items; k++) {
         uint32_t i = s->items[k];
         const item_rec *macro = peek(s, m->item_macro[i]);
-        double credit = m->cfg.macro_credit * macro->macro_held;
-        float delta = (float)(item_value(m, &s->rec[k + 1], macro) - credit);
+        float delta = s->rec[k + 1].value - (float)(m->cfg.macro_credit * macro->macro_held);
         if (delta == 0) continue;
         for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) s->acc[inv->targets[e]] += delta * m->edge_weight[e];
     }
@@ -875,7 +885,7 @@ static void attribute(const item_rec *r, const item_rec *macro, double v, double
     bool declared = direct ? (r->state & ITEM_DECLARED) != 0 : macro->macro_declared != 0;
     int n = __builtin_popcount(from) + declared;
     if (!n) return;
-    double share = contribution / n;
+    double share = n == 1 ? contribution : contribution / n;   /* mostly one source: skip the division */
     if (declared) part[MATCHER_MAX_EXPERIENCES] += share;
     for (uint32_t e = 0; from; e++, from >>= 1)
         if (from & 1u) part[e] += share;
@@ -905,15 +915,14 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         uint32_t f = s->top[j].id, n = rome_csr_count(fi, f);
         need += 2u * n;
         if (n > widest) widest = n;
-        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-            item_rec *r = rec_of(s, fi->targets[k]);
-            if (r->held <= 0) r->opens++;
-        }
     }
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err) ||
         reserve((void **)&s->sorted, &s->sorted_cap, widest, sizeof *s->sorted, err))
         return -1;
+    for (size_t j = 0; j < n_top; j++)
+        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++)
+            if (peek(s, fi->targets[k])->held <= 0) s->opens[fi->targets[k]]++;
     out->n_jobs = n_top;
     out->n_codes = 0;
     for (size_t j = 0; j < n_top; j++) {
@@ -930,7 +939,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
             uint32_t i = fi->targets[k];
             const item_rec *r = peek(s, i), *macro = peek(s, m->fiche_macro[k]);
             if (r->held > 0) out->codes[out->n_codes++] = i;
-            double v = item_value(m, r, macro);
+            double v = r != s->rec ? r->value : m->cfg.macro_credit * macro->macro_held;
             if (v <= 0) continue;
             total += v * m->fiche_weight[k];
             attribute(r, macro, v, v * m->fiche_weight[k], part);
@@ -940,8 +949,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
         for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
             uint32_t local = m->fiche_order[k];
-            const item_rec *r = peek(s, fi->targets[first + local]);
-            if (r->held <= 0) s->sorted[n_missing++] = missing_key(m->fiche_weight[first + local] * (float)r->opens, local);
+            uint32_t i = fi->targets[first + local];
+            if (peek(s, i)->held <= 0) s->sorted[n_missing++] = missing_key(m->fiche_weight[first + local] * (float)s->opens[i], local);
         }
         key_sort(s->sorted, n_missing);
         job->missing.off = (uint32_t)out->n_codes;
@@ -953,6 +962,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
                 out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
         job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
     }
+    for (size_t j = 0; j < n_top; j++)
+        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++) s->opens[fi->targets[k]] = 0;
     return 0;
 }
 
@@ -984,6 +995,7 @@ int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_re
         suggest_skills(m, s, out, err))
         goto done;
     hold_macros(m, s);
+    value_items(m, s);
     accumulate(m, s);
     if (rank_fiches(m, s, p, out, &n_top, err) || describe_jobs(m, s, out, n_top, err)) goto done;
     rc = 0;
