@@ -559,28 +559,37 @@ static int check_text_input(const char *text, size_t len, px_error *err) {
     return 0;
 }
 
-int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *out, const msgpack_json_limits *limits,
-                                 px_error *err) {
+cJSON *msgpack_json_parse(const char *text, size_t len, const msgpack_json_limits *limits, px_error *err) {
     msgpack_json_limits l = effective_limits(limits);
-    if (len > l.max_bytes)
-        return px_error_set(err, MSGPACK_JSON_ERR_TOO_BIG, "json: %zu bytes of text, over the limit of %zu", len, l.max_bytes);
-    if (check_text_input(text, len, err)) return -1;
+    if (len > l.max_bytes) {
+        px_error_set(err, MSGPACK_JSON_ERR_TOO_BIG, "json: %zu bytes of text, over the limit of %zu", len, l.max_bytes);
+        return NULL;
+    }
+    if (check_text_input(text, len, err)) return NULL;
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!json) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-        return px_error_set(err, MSGPACK_JSON_ERR_BAD_JSON, "json: syntax error near offset %zu", at);
+        px_error_set(err, MSGPACK_JSON_ERR_BAD_JSON, "json: syntax error near offset %zu", at);
+        return NULL;
     }
     while (end < text + len && strchr(" \t\r\n", *end)) end++;
     if (end != text + len) {
         cJSON_Delete(json);
-        return px_error_set(err, MSGPACK_JSON_ERR_BAD_JSON, "json: unexpected text after the value at offset %zu",
-                            (size_t)(end - text));
+        px_error_set(err, MSGPACK_JSON_ERR_BAD_JSON, "json: unexpected text after the value at offset %zu", (size_t)(end - text));
+        return NULL;
     }
+    return json;
+}
+
+int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *out, const msgpack_json_limits *limits,
+                                 px_error *err) {
+    cJSON *json = msgpack_json_parse(text, len, limits, err);
+    if (!json) return -1;
     size_t before = out->size;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_json_pack(json, &pk, &l, err);
+    int rc = msgpack_json_pack(json, &pk, limits, err);
     cJSON_Delete(json);
     if (rc) out->size = before;
     return rc;

@@ -91,7 +91,13 @@ char *msgpack_json_bytes_to_text(const char *buf, size_t len, const msgpack_json
 /* JSON tree → msgpack, appended to pk. On error pk may hold a partial object: discard it. */
 int msgpack_json_pack(const cJSON *json, msgpack_packer *pk, const msgpack_json_limits *limits, px_error *err);
 
-/* JSON text (exactly one value, surrounding whitespace allowed) → msgpack appended to out. */
+/* JSON text (exactly one value, surrounding whitespace allowed) → cJSON tree, with the text checks
+ * of the mapping above (size, NUL bytes, "\u0000", integer literals beyond ±(2^53-1), trailing
+ * text) that cJSON_Parse alone does not make. For callers that read the tree before packing it
+ * (e.g. to take the Kafka key from it); msgpack_json_pack() then does the rest. */
+cJSON *msgpack_json_parse(const char *text, size_t len, const msgpack_json_limits *limits, px_error *err);
+
+/* msgpack_json_parse() then msgpack_json_pack(), appended to out (unchanged on error). */
 int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *out,
                                  const msgpack_json_limits *limits, px_error *err);
 

@@ -214,6 +214,15 @@ static void test_syntax_and_duplicates(void **state) {
     assert_int_equal(to_msgpack(" \t[1]\r\n", &sb, NULL, &err), 0);
     assert_int_equal(to_msgpack("{\"a\":1,\"b\":{\"c\":1,\"c\":2}}", &sb, NULL, &err), MSGPACK_JSON_ERR_DUPLICATE_KEY);
     assert_non_null(strstr(err.msg, "$.b: key \"c\" appears twice"));
+    /* msgpack_json_parse gives the tree with the same text checks. */
+    cJSON *tree = msgpack_json_parse("{\"user_id\":\"u\"} ", 15, NULL, &err);
+    assert_non_null(tree);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(tree, "user_id")->valuestring, "u");
+    cJSON_Delete(tree);
+    assert_null(msgpack_json_parse("{\"n\":18446744073709551615}", 26, NULL, &err));
+    assert_int_equal(err.code, MSGPACK_JSON_ERR_INT_RANGE);
+    assert_null(msgpack_json_parse("{} x", 4, NULL, &err));
+    assert_int_equal(err.code, MSGPACK_JSON_ERR_BAD_JSON);
     assert_int_equal(to_text("\xc1", 1, NULL, NULL), MSGPACK_JSON_ERR_BAD_MSGPACK);
     assert_int_equal(to_text("\x01\x02", 2, NULL, NULL), MSGPACK_JSON_ERR_BAD_MSGPACK);
     assert_int_equal(to_text("\x92\x01", 2, NULL, NULL), MSGPACK_JSON_ERR_BAD_MSGPACK);
