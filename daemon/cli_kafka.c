@@ -70,7 +70,8 @@ static int parse_count(const char *tool, const char *flag, const char *s, long l
     return 0;
 }
 
-/* Parses argv; `allowed` lists the long options this tool takes. Returns 0, 1 (--help) or 2. */
+/* Parses argv; `allowed` lists the options this tool takes (" --topic " also makes it required).
+ * Returns 0, 1 (--help was shown) or 2 (usage error, reported). */
 static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, void (*usage)(FILE *)) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -123,8 +124,8 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
         usage(stderr);
         return 2;
     }
-    if (!o->brokers) {
-        fprintf(stderr, "passerelle %s: --brokers is required\n", o->tool);
+    if (!o->brokers || (!o->topic && strstr(allowed, " --topic "))) {
+        fprintf(stderr, "passerelle %s: %s is required\n", o->tool, o->brokers ? "--topic" : "--brokers");
         usage(stderr);
         return 2;
     }
@@ -263,11 +264,6 @@ int cli_send_main(int argc, char **argv) {
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;
-    }
-    if (!o.topic) {
-        fprintf(stderr, "passerelle send: --topic is required\n");
-        cli_opts_free(&o);
-        return 2;
     }
     FILE *in = o.file ? fopen(o.file, "r") : stdin;
     if (!in) {
@@ -487,11 +483,6 @@ int cli_tail_main(int argc, char **argv) {
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;
-    }
-    if (!o.topic) {
-        fprintf(stderr, "passerelle tail: --topic is required\n");
-        cli_opts_free(&o);
-        return 2;
     }
     catch_signals();
     /* assign() needs a group id; tail never commits, so the group only names the client. */

@@ -112,6 +112,19 @@ static void assert_per_key_order(const char *const *values, size_t n, int keys, 
     free(next);
 }
 
+/* Reads the n outputs of a topic and checks every key's sequence (a key lives on one partition, so
+ * its order survives read_topic's interleaving of partitions). */
+static void assert_topic_per_key_order(const char *brokers, const char *topic, int partitions, int n, int keys,
+                                       int per_key) {
+    plain_msg *out = calloc((size_t)n, sizeof *out);
+    read_topic(brokers, topic, partitions, out, n);
+    const char **ov = calloc((size_t)n, sizeof *ov);
+    for (int i = 0; i < n; i++) ov[i] = out[i].value;
+    assert_per_key_order(ov, (size_t)n, keys, per_key);
+    free(ov);
+    free(out);
+}
+
 /* ---------- the owner: what the daemon will do, minus the matching ---------- */
 
 typedef struct rec {
@@ -350,16 +363,30 @@ static const char **values_of(const rec *recs, size_t n) {
     return v;
 }
 
-/* ---------- tests ---------- */
-
-static int reached_count(owner *o, size_t n) {
-    return o->n_recs >= n;
+/* Runs the loop until a and b together processed n distinct (partition, offset) messages. */
+static void run_until_distinct(uv_loop_t *loop, const owner *a, const owner *b, size_t n) {
+    uint64_t start = uv_now(loop);
+    for (;;) {
+        px_test_run_for(loop, 20);
+        size_t total = a->n_recs + b->n_recs, distinct = 0;
+        rec *all = calloc(total + 1, sizeof *all);
+        memcpy(all, a->recs, a->n_recs * sizeof *all);
+        memcpy(all + a->n_recs, b->recs, b->n_recs * sizeof *all);
+        qsort(all, total, sizeof *all, cmp_rec);
+        for (size_t i = 0; i < total; i++)
+            if (!i || cmp_rec(&all[i], &all[i - 1])) distinct++;
+        free(all);
+        if (distinct == n) return;
+        if (uv_now(loop) - start > WAIT_MS) fail_msg("%zu/%zu distinct messages", distinct, n);
+    }
 }
+
+/* ---------- tests ---------- */
 
 /* Runs the loop until o has recorded n messages and delivered `delivered` outputs. */
 static void run_until_counts(owner *o, size_t n, size_t delivered) {
     uint64_t start = uv_now(o->loop);
-    while (!(reached_count(o, n) && o->delivered >= delivered)) {
+    while (!(o->n_recs >= n && o->delivered >= delivered)) {
         px_test_run_for(o->loop, 20);
         if (uv_now(o->loop) - start > WAIT_MS)
             fail_msg("[%s] timed out: %zu/%zu consumed, %zu/%zu delivered", o->name, o->n_recs, n, o->delivered,
@@ -402,15 +429,7 @@ static void test_batches_order_and_outputs(void **state) {
     }
     assert_int_equal(total, N);
     owner_close(&o);
-    /* Outputs: same per-key order in the output topic (keyed, so each key on one partition). */
-    plain_msg *out = calloc(N, sizeof *out);
-    read_topic(w.brokers, OUT_TOPIC, 3, out, N);
-    const char **ov = calloc(N, sizeof *ov);
-    for (int i = 0; i < N; i++) ov[i] = out[i].value;
-    /* read_topic interleaves partitions, but a key lives on one partition: order per key holds. */
-    assert_per_key_order(ov, N, KEYS, PER_KEY);
-    free(ov);
-    free(out);
+    assert_topic_per_key_order(w.brokers, OUT_TOPIC, 3, N, KEYS, PER_KEY);
     owner_free(&o);
     world_stop(&w);
 }
@@ -526,23 +545,8 @@ static void two_consumers(const char *strategy, const char *group) {
     assert_true(b.assigned > 0);
     /* More traffic after the rebalance. */
     seed(w.brokers, IN_TOPIC, N / 2, KEYS);
-    start = uv_now(&w.loop);
-    for (;;) {
-        px_test_run_for(&w.loop, 50);
-        /* Both seeds used values k:0..; the second seed restarts sequences, so count distinct
-         * (partition, offset) pairs instead of values. */
-        rec *all = calloc(a.n_recs + b.n_recs + 1, sizeof *all);
-        memcpy(all, a.recs, a.n_recs * sizeof *all);
-        memcpy(all + a.n_recs, b.recs, b.n_recs * sizeof *all);
-        size_t n = a.n_recs + b.n_recs;
-        qsort(all, n, sizeof *all, cmp_rec);
-        size_t distinct = 0;
-        for (size_t i = 0; i < n; i++)
-            if (!i || cmp_rec(&all[i], &all[i - 1])) distinct++;
-        free(all);
-        if (distinct == N) break;
-        if (uv_now(&w.loop) - start > WAIT_MS) fail_msg("%s: %zu/%d distinct messages", strategy, distinct, N);
-    }
+    /* Both seeds restart the per-key sequences: count distinct (partition, offset) pairs. */
+    run_until_distinct(&w.loop, &a, &b, N);
     /* Exactly one owner per partition at the end. */
     for (int p = 0; p < 4; p++) assert_int_equal(a.assignment[p] + b.assignment[p], 1);
     assert_true(a.revoked > 0);
@@ -609,13 +613,7 @@ static void test_queue_full_backpressure(void **state) {
     assert_int_equal(c.messages_delivered, N);
     assert_int_equal(c.delivery_failures, 0);
     owner_close(&o);
-    plain_msg *out = calloc(N, sizeof *out);
-    read_topic(w.brokers, OUT_TOPIC, 1, out, N);
-    const char **ov = calloc(N, sizeof *ov);
-    for (int i = 0; i < N; i++) ov[i] = out[i].value;
-    assert_per_key_order(ov, N, KEYS, PER_KEY);
-    free(ov);
-    free(out);
+    assert_topic_per_key_order(w.brokers, OUT_TOPIC, 1, N, KEYS, PER_KEY);
     owner_free(&o);
     world_stop(&w);
 }
@@ -889,21 +887,7 @@ static void test_pause_survives_rebalance(void **state) {
     px_test_run_for(&w.loop, 1000);
     assert_int_equal(a.n_recs, before);   /* nothing while paused, reassignment included */
     kafka_io_resume(a.io);
-    start = uv_now(&w.loop);
-    for (;;) {
-        px_test_run_for(&w.loop, 20);
-        /* distinct (partition, offset) across both members */
-        size_t n = a.n_recs + b.n_recs, distinct = 0;
-        rec *all = calloc(n + 1, sizeof *all);
-        memcpy(all, a.recs, a.n_recs * sizeof *all);
-        memcpy(all + a.n_recs, b.recs, b.n_recs * sizeof *all);
-        qsort(all, n, sizeof *all, cmp_rec);
-        for (size_t i = 0; i < n; i++)
-            if (!i || cmp_rec(&all[i], &all[i - 1])) distinct++;
-        free(all);
-        if (distinct == N) break;
-        if (uv_now(&w.loop) - start > WAIT_MS) fail_msg("%zu/%d distinct messages", distinct, N);
-    }
+    run_until_distinct(&w.loop, &a, &b, N);
     owner_close(&b);
     owner_close(&a);
     owner_free(&a);
