@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     match_result r = {0};
-    size_t checksum = 0, jobs = 0, listed = 0, failed = 0;
+    size_t checksum = 0, jobs = 0, listed = 0, failed = 0, reached = 0;
     for (long i = 0; i < n_profiles && i < 1000; i++) failed += matcher_run(m, s, &profiles[i], &r, &err) != 0; /* warm-up */
     /* The two run in alternating blocks so that both see the same machine load (shared CI hosts). */
     double t_match = 0, t_base = 0;
@@ -162,6 +162,7 @@ int main(int argc, char **argv) {
             lat[i] = now_s() - t;
             jobs += r.n_jobs;
             listed += r.n_codes;
+            reached += r.fiches_scored;
             checksum += r.n_jobs ? r.jobs[0].fiche : 0;
         }
         t_match += now_s() - start;
@@ -192,6 +193,8 @@ int main(int argc, char **argv) {
     printf("profiles: %ld generated (1-4 experiences, decisions, constraints, domains); %zu refused\n", n_profiles, failed);
     printf("matcher : %.0f matches/s on one core (top %u, full held/missing lists: %.1f jobs, %.0f codes per match)\n",
            n_profiles / t_match, cfg.top, (double)jobs / n_profiles, (double)listed / n_profiles);
+    printf("reach   : %.0f of %u fiches receive a score per match through the inverted lists\n",
+           (double)reached / n_profiles, idx->n.fiches);
     printf("latency : p50 %.1f us, p99 %.1f us, max %.1f us\n", lat[n_profiles / 2] * 1e6,
            lat[(size_t)(n_profiles * 0.99)] * 1e6, lat[n_profiles - 1] * 1e6);
     printf("baseline: %.0f matches/s, p50 %.1f us (every fiche scored by set intersection, full sort)\n",
