@@ -5,6 +5,7 @@
  *              (suggestion_codec, on the matcher's hand-written fixture index, for a profile that
  *              exercises every optional branch) and dead-letter records.
  * usage: contract_dump FIXTURE_DIR */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +39,49 @@ static cJSON *tables_json(void) {
     return tables;
 }
 
-/* Converts what an encoder appended to sb into JSON and adds it to the sample list `name`. */
+/* JSON has one number type, so an integral float (1.0) reads as an integer: the paths of the
+ * values the encoder wrote as MessagePack floats ("jobs/0/score") go along with each sample. */
+static void collect_float_paths(const msgpack_object *o, char *path, size_t len, size_t cap, cJSON *out) {
+    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) {
+        cJSON_AddItemToArray(out, cJSON_CreateString(path));
+        return;
+    }
+    bool is_map = o->type == MSGPACK_OBJECT_MAP;
+    if (!is_map && o->type != MSGPACK_OBJECT_ARRAY) return;
+    uint32_t n = is_map ? o->via.map.size : o->via.array.size;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *key = is_map ? &o->via.map.ptr[i].key : NULL;
+        int w = key ? snprintf(path + len, cap - len, "%s%.*s", len ? "/" : "", (int)key->via.str.size, key->via.str.ptr)
+                    : snprintf(path + len, cap - len, "%s%u", len ? "/" : "", i);
+        size_t sub = len + (size_t)w < cap ? len + (size_t)w : cap - 1;
+        collect_float_paths(is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i], path, sub, cap, out);
+        path[len] = '\0';
+    }
+}
+
+/* Converts what an encoder appended to sb into JSON and adds it, with its float paths, to the
+ * sample list `name`: {"json": …, "floats": ["jobs/0/score", …]}. */
 static int add_sample(cJSON *samples, const char *name, msgpack_sbuffer *sb) {
     px_error err = {0};
     cJSON *json = msgpack_json_from_bytes(sb->data, sb->size, NULL, &err);
+    if (!json) {
+        msgpack_sbuffer_clear(sb);
+        return fail(name, &err);
+    }
+    cJSON *sample = cJSON_CreateObject();
+    cJSON_AddItemToObject(sample, "json", json);
+    cJSON *floats = cJSON_AddArrayToObject(sample, "floats");
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, sb->data, sb->size, NULL) == MSGPACK_UNPACK_SUCCESS) {
+        char path[512] = "";
+        collect_float_paths(&up.data, path, 0, sizeof path, floats);
+    }
+    msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_clear(sb);
-    if (!json) return fail(name, &err);
     cJSON *list = cJSON_GetObjectItemCaseSensitive(samples, name);
     if (!list) list = cJSON_AddArrayToObject(samples, name);
-    cJSON_AddItemToArray(list, json);
+    cJSON_AddItemToArray(list, sample);
     return 0;
 }
 
