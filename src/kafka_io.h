@@ -135,7 +135,9 @@ typedef struct kafka_io_options {
 #define KAFKA_IO_DEFAULT_BATCH 500
 #define KAFKA_IO_DEFAULT_WAIT_MS 20
 
-/* Creates the consumer and producer handles (not yet connected to the group). Properties are
+/* Creates the consumer and producer handles (not yet connected to the group). `bootstrap.servers`
+ * is an ordinary property here: for the embedded broker, start kafka_embedded first and pass its
+ * kafka_embedded_bootstraps(). Properties are
  * applied in order, so a later one overrides an earlier one; kafka_io then sets what its contract
  * needs: enable.auto.offset.store=false, enable.idempotence=true unless a property set it,
  * enable.auto.commit=false with transactional.id. An unknown property or a bad value fails with
@@ -185,7 +187,10 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
 void kafka_io_close(kafka_io *io);
 
 /* Frees everything. Call after on_closed, or instead of close when kafka_io_start() was never
- * called or failed. Must not be called from inside another kafka_io callback than on_closed. */
+ * called or failed. Must not be called from inside another kafka_io callback than on_closed.
+ * librdkafka's handles are destroyed at once; the libuv handles are closed with uv_close(), so the
+ * last memory is released when the loop next runs (run it, e.g. uv_run(loop, UV_RUN_DEFAULT),
+ * before uv_loop_close()). Delivery callbacks of messages still queued are not called. */
 void kafka_io_free(kafka_io *io);
 
 /* Numbers for metrics and STATUS= lines. */
