@@ -373,9 +373,9 @@ static void test_round_trips_on_a_slow_link(void **state) {
     for (int i = 0; i < 16; i++) assert_int_equal(r.present[i], i % 4 != 0);
     assert_int_equal(latency_proxy_round_trips(proxy), 3);
     printf("# over a %d ms link: apply_many(16) %.0f ms, get_many(16) %.0f ms\n", DELAY_MS, apply_ms, get_ms);
-    /* 18 commands one by one would take >= 1800 ms. */
-    assert_true(apply_ms >= DELAY_MS * 0.9 && apply_ms < 3 * DELAY_MS);
-    assert_true(get_ms >= DELAY_MS * 0.9 && get_ms < 3 * DELAY_MS);
+    /* 18 commands one by one would take >= 1800 ms; the margin is for a loaded machine. */
+    assert_true(apply_ms >= DELAY_MS * 0.9 && apply_ms < 5 * DELAY_MS);
+    assert_true(get_ms >= DELAY_MS * 0.9 && get_ms < 5 * DELAY_MS);
     latency_proxy_close(proxy);
     close_store(fx);
 }
@@ -696,7 +696,7 @@ static void test_hung_server_times_out_and_recovers(void **state) {
     assert_true(r.failed);
     assert_int_equal(r.err.code, STORE_REDIS_EUNAVAILABLE);
     assert_non_null(strstr(r.err.msg, "no reply within 300 ms"));
-    assert_true(waited_ms >= 290 && waited_ms < 2000);
+    assert_true(waited_ms >= 250 && waited_ms < 2000); /* libuv timers start from the cached loop time */
     assert_false(fx->available);
     /* Reconnecting to a frozen server: each attempt is cut by the connect timeout. */
     px_test_run_for(&fx->loop, 700);
