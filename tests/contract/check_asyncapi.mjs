@@ -135,8 +135,10 @@ for (const r of codeReasons) if (!reasonEnum.includes(r)) problem(`DlqRecord.rea
 for (const topic of ['passerelle.profile.v1', 'passerelle.skills.v1', 'passerelle.suggestions.v1', 'passerelle.dlq.v1']) {
   const ch = doc.channels?.[topic];
   if (!ch) { problem(`channel ${topic} is not documented`); continue; }
-  if (ch.bindings?.kafka?.key?.type !== 'string') problem(`channel ${topic}: the Kafka key (user_id) is not documented`);
+  if (ch.bindings?.kafka?.topic !== topic) problem(`channel ${topic}: its kafka binding does not name the topic`);
 }
+for (const [name, m] of Object.entries(doc.components?.messages ?? {}))
+  if (m.bindings?.kafka?.key?.type !== 'string') problem(`message ${name}: the Kafka key (user_id) is not documented`);
 const messageNames = new Set(Object.values(doc.components?.messages ?? {}).map((m) => m.name));
 for (const m of ['profile.upserted', 'profile.erased', 'skills.confirmed', 'skills.suggested', 'jobs.suggested', 'tombstone', 'dlq.record'])
   if (!messageNames.has(m)) problem(`message ${m} is not documented`);
