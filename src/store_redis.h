@@ -61,7 +61,7 @@ enum {
 };
 
 #define STORE_REDIS_KEY_MAX 1024          /* bytes in a caller's key (before the prefix) */
-#define STORE_REDIS_BATCH_MAX 65536       /* hard ceiling of options.max_batch */
+#define STORE_REDIS_BATCH_MAX 100000      /* hard ceiling of options.max_batch (= kafka_io's largest batch) */
 
 typedef struct store_redis store_redis;
 
