@@ -451,6 +451,9 @@ static void test_bad_options(void **state) {
     o.max_batch = 0;
     assert_null(store_redis_open(&fx->loop, &o, &cbs, fx, &err));
     assert_non_null(strstr(err.msg, "max_batch 0 is out of range"));
+    o.max_batch = STORE_REDIS_BATCH_MAX + 1;
+    assert_null(store_redis_open(&fx->loop, &o, &cbs, fx, &err));
+    assert_non_null(strstr(err.msg, "max_batch 100001 is out of range (expected 1..100000)"));
     options_for(fx->srv, &o);
     o.command_timeout_ms = 0;
     assert_null(store_redis_open(&fx->loop, &o, &cbs, fx, &err));
