@@ -418,6 +418,7 @@ struct matcher_scratch {
     /* items this match touched: slot[i] indexes item i's record in rec, 0 when untouched; rec[0]
      * stays all-zero (an untouched item holds nothing), rec[k] belongs to items[k - 1] */
     uint32_t *slot;
+    uint64_t *touched;        /* bit i: item i has a record (a few KiB: stays in L1, unlike slot) */
     item_rec *rec;
     uint32_t *items;
     uint32_t n_items;
@@ -446,6 +447,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
         return NULL;
     }
     s->slot = calloc(ni, sizeof *s->slot);
+    s->touched = calloc((ni + 63) / 64, sizeof *s->touched);
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
     s->macros = malloc(ni * sizeof *s->macros);
@@ -458,7 +460,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->rec || !s->items || !s->macros || !s->opens ||
+    if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->opens ||
         !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills)
         goto nomem;
@@ -473,6 +475,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     if (!s) return;
     title_scratch_free(s->titles);
     free(s->slot);
+    free(s->touched);
     free(s->rec);
     free(s->items);
     free(s->macros);
@@ -491,7 +494,10 @@ void matcher_scratch_free(matcher_scratch *s) {
 
 /* Puts the scratch back to all-zero for the next match (only what this match touched). */
 static void scratch_reset(const matcher *m, matcher_scratch *s) {
-    for (uint32_t k = 0; k < s->n_items; k++) s->slot[s->items[k]] = 0;
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        s->slot[s->items[k]] = 0;
+        s->touched[s->items[k] / 64] = 0;
+    }
     s->n_items = s->n_macros = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
@@ -577,6 +583,7 @@ static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
     if (!k) {
         k = ++s->n_items;
         s->slot[i] = k;
+        s->touched[i / 64] |= 1ull << (i % 64);
         s->items[k - 1] = i;
         memset(&s->rec[k], 0, sizeof s->rec[k]);
     }
@@ -584,7 +591,10 @@ static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
 }
 
 /* Item i's record, or the all-zero record of an untouched item (or of ROME_NONE). */
-static const item_rec *peek(const matcher_scratch *s, uint32_t i) { return &s->rec[i == ROME_NONE ? 0 : s->slot[i]]; }
+static const item_rec *peek(const matcher_scratch *s, uint32_t i) {
+    if (i == ROME_NONE || !(s->touched[i / 64] >> (i % 64) & 1u)) return &s->rec[0];
+    return &s->rec[s->slot[i]];
+}
 
 /* A short experience counts less; an unknown duration counts as a full one. */
 static double months_factor(int32_t months) {
@@ -883,7 +893,8 @@ static void attribute(const item_rec *r, const item_rec *macro, double v, double
     bool direct = r->held >= v;
     uint32_t from = direct ? ((r->state & ITEM_INFERRED) ? r->from : 0) : macro->macro_from;
     bool declared = direct ? (r->state & ITEM_DECLARED) != 0 : macro->macro_declared != 0;
-    int n = __builtin_popcount(from) + declared;
+    int n = declared;
+    for (uint32_t bits = from; bits; bits &= bits - 1) n++;   /* one or two sources, usually */
     if (!n) return;
     double share = n == 1 ? contribution : contribution / n;   /* mostly one source: skip the division */
     if (declared) part[MATCHER_MAX_EXPERIENCES] += share;
