@@ -45,6 +45,11 @@ head -1 "$TMP/in.jsonl" > "$TMP/good.jsonl"
 cmp -s "$TMP/a.jsonl" "$TMP/b.jsonl" || fail "output not deterministic"
 jq -e '.jobs | length == 20' "$TMP/a.jsonl" >/dev/null || fail "default top is 20"
 
+# --snapshot gives what --rome gives
+"$BIN" rome build --rome "$ROME" -o "$TMP/rome.snap" > /dev/null || fail "rome build"
+"$BIN" match --snapshot "$TMP/rome.snap" "$TMP/good.jsonl" > "$TMP/s.jsonl" || fail "--snapshot run"
+cmp -s "$TMP/a.jsonl" "$TMP/s.jsonl" || fail "--snapshot output differs from --rome"
+
 # --config: [matching] keys apply; a bad key is refused with its line number
 printf '[other]\nx = 1\n[matching]\ntop = 2\nconstraint.no_weekend = 23374\n' > "$TMP/ok.ini"
 "$BIN" match --rome "$ROME" --config "$TMP/ok.ini" "$TMP/good.jsonl" > "$TMP/c.jsonl" || fail "--config run"

@@ -175,6 +175,33 @@ static void test_config_set(void **state) {
     assert_int_equal(matcher_config_set(&full, "constraint.one_more", "1", &err), -1);
 }
 
+/* matcher_config_write (used by `passerelled --check-config`) reads back to the same config. */
+static void test_config_write_round_trip(void **state) {
+    (void)state;
+    matcher_config cfg = matcher_config_default();
+    px_error err = {0, ""};
+    assert_int_equal(matcher_config_set(&cfg, "weight.emergente", "0.123456789012345678", &err), 0);
+    assert_int_equal(matcher_config_set(&cfg, "top", "7", &err), 0);
+    assert_int_equal(matcher_config_set(&cfg, "constraint.no_cold", "403021, 300787", &err), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    matcher_config_write(&cfg, out);
+    fclose(out);
+    matcher_config back = matcher_config_default();
+    back.n_constraints = 0;
+    memset(back.constraints, 0, sizeof back.constraints);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *eq = strstr(line, " = ");
+        assert_non_null(eq);
+        *eq = '\0';
+        if (matcher_config_set(&back, line, eq + 3, &err)) fail_msg("%s", err.msg);
+    }
+    free(text);
+    assert_memory_equal(&back, &cfg, sizeof cfg);
+}
+
 static void test_build_checks_constraint_codes(void **state) {
     fixture *f = *state;
     matcher_config cfg = matcher_config_default();   /* its codes are real ROME codes, not the fixture's */
@@ -478,6 +505,7 @@ static void test_result_reuse(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_set),
+        cmocka_unit_test(test_config_write_round_trip),
         cmocka_unit_test_setup_teardown(test_build_checks_constraint_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cashier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
