@@ -158,6 +158,7 @@ struct owner {
     char assignment[64];        /* partitions currently assigned ("1" at index p) */
     size_t logs;
     const kafka_io_batch *held; /* a batch kept by the owner (close test) */
+    rd_kafka_mock_cluster_t *mock;
 };
 
 typedef struct pending_store {
@@ -672,6 +673,53 @@ static void test_transactions(void **state) {
     world_stop(&w);
 }
 
+/* A commit that fails with an error requiring an abort (the broker refuses the transaction's
+ * offsets: ApiKey 28 TxnOffsetCommit) is aborted, the batch consumed again and committed on the
+ * next try; nothing is lost and the instance carries on. */
+static void inject_txn_error_after_first(owner *o, const kafka_io_batch *b) {
+    if (o->batches == 2 && !o->hook_state) {
+        o->hook_state = 1;
+        rd_kafka_mock_push_request_errors(o->mock, 28, 1, RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID);
+    }
+    process_batch(o, b);
+}
+
+static void test_transaction_abortable_error(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 1);
+    enum { N = 40 };
+    seed(w.brokers, IN_TOPIC, N, 2);
+    kafka_io_property txn[] = {{"transactional.id", "passerelle-test-txn-fault"}};
+    owner o;
+    owner_start(&o, &w.loop, "TF", w.brokers,
+                &(io_setup){.group = "g-txn-fault", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
+    o.produce_outputs = true;
+    o.mock = kafka_embedded_mock(w.kb);
+    o.hook = inject_txn_error_after_first;
+    kafka_io_counters c;
+    uint64_t start = uv_now(&w.loop);
+    for (;;) {
+        kafka_io_get_counters(o.io, &c);
+        if (c.transactions_committed >= N / 10 || uv_now(&w.loop) - start > WAIT_MS) break;
+        px_test_run_for(&w.loop, 20);
+    }
+    assert_int_equal(o.fatal, 0);
+    assert_int_equal(c.transactions_committed, N / 10);
+    assert_int_equal(c.transactions_aborted, 1);
+    /* The aborted batch (offsets 10..19) was handed over twice, everything else once, in order. */
+    assert_int_equal(o.n_recs, N + 10);
+    size_t next = 0;
+    for (size_t i = 0; i < o.n_recs; i++) {
+        if (i == 20) next = 10;   /* the rewind */
+        assert_int_equal(o.recs[i].offset, (int64_t)next);
+        next++;
+    }
+    owner_close(&o);
+    owner_free(&o);
+    world_stop(&w);
+}
+
 /* Faults: produce requests fail with retriable errors and the broker goes down for a while; the
  * idempotent producer and the consumer recover by themselves; nothing is lost or duplicated. */
 static void broker_up_cb(uv_timer_t *t) {
@@ -906,6 +954,7 @@ int main(void) {
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_queue_full_backpressure),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_transaction_abortable_error),
         cmocka_unit_test(test_faults_recovered),
         cmocka_unit_test(test_rebalance_eager),
         cmocka_unit_test(test_rebalance_cooperative),
