@@ -1,6 +1,7 @@
 #include "event_codec.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,123 +228,140 @@ static bool is_integer(const msgpack_object *o) {
     return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
 }
 
-static int wrong_type(const char *path, const char *expected, const msgpack_object *o, px_error *err) {
-    return px_error_set(err, EVENT_ERR_WRONG_TYPE, "%s: expected %s, got %s", path, expected, got_name(o));
+/* Where a value sits in the event: base[index].name, index < 0 and name NULL when absent
+ * ("event_id", "avoid[3]", "experiences[2]", "experiences[2].months"). Formatted only when an
+ * error names it, so that decoding a good event formats nothing. */
+typedef struct field_ref {
+    const char *base;
+    long index;
+    const char *name;
+} field_ref;
+
+static field_ref top_ref(const char *name) {
+    return (field_ref){name, -1, NULL};
+}
+
+static field_ref child_ref(const field_ref *parent, const char *name) {
+    return parent ? (field_ref){parent->base, parent->index, name} : top_ref(name);
+}
+
+static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt, ...) {
+    if (!err) return -1;
+    char where[96], what[PX_ERROR_MSG_MAX];
+    int n = at->index >= 0 ? snprintf(where, sizeof where, "%s[%ld]", at->base, at->index) : snprintf(where, sizeof where, "%s", at->base);
+    if (at->name && n >= 0 && (size_t)n < sizeof where) snprintf(where + n, sizeof where - (size_t)n, ".%s", at->name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return px_error_set(err, code, "%s: %.400s", where, what);
+}
+
+static int wrong_type(const field_ref *at, const char *expected, const msgpack_object *o, px_error *err) {
+    return fail_at(err, EVENT_ERR_WRONG_TYPE, at, "expected %s, got %s", expected, got_name(o));
 }
 
 /* Checks the top-level type a table promises (elements are checked by the field decoders). */
-static int check_type(const msgpack_object *o, event_field_type type, const char *path, px_error *err) {
+static int check_type(const msgpack_object *o, event_field_type type, const field_ref *at, px_error *err) {
     switch (type) {
     case EVENT_FIELD_INTEGER:
-        return is_integer(o) ? 0 : wrong_type(path, "an integer", o, err);
+        return is_integer(o) ? 0 : wrong_type(at, "an integer", o, err);
     case EVENT_FIELD_STRING:
-        return o->type == MSGPACK_OBJECT_STR ? 0 : wrong_type(path, "a string", o, err);
+        return o->type == MSGPACK_OBJECT_STR ? 0 : wrong_type(at, "a string", o, err);
     case EVENT_FIELD_BOOLEAN:
-        return o->type == MSGPACK_OBJECT_BOOLEAN ? 0 : wrong_type(path, "a boolean", o, err);
+        return o->type == MSGPACK_OBJECT_BOOLEAN ? 0 : wrong_type(at, "a boolean", o, err);
     case EVENT_FIELD_BINARY:
-        return o->type == MSGPACK_OBJECT_BIN ? 0 : wrong_type(path, "binary", o, err);
+        return o->type == MSGPACK_OBJECT_BIN ? 0 : wrong_type(at, "binary", o, err);
     case EVENT_FIELD_NULLABLE_BINARY:
-        return o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_NIL ? 0 : wrong_type(path, "binary or nil", o, err);
+        return o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_NIL ? 0 : wrong_type(at, "binary or nil", o, err);
     case EVENT_FIELD_ARRAY_OF_INTEGERS:
     case EVENT_FIELD_ARRAY_OF_STRINGS:
     case EVENT_FIELD_ARRAY_OF_INTEGERS_OR_STRINGS:
     case EVENT_FIELD_ARRAY_OF_OBJECTS:
-        return o->type == MSGPACK_OBJECT_ARRAY ? 0 : wrong_type(path, "an array", o, err);
+        return o->type == MSGPACK_OBJECT_ARRAY ? 0 : wrong_type(at, "an array", o, err);
     }
-    return wrong_type(path, "a known type", o, err);
+    return wrong_type(at, "a known type", o, err);
 }
 
-/* Joins a field name to its parent's path ("experiences[2]" + "months"). */
-static void join_path(char *buf, size_t size, const char *parent, const char *name) {
-    if (parent && *parent)
-        snprintf(buf, size, "%s.%s", parent, name);
-    else
-        snprintf(buf, size, "%s", name);
-}
-
-/* Finds the values of a table's keys in a map: slots[i] = value of fields[i] or NULL. Keys must be
- * UTF-8 strings; unknown keys are ignored; a known key twice is refused; then every required field
- * must be present and every present field of its table type. */
-static int collect_fields(const msgpack_object_map *map, const message_spec *spec, const char *parent,
+/* Finds the values of a table's keys in a map (parent: where the map is; NULL for the event):
+ * slots[i] = value of fields[i] or NULL. Keys must be UTF-8 strings; unknown keys are ignored; a
+ * known key twice is refused; then every required field must be present and every present field
+ * of its table type. */
+static int collect_fields(const msgpack_object_map *map, const message_spec *spec, const field_ref *parent,
                           const msgpack_object **slots, px_error *err) {
-    char path[96];
+    field_ref key_at = child_ref(parent, "(key)");
     for (size_t f = 0; f < spec->n; f++) slots[f] = NULL;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *k = &map->ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR) {
-            join_path(path, sizeof path, parent, "(key)");
-            return px_error_set(err, EVENT_ERR_WRONG_TYPE, "%s: map keys must be strings, got %s", path, got_name(k));
-        }
+        if (k->type != MSGPACK_OBJECT_STR) return fail_at(err, EVENT_ERR_WRONG_TYPE, &key_at, "map keys must be strings, got %s", got_name(k));
         size_t bad;
-        if (!utf8_valid(k->via.str.ptr, k->via.str.size, &bad)) {
-            join_path(path, sizeof path, parent, "(key)");
-            return px_error_set(err, EVENT_ERR_BAD_UTF8, "%s: a map key is not valid UTF-8 (byte %zu)", path, bad);
-        }
+        if (!utf8_valid(k->via.str.ptr, k->via.str.size, &bad))
+            return fail_at(err, EVENT_ERR_BAD_UTF8, &key_at, "a map key is not valid UTF-8 (byte %zu)", bad);
         for (size_t f = 0; f < spec->n; f++) {
             const char *name = spec->fields[f].name;
             if (strlen(name) != k->via.str.size || memcmp(name, k->via.str.ptr, k->via.str.size)) continue;
             if (slots[f]) {
-                join_path(path, sizeof path, parent, name);
-                return px_error_set(err, EVENT_ERR_DUPLICATE_KEY, "%s: the key appears twice", path);
+                field_ref at = child_ref(parent, name);
+                return fail_at(err, EVENT_ERR_DUPLICATE_KEY, &at, "the key appears twice");
             }
             slots[f] = &map->ptr[i].val;
         }
     }
     for (size_t f = 0; f < spec->n; f++) {
-        join_path(path, sizeof path, parent, spec->fields[f].name);
+        field_ref at = child_ref(parent, spec->fields[f].name);
         if (!slots[f]) {
-            if (spec->fields[f].required)
-                return px_error_set(err, EVENT_ERR_MISSING_FIELD, "%s: required field is missing", path);
+            if (spec->fields[f].required) return fail_at(err, EVENT_ERR_MISSING_FIELD, &at, "required field is missing");
             continue;
         }
-        if (check_type(slots[f], spec->fields[f].type, path, err)) return -1;
+        if (check_type(slots[f], spec->fields[f].type, &at, err)) return -1;
     }
     return 0;
 }
 
-static int nomem(px_error *err, const char *path) {
-    return px_error_set(err, EVENT_ERR_NOMEM, "%s: out of memory", path);
+static int nomem(px_error *err, const field_ref *at) {
+    return fail_at(err, EVENT_ERR_NOMEM, at, "out of memory");
 }
 
 /* A string field: valid UTF-8, no NUL byte, not empty, at most max bytes. */
-static int check_text(const msgpack_object *o, const char *path, size_t max, px_error *err) {
+static int check_text(const msgpack_object *o, const field_ref *at, size_t max, px_error *err) {
     const char *s = o->via.str.ptr;
     size_t len = o->via.str.size, bad;
-    if (len == 0) return px_error_set(err, EVENT_ERR_EMPTY_VALUE, "%s: must not be empty", path);
-    if (len > max)
-        return px_error_set(err, EVENT_ERR_OVER_LIMIT, "%s: %zu bytes, over the limit of %zu", path, len, max);
-    if (!utf8_valid(s, len, &bad)) return px_error_set(err, EVENT_ERR_BAD_UTF8, "%s: not valid UTF-8 (byte %zu)", path, bad);
-    if (memchr(s, '\0', len)) return px_error_set(err, EVENT_ERR_BAD_FORMAT, "%s: contains a NUL byte", path);
+    if (len == 0) return fail_at(err, EVENT_ERR_EMPTY_VALUE, at, "must not be empty");
+    if (len > max) return fail_at(err, EVENT_ERR_OVER_LIMIT, at, "%zu bytes, over the limit of %zu", len, max);
+    if (!utf8_valid(s, len, &bad)) return fail_at(err, EVENT_ERR_BAD_UTF8, at, "not valid UTF-8 (byte %zu)", bad);
+    if (memchr(s, '\0', len)) return fail_at(err, EVENT_ERR_BAD_FORMAT, at, "contains a NUL byte");
     return 0;
 }
 
-static int copy_text(const msgpack_object *o, const char *path, size_t max, char **out, px_error *err) {
-    if (check_text(o, path, max, err)) return -1;
+static int copy_text(const msgpack_object *o, const field_ref *at, size_t max, char **out, px_error *err) {
+    if (check_text(o, at, max, err)) return -1;
     *out = strndup(o->via.str.ptr, o->via.str.size);
-    return *out ? 0 : nomem(err, path);
+    return *out ? 0 : nomem(err, at);
 }
 
 /* A code_ogr: an integer in 1..2^32-1. */
-static int get_code(const msgpack_object *o, const char *path, uint32_t *out, px_error *err) {
-    if (!is_integer(o)) return wrong_type(path, "an integer", o, err);
+static int get_code(const msgpack_object *o, const field_ref *at, uint32_t *out, px_error *err) {
+    if (!is_integer(o)) return wrong_type(at, "an integer", o, err);
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || o->via.u64 == 0 || o->via.u64 > UINT32_MAX)
-        return px_error_set(err, EVENT_ERR_OUT_OF_RANGE, "%s: a code must be between 1 and %" PRIu32, path, UINT32_MAX);
+        return fail_at(err, EVENT_ERR_OUT_OF_RANGE, at, "a code must be between 1 and %" PRIu32, UINT32_MAX);
     *out = (uint32_t)o->via.u64;
     return 0;
 }
 
-static int get_int_in(const msgpack_object *o, const char *path, int64_t min, int64_t max, int64_t *out, px_error *err) {
+static int get_int_in(const msgpack_object *o, const field_ref *at, int64_t min, int64_t max, int64_t *out, px_error *err) {
     bool too_big = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 > (uint64_t)INT64_MAX;
     if (too_big || o->via.i64 < min || o->via.i64 > max)
-        return px_error_set(err, EVENT_ERR_OUT_OF_RANGE, "%s: must be between %" PRId64 " and %" PRId64, path, min, max);
+        return fail_at(err, EVENT_ERR_OUT_OF_RANGE, at, "must be between %" PRId64 " and %" PRId64, min, max);
     *out = o->via.i64;
     return 0;
 }
 
-static int check_count(const msgpack_object *array, const char *path, size_t max, px_error *err) {
+static int check_count(const msgpack_object *array, const char *name, size_t max, px_error *err) {
+    field_ref at = top_ref(name);
     if (array->via.array.size > max)
-        return px_error_set(err, EVENT_ERR_OVER_LIMIT, "%s: %" PRIu32 " entries, over the limit of %zu", path,
-                            array->via.array.size, max);
+        return fail_at(err, EVENT_ERR_OVER_LIMIT, &at, "%" PRIu32 " entries, over the limit of %zu", array->via.array.size, max);
     return 0;
 }
 
@@ -370,49 +388,48 @@ static bool is_constraint_name(const char *s, size_t len) {
 
 static int decode_experience(const msgpack_object *o, size_t index, const event_limits *limits, profile *out,
                              px_error *err) {
-    char parent[40], path[96];
-    snprintf(parent, sizeof parent, "experiences[%zu]", index);
-    if (o->type != MSGPACK_OBJECT_MAP) return wrong_type(parent, "an object", o, err);
+    field_ref parent = {"experiences", (long)index, NULL};
+    if (o->type != MSGPACK_OBJECT_MAP) return wrong_type(&parent, "an object", o, err);
     const msgpack_object *slots[sizeof experience_ids / sizeof experience_ids[0]];
-    if (collect_fields(&o->via.map, &experience_spec, parent, slots, err)) return -1;
+    if (collect_fields(&o->via.map, &experience_spec, &parent, slots, err)) return -1;
     int which = -1;
     for (int f = 0; f < 3; f++) {  /* appellation, rome, title: exactly one */
         if (!slots[f]) continue;
         if (which >= 0)
-            return px_error_set(err, EVENT_ERR_CONFLICT, "%s: has both %s and %s; give exactly one", parent,
-                                experience_fields[which].name, experience_fields[f].name);
+            return fail_at(err, EVENT_ERR_CONFLICT, &parent, "has both %s and %s; give exactly one", experience_fields[which].name,
+                           experience_fields[f].name);
         which = f;
     }
-    if (which < 0) return px_error_set(err, EVENT_ERR_MISSING_FIELD, "%s: needs one of appellation, rome or title", parent);
+    if (which < 0) return fail_at(err, EVENT_ERR_MISSING_FIELD, &parent, "needs one of appellation, rome or title");
     profile_experience *e = profile_add_experience(out, err);
-    if (!e) return nomem(err, parent);
+    if (!e) return nomem(err, &parent);
     for (size_t f = 0; f < experience_spec.n; f++) {
         const msgpack_object *v = slots[f];
         if (!v) continue;
-        join_path(path, sizeof path, parent, experience_fields[f].name);
+        field_ref at = child_ref(&parent, experience_fields[f].name);
         int64_t n = 0;
         switch (experience_ids[f]) {
         case F_APPELLATION:
             e->kind = PROFILE_EXP_APPELLATION;
-            if (get_code(v, path, &e->appellation, err)) return -1;
+            if (get_code(v, &at, &e->appellation, err)) return -1;
             break;
         case F_ROME:
             e->kind = PROFILE_EXP_ROME;
             if (!is_rome_code(v->via.str.ptr, v->via.str.size))
-                return px_error_set(err, EVENT_ERR_BAD_FORMAT, "%s: expected a ROME fiche code such as \"D1505\" (A..N and 4 digits)", path);
+                return fail_at(err, EVENT_ERR_BAD_FORMAT, &at, "expected a ROME fiche code such as \"D1505\" (A..N and 4 digits)");
             memcpy(e->rome, v->via.str.ptr, 5);
             e->rome[5] = '\0';
             break;
         case F_TITLE:
             e->kind = PROFILE_EXP_TITLE;
-            if (copy_text(v, path, limits->max_title_bytes, &e->title, err)) return -1;
+            if (copy_text(v, &at, limits->max_title_bytes, &e->title, err)) return -1;
             break;
         case F_MONTHS:
-            if (get_int_in(v, path, 0, MONTHS_MAX, &n, err)) return -1;
+            if (get_int_in(v, &at, 0, MONTHS_MAX, &n, err)) return -1;
             e->months = (int32_t)n;
             break;
         case F_END_YEAR:
-            if (get_int_in(v, path, END_YEAR_MIN, END_YEAR_MAX, &n, err)) return -1;
+            if (get_int_in(v, &at, END_YEAR_MIN, END_YEAR_MAX, &n, err)) return -1;
             e->end_year = (int32_t)n;
             break;
         case F_EXTRA:
@@ -427,20 +444,20 @@ static int decode_experience(const msgpack_object *o, size_t index, const event_
 
 static int decode_avoid(const msgpack_object *array, const event_limits *limits, profile *out, px_error *err) {
     if (check_count(array, "avoid", limits->max_avoid, err)) return -1;
-    char path[40];
     for (uint32_t i = 0; i < array->via.array.size; i++) {
         const msgpack_object *o = &array->via.array.ptr[i];
-        snprintf(path, sizeof path, "avoid[%" PRIu32 "]", i);
+        field_ref at = {"avoid", (long)i, NULL};
         if (is_integer(o)) {
             uint32_t code;
-            if (get_code(o, path, &code, err) || profile_codes_push(&out->avoid_contextes, code, err)) return -1;
+            if (get_code(o, &at, &code, err)) return -1;
+            if (profile_codes_push(&out->avoid_contextes, code, err)) return nomem(err, &at);
         } else if (o->type == MSGPACK_OBJECT_STR) {
-            if (check_text(o, path, limits->max_id_bytes, err)) return -1;
+            if (check_text(o, &at, limits->max_id_bytes, err)) return -1;
             if (!is_constraint_name(o->via.str.ptr, o->via.str.size))
-                return px_error_set(err, EVENT_ERR_BAD_FORMAT, "%s: a named constraint is lower-case letters, digits and '_' (\"no_weekend\")", path);
-            if (profile_strings_push(&out->avoid_named, o->via.str.ptr, o->via.str.size, err)) return nomem(err, path);
+                return fail_at(err, EVENT_ERR_BAD_FORMAT, &at, "a named constraint is lower-case letters, digits and '_' (\"no_weekend\")");
+            if (profile_strings_push(&out->avoid_named, o->via.str.ptr, o->via.str.size, err)) return nomem(err, &at);
         } else {
-            return wrong_type(path, "an integer (contexte code) or a string (named constraint)", o, err);
+            return wrong_type(&at, "an integer (contexte code) or a string (named constraint)", o, err);
         }
     }
     return 0;
@@ -449,25 +466,23 @@ static int decode_avoid(const msgpack_object *array, const event_limits *limits,
 static int decode_domains(const msgpack_object *array, const char *name, const event_limits *limits,
                           profile_strings *out, px_error *err) {
     if (check_count(array, name, limits->max_domains, err)) return -1;
-    char path[40];
     for (uint32_t i = 0; i < array->via.array.size; i++) {
         const msgpack_object *o = &array->via.array.ptr[i];
-        snprintf(path, sizeof path, "%s[%" PRIu32 "]", name, i);
-        if (o->type != MSGPACK_OBJECT_STR) return wrong_type(path, "a string", o, err);
+        field_ref at = {name, (long)i, NULL};
+        if (o->type != MSGPACK_OBJECT_STR) return wrong_type(&at, "a string", o, err);
         if (!is_domain_code(o->via.str.ptr, o->via.str.size))
-            return px_error_set(err, EVENT_ERR_BAD_FORMAT, "%s: expected a grand domaine letter (\"J\") or a domaine code (\"M18\")", path);
-        if (profile_strings_push(out, o->via.str.ptr, o->via.str.size, err)) return nomem(err, path);
+            return fail_at(err, EVENT_ERR_BAD_FORMAT, &at, "expected a grand domaine letter (\"J\") or a domaine code (\"M18\")");
+        if (profile_strings_push(out, o->via.str.ptr, o->via.str.size, err)) return nomem(err, &at);
     }
     return 0;
 }
 
 static int decode_codes(const msgpack_object *array, const char *name, profile_codes *out, px_error *err) {
-    char path[40];
     for (uint32_t i = 0; i < array->via.array.size; i++) {
-        snprintf(path, sizeof path, "%s[%" PRIu32 "]", name, i);
+        field_ref at = {name, (long)i, NULL};
         uint32_t code;
-        if (get_code(&array->via.array.ptr[i], path, &code, err)) return -1;
-        if (profile_codes_push(out, code, err)) return nomem(err, path);
+        if (get_code(&array->via.array.ptr[i], &at, &code, err)) return -1;
+        if (profile_codes_push(out, code, err)) return nomem(err, &at);
     }
     return 0;
 }
@@ -507,7 +522,7 @@ static int decode_profile_slots(const message_spec *spec, const msgpack_object *
         int rc = 0;
         switch (spec->ids[f]) {
         case F_EXPERIENCES:
-            if (v->via.array.size == 0) return px_error_set(err, EVENT_ERR_EMPTY_VALUE, "experiences: at least one experience is needed");
+            if (v->via.array.size == 0) return fail_at(err, EVENT_ERR_EMPTY_VALUE, &(field_ref){"experiences", -1, NULL}, "at least one experience is needed");
             rc = check_count(v, "experiences", limits->max_experiences, err);
             for (uint32_t i = 0; !rc && i < v->via.array.size; i++)
                 rc = decode_experience(&v->via.array.ptr[i], i, limits, out, err);
@@ -546,13 +561,14 @@ static int unpack_reason(int scan_code) {
 static int decode_envelope(const msgpack_object_map *map, const char *key, size_t key_len, const event_limits *limits,
                            event *out, px_error *err) {
     const msgpack_object *slots[sizeof envelope_ids / sizeof envelope_ids[0]];
-    if (collect_fields(map, &envelope_spec, "", slots, err)) return -1;
+    if (collect_fields(map, &envelope_spec, NULL, slots, err)) return -1;
     const msgpack_object *v = slots[0], *type = slots[1];
     if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || v->via.u64 != EVENT_VERSION)
         return px_error_set(err, EVENT_ERR_UNKNOWN_VERSION, "v: version %s%" PRIu64 " is not supported (this build reads %d)",
                             v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? "-" : "",
                             v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (uint64_t)0 - v->via.u64 : v->via.u64, EVENT_VERSION);
-    if (check_text(type, "type", limits->max_id_bytes, err)) return -1;
+    field_ref type_at = top_ref("type"), id_at = top_ref("event_id"), user_at = top_ref("user_id"), ts_at = top_ref("ts");
+    if (check_text(type, &type_at, limits->max_id_bytes, err)) return -1;
     out->type = 0;
     for (int t = EVENT_PROFILE_UPSERTED; t <= EVENT_SKILLS_CONFIRMED; t++)
         if (strlen(type_names[t]) == type->via.str.size && !memcmp(type_names[t], type->via.str.ptr, type->via.str.size))
@@ -561,9 +577,9 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
         return px_error_set(err, EVENT_ERR_UNKNOWN_TYPE,
                             "type: \"%.*s\" is not one of profile.upserted, profile.erased, skills.confirmed",
                             (int)(type->via.str.size > 64 ? 64 : type->via.str.size), type->via.str.ptr);
-    if (copy_text(slots[2], "event_id", limits->max_id_bytes, &out->event_id, err) ||
-        copy_text(slots[3], "user_id", limits->max_id_bytes, &out->user_id, err) ||
-        get_int_in(slots[4], "ts", 0, INT64_MAX, &out->ts, err))
+    if (copy_text(slots[2], &id_at, limits->max_id_bytes, &out->event_id, err) ||
+        copy_text(slots[3], &user_at, limits->max_id_bytes, &out->user_id, err) ||
+        get_int_in(slots[4], &ts_at, 0, INT64_MAX, &out->ts, err))
         return -1;
     if (!key) return px_error_set(err, EVENT_ERR_KEY_MISMATCH, "(key): the Kafka message has no key; it must be the user_id");
     if (key_len != strlen(out->user_id) || memcmp(key, out->user_id, key_len))
@@ -594,7 +610,7 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
                                : out->type == EVENT_SKILLS_CONFIRMED ? &confirmed_spec
                                                                      : &erased_spec;
     const msgpack_object *slots[8];
-    if (collect_fields(&root->via.map, spec, "", slots, err) || decode_profile_slots(spec, slots, limits, &out->profile, err))
+    if (collect_fields(&root->via.map, spec, NULL, slots, err) || decode_profile_slots(spec, slots, limits, &out->profile, err))
         goto done;
     if (out->type == EVENT_SKILLS_CONFIRMED && !slots[0] && !slots[1] && !slots[2]) {
         px_error_set(err, EVENT_ERR_MISSING_FIELD, "confirmed/rejected/added: skills.confirmed needs at least one of them");
@@ -616,12 +632,13 @@ int event_decode_profile(const msgpack_object *map, const event_limits *limits, 
     if (map->type != MSGPACK_OBJECT_MAP)
         return px_error_set(err, EVENT_ERR_NOT_A_MAP, "(profile): expected a map, got %s", got_name(map));
     const msgpack_object *slots[sizeof match_ids / sizeof match_ids[0]];
-    if (collect_fields(&map->via.map, &match_spec, "", slots, err) ||
+    if (collect_fields(&map->via.map, &match_spec, NULL, slots, err) ||
         decode_profile_slots(&match_spec, slots, limits, out, err))
         goto fail;
     if (slots[0]) {
         char *id = NULL;
-        if (copy_text(slots[0], "user_id", limits->max_id_bytes, &id, err)) goto fail;
+        field_ref at = top_ref("user_id");
+        if (copy_text(slots[0], &at, limits->max_id_bytes, &id, err)) goto fail;
         if (user_id)
             *user_id = id;
         else
