@@ -65,10 +65,15 @@ static const char STEP_AUTH[] = "AUTH", STEP_SELECT[] = "SELECT", STEP_PING[] = 
  * replace the adapter's add/del hooks with ones whose poll callback hands an error to hiredis as
  * a read/write event (what hiredis 1.0's adapter does): hiredis then meets the socket error and
  * disconnects. The adapter's attach (handle set-up) and cleanup (close + free) are used as is. */
+static void conn_progress(const redisAsyncContext *ac);
+
 static void poll_on_event(uv_poll_t *handle, int status, int events) {
     redisLibuvEvents *p = handle->data;
     int ev = status ? p->events : events;
-    if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
+    if (p->context && (ev & UV_READABLE)) {
+        conn_progress(p->context);
+        redisAsyncHandleRead(p->context);
+    }
     if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
 }
 
@@ -132,6 +137,7 @@ static void notify_status(store_redis *s, int available, const px_error *why) {
 }
 
 static void on_retry_timer(uv_timer_t *t);
+static void on_watchdog(uv_timer_t *t);
 
 /* Forgets the current connection, arms the retry timer and tells the owner. It never frees the
  * context: callers that own the teardown call redisAsyncFree after it. conn_lost does the same
@@ -187,6 +193,14 @@ static void conn_ready(conn *c) {
         s->cbs.on_published(s, NULL, s->ud);
     else
         notify_status(s, 1, NULL);
+}
+
+/* Data arrived on ac: while requests are outstanding, the reply timeout starts over, so that a
+ * large reply (a ROME snapshot) arriving slowly but steadily is not mistaken for a dead link. */
+static void conn_progress(const redisAsyncContext *ac) {
+    conn *c = ac->data;
+    if (c && c->ac == ac && c->state == CONN_READY && c->in_flight > 0)
+        uv_timer_start(&c->watchdog, on_watchdog, c->store->opt.command_timeout_ms, 0);
 }
 
 static void on_watchdog(uv_timer_t *t) {
@@ -280,6 +294,7 @@ static void conn_start(conn *c) {
     redisAsyncContext *ac = ep->unix_path[0] ? redisAsyncConnectUnix(ep->unix_path)
                                              : redisAsyncConnect(ep->host, ep->port);
     px_error why;
+    if (ac) ac->data = c; /* before attaching: the poll callback finds the connection through it */
     if (!ac) {
         px_error_set(&why, STORE_REDIS_ENOMEM, "redis %s: out of memory creating a connection", s->describe);
     } else if (ac->err) {
@@ -287,7 +302,6 @@ static void conn_start(conn *c) {
     } else if (attach_to_loop(ac, s->loop)) {
         px_error_set(&why, STORE_REDIS_EUNAVAILABLE, "redis %s: cannot watch the socket on the loop", s->describe);
     } else {
-        ac->data = c;
         c->ac = ac;
         c->state = CONN_CONNECTING;
         redisAsyncSetConnectCallback(ac, on_connect);

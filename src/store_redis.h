@@ -22,9 +22,10 @@
  * Timeouts (hiredis 0.14.1 async has none of its own, so they are uv timers here)
  *   connect_timeout_ms  a connection attempt (TCP connect + handshake) that has not finished in
  *                       this time is abandoned and counts as a failure.
- *   command_timeout_ms  while requests are outstanding, a connection that delivers no reply for
+ *   command_timeout_ms  while requests are outstanding, a connection that delivers no data for
  *                       this long is considered dead: it is dropped (outstanding requests fail)
- *                       and reconnected. The subscriber connection relies on TCP keepalive.
+ *                       and reconnected. A large reply arriving steadily keeps it alive.
+ *                       The subscriber connection relies on TCP keepalive.
  *
  * Requests and callbacks (libuv conventions)
  *   A request function returns 0 when the request was sent: its callback is then called exactly

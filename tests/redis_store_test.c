@@ -125,6 +125,29 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
     free(bytes); /* the callback owns the snapshot bytes */
 }
 
+typedef struct big_index_result {
+    int done, failed;
+    px_error err;
+    char key[REDIS_ENDPOINT_KEY_MAX];
+    void *bytes;
+    size_t len;
+} big_index_result;
+
+/* Keeps the snapshot bytes (the callback owns them; the test frees them). */
+static void on_big_index(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len, void *ud) {
+    big_index_result *r = ud;
+    (void)s;
+    r->done = 1;
+    r->failed = err != NULL;
+    if (err) {
+        r->err = *err;
+        return;
+    }
+    snprintf(r->key, sizeof r->key, "%s", key);
+    r->bytes = bytes;
+    r->len = len;
+}
+
 /* ---- helpers ---- */
 
 static void options_for(const redis_server *srv, store_redis_options *o) {
@@ -805,6 +828,43 @@ static void test_index_under_its_own_prefix(void **state) {
     assert_non_null(strstr(err.msg, "index prefix is 65 bytes long"));
 }
 
+/* A large snapshot (16 MiB) goes through intact, through a slow link that takes longer than the
+ * command timeout to deliver it: steady data keeps the connection alive. */
+static void test_large_snapshot_over_a_slow_link(void **state) {
+    fixture *fx = *state;
+    enum { SIZE = 16 << 20 };
+    px_error err;
+    char *snap = malloc(SIZE);
+    for (size_t i = 0; i < SIZE; i++) snap[i] = (char)(i * 2654435761u >> 13);
+    redis_endpoint ep;
+    publish_endpoint(fx, &ep);
+    store_publish_result res;
+    if (store_publish_snapshot(&ep, 5000, "60", snap, SIZE, &res, &err)) fail_msg("%s", err.msg);
+
+    latency_proxy *proxy = latency_proxy_start(&fx->loop, redis_server_port(fx->srv), 40, &err);
+    assert_non_null(proxy);
+    store_redis_options o;
+    options_for(fx->srv, &o);
+    o.endpoint.port = latency_proxy_port(proxy);
+    o.command_timeout_ms = 150; /* each chunk is 40 ms late; the whole reply takes longer than this */
+    open_store(fx, &o, 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
+    big_index_result big = {0};
+    uint64_t t0 = uv_hrtime();
+    assert_int_equal(store_redis_get_current_index(fx->store, on_big_index, &big, &err), 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &big.done, 20000), 0);
+    double took_ms = (double)(uv_hrtime() - t0) / 1e6;
+    printf("# 16 MiB snapshot through a 40 ms link in %.0f ms (command timeout 150 ms)\n", took_ms);
+    if (big.failed) fail_msg("%s", big.err.msg);
+    assert_string_equal(big.key, res.key);
+    assert_int_equal(big.len, SIZE);
+    assert_memory_equal(big.bytes, snap, SIZE);
+    assert_true(took_ms > 150);
+    free(big.bytes);
+    free(snap);
+    latency_proxy_close(proxy);
+}
+
 static void test_publish_errors(void **state) {
     fixture *fx = *state;
     redis_endpoint ep;
@@ -849,6 +909,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_hung_server_times_out_and_recovers, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_publish_subscribe_and_current_index, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_index_under_its_own_prefix, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_large_snapshot_over_a_slow_link, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_publish_errors, setup_password, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
