@@ -846,20 +846,26 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     for (size_t e = 0; e < out->n_experiences; e++)
         if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra)
             s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
+    /* Once a heap is full, a fiche must score above its worst entry: fiches come in id order, so
+     * an equal score never ranks before an entry already kept. -1 = not full yet. */
+    double floor_top = -1, floor_all = count_removed ? -1 : 2;
     out->fiches_scored = 0;
     for (uint32_t f = 0; f < m->idx->n.fiches; f++) {
         if (s->acc[f] <= 0) continue;   /* shares nothing with the person: never reached */
         out->fiches_scored++;
-        if (s->fiche_flags[f] & FICHE_OWN) continue;
         uint8_t dom = any_domain ? domain_flags(m, s, f) : 0;
         double score = coverage(m, s, f);
         if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
+        if ((score <= floor_top && score <= floor_all) || (s->fiche_flags[f] & FICHE_OWN)) continue;
         ranked r = {score, f};
-        /* most fiches rank below the kept ones once the heaps are full: test before calling */
-        if (count_removed && (n_all < m->cfg.top || ranks_before(&r, &s->top_all[0])))
+        if (score > floor_all) {
             heap_offer(s->top_all, &n_all, m->cfg.top, r);
-        if (!s->avoided[f] && !(dom & DOMAIN_EXCLUDED) && (*n_top < m->cfg.top || ranks_before(&r, &s->top[0])))
+            if (n_all == m->cfg.top) floor_all = s->top_all[0].key;
+        }
+        if (score > floor_top && !s->avoided[f] && !(dom & DOMAIN_EXCLUDED)) {
             heap_offer(s->top, n_top, m->cfg.top, r);
+            if (*n_top == m->cfg.top) floor_top = s->top[0].key;
+        }
     }
     rank_sort(s->top, *n_top);
     out->removed_by_domain = 0;
