@@ -671,6 +671,9 @@ static void kio_serve_consumer(kafka_io *io) {
             rd_kafka_message_destroy(m);
             kio_report(io, true, "Kafka: out of memory buffering fetched messages");
         }
+        /* Full: pause now. The pause's version barrier makes librdkafka drop what it already
+         * queued for these partitions (fetched again on resume), so the buffer stays bounded. */
+        if (io->buf_len >= io->max_buffered && !io->flow_paused) kio_update_flow(io);
     }
 }
 

@@ -278,6 +278,7 @@ typedef struct io_setup {
     size_t n_extra;
     const char *const *topics;
     size_t n_topics;
+    size_t max_buffered;
 } io_setup;
 
 static void owner_start(owner *o, uv_loop_t *loop, const char *name, const char *brokers, const io_setup *s) {
@@ -306,6 +307,7 @@ static void owner_start(owner *o, uv_loop_t *loop, const char *name, const char 
         .n_input_topics = s->topics ? s->n_topics : 1,
         .batch_max_messages = s->batch_max,
         .batch_max_wait_ms = s->wait_ms,
+        .max_buffered_messages = s->max_buffered,
         .close_timeout_ms = 5000,
         .txn_timeout_ms = 10000,
     };
@@ -720,6 +722,49 @@ static void test_transaction_abortable_error(void **state) {
     world_stop(&w);
 }
 
+/* A slow owner: fetching pauses when max_buffered_messages are waiting, so memory stays bounded,
+ * and resumes as the owner catches up; nothing is lost or reordered. */
+static uv_timer_t slow_timer;
+
+static void slow_release_cb(uv_timer_t *t) {
+    owner *o = t->data;
+    const kafka_io_batch *b = o->held;
+    o->held = NULL;
+    process_batch(o, b);
+}
+
+static void slow_owner(owner *o, const kafka_io_batch *b) {
+    kafka_io_counters c;
+    kafka_io_get_counters(o->io, &c);
+    if (c.buffered_messages > (size_t)o->done) o->done = (int)c.buffered_messages;   /* high-water mark */
+    o->held = b;
+    uv_timer_start(&slow_timer, slow_release_cb, 15, 0);
+}
+
+static void test_slow_owner_bounded_buffer(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 2);
+    enum { N = 600, MAX_BUFFERED = 30 };
+    seed(w.brokers, IN_TOPIC, N, 6);
+    owner o;
+    owner_start(&o, &w.loop, "S", w.brokers,
+                &(io_setup){.group = "g-slow", .batch_max = 10, .wait_ms = 5, .max_buffered = MAX_BUFFERED});
+    uv_timer_init(&w.loop, &slow_timer);
+    slow_timer.data = &o;
+    o.hook = slow_owner;
+    run_until_counts(&o, N, 0);
+    assert_true(o.done > 0);
+    assert_true(o.done <= MAX_BUFFERED);
+    const char **v = values_of(o.recs, o.n_recs);
+    assert_per_key_order(v, o.n_recs, 6, N / 6);
+    free(v);
+    uv_close((uv_handle_t *)&slow_timer, NULL);
+    owner_close(&o);
+    owner_free(&o);
+    world_stop(&w);
+}
+
 /* Faults: produce requests fail with retriable errors and the broker goes down for a while; the
  * idempotent producer and the consumer recover by themselves; nothing is lost or duplicated. */
 static void broker_up_cb(uv_timer_t *t) {
@@ -955,6 +1000,7 @@ int main(void) {
         cmocka_unit_test(test_queue_full_backpressure),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_abortable_error),
+        cmocka_unit_test(test_slow_owner_bounded_buffer),
         cmocka_unit_test(test_faults_recovered),
         cmocka_unit_test(test_rebalance_eager),
         cmocka_unit_test(test_rebalance_cooperative),
