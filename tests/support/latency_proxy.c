@@ -9,7 +9,7 @@ struct latency_proxy {
     uv_loop_t *loop;
     uv_tcp_t listener;
     int port, target_port;
-    unsigned delay_ms;
+    unsigned delay_ms, pace_ms;
     uint64_t round_trips;
     int closing;
     pair *pairs;            /* open connections, for latency_proxy_close */
@@ -24,6 +24,7 @@ struct pair {
     int closing;
     int refs;               /* two handles + delayed chunks in flight */
     int client_sent;        /* new client data since the last server answer */
+    uint64_t last_due;      /* loop time at which the previous server chunk leaves */
 };
 
 typedef struct chunk {
@@ -84,7 +85,8 @@ static void on_chunk_due(uv_timer_t *t) {
         uv_close((uv_handle_t *)&c->timer, on_chunk_timer_closed);
 }
 
-/* Server → client: hold each chunk for delay_ms (timers of equal delay fire in order). */
+/* Server → client: hold each chunk for delay_ms, and pace_ms after the previous one (timers due
+ * at the same time fire in the order they were started). */
 static void on_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     pair *pr = s->data;
     if (n <= 0) {
@@ -107,8 +109,11 @@ static void on_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->timer.data = c;
     c->write.data = c;
     pr->refs++;
+    uint64_t now = uv_now(pr->proxy->loop), due = now + pr->proxy->delay_ms;
+    if (pr->proxy->pace_ms && due < pr->last_due + pr->proxy->pace_ms) due = pr->last_due + pr->proxy->pace_ms;
+    pr->last_due = due;
     uv_timer_init(pr->proxy->loop, &c->timer);
-    uv_timer_start(&c->timer, on_chunk_due, pr->proxy->delay_ms, 0);
+    uv_timer_start(&c->timer, on_chunk_due, due - now, 0);
 }
 
 typedef struct forward {
@@ -207,6 +212,8 @@ latency_proxy *latency_proxy_start(uv_loop_t *loop, int target_port, unsigned de
 }
 
 int latency_proxy_port(const latency_proxy *p) { return p->port; }
+
+void latency_proxy_set_pace(latency_proxy *p, unsigned pace_ms) { p->pace_ms = pace_ms; }
 
 uint64_t latency_proxy_round_trips(const latency_proxy *p) { return p->round_trips; }
 

@@ -21,6 +21,9 @@ typedef struct latency_proxy latency_proxy;
 
 latency_proxy *latency_proxy_start(uv_loop_t *loop, int target_port, unsigned delay_ms, px_error *err);
 int latency_proxy_port(const latency_proxy *p);
+/* Makes the link thin as well as long: server→client chunks (up to 64 KiB each) also leave at
+ * least pace_ms apart, so a large reply trickles in over many loop iterations. 0 = no pacing. */
+void latency_proxy_set_pace(latency_proxy *p, unsigned pace_ms);
 /* Times the server answered after the client had sent something new since the last answer. */
 uint64_t latency_proxy_round_trips(const latency_proxy *p);
 void latency_proxy_close(latency_proxy *p);
