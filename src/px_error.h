@@ -17,7 +17,7 @@ typedef struct px_error {
 
 /* Sets err (if not NULL) and returns -1 so that callers can `return px_error_set(...)`. */
 int px_error_set(px_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int px_error_vset(px_error *err, int code, const char *fmt, va_list ap);
+int px_error_vset(px_error *err, int code, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void px_error_clear(px_error *err);
 
 #endif

@@ -11,12 +11,17 @@ foreach(name codec_event_test codec_state_test codec_json_test codec_fuzz_test c
   add_test(NAME ${name} COMMAND ${name})
 endforeach()
 
-# libFuzzer target (clang only; not a ctest): ./fuzz_codecs -max_total_time=60
+# libFuzzer target (clang only; not a ctest): ./fuzz_codecs -max_total_time=60 [CORPUS_DIR]
+# The codec sources are compiled into it so that libFuzzer sees their coverage.
 if(CMAKE_C_COMPILER_ID MATCHES "Clang")
-  add_executable(fuzz_codecs ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_codecs.c)
-  target_compile_options(fuzz_codecs PRIVATE -fsanitize=fuzzer)
-  target_link_options(fuzz_codecs PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(fuzz_codecs PRIVATE passerelle)
+  add_executable(fuzz_codecs ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_codecs.c
+                 ${CMAKE_SOURCE_DIR}/src/event_codec.c ${CMAKE_SOURCE_DIR}/src/msgpack_json.c
+                 ${CMAKE_SOURCE_DIR}/src/msgpack_scan.c ${CMAKE_SOURCE_DIR}/src/utf8.c
+                 ${CMAKE_SOURCE_DIR}/src/profile.c ${CMAKE_SOURCE_DIR}/src/px_error.c)
+  target_include_directories(fuzz_codecs PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  target_compile_options(fuzz_codecs PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_codecs PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_codecs PRIVATE PkgConfig::MSGPACK PkgConfig::CJSON m)
 endif()
 
 # Contract: docs/asyncapi.yaml against the codecs. contract_dump prints the decoder's field tables

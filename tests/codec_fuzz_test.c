@@ -30,11 +30,11 @@ static uint64_t next_random(void) {  /* xorshift64* */
 }
 
 static const char *const seed_events[] = {
-    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e-1\",\"user_id\":\"alice\",\"ts\":1764393600000,"
-    "\"experiences\":[{\"appellation\":38720,\"months\":24,\"end_year\":2021},{\"rome\":\"D1505\",\"extra\":true},"
-    "{\"title\":\"aide-soignante\"}],\"avoid\":[12345,\"no_weekend\"],\"domains\":[\"J\",\"M18\"],\"exclude_domains\":[\"N\"]}",
-    "{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e-2\",\"user_id\":\"alice\",\"ts\":1,\"confirmed\":[1,2],"
-    "\"rejected\":[3],\"added\":[4]}",
+    ("{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e-1\",\"user_id\":\"alice\",\"ts\":1764393600000,"
+     "\"experiences\":[{\"appellation\":38720,\"months\":24,\"end_year\":2021},{\"rome\":\"D1505\",\"extra\":true},"
+     "{\"title\":\"aide-soignante\"}],\"avoid\":[12345,\"no_weekend\"],\"domains\":[\"J\",\"M18\"],\"exclude_domains\":[\"N\"]}"),
+    ("{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e-2\",\"user_id\":\"alice\",\"ts\":1,\"confirmed\":[1,2],"
+     "\"rejected\":[3],\"added\":[4]}"),
     "{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e-3\",\"user_id\":\"alice\",\"ts\":2,\"x\":{\"$bin\":\"AAEC\"}}",
 };
 
