@@ -86,9 +86,12 @@ static void explain_value(const rome_index *idx, const char *key, const cJSON *v
     const cJSON *type = cJSON_GetObjectItem(v, "type"), *user = cJSON_GetObjectItem(v, "user_id");
     const char *who = cJSON_IsString(user) ? user->valuestring : key ? key : "?";
     const char *t = cJSON_IsString(type) ? type->valuestring : "match";
-    if (!strcmp(t, "dlq")) {
+    if (!strcmp(t, "dlq.record")) {
         const cJSON *reason = cJSON_GetObjectItem(v, "reason"), *msg = cJSON_GetObjectItem(v, "message");
-        printf("✗ dead letter (%s): %s\n", cJSON_IsString(reason) ? reason->valuestring : "?",
+        const cJSON *original = cJSON_GetObjectItem(v, "original");
+        const cJSON *ouser = cJSON_GetObjectItem(original, "user_id"), *oid = cJSON_GetObjectItem(original, "event_id");
+        printf("✗ %s — event %s refused (%s): %s\n", cJSON_IsString(ouser) ? ouser->valuestring : "?",
+               cJSON_IsString(oid) ? oid->valuestring : "?", cJSON_IsString(reason) ? reason->valuestring : "?",
                cJSON_IsString(msg) ? msg->valuestring : "");
         return;
     }
@@ -98,7 +101,8 @@ static void explain_value(const rome_index *idx, const char *key, const cJSON *v
     if (cJSON_IsArray(cJSON_GetObjectItem(v, "jobs"))) print_jobs(idx, v, max);
 }
 
-/* Accepts a bare event, or an envelope {key, value, tombstone} as `passerelle tail` prints. */
+/* A line is an event as `passerelle tail` or `passerelle match` prints it, or a tombstone
+ * {"key": …, "tombstone": true}. */
 static int explain_line(const rome_index *idx, const char *line, size_t lineno, int max) {
     cJSON *j = cJSON_Parse(line);
     if (!cJSON_IsObject(j)) {
@@ -106,12 +110,12 @@ static int explain_line(const rome_index *idx, const char *line, size_t lineno, 
         cJSON_Delete(j);
         return -1;
     }
-    const cJSON *value = cJSON_GetObjectItem(j, "value"), *key = cJSON_GetObjectItem(j, "key");
+    const cJSON *key = cJSON_GetObjectItem(j, "key");
     const char *k = cJSON_IsString(key) ? key->valuestring : NULL;
-    if (cJSON_IsTrue(cJSON_GetObjectItem(j, "tombstone")) || (value && cJSON_IsNull(value)))
+    if (cJSON_IsTrue(cJSON_GetObjectItem(j, "tombstone")))
         printf("▶ %s — erased (tombstone): downstream services forget this person\n", k ? k : "?");
     else
-        explain_value(idx, k, cJSON_IsObject(value) ? value : j, max);
+        explain_value(idx, k, j, max);
     cJSON_Delete(j);
     return 0;
 }

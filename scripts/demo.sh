@@ -14,7 +14,7 @@ daemon_pid= redis_pid=
 cleanup() {
     [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-    rm -rf "$work"
+    [ -n "${PASSERELLE_DEMO_KEEP:-}" ] && echo "demo files kept in $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -55,15 +55,21 @@ echo "broker at $brokers; daemon log: $(grep -c . "$work/daemon.log") lines so f
 
 step "Five people send their profiles (one of them malformed)"
 "$px" send --brokers "$brokers" --topic passerelle.profile.v1 "$root/scripts/demo/profiles.jsonl"
-step "Amina and Chloé confirm competences; David asks to be forgotten"
+tail_suggestions() { # tail_suggestions COUNT: the first COUNT answers on the suggestions topic
+    "$px" tail --brokers "$brokers" --topic passerelle.suggestions.v1 --from-beginning --count "$1" --timeout-ms 30000
+}
+step "What passerelle answered: competences to confirm, occupations to move to"
+# 4 valid profiles × (skills.suggested + jobs.suggested)
+tail_suggestions 8 >"$work/first.jsonl"
+"$px" explain --snapshot "$work/rome.snap" --max 4 "$work/first.jsonl"
+
+step "Amina and Chloé confirm or add competences; David asks to be forgotten"
 "$px" send --brokers "$brokers" --topic passerelle.skills.v1 <(grep skills.confirmed "$root/scripts/demo/confirmations.jsonl")
 "$px" send --brokers "$brokers" --topic passerelle.profile.v1 <(grep profile.erased "$root/scripts/demo/confirmations.jsonl")
+step "The new answers: rankings with their decisions, and a tombstone"
+tail_suggestions 11 | grep -E '"answers":"demo-(amina|chloe)-2"|"tombstone":true' >"$work/second.jsonl"
+"$px" explain --snapshot "$work/rome.snap" --max 4 "$work/second.jsonl"
 
-step "What passerelle answered (passerelle.suggestions.v1)"
-# 4 profiles × 2 answers + 2 confirmations + 1 tombstone
-"$px" tail --brokers "$brokers" --topic passerelle.suggestions.v1 --from-beginning --count 11 --timeout-ms 30000 \
-    >"$work/suggestions.jsonl"
-"$px" explain --snapshot "$work/rome.snap" --max 4 "$work/suggestions.jsonl"
 step "What went to the dead-letter queue (passerelle.dlq.v1)"
 "$px" tail --brokers "$brokers" --topic passerelle.dlq.v1 --from-beginning --count 1 --timeout-ms 10000 >"$work/dlq.jsonl"
 "$px" explain --snapshot "$work/rome.snap" "$work/dlq.jsonl"
