@@ -7,6 +7,7 @@
  * the previous one completed, as a daemon paying a round trip per event would. Prints the time
  * per user and the per-key/batched ratio, first over loopback, then through a proxy adding
  * LINK_DELAY_MS to every reply (a remote Redis), with USERS/16 users there. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ static int measure(uv_loop_t *loop, int port, driver *d, const char *label) {
 }
 
 int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN); /* as store_redis.h requires */
     size_t users = argc > 1 ? strtoul(argv[1], NULL, 10) : 20000;
     size_t batch = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
     size_t value_bytes = argc > 3 ? strtoul(argv[3], NULL, 10) : 300;

@@ -11,6 +11,8 @@
  * Publishing the snapshot that is already current is harmless (subscribers see the same key).
  * Old snapshots are kept (for rollback: publish them again); nothing here deletes keys.
  *
+ * The caller must ignore SIGPIPE (see store_redis.h): a server closing the connection mid-write
+ * would otherwise kill the process instead of yielding an error.
  * No global state; thread-safe as long as each call has its own arguments. */
 #ifndef STORE_PUBLISH_H
 #define STORE_PUBLISH_H

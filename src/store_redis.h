@@ -38,6 +38,11 @@
  *   completes with STORE_REDIS_ECLOSED. Pointers handed to a callback (err, values, key) are valid
  *   only during that call, except where a callback is said to take ownership.
  *
+ * SIGPIPE: hiredis writes with write(2), so writing to a connection Redis has just closed raises
+ * SIGPIPE, whose default action kills the process. A program using this module must ignore it
+ * (signal(SIGPIPE, SIG_IGN) at start, as network daemons do); the write then fails with EPIPE and
+ * the store treats it as a lost connection.
+ *
  * Threads: a store belongs to its loop's thread; nothing here is thread-safe.
  * Name resolution of a TCP host name is done by hiredis with a blocking getaddrinfo: configure an
  * IP address (or a unix socket) where a blocked loop matters. */
