@@ -106,7 +106,7 @@ typedef struct index_result {
     int done, failed;
     px_error err;
     char key[REDIS_ENDPOINT_KEY_MAX];
-    char bytes[128];
+    void *bytes; /* the snapshot, handed over by the callback; freed by index_sync or the test */
     size_t len;
 } index_result;
 
@@ -119,30 +119,6 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
         r->err = *err;
         assert_null(key);
         assert_null(bytes);
-        return;
-    }
-    snprintf(r->key, sizeof r->key, "%s", key);
-    r->len = len;
-    memcpy(r->bytes, bytes, len < sizeof r->bytes ? len : sizeof r->bytes);
-    free(bytes); /* the callback owns the snapshot bytes */
-}
-
-typedef struct big_index_result {
-    int done, failed;
-    px_error err;
-    char key[REDIS_ENDPOINT_KEY_MAX];
-    void *bytes;
-    size_t len;
-} big_index_result;
-
-/* Keeps the snapshot bytes (the callback owns them; the test frees them). */
-static void on_big_index(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len, void *ud) {
-    big_index_result *r = ud;
-    (void)s;
-    r->done = 1;
-    r->failed = err != NULL;
-    if (err) {
-        r->err = *err;
         return;
     }
     snprintf(r->key, sizeof r->key, "%s", key);
@@ -203,8 +179,10 @@ static void apply_sync(fixture *fx, const store_redis_op *ops, size_t n, done_re
     assert_int_equal(px_test_run_until(&fx->loop, &r->done, WAIT_MS), 0);
 }
 
+/* r must start zeroed; the bytes of a previous fetch into it are freed. */
 static void index_sync(fixture *fx, index_result *r) {
     px_error err;
+    free(r->bytes);
     memset(r, 0, sizeof *r);
     if (store_redis_get_current_index(fx->store, on_index, r, &err)) fail_msg("get_current_index refused: %s", err.msg);
     assert_int_equal(px_test_run_until(&fx->loop, &r->done, WAIT_MS), 0);
@@ -741,7 +719,7 @@ static void test_publish_subscribe_and_current_index(void **state) {
     px_error err;
     open_available(fx, 1);
 
-    index_result ir;
+    index_result ir = {0};
     index_sync(fx, &ir);
     assert_true(ir.failed);
     assert_int_equal(ir.err.code, STORE_REDIS_ENOINDEX);
@@ -794,6 +772,7 @@ static void test_publish_subscribe_and_current_index(void **state) {
     assert_int_equal(ir.err.code, STORE_REDIS_ENOINDEX);
     assert_non_null(strstr(ir.err.msg, second.key));
     assert_non_null(strstr(ir.err.msg, "which is absent"));
+    free(ir.bytes);
 }
 
 /* The index may live under its own prefix ([rome] key_prefix), apart from the user state. */
@@ -816,11 +795,12 @@ static void test_index_under_its_own_prefix(void **state) {
     assert_int_equal(px_test_run_until(&fx->loop, &fx->published_calls, WAIT_MS), 0);
     assert_int_equal(fx->published_calls, 1); /* the publication under "passerelle:" is not ours */
     assert_string_equal(fx->published, res.key);
-    index_result ir;
+    index_result ir = {0};
     index_sync(fx, &ir);
     assert_false(ir.failed);
     assert_int_equal(ir.len, 4);
     assert_memory_equal(ir.bytes, "here", 4);
+    free(ir.bytes);
 
     char big[REDIS_ENDPOINT_PREFIX_MAX + 2];
     memset(big, 'r', sizeof big - 1);
@@ -853,9 +833,9 @@ static void test_large_snapshot_over_a_slow_link(void **state) {
     o.command_timeout_ms = TIMEOUT_MS;
     open_store(fx, &o, 0);
     assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
-    big_index_result big = {0};
+    index_result big = {0};
     uint64_t t0 = uv_hrtime();
-    assert_int_equal(store_redis_get_current_index(fx->store, on_big_index, &big, &err), 0);
+    assert_int_equal(store_redis_get_current_index(fx->store, on_index, &big, &err), 0);
     assert_int_equal(px_test_run_until(&fx->loop, &big.done, 20000), 0);
     double took_ms = (double)(uv_hrtime() - t0) / 1e6;
     printf("# 8 MiB snapshot through a thin link in %.0f ms (command timeout %d ms)\n", took_ms, TIMEOUT_MS);
