@@ -2,15 +2,21 @@
  * with p50/p99 latency, against a straightforward baseline that scores every fiche by plain set
  * intersection and sorts them all. Both run in the same process on the same profiles.
  *
- * usage: bench_match [ROME_DIR] [PROFILES]   (defaults: PASSERELLE_ROME_DIR, 20000) */
+ * usage: bench_match [ROME_DIR] [PROFILES]   (defaults: PASSERELLE_ROME_DIR, 20000)
+ *        bench_match --digest [ROME_DIR] [PROFILES]
+ * --digest prints, instead of figures, an XXH3-64 of every result as suggestion_codec encodes it
+ * (plus one of the raw scores' bits): an optimisation of the matcher must leave both unchanged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "matcher.h"
 #include "matcher_gen.h"
 #include "rome_load.h"
+#include "suggestion_codec.h"
 #include "title_resolver.h"
 
 #define BLOCK 200   /* profiles per alternating block */
@@ -114,11 +120,59 @@ static size_t baseline_run(baseline *b, const matcher_config *cfg, const profile
     return jobs + written;
 }
 
+/* Hashes what the matcher answers for every profile: the encoded output (what consumers see) and
+ * the exact bits of the scores (so that a change of summation order shows even under rounding). */
+static int print_digest(const matcher *m, matcher_scratch *s, const profile *profiles, long n_profiles) {
+    XXH3_state_t *encoded = XXH3_createState(), *raw = XXH3_createState();
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    match_result r = {0};
+    px_error err = {0, ""};
+    long refused = 0;
+    int rc = encoded && raw ? 0 : 1;
+    if (!rc) {
+        XXH3_64bits_reset(encoded);
+        XXH3_64bits_reset(raw);
+    }
+    for (long i = 0; !rc && i < n_profiles; i++) {
+        if (matcher_run(m, s, &profiles[i], &r, &err)) {
+            refused++;
+            XXH3_64bits_update(encoded, err.msg, strlen(err.msg) + 1);
+            continue;
+        }
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        buf.size = 0;
+        if (suggestion_encode_match(&pk, "u", "4.0", m, &r, &err)) {
+            fprintf(stderr, "bench_match: profile %ld: %s\n", i, err.msg);
+            rc = 1;
+            break;
+        }
+        XXH3_64bits_update(encoded, buf.data, buf.size);
+        for (size_t j = 0; j < r.n_jobs; j++) XXH3_64bits_update(raw, &r.jobs[j].score, sizeof r.jobs[j].score);
+        for (size_t j = 0; j < r.n_skills; j++) XXH3_64bits_update(raw, &r.skills[j].weight, sizeof r.skills[j].weight);
+        for (size_t j = 0; j < r.n_current; j++) XXH3_64bits_update(raw, &r.current[j].score, sizeof r.current[j].score);
+    }
+    if (!rc)
+        printf("digest over %ld profiles (%ld refused): encoded %016llx, raw scores %016llx\n", n_profiles, refused,
+               (unsigned long long)XXH3_64bits_digest(encoded), (unsigned long long)XXH3_64bits_digest(raw));
+    match_result_free(&r);
+    msgpack_sbuffer_destroy(&buf);
+    XXH3_freeState(encoded);
+    XXH3_freeState(raw);
+    return rc;
+}
+
 int main(int argc, char **argv) {
+    bool digest = argc > 1 && !strcmp(argv[1], "--digest");
+    if (digest) {
+        argc--;
+        argv++;
+    }
     const char *dir = argc > 1 ? argv[1] : PASSERELLE_ROME_DIR;
     long n_profiles = argc > 2 ? strtol(argv[2], NULL, 10) : 20000;
     if (n_profiles < 1) {
-        fprintf(stderr, "usage: bench_match [ROME_DIR] [PROFILES >= 1]\n");
+        fprintf(stderr, "usage: bench_match [--digest] [ROME_DIR] [PROFILES >= 1]\n");
         return 2;
     }
     px_error err = {0, ""};
@@ -149,6 +203,13 @@ int main(int argc, char **argv) {
             return 1;
         }
     match_result r = {0};
+    title_resolver *tr = NULL;
+    title_scratch *ts = NULL;
+    int rc = 0;
+    if (digest) {
+        rc = print_digest(m, s, profiles, n_profiles);
+        goto done;
+    }
     size_t checksum = 0, jobs = 0, listed = 0, failed = 0, reached = 0;
     for (long i = 0; i < n_profiles && i < 1000; i++) failed += matcher_run(m, s, &profiles[i], &r, &err) != 0; /* warm-up */
     /* The two run in alternating blocks so that both see the same machine load (shared CI hosts). */
@@ -178,8 +239,8 @@ int main(int argc, char **argv) {
     qsort(base_lat, (size_t)n_profiles, sizeof *base_lat, cmp_double);
 
     /* title resolution, on every appellation's long label */
-    title_resolver *tr = title_resolver_build(idx, &err);
-    title_scratch *ts = tr ? title_scratch_new(tr, &err) : NULL;
+    tr = title_resolver_build(idx, &err);
+    ts = tr ? title_scratch_new(tr, &err) : NULL;
     title_match tm[4];
     uint32_t n_titles = idx->n.appellations < 5000 ? idx->n.appellations : 5000, top1 = 0;
     double start = now_s();
@@ -209,6 +270,7 @@ int main(int argc, char **argv) {
     if (load && fgets(avg, sizeof avg, load)) printf("load average during the run: %s", avg);
     if (load) fclose(load);
 
+done:
     title_scratch_free(ts);
     title_resolver_free(tr);
     for (long i = 0; i < n_profiles; i++) profile_free(&profiles[i]);
@@ -223,5 +285,5 @@ int main(int argc, char **argv) {
     matcher_scratch_free(s);
     matcher_free(m);
     rome_index_free(idx);
-    return 0;
+    return rc;
 }
