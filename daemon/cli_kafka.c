@@ -299,8 +299,9 @@ int cli_send_main(int argc, char **argv) {
             continue;
         }
         if (produce_blocking(p, "send", o.topic, key, key_len, buf.data, buf.size)) {
+            fprintf(stderr, "passerelle send: line %zu not sent\n", lineno);   /* e.g. over message.max.bytes */
             refused++;
-            break;
+            continue;
         }
         sent++;
         rd_kafka_poll(p, 0);

@@ -765,6 +765,40 @@ static void test_slow_owner_bounded_buffer(void **state) {
     world_stop(&w);
 }
 
+/* A fatal error (the transaction coordinator says this producer was fenced by a newer instance with
+ * the same transactional.id) reaches on_error as fatal; no batch is handed over after it, and the
+ * instance still closes cleanly. */
+static void inject_fenced(owner *o, const kafka_io_batch *b) {
+    if (o->batches == 1) rd_kafka_mock_push_request_errors(o->mock, 26, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+    assert_int_equal(o->fatal, 0);   /* nothing after the fatal error */
+    process_batch(o, b);
+}
+
+static void test_fatal_error_reported(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 1);
+    seed(w.brokers, IN_TOPIC, 30, 2);
+    kafka_io_property txn[] = {{"transactional.id", "passerelle-test-fenced"}};
+    owner o;
+    owner_start(&o, &w.loop, "FE", w.brokers,
+                &(io_setup){.group = "g-fenced", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
+    o.produce_outputs = true;
+    o.mock = kafka_embedded_mock(w.kb);
+    o.hook = inject_fenced;
+    uint64_t start = uv_now(&w.loop);
+    while (!o.fatal && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 20);
+    assert_true(o.fatal >= 1);
+    size_t batches = o.batches;
+    px_test_run_for(&w.loop, 500);
+    assert_int_equal(o.batches, batches);
+    px_error err;
+    assert_int_equal(kafka_io_produce(o.io, OUT_TOPIC, "k", 1, "v", 1, NULL, NULL, &err), -1);
+    owner_close(&o);
+    owner_free(&o);
+    world_stop(&w);
+}
+
 /* Faults: produce requests fail with retriable errors and the broker goes down for a while; the
  * idempotent producer and the consumer recover by themselves; nothing is lost or duplicated. */
 static void broker_up_cb(uv_timer_t *t) {
@@ -1001,6 +1035,7 @@ int main(void) {
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_abortable_error),
         cmocka_unit_test(test_slow_owner_bounded_buffer),
+        cmocka_unit_test(test_fatal_error_reported),
         cmocka_unit_test(test_faults_recovered),
         cmocka_unit_test(test_rebalance_eager),
         cmocka_unit_test(test_rebalance_cooperative),
