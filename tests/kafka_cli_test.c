@@ -170,6 +170,19 @@ static void test_send_refuses_bad_lines(void **state) {
     assert_non_null(strstr(r.out, "\"u1\""));
     assert_non_null(strstr(r.out, "\"u3\""));
     free(r.out);
+    /* A message over message.max.bytes is refused by librdkafka: reported, the next line still sent. */
+    char big[3000];
+    snprintf(big, sizeof big, "{\"user_id\":\"big\",\"pad\":\"%02000d\"}\n{\"user_id\":\"small\"}\n", 0);
+    char *big_file = write_temp(big);
+    r = run_cli("send --brokers %s --topic tomb.v1 -X message.max.bytes=1000 %s 2>/dev/null", b, big_file);
+    assert_int_equal(r.status, 1);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic tomb.v1 --from-beginning --timeout-ms 2000", b);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "\"small\""));
+    free(r.out);
+    unlink(big_file);
+    free(big_file);
     r = run_cli("send --topic in.v1 %s 2>/dev/null", file);   /* no --brokers */
     assert_int_equal(r.status, 2);
     free(r.out);
