@@ -65,6 +65,18 @@ uint32_t rome_domaine_find(const rome_index *idx, const char *code) {
     return find_short_code(idx->domaines, idx->n.domaines, sizeof *idx->domaines, code);
 }
 
+int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t item) {
+    const rome_csr *c = &idx->fiche_items;
+    uint32_t lo = c->offsets[fiche], hi = c->offsets[fiche + 1];
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->targets[mid] == item) return c->importance[mid];
+        if (c->targets[mid] < item) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
 const char *rome_kind_name(rome_kind kind) {
     switch (kind) {
     case ROME_KIND_SAVOIR_FAIRE: return "savoir_faire";

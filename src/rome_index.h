@@ -171,6 +171,10 @@ static inline const uint32_t *rome_csr_targets(const rome_csr *csr, uint32_t sou
     return csr->targets + csr->offsets[source];
 }
 
+/* Importance of item in fiche (binary search of the fiche's sorted row), or -1 when the fiche does
+ * not list the item. */
+int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t item);
+
 const char *rome_kind_name(rome_kind kind);             /* "savoir_faire" | "savoir_etre" | "savoir" */
 const char *rome_importance_name(rome_importance imp);  /* "principale" | "emergente" | "none" */
 

@@ -70,14 +70,11 @@ static void patch(const fixture *f, const char *stem, const char *from, const ch
     free(s);
 }
 
-static uint32_t item_importance(const rome_index *idx, const char *fiche, uint32_t code) {
+static int item_importance(const rome_index *idx, const char *fiche, uint32_t code) {
     uint32_t f = rome_fiche_find(idx, fiche), it = rome_item_find(idx, code);
     assert_int_not_equal(f, ROME_NONE);
     assert_int_not_equal(it, ROME_NONE);
-    const rome_csr *c = &idx->fiche_items;
-    for (uint32_t k = c->offsets[f]; k < c->offsets[f + 1]; k++)
-        if (c->targets[k] == it) return c->importance[k];
-    return 99;
+    return rome_fiche_item_importance(idx, f, it);
 }
 
 static void test_loads_fixture(void **state) {
@@ -107,6 +104,7 @@ static void test_loads_fixture(void **state) {
     assert_int_equal(item_importance(idx, "D1505", 200001), ROME_IMPORTANCE_EMERGENTE);
     assert_int_equal(item_importance(idx, "D1505", 100002), ROME_IMPORTANCE_NONE);
     assert_int_equal(item_importance(idx, "D1106", 100002), ROME_IMPORTANCE_PRINCIPALE);
+    assert_int_equal(item_importance(idx, "J1501", 100002), -1);
 
     const rome_item *enc = &idx->items[rome_item_find(idx, 100001)];
     assert_int_equal(enc->kind, ROME_KIND_SAVOIR_FAIRE);

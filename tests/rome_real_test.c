@@ -68,13 +68,7 @@ static void test_cashier_encaissement_is_principale(void **state) {
     assert_int_not_equal(f, ROME_NONE);
     assert_int_not_equal(it, ROME_NONE);
     assert_string_equal(rome_str(idx, idx->items[it].label), "Procéder à l'encaissement");
-    int found = 0;
-    for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++)
-        if (idx->fiche_items.targets[k] == it) {
-            assert_int_equal(idx->fiche_items.importance[k], ROME_IMPORTANCE_PRINCIPALE);
-            found = 1;
-        }
-    assert_true(found);
+    assert_int_equal(rome_fiche_item_importance(idx, f, it), ROME_IMPORTANCE_PRINCIPALE);
 }
 
 static void test_night_work_context(void **state) {

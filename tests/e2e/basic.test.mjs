@@ -2,19 +2,16 @@
 // Kafka client) and @msgpack/msgpack.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisServer, Daemon, cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS, redisCommand } from './harness.mjs';
+import {
+  produce, collect, eventMessage, newEvent, TOPICS, redisCommand, startStack,
+} from './harness.mjs';
 
-let redis, daemon;
+let stack, redis, daemon;
 before(async () => {
-  redis = await RedisServer.start();
-  cli('rome', 'publish', '--redis', redis.url, '--rome', ROME_DIR);
-  daemon = await Daemon.start(redis);
+  stack = await startStack();
+  ({ redis, daemon } = stack);
 });
-after(async () => {
-  const { code } = await daemon.stop();
-  await redis.destroy();
-  assert.equal(code, 0, `passerelled exits 0 on SIGTERM (and without leaks under ASan); its log ends with:\n${daemon.stderr.slice(-4000)}`);
-});
+after(() => stack.stop(assert));
 
 test('a cashier profile gets competences to confirm and occupations', async () => {
   const ev = newEvent('profile.upserted', 'alice', {

@@ -4,20 +4,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-  RedisServer, Daemon, cli, produce, collect, eventMessage, newEvent, encode, ROME_DIR, TOPICS, redisCommand,
+  produce, collect, eventMessage, newEvent, encode, TOPICS, redisCommand, startStack,
 } from './harness.mjs';
 
-let redis, daemon;
+let stack, redis, daemon;
 before(async () => {
-  redis = await RedisServer.start();
-  cli('rome', 'publish', '--redis', redis.url, '--rome', ROME_DIR);
-  daemon = await Daemon.start(redis);
+  stack = await startStack();
+  ({ redis, daemon } = stack);
 });
-after(async () => {
-  const { code } = await daemon.stop();
-  await redis.destroy();
-  assert.equal(code, 0, `passerelled exits 0 on SIGTERM (and without leaks under ASan); its log ends with:\n${daemon.stderr.slice(-4000)}`);
-});
+after(() => stack.stop(assert));
 
 const answering = (got, id, type) => got.find((m) => m.value && m.value.answers === id && m.value.type === type);
 

@@ -5,20 +5,15 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  RedisServer, Daemon, cli, produce, collect, eventMessage, newEvent, sleep, tmpDir, ROME_DIR, TOPICS,
+  cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS, sleep, tmpDir, startStack,
 } from './harness.mjs';
 
-let redis, daemon;
+let stack, redis, daemon;
 before(async () => {
-  redis = await RedisServer.start();
-  cli('rome', 'publish', '--redis', redis.url, '--rome', ROME_DIR);
-  daemon = await Daemon.start(redis);
+  stack = await startStack();
+  ({ redis, daemon } = stack);
 });
-after(async () => {
-  const { code } = await daemon.stop();
-  await redis.destroy();
-  assert.equal(code, 0, `passerelled exits 0 on SIGTERM (and without leaks under ASan); its log ends with:\n${daemon.stderr.slice(-4000)}`);
-});
+after(() => stack.stop(assert));
 
 const PROFILES = [
   { experiences: [{ appellation: 11640 }] },

@@ -138,6 +138,23 @@ export class Daemon {
   }
 }
 
+// A Redis with the ROME index published and a daemon on it, for one test file: call in before();
+// stop() (in after()) asserts the daemon exits 0 on SIGTERM — under ASan that also means no leak.
+export async function startStack(extraConf = '') {
+  const redis = await RedisServer.start();
+  cli('rome', 'publish', '--redis', redis.url, '--rome', ROME_DIR);
+  const daemon = await Daemon.start(redis, extraConf);
+  return {
+    redis,
+    daemon,
+    async stop(assert) {
+      const { code } = await daemon.stop();
+      await redis.destroy();
+      assert.equal(code, 0, `passerelled exits 0 on SIGTERM (and without leaks under ASan); its log ends with:\n${daemon.stderr.slice(-4000)}`);
+    },
+  };
+}
+
 export async function produce(kafka, topic, messages) {
   const producer = kafka.producer();
   await producer.connect();

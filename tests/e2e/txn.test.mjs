@@ -4,19 +4,16 @@
 // proves the code path and the outputs, not read_committed exactly-once (a real cluster does).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisServer, Daemon, cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS } from './harness.mjs';
+import {
+  produce, collect, eventMessage, newEvent, TOPICS, startStack,
+} from './harness.mjs';
 
-let redis, daemon;
+let stack, redis, daemon;
 before(async () => {
-  redis = await RedisServer.start();
-  cli('rome', 'publish', '--redis', redis.url, '--rome', ROME_DIR);
-  daemon = await Daemon.start(redis, '[kafka]\ntransactional.id = passerelle-e2e-txn\n');
+  stack = await startStack('[kafka]\ntransactional.id = passerelle-e2e-txn\n');
+  ({ redis, daemon } = stack);
 });
-after(async () => {
-  const { code } = await daemon.stop();
-  await redis.destroy();
-  assert.equal(code, 0, `passerelled exits 0 on SIGTERM (and without leaks under ASan); its log ends with:\n${daemon.stderr.slice(-4000)}`);
-});
+after(() => stack.stop(assert));
 
 test('outputs of transactional batches are delivered, good and bad events alike', async () => {
   const events = Array.from({ length: 30 }, (_, i) =>
