@@ -181,9 +181,11 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
                      size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque, px_error *err);
 
 /* Stops consuming, waits for the outstanding batch to be released (with transactions: committed
- * or aborted), for outstanding deliveries (at most close_timeout_ms), commits stored offsets,
- * leaves the group, then calls on_closed. Buffered messages not yet handed over are dropped (not
- * stored: they are consumed again by the next owner of their partition). Idempotent. */
+ * or aborted) and for outstanding deliveries, then commits stored offsets, leaves the group and
+ * calls on_closed. The waiting is bounded by close_timeout_ms (a transactional call in flight is
+ * always awaited, itself bounded by txn_timeout_ms); past it, the group is left anyway, and a batch
+ * still held by the owner stays valid until kafka_io_free(). Buffered messages not yet handed over
+ * are dropped, not stored: the next owner of their partition consumes them. Idempotent. */
 void kafka_io_close(kafka_io *io);
 
 /* Frees everything. Call after on_closed, or instead of close when kafka_io_start() was never

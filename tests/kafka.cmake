@@ -4,7 +4,7 @@ add_executable(kafka_io_test ${CMAKE_SOURCE_DIR}/tests/kafka_io_test.c)
 find_package(Threads REQUIRED)
 target_link_libraries(kafka_io_test PRIVATE passerelle px_test_support PkgConfig::CMOCKA Threads::Threads)
 add_test(NAME kafka_io COMMAND kafka_io_test)
-set_tests_properties(kafka_io PROPERTIES LABELS "integration;kafka" TIMEOUT 300)
+set_tests_properties(kafka_io PROPERTIES LABELS "integration;kafka" TIMEOUT 600)
 
 add_executable(kafka_cli_test ${CMAKE_SOURCE_DIR}/tests/kafka_cli_test.c)
 target_link_libraries(kafka_cli_test PRIVATE passerelle PkgConfig::CMOCKA)
