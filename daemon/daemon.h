@@ -67,6 +67,7 @@ typedef struct px_daemon {
     daemon_engine *engine;      /* current */
     daemon_engine *next_engine; /* published, swapped in at the next batch boundary */
     bool index_fetching;
+    bool index_refetch;         /* a publication was announced during the fetch in flight */
 
     daemon_batch *batch;        /* the batch in the pipeline, or NULL */
     struct flight *flights;     /* outputs produced and not yet delivered */

@@ -93,6 +93,13 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
     (void)s;
     px_daemon *d = ud;
     d->index_fetching = false;
+    if (d->index_refetch) {
+        /* A publication came while this fetch was in flight: this answer may predate it. */
+        d->index_refetch = false;
+        if (!err) free(bytes);
+        daemon_index_fetch(d);
+        return;
+    }
     if (err) {
         if (err->code == STORE_REDIS_ENOINDEX) {
             if (!d->engine && !d->next_engine) load_local(d);
@@ -118,7 +125,11 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
 }
 
 void daemon_index_fetch(px_daemon *d) {
-    if (d->index_fetching || d->stopping) return;
+    if (d->stopping) return;
+    if (d->index_fetching) {
+        d->index_refetch = true;
+        return;
+    }
     px_error err = {0};
     if (store_redis_get_current_index(d->store, on_index, d, &err) == 0) d->index_fetching = true;
     else PX_LOG_DEBUGF(d->log, "cannot ask Redis for the ROME index yet", PX_LOG_STR("error", err.msg));

@@ -310,7 +310,8 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     so.command_timeout_ms = cfg->command_timeout_ms;
     so.backoff_initial_ms = cfg->backoff_initial_ms;
     so.backoff_max_ms = cfg->backoff_max_ms;
-    if (cfg->rome_key_prefix) snprintf(so.endpoint.prefix, sizeof so.endpoint.prefix, "%s", cfg->rome_key_prefix);
+    so.max_batch = cfg->batch_size; /* one MGET / MULTI per batch, whatever its size */
+    so.index_prefix = cfg->rome_key_prefix; /* NULL: the endpoint prefix */
     store_redis_callbacks scb = {on_store_status, daemon_index_on_published};
     if (!(d->store = store_redis_open(loop, &so, &scb, d, err))) return -1;
 

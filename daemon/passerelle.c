@@ -1,4 +1,5 @@
 /* passerelle — the command-line tool: dispatches `passerelle GROUP …` to its subcommand group. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* hiredis and librdkafka write to sockets with write(2): a peer that goes away must be an
+     * error to handle (EPIPE), not a signal that kills the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

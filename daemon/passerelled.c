@@ -1,6 +1,7 @@
 /* passerelled — the passerelle daemon: profile and skill events in from Kafka, suggestions out,
  * state in Redis. See daemon/daemon.h and docs/operations.md. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,9 @@ static int run(const char *path) {
 }
 
 int main(int argc, char **argv) {
+    /* hiredis and librdkafka write to sockets with write(2): a peer that goes away must be an
+     * error to handle (EPIPE), not a signal that kills the process. */
+    signal(SIGPIPE, SIG_IGN);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check-config", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
