@@ -185,6 +185,12 @@ int matcher_config_set(matcher_config *cfg, const char *key, const char *value, 
 
 /* ---- the matcher ---- */
 
+/* One step of an inverted list with its weight, together so that the accumulation reads one stream. */
+typedef struct weighted_edge {
+    uint32_t fiche;
+    float weight;
+} weighted_edge;
+
 struct matcher {
     const rome_index *idx;
     matcher_config cfg;
@@ -192,7 +198,7 @@ struct matcher {
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
     double *item_factor;          /* per item: kind factor × specificity */
-    float *edge_weight;           /* parallel to idx->item_fiches.targets: w(fiche, item) */
+    weighted_edge *item_edges;    /* parallel to idx->item_fiches.targets: (fiche, w(fiche, item)) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item */
     uint8_t *fiche_qualification; /* parallel to idx->fiche_items.targets: 1 for a qualification */
@@ -200,8 +206,8 @@ struct matcher {
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items */
     uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
-    rome_csr macro_fiches;        /* macro → fiches having items under it (targets sorted) */
-    float *macro_weight;          /* parallel to macro_fiches.targets: Σ w(fiche, item) under that macro */
+    uint32_t *macro_offsets;      /* macro → its slice of macro_edges (CSR offsets, by item id) */
+    weighted_edge *macro_edges;   /* (fiche having items under the macro, Σ w(fiche, item) over them), by fiche */
     uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
 };
 
@@ -229,7 +235,7 @@ static int build_macro_lists(matcher *m) {
     uint32_t *offsets = calloc((size_t)n_items + 2, sizeof *offsets);
     uint32_t *last = malloc(((size_t)n_items + 1) * sizeof *last);   /* last fiche counted per macro */
     m->item_macro = malloc(((size_t)n_items + 1) * sizeof *m->item_macro);
-    m->macro_fiches.offsets = offsets;
+    m->macro_offsets = offsets;
     if (!offsets || !last || !m->item_macro) {
         free(last);
         return -1;
@@ -251,10 +257,9 @@ static int build_macro_lists(matcher *m) {
         offsets[i + 2] += offsets[i + 1];
         last[i] = ROME_NONE;
     }
-    uint32_t *targets = malloc(((size_t)offsets[n_items + 1] + 1) * sizeof *targets);
-    m->macro_weight = calloc((size_t)offsets[n_items + 1] + 1, sizeof *m->macro_weight);
-    m->macro_fiches.targets = targets;
-    if (!targets || !m->macro_weight) {
+    weighted_edge *edges = calloc((size_t)offsets[n_items + 1] + 1, sizeof *edges);
+    m->macro_edges = edges;
+    if (!edges) {
         free(last);
         return -1;
     }
@@ -264,9 +269,9 @@ static int build_macro_lists(matcher *m) {
             if (mac == ROME_NONE) continue;
             if (last[mac] != f) {
                 last[mac] = f;
-                targets[offsets[mac + 1]++] = f;
+                edges[offsets[mac + 1]++].fiche = f;
             }
-            m->macro_weight[offsets[mac + 1] - 1] += m->fiche_weight[k];
+            edges[offsets[mac + 1] - 1].weight += m->fiche_weight[k];
         }
     free(last);
     /* per fiche-item link copies of what describing a job reads, so that it reads sequentially */
@@ -329,11 +334,11 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
     m->item_factor = malloc((n_items ? n_items : 1) * sizeof *m->item_factor);
-    m->edge_weight = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->edge_weight);
+    m->item_edges = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_edges);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
     m->fiche_inverse_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_inverse_total);
-    if (!m->specificity || !m->item_factor || !m->edge_weight || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
+    if (!m->specificity || !m->item_factor || !m->item_edges || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
         goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
@@ -343,7 +348,8 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     }
     for (uint32_t i = 0; i < n_items; i++)
         for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++)
-            m->edge_weight[e] = (float)item_weight(m, i, idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0);
+            m->item_edges[e] = (weighted_edge){idx->item_fiches.targets[e],
+                                               (float)item_weight(m, i, idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0)};
     for (uint32_t f = 0; f < n_fiches; f++)
         for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++) {
             uint32_t i = idx->fiche_items.targets[k];
@@ -369,7 +375,7 @@ void matcher_free(matcher *m) {
     title_resolver_free(m->titles);
     free(m->specificity);
     free(m->item_factor);
-    free(m->edge_weight);
+    free(m->item_edges);
     free(m->fiche_weight);
     free(m->fiche_macro);
     free(m->fiche_qualification);
@@ -377,9 +383,8 @@ void matcher_free(matcher *m) {
     free(m->fiche_total);
     free(m->fiche_inverse_total);
     free(m->item_macro);
-    free((void *)m->macro_fiches.offsets);
-    free((void *)m->macro_fiches.targets);
-    free(m->macro_weight);
+    free(m->macro_offsets);
+    free(m->macro_edges);
     free(m);
 }
 
@@ -432,8 +437,10 @@ struct matcher_scratch {
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
     /* rankings */
     ranked *top, *top_all, *skills;
-    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key) */
+    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): two runs and their merge */
     size_t sorted_cap;
+    const item_rec **link_rec;  /* the suggested jobs' fiche-item links, each link's item record */
+    size_t link_rec_cap;
 };
 
 matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
@@ -489,6 +496,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->top_all);
     free(s->skills);
     free(s->sorted);
+    free(s->link_rec);
     free(s);
 }
 
@@ -804,6 +812,21 @@ static double item_value(const matcher *m, const item_rec *r, const item_rec *ma
     return r->held > credit ? r->held : credit;
 }
 
+/* acc[fiche] += factor × weight along one inverted list. Unrolled by
+ * hand: this loop is most of a match's accumulation, and the additions stay in list order. */
+static void scatter_add(float *restrict acc, const weighted_edge *restrict e, uint32_t n, float factor) {
+    const weighted_edge *end = e + n;
+    for (; end - e >= 4; e += 4) {
+        float w0 = factor * e[0].weight, w1 = factor * e[1].weight;
+        float w2 = factor * e[2].weight, w3 = factor * e[3].weight;
+        acc[e[0].fiche] += w0;
+        acc[e[1].fiche] += w1;
+        acc[e[2].fiche] += w2;
+        acc[e[3].fiche] += w3;
+    }
+    for (; e < end; e++) acc[e->fiche] += factor * e->weight;
+}
+
 /* Σ value(i) × w(f, i) for every fiche sharing a held item or a held macro-compétence, through the
  * inverted lists: first the macro credit for whole macros, then each touched item's difference. */
 static void accumulate(const matcher *m, matcher_scratch *s) {
@@ -811,8 +834,8 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
         uint32_t mac = s->macros[k];
         float credit = (float)(m->cfg.macro_credit * peek(s, mac)->macro_held);
         if (credit <= 0) continue;
-        for (uint32_t e = m->macro_fiches.offsets[mac]; e < m->macro_fiches.offsets[mac + 1]; e++)
-            s->acc[m->macro_fiches.targets[e]] += credit * m->macro_weight[e];
+        scatter_add(s->acc, m->macro_edges + m->macro_offsets[mac], m->macro_offsets[mac + 1] - m->macro_offsets[mac],
+                    credit);
     }
     const rome_csr *inv = &m->idx->item_fiches;
     for (uint32_t k = 0; k < s->n_items; k++) {
@@ -820,7 +843,7 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
         const item_rec *macro = peek(s, m->item_macro[i]);
         float delta = s->rec[k + 1].value - (float)(m->cfg.macro_credit * macro->macro_held);
         if (delta == 0) continue;
-        for (uint32_t e = inv->offsets[i]; e < inv->offsets[i + 1]; e++) s->acc[inv->targets[e]] += delta * m->edge_weight[e];
+        scatter_add(s->acc, m->item_edges + inv->offsets[i], inv->offsets[i + 1] - inv->offsets[i], delta);
     }
 }
 
@@ -853,6 +876,8 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     for (uint32_t f = 0; f < m->idx->n.fiches; f++) {
         if (s->acc[f] <= 0) continue;   /* shares nothing with the person: never reached */
         out->fiches_scored++;
+        /* the score is at most this unclamped coverage: most fiches stop here once both heaps are full */
+        if (s->acc[f] * m->fiche_inverse_total[f] <= (floor_top < floor_all ? floor_top : floor_all)) continue;
         uint8_t dom = any_domain ? domain_flags(m, s, f) : 0;
         double score = coverage(m, s, f);
         if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
@@ -923,6 +948,18 @@ static void pick_reasons(const double *part, double total, match_job *job) {
     }
 }
 
+/* Orders a job's missing keys (missing_key: unique, so any correct sort gives the same order).
+ * `single` holds the items no other suggested job misses, taken in the fiche's precomputed order:
+ * their key is missing_key(w, local), so they are already sorted. `shared` (opens > 1) is sorted
+ * here, then both runs are merged into out. */
+static void merge_missing(const uint64_t *single, size_t n_single, uint64_t *shared, size_t n_shared, uint64_t *out) {
+    key_sort(shared, n_shared);
+    size_t a = 0, b = 0, o = 0;
+    while (a < n_single && b < n_shared) out[o++] = single[a] < shared[b] ? single[a++] : shared[b++];
+    while (a < n_single) out[o++] = single[a++];
+    while (b < n_shared) out[o++] = shared[b++];
+}
+
 /* Fills the jobs: held by code, missing by usefulness (w × how many suggested jobs miss it). */
 static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out, size_t n_top, px_error *err) {
     const rome_index *idx = m->idx;
@@ -935,27 +972,34 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     }
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err) ||
-        reserve((void **)&s->sorted, &s->sorted_cap, widest, sizeof *s->sorted, err))
+        reserve((void **)&s->sorted, &s->sorted_cap, 3 * widest, sizeof *s->sorted, err) ||
+        reserve((void **)&s->link_rec, &s->link_rec_cap, need / 2, sizeof *s->link_rec, err))
         return -1;
-    for (size_t j = 0; j < n_top; j++)
-        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++)
-            if (peek(s, fi->targets[k])->held <= 0) s->opens[fi->targets[k]]++;
+    /* each link's record, looked up once for the three passes below */
+    const item_rec **link_rec = s->link_rec;
+    for (size_t j = 0, l = 0; j < n_top; j++)
+        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++, l++) {
+            const item_rec *r = peek(s, fi->targets[k]);
+            link_rec[l] = r;
+            if (r->held <= 0) s->opens[fi->targets[k]]++;
+        }
+    uint64_t *single = s->sorted, *shared = s->sorted + widest, *order = s->sorted + 2 * widest;
     out->n_jobs = n_top;
     out->n_codes = 0;
-    for (size_t j = 0; j < n_top; j++) {
+    for (size_t j = 0, l = 0; j < n_top; j++) {
         uint32_t f = s->top[j].id;
         match_job *job = &out->jobs[j];
         job->fiche = f;
         job->score = s->top[j].key;
         job->coverage = coverage(m, s, f);
         job->held.off = (uint32_t)out->n_codes;
-        size_t n_missing = 0;
         double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
-        uint32_t first = fi->offsets[f];
-        for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
-            uint32_t i = fi->targets[k];
-            const item_rec *r = peek(s, i), *macro = peek(s, m->fiche_macro[k]);
-            if (r->held > 0) out->codes[out->n_codes++] = i;
+        uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
+        const item_rec **recs = link_rec + l;
+        l += n;
+        for (uint32_t k = first; k < first + n; k++) {
+            const item_rec *r = recs[k - first], *macro = peek(s, m->fiche_macro[k]);
+            if (r->held > 0) out->codes[out->n_codes++] = fi->targets[k];
             double v = r != s->rec ? r->value : m->cfg.macro_credit * macro->macro_held;
             if (v <= 0) continue;
             total += v * m->fiche_weight[k];
@@ -964,23 +1008,28 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         pick_reasons(part, total, job);
         job->held.n = (uint32_t)(out->n_codes - job->held.off);
         /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
-        for (uint32_t k = first; k < fi->offsets[f + 1]; k++) {
+        size_t n_single = 0, n_shared = 0;
+        for (uint32_t k = first; k < first + n; k++) {
             uint32_t local = m->fiche_order[k];
-            uint32_t i = fi->targets[first + local];
-            if (peek(s, i)->held <= 0) s->sorted[n_missing++] = missing_key(m->fiche_weight[first + local] * (float)s->opens[i], local);
+            if (recs[local]->held > 0) continue;
+            uint16_t opens = s->opens[fi->targets[first + local]];
+            if (opens == 1) single[n_single++] = missing_key(m->fiche_weight[first + local], local);
+            else shared[n_shared++] = missing_key(m->fiche_weight[first + local] * (float)opens, local);
         }
-        key_sort(s->sorted, n_missing);
+        size_t n_missing = n_single + n_shared;
+        merge_missing(single, n_single, shared, n_shared, order);
         job->missing.off = (uint32_t)out->n_codes;
-        for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
+        for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = fi->targets[first + (uint32_t)order[k]];
         job->missing.n = (uint32_t)n_missing;
         job->qualifications.off = (uint32_t)out->n_codes;
         for (size_t k = 0; k < n_missing; k++)
-            if (m->fiche_qualification[first + (uint32_t)s->sorted[k]])
-                out->codes[out->n_codes++] = fi->targets[first + (uint32_t)s->sorted[k]];
+            if (m->fiche_qualification[first + (uint32_t)order[k]])
+                out->codes[out->n_codes++] = fi->targets[first + (uint32_t)order[k]];
         job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
     }
-    for (size_t j = 0; j < n_top; j++)
-        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++) s->opens[fi->targets[k]] = 0;
+    for (size_t j = 0, l = 0; j < n_top; j++)
+        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++, l++)
+            if (link_rec[l]->held <= 0) s->opens[fi->targets[k]] = 0;
     return 0;
 }
 
