@@ -991,6 +991,33 @@ static void test_close_finishes_open_batch(void **state) {
     world_stop(&w);
 }
 
+/* An owner that never finishes its batch cannot hold shutdown hostage: close gives up after
+ * close_timeout_ms (5 s here), leaves the group, and free releases the batch. */
+static void keep_batch(owner *o, const kafka_io_batch *b) {
+    o->held = b;
+}
+
+static void test_close_deadline(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 1);
+    seed(w.brokers, IN_TOPIC, 10, 1);
+    owner o;
+    owner_start(&o, &w.loop, "D", w.brokers, &(io_setup){.group = "g-deadline", .batch_max = 10, .wait_ms = 5});
+    o.hook = keep_batch;
+    uint64_t start = uv_now(&w.loop);
+    while (!o.held && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
+    assert_non_null(o.held);
+    start = uv_now(&w.loop);
+    kafka_io_close(o.io);
+    assert_int_equal(px_test_run_until(&w.loop, &o.closed, WAIT_MS), 0);
+    uint64_t took = uv_now(&w.loop) - start;
+    assert_true(took >= 4900 && took < 15000);
+    kafka_io_free(o.io);
+    owner_free(&o);
+    world_stop(&w);
+}
+
 /* A paused member stays paused across a rebalance: partitions assigned while paused are paused
  * too (no batch), and resuming delivers everything it owns. */
 static void test_pause_survives_rebalance(void **state) {
@@ -1040,6 +1067,7 @@ int main(void) {
         cmocka_unit_test(test_rebalance_eager),
         cmocka_unit_test(test_rebalance_cooperative),
         cmocka_unit_test(test_close_finishes_open_batch),
+        cmocka_unit_test(test_close_deadline),
         cmocka_unit_test(test_pause_survives_rebalance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
