@@ -200,7 +200,8 @@ struct matcher {
     double *item_factor;          /* per item: kind factor × specificity */
     weighted_edge *item_edges;    /* parallel to idx->item_fiches.targets: (fiche, w(fiche, item)) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
-    uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item */
+    uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item, or
+                                     n_items (a slot that is never touched) for an item without one */
     uint8_t *fiche_qualification; /* parallel to idx->fiche_items.targets: 1 for a qualification */
     uint32_t *fiche_order;        /* per fiche, its links' local indexes by w(fiche, item) descending */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
@@ -285,7 +286,8 @@ static int build_macro_lists(matcher *m) {
         return -1;
     }
     for (size_t k = 0; k < links; k++) {
-        m->fiche_macro[k] = m->item_macro[fi->targets[k]];
+        uint32_t mac = m->item_macro[fi->targets[k]];
+        m->fiche_macro[k] = mac == ROME_NONE ? n_items : mac;
         m->fiche_qualification[k] = (idx->items[fi->targets[k]].flags & ROME_ITEM_QUALIFICATION) != 0;
     }
     /* a job's missing items are ordered by w × opens and opens is mostly 1: starting from the
@@ -441,6 +443,8 @@ struct matcher_scratch {
     size_t sorted_cap;
     const item_rec **link_rec;  /* the suggested jobs' fiche-item links, each link's item record */
     size_t link_rec_cap;
+    uint8_t *link_held;       /* parallel to link_rec: 1 when the person holds the item */
+    size_t link_held_cap;
 };
 
 matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
@@ -453,7 +457,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
         matcher_scratch_free(s);
         return NULL;
     }
-    s->slot = calloc(ni, sizeof *s->slot);
+    s->slot = calloc(ni + 1, sizeof *s->slot);   /* slot[n_items] stays 0: see fiche_macro */
     s->touched = calloc((ni + 63) / 64, sizeof *s->touched);
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
@@ -497,6 +501,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->skills);
     free(s->sorted);
     free(s->link_rec);
+    free(s->link_held);
     free(s);
 }
 
@@ -798,6 +803,13 @@ static void hold_macros(const matcher *m, matcher_scratch *s) {
 
 static double item_value(const matcher *m, const item_rec *r, const item_rec *macro);
 
+/* Set bits of x (SWAR: __builtin_popcount would call libgcc without -mpopcnt). */
+static uint32_t bit_count(uint32_t x) {
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
+}
+
 /* Each touched item's value, computed once for the accumulation and every job description. */
 static void value_items(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_items; k++)
@@ -919,18 +931,18 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
 }
 
 /* Splits what item i (of value v, weight w in the job's fiche) brings between the experiences it
- * came from (part[e]) and the declared competences (part[MATCHER_MAX_EXPERIENCES]). */
+ * came from (part[e]) and the declared competences (part[MATCHER_MAX_EXPERIENCES]). Called for
+ * every link of a job, so it avoids unpredictable branches: a zero contribution adds +0 (no
+ * change), and x / 1 is x, so always dividing gives what skipping would. */
 static void attribute(const item_rec *r, const item_rec *macro, double v, double contribution, double *part) {
     bool direct = r->held >= v;
-    uint32_t from = direct ? ((r->state & ITEM_INFERRED) ? r->from : 0) : macro->macro_from;
+    uint32_t inferred_from = (r->state & ITEM_INFERRED) ? r->from : 0;
+    uint32_t from = direct ? inferred_from : macro->macro_from;
     bool declared = direct ? (r->state & ITEM_DECLARED) != 0 : macro->macro_declared != 0;
-    int n = declared;
-    for (uint32_t bits = from; bits; bits &= bits - 1) n++;   /* one or two sources, usually */
-    if (!n) return;
-    double share = n == 1 ? contribution : contribution / n;   /* mostly one source: skip the division */
-    if (declared) part[MATCHER_MAX_EXPERIENCES] += share;
-    for (uint32_t e = 0; from; e++, from >>= 1)
-        if (from & 1u) part[e] += share;
+    uint32_t n = declared + bit_count(from);
+    double share = contribution / (n ? n : 1);
+    part[MATCHER_MAX_EXPERIENCES] += declared ? share : 0.0;
+    for (; from; from &= from - 1) part[__builtin_ctz(from)] += share;
 }
 
 /* The biggest parts, as shares of the whole, biggest first (ties: lower experience index). */
@@ -973,15 +985,20 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err) ||
         reserve((void **)&s->sorted, &s->sorted_cap, 3 * widest, sizeof *s->sorted, err) ||
-        reserve((void **)&s->link_rec, &s->link_rec_cap, need / 2, sizeof *s->link_rec, err))
+        reserve((void **)&s->link_rec, &s->link_rec_cap, need / 2, sizeof *s->link_rec, err) ||
+        reserve((void **)&s->link_held, &s->link_held_cap, need / 2, sizeof *s->link_held, err))
         return -1;
-    /* each link's record, looked up once for the three passes below */
+    /* each link's record, looked up once for the passes below; held or not is copied apart so that
+     * the missing pass reads a byte, not a record. Held and missing go apart without branches:
+     * which one an item is cannot be predicted. */
     const item_rec **link_rec = s->link_rec;
+    uint8_t *link_held = s->link_held;
     for (size_t j = 0, l = 0; j < n_top; j++)
         for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++, l++) {
-            const item_rec *r = peek(s, fi->targets[k]);
+            const item_rec *r = &s->rec[s->slot[fi->targets[k]]];   /* rec[0] when untouched: no branch */
             link_rec[l] = r;
-            if (r->held <= 0) s->opens[fi->targets[k]]++;
+            link_held[l] = r->held > 0;
+            s->opens[fi->targets[k]] += !link_held[l];
         }
     uint64_t *single = s->sorted, *shared = s->sorted + widest, *order = s->sorted + 2 * widest;
     out->n_jobs = n_top;
@@ -996,12 +1013,13 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
         uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
         const item_rec **recs = link_rec + l;
+        const uint8_t *held = link_held + l;
         l += n;
         for (uint32_t k = first; k < first + n; k++) {
-            const item_rec *r = recs[k - first], *macro = peek(s, m->fiche_macro[k]);
-            if (r->held > 0) out->codes[out->n_codes++] = fi->targets[k];
-            double v = r != s->rec ? r->value : m->cfg.macro_credit * macro->macro_held;
-            if (v <= 0) continue;
+            const item_rec *r = recs[k - first], *macro = &s->rec[s->slot[m->fiche_macro[k]]];
+            out->codes[out->n_codes] = fi->targets[k];
+            out->n_codes += held[k - first];
+            double v = r != s->rec ? r->value : m->cfg.macro_credit * macro->macro_held;   /* >= 0 */
             total += v * m->fiche_weight[k];
             attribute(r, macro, v, v * m->fiche_weight[k], part);
         }
@@ -1011,10 +1029,12 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         size_t n_single = 0, n_shared = 0;
         for (uint32_t k = first; k < first + n; k++) {
             uint32_t local = m->fiche_order[k];
-            if (recs[local]->held > 0) continue;
             uint16_t opens = s->opens[fi->targets[first + local]];
-            if (opens == 1) single[n_single++] = missing_key(m->fiche_weight[first + local], local);
-            else shared[n_shared++] = missing_key(m->fiche_weight[first + local] * (float)opens, local);
+            bool missing = !held[local];
+            single[n_single] = missing_key(m->fiche_weight[first + local], local);
+            shared[n_shared] = missing_key(m->fiche_weight[first + local] * (float)opens, local);
+            n_single += missing & (opens == 1);
+            n_shared += missing & (opens != 1);
         }
         size_t n_missing = n_single + n_shared;
         merge_missing(single, n_single, shared, n_shared, order);
@@ -1022,14 +1042,14 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = fi->targets[first + (uint32_t)order[k]];
         job->missing.n = (uint32_t)n_missing;
         job->qualifications.off = (uint32_t)out->n_codes;
-        for (size_t k = 0; k < n_missing; k++)
-            if (m->fiche_qualification[first + (uint32_t)order[k]])
-                out->codes[out->n_codes++] = fi->targets[first + (uint32_t)order[k]];
+        for (size_t k = 0; k < n_missing; k++) {
+            out->codes[out->n_codes] = fi->targets[first + (uint32_t)order[k]];
+            out->n_codes += m->fiche_qualification[first + (uint32_t)order[k]];
+        }
         job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
     }
-    for (size_t j = 0, l = 0; j < n_top; j++)
-        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++, l++)
-            if (link_rec[l]->held <= 0) s->opens[fi->targets[k]] = 0;
+    for (size_t j = 0; j < n_top; j++)   /* a held item's count stayed 0 */
+        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++) s->opens[fi->targets[k]] = 0;
     return 0;
 }
 
