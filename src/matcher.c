@@ -883,13 +883,13 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
             s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
     /* Once a heap is full, a fiche must score above its worst entry: fiches come in id order, so
      * an equal score never ranks before an entry already kept. -1 = not full yet. */
-    double floor_top = -1, floor_all = count_removed ? -1 : 2;
-    out->fiches_scored = 0;
+    double floor_top = -1, floor_all = count_removed ? -1 : 2, floor_both = -1;
+    uint32_t scored = 0;
     for (uint32_t f = 0; f < m->idx->n.fiches; f++) {
         if (s->acc[f] <= 0) continue;   /* shares nothing with the person: never reached */
-        out->fiches_scored++;
+        scored++;
         /* the score is at most this unclamped coverage: most fiches stop here once both heaps are full */
-        if (s->acc[f] * m->fiche_inverse_total[f] <= (floor_top < floor_all ? floor_top : floor_all)) continue;
+        if (s->acc[f] * m->fiche_inverse_total[f] <= floor_both) continue;
         uint8_t dom = any_domain ? domain_flags(m, s, f) : 0;
         double score = coverage(m, s, f);
         if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
@@ -903,7 +903,9 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
             heap_offer(s->top, n_top, m->cfg.top, r);
             if (*n_top == m->cfg.top) floor_top = s->top[0].key;
         }
+        floor_both = floor_top < floor_all ? floor_top : floor_all;
     }
+    out->fiches_scored = scored;
     rank_sort(s->top, *n_top);
     out->removed_by_domain = 0;
     for (size_t k = 0; k < n_all; k++) {
@@ -967,7 +969,12 @@ static void pick_reasons(const double *part, double total, match_job *job) {
 static void merge_missing(const uint64_t *single, size_t n_single, uint64_t *shared, size_t n_shared, uint64_t *out) {
     key_sort(shared, n_shared);
     size_t a = 0, b = 0, o = 0;
-    while (a < n_single && b < n_shared) out[o++] = single[a] < shared[b] ? single[a++] : shared[b++];
+    while (a < n_single && b < n_shared) {   /* which run gives the next key is not predictable */
+        bool from_single = single[a] < shared[b];
+        out[o++] = from_single ? single[a] : shared[b];
+        a += from_single;
+        b += !from_single;
+    }
     while (a < n_single) out[o++] = single[a++];
     while (b < n_shared) out[o++] = shared[b++];
 }
