@@ -236,8 +236,11 @@ static void send_usage(FILE *out) {
 /* One JSON line → (key, msgpack value). Returns 0 or -1 with err set. */
 static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char *key, size_t key_cap,
                        size_t *key_len, px_error *err) {
-    cJSON *json = cJSON_ParseWithLength(line, len);
-    if (!json || !cJSON_IsObject(json)) {
+    /* msgpack_json_parse, not bare cJSON: it refuses what cJSON would silently alter (integers
+     * beyond 2^53, NUL in strings, duplicate keys). */
+    cJSON *json = msgpack_json_parse(line, len, NULL, err);
+    if (!json) return -1;
+    if (!cJSON_IsObject(json)) {
         cJSON_Delete(json);
         return px_error_set(err, 1, "not a JSON object");
     }
