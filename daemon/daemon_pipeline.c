@@ -236,16 +236,17 @@ static int apply_event(daemon_batch *b, size_t i) {
     batch_user *u = &b->users[it->user];
     event *ev = &it->ev;
     px_error err = {0};
-    if (u->corrupt) {
-        dead_letter(b, i, EVENT_ERR_CORRUPT_STATE, "stored state of this user is unreadable (see the daemon log)");
-        return emit_dead_letter(b, i);
-    }
     if (ev->type == EVENT_PROFILE_ERASED) {
         /* Right to erasure: the state goes, a tombstone tells downstream services to forget too. */
         user_state_free(&u->state);
         u->erased = true;
         u->dirty = false;
+        u->corrupt = false; /* erasure must work even when the stored state is unreadable */
         return add_output(b, i, d->cfg->topic_suggestions, "tombstone", NULL);
+    }
+    if (u->corrupt) {
+        dead_letter(b, i, EVENT_ERR_CORRUPT_STATE, "stored state of this user is unreadable (see the daemon log)");
+        return emit_dead_letter(b, i);
     }
     bool replay = user_state_seen(&u->state, ev->event_id);
     profile next;

@@ -162,3 +162,14 @@ test('Redis is paid per batch, not per event: one MGET and one MULTI/EXEC per ba
   assert.ok(batches >= 1 && batches < events.length / 4, `${events.length} events came in ${batches} batches`);
   assert.ok(trips <= 2 * batches, `${trips} Redis round trips for ${batches} batches of ${events.length} events`);
 });
+
+test('an unreadable stored state dead-letters the person\'s events, and erasure still works', async () => {
+  assert.equal(await redisCommand(redis.port, 'SET', 'passerelle:user:frank', 'not a state'), 'OK');
+  const ev = newEvent('profile.upserted', 'frank', { experiences: [{ appellation: 11640 }] });
+  await produce(daemon.kafka, TOPICS.profile, [eventMessage(ev)]);
+  const dlq = await collect(daemon.kafka, [TOPICS.dlq], (g) => g.some((m) => m.value.event_id === ev.event_id));
+  assert.equal(dlq.find((m) => m.value.event_id === ev.event_id).value.reason, 'corrupt_state');
+  await produce(daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'frank', {}))]);
+  await collect(daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'frank' && m.value === null));
+  assert.equal(await redisCommand(redis.port, 'EXISTS', 'passerelle:user:frank'), '0');
+});
