@@ -420,6 +420,8 @@ typedef struct item_rec {
     uint8_t macro_declared;   /* for a macro-compétence: one of its held items is declared */
 } item_rec;
 
+_Static_assert(MATCHER_MAX_TOP <= UINT8_MAX, "matcher_scratch.opens counts suggested jobs in a byte");
+
 struct matcher_scratch {
     title_scratch *titles;
     /* items this match touched: slot[i] indexes item i's record in rec, 0 when untouched; rec[0]
@@ -431,7 +433,9 @@ struct matcher_scratch {
     uint32_t n_items;
     uint32_t *macros;         /* macro-compétences with macro_held > 0 */
     uint32_t n_macros;
-    uint16_t *opens;          /* per item: how many suggested jobs miss it (zero between matches) */
+    uint8_t *opens;           /* per item: how many suggested jobs miss it (zero between matches); a
+                                 fiche lists an item once, so at most MATCHER_MAX_TOP. One byte keeps
+                                 this random-access array small enough for the cache. */
     /* per fiche */
     float *acc;               /* Σ value × w (dense: cheaper than tracking the touched ones) */
     uint8_t *fiche_flags;     /* FICHE_* */
@@ -1036,7 +1040,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         size_t n_single = 0, n_shared = 0;
         for (uint32_t k = first; k < first + n; k++) {
             uint32_t local = m->fiche_order[k];
-            uint16_t opens = s->opens[fi->targets[first + local]];
+            uint32_t opens = s->opens[fi->targets[first + local]];
             bool missing = !held[local];
             single[n_single] = missing_key(m->fiche_weight[first + local], local);
             shared[n_shared] = missing_key(m->fiche_weight[first + local] * (float)opens, local);
