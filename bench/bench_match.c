@@ -130,7 +130,8 @@ static int print_digest(const matcher *m, matcher_scratch *s, const profile *pro
     px_error err = {0, ""};
     long refused = 0;
     int rc = encoded && raw ? 0 : 1;
-    if (!rc) {
+    if (rc) fprintf(stderr, "bench_match: out of memory for the digest states\n");
+    else {
         XXH3_64bits_reset(encoded);
         XXH3_64bits_reset(raw);
     }
