@@ -1,25 +1,20 @@
 // profile.upserted → skills.suggested + jobs.suggested, read back with kafkajs (an independent
 // Kafka client) and @msgpack/msgpack.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  produce, collect, eventMessage, newEvent, TOPICS, redisCommand, startStack,
+  produce, collect, eventMessage, newEvent, TOPICS, redisCommand, useStack,
 } from './harness.mjs';
 
-let stack, redis, daemon;
-before(async () => {
-  stack = await startStack();
-  ({ redis, daemon } = stack);
-});
-after(() => stack.stop(assert));
+const stack = useStack();
 
 test('a cashier profile gets competences to confirm and occupations', async () => {
   const ev = newEvent('profile.upserted', 'alice', {
     experiences: [{ appellation: 11640, months: 36 }, { title: 'hotesse d accueil', months: 12 }],
     avoid: ['no_night'],
   });
-  await produce(daemon.kafka, TOPICS.profile, [eventMessage(ev)]);
-  const got = await collect(daemon.kafka, [TOPICS.suggestions],
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(ev)]);
+  const got = await collect(stack.daemon.kafka, [TOPICS.suggestions],
     (g) => g.filter((m) => m.value && m.value.answers === ev.event_id).length >= 2);
   const answers = got.filter((m) => m.value && m.value.answers === ev.event_id);
   const skills = answers.find((m) => m.value.type === 'skills.suggested');
@@ -39,6 +34,6 @@ test('a cashier profile gets competences to confirm and occupations', async () =
     assert.ok(!j.contexts.includes(300803), 'no_night is respected');
     assert.notEqual(j.rome, 'D1505', 'the current occupation is not suggested as a change');
   }
-  const state = await redisCommand(redis.port, 'EXISTS', 'passerelle:user:alice');
+  const state = await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:alice');
   assert.equal(state, '1', 'the state is stored in Redis');
 });

@@ -1,25 +1,20 @@
 // passerelled integration: the embedded broker + a real redis-server; kafkajs and @msgpack/msgpack
 // as the independent clients. Confirmations, erasure, replay, dead letters, health and metrics.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-  produce, collect, eventMessage, newEvent, encode, TOPICS, redisCommand, startStack,
+  produce, collect, eventMessage, newEvent, encode, TOPICS, redisCommand, useStack,
 } from './harness.mjs';
 
-let stack, redis, daemon;
-before(async () => {
-  stack = await startStack();
-  ({ redis, daemon } = stack);
-});
-after(() => stack.stop(assert));
+const stack = useStack();
 
 const answering = (got, id, type) => got.find((m) => m.value && m.value.answers === id && m.value.type === type);
 
 // Sends events and waits for the output of the given type answering each one.
 async function roundTrip(topic, events, type = 'jobs.suggested') {
-  await produce(daemon.kafka, topic, events.map(eventMessage));
-  const got = await collect(daemon.kafka, [TOPICS.suggestions],
+  await produce(stack.daemon.kafka, topic, events.map(eventMessage));
+  const got = await collect(stack.daemon.kafka, [TOPICS.suggestions],
     (g) => events.every((e) => answering(g, e.event_id, type)));
   return events.map((e) => {
     const m = answering(got, e.event_id, type);
@@ -52,9 +47,9 @@ test('confirming what a fiche needs moves it up; rejecting what a fiche uses mov
 test('a replayed event yields the same suggestion_id and changes no state', async () => {
   const ev = newEvent('profile.upserted', 'carol', { experiences: [{ rome: 'J1501' }] });
   const [first] = await roundTrip(TOPICS.profile, [ev]);
-  const before = await redisCommand(redis.port, 'GET', 'passerelle:user:carol');
+  const before = await redisCommand(stack.redis.port, 'GET', 'passerelle:user:carol');
   const [second] = await roundTrip(TOPICS.profile, [{ ...ev, ts: ev.ts + 1000 }]);
-  const after = await redisCommand(redis.port, 'GET', 'passerelle:user:carol');
+  const after = await redisCommand(stack.redis.port, 'GET', 'passerelle:user:carol');
   assert.equal(second.suggestion_id, first.suggestion_id);
   assert.deepEqual(second.jobs, first.jobs);
   assert.ok(before && after && before.equals(after), 'the stored state is byte-identical');
@@ -62,11 +57,11 @@ test('a replayed event yields the same suggestion_id and changes no state', asyn
 
 test('profile.erased deletes the state and produces a tombstone', async () => {
   await roundTrip(TOPICS.profile, [newEvent('profile.upserted', 'dave', { experiences: [{ appellation: 11640 }] })]);
-  assert.equal(await redisCommand(redis.port, 'EXISTS', 'passerelle:user:dave'), '1');
-  await produce(daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'dave', {}))]);
-  const got = await collect(daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'dave' && m.value === null));
+  assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:dave'), '1');
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'dave', {}))]);
+  const got = await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'dave' && m.value === null));
   assert.ok(got.some((m) => m.key === 'dave' && m.value === null), 'a tombstone for the key');
-  assert.equal(await redisCommand(redis.port, 'EXISTS', 'passerelle:user:dave'), '0');
+  assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:dave'), '0');
 });
 
 test('bad events go to the DLQ with a precise reason while good ones around them are answered', async () => {
@@ -107,8 +102,8 @@ test('bad events go to the DLQ with a precise reason while good ones around them
     if (i === 9) messages.push(eventMessage(goods[1]));
   });
   messages.push(eventMessage(goods[2]));
-  await produce(daemon.kafka, TOPICS.profile, messages);
-  const got = await collect(daemon.kafka, [TOPICS.dlq, TOPICS.suggestions],
+  await produce(stack.daemon.kafka, TOPICS.profile, messages);
+  const got = await collect(stack.daemon.kafka, [TOPICS.dlq, TOPICS.suggestions],
     (g) => g.filter((m) => m.topic === TOPICS.dlq && m.value && m.value.topic === TOPICS.profile).length >= cases.length &&
       goods.every((e) => answering(g, e.event_id, 'jobs.suggested')));
   for (const e of goods) assert.ok(answering(got, e.event_id, 'jobs.suggested'), 'good events around bad ones are answered');
@@ -125,7 +120,7 @@ test('bad events go to the DLQ with a precise reason while good ones around them
 });
 
 const httpGet = (path) => new Promise((resolve, reject) => {
-  http.get({ host: '127.0.0.1', port: daemon.httpPort, path }, (res) => {
+  http.get({ host: '127.0.0.1', port: stack.daemon.httpPort, path }, (res) => {
     let body = '';
     res.on('data', (c) => { body += c; });
     res.on('end', () => resolve({ status: res.statusCode, body }));
@@ -164,12 +159,12 @@ test('Redis is paid per batch, not per event: one MGET and one MULTI/EXEC per ba
 });
 
 test('an unreadable stored state dead-letters the person\'s events, and erasure still works', async () => {
-  assert.equal(await redisCommand(redis.port, 'SET', 'passerelle:user:frank', 'not a state'), 'OK');
+  assert.equal(await redisCommand(stack.redis.port, 'SET', 'passerelle:user:frank', 'not a state'), 'OK');
   const ev = newEvent('profile.upserted', 'frank', { experiences: [{ appellation: 11640 }] });
-  await produce(daemon.kafka, TOPICS.profile, [eventMessage(ev)]);
-  const dlq = await collect(daemon.kafka, [TOPICS.dlq], (g) => g.some((m) => m.value.event_id === ev.event_id));
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(ev)]);
+  const dlq = await collect(stack.daemon.kafka, [TOPICS.dlq], (g) => g.some((m) => m.value.event_id === ev.event_id));
   assert.equal(dlq.find((m) => m.value.event_id === ev.event_id).value.reason, 'corrupt_state');
-  await produce(daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'frank', {}))]);
-  await collect(daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'frank' && m.value === null));
-  assert.equal(await redisCommand(redis.port, 'EXISTS', 'passerelle:user:frank'), '0');
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'frank', {}))]);
+  await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'frank' && m.value === null));
+  assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:frank'), '0');
 });

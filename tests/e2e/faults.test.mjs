@@ -1,19 +1,14 @@
 // passerelled under change and failure: a ROME index published while events flow, and Redis
 // stopped and restarted mid-stream. Nothing may be lost, nothing mixed.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS, sleep, tmpDir, startStack,
+  cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS, sleep, tmpDir, useStack,
 } from './harness.mjs';
 
-let stack, redis, daemon;
-before(async () => {
-  stack = await startStack();
-  ({ redis, daemon } = stack);
-});
-after(() => stack.stop(assert));
+const stack = useStack();
 
 const PROFILES = [
   { experiences: [{ appellation: 11640 }] },
@@ -27,7 +22,7 @@ function traffic(n, tag) {
 
 async function answersFor(events, timeoutMs = 60000) {
   const ids = new Set(events.map((e) => e.event_id));
-  const got = await collect(daemon.kafka, [TOPICS.suggestions], (g) => {
+  const got = await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => {
     const seen = new Set(g.filter((m) => m.value && m.value.type === 'jobs.suggested' && ids.has(m.value.answers))
       .map((m) => m.value.answers));
     return seen.size === ids.size;
@@ -50,11 +45,11 @@ test('a new ROME version published under traffic: swapped without restart, no ev
   const events = traffic(240, 'swap');
   const v61 = exportAsVersion61();
   for (let i = 0; i < events.length; i += 20) {
-    await produce(daemon.kafka, TOPICS.profile, events.slice(i, i + 20).map(eventMessage));
+    await produce(stack.daemon.kafka, TOPICS.profile, events.slice(i, i + 20).map(eventMessage));
     if (i === 100) {
       // Once the daemon is answering on version 60 (group joined), publish 61 while events flow.
       await answersFor(events.slice(0, 1));
-      cli('rome', 'publish', '--redis', redis.url, '--rome', v61.out);
+      cli('rome', 'publish', '--redis', stack.redis.url, '--rome', v61.out);
     }
     await sleep(20);
   }
@@ -76,19 +71,19 @@ test('a new ROME version published under traffic: swapped without restart, no ev
     if (last === '4.0-61') assert.equal(m.value.rome_version, '4.0-61', 'no return to the old version');
     byPartition.set(m.partition, m.value.rome_version);
   }
-  await daemon.waitFor(/msg="ROME index swapped" version=4\.0-61/, 5000);
+  await stack.daemon.waitFor(/msg="ROME index swapped" version=4\.0-61/, 5000);
 });
 
 test('Redis stopped and restarted mid-stream: consumption pauses, resumes, no event lost', async () => {
   const events = traffic(90, 'redis');
-  await produce(daemon.kafka, TOPICS.profile, events.slice(0, 30).map(eventMessage));
+  await produce(stack.daemon.kafka, TOPICS.profile, events.slice(0, 30).map(eventMessage));
   await sleep(300);
-  await redis.stop();
-  await produce(daemon.kafka, TOPICS.profile, events.slice(30).map(eventMessage));
-  await daemon.waitFor(/msg="redis unavailable"/, 10000);
+  await stack.redis.stop();
+  await produce(stack.daemon.kafka, TOPICS.profile, events.slice(30).map(eventMessage));
+  await stack.daemon.waitFor(/msg="redis unavailable"/, 10000);
   await sleep(1500);
-  await redis.restart();
-  await daemon.waitFor(/msg="consumption resumed"/, 15000);
+  await stack.redis.restart();
+  await stack.daemon.waitFor(/msg="consumption resumed"/, 15000);
   const got = await answersFor(events);
   const answered = new Set(got.filter((m) => m.value.type === 'jobs.suggested').map((m) => m.value.answers));
   assert.equal(answered.size, events.length, 'every event answered after Redis came back');

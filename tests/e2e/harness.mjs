@@ -1,6 +1,8 @@
 // Test harness for passerelled end-to-end tests: a real redis-server on a free loopback port, the
 // daemon with its embedded Kafka broker, and kafkajs + @msgpack/msgpack as independent clients.
 import { spawn, spawnSync } from 'node:child_process';
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -153,6 +155,15 @@ export async function startStack(extraConf = '') {
       assert.equal(code, 0, `passerelled exits 0 on SIGTERM (and without leaks under ASan); its log ends with:\n${daemon.stderr.slice(-4000)}`);
     },
   };
+}
+
+// Registers the before/after hooks of a test file around one stack; its fields (redis, daemon)
+// are there once the tests run.
+export function useStack(extraConf = '') {
+  const stack = {};
+  before(async () => { Object.assign(stack, await startStack(extraConf)); });
+  after(() => stack.stop(assert));
+  return stack;
 }
 
 export async function produce(kafka, topic, messages) {
