@@ -79,6 +79,8 @@ typedef struct px_daemon {
 
     uv_signal_t sigterm, sigint;
     uv_timer_t watchdog, status;
+    uv_timer_t retry;           /* resumes consumption after a batch was given back */
+    uint64_t retry_delay_ms;    /* doubles on each consecutive give-back, reset by a good batch */
     uint64_t events_at_last_status;
 } px_daemon;
 
@@ -96,6 +98,8 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
                                  void *opaque);
 /* Frees the outputs whose delivery report never came (the producer was closed first). */
 void daemon_pipeline_free_flights(px_daemon *d);
+/* Called by the retry timer: resumes consumption if Redis is available. */
+void daemon_pipeline_on_retry(uv_timer_t *t);
 /* Redis went down: the batch (if any) waits; consumption pauses. */
 void daemon_pipeline_pause(px_daemon *d, const char *why);
 

@@ -262,6 +262,7 @@ static void close_rest(px_daemon *d) {
     }
     close_handle(d, (uv_handle_t *)&d->watchdog);
     close_handle(d, (uv_handle_t *)&d->status);
+    close_handle(d, (uv_handle_t *)&d->retry);
     close_handle(d, (uv_handle_t *)&d->sigterm);
     close_handle(d, (uv_handle_t *)&d->sigint);
 }
@@ -284,9 +285,10 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     /* Handles first: whatever fails below, daemon_stop() can close them all. */
     uv_timer_init(loop, &d->watchdog);
     uv_timer_init(loop, &d->status);
+    uv_timer_init(loop, &d->retry);
     uv_signal_init(loop, &d->sigterm);
     uv_signal_init(loop, &d->sigint);
-    d->watchdog.data = d->status.data = d->sigterm.data = d->sigint.data = d;
+    d->watchdog.data = d->status.data = d->retry.data = d->sigterm.data = d->sigint.data = d;
     if (register_metrics(d, err) || service_notify_init(&d->notify, err)) return -1;
 
     if (cfg->kafka_embedded) {

@@ -72,6 +72,9 @@ static void flight_unlink(px_daemon *d, flight *f) {
     d->n_flights--;
 }
 
+#define RETRY_FIRST_MS 100u    /* first pause after a batch was given back */
+#define RETRY_MAX_MS 10000u    /* longest pause */
+
 struct daemon_batch {
     px_daemon *d;
     const kafka_io_batch *kb;   /* valid until released or retried */
@@ -124,8 +127,22 @@ static void batch_abort(daemon_batch *b, const char *why) {
     d->batch = NULL;
     batch_free(b);
     kafka_io_batch_retry(d->kafka, kb);
-    if (!store_redis_is_available(d->store)) kafka_io_pause(d->kafka);
+    /* Never retry at once: a Redis that is up but refuses writes (OOM, READONLY replica, ACL)
+     * would otherwise be hammered in a loop. Consumption resumes after a growing delay, or when
+     * Redis comes back if it is down. */
+    kafka_io_pause(d->kafka);
+    d->retry_delay_ms = d->retry_delay_ms ? d->retry_delay_ms * 2 : RETRY_FIRST_MS;
+    if (d->retry_delay_ms > RETRY_MAX_MS) d->retry_delay_ms = RETRY_MAX_MS;
+    if (store_redis_is_available(d->store)) uv_timer_start(&d->retry, daemon_pipeline_on_retry, d->retry_delay_ms, 0);
     daemon_index_swap_if_pending(d);
+}
+
+void daemon_pipeline_on_retry(uv_timer_t *t) {
+    px_daemon *d = t->data;
+    if (d->kafka && !d->stopping && store_redis_is_available(d->store) && kafka_io_paused(d->kafka)) {
+        PX_LOG_INFOF(d->log, "consumption resumed", PX_LOG_UINT("after_ms", d->retry_delay_ms));
+        kafka_io_resume(d->kafka);
+    }
 }
 
 void daemon_pipeline_pause(px_daemon *d, const char *why) {
@@ -355,6 +372,7 @@ static void produce_outputs(daemon_batch *b) {
     free(fl);
     const kafka_io_batch *kb = b->kb;
     d->batch = NULL;
+    d->retry_delay_ms = 0;
     batch_free(b);
     kafka_io_batch_release(d->kafka, kb);
     daemon_index_swap_if_pending(d);

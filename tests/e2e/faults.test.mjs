@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS, sleep, tmpDir, useStack,
+  cli, produce, collect, eventMessage, newEvent, ROME_DIR, TOPICS, sleep, tmpDir, redisCommand, useStack,
 } from './harness.mjs';
 
 const stack = useStack();
@@ -87,4 +87,20 @@ test('Redis stopped and restarted mid-stream: consumption pauses, resumes, no ev
   const got = await answersFor(events);
   const answered = new Set(got.filter((m) => m.value.type === 'jobs.suggested').map((m) => m.value.answers));
   assert.equal(answered.size, events.length, 'every event answered after Redis came back');
+});
+
+test('Redis up but refusing writes (OOM): batches are retried with a growing pause, not in a loop', async () => {
+  const { redis, daemon } = stack;
+  const events = traffic(20, 'oom');
+  assert.equal(await redisCommand(redis.port, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction'), 'OK');
+  assert.equal(await redisCommand(redis.port, 'CONFIG', 'SET', 'maxmemory', '1'), 'OK');
+  const before = (daemon.stderr.match(/batch given back/g) || []).length;
+  await produce(daemon.kafka, TOPICS.profile, events.map(eventMessage));
+  await sleep(3000);
+  const retries = (daemon.stderr.match(/batch given back/g) || []).length - before;
+  // 100 ms doubling: about 5 give-backs in 3 s; a retry loop would make thousands.
+  assert.ok(retries >= 2 && retries <= 8, `${retries} give-backs in 3 s`);
+  assert.equal(await redisCommand(redis.port, 'CONFIG', 'SET', 'maxmemory', '0'), 'OK');
+  const got = await answersFor(events);
+  assert.equal(new Set(got.filter((m) => m.value.type === 'jobs.suggested').map((m) => m.value.answers)).size, events.length);
 });
