@@ -234,13 +234,10 @@ static void kio_apply_pause(kafka_io *io) {
     io->partitions_paused = want;
 }
 
-/* Holds fetching while too much is buffered or produced messages wait for queue room. */
+/* Holds fetching while produced messages wait for room in librdkafka's producer queue. (A full
+ * input buffer needs no pause: kio_serve_consumer then stops draining.) */
 static void kio_update_flow(kafka_io *io) {
-    if (io->flow_paused) {
-        if (io->buf_len <= io->max_buffered / 2 && !io->fifo_len) io->flow_paused = false;
-    } else if (io->buf_len >= io->max_buffered || io->fifo_len) {
-        io->flow_paused = true;
-    }
+    io->flow_paused = io->fifo_len > 0;
     kio_apply_pause(io);
 }
 
@@ -652,7 +649,12 @@ static void kio_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaq
 static void kio_serve_consumer(kafka_io *io) {
     if (io->consumer_closing) return;
     rd_kafka_message_t *m;
-    while ((m = rd_kafka_consumer_poll(io->consumer, 0))) {
+    /* A full buffer stops the draining: what librdkafka has fetched stays in its own queue, which
+     * its fetcher keeps under queued.max.messages.kbytes / queued.min.messages (back-pressure
+     * built into librdkafka), and is drained by the pump once the owner releases a batch.
+     * Pausing the partitions instead made librdkafka drop and re-fetch its queue at every
+     * cycle: throughput fell to a quarter, and with small buffers consumption stalled. */
+    while (io->buf_len < io->max_buffered && (m = rd_kafka_consumer_poll(io->consumer, 0))) {
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 kio_report(io, m->err == RD_KAFKA_RESP_ERR__FATAL, "Kafka consumer: %s%s%s",
@@ -671,9 +673,6 @@ static void kio_serve_consumer(kafka_io *io) {
             rd_kafka_message_destroy(m);
             kio_report(io, true, "Kafka: out of memory buffering fetched messages");
         }
-        /* Full: pause now. The pause's version barrier makes librdkafka drop what it already
-         * queued for these partitions (fetched again on resume), so the buffer stays bounded. */
-        if (io->buf_len >= io->max_buffered && !io->flow_paused) kio_update_flow(io);
     }
 }
 
