@@ -5,7 +5,8 @@
  * usage: bench_match [ROME_DIR] [PROFILES]   (defaults: PASSERELLE_ROME_DIR, 20000)
  *        bench_match --digest [ROME_DIR] [PROFILES]
  * --digest prints, instead of figures, an XXH3-64 of every result as suggestion_codec encodes it
- * (plus one of the raw scores' bits): an optimisation of the matcher must leave both unchanged. */
+ * (plus one of the raw scores' bits, and one of the jobs, skills and code lists alone): an optimisation
+ * that keeps the arithmetic must leave all three unchanged; one that changes it must say which and why. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,17 +124,18 @@ static size_t baseline_run(baseline *b, const matcher_config *cfg, const profile
 /* Hashes what the matcher answers for every profile: the encoded output (what consumers see) and
  * the exact bits of the scores (so that a change of summation order shows even under rounding). */
 static int print_digest(const matcher *m, matcher_scratch *s, const profile *profiles, long n_profiles) {
-    XXH3_state_t *encoded = XXH3_createState(), *raw = XXH3_createState();
+    XXH3_state_t *encoded = XXH3_createState(), *raw = XXH3_createState(), *lists = XXH3_createState();
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     match_result r = {0};
     px_error err = {0, ""};
     long refused = 0;
-    int rc = encoded && raw ? 0 : 1;
+    int rc = encoded && raw && lists ? 0 : 1;
     if (rc) fprintf(stderr, "bench_match: out of memory for the digest states\n");
     else {
         XXH3_64bits_reset(encoded);
         XXH3_64bits_reset(raw);
+        XXH3_64bits_reset(lists);
     }
     for (long i = 0; !rc && i < n_profiles; i++) {
         if (matcher_run(m, s, &profiles[i], &r, &err)) {
@@ -153,14 +155,19 @@ static int print_digest(const matcher *m, matcher_scratch *s, const profile *pro
         for (size_t j = 0; j < r.n_jobs; j++) XXH3_64bits_update(raw, &r.jobs[j].score, sizeof r.jobs[j].score);
         for (size_t j = 0; j < r.n_skills; j++) XXH3_64bits_update(raw, &r.skills[j].weight, sizeof r.skills[j].weight);
         for (size_t j = 0; j < r.n_current; j++) XXH3_64bits_update(raw, &r.current[j].score, sizeof r.current[j].score);
+        for (size_t j = 0; j < r.n_jobs; j++) XXH3_64bits_update(lists, &r.jobs[j].fiche, sizeof r.jobs[j].fiche);
+        for (size_t j = 0; j < r.n_skills; j++) XXH3_64bits_update(lists, &r.skills[j].item, sizeof r.skills[j].item);
+        XXH3_64bits_update(lists, r.codes, r.n_codes * sizeof *r.codes);
     }
     if (!rc)
-        printf("digest over %ld profiles (%ld refused): encoded %016llx, raw scores %016llx\n", n_profiles, refused,
-               (unsigned long long)XXH3_64bits_digest(encoded), (unsigned long long)XXH3_64bits_digest(raw));
+        printf("digest over %ld profiles (%ld refused): encoded %016llx, raw scores %016llx, lists %016llx\n", n_profiles,
+               refused, (unsigned long long)XXH3_64bits_digest(encoded), (unsigned long long)XXH3_64bits_digest(raw),
+               (unsigned long long)XXH3_64bits_digest(lists));
     match_result_free(&r);
     msgpack_sbuffer_destroy(&buf);
     XXH3_freeState(encoded);
     XXH3_freeState(raw);
+    XXH3_freeState(lists);
     return rc;
 }
 
