@@ -185,6 +185,21 @@ int matcher_config_set(matcher_config *cfg, const char *key, const char *value, 
 
 /* ---- the matcher ---- */
 
+/* Vectors of DENSE_LANES floats (64 bytes): one AVX-512 register, two AVX2 or four SSE ones; the
+ * per-fiche arrays the vector loops read are padded to whole vectors and aligned to one. */
+#define DENSE_LANES 16u
+typedef float dense_vector __attribute__((vector_size(DENSE_LANES * sizeof(float))));
+typedef float half_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(float))));
+typedef double score_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(double))));
+typedef int64_t score_mask __attribute__((vector_size(DENSE_LANES / 2 * sizeof(int64_t))));
+
+/* The vector loops are compiled for the widest vectors the CPU has, chosen at load time. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 /* One step of an inverted list with its weight, together so that the accumulation reads one stream. */
 typedef struct weighted_edge {
     uint32_t fiche;
@@ -205,7 +220,7 @@ struct matcher {
     uint8_t *fiche_qualification; /* parallel to idx->fiche_items.targets: 1 for a qualification */
     uint32_t *fiche_order;        /* per fiche, its links' local indexes by w(fiche, item) descending */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
-    double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items */
+    double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items; dense_stride long */
     uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
     uint32_t *macro_offsets;      /* macro → its slice of macro_edges (CSR offsets, by item id) */
     weighted_edge *macro_edges;   /* (fiche having items under the macro, Σ w(fiche, item) over them), by fiche */
@@ -306,10 +321,6 @@ static int build_macro_lists(matcher *m) {
     return 0;
 }
 
-/* Vectors of DENSE_LANES floats (64 bytes): one AVX-512 register, two AVX2 or four SSE ones. */
-#define DENSE_LANES 16u
-typedef float dense_vector __attribute__((vector_size(DENSE_LANES * sizeof(float))));
-
 /* An inverted list reaching at least 1 fiche in DENSE_SHARE is also stored as a dense row: one
  * vector pass over all fiches then costs less than its scattered additions (measured with
  * bench_match; the savoir-être macro-compétences reach up to 1,070 of 1,584 fiches). */
@@ -324,7 +335,6 @@ static int build_dense_rows(matcher *m) {
     const rome_index *idx = m->idx;
     uint32_t n_items = idx->n.items, rows = 0;
     const uint32_t *item_off = idx->item_fiches.offsets;
-    m->dense_stride = idx->n.fiches ? (idx->n.fiches + DENSE_LANES - 1) / DENSE_LANES * DENSE_LANES : DENSE_LANES;
     m->item_dense = malloc(((size_t)n_items + 1) * sizeof *m->item_dense);
     m->macro_dense = malloc(((size_t)n_items + 1) * sizeof *m->macro_dense);
     if (!m->item_dense || !m->macro_dense) return -1;
@@ -382,12 +392,13 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->importance_weight[ROME_IMPORTANCE_EMERGENTE] = cfg->weight_emergente;
     m->importance_weight[ROME_IMPORTANCE_PRINCIPALE] = cfg->weight_principale;
     uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
+    m->dense_stride = n_fiches ? (n_fiches + DENSE_LANES - 1) / DENSE_LANES * DENSE_LANES : DENSE_LANES;
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
     m->item_factor = malloc((n_items ? n_items : 1) * sizeof *m->item_factor);
     m->item_edges = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_edges);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
-    m->fiche_inverse_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_inverse_total);
+    m->fiche_inverse_total = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *m->fiche_inverse_total);
     if (!m->specificity || !m->item_factor || !m->item_edges || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
         goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
@@ -406,7 +417,8 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
             m->fiche_weight[k] = (float)item_weight(m, i, idx->fiche_items.importance ? idx->fiche_items.importance[k] : 0);
             m->fiche_total[f] += m->fiche_weight[k];
         }
-    for (uint32_t f = 0; f < n_fiches; f++) m->fiche_inverse_total[f] = m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
+    for (uint32_t f = 0; f < m->dense_stride; f++)   /* 0 in the padding: see score_fiches */
+        m->fiche_inverse_total[f] = f < n_fiches && m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
     if (build_macro_lists(m) || build_dense_rows(m)) goto nomem;
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
@@ -455,6 +467,8 @@ typedef struct ranked {
 
 #define FICHE_OWN 0x01u
 
+#define SELECT_BLOCK DENSE_LANES   /* fiches per block in select_best */
+
 #define DOMAIN_PREFERRED 0x01u
 #define DOMAIN_EXCLUDED 0x02u
 
@@ -494,6 +508,9 @@ struct matcher_scratch {
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
     /* rankings */
     ranked *top, *top_all, *skills;
+    double *score_top, *score_all;  /* per fiche, see rank_fiches */
+    double *block_best;       /* per block of SELECT_BLOCK fiches, see select_best */
+    ranked *candidates;       /* per fiche, see select_best */
     uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): two runs and their merge */
     size_t sorted_cap;
     const item_rec **link_rec;  /* the suggested jobs' fiche-item links, each link's item record */
@@ -526,10 +543,14 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->dom_flags = calloc(idx->n.domaines + 1u, 1);
     s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
+    s->score_top = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_top);
+    s->score_all = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_all);
+    s->block_best = malloc(m->dense_stride / SELECT_BLOCK * sizeof *s->block_best);
+    s->candidates = malloc(m->dense_stride * sizeof *s->candidates);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->opens ||
         !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
-        !s->top_all || !s->skills)
+        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates)
         goto nomem;
     return s;
 nomem:
@@ -554,6 +575,10 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->dom_flags);
     free(s->top);
     free(s->top_all);
+    free(s->score_top);
+    free(s->score_all);
+    free(s->block_best);
+    free(s->candidates);
     free(s->skills);
     free(s->sorted);
     free(s->link_rec);
@@ -897,10 +922,8 @@ static void scatter_add(float *restrict acc, const weighted_edge *restrict e, ui
 
 /* acc += factor × row over whole rows (a multiple of DENSE_LANES floats, both vector-aligned). Each
  * fiche receives the same addition as scatter_add would give it, in the same place in the sequence,
- * and the fiches outside the list add an exact zero. Compiled for the widest vectors the CPU has. */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
+ * and the fiches outside the list add an exact zero. */
+VECTOR_CLONES
 static void dense_add(float *restrict acc, const float *restrict row, uint32_t n, float factor) {
     dense_vector f = (dense_vector){0} + factor;
     for (uint32_t k = 0; k < n; k += DENSE_LANES) {
@@ -949,52 +972,119 @@ static uint8_t domain_flags(const matcher *m, const matcher_scratch *s, uint32_t
     return s->gd_flags[fi->grand_domaine] | s->dom_flags[fi->domaine];
 }
 
-/* Ranks the touched fiches twice (with and without constraints/excluded domains), counts what
+/* Lane by lane, a where take_a is set, else b. A macro: a function taking vectors would change
+ * ABI between the clones. */
+#define SELECT_LANES(take_a, a, b) ((score_vector)(((take_a) & (score_mask)(a)) | (~(take_a) & (score_mask)(b))))
+
+/* score[f] = coverage(f) for the fiches the person reaches, -1 for the others (and the padding),
+ * over whole vectors; returns how many fiches it reached. */
+VECTOR_CLONES
+static uint32_t score_fiches(const float *acc, const double *inverse_total, uint32_t n, double *score) {
+    const score_vector zero = {0}, one = zero + 1.0, none = zero - 1.0;
+    score_mask reached_lanes = {0};
+    for (uint32_t k = 0; k < n; k += DENSE_LANES / 2) {
+        half_vector sums;
+        score_vector inverse;
+        memcpy(&sums, acc + k, sizeof sums);
+        memcpy(&inverse, inverse_total + k, sizeof inverse);
+        score_vector sum = __builtin_convertvector(sums, score_vector), c = sum * inverse;
+        c = SELECT_LANES(c > one, one, c);   /* float sums of weights may stray by an ulp */
+        c = SELECT_LANES(c < zero, zero, c);
+        c = SELECT_LANES(sum > zero, c, none);
+        reached_lanes -= sum > zero;         /* a true lane is -1 */
+        memcpy(score + k, &c, sizeof c);
+    }
+    uint32_t reached = 0;
+    for (uint32_t l = 0; l < DENSE_LANES / 2; l++) reached += (uint32_t)reached_lanes[l];
+    return reached;
+}
+
+/* block_best[b] = the best score of each block of SELECT_BLOCK fiches (n is whole blocks). */
+static void best_by_block(const double *score, uint32_t n, double *block_best) {
+    for (uint32_t k = 0; k < n; k += SELECT_BLOCK) {
+        double b0 = score[k], b1 = score[k + 1];   /* two chains: the max has a latency */
+        for (uint32_t f = k + 2; f < k + SELECT_BLOCK; f += 2) {
+            b0 = score[f] > b0 ? score[f] : b0;
+            b1 = score[f + 1] > b1 ? score[f + 1] : b1;
+        }
+        block_best[k / SELECT_BLOCK] = b0 > b1 ? b0 : b1;
+    }
+}
+
+#define SELECT_BUCKETS 256u   /* histogram of the blocks' best scores in select_best */
+
+/* The best `cap` fiches of score[0..n) (negative scores left out) into best, best first; returns
+ * how many. Offering every fiche to a heap costs more than the rest of the ranking together (its
+ * branches cannot be predicted), so: a histogram of the blocks' best scores gives a floor that
+ * cap distinct blocks, hence cap fiches, reach; the few fiches at or above it are then ranked
+ * exactly. n is a whole number of blocks; candidates has room for n entries. */
+static size_t select_best(const double *score, uint32_t n, const double *block_best, uint32_t cap, ranked *best,
+                          ranked *candidates) {
+    uint32_t n_blocks = n / SELECT_BLOCK, counts[SELECT_BUCKETS] = {0};
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        uint32_t bucket = (uint32_t)(block_best[b] * SELECT_BUCKETS);   /* only read when >= 0 */
+        counts[bucket < SELECT_BUCKETS ? bucket : SELECT_BUCKETS - 1] += block_best[b] >= 0;
+    }
+    double floor = 0;   /* fewer than cap blocks reached: every scored fiche is a candidate */
+    for (uint32_t k = SELECT_BUCKETS, reached = 0; k-- > 0;)
+        if ((reached += counts[k]) >= cap) {
+            floor = (double)k / SELECT_BUCKETS;
+            break;
+        }
+    size_t n_candidates = 0;
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        if (block_best[b] < floor) continue;
+        for (uint32_t f = b * SELECT_BLOCK; f < (b + 1) * SELECT_BLOCK; f++) {
+            candidates[n_candidates] = (ranked){score[f], f};
+            n_candidates += score[f] >= floor;
+        }
+    }
+    size_t n_best = 0;
+    if (n_candidates <= 4u * cap) {   /* usually a little over cap: sort them */
+        rank_sort(candidates, n_candidates);
+        n_best = n_candidates < cap ? n_candidates : cap;
+        memcpy(best, candidates, n_best * sizeof *best);
+    } else {   /* many equal scores at the floor */
+        for (size_t k = 0; k < n_candidates; k++) heap_offer(best, &n_best, cap, candidates[k]);
+        rank_sort(best, n_best);
+    }
+    return n_best;
+}
+
+/* Ranks the scored fiches twice (with and without constraints/excluded domains), counts what
  * each constraint removed and lists the person's own fiches. */
 static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, size_t *n_top,
                        px_error *err) {
     bool any_preferred = p->domains.n > 0;
     bool count_removed = out->n_constraints > 0 || p->exclude_domains.n > 0;  /* else both rankings agree */
-    bool any_domain = any_preferred || p->exclude_domains.n > 0;
     size_t n_all = 0, n_cur = 0;
-    *n_top = 0;
+    uint32_t n_fiches = m->idx->n.fiches, stride = m->dense_stride;
+    /* score_all: every fiche's score, -1 where it cannot be suggested (shares nothing with the
+     * person, or is one of their own fiches); score_top: also -1 where avoided or excluded */
+    uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, stride, s->score_all);
     for (size_t e = 0; e < out->n_experiences; e++)
-        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra)
+        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra) {
             s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
-    /* Once a heap is full, a fiche must score above its worst entry: fiches come in id order, so
-     * an equal score never ranks before an entry already kept. -1 = not full yet. */
-    double floor_top = -1, floor_all = count_removed ? -1 : 2, floor_both = -1;
-    uint32_t scored = 0, n_fiches = m->idx->n.fiches;
-    /* By blocks of 32 fiches: a branch-free pass marks those whose unclamped coverage (an upper
-     * bound of the score) beats the lower floor; the floors only rise, so the others could not
-     * enter a heap. Once the heaps are full, most blocks have no candidate at all. */
-    for (uint32_t base = 0; base < n_fiches; base += 32) {
-        uint32_t end = n_fiches - base < 32 ? n_fiches : base + 32, candidates = 0;
-        for (uint32_t f = base; f < end; f++) {
-            scored += s->acc[f] > 0;   /* else it shares nothing with the person: never reached */
-            candidates |= (uint32_t)(s->acc[f] * m->fiche_inverse_total[f] > floor_both) << (f - base);
+            s->score_all[out->experiences[e].fiche] = -1;
         }
-        for (; candidates; candidates &= candidates - 1) {
-            uint32_t f = base + (uint32_t)__builtin_ctz(candidates);
-            if (s->acc[f] <= 0 || s->acc[f] * m->fiche_inverse_total[f] <= floor_both) continue;
-            uint8_t dom = any_domain ? domain_flags(m, s, f) : 0;
-            double score = coverage(m, s, f);
-            if (any_preferred && !(dom & DOMAIN_PREFERRED)) score /= 1.0 + m->cfg.domain_boost;
-            if ((score <= floor_top && score <= floor_all) || (s->fiche_flags[f] & FICHE_OWN)) continue;
-            ranked r = {score, f};
-            if (score > floor_all) {
-                heap_offer(s->top_all, &n_all, m->cfg.top, r);
-                if (n_all == m->cfg.top) floor_all = s->top_all[0].key;
-            }
-            if (score > floor_top && !s->avoided[f] && !(dom & DOMAIN_EXCLUDED)) {
-                heap_offer(s->top, n_top, m->cfg.top, r);
-                if (*n_top == m->cfg.top) floor_top = s->top[0].key;
-            }
-            floor_both = floor_top < floor_all ? floor_top : floor_all;
-        }
+    if (any_preferred)
+        for (uint32_t f = 0; f < n_fiches; f++)
+            if (s->score_all[f] >= 0 && !(domain_flags(m, s, f) & DOMAIN_PREFERRED)) s->score_all[f] /= 1.0 + m->cfg.domain_boost;
+    best_by_block(s->score_all, stride, s->block_best);
+    const double *score_top = s->score_all;
+    if (count_removed) {
+        n_all = select_best(s->score_all, stride, s->block_best, m->cfg.top, s->top_all, s->candidates);
+        memcpy(s->score_top, s->score_all, stride * sizeof *s->score_top);
+        for (uint32_t f = 0; f < n_fiches; f++)
+            if (s->avoided[f]) s->score_top[f] = -1;
+        if (p->exclude_domains.n)
+            for (uint32_t f = 0; f < n_fiches; f++)
+                if (domain_flags(m, s, f) & DOMAIN_EXCLUDED) s->score_top[f] = -1;
+        best_by_block(s->score_top, stride, s->block_best);
+        score_top = s->score_top;
     }
+    *n_top = select_best(score_top, stride, s->block_best, m->cfg.top, s->top, s->candidates);
     out->fiches_scored = scored;
-    rank_sort(s->top, *n_top);
     out->removed_by_domain = 0;
     for (size_t k = 0; k < n_all; k++) {
         uint32_t f = s->top_all[k].id;
