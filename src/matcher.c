@@ -468,6 +468,7 @@ typedef struct ranked {
 #define FICHE_OWN 0x01u
 
 #define SELECT_BLOCK DENSE_LANES   /* fiches per block in select_best */
+#define KEY_BUCKETS 4096u   /* select_heaviest: a bucket per float exponent and 4 bits of mantissa */
 
 #define DOMAIN_PREFERRED 0x01u
 #define DOMAIN_EXCLUDED 0x02u
@@ -477,6 +478,7 @@ typedef struct item_rec {
     double support;           /* Σ weights of the supporting experiences */
     float held;               /* holding confidence, 0 = not held */
     float value;              /* what it counts for in a fiche (item_value), once macros are known */
+    float beyond_macro;       /* value minus the credit of its macro-compétence (see accumulate) */
     float macro_held;         /* for a macro-compétence: best holding among its held items */
     uint32_t from;            /* experiences the item was inferred from */
     uint32_t macro_from;      /* for a macro-compétence: experiences of its held items */
@@ -511,6 +513,8 @@ struct matcher_scratch {
     double *score_top, *score_all;  /* per fiche, see rank_fiches */
     double *block_best;       /* per block of SELECT_BLOCK fiches, see select_best */
     ranked *candidates;       /* per fiche, see select_best */
+    ranked *skill_candidates; /* per item */
+    uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
     uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): two runs and their merge */
     size_t sorted_cap;
     const item_rec **link_rec;  /* the suggested jobs' fiche-item links, each link's item record */
@@ -547,10 +551,13 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->score_all = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_all);
     s->block_best = malloc(m->dense_stride / SELECT_BLOCK * sizeof *s->block_best);
     s->candidates = malloc(m->dense_stride * sizeof *s->candidates);
+    s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
+    s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->opens ||
         !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
-        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates)
+        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates ||
+        !s->skill_candidates || !s->key_counts)
         goto nomem;
     return s;
 nomem:
@@ -579,6 +586,8 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->score_all);
     free(s->block_best);
     free(s->candidates);
+    free(s->skill_candidates);
+    free(s->key_counts);
     free(s->skills);
     free(s->sorted);
     free(s->link_rec);
@@ -656,6 +665,48 @@ static void rank_sort(ranked *v, size_t n) {
         for (; j > 0 && ranks_before(&x, &v[j - 1]); j--) v[j] = v[j - 1];
         v[j] = x;
     }
+}
+
+static uint32_t key_bucket(double key) {
+    float rounded = (float)key;   /* rounding keeps the order (not strictly) */
+    uint32_t bits;
+    memcpy(&bits, &rounded, sizeof bits);
+    return bits >> 19;
+}
+
+/* Moves the best `cap` of v[0..n) (keys >= 0, unique ids) into best, best first; returns how many.
+ * A heap would mispredict at most offers: a histogram of the keys' float bits finds the bucket
+ * where cap entries are reached, and only the entries from that bucket up are sorted. counts has
+ * KEY_BUCKETS zeros and is left so; v is reordered. */
+static size_t select_heaviest(ranked *v, size_t n, uint32_t cap, ranked *best, uint32_t *counts) {
+    uint32_t top = 0, floor = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t b = key_bucket(v[k].key);
+        counts[b]++;
+        top = b > top ? b : top;
+    }
+    for (uint32_t b = top + 1, reached = 0; n > cap && b-- > 0;)
+        if ((reached += counts[b]) >= cap) {
+            floor = b;
+            break;
+        }
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t b = key_bucket(v[k].key);
+        counts[b] = 0;
+        v[kept] = v[k];
+        kept += b >= floor;
+    }
+    size_t n_best = 0;
+    if (kept <= 4u * cap) {   /* usually a little over cap */
+        rank_sort(v, kept);
+        n_best = kept < cap ? kept : cap;
+        memcpy(best, v, n_best * sizeof *best);
+    } else {   /* many keys in the floor's bucket */
+        for (size_t k = 0; k < kept; k++) heap_offer(best, &n_best, cap, v[k]);
+        rank_sort(best, n_best);
+    }
+    return n_best;
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *err) {
@@ -842,14 +893,13 @@ static int apply_domains(const matcher *m, matcher_scratch *s, const profile_str
 
 /* The skills to ask about: inferred, not yet decided, most informative first. */
 static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *out, px_error *err) {
-    size_t n = 0;
-    for (uint32_t k = 0; k < s->n_items; k++) {
+    size_t n_inferred = 0;
+    for (uint32_t k = 0; k < s->n_items; k++) {   /* written always, kept when inferred and undecided */
         const item_rec *r = &s->rec[k + 1];
-        if (r->state != ITEM_INFERRED) continue;
-        heap_offer(s->skills, &n, m->cfg.skills_asked,
-                   (ranked){item_weight(m, s->items[k], r->best_importance) * r->support, s->items[k]});
+        s->skill_candidates[n_inferred] = (ranked){item_weight(m, s->items[k], r->best_importance) * r->support, s->items[k]};
+        n_inferred += r->state == ITEM_INFERRED;
     }
-    rank_sort(s->skills, n);
+    size_t n = select_heaviest(s->skill_candidates, n_inferred, m->cfg.skills_asked, s->skills, s->key_counts);
     if (reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err)) return -1;
     out->n_skills = n;
     for (size_t k = 0; k < n; k++) {
@@ -891,10 +941,15 @@ static uint32_t bit_count(uint32_t x) {
     return (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
 }
 
-/* Each touched item's value, computed once for the accumulation and every job description. */
+/* Each touched item's value, computed once for the accumulation and every job description, and
+ * what it adds to a fiche beyond the macro credit every fiche listing it already receives. */
 static void value_items(const matcher *m, matcher_scratch *s) {
-    for (uint32_t k = 0; k < s->n_items; k++)
-        s->rec[k + 1].value = (float)item_value(m, &s->rec[k + 1], peek(s, m->item_macro[s->items[k]]));
+    for (uint32_t k = 0; k < s->n_items; k++) {
+        item_rec *r = &s->rec[k + 1];
+        const item_rec *macro = peek(s, m->item_macro[s->items[k]]);
+        r->value = (float)item_value(m, r, macro);
+        r->beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
+    }
 }
 
 /* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
@@ -955,8 +1010,7 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
     const rome_csr *inv = &m->idx->item_fiches;
     for (uint32_t k = 0; k < s->n_items; k++) {
         uint32_t i = s->items[k];
-        const item_rec *macro = peek(s, m->item_macro[i]);
-        float delta = s->rec[k + 1].value - (float)(m->cfg.macro_credit * macro->macro_held);
+        float delta = s->rec[k + 1].beyond_macro;
         if (delta == 0) continue;
         add_list(m, s->acc, m->item_dense[i], m->item_edges + inv->offsets[i], inv->offsets[i + 1] - inv->offsets[i], delta);
     }
