@@ -325,9 +325,10 @@ static int build_macro_lists(matcher *m) {
  * vector pass over all fiches then costs less than its scattered additions (measured with
  * bench_match; the savoir-être macro-compétences reach up to 1,070 of 1,584 fiches). */
 #define DENSE_SHARE 8u
+#define DENSE_SHARE_MACRO 8u
 
-static bool list_is_dense(const matcher *m, uint32_t length) {
-    return (uint64_t)length * DENSE_SHARE >= m->dense_stride;
+static bool list_is_dense(const matcher *m, uint32_t length, uint32_t share) {
+    return (uint64_t)length * share >= m->dense_stride;
 }
 
 /* Copies each long list's weights into a row indexed by fiche (zero elsewhere). */
@@ -339,8 +340,8 @@ static int build_dense_rows(matcher *m) {
     m->macro_dense = malloc(((size_t)n_items + 1) * sizeof *m->macro_dense);
     if (!m->item_dense || !m->macro_dense) return -1;
     for (uint32_t i = 0; i < n_items; i++) {
-        m->item_dense[i] = list_is_dense(m, item_off[i + 1] - item_off[i]) ? rows++ : ROME_NONE;
-        m->macro_dense[i] = list_is_dense(m, m->macro_offsets[i + 1] - m->macro_offsets[i]) ? rows++ : ROME_NONE;
+        m->item_dense[i] = list_is_dense(m, item_off[i + 1] - item_off[i], DENSE_SHARE) ? rows++ : ROME_NONE;
+        m->macro_dense[i] = list_is_dense(m, m->macro_offsets[i + 1] - m->macro_offsets[i], DENSE_SHARE_MACRO) ? rows++ : ROME_NONE;
     }
     size_t bytes = (size_t)(rows ? rows : 1) * m->dense_stride * sizeof(float);
     m->dense_rows = aligned_alloc(sizeof(dense_vector), bytes);
@@ -542,7 +543,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->acc = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->acc);   /* for dense_add */
     if (s->acc) memset(s->acc, 0, m->dense_stride * sizeof *s->acc);
     s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
-    s->avoided = calloc(nf, sizeof *s->avoided);
+    s->avoided = calloc(m->dense_stride, sizeof *s->avoided);
     s->gd_flags = calloc(idx->n.grands_domaines + 1u, 1);
     s->dom_flags = calloc(idx->n.domaines + 1u, 1);
     s->top = malloc(MATCHER_MAX_TOP * sizeof *s->top);
@@ -1065,6 +1066,30 @@ static void best_by_block(const double *score, uint32_t n, double *block_best) {
     }
 }
 
+#define TRIM_BUCKETS 64u   /* keep_best */
+
+/* Drops from v[0..n) (keys in [low, high]) entries that cannot be among the best cap, by a
+ * histogram of the keys between low and high; returns how many are left, in their order. The
+ * blocks' floor leaves about twice cap candidates (a block often has several good fiches), and
+ * sorting them costs more than this pass. */
+static size_t keep_best(ranked *v, size_t n, uint32_t cap, double low, double high) {
+    if (n <= cap || !(high > low)) return n;
+    uint32_t counts[TRIM_BUCKETS + 1] = {0}, floor = 0;
+    double scale = TRIM_BUCKETS / (high - low);
+    for (size_t k = 0; k < n; k++) counts[(uint32_t)((v[k].key - low) * scale)]++;
+    for (uint32_t b = TRIM_BUCKETS + 1, reached = 0; b-- > 0;)
+        if ((reached += counts[b]) >= cap) {
+            floor = b;
+            break;
+        }
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        v[kept] = v[k];
+        kept += (uint32_t)((v[k].key - low) * scale) >= floor;
+    }
+    return kept;
+}
+
 #define SELECT_BUCKETS 256u   /* histogram of the blocks' best scores in select_best */
 
 /* The best `cap` fiches of score[0..n) (negative scores left out) into best, best first; returns
@@ -1075,9 +1100,11 @@ static void best_by_block(const double *score, uint32_t n, double *block_best) {
 static size_t select_best(const double *score, uint32_t n, const double *block_best, uint32_t cap, ranked *best,
                           ranked *candidates) {
     uint32_t n_blocks = n / SELECT_BLOCK, counts[SELECT_BUCKETS] = {0};
+    double top = 0;
     for (uint32_t b = 0; b < n_blocks; b++) {
         uint32_t bucket = (uint32_t)(block_best[b] * SELECT_BUCKETS);   /* only read when >= 0 */
         counts[bucket < SELECT_BUCKETS ? bucket : SELECT_BUCKETS - 1] += block_best[b] >= 0;
+        top = block_best[b] > top ? block_best[b] : top;
     }
     double floor = 0;   /* fewer than cap blocks reached: every scored fiche is a candidate */
     for (uint32_t k = SELECT_BUCKETS, reached = 0; k-- > 0;)
@@ -1093,6 +1120,7 @@ static size_t select_best(const double *score, uint32_t n, const double *block_b
             n_candidates += score[f] >= floor;
         }
     }
+    n_candidates = keep_best(candidates, n_candidates, cap, floor, top);
     size_t n_best = 0;
     if (n_candidates <= 4u * cap) {   /* usually a little over cap: sort them */
         rank_sort(candidates, n_candidates);
@@ -1128,9 +1156,8 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     const double *score_top = s->score_all;
     if (count_removed) {
         n_all = select_best(s->score_all, stride, s->block_best, m->cfg.top, s->top_all, s->candidates);
-        memcpy(s->score_top, s->score_all, stride * sizeof *s->score_top);
-        for (uint32_t f = 0; f < n_fiches; f++)
-            if (s->avoided[f]) s->score_top[f] = -1;
+        for (uint32_t f = 0; f < stride; f++)   /* avoided[] is padded with zeros */
+            s->score_top[f] = s->avoided[f] ? -1.0 : s->score_all[f];
         if (p->exclude_domains.n)
             for (uint32_t f = 0; f < n_fiches; f++)
                 if (domain_flags(m, s, f) & DOMAIN_EXCLUDED) s->score_top[f] = -1;
