@@ -213,7 +213,8 @@ struct matcher {
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
     double *item_factor;          /* per item: kind factor × specificity */
-    weighted_edge *item_edges;    /* parallel to idx->item_fiches.targets: (fiche, w(fiche, item)) */
+    uint32_t *item_links;         /* parallel to idx->item_fiches.targets: fiche << 2 | its importance of
+                                     the item (w takes 3 values per item: 4 bytes instead of 8 per link) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item, or
                                      n_items (a slot that is never touched) for an item without one */
@@ -350,7 +351,8 @@ static int build_dense_rows(matcher *m) {
     for (uint32_t i = 0; i < n_items; i++) {
         if (m->item_dense[i] != ROME_NONE) {
             float *row = m->dense_rows + (size_t)m->item_dense[i] * m->dense_stride;
-            for (uint32_t e = item_off[i]; e < item_off[i + 1]; e++) row[m->item_edges[e].fiche] = m->item_edges[e].weight;
+            for (uint32_t e = item_off[i]; e < item_off[i + 1]; e++)
+                row[m->item_links[e] >> 2] = (float)item_weight(m, i, (uint8_t)(m->item_links[e] & 3));
         }
         if (m->macro_dense[i] != ROME_NONE) {
             float *row = m->dense_rows + (size_t)m->macro_dense[i] * m->dense_stride;
@@ -396,11 +398,11 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->dense_stride = n_fiches ? (n_fiches + DENSE_LANES - 1) / DENSE_LANES * DENSE_LANES : DENSE_LANES;
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
     m->item_factor = malloc((n_items ? n_items : 1) * sizeof *m->item_factor);
-    m->item_edges = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_edges);
+    m->item_links = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_links);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
     m->fiche_inverse_total = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *m->fiche_inverse_total);
-    if (!m->specificity || !m->item_factor || !m->item_edges || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
+    if (!m->specificity || !m->item_factor || !m->item_links || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
         goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
@@ -409,9 +411,10 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
         m->item_factor[i] = (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? cfg->savoir_etre_factor : 1.0) * m->specificity[i];
     }
     for (uint32_t i = 0; i < n_items; i++)
-        for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++)
-            m->item_edges[e] = (weighted_edge){idx->item_fiches.targets[e],
-                                               (float)item_weight(m, i, idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0)};
+        for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++) {
+            uint8_t importance = idx->item_fiches.importance ? idx->item_fiches.importance[e] : 0;
+            m->item_links[e] = idx->item_fiches.targets[e] << 2 | (importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0u);
+        }
     for (uint32_t f = 0; f < n_fiches; f++)
         for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++) {
             uint32_t i = idx->fiche_items.targets[k];
@@ -438,7 +441,7 @@ void matcher_free(matcher *m) {
     title_resolver_free(m->titles);
     free(m->specificity);
     free(m->item_factor);
-    free(m->item_edges);
+    free(m->item_links);
     free(m->fiche_weight);
     free(m->fiche_macro);
     free(m->fiche_qualification);
@@ -976,6 +979,11 @@ static void scatter_add(float *restrict acc, const weighted_edge *restrict e, ui
     for (; e < end; e++) acc[e->fiche] += factor * e->weight;
 }
 
+/* acc[fiche] += add[importance] along one item's links (see item_links). */
+static void scatter_by_importance(float *restrict acc, const uint32_t *restrict link, uint32_t n, const float *add) {
+    for (uint32_t k = 0; k < n; k++) acc[link[k] >> 2] += add[link[k] & 3];
+}
+
 /* acc += factor × row over whole rows (a multiple of DENSE_LANES floats, both vector-aligned). Each
  * fiche receives the same addition as scatter_add would give it, in the same place in the sequence,
  * and the fiches outside the list add an exact zero. */
@@ -1013,7 +1021,13 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
         uint32_t i = s->items[k];
         float delta = s->rec[k + 1].beyond_macro;
         if (delta == 0) continue;
-        add_list(m, s->acc, m->item_dense[i], m->item_edges + inv->offsets[i], inv->offsets[i + 1] - inv->offsets[i], delta);
+        if (m->item_dense[i] != ROME_NONE) {
+            dense_add(s->acc, m->dense_rows + (size_t)m->item_dense[i] * m->dense_stride, m->dense_stride, delta);
+            continue;
+        }
+        float by_importance[4];   /* delta × w for each importance: the products scatter_add would make */
+        for (uint8_t l = 0; l < 4; l++) by_importance[l] = delta * (float)item_weight(m, i, l);
+        scatter_by_importance(s->acc, m->item_links + inv->offsets[i], inv->offsets[i + 1] - inv->offsets[i], by_importance);
     }
 }
 
