@@ -206,13 +206,23 @@ typedef struct weighted_edge {
     float weight;
 } weighted_edge;
 
+/* What a match reads of one item, together: the items a match touches are scattered over 33,671,
+ * and one cache line per item costs less than one per array. */
+typedef struct item_info {
+    double factor;                /* kind factor × specificity */
+    uint32_t macro;               /* its macro-compétence (itself for a macro), or ROME_NONE */
+    uint32_t dense;               /* its row of w(fiche, item) in dense_rows, or ROME_NONE */
+    uint32_t first_link, n_links; /* its slice of item_links */
+} item_info;
+
 struct matcher {
     const rome_index *idx;
     matcher_config cfg;
     title_resolver *titles;
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
-    double *item_factor;          /* per item: kind factor × specificity */
+    item_info *item;              /* per item */
+
     uint32_t *item_links;         /* parallel to idx->item_fiches.targets: fiche << 2 | its importance of
                                      the item (w takes 3 values per item: 4 bytes instead of 8 per link) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
@@ -222,12 +232,12 @@ struct matcher {
     uint32_t *fiche_order;        /* per fiche, its links' local indexes by w(fiche, item) descending */
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items; dense_stride long */
-    uint32_t *item_macro;         /* per item: its macro-compétence (itself for a macro), or ROME_NONE */
+
     uint32_t *macro_offsets;      /* macro → its slice of macro_edges (CSR offsets, by item id) */
     weighted_edge *macro_edges;   /* (fiche having items under the macro, Σ w(fiche, item) over them), by fiche */
     float *dense_rows;            /* the long inverted lists again as rows of dense_stride weights by fiche */
     uint32_t dense_stride;        /* floats per row: n_fiches rounded up to whole vectors */
-    uint32_t *item_dense;         /* per item: its row of w(fiche, item) in dense_rows, or ROME_NONE */
+
     uint32_t *macro_dense;        /* per macro-compétence (by item id): its row of macro_edges weights, or ROME_NONE */
     uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
 };
@@ -237,7 +247,7 @@ const matcher_config *matcher_get_config(const matcher *m) { return &m->cfg; }
 
 /* w(f, i) = importance weight × kind factor × specificity: what holding i is worth towards f. */
 static double item_weight(const matcher *m, uint32_t item, uint8_t importance) {
-    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * m->item_factor[item];
+    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * m->item[item].factor;
 }
 
 static uint64_t missing_key(float usefulness, uint32_t item);
@@ -255,21 +265,20 @@ static int build_macro_lists(matcher *m) {
     uint32_t n_items = idx->n.items;
     uint32_t *offsets = calloc((size_t)n_items + 2, sizeof *offsets);
     uint32_t *last = malloc(((size_t)n_items + 1) * sizeof *last);   /* last fiche counted per macro */
-    m->item_macro = malloc(((size_t)n_items + 1) * sizeof *m->item_macro);
     m->macro_offsets = offsets;
-    if (!offsets || !last || !m->item_macro) {
+    if (!offsets || !last) {
         free(last);
         return -1;
     }
     for (uint32_t i = 0; i < n_items; i++) {
         const rome_item *it = &idx->items[i];
-        m->item_macro[i] = (it->flags & ROME_ITEM_MACRO) ? i : it->macro;
+        m->item[i].macro = (it->flags & ROME_ITEM_MACRO) ? i : it->macro;
         last[i] = ROME_NONE;
     }
     /* pass 1: count distinct fiches per macro (offsets shifted by one), pass 2: fill */
     for (uint32_t f = 0; f < idx->n.fiches; f++)
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-            uint32_t mac = m->item_macro[fi->targets[k]];
+            uint32_t mac = m->item[fi->targets[k]].macro;
             if (mac == ROME_NONE || last[mac] == f) continue;
             last[mac] = f;
             offsets[mac + 2]++;
@@ -286,7 +295,7 @@ static int build_macro_lists(matcher *m) {
     }
     for (uint32_t f = 0; f < idx->n.fiches; f++)
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-            uint32_t i = fi->targets[k], mac = m->item_macro[i];
+            uint32_t i = fi->targets[k], mac = m->item[i].macro;
             if (mac == ROME_NONE) continue;
             if (last[mac] != f) {
                 last[mac] = f;
@@ -306,7 +315,7 @@ static int build_macro_lists(matcher *m) {
         return -1;
     }
     for (size_t k = 0; k < links; k++) {
-        uint32_t mac = m->item_macro[fi->targets[k]];
+        uint32_t mac = m->item[fi->targets[k]].macro;
         m->fiche_macro[k] = mac == ROME_NONE ? n_items : mac;
         m->fiche_qualification[k] = (idx->items[fi->targets[k]].flags & ROME_ITEM_QUALIFICATION) != 0;
     }
@@ -337,11 +346,10 @@ static int build_dense_rows(matcher *m) {
     const rome_index *idx = m->idx;
     uint32_t n_items = idx->n.items, rows = 0;
     const uint32_t *item_off = idx->item_fiches.offsets;
-    m->item_dense = malloc(((size_t)n_items + 1) * sizeof *m->item_dense);
     m->macro_dense = malloc(((size_t)n_items + 1) * sizeof *m->macro_dense);
-    if (!m->item_dense || !m->macro_dense) return -1;
+    if (!m->macro_dense) return -1;
     for (uint32_t i = 0; i < n_items; i++) {
-        m->item_dense[i] = list_is_dense(m, item_off[i + 1] - item_off[i], DENSE_SHARE) ? rows++ : ROME_NONE;
+        m->item[i].dense = list_is_dense(m, item_off[i + 1] - item_off[i], DENSE_SHARE) ? rows++ : ROME_NONE;
         m->macro_dense[i] = list_is_dense(m, m->macro_offsets[i + 1] - m->macro_offsets[i], DENSE_SHARE_MACRO) ? rows++ : ROME_NONE;
     }
     size_t bytes = (size_t)(rows ? rows : 1) * m->dense_stride * sizeof(float);
@@ -349,8 +357,8 @@ static int build_dense_rows(matcher *m) {
     if (!m->dense_rows) return -1;
     memset(m->dense_rows, 0, bytes);
     for (uint32_t i = 0; i < n_items; i++) {
-        if (m->item_dense[i] != ROME_NONE) {
-            float *row = m->dense_rows + (size_t)m->item_dense[i] * m->dense_stride;
+        if (m->item[i].dense != ROME_NONE) {
+            float *row = m->dense_rows + (size_t)m->item[i].dense * m->dense_stride;
             for (uint32_t e = item_off[i]; e < item_off[i + 1]; e++)
                 row[m->item_links[e] >> 2] = (float)item_weight(m, i, (uint8_t)(m->item_links[e] & 3));
         }
@@ -397,18 +405,20 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
     m->dense_stride = n_fiches ? (n_fiches + DENSE_LANES - 1) / DENSE_LANES * DENSE_LANES : DENSE_LANES;
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
-    m->item_factor = malloc((n_items ? n_items : 1) * sizeof *m->item_factor);
+    m->item = calloc((size_t)n_items + 1, sizeof *m->item);
     m->item_links = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_links);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
     m->fiche_inverse_total = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *m->fiche_inverse_total);
-    if (!m->specificity || !m->item_factor || !m->item_links || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
+    if (!m->specificity || !m->item || !m->item_links || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
         goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
         m->specificity[i] = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
-        m->item_factor[i] = (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? cfg->savoir_etre_factor : 1.0) * m->specificity[i];
+        m->item[i].first_link = idx->item_fiches.offsets[i];
+        m->item[i].n_links = idx->item_fiches.offsets[i + 1] - idx->item_fiches.offsets[i];
+        m->item[i].factor = (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? cfg->savoir_etre_factor : 1.0) * m->specificity[i];
     }
     for (uint32_t i = 0; i < n_items; i++)
         for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++) {
@@ -440,7 +450,7 @@ void matcher_free(matcher *m) {
     if (!m) return;
     title_resolver_free(m->titles);
     free(m->specificity);
-    free(m->item_factor);
+    free(m->item);
     free(m->item_links);
     free(m->fiche_weight);
     free(m->fiche_macro);
@@ -448,11 +458,9 @@ void matcher_free(matcher *m) {
     free(m->fiche_order);
     free(m->fiche_total);
     free(m->fiche_inverse_total);
-    free(m->item_macro);
     free(m->macro_offsets);
     free(m->macro_edges);
     free(m->dense_rows);
-    free(m->item_dense);
     free(m->macro_dense);
     free(m);
 }
@@ -495,6 +503,7 @@ _Static_assert(MATCHER_MAX_TOP <= UINT8_MAX, "matcher_scratch.opens counts sugge
 
 struct matcher_scratch {
     title_scratch *titles;
+    const item_info *item_info;   /* the matcher's */
     /* items this match touched: slot[i] indexes item i's record in rec, 0 when untouched; rec[0]
      * stays all-zero (an untouched item holds nothing), rec[k] belongs to items[k - 1] */
     uint32_t *slot;
@@ -532,6 +541,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     size_t ni = idx->n.items ? idx->n.items : 1, nf = idx->n.fiches ? idx->n.fiches : 1;
     matcher_scratch *s = calloc(1, sizeof *s);
     if (!s) goto nomem;
+    s->item_info = m->item;
     s->titles = title_scratch_new(m->titles, err);
     if (!s->titles) {
         matcher_scratch_free(s);
@@ -731,6 +741,7 @@ static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
     uint32_t k = s->slot[i];
     if (!k) {
         k = ++s->n_items;
+        __builtin_prefetch(&s->item_info[i]);   /* the steps after read it for every touched item */
         s->slot[i] = k;
         s->touched[i / 64] |= 1ull << (i % 64);
         s->items[k - 1] = i;
@@ -925,7 +936,7 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
 static void hold_macros(const matcher *m, matcher_scratch *s) {
     uint32_t touched = s->n_items;   /* macro records created below are not items to visit */
     for (uint32_t k = 0; k < touched; k++) {
-        uint32_t mac = m->item_macro[s->items[k]];
+        uint32_t mac = m->item[s->items[k]].macro;
         const item_rec *r = &s->rec[k + 1];
         if (r->held <= 0 || mac == ROME_NONE) continue;
         item_rec *mr = rec_of(s, mac);
@@ -950,7 +961,7 @@ static uint32_t bit_count(uint32_t x) {
 static void value_items(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_items; k++) {
         item_rec *r = &s->rec[k + 1];
-        const item_rec *macro = peek(s, m->item_macro[s->items[k]]);
+        const item_rec *macro = peek(s, m->item[s->items[k]].macro);
         r->value = (float)item_value(m, r, macro);
         r->beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
     }
@@ -1016,18 +1027,18 @@ static void accumulate(const matcher *m, matcher_scratch *s) {
         add_list(m, s->acc, m->macro_dense[mac], m->macro_edges + m->macro_offsets[mac],
                  m->macro_offsets[mac + 1] - m->macro_offsets[mac], credit);
     }
-    const rome_csr *inv = &m->idx->item_fiches;
     for (uint32_t k = 0; k < s->n_items; k++) {
         uint32_t i = s->items[k];
         float delta = s->rec[k + 1].beyond_macro;
         if (delta == 0) continue;
-        if (m->item_dense[i] != ROME_NONE) {
-            dense_add(s->acc, m->dense_rows + (size_t)m->item_dense[i] * m->dense_stride, m->dense_stride, delta);
+        const item_info *info = &m->item[i];
+        if (info->dense != ROME_NONE) {
+            dense_add(s->acc, m->dense_rows + (size_t)info->dense * m->dense_stride, m->dense_stride, delta);
             continue;
         }
         float by_importance[4];   /* delta × w for each importance: the products scatter_add would make */
         for (uint8_t l = 0; l < 4; l++) by_importance[l] = delta * (float)item_weight(m, i, l);
-        scatter_by_importance(s->acc, m->item_links + inv->offsets[i], inv->offsets[i + 1] - inv->offsets[i], by_importance);
+        scatter_by_importance(s->acc, m->item_links + info->first_link, info->n_links, by_importance);
     }
 }
 
