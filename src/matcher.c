@@ -192,6 +192,9 @@ typedef float dense_vector __attribute__((vector_size(DENSE_LANES * sizeof(float
 typedef float half_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(float))));
 typedef double score_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(double))));
 typedef int64_t score_mask __attribute__((vector_size(DENSE_LANES / 2 * sizeof(int64_t))));
+typedef uint8_t flag_bytes __attribute__((vector_size(DENSE_LANES / 2)));
+#define SCORE_LANES (DENSE_LANES / 2)             /* doubles in a score_vector */
+#define SCORE_GROUP (SCORE_LANES * SCORE_LANES)   /* fiches whose lane maxima score_fiches keeps */
 
 /* The vector loops are compiled for the widest vectors the CPU has, chosen at load time. */
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -236,7 +239,7 @@ struct matcher {
     uint32_t *macro_offsets;      /* macro → its slice of macro_edges (CSR offsets, by item id) */
     weighted_edge *macro_edges;   /* (fiche having items under the macro, Σ w(fiche, item) over them), by fiche */
     float *dense_rows;            /* the long inverted lists again as rows of dense_stride weights by fiche */
-    uint32_t dense_stride;        /* floats per row: n_fiches rounded up to whole vectors */
+    uint32_t dense_stride;        /* floats per row: n_fiches rounded up to whole SCORE_GROUPs */
 
     uint32_t *macro_dense;        /* per macro-compétence (by item id): its row of macro_edges weights, or ROME_NONE */
     uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
@@ -403,7 +406,7 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->importance_weight[ROME_IMPORTANCE_EMERGENTE] = cfg->weight_emergente;
     m->importance_weight[ROME_IMPORTANCE_PRINCIPALE] = cfg->weight_principale;
     uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
-    m->dense_stride = n_fiches ? (n_fiches + DENSE_LANES - 1) / DENSE_LANES * DENSE_LANES : DENSE_LANES;
+    m->dense_stride = (n_fiches / SCORE_GROUP + 1) * SCORE_GROUP;   /* whole groups, at least one */
     m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
     m->item = calloc((size_t)n_items + 1, sizeof *m->item);
     m->item_links = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_links);
@@ -478,8 +481,8 @@ typedef struct ranked {
 #define ITEM_DECLARED 0x04u   /* confirmed or added: held at confidence 1 */
 
 #define FICHE_OWN 0x01u
+#define FICHE_BARRED 0x02u   /* avoided or of an excluded domain */
 
-#define SELECT_BLOCK DENSE_LANES   /* fiches per block in select_best */
 #define KEY_BUCKETS 4096u   /* select_heaviest: a bucket per float exponent and 4 bits of mantissa */
 
 #define DOMAIN_PREFERRED 0x01u
@@ -518,13 +521,14 @@ struct matcher_scratch {
                                  this random-access array small enough for the cache. */
     /* per fiche */
     float *acc;               /* Σ value × w (dense: cheaper than tracking the touched ones) */
-    uint8_t *fiche_flags;     /* FICHE_* */
+    uint8_t *fiche_flags;     /* FICHE_*, dense_stride long */
+    double *divisor;          /* per fiche, dense_stride long: what its score is divided by (domains) */
     uint32_t *avoided;        /* bit k: avoid entry k excludes this fiche */
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
     /* rankings */
     ranked *top, *top_all, *skills;
     double *score_top, *score_all;  /* per fiche, see rank_fiches */
-    double *block_best;       /* per block of SELECT_BLOCK fiches, see select_best */
+    double *block_best;       /* the lane maxima of score_all then score_top, see score_fiches */
     ranked *candidates;       /* per fiche, see select_best */
     ranked *skill_candidates; /* per item */
     uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
@@ -538,7 +542,7 @@ struct matcher_scratch {
 
 matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     const rome_index *idx = m->idx;
-    size_t ni = idx->n.items ? idx->n.items : 1, nf = idx->n.fiches ? idx->n.fiches : 1;
+    size_t ni = idx->n.items ? idx->n.items : 1;
     matcher_scratch *s = calloc(1, sizeof *s);
     if (!s) goto nomem;
     s->item_info = m->item;
@@ -555,7 +559,8 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->opens = calloc(ni, sizeof *s->opens);
     s->acc = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->acc);   /* for dense_add */
     if (s->acc) memset(s->acc, 0, m->dense_stride * sizeof *s->acc);
-    s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
+    s->fiche_flags = calloc(m->dense_stride, sizeof *s->fiche_flags);
+    s->divisor = malloc(m->dense_stride * sizeof *s->divisor);
     s->avoided = calloc(m->dense_stride, sizeof *s->avoided);
     s->gd_flags = calloc(idx->n.grands_domaines + 1u, 1);
     s->dom_flags = calloc(idx->n.domaines + 1u, 1);
@@ -563,13 +568,13 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
     s->score_top = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_top);
     s->score_all = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_all);
-    s->block_best = malloc(m->dense_stride / SELECT_BLOCK * sizeof *s->block_best);
+    s->block_best = malloc(2 * (m->dense_stride / SCORE_LANES) * sizeof *s->block_best);
     s->candidates = malloc(m->dense_stride * sizeof *s->candidates);
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->opens ||
-        !s->acc || !s->fiche_flags || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
+        !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates ||
         !s->skill_candidates || !s->key_counts)
         goto nomem;
@@ -591,6 +596,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->opens);
     free(s->acc);
     free(s->fiche_flags);
+    free(s->divisor);
     free(s->avoided);
     free(s->gd_flags);
     free(s->dom_flags);
@@ -860,7 +866,10 @@ static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *
 
 static void mark_contexte(const matcher *m, matcher_scratch *s, uint32_t ctx, uint32_t bit) {
     const rome_csr *cf = &m->idx->contexte_fiches;
-    for (uint32_t k = cf->offsets[ctx]; k < cf->offsets[ctx + 1]; k++) s->avoided[cf->targets[k]] |= bit;
+    for (uint32_t k = cf->offsets[ctx]; k < cf->offsets[ctx + 1]; k++) {
+        s->avoided[cf->targets[k]] |= bit;
+        s->fiche_flags[cf->targets[k]] |= FICHE_BARRED;
+    }
 }
 
 static int apply_avoid(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
@@ -1056,39 +1065,52 @@ static uint8_t domain_flags(const matcher *m, const matcher_scratch *s, uint32_t
  * ABI between the clones. */
 #define SELECT_LANES(take_a, a, b) ((score_vector)(((take_a) & (score_mask)(a)) | (~(take_a) & (score_mask)(b))))
 
-/* score[f] = coverage(f) for the fiches the person reaches, -1 for the others (and the padding),
- * over whole vectors; returns how many fiches it reached. */
+/* Every fiche's score in one vector pass over whole SCORE_GROUPs:
+ *   score_all[f] = coverage(f) / divisor[f] (divisor may be NULL: 1), or -1 for a fiche the person
+ *                  does not reach or already works in (and for the padding);
+ *   score_top[f] = the same, or -1 where barred (avoided or of an excluded domain);
+ * and each one's lane maxima: best[g × SCORE_LANES + l] = the best score of the SCORE_LANES
+ * fiches g × SCORE_GROUP + l + SCORE_LANES × t (disjoint sets, see select_best), best_all first,
+ * then best_top. Returns how many fiches the person reaches. */
 VECTOR_CLONES
-static uint32_t score_fiches(const float *acc, const double *inverse_total, uint32_t n, double *score) {
+static uint32_t score_fiches(const float *acc, const double *inverse_total, const uint8_t *flags, const double *divisor,
+                             uint32_t n, double *score_all, double *score_top, double *best) {
     const score_vector zero = {0}, one = zero + 1.0, none = zero - 1.0;
     score_mask reached_lanes = {0};
-    for (uint32_t k = 0; k < n; k += DENSE_LANES / 2) {
-        half_vector sums;
-        score_vector inverse;
-        memcpy(&sums, acc + k, sizeof sums);
-        memcpy(&inverse, inverse_total + k, sizeof inverse);
-        score_vector sum = __builtin_convertvector(sums, score_vector), c = sum * inverse;
-        c = SELECT_LANES(c > one, one, c);   /* float sums of weights may stray by an ulp */
-        c = SELECT_LANES(c < zero, zero, c);
-        c = SELECT_LANES(sum > zero, c, none);
-        reached_lanes -= sum > zero;         /* a true lane is -1 */
-        memcpy(score + k, &c, sizeof c);
+    double *best_top = best + n / SCORE_LANES;
+    for (uint32_t g = 0; g < n; g += SCORE_GROUP) {
+        score_vector group_all = none, group_top = none;
+        for (uint32_t k = g; k < g + SCORE_GROUP; k += SCORE_LANES) {
+            half_vector sums;
+            score_vector inverse;
+            flag_bytes bytes;
+            memcpy(&sums, acc + k, sizeof sums);
+            memcpy(&inverse, inverse_total + k, sizeof inverse);
+            memcpy(&bytes, flags + k, sizeof bytes);
+            score_mask fiche = __builtin_convertvector(bytes, score_mask);
+            score_vector sum = __builtin_convertvector(sums, score_vector), c = sum * inverse;
+            c = SELECT_LANES(c > one, one, c);   /* float sums of weights may stray by an ulp */
+            c = SELECT_LANES(c < zero, zero, c);
+            if (divisor) {
+                score_vector d;
+                memcpy(&d, divisor + k, sizeof d);
+                c /= d;
+            }
+            score_mask reached = sum > zero;
+            reached_lanes -= reached;   /* a true lane is -1 */
+            c = SELECT_LANES(reached & ((fiche & FICHE_OWN) == 0), c, none);
+            memcpy(score_all + k, &c, sizeof c);
+            group_all = SELECT_LANES(c > group_all, c, group_all);
+            c = SELECT_LANES((fiche & FICHE_BARRED) == 0, c, none);
+            memcpy(score_top + k, &c, sizeof c);
+            group_top = SELECT_LANES(c > group_top, c, group_top);
+        }
+        memcpy(best + g / SCORE_LANES, &group_all, sizeof group_all);
+        memcpy(best_top + g / SCORE_LANES, &group_top, sizeof group_top);
     }
     uint32_t reached = 0;
-    for (uint32_t l = 0; l < DENSE_LANES / 2; l++) reached += (uint32_t)reached_lanes[l];
+    for (uint32_t l = 0; l < SCORE_LANES; l++) reached += (uint32_t)-reached_lanes[l];
     return reached;
-}
-
-/* block_best[b] = the best score of each block of SELECT_BLOCK fiches (n is whole blocks). */
-static void best_by_block(const double *score, uint32_t n, double *block_best) {
-    for (uint32_t k = 0; k < n; k += SELECT_BLOCK) {
-        double b0 = score[k], b1 = score[k + 1];   /* two chains: the max has a latency */
-        for (uint32_t f = k + 2; f < k + SELECT_BLOCK; f += 2) {
-            b0 = score[f] > b0 ? score[f] : b0;
-            b1 = score[f + 1] > b1 ? score[f + 1] : b1;
-        }
-        block_best[k / SELECT_BLOCK] = b0 > b1 ? b0 : b1;
-    }
 }
 
 #define TRIM_BUCKETS 64u   /* keep_best */
@@ -1115,32 +1137,33 @@ static size_t keep_best(ranked *v, size_t n, uint32_t cap, double low, double hi
     return kept;
 }
 
-#define SELECT_BUCKETS 256u   /* histogram of the blocks' best scores in select_best */
+#define SELECT_BUCKETS 256u   /* histogram of the lane maxima in select_best */
 
 /* The best `cap` fiches of score[0..n) (negative scores left out) into best, best first; returns
  * how many. Offering every fiche to a heap costs more than the rest of the ranking together (its
- * branches cannot be predicted), so: a histogram of the blocks' best scores gives a floor that
- * cap distinct blocks, hence cap fiches, reach; the few fiches at or above it are then ranked
- * exactly. n is a whole number of blocks; candidates has room for n entries. */
-static size_t select_best(const double *score, uint32_t n, const double *block_best, uint32_t cap, ranked *best,
+ * branches cannot be predicted), so: a histogram of the lane maxima (score_fiches: the best of
+ * disjoint sets of SCORE_LANES fiches) gives a floor that cap sets, hence cap fiches, reach; the
+ * few fiches at or above it are then ranked exactly. candidates has room for n entries. */
+static size_t select_best(const double *score, uint32_t n, const double *set_best, uint32_t cap, ranked *best,
                           ranked *candidates) {
-    uint32_t n_blocks = n / SELECT_BLOCK, counts[SELECT_BUCKETS] = {0};
+    uint32_t n_sets = n / SCORE_LANES, counts[SELECT_BUCKETS] = {0};
     double top = 0;
-    for (uint32_t b = 0; b < n_blocks; b++) {
-        uint32_t bucket = (uint32_t)(block_best[b] * SELECT_BUCKETS);   /* only read when >= 0 */
-        counts[bucket < SELECT_BUCKETS ? bucket : SELECT_BUCKETS - 1] += block_best[b] >= 0;
-        top = block_best[b] > top ? block_best[b] : top;
+    for (uint32_t b = 0; b < n_sets; b++) {
+        uint32_t bucket = (uint32_t)(set_best[b] * SELECT_BUCKETS);   /* only counted when >= 0 */
+        counts[bucket < SELECT_BUCKETS ? bucket : SELECT_BUCKETS - 1] += set_best[b] >= 0;
+        top = set_best[b] > top ? set_best[b] : top;
     }
-    double floor = 0;   /* fewer than cap blocks reached: every scored fiche is a candidate */
+    double floor = 0;   /* fewer than cap sets reached: every scored fiche is a candidate */
     for (uint32_t k = SELECT_BUCKETS, reached = 0; k-- > 0;)
         if ((reached += counts[k]) >= cap) {
             floor = (double)k / SELECT_BUCKETS;
             break;
         }
     size_t n_candidates = 0;
-    for (uint32_t b = 0; b < n_blocks; b++) {
-        if (block_best[b] < floor) continue;
-        for (uint32_t f = b * SELECT_BLOCK; f < (b + 1) * SELECT_BLOCK; f++) {
+    for (uint32_t b = 0; b < n_sets; b++) {
+        if (set_best[b] < floor) continue;
+        uint32_t first = b / SCORE_LANES * SCORE_GROUP + b % SCORE_LANES;
+        for (uint32_t f = first; f < first + SCORE_GROUP; f += SCORE_LANES) {
             candidates[n_candidates] = (ranked){score[f], f};
             n_candidates += score[f] >= floor;
         }
@@ -1166,30 +1189,20 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     bool count_removed = out->n_constraints > 0 || p->exclude_domains.n > 0;  /* else both rankings agree */
     size_t n_all = 0, n_cur = 0;
     uint32_t n_fiches = m->idx->n.fiches, stride = m->dense_stride;
-    /* score_all: every fiche's score, -1 where it cannot be suggested (shares nothing with the
-     * person, or is one of their own fiches); score_top: also -1 where avoided or excluded */
-    uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, stride, s->score_all);
     for (size_t e = 0; e < out->n_experiences; e++)
-        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra) {
+        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra)
             s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
-            s->score_all[out->experiences[e].fiche] = -1;
-        }
-    if (any_preferred)
+    if (p->exclude_domains.n)
         for (uint32_t f = 0; f < n_fiches; f++)
-            if (s->score_all[f] >= 0 && !(domain_flags(m, s, f) & DOMAIN_PREFERRED)) s->score_all[f] /= 1.0 + m->cfg.domain_boost;
-    best_by_block(s->score_all, stride, s->block_best);
-    const double *score_top = s->score_all;
-    if (count_removed) {
+            if (domain_flags(m, s, f) & DOMAIN_EXCLUDED) s->fiche_flags[f] |= FICHE_BARRED;
+    if (any_preferred)
+        for (uint32_t f = 0; f < stride; f++)
+            s->divisor[f] = f < n_fiches && !(domain_flags(m, s, f) & DOMAIN_PREFERRED) ? 1.0 + m->cfg.domain_boost : 1.0;
+    uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, s->fiche_flags, any_preferred ? s->divisor : NULL,
+                                   stride, s->score_all, s->score_top, s->block_best);
+    if (count_removed)
         n_all = select_best(s->score_all, stride, s->block_best, m->cfg.top, s->top_all, s->candidates);
-        for (uint32_t f = 0; f < stride; f++)   /* avoided[] is padded with zeros */
-            s->score_top[f] = s->avoided[f] ? -1.0 : s->score_all[f];
-        if (p->exclude_domains.n)
-            for (uint32_t f = 0; f < n_fiches; f++)
-                if (domain_flags(m, s, f) & DOMAIN_EXCLUDED) s->score_top[f] = -1;
-        best_by_block(s->score_top, stride, s->block_best);
-        score_top = s->score_top;
-    }
-    *n_top = select_best(score_top, stride, s->block_best, m->cfg.top, s->top, s->candidates);
+    *n_top = select_best(s->score_top, stride, s->block_best + stride / SCORE_LANES, m->cfg.top, s->top, s->candidates);
     out->fiches_scored = scored;
     out->removed_by_domain = 0;
     for (size_t k = 0; k < n_all; k++) {
