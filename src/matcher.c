@@ -1109,7 +1109,7 @@ static uint32_t score_fiches(const float *acc, const double *inverse_total, cons
         memcpy(best_top + g / SCORE_LANES, &group_top, sizeof group_top);
     }
     uint32_t reached = 0;
-    for (uint32_t l = 0; l < SCORE_LANES; l++) reached += (uint32_t)-reached_lanes[l];
+    for (uint32_t l = 0; l < SCORE_LANES; l++) reached += (uint32_t)reached_lanes[l];
     return reached;
 }
 
