@@ -539,7 +539,6 @@ typedef struct item_rec {
     double support;           /* Σ weights of the supporting experiences */
     float held;               /* holding confidence, 0 = not held */
     float value;              /* what it counts for in a fiche (item_value), once macros are known */
-    float beyond_macro;       /* value minus the credit of its macro-compétence (see accumulate) */
     float macro_held;         /* for a macro-compétence: best holding among its held items */
     uint32_t from;            /* experiences the item was inferred from */
     uint32_t macro_from;      /* for a macro-compétence: experiences of its held items */
@@ -549,6 +548,12 @@ typedef struct item_rec {
     uint8_t macro_listed;     /* for a macro-compétence: in matcher_scratch.macros */
     uint32_t macro_base;      /* for a macro-compétence: experiences whose fiche has an item under it */
 } item_rec;
+
+/* An item whose contribution differs from what the fiche rows assumed, by delta per unit of w. */
+typedef struct item_fix {
+    uint32_t item;
+    float delta;
+} item_fix;
 
 _Static_assert(MATCHER_MAX_TOP <= UINT8_MAX, "matcher_scratch.opens counts suggested jobs in a byte");
 
@@ -564,6 +569,8 @@ struct matcher_scratch {
     uint32_t n_items;
     uint32_t *macros;         /* macro-compétences held or under an item of an experience's fiche */
     uint32_t n_macros;
+    item_fix *fixes;          /* items whose correction is not zero, see value_items */
+    uint32_t n_fixes;
     /* per experience, what build_fiche_rows assumed for each of its items: held, the macro credit
      * and what an item adds beyond it (float, as the records hold them) */
     float exp_held[MATCHER_MAX_EXPERIENCES], exp_credit[MATCHER_MAX_EXPERIENCES], exp_beyond[MATCHER_MAX_EXPERIENCES];
@@ -607,6 +614,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
     s->macros = malloc(ni * sizeof *s->macros);
+    s->fixes = malloc(ni * sizeof *s->fixes);
     s->opens = calloc(ni, sizeof *s->opens);
     s->acc = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->acc);   /* for dense_add */
     if (s->acc) memset(s->acc, 0, m->dense_stride * sizeof *s->acc);
@@ -624,7 +632,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->opens ||
+    if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
         !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates ||
         !s->skill_candidates || !s->key_counts)
@@ -644,6 +652,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->rec);
     free(s->items);
     free(s->macros);
+    free(s->fixes);
     free(s->opens);
     free(s->acc);
     free(s->fiche_flags);
@@ -1025,6 +1034,14 @@ static void hold_macros(const matcher *m, matcher_scratch *s) {
 
 static double item_value(const matcher *m, const item_rec *r, const item_rec *macro);
 
+/* Σ over the experiences e of bits of what each added per item (exp_credit or exp_beyond), in
+ * experience order: what build_fiche_rows assumed for a macro or an item shared by those. */
+static float assumed_sum(const float *per_experience, uint32_t experiences) {
+    float sum = 0;
+    for (; experiences; experiences &= experiences - 1) sum += per_experience[__builtin_ctz(experiences)];
+    return sum;
+}
+
 /* Set bits of x (SWAR: __builtin_popcount would call libgcc without -mpopcnt). */
 static uint32_t bit_count(uint32_t x) {
     x = x - ((x >> 1) & 0x55555555u);
@@ -1033,13 +1050,20 @@ static uint32_t bit_count(uint32_t x) {
 }
 
 /* Each touched item's value, computed once for the accumulation and every job description, and
- * what it adds to a fiche beyond the macro credit every fiche listing it already receives. */
+ * the items whose contribution beyond their macro's credit is not what the fiche rows assumed
+ * (see accumulate). */
 static void value_items(const matcher *m, matcher_scratch *s) {
+    s->n_fixes = 0;
     for (uint32_t k = 0; k < s->n_items; k++) {
         item_rec *r = &s->rec[k + 1];
-        const item_rec *macro = peek(s, m->item[s->items[k]].macro);
+        const item_info *info = &m->item[s->items[k]];
+        const item_rec *macro = peek(s, info->macro);
         r->value = (float)item_value(m, r, macro);
-        r->beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
+        float beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
+        float assumed = (r->state & ITEM_INFERRED)
+                            ? assumed_sum(info->macro == ROME_NONE ? s->exp_held : s->exp_beyond, r->from) : 0.0f;
+        s->fixes[s->n_fixes] = (item_fix){s->items[k], beyond_macro - assumed};
+        s->n_fixes += s->fixes[s->n_fixes].delta != 0;
     }
 }
 
@@ -1093,13 +1117,6 @@ static void add_list(const matcher *m, float *acc, uint32_t dense, const weighte
     else scatter_add(acc, edges, n, factor);
 }
 
-/* Σ over the experiences e of bits of what each added per item (exp_credit or exp_beyond), in
- * experience order: what build_fiche_rows assumed for a macro or an item shared by those. */
-static float assumed_sum(const float *per_experience, uint32_t experiences) {
-    float sum = 0;
-    for (; experiences; experiences &= experiences - 1) sum += per_experience[__builtin_ctz(experiences)];
-    return sum;
-}
 
 /* Σ value(i) × w(f, i) for every fiche: each experience's fiche row scaled by its holding, then the
  * difference between what the rows assumed and the truth, through the inverted lists: for each
@@ -1121,14 +1138,10 @@ static void accumulate(const matcher *m, matcher_scratch *s, const match_result 
         add_list(m, s->acc, m->macro_dense[mac], m->macro_edges + m->macro_offsets[mac],
                  m->macro_offsets[mac + 1] - m->macro_offsets[mac], correction);
     }
-    for (uint32_t k = 0; k < s->n_items; k++) {
-        uint32_t i = s->items[k];
-        const item_rec *r = &s->rec[k + 1];
+    for (uint32_t k = 0; k < s->n_fixes; k++) {
+        uint32_t i = s->fixes[k].item;
+        float delta = s->fixes[k].delta;
         const item_info *info = &m->item[i];
-        float assumed = (r->state & ITEM_INFERRED)
-                            ? assumed_sum(info->macro == ROME_NONE ? s->exp_held : s->exp_beyond, r->from) : 0.0f;
-        float delta = r->beyond_macro - assumed;
-        if (delta == 0) continue;
         if (info->dense != ROME_NONE) {
             dense_add(s->acc, m->dense_rows + (size_t)info->dense * m->dense_stride, m->dense_stride, delta);
             continue;
