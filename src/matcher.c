@@ -922,12 +922,10 @@ static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *
                                     lists[l].field, k, lists[l].codes->v[k]);
             item_rec *r = rec_of(s, i);
             r->state |= ITEM_DECIDED;
-            if (lists[l].declared) r->state |= ITEM_DECLARED;
+            /* rejected come last: a code both confirmed and rejected is not held
+             * (profile_apply_decisions keeps them apart) */
+            r->state = lists[l].declared ? r->state | ITEM_DECLARED : r->state & (uint8_t)~ITEM_DECLARED;
         }
-    /* rejected last: a code both confirmed and rejected is not held (profile_apply_decisions keeps them apart) */
-    for (size_t k = 0; k < p->rejected.n; k++) {
-        rec_of(s, rome_item_find(m->idx, p->rejected.v[k]))->state &= (uint8_t)~ITEM_DECLARED;
-    }
     for (uint32_t k = 1; k <= s->n_items; k++) {
         item_rec *r = &s->rec[k];
         if (r->state & ITEM_DECLARED) r->held = 1.0f;
