@@ -477,7 +477,7 @@ typedef struct source_class {
 
 /* Consecutive links of a job add to different banks, so that an addition rarely waits for the
  * previous one to the same class to be stored. */
-#define SOURCE_BANKS 4u
+#define SOURCE_BANKS 8u
 
 struct matcher_scratch {
     title_scratch *titles;
@@ -512,8 +512,8 @@ struct matcher_scratch {
     size_t buckets_cap;
     uint32_t *job_held;       /* the suggested jobs' held items, job after job */
     size_t job_held_cap;
-    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): two runs, each
-                                 followed by a sentinel */
+    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): the run already
+                                 sorted, the others before and after sorting */
     size_t sorted_cap;
 };
 
@@ -1111,8 +1111,8 @@ static void rank_sort_keys(const uint64_t *v, uint32_t n, uint64_t *out) {
 /* Writes a job's missing items, most useful first (w × opens descending, then item), then its
  * qualifications in the same order; returns how many are missing and sets *n_qualifications.
  * The items no other job misses (opens == 1) come in the fiche's ranked order, already sorted;
- * the others are sorted here (few, and nearly in order), then both runs are merged. Held items
- * have opens == 0 and are left out. single and shared have room for n + 1 keys each. */
+ * the others (16 on average) are sorted here, then both runs are merged. Held items have
+ * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for n. */
 static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, uint64_t *single,
                               uint64_t *unsorted, uint64_t *shared, uint32_t *codes, uint32_t *n_qualifications) {
     uint32_t n_single = 0, n_shared = 0;
