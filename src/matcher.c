@@ -1078,10 +1078,12 @@ static double split_classes(matcher_scratch *s, double *part) {
     return total;
 }
 
-/* The biggest parts, as shares of the whole, biggest first (ties: lower experience index). */
-static void pick_reasons(const double *part, double total, match_job *job) {
+/* The biggest parts, as shares of the whole, biggest first (ties: lower experience index, then
+ * "declared"). Only the profile's experiences can have a part. */
+static void pick_reasons(const double *part, uint32_t n_experiences, double total, match_job *job) {
     job->n_reasons = 0;
-    for (uint32_t e = 0; e <= MATCHER_MAX_EXPERIENCES; e++) {
+    for (uint32_t k = 0; k <= n_experiences; k++) {
+        uint32_t e = k < n_experiences ? k : MATCHER_MAX_EXPERIENCES;
         if (part[e] <= 0) continue;
         match_reason r = {e == MATCHER_MAX_EXPERIENCES ? -1 : (int32_t)e, part[e] / total};
         uint32_t pos = job->n_reasons < MATCHER_MAX_REASONS ? job->n_reasons++ : MATCHER_MAX_REASONS;
@@ -1194,7 +1196,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         job->held.n = (uint32_t)n_held - job->held.n;
         double part[MATCHER_MAX_EXPERIENCES + 1] = {0};
         double total = split_classes(s, part);
-        pick_reasons(part, total, job);
+        pick_reasons(part, (uint32_t)out->n_experiences, total, job);
     }
     out->n_codes = 0;
     for (size_t j = 0, h = 0; j < n_top; j++) {
