@@ -1213,10 +1213,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         job->qualifications.off = (uint32_t)out->n_codes;
         out->n_codes += job->qualifications.n;
     }
-    for (size_t j = 0; j < n_top; j++) {   /* a held item's count stayed 0 */
-        const uint32_t *item = out->codes + out->jobs[j].missing.off;
-        for (uint32_t k = 0; k < out->jobs[j].missing.n; k++) opens[item[k]] = 0;
-    }
+    memset(opens, 0, m->idx->n.items);   /* one sweep of 33 KB costs less than ~850 scattered stores */
     for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->macro_id[s->macros[k]]] = (link_source){0, 0, 0};
     return 0;
 }
