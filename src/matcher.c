@@ -217,7 +217,8 @@ struct matcher {
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     job_link *job_links;          /* parallel to idx->fiche_items.targets */
     ranked_link *ranked_links;    /* per fiche, its links by w(fiche, item) descending, then by item */
-    uint32_t *macro_id;           /* per macro-compétence item: its dense id in [0, n_macro_ids) */
+    uint32_t *macro_id;           /* per item: the dense id of its macro-compétence in [0, n_macro_ids),
+                                     or n_macro_ids for none */
     uint32_t n_macro_ids;
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items */
@@ -314,14 +315,13 @@ static int build_job_links(matcher *m, px_error *err) {
         return px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory while building");
     }
     for (uint32_t i = 0; i < n_items; i++) m->macro_id[i] = ROME_NONE;
-    for (uint32_t i = 0; i < n_items; i++) {
+    for (uint32_t i = 0; i < n_items; i++) {   /* number the macro-compétences (a macro is its own) */
         uint32_t mac = m->item_macro[i];
         if (mac != ROME_NONE && m->macro_id[mac] == ROME_NONE) m->macro_id[mac] = m->n_macro_ids++;
     }
-    for (size_t k = 0; k < links; k++) {
-        uint32_t i = fi->targets[k], mac = m->item_macro[i];
-        m->job_links[k] = (job_link){i, m->fiche_weight[k], mac == ROME_NONE ? m->n_macro_ids : m->macro_id[mac]};
-    }
+    for (uint32_t i = 0; i < n_items; i++)   /* then give every item its macro's number */
+        if (m->item_macro[i] != i) m->macro_id[i] = m->item_macro[i] == ROME_NONE ? m->n_macro_ids : m->macro_id[m->item_macro[i]];
+    for (size_t k = 0; k < links; k++) m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k], m->macro_id[fi->targets[k]]};
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
         uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
         for (uint32_t k = 0; k < n; k++) keys[first + k] = missing_key(m->fiche_weight[first + k], k);
@@ -1039,21 +1039,23 @@ static int prepare_sources(const matcher *m, matcher_scratch *s, px_error *err) 
     s->n_classes = 0;
     uint64_t last_key = source_key(0, false);
     uint32_t last = source_class_of(s, last_key);   /* class 0: links that bring nothing */
-    for (uint32_t k = 1; k <= s->n_items; k++) {
-        const item_rec *r = &s->rec[k], *macro = peek(s, m->item_macro[s->items[k - 1]]);
-        uint64_t key = r->held >= r->value
-                           ? source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0)
-                           : source_key(macro->macro_from, macro->macro_declared != 0);
-        if (key != last_key) {   /* records come in runs of one experience's fiche */
-            last_key = key;
-            last = source_class_of(s, key);
-        }
-        s->sources[m->n_macro_ids + k] = (link_source){r->value, last * SOURCE_BANKS, r->held > 0};
-    }
-    for (uint32_t k = 0; k < s->n_macros; k++) {
+    for (uint32_t k = 0; k < s->n_macros; k++) {   /* first: an item credited by its macro takes its class */
         const item_rec *macro = peek(s, s->macros[k]);
         uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
         s->sources[m->macro_id[s->macros[k]]] = (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
+    }
+    for (uint32_t k = 1; k <= s->n_items; k++) {
+        const item_rec *r = &s->rec[k];
+        uint32_t bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
+        if (r->held >= r->value) {
+            uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
+            if (key != last_key) {   /* records come in runs of one experience's fiche */
+                last_key = key;
+                last = source_class_of(s, key);
+            }
+            bucket = last * SOURCE_BANKS;
+        }
+        s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
     }
     memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
     return 0;
