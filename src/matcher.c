@@ -1046,14 +1046,16 @@ static int prepare_sources(const matcher *m, matcher_scratch *s, px_error *err) 
     }
     for (uint32_t k = 1; k <= s->n_items; k++) {
         const item_rec *r = &s->rec[k];
-        uint32_t bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
-        if (r->held >= r->value) {
+        uint32_t bucket;
+        if (r->held >= r->value) {   /* predictable: the records hold_macros added come last */
             uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
             if (key != last_key) {   /* records come in runs of one experience's fiche */
                 last_key = key;
                 last = source_class_of(s, key);
             }
             bucket = last * SOURCE_BANKS;
+        } else {
+            bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
         }
         s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
     }
