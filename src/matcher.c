@@ -319,9 +319,12 @@ static int build_job_links(matcher *m, px_error *err) {
         uint32_t mac = m->item_macro[i];
         if (mac != ROME_NONE && m->macro_id[mac] == ROME_NONE) m->macro_id[mac] = m->n_macro_ids++;
     }
-    for (uint32_t i = 0; i < n_items; i++)   /* then give every item its macro's number */
-        if (m->item_macro[i] != i) m->macro_id[i] = m->item_macro[i] == ROME_NONE ? m->n_macro_ids : m->macro_id[m->item_macro[i]];
-    for (size_t k = 0; k < links; k++) m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k], m->macro_id[fi->targets[k]]};
+    for (uint32_t i = 0; i < n_items; i++) {   /* then give every item its macro's number */
+        uint32_t mac = m->item_macro[i];
+        if (mac != i) m->macro_id[i] = mac == ROME_NONE ? m->n_macro_ids : m->macro_id[mac];
+    }
+    for (size_t k = 0; k < links; k++)
+        m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k], m->macro_id[fi->targets[k]]};
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
         uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
         for (uint32_t k = 0; k < n; k++) keys[first + k] = missing_key(m->fiche_weight[first + k], k);
@@ -1042,12 +1045,13 @@ static int prepare_sources(const matcher *m, matcher_scratch *s, px_error *err) 
     for (uint32_t k = 0; k < s->n_macros; k++) {   /* first: an item credited by its macro takes its class */
         const item_rec *macro = peek(s, s->macros[k]);
         uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
-        s->sources[m->macro_id[s->macros[k]]] = (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
+        s->sources[m->macro_id[s->macros[k]]] =
+            (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
     }
     for (uint32_t k = 1; k <= s->n_items; k++) {
         const item_rec *r = &s->rec[k];
         uint32_t bucket;
-        if (r->held >= r->value) {   /* predictable: the records hold_macros added come last */
+        if (r->held >= r->value) {   /* mostly true, and the macro records hold_macros added come last */
             uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
             if (key != last_key) {   /* records come in runs of one experience's fiche */
                 last_key = key;
@@ -1157,7 +1161,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         uint32_t first = fi->offsets[s->top[j].id], n = fi->offsets[s->top[j].id + 1] - first;
         links += n;
         if (n > widest) widest = n;
-        /* the jobs' fiches change with every match: ask for them now, they arrive while the sources are prepared */
+        /* the jobs' fiches change with every match: ask for them now, they come while the sources
+         * are prepared */
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->job_links) __builtin_prefetch(m->job_links + first + t);
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->ranked_links) __builtin_prefetch(m->ranked_links + first + t);
     }
