@@ -217,6 +217,20 @@ typedef struct item_info {
     uint32_t dense;               /* its row of w(fiche, item) in dense_rows, or ROME_NONE */
     uint32_t first_link, n_links; /* its slice of item_links */
 } item_info;
+/* One fiche-item link as describing a job reads it: the item, w(fiche, item) and the dense id of
+ * the item's macro-compétence (n_macro_ids for an item without one). */
+typedef struct job_link {
+    uint32_t item;
+    float weight;
+    uint32_t macro_id;
+} job_link;
+
+/* A link in its fiche's missing order: w(fiche, item), and the item id shifted left by one with the
+ * low bit set for a qualification, so that a sort key carries the tie-break and the flag at once. */
+typedef struct ranked_link {
+    float weight;
+    uint32_t item_flag;
+} ranked_link;
 
 struct matcher {
     const rome_index *idx;
@@ -229,10 +243,11 @@ struct matcher {
     uint32_t *item_links;         /* parallel to idx->item_fiches.targets: fiche << 2 | its importance of
                                      the item (w takes 3 values per item: 4 bytes instead of 8 per link) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
-    uint32_t *fiche_macro;        /* parallel to idx->fiche_items.targets: item_macro of the item, or
-                                     n_items (a slot that is never touched) for an item without one */
-    uint8_t *fiche_qualification; /* parallel to idx->fiche_items.targets: 1 for a qualification */
-    uint32_t *fiche_order;        /* per fiche, its links' local indexes by w(fiche, item) descending */
+    job_link *job_links;          /* parallel to idx->fiche_items.targets */
+    ranked_link *ranked_links;    /* per fiche, its links by w(fiche, item) descending, then by item */
+    uint32_t *macro_id;           /* per item: the dense id of its macro-compétence in [0, n_macro_ids),
+                                     or n_macro_ids for none */
+    uint32_t n_macro_ids;
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items; dense_stride long */
 
@@ -309,28 +324,49 @@ static int build_macro_lists(matcher *m) {
             edges[offsets[mac + 1] - 1].weight += m->fiche_weight[k];
         }
     free(last);
-    /* per fiche-item link copies of what describing a job reads, so that it reads sequentially */
+    return 0;
+}
+
+/* Per fiche-item link copies of what describing a job reads, so that it reads them sequentially:
+ * job_links in code order, and ranked_links in the order of a job's missing items when no other
+ * job misses them (usefulness w × 1), from which the general order is nearly free. Macro ids are
+ * dense so that a match keeps the credit of every macro-compétence in a table small enough for L1. */
+static int build_job_links(matcher *m, px_error *err) {
+    const rome_index *idx = m->idx;
+    const rome_csr *fi = &idx->fiche_items;
+    uint32_t n_items = idx->n.items;
+    if (n_items > UINT32_MAX / 2)
+        return px_error_set(err, MATCHER_ERR_CONFIG, "matcher: %u items, at most %u are supported", n_items,
+                            UINT32_MAX / 2);
     size_t links = fi->offsets[idx->n.fiches];
-    m->fiche_macro = malloc((links + 1) * sizeof *m->fiche_macro);
-    m->fiche_qualification = malloc(links + 1);
-    m->fiche_order = malloc((links + 1) * sizeof *m->fiche_order);
+    m->macro_id = malloc(((size_t)n_items + 1) * sizeof *m->macro_id);
+    m->job_links = malloc((links + 1) * sizeof *m->job_links);
+    m->ranked_links = malloc((links + 1) * sizeof *m->ranked_links);
     uint64_t *keys = malloc((links + 1) * sizeof *keys);
-    if (!m->fiche_macro || !m->fiche_qualification || !m->fiche_order || !keys) {
+    if (!m->macro_id || !m->job_links || !m->ranked_links || !keys) {
         free(keys);
-        return -1;
+        return px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory while building");
     }
-    for (size_t k = 0; k < links; k++) {
-        uint32_t mac = m->item[fi->targets[k]].macro;
-        m->fiche_macro[k] = mac == ROME_NONE ? n_items : mac;
-        m->fiche_qualification[k] = (idx->items[fi->targets[k]].flags & ROME_ITEM_QUALIFICATION) != 0;
+    for (uint32_t i = 0; i < n_items; i++) m->macro_id[i] = ROME_NONE;
+    for (uint32_t i = 0; i < n_items; i++) {   /* number the macro-compétences (a macro is its own) */
+        uint32_t mac = m->item[i].macro;
+        if (mac != ROME_NONE && m->macro_id[mac] == ROME_NONE) m->macro_id[mac] = m->n_macro_ids++;
     }
-    /* a job's missing items are ordered by w × opens and opens is mostly 1: starting from the
-     * order by w makes that sort nearly free */
+    for (uint32_t i = 0; i < n_items; i++) {   /* then give every item its macro's number */
+        uint32_t mac = m->item[i].macro;
+        if (mac != i) m->macro_id[i] = mac == ROME_NONE ? m->n_macro_ids : m->macro_id[mac];
+    }
+    for (size_t k = 0; k < links; k++)
+        m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k], m->macro_id[fi->targets[k]]};
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
         uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
         for (uint32_t k = 0; k < n; k++) keys[first + k] = missing_key(m->fiche_weight[first + k], k);
         qsort(keys + first, n, sizeof *keys, cmp_u64);
-        for (uint32_t k = 0; k < n; k++) m->fiche_order[first + k] = (uint32_t)keys[first + k];
+        for (uint32_t t = 0; t < n; t++) {
+            uint32_t k = first + (uint32_t)keys[first + t], i = fi->targets[k];
+            m->ranked_links[first + t] =
+                (ranked_link){m->fiche_weight[k], i << 1 | ((idx->items[i].flags & ROME_ITEM_QUALIFICATION) != 0)};
+        }
     }
     free(keys);
     return 0;
@@ -482,6 +518,10 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     for (uint32_t f = 0; f < m->dense_stride; f++)   /* 0 in the padding: see score_fiches */
         m->fiche_inverse_total[f] = f < n_fiches && m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
     if (build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m)) goto nomem;
+    if (build_job_links(m, err)) {
+        matcher_free(m);
+        return NULL;
+    }
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
         matcher_free(m);
@@ -501,9 +541,9 @@ void matcher_free(matcher *m) {
     free(m->item);
     free(m->item_links);
     free(m->fiche_weight);
-    free(m->fiche_macro);
-    free(m->fiche_qualification);
-    free(m->fiche_order);
+    free(m->job_links);
+    free(m->ranked_links);
+    free(m->macro_id);
     free(m->fiche_total);
     free(m->fiche_inverse_total);
     free(m->macro_offsets);
@@ -557,6 +597,25 @@ typedef struct item_fix {
 
 _Static_assert(MATCHER_MAX_TOP <= UINT8_MAX, "matcher_scratch.opens counts suggested jobs in a byte");
 
+/* What a link of a suggested job to an item brings, the same in every job of a match: its value,
+ * where its contribution goes (the bucket of its source class) and whether the person holds it. */
+typedef struct link_source {
+    double value;
+    uint32_t bucket;          /* class × SOURCE_BANKS */
+    uint32_t held;            /* 1 when held(i) > 0 */
+} link_source;
+
+/* Who a contribution is split between: the experiences of `key`'s low 32 bits, and the declared
+ * competences when bit 32 is set (see source_key). */
+typedef struct source_class {
+    uint64_t key;
+    double parts;             /* how many ways it is split, at least 1 */
+} source_class;
+
+/* Consecutive links of a job add to different banks, so that an addition rarely waits for the
+ * previous one to the same class to be stored. */
+#define SOURCE_BANKS 8u
+
 struct matcher_scratch {
     title_scratch *titles;
     const item_info *item_info;   /* the matcher's */
@@ -590,12 +649,21 @@ struct matcher_scratch {
     ranked *candidates;       /* per fiche, see select_best */
     ranked *skill_candidates; /* per item */
     uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
-    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): two runs and their merge */
+    /* describing the jobs (describe_jobs) */
+    link_source *sources;     /* [0, n_macro_ids]: a macro credit by macro id, zero unless the macro is
+                                 held ([n_macro_ids]: no macro, always zero); [n_macro_ids + k]: rec[k] */
+    source_class *classes;    /* the match's distinct (experiences, declared) pairs */
+    size_t classes_cap;
+    uint32_t n_classes;
+    uint32_t *class_table;    /* open addressing: class + 1 by source_key hash, 0 = free */
+    size_t class_table_cap, class_mask;   /* the match uses class_mask + 1 entries, a power of two */
+    double *buckets;          /* per class, SOURCE_BANKS running sums of a job's contributions */
+    size_t buckets_cap;
+    uint32_t *job_held;       /* the suggested jobs' held items, job after job */
+    size_t job_held_cap;
+    uint64_t *sorted;         /* a job's missing items as sort keys (missing_key): the run already
+                                 sorted, the others before and after sorting */
     size_t sorted_cap;
-    const item_rec **link_rec;  /* the suggested jobs' fiche-item links, each link's item record */
-    size_t link_rec_cap;
-    uint8_t *link_held;       /* parallel to link_rec: 1 when the person holds the item */
-    size_t link_held_cap;
 };
 
 matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
@@ -609,7 +677,8 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
         matcher_scratch_free(s);
         return NULL;
     }
-    s->slot = calloc(ni + 1, sizeof *s->slot);   /* slot[n_items] stays 0: see fiche_macro */
+    s->slot = calloc(ni, sizeof *s->slot);
+    s->sources = calloc(m->n_macro_ids + 1 + ni + 1, sizeof *s->sources);
     s->touched = calloc((ni + 63) / 64, sizeof *s->touched);
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
@@ -632,7 +701,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
+    if (!s->slot || !s->sources || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
         !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates ||
         !s->skill_candidates || !s->key_counts)
@@ -669,9 +738,12 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->skill_candidates);
     free(s->key_counts);
     free(s->skills);
+    free(s->sources);
+    free(s->classes);
+    free(s->class_table);
+    free(s->buckets);
+    free(s->job_held);
     free(s->sorted);
-    free(s->link_rec);
-    free(s->link_held);
     free(s);
 }
 
@@ -726,15 +798,6 @@ static uint64_t missing_key(float usefulness, uint32_t item) {
     uint32_t bits;
     memcpy(&bits, &usefulness, sizeof bits);
     return ((uint64_t)(UINT32_MAX - bits) << 32) | item;
-}
-
-static void key_sort(uint64_t *v, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        uint64_t x = v[i];
-        size_t j = i;
-        for (; j > 0 && x < v[j - 1]; j--) v[j] = v[j - 1];
-        v[j] = x;
-    }
 }
 
 /* Sorts best first (insertion sort: the arrays are small and often nearly sorted). */
@@ -1328,25 +1391,90 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     return 0;
 }
 
-/* Splits what item i (of value v, weight w in the job's fiche) brings between the experiences it
- * came from (part[e]) and the declared competences (part[MATCHER_MAX_EXPERIENCES]). Called for
- * every link of a job, so it avoids unpredictable branches: a zero contribution adds +0 (no
- * change), and x / 1 is x, so always dividing gives what skipping would. */
-static void attribute(const item_rec *r, const item_rec *macro, double v, double contribution, double *part) {
-    bool direct = r->held >= v;
-    uint32_t inferred_from = (r->state & ITEM_INFERRED) ? r->from : 0;
-    uint32_t from = direct ? inferred_from : macro->macro_from;
-    bool declared = direct ? (r->state & ITEM_DECLARED) != 0 : macro->macro_declared != 0;
-    uint32_t n = declared + bit_count(from);
-    double share = contribution / (n ? n : 1);
-    part[MATCHER_MAX_EXPERIENCES] += declared ? share : 0.0;
-    for (; from; from &= from - 1) part[__builtin_ctz(from)] += share;
+/* The source class key of contributions split between the experiences `from` and, when
+ * `declared`, the confirmed/added competences. */
+static uint64_t source_key(uint32_t from, bool declared) {
+    return (uint64_t)declared << 32 | from;
 }
 
-/* The biggest parts, as shares of the whole, biggest first (ties: lower experience index). */
-static void pick_reasons(const double *part, double total, match_job *job) {
+/* The class of key, created on first sight (the table has room: see prepare_sources). */
+static uint32_t source_class_of(matcher_scratch *s, uint64_t key) {
+    size_t mask = s->class_mask, h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    for (; s->class_table[h]; h = (h + 1) & mask)
+        if (s->classes[s->class_table[h] - 1].key == key) return s->class_table[h] - 1;
+    uint32_t c = s->n_classes++, parts = (uint32_t)(key >> 32) + bit_count((uint32_t)key);
+    s->classes[c] = (source_class){key, parts ? parts : 1};
+    s->class_table[h] = c + 1;
+    return c;
+}
+
+/* Gives each touched item and held macro-compétence the link_source of this match. An item's value
+ * × w is split (docs/matching.md, reasons) between the experiences it was inferred from and
+ * "declared" when it counts directly (held >= value), else between those of the held items under
+ * its macro-compétence. A match has few distinct such splits, so a job sums its contributions per
+ * split (class) and divides each sum once, instead of dividing every link's. */
+static int prepare_sources(const matcher *m, matcher_scratch *s, px_error *err) {
+    size_t most = 1 + (size_t)s->n_items + s->n_macros, table = 16;   /* class 0, one per record or macro */
+    while (table < 2 * most) table *= 2;   /* at most half full: probes stay short */
+    if (reserve((void **)&s->class_table, &s->class_table_cap, table, sizeof *s->class_table, err) ||
+        reserve((void **)&s->classes, &s->classes_cap, most, sizeof *s->classes, err) ||
+        reserve((void **)&s->buckets, &s->buckets_cap, most * SOURCE_BANKS, sizeof *s->buckets, err))
+        return -1;
+    memset(s->class_table, 0, table * sizeof *s->class_table);
+    s->class_mask = table - 1;
+    s->n_classes = 0;
+    uint64_t last_key = source_key(0, false);
+    uint32_t last = source_class_of(s, last_key);   /* class 0: links that bring nothing */
+    for (uint32_t k = 0; k < s->n_macros; k++) {   /* first: an item credited by its macro takes its class */
+        const item_rec *macro = peek(s, s->macros[k]);
+        uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
+        s->sources[m->macro_id[s->macros[k]]] =
+            (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
+    }
+    for (uint32_t k = 1; k <= s->n_items; k++) {
+        const item_rec *r = &s->rec[k];
+        uint32_t bucket;
+        if (r->held >= r->value) {   /* mostly true, and the macro records hold_macros added come last */
+            uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
+            if (key != last_key) {   /* records come in runs of one experience's fiche */
+                last_key = key;
+                last = source_class_of(s, key);
+            }
+            bucket = last * SOURCE_BANKS;
+        } else {
+            bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
+        }
+        s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
+    }
+    memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
+    return 0;
+}
+
+/* Splits each class's sum between its experiences (part[e]) and the declared competences
+ * (part[MATCHER_MAX_EXPERIENCES]), emptying the buckets for the next job. Returns Σ value × w. */
+static double split_classes(matcher_scratch *s, double *part) {
+    double total = 0;
+    for (uint32_t c = 0; c < s->n_classes; c++) {
+        double *bank = s->buckets + c * SOURCE_BANKS, sum = 0;
+        for (uint32_t b = 0; b < SOURCE_BANKS; b++) {
+            sum += bank[b];
+            bank[b] = 0;
+        }
+        total += sum;
+        uint64_t key = s->classes[c].key;
+        double share = sum / s->classes[c].parts;
+        if (key >> 32) part[MATCHER_MAX_EXPERIENCES] += share;
+        for (uint32_t from = (uint32_t)key; from; from &= from - 1) part[__builtin_ctz(from)] += share;
+    }
+    return total;
+}
+
+/* The biggest parts, as shares of the whole, biggest first (ties: lower experience index, then
+ * "declared"). Only the profile's experiences can have a part. */
+static void pick_reasons(const double *part, uint32_t n_experiences, double total, match_job *job) {
     job->n_reasons = 0;
-    for (uint32_t e = 0; e <= MATCHER_MAX_EXPERIENCES; e++) {
+    for (uint32_t k = 0; k <= n_experiences; k++) {
+        uint32_t e = k < n_experiences ? k : MATCHER_MAX_EXPERIENCES;
         if (part[e] <= 0) continue;
         match_reason r = {e == MATCHER_MAX_EXPERIENCES ? -1 : (int32_t)e, part[e] / total};
         uint32_t pos = job->n_reasons < MATCHER_MAX_REASONS ? job->n_reasons++ : MATCHER_MAX_REASONS;
@@ -1358,101 +1486,127 @@ static void pick_reasons(const double *part, double total, match_job *job) {
     }
 }
 
-/* Orders a job's missing keys (missing_key: unique, so any correct sort gives the same order).
- * `single` holds the items no other suggested job misses, taken in the fiche's precomputed order:
- * their key is missing_key(w, local), so they are already sorted. `shared` (opens > 1) is sorted
- * here, then both runs are merged into out. */
-static void merge_missing(const uint64_t *single, size_t n_single, uint64_t *shared, size_t n_shared, uint64_t *out) {
-    key_sort(shared, n_shared);
-    size_t a = 0, b = 0, o = 0;
-    while (a < n_single && b < n_shared) {   /* which run gives the next key is not predictable */
-        bool from_single = single[a] < shared[b];
-        out[o++] = from_single ? single[a] : shared[b];
-        a += from_single;
-        b += !from_single;
+/* Sorts the distinct keys v[0..n) into out by counting, for each, the keys below it: no branch
+ * depends on the keys (an insertion sort mispredicts about once per key). Two counters halve the
+ * chain of additions. n² comparisons, for short runs (16 keys on average). */
+static void rank_sort_keys(const uint64_t *v, uint32_t n, uint64_t *out) {
+    for (uint32_t b = 0; b < n; b++) {
+        uint32_t below = 0, below_odd = 0, c = 0;
+        for (; c + 1 < n; c += 2) {
+            below += v[c] < v[b];
+            below_odd += v[c + 1] < v[b];
+        }
+        if (c < n) below += v[c] < v[b];
+        out[below + below_odd] = v[b];
     }
-    while (a < n_single) out[o++] = single[a++];
-    while (b < n_shared) out[o++] = shared[b++];
 }
 
-/* Fills the jobs: held by code, missing by usefulness (w × how many suggested jobs miss it). */
+/* Writes a job's missing items, most useful first (w × opens descending, then item), then its
+ * qualifications in the same order; returns how many are missing and sets *n_qualifications.
+ * The items no other job misses (opens == 1) come in the fiche's ranked order, already sorted;
+ * the others (16 on average) are sorted here, then both runs are merged. Held items have
+ * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for n. */
+static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, uint64_t *single,
+                              uint64_t *unsorted, uint64_t *shared, uint32_t *codes, uint32_t *n_qualifications) {
+    uint32_t n_single = 0, n_shared = 0;
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t jobs = opens[links[t].item_flag >> 1];
+        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].item_flag);
+        single[n_single] = key;
+        unsorted[n_shared] = key;
+        n_single += jobs == 1;
+        n_shared += jobs > 1;
+    }
+    rank_sort_keys(unsorted, n_shared, shared);
+    single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: item_flag < UINT32_MAX */
+    uint32_t n_missing = n_single + n_shared, q = n_missing;
+    for (uint32_t a = 0, b = 0, o = 0; o < n_missing; o++) {   /* which run comes next is not predictable */
+        bool from_single = single[a] < shared[b];
+        uint32_t item_flag = (uint32_t)(from_single ? single[a] : shared[b]);
+        a += from_single;
+        b += !from_single;
+        codes[o] = codes[q] = item_flag >> 1;
+        q += item_flag & 1;
+    }
+    *n_qualifications = q - n_missing;
+    return n_missing;
+}
+
+/* Fills the jobs: held by code, missing by usefulness (w × how many suggested jobs miss it), reasons.
+ * A first pass over every job's links looks each item up once (its link_source: the item's record
+ * when touched, else its macro credit), counts the jobs missing it and sums the job's contributions
+ * per class; the second orders each job's missing items, which needs every job's counts. Branches
+ * are avoided where the data decides (held or not, which class): they could not be predicted. */
 static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out, size_t n_top, px_error *err) {
-    const rome_index *idx = m->idx;
-    const rome_csr *fi = &idx->fiche_items;
-    size_t need = 0, widest = 0;
+    const rome_csr *fi = &m->idx->fiche_items;
+    size_t links = 0, widest = 0;
     for (size_t j = 0; j < n_top; j++) {
-        uint32_t f = s->top[j].id, n = rome_csr_count(fi, f);
-        need += 2u * n;
+        uint32_t first = fi->offsets[s->top[j].id], n = fi->offsets[s->top[j].id + 1] - first;
+        links += n;
         if (n > widest) widest = n;
+        /* the jobs' fiches change with every match: ask for them now, they come while the sources
+         * are prepared */
+        for (uint32_t t = 0; t < n; t += 64 / sizeof *m->job_links) __builtin_prefetch(m->job_links + first + t);
+        for (uint32_t t = 0; t < n; t += 64 / sizeof *m->ranked_links) __builtin_prefetch(m->ranked_links + first + t);
     }
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
-        reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err) ||
-        reserve((void **)&s->sorted, &s->sorted_cap, 3 * widest, sizeof *s->sorted, err) ||
-        reserve((void **)&s->link_rec, &s->link_rec_cap, need / 2, sizeof *s->link_rec, err) ||
-        reserve((void **)&s->link_held, &s->link_held_cap, need / 2, sizeof *s->link_held, err))
+        reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
+        reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + 1), sizeof *s->sorted, err) ||
+        reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err) ||
+        prepare_sources(m, s, err))
         return -1;
-    /* each link's record, looked up once for the passes below; held or not is copied apart so that
-     * the missing pass reads a byte, not a record. Held and missing go apart without branches:
-     * which one an item is cannot be predicted. */
-    const item_rec **link_rec = s->link_rec;
-    uint8_t *link_held = s->link_held;
-    for (size_t j = 0, l = 0; j < n_top; j++)
-        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++, l++) {
-            const item_rec *r = &s->rec[s->slot[fi->targets[k]]];   /* rec[0] when untouched: no branch */
-            link_rec[l] = r;
-            link_held[l] = r->held > 0;
-            s->opens[fi->targets[k]] += !link_held[l];
-        }
-    uint64_t *single = s->sorted, *shared = s->sorted + widest, *order = s->sorted + 2 * widest;
+    /* locals: a byte store (opens) may alias anything reached through s or m */
+    const uint32_t *slots = s->slot;
+    const uint64_t *touched_bits = s->touched;
+    const link_source *sources = s->sources;
+    uint32_t n_macro_ids = m->n_macro_ids;
+    uint8_t *opens = s->opens;
+    uint32_t *job_held = s->job_held;
+    double *buckets = s->buckets;
+    size_t n_held = 0;
     out->n_jobs = n_top;
-    out->n_codes = 0;
-    for (size_t j = 0, l = 0; j < n_top; j++) {
-        uint32_t f = s->top[j].id;
+    for (size_t j = 0; j < n_top; j++) {
+        uint32_t f = s->top[j].id, first = fi->offsets[f], n = fi->offsets[f + 1] - first;
         match_job *job = &out->jobs[j];
         job->fiche = f;
         job->score = s->top[j].key;
         job->coverage = coverage(m, s, f);
-        job->held.off = (uint32_t)out->n_codes;
-        double part[MATCHER_MAX_EXPERIENCES + 1] = {0}, total = 0;
-        uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
-        const item_rec **recs = link_rec + l;
-        const uint8_t *held = link_held + l;
-        l += n;
-        for (uint32_t k = first; k < first + n; k++) {
-            const item_rec *r = recs[k - first], *macro = &s->rec[s->slot[m->fiche_macro[k]]];
-            out->codes[out->n_codes] = fi->targets[k];
-            out->n_codes += held[k - first];
-            double v = r != s->rec ? r->value : m->cfg.macro_credit * macro->macro_held;   /* >= 0 */
-            total += v * m->fiche_weight[k];
-            attribute(r, macro, v, v * m->fiche_weight[k], part);
+        job->held.n = (uint32_t)n_held;   /* its start, until the count is known */
+        const job_link *link = m->job_links + first;
+        for (uint32_t t = 0; t < n; t++) {
+            uint32_t i = link[t].item;
+            /* all ones when touched; masks rather than ?: so that the compiler cannot make branches.
+             * An untouched item's slot is not loaded (slot[] is too big for L1): slot[0] is. */
+            uint32_t touched = 0u - (uint32_t)(touched_bits[i / 64] >> (i % 64) & 1u);
+            uint32_t slot = slots[i & touched];
+            const link_source *src = &sources[((n_macro_ids + slot) & touched) | (link[t].macro_id & ~touched)];
+            job_held[n_held] = i;
+            n_held += src->held;
+            opens[i] += (uint8_t)(1 - src->held);
+            buckets[src->bucket + t % SOURCE_BANKS] += src->value * link[t].weight;
         }
-        pick_reasons(part, total, job);
-        job->held.n = (uint32_t)(out->n_codes - job->held.off);
-        /* ties of usefulness go by item code, i.e. by position in the fiche's sorted list */
-        size_t n_single = 0, n_shared = 0;
-        for (uint32_t k = first; k < first + n; k++) {
-            uint32_t local = m->fiche_order[k];
-            uint32_t opens = s->opens[fi->targets[first + local]];
-            bool missing = !held[local];
-            single[n_single] = missing_key(m->fiche_weight[first + local], local);
-            shared[n_shared] = missing_key(m->fiche_weight[first + local] * (float)opens, local);
-            n_single += missing & (opens == 1);
-            n_shared += missing & (opens != 1);
-        }
-        size_t n_missing = n_single + n_shared;
-        merge_missing(single, n_single, shared, n_shared, order);
-        job->missing.off = (uint32_t)out->n_codes;
-        for (size_t k = 0; k < n_missing; k++) out->codes[out->n_codes++] = fi->targets[first + (uint32_t)order[k]];
-        job->missing.n = (uint32_t)n_missing;
-        job->qualifications.off = (uint32_t)out->n_codes;
-        for (size_t k = 0; k < n_missing; k++) {
-            out->codes[out->n_codes] = fi->targets[first + (uint32_t)order[k]];
-            out->n_codes += m->fiche_qualification[first + (uint32_t)order[k]];
-        }
-        job->qualifications.n = (uint32_t)(out->n_codes - job->qualifications.off);
+        job->held.n = (uint32_t)n_held - job->held.n;
+        double part[MATCHER_MAX_EXPERIENCES + 1] = {0};
+        double total = split_classes(s, part);
+        pick_reasons(part, (uint32_t)out->n_experiences, total, job);
     }
-    for (size_t j = 0; j < n_top; j++)   /* a held item's count stayed 0 */
-        for (uint32_t k = fi->offsets[s->top[j].id]; k < fi->offsets[s->top[j].id + 1]; k++) s->opens[fi->targets[k]] = 0;
+    out->n_codes = 0;
+    for (size_t j = 0, h = 0; j < n_top; j++) {
+        match_job *job = &out->jobs[j];
+        uint32_t first = fi->offsets[job->fiche], n = fi->offsets[job->fiche + 1] - first;
+        job->held.off = (uint32_t)out->n_codes;
+        memcpy(out->codes + out->n_codes, s->job_held + h, job->held.n * sizeof *out->codes);
+        h += job->held.n;
+        out->n_codes += job->held.n;
+        job->missing.off = (uint32_t)out->n_codes;
+        job->missing.n = order_missing(m->ranked_links + first, n, s->opens, s->sorted, s->sorted + widest + 1,
+                                       s->sorted + 2 * (widest + 1), out->codes + out->n_codes, &job->qualifications.n);
+        out->n_codes += job->missing.n;
+        job->qualifications.off = (uint32_t)out->n_codes;
+        out->n_codes += job->qualifications.n;
+    }
+    memset(opens, 0, m->idx->n.items);   /* one sweep of 33 KB costs less than ~850 scattered stores */
+    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->macro_id[s->macros[k]]] = (link_source){0, 0, 0};
     return 0;
 }
 

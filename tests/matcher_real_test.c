@@ -2,6 +2,7 @@
  * message when it is missing):
  *   - properties over generated profiles, checked from outside the engine, including a full-scan
  *     recomputation of the documented formula that the inverted-list scoring must agree with;
+ *   - the reasons of every suggested job against the documented rule, recomputed by scanning its fiche;
  *   - title resolution on real-world spellings;
  *   - PLAUSIBILITY checks (marked as such): expectations justified from the data, not proofs. */
 #include <setjmp.h>
@@ -22,6 +23,8 @@
 
 #define PROPERTY_PROFILES 3000
 #define FULL_SCAN_PROFILES 300
+#define REASON_PROFILES 400
+#define REASON_TOLERANCE 1e-6   /* the engine holds values in single precision */
 
 typedef struct world {
     rome_index *idx;
@@ -121,21 +124,47 @@ static bool domain_listed(const rome_index *idx, const profile_strings *list, ui
     return false;
 }
 
+/* The macro-compétence of item i (itself for a macro), or ROME_NONE. */
+static uint32_t macro_of(const rome_index *idx, uint32_t i) {
+    return (idx->items[i].flags & ROME_ITEM_MACRO) ? i : idx->items[i].macro;
+}
+
+/* w(f, i) of docs/matching.md for link k of fiche_items. */
+static double link_weight(const world *w, uint32_t k) {
+    const rome_index *idx = w->idx;
+    const double imp_w[3] = {w->cfg.weight_other, w->cfg.weight_emergente, w->cfg.weight_principale};
+    uint32_t i = idx->fiche_items.targets[k];
+    double spec = log((double)idx->n.fiches / rome_csr_count(&idx->item_fiches, i)) / log((double)idx->n.fiches);
+    return imp_w[idx->fiche_items.importance[k]] * (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? w->cfg.savoir_etre_factor : 1.0) *
+           spec;
+}
+
+/* value(i) of docs/matching.md: 0 when rejected (held < 0), else the better of its holding and
+ * the macro credit. */
+static double item_value(const world *w, const double *held, const double *macro_held, uint32_t i) {
+    uint32_t mac = macro_of(w->idx, i);
+    if (held[i] < 0) return 0.0;
+    double credit = mac == ROME_NONE ? 0.0 : w->cfg.macro_credit * macro_held[mac];
+    return held[i] > credit ? held[i] : credit;
+}
+
+/* The best holding under each macro-compétence. */
+static void hold_macros(const world *w, const double *held, double *macro_held) {
+    memset(macro_held, 0, w->idx->n.items * sizeof *macro_held);
+    for (uint32_t i = 0; i < w->idx->n.items; i++) {
+        uint32_t mac = macro_of(w->idx, i);
+        if (mac != ROME_NONE && held[i] > macro_held[mac]) macro_held[mac] = held[i];
+    }
+}
+
 /* The documented score by brute force over one fiche: Σ value(i) w(f,i) / Σ w(f,i). */
 static double full_scan_score(const world *w, const profile *p, const double *held, const double *macro_held,
                               uint32_t f) {
     const rome_index *idx = w->idx;
-    const double imp_w[3] = {w->cfg.weight_other, w->cfg.weight_emergente, w->cfg.weight_principale};
     double num = 0, den = 0;
     for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++) {
-        uint32_t i = idx->fiche_items.targets[k];
-        const rome_item *it = &idx->items[i];
-        double spec = log((double)idx->n.fiches / rome_csr_count(&idx->item_fiches, i)) / log((double)idx->n.fiches);
-        double wt = imp_w[idx->fiche_items.importance[k]] * (it->kind == ROME_KIND_SAVOIR_ETRE ? w->cfg.savoir_etre_factor : 1.0) * spec;
-        uint32_t mac = (it->flags & ROME_ITEM_MACRO) ? i : it->macro;
-        double v = held[i] < 0 ? 0.0 : held[i];
-        if (held[i] >= 0 && mac != ROME_NONE && w->cfg.macro_credit * macro_held[mac] > v) v = w->cfg.macro_credit * macro_held[mac];
-        num += v * wt;
+        double wt = link_weight(w, k);
+        num += item_value(w, held, macro_held, idx->fiche_items.targets[k]) * wt;
         den += wt;
     }
     double score = den > 0 ? num / den : 0;
@@ -190,11 +219,7 @@ static void check_profile(const world *w, const profile *p, const match_result *
     }
     if (!full_scan) return;
     /* the inverted-list engine agrees with a scan of every fiche */
-    memset(macro_held, 0, idx->n.items * sizeof *macro_held);
-    for (uint32_t i = 0; i < idx->n.items; i++) {
-        uint32_t mac = (idx->items[i].flags & ROME_ITEM_MACRO) ? i : idx->items[i].macro;
-        if (mac != ROME_NONE && held[i] > macro_held[mac]) macro_held[mac] = held[i];
-    }
+    hold_macros(w, held, macro_held);
     double last = r->n_jobs ? r->jobs[r->n_jobs - 1].score : 0.0;
     for (size_t j = 0; j < r->n_jobs; j++)
         assert_true(fabs(full_scan_score(w, p, held, macro_held, r->jobs[j].fiche) - r->jobs[j].score) < 1e-4);
@@ -253,6 +278,142 @@ static void test_properties(void **state) {
     free(held);
     free(macro_held);
     free(mark);
+}
+
+/* What the documented rule for reasons needs to know of each item, recomputed from the profile. */
+typedef struct credit_map {
+    double *held, *macro_held;
+    uint32_t *from;           /* per item: the experiences whose fiche lists it */
+    uint32_t *macro_from;     /* per macro-compétence: the experiences of the held items under it */
+    uint8_t *declared;        /* per item: confirmed or added, and not rejected */
+    uint8_t *macro_declared;  /* per macro-compétence: a held item under it is declared */
+} credit_map;
+
+static void map_credits(const world *w, const profile *p, credit_map *c) {
+    const rome_index *idx = w->idx;
+    holdings(w, p, c->held);
+    hold_macros(w, c->held, c->macro_held);
+    memset(c->from, 0, idx->n.items * sizeof *c->from);
+    memset(c->macro_from, 0, idx->n.items * sizeof *c->macro_from);
+    memset(c->declared, 0, idx->n.items);
+    memset(c->macro_declared, 0, idx->n.items);
+    for (size_t e = 0; e < p->n_experiences; e++) {
+        uint32_t f = experience_fiche(idx, &p->experiences[e]);
+        for (uint32_t k = 0; k < rome_csr_count(&idx->fiche_items, f); k++)
+            c->from[rome_csr_targets(&idx->fiche_items, f)[k]] |= 1u << e;
+    }
+    for (size_t k = 0; k < p->confirmed.n; k++) c->declared[rome_item_find(idx, p->confirmed.v[k])] = 1;
+    for (size_t k = 0; k < p->added.n; k++) c->declared[rome_item_find(idx, p->added.v[k])] = 1;
+    for (size_t k = 0; k < p->rejected.n; k++) c->declared[rome_item_find(idx, p->rejected.v[k])] = 0;
+    for (uint32_t i = 0; i < idx->n.items; i++) {
+        uint32_t mac = macro_of(idx, i);
+        if (mac == ROME_NONE || !(c->held[i] > 0)) continue;
+        c->macro_from[mac] |= c->from[i];
+        c->macro_declared[mac] |= c->declared[i];
+    }
+}
+
+/* The documented reasons of fiche f by a scan of its items: each item's value × w is split equally
+ * between the experiences it was inferred from and "declared" when its own holding counts
+ * (held >= value), else between those of the held items under its macro-compétence. part[e] for
+ * experience e, part[MATCHER_MAX_EXPERIENCES] for "declared"; returns Σ value × w. */
+static double documented_parts(const world *w, const credit_map *c, uint32_t f, double *part) {
+    const rome_index *idx = w->idx;
+    double total = 0;
+    memset(part, 0, (MATCHER_MAX_EXPERIENCES + 1) * sizeof *part);
+    for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++) {
+        uint32_t i = idx->fiche_items.targets[k], mac = macro_of(idx, i);
+        double v = item_value(w, c->held, c->macro_held, i), contribution = v * link_weight(w, k);
+        bool direct = c->held[i] >= v;
+        uint32_t from = direct ? c->from[i] : mac == ROME_NONE ? 0 : c->macro_from[mac];
+        bool declared = direct ? c->declared[i] : mac != ROME_NONE && c->macro_declared[mac];
+        uint32_t ways = declared;
+        for (uint32_t e = 0; e < MATCHER_MAX_EXPERIENCES; e++) ways += from >> e & 1u;
+        total += contribution;
+        if (!ways) continue;   /* counts in the whole, for nobody */
+        if (declared) part[MATCHER_MAX_EXPERIENCES] += contribution / ways;
+        for (uint32_t e = 0; e < MATCHER_MAX_EXPERIENCES; e++)
+            if (from >> e & 1u) part[e] += contribution / ways;
+    }
+    return total;
+}
+
+/* Ties of shares go to the lower experience index, "declared" (-1) last. */
+static uint32_t reason_rank(int32_t experience) {
+    return experience < 0 ? MATCHER_MAX_EXPERIENCES : (uint32_t)experience;
+}
+
+/* The engine's reasons of one job are the documented ones: the same count, each share within
+ * REASON_TOLERANCE of the documented share of that experience, in order of documented share (two
+ * experiences whose documented shares are closer than the tolerance may come either way: the
+ * engine rounds), exact ties by reason_rank. Returns how many reasons are "declared". */
+static uint32_t check_reasons(const world *w, const credit_map *c, const match_job *job) {
+    double part[MATCHER_MAX_EXPERIENCES + 1], total = documented_parts(w, c, job->fiche, part);
+    match_reason want[MATCHER_MAX_EXPERIENCES + 1];
+    uint32_t n_want = 0, declared = 0;
+    for (uint32_t e = 0; e <= MATCHER_MAX_EXPERIENCES; e++) {
+        if (!(part[e] > 0)) continue;
+        match_reason r = {e == MATCHER_MAX_EXPERIENCES ? -1 : (int32_t)e, part[e] / total};
+        uint32_t pos = n_want++;
+        for (; pos > 0 && r.share > want[pos - 1].share; pos--) want[pos] = want[pos - 1];
+        want[pos] = r;
+    }
+    assert_int_equal(job->n_reasons, n_want < MATCHER_MAX_REASONS ? n_want : MATCHER_MAX_REASONS);
+    double sum = 0;
+    for (uint32_t k = 0; k < job->n_reasons; k++) {
+        const match_reason *got = &job->reasons[k];
+        const match_reason *same = NULL;
+        for (uint32_t t = 0; t < n_want; t++)
+            if (want[t].experience == got->experience) same = &want[t];
+        if (!same) fail_msg("fiche %u: reason %u names experience %d, which brings nothing", job->fiche, k, got->experience);
+        if (fabs(got->share - same->share) > REASON_TOLERANCE || fabs(same->share - want[k].share) > REASON_TOLERANCE)
+            fail_msg("fiche %u: reason %u is experience %d with %.9f (documented %.9f), documented #%u is %d with %.9f",
+                     job->fiche, k, got->experience, got->share, same->share, k, want[k].experience, want[k].share);
+        if (k && got->share == job->reasons[k - 1].share)
+            assert_true(reason_rank(got->experience) > reason_rank(job->reasons[k - 1].experience));
+        if (k) assert_true(got->share <= job->reasons[k - 1].share);
+        sum += got->share;
+        declared += got->experience < 0;
+    }
+    assert_true(sum <= 1 + 1e-9);
+    return declared;
+}
+
+/* The reasons of every suggested job, against a scan of its fiche by the documented rule. */
+static void test_reasons(void **state) {
+    world *w = *state;
+    NEED_DATA(w);
+    size_t n = w->idx->n.items;
+    credit_map c = {malloc(n * sizeof *c.held), malloc(n * sizeof *c.macro_held), malloc(n * sizeof *c.from),
+                    malloc(n * sizeof *c.macro_from), malloc(n), malloc(n)};
+    assert_true(c.held && c.macro_held && c.from && c.macro_from && c.declared && c.macro_declared);
+    matcher_gen gen = {0x5EA5011ULL};
+    match_result r = {0};
+    size_t jobs = 0, shared = 0, declared = 0;
+    for (int k = 0; k < REASON_PROFILES; k++) {
+        profile p = {0};
+        px_error err = {0, ""};
+        assert_int_equal(matcher_gen_profile(&gen, w->idx, &w->cfg, &p, &err), 0);
+        if (matcher_run(w->m, w->s, &p, &r, &err)) fail_msg("profile %d: %s", k, err.msg);
+        map_credits(w, &p, &c);
+        for (size_t j = 0; j < r.n_jobs; j++) {
+            declared += check_reasons(w, &c, &r.jobs[j]);
+            shared += r.jobs[j].n_reasons > 1;
+        }
+        jobs += r.n_jobs;
+        profile_free(&p);
+    }
+    /* the profiles exercised splits between experiences and declared competences */
+    assert_true(jobs > REASON_PROFILES * 10);
+    assert_true(shared > jobs / 4);
+    assert_true(declared > 0);
+    match_result_free(&r);
+    free(c.held);
+    free(c.macro_held);
+    free(c.from);
+    free(c.macro_from);
+    free(c.declared);
+    free(c.macro_declared);
 }
 
 /* Real-world spellings of job titles and the fiche their appellation must belong to (checked in
@@ -356,6 +517,7 @@ static void test_plausible_developer(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_title_spellings),
         cmocka_unit_test(test_plausible_cashier),
         cmocka_unit_test(test_plausible_care_assistant),
