@@ -1486,18 +1486,28 @@ static void pick_reasons(const double *part, uint32_t n_experiences, double tota
     }
 }
 
+typedef uint64_t key_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(uint64_t))));
+#define KEY_LANES (DENSE_LANES / 2)
+
 /* Sorts the distinct keys v[0..n) into out by counting, for each, the keys below it: no branch
- * depends on the keys (an insertion sort mispredicts about once per key). Two counters halve the
- * chain of additions. n² comparisons, for short runs (16 keys on average). */
-static void rank_sort_keys(const uint64_t *v, uint32_t n, uint64_t *out) {
+ * depends on the keys (an insertion sort mispredicts about once per key), and the counting is
+ * KEY_LANES comparisons at a time. n² comparisons, for short runs (16 keys on average, a tail to
+ * 80). v has room for n rounded up to KEY_LANES; the padding is overwritten. */
+VECTOR_CLONES
+static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
+    uint32_t padded = (n + KEY_LANES - 1) / KEY_LANES * KEY_LANES;
+    for (uint32_t c = n; c < padded; c++) v[c] = UINT64_MAX;   /* above every key: never below */
     for (uint32_t b = 0; b < n; b++) {
-        uint32_t below = 0, below_odd = 0, c = 0;
-        for (; c + 1 < n; c += 2) {
-            below += v[c] < v[b];
-            below_odd += v[c + 1] < v[b];
+        key_vector key = (key_vector){0} + v[b];
+        score_mask below = {0};
+        for (uint32_t c = 0; c < padded; c += KEY_LANES) {
+            key_vector other;
+            memcpy(&other, v + c, sizeof other);
+            below -= other < key;   /* a true lane is -1 */
         }
-        if (c < n) below += v[c] < v[b];
-        out[below + below_odd] = v[b];
+        int64_t count = 0;
+        for (uint32_t l = 0; l < KEY_LANES; l++) count += below[l];
+        out[count] = v[b];
     }
 }
 
@@ -1505,7 +1515,8 @@ static void rank_sort_keys(const uint64_t *v, uint32_t n, uint64_t *out) {
  * qualifications in the same order; returns how many are missing and sets *n_qualifications.
  * The items no other job misses (opens == 1) come in the fiche's ranked order, already sorted;
  * the others (16 on average) are sorted here, then both runs are merged. Held items have
- * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for n. */
+ * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for n
+ * rounded up to KEY_LANES. */
 static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, uint64_t *single,
                               uint64_t *unsorted, uint64_t *shared, uint32_t *codes, uint32_t *n_qualifications) {
     uint32_t n_single = 0, n_shared = 0;
@@ -1551,7 +1562,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     }
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
-        reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + 1), sizeof *s->sorted, err) ||
+        reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + KEY_LANES), sizeof *s->sorted, err) ||
         reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err) ||
         prepare_sources(m, s, err))
         return -1;
@@ -1599,8 +1610,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         h += job->held.n;
         out->n_codes += job->held.n;
         job->missing.off = (uint32_t)out->n_codes;
-        job->missing.n = order_missing(m->ranked_links + first, n, s->opens, s->sorted, s->sorted + widest + 1,
-                                       s->sorted + 2 * (widest + 1), out->codes + out->n_codes, &job->qualifications.n);
+        job->missing.n = order_missing(m->ranked_links + first, n, s->opens, s->sorted, s->sorted + widest + KEY_LANES,
+                                       s->sorted + 2 * (widest + KEY_LANES), out->codes + out->n_codes, &job->qualifications.n);
         out->n_codes += job->missing.n;
         job->qualifications.off = (uint32_t)out->n_codes;
         out->n_codes += job->qualifications.n;
