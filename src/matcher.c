@@ -989,12 +989,7 @@ static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *
              * (profile_apply_decisions keeps them apart) */
             r->state = lists[l].declared ? r->state | ITEM_DECLARED : r->state & (uint8_t)~ITEM_DECLARED;
         }
-    for (uint32_t k = 1; k <= s->n_items; k++) {
-        item_rec *r = &s->rec[k];
-        if (r->state & ITEM_DECLARED) r->held = 1.0f;
-        else if (r->state & ITEM_DECIDED) r->held = 0.0f;
-    }
-    return 0;
+    return 0;   /* the holdings follow in settle_items */
 }
 
 static void mark_contexte(const matcher *m, matcher_scratch *s, uint32_t ctx, uint32_t bit) {
@@ -1049,13 +1044,7 @@ static int apply_domains(const matcher *m, matcher_scratch *s, const profile_str
 }
 
 /* The skills to ask about: inferred, not yet decided, most informative first. */
-static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *out, px_error *err) {
-    size_t n_inferred = 0;
-    for (uint32_t k = 0; k < s->n_items; k++) {   /* written always, kept when inferred and undecided */
-        const item_rec *r = &s->rec[k + 1];
-        s->skill_candidates[n_inferred] = (ranked){item_weight(m, s->items[k], r->best_importance) * r->support, s->items[k]};
-        n_inferred += r->state == ITEM_INFERRED;
-    }
+static int suggest_skills(const matcher *m, matcher_scratch *s, size_t n_inferred, match_result *out, px_error *err) {
     size_t n = select_heaviest(s->skill_candidates, n_inferred, m->cfg.skills_asked, s->skills, s->key_counts);
     if (reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err)) return -1;
     out->n_skills = n;
@@ -1074,12 +1063,20 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
     return 0;
 }
 
-/* The macro-compétences the person holds something of, with the best holding under each. */
-static void hold_macros(const matcher *m, matcher_scratch *s) {
+/* One pass over the records the profile touched, once the decisions are known: each one's holding,
+ * its candidacy as a competence to ask about (inferred, undecided: into skill_candidates, returns
+ * how many), and what it gives its macro-compétence: the best holding under it, and which
+ * experiences' fiches list something under it (what build_fiche_rows assumed). */
+static size_t settle_items(const matcher *m, matcher_scratch *s) {
     uint32_t touched = s->n_items;   /* macro records created below are not items to visit */
+    size_t n_candidates = 0;
     for (uint32_t k = 0; k < touched; k++) {
-        uint32_t mac = m->item[s->items[k]].macro;
-        const item_rec *r = &s->rec[k + 1];
+        uint32_t i = s->items[k], mac = m->item[i].macro;
+        item_rec *r = &s->rec[k + 1];
+        if (r->state & ITEM_DECLARED) r->held = 1.0f;
+        else if (r->state & ITEM_DECIDED) r->held = 0.0f;
+        s->skill_candidates[n_candidates] = (ranked){item_weight(m, i, r->best_importance) * r->support, i};
+        n_candidates += r->state == ITEM_INFERRED;   /* written always, kept when inferred and undecided */
         bool inferred = (r->state & ITEM_INFERRED) != 0;
         if ((r->held <= 0 && !inferred) || mac == ROME_NONE) continue;
         item_rec *mr = rec_of(s, mac);
@@ -1091,6 +1088,7 @@ static void hold_macros(const matcher *m, matcher_scratch *s) {
         if (r->state & ITEM_DECLARED) mr->macro_declared = 1;
         if (inferred) mr->macro_from |= r->from;
     }
+    return n_candidates;
 }
 
 static double item_value(const matcher *m, const item_rec *r, const item_rec *macro);
@@ -1110,23 +1108,6 @@ static uint32_t bit_count(uint32_t x) {
     return (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
 }
 
-/* Each touched item's value, computed once for the accumulation and every job description, and
- * the items whose contribution beyond their macro's credit is not what the fiche rows assumed
- * (see accumulate). */
-static void value_items(const matcher *m, matcher_scratch *s) {
-    s->n_fixes = 0;
-    for (uint32_t k = 0; k < s->n_items; k++) {
-        item_rec *r = &s->rec[k + 1];
-        const item_info *info = &m->item[s->items[k]];
-        const item_rec *macro = peek(s, info->macro);
-        r->value = (float)item_value(m, r, macro);
-        float beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
-        float assumed = (r->state & ITEM_INFERRED)
-                            ? assumed_sum(info->macro == ROME_NONE ? s->exp_held : s->exp_beyond, r->from) : 0.0f;
-        s->fixes[s->n_fixes] = (item_fix){s->items[k], beyond_macro - assumed};
-        s->n_fixes += s->fixes[s->n_fixes].delta != 0;
-    }
-}
 
 /* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
  * nothing at all when rejected. */
@@ -1178,6 +1159,76 @@ static void add_list(const matcher *m, float *acc, uint32_t dense, const weighte
     else scatter_add(acc, edges, n, factor);
 }
 
+
+/* The source class key of contributions split between the experiences `from` and, when
+ * `declared`, the confirmed/added competences. */
+static uint64_t source_key(uint32_t from, bool declared) {
+    return (uint64_t)declared << 32 | from;
+}
+
+/* The class of key, created on first sight (the table has room: see prepare_sources). */
+static uint32_t source_class_of(matcher_scratch *s, uint64_t key) {
+    size_t mask = s->class_mask, h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    for (; s->class_table[h]; h = (h + 1) & mask)
+        if (s->classes[s->class_table[h] - 1].key == key) return s->class_table[h] - 1;
+    uint32_t c = s->n_classes++, parts = (uint32_t)(key >> 32) + bit_count((uint32_t)key);
+    s->classes[c] = (source_class){key, parts ? parts : 1};
+    s->class_table[h] = c + 1;
+    return c;
+}
+
+/* Each touched record's value, computed once for the accumulation and every job description; the
+ * items whose contribution beyond their macro's credit is not what the fiche rows assumed (fixes,
+ * see accumulate); and each touched item's and held macro-compétence's link_source for describing
+ * the jobs. An item's value × w is split (docs/matching.md, reasons) between the experiences it was inferred from and
+ * "declared" when it counts directly (held >= value), else between those of the held items under
+ * its macro-compétence. A match has few distinct such splits, so a job sums its contributions per
+ * split (class) and divides each sum once, instead of dividing every link's. */
+static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
+    size_t most = 1 + (size_t)s->n_items + s->n_macros, table = 16;   /* class 0, one per record or macro */
+    while (table < 2 * most) table *= 2;   /* at most half full: probes stay short */
+    if (reserve((void **)&s->class_table, &s->class_table_cap, table, sizeof *s->class_table, err) ||
+        reserve((void **)&s->classes, &s->classes_cap, most, sizeof *s->classes, err) ||
+        reserve((void **)&s->buckets, &s->buckets_cap, most * SOURCE_BANKS, sizeof *s->buckets, err))
+        return -1;
+    memset(s->class_table, 0, table * sizeof *s->class_table);
+    s->class_mask = table - 1;
+    s->n_classes = 0;
+    uint64_t last_key = source_key(0, false);
+    uint32_t last = source_class_of(s, last_key);   /* class 0: links that bring nothing */
+    for (uint32_t k = 0; k < s->n_macros; k++) {   /* first: an item credited by its macro takes its class */
+        const item_rec *macro = peek(s, s->macros[k]);
+        uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
+        s->sources[m->macro_id[s->macros[k]]] =
+            (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
+    }
+    s->n_fixes = 0;
+    for (uint32_t k = 1; k <= s->n_items; k++) {
+        item_rec *r = &s->rec[k];
+        const item_info *info = &m->item[s->items[k - 1]];
+        const item_rec *macro = peek(s, info->macro);
+        r->value = (float)item_value(m, r, macro);
+        float beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
+        float assumed = (r->state & ITEM_INFERRED)
+                            ? assumed_sum(info->macro == ROME_NONE ? s->exp_held : s->exp_beyond, r->from) : 0.0f;
+        s->fixes[s->n_fixes] = (item_fix){s->items[k - 1], beyond_macro - assumed};
+        s->n_fixes += s->fixes[s->n_fixes].delta != 0;
+        uint32_t bucket;
+        if (r->held >= r->value) {   /* mostly true, and the macro records hold_macros added come last */
+            uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
+            if (key != last_key) {   /* records come in runs of one experience's fiche */
+                last_key = key;
+                last = source_class_of(s, key);
+            }
+            bucket = last * SOURCE_BANKS;
+        } else {
+            bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
+        }
+        s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
+    }
+    memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
+    return 0;
+}
 
 /* Σ value(i) × w(f, i) for every fiche: each experience's fiche row scaled by its holding, then the
  * difference between what the rows assumed and the truth, through the inverted lists: for each
@@ -1391,64 +1442,7 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     return 0;
 }
 
-/* The source class key of contributions split between the experiences `from` and, when
- * `declared`, the confirmed/added competences. */
-static uint64_t source_key(uint32_t from, bool declared) {
-    return (uint64_t)declared << 32 | from;
-}
 
-/* The class of key, created on first sight (the table has room: see prepare_sources). */
-static uint32_t source_class_of(matcher_scratch *s, uint64_t key) {
-    size_t mask = s->class_mask, h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-    for (; s->class_table[h]; h = (h + 1) & mask)
-        if (s->classes[s->class_table[h] - 1].key == key) return s->class_table[h] - 1;
-    uint32_t c = s->n_classes++, parts = (uint32_t)(key >> 32) + bit_count((uint32_t)key);
-    s->classes[c] = (source_class){key, parts ? parts : 1};
-    s->class_table[h] = c + 1;
-    return c;
-}
-
-/* Gives each touched item and held macro-compétence the link_source of this match. An item's value
- * × w is split (docs/matching.md, reasons) between the experiences it was inferred from and
- * "declared" when it counts directly (held >= value), else between those of the held items under
- * its macro-compétence. A match has few distinct such splits, so a job sums its contributions per
- * split (class) and divides each sum once, instead of dividing every link's. */
-static int prepare_sources(const matcher *m, matcher_scratch *s, px_error *err) {
-    size_t most = 1 + (size_t)s->n_items + s->n_macros, table = 16;   /* class 0, one per record or macro */
-    while (table < 2 * most) table *= 2;   /* at most half full: probes stay short */
-    if (reserve((void **)&s->class_table, &s->class_table_cap, table, sizeof *s->class_table, err) ||
-        reserve((void **)&s->classes, &s->classes_cap, most, sizeof *s->classes, err) ||
-        reserve((void **)&s->buckets, &s->buckets_cap, most * SOURCE_BANKS, sizeof *s->buckets, err))
-        return -1;
-    memset(s->class_table, 0, table * sizeof *s->class_table);
-    s->class_mask = table - 1;
-    s->n_classes = 0;
-    uint64_t last_key = source_key(0, false);
-    uint32_t last = source_class_of(s, last_key);   /* class 0: links that bring nothing */
-    for (uint32_t k = 0; k < s->n_macros; k++) {   /* first: an item credited by its macro takes its class */
-        const item_rec *macro = peek(s, s->macros[k]);
-        uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
-        s->sources[m->macro_id[s->macros[k]]] =
-            (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
-    }
-    for (uint32_t k = 1; k <= s->n_items; k++) {
-        const item_rec *r = &s->rec[k];
-        uint32_t bucket;
-        if (r->held >= r->value) {   /* mostly true, and the macro records hold_macros added come last */
-            uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
-            if (key != last_key) {   /* records come in runs of one experience's fiche */
-                last_key = key;
-                last = source_class_of(s, key);
-            }
-            bucket = last * SOURCE_BANKS;
-        } else {
-            bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
-        }
-        s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
-    }
-    memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
-    return 0;
-}
 
 /* Splits each class's sum between its experiences (part[e]) and the declared competences
  * (part[MATCHER_MAX_EXPERIENCES]), emptying the buckets for the next job. Returns Σ value × w. */
@@ -1563,8 +1557,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
         reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + KEY_LANES), sizeof *s->sorted, err) ||
-        reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err) ||
-        prepare_sources(m, s, err))
+        reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err))
         return -1;
     /* locals: a byte store (opens) may alias anything reached through s or m */
     const uint32_t *slots = s->slot;
@@ -1645,11 +1638,10 @@ int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_re
     infer_items(m, s, out, exp_weight);
     if (apply_decisions(m, s, p, err) || apply_avoid(m, s, p, out, err) ||
         apply_domains(m, s, &p->domains, "domains", DOMAIN_PREFERRED, err) ||
-        apply_domains(m, s, &p->exclude_domains, "exclude_domains", DOMAIN_EXCLUDED, err) ||
-        suggest_skills(m, s, out, err))
+        apply_domains(m, s, &p->exclude_domains, "exclude_domains", DOMAIN_EXCLUDED, err))
         goto done;
-    hold_macros(m, s);
-    value_items(m, s);
+    size_t n_candidates = settle_items(m, s);
+    if (suggest_skills(m, s, n_candidates, out, err) || value_items(m, s, err)) goto done;
     accumulate(m, s, out);
     if (rank_fiches(m, s, p, out, &n_top, err) || describe_jobs(m, s, out, n_top, err)) goto done;
     rc = 0;
