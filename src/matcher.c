@@ -810,6 +810,21 @@ static void rank_sort(ranked *v, size_t n) {
     }
 }
 
+/* The best cap of v[0..n) into best, best first; returns how many. After a floor there are usually
+ * a little more than cap: sorted in place; many more (equal keys at the floor) go through a heap. */
+static size_t best_first(ranked *v, size_t n, uint32_t cap, ranked *best) {
+    size_t n_best = 0;
+    if (n <= 4u * cap) {
+        rank_sort(v, n);
+        n_best = n < cap ? n : cap;
+        memcpy(best, v, n_best * sizeof *best);
+    } else {
+        for (size_t k = 0; k < n; k++) heap_offer(best, &n_best, cap, v[k]);
+        rank_sort(best, n_best);
+    }
+    return n_best;
+}
+
 static uint32_t key_bucket(double key) {
     float rounded = (float)key;   /* rounding keeps the order (not strictly) */
     uint32_t bits;
@@ -840,16 +855,7 @@ static size_t select_heaviest(ranked *v, size_t n, uint32_t cap, ranked *best, u
         v[kept] = v[k];
         kept += b >= floor;
     }
-    size_t n_best = 0;
-    if (kept <= 4u * cap) {   /* usually a little over cap */
-        rank_sort(v, kept);
-        n_best = kept < cap ? kept : cap;
-        memcpy(best, v, n_best * sizeof *best);
-    } else {   /* many keys in the floor's bucket */
-        for (size_t k = 0; k < kept; k++) heap_offer(best, &n_best, cap, v[k]);
-        rank_sort(best, n_best);
-    }
-    return n_best;
+    return best_first(v, kept, cap, best);
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *err) {
@@ -1382,16 +1388,7 @@ static size_t select_best(const double *score, uint32_t n, const double *set_bes
         }
     }
     n_candidates = keep_best(candidates, n_candidates, cap, floor, top);
-    size_t n_best = 0;
-    if (n_candidates <= 4u * cap) {   /* usually a little over cap: sort them */
-        rank_sort(candidates, n_candidates);
-        n_best = n_candidates < cap ? n_candidates : cap;
-        memcpy(best, candidates, n_best * sizeof *best);
-    } else {   /* many equal scores at the floor */
-        for (size_t k = 0; k < n_candidates; k++) heap_offer(best, &n_best, cap, candidates[k]);
-        rank_sort(best, n_best);
-    }
-    return n_best;
+    return best_first(candidates, n_candidates, cap, best);
 }
 
 /* Ranks the scored fiches twice (with and without constraints/excluded domains), counts what
