@@ -257,6 +257,8 @@ struct matcher {
     uint32_t dense_stride;        /* floats per row: n_fiches rounded up to whole SCORE_GROUPs */
 
     uint32_t *macro_dense;        /* per macro-compétence (by item id): its row of macro_edges weights, or ROME_NONE */
+    uint32_t *domain_offsets;     /* CSR: grand domaine g's fiches, then domaine d's at n.grands_domaines + d */
+    uint32_t *domain_fiches;
     float *fiche_rows;            /* per fiche F, dense_stride floats: what one experience in F adds to
                                      every fiche, per unit of its holding (see build_fiche_rows) */
     uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
@@ -455,6 +457,26 @@ static int build_fiche_rows(matcher *m) {
     return 0;
 }
 
+/* The fiches of each grand domaine and domaine professionnel, so that a domain preference or
+ * exclusion visits its fiches only. */
+static int build_domain_lists(matcher *m) {
+    const rome_index *idx = m->idx;
+    uint32_t n_groups = (uint32_t)idx->n.grands_domaines + idx->n.domaines, n_fiches = idx->n.fiches;
+    m->domain_offsets = calloc((size_t)n_groups + 2, sizeof *m->domain_offsets);
+    m->domain_fiches = malloc((2 * (size_t)n_fiches + 1) * sizeof *m->domain_fiches);
+    if (!m->domain_offsets || !m->domain_fiches) return -1;
+    for (uint32_t f = 0; f < n_fiches; f++) {   /* counts shifted by two, then offsets shifted by one */
+        m->domain_offsets[idx->fiches[f].grand_domaine + 2]++;
+        m->domain_offsets[idx->n.grands_domaines + idx->fiches[f].domaine + 2]++;
+    }
+    for (uint32_t g = 0; g < n_groups; g++) m->domain_offsets[g + 2] += m->domain_offsets[g + 1];
+    for (uint32_t f = 0; f < n_fiches; f++) {
+        m->domain_fiches[m->domain_offsets[idx->fiches[f].grand_domaine + 1]++] = f;
+        m->domain_fiches[m->domain_offsets[idx->n.grands_domaines + idx->fiches[f].domaine + 1]++] = f;
+    }
+    return 0;
+}
+
 matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_error *err) {
     if (cfg->top < 1 || cfg->top > MATCHER_MAX_TOP || cfg->skills_asked > MATCHER_MAX_SKILLS_ASKED ||
         cfg->alternatives > MATCHER_MAX_ALTERNATIVES || cfg->n_constraints > MATCHER_MAX_CONSTRAINTS) {
@@ -517,7 +539,7 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
         }
     for (uint32_t f = 0; f < m->dense_stride; f++)   /* 0 in the padding: see score_fiches */
         m->fiche_inverse_total[f] = f < n_fiches && m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
-    if (build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m)) goto nomem;
+    if (build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) || build_domain_lists(m)) goto nomem;
     if (build_job_links(m, err)) {
         matcher_free(m);
         return NULL;
@@ -550,6 +572,8 @@ void matcher_free(matcher *m) {
     free(m->macro_edges);
     free(m->dense_rows);
     free(m->fiche_rows);
+    free(m->domain_offsets);
+    free(m->domain_fiches);
     free(m->macro_dense);
     free(m);
 }
@@ -642,6 +666,8 @@ struct matcher_scratch {
     double *divisor;          /* per fiche, dense_stride long: what its score is divided by (domains) */
     uint32_t *avoided;        /* bit k: avoid entry k excludes this fiche */
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
+    uint32_t preferred[MATCHER_MAX_DOMAINS];   /* the preferred domains' groups in domain_offsets */
+    uint32_t n_preferred;
     /* rankings */
     ranked *top, *top_all, *skills;
     double *score_top, *score_all;  /* per fiche, see rank_fiches */
@@ -753,7 +779,7 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
         s->slot[s->items[k]] = 0;
         s->touched[s->items[k] / 64] = 0;
     }
-    s->n_items = s->n_macros = 0;
+    s->n_items = s->n_macros = s->n_preferred = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
     memset(s->avoided, 0, m->idx->n.fiches * sizeof *s->avoided);
@@ -1038,13 +1064,22 @@ static int apply_domains(const matcher *m, matcher_scratch *s, const profile_str
                             MATCHER_MAX_DOMAINS);
     for (size_t k = 0; k < list->n; k++) {
         const char *code = list->v[k];
-        uint32_t id;
-        if (strlen(code) == 1 && (id = rome_grand_domaine_find(m->idx, code)) != ROME_NONE) s->gd_flags[id] |= flag;
-        else if (strlen(code) == 3 && (id = rome_domaine_find(m->idx, code)) != ROME_NONE) s->dom_flags[id] |= flag;
-        else
+        uint32_t id, group;
+        if (strlen(code) == 1 && (id = rome_grand_domaine_find(m->idx, code)) != ROME_NONE) {
+            s->gd_flags[id] |= flag;
+            group = id;
+        } else if (strlen(code) == 3 && (id = rome_domaine_find(m->idx, code)) != ROME_NONE) {
+            s->dom_flags[id] |= flag;
+            group = m->idx->n.grands_domaines + id;
+        } else {
             return px_error_set(err, MATCHER_ERR_INVALID,
                                 "%s[%zu]: \"%s\" is neither a grand domaine (\"J\") nor a domaine professionnel (\"M18\")",
                                 field, k, code);
+        }
+        if (flag == DOMAIN_PREFERRED) s->preferred[s->n_preferred++] = group;
+        else
+            for (uint32_t g = m->domain_offsets[group]; g < m->domain_offsets[group + 1]; g++)
+                s->fiche_flags[m->domain_fiches[g]] |= FICHE_BARRED;
     }
     return 0;
 }
@@ -1398,16 +1433,16 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     bool any_preferred = p->domains.n > 0;
     bool count_removed = out->n_constraints > 0 || p->exclude_domains.n > 0;  /* else both rankings agree */
     size_t n_all = 0, n_cur = 0;
-    uint32_t n_fiches = m->idx->n.fiches, stride = m->dense_stride;
+    uint32_t stride = m->dense_stride;
     for (size_t e = 0; e < out->n_experiences; e++)
         if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra)
             s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
-    if (p->exclude_domains.n)
-        for (uint32_t f = 0; f < n_fiches; f++)
-            if (domain_flags(m, s, f) & DOMAIN_EXCLUDED) s->fiche_flags[f] |= FICHE_BARRED;
-    if (any_preferred)
-        for (uint32_t f = 0; f < stride; f++)
-            s->divisor[f] = f < n_fiches && !(domain_flags(m, s, f) & DOMAIN_PREFERRED) ? 1.0 + m->cfg.domain_boost : 1.0;
+    if (any_preferred) {   /* excluded domains are already barred (apply_domains) */
+        for (uint32_t f = 0; f < stride; f++) s->divisor[f] = 1.0 + m->cfg.domain_boost;
+        for (uint32_t k = 0; k < s->n_preferred; k++)
+            for (uint32_t g = m->domain_offsets[s->preferred[k]]; g < m->domain_offsets[s->preferred[k] + 1]; g++)
+                s->divisor[m->domain_fiches[g]] = 1.0;
+    }
     uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, s->fiche_flags, any_preferred ? s->divisor : NULL,
                                    stride, s->score_all, s->score_top, s->block_best);
     if (count_removed)
