@@ -225,11 +225,10 @@ typedef struct job_link {
     uint32_t macro_id;
 } job_link;
 
-/* A link in its fiche's missing order: w(fiche, item), and the item id shifted left by one with the
- * low bit set for a qualification, so that a sort key carries the tie-break and the flag at once. */
+/* A link in its fiche's missing order: w(fiche, item) and the item. */
 typedef struct ranked_link {
     float weight;
-    uint32_t item_flag;
+    uint32_t item;
 } ranked_link;
 
 struct matcher {
@@ -245,6 +244,7 @@ struct matcher {
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     job_link *job_links;          /* parallel to idx->fiche_items.targets */
     ranked_link *ranked_links;    /* per fiche, its links by w(fiche, item) descending, then by item */
+    uint64_t *qualifications;     /* bit i: item i is a savoir of ROME's qualification categories */
     uint32_t *macro_id;           /* per item: the dense id of its macro-compétence in [0, n_macro_ids),
                                      or n_macro_ids for none */
     uint32_t n_macro_ids;
@@ -337,19 +337,20 @@ static int build_job_links(matcher *m, px_error *err) {
     const rome_index *idx = m->idx;
     const rome_csr *fi = &idx->fiche_items;
     uint32_t n_items = idx->n.items;
-    if (n_items > UINT32_MAX / 2)
-        return px_error_set(err, MATCHER_ERR_CONFIG, "matcher: %u items, at most %u are supported", n_items,
-                            UINT32_MAX / 2);
     size_t links = fi->offsets[idx->n.fiches];
     m->macro_id = malloc(((size_t)n_items + 1) * sizeof *m->macro_id);
     m->job_links = malloc((links + 1) * sizeof *m->job_links);
     m->ranked_links = malloc((links + 1) * sizeof *m->ranked_links);
+    m->qualifications = calloc((size_t)n_items / 64 + 1, sizeof *m->qualifications);
     uint64_t *keys = malloc((links + 1) * sizeof *keys);
-    if (!m->macro_id || !m->job_links || !m->ranked_links || !keys) {
+    if (!m->macro_id || !m->job_links || !m->ranked_links || !m->qualifications || !keys) {
         free(keys);
         return px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory while building");
     }
-    for (uint32_t i = 0; i < n_items; i++) m->macro_id[i] = ROME_NONE;
+    for (uint32_t i = 0; i < n_items; i++) {
+        m->macro_id[i] = ROME_NONE;
+        if (idx->items[i].flags & ROME_ITEM_QUALIFICATION) m->qualifications[i / 64] |= 1ull << (i % 64);
+    }
     for (uint32_t i = 0; i < n_items; i++) {   /* number the macro-compétences (a macro is its own) */
         uint32_t mac = m->item[i].macro;
         if (mac != ROME_NONE && m->macro_id[mac] == ROME_NONE) m->macro_id[mac] = m->n_macro_ids++;
@@ -366,8 +367,7 @@ static int build_job_links(matcher *m, px_error *err) {
         qsort(keys + first, n, sizeof *keys, cmp_u64);
         for (uint32_t t = 0; t < n; t++) {
             uint32_t k = first + (uint32_t)keys[first + t], i = fi->targets[k];
-            m->ranked_links[first + t] =
-                (ranked_link){m->fiche_weight[k], i << 1 | ((idx->items[i].flags & ROME_ITEM_QUALIFICATION) != 0)};
+            m->ranked_links[first + t] = (ranked_link){m->fiche_weight[k], i};
         }
     }
     free(keys);
@@ -565,6 +565,7 @@ void matcher_free(matcher *m) {
     free(m->fiche_weight);
     free(m->job_links);
     free(m->ranked_links);
+    free(m->qualifications);
     free(m->macro_id);
     free(m->fiche_total);
     free(m->fiche_inverse_total);
@@ -1543,27 +1544,28 @@ static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
  * the others (16 on average) are sorted here, then both runs are merged. Held items have
  * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for n
  * rounded up to KEY_LANES. */
-static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, uint64_t *single,
-                              uint64_t *unsorted, uint64_t *shared, uint32_t *codes, uint32_t *n_qualifications) {
+static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, const uint64_t *qualifications,
+                              uint64_t *single, uint64_t *unsorted, uint64_t *shared, uint32_t *codes,
+                              uint32_t *n_qualifications) {
     uint32_t n_single = 0, n_shared = 0;
     for (uint32_t t = 0; t < n; t++) {
-        uint32_t jobs = opens[links[t].item_flag >> 1];
-        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].item_flag);
+        uint32_t jobs = opens[links[t].item];
+        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].item);
         single[n_single] = key;
         unsorted[n_shared] = key;
         n_single += jobs == 1;
         n_shared += jobs > 1;
     }
     rank_sort_keys(unsorted, n_shared, shared);
-    single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: item_flag < UINT32_MAX */
+    single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: item < ROME_NONE */
     uint32_t n_missing = n_single + n_shared, q = n_missing;
     for (uint32_t a = 0, b = 0, o = 0; o < n_missing; o++) {   /* which run comes next is not predictable */
         bool from_single = single[a] < shared[b];
-        uint32_t item_flag = (uint32_t)(from_single ? single[a] : shared[b]);
+        uint32_t item = (uint32_t)(from_single ? single[a] : shared[b]);
         a += from_single;
         b += !from_single;
-        codes[o] = codes[q] = item_flag >> 1;
-        q += item_flag & 1;
+        codes[o] = codes[q] = item;
+        q += qualifications[item / 64] >> (item % 64) & 1u;
     }
     *n_qualifications = q - n_missing;
     return n_missing;
@@ -1635,8 +1637,9 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         h += job->held.n;
         out->n_codes += job->held.n;
         job->missing.off = (uint32_t)out->n_codes;
-        job->missing.n = order_missing(m->ranked_links + first, n, s->opens, s->sorted, s->sorted + widest + KEY_LANES,
-                                       s->sorted + 2 * (widest + KEY_LANES), out->codes + out->n_codes, &job->qualifications.n);
+        job->missing.n = order_missing(m->ranked_links + first, n, s->opens, m->qualifications, s->sorted,
+                                       s->sorted + widest + KEY_LANES, s->sorted + 2 * (widest + KEY_LANES),
+                                       out->codes + out->n_codes, &job->qualifications.n);
         out->n_codes += job->missing.n;
         job->qualifications.off = (uint32_t)out->n_codes;
         out->n_codes += job->qualifications.n;
