@@ -11,7 +11,7 @@
  *   matcher         built once per rome_index by matcher_build(); keeps a pointer to the index (which
  *                   must outlive it), a title resolver and precomputed weights, among them a dense
  *                   row of floats per fiche over all fiches (docs/matching.md §3: 10 MiB of the
- *                   ~15 MiB for ROME v60; about 0.1 s to build). Immutable after build: any number of
+ *                   ~11 MiB for ROME v60; about 0.1 s to build). Immutable after build: any number of
  *                   threads may call matcher_run() on one matcher at once.
  *   matcher_scratch per-thread working memory (sized for the index); never shared between threads.
  *   match_result    owned by the caller: zero it once, pass it to matcher_run() as often as wanted
