@@ -1208,7 +1208,7 @@ static uint64_t source_key(uint32_t from, bool declared) {
     return (uint64_t)declared << 32 | from;
 }
 
-/* The class of key, created on first sight (the table has room: see prepare_sources). */
+/* The class of key, created on first sight (the table has room: see value_items). */
 static uint32_t source_class_of(matcher_scratch *s, uint64_t key) {
     size_t mask = s->class_mask, h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
     for (; s->class_table[h]; h = (h + 1) & mask)
@@ -1256,7 +1256,7 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
         s->fixes[s->n_fixes] = (item_fix){s->items[k - 1], beyond_macro - assumed};
         s->n_fixes += s->fixes[s->n_fixes].delta != 0;
         uint32_t bucket;
-        if (r->held >= r->value) {   /* mostly true, and the macro records hold_macros added come last */
+        if (r->held >= r->value) {   /* mostly true, and the macro records settle_items added come last */
             uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
             if (key != last_key) {   /* records come in runs of one experience's fiche */
                 last_key = key;
