@@ -262,7 +262,7 @@ int main(int argc, char **argv) {
     printf("profiles: %ld generated (1-4 experiences, decisions, constraints, domains); %zu refused\n", n_profiles, failed);
     printf("matcher : %.0f matches/s on one core (top %u, full held/missing lists: %.1f jobs, %.0f codes per match)\n",
            n_profiles / t_match, cfg.top, (double)jobs / n_profiles, (double)listed / n_profiles);
-    printf("reach   : %.0f of %u fiches receive a score per match through the inverted lists\n",
+    printf("reach   : %.0f of %u fiches share something with the person (a score above 0) per match\n",
            (double)reached / n_profiles, idx->n.fiches);
     printf("latency : p50 %.1f us, p99 %.1f us, max %.1f us\n", lat[n_profiles / 2] * 1e6,
            lat[(size_t)(n_profiles * 0.99)] * 1e6, lat[n_profiles - 1] * 1e6);
