@@ -188,7 +188,7 @@ typedef struct match_result {
     match_constraint_cost *constraints; /* one per avoid entry, in profile order (codes, then named) */
     size_t n_constraints, cap_constraints;
     uint32_t removed_by_domain;     /* same measure as match_constraint_cost.removed, for exclude_domains */
-    uint32_t fiches_scored;         /* fiches touched through the inverted lists */
+    uint32_t fiches_scored;         /* fiches with a score above 0 (sharing something with the person) */
     uint32_t *codes;                /* storage of the jobs' slices */
     size_t n_codes, cap_codes;
 } match_result;
