@@ -217,6 +217,7 @@ typedef struct item_info {
     uint32_t dense;               /* its row of w(fiche, item) in dense_rows, or ROME_NONE */
     uint32_t first_link, n_links; /* its slice of item_links */
 } item_info;
+
 /* One fiche-item link as describing a job reads it: the item, w(fiche, item) and the dense id of
  * the item's macro-compétence (n_macro_ids for an item without one). */
 typedef struct job_link {
@@ -238,7 +239,6 @@ struct matcher {
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
     item_info *item;              /* per item */
-
     uint32_t *item_links;         /* parallel to idx->item_fiches.targets: fiche << 2 | its importance of
                                      the item (w takes 3 values per item: 4 bytes instead of 8 per link) */
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
@@ -250,12 +250,10 @@ struct matcher {
     uint32_t n_macro_ids;
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items; dense_stride long */
-
     uint32_t *macro_offsets;      /* macro → its slice of macro_edges (CSR offsets, by item id) */
     weighted_edge *macro_edges;   /* (fiche having items under the macro, Σ w(fiche, item) over them), by fiche */
     float *dense_rows;            /* the long inverted lists again as rows of dense_stride weights by fiche */
     uint32_t dense_stride;        /* floats per row: n_fiches rounded up to whole SCORE_GROUPs */
-
     uint32_t *macro_dense;        /* per macro-compétence (by item id): its row of macro_edges weights, or ROME_NONE */
     uint32_t *domain_offsets;     /* CSR: grand domaine g's fiches, then domaine d's at n.grands_domaines + d */
     uint32_t *domain_fiches;
@@ -333,7 +331,7 @@ static int build_macro_lists(matcher *m) {
  * job_links in code order, and ranked_links in the order of a job's missing items when no other
  * job misses them (usefulness w × 1), from which the general order is nearly free. Macro ids are
  * dense so that a match keeps the credit of every macro-compétence in a table small enough for L1. */
-static int build_job_links(matcher *m, px_error *err) {
+static int build_job_links(matcher *m) {
     const rome_index *idx = m->idx;
     const rome_csr *fi = &idx->fiche_items;
     uint32_t n_items = idx->n.items;
@@ -345,7 +343,7 @@ static int build_job_links(matcher *m, px_error *err) {
     uint64_t *keys = malloc((links + 1) * sizeof *keys);
     if (!m->macro_id || !m->job_links || !m->ranked_links || !m->qualifications || !keys) {
         free(keys);
-        return px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory while building");
+        return -1;
     }
     for (uint32_t i = 0; i < n_items; i++) {
         m->macro_id[i] = ROME_NONE;
@@ -378,10 +376,9 @@ static int build_job_links(matcher *m, px_error *err) {
  * vector pass over all fiches then costs less than its scattered additions (measured with
  * bench_match; the savoir-être macro-compétences reach up to 1,070 of 1,584 fiches). */
 #define DENSE_SHARE 8u
-#define DENSE_SHARE_MACRO 8u
 
-static bool list_is_dense(const matcher *m, uint32_t length, uint32_t share) {
-    return (uint64_t)length * share >= m->dense_stride;
+static bool list_is_dense(const matcher *m, uint32_t length) {
+    return (uint64_t)length * DENSE_SHARE >= m->dense_stride;
 }
 
 /* Copies each long list's weights into a row indexed by fiche (zero elsewhere). */
@@ -392,8 +389,8 @@ static int build_dense_rows(matcher *m) {
     m->macro_dense = malloc(((size_t)n_items + 1) * sizeof *m->macro_dense);
     if (!m->macro_dense) return -1;
     for (uint32_t i = 0; i < n_items; i++) {
-        m->item[i].dense = list_is_dense(m, item_off[i + 1] - item_off[i], DENSE_SHARE) ? rows++ : ROME_NONE;
-        m->macro_dense[i] = list_is_dense(m, m->macro_offsets[i + 1] - m->macro_offsets[i], DENSE_SHARE_MACRO) ? rows++ : ROME_NONE;
+        m->item[i].dense = list_is_dense(m, item_off[i + 1] - item_off[i]) ? rows++ : ROME_NONE;
+        m->macro_dense[i] = list_is_dense(m, m->macro_offsets[i + 1] - m->macro_offsets[i]) ? rows++ : ROME_NONE;
     }
     size_t bytes = (size_t)(rows ? rows : 1) * m->dense_stride * sizeof(float);
     m->dense_rows = aligned_alloc(sizeof(dense_vector), bytes);
@@ -439,8 +436,9 @@ static int build_fiche_rows(matcher *m) {
     for (uint32_t f = 0; f < n_fiches; f++) {
         memset(row, 0, m->dense_stride * sizeof *row);
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-            uint32_t item = fi->targets[k], mac = m->item[item].macro;
+            uint32_t item = fi->targets[k];
             const item_info *info = &m->item[item];
+            uint32_t mac = info->macro;
             double beyond = mac == ROME_NONE ? 1.0 : 1.0 - credit;
             for (uint32_t e = info->first_link; e < info->first_link + info->n_links; e++)
                 row[m->item_links[e] >> 2] += beyond * item_weight(m, item, (uint8_t)(m->item_links[e] & 3));
@@ -539,11 +537,9 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
         }
     for (uint32_t f = 0; f < m->dense_stride; f++)   /* 0 in the padding: see score_fiches */
         m->fiche_inverse_total[f] = f < n_fiches && m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
-    if (build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) || build_domain_lists(m)) goto nomem;
-    if (build_job_links(m, err)) {
-        matcher_free(m);
-        return NULL;
-    }
+    if (build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) || build_domain_lists(m) ||
+        build_job_links(m))
+        goto nomem;
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
         matcher_free(m);
@@ -672,7 +668,7 @@ struct matcher_scratch {
     /* rankings */
     ranked *top, *top_all, *skills;
     double *score_top, *score_all;  /* per fiche, see rank_fiches */
-    double *block_best;       /* the lane maxima of score_all then score_top, see score_fiches */
+    double *lane_best;        /* the lane maxima of score_all then score_top, see score_fiches */
     ranked *candidates;       /* per fiche, see select_best */
     ranked *skill_candidates; /* per item */
     uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
@@ -723,14 +719,14 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->top_all = malloc(MATCHER_MAX_TOP * sizeof *s->top_all);
     s->score_top = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_top);
     s->score_all = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_all);
-    s->block_best = malloc(2 * (m->dense_stride / SCORE_LANES) * sizeof *s->block_best);
+    s->lane_best = malloc(2 * (m->dense_stride / SCORE_LANES) * sizeof *s->lane_best);
     s->candidates = malloc(m->dense_stride * sizeof *s->candidates);
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->slot || !s->sources || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
         !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
-        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->block_best || !s->candidates ||
+        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates ||
         !s->skill_candidates || !s->key_counts)
         goto nomem;
     return s;
@@ -760,7 +756,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->top_all);
     free(s->score_top);
     free(s->score_all);
-    free(s->block_best);
+    free(s->lane_best);
     free(s->candidates);
     free(s->skill_candidates);
     free(s->key_counts);
@@ -780,6 +776,7 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
         s->slot[s->items[k]] = 0;
         s->touched[s->items[k] / 64] = 0;
     }
+    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->macro_id[s->macros[k]]] = (link_source){0, 0, 0};
     s->n_items = s->n_macros = s->n_preferred = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
@@ -852,6 +849,14 @@ static size_t best_first(ranked *v, size_t n, uint32_t cap, ranked *best) {
     return n_best;
 }
 
+/* The highest bucket b such that counts[b] + … + counts[from - 1] >= cap, or 0: the floor that cap
+ * entries reach, for the selections below. */
+static uint32_t floor_bucket(const uint32_t *counts, uint32_t from, uint32_t cap) {
+    for (uint32_t b = from, reached = 0; b-- > 0;)
+        if ((reached += counts[b]) >= cap) return b;
+    return 0;
+}
+
 static uint32_t key_bucket(double key) {
     float rounded = (float)key;   /* rounding keeps the order (not strictly) */
     uint32_t bits;
@@ -864,17 +869,13 @@ static uint32_t key_bucket(double key) {
  * where cap entries are reached, and only the entries from that bucket up are sorted. counts has
  * KEY_BUCKETS zeros and is left so; v is reordered. */
 static size_t select_heaviest(ranked *v, size_t n, uint32_t cap, ranked *best, uint32_t *counts) {
-    uint32_t top = 0, floor = 0;
+    uint32_t top = 0;
     for (size_t k = 0; k < n; k++) {
         uint32_t b = key_bucket(v[k].key);
         counts[b]++;
         top = b > top ? b : top;
     }
-    for (uint32_t b = top + 1, reached = 0; n > cap && b-- > 0;)
-        if ((reached += counts[b]) >= cap) {
-            floor = b;
-            break;
-        }
+    uint32_t floor = floor_bucket(counts, top + 1, cap);
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
         uint32_t b = key_bucket(v[k].key);
@@ -1133,8 +1134,6 @@ static size_t settle_items(const matcher *m, matcher_scratch *s) {
     return n_candidates;
 }
 
-static double item_value(const matcher *m, const item_rec *r, const item_rec *macro);
-
 /* Σ over the experiences e of bits of what each added per item (exp_credit or exp_beyond), in
  * experience order: what build_fiche_rows assumed for a macro or an item shared by those. */
 static float assumed_sum(const float *per_experience, uint32_t experiences) {
@@ -1150,7 +1149,6 @@ static uint32_t bit_count(uint32_t x) {
     return (((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
 }
 
-
 /* What an item of a fiche counts for: its own holding, or the macro credit of a held sibling —
  * nothing at all when rejected. */
 static double item_value(const matcher *m, const item_rec *r, const item_rec *macro) {
@@ -1159,8 +1157,8 @@ static double item_value(const matcher *m, const item_rec *r, const item_rec *ma
     return r->held > credit ? r->held : credit;
 }
 
-/* acc[fiche] += factor × weight along one inverted list. Unrolled by
- * hand: this loop is most of a match's accumulation, and the additions stay in list order. */
+/* acc[fiche] += factor × weight along one inverted list (a macro-compétence's correction), unrolled
+ * by hand; the additions stay in list order. */
 static void scatter_add(float *restrict acc, const weighted_edge *restrict e, uint32_t n, float factor) {
     const weighted_edge *end = e + n;
     for (; end - e >= 4; e += 4) {
@@ -1194,13 +1192,10 @@ static void dense_add(float *restrict acc, const float *restrict row, uint32_t n
     }
 }
 
-/* One inverted list's additions, as a dense row when it has one. */
-static void add_list(const matcher *m, float *acc, uint32_t dense, const weighted_edge *edges, uint32_t n,
-                     float factor) {
-    if (dense != ROME_NONE) dense_add(acc, m->dense_rows + (size_t)dense * m->dense_stride, m->dense_stride, factor);
-    else scatter_add(acc, edges, n, factor);
+/* acc += factor × rows[row] (dense_rows or fiche_rows). */
+static void add_row(const matcher *m, float *acc, const float *rows, uint32_t row, float factor) {
+    dense_add(acc, rows + (size_t)row * m->dense_stride, m->dense_stride, factor);
 }
-
 
 /* The source class key of contributions split between the experiences `from` and, when
  * `declared`, the confirmed/added competences. */
@@ -1222,10 +1217,11 @@ static uint32_t source_class_of(matcher_scratch *s, uint64_t key) {
 /* Each touched record's value, computed once for the accumulation and every job description; the
  * items whose contribution beyond their macro's credit is not what the fiche rows assumed (fixes,
  * see accumulate); and each touched item's and held macro-compétence's link_source for describing
- * the jobs. An item's value × w is split (docs/matching.md, reasons) between the experiences it was inferred from and
- * "declared" when it counts directly (held >= value), else between those of the held items under
- * its macro-compétence. A match has few distinct such splits, so a job sums its contributions per
- * split (class) and divides each sum once, instead of dividing every link's. */
+ * the jobs (scratch_reset clears the macros' ones). An item's value × w is split (docs/matching.md,
+ * reasons) between the experiences it was inferred from and "declared" when it counts directly
+ * (held >= value), else between those of the held items under its macro-compétence. A match has
+ * few distinct such splits, so a job sums its contributions per split (class) and divides each sum
+ * once, instead of dividing every link's. */
 static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
     size_t most = 1 + (size_t)s->n_items + s->n_macros, table = 16;   /* class 0, one per record or macro */
     while (table < 2 * most) table *= 2;   /* at most half full: probes stay short */
@@ -1281,23 +1277,23 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
 static void accumulate(const matcher *m, matcher_scratch *s, const match_result *out) {
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t f = out->experiences[e].fiche;
-        if (f != ROME_NONE && s->exp_held[e] != 0)
-            dense_add(s->acc, m->fiche_rows + (size_t)f * m->dense_stride, m->dense_stride, s->exp_held[e]);
+        if (f != ROME_NONE && s->exp_held[e] != 0) add_row(m, s->acc, m->fiche_rows, f, s->exp_held[e]);
     }
     for (uint32_t k = 0; k < s->n_macros; k++) {
         uint32_t mac = s->macros[k];
         const item_rec *mr = peek(s, mac);
         float correction = (float)(m->cfg.macro_credit * mr->macro_held) - assumed_sum(s->exp_credit, mr->macro_base);
         if (correction == 0) continue;
-        add_list(m, s->acc, m->macro_dense[mac], m->macro_edges + m->macro_offsets[mac],
-                 m->macro_offsets[mac + 1] - m->macro_offsets[mac], correction);
+        if (m->macro_dense[mac] != ROME_NONE) add_row(m, s->acc, m->dense_rows, m->macro_dense[mac], correction);
+        else scatter_add(s->acc, m->macro_edges + m->macro_offsets[mac], m->macro_offsets[mac + 1] - m->macro_offsets[mac],
+                         correction);
     }
     for (uint32_t k = 0; k < s->n_fixes; k++) {
         uint32_t i = s->fixes[k].item;
         float delta = s->fixes[k].delta;
         const item_info *info = &m->item[i];
         if (info->dense != ROME_NONE) {
-            dense_add(s->acc, m->dense_rows + (size_t)info->dense * m->dense_stride, m->dense_stride, delta);
+            add_row(m, s->acc, m->dense_rows, info->dense, delta);
             continue;
         }
         float by_importance[4];   /* delta × w for each importance */
@@ -1372,18 +1368,14 @@ static uint32_t score_fiches(const float *acc, const double *inverse_total, cons
 
 /* Drops from v[0..n) (keys in [low, high]) entries that cannot be among the best cap, by a
  * histogram of the keys between low and high; returns how many are left, in their order. The
- * blocks' floor leaves about twice cap candidates (a block often has several good fiches), and
+ * lane sets' floor leaves about twice cap candidates (a set often has several good fiches), and
  * sorting them costs more than this pass. */
 static size_t keep_best(ranked *v, size_t n, uint32_t cap, double low, double high) {
     if (n <= cap || !(high > low)) return n;
-    uint32_t counts[TRIM_BUCKETS + 1] = {0}, floor = 0;
+    uint32_t counts[TRIM_BUCKETS + 1] = {0};
     double scale = TRIM_BUCKETS / (high - low);
     for (size_t k = 0; k < n; k++) counts[(uint32_t)((v[k].key - low) * scale)]++;
-    for (uint32_t b = TRIM_BUCKETS + 1, reached = 0; b-- > 0;)
-        if ((reached += counts[b]) >= cap) {
-            floor = b;
-            break;
-        }
+    uint32_t floor = floor_bucket(counts, TRIM_BUCKETS + 1, cap);
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
         v[kept] = v[k];
@@ -1408,12 +1400,8 @@ static size_t select_best(const double *score, uint32_t n, const double *set_bes
         counts[bucket < SELECT_BUCKETS ? bucket : SELECT_BUCKETS - 1] += set_best[b] >= 0;
         top = set_best[b] > top ? set_best[b] : top;
     }
-    double floor = 0;   /* fewer than cap sets reached: every scored fiche is a candidate */
-    for (uint32_t k = SELECT_BUCKETS, reached = 0; k-- > 0;)
-        if ((reached += counts[k]) >= cap) {
-            floor = (double)k / SELECT_BUCKETS;
-            break;
-        }
+    /* 0 when fewer than cap sets are reached: every scored fiche is then a candidate */
+    double floor = (double)floor_bucket(counts, SELECT_BUCKETS, cap) / SELECT_BUCKETS;
     size_t n_candidates = 0;
     for (uint32_t b = 0; b < n_sets; b++) {
         if (set_best[b] < floor) continue;
@@ -1445,10 +1433,10 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
                 s->divisor[m->domain_fiches[g]] = 1.0;
     }
     uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, s->fiche_flags, any_preferred ? s->divisor : NULL,
-                                   stride, s->score_all, s->score_top, s->block_best);
+                                   stride, s->score_all, s->score_top, s->lane_best);
     if (count_removed)
-        n_all = select_best(s->score_all, stride, s->block_best, m->cfg.top, s->top_all, s->candidates);
-    *n_top = select_best(s->score_top, stride, s->block_best + stride / SCORE_LANES, m->cfg.top, s->top, s->candidates);
+        n_all = select_best(s->score_all, stride, s->lane_best, m->cfg.top, s->top_all, s->candidates);
+    *n_top = select_best(s->score_top, stride, s->lane_best + stride / SCORE_LANES, m->cfg.top, s->top, s->candidates);
     out->fiches_scored = scored;
     out->removed_by_domain = 0;
     for (size_t k = 0; k < n_all; k++) {
@@ -1474,8 +1462,6 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     }
     return 0;
 }
-
-
 
 /* Splits each class's sum between its experiences (part[e]) and the declared competences
  * (part[MATCHER_MAX_EXPERIENCES]), emptying the buckets for the next job. Returns Σ value × w. */
@@ -1583,8 +1569,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         uint32_t first = fi->offsets[s->top[j].id], n = fi->offsets[s->top[j].id + 1] - first;
         links += n;
         if (n > widest) widest = n;
-        /* the jobs' fiches change with every match: ask for them now, they come while the sources
-         * are prepared */
+        /* the jobs' fiches change with every match: ask for them all now, the later jobs' links
+         * come while the first ones are described */
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->job_links) __builtin_prefetch(m->job_links + first + t);
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->ranked_links) __builtin_prefetch(m->ranked_links + first + t);
     }
@@ -1645,7 +1631,6 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         out->n_codes += job->qualifications.n;
     }
     memset(opens, 0, m->idx->n.items);   /* one sweep of 33 KB costs less than ~850 scattered stores */
-    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->macro_id[s->macros[k]]] = (link_source){0, 0, 0};
     return 0;
 }
 
