@@ -121,8 +121,9 @@ static size_t baseline_run(baseline *b, const matcher_config *cfg, const profile
     return jobs + written;
 }
 
-/* Hashes what the matcher answers for every profile: the encoded output (what consumers see) and
- * the exact bits of the scores (so that a change of summation order shows even under rounding). */
+/* Hashes what the matcher answers for every profile: the encoded output (what consumers see), the
+ * exact bits of the scores (so that a change of summation order shows even under rounding) and the
+ * jobs, skills and code lists alone (so that such a change can show the lists did not move). */
 static int print_digest(const matcher *m, matcher_scratch *s, const profile *profiles, long n_profiles) {
     XXH3_state_t *encoded = XXH3_createState(), *raw = XXH3_createState(), *lists = XXH3_createState();
     msgpack_sbuffer buf;
