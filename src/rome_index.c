@@ -11,32 +11,29 @@ void rome_index_free(rome_index *idx) {
     free(idx);
 }
 
-uint32_t rome_fiche_find(const rome_index *idx, const char *code) {
-    uint32_t lo = 0, hi = idx->n.fiches;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(idx->fiches[mid].code, code);
-        if (c == 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return ROME_NONE;
-}
-
 /* Binary search for a uint32 key stored at offset 0 of each element (every code_ogr-keyed entity
- * starts with its code_ogr). */
+ * starts with its code_ogr). Branch-free: the halving picks its side with a conditional move, as
+ * the side taken at each step is a coin toss a predictor would miss half the time. */
 static uint32_t find_by_code_ogr(const void *base, uint32_t n, size_t elem, uint32_t code) {
     const unsigned char *b = base;
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t k;
-        memcpy(&k, b + (size_t)mid * elem, sizeof k);
-        if (k == code) return mid;
-        if (k < code) lo = mid + 1;
-        else hi = mid;
+    uint32_t k;
+    if (n == 0) return ROME_NONE;
+    uint32_t lo = 0;
+    for (uint32_t len = n; len > 1; len -= len / 2) {
+        memcpy(&k, b + (size_t)(lo + len / 2) * elem, sizeof k);
+        lo = k <= code ? lo + len / 2 : lo;
     }
-    return ROME_NONE;
+    memcpy(&k, b + (size_t)lo * elem, sizeof k);
+    return k == code ? lo : ROME_NONE;
+}
+
+/* Binary search without an early exit, as find_by_code_ogr. */
+uint32_t rome_fiche_find(const rome_index *idx, const char *code) {
+    if (idx->n.fiches == 0) return ROME_NONE;
+    uint32_t lo = 0;
+    for (uint32_t len = idx->n.fiches; len > 1; len -= len / 2)
+        lo = strcmp(idx->fiches[lo + len / 2].code, code) <= 0 ? lo + len / 2 : lo;
+    return strcmp(idx->fiches[lo].code, code) == 0 ? lo : ROME_NONE;
 }
 
 uint32_t rome_appellation_find(const rome_index *idx, uint32_t code_ogr) {
