@@ -210,12 +210,11 @@ typedef struct weighted_edge {
 } weighted_edge;
 
 /* What a match reads of one item, together: the items a match touches are scattered over 33,671,
- * and one cache line per item costs less than one per array. */
+ * and one cache line per item costs less than one per array. 16 bytes: none straddles two lines. */
 typedef struct item_info {
     double factor;                /* kind factor × specificity */
     uint32_t macro;               /* its macro-compétence (itself for a macro), or ROME_NONE */
     uint32_t dense;               /* its row of w(fiche, item) in dense_rows, or ROME_NONE */
-    uint32_t first_link, n_links; /* its slice of item_links */
 } item_info;
 
 /* One fiche-item link as describing a job reads it: the item, w(fiche, item) and the dense id of
@@ -440,7 +439,7 @@ static int build_fiche_rows(matcher *m) {
             const item_info *info = &m->item[item];
             uint32_t mac = info->macro;
             double beyond = mac == ROME_NONE ? 1.0 : 1.0 - credit;
-            for (uint32_t e = info->first_link; e < info->first_link + info->n_links; e++)
+            for (uint32_t e = idx->item_fiches.offsets[item]; e < idx->item_fiches.offsets[item + 1]; e++)
                 row[m->item_links[e] >> 2] += beyond * item_weight(m, item, (uint8_t)(m->item_links[e] & 3));
             if (mac == ROME_NONE || seen[mac] == f) continue;
             seen[mac] = f;
@@ -520,8 +519,6 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     for (uint32_t i = 0; i < n_items; i++) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
         m->specificity[i] = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
-        m->item[i].first_link = idx->item_fiches.offsets[i];
-        m->item[i].n_links = idx->item_fiches.offsets[i + 1] - idx->item_fiches.offsets[i];
         m->item[i].factor = (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? cfg->savoir_etre_factor : 1.0) * m->specificity[i];
     }
     for (uint32_t i = 0; i < n_items; i++)
@@ -1275,6 +1272,8 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
  * shared, decided or rejected macros and items differ (about 10 of each a match, against 60 held
  * macros and 140 items). */
 static void accumulate(const matcher *m, matcher_scratch *s, const match_result *out) {
+    const uint32_t *offsets = m->idx->item_fiches.offsets;
+    for (uint32_t k = 0; k < s->n_fixes; k++) __builtin_prefetch(offsets + s->fixes[k].item);   /* read last */
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t f = out->experiences[e].fiche;
         if (f != ROME_NONE && s->exp_held[e] != 0) add_row(m, s->acc, m->fiche_rows, f, s->exp_held[e]);
@@ -1298,7 +1297,7 @@ static void accumulate(const matcher *m, matcher_scratch *s, const match_result 
         }
         float by_importance[4];   /* delta × w for each importance */
         for (uint8_t l = 0; l < 4; l++) by_importance[l] = delta * (float)item_weight(m, i, l);
-        scatter_by_importance(s->acc, m->item_links + info->first_link, info->n_links, by_importance);
+        scatter_by_importance(s->acc, m->item_links + offsets[i], offsets[i + 1] - offsets[i], by_importance);
     }
 }
 
