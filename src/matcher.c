@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "code_table.h"
 #include "title_resolver.h"
 
 /* ---- configuration ---- */
@@ -235,6 +236,7 @@ struct matcher {
     const rome_index *idx;
     matcher_config cfg;
     title_resolver *titles;
+    code_table *item_codes, *appellation_codes;   /* the profile's codes, found in one probe each */
     double importance_weight[3];  /* by rome_importance */
     double *specificity;          /* per item */
     item_info *item;              /* per item */
@@ -534,8 +536,10 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
         }
     for (uint32_t f = 0; f < m->dense_stride; f++)   /* 0 in the padding: see score_fiches */
         m->fiche_inverse_total[f] = f < n_fiches && m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
-    if (build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) || build_domain_lists(m) ||
-        build_job_links(m))
+    m->item_codes = code_table_build(idx->items, n_items, sizeof *idx->items, NULL);
+    m->appellation_codes = code_table_build(idx->appellations, idx->n.appellations, sizeof *idx->appellations, NULL);
+    if (!m->item_codes || !m->appellation_codes || build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) ||
+        build_domain_lists(m) || build_job_links(m))
         goto nomem;
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
@@ -552,6 +556,8 @@ nomem:
 void matcher_free(matcher *m) {
     if (!m) return;
     title_resolver_free(m->titles);
+    code_table_free(m->item_codes);
+    code_table_free(m->appellation_codes);
     free(m->specificity);
     free(m->item);
     free(m->item_links);
@@ -934,7 +940,7 @@ static int resolve_experiences(const matcher *m, matcher_scratch *s, const profi
         memset(r, 0, sizeof *r);
         r->appellation = r->fiche = ROME_NONE;
         if (x->kind == PROFILE_EXP_APPELLATION) {
-            r->appellation = rome_appellation_find(idx, x->appellation);
+            r->appellation = code_table_find(m->appellation_codes, x->appellation);
             if (r->appellation == ROME_NONE)
                 return px_error_set(err, MATCHER_ERR_INVALID, "experiences[%zu].appellation: unknown appellation code %u",
                                     e, x->appellation);
@@ -1010,7 +1016,7 @@ static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *
     } lists[] = {{&p->confirmed, "confirmed", true}, {&p->added, "added", true}, {&p->rejected, "rejected", false}};
     for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
         for (size_t k = 0; k < lists[l].codes->n; k++) {
-            uint32_t i = rome_item_find(m->idx, lists[l].codes->v[k]);
+            uint32_t i = code_table_find(m->item_codes, lists[l].codes->v[k]);
             if (i == ROME_NONE)
                 return px_error_set(err, MATCHER_ERR_INVALID, "%s[%zu]: unknown competence or savoir code %u",
                                     lists[l].field, k, lists[l].codes->v[k]);

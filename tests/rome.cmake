@@ -15,3 +15,7 @@ set_tests_properties(rome_real PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${PAS
 
 add_test(NAME cli_rome COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_rome_test.sh $<TARGET_FILE:passerelle-cli>
          ${PASSERELLE_ROME_DIR} ${CMAKE_SOURCE_DIR}/tests/fixtures/rome_mini)
+
+add_executable(code_table_test ${CMAKE_SOURCE_DIR}/tests/code_table_test.c)
+target_link_libraries(code_table_test PRIVATE passerelle PkgConfig::CMOCKA)
+add_test(NAME code_table COMMAND code_table_test)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "code_table.h"
 #include "rome_load.h"
 #include "rome_snapshot.h"
 
@@ -61,6 +62,38 @@ static void test_counts(void **state) {
     assert_true(rome_index_memory(idx) <= 32u * 1024 * 1024);
 }
 
+/* Every code is found where it is, by the binary searches and by code_table alike, and the codes
+ * just beside each one that no entity has are found by neither. */
+static void test_every_code_found(void **state) {
+    NEED_INDEX(state);
+    const rome_index *idx = *state;
+    code_table *items = code_table_build(idx->items, idx->n.items, sizeof *idx->items, NULL);
+    code_table *apps = code_table_build(idx->appellations, idx->n.appellations, sizeof *idx->appellations, NULL);
+    assert_non_null(items);
+    assert_non_null(apps);
+    for (uint32_t i = 0; i < idx->n.items; i++) {
+        uint32_t code = idx->items[i].code_ogr;
+        assert_int_equal(rome_item_find(idx, code), i);
+        assert_int_equal(code_table_find(items, code), i);
+        for (uint32_t near = code - 1; near <= code + 1; near += 2) {
+            uint32_t expected = rome_item_find(idx, near);
+            assert_true(expected == ROME_NONE || idx->items[expected].code_ogr == near);
+            assert_int_equal(code_table_find(items, near), expected);
+        }
+    }
+    for (uint32_t a = 0; a < idx->n.appellations; a++) {
+        assert_int_equal(rome_appellation_find(idx, idx->appellations[a].code_ogr), a);
+        assert_int_equal(code_table_find(apps, idx->appellations[a].code_ogr), a);
+    }
+    assert_int_equal(code_table_find(apps, 0), ROME_NONE);
+    assert_int_equal(rome_appellation_find(idx, 0), ROME_NONE);
+    for (uint32_t f = 0; f < idx->n.fiches; f++) assert_int_equal(rome_fiche_find(idx, idx->fiches[f].code), f);
+    assert_int_equal(rome_fiche_find(idx, "A0000"), ROME_NONE);
+    assert_int_equal(rome_fiche_find(idx, "Z9999"), ROME_NONE);
+    code_table_free(items);
+    code_table_free(apps);
+}
+
 static void test_cashier_encaissement_is_principale(void **state) {
     NEED_INDEX(state);
     const rome_index *idx = *state;
@@ -110,6 +143,7 @@ static void test_snapshot_round_trip_and_refusals(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_every_code_found),
         cmocka_unit_test(test_cashier_encaissement_is_principale),
         cmocka_unit_test(test_night_work_context),
         cmocka_unit_test(test_snapshot_round_trip_and_refusals),
