@@ -1469,8 +1469,8 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
 }
 
 /* Splits each class's sum between its experiences (part[e]) and the declared competences
- * (part[MATCHER_MAX_EXPERIENCES]), emptying the buckets for the next job. Returns Σ value × w. */
-static double split_classes(matcher_scratch *s, double *part) {
+ * (part[n_experiences]), emptying the buckets for the next job. Returns Σ value × w. */
+static double split_classes(matcher_scratch *s, uint32_t n_experiences, double *part) {
     double total = 0;
     for (uint32_t c = 0; c < s->n_classes; c++) {
         double *bank = s->buckets + c * SOURCE_BANKS, sum = 0;
@@ -1481,20 +1481,19 @@ static double split_classes(matcher_scratch *s, double *part) {
         total += sum;
         uint64_t key = s->classes[c].key;
         double share = sum / s->classes[c].parts;
-        if (key >> 32) part[MATCHER_MAX_EXPERIENCES] += share;
+        if (key >> 32) part[n_experiences] += share;
         for (uint32_t from = (uint32_t)key; from; from &= from - 1) part[__builtin_ctz(from)] += share;
     }
     return total;
 }
 
 /* The biggest parts, as shares of the whole, biggest first (ties: lower experience index, then
- * "declared"). Only the profile's experiences can have a part. */
+ * "declared", part[n_experiences]). */
 static void pick_reasons(const double *part, uint32_t n_experiences, double total, match_job *job) {
     job->n_reasons = 0;
-    for (uint32_t k = 0; k <= n_experiences; k++) {
-        uint32_t e = k < n_experiences ? k : MATCHER_MAX_EXPERIENCES;
+    for (uint32_t e = 0; e <= n_experiences; e++) {
         if (part[e] <= 0) continue;
-        match_reason r = {e == MATCHER_MAX_EXPERIENCES ? -1 : (int32_t)e, part[e] / total};
+        match_reason r = {e == n_experiences ? -1 : (int32_t)e, part[e] / total};
         uint32_t pos = job->n_reasons < MATCHER_MAX_REASONS ? job->n_reasons++ : MATCHER_MAX_REASONS;
         while (pos > 0 && r.share > job->reasons[pos - 1].share) {
             if (pos < MATCHER_MAX_REASONS) job->reasons[pos] = job->reasons[pos - 1];
@@ -1615,8 +1614,9 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
             buckets[src->bucket + t % SOURCE_BANKS] += src->value * link[t].weight;
         }
         job->held.n = (uint32_t)n_held - job->held.n;
-        double part[MATCHER_MAX_EXPERIENCES + 1] = {0};
-        double total = split_classes(s, part);
+        double part[MATCHER_MAX_EXPERIENCES + 1];
+        for (size_t e = 0; e <= out->n_experiences; e++) part[e] = 0;   /* not all 33: a job is short */
+        double total = split_classes(s, (uint32_t)out->n_experiences, part);
         pick_reasons(part, (uint32_t)out->n_experiences, total, job);
     }
     out->n_codes = 0;
