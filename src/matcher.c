@@ -1507,24 +1507,27 @@ typedef uint64_t key_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(
 #define KEY_LANES (DENSE_LANES / 2)
 
 /* Sorts the distinct keys v[0..n) into out by counting, for each, the keys below it: no branch
- * depends on the keys (an insertion sort mispredicts about once per key), and the counting is
- * KEY_LANES comparisons at a time. n² comparisons, for short runs (16 keys on average, a tail to
- * 80). v has room for n rounded up to KEY_LANES; the padding is overwritten. */
+ * depends on the keys (an insertion sort mispredicts about once per key). 2 × KEY_LANES keys are
+ * counted at once against each key in turn, so a count never needs summing across lanes. n²
+ * comparisons, for short runs (16 keys on average, a tail to 80). v has room for n + 2 × KEY_LANES
+ * keys; the ones after n are overwritten. */
 VECTOR_CLONES
 static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
-    uint32_t padded = (n + KEY_LANES - 1) / KEY_LANES * KEY_LANES;
-    for (uint32_t c = n; c < padded; c++) v[c] = UINT64_MAX;   /* above every key: never below */
-    for (uint32_t b = 0; b < n; b++) {
-        key_vector key = (key_vector){0} + v[b];
-        score_mask below = {0};
-        for (uint32_t c = 0; c < padded; c += KEY_LANES) {
-            key_vector other;
-            memcpy(&other, v + c, sizeof other);
-            below -= other < key;   /* a true lane is -1 */
+    const key_vector above_all = ~(key_vector){0};   /* above every key: never below */
+    memcpy(v + n, &above_all, sizeof above_all);
+    memcpy(v + n + KEY_LANES, &above_all, sizeof above_all);
+    for (uint32_t c = 0; c < n; c += 2 * KEY_LANES) {
+        key_vector low, high;
+        memcpy(&low, v + c, sizeof low);
+        memcpy(&high, v + c + KEY_LANES, sizeof high);
+        score_mask below_low = {0}, below_high = {0};   /* lane l: minus the keys below it (true is -1) */
+        for (uint32_t b = 0; b < n; b++) {
+            key_vector key = (key_vector){0} + v[b];
+            below_low += low > key;
+            below_high += high > key;
         }
-        int64_t count = 0;
-        for (uint32_t l = 0; l < KEY_LANES; l++) count += below[l];
-        out[count] = v[b];
+        for (uint32_t l = 0; l < KEY_LANES && c + l < n; l++) out[-below_low[l]] = v[c + l];
+        for (uint32_t l = 0; l < KEY_LANES && c + KEY_LANES + l < n; l++) out[-below_high[l]] = v[c + KEY_LANES + l];
     }
 }
 
@@ -1532,8 +1535,8 @@ static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
  * qualifications in the same order; returns how many are missing and sets *n_qualifications.
  * The items no other job misses (opens == 1) come in the fiche's ranked order, already sorted;
  * the others (16 on average) are sorted here, then both runs are merged. Held items have
- * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for n
- * rounded up to KEY_LANES. */
+ * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for
+ * n + 2 × KEY_LANES. */
 static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, const uint64_t *qualifications,
                               uint64_t *single, uint64_t *unsorted, uint64_t *shared, uint32_t *codes,
                               uint32_t *n_qualifications) {
@@ -1580,7 +1583,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     }
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
-        reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + KEY_LANES), sizeof *s->sorted, err) ||
+        reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + 2 * KEY_LANES), sizeof *s->sorted, err) ||
         reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err))
         return -1;
     /* locals: a byte store (opens) may alias anything reached through s or m */
@@ -1629,7 +1632,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         out->n_codes += job->held.n;
         job->missing.off = (uint32_t)out->n_codes;
         job->missing.n = order_missing(m->ranked_links + first, n, s->opens, m->qualifications, s->sorted,
-                                       s->sorted + widest + KEY_LANES, s->sorted + 2 * (widest + KEY_LANES),
+                                       s->sorted + widest + 2 * KEY_LANES, s->sorted + 2 * (widest + 2 * KEY_LANES),
                                        out->codes + out->n_codes, &job->qualifications.n);
         out->n_codes += job->missing.n;
         job->qualifications.off = (uint32_t)out->n_codes;
