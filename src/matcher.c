@@ -215,15 +215,14 @@ typedef struct weighted_edge {
 typedef struct item_info {
     double factor;                /* kind factor × specificity */
     uint32_t macro;               /* its macro-compétence (itself for a macro), or ROME_NONE */
-    uint32_t dense;               /* its row of w(fiche, item) in dense_rows, or ROME_NONE */
+    uint32_t macro_id;            /* the dense id of its macro-compétence in [0, n_macro_ids), or
+                                     n_macro_ids for none */
 } item_info;
 
-/* One fiche-item link as describing a job reads it: the item, w(fiche, item) and the dense id of
- * the item's macro-compétence (n_macro_ids for an item without one). */
+/* One fiche-item link as describing a job reads it: the item and w(fiche, item). */
 typedef struct job_link {
     uint32_t item;
     float weight;
-    uint32_t macro_id;
 } job_link;
 
 /* A link in its fiche's missing order: w(fiche, item) and the item. */
@@ -246,8 +245,6 @@ struct matcher {
     job_link *job_links;          /* parallel to idx->fiche_items.targets */
     ranked_link *ranked_links;    /* per fiche, its links by w(fiche, item) descending, then by item */
     uint64_t *qualifications;     /* bit i: item i is a savoir of ROME's qualification categories */
-    uint32_t *macro_id;           /* per item: the dense id of its macro-compétence in [0, n_macro_ids),
-                                     or n_macro_ids for none */
     uint32_t n_macro_ids;
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items; dense_stride long */
@@ -256,6 +253,7 @@ struct matcher {
     float *dense_rows;            /* the long inverted lists again as rows of dense_stride weights by fiche */
     uint32_t dense_stride;        /* floats per row: n_fiches rounded up to whole SCORE_GROUPs */
     uint32_t *macro_dense;        /* per macro-compétence (by item id): its row of macro_edges weights, or ROME_NONE */
+    uint32_t *item_dense;         /* per item: its row of w(fiche, item) in dense_rows, or ROME_NONE */
     uint32_t *domain_offsets;     /* CSR: grand domaine g's fiches, then domaine d's at n.grands_domaines + d */
     uint32_t *domain_fiches;
     float *fiche_rows;            /* per fiche F, dense_stride floats: what one experience in F adds to
@@ -337,29 +335,28 @@ static int build_job_links(matcher *m) {
     const rome_csr *fi = &idx->fiche_items;
     uint32_t n_items = idx->n.items;
     size_t links = fi->offsets[idx->n.fiches];
-    m->macro_id = malloc(((size_t)n_items + 1) * sizeof *m->macro_id);
     m->job_links = malloc((links + 1) * sizeof *m->job_links);
     m->ranked_links = malloc((links + 1) * sizeof *m->ranked_links);
     m->qualifications = calloc((size_t)n_items / 64 + 1, sizeof *m->qualifications);
     uint64_t *keys = malloc((links + 1) * sizeof *keys);
-    if (!m->macro_id || !m->job_links || !m->ranked_links || !m->qualifications || !keys) {
+    if (!m->job_links || !m->ranked_links || !m->qualifications || !keys) {
         free(keys);
         return -1;
     }
     for (uint32_t i = 0; i < n_items; i++) {
-        m->macro_id[i] = ROME_NONE;
+        m->item[i].macro_id = ROME_NONE;
         if (idx->items[i].flags & ROME_ITEM_QUALIFICATION) m->qualifications[i / 64] |= 1ull << (i % 64);
     }
     for (uint32_t i = 0; i < n_items; i++) {   /* number the macro-compétences (a macro is its own) */
         uint32_t mac = m->item[i].macro;
-        if (mac != ROME_NONE && m->macro_id[mac] == ROME_NONE) m->macro_id[mac] = m->n_macro_ids++;
+        if (mac != ROME_NONE && m->item[mac].macro_id == ROME_NONE) m->item[mac].macro_id = m->n_macro_ids++;
     }
     for (uint32_t i = 0; i < n_items; i++) {   /* then give every item its macro's number */
         uint32_t mac = m->item[i].macro;
-        if (mac != i) m->macro_id[i] = mac == ROME_NONE ? m->n_macro_ids : m->macro_id[mac];
+        if (mac != i) m->item[i].macro_id = mac == ROME_NONE ? m->n_macro_ids : m->item[mac].macro_id;
     }
     for (size_t k = 0; k < links; k++)
-        m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k], m->macro_id[fi->targets[k]]};
+        m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k]};
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
         uint32_t first = fi->offsets[f], n = fi->offsets[f + 1] - first;
         for (uint32_t k = 0; k < n; k++) keys[first + k] = missing_key(m->fiche_weight[first + k], k);
@@ -388,9 +385,10 @@ static int build_dense_rows(matcher *m) {
     uint32_t n_items = idx->n.items, rows = 0;
     const uint32_t *item_off = idx->item_fiches.offsets;
     m->macro_dense = malloc(((size_t)n_items + 1) * sizeof *m->macro_dense);
-    if (!m->macro_dense) return -1;
+    m->item_dense = malloc(((size_t)n_items + 1) * sizeof *m->item_dense);
+    if (!m->macro_dense || !m->item_dense) return -1;
     for (uint32_t i = 0; i < n_items; i++) {
-        m->item[i].dense = list_is_dense(m, item_off[i + 1] - item_off[i]) ? rows++ : ROME_NONE;
+        m->item_dense[i] = list_is_dense(m, item_off[i + 1] - item_off[i]) ? rows++ : ROME_NONE;
         m->macro_dense[i] = list_is_dense(m, m->macro_offsets[i + 1] - m->macro_offsets[i]) ? rows++ : ROME_NONE;
     }
     size_t bytes = (size_t)(rows ? rows : 1) * m->dense_stride * sizeof(float);
@@ -398,8 +396,8 @@ static int build_dense_rows(matcher *m) {
     if (!m->dense_rows) return -1;
     memset(m->dense_rows, 0, bytes);
     for (uint32_t i = 0; i < n_items; i++) {
-        if (m->item[i].dense != ROME_NONE) {
-            float *row = m->dense_rows + (size_t)m->item[i].dense * m->dense_stride;
+        if (m->item_dense[i] != ROME_NONE) {
+            float *row = m->dense_rows + (size_t)m->item_dense[i] * m->dense_stride;
             for (uint32_t e = item_off[i]; e < item_off[i + 1]; e++)
                 row[m->item_links[e] >> 2] = (float)item_weight(m, i, (uint8_t)(m->item_links[e] & 3));
         }
@@ -565,7 +563,7 @@ void matcher_free(matcher *m) {
     free(m->job_links);
     free(m->ranked_links);
     free(m->qualifications);
-    free(m->macro_id);
+    free(m->item_dense);
     free(m->fiche_total);
     free(m->fiche_inverse_total);
     free(m->macro_offsets);
@@ -611,6 +609,7 @@ typedef struct item_rec {
     uint8_t macro_declared;   /* for a macro-compétence: one of its held items is declared */
     uint8_t macro_listed;     /* for a macro-compétence: in matcher_scratch.macros */
     uint32_t macro_base;      /* for a macro-compétence: experiences whose fiche has an item under it */
+    uint32_t macro_source;    /* 1 + its item_info.macro_id once value_items ran, for scratch_reset */
 } item_rec;
 
 /* An item whose contribution differs from what the fiche rows assumed, by delta per unit of w. */
@@ -678,6 +677,8 @@ struct matcher_scratch {
     /* describing the jobs (describe_jobs) */
     link_source *sources;     /* [0, n_macro_ids]: a macro credit by macro id, zero unless the macro is
                                  held ([n_macro_ids]: no macro, always zero); [n_macro_ids + k]: rec[k] */
+    uint32_t *source_of;      /* per item, its entry in sources: its item_info.macro_id
+                                 until value_items gives it its record's; scratch_reset puts it back */
     source_class *classes;    /* the match's distinct (experiences, declared) pairs */
     size_t classes_cap;
     uint32_t n_classes;
@@ -705,6 +706,8 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     }
     s->slot = calloc(ni, sizeof *s->slot);
     s->sources = calloc(m->n_macro_ids + 1 + ni + 1, sizeof *s->sources);
+    s->source_of = malloc(ni * sizeof *s->source_of);
+    for (uint32_t i = 0; s->source_of && i < idx->n.items; i++) s->source_of[i] = m->item[i].macro_id;
     s->touched = calloc((ni + 63) / 64, sizeof *s->touched);
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
@@ -727,7 +730,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->sources || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
+    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
         !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates ||
         !s->skill_candidates || !s->key_counts)
@@ -765,6 +768,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->key_counts);
     free(s->skills);
     free(s->sources);
+    free(s->source_of);
     free(s->classes);
     free(s->class_table);
     free(s->buckets);
@@ -776,10 +780,12 @@ void matcher_scratch_free(matcher_scratch *s) {
 /* Puts the scratch back to all-zero for the next match (only what this match touched). */
 static void scratch_reset(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_items; k++) {
-        s->slot[s->items[k]] = 0;
-        s->touched[s->items[k] / 64] = 0;
+        uint32_t i = s->items[k];
+        s->slot[i] = 0;
+        s->touched[i / 64] = 0;
+        if (s->rec[k + 1].macro_source) s->source_of[i] = s->rec[k + 1].macro_source - 1;
     }
-    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->macro_id[s->macros[k]]] = (link_source){0, 0, 0};
+    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->item[s->macros[k]].macro_id] = (link_source){0, 0, 0};
     s->n_items = s->n_macros = s->n_preferred = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
@@ -1240,7 +1246,7 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
     for (uint32_t k = 0; k < s->n_macros; k++) {   /* first: an item credited by its macro takes its class */
         const item_rec *macro = peek(s, s->macros[k]);
         uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
-        s->sources[m->macro_id[s->macros[k]]] =
+        s->sources[m->item[s->macros[k]].macro_id] =
             (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
     }
     s->n_fixes = 0;
@@ -1263,9 +1269,11 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
             }
             bucket = last * SOURCE_BANKS;
         } else {
-            bucket = s->sources[m->macro_id[s->items[k - 1]]].bucket;
+            bucket = s->sources[info->macro_id].bucket;
         }
         s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
+        r->macro_source = info->macro_id + 1;   /* + 1: 0 when value_items did not reach it */
+        s->source_of[s->items[k - 1]] = m->n_macro_ids + k;
     }
     memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
     return 0;
@@ -1279,7 +1287,10 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
  * macros and 140 items). */
 static void accumulate(const matcher *m, matcher_scratch *s, const match_result *out) {
     const uint32_t *offsets = m->idx->item_fiches.offsets;
-    for (uint32_t k = 0; k < s->n_fixes; k++) __builtin_prefetch(offsets + s->fixes[k].item);   /* read last */
+    for (uint32_t k = 0; k < s->n_fixes; k++) {   /* read last */
+        __builtin_prefetch(offsets + s->fixes[k].item);
+        __builtin_prefetch(m->item_dense + s->fixes[k].item);
+    }
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t f = out->experiences[e].fiche;
         if (f != ROME_NONE && s->exp_held[e] != 0) add_row(m, s->acc, m->fiche_rows, f, s->exp_held[e]);
@@ -1296,9 +1307,8 @@ static void accumulate(const matcher *m, matcher_scratch *s, const match_result 
     for (uint32_t k = 0; k < s->n_fixes; k++) {
         uint32_t i = s->fixes[k].item;
         float delta = s->fixes[k].delta;
-        const item_info *info = &m->item[i];
-        if (info->dense != ROME_NONE) {
-            add_row(m, s->acc, m->dense_rows, info->dense, delta);
+        if (m->item_dense[i] != ROME_NONE) {
+            add_row(m, s->acc, m->dense_rows, m->item_dense[i], delta);
             continue;
         }
         float by_importance[4];   /* delta × w for each importance */
@@ -1587,10 +1597,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err))
         return -1;
     /* locals: a byte store (opens) may alias anything reached through s or m */
-    const uint32_t *slots = s->slot;
-    const uint64_t *touched_bits = s->touched;
+    const uint32_t *source_of = s->source_of;
     const link_source *sources = s->sources;
-    uint32_t n_macro_ids = m->n_macro_ids;
     uint8_t *opens = s->opens;
     uint32_t *job_held = s->job_held;
     double *buckets = s->buckets;
@@ -1606,11 +1614,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         const job_link *link = m->job_links + first;
         for (uint32_t t = 0; t < n; t++) {
             uint32_t i = link[t].item;
-            /* all ones when touched; masks rather than ?: so that the compiler cannot make branches.
-             * An untouched item's slot is not loaded (slot[] is too big for L1): slot[0] is. */
-            uint32_t touched = 0u - (uint32_t)(touched_bits[i / 64] >> (i % 64) & 1u);
-            uint32_t slot = slots[i & touched];
-            const link_source *src = &sources[((n_macro_ids + slot) & touched) | (link[t].macro_id & ~touched)];
+            const link_source *src = &sources[source_of[i]];
             job_held[n_held] = i;
             n_held += src->held;
             opens[i] += (uint8_t)(1 - src->held);
