@@ -193,7 +193,8 @@ typedef float dense_vector __attribute__((vector_size(DENSE_LANES * sizeof(float
 typedef float half_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(float))));
 typedef double score_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(double))));
 typedef int64_t score_mask __attribute__((vector_size(DENSE_LANES / 2 * sizeof(int64_t))));
-typedef uint8_t flag_bytes __attribute__((vector_size(DENSE_LANES / 2)));
+typedef uint64_t uint64_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(uint64_t))));
+_Static_assert(DENSE_LANES / 2 == 8, "score_fiches reads the flags of a score_vector's 8 fiches as one uint64_t");
 #define SCORE_LANES (DENSE_LANES / 2)             /* doubles in a score_vector */
 #define SCORE_GROUP (SCORE_LANES * SCORE_LANES)   /* fiches whose lane maxima score_fiches keeps */
 
@@ -1342,6 +1343,11 @@ VECTOR_CLONES
 static uint32_t score_fiches(const float *acc, const double *inverse_total, const uint8_t *flags, const double *divisor,
                              uint32_t n, double *score_all, double *score_top, double *best) {
     const score_vector zero = {0}, one = zero + 1.0, none = zero - 1.0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_vector byte_shift = {0, 8, 16, 24, 32, 40, 48, 56};   /* lane l's flag byte in 8 loaded */
+#else
+    const uint64_vector byte_shift = {56, 48, 40, 32, 24, 16, 8, 0};
+#endif
     score_mask reached_lanes = {0};
     double *best_top = best + n / SCORE_LANES;
     for (uint32_t g = 0; g < n; g += SCORE_GROUP) {
@@ -1349,11 +1355,13 @@ static uint32_t score_fiches(const float *acc, const double *inverse_total, cons
         for (uint32_t k = g; k < g + SCORE_GROUP; k += SCORE_LANES) {
             half_vector sums;
             score_vector inverse;
-            flag_bytes bytes;
+            uint64_t bytes;
             memcpy(&sums, acc + k, sizeof sums);
             memcpy(&inverse, inverse_total + k, sizeof inverse);
             memcpy(&bytes, flags + k, sizeof bytes);
-            score_mask fiche = __builtin_convertvector(bytes, score_mask);
+            /* each lane shifts its own byte down: __builtin_convertvector of 8 bytes was compiled
+             * to 8 extractions and inserts */
+            score_mask fiche = (score_mask)(((uint64_vector){0} + bytes) >> byte_shift & 0xFFu);
             score_vector sum = __builtin_convertvector(sums, score_vector), c = sum * inverse;
             c = SELECT_LANES(c > one, one, c);   /* float sums of weights may stray by an ulp */
             c = SELECT_LANES(c < zero, zero, c);
@@ -1513,7 +1521,6 @@ static void pick_reasons(const double *part, uint32_t n_experiences, double tota
     }
 }
 
-typedef uint64_t key_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(uint64_t))));
 #define KEY_LANES (DENSE_LANES / 2)
 
 /* Sorts the distinct keys v[0..n) into out by counting, for each, the keys below it: no branch
@@ -1523,16 +1530,16 @@ typedef uint64_t key_vector __attribute__((vector_size(DENSE_LANES / 2 * sizeof(
  * keys; the ones after n are overwritten. */
 VECTOR_CLONES
 static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
-    const key_vector above_all = ~(key_vector){0};   /* above every key: never below */
+    const uint64_vector above_all = ~(uint64_vector){0};   /* above every key: never below */
     memcpy(v + n, &above_all, sizeof above_all);
     memcpy(v + n + KEY_LANES, &above_all, sizeof above_all);
     for (uint32_t c = 0; c < n; c += 2 * KEY_LANES) {
-        key_vector low, high;
+        uint64_vector low, high;
         memcpy(&low, v + c, sizeof low);
         memcpy(&high, v + c + KEY_LANES, sizeof high);
         score_mask below_low = {0}, below_high = {0};   /* lane l: minus the keys below it (true is -1) */
         for (uint32_t b = 0; b < n; b++) {
-            key_vector key = (key_vector){0} + v[b];
+            uint64_vector key = (uint64_vector){0} + v[b];
             below_low += low > key;
             below_high += high > key;
         }
