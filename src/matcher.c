@@ -6,6 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* x86-64 builds pick, at load time, loops written for the CPU's widest vectors. PX_MATCHER_PORTABLE
+ * builds only the portable C, as other CPUs run it (tests compare the two). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(PX_MATCHER_PORTABLE)
+#define PX_MATCHER_X86 1
+#include <immintrin.h>
+#endif
 
 #include "code_table.h"
 #include "title_resolver.h"
@@ -199,7 +205,7 @@ _Static_assert(DENSE_LANES / 2 == 8, "score_fiches reads the flags of a score_ve
 #define SCORE_GROUP (SCORE_LANES * SCORE_LANES)   /* fiches whose lane maxima score_fiches keeps */
 
 /* The vector loops are compiled for the widest vectors the CPU has, chosen at load time. */
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef PX_MATCHER_X86
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES
@@ -231,6 +237,8 @@ typedef struct ranked_link {
     float weight;
     uint32_t item;
 } ranked_link;
+_Static_assert(sizeof(ranked_link) == 8 && offsetof(ranked_link, item) == 4,
+               "split_missing_avx512 reads a ranked_link as one 64-bit lane, the item in its high half");
 
 struct matcher {
     const rome_index *idx;
@@ -714,7 +722,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->items = malloc(ni * sizeof *s->items);
     s->macros = malloc(ni * sizeof *s->macros);
     s->fixes = malloc(ni * sizeof *s->fixes);
-    s->opens = calloc(ni, sizeof *s->opens);
+    s->opens = calloc(ni + 3, sizeof *s->opens);   /* + 3: split_missing_avx512 gathers 4 bytes an item */
     s->acc = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->acc);   /* for dense_add */
     if (s->acc) memset(s->acc, 0, m->dense_stride * sizeof *s->acc);
     s->fiche_flags = calloc(m->dense_stride, sizeof *s->fiche_flags);
@@ -1554,18 +1562,62 @@ static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
  * the others (16 on average) are sorted here, then both runs are merged. Held items have
  * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for
  * n + 2 × KEY_LANES. */
+/* Parts a job's links into the items only it misses (single, already in order) and those other
+ * jobs miss too (unsorted), as sort keys; held items (opens 0) go nowhere. Returns n_single in
+ * *n_single and n_shared in *n_shared, added to their values on entry. */
+static void split_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, uint64_t *single,
+                          uint64_t *unsorted, uint32_t *n_single, uint32_t *n_shared) {
+    uint32_t a = *n_single, b = *n_shared;
+    for (uint32_t t = 0; t < n; t++) {
+        uint32_t jobs = opens[links[t].item];
+        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].item);
+        single[a] = key;
+        unsorted[b] = key;
+        a += jobs == 1;
+        b += jobs > 1;
+    }
+    *n_single = a;
+    *n_shared = b;
+}
+
+#ifdef PX_MATCHER_X86
+/* split_missing 8 links at a time (the last few go through split_missing): the jobs counts are
+ * gathered, the keys made in one register and written where they belong with compressing stores. */
+__attribute__((target("avx512f")))
+static void split_missing_avx512(const ranked_link *links, uint32_t n, const uint8_t *opens, uint64_t *single,
+                                 uint64_t *unsorted, uint32_t *n_single, uint32_t *n_shared) {
+    uint32_t a = *n_single, b = *n_shared, t = 0;
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m256i byte = _mm256_set1_epi32(0xFF), all_ones = _mm256_set1_epi32(-1);
+    for (; t + 8 <= n; t += 8) {
+        __m512i link = _mm512_loadu_si512(links + t);   /* a lane: weight bits low, item high */
+        __m512i item = _mm512_srli_epi64(link, 32);
+        __m256i jobs = _mm256_and_si256(_mm256_i32gather_epi32((const int *)opens, _mm512_cvtepi64_epi32(item), 1), byte);
+        __m256 usefulness = _mm256_mul_ps(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(link)), _mm256_cvtepi32_ps(jobs));
+        __m256i inverse = _mm256_xor_si256(_mm256_castps_si256(usefulness), all_ones);   /* UINT32_MAX - bits */
+        __m512i key = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(inverse), 32), item);
+        __m512i jobs64 = _mm512_cvtepu32_epi64(jobs);
+        __mmask8 alone = _mm512_cmpeq_epi64_mask(jobs64, one), shared = _mm512_cmpgt_epi64_mask(jobs64, one);
+        _mm512_mask_compressstoreu_epi64(single + a, alone, key);
+        _mm512_mask_compressstoreu_epi64(unsorted + b, shared, key);
+        a += (uint32_t)__builtin_popcount(alone);
+        b += (uint32_t)__builtin_popcount(shared);
+    }
+    *n_single = a;
+    *n_shared = b;
+    split_missing(links + t, n - t, opens, single, unsorted, n_single, n_shared);
+}
+#endif
+
 static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, const uint64_t *qualifications,
                               uint64_t *single, uint64_t *unsorted, uint64_t *shared, uint32_t *codes,
                               uint32_t *n_qualifications) {
     uint32_t n_single = 0, n_shared = 0;
-    for (uint32_t t = 0; t < n; t++) {
-        uint32_t jobs = opens[links[t].item];
-        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].item);
-        single[n_single] = key;
-        unsorted[n_shared] = key;
-        n_single += jobs == 1;
-        n_shared += jobs > 1;
-    }
+#ifdef PX_MATCHER_X86
+    if (__builtin_cpu_supports("avx512f")) split_missing_avx512(links, n, opens, single, unsorted, &n_single, &n_shared);
+    else
+#endif
+    split_missing(links, n, opens, single, unsorted, &n_single, &n_shared);
     rank_sort_keys(unsorted, n_shared, shared);
     single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: item < ROME_NONE */
     uint32_t n_missing = n_single + n_shared, q = n_missing;
