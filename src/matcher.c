@@ -268,6 +268,7 @@ struct matcher {
     float *fiche_rows;            /* per fiche F, dense_stride floats: what one experience in F adds to
                                      every fiche, per unit of its holding (see build_fiche_rows) */
     uint32_t constraint_ctx[MATCHER_MAX_CONSTRAINTS][MATCHER_CONSTRAINT_CODES_MAX]; /* contexte ids */
+    bool avx512;                  /* the CPU runs the *_avx512 loops */
 };
 
 const rome_index *matcher_index(const matcher *m) { return m->idx; }
@@ -511,6 +512,9 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
             }
             m->constraint_ctx[c][k] = id;
         }
+#ifdef PX_MATCHER_X86
+    m->avx512 = __builtin_cpu_supports("avx512f");
+#endif
     m->importance_weight[ROME_IMPORTANCE_NONE] = cfg->weight_other;
     m->importance_weight[ROME_IMPORTANCE_EMERGENTE] = cfg->weight_emergente;
     m->importance_weight[ROME_IMPORTANCE_PRINCIPALE] = cfg->weight_principale;
@@ -1609,12 +1613,13 @@ static void split_missing_avx512(const ranked_link *links, uint32_t n, const uin
 }
 #endif
 
-static uint32_t order_missing(const ranked_link *links, uint32_t n, const uint8_t *opens, const uint64_t *qualifications,
+static uint32_t order_missing(const matcher *m, const ranked_link *links, uint32_t n, const uint8_t *opens,
                               uint64_t *single, uint64_t *unsorted, uint64_t *shared, uint32_t *codes,
                               uint32_t *n_qualifications) {
+    const uint64_t *qualifications = m->qualifications;
     uint32_t n_single = 0, n_shared = 0;
 #ifdef PX_MATCHER_X86
-    if (__builtin_cpu_supports("avx512f")) split_missing_avx512(links, n, opens, single, unsorted, &n_single, &n_shared);
+    if (m->avx512) split_missing_avx512(links, n, opens, single, unsorted, &n_single, &n_shared);
     else
 #endif
     split_missing(links, n, opens, single, unsorted, &n_single, &n_shared);
@@ -1694,7 +1699,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         h += job->held.n;
         out->n_codes += job->held.n;
         job->missing.off = (uint32_t)out->n_codes;
-        job->missing.n = order_missing(m->ranked_links + first, n, s->opens, m->qualifications, s->sorted,
+        job->missing.n = order_missing(m, m->ranked_links + first, n, s->opens, s->sorted,
                                        s->sorted + widest + 2 * KEY_LANES, s->sorted + 2 * (widest + 2 * KEY_LANES),
                                        out->codes + out->n_codes, &job->qualifications.n);
         out->n_codes += job->missing.n;
