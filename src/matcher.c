@@ -220,10 +220,11 @@ typedef struct weighted_edge {
 /* What a match reads of one item, together: the items a match touches are scattered over 33,671,
  * and one cache line per item costs less than one per array. 16 bytes: none straddles two lines. */
 typedef struct item_info {
-    double factor;                /* kind factor × specificity */
+    double specificity;           /* see docs/matching.md */
     uint32_t macro;               /* its macro-compétence (itself for a macro), or ROME_NONE */
-    uint32_t macro_id;            /* the dense id of its macro-compétence in [0, n_macro_ids), or
-                                     n_macro_ids for none */
+    uint32_t macro_id : 31;       /* the dense id of its macro-compétence in [0, n_macro_ids), or
+                                     n_macro_ids for none (at most MATCHER_MAX_ITEMS) */
+    uint32_t savoir_etre : 1;     /* a savoir-être: its kind factor is savoir_etre_factor, else 1 */
 } item_info;
 
 /* One fiche-item link as describing a job reads it: the item and w(fiche, item). */
@@ -246,7 +247,6 @@ struct matcher {
     title_resolver *titles;
     code_table *item_codes, *appellation_codes;   /* the profile's codes, found in one probe each */
     double importance_weight[3];  /* by rome_importance */
-    double *specificity;          /* per item */
     item_info *item;              /* per item */
     uint32_t *item_links;         /* parallel to idx->item_fiches.targets: fiche << 2 | its importance of
                                      the item (w takes 3 values per item: 4 bytes instead of 8 per link) */
@@ -274,9 +274,15 @@ struct matcher {
 const rome_index *matcher_index(const matcher *m) { return m->idx; }
 const matcher_config *matcher_get_config(const matcher *m) { return &m->cfg; }
 
+/* The kind factor × specificity of an item. */
+static double item_factor(const matcher *m, const item_info *info) {
+    return (info->savoir_etre ? m->cfg.savoir_etre_factor : 1.0) * info->specificity;
+}
+
 /* w(f, i) = importance weight × kind factor × specificity: what holding i is worth towards f. */
 static double item_weight(const matcher *m, uint32_t item, uint8_t importance) {
-    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] * m->item[item].factor;
+    return m->importance_weight[importance <= ROME_IMPORTANCE_PRINCIPALE ? importance : 0] *
+           item_factor(m, &m->item[item]);
 }
 
 static uint64_t missing_key(float usefulness, uint32_t item);
@@ -349,22 +355,25 @@ static int build_job_links(matcher *m) {
     m->ranked_links = malloc((links + 1) * sizeof *m->ranked_links);
     m->qualifications = calloc((size_t)n_items / 64 + 1, sizeof *m->qualifications);
     uint64_t *keys = malloc((links + 1) * sizeof *keys);
-    if (!m->job_links || !m->ranked_links || !m->qualifications || !keys) {
+    uint32_t *ids = malloc(((size_t)n_items + 1) * sizeof *ids);   /* per macro-compétence, its number */
+    if (!m->job_links || !m->ranked_links || !m->qualifications || !keys || !ids) {
         free(keys);
+        free(ids);
         return -1;
     }
     for (uint32_t i = 0; i < n_items; i++) {
-        m->item[i].macro_id = ROME_NONE;
+        ids[i] = ROME_NONE;
         if (idx->items[i].flags & ROME_ITEM_QUALIFICATION) m->qualifications[i / 64] |= 1ull << (i % 64);
     }
     for (uint32_t i = 0; i < n_items; i++) {   /* number the macro-compétences (a macro is its own) */
         uint32_t mac = m->item[i].macro;
-        if (mac != ROME_NONE && m->item[mac].macro_id == ROME_NONE) m->item[mac].macro_id = m->n_macro_ids++;
+        if (mac != ROME_NONE && ids[mac] == ROME_NONE) ids[mac] = m->n_macro_ids++;
     }
     for (uint32_t i = 0; i < n_items; i++) {   /* then give every item its macro's number */
         uint32_t mac = m->item[i].macro;
-        if (mac != i) m->item[i].macro_id = mac == ROME_NONE ? m->n_macro_ids : m->item[mac].macro_id;
+        m->item[i].macro_id = (mac == ROME_NONE ? m->n_macro_ids : ids[mac]) & 0x7FFFFFFFu;
     }
+    free(ids);
     for (size_t k = 0; k < links; k++)
         m->job_links[k] = (job_link){fi->targets[k], m->fiche_weight[k]};
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
@@ -497,6 +506,11 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
                          MATCHER_CONSTRAINT_CODES_MAX);
             return NULL;
         }
+    if (idx->n.items > MATCHER_MAX_ITEMS) {   /* item_info.macro_id has 31 bits */
+        px_error_set(err, MATCHER_ERR_CONFIG, "matcher: the ROME index has %u items, at most %u are supported",
+                     idx->n.items, MATCHER_MAX_ITEMS);
+        return NULL;
+    }
     matcher *m = calloc(1, sizeof *m);
     if (!m) goto nomem;
     m->idx = idx;
@@ -520,19 +534,18 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->importance_weight[ROME_IMPORTANCE_PRINCIPALE] = cfg->weight_principale;
     uint32_t n_items = idx->n.items, n_fiches = idx->n.fiches;
     m->dense_stride = (n_fiches / SCORE_GROUP + 1) * SCORE_GROUP;   /* whole groups, at least one */
-    m->specificity = malloc((n_items ? n_items : 1) * sizeof *m->specificity);
     m->item = calloc((size_t)n_items + 1, sizeof *m->item);
     m->item_links = malloc(((size_t)idx->item_fiches.offsets[n_items] + 1) * sizeof *m->item_links);
     m->fiche_total = calloc(n_fiches ? n_fiches : 1, sizeof *m->fiche_total);
     m->fiche_weight = malloc(((size_t)idx->fiche_items.offsets[n_fiches] + 1) * sizeof *m->fiche_weight);
     m->fiche_inverse_total = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *m->fiche_inverse_total);
-    if (!m->specificity || !m->item || !m->item_links || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
+    if (!m->item || !m->item_links || !m->fiche_total || !m->fiche_weight || !m->fiche_inverse_total)
         goto nomem;
     double log_n = n_fiches > 1 ? log((double)n_fiches) : 1.0;
     for (uint32_t i = 0; i < n_items; i++) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
-        m->specificity[i] = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
-        m->item[i].factor = (idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? cfg->savoir_etre_factor : 1.0) * m->specificity[i];
+        m->item[i].specificity = df && n_fiches > 1 ? log((double)n_fiches / df) / log_n : 1.0;
+        m->item[i].savoir_etre = idx->items[i].kind == ROME_KIND_SAVOIR_ETRE;
     }
     for (uint32_t i = 0; i < n_items; i++)
         for (uint32_t e = idx->item_fiches.offsets[i]; e < idx->item_fiches.offsets[i + 1]; e++) {
@@ -569,7 +582,6 @@ void matcher_free(matcher *m) {
     title_resolver_free(m->titles);
     code_table_free(m->item_codes);
     code_table_free(m->appellation_codes);
-    free(m->specificity);
     free(m->item);
     free(m->item_links);
     free(m->fiche_weight);
@@ -1121,8 +1133,8 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, size_t n_inferre
         sk->from = r->from;
         sk->weight = s->skills[k].key;
         sk->importance = m->importance_weight[r->best_importance];
-        sk->kind_factor = m->idx->items[i].kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
-        sk->specificity = m->specificity[i];
+        sk->kind_factor = m->item[i].savoir_etre ? m->cfg.savoir_etre_factor : 1.0;
+        sk->specificity = m->item[i].specificity;
         sk->support = r->support;
     }
     return 0;

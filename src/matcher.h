@@ -59,6 +59,10 @@ enum {
 #define MATCHER_MAX_ALTERNATIVES 5u       /* title alternatives reported per experience */
 #define MATCHER_MAX_REASONS 4u            /* reasons reported per job */
 
+/* Limit on the index: matcher_build refuses a larger one with MATCHER_ERR_CONFIG (ROME v60 has
+ * 33,671 items). */
+#define MATCHER_MAX_ITEMS 0x7FFFFFFEu     /* items (competences and savoirs); ids are kept in 31 bits */
+
 typedef struct matcher_constraint {
     char name[MATCHER_CONSTRAINT_NAME_MAX];           /* "no_weekend" */
     uint32_t codes[MATCHER_CONSTRAINT_CODES_MAX];     /* contexte code_ogr */

@@ -211,6 +211,21 @@ static void test_build_checks_constraint_codes(void **state) {
     assert_non_null(strstr(err.msg, "constraint.no_weekend"));
 }
 
+/* An index beyond MATCHER_MAX_ITEMS is refused before anything of it is read (the counts alone
+ * say it; no such index fits in memory here). */
+static void test_build_refuses_too_many_items(void **state) {
+    (void)state;
+    rome_index huge;
+    memset(&huge, 0, sizeof huge);
+    huge.n.items = MATCHER_MAX_ITEMS + 1u;
+    matcher_config cfg = matcher_config_default();
+    cfg.n_constraints = 0;
+    px_error err = {0, ""};
+    assert_null(matcher_build(&huge, &cfg, &err));
+    assert_int_equal(err.code, MATCHER_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "items"));
+}
+
 static void test_cashier(void **state) {
     fixture *f = *state;
     char buf[256];
@@ -507,6 +522,7 @@ int main(void) {
         cmocka_unit_test(test_config_set),
         cmocka_unit_test(test_config_write_round_trip),
         cmocka_unit_test_setup_teardown(test_build_checks_constraint_codes, setup, teardown),
+        cmocka_unit_test(test_build_refuses_too_many_items),
         cmocka_unit_test_setup_teardown(test_cashier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_constraints_and_domains, setup, teardown),
