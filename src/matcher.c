@@ -226,6 +226,7 @@ typedef struct item_info {
                                      n_macro_ids for none (at most MATCHER_MAX_ITEMS) */
     uint32_t savoir_etre : 1;     /* a savoir-être: its kind factor is savoir_etre_factor, else 1 */
 } item_info;
+_Static_assert(sizeof(item_info) == 16, "item_info: 4 to a cache line");
 
 /* One fiche-item link as describing a job reads it: the item and w(fiche, item). */
 typedef struct job_link {
@@ -371,7 +372,7 @@ static int build_job_links(matcher *m) {
     }
     for (uint32_t i = 0; i < n_items; i++) {   /* then give every item its macro's number */
         uint32_t mac = m->item[i].macro;
-        m->item[i].macro_id = (mac == ROME_NONE ? m->n_macro_ids : ids[mac]) & 0x7FFFFFFFu;
+        m->item[i].macro_id = mac == ROME_NONE ? m->n_macro_ids : ids[mac];   /* < 2^31: MATCHER_MAX_ITEMS */
     }
     free(ids);
     for (size_t k = 0; k < links; k++)
@@ -755,8 +756,8 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->opens ||
-        !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
+    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes ||
+        !s->opens || !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates ||
         !s->skill_candidates || !s->key_counts)
         goto nomem;
