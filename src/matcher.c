@@ -698,6 +698,7 @@ struct matcher_scratch {
     double *score_top, *score_all;  /* per fiche, see rank_fiches */
     double *lane_best;        /* the lane maxima of score_all then score_top, see score_fiches */
     ranked *candidates;       /* per fiche, see select_best */
+    uint32_t *reaching;       /* per set of SCORE_LANES fiches, see select_best */
     ranked *skill_candidates; /* per item */
     uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
     /* describing the jobs (describe_jobs) */
@@ -753,12 +754,13 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->score_all = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->score_all);
     s->lane_best = malloc(2 * (m->dense_stride / SCORE_LANES) * sizeof *s->lane_best);
     s->candidates = malloc(m->dense_stride * sizeof *s->candidates);
+    s->reaching = malloc(m->dense_stride / SCORE_LANES * sizeof *s->reaching);
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes ||
         !s->opens || !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
-        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates ||
+        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates || !s->reaching ||
         !s->skill_candidates || !s->key_counts)
         goto nomem;
     return s;
@@ -790,6 +792,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->score_all);
     free(s->lane_best);
     free(s->candidates);
+    free(s->reaching);
     free(s->skill_candidates);
     free(s->key_counts);
     free(s->skills);
@@ -1438,9 +1441,10 @@ static size_t keep_best(ranked *v, size_t n, uint32_t cap, double low, double hi
  * how many. Offering every fiche to a heap costs more than the rest of the ranking together (its
  * branches cannot be predicted), so: a histogram of the lane maxima (score_fiches: the best of
  * disjoint sets of SCORE_LANES fiches) gives a floor that cap sets, hence cap fiches, reach; the
- * few fiches at or above it are then ranked exactly. candidates has room for n entries. */
+ * few fiches at or above it are then ranked exactly. candidates has room for n entries, reaching
+ * for n / SCORE_LANES. */
 static size_t select_best(const double *score, uint32_t n, const double *set_best, uint32_t cap, ranked *best,
-                          ranked *candidates) {
+                          ranked *candidates, uint32_t *reaching) {
     uint32_t n_sets = n / SCORE_LANES, counts[SELECT_BUCKETS] = {0};
     double top = 0;
     for (uint32_t b = 0; b < n_sets; b++) {
@@ -1450,10 +1454,15 @@ static size_t select_best(const double *score, uint32_t n, const double *set_bes
     }
     /* 0 when fewer than cap sets are reached: every scored fiche is then a candidate */
     double floor = (double)floor_bucket(counts, SELECT_BUCKETS, cap) / SELECT_BUCKETS;
-    size_t n_candidates = 0;
+    /* the sets that reach the floor, listed first: which ones do is not predictable */
+    uint32_t n_reaching = 0;
     for (uint32_t b = 0; b < n_sets; b++) {
-        if (set_best[b] < floor) continue;
-        uint32_t first = b / SCORE_LANES * SCORE_GROUP + b % SCORE_LANES;
+        reaching[n_reaching] = b;
+        n_reaching += set_best[b] >= floor;
+    }
+    size_t n_candidates = 0;
+    for (uint32_t r = 0; r < n_reaching; r++) {
+        uint32_t b = reaching[r], first = b / SCORE_LANES * SCORE_GROUP + b % SCORE_LANES;
         for (uint32_t f = first; f < first + SCORE_GROUP; f += SCORE_LANES) {
             candidates[n_candidates] = (ranked){score[f], f};
             n_candidates += score[f] >= floor;
@@ -1483,8 +1492,9 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, s->fiche_flags, any_preferred ? s->divisor : NULL,
                                    stride, s->score_all, s->score_top, s->lane_best);
     if (count_removed)
-        n_all = select_best(s->score_all, stride, s->lane_best, m->cfg.top, s->top_all, s->candidates);
-    *n_top = select_best(s->score_top, stride, s->lane_best + stride / SCORE_LANES, m->cfg.top, s->top, s->candidates);
+        n_all = select_best(s->score_all, stride, s->lane_best, m->cfg.top, s->top_all, s->candidates, s->reaching);
+    *n_top = select_best(s->score_top, stride, s->lane_best + stride / SCORE_LANES, m->cfg.top, s->top, s->candidates,
+                         s->reaching);
     out->fiches_scored = scored;
     out->removed_by_domain = 0;
     for (size_t k = 0; k < n_all; k++) {
