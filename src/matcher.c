@@ -738,7 +738,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->touched = calloc((ni + 63) / 64, sizeof *s->touched);
     s->rec = calloc(ni + 1, sizeof *s->rec);
     s->items = malloc(ni * sizeof *s->items);
-    s->macros = malloc(ni * sizeof *s->macros);
+    s->macros = malloc((ni + 1) * sizeof *s->macros);   /* + 1: settle_items writes one past the last */
     s->fixes = malloc(ni * sizeof *s->fixes);
     s->opens = calloc(ni + 3, sizeof *s->opens);   /* + 3: split_missing_avx512 gathers 4 bytes an item */
     s->acc = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->acc);   /* for dense_add */
@@ -1154,20 +1154,23 @@ static size_t settle_items(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < touched; k++) {
         uint32_t i = s->items[k], mac = m->item[i].macro;
         item_rec *r = &s->rec[k + 1];
-        if (r->state & ITEM_DECLARED) r->held = 1.0f;
-        else if (r->state & ITEM_DECIDED) r->held = 0.0f;
+        uint8_t state = r->state;
+        /* selects and masks rather than branches: states and first sightings come without pattern */
+        float held = (state & ITEM_DECLARED) ? 1.0f : (state & ITEM_DECIDED) ? 0.0f : r->held;
+        r->held = held;
         s->skill_candidates[n_candidates] = (ranked){item_weight(m, i, r->best_importance) * r->support, i};
-        n_candidates += r->state == ITEM_INFERRED;   /* written always, kept when inferred and undecided */
-        bool inferred = (r->state & ITEM_INFERRED) != 0;
-        if ((r->held <= 0 && !inferred) || mac == ROME_NONE) continue;
+        n_candidates += state == ITEM_INFERRED;   /* written always, kept when inferred and undecided */
+        uint32_t inferred_from = (state & ITEM_INFERRED) ? r->from : 0u;
+        if ((held <= 0 && !inferred_from) || mac == ROME_NONE) continue;   /* rare, and savoirs come in runs */
         item_rec *mr = rec_of(s, mac);
-        if (!mr->macro_listed) s->macros[s->n_macros++] = mac;
+        s->macros[s->n_macros] = mac;
+        s->n_macros += !mr->macro_listed;
         mr->macro_listed = 1;
-        if (inferred) mr->macro_base |= r->from;
-        if (r->held <= 0) continue;
-        if (r->held > mr->macro_held) mr->macro_held = r->held;
-        if (r->state & ITEM_DECLARED) mr->macro_declared = 1;
-        if (inferred) mr->macro_from |= r->from;
+        mr->macro_base |= inferred_from;
+        /* what a held item gives its macro (a declared one is held) */
+        mr->macro_held = held > mr->macro_held ? held : mr->macro_held;
+        mr->macro_declared |= (state & ITEM_DECLARED) != 0;
+        mr->macro_from |= inferred_from & (0u - (uint32_t)(held > 0));
     }
     return n_candidates;
 }
