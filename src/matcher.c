@@ -1034,11 +1034,13 @@ static void infer_items(const matcher *m, matcher_scratch *s, const match_result
             }
             uint8_t imp = fi->importance ? fi->importance[k] : 0;
             item_rec *r = rec_of(s, i);
-            if (!(r->from & (1u << e))) r->support += exp_weight[e];
+            /* selects: whether another experience had the item follows no pattern (adding an exact
+             * zero changes no sum) */
+            r->support += (r->from & (1u << e)) ? 0.0 : exp_weight[e];
             r->from |= 1u << e;
             r->state |= ITEM_INFERRED;
-            if (imp > r->best_importance) r->best_importance = imp;
-            if (held > r->held) r->held = held;
+            r->best_importance = imp > r->best_importance ? imp : r->best_importance;
+            r->held = held > r->held ? held : r->held;
         }
     }
 }
