@@ -635,7 +635,6 @@ typedef struct item_rec {
     uint8_t macro_declared;   /* for a macro-compétence: one of its held items is declared */
     uint8_t macro_listed;     /* for a macro-compétence: in matcher_scratch.macros */
     uint32_t macro_base;      /* for a macro-compétence: experiences whose fiche has an item under it */
-    uint32_t macro_source;    /* 1 + its item_info.macro_id once value_items ran, for scratch_reset */
 } item_rec;
 
 /* An item whose contribution differs from what the fiche rows assumed, by delta per unit of w. */
@@ -812,7 +811,7 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
         uint32_t i = s->items[k];
         s->slot[i] = 0;
         s->touched[i / 64] = 0;
-        if (s->rec[k + 1].macro_source) s->source_of[i] = s->rec[k + 1].macro_source - 1;
+        s->source_of[i] = m->item[i].macro_id;
     }
     for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->item[s->macros[k]].macro_id] = (link_source){0, 0, 0};
     s->n_items = s->n_macros = s->n_preferred = 0;
@@ -1306,7 +1305,6 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
             bucket = s->sources[info->macro_id].bucket;
         }
         s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
-        r->macro_source = info->macro_id + 1;   /* + 1: 0 when value_items did not reach it */
         s->source_of[s->items[k - 1]] = m->n_macro_ids + k;
     }
     memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
