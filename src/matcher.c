@@ -610,6 +610,15 @@ typedef struct ranked {
     uint32_t id;
 } ranked;
 
+/* Room in a rank_buffers for best_first: SCORE_LANES of padding after its most entries. */
+#define RANK_ROOM (4u * (MATCHER_MAX_TOP > MATCHER_MAX_SKILLS_ASKED ? MATCHER_MAX_TOP : MATCHER_MAX_SKILLS_ASKED) + \
+                   SCORE_LANES)
+
+/* best_first's copy of its entries, keys (as their bits) and ids apart so that vectors load them. */
+typedef struct rank_buffers {
+    int64_t *key, *id;
+} rank_buffers;
+
 #define ITEM_INFERRED 0x01u
 #define ITEM_DECIDED 0x02u    /* confirmed, rejected or added: not asked again */
 #define ITEM_DECLARED 0x04u   /* confirmed or added: held at confidence 1 */
@@ -700,6 +709,7 @@ struct matcher_scratch {
     uint32_t *reaching;       /* per set of SCORE_LANES fiches, see select_best */
     ranked *skill_candidates; /* per item */
     uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
+    rank_buffers rank;        /* RANK_ROOM entries each, see best_first */
     /* describing the jobs (describe_jobs) */
     link_source *sources;     /* [0, n_macro_ids]: a macro credit by macro id, zero unless the macro is
                                  held ([n_macro_ids]: no macro, always zero); [n_macro_ids + k]: rec[k] */
@@ -756,11 +766,13 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->reaching = malloc(m->dense_stride / SCORE_LANES * sizeof *s->reaching);
     s->skill_candidates = malloc(ni * sizeof *s->skill_candidates);
     s->key_counts = calloc(KEY_BUCKETS, sizeof *s->key_counts);
+    s->rank.key = malloc(RANK_ROOM * sizeof *s->rank.key);
+    s->rank.id = malloc(RANK_ROOM * sizeof *s->rank.id);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
     if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes ||
         !s->opens || !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates || !s->reaching ||
-        !s->skill_candidates || !s->key_counts)
+        !s->skill_candidates || !s->key_counts || !s->rank.key || !s->rank.id)
         goto nomem;
     return s;
 nomem:
@@ -794,6 +806,8 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->reaching);
     free(s->skill_candidates);
     free(s->key_counts);
+    free(s->rank.key);
+    free(s->rank.id);
     free(s->skills);
     free(s->sources);
     free(s->source_of);
@@ -861,29 +875,47 @@ static uint64_t missing_key(float usefulness, uint32_t item) {
     return ((uint64_t)(UINT32_MAX - bits) << 32) | item;
 }
 
-/* Sorts best first (insertion sort: the arrays are small and often nearly sorted). */
-static void rank_sort(ranked *v, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        ranked x = v[i];
-        size_t j = i;
-        for (; j > 0 && ranks_before(&x, &v[j - 1]); j--) v[j] = v[j - 1];
-        v[j] = x;
+
+/* Writes each of v[0..n) (keys >= 0, unique ids) whose rank is below cap at best[rank], the rank
+ * being how many entries rank before it (ranks_before). An insertion sort mispredicts about once
+ * an entry (they come in fiche or item order); counting has no branch the keys decide.
+ * SCORE_LANES entries are counted at once against each entry in turn, comparing the keys' bits as
+ * integers (they order non-negative doubles alike; + 0.0 makes a -0 the +0 it equals). n <=
+ * RANK_ROOM - SCORE_LANES. */
+VECTOR_CLONES
+static void rank_place(const ranked *v, uint32_t n, uint32_t cap, ranked *best, rank_buffers buf) {
+    for (uint32_t k = 0; k < n; k++) {
+        double key = v[k].key + 0.0;
+        memcpy(&buf.key[k], &key, sizeof key);
+        buf.id[k] = v[k].id;
+    }
+    for (uint32_t k = n; k < n + SCORE_LANES; k++) buf.key[k] = INT64_MIN, buf.id[k] = 0;   /* padding: never before */
+    for (uint32_t c = 0; c < n; c += SCORE_LANES) {
+        score_mask key, id, before = {0};   /* lane l: minus the entries ranking before it (true is -1) */
+        memcpy(&key, buf.key + c, sizeof key);
+        memcpy(&id, buf.id + c, sizeof id);
+        for (uint32_t b = 0; b < n; b++) {
+            score_mask other = (score_mask){0} + buf.key[b], other_id = (score_mask){0} + buf.id[b];
+            /* higher key, or equal key and lower id; (-1 + -1) / 2 is the -1 of "both": GCC 12
+             * compiles an & or | of two comparisons lane by lane in a target_clones clone */
+            before += (other > key) + ((other == key) + (other_id < id)) / 2;
+        }
+        for (uint32_t l = 0; l < SCORE_LANES && c + l < n; l++)
+            if ((uint64_t)-before[l] < cap) best[-before[l]] = v[c + l];
     }
 }
 
-/* The best cap of v[0..n) into best, best first; returns how many. After a floor there are usually
- * a little more than cap: sorted in place; many more (equal keys at the floor) go through a heap. */
-static size_t best_first(ranked *v, size_t n, uint32_t cap, ranked *best) {
-    size_t n_best = 0;
-    if (n <= 4u * cap) {
-        rank_sort(v, n);
-        n_best = n < cap ? n : cap;
-        memcpy(best, v, n_best * sizeof *best);
-    } else {
-        for (size_t k = 0; k < n; k++) heap_offer(best, &n_best, cap, v[k]);
-        rank_sort(best, n_best);
+/* The best cap of v[0..n) (keys >= 0, unique ids) into best, best first; returns how many. After a
+ * floor there are usually a little more than cap: ranked as they are; many more (equal keys at the
+ * floor) first go through a heap, kept in v's first cap entries (v is reordered). */
+static size_t best_first(ranked *v, size_t n, uint32_t cap, ranked *best, rank_buffers buf) {
+    if (n > 4u * cap) {
+        size_t n_heap = 0;
+        for (size_t k = 0; k < n; k++) heap_offer(v, &n_heap, cap, v[k]);   /* the heap never passes k */
+        n = n_heap;
     }
-    return n_best;
+    rank_place(v, (uint32_t)n, cap, best, buf);
+    return n < cap ? n : cap;
 }
 
 /* The highest bucket b such that counts[b] + … + counts[from - 1] >= cap, or 0: the floor that cap
@@ -905,7 +937,7 @@ static uint32_t key_bucket(double key) {
  * A heap would mispredict at most offers: a histogram of the keys' float bits finds the bucket
  * where cap entries are reached, and only the entries from that bucket up are sorted. counts has
  * KEY_BUCKETS zeros and is left so; v is reordered. */
-static size_t select_heaviest(ranked *v, size_t n, uint32_t cap, ranked *best, uint32_t *counts) {
+static size_t select_heaviest(ranked *v, size_t n, uint32_t cap, ranked *best, uint32_t *counts, rank_buffers buf) {
     uint32_t top = 0;
     for (size_t k = 0; k < n; k++) {
         uint32_t b = key_bucket(v[k].key);
@@ -920,7 +952,7 @@ static size_t select_heaviest(ranked *v, size_t n, uint32_t cap, ranked *best, u
         v[kept] = v[k];
         kept += b >= floor;
     }
-    return best_first(v, kept, cap, best);
+    return best_first(v, kept, cap, best, buf);
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *err) {
@@ -1127,7 +1159,7 @@ static int apply_domains(const matcher *m, matcher_scratch *s, const profile_str
 
 /* The skills to ask about: inferred, not yet decided, most informative first. */
 static int suggest_skills(const matcher *m, matcher_scratch *s, size_t n_inferred, match_result *out, px_error *err) {
-    size_t n = select_heaviest(s->skill_candidates, n_inferred, m->cfg.skills_asked, s->skills, s->key_counts);
+    size_t n = select_heaviest(s->skill_candidates, n_inferred, m->cfg.skills_asked, s->skills, s->key_counts, s->rank);
     if (reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err)) return -1;
     out->n_skills = n;
     for (size_t k = 0; k < n; k++) {
@@ -1447,7 +1479,7 @@ static size_t keep_best(ranked *v, size_t n, uint32_t cap, double low, double hi
  * few fiches at or above it are then ranked exactly. candidates has room for n entries, reaching
  * for n / SCORE_LANES. */
 static size_t select_best(const double *score, uint32_t n, const double *set_best, uint32_t cap, ranked *best,
-                          ranked *candidates, uint32_t *reaching) {
+                          ranked *candidates, uint32_t *reaching, rank_buffers buf) {
     uint32_t n_sets = n / SCORE_LANES, counts[SELECT_BUCKETS] = {0};
     double top = 0;
     for (uint32_t b = 0; b < n_sets; b++) {
@@ -1472,7 +1504,7 @@ static size_t select_best(const double *score, uint32_t n, const double *set_bes
         }
     }
     n_candidates = keep_best(candidates, n_candidates, cap, floor, top);
-    return best_first(candidates, n_candidates, cap, best);
+    return best_first(candidates, n_candidates, cap, best, buf);
 }
 
 /* Ranks the scored fiches twice (with and without constraints/excluded domains), counts what
@@ -1495,9 +1527,10 @@ static int rank_fiches(const matcher *m, matcher_scratch *s, const profile *p, m
     uint32_t scored = score_fiches(s->acc, m->fiche_inverse_total, s->fiche_flags, any_preferred ? s->divisor : NULL,
                                    stride, s->score_all, s->score_top, s->lane_best);
     if (count_removed)
-        n_all = select_best(s->score_all, stride, s->lane_best, m->cfg.top, s->top_all, s->candidates, s->reaching);
+        n_all = select_best(s->score_all, stride, s->lane_best, m->cfg.top, s->top_all, s->candidates, s->reaching,
+                            s->rank);
     *n_top = select_best(s->score_top, stride, s->lane_best + stride / SCORE_LANES, m->cfg.top, s->top, s->candidates,
-                         s->reaching);
+                         s->reaching, s->rank);
     out->fiches_scored = scored;
     out->removed_by_domain = 0;
     for (size_t k = 0; k < n_all; k++) {

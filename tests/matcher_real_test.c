@@ -280,6 +280,61 @@ static void test_properties(void **state) {
     free(mark);
 }
 
+/* A matcher of the same index with other list lengths. */
+static matcher *matcher_with_lengths(const world *w, uint32_t top, uint32_t skills_asked) {
+    matcher_config cfg = w->cfg;
+    px_error err = {0, ""};
+    cfg.top = top;
+    cfg.skills_asked = skills_asked;
+    matcher *m = matcher_build(w->idx, &cfg, &err);
+    if (!m) fail_msg("matcher_build: %s", err.msg);
+    return m;
+}
+
+/* The best n of a list are the first n of a longer one: whatever way the engine selects them
+ * (a short list among many equal keys goes through a heap, a long one is ranked as it is). */
+static void test_short_lists_are_prefixes(void **state) {
+    world *w = *state;
+    NEED_DATA(w);
+    const uint32_t shorter[] = {1, 2, 3, 7};
+    matcher *longest = matcher_with_lengths(w, MATCHER_MAX_TOP, MATCHER_MAX_SKILLS_ASKED);
+    matcher_scratch *s_long = matcher_scratch_new(longest, NULL);
+    assert_non_null(s_long);
+    match_result all = {0}, some = {0};
+    size_t tied_first_skill = 0;   /* profiles whose best skill ties with 4 or more: the heap's case */
+    for (size_t l = 0; l < sizeof shorter / sizeof shorter[0]; l++) {
+        matcher *m = matcher_with_lengths(w, shorter[l], shorter[l]);
+        matcher_scratch *s = matcher_scratch_new(m, NULL);
+        assert_non_null(s);
+        matcher_gen gen = {0x5EEDULL};
+        for (int n = 0; n < 200; n++) {
+            profile p = {0};
+            px_error err = {0, ""};
+            assert_int_equal(matcher_gen_profile(&gen, w->idx, &w->cfg, &p, &err), 0);
+            assert_int_equal(matcher_run(longest, s_long, &p, &all, &err), 0);
+            assert_int_equal(matcher_run(m, s, &p, &some, &err), 0);
+            assert_int_equal(some.n_jobs, all.n_jobs < shorter[l] ? all.n_jobs : shorter[l]);
+            assert_int_equal(some.n_skills, all.n_skills < shorter[l] ? all.n_skills : shorter[l]);
+            for (size_t j = 0; j < some.n_jobs; j++) {
+                assert_int_equal(some.jobs[j].fiche, all.jobs[j].fiche);
+                assert_true(some.jobs[j].score == all.jobs[j].score);
+            }
+            for (size_t k = 0; k < some.n_skills; k++) assert_int_equal(some.skills[k].item, all.skills[k].item);
+            size_t ties = 0;
+            for (size_t k = 1; k < all.n_skills; k++) ties += all.skills[k].weight == all.skills[0].weight;
+            tied_first_skill += l == 0 && ties >= 4;
+            profile_free(&p);
+        }
+        matcher_scratch_free(s);
+        matcher_free(m);
+    }
+    assert_true(tied_first_skill > 20);
+    match_result_free(&all);
+    match_result_free(&some);
+    matcher_scratch_free(s_long);
+    matcher_free(longest);
+}
+
 /* What the documented rule for reasons needs to know of each item, recomputed from the profile. */
 typedef struct credit_map {
     double *held, *macro_held;
@@ -517,6 +572,7 @@ static void test_plausible_developer(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_short_lists_are_prefixes),
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_title_spellings),
         cmocka_unit_test(test_plausible_cashier),
