@@ -1487,8 +1487,11 @@ static size_t select_best(const double *score, uint32_t n, const double *set_bes
         counts[bucket < SELECT_BUCKETS ? bucket : SELECT_BUCKETS - 1] += set_best[b] >= 0;
         top = set_best[b] > top ? set_best[b] : top;
     }
-    /* 0 when fewer than cap sets are reached: every scored fiche is then a candidate */
-    double floor = (double)floor_bucket(counts, SELECT_BUCKETS, cap) / SELECT_BUCKETS;
+    /* 0 when fewer than cap sets are reached: every scored fiche is then a candidate; the scan
+     * starts at the best set's bucket, as the ones above are empty */
+    uint32_t above_top = (uint32_t)(top * SELECT_BUCKETS) + 1;
+    double floor = (double)floor_bucket(counts, above_top < SELECT_BUCKETS ? above_top : SELECT_BUCKETS, cap) /
+                   SELECT_BUCKETS;
     /* the sets that reach the floor, listed first: which ones do is not predictable */
     uint32_t n_reaching = 0;
     for (uint32_t b = 0; b < n_sets; b++) {
