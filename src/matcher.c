@@ -1454,8 +1454,9 @@ static uint32_t score_fiches(const float *acc, const double *inverse_total, cons
 
 /* Drops from v[0..n) (keys in [low, high]) entries that cannot be among the best cap, by a
  * histogram of the keys between low and high; returns how many are left, in their order. The
- * lane sets' floor leaves about twice cap candidates (a set often has several good fiches), and
- * sorting them costs more than this pass. */
+ * lane sets' floor usually leaves a little more than cap candidates (27 for 20 in bench_match),
+ * which best_first ranks for less than this pass costs; past 2 × cap (a set often has several
+ * good fiches), ranking them all would cost more. */
 static size_t keep_best(ranked *v, size_t n, uint32_t cap, double low, double high) {
     if (n <= cap || !(high > low)) return n;
     uint32_t counts[TRIM_BUCKETS + 1] = {0};
@@ -1506,7 +1507,7 @@ static size_t select_best(const double *score, uint32_t n, const double *set_bes
             n_candidates += score[f] >= floor;
         }
     }
-    n_candidates = keep_best(candidates, n_candidates, cap, floor, top);
+    if (n_candidates > 2 * cap) n_candidates = keep_best(candidates, n_candidates, cap, floor, top);
     return best_first(candidates, n_candidates, cap, best, buf);
 }
 
