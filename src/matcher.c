@@ -234,13 +234,16 @@ typedef struct job_link {
     float weight;
 } job_link;
 
-/* A link in its fiche's missing order: w(fiche, item) and the item. */
+/* A link in its fiche's missing order: w(fiche, item) and the item, tagged: item << 1, | 1 when it
+ * is a savoir of ROME's qualification categories. The tag rides below the item in the sort keys
+ * (missing_key), where it changes no order: a job lists an item once. */
 typedef struct ranked_link {
     float weight;
-    uint32_t item;
+    uint32_t tagged;
 } ranked_link;
-_Static_assert(sizeof(ranked_link) == 8 && offsetof(ranked_link, item) == 4,
-               "split_missing_avx512 reads a ranked_link as one 64-bit lane, the item in its high half");
+_Static_assert(sizeof(ranked_link) == 8 && offsetof(ranked_link, tagged) == 4,
+               "split_missing_avx512 reads a ranked_link as one 64-bit lane, the tagged item in its high half");
+#define TAGGED_ITEM(tagged) ((uint32_t)(tagged) >> 1 & 0x7FFFFFFFu)   /* ids fit 31 bits: MATCHER_MAX_ITEMS */
 
 struct matcher {
     const rome_index *idx;
@@ -254,7 +257,6 @@ struct matcher {
     float *fiche_weight;          /* parallel to idx->fiche_items.targets: w(fiche, item) */
     job_link *job_links;          /* parallel to idx->fiche_items.targets */
     ranked_link *ranked_links;    /* per fiche, its links by w(fiche, item) descending, then by item */
-    uint64_t *qualifications;     /* bit i: item i is a savoir of ROME's qualification categories */
     uint32_t n_macro_ids;
     double *fiche_total;          /* per fiche: Σ w(fiche, item) over its items */
     double *fiche_inverse_total;  /* per fiche: 1 / fiche_total, or 0 for a fiche without items; dense_stride long */
@@ -354,18 +356,14 @@ static int build_job_links(matcher *m) {
     size_t links = fi->offsets[idx->n.fiches];
     m->job_links = malloc((links + 1) * sizeof *m->job_links);
     m->ranked_links = malloc((links + 1) * sizeof *m->ranked_links);
-    m->qualifications = calloc((size_t)n_items / 64 + 1, sizeof *m->qualifications);
     uint64_t *keys = malloc((links + 1) * sizeof *keys);
     uint32_t *ids = malloc(((size_t)n_items + 1) * sizeof *ids);   /* per macro-compétence, its number */
-    if (!m->job_links || !m->ranked_links || !m->qualifications || !keys || !ids) {
+    if (!m->job_links || !m->ranked_links || !keys || !ids) {
         free(keys);
         free(ids);
         return -1;
     }
-    for (uint32_t i = 0; i < n_items; i++) {
-        ids[i] = ROME_NONE;
-        if (idx->items[i].flags & ROME_ITEM_QUALIFICATION) m->qualifications[i / 64] |= 1ull << (i % 64);
-    }
+    for (uint32_t i = 0; i < n_items; i++) ids[i] = ROME_NONE;
     for (uint32_t i = 0; i < n_items; i++) {   /* number the macro-compétences (a macro is its own) */
         uint32_t mac = m->item[i].macro;
         if (mac != ROME_NONE && ids[mac] == ROME_NONE) ids[mac] = m->n_macro_ids++;
@@ -383,7 +381,8 @@ static int build_job_links(matcher *m) {
         qsort(keys + first, n, sizeof *keys, cmp_u64);
         for (uint32_t t = 0; t < n; t++) {
             uint32_t k = first + (uint32_t)keys[first + t], i = fi->targets[k];
-            m->ranked_links[first + t] = (ranked_link){m->fiche_weight[k], i};
+            bool qualification = (idx->items[i].flags & ROME_ITEM_QUALIFICATION) != 0;
+            m->ranked_links[first + t] = (ranked_link){m->fiche_weight[k], i << 1 | qualification};
         }
     }
     free(keys);
@@ -588,7 +587,6 @@ void matcher_free(matcher *m) {
     free(m->fiche_weight);
     free(m->job_links);
     free(m->ranked_links);
-    free(m->qualifications);
     free(m->item_dense);
     free(m->fiche_total);
     free(m->fiche_inverse_total);
@@ -868,11 +866,12 @@ static void heap_offer(ranked *heap, size_t *n, size_t cap, ranked r) {
 }
 
 /* Sort key of a missing item: usefulness descending, then item id (= code) ascending, as one
- * integer. The bits of a non-negative float order like the float itself. */
-static uint64_t missing_key(float usefulness, uint32_t item) {
+ * integer; low holds the item (a ranked_link's tagged item). The bits of a non-negative float
+ * order like the float itself. */
+static uint64_t missing_key(float usefulness, uint32_t low) {
     uint32_t bits;
     memcpy(&bits, &usefulness, sizeof bits);
-    return ((uint64_t)(UINT32_MAX - bits) << 32) | item;
+    return ((uint64_t)(UINT32_MAX - bits) << 32) | low;
 }
 
 
@@ -1597,6 +1596,7 @@ static void pick_reasons(const double *part, uint32_t n_experiences, double tota
 }
 
 #define KEY_LANES (DENSE_LANES / 2)
+#define MERGE_KEYS 64u   /* merge_missing_avx512 merges up to this many keys; its runs have as much room */
 
 /* Sorts the distinct keys v[0..n) into out by counting, for each, the keys below it: no branch
  * depends on the keys (an insertion sort mispredicts about once per key). 2 × KEY_LANES keys are
@@ -1623,12 +1623,6 @@ static void rank_sort_keys(uint64_t *v, uint32_t n, uint64_t *out) {
     }
 }
 
-/* Writes a job's missing items, most useful first (w × opens descending, then item), then its
- * qualifications in the same order; returns how many are missing and sets *n_qualifications.
- * The items no other job misses (opens == 1) come in the fiche's ranked order, already sorted;
- * the others (16 on average) are sorted here, then both runs are merged. Held items have
- * opens == 0 and are left out. single and shared have room for n + 1 keys, unsorted for
- * n + 2 × KEY_LANES. */
 /* Parts a job's links into the items only it misses (single, already in order) and those other
  * jobs miss too (unsorted), as sort keys; held items (opens 0) go nowhere. Returns n_single in
  * *n_single and n_shared in *n_shared, added to their values on entry. */
@@ -1636,8 +1630,8 @@ static void split_missing(const ranked_link *links, uint32_t n, const uint8_t *o
                           uint64_t *unsorted, uint32_t *n_single, uint32_t *n_shared) {
     uint32_t a = *n_single, b = *n_shared;
     for (uint32_t t = 0; t < n; t++) {
-        uint32_t jobs = opens[links[t].item];
-        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].item);
+        uint32_t jobs = opens[TAGGED_ITEM(links[t].tagged)];
+        uint64_t key = missing_key(links[t].weight * (float)jobs, links[t].tagged);
         single[a] = key;
         unsorted[b] = key;
         a += jobs == 1;
@@ -1657,12 +1651,13 @@ static void split_missing_avx512(const ranked_link *links, uint32_t n, const uin
     const __m512i one = _mm512_set1_epi64(1);
     const __m256i byte = _mm256_set1_epi32(0xFF), all_ones = _mm256_set1_epi32(-1);
     for (; t + 8 <= n; t += 8) {
-        __m512i link = _mm512_loadu_si512(links + t);   /* a lane: weight bits low, item high */
-        __m512i item = _mm512_srli_epi64(link, 32);
-        __m256i jobs = _mm256_and_si256(_mm256_i32gather_epi32((const int *)opens, _mm512_cvtepi64_epi32(item), 1), byte);
+        __m512i link = _mm512_loadu_si512(links + t);   /* a lane: weight bits low, tagged item high */
+        __m512i tagged = _mm512_srli_epi64(link, 32);
+        __m256i item = _mm512_cvtepi64_epi32(_mm512_srli_epi64(tagged, 1));
+        __m256i jobs = _mm256_and_si256(_mm256_i32gather_epi32((const int *)opens, item, 1), byte);
         __m256 usefulness = _mm256_mul_ps(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(link)), _mm256_cvtepi32_ps(jobs));
         __m256i inverse = _mm256_xor_si256(_mm256_castps_si256(usefulness), all_ones);   /* UINT32_MAX - bits */
-        __m512i key = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(inverse), 32), item);
+        __m512i key = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(inverse), 32), tagged);
         __m512i jobs64 = _mm512_cvtepu32_epi64(jobs);
         __mmask8 alone = _mm512_cmpeq_epi64_mask(jobs64, one), shared = _mm512_cmpgt_epi64_mask(jobs64, one);
         _mm512_mask_compressstoreu_epi64(single + a, alone, key);
@@ -1674,28 +1669,99 @@ static void split_missing_avx512(const ranked_link *links, uint32_t n, const uin
     *n_shared = b;
     split_missing(links + t, n - t, opens, single, unsorted, n_single, n_shared);
 }
+
+#define MERGE_REGISTERS (MERGE_KEYS / 8)   /* registers of 8 keys */
+
+/* Lane by lane, the lower keys of a and b where take_low is set, the higher elsewhere. */
+__attribute__((target("avx512f")))
+static inline __m512i exchange_lanes(__m512i a, __m512i b, __mmask8 take_low) {
+    return _mm512_mask_blend_epi64(take_low, _mm512_max_epu64(a, b), _mm512_min_epu64(a, b));
+}
+
+/* Merges the sorted keys single[0..n_single) and shared[0..n_shared) (n_single + n_shared <=
+ * MERGE_KEYS) into codes, their items in key order, then the qualifications among them
+ * at codes[n_single + n_shared]; returns how many qualifications. A bitonic merge network in
+ * registers: single ascending from the first lane, shared descending to the last, UINT64_MAX
+ * between (the sequence rises then falls), then compare-exchanges at distances 32, 16, … 1. No
+ * branch depends on the keys; the scalar merge spends a dependent load and compare per key. */
+__attribute__((target("avx512f")))
+static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, const uint64_t *shared, uint32_t n_shared,
+                                     uint32_t *codes) {
+    const __m512i none = _mm512_set1_epi64(-1), reverse = _mm512_set_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i v[MERGE_REGISTERS];
+    for (uint32_t r = 0; r < MERGE_REGISTERS; r++) {
+        /* lane l of register r is position 8r + l: single[8r + l], or shared[63 - 8r - l] */
+        int32_t from_single = (int32_t)n_single - (int32_t)(8 * r);
+        int32_t from_shared = (int32_t)n_shared - (int32_t)(8 * (MERGE_REGISTERS - 1 - r));
+        __mmask8 in_single = (__mmask8)((1u << (from_single < 0 ? 0 : from_single > 8 ? 8 : from_single)) - 1);
+        __mmask8 in_shared = (__mmask8)((1u << (from_shared < 0 ? 0 : from_shared > 8 ? 8 : from_shared)) - 1);
+        __m512i a = _mm512_mask_loadu_epi64(none, in_single, single + 8 * r);
+        __m512i b = _mm512_mask_loadu_epi64(none, in_shared, shared + 8 * (MERGE_REGISTERS - 1 - r));
+        v[r] = _mm512_min_epu64(a, _mm512_permutexvar_epi64(reverse, b));
+    }
+    for (uint32_t d = MERGE_REGISTERS / 2; d > 0; d /= 2)   /* distances 32, 16, 8: across registers */
+        for (uint32_t r = 0; r < MERGE_REGISTERS; r++)
+            if (!(r & d)) {
+                __m512i low = _mm512_min_epu64(v[r], v[r + d]);
+                v[r + d] = _mm512_max_epu64(v[r], v[r + d]);
+                v[r] = low;
+            }
+    for (uint32_t r = 0; r < MERGE_REGISTERS; r++) {   /* distances 4, 2, 1: within a register */
+        v[r] = exchange_lanes(v[r], _mm512_shuffle_i64x2(v[r], v[r], _MM_SHUFFLE(1, 0, 3, 2)), 0x0F);
+        v[r] = exchange_lanes(v[r], _mm512_permutex_epi64(v[r], _MM_SHUFFLE(1, 0, 3, 2)), 0x33);
+        v[r] = exchange_lanes(v[r], _mm512_shuffle_epi32(v[r], _MM_PERM_BADC), 0x55);
+    }
+    uint32_t n_missing = n_single + n_shared, q = n_missing;
+    const __m512i item_bits = _mm512_set1_epi64(0x7FFFFFFF), tag = _mm512_set1_epi64(1);
+    for (uint32_t r = 0; r < MERGE_REGISTERS && 8 * r < n_missing; r++) {
+        uint32_t left = n_missing - 8 * r;
+        __mmask8 valid = (__mmask8)((1u << (left > 8 ? 8 : left)) - 1);
+        __m512i item = _mm512_and_si512(_mm512_srli_epi64(v[r], 1), item_bits);   /* see TAGGED_ITEM */
+        _mm512_mask_cvtepi64_storeu_epi32(codes + 8 * r, valid, item);
+        __mmask8 is_qualification = _mm512_mask_test_epi64_mask(valid, v[r], tag);
+        uint32_t found = (uint32_t)__builtin_popcount(is_qualification);
+        _mm512_mask_cvtepi64_storeu_epi32(codes + q, (__mmask8)((1u << found) - 1),
+                                          _mm512_maskz_compress_epi64(is_qualification, item));
+        q += found;
+    }
+    return q - n_missing;
+}
 #endif
 
+/* Writes a job's missing items, most useful first (w × opens descending, then item), then its
+ * qualifications in the same order (the keys' tags); returns how many are missing and sets
+ * *n_qualifications. The items no other job misses (opens == 1) come in the fiche's ranked order,
+ * already sorted; the others (16 on average) are sorted here, then both runs are merged: in
+ * registers on AVX-512 CPUs when they fit, else key by key. Held items have opens == 0 and are
+ * left out. single, unsorted and shared each have room for the larger of n + 2 × KEY_LANES and
+ * MERGE_KEYS keys. */
 static uint32_t order_missing(const matcher *m, const ranked_link *links, uint32_t n, const uint8_t *opens,
                               uint64_t *single, uint64_t *unsorted, uint64_t *shared, uint32_t *codes,
                               uint32_t *n_qualifications) {
-    const uint64_t *qualifications = m->qualifications;
     uint32_t n_single = 0, n_shared = 0;
 #ifdef PX_MATCHER_X86
     if (m->avx512) split_missing_avx512(links, n, opens, single, unsorted, &n_single, &n_shared);
     else
+#else
+    (void)m;   /* only the x86 paths ask what the CPU runs */
 #endif
     split_missing(links, n, opens, single, unsorted, &n_single, &n_shared);
     rank_sort_keys(unsorted, n_shared, shared);
-    single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: item < ROME_NONE */
+#ifdef PX_MATCHER_X86
+    if (m->avx512 && n_single + n_shared <= MERGE_KEYS) {
+        *n_qualifications = merge_missing_avx512(single, n_single, shared, n_shared, codes);
+        return n_single + n_shared;
+    }
+#endif
+    single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: a missing item's usefulness is > 0 */
     uint32_t n_missing = n_single + n_shared, q = n_missing;
     for (uint32_t a = 0, b = 0, o = 0; o < n_missing; o++) {   /* which run comes next is not predictable */
         bool from_single = single[a] < shared[b];
-        uint32_t item = (uint32_t)(from_single ? single[a] : shared[b]);
+        uint64_t key = from_single ? single[a] : shared[b];
         a += from_single;
         b += !from_single;
-        codes[o] = codes[q] = item;
-        q += qualifications[item / 64] >> (item % 64) & 1u;
+        codes[o] = codes[q] = TAGGED_ITEM(key);
+        q += key & 1u;
     }
     *n_qualifications = q - n_missing;
     return n_missing;
@@ -1708,7 +1774,7 @@ static uint32_t order_missing(const matcher *m, const ranked_link *links, uint32
  * are avoided where the data decides (held or not, which class): they could not be predicted. */
 static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out, size_t n_top, px_error *err) {
     const rome_csr *fi = &m->idx->fiche_items;
-    size_t links = 0, widest = 0;
+    size_t links = 0, widest = 0, room;
     for (size_t j = 0; j < n_top; j++) {
         uint32_t first = fi->offsets[s->top[j].id], n = fi->offsets[s->top[j].id + 1] - first;
         links += n;
@@ -1718,9 +1784,10 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->job_links) __builtin_prefetch(m->job_links + first + t);
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->ranked_links) __builtin_prefetch(m->ranked_links + first + t);
     }
+    room = widest + 2 * KEY_LANES > MERGE_KEYS ? widest + 2 * KEY_LANES : MERGE_KEYS;   /* per run of keys */
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
-        reserve((void **)&s->sorted, &s->sorted_cap, 3 * (widest + 2 * KEY_LANES), sizeof *s->sorted, err) ||
+        reserve((void **)&s->sorted, &s->sorted_cap, 3 * room, sizeof *s->sorted, err) ||
         reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err))
         return -1;
     /* locals: a byte store (opens) may alias anything reached through s or m */
@@ -1762,9 +1829,8 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         h += job->held.n;
         out->n_codes += job->held.n;
         job->missing.off = (uint32_t)out->n_codes;
-        job->missing.n = order_missing(m, m->ranked_links + first, n, s->opens, s->sorted,
-                                       s->sorted + widest + 2 * KEY_LANES, s->sorted + 2 * (widest + 2 * KEY_LANES),
-                                       out->codes + out->n_codes, &job->qualifications.n);
+        job->missing.n = order_missing(m, m->ranked_links + first, n, s->opens, s->sorted, s->sorted + room,
+                                       s->sorted + 2 * room, out->codes + out->n_codes, &job->qualifications.n);
         out->n_codes += job->missing.n;
         job->qualifications.off = (uint32_t)out->n_codes;
         out->n_codes += job->qualifications.n;
