@@ -1678,6 +1678,40 @@ static inline __m512i exchange_lanes(__m512i a, __m512i b, __mmask8 take_low) {
     return _mm512_mask_blend_epi64(take_low, _mm512_max_epu64(a, b), _mm512_min_epu64(a, b));
 }
 
+/* The lanes of register r that keep the lower key in a bitonic step at distance j < 8 of stage k. */
+static inline __mmask8 bitonic_low_lanes(uint32_t r, uint32_t j, uint32_t k) {
+    uint32_t lanes = 0;
+    for (uint32_t l = 0; l < 8; l++) lanes |= (uint32_t)(((l & j) == 0) == (((8 * r + l) & k) == 0)) << l;
+    return (__mmask8)lanes;
+}
+
+/* Stage k of a bitonic sort of the keys in registers v[0..registers) (key 8r + l is lane l of
+ * v[r]): each run of k keys gets sorted, ascending where bit k of its position is clear,
+ * descending elsewhere, from halves sorted the opposite ways. Inlined with constant arguments,
+ * the loops unroll and v stays in registers. */
+__attribute__((target("avx512f"), always_inline))
+static inline void bitonic_stage(__m512i *v, uint32_t registers, uint32_t k) {
+#pragma GCC unroll 8
+    for (uint32_t j = k / 2; j >= 8; j /= 2)   /* across registers */
+#pragma GCC unroll 8
+        for (uint32_t r = 0; r < registers; r++)
+            if (!(r & (j / 8))) {
+                uint32_t p = r + j / 8;
+                __m512i low = _mm512_min_epu64(v[r], v[p]), high = _mm512_max_epu64(v[r], v[p]);
+                bool ascending = !((8 * r) & k);
+                v[r] = ascending ? low : high;
+                v[p] = ascending ? high : low;
+            }
+#pragma GCC unroll 8
+    for (uint32_t r = 0; r < registers; r++) {   /* within each register: distances 4, 2, 1 */
+        if (k >= 8)
+            v[r] = exchange_lanes(v[r], _mm512_shuffle_i64x2(v[r], v[r], _MM_SHUFFLE(1, 0, 3, 2)), bitonic_low_lanes(r, 4, k));
+        if (k >= 4)
+            v[r] = exchange_lanes(v[r], _mm512_permutex_epi64(v[r], _MM_SHUFFLE(1, 0, 3, 2)), bitonic_low_lanes(r, 2, k));
+        v[r] = exchange_lanes(v[r], _mm512_shuffle_epi32(v[r], _MM_PERM_BADC), bitonic_low_lanes(r, 1, k));
+    }
+}
+
 /* Merges the sorted keys single[0..n_single) and shared[0..n_shared) (n_single + n_shared <=
  * MERGE_KEYS) into codes, their items in key order, then the qualifications among them
  * at codes[n_single + n_shared]; returns how many qualifications. A bitonic merge network in
@@ -1689,6 +1723,7 @@ static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, 
                                      uint32_t *codes) {
     const __m512i none = _mm512_set1_epi64(-1), reverse = _mm512_set_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     __m512i v[MERGE_REGISTERS];
+#pragma GCC unroll 8
     for (uint32_t r = 0; r < MERGE_REGISTERS; r++) {
         /* lane l of register r is position 8r + l: single[8r + l], or shared[63 - 8r - l] */
         int32_t from_single = (int32_t)n_single - (int32_t)(8 * r);
@@ -1699,18 +1734,7 @@ static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, 
         __m512i b = _mm512_mask_loadu_epi64(none, in_shared, shared + 8 * (MERGE_REGISTERS - 1 - r));
         v[r] = _mm512_min_epu64(a, _mm512_permutexvar_epi64(reverse, b));
     }
-    for (uint32_t d = MERGE_REGISTERS / 2; d > 0; d /= 2)   /* distances 32, 16, 8: across registers */
-        for (uint32_t r = 0; r < MERGE_REGISTERS; r++)
-            if (!(r & d)) {
-                __m512i low = _mm512_min_epu64(v[r], v[r + d]);
-                v[r + d] = _mm512_max_epu64(v[r], v[r + d]);
-                v[r] = low;
-            }
-    for (uint32_t r = 0; r < MERGE_REGISTERS; r++) {   /* distances 4, 2, 1: within a register */
-        v[r] = exchange_lanes(v[r], _mm512_shuffle_i64x2(v[r], v[r], _MM_SHUFFLE(1, 0, 3, 2)), 0x0F);
-        v[r] = exchange_lanes(v[r], _mm512_permutex_epi64(v[r], _MM_SHUFFLE(1, 0, 3, 2)), 0x33);
-        v[r] = exchange_lanes(v[r], _mm512_shuffle_epi32(v[r], _MM_PERM_BADC), 0x55);
-    }
+    bitonic_stage(v, MERGE_REGISTERS, MERGE_KEYS);
     uint32_t n_missing = n_single + n_shared, q = n_missing;
     const __m512i item_bits = _mm512_set1_epi64(0x7FFFFFFF), tag = _mm512_set1_epi64(1);
     for (uint32_t r = 0; r < MERGE_REGISTERS && 8 * r < n_missing; r++) {
