@@ -629,7 +629,8 @@ typedef struct rank_buffers {
 #define DOMAIN_PREFERRED 0x01u
 #define DOMAIN_EXCLUDED 0x02u
 
-/* What a match knows of one item, kept together so that one lookup brings all of it. */
+/* What a match knows of one item, kept together so that one lookup brings all of it. rec_of zeroes
+ * it field by field: a new field must be zeroed there too. */
 typedef struct item_rec {
     double support;           /* Σ weights of the supporting experiences */
     float held;               /* holding confidence, 0 = not held */
@@ -976,7 +977,14 @@ static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
         s->slot[i] = k;
         s->touched[i / 64] |= 1ull << (i % 64);
         s->items[k - 1] = i;
-        memset(&s->rec[k], 0, sizeof s->rec[k]);
+        /* field by field, not memset: the caller reads and updates the fields at once, and a
+         * load waits long for a wider (vector) store that is not yet written; 14% of inferring */
+        item_rec *r = &s->rec[k];
+        r->support = 0;
+        r->held = r->value = r->macro_held = 0;
+        r->from = r->macro_from = r->macro_base = 0;
+        r->state = r->best_importance = r->macro_declared = r->macro_listed = 0;
+        _Static_assert(sizeof *r == 40, "rec_of zeroes every field of item_rec");
     }
     return &s->rec[k];
 }
