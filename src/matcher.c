@@ -658,8 +658,10 @@ _Static_assert(MATCHER_MAX_TOP <= UINT8_MAX, "matcher_scratch.opens counts sugge
 typedef struct link_source {
     double value;
     uint32_t bucket;          /* class × SOURCE_BANKS */
-    uint32_t held;            /* 1 when held(i) > 0 */
+    uint16_t held;            /* 1 when held(i) > 0 */
+    uint8_t missing;          /* 1 - held: what a job missing it adds to its opens count */
 } link_source;
+#define UNHELD_SOURCE ((link_source){0, 0, 0, 1})   /* an item neither held nor credited */
 
 /* Who a contribution is split between: the experiences of `key`'s low 32 bits, and the declared
  * competences when bit 32 is set (see source_key). */
@@ -740,7 +742,8 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
         return NULL;
     }
     s->slot = calloc(ni, sizeof *s->slot);
-    s->sources = calloc(m->n_macro_ids + 1 + ni + 1, sizeof *s->sources);
+    s->sources = malloc((m->n_macro_ids + 1 + ni + 1) * sizeof *s->sources);
+    for (size_t k = 0; s->sources && k <= m->n_macro_ids; k++) s->sources[k] = UNHELD_SOURCE;
     s->source_of = malloc(ni * sizeof *s->source_of);
     for (uint32_t i = 0; s->source_of && i < idx->n.items; i++) s->source_of[i] = m->item[i].macro_id;
     s->touched = calloc((ni + 63) / 64, sizeof *s->touched);
@@ -826,7 +829,7 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
         s->touched[i / 64] = 0;
         s->source_of[i] = m->item[i].macro_id;
     }
-    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->item[s->macros[k]].macro_id] = (link_source){0, 0, 0};
+    for (uint32_t k = 0; k < s->n_macros; k++) s->sources[m->item[s->macros[k]].macro_id] = UNHELD_SOURCE;
     s->n_items = s->n_macros = s->n_preferred = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
@@ -1319,7 +1322,7 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
         const item_rec *macro = peek(s, s->macros[k]);
         uint32_t c = source_class_of(s, source_key(macro->macro_from, macro->macro_declared != 0));
         s->sources[m->item[s->macros[k]].macro_id] =
-            (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0};
+            (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0, 1};
     }
     s->n_fixes = 0;
     for (uint32_t k = 1; k <= s->n_items; k++) {
@@ -1343,7 +1346,7 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
         } else {
             bucket = s->sources[info->macro_id].bucket;
         }
-        s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0};
+        s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0, r->held <= 0};
         s->source_of[s->items[k - 1]] = m->n_macro_ids + k;
     }
     memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
@@ -1843,7 +1846,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
             const link_source *src = &sources[source_of[i]];
             job_held[n_held] = i;
             n_held += src->held;
-            opens[i] += (uint8_t)(1 - src->held);
+            opens[i] += src->missing;
             buckets[src->bucket + t % SOURCE_BANKS] += src->value * link[t].weight;
         }
         job->held.n = (uint32_t)n_held - job->held.n;
