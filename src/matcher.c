@@ -250,6 +250,8 @@ struct matcher {
     matcher_config cfg;
     title_resolver *titles;
     code_table *item_codes, *appellation_codes;   /* the profile's codes, found in one probe each */
+    uint32_t *appellation_fiche;  /* per appellation, its fiche: 4 bytes where rome_appellation has 20,
+                                     so that an experience's fiche is more often in cache */
     double importance_weight[3];  /* by rome_importance */
     item_info *item;              /* per item */
     uint32_t *item_links;         /* parallel to idx->item_fiches.targets: fiche << 2 | its importance of
@@ -562,7 +564,10 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
         m->fiche_inverse_total[f] = f < n_fiches && m->fiche_total[f] > 0 ? 1.0 / m->fiche_total[f] : 0.0;
     m->item_codes = code_table_build(idx->items, n_items, sizeof *idx->items, NULL);
     m->appellation_codes = code_table_build(idx->appellations, idx->n.appellations, sizeof *idx->appellations, NULL);
-    if (!m->item_codes || !m->appellation_codes || build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) ||
+    m->appellation_fiche = malloc(((size_t)idx->n.appellations + 1) * sizeof *m->appellation_fiche);
+    for (uint32_t a = 0; m->appellation_fiche && a < idx->n.appellations; a++)
+        m->appellation_fiche[a] = idx->appellations[a].fiche;
+    if (!m->item_codes || !m->appellation_codes || !m->appellation_fiche || build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) ||
         build_domain_lists(m) || build_job_links(m))
         goto nomem;
     m->titles = title_resolver_build(idx, err);
@@ -582,6 +587,7 @@ void matcher_free(matcher *m) {
     title_resolver_free(m->titles);
     code_table_free(m->item_codes);
     code_table_free(m->appellation_codes);
+    free(m->appellation_fiche);
     free(m->item);
     free(m->item_links);
     free(m->fiche_weight);
@@ -1020,7 +1026,7 @@ static int resolve_experiences(const matcher *m, matcher_scratch *s, const profi
             if (r->appellation == ROME_NONE)
                 return px_error_set(err, MATCHER_ERR_INVALID, "experiences[%zu].appellation: unknown appellation code %u",
                                     e, x->appellation);
-            r->fiche = idx->appellations[r->appellation].fiche;
+            r->fiche = m->appellation_fiche[r->appellation];
             r->confidence = 1.0;
         } else if (x->kind == PROFILE_EXP_ROME) {
             r->fiche = rome_fiche_find(idx, x->rome);
@@ -1039,7 +1045,7 @@ static int resolve_experiences(const matcher *m, matcher_scratch *s, const profi
                          n ? found[0].confidence : 0.0, m->cfg.title_min_confidence);
             } else {
                 r->appellation = found[0].appellation;
-                r->fiche = idx->appellations[r->appellation].fiche;
+                r->fiche = m->appellation_fiche[r->appellation];
                 r->confidence = found[0].confidence;
             }
             for (int a = r->appellation == ROME_NONE ? 0 : 1; a < n && r->n_alternatives < m->cfg.alternatives; a++)
