@@ -694,6 +694,7 @@ struct matcher_scratch {
     uint32_t n_macros;
     item_fix *fixes;          /* items whose correction is not zero, see value_items */
     uint32_t n_fixes;
+    item_fix *macro_fixes;    /* macro-compétences whose correction is not zero, see accumulate */
     /* per experience, what build_fiche_rows assumed for each of its items: held, the macro credit
      * and what an item adds beyond it (float, as the records hold them) */
     float exp_held[MATCHER_MAX_EXPERIENCES], exp_credit[MATCHER_MAX_EXPERIENCES], exp_beyond[MATCHER_MAX_EXPERIENCES];
@@ -757,6 +758,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->items = malloc(ni * sizeof *s->items);
     s->macros = malloc((ni + 1) * sizeof *s->macros);   /* + 1: settle_items writes one past the last */
     s->fixes = malloc(ni * sizeof *s->fixes);
+    s->macro_fixes = malloc(ni * sizeof *s->macro_fixes);
     s->opens = calloc(ni + 3, sizeof *s->opens);   /* + 3: split_missing_avx512 gathers 4 bytes an item */
     s->acc = aligned_alloc(sizeof(dense_vector), m->dense_stride * sizeof *s->acc);   /* for dense_add */
     if (s->acc) memset(s->acc, 0, m->dense_stride * sizeof *s->acc);
@@ -777,7 +779,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->rank.key = malloc(RANK_ROOM * sizeof *s->rank.key);
     s->rank.id = malloc(RANK_ROOM * sizeof *s->rank.id);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes ||
+    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->macro_fixes ||
         !s->opens || !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
         !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates || !s->reaching ||
         !s->skill_candidates || !s->key_counts || !s->rank.key || !s->rank.id)
@@ -798,6 +800,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->items);
     free(s->macros);
     free(s->fixes);
+    free(s->macro_fixes);
     free(s->opens);
     free(s->acc);
     free(s->fiche_flags);
@@ -1367,19 +1370,29 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
  * macros and 140 items). */
 static void accumulate(const matcher *m, matcher_scratch *s, const match_result *out) {
     const uint32_t *offsets = m->idx->item_fiches.offsets;
-    for (uint32_t k = 0; k < s->n_fixes; k++) {   /* read last */
-        __builtin_prefetch(offsets + s->fixes[k].item);
+    /* the corrections first, their short lists asked for: they arrive while the rows are added */
+    uint32_t n_macro_fixes = 0;
+    for (uint32_t k = 0; k < s->n_macros; k++) {
+        uint32_t mac = s->macros[k];
+        const item_rec *mr = peek(s, mac);
+        float correction = (float)(m->cfg.macro_credit * mr->macro_held) - assumed_sum(s->exp_credit, mr->macro_base);
+        s->macro_fixes[n_macro_fixes] = (item_fix){mac, correction};
+        n_macro_fixes += correction != 0;
+        __builtin_prefetch(m->macro_edges + m->macro_offsets[mac]);   /* every held macro's: no branch */
+    }
+    for (uint32_t k = 0; k < s->n_fixes; k++) {
+        const uint32_t *links = m->item_links + offsets[s->fixes[k].item];
+        __builtin_prefetch(links);
+        __builtin_prefetch(links + 16);   /* a list has 33 links on average */
         __builtin_prefetch(m->item_dense + s->fixes[k].item);
     }
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t f = out->experiences[e].fiche;
         if (f != ROME_NONE && s->exp_held[e] != 0) add_row(m, s->acc, m->fiche_rows, f, s->exp_held[e]);
     }
-    for (uint32_t k = 0; k < s->n_macros; k++) {
-        uint32_t mac = s->macros[k];
-        const item_rec *mr = peek(s, mac);
-        float correction = (float)(m->cfg.macro_credit * mr->macro_held) - assumed_sum(s->exp_credit, mr->macro_base);
-        if (correction == 0) continue;
+    for (uint32_t k = 0; k < n_macro_fixes; k++) {
+        uint32_t mac = s->macro_fixes[k].item;
+        float correction = s->macro_fixes[k].delta;
         if (m->macro_dense[mac] != ROME_NONE) add_row(m, s->acc, m->dense_rows, m->macro_dense[mac], correction);
         else scatter_add(s->acc, m->macro_edges + m->macro_offsets[mac], m->macro_offsets[mac + 1] - m->macro_offsets[mac],
                          correction);
