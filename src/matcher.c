@@ -1075,8 +1075,9 @@ static void infer_items(const matcher *m, matcher_scratch *s, const match_result
         s->exp_held[e] = held;
         s->exp_credit[e] = (float)(m->cfg.macro_credit * held);
         s->exp_beyond[e] = held - s->exp_credit[e];
-        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+        for (uint32_t k = fi->offsets[f], end = fi->offsets[f + 1]; k < end; k++) {
             uint32_t i = fi->targets[k];
+            __builtin_prefetch(&s->slot[fi->targets[k + 8 < end ? k + 8 : k]]);   /* rec_of's lookup, ahead */
             if (row < row_end) {
                 __builtin_prefetch(row, 0, 2);
                 __builtin_prefetch(row + 64, 0, 2);
