@@ -1863,6 +1863,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         const job_link *link = m->job_links + first;
         for (uint32_t t = 0; t < n; t++) {
             uint32_t i = link[t].item;
+            __builtin_prefetch(&source_of[link[t + 8 < n ? t + 8 : t].item]);   /* its lookup, ahead */
             const link_source *src = &sources[source_of[i]];
             job_held[n_held] = i;
             n_held += src->held;
