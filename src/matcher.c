@@ -1334,7 +1334,9 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
         s->sources[m->item[s->macros[k]].macro_id] =
             (link_source){m->cfg.macro_credit * macro->macro_held, c * SOURCE_BANKS, 0, 1};
     }
-    s->n_fixes = 0;
+    /* a local count: in s, each store to fixes (a uint32_t item, like the count) would make the
+     * next record reload the count from that store, a chain through memory */
+    uint32_t n_fixes = 0;
     for (uint32_t k = 1; k <= s->n_items; k++) {
         item_rec *r = &s->rec[k];
         const item_info *info = &m->item[s->items[k - 1]];
@@ -1343,8 +1345,9 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
         float beyond_macro = r->value - (float)(m->cfg.macro_credit * macro->macro_held);
         float assumed = (r->state & ITEM_INFERRED)
                             ? assumed_sum(info->macro == ROME_NONE ? s->exp_held : s->exp_beyond, r->from) : 0.0f;
-        s->fixes[s->n_fixes] = (item_fix){s->items[k - 1], beyond_macro - assumed};
-        s->n_fixes += s->fixes[s->n_fixes].delta != 0;
+        float delta = beyond_macro - assumed;
+        s->fixes[n_fixes] = (item_fix){s->items[k - 1], delta};
+        n_fixes += delta != 0;
         uint32_t bucket;
         if (r->held >= r->value) {   /* mostly true, and the macro records settle_items added come last */
             uint64_t key = source_key((r->state & ITEM_INFERRED) ? r->from : 0, (r->state & ITEM_DECLARED) != 0);
@@ -1359,6 +1362,7 @@ static int value_items(const matcher *m, matcher_scratch *s, px_error *err) {
         s->sources[m->n_macro_ids + k] = (link_source){r->value, bucket, r->held > 0, r->held <= 0};
         s->source_of[s->items[k - 1]] = m->n_macro_ids + k;
     }
+    s->n_fixes = n_fixes;
     memset(s->buckets, 0, s->n_classes * SOURCE_BANKS * sizeof *s->buckets);
     return 0;
 }
