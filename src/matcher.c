@@ -980,11 +980,13 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *er
 
 /* ---- the steps of a match ---- */
 
-/* Item i's record, created (zeroed) on first touch. Records never move during a match. */
-static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
+/* Item i's record, created (zeroed) on first touch, *n_items counting the records (s->n_items, or
+ * a caller's local copy: in s, every store to slot or items, uint32_t like the count, could alias
+ * it, and the next record would reload it from that store). Records never move during a match. */
+static inline item_rec *rec_of_counted(matcher_scratch *s, uint32_t *n_items, uint32_t i) {
     uint32_t k = s->slot[i];
     if (!k) {
-        k = ++s->n_items;
+        k = ++*n_items;
         __builtin_prefetch(&s->item_info[i]);   /* the steps after read it for every touched item */
         s->slot[i] = k;
         s->touched[i / 64] |= 1ull << (i % 64);
@@ -999,6 +1001,10 @@ static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
         _Static_assert(sizeof *r == 40, "rec_of zeroes every field of item_rec");
     }
     return &s->rec[k];
+}
+
+static inline item_rec *rec_of(matcher_scratch *s, uint32_t i) {
+    return rec_of_counted(s, &s->n_items, i);
 }
 
 /* Item i's record, or the all-zero record of an untouched item (or of ROME_NONE). */
@@ -1064,6 +1070,7 @@ static int resolve_experiences(const matcher *m, matcher_scratch *s, const profi
 /* Marks the items of every resolved experience's fiche as inferred. */
 static void infer_items(const matcher *m, matcher_scratch *s, const match_result *out, const double *exp_weight) {
     const rome_csr *fi = &m->idx->fiche_items;
+    uint32_t n_items = s->n_items;   /* see rec_of_counted */
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t f = out->experiences[e].fiche;
         if (f == ROME_NONE) continue;
@@ -1084,7 +1091,7 @@ static void infer_items(const matcher *m, matcher_scratch *s, const match_result
                 row += 128;
             }
             uint8_t imp = fi->importance ? fi->importance[k] : 0;
-            item_rec *r = rec_of(s, i);
+            item_rec *r = rec_of_counted(s, &n_items, i);
             /* selects: whether another experience had the item follows no pattern (adding an exact
              * zero changes no sum) */
             r->support += (r->from & (1u << e)) ? 0.0 : exp_weight[e];
@@ -1094,6 +1101,7 @@ static void infer_items(const matcher *m, matcher_scratch *s, const match_result
             r->held = held > r->held ? held : r->held;
         }
     }
+    s->n_items = n_items;
 }
 
 static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *p, px_error *err) {
