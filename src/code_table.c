@@ -48,6 +48,10 @@ uint32_t code_table_find(const code_table *t, uint32_t code) {
     }
 }
 
+void code_table_prefetch(const code_table *t, uint32_t code) {
+    __builtin_prefetch(&t->slots[slot_of(t, code)]);
+}
+
 void code_table_free(code_table *t) {
     if (!t) return;
     free(t->slots);

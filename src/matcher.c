@@ -1907,6 +1907,17 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     return 0;
 }
 
+/* Asks for the hash slots of the profile's codes, found in resolve_experiences and apply_decisions:
+ * they arrive meanwhile instead of one wait each. */
+static void prefetch_codes(const matcher *m, const profile *p) {
+    for (size_t e = 0; e < p->n_experiences; e++)
+        if (p->experiences[e].kind == PROFILE_EXP_APPELLATION)
+            code_table_prefetch(m->appellation_codes, p->experiences[e].appellation);
+    const profile_codes *lists[] = {&p->confirmed, &p->added, &p->rejected};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (size_t k = 0; k < lists[l]->n; k++) code_table_prefetch(m->item_codes, lists[l]->v[k]);
+}
+
 static int check_limits(const profile *p, px_error *err) {
     if (p->n_experiences > MATCHER_MAX_EXPERIENCES)
         return px_error_set(err, MATCHER_ERR_INVALID, "experiences: %zu given, at most %u are accepted",
@@ -1927,7 +1938,9 @@ int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_re
     out->n_experiences = out->n_skills = out->n_jobs = out->n_current = out->n_constraints = out->n_codes = 0;
     out->removed_by_domain = out->fiches_scored = 0;
     int rc = -1;
-    if (check_limits(p, err) || resolve_experiences(m, s, p, out, exp_weight, err)) goto done;
+    if (check_limits(p, err)) goto done;
+    prefetch_codes(m, p);
+    if (resolve_experiences(m, s, p, out, exp_weight, err)) goto done;
     infer_items(m, s, out, exp_weight);
     if (apply_decisions(m, s, p, err) || apply_avoid(m, s, p, out, err) ||
         apply_domains(m, s, &p->domains, "domains", DOMAIN_PREFERRED, err) ||

@@ -15,7 +15,10 @@ typedef struct entity {
     uint32_t payload[3];
 } entity;
 
+/* Every code found at its position, also after asking for every slot (a prefetch changes nothing). */
 static void check_all(const entity *v, uint32_t n, const code_table *t) {
+    for (uint32_t k = 0; k < n; k++) assert_int_equal(code_table_find(t, v[k].code), k);
+    for (uint32_t k = 0; k < n; k++) code_table_prefetch(t, v[k].code);
     for (uint32_t k = 0; k < n; k++) assert_int_equal(code_table_find(t, v[k].code), k);
 }
 
@@ -57,6 +60,8 @@ static void test_empty_and_single(void **state) {
     (void)state;
     code_table *t = code_table_build(NULL, 0, sizeof(entity), NULL);
     assert_non_null(t);
+    code_table_prefetch(t, 0);
+    code_table_prefetch(t, 123);
     assert_int_equal(code_table_find(t, 0), UINT32_MAX);
     assert_int_equal(code_table_find(t, 123), UINT32_MAX);
     code_table_free(t);
