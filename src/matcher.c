@@ -1795,30 +1795,45 @@ static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, 
 }
 #endif
 
-/* Writes a job's missing items, most useful first (w × opens descending, then item), then its
- * qualifications in the same order (the keys' tags); returns how many are missing and sets
- * *n_qualifications. The items no other job misses (opens == 1) come in the fiche's ranked order,
- * already sorted; the others (16 on average) are sorted here, then both runs are merged: in
- * registers on AVX-512 CPUs when they fit, else key by key. Held items have opens == 0 and are
- * left out. single, unsorted and shared each have room for the larger of n + 2 × KEY_LANES and
- * MERGE_KEYS keys. */
-static uint32_t order_missing(const matcher *m, const ranked_link *links, uint32_t n, const uint8_t *opens,
-                              uint64_t *single, uint64_t *unsorted, uint64_t *shared, uint32_t *codes,
-                              uint32_t *n_qualifications) {
-    uint32_t n_single = 0, n_shared = 0;
+/* A job's missing keys, parted (split_missing): the items only it misses, in order, and the others. */
+typedef struct missing_keys {
+    uint64_t *single, *unsorted;
+    uint32_t n_single, n_shared;
+} missing_keys;
+
+/* Parts the missing keys of the job in fiche f (its ranked_links) into k. */
+static void split_job(const matcher *m, const rome_csr *fi, uint32_t f, const uint8_t *opens, missing_keys *k) {
+    const ranked_link *links = m->ranked_links + fi->offsets[f];
+    uint32_t n = fi->offsets[f + 1] - fi->offsets[f];
+    k->n_single = k->n_shared = 0;
 #ifdef PX_MATCHER_X86
-    if (m->avx512) split_missing_avx512(links, n, opens, single, unsorted, &n_single, &n_shared);
+    if (m->avx512) split_missing_avx512(links, n, opens, k->single, k->unsorted, &k->n_single, &k->n_shared);
     else
 #else
     (void)m;   /* only the x86 paths ask what the CPU runs */
 #endif
-    split_missing(links, n, opens, single, unsorted, &n_single, &n_shared);
-    rank_sort_keys(unsorted, n_shared, shared);
+    split_missing(links, n, opens, k->single, k->unsorted, &k->n_single, &k->n_shared);
+}
+
+/* Writes a job's missing items, most useful first (w × opens descending, then item), then its
+ * qualifications in the same order (the keys' tags); returns how many are missing and sets
+ * *n_qualifications. The items no other job misses (opens == 1) come in the fiche's ranked order,
+ * already sorted; the others (16 on average) are sorted here, then both runs are merged: in
+ * registers on AVX-512 CPUs when they fit, else key by key. Held items have opens == 0 and were
+ * left out. k's runs and shared each have room for the larger of n + 2 × KEY_LANES and
+ * MERGE_KEYS keys, n the job's links. */
+static uint32_t order_missing(const matcher *m, missing_keys *k, uint64_t *shared, uint32_t *codes,
+                              uint32_t *n_qualifications) {
+    uint64_t *single = k->single;
+    uint32_t n_single = k->n_single, n_shared = k->n_shared;
+    rank_sort_keys(k->unsorted, n_shared, shared);
 #ifdef PX_MATCHER_X86
     if (m->avx512 && n_single + n_shared <= MERGE_KEYS) {
         *n_qualifications = merge_missing_avx512(single, n_single, shared, n_shared, codes);
         return n_single + n_shared;
     }
+#else
+    (void)m;
 #endif
     single[n_single] = shared[n_shared] = UINT64_MAX;   /* above any key: a missing item's usefulness is > 0 */
     uint32_t n_missing = n_single + n_shared, q = n_missing;
@@ -1854,7 +1869,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
     room = widest + 2 * KEY_LANES > MERGE_KEYS ? widest + 2 * KEY_LANES : MERGE_KEYS;   /* per run of keys */
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
-        reserve((void **)&s->sorted, &s->sorted_cap, 3 * room, sizeof *s->sorted, err) ||
+        reserve((void **)&s->sorted, &s->sorted_cap, 5 * room, sizeof *s->sorted, err) ||
         reserve((void **)&s->job_held, &s->job_held_cap, links, sizeof *s->job_held, err))
         return -1;
     /* locals: a byte store (opens) may alias anything reached through s or m */
@@ -1889,16 +1904,20 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         pick_reasons(part, (uint32_t)out->n_experiences, total, job);
     }
     out->n_codes = 0;
+    /* job j + 1 is parted before job j is ordered: the keys it wrote (compressing stores) are in
+     * memory by the time they are read back, rather than waited for */
+    missing_keys keys[2] = {{s->sorted, s->sorted + room, 0, 0}, {s->sorted + 2 * room, s->sorted + 3 * room, 0, 0}};
+    uint64_t *shared = s->sorted + 4 * room;
+    if (n_top) split_job(m, fi, out->jobs[0].fiche, s->opens, &keys[0]);
     for (size_t j = 0, h = 0; j < n_top; j++) {
         match_job *job = &out->jobs[j];
-        uint32_t first = fi->offsets[job->fiche], n = fi->offsets[job->fiche + 1] - first;
+        if (j + 1 < n_top) split_job(m, fi, out->jobs[j + 1].fiche, s->opens, &keys[(j + 1) % 2]);
         job->held.off = (uint32_t)out->n_codes;
         memcpy(out->codes + out->n_codes, s->job_held + h, job->held.n * sizeof *out->codes);
         h += job->held.n;
         out->n_codes += job->held.n;
         job->missing.off = (uint32_t)out->n_codes;
-        job->missing.n = order_missing(m, m->ranked_links + first, n, s->opens, s->sorted, s->sorted + room,
-                                       s->sorted + 2 * room, out->codes + out->n_codes, &job->qualifications.n);
+        job->missing.n = order_missing(m, &keys[j % 2], shared, out->codes + out->n_codes, &job->qualifications.n);
         out->n_codes += job->missing.n;
         job->qualifications.off = (uint32_t)out->n_codes;
         out->n_codes += job->qualifications.n;
