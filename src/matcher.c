@@ -1100,6 +1100,7 @@ static void infer_items(const matcher *m, matcher_scratch *s, const match_result
             r->best_importance = imp > r->best_importance ? imp : r->best_importance;
             r->held = held > r->held ? held : r->held;
         }
+        for (; row < row_end; row += 64) __builtin_prefetch(row, 0, 2);   /* a short fiche's row: the rest */
     }
     s->n_items = n_items;
 }
