@@ -1395,9 +1395,9 @@ static void accumulate(const matcher *m, matcher_scratch *s, const match_result 
         __builtin_prefetch(m->macro_edges + m->macro_offsets[mac]);   /* every held macro's: no branch */
     }
     for (uint32_t k = 0; k < s->n_fixes; k++) {
-        const uint32_t *links = m->item_links + offsets[s->fixes[k].item];
-        __builtin_prefetch(links);
-        __builtin_prefetch(links + 16);   /* a list has 33 links on average */
+        uint32_t i = s->fixes[k].item, n = offsets[i + 1] - offsets[i];
+        __builtin_prefetch(m->item_links + offsets[i]);
+        __builtin_prefetch(m->item_links + offsets[i] + (n > 16 ? 16 : 0));   /* a list has 33 links on average */
         __builtin_prefetch(m->item_dense + s->fixes[k].item);
     }
     for (size_t e = 0; e < out->n_experiences; e++) {
