@@ -706,6 +706,7 @@ struct matcher_scratch {
     uint8_t *fiche_flags;     /* FICHE_*, dense_stride long */
     double *divisor;          /* per fiche, dense_stride long: what its score is divided by (domains) */
     uint32_t *avoided;        /* bit k: avoid entry k excludes this fiche */
+    bool avoid_marked;        /* avoided has bits set (most profiles avoid nothing: no reset then) */
     uint8_t *gd_flags, *dom_flags;  /* DOMAIN_* per grand domaine / domaine professionnel */
     uint32_t preferred[MATCHER_MAX_DOMAINS];   /* the preferred domains' groups in domain_offsets */
     uint32_t n_preferred;
@@ -842,7 +843,8 @@ static void scratch_reset(const matcher *m, matcher_scratch *s) {
     s->n_items = s->n_macros = s->n_preferred = 0;
     memset(s->acc, 0, m->idx->n.fiches * sizeof *s->acc);
     memset(s->fiche_flags, 0, m->idx->n.fiches);
-    memset(s->avoided, 0, m->idx->n.fiches * sizeof *s->avoided);
+    if (s->avoid_marked) memset(s->avoided, 0, m->idx->n.fiches * sizeof *s->avoided);
+    s->avoid_marked = false;
     memset(s->gd_flags, 0, m->idx->n.grands_domaines);
     memset(s->dom_flags, 0, m->idx->n.domaines);
 }
@@ -1132,6 +1134,7 @@ static void mark_contexte(const matcher *m, matcher_scratch *s, uint32_t ctx, ui
         s->avoided[cf->targets[k]] |= bit;
         s->fiche_flags[cf->targets[k]] |= FICHE_BARRED;
     }
+    s->avoid_marked = true;
 }
 
 static int apply_avoid(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
