@@ -567,8 +567,8 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->appellation_fiche = malloc(((size_t)idx->n.appellations + 1) * sizeof *m->appellation_fiche);
     for (uint32_t a = 0; m->appellation_fiche && a < idx->n.appellations; a++)
         m->appellation_fiche[a] = idx->appellations[a].fiche;
-    if (!m->item_codes || !m->appellation_codes || !m->appellation_fiche || build_macro_lists(m) || build_dense_rows(m) || build_fiche_rows(m) ||
-        build_domain_lists(m) || build_job_links(m))
+    if (!m->item_codes || !m->appellation_codes || !m->appellation_fiche || build_macro_lists(m) ||
+        build_dense_rows(m) || build_fiche_rows(m) || build_domain_lists(m) || build_job_links(m))
         goto nomem;
     m->titles = title_resolver_build(idx, err);
     if (!m->titles) {
@@ -720,8 +720,8 @@ struct matcher_scratch {
     uint32_t *key_counts;     /* KEY_BUCKETS zeros between uses, see select_heaviest */
     rank_buffers rank;        /* RANK_ROOM entries each, see best_first */
     /* describing the jobs (describe_jobs) */
-    link_source *sources;     /* [0, n_macro_ids]: a macro credit by macro id, zero unless the macro is
-                                 held ([n_macro_ids]: no macro, always zero); [n_macro_ids + k]: rec[k] */
+    link_source *sources;     /* [0, n_macro_ids]: a macro credit by macro id, UNHELD_SOURCE unless the
+                                 macro is held ([n_macro_ids]: no macro, always so); [n_macro_ids + k]: rec[k] */
     uint32_t *source_of;      /* per item, its entry in sources: its item_info.macro_id
                                  until value_items gives it its record's; scratch_reset puts it back */
     source_class *classes;    /* the match's distinct (experiences, declared) pairs */
@@ -780,10 +780,10 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->rank.key = malloc(RANK_ROOM * sizeof *s->rank.key);
     s->rank.id = malloc(RANK_ROOM * sizeof *s->rank.id);
     s->skills = malloc(MATCHER_MAX_SKILLS_ASKED * sizeof *s->skills);
-    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes || !s->macro_fixes ||
-        !s->opens || !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags || !s->dom_flags || !s->top ||
-        !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best || !s->candidates || !s->reaching ||
-        !s->skill_candidates || !s->key_counts || !s->rank.key || !s->rank.id)
+    if (!s->slot || !s->sources || !s->source_of || !s->touched || !s->rec || !s->items || !s->macros || !s->fixes ||
+        !s->macro_fixes || !s->opens || !s->acc || !s->fiche_flags || !s->divisor || !s->avoided || !s->gd_flags ||
+        !s->dom_flags || !s->top || !s->top_all || !s->skills || !s->score_top || !s->score_all || !s->lane_best ||
+        !s->candidates || !s->reaching || !s->skill_candidates || !s->key_counts || !s->rank.key || !s->rank.id)
         goto nomem;
     return s;
 nomem:
@@ -888,7 +888,6 @@ static uint64_t missing_key(float usefulness, uint32_t low) {
     memcpy(&bits, &usefulness, sizeof bits);
     return ((uint64_t)(UINT32_MAX - bits) << 32) | low;
 }
-
 
 /* Writes each of v[0..n) (keys >= 0, unique ids) whose rank is below cap at best[rank], the rank
  * being how many entries rank before it (ranks_before). An insertion sort mispredicts about once
@@ -1725,40 +1724,6 @@ static inline __m512i exchange_lanes(__m512i a, __m512i b, __mmask8 take_low) {
     return _mm512_mask_blend_epi64(take_low, _mm512_max_epu64(a, b), _mm512_min_epu64(a, b));
 }
 
-/* The lanes of register r that keep the lower key in a bitonic step at distance j < 8 of stage k. */
-static inline __mmask8 bitonic_low_lanes(uint32_t r, uint32_t j, uint32_t k) {
-    uint32_t lanes = 0;
-    for (uint32_t l = 0; l < 8; l++) lanes |= (uint32_t)(((l & j) == 0) == (((8 * r + l) & k) == 0)) << l;
-    return (__mmask8)lanes;
-}
-
-/* Stage k of a bitonic sort of the keys in registers v[0..registers) (key 8r + l is lane l of
- * v[r]): each run of k keys gets sorted, ascending where bit k of its position is clear,
- * descending elsewhere, from halves sorted the opposite ways. Inlined with constant arguments,
- * the loops unroll and v stays in registers. */
-__attribute__((target("avx512f"), always_inline))
-static inline void bitonic_stage(__m512i *v, uint32_t registers, uint32_t k) {
-#pragma GCC unroll 8
-    for (uint32_t j = k / 2; j >= 8; j /= 2)   /* across registers */
-#pragma GCC unroll 8
-        for (uint32_t r = 0; r < registers; r++)
-            if (!(r & (j / 8))) {
-                uint32_t p = r + j / 8;
-                __m512i low = _mm512_min_epu64(v[r], v[p]), high = _mm512_max_epu64(v[r], v[p]);
-                bool ascending = !((8 * r) & k);
-                v[r] = ascending ? low : high;
-                v[p] = ascending ? high : low;
-            }
-#pragma GCC unroll 8
-    for (uint32_t r = 0; r < registers; r++) {   /* within each register: distances 4, 2, 1 */
-        if (k >= 8)
-            v[r] = exchange_lanes(v[r], _mm512_shuffle_i64x2(v[r], v[r], _MM_SHUFFLE(1, 0, 3, 2)), bitonic_low_lanes(r, 4, k));
-        if (k >= 4)
-            v[r] = exchange_lanes(v[r], _mm512_permutex_epi64(v[r], _MM_SHUFFLE(1, 0, 3, 2)), bitonic_low_lanes(r, 2, k));
-        v[r] = exchange_lanes(v[r], _mm512_shuffle_epi32(v[r], _MM_PERM_BADC), bitonic_low_lanes(r, 1, k));
-    }
-}
-
 /* Merges the sorted keys single[0..n_single) and shared[0..n_shared) (n_single + n_shared <=
  * MERGE_KEYS) into codes, their items in key order, then the qualifications among them
  * at codes[n_single + n_shared]; returns how many qualifications. A bitonic merge network in
@@ -1766,8 +1731,8 @@ static inline void bitonic_stage(__m512i *v, uint32_t registers, uint32_t k) {
  * between (the sequence rises then falls), then compare-exchanges at distances 32, 16, … 1. No
  * branch depends on the keys; the scalar merge spends a dependent load and compare per key. */
 __attribute__((target("avx512f")))
-static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, const uint64_t *shared, uint32_t n_shared,
-                                     uint32_t *codes) {
+static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, const uint64_t *shared,
+                                     uint32_t n_shared, uint32_t *codes) {
     const __m512i none = _mm512_set1_epi64(-1), reverse = _mm512_set_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     __m512i v[MERGE_REGISTERS];
 #pragma GCC unroll 8
@@ -1781,7 +1746,22 @@ static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, 
         __m512i b = _mm512_mask_loadu_epi64(none, in_shared, shared + 8 * (MERGE_REGISTERS - 1 - r));
         v[r] = _mm512_min_epu64(a, _mm512_permutexvar_epi64(reverse, b));
     }
-    bitonic_stage(v, MERGE_REGISTERS, MERGE_KEYS);
+    /* unrolled by pragma: GCC otherwise keeps the registers on the stack across the loops */
+#pragma GCC unroll 8
+    for (uint32_t d = MERGE_REGISTERS / 2; d > 0; d /= 2)   /* distances 32, 16, 8: across registers */
+#pragma GCC unroll 8
+        for (uint32_t r = 0; r < MERGE_REGISTERS; r++)
+            if (!(r & d)) {
+                __m512i low = _mm512_min_epu64(v[r], v[r + d]);
+                v[r + d] = _mm512_max_epu64(v[r], v[r + d]);
+                v[r] = low;
+            }
+#pragma GCC unroll 8
+    for (uint32_t r = 0; r < MERGE_REGISTERS; r++) {   /* distances 4, 2, 1: within a register */
+        v[r] = exchange_lanes(v[r], _mm512_shuffle_i64x2(v[r], v[r], _MM_SHUFFLE(1, 0, 3, 2)), 0x0F);
+        v[r] = exchange_lanes(v[r], _mm512_permutex_epi64(v[r], _MM_SHUFFLE(1, 0, 3, 2)), 0x33);
+        v[r] = exchange_lanes(v[r], _mm512_shuffle_epi32(v[r], _MM_PERM_BADC), 0x55);
+    }
     uint32_t n_missing = n_single + n_shared, q = n_missing;
     const __m512i item_bits = _mm512_set1_epi64(0x7FFFFFFF), tag = _mm512_set1_epi64(1);
     for (uint32_t r = 0; r < MERGE_REGISTERS && 8 * r < n_missing; r++) {
