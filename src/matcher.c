@@ -243,7 +243,7 @@ typedef struct ranked_link {
 } ranked_link;
 _Static_assert(sizeof(ranked_link) == 8 && offsetof(ranked_link, tagged) == 4,
                "split_missing_avx512 reads a ranked_link as one 64-bit lane, the tagged item in its high half");
-#define TAGGED_ITEM(tagged) ((uint32_t)(tagged) >> 1 & 0x7FFFFFFFu)   /* ids fit 31 bits: MATCHER_MAX_ITEMS */
+#define TAGGED_ITEM(tagged) ((uint32_t)(tagged) >> 1)   /* of a tagged item or a key; ids fit 31 bits */
 
 struct matcher {
     const rome_index *idx;
@@ -1767,7 +1767,7 @@ static uint32_t merge_missing_avx512(const uint64_t *single, uint32_t n_single, 
     for (uint32_t r = 0; r < MERGE_REGISTERS && 8 * r < n_missing; r++) {
         uint32_t left = n_missing - 8 * r;
         __mmask8 valid = (__mmask8)((1u << (left > 8 ? 8 : left)) - 1);
-        __m512i item = _mm512_and_si512(_mm512_srli_epi64(v[r], 1), item_bits);   /* see TAGGED_ITEM */
+        __m512i item = _mm512_and_si512(_mm512_srli_epi64(v[r], 1), item_bits);   /* TAGGED_ITEM, in 64-bit lanes */
         _mm512_mask_cvtepi64_storeu_epi32(codes + 8 * r, valid, item);
         __mmask8 is_qualification = _mm512_mask_test_epi64_mask(valid, v[r], tag);
         uint32_t found = (uint32_t)__builtin_popcount(is_qualification);
@@ -1840,7 +1840,7 @@ static uint32_t order_missing(const matcher *m, missing_keys *k, uint64_t *share
  * are avoided where the data decides (held or not, which class): they could not be predicted. */
 static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out, size_t n_top, px_error *err) {
     const rome_csr *fi = &m->idx->fiche_items;
-    size_t links = 0, widest = 0, room;
+    size_t links = 0, widest = 0;
     for (size_t j = 0; j < n_top; j++) {
         uint32_t first = fi->offsets[s->top[j].id], n = fi->offsets[s->top[j].id + 1] - first;
         links += n;
@@ -1850,7 +1850,7 @@ static int describe_jobs(const matcher *m, matcher_scratch *s, match_result *out
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->job_links) __builtin_prefetch(m->job_links + first + t);
         for (uint32_t t = 0; t < n; t += 64 / sizeof *m->ranked_links) __builtin_prefetch(m->ranked_links + first + t);
     }
-    room = widest + 2 * KEY_LANES > MERGE_KEYS ? widest + 2 * KEY_LANES : MERGE_KEYS;   /* per run of keys */
+    size_t room = widest + 2 * KEY_LANES > MERGE_KEYS ? widest + 2 * KEY_LANES : MERGE_KEYS;   /* per run of keys */
     if (reserve((void **)&out->jobs, &out->cap_jobs, n_top, sizeof *out->jobs, err) ||
         reserve((void **)&out->codes, &out->cap_codes, 2 * links, sizeof *out->codes, err) ||
         reserve((void **)&s->sorted, &s->sorted_cap, 5 * room, sizeof *s->sorted, err) ||
