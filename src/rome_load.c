@@ -937,6 +937,7 @@ static const char *tag_file_stem(rome_tag_family family) {
 static int finish_tags(loader *L) {
     tag_row *rows = L->tag_rows.v;
     size_t n = L->tag_rows.n;
+    if (n == 0) return 0; /* no arborescence file: no tags (and qsort wants a non-NULL base) */
     qsort(rows, n, sizeof *rows, cmp_tag_row);
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || cmp_tag(&rows[i - 1].tag, &rows[i].tag)) {
