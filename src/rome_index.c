@@ -5,6 +5,10 @@
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
 
+/* Snapshots store these structs byte for byte: no padding may creep in. */
+_Static_assert(sizeof(rome_fiche) == 40, "rome_fiche layout changed: bump ROME_SNAPSHOT_FORMAT");
+_Static_assert(sizeof(rome_tag) == 16, "rome_tag layout changed: bump ROME_SNAPSHOT_FORMAT");
+
 void rome_index_free(rome_index *idx) {
     if (!idx) return;
     free(idx->storage);
