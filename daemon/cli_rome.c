@@ -94,6 +94,49 @@ static void print_json(cJSON *root) {
     cJSON_Delete(root);
 }
 
+/* The optional files (rome_load.h), with the bit saying whether the index was built with them. */
+static const struct optional_file {
+    uint32_t bit;
+    const char *file;
+} OPTIONAL_FILES[] = {
+    {ROME_OPT_TEXTE, "unix_texte"},
+    {ROME_OPT_RIASEC, "unix_referentiel_code_rome_riasec"},
+    {ROME_OPT_CENTRE_INTERET, "unix_arborescence_centre_interet"},
+    {ROME_OPT_SECTEUR, "unix_arborescence_secteur_activite"},
+    {ROME_OPT_THEME, "unix_arborescence_thematique"},
+};
+#define N_OPTIONAL_FILES (sizeof OPTIONAL_FILES / sizeof OPTIONAL_FILES[0])
+
+static const uint32_t TAG_FAMILY_FILE[ROME_TAG_FAMILIES] = {
+    ROME_OPT_CENTRE_INTERET, ROME_OPT_SECTEUR, ROME_OPT_SECTEUR, ROME_OPT_THEME};
+static const char *const TAG_FAMILY_TITLE[ROME_TAG_FAMILIES] = {
+    "Centres d'intérêt", "Secteurs d'activité", "Sous-secteurs", "Thèmes"};
+
+/* Prints s left-aligned in `width` columns, counting UTF-8 characters rather than bytes. */
+static void print_padded(const char *s, int width) {
+    int chars = 0;
+    for (const char *p = s; *p; p++) chars += ((unsigned char)*p & 0xC0) != 0x80;
+    printf("%s%*s", s, width > chars ? width - chars : 0, "");
+}
+
+typedef struct extra_counts {
+    uint32_t definitions, acces, riasec;
+    uint32_t tags[ROME_TAG_FAMILIES], links[ROME_TAG_FAMILIES];
+} extra_counts;
+
+static void count_extras(const rome_index *idx, extra_counts *c) {
+    memset(c, 0, sizeof *c);
+    for (uint32_t f = 0; f < idx->n.fiches; f++) {
+        c->definitions += idx->fiches[f].definition != 0;
+        c->acces += idx->fiches[f].acces != 0;
+        c->riasec += idx->fiches[f].riasec[0] != 0;
+    }
+    for (uint32_t t = 0; t < idx->n.tags; t++) {
+        c->tags[idx->tags[t].family]++;
+        c->links[idx->tags[t].family] += rome_csr_count(&idx->tag_fiches, t);
+    }
+}
+
 static int cmd_info(const rome_opts *o) {
     rome_load_report report;
     rome_index *idx = open_index(o, &report);
@@ -101,6 +144,13 @@ static int cmd_info(const rome_opts *o) {
     const rome_counts *n = &idx->n;
     char attribution[160];
     snprintf(attribution, sizeof attribution, ROME_ATTRIBUTION_FMT, idx->rome_major, idx->rome_version);
+    extra_counts x;
+    count_extras(idx, &x);
+    char missing[512] = "";
+    for (size_t i = 0, len = 0; i < N_OPTIONAL_FILES; i++)
+        if (!(n->optional_files & OPTIONAL_FILES[i].bit))
+            len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%s", len ? ", " : "",
+                                    OPTIONAL_FILES[i].file);
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "version", idx->rome_version);
@@ -116,6 +166,20 @@ static int cmd_info(const rome_opts *o) {
         cJSON_AddNumberToObject(j, "enjeux", n->enjeux);
         cJSON_AddNumberToObject(j, "fiche_competence_links", n->fiche_item_links);
         cJSON_AddNumberToObject(j, "fiche_contexte_links", n->fiche_contexte_links);
+        cJSON_AddNumberToObject(j, "fiches_with_definition", x.definitions);
+        cJSON_AddNumberToObject(j, "fiches_with_acces", x.acces);
+        cJSON_AddNumberToObject(j, "fiches_with_riasec", x.riasec);
+        cJSON *jt = cJSON_AddObjectToObject(j, "tags");
+        for (int fam = 0; fam < ROME_TAG_FAMILIES; fam++) {
+            cJSON *jf = cJSON_AddObjectToObject(jt, rome_tag_family_name((rome_tag_family)fam));
+            cJSON_AddNumberToObject(jf, "tags", x.tags[fam]);
+            cJSON_AddNumberToObject(jf, "fiche_links", x.links[fam]);
+        }
+        cJSON_AddNumberToObject(j, "fiche_tag_links", n->fiche_tag_links);
+        cJSON *jm = cJSON_AddArrayToObject(j, "optional_files_missing");
+        for (size_t i = 0; i < N_OPTIONAL_FILES; i++)
+            if (!(n->optional_files & OPTIONAL_FILES[i].bit))
+                cJSON_AddItemToArray(jm, cJSON_CreateString(OPTIONAL_FILES[i].file));
         cJSON_AddNumberToObject(j, "memory_bytes", (double)rome_index_memory(idx));
         cJSON_AddNumberToObject(j, "warnings", report.warnings);
         cJSON_AddStringToObject(j, "attribution", attribution);
@@ -131,6 +195,20 @@ static int cmd_info(const rome_opts *o) {
         printf("  contextes de travail   %6u\n", n->contextes);
         printf("  fiche → compétence     %6u links\n", n->fiche_item_links);
         printf("  fiche → contexte       %6u links\n", n->fiche_contexte_links);
+        if (n->optional_files & ROME_OPT_TEXTE)
+            printf("  textes                 %6u fiches with a définition, %u with an accès au "
+                   "métier\n", x.definitions, x.acces);
+        if (n->optional_files & ROME_OPT_RIASEC)
+            printf("  RIASEC                 %6u fiches\n", x.riasec);
+        for (int fam = 0; fam < ROME_TAG_FAMILIES; fam++)
+            if (n->optional_files & TAG_FAMILY_FILE[fam])
+            {
+                printf("  ");
+                print_padded(TAG_FAMILY_TITLE[fam], 22);
+                printf(" %6u tags, %u fiche links\n", x.tags[fam], x.links[fam]);
+            }
+        if (*missing)
+            printf("  optional files absent  %s (their fields are empty)\n", missing);
         printf("  memory                 %6.1f MiB\n", rome_index_memory(idx) / 1048576.0);
         if (report.warnings)
             printf("  warnings               %6u rows skipped (first: %s)\n", report.warnings, report.first_warning);
@@ -182,6 +260,45 @@ static void show_items(const rome_index *idx, uint32_t f, rome_kind kind, cJSON 
     }
 }
 
+/* The fiche's tags of one family, principal first: a JSON array, or text lines. */
+static void show_tags(const rome_index *idx, uint32_t f, rome_tag_family family, cJSON *arr) {
+    const rome_csr *csr = &idx->fiche_tags;
+    for (int principal = 1; principal >= 0; principal--) {
+        for (uint32_t k = csr->offsets[f]; k < csr->offsets[f + 1]; k++) {
+            const rome_tag *t = &idx->tags[csr->targets[k]];
+            if (t->family != (uint32_t)family ||
+                (csr->importance[k] == ROME_IMPORTANCE_PRINCIPALE) != principal)
+                continue;
+            if (arr) {
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddStringToObject(j, "code", t->code);
+                cJSON_AddStringToObject(j, "label", rome_str(idx, t->label));
+                cJSON_AddBoolToObject(j, "principal", principal);
+                cJSON_AddItemToArray(arr, j);
+            } else {
+                printf("    %-10s %6s  %s\n", principal ? "principal" : "", t->code,
+                       rome_str(idx, t->label));
+            }
+        }
+    }
+}
+
+/* A text of the fiche, one sentence a line; says so when the export had no unix_texte. */
+static void show_text(const rome_index *idx, const char *title, uint32_t text) {
+    printf("  %s\n", title);
+    if (!(idx->n.optional_files & ROME_OPT_TEXTE)) {
+        printf("    (unix_texte is not in this export)\n");
+        return;
+    }
+    for (const char *s = rome_str(idx, text); *s;) {
+        size_t n = strcspn(s, "\n");
+        printf("    %.*s\n", (int)n, s);
+        s += n + (s[n] == '\n');
+    }
+}
+
+static const char *yes_no(bool b) { return b ? "oui" : "non"; }
+
 static int cmd_show(const rome_opts *o, const char *code) {
     rome_load_report report;
     rome_index *idx = open_index(o, &report);
@@ -214,12 +331,24 @@ static int cmd_show(const rome_opts *o, const char *code) {
         cJSON_AddStringToObject(j, "grand_domaine_label", rome_str(idx, gd->label));
         cJSON_AddStringToObject(j, "domaine", dp->code);
         cJSON_AddStringToObject(j, "domaine_label", rome_str(idx, dp->label));
+        cJSON_AddStringToObject(j, "parent", fi->parent);
+        cJSON_AddStringToObject(j, "riasec", fi->riasec);
+        cJSON_AddBoolToObject(j, "reglemente", (fi->flags & ROME_FICHE_REGLEMENTE) != 0);
+        cJSON_AddBoolToObject(j, "cadre", (fi->flags & ROME_FICHE_CADRE) != 0);
+        cJSON_AddStringToObject(j, "definition", rome_str(idx, fi->definition));
+        cJSON_AddStringToObject(j, "acces", rome_str(idx, fi->acces));
+        cJSON *jt = cJSON_AddObjectToObject(j, "tags");
+        for (int fam = 0; fam < ROME_TAG_FAMILIES; fam++)
+            show_tags(idx, f, (rome_tag_family)fam,
+                      cJSON_AddArrayToObject(jt, rome_tag_family_name((rome_tag_family)fam)));
         cJSON *ja = cJSON_AddArrayToObject(j, "appellations");
         for (uint32_t k = apps->offsets[f]; k < apps->offsets[f + 1]; k++) {
             const rome_appellation *a = &idx->appellations[apps->targets[k]];
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "code", a->code_ogr);
             cJSON_AddStringToObject(x, "label", rome_str(idx, a->label_long));
+            cJSON_AddBoolToObject(x, "reglemente", (a->flags & ROME_APPELLATION_REGLEMENTE) != 0);
+            cJSON_AddBoolToObject(x, "cadre", (a->flags & ROME_APPELLATION_CADRE) != 0);
             cJSON_AddItemToArray(ja, x);
         }
         for (int k = 0; k < 3; k++) show_items(idx, f, kinds[k], cJSON_AddArrayToObject(j, rome_kind_name(kinds[k])));
@@ -237,10 +366,36 @@ static int cmd_show(const rome_opts *o, const char *code) {
         printf("%s  %s\n", fi->code, rome_str(idx, fi->label));
         if (app != ROME_NONE) printf("  (appellation %s: %s)\n", code, rome_str(idx, idx->appellations[app].label_long));
         printf("  %s %s / %s %s\n", gd->code, rome_str(idx, gd->label), dp->code, rome_str(idx, dp->label));
+        printf("  Fiche ROME v3 parente  %s\n", *fi->parent ? fi->parent : "(none)");
+        if (idx->n.optional_files & ROME_OPT_RIASEC)
+            printf("  RIASEC                 %s\n", *fi->riasec ? fi->riasec : "(none)");
+        else
+            printf("  RIASEC                 (unix_referentiel_code_rome_riasec is not in this "
+                   "export)\n");
+        printf("  Emploi réglementé      %s\n", yes_no(fi->flags & ROME_FICHE_REGLEMENTE));
+        printf("  Emploi cadre           %s\n", yes_no(fi->flags & ROME_FICHE_CADRE));
+        for (int fam = 0; fam < ROME_TAG_FAMILIES; fam++) {
+            uint32_t count = 0;
+            for (uint32_t k = idx->fiche_tags.offsets[f]; k < idx->fiche_tags.offsets[f + 1]; k++)
+                count += idx->tags[idx->fiche_tags.targets[k]].family == (uint32_t)fam;
+            if (!(idx->n.optional_files & TAG_FAMILY_FILE[fam])) {
+                printf("  %s (%s is not in this export)\n", TAG_FAMILY_TITLE[fam],
+                       fam == ROME_TAG_CENTRE_INTERET ? "unix_arborescence_centre_interet"
+                       : fam == ROME_TAG_THEME        ? "unix_arborescence_thematique"
+                                                      : "unix_arborescence_secteur_activite");
+                continue;
+            }
+            printf("  %s (%u)\n", TAG_FAMILY_TITLE[fam], count);
+            show_tags(idx, f, (rome_tag_family)fam, NULL);
+        }
+        show_text(idx, "Définition", fi->definition);
+        show_text(idx, "Accès au métier", fi->acces);
         printf("  Appellations (%u)\n", rome_csr_count(apps, f));
         for (uint32_t k = apps->offsets[f]; k < apps->offsets[f + 1]; k++) {
             const rome_appellation *a = &idx->appellations[apps->targets[k]];
-            printf("    %6u  %s\n", a->code_ogr, rome_str(idx, a->label_long));
+            printf("    %6u  %s%s%s\n", a->code_ogr, rome_str(idx, a->label_long),
+                   a->flags & ROME_APPELLATION_REGLEMENTE ? " [réglementé]" : "",
+                   a->flags & ROME_APPELLATION_CADRE ? " [cadre]" : "");
         }
         for (int k = 0; k < 3; k++) {
             printf("  %s\n", kind_titles[k]);

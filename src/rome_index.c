@@ -5,6 +5,10 @@
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
 
+/* Snapshots store these structs byte for byte: no padding may creep in. */
+_Static_assert(sizeof(rome_fiche) == 40, "rome_fiche layout changed: bump ROME_SNAPSHOT_FORMAT");
+_Static_assert(sizeof(rome_tag) == 16, "rome_tag layout changed: bump ROME_SNAPSHOT_FORMAT");
+
 void rome_index_free(rome_index *idx) {
     if (!idx) return;
     free(idx->storage);
@@ -62,6 +66,31 @@ uint32_t rome_domaine_find(const rome_index *idx, const char *code) {
     return find_short_code(idx->domaines, idx->n.domaines, sizeof *idx->domaines, code);
 }
 
+/* Binary search on (family, code), the order the loader sorts tags in. */
+uint32_t rome_tag_find(const rome_index *idx, rome_tag_family family, const char *code) {
+    uint32_t lo = 0, hi = idx->n.tags;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const rome_tag *t = &idx->tags[mid];
+        int c = t->family != (uint32_t)family ? (t->family < (uint32_t)family ? -1 : 1)
+                                              : strncmp(t->code, code, sizeof t->code);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return ROME_NONE;
+}
+
+const char *rome_tag_family_name(rome_tag_family family) {
+    switch (family) {
+    case ROME_TAG_CENTRE_INTERET: return "centre_interet";
+    case ROME_TAG_SECTEUR: return "secteur";
+    case ROME_TAG_SOUS_SECTEUR: return "sous_secteur";
+    case ROME_TAG_THEME: return "theme";
+    }
+    return "unknown";
+}
+
 int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t item) {
     const rome_csr *c = &idx->fiche_items;
     uint32_t lo = c->offsets[fiche], hi = c->offsets[fiche + 1];
@@ -95,6 +124,7 @@ const char *rome_importance_name(rome_importance imp) {
 void rome_index_sections(rome_index *idx, rome_section out[ROME_SEC_COUNT]) {
     const rome_counts *n = &idx->n;
     uint32_t links = n->fiche_item_links, ctx = n->fiche_contexte_links, apps = n->appellations;
+    uint32_t tagl = n->fiche_tag_links;
 #define SEC(ID, FIELD, COUNT)                                                                      \
     out[(ID)-1] = (rome_section){(ID), (uint32_t)sizeof *(FIELD), (COUNT), (const void **)&(FIELD)}
     SEC(ROME_SEC_FICHES, idx->fiches, n->fiches);
@@ -117,6 +147,13 @@ void rome_index_sections(rome_index *idx, rome_section out[ROME_SEC_COUNT]) {
     SEC(ROME_SEC_CTX_FICHES, idx->contexte_fiches.targets, ctx);
     SEC(ROME_SEC_FICHE_APP_OFF, idx->fiche_appellations.offsets, (uint64_t)n->fiches + 1);
     SEC(ROME_SEC_FICHE_APP, idx->fiche_appellations.targets, apps);
+    SEC(ROME_SEC_TAGS, idx->tags, n->tags);
+    SEC(ROME_SEC_FICHE_TAGS_OFF, idx->fiche_tags.offsets, (uint64_t)n->fiches + 1);
+    SEC(ROME_SEC_FICHE_TAGS, idx->fiche_tags.targets, tagl);
+    SEC(ROME_SEC_FICHE_TAGS_IMP, idx->fiche_tags.importance, tagl);
+    SEC(ROME_SEC_TAG_FICHES_OFF, idx->tag_fiches.offsets, (uint64_t)n->tags + 1);
+    SEC(ROME_SEC_TAG_FICHES, idx->tag_fiches.targets, tagl);
+    SEC(ROME_SEC_TAG_FICHES_IMP, idx->tag_fiches.importance, tagl);
     SEC(ROME_SEC_STRINGS, idx->strings, n->strings_bytes);
 #undef SEC
 }

@@ -4,7 +4,7 @@
  * code_ogr are sorted by code_ogr and fiches are sorted by code, so "code → id" is a binary search
  * on the array itself. Links are CSR (compressed sparse row) arrays in both directions:
  *   fiche → items (competences and savoirs) with importance, item → fiches (the inverted list),
- *   fiche → contextes, contexte → fiches, fiche → appellations.
+ *   fiche → contextes, contexte → fiches, fiche → appellations, fiche → tags, tag → fiches.
  * All labels live in one string pool; a `uint32_t` label is an offset into it (rome_str()).
  *
  * Ownership: a rome_index is built by rome_load_csv() (rome_load.h) or rome_snapshot_load*()
@@ -39,6 +39,7 @@ typedef enum rome_importance {
 #define ROME_FICHE_REGLEMENTE 0x01u   /* emploi_reglemente */
 #define ROME_FICHE_CADRE 0x02u        /* emploi_cadre */
 
+/* The texts and RIASEC letters come from optional files (rome_load.h): without them they are "". */
 typedef struct rome_fiche {
     char code[8];           /* "D1505", NUL-terminated */
     uint32_t code_ogr;
@@ -46,6 +47,13 @@ typedef struct rome_fiche {
     uint16_t domaine;       /* id in domaines (domaine professionnel, e.g. D15) */
     uint8_t grand_domaine;  /* id in grands_domaines (e.g. D) */
     uint8_t flags;          /* ROME_FICHE_* */
+    char parent[8];         /* code_rome_parent: the ROME v3 fiche it derives from ("" if none) */
+    uint32_t definition;    /* unix_texte bloc 3 sentences in position_phrase order, joined by "\n";
+                             * 0 = "" */
+    uint32_t acces;         /* unix_texte bloc 4 (accès au métier), likewise */
+    char riasec[3];         /* riasec_majeur then riasec_mineur (R I A S E C), NUL-terminated; ""
+                             * if none */
+    uint8_t reserved;       /* zero */
 } rome_fiche;
 
 typedef struct rome_grand_domaine {
@@ -61,6 +69,8 @@ typedef struct rome_domaine {
 
 #define ROME_APPELLATION_PRINCIPALE 0x01u  /* classification = PRINCIPALE (else SYNONYME) */
 #define ROME_APPELLATION_PEU_USITE 0x02u   /* peu_usite = O */
+#define ROME_APPELLATION_REGLEMENTE 0x04u  /* the appellation's own emploi_reglemente = O */
+#define ROME_APPELLATION_CADRE 0x08u       /* the appellation's own emploi_cadre = O */
 
 typedef struct rome_appellation {
     uint32_t code_ogr;
@@ -106,6 +116,28 @@ typedef struct rome_contexte {
     uint32_t type_label;    /* libelle_type_cont_trav */
 } rome_contexte;
 
+/* Families of fiche tags (the "arborescences" other than the main one). Stored in snapshots. */
+typedef enum rome_tag_family {
+    ROME_TAG_CENTRE_INTERET = 0, /* unix_arborescence_centre_interet (code_centre_interet) */
+    ROME_TAG_SECTEUR = 1,        /* unix_arborescence_secteur_activite, code_sect_activite */
+    ROME_TAG_SOUS_SECTEUR = 2,   /* same file, code_ss_sect_activite */
+    ROME_TAG_THEME = 3,          /* unix_arborescence_thematique (code_theme) */
+} rome_tag_family;
+#define ROME_TAG_FAMILIES 4
+
+typedef struct rome_tag {
+    uint32_t family;        /* rome_tag_family */
+    char code[8];           /* as in the file ("001", "110"), NUL-terminated */
+    uint32_t label;
+} rome_tag;
+
+/* Optional files of the export that were loaded (rome_counts.optional_files). */
+#define ROME_OPT_TEXTE 0x01u            /* unix_texte */
+#define ROME_OPT_RIASEC 0x02u           /* unix_referentiel_code_rome_riasec */
+#define ROME_OPT_CENTRE_INTERET 0x04u   /* unix_arborescence_centre_interet */
+#define ROME_OPT_SECTEUR 0x08u          /* unix_arborescence_secteur_activite */
+#define ROME_OPT_THEME 0x10u            /* unix_arborescence_thematique */
+
 /* A CSR adjacency: the targets of source s are targets[offsets[s] .. offsets[s+1]). */
 typedef struct rome_csr {
     const uint32_t *offsets;     /* n_sources + 1 entries */
@@ -122,6 +154,9 @@ typedef struct rome_counts {
     uint32_t fiche_item_links;   /* bloc 5 */
     uint32_t fiche_contexte_links; /* bloc 6 */
     uint32_t strings_bytes;
+    uint32_t tags;
+    uint32_t fiche_tag_links;
+    uint32_t optional_files;     /* ROME_OPT_* */
 } rome_counts;
 
 typedef struct rome_index {
@@ -137,12 +172,15 @@ typedef struct rome_index {
     const rome_comp_domaine *comp_domaines;/* sorted by code */
     const rome_enjeu *enjeux;              /* sorted by code */
     const rome_contexte *contextes;        /* sorted by code_ogr */
+    const rome_tag *tags;                  /* sorted by (family, code) */
 
     rome_csr fiche_items;        /* fiche → item, with importance */
     rome_csr item_fiches;        /* item → fiche, with importance (inverted list) */
     rome_csr fiche_contextes;    /* fiche → contexte */
     rome_csr contexte_fiches;    /* contexte → fiche */
     rome_csr fiche_appellations; /* fiche → appellation */
+    rome_csr fiche_tags;         /* fiche → tag; importance 2 where principal = "oui", else 0 */
+    rome_csr tag_fiches;         /* tag → fiche (inverted list), importance likewise */
 
     const char *strings;         /* string pool; offset 0 is the empty string */
 
@@ -162,6 +200,8 @@ uint32_t rome_item_find(const rome_index *idx, uint32_t code_ogr);
 uint32_t rome_contexte_find(const rome_index *idx, uint32_t code_ogr);
 uint32_t rome_grand_domaine_find(const rome_index *idx, const char *code);
 uint32_t rome_domaine_find(const rome_index *idx, const char *code);
+uint32_t rome_tag_find(const rome_index *idx, rome_tag_family family, const char *code);
+const char *rome_tag_family_name(rome_tag_family family); /* "centre_interet" | "secteur" | … */
 
 /* Number of targets of a CSR source and a pointer to them. */
 static inline uint32_t rome_csr_count(const rome_csr *csr, uint32_t source) {
@@ -193,7 +233,9 @@ typedef enum rome_section_id {
     ROME_SEC_FICHE_ITEMS_OFF, ROME_SEC_FICHE_ITEMS, ROME_SEC_FICHE_ITEMS_IMP,
     ROME_SEC_ITEM_FICHES_OFF, ROME_SEC_ITEM_FICHES, ROME_SEC_ITEM_FICHES_IMP,
     ROME_SEC_FICHE_CTX_OFF, ROME_SEC_FICHE_CTX, ROME_SEC_CTX_FICHES_OFF, ROME_SEC_CTX_FICHES,
-    ROME_SEC_FICHE_APP_OFF, ROME_SEC_FICHE_APP, ROME_SEC_STRINGS,
+    ROME_SEC_FICHE_APP_OFF, ROME_SEC_FICHE_APP, ROME_SEC_TAGS,
+    ROME_SEC_FICHE_TAGS_OFF, ROME_SEC_FICHE_TAGS, ROME_SEC_FICHE_TAGS_IMP,
+    ROME_SEC_TAG_FICHES_OFF, ROME_SEC_TAG_FICHES, ROME_SEC_TAG_FICHES_IMP, ROME_SEC_STRINGS,
     ROME_SEC_COUNT = ROME_SEC_STRINGS
 } rome_section_id;
 

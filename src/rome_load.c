@@ -1,10 +1,12 @@
 #include "rome_load.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "csv_table.h"
 
@@ -104,6 +106,9 @@ typedef struct loader {
     vec macro_refs;           /* uint32 code_ogr of each competence's macro, parallel to items */
     vec macro_enjeu_codes;    /* char[4] enjeu code of each item, parallel to items */
     vec item_lines, fiche_lines, app_lines, ctx_lines; /* uint32 source line, for duplicate errors */
+    vec tag_rows;             /* tag_row, one per (tag, fiche) row of the arborescence files */
+    vec tags, fiche_tags;     /* rome_tag and link, built from tag_rows */
+    uint32_t optional_files;  /* ROME_OPT_* */
 } loader;
 
 static void warn(loader *L, uint32_t *counter, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -126,6 +131,20 @@ static csv_table *open_table(loader *L, const char *stem, const char *const *col
     else
         snprintf(path, sizeof path, "%s/unix_%s_%s_utf8.csv", L->dir, stem, L->suffix);
     return csv_table_read(path, cols, n, L->err);
+}
+
+/* An optional file that is absent yields *out = NULL and success; one that is present is read
+ * and checked like any other. */
+static int open_optional(loader *L, const char *stem, const char *const *cols, size_t n,
+                         uint32_t bit, csv_table **out) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/unix_%s_%s_utf8.csv", L->dir, stem, L->suffix);
+    *out = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) return 0;
+    if (!(*out = csv_table_read(path, cols, n, L->err))) return -1;
+    L->optional_files |= bit;
+    return 0;
 }
 
 static int require_rows(loader *L, const csv_table *t) {
@@ -152,6 +171,17 @@ static int copy_code(loader *L, const csv_table *t, size_t row, size_t col, char
     if (!ok) return csv_table_field_error(t, row, col, L->err, "'%.40s' is not %s", s, expected);
     memset(dst, 0, cap);
     memcpy(dst, s, n);
+    return 0;
+}
+
+/* emploi_reglemente / emploi_cadre hold "O", "N" or nothing (the export leaves a third of the
+ * fiches and most appellations unqualified); only "O" sets the flag, anything else is refused. */
+static int yes_no_flag(loader *L, const csv_table *t, size_t row, size_t col, unsigned bit,
+                       unsigned *flags) {
+    const char *s = csv_table_field(t, row, col);
+    if (!strcmp(s, "O")) *flags |= bit;
+    else if (*s && strcmp(s, "N") != 0)
+        return csv_table_field_error(t, row, col, L->err, "'%.40s', expected 'O', 'N' or empty", s);
     return 0;
 }
 
@@ -285,8 +315,9 @@ out:
 }
 
 static int load_fiches(loader *L) {
-    enum { C_CODE, C_OGR, C_LABEL, C_REGL, C_CADRE, N_COLS };
-    static const char *const cols[] = {"code_rome", "code_ogr", "libelle_rome", "emploi_reglemente", "emploi_cadre"};
+    enum { C_CODE, C_OGR, C_LABEL, C_REGL, C_CADRE, C_PARENT, N_COLS };
+    static const char *const cols[] = {"code_rome", "code_ogr", "libelle_rome", "emploi_reglemente",
+                                       "emploi_cadre", "code_rome_parent"};
     csv_table *t = open_table(L, "referentiel_code_rome", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -308,8 +339,14 @@ static int load_fiches(loader *L) {
         }
         f->domaine = (uint16_t)(((rome_domaine *)d) - (rome_domaine *)L->domaines.v);
         f->grand_domaine = (uint8_t)((rome_domaine *)d)->grand_domaine;
-        if (!strcmp(csv_table_field(t, r, C_REGL), "O")) f->flags |= ROME_FICHE_REGLEMENTE;
-        if (!strcmp(csv_table_field(t, r, C_CADRE), "O")) f->flags |= ROME_FICHE_CADRE;
+        unsigned flags = 0;
+        rc = yes_no_flag(L, t, r, C_REGL, ROME_FICHE_REGLEMENTE, &flags) ||
+             yes_no_flag(L, t, r, C_CADRE, ROME_FICHE_CADRE, &flags);
+        f->flags = (uint8_t)flags;
+        /* The parent is a ROME v3 code, so it need not name a fiche of this export. */
+        if (!rc && *csv_table_field(t, r, C_PARENT))
+            rc = copy_code(L, t, r, C_PARENT, f->parent, sizeof f->parent, "A9999",
+                           "a ROME code (a letter and 4 digits) or empty");
     }
     if (!rc) rc = sort_unique(L, &L->fiches, &L->fiche_lines, cmp_fiche, "code_rome", csv_table_path(t));
     csv_table_free(t);
@@ -325,9 +362,10 @@ static uint32_t fiche_id(loader *L, const char *code) {
 }
 
 static int load_appellations(loader *L) {
-    enum { C_OGR, C_LONG, C_SHORT, C_ROME, C_CLASS, C_PEU, N_COLS };
+    enum { C_OGR, C_LONG, C_SHORT, C_ROME, C_CLASS, C_PEU, C_REGL, C_CADRE, N_COLS };
     static const char *const cols[] = {"code_ogr", "libelle_appellation_long", "libelle_appellation_court",
-                                       "code_rome", "classification", "peu_usite"};
+                                       "code_rome", "classification", "peu_usite", "emploi_reglemente",
+                                       "emploi_cadre"};
     csv_table *t = open_table(L, "referentiel_appellation", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -348,6 +386,12 @@ static int load_appellations(loader *L) {
              add_label(L, &a->label_short, csv_table_field(t, r, C_SHORT)) || push_line(L, &L->app_lines, csv_table_line(t, r));
         if (!strcmp(csv_table_field(t, r, C_CLASS), "PRINCIPALE")) a->flags |= ROME_APPELLATION_PRINCIPALE;
         if (!strcmp(csv_table_field(t, r, C_PEU), "O")) a->flags |= ROME_APPELLATION_PEU_USITE;
+        /* Kept as the appellation states it: an empty value is not read as the fiche's. */
+        unsigned flags = a->flags;
+        if (!rc)
+            rc = yes_no_flag(L, t, r, C_REGL, ROME_APPELLATION_REGLEMENTE, &flags) ||
+                 yes_no_flag(L, t, r, C_CADRE, ROME_APPELLATION_CADRE, &flags);
+        a->flags = flags;
     }
     if (!rc) rc = sort_unique(L, &L->appellations, &L->app_lines, cmp_u32_key, "appellation code_ogr", csv_table_path(t));
     csv_table_free(t);
@@ -646,6 +690,304 @@ static int load_coherence(loader *L) {
     return rc;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Optional files: texts, RIASEC and the tag arborescences. Absent, they leave their fields empty;
+ * present, they are checked as strictly as the rest, and a row naming a fiche the export does not
+ * have is an error (the official v460 files have none: such a row means a mismatched file). */
+
+static uint32_t known_fiche(loader *L, const csv_table *t, size_t row, size_t col, int *rc) {
+    const char *code = csv_table_field(t, row, col);
+    uint32_t f = fiche_id(L, code);
+    if (f == ROME_NONE)
+        *rc = csv_table_field_error(
+            t, row, col, L->err, "unknown fiche '%.20s' (not in unix_referentiel_code_rome)", code);
+    return f;
+}
+
+typedef struct text_row {
+    uint32_t fiche, bloc, position, line, row;
+} text_row;
+
+static int cmp_text_row(const void *a, const void *b) {
+    const text_row *x = a, *y = b;
+    if (x->fiche != y->fiche) return x->fiche < y->fiche ? -1 : 1;
+    if (x->bloc != y->bloc) return x->bloc < y->bloc ? -1 : 1;
+    return (x->position > y->position) - (x->position < y->position);
+}
+
+/* Appends s to buf (grown as needed), undoing the export's doubled apostrophes: every apostrophe
+ * of unix_texte v460 is written "''" (an SQL escape left in), none single. */
+static int append_sentence(char **buf, size_t *len, size_t *cap, const char *s) {
+    size_t n = strlen(s);
+    if (*len + n + 2 > *cap) {
+        size_t ncap = *cap ? *cap : 1024;
+        while (ncap < *len + n + 2) ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb) return -1;
+        *buf = nb;
+        *cap = ncap;
+    }
+    if (*len) (*buf)[(*len)++] = '\n';
+    for (size_t i = 0; i < n; i++) {
+        (*buf)[(*len)++] = s[i];
+        if (s[i] == '\'' && s[i + 1] == '\'') i++;
+    }
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+static int load_texts(loader *L) {
+    enum { C_ROME, C_BLOC, C_POS, C_TEXT, N_COLS };
+    static const char *const cols[] = {"code_rome", "code_compo_bloc", "position_phrase",
+                                       "libelle_texte"};
+    csv_table *t;
+    if (open_optional(L, "texte", cols, N_COLS, ROME_OPT_TEXTE, &t)) return -1;
+    if (!t) return 0;
+    size_t n = csv_table_rows(t);
+    text_row *rows = malloc((n ? n : 1) * sizeof *rows);
+    int rc = rows ? 0 : oom(L);
+    for (size_t r = 0; !rc && r < n; r++) {
+        text_row *x = &rows[r];
+        x->fiche = known_fiche(L, t, r, C_ROME, &rc);
+        if (rc || csv_table_u32(t, r, C_BLOC, &x->bloc, L->err) ||
+            csv_table_u32(t, r, C_POS, &x->position, L->err)) {
+            rc = -1;
+            break;
+        }
+        if (x->bloc != 3 && x->bloc != 4)
+            rc = csv_table_field_error(t, r, C_BLOC, L->err,
+                                       "%u, expected 3 (definition) or 4 (accès au métier)",
+                                       x->bloc);
+        x->line = csv_table_line(t, r);
+        x->row = (uint32_t)r;
+    }
+    if (!rc) qsort(rows, n, sizeof *rows, cmp_text_row);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (i && !cmp_text_row(&rows[i - 1], &rows[i])) {
+            rc = px_error_set(
+                L->err, 1,
+                "%s: lines %u and %u: fiche %s has two sentences at position_phrase %u "
+                "of bloc %u (positions must be unique)",
+                csv_table_path(t),
+                rows[i - 1].line < rows[i].line ? rows[i - 1].line : rows[i].line,
+                rows[i - 1].line < rows[i].line ? rows[i].line : rows[i - 1].line,
+                ((rome_fiche *)L->fiches.v)[rows[i].fiche].code, rows[i].position, rows[i].bloc);
+            break;
+        }
+        if (append_sentence(&buf, &len, &cap, csv_table_field(t, rows[i].row, C_TEXT))) {
+            rc = oom(L);
+            break;
+        }
+        int last =
+            i + 1 == n || rows[i + 1].fiche != rows[i].fiche || rows[i + 1].bloc != rows[i].bloc;
+        if (!last) continue;
+        rome_fiche *f = (rome_fiche *)L->fiches.v + rows[i].fiche;
+        rc = add_label(L, rows[i].bloc == 3 ? &f->definition : &f->acces, buf);
+        len = 0;
+    }
+    free(buf);
+    free(rows);
+    csv_table_free(t);
+    return rc;
+}
+
+static int riasec_letter(loader *L, const csv_table *t, size_t row, size_t col, char *out) {
+    const char *s = csv_table_field(t, row, col);
+    if (s[0] && !s[1] && strchr("RIASEC", s[0])) *out = s[0];
+    else if (*s)
+        return csv_table_field_error(t, row, col, L->err,
+                                     "'%.20s', expected one of R I A S E C or empty", s);
+    return 0;
+}
+
+static int load_riasec(loader *L) {
+    enum { C_ROME, C_MAJ, C_MIN, N_COLS };
+    static const char *const cols[] = {"code_rome", "riasec_majeur", "riasec_mineur"};
+    csv_table *t;
+    if (open_optional(L, "referentiel_code_rome_riasec", cols, N_COLS, ROME_OPT_RIASEC, &t))
+        return -1;
+    if (!t) return 0;
+    uint32_t *seen = calloc(L->fiches.n + 1, sizeof *seen); /* line of each fiche's row, 0 = none */
+    int rc = seen ? 0 : oom(L);
+    for (size_t r = 0; !rc && r < csv_table_rows(t); r++) {
+        uint32_t f = known_fiche(L, t, r, C_ROME, &rc);
+        if (rc) break;
+        if (seen[f]) {
+            rc = px_error_set(
+                L->err, 1, "%s: fiche %s on lines %u and %u (one RIASEC row per fiche)",
+                csv_table_path(t), csv_table_field(t, r, C_ROME), seen[f], csv_table_line(t, r));
+            break;
+        }
+        seen[f] = csv_table_line(t, r);
+        char *ri = ((rome_fiche *)L->fiches.v)[f].riasec;
+        rc = riasec_letter(L, t, r, C_MAJ, &ri[0]) || riasec_letter(L, t, r, C_MIN, &ri[1]);
+        if (!rc && !ri[0] && ri[1])
+            rc = csv_table_field_error(
+                t, r, C_MAJ, L->err, "empty while riasec_mineur is '%c', expected a letter", ri[1]);
+    }
+    free(seen);
+    csv_table_free(t);
+    return rc;
+}
+
+typedef struct tag_row {
+    rome_tag tag;             /* family, code, label */
+    uint32_t fiche;
+    uint32_t line;
+    uint8_t importance;
+} tag_row;
+
+/* A tag code as in the file: 1 to 7 ASCII letters or digits ("1", "001", "110"). */
+static int tag_code(loader *L, const csv_table *t, size_t row, size_t col, char out[8]) {
+    const char *s = csv_table_field(t, row, col);
+    size_t n = strlen(s);
+    int ok = n >= 1 && n < 8;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= 'a' && s[i] <= 'z');
+    if (!ok)
+        return csv_table_field_error(t, row, col, L->err,
+                                     "'%.40s', expected a code of 1 to 7 letters or digits", s);
+    memset(out, 0, 8);
+    memcpy(out, s, n);
+    return 0;
+}
+
+static int principal(loader *L, const csv_table *t, size_t row, size_t col, uint8_t *imp) {
+    const char *s = csv_table_field(t, row, col);
+    if (!strcmp(s, "oui")) *imp = ROME_IMPORTANCE_PRINCIPALE;
+    else if (!strcmp(s, "non")) *imp = ROME_IMPORTANCE_NONE;
+    else return csv_table_field_error(t, row, col, L->err, "'%.20s', expected 'oui' or 'non'", s);
+    return 0;
+}
+
+static int push_tag(loader *L, const csv_table *t, size_t row, rome_tag_family family,
+                    size_t code_col, size_t label_col, uint32_t fiche, uint8_t importance) {
+    tag_row *x = vec_push(&L->tag_rows);
+    if (!x) return oom(L);
+    x->tag.family = family;
+    x->fiche = fiche;
+    x->line = csv_table_line(t, row);
+    x->importance = importance;
+    return tag_code(L, t, row, code_col, x->tag.code) ||
+           add_label(L, &x->tag.label, csv_table_field(t, row, label_col));
+}
+
+/* One arborescence file: `code`, `label` and, when the file has them, `sub_code`/`sub_label` (the
+ * sous-secteur, empty on the secteur's own row) and `principal`. */
+typedef struct tag_file {
+    const char *stem;
+    uint32_t bit;
+    rome_tag_family family, sub_family;
+    const char *cols[6]; /* code, label, code_rome, principal or NULL, sub code, sub label */
+} tag_file;
+
+static int load_tag_file(loader *L, const tag_file *tf) {
+    enum { C_CODE, C_LABEL, C_ROME, C_PRINCIPAL, C_SUB, C_SUB_LABEL };
+    size_t n_cols = tf->cols[C_PRINCIPAL] ? (tf->cols[C_SUB] ? 6 : 4) : 3;
+    csv_table *t;
+    if (open_optional(L, tf->stem, tf->cols, n_cols, tf->bit, &t)) return -1;
+    if (!t) return 0;
+    int rc = 0;
+    for (size_t r = 0; !rc && r < csv_table_rows(t); r++) {
+        uint8_t imp = ROME_IMPORTANCE_NONE;
+        uint32_t f = known_fiche(L, t, r, C_ROME, &rc);
+        if (rc || (n_cols > 3 && principal(L, t, r, C_PRINCIPAL, &imp))) {
+            rc = -1;
+            break;
+        }
+        /* A sous-secteur row also ties the fiche to its secteur; "principal" there, if ever set,
+         * is the secteur's as much as the sous-secteur's. */
+        rc = push_tag(L, t, r, tf->family, C_CODE, C_LABEL, f, imp) ||
+             (n_cols == 6 && *csv_table_field(t, r, C_SUB) &&
+              push_tag(L, t, r, tf->sub_family, C_SUB, C_SUB_LABEL, f, imp));
+    }
+    csv_table_free(t);
+    return rc;
+}
+
+static int cmp_tag(const void *a, const void *b) {
+    const rome_tag *x = a, *y = b;
+    if (x->family != y->family) return x->family < y->family ? -1 : 1;
+    return strncmp(x->code, y->code, sizeof x->code);
+}
+
+static int cmp_tag_row(const void *a, const void *b) {
+    int c = cmp_tag(a, b);
+    if (c) return c;
+    const tag_row *x = a, *y = b;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static const char *tag_file_stem(rome_tag_family family) {
+    switch (family) {
+    case ROME_TAG_CENTRE_INTERET: return "arborescence_centre_interet";
+    case ROME_TAG_SECTEUR:
+    case ROME_TAG_SOUS_SECTEUR: return "arborescence_secteur_activite";
+    case ROME_TAG_THEME: return "arborescence_thematique";
+    }
+    return "?";
+}
+
+/* Tags are numbered in (family, code) order; a code must keep one label throughout its file.
+ * Repeated (fiche, tag) pairs (a secteur is listed once per sous-secteur) fold into one link
+ * that is principal if any of them is. */
+static int finish_tags(loader *L) {
+    tag_row *rows = L->tag_rows.v;
+    size_t n = L->tag_rows.n;
+    if (n == 0) return 0; /* no arborescence file: no tags (and qsort wants a non-NULL base) */
+    qsort(rows, n, sizeof *rows, cmp_tag_row);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || cmp_tag(&rows[i - 1].tag, &rows[i].tag)) {
+            rome_tag *tag = vec_push(&L->tags);
+            if (!tag) return oom(L);
+            *tag = rows[i].tag;
+        } else if (rows[i - 1].tag.label != rows[i].tag.label) {
+            return px_error_set(
+                L->err, 1,
+                "%s/unix_%s_%s_utf8.csv: lines %u and %u: %s code '%s' has two labels ('%.60s' and "
+                "'%.60s'; a code has one label)",
+                L->dir, tag_file_stem(rows[i].tag.family), L->suffix, rows[i - 1].line,
+                rows[i].line, rome_tag_family_name(rows[i].tag.family), rows[i].tag.code,
+                L->pool.bytes + rows[i - 1].tag.label, L->pool.bytes + rows[i].tag.label);
+        }
+        link *l = vec_push(&L->fiche_tags);
+        if (!l) return oom(L);
+        *l = (link){rows[i].fiche, (uint32_t)(L->tags.n - 1), rows[i].importance};
+    }
+    link *v = L->fiche_tags.v;
+    qsort(v, L->fiche_tags.n, sizeof *v, cmp_link);
+    size_t w = 0;
+    for (size_t i = 0; i < L->fiche_tags.n; i++) {
+        if (w && !cmp_link(&v[w - 1], &v[i])) {
+            if (v[i].importance > v[w - 1].importance) v[w - 1].importance = v[i].importance;
+        } else {
+            v[w++] = v[i];
+        }
+    }
+    L->fiche_tags.n = w;
+    return 0;
+}
+
+static int load_optional_files(loader *L) {
+    static const tag_file files[] = {
+        {"arborescence_centre_interet", ROME_OPT_CENTRE_INTERET, ROME_TAG_CENTRE_INTERET,
+         ROME_TAG_CENTRE_INTERET,
+         {"code_centre_interet", "libelle_centre_interet", "code_rome", "principal", NULL, NULL}},
+        {"arborescence_secteur_activite", ROME_OPT_SECTEUR, ROME_TAG_SECTEUR, ROME_TAG_SOUS_SECTEUR,
+         {"code_sect_activite", "libelle_sect_activite", "code_rome", "principal",
+          "code_ss_sect_activite", "libelle_ss_sect_activite"}},
+        {"arborescence_thematique", ROME_OPT_THEME, ROME_TAG_THEME, ROME_TAG_THEME,
+         {"code_theme", "libelle_theme", "code_rome", NULL, NULL, NULL}},
+    };
+    if (load_texts(L) || load_riasec(L)) return -1;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (load_tag_file(L, &files[i])) return -1;
+    return finish_tags(L);
+}
+
 /* Builds the CSR of `links` keyed by `from` (forward) or by `to` (inverse), targets sorted. */
 static int build_csr(loader *L, const vec *links, uint32_t n_sources, bool inverse, bool with_importance, uint32_t **offsets,
                      uint32_t **targets, uint8_t **importance) {
@@ -695,6 +1037,9 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
     n->fiche_item_links = (uint32_t)L->fiche_items.n;
     n->fiche_contexte_links = (uint32_t)L->fiche_contextes.n;
     n->strings_bytes = (uint32_t)L->pool.len;
+    n->tags = (uint32_t)L->tags.n;
+    n->fiche_tag_links = (uint32_t)L->fiche_tags.n;
+    n->optional_files = L->optional_files;
     loose.fiches = L->fiches.v;
     loose.grands_domaines = L->grands_domaines.v;
     loose.domaines = L->domaines.v;
@@ -703,6 +1048,7 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
     loose.comp_domaines = L->comp_domaines.v;
     loose.enjeux = L->enjeux.v;
     loose.contextes = L->contextes.v;
+    loose.tags = L->tags.v;
     loose.strings = L->pool.bytes;
 
     /* Appellations are sorted by code_ogr; their fiche CSR is built like any link set. */
@@ -718,23 +1064,29 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
     }
     qsort(app_links.v, app_links.n, sizeof(link), cmp_link);
 
-    uint32_t *off[5] = {0}, *tgt[5] = {0};
-    uint8_t *imp[5] = {0};
-    int rc = build_csr(L, &L->fiche_items, n->fiches, false, true, &off[0], &tgt[0], &imp[0]) ||
-             build_csr(L, &L->fiche_items, n->items, true, true, &off[1], &tgt[1], &imp[1]) ||
-             build_csr(L, &L->fiche_contextes, n->fiches, false, false, &off[2], &tgt[2], &imp[2]) ||
-             build_csr(L, &L->fiche_contextes, n->contextes, true, false, &off[3], &tgt[3], &imp[3]) ||
-             build_csr(L, &app_links, n->fiches, false, false, &off[4], &tgt[4], &imp[4]);
+    enum { N_CSR = 7 };
+    uint32_t *off[N_CSR] = {0}, *tgt[N_CSR] = {0};
+    uint8_t *imp[N_CSR] = {0};
+    int rc =
+        build_csr(L, &L->fiche_items, n->fiches, false, true, &off[0], &tgt[0], &imp[0]) ||
+        build_csr(L, &L->fiche_items, n->items, true, true, &off[1], &tgt[1], &imp[1]) ||
+        build_csr(L, &L->fiche_contextes, n->fiches, false, false, &off[2], &tgt[2], &imp[2]) ||
+        build_csr(L, &L->fiche_contextes, n->contextes, true, false, &off[3], &tgt[3], &imp[3]) ||
+        build_csr(L, &app_links, n->fiches, false, false, &off[4], &tgt[4], &imp[4]) ||
+        build_csr(L, &L->fiche_tags, n->fiches, false, true, &off[5], &tgt[5], &imp[5]) ||
+        build_csr(L, &L->fiche_tags, n->tags, true, true, &off[6], &tgt[6], &imp[6]);
     free(app_links.v);
     rome_index *idx = NULL;
     if (!rc) {
-        rome_csr *csr[5] = {&loose.fiche_items, &loose.item_fiches, &loose.fiche_contextes, &loose.contexte_fiches,
-                            &loose.fiche_appellations};
-        for (int i = 0; i < 5; i++) *csr[i] = (rome_csr){off[i], tgt[i], imp[i]};
+        rome_csr *csr[N_CSR] = {&loose.fiche_items,        &loose.item_fiches,
+                                &loose.fiche_contextes,    &loose.contexte_fiches,
+                                &loose.fiche_appellations, &loose.fiche_tags,
+                                &loose.tag_fiches};
+        for (int i = 0; i < N_CSR; i++) *csr[i] = (rome_csr){off[i], tgt[i], imp[i]};
         idx = rome_index_pack(&loose);
         if (!idx) oom(L);
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < N_CSR; i++) {
         free(off[i]);
         free(tgt[i]);
         free(imp[i]);
@@ -745,7 +1097,8 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
 static void loader_free(loader *L) {
     vec *all[] = {&L->grands_domaines, &L->domaines, &L->fiches, &L->appellations, &L->items, &L->comp_domaines,
                   &L->enjeux, &L->contextes, &L->fiche_items, &L->fiche_contextes, &L->macro_refs,
-                  &L->macro_enjeu_codes, &L->item_lines, &L->fiche_lines, &L->app_lines, &L->ctx_lines};
+                  &L->macro_enjeu_codes, &L->item_lines, &L->fiche_lines, &L->app_lines, &L->ctx_lines,
+                  &L->tag_rows, &L->tags, &L->fiche_tags};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->v);
     free(L->pool.bytes);
     free(L->pool.slots);
@@ -773,15 +1126,19 @@ rome_index *rome_load_csv(const char *dir, rome_load_report *report, px_error *e
         .fiche_lines = {.elem = 4},
         .app_lines = {.elem = 4},
         .ctx_lines = {.elem = 4},
+        .tag_rows = {.elem = sizeof(tag_row)},
+        .tags = {.elem = sizeof(rome_tag)},
+        .fiche_tags = {.elem = sizeof(link)},
     };
     memset(L.report, 0, sizeof *L.report);
     uint32_t major = 0, version = 0;
     rome_index *idx = NULL;
     /* Offset 0 of the pool is the empty string, so a zeroed label reads as "". */
     if (pool_add(&L.pool, "") == UINT32_MAX) oom(&L);
-    else if (!detect_version(&L, &major, &version) && !load_domains(&L) && !load_fiches(&L) && !load_appellations(&L) &&
-             !load_hierarchy(&L) && !load_competences(&L) && !load_savoirs(&L) && !finish_items(&L) &&
-             !load_contextes(&L) && !load_links(&L) && !load_coherence(&L))
+    else if (!detect_version(&L, &major, &version) && !load_domains(&L) && !load_fiches(&L) &&
+             !load_appellations(&L) && !load_hierarchy(&L) && !load_competences(&L) &&
+             !load_savoirs(&L) && !finish_items(&L) && !load_contextes(&L) && !load_links(&L) &&
+             !load_coherence(&L) && !load_optional_files(&L))
         idx = assemble(&L, major, version);
     loader_free(&L);
     return idx;

@@ -4,6 +4,13 @@
  * directory. The ROME version comes from the file names (v460 → ROME 4.0, version 60). Columns are
  * matched by header name, so reordered columns are fine; missing ones are an error.
  *
+ * Optional files (an export without them loads, with those fields empty, and
+ * rome_counts.optional_files says which were read): unix_texte (fiche definition and accès texts),
+ * unix_referentiel_code_rome_riasec, unix_arborescence_centre_interet,
+ * unix_arborescence_secteur_activite (secteurs and sous-secteurs) and unix_arborescence_thematique
+ * (the fiche tags). A present one is checked like the others, and a row naming an unknown fiche
+ * is an error there: these files come with the export, so such a row means a mismatched file.
+ *
  * Errors (the load fails, err names file, line and field): a missing file, a missing column, an
  * empty file, an unterminated quote, bytes that are not UTF-8, a duplicate code, a malformed code,
  * a row whose field count differs from the header.

@@ -111,6 +111,11 @@ static int validate(const rome_index *idx, px_error *err) {
             return px_error_set(err, 1, "snapshot: fiche %u has an unknown domaine", i);
         if (i && strcmp(idx->fiches[i - 1].code, f->code) >= 0)
             return px_error_set(err, 1, "snapshot: fiches are not sorted by code at %u", i);
+        if (check_code(f->parent, sizeof f->parent, "fiche parent", i, err) ||
+            check_code(f->riasec, sizeof f->riasec, "fiche riasec", i, err) ||
+            check_label(f->definition, pool, "fiche definition", i, err) ||
+            check_label(f->acces, pool, "fiche acces", i, err))
+            return -1;
     }
     for (uint32_t i = 0; i < n->grands_domaines; i++)
         if (check_code(idx->grands_domaines[i].code, 4, "grand domaine", i, err) ||
@@ -156,11 +161,30 @@ static int validate(const rome_index *idx, px_error *err) {
         if (i && idx->contextes[i - 1].code_ogr >= c->code_ogr)
             return px_error_set(err, 1, "snapshot: contextes are not sorted by code at %u", i);
     }
-    return check_csr(&idx->fiche_items, n->fiches, n->fiche_item_links, n->items, "fiche→item", err) ||
-           check_csr(&idx->item_fiches, n->items, n->fiche_item_links, n->fiches, "item→fiche", err) ||
-           check_csr(&idx->fiche_contextes, n->fiches, n->fiche_contexte_links, n->contextes, "fiche→contexte", err) ||
-           check_csr(&idx->contexte_fiches, n->contextes, n->fiche_contexte_links, n->fiches, "contexte→fiche", err) ||
-           check_csr(&idx->fiche_appellations, n->fiches, n->appellations, n->appellations, "fiche→appellation", err);
+    for (uint32_t i = 0; i < n->tags; i++) {
+        const rome_tag *t = &idx->tags[i];
+        if (check_code(t->code, sizeof t->code, "tag", i, err) ||
+            check_label(t->label, pool, "tag", i, err))
+            return -1;
+        if (t->family >= ROME_TAG_FAMILIES)
+            return px_error_set(err, 1, "snapshot: tag %u has family %u", i, t->family);
+        if (i && (idx->tags[i - 1].family > t->family ||
+                  (idx->tags[i - 1].family == t->family &&
+                   strncmp(idx->tags[i - 1].code, t->code, 8) >= 0)))
+            return px_error_set(err, 1, "snapshot: tags are not sorted by (family, code) at %u", i);
+    }
+    return check_csr(&idx->fiche_items, n->fiches, n->fiche_item_links, n->items, "fiche→item",
+                     err) ||
+           check_csr(&idx->item_fiches, n->items, n->fiche_item_links, n->fiches, "item→fiche",
+                     err) ||
+           check_csr(&idx->fiche_contextes, n->fiches, n->fiche_contexte_links, n->contextes,
+                     "fiche→contexte", err) ||
+           check_csr(&idx->contexte_fiches, n->contextes, n->fiche_contexte_links, n->fiches,
+                     "contexte→fiche", err) ||
+           check_csr(&idx->fiche_appellations, n->fiches, n->appellations, n->appellations,
+                     "fiche→appellation", err) ||
+           check_csr(&idx->fiche_tags, n->fiches, n->fiche_tag_links, n->tags, "fiche→tag", err) ||
+           check_csr(&idx->tag_fiches, n->tags, n->fiche_tag_links, n->fiches, "tag→fiche", err);
 }
 
 rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {

@@ -18,7 +18,8 @@
 #include "px_error.h"
 #include "rome_index.h"
 
-#define ROME_SNAPSHOT_FORMAT 1
+/* 2: fiches gained parent, texts and RIASEC; tags and their links were added. */
+#define ROME_SNAPSHOT_FORMAT 2
 
 int rome_snapshot_encode(const rome_index *idx, void **out, size_t *out_len, px_error *err);
 /* Copies buf; the caller keeps ownership of it. */

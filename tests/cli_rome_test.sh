@@ -21,11 +21,49 @@ check "unknown subcommand exits 2" test $rc -eq 2
 "$bin" rome info --rome a --snapshot b >/dev/null 2>&1; rc=$?
 check "both sources refused" test $rc -eq 1
 
+# The hand-written fixture, laid out under the official names (as tests/support/rome_fixture.c does).
+fx="$tmp/fx"; mkdir "$fx"
+for f in "$fixture"/*.csv; do
+    stem=$(basename "$f" .csv)
+    case $stem in
+        DERIVED_*) cp "$f" "$fx/${stem}_v461.csv" ;;
+        *) cp "$f" "$fx/unix_${stem}_v461_utf8.csv" ;;
+    esac
+done
+"$bin" rome show D1505 --rome "$fx" --json >"$tmp/fx.json"
+check "fixture show: riasec, parent, tags, texts" json "j.riasec==='CR' && j.parent==='D1505' && !j.reglemente && \
+    j.tags.centre_interet.length===2 && j.tags.secteur[0].code==='88' && j.tags.secteur[0].principal && \
+    j.definition.split('\\n').length===2 && j.acces.startsWith('Accessible')" <"$tmp/fx.json"
+"$bin" rome show J1501 --rome "$fx" >"$tmp/fx.txt"
+check "fixture show text: RIASEC" grep -q "RIASEC  *S$" "$tmp/fx.txt"
+check "fixture show text: réglementé" grep -q "Emploi réglementé  *oui" "$tmp/fx.txt"
+check "fixture show text: definition" grep -q '^    Soigne des patients "de nuit" (fixture).$' "$tmp/fx.txt"
+check "fixture show text: appellation flag" grep -q "5002  Soignant / Soignante de test \[réglementé\]" "$tmp/fx.txt"
+check "fixture build" "$bin" rome build --rome "$fx" -o "$tmp/fx.snap"
+printf '\x01' | dd of="$tmp/fx.snap" bs=1 seek=8 conv=notrunc status=none
+"$bin" rome info --snapshot "$tmp/fx.snap" >/dev/null 2>"$tmp/err"; rc=$?
+check "old-format snapshot refused" test $rc -eq 1
+check "old format explained" grep -q "format version 1, this build reads version 2; rebuild it" "$tmp/err"
+rm "$fx"/unix_texte_* "$fx"/unix_referentiel_code_rome_riasec_* "$fx"/unix_arborescence_*
+"$bin" rome info --rome "$fx" >"$tmp/fx-info.txt"
+check "absent optional files named" grep -q "optional files absent  unix_texte, unix_referentiel_code_rome_riasec, unix_arborescence_centre_interet, unix_arborescence_secteur_activite, unix_arborescence_thematique" "$tmp/fx-info.txt"
+"$bin" rome info --rome "$fx" --json >"$tmp/fx-info.json"
+check "absent optional files (json)" json "j.optional_files_missing.length===5 && j.fiches_with_definition===0 && j.tags.theme.tags===0" <"$tmp/fx-info.json"
+"$bin" rome show D1505 --rome "$fx" >"$tmp/fx.txt"
+check "show says texts absent" grep -q "(unix_texte is not in this export)" "$tmp/fx.txt"
+check "show says RIASEC absent" grep -q "RIASEC  *(unix_referentiel_code_rome_riasec is not in this export)" "$tmp/fx.txt"
+echo '"code_rome","riasec_majeur","riasec_mineur"
+"D1505","C","Q"' >"$fx/unix_referentiel_code_rome_riasec_v461_utf8.csv"
+"$bin" rome info --rome "$fx" >/dev/null 2>"$tmp/err"; rc=$?
+check "malformed optional file refused" test $rc -eq 1
+check "malformed optional file explained" grep -q "unix_referentiel_code_rome_riasec_v461_utf8.csv:2: column 'riasec_mineur': 'Q', expected one of R I A S E C or empty" "$tmp/err"
+
 if [ ! -r "$rome/SOURCE.md" ]; then
     echo "ROME export not found at $rome: real-data checks skipped"
 else
     "$bin" rome info --rome "$rome" --json >"$tmp/info.json"
     check "info --json keys" json "j.version===60 && j.fiches===1584 && j.appellations===13120 && j.competences===18317 && j.savoirs===15354 && j.contextes===179" <"$tmp/info.json"
+    check "info --json optional files" json "j.optional_files_missing.length===0 && j.fiches_with_definition===1584 && j.fiches_with_riasec===1584 && j.tags.centre_interet.tags===30 && j.tags.secteur.tags===35 && j.tags.sous_secteur.tags===40 && j.tags.theme.tags===17 && j.fiche_tag_links===9394" <"$tmp/info.json"
     check "attribution" grep -q "Source : France Travail, ROME 4.0 version 60" "$tmp/info.json"
     check "build" "$bin" rome build --rome "$rome" -o "$tmp/rome.snap"
     "$bin" rome info --snapshot "$tmp/rome.snap" --json >"$tmp/info2.json"
@@ -35,6 +73,10 @@ else
         delete a.memory_bytes; delete b.memory_bytes; process.exit(JSON.stringify(a)===JSON.stringify(b)?0:1)"
     "$bin" rome show D1505 --snapshot "$tmp/rome.snap" --json >"$tmp/show.json"
     check "show D1505" json "j.rome==='D1505' && j.savoir_faire.some(c=>c.code===300303 && c.importance==='principale') && j.domaine==='D15'" <"$tmp/show.json"
+    check "show D1505 new fields" json "j.parent==='D1505' && j.riasec==='CR' && !j.cadre && j.definition.startsWith(\"L'hôte de caisse\") && j.tags.secteur.length===1 && j.tags.secteur[0].code==='88' && j.tags.secteur[0].principal && j.tags.sous_secteur.length===2 && j.tags.theme.map(t=>t.code).join()==='013,017'" <"$tmp/show.json"
+    "$bin" rome show D1505 --snapshot "$tmp/rome.snap" >"$tmp/d1505.txt"
+    check "D1505 text: RIASEC and definition" grep -q "^    Accueille et oriente les clients dans le magasin$" "$tmp/d1505.txt"
+    check "D1505 text: principal centre d'intérêt" grep -q "principal       4  J'ai le sens du contact" "$tmp/d1505.txt"
     "$bin" rome show 11640 --snapshot "$tmp/rome.snap" --json >"$tmp/app.json"
     check "show appellation" json "j.rome==='D1505' && j.appellation===11640" <"$tmp/app.json"
     "$bin" rome show J1501 --snapshot "$tmp/rome.snap" >"$tmp/j1501.txt"

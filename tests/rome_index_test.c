@@ -253,8 +253,8 @@ static void test_dangling_links_are_counted_warnings(void **state) {
     fixture *f = *state;
     patch(f, "liens_rome_referentiels", "\"J1501\",\"5\",\"1\",\"100004\"", "\"J1501\",\"5\",\"1\",\"999999\"");
     patch(f, "coherence_item", "\"J1501\",\"100004\"", "\"J1501\",\"999999\"");
-    patch(f, "referentiel_appellation", "\"J1501\",\"\",\"\",\"\",\"\",\"\",\"PRINCIPALE\"",
-          "\"Z9999\",\"\",\"\",\"\",\"\",\"\",\"PRINCIPALE\"");
+    patch(f, "referentiel_appellation", "\"J1501\",\"\",\"\",\"\",\"O\",\"N\",\"PRINCIPALE\"",
+          "\"Z9999\",\"\",\"\",\"\",\"O\",\"N\",\"PRINCIPALE\"");
     rome_load_report report;
     rome_index *idx = load_ok(f, &report);
     assert_int_equal(report.dangling_links, 1);
@@ -265,6 +265,281 @@ static void test_dangling_links_are_counted_warnings(void **state) {
     assert_int_equal(idx->n.fiche_item_links, 9);
     assert_int_equal(idx->n.appellations, 3);
     rome_index_free(idx);
+}
+
+static const rome_fiche *fiche(const rome_index *idx, const char *code) {
+    uint32_t f = rome_fiche_find(idx, code);
+    if (f == ROME_NONE) fail_msg("no fiche %s", code);
+    return &idx->fiches[f];
+}
+
+/* The codes of fiche `code`'s tags of one family, in tag order, each followed by '*' when
+ * principal, joined by spaces ("4* 6"). */
+static void fiche_tags(const rome_index *idx, const char *code, rome_tag_family family, char *out,
+                       size_t cap) {
+    uint32_t f = rome_fiche_find(idx, code);
+    size_t len = 0;
+    out[0] = '\0';
+    for (uint32_t k = idx->fiche_tags.offsets[f]; k < idx->fiche_tags.offsets[f + 1]; k++) {
+        const rome_tag *t = &idx->tags[idx->fiche_tags.targets[k]];
+        if (t->family != (uint32_t)family) continue;
+        len += (size_t)snprintf(out + len, cap - len, "%s%s%s", len ? " " : "", t->code,
+                                idx->fiche_tags.importance[k] == ROME_IMPORTANCE_PRINCIPALE ? "*"
+                                                                                            : "");
+    }
+}
+
+static void test_fiche_details_and_tags(void **state) {
+    rome_index *idx = load_ok(*state, NULL);
+    assert_int_equal(idx->n.optional_files, ROME_OPT_TEXTE | ROME_OPT_RIASEC |
+                                                ROME_OPT_CENTRE_INTERET | ROME_OPT_SECTEUR |
+                                                ROME_OPT_THEME);
+    const rome_fiche *d1505 = fiche(idx, "D1505"), *j1501 = fiche(idx, "J1501"),
+                     *d1106 = fiche(idx, "D1106");
+    assert_string_equal(d1505->parent, "D1505");
+    assert_string_equal(d1106->parent, "D1101");
+    /* Sentences in position order whatever the file order; the export's '' read as '. */
+    assert_string_equal(
+        rome_str(idx, d1505->definition),
+        "Encaisse les achats, rend la monnaie.\nTient la caisse d'un magasin de test.");
+    assert_string_equal(rome_str(idx, d1505->acces), "Accessible sans diplôme (fixture).");
+    assert_string_equal(rome_str(idx, j1501->definition),
+                        "Soigne des patients \"de nuit\" (fixture).");
+    assert_int_equal(j1501->acces, 0);
+    assert_int_equal(d1106->definition, 0);
+    assert_string_equal(d1505->riasec, "CR");
+    assert_string_equal(j1501->riasec, "S");
+    assert_string_equal(d1106->riasec, "");
+    assert_int_equal(d1505->reserved, 0);
+    assert_int_equal(d1505->flags, 0);
+    assert_int_equal(j1501->flags, ROME_FICHE_REGLEMENTE);
+    assert_int_equal(d1106->flags, ROME_FICHE_CADRE);
+
+    /* Appellation flags are the appellation's own: 5001 leaves them empty (not inherited). */
+    assert_int_equal(idx->appellations[rome_appellation_find(idx, 5002)].flags,
+                     ROME_APPELLATION_PRINCIPALE | ROME_APPELLATION_REGLEMENTE);
+    assert_int_equal(idx->appellations[rome_appellation_find(idx, 5004)].flags,
+                     ROME_APPELLATION_PRINCIPALE | ROME_APPELLATION_CADRE);
+    assert_int_equal(idx->appellations[rome_appellation_find(idx, 5001)].flags,
+                     ROME_APPELLATION_PRINCIPALE);
+
+    /* Tags: 3 centres d'intérêt, 2 secteurs, 1 sous-secteur, 2 thèmes, sorted by (family, code). */
+    assert_int_equal(idx->n.tags, 8);
+    assert_int_equal(idx->n.fiche_tag_links, 12);
+    static const struct {
+        uint32_t family;
+        const char *code, *label;
+    } want[] = {
+        {ROME_TAG_CENTRE_INTERET, "12", "J'aime prendre soin des autres (fixture)"},
+        {ROME_TAG_CENTRE_INTERET, "4", "J'ai le sens du contact (fixture)"},
+        {ROME_TAG_CENTRE_INTERET, "6", "J'ai le souci du détail (fixture)"},
+        {ROME_TAG_SECTEUR, "104", "Santé (fixture)"},
+        {ROME_TAG_SECTEUR, "88", "Commerce (fixture)"},
+        {ROME_TAG_SOUS_SECTEUR, "124", "Commerce de détail (fixture)"},
+        {ROME_TAG_THEME, "013", "Jobs d'été (fixture)"},
+        {ROME_TAG_THEME, "017", "Sans diplôme (fixture)"},
+    };
+    for (uint32_t i = 0; i < 8; i++) {
+        assert_int_equal(idx->tags[i].family, want[i].family);
+        assert_string_equal(idx->tags[i].code, want[i].code);
+        assert_string_equal(rome_str(idx, idx->tags[i].label), want[i].label);
+        assert_int_equal(rome_tag_find(idx, (rome_tag_family)want[i].family, want[i].code), i);
+    }
+    assert_int_equal(rome_tag_find(idx, ROME_TAG_THEME, "88"), ROME_NONE);
+    assert_int_equal(rome_tag_find(idx, ROME_TAG_SECTEUR, "8"), ROME_NONE);
+    assert_int_equal(rome_tag_find(idx, ROME_TAG_THEME, "018"), ROME_NONE);
+
+    char got[128];
+    fiche_tags(idx, "D1505", ROME_TAG_CENTRE_INTERET, got, sizeof got);
+    assert_string_equal(got, "4* 6");
+    /* The secteur is listed on its own row (principal) and on its sous-secteur's row: one link. */
+    fiche_tags(idx, "D1505", ROME_TAG_SECTEUR, got, sizeof got);
+    assert_string_equal(got, "88*");
+    fiche_tags(idx, "D1505", ROME_TAG_SOUS_SECTEUR, got, sizeof got);
+    assert_string_equal(got, "124");
+    fiche_tags(idx, "D1505", ROME_TAG_THEME, got, sizeof got);
+    assert_string_equal(got, "013 017");
+    fiche_tags(idx, "J1501", ROME_TAG_THEME, got, sizeof got);
+    assert_string_equal(got, "");
+    fiche_tags(idx, "D1106", ROME_TAG_CENTRE_INTERET, got, sizeof got);
+    assert_string_equal(got, "4");
+
+    /* Inverted list: centre d'intérêt 4 → D1106 (non), D1505 (oui), ids in code order. */
+    uint32_t ci4 = rome_tag_find(idx, ROME_TAG_CENTRE_INTERET, "4");
+    assert_int_equal(rome_csr_count(&idx->tag_fiches, ci4), 2);
+    assert_string_equal(idx->fiches[rome_csr_targets(&idx->tag_fiches, ci4)[0]].code, "D1106");
+    assert_string_equal(idx->fiches[rome_csr_targets(&idx->tag_fiches, ci4)[1]].code, "D1505");
+    assert_int_equal(idx->tag_fiches.importance[idx->tag_fiches.offsets[ci4]],
+                     ROME_IMPORTANCE_NONE);
+    assert_int_equal(idx->tag_fiches.importance[idx->tag_fiches.offsets[ci4] + 1],
+                     ROME_IMPORTANCE_PRINCIPALE);
+    rome_index_free(idx);
+}
+
+static const char *const OPTIONAL_STEMS[] = {
+    "texte", "referentiel_code_rome_riasec", "arborescence_centre_interet",
+    "arborescence_secteur_activite", "arborescence_thematique"};
+
+static void remove_stem(const fixture *f, const char *stem) {
+    char path[1024];
+    rome_fixture_path(f->dir, stem, path, sizeof path);
+    assert_int_equal(remove(path), 0);
+}
+
+static void test_optional_files_absent(void **state) {
+    fixture *f = *state;
+    rome_index *full = load_ok(f, NULL);
+    remove_stem(f, "arborescence_thematique");
+    rome_index *idx = load_ok(f, NULL);
+    assert_int_equal(idx->n.optional_files & ROME_OPT_THEME, 0);
+    assert_true(idx->n.optional_files & ROME_OPT_SECTEUR);
+    assert_int_equal(idx->n.tags, 6);
+    assert_int_equal(rome_tag_find(idx, ROME_TAG_THEME, "013"), ROME_NONE);
+    assert_false(rome_index_equal(full, idx));
+    rome_index_free(idx);
+
+    for (size_t i = 0; i < sizeof OPTIONAL_STEMS / sizeof OPTIONAL_STEMS[0]; i++)
+        if (strcmp(OPTIONAL_STEMS[i], "arborescence_thematique") != 0)
+            remove_stem(f, OPTIONAL_STEMS[i]);
+    rome_load_report report;
+    idx = load_ok(f, &report);
+    assert_int_equal(report.warnings, 0);
+    assert_int_equal(idx->n.optional_files, 0);
+    assert_int_equal(idx->n.tags, 0);
+    assert_int_equal(idx->n.fiche_tag_links, 0);
+    assert_int_equal(idx->n.fiches, 3);
+    for (uint32_t i = 0; i < idx->n.fiches; i++) {
+        const rome_fiche *fi = &idx->fiches[i];
+        assert_int_equal(fi->definition, 0);
+        assert_int_equal(fi->acces, 0);
+        assert_string_equal(fi->riasec, "");
+        assert_int_equal(rome_csr_count(&idx->fiche_tags, i), 0);
+        assert_string_equal(fi->code, full->fiches[i].code);
+        assert_string_equal(fi->parent, full->fiches[i].parent); /* from the mandatory fiche file */
+    }
+    /* An index without the optional sections still makes a valid snapshot. */
+    void *buf;
+    size_t len;
+    px_error err = {0};
+    assert_int_equal(rome_snapshot_encode(idx, &buf, &len, &err), 0);
+    rome_index *back = rome_snapshot_decode(buf, len, &err);
+    if (!back) fail_msg("%s", err.msg);
+    assert_true(rome_index_equal(idx, back));
+    rome_index_free(back);
+    free(buf);
+    rome_index_free(idx);
+    rome_index_free(full);
+}
+
+static void test_bad_texte_bloc(void **state) {
+    fixture *f = *state;
+    patch(f, "texte", "\"D1505\",\"4\",\"acces_metier\"", "\"D1505\",\"7\",\"acces_metier\"");
+    expect_load_error(f, "unix_texte_v461_utf8.csv:3: column 'code_compo_bloc'",
+                      "expected 3 (definition) or 4");
+}
+
+static void test_texte_duplicate_position(void **state) {
+    fixture *f = *state;
+    patch(f, "texte", "\"D1505\",\"3\",\"definition\",\"1\"",
+          "\"D1505\",\"3\",\"definition\",\"2\"");
+    expect_load_error(f, "unix_texte_v461_utf8.csv: lines 2 and 4", "position_phrase 2");
+}
+
+static void test_texte_unknown_fiche(void **state) {
+    fixture *f = *state;
+    patch(f, "texte", "\"J1501\",\"3\"", "\"J1599\",\"3\"");
+    expect_load_error(f, "unix_texte_v461_utf8.csv:5: column 'code_rome'", "unknown fiche 'J1599'");
+}
+
+static void test_texte_missing_column(void **state) {
+    fixture *f = *state;
+    patch(f, "texte", "\"position_phrase\"", "\"position\"");
+    expect_load_error(f, "unix_texte_v461_utf8.csv:1", "no column 'position_phrase'");
+}
+
+static void test_bad_riasec(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_code_rome_riasec", "\"D1505\",\"C\",\"R\"", "\"D1505\",\"C\",\"X\"");
+    expect_load_error(f,
+                      "unix_referentiel_code_rome_riasec_v461_utf8.csv:2: column 'riasec_mineur'",
+                      "expected one of R I A S E C or empty");
+}
+
+static void test_riasec_minor_without_major(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_code_rome_riasec", "\"J1501\",\"S\",\"\"", "\"J1501\",\"\",\"S\"");
+    expect_load_error(f, "riasec_v461_utf8.csv:3: column 'riasec_majeur'", "expected a letter");
+}
+
+static void test_riasec_duplicate_fiche(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_code_rome_riasec", "\"J1501\"", "\"D1505\"");
+    expect_load_error(f, "riasec_v461_utf8.csv: fiche D1505 on lines 2 and 3", NULL);
+}
+
+static void test_bad_principal(void **state) {
+    fixture *f = *state;
+    patch(f, "arborescence_centre_interet", "\"J1501\",\"Soignant de test\",\"oui\"",
+          "\"J1501\",\"Soignant de test\",\"Oui\"");
+    expect_load_error(f, "unix_arborescence_centre_interet_v461_utf8.csv:4: column 'principal'",
+                      "expected 'oui' or 'non'");
+}
+
+static void test_bad_tag_code(void **state) {
+    fixture *f = *state;
+    patch(f, "arborescence_thematique", "\"017\",\"Sans diplôme (fixture)\",\"903\"",
+          "\"01-7\",\"Sans diplôme (fixture)\",\"903\"");
+    expect_load_error(f, "unix_arborescence_thematique_v461_utf8.csv:4: column 'code_theme'",
+                      "expected a code of 1 to 7 letters or digits");
+}
+
+static void test_tag_unknown_fiche(void **state) {
+    fixture *f = *state;
+    patch(f, "arborescence_secteur_activite", "\"902\",\"J1501\"", "\"902\",\"J1502\"");
+    expect_load_error(f, "unix_arborescence_secteur_activite_v461_utf8.csv:6: column 'code_rome'",
+                      "unknown fiche 'J1502'");
+}
+
+static void test_tag_two_labels(void **state) {
+    fixture *f = *state;
+    patch(f, "arborescence_secteur_activite", "\"Commerce de détail (fixture)\",\"903\"",
+          "\"Commerce de gros (fixture)\",\"903\"");
+    expect_load_error(f, "unix_arborescence_secteur_activite_v461_utf8.csv: lines 2 and 4",
+                      "sous_secteur code '124' has two labels");
+}
+
+static void test_bad_emploi_flag(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_appellation", "\"O\",\"N\",\"PRINCIPALE\"",
+          "\"oui\",\"N\",\"PRINCIPALE\"");
+    expect_load_error(f, "unix_referentiel_appellation_v461_utf8.csv:2: column 'emploi_reglemente'",
+                      "expected 'O', 'N' or empty");
+}
+
+static void test_bad_parent(void **state) {
+    fixture *f = *state;
+    patch(f, "referentiel_code_rome", "\"D1101\"", "\"D11\"");
+    expect_load_error(f, "unix_referentiel_code_rome_v461_utf8.csv:4: column 'code_rome_parent'",
+                      "not a ROME code (a letter and 4 digits) or empty");
+}
+
+/* rome_index_equal sees a difference in each of the new sections. */
+static void test_equal_covers_new_fields(void **state) {
+    fixture *f = *state;
+    rome_index *a = load_ok(f, NULL);
+    patch(f, "arborescence_centre_interet", "\"903\",\"D1106\",\"Vendeur de test\",\"non\"",
+          "\"903\",\"D1106\",\"Vendeur de test\",\"oui\"");
+    rome_index *b = load_ok(f, NULL); /* same sizes, one importance differs */
+    assert_int_equal(memcmp(&a->n, &b->n, sizeof a->n), 0);
+    assert_false(rome_index_equal(a, b));
+    rome_index_free(b);
+    patch(f, "arborescence_centre_interet", "\"903\",\"D1106\",\"Vendeur de test\",\"oui\"",
+          "\"903\",\"D1106\",\"Vendeur de test\",\"non\"");
+    patch(f, "referentiel_code_rome_riasec", "\"C\",\"R\"", "\"C\",\"I\"");
+    b = load_ok(f, NULL);
+    assert_false(rome_index_equal(a, b));
+    rome_index_free(b);
+    rome_index_free(a);
 }
 
 static void test_snapshot_round_trip(void **state) {
@@ -278,6 +553,13 @@ static void test_snapshot_round_trip(void **state) {
     assert_true(rome_index_equal(idx, back));
     assert_int_equal(rome_item_find(back, 100001), rome_item_find(idx, 100001));
     assert_string_equal(rome_str(back, back->fiches[0].label), rome_str(idx, idx->fiches[0].label));
+    uint32_t d1505 = rome_fiche_find(back, "D1505");
+    assert_string_equal(rome_str(back, back->fiches[d1505].definition),
+                        rome_str(idx, idx->fiches[d1505].definition));
+    assert_string_equal(back->fiches[d1505].riasec, "CR");
+    assert_int_equal(back->n.tags, 8);
+    assert_int_equal(rome_tag_find(back, ROME_TAG_SOUS_SECTEUR, "124"), 5);
+    assert_int_equal(back->n.optional_files, idx->n.optional_files);
 
     /* Every single flipped byte is refused (header fields or checksum catch it). */
     unsigned char *bad = malloc(len);
@@ -297,6 +579,12 @@ static void test_snapshot_round_trip(void **state) {
     bad[8] = ROME_SNAPSHOT_FORMAT + 1;
     assert_null(rome_snapshot_decode(bad, len, &err));
     assert_non_null(strstr(err.msg, "format version"));
+    /* A snapshot of format 1 (before the fiche texts and tags) is refused with what to do. */
+    memcpy(bad, buf, len);
+    bad[8] = 1;
+    assert_null(rome_snapshot_decode(bad, len, &err));
+    assert_non_null(strstr(err.msg, "format version 1, this build reads version 2"));
+    assert_non_null(strstr(err.msg, "rome build"));
     memcpy(bad, buf, len);
     bad[0] = 'X';
     assert_null(rome_snapshot_decode(bad, len, &err));
@@ -344,6 +632,22 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_integer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_importance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dangling_links_are_counted_warnings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fiche_details_and_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_optional_files_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_texte_bloc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_texte_duplicate_position, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_texte_unknown_fiche, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_texte_missing_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_riasec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_riasec_minor_without_major, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_riasec_duplicate_fiche, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_principal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_tag_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tag_unknown_fiche, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tag_two_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_emploi_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_equal_covers_new_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_file, setup, teardown),
     };

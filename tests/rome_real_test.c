@@ -2,6 +2,7 @@
  * Skipped, with a message, when the export is not present. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -114,6 +115,123 @@ static void test_night_work_context(void **state) {
     assert_true(found);
 }
 
+/* Counts of the optional files, checked against the CSVs (SOURCE.md and a csv.DictReader pass). */
+static void test_texts_riasec_tags_counts(void **state) {
+    NEED_INDEX(state);
+    const rome_index *idx = *state;
+    assert_int_equal(idx->n.optional_files, ROME_OPT_TEXTE | ROME_OPT_RIASEC |
+                                                ROME_OPT_CENTRE_INTERET | ROME_OPT_SECTEUR |
+                                                ROME_OPT_THEME);
+    uint32_t def = 0, acces = 0, riasec = 0, riasec2 = 0, parent = 0, regl = 0, cadre = 0;
+    for (uint32_t f = 0; f < idx->n.fiches; f++) {
+        const rome_fiche *fi = &idx->fiches[f];
+        def += fi->definition != 0;
+        acces += fi->acces != 0;
+        riasec += fi->riasec[0] != 0;
+        riasec2 += fi->riasec[1] != 0;
+        parent += fi->parent[0] != 0;
+        regl += (fi->flags & ROME_FICHE_REGLEMENTE) != 0;
+        cadre += (fi->flags & ROME_FICHE_CADRE) != 0;
+        assert_null(strstr(rome_str(idx, fi->definition), "''"));
+    }
+    assert_int_equal(def, 1584);
+    assert_int_equal(acces, 1584);
+    assert_int_equal(riasec, 1584);
+    assert_int_equal(riasec2, 1584 - 345); /* 345 fiches have no riasec_mineur */
+    assert_int_equal(parent, 1584);
+    assert_int_equal(regl, 241); /* emploi_reglemente: 241 O, 1109 N, 234 empty */
+    assert_int_equal(cadre, 507); /* emploi_cadre: 507 O, 879 N, 198 empty */
+    uint32_t app_regl = 0, app_cadre = 0;
+    for (uint32_t a = 0; a < idx->n.appellations; a++) {
+        app_regl += (idx->appellations[a].flags & ROME_APPELLATION_REGLEMENTE) != 0;
+        app_cadre += (idx->appellations[a].flags & ROME_APPELLATION_CADRE) != 0;
+    }
+    assert_int_equal(app_regl, 736);
+    assert_int_equal(app_cadre, 1747);
+
+    /* Tags per family, links per family (a secteur's repeated rows folded) and principal links:
+     * one principal centre d'intérêt and one principal secteur per fiche. */
+    static const uint32_t want_tags[ROME_TAG_FAMILIES] = {30, 35, 40, 17};
+    static const uint32_t want_links[ROME_TAG_FAMILIES] = {4444, 2155, 1447, 1348};
+    static const uint32_t want_principal[ROME_TAG_FAMILIES] = {1584, 1584, 0, 0};
+    uint32_t tags[ROME_TAG_FAMILIES] = {0}, links[ROME_TAG_FAMILIES] = {0},
+             principal[ROME_TAG_FAMILIES] = {0};
+    for (uint32_t t = 0; t < idx->n.tags; t++) {
+        const rome_tag *tag = &idx->tags[t];
+        tags[tag->family]++;
+        links[tag->family] += rome_csr_count(&idx->tag_fiches, t);
+        for (uint32_t k = idx->tag_fiches.offsets[t]; k < idx->tag_fiches.offsets[t + 1]; k++)
+            principal[tag->family] += idx->tag_fiches.importance[k] == ROME_IMPORTANCE_PRINCIPALE;
+        assert_int_equal(rome_tag_find(idx, (rome_tag_family)tag->family, tag->code), t);
+    }
+    for (int fam = 0; fam < ROME_TAG_FAMILIES; fam++) {
+        assert_int_equal(tags[fam], want_tags[fam]);
+        assert_int_equal(links[fam], want_links[fam]);
+        assert_int_equal(principal[fam], want_principal[fam]);
+    }
+    assert_int_equal(idx->n.tags, 30 + 35 + 40 + 17);
+    assert_int_equal(idx->n.fiche_tag_links, 4444 + 2155 + 1447 + 1348);
+}
+
+static bool starts_with(const char *s, const char *prefix) {
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+static uint32_t count_char(const char *s, char c) {
+    uint32_t n = 0;
+    for (; *s; s++) n += *s == c;
+    return n;
+}
+
+/* Values looked up by hand in the CSVs. */
+static void test_cashier_and_nurse_aide_details(void **state) {
+    NEED_INDEX(state);
+    const rome_index *idx = *state;
+    const rome_fiche *d1505 = &idx->fiches[rome_fiche_find(idx, "D1505")];
+    assert_string_equal(d1505->parent, "D1505");
+    assert_string_equal(d1505->riasec, "CR");
+    assert_int_equal(d1505->flags, 0); /* emploi_reglemente N, emploi_cadre N */
+    const char *def = rome_str(idx, d1505->definition);
+    assert_true(starts_with(def, "L'hôte de caisse est un professionnel chargé de la gestion"));
+    assert_int_equal(count_char(def, '\n'), 6); /* 7 sentences */
+    assert_non_null(
+        strstr(def, "\nPeut gérer les retours de marchandises et les réclamations clients"));
+    assert_true(starts_with(rome_str(idx, d1505->acces),
+                            "Cet emploi est accessible avec un diplôme de niveau"));
+    assert_string_equal(idx->fiches[rome_fiche_find(idx, "D1511")].parent, "D1505");
+
+    uint32_t ci4 = rome_tag_find(idx, ROME_TAG_CENTRE_INTERET, "4");
+    assert_string_equal(rome_str(idx, idx->tags[ci4].label), "J'ai le sens du contact");
+    uint32_t f = rome_fiche_find(idx, "D1505");
+    const char *want[] = {"4*", "6", "14", "88*", "123", "124", "013", "017"};
+    const rome_tag_family fam[] = {
+        ROME_TAG_CENTRE_INTERET, ROME_TAG_CENTRE_INTERET, ROME_TAG_CENTRE_INTERET, ROME_TAG_SECTEUR,
+        ROME_TAG_SOUS_SECTEUR,   ROME_TAG_SOUS_SECTEUR,   ROME_TAG_THEME,          ROME_TAG_THEME};
+    assert_int_equal(rome_csr_count(&idx->fiche_tags, f), 8);
+    for (int i = 0; i < 8; i++) {
+        char code[8];
+        snprintf(code, sizeof code, "%.*s", (int)strcspn(want[i], "*"), want[i]);
+        uint32_t t = rome_tag_find(idx, fam[i], code);
+        assert_int_not_equal(t, ROME_NONE);
+        int found = -1;
+        for (uint32_t k = idx->fiche_tags.offsets[f]; k < idx->fiche_tags.offsets[f + 1]; k++)
+            if (idx->fiche_tags.targets[k] == t) found = idx->fiche_tags.importance[k];
+        assert_int_equal(found,
+                         strchr(want[i], '*') ? ROME_IMPORTANCE_PRINCIPALE : ROME_IMPORTANCE_NONE);
+    }
+
+    const rome_fiche *j1501 = &idx->fiches[rome_fiche_find(idx, "J1501")];
+    assert_string_equal(j1501->riasec, "SI");
+    assert_int_equal(j1501->flags, ROME_FICHE_REGLEMENTE); /* emploi_reglemente O, emploi_cadre N */
+    assert_non_null(
+        strstr(rome_str(idx, j1501->acces), "Diplôme d'Etat d'Aide-Soignant, obligatoire"));
+    assert_int_equal(count_char(rome_str(idx, j1501->definition), '\n'), 5);
+    uint32_t sante = rome_tag_find(idx, ROME_TAG_SECTEUR, "85");
+    assert_string_equal(rome_str(idx, idx->tags[sante].label), "Santé");
+    assert_string_equal(rome_str(idx, idx->tags[rome_tag_find(idx, ROME_TAG_THEME, "014")].label),
+                        "Métiers des services à la personne à domicile");
+}
+
 static void test_snapshot_round_trip_and_refusals(void **state) {
     NEED_INDEX(state);
     const rome_index *idx = *state;
@@ -146,6 +264,8 @@ int main(void) {
         cmocka_unit_test(test_every_code_found),
         cmocka_unit_test(test_cashier_encaissement_is_principale),
         cmocka_unit_test(test_night_work_context),
+        cmocka_unit_test(test_texts_riasec_tags_counts),
+        cmocka_unit_test(test_cashier_and_nurse_aide_details),
         cmocka_unit_test(test_snapshot_round_trip_and_refusals),
     };
     return cmocka_run_group_tests_name("rome_real", tests, setup, teardown);

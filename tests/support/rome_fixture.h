@@ -4,7 +4,9 @@
  * (invented codes and labels, no official data). They are stored under short names so that the
  * repository never holds files named like the official export; rome_fixture_make() copies them
  * into a fresh temporary directory under the official names (unix_<stem>_v461_utf8.csv and
- * DERIVED_macro_competence_hierarchy_v461.csv), where a test may then alter or remove one. */
+ * DERIVED_macro_competence_hierarchy_v461.csv), where a test may then alter or remove one.
+ * Both fixtures hold small versions of the optional files too (texte, referentiel_code_rome_riasec,
+ * arborescence_*): remove them to test an export without. */
 #ifndef ROME_FIXTURE_H
 #define ROME_FIXTURE_H
 
