@@ -560,7 +560,7 @@ static int tsv_all(ranker *k, const eval_set *ev, px_error *err) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: bench_quality [ROME_DIR] [--eval FILE] [--list FICHE | --tsv]\n");
+    fprintf(stderr, "usage: bench_quality [ROME_DIR] [--eval FILE] [--set KEY=VALUE]... [--list FICHE | --tsv]\n");
     return 2;
 }
 
@@ -568,8 +568,11 @@ int main(int argc, char **argv) {
     double t_start = now_s();
     const char *dir = NULL, *eval_path = NULL, *list_code = NULL;
     bool tsv = false;
+    const char *sets[64];
+    int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--eval") && i + 1 < argc) eval_path = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) sets[n_sets++] = argv[++i];
         else if (!strcmp(argv[i], "--list") && i + 1 < argc) list_code = argv[++i];
         else if (!strcmp(argv[i], "--tsv")) tsv = true;
         else if (argv[i][0] == '-' || dir) return usage();
@@ -594,6 +597,21 @@ int main(int argc, char **argv) {
     int rc = eval_load(idx, eval_path, &ev);
     matcher_config cfg = matcher_config_default();
     cfg.top = TOP;
+    for (int k = 0; k < n_sets && !rc; k++) {   /* [matching] keys, to measure other weights */
+        char key[128];
+        const char *eq = strchr(sets[k], '=');
+        if (!eq || (size_t)(eq - sets[k]) >= sizeof key) {
+            fprintf(stderr, "bench_quality: --set %s: expected KEY=VALUE\n", sets[k]);
+            rc = 2;
+            break;
+        }
+        memcpy(key, sets[k], (size_t)(eq - sets[k]));
+        key[eq - sets[k]] = '\0';
+        if (matcher_config_set(&cfg, key, eq + 1, &err)) {
+            fprintf(stderr, "bench_quality: --set %s: %s\n", sets[k], err.msg);
+            rc = 2;
+        }
+    }
     matcher *m = NULL;
     ranker k = {0};
     uint8_t *relevant = NULL;
@@ -615,9 +633,9 @@ int main(int argc, char **argv) {
     } else if (tsv) {
         rc = tsv_all(&k, &ev, &err) ? 1 : 0;
     } else {
-        printf("ROME %u.0 v%u (%u fiches); eval %s; passerelle %s, default config, top %u\n",
+        printf("ROME %u.0 v%u (%u fiches); eval %s; passerelle %s, %s config, top %u\n",
                idx->rome_major, idx->rome_version, idx->n.fiches, eval_path, PASSERELLE_VERSION,
-               TOP);
+               n_sets ? "changed" : "default", TOP);
         bool failed = expert_transitions(&k, &ev, relevant, &err) ||
                       two_experiences(&k, &ev, relevant, &err) || advice(&k, &err);
         rc = failed ? 1 : 0;

@@ -67,25 +67,50 @@ typedef struct matcher_constraint {
     char name[MATCHER_CONSTRAINT_NAME_MAX];           /* "no_weekend" */
     uint32_t codes[MATCHER_CONSTRAINT_CODES_MAX];     /* contexte code_ogr */
     uint32_t n_codes;
+    uint32_t items[MATCHER_CONSTRAINT_CODES_MAX];     /* competence/savoir code_ogr that imply it */
+    uint32_t n_items;
 } matcher_constraint;
 
-/* Every tunable of the method. Keys (matcher_config_set, INI section [matching]) in brackets. */
+/* Every tunable of the method (docs/matching.md has the formulas). Keys (matcher_config_set, INI
+ * section [matching]) in brackets, then the default. */
 typedef struct matcher_config {
+    /* what a competence weighs in a fiche */
     double weight_principale;     /* [weight.principale]  item importance "Principale"           1.0  */
     double weight_emergente;      /* [weight.emergente]   importance "Émergente"                 0.7  */
     double weight_other;          /* [weight.other]       no importance flag                     0.4  */
     double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items       0.5  */
     double inferred_confidence;   /* [inferred_confidence] holding of an inferred, unconfirmed item 0.6 */
-    double macro_credit;          /* [macro_credit]       credit for an item whose macro-compétence
-                                                            the person holds through another item    0.5  */
+    /* what an experience vouches for */
     double extra_weight;          /* [extra_weight]       extra-professional experience weight    0.5  */
-    double domain_boost;          /* [domain_boost]       preferred-domain boost (see docs)       0.25 */
+    double recency_decay;         /* [recency_decay]      weight lost per year since end_year,
+                                                            after the first two                  0.04 */
+    double recency_floor;         /* [recency_floor]      least weight of an old experience      0.5  */
+    /* the score: a weighted mean of similarities in [0,1] */
+    double score_competences;     /* [score.competences]  weighted coverage of the job's items   1.0  */
+    double score_related;         /* [score.related]      items under a macro-compétence held    0.3  */
+    double score_profile;         /* [score.profile]      cosine of competence profiles          1.0  */
+    double kin_definition;        /* [kinship.definition] words of the fiches' définitions       0.75 */
+    double kin_access;            /* [kinship.access]     words of their "accès au métier"       0.2  */
+    double kin_titles;            /* [kinship.titles]     words of their appellations            0.5  */
+    double kin_tags;              /* [kinship.tags]       centres d'intérêt, secteurs, thèmes    0.1  */
+    double kin_macro;             /* [kinship.macro]      macro-compétences of the fiches        0.1  */
+    double kin_parent;            /* [kinship.parent]     both derive from one ROME v3 fiche     0.25 */
+    /* level, regulation, preferences, constraints */
+    double level_penalty;         /* [level_penalty]      per diploma level beyond one above
+                                                            the person's                         0.5  */
+    double cadre_penalty;         /* [cadre_penalty]      cadre job for someone who never was one 0.1 */
+    double domain_boost;          /* [domain_boost]       outside preferred domains, score /(1+b) 3.0 */
+    double constraint_domain_share; /* [constraint_domain_share] a contexte most of a domaine
+                                                            professionnel has is assumed          0.5  */
     double title_min_confidence;  /* [title.min_confidence] below it a title is unresolved        0.5  */
+    uint32_t evidence_places;     /* [evidence_places]    first places reserved to jobs where the
+                                                            person holds a savoir-faire or savoir 10   */
     uint32_t skills_asked;        /* [skills_asked]       competences suggested                   30   */
     uint32_t top;                 /* [top]                occupations suggested                   20   */
     uint32_t alternatives;        /* [title.alternatives] alternatives per resolved title         3    */
     uint32_t n_constraints;
-    matcher_constraint constraints[MATCHER_MAX_CONSTRAINTS]; /* [constraint.NAME = code,code,…] */
+    matcher_constraint constraints[MATCHER_MAX_CONSTRAINTS]; /* [constraint.NAME = code,code,…],
+                                                                [constraint.NAME.items = code,…] */
 } matcher_config;
 
 /* The defaults above and the named constraints no_weekend, no_night, no_heavy_loads,
@@ -150,15 +175,34 @@ typedef struct match_reason {
     double share;                 /* share of the job's score it brought, in [0,1] */
 } match_reason;
 
-/* A slice of match_result.codes: item ids. */
+/* A slice of match_result.codes: item ids (jobs) or fiche ids (removals). */
 typedef struct match_slice {
     uint32_t off, n;
 } match_slice;
 
+/* The similarities a job's score is the weighted mean of (docs/matching.md §3), each in [0,1]. */
+typedef struct match_components {
+    double competences;           /* weighted share of the job's items the person holds */
+    double related;               /* weighted share it lacks but whose macro-compétence is held */
+    double profile;               /* cosine of the person's competences and the job's */
+    double kinship;               /* how near the job is to the person's own jobs (texts, titles,
+                                     interests and sectors, macro-compétences, ROME v3 parent) */
+    double level;                 /* the factor ≤ 1 for a job above the person's level */
+} match_components;
+
+#define MATCH_JOB_REGULATED 0x01u       /* emploi_reglemente */
+#define MATCH_JOB_CADRE 0x02u           /* emploi_cadre */
+#define MATCH_JOB_NO_EVIDENCE 0x04u     /* the person holds no savoir-faire nor savoir of it */
+#define MATCH_JOB_QUALIFICATION_GAP 0x08u /* regulated, and none of its qualifications is held */
+
 typedef struct match_job {
     uint32_t fiche;               /* id in idx->fiches */
     double score;                 /* in [0,1] */
-    double coverage;              /* weighted coverage before the domain factor */
+    match_components components;
+    double held_share;            /* held items / the fiche's items */
+    uint32_t flags;               /* MATCH_JOB_* */
+    uint8_t level;                /* entry diploma level read from "accès au métier" (3 CAP … 8
+                                     doctorat), 0 when the text names none */
     match_slice held;             /* items the person holds, by code */
     match_slice missing;          /* items to acquire, most useful first */
     match_slice qualifications;   /* missing savoirs flagged ROME_ITEM_QUALIFICATION, same order */
@@ -172,13 +216,32 @@ typedef struct match_current {
     double score;
 } match_current;
 
-/* What one `avoid` entry cost: of the fiches that would be in the list without any constraint or
- * excluded domain, how many this entry removes. */
+/* What a removal rests on (docs/matching.md §4). */
+typedef enum match_evidence {
+    MATCH_EVIDENCE_NONE = 0,
+    MATCH_EVIDENCE_CONTEXTE = 1,    /* ROME lists the contexte for the fiche */
+    MATCH_EVIDENCE_DOMAIN = 2,      /* most fiches of its domaine professionnel list it */
+    MATCH_EVIDENCE_PARENT = 3,      /* the ROME v3 fiche it derives from lists it */
+    MATCH_EVIDENCE_COMPETENCE = 4,  /* it lists a competence that implies it */
+} match_evidence;
+
+typedef struct match_removal {
+    uint32_t fiche;
+    uint8_t evidence;             /* match_evidence */
+    uint32_t code;                /* the contexte or item code_ogr, or the domaine's id */
+} match_removal;
+
+/* What one `avoid` entry cost: of the fiches the person could be offered without any constraint
+ * (those with evidence, below), how many this entry removes, and the best of them. Independent of
+ * `top`. */
 typedef struct match_constraint_cost {
     int32_t named;                /* index in the config's constraints, or -1 for a contexte code */
     uint32_t contexte;            /* contexte code_ogr when named == -1 */
     uint32_t removed;
+    uint32_t off, n;              /* its best removals (at most MATCHER_MAX_REMOVALS) in removals */
 } match_constraint_cost;
+
+#define MATCHER_MAX_REMOVALS 10u  /* removed jobs listed per constraint and for regulation */
 
 typedef struct match_result {
     match_experience *experiences;  /* one per profile experience, in order */
@@ -191,7 +254,11 @@ typedef struct match_result {
     size_t n_current, cap_current;
     match_constraint_cost *constraints; /* one per avoid entry, in profile order (codes, then named) */
     size_t n_constraints, cap_constraints;
+    match_removal *removals;        /* storage of the constraints' and regulation's lists */
+    size_t n_removals, cap_removals;
     uint32_t removed_by_domain;     /* same measure as match_constraint_cost.removed, for exclude_domains */
+    uint32_t removed_regulated;     /* regulated jobs held back (qualification gap), same measure */
+    uint32_t regulated_off, regulated_n; /* the best of them, in removals */
     uint32_t fiches_scored;         /* fiches with a score above 0 (sharing something with the person) */
     uint32_t *codes;                /* storage of the jobs' slices */
     size_t n_codes, cap_codes;

@@ -96,6 +96,8 @@ int profile_copy(profile *dst, const profile *src, px_error *err) {
         codes_copy(&dst->confirmed, &src->confirmed, err) || codes_copy(&dst->rejected, &src->rejected, err) ||
         codes_copy(&dst->added, &src->added, err))
         goto fail;
+    dst->include_regulated = src->include_regulated;
+    dst->as_of_year = src->as_of_year;
     return 0;
 fail:
     profile_free(dst);

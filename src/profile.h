@@ -56,6 +56,11 @@ typedef struct profile {
     profile_codes confirmed;           /* competence/savoir code_ogr the person confirmed */
     profile_codes rejected;            /* … rejected */
     profile_codes added;               /* … added on their own */
+
+    bool include_regulated;            /* list regulated jobs whose qualification is not held */
+    int32_t as_of_year;                /* the year recency is counted to (the event's ts); 0 when
+                                          unknown: experiences then all count as recent. Not
+                                          stored: each event brings its own */
 } profile;
 
 void profile_free(profile *p);

@@ -4,7 +4,6 @@
 #                      plausibility checks on the official export (skipped when PASSERELLE_ROME_DIR
 #                      does not hold it)
 #   cli_match          `passerelle match`: JSON Lines in and out, errors per line, --config, exit status
-#   matcher_portable   the x86 vector paths and the portable C (bench_match_portable) agree
 add_library(px_matcher_gen STATIC ${CMAKE_SOURCE_DIR}/tests/matcher_gen.c)
 target_include_directories(px_matcher_gen PUBLIC ${CMAKE_SOURCE_DIR}/tests)
 target_link_libraries(px_matcher_gen PUBLIC passerelle)
@@ -22,7 +21,3 @@ set_tests_properties(matcher_real PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${
 add_test(NAME cli_match COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_match_test.sh $<TARGET_FILE:passerelle-cli>
          ${PASSERELLE_ROME_DIR})
 set_tests_properties(cli_match PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
-
-add_test(NAME matcher_portable COMMAND ${CMAKE_SOURCE_DIR}/tests/matcher_portable_test.sh
-         $<TARGET_FILE:bench_match> $<TARGET_FILE:bench_match_portable> ${PASSERELLE_ROME_DIR})
-set_tests_properties(matcher_portable PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

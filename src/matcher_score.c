@@ -1,0 +1,105 @@
+/* matcher_score — every fiche's score, a weighted mean of four similarities (docs/matching.md §3).
+ *
+ * Nothing scans the fiches × their items: each held item adds to the fiches that list it, along
+ * its inverted list, and each experience adds its fiche's row of the kinship matrix. */
+#include <string.h>
+
+#include "matcher_private.h"
+
+/* Held items: coverage, profile cosine and evidence along their inverted lists; what their
+ * macro-compétence would have credited them is taken back from `related` (they count as held). */
+static void add_held_items(const matcher *m, matcher_scratch *s, uint32_t n_touched) {
+    const rome_csr *inv = &m->idx->item_fiches;
+    for (uint32_t k = 0; k < n_touched; k++) {
+        uint32_t i = s->touched[k];
+        const item_state *st = &s->item[i];
+        uint32_t mac = m->items[i].macro;
+        float credit = mac != ROME_NONE ? s->macro_held[mac] : 0.0f;
+        if (st->held <= 0 && !((st->flags & HELD_REJECTED) && credit > 0)) continue;
+        float held = st->held, square = held * m->items[i].idf2;
+        bool evidence = held > 0 && (m->items[i].traits & ITEM_EVIDENCE);
+        const weighted_link *link = m->item_links + inv->offsets[i];
+        for (uint32_t e = 0, n = rome_csr_count(inv, i); e < n; e++) {
+            uint32_t f = link[e].target;
+            s->competences[f] += held * link[e].w;
+            s->profile[f] += square;
+            s->evidence[f] += evidence;
+            s->related[f] -= credit * link[e].w;   /* held or rejected: no macro credit */
+        }
+    }
+}
+
+/* Each held macro-compétence credits every fiche with its items under it, at the best holding
+ * under the macro: related(f) += macro_held(m) × W_m(f). */
+static void add_macros(const matcher *m, matcher_scratch *s, uint32_t n_touched) {
+    for (uint32_t k = 0; k < n_touched; k++) {
+        uint32_t mac = m->items[s->touched[k]].macro;
+        if (mac == ROME_NONE || s->macro_held[mac] <= 0) continue;
+        item_state *st = matcher_touch(s, mac);
+        if (st->flags & HELD_MACRO_DONE) continue;
+        st->flags |= HELD_MACRO_DONE;
+        float credit = s->macro_held[mac];
+        for (uint32_t e = m->macro_offsets[mac]; e < m->macro_offsets[mac + 1]; e++)
+            s->related[m->macro_links[e].target] += credit * m->macro_links[e].w;
+    }
+}
+
+static void add_kinship(const matcher *m, matcher_scratch *s, const match_result *out) {
+    size_t nf = m->n_fiches;
+    for (size_t e = 0; e < out->n_experiences; e++) {
+        uint32_t F = out->experiences[e].fiche;
+        if (F == ROME_NONE || s->exp_weight[e] <= 0) continue;
+        const float *row = m->kinship + (size_t)F * nf;
+        float w = (float)s->exp_weight[e];
+        for (size_t f = 0; f < nf; f++) s->kinship[f] += w * row[f];
+    }
+}
+
+/* A job whose entry diploma is two levels or more above the person's best loses level_penalty a
+ * level beyond the first; a cadre job, for someone whose jobs never were, loses cadre_penalty. */
+static double level_factor(const matcher *m, const matcher_scratch *s, uint32_t f) {
+    double factor = 1.0;
+    int gap = (int)m->level[f] - (int)s->person_level;
+    if (m->level[f] && s->person_level && gap > 1) factor /= 1.0 + m->cfg.level_penalty * (gap - 1);
+    if ((m->idx->fiches[f].flags & ROME_FICHE_CADRE) && !s->person_cadre && s->person_level)
+        factor *= 1.0 - m->cfg.cadre_penalty;
+    return factor;
+}
+
+void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, match_components *c) {
+    double total = m->fiche_total[f];
+    double related = s->related[f] > 0 ? s->related[f] : 0;   /* sums of floats may undershoot 0 */
+    double norm = s->profile_norm * m->fiche_norm[f];
+    c->competences = total > 0 ? s->competences[f] / total : 0;
+    c->related = total > 0 ? related / total : 0;
+    c->profile = norm > 0 ? s->profile[f] / norm : 0;
+    c->kinship = s->exp_total > 0 && m->kinship_total > 0 ? s->kinship[f] / (s->exp_total * m->kinship_total) : 0;
+    c->level = level_factor(m, s, f);
+    /* single-precision sums: clamp what exact arithmetic keeps in [0, 1] */
+    if (c->competences > 1) c->competences = 1;
+    if (c->related > 1) c->related = 1;
+    if (c->profile > 1) c->profile = 1;
+    if (c->kinship > 1) c->kinship = 1;
+}
+
+void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out) {
+    size_t nf = m->n_fiches;
+    memset(s->competences, 0, nf * sizeof *s->competences);
+    memset(s->related, 0, nf * sizeof *s->related);
+    memset(s->profile, 0, nf * sizeof *s->profile);
+    memset(s->kinship, 0, nf * sizeof *s->kinship);
+    memset(s->evidence, 0, nf * sizeof *s->evidence);
+    uint32_t n_touched = s->n_touched;   /* add_macros touches macros: only the profile's items */
+    add_held_items(m, s, n_touched);
+    add_macros(m, s, n_touched);
+    add_kinship(m, s, out);
+    const matcher_config *c = &m->cfg;
+    for (uint32_t f = 0; f < nf; f++) {
+        match_components k;
+        matcher_components(m, s, f, &k);
+        double mean = (c->score_competences * k.competences + c->score_related * k.related +
+                       c->score_profile * k.profile + m->kinship_total * k.kinship) /
+                      m->score_total;
+        s->score[f] = mean * k.level;
+    }
+}

@@ -1,0 +1,263 @@
+/* matcher_select — which fiches may be offered and the best `top` of them (docs/matching.md §3
+ * "Selection", §4). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "matcher_private.h"
+
+
+static int cmp_ranked(const void *a, const void *b) {
+    return ranked_before(a, b) ? -1 : ranked_before(b, a) ? 1 : 0;
+}
+
+void ranked_sort(ranked *v, size_t n) { qsort(v, n, sizeof *v, cmp_ranked); }
+
+/* The best `cap` entries offered, as a heap whose root is the worst kept. */
+typedef struct best_heap {
+    ranked *v;
+    uint32_t n, cap;
+} best_heap;
+
+static void sift_down(best_heap *h, uint32_t at) {
+    for (;;) {
+        uint32_t worst = at, l = 2 * at + 1, r = l + 1;
+        if (l < h->n && ranked_before(&h->v[worst], &h->v[l])) worst = l;
+        if (r < h->n && ranked_before(&h->v[worst], &h->v[r])) worst = r;
+        if (worst == at) return;
+        ranked t = h->v[at];
+        h->v[at] = h->v[worst], h->v[worst] = t;
+        at = worst;
+    }
+}
+
+static void heap_offer(best_heap *h, ranked r) {
+    if (h->n == h->cap && !ranked_before(&r, &h->v[0])) return;   /* most offers: not among the best */
+    if (h->n < h->cap) {
+        uint32_t at = h->n++;
+        h->v[at] = r;
+        while (at && ranked_before(&h->v[(at - 1) / 2], &h->v[at])) {
+            ranked t = h->v[at];
+            h->v[at] = h->v[(at - 1) / 2], h->v[(at - 1) / 2] = t;
+            at = (at - 1) / 2;
+        }
+    } else if (h->cap) {
+        h->v[0] = r;
+        sift_down(h, 0);
+    }
+}
+
+size_t ranked_best(ranked *v, size_t n, size_t cap) {
+    if (n > cap) {   /* a heap of the best cap, built in place at the front */
+        best_heap h = {v, 0, (uint32_t)cap};
+        for (size_t k = 0; k < n; k++) {
+            ranked r = v[k];
+            heap_offer(&h, r);
+        }
+        n = cap;
+    }
+    ranked_sort(v, n);
+    return n;
+}
+
+#define FICHE_TAKEN 0x20u   /* select: already placed in the list */
+
+static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+    const rome_index *idx = m->idx;
+    size_t n = p->avoid_contextes.n + p->avoid_named.n;
+    if (n > MATCHER_MAX_AVOID)
+        return px_error_set(err, MATCHER_ERR_INVALID, "avoid: %zu entries, at most %u are accepted", n, MATCHER_MAX_AVOID);
+    if (matcher_reserve((void **)&out->constraints, &out->cap_constraints, n, sizeof *out->constraints, err)) return -1;
+    out->n_constraints = n;
+    for (size_t k = 0; k < p->avoid_contextes.n; k++) {
+        uint32_t code = p->avoid_contextes.v[k], ctx = rome_contexte_find(idx, code);
+        if (ctx == ROME_NONE) return px_error_set(err, MATCHER_ERR_INVALID, "avoid: unknown contexte code %u", code);
+        out->constraints[k] = (match_constraint_cost){-1, code, 0, 0, 0};
+        const rome_csr *cf = &idx->contexte_fiches;
+        for (uint32_t e = cf->offsets[ctx]; e < cf->offsets[ctx + 1]; e++) {
+            uint32_t f = cf->targets[e];
+            if (!s->avoided[f]) s->avoid_evidence[f] = MATCH_EVIDENCE_CONTEXTE, s->avoid_code[f] = code;
+            s->avoided[f] |= 1u << k;
+        }
+    }
+    for (size_t k = 0; k < p->avoid_named.n; k++) {
+        const matcher_constraint *c = matcher_config_constraint(&m->cfg, p->avoid_named.v[k]);
+        if (!c) return px_error_set(err, MATCHER_ERR_INVALID, "avoid: unknown named constraint \"%s\"", p->avoid_named.v[k]);
+        uint32_t ci = (uint32_t)(c - m->cfg.constraints), bit = 1u << (p->avoid_contextes.n + k);
+        out->constraints[p->avoid_contextes.n + k] = (match_constraint_cost){(int32_t)ci, 0, 0, 0, 0};
+        const constraint_mark *marks = m->marks + (size_t)ci * m->n_fiches;
+        for (uint32_t f = 0; f < m->n_fiches; f++) {
+            if (!marks[f].evidence) continue;
+            if (!s->avoided[f]) s->avoid_evidence[f] = marks[f].evidence, s->avoid_code[f] = marks[f].code;
+            s->avoided[f] |= bit;
+        }
+    }
+    for (uint32_t f = 0; f < m->n_fiches; f++)
+        if (s->avoided[f]) s->fiche_flags[f] |= FICHE_AVOIDED;
+    return 0;
+}
+
+static int mark_domains(const matcher *m, matcher_scratch *s, const profile_strings *list, const char *field,
+                        uint8_t flag, px_error *err) {
+    const rome_index *idx = m->idx;
+    if (list->n > MATCHER_MAX_DOMAINS)
+        return px_error_set(err, MATCHER_ERR_INVALID, "%s: %zu entries, at most %u are accepted", field, list->n,
+                            MATCHER_MAX_DOMAINS);
+    for (size_t k = 0; k < list->n; k++) {
+        const char *code = list->v[k];
+        uint32_t id, group;
+        if (strlen(code) == 1 && (id = rome_grand_domaine_find(idx, code)) != ROME_NONE)
+            group = id;
+        else if (strlen(code) == 3 && (id = rome_domaine_find(idx, code)) != ROME_NONE)
+            group = idx->n.grands_domaines + id;
+        else
+            return px_error_set(err, MATCHER_ERR_INVALID,
+                                "%s[%zu]: \"%s\" is neither a grand domaine (\"J\") nor a domaine professionnel (\"M18\")",
+                                field, k, code);
+        for (uint32_t g = m->domain_offsets[group]; g < m->domain_offsets[group + 1]; g++)
+            s->fiche_flags[m->domain_fiches[g]] |= flag;
+    }
+    return 0;
+}
+
+/* A regulated job (emploi_reglemente) is open to the person when they hold one of the
+ * qualifications ROME lists for it, or a job of theirs lists the same qualification (they practise
+ * under it); a regulated fiche that lists no qualification cannot say which is missing and stays
+ * open. Otherwise it has a qualification gap: held back unless the profile asks for them. */
+static void mark_qualification_gaps(const matcher *m, matcher_scratch *s, uint32_t professional) {
+    for (uint32_t r = 0; r < m->n_regulated; r++) {
+        uint32_t from = m->qualification_offsets[r], to = m->qualification_offsets[r + 1];
+        bool open = from == to;
+        for (uint32_t k = from; k < to && !open; k++) {
+            const item_state *st = &s->item[m->qualifications[k]];
+            open = st->held > 0 || (st->from & professional);
+        }
+        if (!open) s->fiche_flags[m->regulated[r]] |= FICHE_GAP;
+    }
+}
+
+static bool barred(const matcher_scratch *s, const profile *p, uint32_t f) {
+    uint8_t flags = s->fiche_flags[f];
+    return (flags & (FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED)) || ((flags & FICHE_GAP) && !p->include_regulated);
+}
+
+/* The first evidence_places places go to jobs where the person holds at least one savoir-faire or
+ * savoir (a macro-compétence or savoir-être alone never carries a job there); the places after
+ * them take the best of the rest, evidence or not. */
+static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+    uint32_t top = m->cfg.top, places = m->cfg.evidence_places < top ? m->cfg.evidence_places : top;
+    best_heap with = {s->candidates, 0, places}, all = {s->best, 0, top};
+    for (uint32_t f = 0; f < m->n_fiches; f++) {
+        if (s->score[f] <= 0 || barred(s, p, f)) continue;
+        ranked r = {s->score[f], f};
+        if (s->evidence[f]) heap_offer(&with, r);
+        heap_offer(&all, r);
+    }
+    ranked_sort(with.v, with.n);
+    ranked_sort(all.v, all.n);
+    if (matcher_reserve((void **)&out->jobs, &out->cap_jobs, top, sizeof *out->jobs, err)) return -1;
+    size_t n = 0;
+    for (uint32_t k = 0; k < with.n; k++) {
+        s->fiche_flags[with.v[k].id] |= FICHE_TAKEN;
+        out->jobs[n++] = (match_job){.fiche = with.v[k].id, .score = with.v[k].score};
+    }
+    for (uint32_t k = 0; k < all.n && n < top; k++)
+        if (!(s->fiche_flags[all.v[k].id] & FICHE_TAKEN))
+            out->jobs[n++] = (match_job){.fiche = all.v[k].id, .score = all.v[k].score};
+    out->n_jobs = n;
+    return 0;
+}
+
+/* Appends the best removals of a heap to out->removals and returns where they start. */
+static uint32_t list_removals(const matcher_scratch *s, best_heap *h, match_result *out, uint8_t evidence) {
+    uint32_t off = (uint32_t)out->n_removals;
+    ranked_sort(h->v, h->n);
+    for (uint32_t k = 0; k < h->n; k++) {
+        uint32_t f = h->v[k].id;
+        match_removal *r = &out->removals[out->n_removals++];
+        r->fiche = f;
+        r->evidence = evidence ? evidence : s->avoid_evidence[f];
+        r->code = evidence ? 0 : s->avoid_code[f];
+    }
+    return off;
+}
+
+/* What each constraint, the excluded domains and the qualification gaps cost, over the fiches the
+ * person could be offered without them: those with evidence and a score, not their own. */
+static int count_removals(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+    size_t n_avoid = out->n_constraints;
+    if (matcher_reserve((void **)&out->removals, &out->cap_removals, (n_avoid + 1) * MATCHER_MAX_REMOVALS,
+                        sizeof *out->removals, err))
+        return -1;
+    ranked room[(MATCHER_MAX_AVOID + 1) * MATCHER_MAX_REMOVALS];
+    best_heap heaps[MATCHER_MAX_AVOID + 1];
+    for (size_t k = 0; k <= n_avoid; k++) heaps[k] = (best_heap){room + k * MATCHER_MAX_REMOVALS, 0, MATCHER_MAX_REMOVALS};
+    out->removed_by_domain = out->removed_regulated = 0;
+    for (uint32_t f = 0; f < m->n_fiches; f++) {
+        uint8_t flags = s->fiche_flags[f];
+        if (!s->evidence[f] || s->score[f] <= 0 || (flags & FICHE_OWN)) continue;
+        ranked r = {s->score[f], f};
+        for (size_t k = 0; k < n_avoid; k++)
+            if (s->avoided[f] & (1u << k)) {
+                out->constraints[k].removed++;
+                heap_offer(&heaps[k], r);
+            }
+        out->removed_by_domain += (flags & FICHE_EXCLUDED) != 0;
+        if ((flags & FICHE_GAP) && !p->include_regulated) {
+            out->removed_regulated++;
+            heap_offer(&heaps[n_avoid], r);
+        }
+    }
+    out->n_removals = 0;
+    for (size_t k = 0; k < n_avoid; k++) {
+        out->constraints[k].off = list_removals(s, &heaps[k], out, MATCH_EVIDENCE_NONE);
+        out->constraints[k].n = heaps[k].n;
+    }
+    out->regulated_off = list_removals(s, &heaps[n_avoid], out, MATCH_EVIDENCE_NONE);
+    out->regulated_n = heaps[n_avoid].n;
+    for (uint32_t k = 0; k < out->regulated_n; k++) {   /* a gap rests on no contexte */
+        out->removals[out->regulated_off + k].evidence = MATCH_EVIDENCE_NONE;
+        out->removals[out->regulated_off + k].code = 0;
+    }
+    return 0;
+}
+
+static int report_current(matcher_scratch *s, match_result *out, px_error *err) {
+    out->n_current = 0;
+    for (size_t e = 0; e < out->n_experiences; e++) {
+        uint32_t f = out->experiences[e].fiche;
+        if (f == ROME_NONE || !(s->fiche_flags[f] & FICHE_OWN)) continue;
+        size_t at = 0;   /* by fiche code (fiches are sorted by code), once each */
+        while (at < out->n_current && out->current[at].fiche < f) at++;
+        if (at < out->n_current && out->current[at].fiche == f) continue;
+        if (matcher_reserve((void **)&out->current, &out->cap_current, out->n_current + 1, sizeof *out->current, err))
+            return -1;
+        memmove(out->current + at + 1, out->current + at, (out->n_current - at) * sizeof *out->current);
+        out->current[at] = (match_current){f, s->score[f]};
+        out->n_current++;
+    }
+    return 0;
+}
+
+int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+    size_t nf = m->n_fiches;
+    memset(s->fiche_flags, 0, nf * sizeof *s->fiche_flags);
+    memset(s->avoided, 0, nf * sizeof *s->avoided);
+    uint32_t professional = 0;
+    for (size_t e = 0; e < out->n_experiences; e++)
+        if (out->experiences[e].fiche != ROME_NONE && !p->experiences[e].extra) {
+            s->fiche_flags[out->experiences[e].fiche] |= FICHE_OWN;
+            professional |= 1u << e;
+        }
+    if (mark_avoided(m, s, p, out, err) ||
+        mark_domains(m, s, &p->domains, "domains", FICHE_PREFERRED, err) ||
+        mark_domains(m, s, &p->exclude_domains, "exclude_domains", FICHE_EXCLUDED, err))
+        return -1;
+    mark_qualification_gaps(m, s, professional);
+    out->fiches_scored = 0;
+    for (uint32_t f = 0; f < nf; f++) {
+        out->fiches_scored += s->score[f] > 0;
+        if (p->domains.n && !(s->fiche_flags[f] & FICHE_PREFERRED)) s->score[f] /= 1.0 + m->cfg.domain_boost;
+    }
+    if (count_removals(m, s, p, out, err) || choose(m, s, p, out, err)) return -1;
+    return report_current(s, out, err);
+}
