@@ -78,7 +78,7 @@ typedef struct matcher_config {
     double weight_principale;     /* [weight.principale]  item importance "Principale"           1.0  */
     double weight_emergente;      /* [weight.emergente]   importance "Émergente"                 0.7  */
     double weight_other;          /* [weight.other]       no importance flag                     0.4  */
-    double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items       0.5  */
+    double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items       0.65 */
     double inferred_confidence;   /* [inferred_confidence] holding of an inferred, unconfirmed item 0.6 */
     /* what an experience vouches for */
     double extra_weight;          /* [extra_weight]       extra-professional experience weight    0.5  */
@@ -86,19 +86,19 @@ typedef struct matcher_config {
                                                             after the first two                  0.04 */
     double recency_floor;         /* [recency_floor]      least weight of an old experience      0.5  */
     /* the score: a weighted mean of similarities in [0,1] */
-    double score_competences;     /* [score.competences]  weighted coverage of the job's items   1.0  */
+    double score_competences;     /* [score.competences]  weighted coverage of the job's items   2.5  */
     double score_related;         /* [score.related]      items under a macro-compétence held    0.3  */
-    double score_profile;         /* [score.profile]      cosine of competence profiles          1.0  */
-    double kin_definition;        /* [kinship.definition] words of the fiches' définitions       0.75 */
-    double kin_access;            /* [kinship.access]     words of their "accès au métier"       0.2  */
+    double score_profile;         /* [score.profile]      cosine of competence profiles          1.25 */
+    double kin_definition;        /* [kinship.definition] words of the fiches' définitions       1.0  */
+    double kin_access;            /* [kinship.access]     words of their "accès au métier"       0.15 */
     double kin_titles;            /* [kinship.titles]     words of their appellations            0.5  */
-    double kin_tags;              /* [kinship.tags]       centres d'intérêt, secteurs, thèmes    0.1  */
-    double kin_macro;             /* [kinship.macro]      macro-compétences of the fiches        0.1  */
+    double kin_tags;              /* [kinship.tags]       centres d'intérêt, secteurs, thèmes    0.15 */
+    double kin_macro;             /* [kinship.macro]      macro-compétences of the fiches        0.4  */
     double kin_parent;            /* [kinship.parent]     both derive from one ROME v3 fiche     0.25 */
     /* level, regulation, preferences, constraints */
     double level_penalty;         /* [level_penalty]      per diploma level beyond one above
-                                                            the person's                         0.5  */
-    double cadre_penalty;         /* [cadre_penalty]      cadre job for someone who never was one 0.1 */
+                                                            the person's                         0.25 */
+    double cadre_penalty;         /* [cadre_penalty]      cadre job for someone who never was one 0.05 */
     double domain_boost;          /* [domain_boost]       outside preferred domains, score /(1+b) 3.0 */
     double constraint_domain_share; /* [constraint_domain_share] a contexte most of a domaine
                                                             professionnel has is assumed          0.5  */
