@@ -111,6 +111,18 @@ static int build_macro_lists(matcher *m) {
     return 0;
 }
 
+/* The per-fiche factors of the score loop (matcher_score.c final_scores). */
+static int build_score_scales(matcher *m) {
+    m->score_scale = calloc((size_t)m->n_fiches + 1, sizeof *m->score_scale);
+    m->profile_scale = calloc((size_t)m->n_fiches + 1, sizeof *m->profile_scale);
+    if (!m->score_scale || !m->profile_scale) return -1;
+    for (uint32_t f = 0; f < m->n_fiches; f++) {
+        if (m->fiche_total[f] > 0) m->score_scale[f] = (float)(1.0 / (m->fiche_total[f] * m->score_total));
+        if (m->fiche_norm[f] > 0) m->profile_scale[f] = (float)(m->cfg.score_profile / (m->fiche_norm[f] * m->score_total));
+    }
+    return 0;
+}
+
 static int build_domain_lists(matcher *m) {
     const rome_index *idx = m->idx;
     uint32_t groups = idx->n.grands_domaines + idx->n.domaines;
@@ -256,22 +268,33 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->fiche_total = calloc((size_t)m->n_fiches + 1, sizeof *m->fiche_total);
     m->fiche_norm = calloc((size_t)m->n_fiches + 1, sizeof *m->fiche_norm);
     m->level = calloc((size_t)m->n_fiches + 1, sizeof *m->level);
+    m->level_class = calloc((size_t)m->n_fiches + 1, sizeof *m->level_class);
     m->appellation_fiche = malloc(((size_t)idx->n.appellations + 1) * sizeof *m->appellation_fiche);
-    if (!m->items || !m->fiche_links || !m->item_links || !m->fiche_total || !m->fiche_norm || !m->level ||
+    if (!m->items || !m->fiche_links || !m->item_links || !m->fiche_total || !m->fiche_norm || !m->level || !m->level_class ||
         !m->appellation_fiche) {
         px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory");
         goto fail;
     }
     build_items(m);
     build_links(m);
+    for (uint32_t f = 0; f < m->n_fiches; f++)
+        if (rome_csr_count(&idx->fiche_items, f) > m->max_fiche_items)
+            m->max_fiche_items = rome_csr_count(&idx->fiche_items, f);
     for (uint32_t a = 0; a < idx->n.appellations; a++) m->appellation_fiche[a] = idx->appellations[a].fiche;
-    for (uint32_t f = 0; f < m->n_fiches; f++) m->level[f] = matcher_entry_level(rome_str(idx, idx->fiches[f].acces));
+    for (uint32_t f = 0; f < m->n_fiches; f++) {
+        m->level[f] = matcher_entry_level(rome_str(idx, idx->fiches[f].acces));
+        m->level_class[f] = (uint8_t)(m->level[f] | ((idx->fiches[f].flags & ROME_FICHE_CADRE) ? 16u : 0u));
+    }
     if (build_macro_lists(m) || build_domain_lists(m) || build_regulated(m)) {
         px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory");
         goto fail;
     }
     if (build_constraints(m, err) || matcher_build_kinship(m, err)) goto fail;
     m->score_total = cfg->score_competences + cfg->score_related + cfg->score_profile + m->kinship_total;
+    if (build_score_scales(m)) {
+        px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory");
+        goto fail;
+    }
     m->item_codes = code_table_build(idx->items, idx->n.items, sizeof *idx->items, err);
     m->appellation_codes = m->item_codes ? code_table_build(idx->appellations, idx->n.appellations,
                                                             sizeof *idx->appellations, err)
@@ -297,7 +320,10 @@ void matcher_free(matcher *m) {
     free(m->macro_offsets);
     free(m->macro_links);
     free(m->kinship);
+    free(m->score_scale);
+    free(m->profile_scale);
     free(m->level);
+    free(m->level_class);
     free(m->appellation_fiche);
     free(m->domain_offsets);
     free(m->domain_fiches);
@@ -334,9 +360,11 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->best = malloc(nf * sizeof *s->best);
     s->ranked_items = malloc(ni * sizeof *s->ranked_items);
     s->missing_keys = malloc(ni * sizeof *s->missing_keys);
+    s->link_held = malloc(((size_t)m->max_fiche_items * MATCHER_MAX_TOP + 1) * sizeof *s->link_held);
+    s->missing_in = calloc(ni, sizeof *s->missing_in);
     if (!s->item || !s->touched || !s->macro_held || !s->competences || !s->related || !s->profile ||
         !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided || !s->avoid_evidence ||
-        !s->avoid_code || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys)
+        !s->avoid_code || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held || !s->missing_in)
         goto nomem;
     return s;
 nomem:
@@ -366,5 +394,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->best);
     free(s->ranked_items);
     free(s->missing_keys);
+    free(s->link_held);
+    free(s->missing_in);
     free(s);
 }

@@ -24,31 +24,27 @@ static void sort_keys(uint64_t *v, uint32_t n) {
 
 /* Which experiences the job's competences and kinship come from: a held item's part of
  * `competences` is split equally between the experiences whose fiche lists it (confirmed and added
- * items are "declared", -1), and each experience brings its share of `kinship`. The shares of these
- * two parts, biggest first, at most MATCHER_MAX_REASONS. */
-static void pick_reasons(const matcher *m, const matcher_scratch *s, const match_result *out, match_job *job) {
-    double part[MATCHER_MAX_EXPERIENCES + 1] = {0};   /* last: declared */
-    size_t ne = out->n_experiences;
-    const rome_csr *fi = &m->idx->fiche_items;
-    uint32_t f = job->fiche;
-    double c_weight = m->fiche_total[f] > 0 ? m->cfg.score_competences / m->fiche_total[f] : 0;
-    for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-        const item_state *st = &s->item[fi->targets[k]];
-        if (st->held <= 0) continue;
-        double v = c_weight * st->held * m->fiche_links[k].w;
-        if (st->flags & HELD_DECLARED) {
-            part[ne] += v;
-            continue;
-        }
-        int from = __builtin_popcount(st->from);
-        for (size_t e = 0; e < ne; e++)
-            if (st->from & (1u << e)) part[e] += v / from;
+ * items are "declared", the last slot), and each experience brings its share of `kinship`. */
+static void add_item_part(const matcher *m, const item_state *st, double w, uint32_t f, size_t ne, double *part) {
+    double v = m->cfg.score_competences * st->held * w / m->fiche_total[f];
+    if (st->flags & HELD_DECLARED) {
+        part[ne] += v;
+        return;
     }
+    int from = __builtin_popcount(st->from);
+    for (size_t e = 0; e < ne; e++)
+        if (st->from & (1u << e)) part[e] += v / from;
+}
+
+/* The shares of those parts, biggest first, at most MATCHER_MAX_REASONS. */
+static void pick_reasons(const matcher *m, const matcher_scratch *s, const match_result *out, double *part,
+                         match_job *job) {
+    size_t ne = out->n_experiences;
     if (s->exp_total > 0)
         for (size_t e = 0; e < ne; e++) {
             uint32_t F = out->experiences[e].fiche;
             if (F != ROME_NONE)
-                part[e] += s->exp_weight[e] * m->kinship[(size_t)F * m->n_fiches + f] / s->exp_total;
+                part[e] += s->exp_weight[e] * m->kinship[(size_t)F * m->n_fiches + job->fiche] / s->exp_total;
         }
     double total = 0;
     for (size_t e = 0; e <= ne; e++) total += part[e];
@@ -64,28 +60,43 @@ static void pick_reasons(const matcher *m, const matcher_scratch *s, const match
     }
 }
 
-/* Counts, per item, the jobs of the list that miss it (item_state.missing_in). */
-static void count_missing(const matcher *m, matcher_scratch *s, const match_result *out) {
+/* One read of the state of every item of the listed jobs: its holding, kept in the jobs' link
+ * order (link_held), and, per item, how many listed jobs miss it (missing_in). */
+static void read_holdings(const matcher *m, matcher_scratch *s, const match_result *out) {
     const rome_csr *fi = &m->idx->fiche_items;
+    size_t at = 0;
     for (size_t j = 0; j < out->n_jobs; j++) {
         uint32_t f = out->jobs[j].fiche;
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-            item_state *st = matcher_touch(s, fi->targets[k]);
-            if (st->held <= 0) st->missing_in++;
+            float held = s->item[fi->targets[k]].held;
+            s->link_held[at++] = held;
+            s->missing_in[fi->targets[k]] += held <= 0;
         }
     }
 }
 
+static void clear_missing(const matcher *m, matcher_scratch *s, const match_result *out) {
+    const rome_csr *fi = &m->idx->fiche_items;
+    for (size_t j = 0; j < out->n_jobs; j++) {
+        uint32_t f = out->jobs[j].fiche;
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) s->missing_in[fi->targets[k]] = 0;
+    }
+}
+
 static void describe_job(const matcher *m, matcher_scratch *s, const match_result *out, match_job *job,
-                         uint32_t *codes) {
+                         const float *link_held, uint32_t *codes) {
     const rome_index *idx = m->idx;
     const rome_csr *fi = &idx->fiche_items;
     uint32_t f = job->fiche, n_held = 0, n_missing = 0, n_qual = 0, n = rome_csr_count(fi, f);
-    for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+    double part[MATCHER_MAX_EXPERIENCES + 1] = {0};   /* reasons: per experience, then declared */
+    for (uint32_t k = fi->offsets[f], l = 0; k < fi->offsets[f + 1]; k++, l++) {
         uint32_t i = fi->targets[k];
-        const item_state *st = &s->item[i];
-        if (st->held > 0) codes[n_held++] = i;
-        else s->missing_keys[n_missing++] = missing_key(m->fiche_links[k].w * st->missing_in, i);
+        if (link_held[l] > 0) {
+            codes[n_held++] = i;
+            add_item_part(m, &s->item[i], m->fiche_links[k].w, f, out->n_experiences, part);
+        } else {
+            s->missing_keys[n_missing++] = missing_key(m->fiche_links[k].w * s->missing_in[i], i);
+        }
     }
     sort_keys(s->missing_keys, n_missing);
     uint32_t *missing = codes + n_held, *qualifications = missing + n_missing;
@@ -106,7 +117,7 @@ static void describe_job(const matcher *m, matcher_scratch *s, const match_resul
                  ((flags & ROME_FICHE_CADRE) ? MATCH_JOB_CADRE : 0u) |
                  (s->evidence[f] ? 0u : MATCH_JOB_NO_EVIDENCE) |
                  ((s->fiche_flags[f] & FICHE_GAP) ? MATCH_JOB_QUALIFICATION_GAP : 0u);
-    pick_reasons(m, s, out, job);
+    pick_reasons(m, s, out, part, job);
 }
 
 int matcher_describe(const matcher *m, matcher_scratch *s, match_result *out, px_error *err) {
@@ -114,12 +125,15 @@ int matcher_describe(const matcher *m, matcher_scratch *s, match_result *out, px
     size_t need = 0;
     for (size_t j = 0; j < out->n_jobs; j++) need += 2u * rome_csr_count(fi, out->jobs[j].fiche);
     if (matcher_reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err)) return -1;
-    count_missing(m, s, out);
+    read_holdings(m, s, out);
     out->n_codes = 0;
+    const float *link_held = s->link_held;
     for (size_t j = 0; j < out->n_jobs; j++) {
         match_job *job = &out->jobs[j];
-        describe_job(m, s, out, job, out->codes + out->n_codes);
+        describe_job(m, s, out, job, link_held, out->codes + out->n_codes);
+        link_held += rome_csr_count(fi, job->fiche);
         out->n_codes += job->held.n + job->missing.n + job->qualifications.n;
     }
+    clear_missing(m, s, out);
     return 0;
 }

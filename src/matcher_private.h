@@ -54,6 +54,7 @@ struct matcher {
     title_resolver *titles;
     code_table *item_codes, *appellation_codes;
     uint32_t n_fiches, n_items;
+    uint32_t max_fiche_items;         /* the longest fiche's item count */
 
     item_info *items;                 /* per item */
     float importance_weight[3];       /* by rome_importance */
@@ -61,12 +62,15 @@ struct matcher {
     weighted_link *item_links;        /* parallel to idx->item_fiches.targets */
     double *fiche_total;              /* Σ_i w(f, i) */
     float *fiche_norm;                /* √Σ_i idf²(i) over the fiche's items */
+    float *score_scale;               /* per fiche: a_c / (W(f) · Σ a), for the score loop */
+    float *profile_scale;             /* per fiche: a_p / (‖f‖ · Σ a), 0 for an empty fiche */
     uint32_t *macro_offsets;          /* macro item id → its run in macro_links (n_items + 1) */
     weighted_link *macro_links;       /* (fiche, W_m(f) = Σ w(f, i) over f's items under m) */
     float *kinship;                   /* n_fiches × n_fiches: K(F, f), weighted sum of similarities */
     double kinship_total;             /* Σ of the kinship weights (K / total is in [0, 1]) */
     double score_total;               /* Σ of every score weight */
     uint8_t *level;                   /* per fiche: entry diploma level, 0 unknown */
+    uint8_t *level_class;             /* per fiche: level | 16 when emploi_cadre */
     uint32_t *appellation_fiche;      /* per appellation */
     uint32_t *domain_offsets;         /* grand domaines then domaines → their fiches */
     uint32_t *domain_fiches;
@@ -91,7 +95,6 @@ typedef struct item_state {
     uint32_t from;          /* bit e: listed by experience e's fiche */
     uint8_t flags;          /* HELD_* */
     uint8_t best_importance;
-    uint16_t missing_in;    /* describe: jobs of the list that miss it */
 } item_state;
 
 /* Fiche flags of one match (scratch.fiche_flags). */
@@ -121,7 +124,7 @@ struct matcher_scratch {
     double profile_norm;        /* infer: √Σ held² idf² */
 
     float *competences, *related, *profile, *kinship;   /* score: per fiche, raw sums */
-    uint16_t *evidence;         /* score: held evidence items per fiche */
+    float *evidence;            /* score: held evidence items per fiche */
     double *score;              /* score: per fiche, final */
     uint8_t *fiche_flags;       /* select: FICHE_* */
     uint32_t *avoided;          /* select: bit k: avoid entry k removes the fiche */
@@ -131,6 +134,8 @@ struct matcher_scratch {
     ranked *best;               /* select: the chosen jobs, best first (top) */
     ranked *ranked_items;       /* infer: skill candidates (score = weight, id = item) */
     uint64_t *missing_keys;     /* describe: one job's missing items as sort keys */
+    float *link_held;           /* describe: holdings of the listed jobs' items, in link order */
+    uint16_t *missing_in;       /* describe: per item, listed jobs that miss it; zero between */
 };
 
 /* The state of item i, listed for the reset of the next match. */

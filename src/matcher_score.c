@@ -6,6 +6,11 @@
 
 #include "matcher_private.h"
 
+/* Adds row × factor to acc over all fiches (the compiler vectorises it). */
+static void add_row(float *restrict acc, const float *restrict row, float factor, size_t n) {
+    for (size_t f = 0; f < n; f++) acc[f] += factor * row[f];
+}
+
 /* Held items: coverage, profile cosine and evidence along their inverted lists; what their
  * macro-compétence would have credited them is taken back from `related` (they count as held). */
 static void add_held_items(const matcher *m, matcher_scratch *s, uint32_t n_touched) {
@@ -45,24 +50,20 @@ static void add_macros(const matcher *m, matcher_scratch *s, uint32_t n_touched)
 }
 
 static void add_kinship(const matcher *m, matcher_scratch *s, const match_result *out) {
-    size_t nf = m->n_fiches;
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t F = out->experiences[e].fiche;
         if (F == ROME_NONE || s->exp_weight[e] <= 0) continue;
-        const float *row = m->kinship + (size_t)F * nf;
-        float w = (float)s->exp_weight[e];
-        for (size_t f = 0; f < nf; f++) s->kinship[f] += w * row[f];
+        add_row(s->kinship, m->kinship + (size_t)F * m->n_fiches, (float)s->exp_weight[e], m->n_fiches);
     }
 }
 
 /* A job whose entry diploma is two levels or more above the person's best loses level_penalty a
  * level beyond the first; a cadre job, for someone whose jobs never were, loses cadre_penalty. */
-static double level_factor(const matcher *m, const matcher_scratch *s, uint32_t f) {
+static double level_factor(const matcher *m, const matcher_scratch *s, uint8_t level, bool cadre) {
     double factor = 1.0;
-    int gap = (int)m->level[f] - (int)s->person_level;
-    if (m->level[f] && s->person_level && gap > 1) factor /= 1.0 + m->cfg.level_penalty * (gap - 1);
-    if ((m->idx->fiches[f].flags & ROME_FICHE_CADRE) && !s->person_cadre && s->person_level)
-        factor *= 1.0 - m->cfg.cadre_penalty;
+    int gap = (int)level - (int)s->person_level;
+    if (level && s->person_level && gap > 1) factor /= 1.0 + m->cfg.level_penalty * (gap - 1);
+    if (cadre && !s->person_cadre && s->person_level) factor *= 1.0 - m->cfg.cadre_penalty;
     return factor;
 }
 
@@ -74,12 +75,33 @@ void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, 
     c->related = total > 0 ? related / total : 0;
     c->profile = norm > 0 ? s->profile[f] / norm : 0;
     c->kinship = s->exp_total > 0 && m->kinship_total > 0 ? s->kinship[f] / (s->exp_total * m->kinship_total) : 0;
-    c->level = level_factor(m, s, f);
+    c->level = level_factor(m, s, m->level[f], m->idx->fiches[f].flags & ROME_FICHE_CADRE);
     /* single-precision sums: clamp what exact arithmetic keeps in [0, 1] */
     if (c->competences > 1) c->competences = 1;
     if (c->related > 1) c->related = 1;
     if (c->profile > 1) c->profile = 1;
     if (c->kinship > 1) c->kinship = 1;
+}
+
+/* score(f) = level(f) × (a_c C + a_r R + a_p P + a_k K) / Σ a, with the per-fiche divisions done at
+ * build (score_scale, profile_scale) and the level factor looked up by the fiche's level class. */
+static void final_scores(const matcher *m, matcher_scratch *s) {
+    float factor[2 * 16];
+    for (uint32_t level = 0; level < 16; level++)
+        for (uint32_t cadre = 0; cadre < 2; cadre++)
+            factor[level | cadre << 4] = (float)level_factor(m, s, (uint8_t)level, cadre);
+    float a_c = (float)m->cfg.score_competences, a_r = (float)m->cfg.score_related;
+    float inv_profile = s->profile_norm > 0 ? (float)(1.0 / s->profile_norm) : 0.0f;
+    float inv_kinship = s->exp_total > 0 ? (float)(1.0 / (s->exp_total * m->score_total)) : 0.0f;
+    const float *restrict c = s->competences, *restrict r = s->related, *restrict p = s->profile,
+                          *restrict k = s->kinship;
+    for (uint32_t f = 0; f < m->n_fiches; f++) {
+        float related = r[f] > 0 ? r[f] : 0;
+        float mean = m->score_scale[f] * (a_c * c[f] + a_r * related) + m->profile_scale[f] * p[f] * inv_profile +
+                     k[f] * inv_kinship;
+        float score = factor[m->level_class[f]] * mean;
+        s->score[f] = score < 1 ? score : 1;
+    }
 }
 
 void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out) {
@@ -93,13 +115,5 @@ void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out
     add_held_items(m, s, n_touched);
     add_macros(m, s, n_touched);
     add_kinship(m, s, out);
-    const matcher_config *c = &m->cfg;
-    for (uint32_t f = 0; f < nf; f++) {
-        match_components k;
-        matcher_components(m, s, f, &k);
-        double mean = (c->score_competences * k.competences + c->score_related * k.related +
-                       c->score_profile * k.profile + m->kinship_total * k.kinship) /
-                      m->score_total;
-        s->score[f] = mean * k.level;
-    }
+    final_scores(m, s);
 }

@@ -30,8 +30,7 @@ static void sift_down(best_heap *h, uint32_t at) {
     }
 }
 
-static void heap_offer(best_heap *h, ranked r) {
-    if (h->n == h->cap && !ranked_before(&r, &h->v[0])) return;   /* most offers: not among the best */
+static void heap_insert(best_heap *h, ranked r) {
     if (h->n < h->cap) {
         uint32_t at = h->n++;
         h->v[at] = r;
@@ -44,6 +43,11 @@ static void heap_offer(best_heap *h, ranked r) {
         h->v[0] = r;
         sift_down(h, 0);
     }
+}
+
+/* Most offers are not among the best: that test is inlined, the heap work is not. */
+static inline void heap_offer(best_heap *h, ranked r) {
+    if (h->n < h->cap || ranked_before(&r, &h->v[0])) heap_insert(h, r);
 }
 
 size_t ranked_best(ranked *v, size_t n, size_t cap) {
@@ -135,26 +139,62 @@ static void mark_qualification_gaps(const matcher *m, matcher_scratch *s, uint32
     }
 }
 
-static bool barred(const matcher_scratch *s, const profile *p, uint32_t f) {
-    uint8_t flags = s->fiche_flags[f];
-    return (flags & (FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED)) || ((flags & FICHE_GAP) && !p->include_regulated);
+/* Appends the best removals of a heap to out->removals; evidence from the avoid entries' marks,
+ * or none (a qualification gap rests on no contexte). Returns where they start. */
+static uint32_t list_removals(const matcher_scratch *s, best_heap *h, match_result *out, bool marked) {
+    uint32_t off = (uint32_t)out->n_removals;
+    ranked_sort(h->v, h->n);
+    for (uint32_t k = 0; k < h->n; k++) {
+        uint32_t f = h->v[k].id;
+        out->removals[out->n_removals++] =
+            (match_removal){f, marked ? s->avoid_evidence[f] : (uint8_t)MATCH_EVIDENCE_NONE, marked ? s->avoid_code[f] : 0};
+    }
+    return off;
 }
 
-/* The first evidence_places places go to jobs where the person holds at least one savoir-faire or
- * savoir (a macro-compétence or savoir-être alone never carries a job there); the places after
- * them take the best of the rest, evidence or not. */
+/* One pass over the fiches does both jobs of the selection:
+ *  - the list: the first evidence_places places go to jobs where the person holds at least one
+ *    savoir-faire or savoir (a macro-compétence or savoir-être alone never carries a job there);
+ *    the places after them take the best of the rest, evidence or not;
+ *  - what each constraint, the excluded domains and the qualification gaps cost, over the fiches
+ *    the person could be offered without them: those with evidence and a score, not their own. */
 static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
     uint32_t top = m->cfg.top, places = m->cfg.evidence_places < top ? m->cfg.evidence_places : top;
+    size_t n_avoid = out->n_constraints;
+    if (matcher_reserve((void **)&out->jobs, &out->cap_jobs, top, sizeof *out->jobs, err) ||
+        matcher_reserve((void **)&out->removals, &out->cap_removals, (n_avoid + 1) * MATCHER_MAX_REMOVALS,
+                        sizeof *out->removals, err))
+        return -1;
     best_heap with = {s->candidates, 0, places}, all = {s->best, 0, top};
+    ranked room[(MATCHER_MAX_AVOID + 1) * MATCHER_MAX_REMOVALS];
+    best_heap removed[MATCHER_MAX_AVOID + 1];   /* per avoid entry, then the qualification gaps */
+    for (size_t k = 0; k <= n_avoid; k++)
+        removed[k] = (best_heap){room + k * MATCHER_MAX_REMOVALS, 0, MATCHER_MAX_REMOVALS};
+    uint8_t barring = FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
+    uint8_t costing = FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
     for (uint32_t f = 0; f < m->n_fiches; f++) {
-        if (s->score[f] <= 0 || barred(s, p, f)) continue;
+        uint8_t flags = s->fiche_flags[f];
         ranked r = {s->score[f], f};
-        if (s->evidence[f]) heap_offer(&with, r);
-        heap_offer(&all, r);
+        if (r.score <= 0) continue;
+        bool evidence = s->evidence[f] > 0;
+        if (!(flags & barring)) {
+            heap_offer(&all, r);
+            if (evidence) heap_offer(&with, r);
+        } else if (evidence && (flags & costing) && !(flags & FICHE_OWN)) {
+            for (size_t k = 0; k < n_avoid; k++)
+                if (s->avoided[f] & (1u << k)) {
+                    out->constraints[k].removed++;
+                    heap_offer(&removed[k], r);
+                }
+            out->removed_by_domain += (flags & FICHE_EXCLUDED) != 0;
+            if ((flags & FICHE_GAP) && !p->include_regulated) {
+                out->removed_regulated++;
+                heap_offer(&removed[n_avoid], r);
+            }
+        }
     }
     ranked_sort(with.v, with.n);
     ranked_sort(all.v, all.n);
-    if (matcher_reserve((void **)&out->jobs, &out->cap_jobs, top, sizeof *out->jobs, err)) return -1;
     size_t n = 0;
     for (uint32_t k = 0; k < with.n; k++) {
         s->fiche_flags[with.v[k].id] |= FICHE_TAKEN;
@@ -164,60 +204,13 @@ static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_
         if (!(s->fiche_flags[all.v[k].id] & FICHE_TAKEN))
             out->jobs[n++] = (match_job){.fiche = all.v[k].id, .score = all.v[k].score};
     out->n_jobs = n;
-    return 0;
-}
-
-/* Appends the best removals of a heap to out->removals and returns where they start. */
-static uint32_t list_removals(const matcher_scratch *s, best_heap *h, match_result *out, uint8_t evidence) {
-    uint32_t off = (uint32_t)out->n_removals;
-    ranked_sort(h->v, h->n);
-    for (uint32_t k = 0; k < h->n; k++) {
-        uint32_t f = h->v[k].id;
-        match_removal *r = &out->removals[out->n_removals++];
-        r->fiche = f;
-        r->evidence = evidence ? evidence : s->avoid_evidence[f];
-        r->code = evidence ? 0 : s->avoid_code[f];
-    }
-    return off;
-}
-
-/* What each constraint, the excluded domains and the qualification gaps cost, over the fiches the
- * person could be offered without them: those with evidence and a score, not their own. */
-static int count_removals(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
-    size_t n_avoid = out->n_constraints;
-    if (matcher_reserve((void **)&out->removals, &out->cap_removals, (n_avoid + 1) * MATCHER_MAX_REMOVALS,
-                        sizeof *out->removals, err))
-        return -1;
-    ranked room[(MATCHER_MAX_AVOID + 1) * MATCHER_MAX_REMOVALS];
-    best_heap heaps[MATCHER_MAX_AVOID + 1];
-    for (size_t k = 0; k <= n_avoid; k++) heaps[k] = (best_heap){room + k * MATCHER_MAX_REMOVALS, 0, MATCHER_MAX_REMOVALS};
-    out->removed_by_domain = out->removed_regulated = 0;
-    for (uint32_t f = 0; f < m->n_fiches; f++) {
-        uint8_t flags = s->fiche_flags[f];
-        if (!s->evidence[f] || s->score[f] <= 0 || (flags & FICHE_OWN)) continue;
-        ranked r = {s->score[f], f};
-        for (size_t k = 0; k < n_avoid; k++)
-            if (s->avoided[f] & (1u << k)) {
-                out->constraints[k].removed++;
-                heap_offer(&heaps[k], r);
-            }
-        out->removed_by_domain += (flags & FICHE_EXCLUDED) != 0;
-        if ((flags & FICHE_GAP) && !p->include_regulated) {
-            out->removed_regulated++;
-            heap_offer(&heaps[n_avoid], r);
-        }
-    }
     out->n_removals = 0;
     for (size_t k = 0; k < n_avoid; k++) {
-        out->constraints[k].off = list_removals(s, &heaps[k], out, MATCH_EVIDENCE_NONE);
-        out->constraints[k].n = heaps[k].n;
+        out->constraints[k].off = list_removals(s, &removed[k], out, true);
+        out->constraints[k].n = removed[k].n;
     }
-    out->regulated_off = list_removals(s, &heaps[n_avoid], out, MATCH_EVIDENCE_NONE);
-    out->regulated_n = heaps[n_avoid].n;
-    for (uint32_t k = 0; k < out->regulated_n; k++) {   /* a gap rests on no contexte */
-        out->removals[out->regulated_off + k].evidence = MATCH_EVIDENCE_NONE;
-        out->removals[out->regulated_off + k].code = 0;
-    }
+    out->regulated_off = list_removals(s, &removed[n_avoid], out, false);
+    out->regulated_n = removed[n_avoid].n;
     return 0;
 }
 
@@ -258,6 +251,6 @@ int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match
         out->fiches_scored += s->score[f] > 0;
         if (p->domains.n && !(s->fiche_flags[f] & FICHE_PREFERRED)) s->score[f] /= 1.0 + m->cfg.domain_boost;
     }
-    if (count_removals(m, s, p, out, err) || choose(m, s, p, out, err)) return -1;
+    if (choose(m, s, p, out, err)) return -1;
     return report_current(s, out, err);
 }
