@@ -117,7 +117,7 @@ static int build_score_scales(matcher *m) {
     m->profile_scale = calloc((size_t)m->n_fiches + 1, sizeof *m->profile_scale);
     if (!m->score_scale || !m->profile_scale) return -1;
     for (uint32_t f = 0; f < m->n_fiches; f++) {
-        if (m->fiche_total[f] > 0) m->score_scale[f] = (float)(1.0 / (m->fiche_total[f] * m->score_total));
+        if (m->fiche_total[f] > 0) m->score_scale[f] = (float)(1.0 / (m->fiche_total[f] * m->score_total));   /* a_c, a_r are in coverage */
         if (m->fiche_norm[f] > 0) m->profile_scale[f] = (float)(m->cfg.score_profile / (m->fiche_norm[f] * m->score_total));
     }
     return 0;
@@ -346,8 +346,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->item = calloc(ni, sizeof *s->item);
     s->touched = malloc(ni * sizeof *s->touched);
     s->macro_held = calloc(ni, sizeof *s->macro_held);
-    s->competences = calloc(nf, sizeof *s->competences);
-    s->related = calloc(nf, sizeof *s->related);
+    s->coverage = calloc(nf, sizeof *s->coverage);
     s->profile = calloc(nf, sizeof *s->profile);
     s->kinship = calloc(nf, sizeof *s->kinship);
     s->evidence = calloc(nf, sizeof *s->evidence);
@@ -362,7 +361,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->missing_keys = malloc(ni * sizeof *s->missing_keys);
     s->link_held = malloc(((size_t)m->max_fiche_items * MATCHER_MAX_TOP + 1) * sizeof *s->link_held);
     s->missing_in = calloc(ni, sizeof *s->missing_in);
-    if (!s->item || !s->touched || !s->macro_held || !s->competences || !s->related || !s->profile ||
+    if (!s->item || !s->touched || !s->macro_held || !s->coverage || !s->profile ||
         !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided || !s->avoid_evidence ||
         !s->avoid_code || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held || !s->missing_in)
         goto nomem;
@@ -380,8 +379,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->item);
     free(s->touched);
     free(s->macro_held);
-    free(s->competences);
-    free(s->related);
+    free(s->coverage);
     free(s->profile);
     free(s->kinship);
     free(s->evidence);

@@ -123,8 +123,9 @@ struct matcher_scratch {
     float *macro_held;          /* per item (macros): best holding under it; zero between matches */
     double profile_norm;        /* infer: √Σ held² idf² */
 
-    float *competences, *related, *profile, *kinship;   /* score: per fiche, raw sums */
-    float *evidence;            /* score: held evidence items per fiche */
+    float *coverage;            /* score: per fiche, W(f) × (a_c·C + a_r·R) */
+    float *profile, *kinship;   /* score: per fiche, P's numerator, Σ ew(e)·kin(F_e, f) */
+    uint8_t *evidence;          /* score: 1 when the person holds an evidence item of the fiche */
     double *score;              /* score: per fiche, final */
     uint8_t *fiche_flags;       /* select: FICHE_* */
     uint32_t *avoided;          /* select: bit k: avoid entry k removes the fiche */
@@ -154,7 +155,7 @@ int matcher_resolve(const matcher *m, matcher_scratch *s, const profile *p, matc
 int matcher_infer(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
                   px_error *err);
 void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out);
-/* The components of fiche f's score, once matcher_score has run. */
+/* The components of fiche f's score, once matcher_score has run (C and R read f's items). */
 void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, match_components *c);
 int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
                    px_error *err);

@@ -1,7 +1,8 @@
 /* matcher_score — every fiche's score, a weighted mean of four similarities (docs/matching.md §3).
  *
  * Nothing scans the fiches × their items: each held item adds to the fiches that list it, along
- * its inverted list, and each experience adds its fiche's row of the kinship matrix. */
+ * its inverted list, each held macro-compétence along its list of (fiche, W_m(f)), and each
+ * experience adds its fiche's row of the kinship matrix. */
 #include <string.h>
 
 #include "matcher_private.h"
@@ -11,41 +12,45 @@ static void add_row(float *restrict acc, const float *restrict row, float factor
     for (size_t f = 0; f < n; f++) acc[f] += factor * row[f];
 }
 
-/* Held items: coverage, profile cosine and evidence along their inverted lists; what their
- * macro-compétence would have credited them is taken back from `related` (they count as held). */
+/* The score needs C and R only in the sum a_c·C + a_r·R, so one accumulator holds
+ * W(f) × (a_c·C + a_r·R): a held item adds a_c·held·w(f, i) and takes back the a_r·credit its
+ * macro-compétence gives it below (held or rejected, it has no macro credit); the profile cosine's
+ * numerator and the evidence flag go along the same inverted list. matcher_components recomputes
+ * C and R apart for the listed jobs. */
 static void add_held_items(const matcher *m, matcher_scratch *s, uint32_t n_touched) {
     const rome_csr *inv = &m->idx->item_fiches;
+    float a_c = (float)m->cfg.score_competences, a_r = (float)m->cfg.score_related;
     for (uint32_t k = 0; k < n_touched; k++) {
         uint32_t i = s->touched[k];
         const item_state *st = &s->item[i];
         uint32_t mac = m->items[i].macro;
         float credit = mac != ROME_NONE ? s->macro_held[mac] : 0.0f;
         if (st->held <= 0 && !((st->flags & HELD_REJECTED) && credit > 0)) continue;
-        float held = st->held, square = held * m->items[i].idf2;
-        bool evidence = held > 0 && (m->items[i].traits & ITEM_EVIDENCE);
+        float net = a_c * st->held - a_r * credit, square = st->held * m->items[i].idf2;
         const weighted_link *link = m->item_links + inv->offsets[i];
-        for (uint32_t e = 0, n = rome_csr_count(inv, i); e < n; e++) {
-            uint32_t f = link[e].target;
-            s->competences[f] += held * link[e].w;
-            s->profile[f] += square;
-            s->evidence[f] += evidence;
-            s->related[f] -= credit * link[e].w;   /* held or rejected: no macro credit */
+        uint32_t n = rome_csr_count(inv, i);
+        for (uint32_t e = 0; e < n; e++) {
+            s->coverage[link[e].target] += net * link[e].w;
+            s->profile[link[e].target] += square;
         }
+        if (st->held > 0 && (m->items[i].traits & ITEM_EVIDENCE))
+            for (uint32_t e = 0; e < n; e++) s->evidence[link[e].target] = 1;
     }
 }
 
 /* Each held macro-compétence credits every fiche with its items under it, at the best holding
- * under the macro: related(f) += macro_held(m) × W_m(f). */
+ * under the macro: a_r · macro_held(m) · W_m(f). */
 static void add_macros(const matcher *m, matcher_scratch *s, uint32_t n_touched) {
+    float a_r = (float)m->cfg.score_related;
     for (uint32_t k = 0; k < n_touched; k++) {
         uint32_t mac = m->items[s->touched[k]].macro;
         if (mac == ROME_NONE || s->macro_held[mac] <= 0) continue;
         item_state *st = matcher_touch(s, mac);
         if (st->flags & HELD_MACRO_DONE) continue;
         st->flags |= HELD_MACRO_DONE;
-        float credit = s->macro_held[mac];
+        float credit = a_r * s->macro_held[mac];
         for (uint32_t e = m->macro_offsets[mac]; e < m->macro_offsets[mac + 1]; e++)
-            s->related[m->macro_links[e].target] += credit * m->macro_links[e].w;
+            s->coverage[m->macro_links[e].target] += credit * m->macro_links[e].w;
     }
 }
 
@@ -67,18 +72,26 @@ static double level_factor(const matcher *m, const matcher_scratch *s, uint8_t l
     return factor;
 }
 
+/* C and R of one fiche from its items (for the listed jobs: exact, in double precision), P and K
+ * from matcher_score's sums. */
 void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, match_components *c) {
-    double total = m->fiche_total[f];
-    double related = s->related[f] > 0 ? s->related[f] : 0;   /* sums of floats may undershoot 0 */
+    const rome_csr *fi = &m->idx->fiche_items;
+    double held = 0, related = 0, total = m->fiche_total[f];
+    for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
+        uint32_t i = fi->targets[k];
+        const item_state *st = &s->item[i];
+        uint32_t mac = m->items[i].macro;
+        if (st->held > 0) held += (double)st->held * m->fiche_links[k].w;
+        else if (!(st->flags & HELD_REJECTED) && mac != ROME_NONE)
+            related += (double)s->macro_held[mac] * m->fiche_links[k].w;
+    }
     double norm = s->profile_norm * m->fiche_norm[f];
-    c->competences = total > 0 ? s->competences[f] / total : 0;
+    c->competences = total > 0 ? held / total : 0;
     c->related = total > 0 ? related / total : 0;
     c->profile = norm > 0 ? s->profile[f] / norm : 0;
     c->kinship = s->exp_total > 0 && m->kinship_total > 0 ? s->kinship[f] / (s->exp_total * m->kinship_total) : 0;
     c->level = level_factor(m, s, m->level[f], m->idx->fiches[f].flags & ROME_FICHE_CADRE);
     /* single-precision sums: clamp what exact arithmetic keeps in [0, 1] */
-    if (c->competences > 1) c->competences = 1;
-    if (c->related > 1) c->related = 1;
     if (c->profile > 1) c->profile = 1;
     if (c->kinship > 1) c->kinship = 1;
 }
@@ -90,24 +103,20 @@ static void final_scores(const matcher *m, matcher_scratch *s) {
     for (uint32_t level = 0; level < 16; level++)
         for (uint32_t cadre = 0; cadre < 2; cadre++)
             factor[level | cadre << 4] = (float)level_factor(m, s, (uint8_t)level, cadre);
-    float a_c = (float)m->cfg.score_competences, a_r = (float)m->cfg.score_related;
     float inv_profile = s->profile_norm > 0 ? (float)(1.0 / s->profile_norm) : 0.0f;
     float inv_kinship = s->exp_total > 0 ? (float)(1.0 / (s->exp_total * m->score_total)) : 0.0f;
-    const float *restrict c = s->competences, *restrict r = s->related, *restrict p = s->profile,
-                          *restrict k = s->kinship;
+    const float *restrict c = s->coverage, *restrict p = s->profile, *restrict k = s->kinship;
     for (uint32_t f = 0; f < m->n_fiches; f++) {
-        float related = r[f] > 0 ? r[f] : 0;
-        float mean = m->score_scale[f] * (a_c * c[f] + a_r * related) + m->profile_scale[f] * p[f] * inv_profile +
-                     k[f] * inv_kinship;
+        float mean = m->score_scale[f] * c[f] + m->profile_scale[f] * p[f] * inv_profile + k[f] * inv_kinship;
         float score = factor[m->level_class[f]] * mean;
-        s->score[f] = score < 1 ? score : 1;
+        /* single-precision sums: keep what exact arithmetic keeps in [0, 1] */
+        s->score[f] = score < 0 ? 0 : score < 1 ? score : 1;
     }
 }
 
 void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out) {
     size_t nf = m->n_fiches;
-    memset(s->competences, 0, nf * sizeof *s->competences);
-    memset(s->related, 0, nf * sizeof *s->related);
+    memset(s->coverage, 0, nf * sizeof *s->coverage);
     memset(s->profile, 0, nf * sizeof *s->profile);
     memset(s->kinship, 0, nf * sizeof *s->kinship);
     memset(s->evidence, 0, nf * sizeof *s->evidence);
