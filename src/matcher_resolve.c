@@ -5,6 +5,8 @@
 
 #include "matcher_private.h"
 
+#define UNKNOWN_PERSON_LEVEL 3u   /* CAP/BEP */
+
 /* Longer experiences vouch for more, with diminishing returns: half weight at 0 months, full weight
  * from ten years on, 0.84 at two years. An experience without `months` counts in full. */
 static double duration_factor(int32_t months) {
@@ -87,5 +89,7 @@ int matcher_resolve(const matcher *m, matcher_scratch *s, const profile *p, matc
         s->exp_weight[e] = ew;
         s->exp_total += ew;
     }
+    /* someone whose jobs name no diploma (a Diplôme d'État, experience alone) starts from CAP */
+    if (!s->person_level && s->exp_total > 0) s->person_level = UNKNOWN_PERSON_LEVEL;
     return 0;
 }
