@@ -57,6 +57,7 @@ static void build_links(matcher *m) {
             uint32_t i = fi->targets[k];
             float w = link_weight(m, i, fi->importance ? fi->importance[k] : 0);
             m->fiche_links[k] = (weighted_link){i, w};
+            m->fiche_link_traits[k] = m->items[i].traits;
             total += w;
             norm += m->items[i].idf2;
         }
@@ -265,12 +266,13 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->items = calloc((size_t)m->n_items + 1, sizeof *m->items);
     m->fiche_links = malloc((links + 1) * sizeof *m->fiche_links);
     m->item_links = malloc((links + 1) * sizeof *m->item_links);
+    m->fiche_link_traits = malloc(links + 1);
     m->fiche_total = calloc((size_t)m->n_fiches + 1, sizeof *m->fiche_total);
     m->fiche_norm = calloc((size_t)m->n_fiches + 1, sizeof *m->fiche_norm);
     m->level = calloc((size_t)m->n_fiches + 1, sizeof *m->level);
     m->level_class = calloc((size_t)m->n_fiches + 1, sizeof *m->level_class);
     m->appellation_fiche = malloc(((size_t)idx->n.appellations + 1) * sizeof *m->appellation_fiche);
-    if (!m->items || !m->fiche_links || !m->item_links || !m->fiche_total || !m->fiche_norm || !m->level || !m->level_class ||
+    if (!m->items || !m->fiche_links || !m->item_links || !m->fiche_link_traits || !m->fiche_total || !m->fiche_norm || !m->level || !m->level_class ||
         !m->appellation_fiche) {
         px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory");
         goto fail;
@@ -315,6 +317,7 @@ void matcher_free(matcher *m) {
     free(m->items);
     free(m->fiche_links);
     free(m->item_links);
+    free(m->fiche_link_traits);
     free(m->fiche_total);
     free(m->fiche_norm);
     free(m->macro_offsets);
@@ -346,6 +349,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->item = calloc(ni, sizeof *s->item);
     s->touched = malloc(ni * sizeof *s->touched);
     s->macro_held = calloc(ni, sizeof *s->macro_held);
+    s->held_bits = calloc(ni / 64 + 1, sizeof *s->held_bits);
     s->coverage = calloc(nf, sizeof *s->coverage);
     s->profile = calloc(nf, sizeof *s->profile);
     s->kinship = calloc(nf, sizeof *s->kinship);
@@ -361,7 +365,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->missing_keys = malloc(ni * sizeof *s->missing_keys);
     s->link_held = malloc(((size_t)m->max_fiche_items * MATCHER_MAX_TOP + 1) * sizeof *s->link_held);
     s->missing_in = calloc(ni, sizeof *s->missing_in);
-    if (!s->item || !s->touched || !s->macro_held || !s->coverage || !s->profile ||
+    if (!s->item || !s->touched || !s->macro_held || !s->held_bits || !s->coverage || !s->profile ||
         !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided || !s->avoid_evidence ||
         !s->avoid_code || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held || !s->missing_in)
         goto nomem;
@@ -379,6 +383,7 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->item);
     free(s->touched);
     free(s->macro_held);
+    free(s->held_bits);
     free(s->coverage);
     free(s->profile);
     free(s->kinship);

@@ -6,11 +6,12 @@
 
 /* Missing items order by usefulness, w(f, i) × (jobs of the list that miss i): what matters most
  * to this job and opens the most other suggestions; ties by code. As one integer key: the float's
- * bits (positive floats order as their bits) inverted, above the item id. */
-static uint64_t missing_key(float usefulness, uint32_t item) {
+ * bits (positive floats order as their bits) inverted, above the item id, itself above the
+ * qualification flag (item ids are below 2^31: MATCHER_MAX_ITEMS), which changes no order. */
+static uint64_t missing_key(float usefulness, uint32_t item, bool qualification) {
     uint32_t bits;
     memcpy(&bits, &usefulness, sizeof bits);
-    return ((uint64_t)~bits << 32) | item;
+    return ((uint64_t)~bits << 32) | (uint64_t)item << 1 | qualification;
 }
 
 static void sort_keys(uint64_t *v, uint32_t n) {
@@ -68,9 +69,10 @@ static void read_holdings(const matcher *m, matcher_scratch *s, const match_resu
     for (size_t j = 0; j < out->n_jobs; j++) {
         uint32_t f = out->jobs[j].fiche;
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-            float held = s->item[fi->targets[k]].held;
+            uint32_t i = fi->targets[k];
+            float held = (s->held_bits[i / 64] >> (i % 64)) & 1 ? s->item[i].held : 0.0f;
             s->link_held[at++] = held;
-            s->missing_in[fi->targets[k]] += held <= 0;
+            s->missing_in[i] += held <= 0;
         }
     }
 }
@@ -89,28 +91,31 @@ static void describe_job(const matcher *m, matcher_scratch *s, const match_resul
     const rome_csr *fi = &idx->fiche_items;
     uint32_t f = job->fiche, n_held = 0, n_missing = 0, n_qual = 0, n = rome_csr_count(fi, f);
     double part[MATCHER_MAX_EXPERIENCES + 1] = {0};   /* reasons: per experience, then declared */
+    double held_weight = 0;
     for (uint32_t k = fi->offsets[f], l = 0; k < fi->offsets[f + 1]; k++, l++) {
         uint32_t i = fi->targets[k];
         if (link_held[l] > 0) {
             codes[n_held++] = i;
+            held_weight += (double)link_held[l] * m->fiche_links[k].w;
             add_item_part(m, &s->item[i], m->fiche_links[k].w, f, out->n_experiences, part);
         } else {
-            s->missing_keys[n_missing++] = missing_key(m->fiche_links[k].w * s->missing_in[i], i);
+            s->missing_keys[n_missing++] = missing_key(m->fiche_links[k].w * s->missing_in[i], i,
+                                                       m->fiche_link_traits[k] & ITEM_QUALIFICATION);
         }
     }
     sort_keys(s->missing_keys, n_missing);
     uint32_t *missing = codes + n_held, *qualifications = missing + n_missing;
     for (uint32_t k = 0; k < n_missing; k++) {
-        uint32_t i = (uint32_t)s->missing_keys[k];
+        uint32_t low = (uint32_t)s->missing_keys[k], i = low >> 1;
         missing[k] = i;
-        if (m->items[i].traits & ITEM_QUALIFICATION) qualifications[n_qual++] = i;
+        if (low & 1) qualifications[n_qual++] = i;
     }
     uint32_t base = (uint32_t)(codes - out->codes);
     job->held = (match_slice){base, n_held};
     job->missing = (match_slice){base + n_held, n_missing};
     job->qualifications = (match_slice){base + n_held + n_missing, n_qual};
     job->held_share = n ? (double)n_held / n : 0;
-    matcher_components(m, s, f, &job->components);
+    matcher_components(m, s, f, held_weight, &job->components);
     job->level = m->level[f];
     uint8_t flags = idx->fiches[f].flags;
     job->flags = ((flags & ROME_FICHE_REGLEMENTE) ? MATCH_JOB_REGULATED : 0u) |

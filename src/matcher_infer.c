@@ -11,6 +11,7 @@ static void reset_items(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_touched; k++) {
         uint32_t i = s->touched[k];
         memset(&s->item[i], 0, sizeof s->item[i]);
+        s->held_bits[i / 64] = 0;   /* whole words: every bit in them belongs to a touched item */
         if (m->items[i].macro != ROME_NONE) s->macro_held[m->items[i].macro] = 0;
     }
     s->n_touched = 0;
@@ -74,6 +75,7 @@ static void settle_holdings(const matcher *m, matcher_scratch *s) {
         uint32_t i = s->touched[k];
         float held = s->item[i].held;
         if (held <= 0) continue;
+        s->held_bits[i / 64] |= 1ull << (i % 64);
         uint32_t mac = m->items[i].macro;
         if (mac != ROME_NONE && held > s->macro_held[mac]) s->macro_held[mac] = held;
         norm += (double)held * held * m->items[i].idf2;

@@ -59,6 +59,7 @@ struct matcher {
     item_info *items;                 /* per item */
     float importance_weight[3];       /* by rome_importance */
     weighted_link *fiche_links;       /* parallel to idx->fiche_items.targets */
+    uint8_t *fiche_link_traits;       /* parallel too: the item's ITEM_* (read in link order) */
     weighted_link *item_links;        /* parallel to idx->item_fiches.targets */
     double *fiche_total;              /* Σ_i w(f, i) */
     float *fiche_norm;                /* √Σ_i idf²(i) over the fiche's items */
@@ -121,6 +122,8 @@ struct matcher_scratch {
     uint32_t *touched;          /* items whose state is not zero */
     uint32_t n_touched;
     float *macro_held;          /* per item (macros): best holding under it; zero between matches */
+    uint64_t *held_bits;        /* infer: bit i set when held(i) > 0 (4 KiB: describe reads it for
+                                   every listed item, where item states would miss the cache) */
     double profile_norm;        /* infer: √Σ held² idf² */
 
     float *coverage;            /* score: per fiche, W(f) × (a_c·C + a_r·R) */
@@ -136,7 +139,8 @@ struct matcher_scratch {
     ranked *ranked_items;       /* infer: skill candidates (score = weight, id = item) */
     uint64_t *missing_keys;     /* describe: one job's missing items as sort keys */
     float *link_held;           /* describe: holdings of the listed jobs' items, in link order */
-    uint16_t *missing_in;       /* describe: per item, listed jobs that miss it; zero between */
+    uint8_t *missing_in;        /* describe: per item, listed jobs (≤ MATCHER_MAX_TOP) that miss
+                                   it; zero between matches */
 };
 
 /* The state of item i, listed for the reset of the next match. */
@@ -155,8 +159,9 @@ int matcher_resolve(const matcher *m, matcher_scratch *s, const profile *p, matc
 int matcher_infer(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
                   px_error *err);
 void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out);
-/* The components of fiche f's score, once matcher_score has run (C and R read f's items). */
-void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, match_components *c);
+/* The components of fiche f's score once matcher_score has run; held_weight = Σ held(i)·w(f, i). */
+void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, double held_weight,
+                        match_components *c);
 int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
                    px_error *err);
 int matcher_describe(const matcher *m, matcher_scratch *s, match_result *out, px_error *err);

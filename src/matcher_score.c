@@ -15,8 +15,8 @@ static void add_row(float *restrict acc, const float *restrict row, float factor
 /* The score needs C and R only in the sum a_c·C + a_r·R, so one accumulator holds
  * W(f) × (a_c·C + a_r·R): a held item adds a_c·held·w(f, i) and takes back the a_r·credit its
  * macro-compétence gives it below (held or rejected, it has no macro credit); the profile cosine's
- * numerator and the evidence flag go along the same inverted list. matcher_components recomputes
- * C and R apart for the listed jobs. */
+ * numerator and the evidence flag go along the same inverted list. matcher_components tells C
+ * and R apart for the listed jobs. */
 static void add_held_items(const matcher *m, matcher_scratch *s, uint32_t n_touched) {
     const rome_csr *inv = &m->idx->item_fiches;
     float a_c = (float)m->cfg.score_competences, a_r = (float)m->cfg.score_related;
@@ -72,26 +72,21 @@ static double level_factor(const matcher *m, const matcher_scratch *s, uint8_t l
     return factor;
 }
 
-/* C and R of one fiche from its items (for the listed jobs: exact, in double precision), P and K
- * from matcher_score's sums. */
-void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, match_components *c) {
-    const rome_csr *fi = &m->idx->fiche_items;
-    double held = 0, related = 0, total = m->fiche_total[f];
-    for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
-        uint32_t i = fi->targets[k];
-        const item_state *st = &s->item[i];
-        uint32_t mac = m->items[i].macro;
-        if (st->held > 0) held += (double)st->held * m->fiche_links[k].w;
-        else if (!(st->flags & HELD_REJECTED) && mac != ROME_NONE)
-            related += (double)s->macro_held[mac] * m->fiche_links[k].w;
-    }
+/* The components of fiche f: C from the job's own items (`held_weight` = Σ held(i)·w(f, i), which
+ * describe sums as it lists them, in double precision), R from the coverage sum less C's part
+ * (single precision: errors of about 1e-7), P and K from their sums. */
+void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, double held_weight,
+                        match_components *c) {
+    double total = m->fiche_total[f], a_r = m->cfg.score_related;
     double norm = s->profile_norm * m->fiche_norm[f];
-    c->competences = total > 0 ? held / total : 0;
-    c->related = total > 0 ? related / total : 0;
+    c->competences = total > 0 ? held_weight / total : 0;
+    c->related = total > 0 && a_r > 0 ? (s->coverage[f] / total - m->cfg.score_competences * c->competences) / a_r : 0;
     c->profile = norm > 0 ? s->profile[f] / norm : 0;
     c->kinship = s->exp_total > 0 && m->kinship_total > 0 ? s->kinship[f] / (s->exp_total * m->kinship_total) : 0;
     c->level = level_factor(m, s, m->level[f], m->idx->fiches[f].flags & ROME_FICHE_CADRE);
     /* single-precision sums: clamp what exact arithmetic keeps in [0, 1] */
+    if (c->related < 0) c->related = 0;
+    if (c->related > 1) c->related = 1;
     if (c->profile > 1) c->profile = 1;
     if (c->kinship > 1) c->kinship = 1;
 }
