@@ -134,6 +134,8 @@ struct matcher_scratch {
     uint32_t *avoided;          /* select: bit k: avoid entry k removes the fiche */
     uint8_t *avoid_evidence;    /* select: evidence of the first entry that removed it */
     uint32_t *avoid_code;
+    uint32_t histogram[2 * 1024]; /* select: score buckets of the open fiches, then of those with
+                                     evidence (matcher_select.c SCORE_BUCKETS) */
     ranked *candidates;         /* select: working array, n_fiches */
     ranked *best;               /* select: the chosen jobs, best first (top) */
     ranked *ranked_items;       /* infer: skill candidates (score = weight, id = item) */

@@ -152,7 +152,26 @@ static uint32_t list_removals(const matcher_scratch *s, best_heap *h, match_resu
     return off;
 }
 
-/* One pass over the fiches does both jobs of the selection:
+/* The best of many scores without a heap: a histogram of the scores over SCORE_BUCKETS equal
+ * buckets of [0, 1] tells the lowest bucket that still holds a place; only the fiches from that
+ * bucket up are kept and sorted. Offering every fiche to a heap cost more: scores come in runs
+ * (a domain's fiches are next to each other), and each better one re-sorted the heap. */
+#define SCORE_BUCKETS 1024u
+
+static uint32_t bucket_of(double score) {
+    uint32_t b = (uint32_t)(score * SCORE_BUCKETS);
+    return b < SCORE_BUCKETS ? b : SCORE_BUCKETS - 1;
+}
+
+/* The lowest bucket from which the buckets up hold at least cap scores (0: all of them). */
+static uint32_t lowest_bucket(const uint32_t *hist, uint32_t cap) {
+    uint32_t sum = 0;
+    for (uint32_t b = SCORE_BUCKETS; b-- > 0;)
+        if ((sum += hist[b]) >= cap) return b;
+    return 0;
+}
+
+/* Two passes over the fiches do both jobs of the selection:
  *  - the list: the first evidence_places places go to jobs where the person holds at least one
  *    savoir-faire or savoir (a macro-compétence or savoir-être alone never carries a job there);
  *    the places after them take the best of the rest, evidence or not;
@@ -165,22 +184,25 @@ static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_
         matcher_reserve((void **)&out->removals, &out->cap_removals, (n_avoid + 1) * MATCHER_MAX_REMOVALS,
                         sizeof *out->removals, err))
         return -1;
-    best_heap with = {s->candidates, 0, places}, all = {s->best, 0, top};
     ranked room[(MATCHER_MAX_AVOID + 1) * MATCHER_MAX_REMOVALS];
     best_heap removed[MATCHER_MAX_AVOID + 1];   /* per avoid entry, then the qualification gaps */
     for (size_t k = 0; k <= n_avoid; k++)
         removed[k] = (best_heap){room + k * MATCHER_MAX_REMOVALS, 0, MATCHER_MAX_REMOVALS};
     uint8_t barring = FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
     uint8_t costing = FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
+    uint32_t *hist_all = s->histogram, *hist_with = s->histogram + SCORE_BUCKETS;
+    memset(s->histogram, 0, 2 * SCORE_BUCKETS * sizeof *s->histogram);
     for (uint32_t f = 0; f < m->n_fiches; f++) {
         uint8_t flags = s->fiche_flags[f];
-        ranked r = {s->score[f], f};
-        if (r.score <= 0) continue;
+        double score = s->score[f];
+        if (score <= 0) continue;
         bool evidence = s->evidence[f] > 0;
         if (!(flags & barring)) {
-            heap_offer(&all, r);
-            if (evidence) heap_offer(&with, r);
+            uint32_t b = bucket_of(score);
+            hist_all[b]++;
+            hist_with[b] += evidence;
         } else if (evidence && (flags & costing) && !(flags & FICHE_OWN)) {
+            ranked r = {score, f};
             for (size_t k = 0; k < n_avoid; k++)
                 if (s->avoided[f] & (1u << k)) {
                     out->constraints[k].removed++;
@@ -193,16 +215,25 @@ static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_
             }
         }
     }
-    ranked_sort(with.v, with.n);
-    ranked_sort(all.v, all.n);
-    size_t n = 0;
-    for (uint32_t k = 0; k < with.n; k++) {
-        s->fiche_flags[with.v[k].id] |= FICHE_TAKEN;
-        out->jobs[n++] = (match_job){.fiche = with.v[k].id, .score = with.v[k].score};
+    uint32_t from_all = lowest_bucket(hist_all, top), from_with = lowest_bucket(hist_with, places);
+    size_t n_all = 0, n_with = 0;
+    for (uint32_t f = 0; f < m->n_fiches; f++) {
+        double score = s->score[f];
+        if (score <= 0 || (s->fiche_flags[f] & barring)) continue;
+        uint32_t b = bucket_of(score);
+        if (b >= from_all) s->best[n_all++] = (ranked){score, f};
+        if (b >= from_with && s->evidence[f]) s->candidates[n_with++] = (ranked){score, f};
     }
-    for (uint32_t k = 0; k < all.n && n < top; k++)
-        if (!(s->fiche_flags[all.v[k].id] & FICHE_TAKEN))
-            out->jobs[n++] = (match_job){.fiche = all.v[k].id, .score = all.v[k].score};
+    n_with = ranked_best(s->candidates, n_with, places);
+    n_all = ranked_best(s->best, n_all, top);
+    size_t n = 0;
+    for (uint32_t k = 0; k < n_with; k++) {
+        s->fiche_flags[s->candidates[k].id] |= FICHE_TAKEN;
+        out->jobs[n++] = (match_job){.fiche = s->candidates[k].id, .score = s->candidates[k].score};
+    }
+    for (uint32_t k = 0; k < n_all && n < top; k++)
+        if (!(s->fiche_flags[s->best[k].id] & FICHE_TAKEN))
+            out->jobs[n++] = (match_job){.fiche = s->best[k].id, .score = s->best[k].score};
     out->n_jobs = n;
     out->n_removals = 0;
     for (size_t k = 0; k < n_avoid; k++) {
