@@ -231,7 +231,9 @@ static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_
         s->fiche_flags[s->candidates[k].id] |= FICHE_TAKEN;
         out->jobs[n++] = (match_job){.fiche = s->candidates[k].id, .score = s->candidates[k].score};
     }
-    for (uint32_t k = 0; k < n_all && n < top; k++)
+    /* jobs without evidence only after the evidence places: when fewer jobs have evidence, the
+     * list ends with them (the person's confirmations and additions open more) */
+    for (uint32_t k = 0; k < n_all && n < top && n_with == places; k++)
         if (!(s->fiche_flags[s->best[k].id] & FICHE_TAKEN))
             out->jobs[n++] = (match_job){.fiche = s->best[k].id, .score = s->best[k].score};
     out->n_jobs = n;
