@@ -78,7 +78,10 @@ typedef struct matcher_config {
     double weight_principale;     /* [weight.principale]  item importance "Principale"           1.0  */
     double weight_emergente;      /* [weight.emergente]   importance "Émergente"                 0.7  */
     double weight_other;          /* [weight.other]       no importance flag                     0.4  */
-    double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items       0.65 */
+    double savoir_etre_factor;    /* [weight.savoir_etre] multiplier for savoir-être items in the
+                                                            score (C, R, P)                      0    */
+    double skills_savoir_etre;    /* [skills.savoir_etre] multiplier for savoir-être items in the
+                                                            order of the skills to ask about     0.5  */
     double inferred_confidence;   /* [inferred_confidence] holding of an inferred, unconfirmed item 0.6 */
     /* what an experience vouches for */
     double extra_weight;          /* [extra_weight]       extra-professional experience weight    0.5  */
@@ -165,7 +168,7 @@ typedef struct match_skill {
     uint32_t from;                /* bit e set: inferred from experience e */
     double weight;                /* importance * kind_factor * specificity * support */
     double importance;            /* weight of its best importance among the experiences' fiches */
-    double kind_factor;           /* savoir_etre_factor for savoir-être, else 1 */
+    double kind_factor;           /* skills_savoir_etre for savoir-être, else 1 */
     double specificity;           /* in [0,1], see docs */
     double support;               /* sum of the supporting experiences' weights */
 } match_skill;

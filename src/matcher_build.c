@@ -29,8 +29,9 @@ static void build_items(matcher *m) {
         uint32_t df = rome_csr_count(&idx->item_fiches, i);
         double idf = df ? log(n / df) : log(n);
         item_info *info = &m->items[i];
+        double kind = it->kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
         info->specificity = (float)(idf / log(n));
-        info->idf2 = (float)(idf * idf);
+        info->idf2 = (float)(kind * kind * idf * idf);   /* the profile vector's entries are kind · t_i */
         info->macro = (it->flags & ROME_ITEM_MACRO) ? i : it->macro;
         info->traits = 0;
         if (it->kind == ROME_KIND_SAVOIR_ETRE) info->traits |= ITEM_SAVOIR_ETRE;
@@ -38,6 +39,7 @@ static void build_items(matcher *m) {
         if (it->flags & ROME_ITEM_MACRO) info->traits |= ITEM_MACRO;
         if ((it->kind == ROME_KIND_SAVOIR_FAIRE && !(it->flags & ROME_ITEM_MACRO)) || it->kind == ROME_KIND_SAVOIR)
             info->traits |= ITEM_EVIDENCE;
+        if (kind == 0) info->traits |= ITEM_WEIGHTLESS;
     }
 }
 
@@ -290,6 +292,12 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     if (build_macro_lists(m) || build_domain_lists(m) || build_regulated(m)) {
         px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory");
         goto fail;
+    }
+    for (uint32_t mac = 0; mac < m->n_items; mac++) {   /* a macro whose items all weigh 0 credits 0 */
+        bool weightless = m->macro_offsets[mac] < m->macro_offsets[mac + 1];
+        for (uint32_t e = m->macro_offsets[mac]; e < m->macro_offsets[mac + 1] && weightless; e++)
+            weightless = m->macro_links[e].w == 0;
+        if (weightless) m->items[mac].traits |= ITEM_WEIGHTLESS;
     }
     if (build_constraints(m, err) || matcher_build_kinship(m, err)) goto fail;
     m->score_total = cfg->score_competences + cfg->score_related + cfg->score_profile + m->kinship_total;

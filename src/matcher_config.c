@@ -31,7 +31,8 @@ matcher_config matcher_config_default(void) {
     c.weight_principale = 1.0;
     c.weight_emergente = 0.7;
     c.weight_other = 0.4;
-    c.savoir_etre_factor = 0.65;
+    c.savoir_etre_factor = 0.0;
+    c.skills_savoir_etre = 0.5;
     c.inferred_confidence = 0.6;
     c.extra_weight = 0.5;
     c.recency_decay = 0.04;
@@ -83,6 +84,7 @@ static const real_key real_keys[] = {
     {"weight.emergente", offsetof(matcher_config, weight_emergente), 0, 1, false},
     {"weight.other", offsetof(matcher_config, weight_other), 0, 1, false},
     {"weight.savoir_etre", offsetof(matcher_config, savoir_etre_factor), 0, 1, false},
+    {"skills.savoir_etre", offsetof(matcher_config, skills_savoir_etre), 0, 1, false},
     {"inferred_confidence", offsetof(matcher_config, inferred_confidence), 0, 1, true},
     {"extra_weight", offsetof(matcher_config, extra_weight), 0, 1, false},
     {"recency_decay", offsetof(matcher_config, recency_decay), 0, 1, false},

@@ -92,7 +92,7 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
         uint32_t i = s->touched[k];
         const item_state *st = &s->item[i];
         if (!(st->flags & HELD_INFERRED) || (st->flags & (HELD_DECLARED | HELD_REJECTED))) continue;
-        double kind = (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.savoir_etre_factor : 1.0;
+        double kind = (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.skills_savoir_etre : 1.0;
         cand[n++] = (ranked){m->importance_weight[st->best_importance] * kind * m->items[i].specificity *
                                  st->support,
                              i};
@@ -108,7 +108,7 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
             .from = st->from,
             .weight = cand[k].score,
             .importance = m->importance_weight[st->best_importance],
-            .kind_factor = (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.savoir_etre_factor : 1.0,
+            .kind_factor = (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.skills_savoir_etre : 1.0,
             .specificity = m->items[i].specificity,
             .support = st->support,
         };

@@ -28,6 +28,8 @@
 #define ITEM_QUALIFICATION 0x02u
 #define ITEM_MACRO 0x04u
 #define ITEM_EVIDENCE 0x08u   /* a savoir-faire that is not a macro-compétence, or a savoir */
+#define ITEM_WEIGHTLESS 0x10u /* weighs 0 in every fiche and in the profile (savoir-être when
+                                 weight.savoir_etre is 0; for a macro: all its items do) */
 
 typedef struct item_info {
     float specificity;      /* ln(N / df) / ln(N), in [0, 1] */

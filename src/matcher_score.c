@@ -26,6 +26,7 @@ static void add_held_items(const matcher *m, matcher_scratch *s, uint32_t n_touc
         uint32_t mac = m->items[i].macro;
         float credit = mac != ROME_NONE ? s->macro_held[mac] : 0.0f;
         if (st->held <= 0 && !((st->flags & HELD_REJECTED) && credit > 0)) continue;
+        if (m->items[i].traits & ITEM_WEIGHTLESS) continue;   /* adds zeros along a long list */
         float net = a_c * st->held - a_r * credit, square = st->held * m->items[i].idf2;
         const weighted_link *link = m->item_links + inv->offsets[i];
         uint32_t n = rome_csr_count(inv, i);
@@ -44,7 +45,7 @@ static void add_macros(const matcher *m, matcher_scratch *s, uint32_t n_touched)
     float a_r = (float)m->cfg.score_related;
     for (uint32_t k = 0; k < n_touched; k++) {
         uint32_t mac = m->items[s->touched[k]].macro;
-        if (mac == ROME_NONE || s->macro_held[mac] <= 0) continue;
+        if (mac == ROME_NONE || s->macro_held[mac] <= 0 || (m->items[mac].traits & ITEM_WEIGHTLESS)) continue;
         item_state *st = matcher_touch(s, mac);
         if (st->flags & HELD_MACRO_DONE) continue;
         st->flags |= HELD_MACRO_DONE;
