@@ -19,6 +19,7 @@
 
 #define STEM_BYTES 7u   /* "manutention" and "manutentionner" share "manuten" */
 #define MIN_WORD 3u
+#define KINSHIP_MAX_WORDS 65536u   /* distinct words of one kind (ROME v60's définitions: ~4,900) */
 
 /* A word of a text as a number: its (at most 8) stem bytes. */
 typedef uint64_t word_key;
@@ -236,7 +237,7 @@ static int add_kind(matcher *m, int kind, double weight) {
     const rome_index *idx = m->idx;
     if (weight == 0) return 0;
     docs d;
-    uint32_t max_terms = kind == KIND_MACRO ? m->n_items : kind == KIND_TAGS ? idx->n.tags + 1u : 1u << 16;
+    uint32_t max_terms = kind == KIND_MACRO ? m->n_items : kind == KIND_TAGS ? idx->n.tags + 1u : KINSHIP_MAX_WORDS;
     if (docs_init(&d, m->n_fiches, max_terms)) {
         docs_free(&d);
         return -1;
@@ -276,7 +277,9 @@ int matcher_build_kinship(matcher *m, px_error *err) {
     const double weights[KINDS] = {c->kin_definition, c->kin_access, c->kin_titles, c->kin_tags, c->kin_macro};
     for (int kind = 0; kind < KINDS; kind++)
         if (add_kind(m, kind, weights[kind]))
-            return px_error_set(err, MATCHER_ERR_NOMEM, "matcher: out of memory (kinship words)");
+            return px_error_set(err, MATCHER_ERR_NOMEM,
+                                "matcher: out of memory, or over %u distinct words in the fiches' texts",
+                                KINSHIP_MAX_WORDS);
     add_parents(m, c->kin_parent);
     m->kinship_total = c->kin_definition + c->kin_access + c->kin_titles + c->kin_tags + c->kin_macro +
                        c->kin_parent;

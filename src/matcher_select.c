@@ -279,11 +279,11 @@ int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match
         mark_domains(m, s, &p->exclude_domains, "exclude_domains", FICHE_EXCLUDED, err))
         return -1;
     mark_qualification_gaps(m, s, professional);
+    if (report_current(s, out, err)) return -1;   /* their own score, before any preference */
     out->fiches_scored = 0;
     for (uint32_t f = 0; f < nf; f++) {
         out->fiches_scored += s->score[f] > 0;
         if (p->domains.n && !(s->fiche_flags[f] & FICHE_PREFERRED)) s->score[f] /= 1.0 + m->cfg.domain_boost;
     }
-    if (choose(m, s, p, out, err)) return -1;
-    return report_current(s, out, err);
+    return choose(m, s, p, out, err);
 }
