@@ -130,6 +130,12 @@ int matcher_describe(const matcher *m, matcher_scratch *s, match_result *out, px
     size_t need = 0;
     for (size_t j = 0; j < out->n_jobs; j++) need += 2u * rome_csr_count(fi, out->jobs[j].fiche);
     if (matcher_reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err)) return -1;
+    /* the reasons read K(F_e, f) for every experience and job: scattered over the 10 MiB matrix,
+     * so ask for them all now, while the holdings are read */
+    for (size_t e = 0; e < out->n_experiences; e++)
+        if (out->experiences[e].fiche != ROME_NONE)
+            for (size_t j = 0; j < out->n_jobs; j++)
+                __builtin_prefetch(m->kinship + (size_t)out->experiences[e].fiche * m->n_fiches + out->jobs[j].fiche);
     read_holdings(m, s, out);
     out->n_codes = 0;
     const float *link_held = s->link_held;
