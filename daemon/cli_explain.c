@@ -1,5 +1,6 @@
 /* `passerelle explain`: suggestion events (as JSON lines from `passerelle tail` or `passerelle
- * match`) rendered for people: occupations with the competences held and to acquire in words. */
+ * match`) rendered for people: occupations with what their score is made of, their flags and the
+ * competences held and to acquire in words, and what each constraint removed and why. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -79,8 +80,9 @@ static void print_job_detail(const cJSON *j) {
                number(c, "competences"), number(c, "related"), number(c, "profile"),
                number(c, "kinship"), number(c, "level"));
     const char *level = level_name(number(j, "level"));
-    printf("       holds %.0f%% of its competences; entry level %s\n",
-           100 * number(j, "held_share"), level ? level : "not stated");
+    if (cJSON_IsNumber(cJSON_GetObjectItem(j, "held_share")))
+        printf("       holds %.0f%% of its competences; entry level %s\n",
+               100 * number(j, "held_share"), level ? level : "not stated");
     static const struct {
         const char *key, *words;
     } flags[] = {
