@@ -1,5 +1,6 @@
 /* `passerelle explain`: suggestion events (as JSON lines from `passerelle tail` or `passerelle
- * match`) rendered for people: occupations with the competences held and to acquire in words. */
+ * match`) rendered for people: occupations with what their score is made of, their flags and the
+ * competences held and to acquire in words, and what each constraint removed and why. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -55,6 +56,73 @@ static void print_skills(const rome_index *idx, const cJSON *skills, int max) {
     }
 }
 
+static double number(const cJSON *o, const char *k) {
+    return cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
+}
+
+static const char *fiche_label(const rome_index *idx, const char *code) {
+    uint32_t f = rome_fiche_find(idx, code);
+    return f == ROME_NONE ? "" : rome_str(idx, idx->fiches[f].label);
+}
+
+/* The diploma a fiche's entry level names (docs/matching.md §3). */
+static const char *level_name(double level) {
+    static const char *const names[] = {"CAP/BEP", "Bac", "Bac+2", "Bac+3", "Bac+5", "doctorat"};
+    return level >= 3 && level <= 8 ? names[(int)level - 3] : NULL;
+}
+
+/* What a job's score is made of, how much of it is held, and its flags, in words. */
+static void print_job_detail(const cJSON *j) {
+    const cJSON *c = cJSON_GetObjectItem(j, "components");
+    if (cJSON_IsObject(c))
+        printf("       score from: competences held %.2f, related %.2f, profile %.2f, kinship %.2f,"
+               " level factor %.2f\n",
+               number(c, "competences"), number(c, "related"), number(c, "profile"),
+               number(c, "kinship"), number(c, "level"));
+    const char *level = level_name(number(j, "level"));
+    if (cJSON_IsNumber(cJSON_GetObjectItem(j, "held_share")))
+        printf("       holds %.0f%% of its competences; entry level %s\n",
+               100 * number(j, "held_share"), level ? level : "not stated");
+    static const struct {
+        const char *key, *words;
+    } flags[] = {
+        {"regulated", "regulated occupation (emploi réglementé)"},
+        {"cadre", "cadre position"},
+        {"no_evidence", "shares no competence with you: suggested for its kinship with your jobs"},
+        {"qualification_gap", "needs a qualification you do not hold"},
+    };
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+        if (cJSON_IsTrue(cJSON_GetObjectItem(j, flags[k].key)))
+            printf("       ! %s\n", flags[k].words);
+}
+
+/* Why a constraint removed a job: {because, code} of excluded.constraints[].jobs[]. */
+static void print_removal(const rome_index *idx, const cJSON *x) {
+    const cJSON *rome = cJSON_GetObjectItem(x, "rome");
+    const cJSON *because = cJSON_GetObjectItem(x, "because");
+    const cJSON *code = cJSON_GetObjectItem(x, "code");
+    const char *fiche = cJSON_IsString(rome) ? rome->valuestring : "?";
+    const char *why = cJSON_IsString(because) ? because->valuestring : "?";
+    printf("       %s %s — ", fiche, fiche_label(idx, fiche));
+    if (!strcmp(why, "contexte") && cJSON_IsNumber(code)) {
+        uint32_t c = code->valuedouble >= 0 && code->valuedouble < ROME_NONE
+                         ? rome_contexte_find(idx, (uint32_t)code->valuedouble) : ROME_NONE;
+        printf("ROME lists \"%s\" for it\n", c == ROME_NONE ? "(unknown contexte)"
+                                                          : rome_str(idx, idx->contextes[c].label));
+    } else if (!strcmp(why, "competence") && cJSON_IsNumber(code)) {
+        printf("it needs \"%s\"\n", item_label(idx, code->valuedouble));
+    } else if (!strcmp(why, "parent") && cJSON_IsString(code)) {
+        printf("derives from %s %s, which has it\n", code->valuestring,
+               fiche_label(idx, code->valuestring));
+    } else if (!strcmp(why, "domain") && cJSON_IsString(code)) {
+        uint32_t d = rome_domaine_find(idx, code->valuestring);
+        printf("most of its domain %s %s has it\n", code->valuestring,
+               d == ROME_NONE ? "" : rome_str(idx, idx->domaines[d].label));
+    } else {
+        printf("%s\n", why);
+    }
+}
+
 static void print_jobs(const rome_index *idx, const cJSON *v, int max) {
     const cJSON *jobs = cJSON_GetObjectItem(v, "jobs"), *j;
     printf("   occupations to move to, best first:\n");
@@ -66,6 +134,7 @@ static void print_jobs(const rome_index *idx, const cJSON *v, int max) {
         uint32_t f = rome_fiche_find(idx, code);
         printf("   %2d. %s %s — score %.2f\n", rank, code, f == ROME_NONE ? "" : rome_str(idx, idx->fiches[f].label),
                cJSON_GetNumberValue(cJSON_GetObjectItem(j, "score")));
+        print_job_detail(j);
         print_codes(idx, "already held", cJSON_GetObjectItem(j, "held"), max);
         print_codes(idx, "to acquire", cJSON_GetObjectItem(j, "missing"), max);
         print_codes(idx, "qualifications to obtain", cJSON_GetObjectItem(j, "qualifications"), max);
@@ -75,10 +144,26 @@ static void print_jobs(const rome_index *idx, const cJSON *v, int max) {
     cJSON_ArrayForEach(c, constraints) {
         const cJSON *name = cJSON_GetObjectItem(c, "avoid");
         double removed = cJSON_GetNumberValue(cJSON_GetObjectItem(c, "removed"));
-        char what[64];
+        char what[160];
         if (cJSON_IsString(name)) snprintf(what, sizeof what, "%s", name->valuestring);
-        else snprintf(what, sizeof what, "contexte %.0f", cJSON_GetNumberValue(name));
-        if (removed > 0) printf("   without %s: %.0f more\n", what, removed);
+        else {
+            double code = cJSON_GetNumberValue(name);
+            uint32_t ctx = code >= 0 && code < ROME_NONE ? rome_contexte_find(idx, (uint32_t)code) : ROME_NONE;
+            snprintf(what, sizeof what, "contexte %.0f (%s)", code,
+                     ctx == ROME_NONE ? "unknown" : rome_str(idx, idx->contextes[ctx].label));
+        }
+        if (removed > 0) printf("   without %s: %.0f more, among them\n", what, removed);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItem(c, "jobs")) print_removal(idx, x);
+    }
+    const cJSON *regulated = cJSON_GetObjectItem(excluded, "regulated"), *x;
+    if (number(regulated, "removed") > 0)
+        printf("   held back, regulated occupations whose qualification you do not hold: %.0f,"
+               " among them\n", number(regulated, "removed"));
+    cJSON_ArrayForEach(x, cJSON_GetObjectItem(regulated, "jobs")) {
+        const cJSON *rome = cJSON_GetObjectItem(x, "rome");
+        const char *fiche = cJSON_IsString(rome) ? rome->valuestring : "?";
+        printf("       %s %s\n", fiche, fiche_label(idx, fiche));
     }
 }
 

@@ -270,22 +270,17 @@ static int apply_event(daemon_batch *b, size_t i) {
     memset(&next, 0, sizeof next);
     const profile *to_match = &u->state.profile;
     if (!replay) {
-        if (ev->type == EVENT_PROFILE_UPSERTED) {
-            /* The new profile replaces experiences, constraints and preferences; every competence
-             * decision taken so far is kept. */
-            if (profile_copy(&next, &ev->profile, &err) ||
-                profile_apply_decisions(&next, &u->state.profile.confirmed, &u->state.profile.rejected,
-                                        &u->state.profile.added, &err))
-                goto oom;
-        } else {
-            if (profile_copy(&next, &u->state.profile, &err) ||
-                profile_apply_decisions(&next, &ev->profile.confirmed, &ev->profile.rejected, &ev->profile.added, &err))
-                goto oom;
-        }
+        /* An upsert replaces experiences, constraints and preferences and keeps every
+         * competence decision so far; a confirmation adds its decisions. Recency counts to the
+         * event's year. */
+        if (user_state_next_profile(&u->state, ev, &next, &err)) goto oom;
         to_match = &next;
     } else {
         metrics_series *s = series0(d->m.replayed);
         if (s) metrics_counter_inc(s);
+        /* as_of_year is not stored: the replay counts recency to its own event's year, as the
+         * first run did, so that it yields the same bytes. */
+        u->state.profile.as_of_year = event_ts_year(ev->ts);
     }
     if (run_match(b, to_match, &err)) {
         profile_free(&next);

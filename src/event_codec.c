@@ -83,13 +83,27 @@ int event_limits_validate(const event_limits *l, px_error *err) {
     return 0;
 }
 
+int32_t event_ts_year(int64_t ts_ms) {
+    /* Floor division, then the civil-from-days algorithm (H. Hinnant): the proleptic Gregorian
+     * calendar in UTC, with no locale, timezone or time_t range involved. */
+    int64_t days = ts_ms / 86400000 - (ts_ms % 86400000 < 0);
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                    /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             /* [0, 365], from 1 March */
+    int64_t mp = (5 * doy + 2) / 153;                                  /* [0, 11], March = 0 */
+    int64_t year = yoe + era * 400 + (mp >= 10);                       /* January, February */
+    return year > INT32_MAX ? INT32_MAX : year < INT32_MIN ? INT32_MIN : (int32_t)year;
+}
+
 /* --- the contract tables --------------------------------------------------------------------- */
 
 /* Every field any table names; the decoders switch on these. */
 typedef enum field_id {
     F_V, F_TYPE, F_EVENT_ID, F_USER_ID, F_TS,
     F_EXPERIENCES, F_AVOID, F_DOMAINS, F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED, F_ADDED,
-    F_APPELLATION, F_ROME, F_TITLE, F_MONTHS, F_END_YEAR, F_EXTRA,
+    F_INCLUDE_REGULATED, F_APPELLATION, F_ROME, F_TITLE, F_MONTHS, F_END_YEAR, F_EXTRA,
     F_REASON, F_MESSAGE, F_TOPIC, F_PARTITION, F_OFFSET, F_VALUE, F_KEY,
 } field_id;
 
@@ -114,8 +128,10 @@ static const event_field upserted_fields[] = {
     {"avoid", EVENT_FIELD_ARRAY_OF_INTEGERS_OR_STRINGS, OPT},
     {"domains", EVENT_FIELD_ARRAY_OF_STRINGS, OPT},
     {"exclude_domains", EVENT_FIELD_ARRAY_OF_STRINGS, OPT},
+    {"include_regulated", EVENT_FIELD_BOOLEAN, OPT},
 };
-static const field_id upserted_ids[] = {F_EXPERIENCES, F_AVOID, F_DOMAINS, F_EXCLUDE_DOMAINS};
+static const field_id upserted_ids[] = {F_EXPERIENCES, F_AVOID, F_DOMAINS, F_EXCLUDE_DOMAINS,
+                                        F_INCLUDE_REGULATED};
 
 static const event_field experience_fields[] = {
     {"appellation", EVENT_FIELD_INTEGER, OPT}, {"rome", EVENT_FIELD_STRING, OPT},
@@ -131,9 +147,11 @@ static const event_field confirmed_fields[] = {
 };
 static const field_id confirmed_ids[] = {F_CONFIRMED, F_REJECTED, F_ADDED};
 
-/* A `passerelle match` line: the profile without the envelope. */
+/* A `passerelle match` line: the profile without the envelope. user_id stays first (slot 0);
+ * `ts` gives the year recency is counted to, as an event's does in the daemon. */
 static const event_field match_fields[] = {
     {"user_id", EVENT_FIELD_STRING, OPT},
+    {"ts", EVENT_FIELD_INTEGER, OPT},
     {"experiences", EVENT_FIELD_ARRAY_OF_OBJECTS, REQ},
     {"avoid", EVENT_FIELD_ARRAY_OF_INTEGERS_OR_STRINGS, OPT},
     {"domains", EVENT_FIELD_ARRAY_OF_STRINGS, OPT},
@@ -141,9 +159,11 @@ static const event_field match_fields[] = {
     {"confirmed", EVENT_FIELD_ARRAY_OF_INTEGERS, OPT},
     {"rejected", EVENT_FIELD_ARRAY_OF_INTEGERS, OPT},
     {"added", EVENT_FIELD_ARRAY_OF_INTEGERS, OPT},
+    {"include_regulated", EVENT_FIELD_BOOLEAN, OPT},
 };
-static const field_id match_ids[] = {F_USER_ID, F_EXPERIENCES, F_AVOID,     F_DOMAINS,
-                                     F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED, F_ADDED};
+static const field_id match_ids[] = {F_USER_ID,         F_TS,        F_EXPERIENCES, F_AVOID,
+                                     F_DOMAINS,         F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED,
+                                     F_ADDED,           F_INCLUDE_REGULATED};
 
 static const event_field dlq_fields[] = {
     {"v", EVENT_FIELD_INTEGER, REQ},          {"type", EVENT_FIELD_STRING, REQ},
@@ -533,6 +553,13 @@ static int decode_profile_slots(const message_spec *spec, const msgpack_object *
         case F_CONFIRMED: decisions = true; rc = decode_codes(v, "confirmed", &out->confirmed, err); break;
         case F_REJECTED: decisions = true; rc = decode_codes(v, "rejected", &out->rejected, err); break;
         case F_ADDED: decisions = true; rc = decode_codes(v, "added", &out->added, err); break;
+        case F_INCLUDE_REGULATED: out->include_regulated = v->via.boolean; break;
+        case F_TS: {  /* only a match line has it here; events carry it in their envelope */
+            int64_t ts = 0;
+            rc = get_int_in(v, &(field_ref){"ts", -1, NULL}, 0, INT64_MAX, &ts, err);
+            if (!rc) out->as_of_year = event_ts_year(ts);
+            break;
+        }
         default: break;
         }
         if (rc) return -1;
@@ -610,6 +637,7 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
                                : out->type == EVENT_SKILLS_CONFIRMED ? &confirmed_spec
                                                                      : &erased_spec;
     const msgpack_object *slots[8];
+    _Static_assert(sizeof upserted_ids / sizeof upserted_ids[0] <= 8, "slots too small");
     if (collect_fields(&root->via.map, spec, NULL, slots, err) || decode_profile_slots(spec, slots, limits, &out->profile, err))
         goto done;
     if (out->type == EVENT_SKILLS_CONFIRMED && !slots[0] && !slots[1] && !slots[2]) {
@@ -709,10 +737,15 @@ int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err
 
 /* --- persistent user state ------------------------------------------------------------------- */
 
-/* Positions in the encoded state array (format 1). */
+/* Positions in the encoded state array. Format 2 appended include_regulated; format 1 (without
+ * it) is still read, as include_regulated false, so states stored before the upgrade keep
+ * working until their next write. */
 enum {
     ST_FORMAT, ST_HAS_PROFILE, ST_ROME_VERSION, ST_UPDATED_TS, ST_RECENT, ST_EXPERIENCES, ST_AVOID_CODES,
-    ST_AVOID_NAMED, ST_DOMAINS, ST_EXCLUDE_DOMAINS, ST_CONFIRMED, ST_REJECTED, ST_ADDED, ST_COUNT
+    ST_AVOID_NAMED, ST_DOMAINS, ST_EXCLUDE_DOMAINS, ST_CONFIRMED, ST_REJECTED, ST_ADDED,
+    ST_COUNT_V1,
+    ST_INCLUDE_REGULATED = ST_COUNT_V1,
+    ST_COUNT
 };
 
 void user_state_free(user_state *st) {
@@ -786,6 +819,7 @@ int user_state_encode(const user_state *st, msgpack_sbuffer *out, px_error *err)
     rc = rc || pack_codes(&pk, &p->avoid_contextes) || pack_strings(&pk, p->avoid_named.v, p->avoid_named.n) ||
          pack_strings(&pk, p->domains.v, p->domains.n) || pack_strings(&pk, p->exclude_domains.v, p->exclude_domains.n) ||
          pack_codes(&pk, &p->confirmed) || pack_codes(&pk, &p->rejected) || pack_codes(&pk, &p->added);
+    rc = rc || (p->include_regulated ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk));
     if (rc) {
         out->size = before;
         return px_error_set(err, EVENT_ERR_NOMEM, "user state: out of memory");
@@ -863,9 +897,18 @@ static int state_experience(const msgpack_object *o, profile *p, px_error *err) 
     return 0;
 }
 
-static int state_fields(const msgpack_object *a, user_state *st, px_error *err) {
-    if (a[ST_FORMAT].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[ST_FORMAT].via.u64 != USER_STATE_FORMAT)
-        return corrupt(err, "unknown format version");
+static int state_fields(const msgpack_object *a, uint32_t n, user_state *st, px_error *err) {
+    const msgpack_object *format = &a[ST_FORMAT];
+    if (format->type != MSGPACK_OBJECT_POSITIVE_INTEGER || format->via.u64 < 1 ||
+        format->via.u64 > USER_STATE_FORMAT)
+        return px_error_set(err, EVENT_ERR_CORRUPT_STATE,
+                            "user state: unknown format version (this build reads 1..%d)",
+                            USER_STATE_FORMAT);
+    uint32_t expected = format->via.u64 == 1 ? ST_COUNT_V1 : ST_COUNT;
+    if (n != expected)
+        return px_error_set(err, EVENT_ERR_CORRUPT_STATE,
+                            "user state: format %d has %" PRIu32 " elements, not %" PRIu32,
+                            (int)format->via.u64, expected, n);
     if (a[ST_HAS_PROFILE].type != MSGPACK_OBJECT_BOOLEAN) return corrupt(err, "has_profile is not a boolean");
     st->has_profile = a[ST_HAS_PROFILE].via.boolean;
     const msgpack_object *version = &a[ST_ROME_VERSION];
@@ -884,13 +927,20 @@ static int state_fields(const msgpack_object *a, user_state *st, px_error *err) 
     for (uint32_t i = 0; i < a[ST_EXPERIENCES].via.array.size; i++)
         if (state_experience(&a[ST_EXPERIENCES].via.array.ptr[i], &st->profile, err)) return -1;
     profile *p = &st->profile;
-    return state_codes(&a[ST_AVOID_CODES], &p->avoid_contextes, err) || state_strings(&a[ST_AVOID_NAMED], &p->avoid_named, err) ||
-                   state_strings(&a[ST_DOMAINS], &p->domains, err) ||
-                   state_strings(&a[ST_EXCLUDE_DOMAINS], &p->exclude_domains, err) ||
-                   state_codes(&a[ST_CONFIRMED], &p->confirmed, err) || state_codes(&a[ST_REJECTED], &p->rejected, err) ||
-                   state_codes(&a[ST_ADDED], &p->added, err)
-               ? -1
-               : 0;
+    if (state_codes(&a[ST_AVOID_CODES], &p->avoid_contextes, err) ||
+        state_strings(&a[ST_AVOID_NAMED], &p->avoid_named, err) ||
+        state_strings(&a[ST_DOMAINS], &p->domains, err) ||
+        state_strings(&a[ST_EXCLUDE_DOMAINS], &p->exclude_domains, err) ||
+        state_codes(&a[ST_CONFIRMED], &p->confirmed, err) ||
+        state_codes(&a[ST_REJECTED], &p->rejected, err) ||
+        state_codes(&a[ST_ADDED], &p->added, err))
+        return -1;
+    if (n > ST_INCLUDE_REGULATED) {
+        if (a[ST_INCLUDE_REGULATED].type != MSGPACK_OBJECT_BOOLEAN)
+            return corrupt(err, "include_regulated is not a boolean");
+        p->include_regulated = a[ST_INCLUDE_REGULATED].via.boolean;
+    }
+    return 0;
 }
 
 int user_state_decode(const char *buf, size_t len, user_state *out, px_error *err) {
@@ -899,12 +949,34 @@ int user_state_decode(const char *buf, size_t len, user_state *out, px_error *er
     int rc = -1;
     if (msgpack_unpack_bounded(buf, len, STATE_MAX_DEPTH, &unpacked, err)) {
         recode(err, err && err->code == MSGPACK_SCAN_NOMEM ? EVENT_ERR_NOMEM : EVENT_ERR_CORRUPT_STATE, "user state: ");
-    } else if (unpacked.data.type != MSGPACK_OBJECT_ARRAY || unpacked.data.via.array.size != ST_COUNT) {
-        corrupt(err, "not an array of the format-1 size");
+    } else if (unpacked.data.type != MSGPACK_OBJECT_ARRAY ||
+               (unpacked.data.via.array.size != ST_COUNT_V1 &&
+                unpacked.data.via.array.size != ST_COUNT)) {
+        corrupt(err, "not an array of the size of format 1 or 2");
     } else {
-        rc = state_fields(unpacked.data.via.array.ptr, out, err);
+        rc = state_fields(unpacked.data.via.array.ptr, unpacked.data.via.array.size, out, err);
     }
     msgpack_unpacked_destroy(&unpacked);
     if (rc) user_state_free(out);
     return rc;
+}
+
+int user_state_next_profile(const user_state *st, const event *ev, profile *out, px_error *err) {
+    memset(out, 0, sizeof *out);
+    if (ev->type != EVENT_PROFILE_UPSERTED && ev->type != EVENT_SKILLS_CONFIRMED)
+        return px_error_set(err, EVENT_ERR_UNKNOWN_TYPE, "type: %s leaves no profile to match",
+                            event_type_name(ev->type));
+    /* upserted: its profile, with every decision taken so far; confirmed: the stored profile
+     * (include_regulated included), with this event's decisions. */
+    bool upserted = ev->type == EVENT_PROFILE_UPSERTED;
+    const profile *base = upserted ? &ev->profile : &st->profile;
+    const profile *dec = upserted ? &st->profile : &ev->profile;
+    if (profile_copy(out, base, err) ||
+        profile_apply_decisions(out, &dec->confirmed, &dec->rejected, &dec->added, err)) {
+        profile_free(out);
+        return px_error_set(err, EVENT_ERR_NOMEM, "%s %s: out of memory building the profile",
+                            event_type_name(ev->type), ev->event_id ? ev->event_id : "?");
+    }
+    out->as_of_year = event_ts_year(ev->ts);
+    return 0;
 }

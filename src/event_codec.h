@@ -102,10 +102,10 @@ typedef struct event {
     char *event_id;
     char *user_id;
     int64_t ts;          /* milliseconds since the epoch */
-    /* profile.upserted: experiences, avoid_*, domains, exclude_domains.
+    /* profile.upserted: experiences, avoid_*, domains, exclude_domains, include_regulated.
      * skills.confirmed: confirmed, rejected, added (the decision of this event only).
      * profile.erased: empty. */
-    profile profile;
+    profile profile;     /* as_of_year is 0: see user_state_next_profile */
 } event;
 
 void event_free(event *ev);
@@ -118,10 +118,16 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
 
 /* Decodes the profile fields of a map without the event envelope, as in a `passerelle match`
  * JSON line: user_id (optional string, returned malloc'ed in *user_id or NULL when absent; pass
- * NULL to ignore it), experiences (required), avoid, domains, exclude_domains, confirmed, rejected,
- * added (optional). Same limits, reasons and messages as event_decode. */
+ * NULL to ignore it), ts (optional, milliseconds since the epoch: sets out->as_of_year to its UTC
+ * year; absent, as_of_year stays 0), experiences (required), avoid, domains, exclude_domains,
+ * confirmed, rejected, added, include_regulated (optional). Same limits, reasons and messages as
+ * event_decode. */
 int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out, char **user_id,
                          px_error *err);
+
+/* The UTC year of a time in milliseconds since the epoch (1764393600000 → 2025): what a
+ * profile's as_of_year is set to from an event's ts. Pure arithmetic: no locale, no timezone. */
+int32_t event_ts_year(int64_t ts_ms);
 
 /* --- the contract as data --------------------------------------------------------------------- */
 
@@ -175,12 +181,14 @@ int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err
 
 /* --- persistent user state -------------------------------------------------------------------- */
 
-#define USER_STATE_FORMAT 1   /* first element of the encoded array; bumped on incompatible change */
+#define USER_STATE_FORMAT 2   /* first element of the encoded array; bumped on incompatible change.
+                                 2 added include_regulated; format 1 states are still read */
 #define USER_STATE_ROME_VERSION_MAX 32   /* bytes of a ROME version label (as in redis_endpoint.h) */
 
 typedef struct user_state {
     bool has_profile;           /* a profile.upserted was applied (decisions may come first) */
-    profile profile;            /* last upserted profile + every competence decision so far */
+    profile profile;            /* last upserted profile (with include_regulated) + every
+                                   competence decision so far; as_of_year is not stored */
     char **recent_event_ids;    /* oldest first, at most the window given to user_state_remember */
     size_t n_recent;
     char rome_version[USER_STATE_ROME_VERSION_MAX + 1]; /* version label of the last match ("4.0-60"); "" = none yet */
@@ -201,5 +209,12 @@ int user_state_encode(const user_state *st, msgpack_sbuffer *out, px_error *err)
 /* Decodes a stored state (zeroing *out first); a malformed one → -1 with EVENT_ERR_CORRUPT_STATE
  * (or EVENT_ERR_NOMEM) and a message saying which element is wrong. */
 int user_state_decode(const char *buf, size_t len, user_state *out, px_error *err);
+
+/* The profile to match for ev (profile.upserted or skills.confirmed) and to store after it: an
+ * upsert replaces experiences, constraints, preferences and include_regulated and keeps every
+ * competence decision of st; a confirmation applies its decisions to st's profile. as_of_year is
+ * the UTC year of ev->ts. *out is overwritten (free it with profile_free). Returns -1 with
+ * EVENT_ERR_UNKNOWN_TYPE for another event type, EVENT_ERR_NOMEM when out of memory. */
+int user_state_next_profile(const user_state *st, const event *ev, profile *out, px_error *err);
 
 #endif

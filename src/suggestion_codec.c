@@ -1,6 +1,7 @@
 #include "suggestion_codec.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,16 +96,41 @@ static int pack_skills(msgpack_packer *pk, const rome_index *idx, const match_re
     return rc;
 }
 
-/* jobs: [{rome, label, score, held, missing, contexts, qualifications, reasons}] */
+static int flag(msgpack_packer *pk, const char *k, uint32_t flags, uint32_t bit) {
+    return key(pk, k) | ((flags & bit) ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+}
+
+/* components: {competences, related, profile, kinship, level} */
+static int pack_components(msgpack_packer *pk, const match_components *c) {
+    int rc = key(pk, "components") | msgpack_pack_map(pk, 5);
+    rc |= key(pk, "competences") | real(pk, c->competences);
+    rc |= key(pk, "related") | real(pk, c->related);
+    rc |= key(pk, "profile") | real(pk, c->profile);
+    rc |= key(pk, "kinship") | real(pk, c->kinship);
+    rc |= key(pk, "level") | real(pk, c->level);
+    return rc;
+}
+
+#define JOB_FIELDS 15u
+
+/* jobs: [{rome, label, score, components, held_share, level, regulated, cadre, no_evidence,
+ * qualification_gap, held, missing, contexts, qualifications, reasons}] */
 static int pack_jobs(msgpack_packer *pk, const rome_index *idx, const match_result *r) {
     int rc = key(pk, "jobs") | msgpack_pack_array(pk, r->n_jobs);
     for (size_t j = 0; j < r->n_jobs; j++) {
         const match_job *job = &r->jobs[j];
         const rome_fiche *f = &idx->fiches[job->fiche];
-        rc |= msgpack_pack_map(pk, 8);
+        rc |= msgpack_pack_map(pk, JOB_FIELDS);
         rc |= key(pk, "rome") | str(pk, f->code);
         rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
         rc |= key(pk, "score") | real(pk, job->score);
+        rc |= pack_components(pk, &job->components);
+        rc |= key(pk, "held_share") | real(pk, job->held_share);
+        rc |= key(pk, "level") | msgpack_pack_uint8(pk, job->level);
+        rc |= flag(pk, "regulated", job->flags, MATCH_JOB_REGULATED);
+        rc |= flag(pk, "cadre", job->flags, MATCH_JOB_CADRE);
+        rc |= flag(pk, "no_evidence", job->flags, MATCH_JOB_NO_EVIDENCE);
+        rc |= flag(pk, "qualification_gap", job->flags, MATCH_JOB_QUALIFICATION_GAP);
         rc |= key(pk, "held") | item_codes(pk, idx, r, job->held);
         rc |= key(pk, "missing") | item_codes(pk, idx, r, job->missing);
         uint32_t n_ctx = rome_csr_count(&idx->fiche_contextes, job->fiche);
@@ -124,7 +150,69 @@ static int pack_jobs(msgpack_packer *pk, const rome_index *idx, const match_resu
     return rc;
 }
 
-/* current: [{rome, label, score}], excluded: {constraints: [{avoid, removed}], domains} */
+/* The `because` of a removal, by match_evidence; NULL for a value the contract has no name for. */
+static const char *because_name(uint8_t evidence) {
+    switch (evidence) {
+    case MATCH_EVIDENCE_CONTEXTE: return "contexte";
+    case MATCH_EVIDENCE_COMPETENCE: return "competence";
+    case MATCH_EVIDENCE_PARENT: return "parent";
+    case MATCH_EVIDENCE_DOMAIN: return "domain";
+    default: return NULL;
+    }
+}
+
+static int bad_removal(px_error *err, const char *where, uint32_t j, const char *what,
+                       uint32_t v) {
+    return px_error_set(err, 1, "suggestion_codec: %s[%u].%s %u", where, j, what, v);
+}
+
+/* The removal lists index fiches, parents and domaines by id: the packers below trust them, so
+ * they are checked once here rather than read out of bounds on a matcher bug. */
+static int check_removals(const rome_index *idx, const match_result *r, px_error *err) {
+    for (size_t k = 0; k <= r->n_constraints; k++) {
+        bool regulated = k == r->n_constraints;
+        uint32_t off = regulated ? r->regulated_off : r->constraints[k].off;
+        uint32_t n = regulated ? r->regulated_n : r->constraints[k].n;
+        char where[64];
+        if (regulated) snprintf(where, sizeof where, "excluded.regulated.jobs");
+        else snprintf(where, sizeof where, "excluded.constraints[%zu].jobs", k);
+        if ((size_t)off + n > r->n_removals)
+            return px_error_set(err, 1, "suggestion_codec: %s: slice %u+%u past %zu removals", where,
+                                off, n, r->n_removals);
+        for (uint32_t j = 0; j < n; j++) {
+            const match_removal *x = &r->removals[off + j];
+            bool bad_code = (x->evidence == MATCH_EVIDENCE_PARENT && x->code >= idx->n.fiches) ||
+                            (x->evidence == MATCH_EVIDENCE_DOMAIN && x->code >= idx->n.domaines);
+            if (x->fiche >= idx->n.fiches)
+                return bad_removal(err, where, j, "rome: no fiche id", x->fiche);
+            if (regulated) continue;
+            if (!because_name(x->evidence))
+                return bad_removal(err, where, j, "because: evidence", x->evidence);
+            if (bad_code) return bad_removal(err, where, j, "code: no such id", x->code);
+        }
+    }
+    return 0;
+}
+
+/* {rome, label, because, code}: code is the contexte or item code_ogr (integer), the parent
+ * fiche's code or the domaine professionnel's code (strings). */
+static int pack_removal(msgpack_packer *pk, const rome_index *idx, const match_removal *x) {
+    const rome_fiche *f = &idx->fiches[x->fiche];
+    int rc = msgpack_pack_map(pk, 4);
+    rc |= key(pk, "rome") | str(pk, f->code);
+    rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
+    rc |= key(pk, "because") | str(pk, because_name(x->evidence));
+    rc |= key(pk, "code");
+    switch (x->evidence) {
+    case MATCH_EVIDENCE_PARENT: rc |= str(pk, idx->fiches[x->code].code); break;
+    case MATCH_EVIDENCE_DOMAIN: rc |= str(pk, idx->domaines[x->code].code); break;
+    default: rc |= msgpack_pack_uint32(pk, x->code); break;
+    }
+    return rc;
+}
+
+/* current: [{rome, label, score}], excluded: {constraints: [{avoid, removed, jobs}], domains,
+ * regulated: {removed, jobs: [{rome, label}]}} */
 static int pack_current_and_excluded(msgpack_packer *pk, const matcher *m, const match_result *r) {
     const rome_index *idx = matcher_index(m);
     const matcher_config *cfg = matcher_get_config(m);
@@ -136,15 +224,26 @@ static int pack_current_and_excluded(msgpack_packer *pk, const matcher *m, const
         rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
         rc |= key(pk, "score") | real(pk, r->current[k].score);
     }
-    rc |= key(pk, "excluded") | msgpack_pack_map(pk, 2);
+    rc |= key(pk, "excluded") | msgpack_pack_map(pk, 3);
     rc |= key(pk, "constraints") | msgpack_pack_array(pk, r->n_constraints);
     for (size_t k = 0; k < r->n_constraints; k++) {
         const match_constraint_cost *c = &r->constraints[k];
-        rc |= msgpack_pack_map(pk, 2) | key(pk, "avoid");
+        rc |= msgpack_pack_map(pk, 3) | key(pk, "avoid");
         rc |= c->named >= 0 ? str(pk, cfg->constraints[c->named].name) : msgpack_pack_uint32(pk, c->contexte);
         rc |= key(pk, "removed") | msgpack_pack_uint32(pk, c->removed);
+        rc |= key(pk, "jobs") | msgpack_pack_array(pk, c->n);
+        for (uint32_t j = 0; j < c->n; j++) rc |= pack_removal(pk, idx, &r->removals[c->off + j]);
     }
     rc |= key(pk, "domains") | msgpack_pack_uint32(pk, r->removed_by_domain);
+    rc |= key(pk, "regulated") | msgpack_pack_map(pk, 2);
+    rc |= key(pk, "removed") | msgpack_pack_uint32(pk, r->removed_regulated);
+    rc |= key(pk, "jobs") | msgpack_pack_array(pk, r->regulated_n);
+    for (uint32_t j = 0; j < r->regulated_n; j++) {
+        const rome_fiche *f = &idx->fiches[r->removals[r->regulated_off + j].fiche];
+        rc |= msgpack_pack_map(pk, 2);
+        rc |= key(pk, "rome") | str(pk, f->code);
+        rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
+    }
     return rc;
 }
 
@@ -178,6 +277,7 @@ int suggestion_encode_skills(msgpack_packer *pk, const suggestion_envelope *env,
 int suggestion_encode_jobs(msgpack_packer *pk, const suggestion_envelope *env, const matcher *m,
                            const match_result *r, px_error *err) {
     const rome_index *idx = matcher_index(m);
+    if (check_removals(idx, r, err)) return -1;
     int rc = pack_envelope(pk, env, SUGGESTION_TYPE_JOBS, 4);
     rc |= pack_experiences(pk, idx, r) | pack_jobs(pk, idx, r) | pack_current_and_excluded(pk, m, r);
     return result(rc, SUGGESTION_TYPE_JOBS, err);
@@ -186,6 +286,7 @@ int suggestion_encode_jobs(msgpack_packer *pk, const suggestion_envelope *env, c
 int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version, const matcher *m,
                             const match_result *r, px_error *err) {
     const rome_index *idx = matcher_index(m);
+    if (check_removals(idx, r, err)) return -1;
     int rc = msgpack_pack_map(pk, 7);
     rc |= key(pk, "user_id") | str(pk, user_id);
     rc |= key(pk, "rome_version") | str(pk, rome_version);

@@ -4,8 +4,11 @@
  * Every map has string keys. Envelope (both events): v (1), type, event_id, user_id, ts, answers
  * (the event_id of the input answered), rome_version, suggestion_id. Bodies:
  *   skills.suggested: experiences, skills [{code, label, kind, macro, from, weight}]
- *   jobs.suggested:   experiences, jobs [{rome, label, score, held, missing, contexts,
- *                     qualifications, reasons}], current, excluded {constraints, domains}
+ *   jobs.suggested:   experiences, jobs [{rome, label, score, components {competences, related,
+ *                     profile, kinship, level}, held_share, level, regulated, cadre, no_evidence,
+ *                     qualification_gap, held, missing, contexts, qualifications, reasons}],
+ *                     current, excluded {constraints [{avoid, removed, jobs [{rome, label,
+ *                     because, code}]}], domains, regulated {removed, jobs [{rome, label}]}}
  * `passerelle match` writes both bodies in one map (suggestion_encode_match).
  * Reals are rounded to 4 decimals so that text renderings are short and stable.
  *
@@ -14,7 +17,8 @@
  * consumer drops a repeat.
  *
  * Ownership: the encoders append to a caller's msgpack_packer (on error the buffer holds a partial
- * map: discard it). Stateless and thread-safe. */
+ * map: discard it). The jobs encoders refuse a result whose removal lists name an id the index
+ * does not have (err names the field) before writing anything. Stateless and thread-safe. */
 #ifndef SUGGESTION_CODEC_H
 #define SUGGESTION_CODEC_H
 

@@ -38,6 +38,29 @@ jq -e -s '.[0] | .rome_version == "4.0-60" and (.jobs | length == 5) and (.skill
 jq -e -s '.[3] | .experiences[0].rome == "J1501" and ([.jobs[].held[]] | index(300453) == null)' \
     "$TMP/out.jsonl" >/dev/null || fail "title or rejection not applied for u4"
 
+# the rebuilt matcher's fields come through the codec: components, flags, removals and why
+jq -e -s '.[0] | all(.jobs[]; (.components | keys == ["competences","kinship","level","profile","related"])
+          and (.held_share | type == "number") and (.level | type == "number")
+          and ([.regulated, .cadre, .no_evidence, .qualification_gap] | all(type == "boolean")))
+          and (.excluded.constraints[0].jobs | length > 0)
+          and all(.excluded.constraints[0].jobs[];
+                  (.because | IN("contexte","competence","parent","domain")) and has("code"))
+          and (.excluded.regulated | has("removed") and has("jobs"))' \
+    "$TMP/out.jsonl" >/dev/null || fail "result line u1 lacks the job components, flags or removals"
+# `ts` and include_regulated in a line: an old experience weighs less once counted to its year
+cat > "$TMP/ts.jsonl" <<'JSON'
+{"user_id":"t1","experiences":[{"appellation":11640,"end_year":2000}]}
+{"user_id":"t2","ts":1764393600000,"experiences":[{"appellation":11640,"end_year":2000}],"include_regulated":true}
+JSON
+"$BIN" match --rome "$ROME" "$TMP/ts.jsonl" > "$TMP/ts.out" || fail "ts/include_regulated line refused"
+jq -e -s '.[0].jobs[0].score != .[1].jobs[0].score or .[0].jobs[0].rome != .[1].jobs[0].rome' \
+    "$TMP/ts.out" >/dev/null || fail "ts did not change recency"
+jq -e -s '.[1].excluded.regulated.removed == 0' "$TMP/ts.out" >/dev/null || fail "include_regulated ignored"
+"$BIN" explain --rome "$ROME" "$TMP/out.jsonl" > "$TMP/explain.txt" || fail "explain exit status"
+grep -q "score from: competences held" "$TMP/explain.txt" || fail "explain shows no components"
+grep -q "without no_weekend: .* more, among them" "$TMP/explain.txt" || fail "explain shows no removals"
+grep -q " — ROME lists \"Travail" "$TMP/explain.txt" || fail "explain gives no removal reason"
+
 # a clean file exits 0; the same input gives byte-identical output
 head -1 "$TMP/in.jsonl" > "$TMP/good.jsonl"
 "$BIN" match --rome "$ROME" "$TMP/good.jsonl" > "$TMP/a.jsonl" || fail "clean run exit status"

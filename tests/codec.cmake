@@ -4,12 +4,20 @@
 #   codec_json_test    msgpack <-> JSON conversion rules and bounds
 #   codec_fuzz_test    seeded random and mutated inputs through every decoder: must never crash
 #   config_test        INI configuration: good and bad files, explain round trip, example file
+#   codec_suggestion_test  jobs.suggested fields (components, flags, excluded with every `because`)
+#                      on hand-made results over tests/fixtures/matcher, and determinism
 foreach(name codec_event_test codec_state_test codec_json_test codec_fuzz_test config_test)
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/${name}.c)
   target_link_libraries(${name} PRIVATE passerelle PkgConfig::CMOCKA)
   target_compile_definitions(${name} PRIVATE PASSERELLE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   add_test(NAME ${name} COMMAND ${name})
 endforeach()
+
+add_executable(codec_suggestion_test ${CMAKE_SOURCE_DIR}/tests/codec_suggestion_test.c)
+target_compile_definitions(codec_suggestion_test PRIVATE
+                           FIXTURE_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures/matcher")
+target_link_libraries(codec_suggestion_test PRIVATE passerelle px_rome_fixture PkgConfig::CMOCKA)
+add_test(NAME codec_suggestion_test COMMAND codec_suggestion_test)
 
 # libFuzzer target (clang only; not a ctest): ./fuzz_codecs -max_total_time=60 [CORPUS_DIR]
 # The codec sources are compiled into it so that libFuzzer sees their coverage.

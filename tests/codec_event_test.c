@@ -73,7 +73,56 @@ static void test_profile_upserted_round_trip(void **state) {
     assert_int_equal(p->exclude_domains.n, 1);
     assert_string_equal(p->exclude_domains.v[0], "N");
     assert_int_equal(p->confirmed.n + p->rejected.n + p->added.n, 0);
+    assert_false(p->include_regulated);   /* default when absent */
+    assert_int_equal(p->as_of_year, 0);   /* the daemon sets it from ts, not the decoder */
     event_free(&ev);
+
+    rc = decode_json("{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"J1501\"}],"
+                     "\"include_regulated\":true}",
+                     "alice", NULL, &ev, &err);
+    assert_int_equal(rc, 0);
+    assert_true(ev.profile.include_regulated);
+    event_free(&ev);
+    rc = decode_json("{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"J1501\"}],"
+                     "\"include_regulated\":1}",
+                     "alice", NULL, &ev, &err);
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.code, EVENT_ERR_WRONG_TYPE);
+    assert_string_equal(err.msg, "include_regulated: expected a boolean, got integer");
+}
+
+/* ts → UTC year, with no locale or timezone: year boundaries and leap days. */
+static void test_ts_year(void **state) {
+    (void)state;
+    const struct {
+        int64_t ms;
+        int32_t year;
+    } cases[] = {
+        {0, 1970},
+        {31535999999LL, 1970},           /* 1970-12-31T23:59:59.999Z */
+        {31536000000LL, 1971},           /* 1971-01-01T00:00:00Z */
+        {951782400000LL, 2000},          /* 2000-02-29 (a leap day of a century year) */
+        {978307199999LL, 2000},          /* 2000-12-31T23:59:59.999Z */
+        {978307200000LL, 2001},
+        {1764393600000LL, 2025},         /* 2025-11-29 */
+        {1767225599999LL, 2025},         /* 2025-12-31T23:59:59.999Z */
+        {1767225600000LL, 2026},
+        {4102444800000LL, 2100},         /* 2100-01-01 (2100 is not leap) */
+        {4107542400000LL, 2100},         /* 2100-03-01 */
+        {-1, 1969},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (event_ts_year(cases[i].ms) != cases[i].year)
+            fail_msg("%lld ms: got %d, expected %d", (long long)cases[i].ms,
+                     event_ts_year(cases[i].ms), cases[i].year);
+    /* every 1 January 00:00 UTC from 1970 to 2400 starts its year, the millisecond before ends the
+     * previous one */
+    int64_t days = 0;
+    for (int32_t y = 1970; y <= 2400; y++) {
+        assert_int_equal(event_ts_year(days * 86400000), y);
+        if (days) assert_int_equal(event_ts_year(days * 86400000 - 1), y - 1);
+        days += (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 366 : 365;
+    }
 }
 
 static void test_skills_confirmed_and_erased(void **state) {
@@ -473,10 +522,41 @@ static void test_decode_profile(void **state) {
     assert_int_equal(p.rejected.v[0], 11);
     assert_int_equal(p.added.v[0], 12);
     assert_string_equal(p.avoid_named.v[0], "no_night");
+    assert_int_equal(p.as_of_year, 0);   /* no ts: recency is not counted */
+    assert_false(p.include_regulated);
     free(user);
     profile_free(&p);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
+
+    /* ts sets as_of_year (its UTC year); include_regulated is read as in profile.upserted. */
+    sb = to_msgpack("{\"ts\":1767225600000,\"experiences\":[{\"rome\":\"K2111\"}],"
+                    "\"include_regulated\":true}");
+    msgpack_unpacked_init(&up);
+    off = 0;
+    assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(event_decode_profile(&up.data, NULL, &p, &user, &err), 0);
+    assert_null(user);
+    assert_int_equal(p.as_of_year, 2026);
+    assert_true(p.include_regulated);
+    profile_free(&p);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+    const char *bad_ts[][2] = {{"-5", "ts: must be between 0 and"},
+                               {"\"2025\"", "ts: expected an integer"}};
+    for (size_t i = 0; i < 2; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"ts\":%s,\"experiences\":[{\"rome\":\"K2111\"}]}",
+                 bad_ts[i][0]);
+        sb = to_msgpack(json);
+        msgpack_unpacked_init(&up);
+        off = 0;
+        assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(event_decode_profile(&up.data, NULL, &p, &user, &err), -1);
+        if (strncmp(err.msg, bad_ts[i][1], strlen(bad_ts[i][1]))) fail_msg("%s: %s", json, err.msg);
+        msgpack_unpacked_destroy(&up);
+        msgpack_sbuffer_destroy(&sb);
+    }
 
     /* Without user_id it still decodes; the same errors as events otherwise. */
     sb = to_msgpack("{\"experiences\":[{\"rome\":\"K2111\"}],\"confirmed\":[10],\"added\":[10]}");
@@ -544,7 +624,7 @@ static void test_table_drives_decoder(void **state) {
     check_table("envelope", "{" ENVELOPE("profile.erased") "}", NULL, NULL);
     check_table("profile.upserted",
                 "{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":1}],\"avoid\":[1],\"domains\":[\"J\"],"
-                "\"exclude_domains\":[\"K\"]}",
+                "\"exclude_domains\":[\"K\"],\"include_regulated\":false}",
                 NULL, NULL);
     check_table("skills.confirmed", "{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1],\"rejected\":[2],\"added\":[3]}", NULL, NULL);
     /* An experience holds exactly one of appellation/rome/title: each in turn (leaving out the only
@@ -583,6 +663,7 @@ int main(void) {
         cmocka_unit_test(test_message_size_limit),
         cmocka_unit_test(test_limits_validate),
         cmocka_unit_test(test_decode_profile),
+        cmocka_unit_test(test_ts_year),
         cmocka_unit_test(test_table_drives_decoder),
         cmocka_unit_test(test_reason_names),
     };

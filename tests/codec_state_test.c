@@ -98,6 +98,7 @@ static void fill_state(user_state *st) {
     profile_codes_push(&p->confirmed, 100, &err);
     profile_codes_push(&p->rejected, 200, &err);
     profile_codes_push(&p->added, 300, &err);
+    p->include_regulated = true;
     user_state_remember(st, "e-1", 8, &err);
     user_state_remember(st, "e-2", 8, &err);
 }
@@ -109,6 +110,7 @@ static void assert_states_equal(const user_state *a, const user_state *b) {
     assert_int_equal(a->n_recent, b->n_recent);
     for (size_t i = 0; i < a->n_recent; i++) assert_string_equal(a->recent_event_ids[i], b->recent_event_ids[i]);
     const profile *p = &a->profile, *q = &b->profile;
+    assert_int_equal(p->include_regulated, q->include_regulated);
     assert_int_equal(p->n_experiences, q->n_experiences);
     for (size_t i = 0; i < p->n_experiences; i++) {
         const profile_experience *x = &p->experiences[i], *y = &q->experiences[i];
@@ -227,13 +229,19 @@ static void test_corrupt_states(void **state) {
         }
     free(copy);
 
-    /* Wrong format version (first element 2 instead of 1). */
-    memcpy(sb.data + 1, "\x02", 1);
+    /* Wrong format version (first element 3, or 0, instead of 2). */
+    assert_int_equal((unsigned char)sb.data[1], USER_STATE_FORMAT);
+    memcpy(sb.data + 1, "\x03", 1);
     expect_corrupt(sb.data, sb.size, "unknown format version");
+    memcpy(sb.data + 1, "\x00", 1);
+    expect_corrupt(sb.data, sb.size, "unknown format version");
+    /* Format 1 with format 2's 14 elements. */
+    memcpy(sb.data + 1, "\x01", 1);
+    expect_corrupt(sb.data, sb.size, "format 1 has 13 elements, not 14");
     msgpack_sbuffer_destroy(&sb);
 
-    expect_corrupt("\x93\x01\xc3\xa0", 4, "not an array of the format-1 size");
-    expect_corrupt("\x81\xa1v\x01", 4, "not an array of the format-1 size");
+    expect_corrupt("\x93\x01\xc3\xa0", 4, "not an array of the size of format 1 or 2");
+    expect_corrupt("\x81\xa1v\x01", 4, "not an array of the size of format 1 or 2");
     expect_corrupt("", 0, "empty");
     /* Nesting deeper than a state has. */
     expect_corrupt("\x91\x91\x91\x91\x01", 5, "deeper");
@@ -257,6 +265,8 @@ static void test_state_bad_elements(void **state) {
         {"[1,true,\"\",0,[],[],[-4],[],[],[],[],[],[]]", "a code is not a 32-bit unsigned integer"},
         {"[1,true,\"\",0,[],[],[],[],[],[],[4294967296],[],[]]", "a code is not a 32-bit unsigned integer"},
         {"[1,true,\"\",0,[],[],[],{},[],[],[],[],[]]", "a string list is not an array"},
+        {"[2,true,\"\",0,[],[],[],[],[],[],[],[],[],1]", "include_regulated is not a boolean"},
+        {"[2,true,\"\",0,[],[],[],[],[],[],[],[],[]]", "format 2 has 14 elements, not 13"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         msgpack_sbuffer sb;
@@ -268,11 +278,122 @@ static void test_state_bad_elements(void **state) {
     }
 }
 
+/* include_regulated is persisted (format 2), and a state written before it (format 1) still reads,
+ * as include_regulated false, and is written back as format 2. */
+static void test_state_include_regulated(void **state) {
+    (void)state;
+    px_error err;
+    for (int on = 0; on < 2; on++) {
+        user_state st, back;
+        fill_state(&st);
+        st.profile.include_regulated = on;
+        st.profile.as_of_year = 2025;   /* not stored: each event brings its own */
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        assert_int_equal(user_state_encode(&st, &sb, &err), 0);
+        assert_int_equal(user_state_decode(sb.data, sb.size, &back, &err), 0);
+        assert_int_equal(back.profile.include_regulated, on);
+        assert_int_equal(back.profile.as_of_year, 0);
+        user_state_free(&back);
+        user_state_free(&st);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    const char *v1 = "[1,true,\"4.0-60\",5,[\"e-1\"],[[1,\"D1505\",-1,2019,false]],[300803],"
+                     "[\"no_night\"],[],[],[100],[],[]]";
+    msgpack_sbuffer sb, again;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&again);
+    assert_int_equal(msgpack_json_text_to_msgpack(v1, strlen(v1), &sb, NULL, &err), 0);
+    user_state st;
+    if (user_state_decode(sb.data, sb.size, &st, &err)) fail_msg("format 1: %s", err.msg);
+    assert_false(st.profile.include_regulated);
+    assert_string_equal(st.profile.experiences[0].rome, "D1505");
+    assert_int_equal(st.profile.avoid_contextes.v[0], 300803);
+    assert_int_equal(st.profile.confirmed.v[0], 100);
+    assert_true(user_state_seen(&st, "e-1"));
+    assert_int_equal(user_state_encode(&st, &again, &err), 0);
+    assert_int_equal((unsigned char)again.data[0], 0x90 + 14);   /* fixarray of format 2 */
+    assert_int_equal(again.data[1], 2);
+    user_state_free(&st);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&again);
+}
+
+static event event_of(event_type type, const char *id, int64_t ts) {
+    event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.event_id = (char *)id;
+    ev.ts = ts;
+    return ev;
+}
+
+/* The profile the daemon matches for an event: include_regulated from the upsert, kept by a later
+ * skills.confirmed; as_of_year from the event being processed (its ts), never from the state. */
+static void test_next_profile(void **state) {
+    (void)state;
+    px_error err;
+    user_state st;
+    memset(&st, 0, sizeof st);
+    profile_codes_push(&st.profile.rejected, 7, &err);   /* a decision before any profile */
+
+    event up = event_of(EVENT_PROFILE_UPSERTED, "e-1", 1764393600000LL);   /* 2025-11-29 */
+    profile_experience *e = profile_add_experience(&up.profile, &err);
+    e->kind = PROFILE_EXP_ROME;
+    strcpy(e->rome, "J1501");
+    e->end_year = 2019;
+    up.profile.include_regulated = true;
+    profile next;
+    assert_int_equal(user_state_next_profile(&st, &up, &next, &err), 0);
+    assert_int_equal(next.as_of_year, 2025);
+    assert_true(next.include_regulated);
+    assert_int_equal(next.n_experiences, 1);
+    assert_int_equal(next.rejected.n, 1);   /* decisions so far are kept */
+    profile_free(&st.profile);
+    st.profile = next;
+
+    /* the state goes to Redis and back (as between two batches) */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(user_state_encode(&st, &sb, &err), 0);
+    user_state_free(&st);
+    assert_int_equal(user_state_decode(sb.data, sb.size, &st, &err), 0);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(st.profile.as_of_year, 0);
+
+    event conf = event_of(EVENT_SKILLS_CONFIRMED, "e-2", 1767225600000LL);   /* 2026-01-01 */
+    profile_codes_push(&conf.profile.confirmed, 7, &err);
+    assert_int_equal(user_state_next_profile(&st, &conf, &next, &err), 0);
+    assert_int_equal(next.as_of_year, 2026);
+    assert_true(next.include_regulated);
+    assert_string_equal(next.experiences[0].rome, "J1501");
+    assert_int_equal(next.confirmed.n, 1);   /* 7 moved from rejected to confirmed */
+    assert_int_equal(next.rejected.n, 0);
+    profile_free(&next);
+
+    /* a new upsert replaces include_regulated */
+    up.profile.include_regulated = false;
+    up.ts = 946684800000LL;   /* 2000-01-01 */
+    assert_int_equal(user_state_next_profile(&st, &up, &next, &err), 0);
+    assert_false(next.include_regulated);
+    assert_int_equal(next.as_of_year, 2000);
+    profile_free(&next);
+
+    event erased = event_of(EVENT_PROFILE_ERASED, "e-3", 0);
+    assert_int_equal(user_state_next_profile(&st, &erased, &next, &err), -1);
+    assert_int_equal(err.code, EVENT_ERR_UNKNOWN_TYPE);
+    assert_int_equal(next.n_experiences, 0);
+    profile_free(&up.profile);
+    profile_free(&conf.profile);
+    user_state_free(&st);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dlq_record_all_fields), cmocka_unit_test(test_dlq_record_minimal),
         cmocka_unit_test(test_state_round_trip),      cmocka_unit_test(test_idempotency_window),
         cmocka_unit_test(test_corrupt_states),        cmocka_unit_test(test_state_bad_elements),
+        cmocka_unit_test(test_state_include_regulated), cmocka_unit_test(test_next_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,6 +128,8 @@ static const char *const custom =
     "backoff_initial_ms = 10\nbackoff_max_ms = 20\n"
     "[rome]\nsnapshot = /var/lib/px/rome.snap\n"
     "[matching]\nweight.emergente = 0.65\ntop = 7\nconstraint.no_cold = 11, 12\n"
+    "kinship.parent = 0.5\nevidence_places = 4\nconstraint_domain_share = 0.75\n"
+    "constraint.no_cold.items = 13\n"
     "[limits]\nmax_message_bytes = 1000\nmax_experiences = 3\nmax_competences = 4096\nmax_avoid = 2\nmax_domains = 64\n"
     "max_title_bytes = 50\nmax_id_bytes = 40\nmax_depth = 3\nbatch_size = 100000\nbatch_max_wait_ms = 1\n"
     "[log]\nlevel = debug\n"
@@ -163,6 +165,10 @@ static void test_custom_values(void **state) {
     const matcher_constraint *cold = matcher_config_constraint(&cfg->matching, "no_cold");
     assert_non_null(cold);
     assert_int_equal(cold->n_codes, 2);
+    assert_int_equal(cold->n_items, 1);
+    assert_true(cfg->matching.kin_parent == 0.5);
+    assert_true(cfg->matching.constraint_domain_share == 0.75);
+    assert_int_equal(cfg->matching.evidence_places, 4);
     assert_int_equal(cfg->limits.max_experiences, 3);
     assert_int_equal(cfg->limits.max_depth, 3);
     assert_int_equal(cfg->batch_size, 100000);
@@ -241,6 +247,11 @@ static void test_bad_files(void **state) {
         {"[log]\nlevel = loud\n", CONFIG_ERR_VALUE, ":2: [log] level:", "loud"},
         {"[matching]\nweight.principale = 2\n", CONFIG_ERR_VALUE, ":2: [matching] weight.principale:", "expected a number"},
         {"[matching]\nweight.nope = 1\n", CONFIG_ERR_VALUE, ":2: [matching] weight.nope:", "unknown matching key"},
+        /* removed with the rebuilt score (related, R, replaces it): an old file says so */
+        {"[matching]\nmacro_credit = 0.5\n", CONFIG_ERR_VALUE, ":2: [matching] macro_credit:",
+         "unknown matching key"},
+        {"[matching]\nconstraint_domain_share = 0\n", CONFIG_ERR_VALUE,
+         ":2: [matching] constraint_domain_share:", ""},
         {"[redis]\nurl = redis://h:1/0\nhost = h\n", CONFIG_ERR_VALUE, ": [redis] url and host:", "either a url or its parts"},
         {"[redis]\nurl = http://h\n", CONFIG_ERR_VALUE, ":2: [redis] url:", ""},
         {"[redis]\nbackoff_initial_ms = 500\nbackoff_max_ms = 100\n", CONFIG_ERR_VALUE, ": [redis] backoff_max_ms (100)", "at least"},

@@ -105,12 +105,14 @@ static int suggestion_samples(const char *fixture_dir, cJSON *samples) {
     matcher_config cfg = matcher_config_default();
     cfg.n_constraints = 0;
     matcher_config_set(&cfg, "constraint.no_weekend", "23374", NULL);
+    /* M1607 lists 100005 but not 23374: removed because of a competence, D1106 of a contexte */
+    matcher_config_set(&cfg, "constraint.no_weekend.items", "100005", NULL);
     matcher *m = matcher_build(idx, &cfg, &err);
     matcher_scratch *s = m ? matcher_scratch_new(m, &err) : NULL;
     if (!s) return fail("matcher", &err);
     /* Every branch of the output: an appellation, a fiche code (no appellation), a title with
-     * alternatives, an unresolved title, a named and a coded constraint, a domain exclusion, a
-     * declared competence. */
+     * alternatives, an unresolved title, a named and a coded constraint (with removed jobs), a
+     * domain exclusion, a declared competence. */
     profile p = {0};
     add_experience(&p, PROFILE_EXP_APPELLATION, 5001, NULL, NULL);
     add_experience(&p, PROFILE_EXP_ROME, 0, "J1501", NULL);
@@ -120,21 +122,32 @@ static int suggestion_samples(const char *fixture_dir, cJSON *samples) {
     profile_codes_push(&p.avoid_contextes, 300803, NULL);
     profile_strings_push(&p.exclude_domains, "M", 1, NULL);
     profile_codes_push(&p.added, 100002, NULL);
-    /* …and a plain one, so that occupations remain after the exclusions. */
+    /* …a plain one, so that occupations remain after the exclusions; its confirmed 100004 is
+     * evidence for the regulated J1501, whose diploma 200002 it lacks: listed with
+     * qualification_gap since it sets include_regulated… */
     profile plain = {0};
     add_experience(&plain, PROFILE_EXP_TITLE, 0, NULL, "de test");
     add_experience(&plain, PROFILE_EXP_APPELLATION, 5001, NULL, NULL);
     profile_codes_push(&plain.confirmed, 100001, NULL);
+    profile_codes_push(&plain.confirmed, 100004, NULL);
+    plain.include_regulated = true;
+    plain.as_of_year = 2025;
+    /* …and the same without include_regulated: J1501 is held back, in excluded.regulated. */
+    profile held_back = {0};
+    profile_copy(&held_back, &plain, NULL);
+    held_back.include_regulated = false;
+    const profile *profiles[] = {&p, &plain, &held_back};
     int rc = 0;
-    for (int k = 0; k < 2 && !rc; k++) {
+    for (size_t k = 0; k < sizeof profiles / sizeof profiles[0] && !rc; k++) {
         match_result r = {0};
-        if (matcher_run(m, s, k ? &plain : &p, &r, &err)) {
+        if (matcher_run(m, s, profiles[k], &r, &err)) {
             rc = fail("matcher_run", &err);
         } else {
             rc = encode_samples(idx, m, &r, samples);
         }
         match_result_free(&r);
     }
+    profile_free(&held_back);
     profile_free(&plain);
     profile_free(&p);
     matcher_scratch_free(s);

@@ -1,0 +1,363 @@
+/* suggestion_codec: the jobs.suggested fields of the rebuilt matcher — score components, held
+ * share, level and flags of each job; what each constraint removed and why (every `because`);
+ * the regulated jobs held back — on hand-made results over tests/fixtures/matcher, so that every
+ * branch is reached whatever the matcher decides, and on a real match for determinism. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "matcher.h"
+#include "msgpack_json.h"
+#include "rome_fixture.h"
+#include "rome_load.h"
+#include "suggestion_codec.h"
+
+typedef struct fixture {
+    rome_index *idx;
+    matcher *m;
+} fixture;
+
+static int setup(void **state) {
+    char dir[512];
+    px_error err = {0};
+    if (rome_fixture_make(FIXTURE_DIR, dir, sizeof dir)) return -1;
+    fixture *f = calloc(1, sizeof *f);
+    f->idx = rome_load_csv(dir, NULL, &err);
+    rome_fixture_remove(dir);
+    if (!f->idx) fail_msg("index: %s", err.msg);
+    matcher_config cfg = matcher_config_default();
+    cfg.n_constraints = 0;   /* the defaults name contextes the fixture does not have */
+    assert_int_equal(matcher_config_set(&cfg, "constraint.no_weekend", "23374", &err), 0);
+    assert_int_equal(matcher_config_set(&cfg, "constraint.no_night", "300803", &err), 0);
+    f->m = matcher_build(f->idx, &cfg, &err);
+    if (!f->m) fail_msg("matcher: %s", err.msg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    matcher_free(f->m);
+    rome_index_free(f->idx);
+    free(f);
+    return 0;
+}
+
+static uint32_t fiche(const fixture *f, const char *code) {
+    uint32_t id = rome_fiche_find(f->idx, code);
+    assert_int_not_equal(id, ROME_NONE);
+    return id;
+}
+
+static uint32_t item(const fixture *f, uint32_t code) {
+    uint32_t id = rome_item_find(f->idx, code);
+    assert_int_not_equal(id, ROME_NONE);
+    return id;
+}
+
+/* A result as matcher_run would leave it, built by hand (freed by match_result_free). */
+static void hand_result(const fixture *f, match_result *r) {
+    memset(r, 0, sizeof *r);
+    r->jobs = calloc(1, sizeof *r->jobs);
+    r->n_jobs = 1;
+    r->codes = calloc(4, sizeof *r->codes);
+    r->codes[0] = item(f, 100004);   /* held */
+    r->codes[1] = item(f, 200002);   /* missing, a qualification */
+    r->codes[2] = item(f, 200002);   /* qualifications */
+    r->n_codes = 3;
+    r->jobs[0] = (match_job){
+        .fiche = fiche(f, "J1501"),
+        .score = 0.123456,
+        .components = {.competences = 0.71104, .related = 0, .profile = 0.45555, .kinship = 1.0 / 3,
+                       .level = 2.0 / 3},
+        .held_share = 2.0 / 3,
+        .flags = MATCH_JOB_REGULATED | MATCH_JOB_QUALIFICATION_GAP,
+        .level = 5,
+        .held = {0, 1},
+        .missing = {1, 1},
+        .qualifications = {2, 1},
+        .n_reasons = 1,
+        .reasons = {{-1, 1.0}},
+    };
+    /* Two avoid entries: contexte 300803 (removes nothing), then no_weekend with one removal of
+     * each kind; then one regulated job held back. */
+    r->constraints = calloc(2, sizeof *r->constraints);
+    r->n_constraints = 2;
+    const matcher_config *cfg = matcher_get_config(f->m);
+    int32_t weekend = (int32_t)(matcher_config_constraint(cfg, "no_weekend") - cfg->constraints);
+    r->constraints[0] = (match_constraint_cost){-1, 300803, 0, 0, 0};
+    r->constraints[1] = (match_constraint_cost){weekend, 0, 7, 0, 4};
+    r->removals = calloc(5, sizeof *r->removals);
+    r->n_removals = 5;
+    r->removals[0] = (match_removal){fiche(f, "D1106"), MATCH_EVIDENCE_CONTEXTE, 23374};
+    r->removals[1] = (match_removal){fiche(f, "M1607"), MATCH_EVIDENCE_COMPETENCE, 100005};
+    r->removals[2] = (match_removal){fiche(f, "D1505"), MATCH_EVIDENCE_PARENT, fiche(f, "J1501")};
+    r->removals[3] = (match_removal){fiche(f, "J1501"), MATCH_EVIDENCE_DOMAIN,
+                                     rome_domaine_find(f->idx, "D11")};
+    r->removals[4] = (match_removal){fiche(f, "J1501"), MATCH_EVIDENCE_NONE, 0};
+    r->removed_by_domain = 3;
+    r->removed_regulated = 12;
+    r->regulated_off = 4;
+    r->regulated_n = 1;
+}
+
+static int encode_jobs(const fixture *f, const match_result *r, msgpack_sbuffer *sb,
+                       px_error *err) {
+    suggestion_envelope env = {"out-1", "alice", 1764393600000LL, "in-1", "4.0-61"};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    return suggestion_encode_jobs(&pk, &env, f->m, r, err);
+}
+
+/* Encodes, checks that the bytes are exactly one value (map sizes right), returns it as JSON. */
+static cJSON *jobs_json(const fixture *f, const match_result *r) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err = {0};
+    if (encode_jobs(f, r, &sb, &err)) fail_msg("encode: %s", err.msg);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, sb.size);
+    msgpack_unpacked_destroy(&up);
+    cJSON *json = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
+    if (!json) fail_msg("json: %s", err.msg);
+    msgpack_sbuffer_destroy(&sb);
+    return json;
+}
+
+static const cJSON *at(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!v) fail_msg("no key \"%s\"", k);
+    return v;
+}
+
+static void assert_keys(const cJSON *o, const char *const *keys, size_t n) {
+    assert_int_equal(cJSON_GetArraySize(o), (int)n);
+    size_t i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, o) assert_string_equal(c->string, keys[i++]);
+}
+
+static void test_job_fields(void **state) {
+    const fixture *f = *state;
+    match_result r;
+    hand_result(f, &r);
+    cJSON *json = jobs_json(f, &r);
+    const cJSON *job = cJSON_GetArrayItem(at(json, "jobs"), 0);
+    static const char *const keys[] = {
+        "rome",    "label",   "score",    "components",     "held_share",
+        "level",   "regulated", "cadre",  "no_evidence",    "qualification_gap",
+        "held",    "missing", "contexts", "qualifications", "reasons",
+    };
+    assert_keys(job, keys, sizeof keys / sizeof keys[0]);
+    assert_string_equal(at(job, "rome")->valuestring, "J1501");
+    assert_true(at(job, "score")->valuedouble == 0.1235);
+    const cJSON *c = at(job, "components");
+    static const char *const ckeys[] = {"competences", "related", "profile", "kinship", "level"};
+    assert_keys(c, ckeys, 5);
+    assert_true(at(c, "competences")->valuedouble == 0.711);   /* 4 decimals, like the others */
+    assert_true(at(c, "related")->valuedouble == 0);
+    assert_true(at(c, "profile")->valuedouble == 0.4556);
+    assert_true(at(c, "kinship")->valuedouble == 0.3333);
+    assert_true(at(c, "level")->valuedouble == 0.6667);
+    assert_true(at(job, "held_share")->valuedouble == 0.6667);
+    assert_true(cJSON_IsNumber(at(job, "level")) && at(job, "level")->valueint == 5);
+    assert_true(cJSON_IsTrue(at(job, "regulated")));
+    assert_true(cJSON_IsFalse(at(job, "cadre")));
+    assert_true(cJSON_IsFalse(at(job, "no_evidence")));
+    assert_true(cJSON_IsTrue(at(job, "qualification_gap")));
+    assert_int_equal(cJSON_GetArrayItem(at(job, "held"), 0)->valueint, 100004);
+    assert_int_equal(cJSON_GetArrayItem(at(job, "qualifications"), 0)->valueint, 200002);
+    cJSON_Delete(json);
+
+    /* the other flags, and an unknown level */
+    r.jobs[0].flags = MATCH_JOB_CADRE | MATCH_JOB_NO_EVIDENCE;
+    r.jobs[0].level = 0;
+    json = jobs_json(f, &r);
+    job = cJSON_GetArrayItem(at(json, "jobs"), 0);
+    assert_true(cJSON_IsFalse(at(job, "regulated")));
+    assert_true(cJSON_IsTrue(at(job, "cadre")));
+    assert_true(cJSON_IsTrue(at(job, "no_evidence")));
+    assert_true(cJSON_IsFalse(at(job, "qualification_gap")));
+    assert_int_equal(at(job, "level")->valueint, 0);
+    cJSON_Delete(json);
+    match_result_free(&r);
+}
+
+static void test_excluded(void **state) {
+    const fixture *f = *state;
+    match_result r;
+    hand_result(f, &r);
+    cJSON *json = jobs_json(f, &r);
+    const cJSON *ex = at(json, "excluded");
+    static const char *const keys[] = {"constraints", "domains", "regulated"};
+    assert_keys(ex, keys, 3);
+    assert_int_equal(at(ex, "domains")->valueint, 3);
+    const cJSON *cs = at(ex, "constraints");
+    assert_int_equal(cJSON_GetArraySize(cs), 2);
+    const cJSON *c0 = cJSON_GetArrayItem(cs, 0), *c1 = cJSON_GetArrayItem(cs, 1);
+    static const char *const ckeys[] = {"avoid", "removed", "jobs"};
+    assert_keys(c0, ckeys, 3);
+    assert_int_equal(at(c0, "avoid")->valueint, 300803);
+    assert_int_equal(cJSON_GetArraySize(at(c0, "jobs")), 0);
+    assert_string_equal(at(c1, "avoid")->valuestring, "no_weekend");
+    assert_int_equal(at(c1, "removed")->valueint, 7);
+    const cJSON *jobs = at(c1, "jobs");
+    assert_int_equal(cJSON_GetArraySize(jobs), 4);
+    static const char *const jkeys[] = {"rome", "label", "because", "code"};
+    const struct {
+        const char *rome, *because, *code_str;
+        int code;
+    } want[] = {
+        {"D1106", "contexte", NULL, 23374},    /* the contexte code_ogr */
+        {"M1607", "competence", NULL, 100005}, /* the item code_ogr */
+        {"D1505", "parent", "J1501", 0},       /* the parent fiche's code */
+        {"J1501", "domain", "D11", 0},         /* the domaine professionnel's code */
+    };
+    for (int k = 0; k < 4; k++) {
+        const cJSON *j = cJSON_GetArrayItem(jobs, k);
+        assert_keys(j, jkeys, 4);
+        assert_string_equal(at(j, "rome")->valuestring, want[k].rome);
+        assert_string_equal(at(j, "label")->valuestring,
+                            rome_str(f->idx, f->idx->fiches[fiche(f, want[k].rome)].label));
+        assert_string_equal(at(j, "because")->valuestring, want[k].because);
+        if (want[k].code_str) {
+            assert_true(cJSON_IsString(at(j, "code")));
+            assert_string_equal(at(j, "code")->valuestring, want[k].code_str);
+        } else {
+            assert_true(cJSON_IsNumber(at(j, "code")));
+            assert_int_equal(at(j, "code")->valueint, want[k].code);
+        }
+    }
+    const cJSON *reg = at(ex, "regulated");
+    static const char *const rkeys[] = {"removed", "jobs"};
+    assert_keys(reg, rkeys, 2);
+    assert_int_equal(at(reg, "removed")->valueint, 12);
+    const cJSON *rj = cJSON_GetArrayItem(at(reg, "jobs"), 0);
+    static const char *const rjkeys[] = {"rome", "label"};
+    assert_keys(rj, rjkeys, 2);
+    assert_string_equal(at(rj, "rome")->valuestring, "J1501");
+    cJSON_Delete(json);
+    match_result_free(&r);
+}
+
+/* A removal list naming what the index does not have is refused, naming the field, before a byte
+ * is written. */
+static void test_bad_removals(void **state) {
+    const fixture *f = *state;
+    const struct {
+        size_t removal;
+        uint32_t fiche;
+        uint8_t evidence;
+        uint32_t code;
+        const char *msg;
+    } cases[] = {
+        {0, 0, MATCH_EVIDENCE_NONE, 0, "excluded.constraints[1].jobs[0].because: evidence 0"},
+        {1, 0, 9, 0, "excluded.constraints[1].jobs[1].because: evidence 9"},
+        {2, 0, MATCH_EVIDENCE_PARENT, 4000, "constraints[1].jobs[2].code: no such id 4000"},
+        {3, 0, MATCH_EVIDENCE_DOMAIN, 4000, "constraints[1].jobs[3].code: no such id 4000"},
+        {4, 4000, MATCH_EVIDENCE_NONE, 0, "excluded.regulated.jobs[0].rome: no fiche id 4000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        match_result r;
+        hand_result(f, &r);
+        match_removal *x = &r.removals[cases[i].removal];
+        if (cases[i].fiche) x->fiche = cases[i].fiche;
+        else x->evidence = cases[i].evidence, x->code = cases[i].code;
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        px_error err = {0};
+        assert_int_equal(encode_jobs(f, &r, &sb, &err), -1);
+        if (!strstr(err.msg, cases[i].msg)) fail_msg("\"%s\" lacks \"%s\"", err.msg, cases[i].msg);
+        assert_int_equal(sb.size, 0);
+        msgpack_sbuffer_destroy(&sb);
+        match_result_free(&r);
+    }
+    match_result r;
+    hand_result(f, &r);
+    r.constraints[1].n = 9;   /* past the removals */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err = {0};
+    assert_int_equal(encode_jobs(f, &r, &sb, &err), -1);
+    assert_non_null(strstr(err.msg, "excluded.constraints[1].jobs: slice 0+9 past 5 removals"));
+    msgpack_sbuffer_destroy(&sb);
+    match_result_free(&r);
+}
+
+/* A real match of the fixture: the same input gives the same bytes, in both the event and the
+ * `passerelle match` encodings, and the match line carries the same jobs and excluded. */
+static void test_deterministic(void **state) {
+    const fixture *f = *state;
+    px_error err = {0};
+    matcher_scratch *s = matcher_scratch_new(f->m, &err);
+    assert_non_null(s);
+    profile p = {0};
+    profile_experience *e = profile_add_experience(&p, &err);
+    e->kind = PROFILE_EXP_APPELLATION;
+    e->appellation = 5001;
+    e->end_year = 2015;
+    profile_codes_push(&p.confirmed, 100004, &err);
+    profile_strings_push(&p.avoid_named, "no_weekend", 10, &err);
+    p.as_of_year = 2025;
+    msgpack_sbuffer out[2], line;
+    msgpack_sbuffer_init(&line);
+    for (int k = 0; k < 2; k++) {
+        match_result r = {0};
+        p.include_regulated = k == 0;   /* both branches of regulation, then the same again */
+        assert_int_equal(matcher_run(f->m, s, &p, &r, &err), 0);
+        msgpack_sbuffer_init(&out[k]);
+        assert_int_equal(encode_jobs(f, &r, &out[k], &err), 0);
+        msgpack_sbuffer again;
+        msgpack_sbuffer_init(&again);
+        assert_int_equal(encode_jobs(f, &r, &again, &err), 0);
+        assert_int_equal(again.size, out[k].size);
+        assert_memory_equal(again.data, out[k].data, again.size);
+        msgpack_sbuffer_destroy(&again);
+        if (k == 0) {
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &line, msgpack_sbuffer_write);
+            assert_int_equal(suggestion_encode_match(&pk, "alice", "4.0-61", f->m, &r, &err), 0);
+        }
+        match_result_free(&r);
+    }
+    cJSON *event = msgpack_json_from_bytes(out[0].data, out[0].size, NULL, &err);
+    cJSON *match = msgpack_json_from_bytes(line.data, line.size, NULL, &err);
+    assert_non_null(event);
+    assert_non_null(match);
+    assert_true(cJSON_Compare(at(event, "jobs"), at(match, "jobs"), true));
+    assert_true(cJSON_Compare(at(event, "excluded"), at(match, "excluded"), true));
+    /* J1501 (regulated, diploma not held) is listed with include_regulated, held back without */
+    bool listed = false;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, at(event, "jobs")) listed |= !strcmp(at(j, "rome")->valuestring, "J1501");
+    assert_true(listed);
+    cJSON *held_back = msgpack_json_from_bytes(out[1].data, out[1].size, NULL, &err);
+    const cJSON *reg = at(at(held_back, "excluded"), "regulated");
+    assert_int_equal(at(reg, "removed")->valueint, 1);
+    assert_string_equal(at(cJSON_GetArrayItem(at(reg, "jobs"), 0), "rome")->valuestring, "J1501");
+    cJSON_Delete(held_back);
+    cJSON_Delete(event);
+    cJSON_Delete(match);
+    for (int k = 0; k < 2; k++) msgpack_sbuffer_destroy(&out[k]);
+    msgpack_sbuffer_destroy(&line);
+    profile_free(&p);
+    matcher_scratch_free(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_job_fields),
+        cmocka_unit_test(test_excluded),
+        cmocka_unit_test(test_bad_removals),
+        cmocka_unit_test(test_deterministic),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
