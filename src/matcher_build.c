@@ -365,8 +365,6 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->score = calloc(nf, sizeof *s->score);
     s->fiche_flags = calloc(nf, sizeof *s->fiche_flags);
     s->avoided = calloc(nf, sizeof *s->avoided);
-    s->avoid_evidence = calloc(nf, sizeof *s->avoid_evidence);
-    s->avoid_code = calloc(nf, sizeof *s->avoid_code);
     s->candidates = malloc(nf * sizeof *s->candidates);
     s->best = malloc(nf * sizeof *s->best);
     s->ranked_items = malloc(ni * sizeof *s->ranked_items);
@@ -374,8 +372,7 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->link_held = malloc(((size_t)m->max_fiche_items * MATCHER_MAX_TOP + 1) * sizeof *s->link_held);
     s->missing_in = calloc(ni, sizeof *s->missing_in);
     if (!s->item || !s->touched || !s->macro_held || !s->held_bits || !s->coverage || !s->profile ||
-        !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided || !s->avoid_evidence ||
-        !s->avoid_code || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held || !s->missing_in)
+        !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held || !s->missing_in)
         goto nomem;
     return s;
 nomem:
@@ -399,8 +396,6 @@ void matcher_scratch_free(matcher_scratch *s) {
     free(s->score);
     free(s->fiche_flags);
     free(s->avoided);
-    free(s->avoid_evidence);
-    free(s->avoid_code);
     free(s->candidates);
     free(s->best);
     free(s->ranked_items);

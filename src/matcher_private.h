@@ -134,8 +134,6 @@ struct matcher_scratch {
     double *score;              /* score: per fiche, final */
     uint8_t *fiche_flags;       /* select: FICHE_* */
     uint32_t *avoided;          /* select: bit k: avoid entry k removes the fiche */
-    uint8_t *avoid_evidence;    /* select: evidence of the first entry that removed it */
-    uint32_t *avoid_code;
     uint32_t histogram[2 * 1024]; /* select: score buckets of the open fiches, then of those with
                                      evidence (matcher_select.c SCORE_BUCKETS) */
     ranked *candidates;         /* select: working array, n_fiches */

@@ -79,7 +79,6 @@ static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, 
         const rome_csr *cf = &idx->contexte_fiches;
         for (uint32_t e = cf->offsets[ctx]; e < cf->offsets[ctx + 1]; e++) {
             uint32_t f = cf->targets[e];
-            if (!s->avoided[f]) s->avoid_evidence[f] = MATCH_EVIDENCE_CONTEXTE, s->avoid_code[f] = code;
             s->avoided[f] |= 1u << k;
         }
     }
@@ -90,9 +89,7 @@ static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, 
         out->constraints[p->avoid_contextes.n + k] = (match_constraint_cost){(int32_t)ci, 0, 0, 0, 0};
         const constraint_mark *marks = m->marks + (size_t)ci * m->n_fiches;
         for (uint32_t f = 0; f < m->n_fiches; f++) {
-            if (!marks[f].evidence) continue;
-            if (!s->avoided[f]) s->avoid_evidence[f] = marks[f].evidence, s->avoid_code[f] = marks[f].code;
-            s->avoided[f] |= bit;
+            if (marks[f].evidence) s->avoided[f] |= bit;
         }
     }
     for (uint32_t f = 0; f < m->n_fiches; f++)
@@ -139,16 +136,20 @@ static void mark_qualification_gaps(const matcher *m, matcher_scratch *s, uint32
     }
 }
 
-/* Appends the best removals of a heap to out->removals; evidence from the avoid entries' marks,
- * or none (a qualification gap rests on no contexte). Returns where they start. */
-static uint32_t list_removals(const matcher_scratch *s, best_heap *h, match_result *out, bool marked) {
+/* What removing fiche f rests on for one avoid entry: a contexte code is ROME's contexte; a named
+ * constraint, the mark matcher_build gave the fiche. NULL: a qualification gap (no contexte). */
+static match_removal removal_of(const matcher *m, const match_constraint_cost *entry, uint32_t f) {
+    if (!entry) return (match_removal){f, MATCH_EVIDENCE_NONE, 0};
+    if (entry->named < 0) return (match_removal){f, MATCH_EVIDENCE_CONTEXTE, entry->contexte};
+    const constraint_mark *mark = &m->marks[(size_t)entry->named * m->n_fiches + f];
+    return (match_removal){f, mark->evidence, mark->code};
+}
+
+/* Appends the best removals of a heap to out->removals; returns where they start. */
+static uint32_t list_removals(const matcher *m, best_heap *h, match_result *out, const match_constraint_cost *entry) {
     uint32_t off = (uint32_t)out->n_removals;
     ranked_sort(h->v, h->n);
-    for (uint32_t k = 0; k < h->n; k++) {
-        uint32_t f = h->v[k].id;
-        out->removals[out->n_removals++] =
-            (match_removal){f, marked ? s->avoid_evidence[f] : (uint8_t)MATCH_EVIDENCE_NONE, marked ? s->avoid_code[f] : 0};
-    }
+    for (uint32_t k = 0; k < h->n; k++) out->removals[out->n_removals++] = removal_of(m, entry, h->v[k].id);
     return off;
 }
 
@@ -239,10 +240,10 @@ static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_
     out->n_jobs = n;
     out->n_removals = 0;
     for (size_t k = 0; k < n_avoid; k++) {
-        out->constraints[k].off = list_removals(s, &removed[k], out, true);
+        out->constraints[k].off = list_removals(m, &removed[k], out, &out->constraints[k]);
         out->constraints[k].n = removed[k].n;
     }
-    out->regulated_off = list_removals(s, &removed[n_avoid], out, false);
+    out->regulated_off = list_removals(m, &removed[n_avoid], out, NULL);
     out->regulated_n = removed[n_avoid].n;
     return 0;
 }
