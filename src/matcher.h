@@ -3,16 +3,19 @@
  * Three steps, documented with their formulas in docs/matching.md:
  *   1. resolve each experience (appellation code, fiche code or free-text title) to a fiche;
  *   2. suggest the competences/savoirs of those fiches, most informative first (skills.suggested);
- *   3. rank the other fiches by weighted coverage of their competences by what the person holds,
- *      under the person's constraints (avoid) and domain preferences (jobs.suggested).
+ *   3. rank the other fiches by a weighted mean of four similarities — competence coverage,
+ *      macro-compétence credit, the cosine of competence profiles and the kinship of the fiches'
+ *      texts, titles, tags, macro sets and v3 parents — times a level factor, under the person's
+ *      constraints (avoid), regulation (qualification gaps) and domain preferences, with the first
+ *      places reserved to jobs where the person holds a savoir-faire or savoir (jobs.suggested).
  *
  * Objects and ownership:
  *   matcher_config  plain data (no pointers), copy it freely; matcher_config_default() fills it.
  *   matcher         built once per rome_index by matcher_build(); keeps a pointer to the index (which
- *                   must outlive it), a title resolver and precomputed weights, among them a dense
- *                   row of floats per fiche over all fiches (docs/matching.md §3: 10 MiB of the
- *                   ~11 MiB for ROME v60; about 0.1 s to build). Immutable after build: any number of
- *                   threads may call matcher_run() on one matcher at once.
+ *                   must outlive it), a title resolver and precomputed weights, among them the
+ *                   kinship of every pair of fiches (fiches² floats: 10 MiB of the ~14 MiB for ROME
+ *                   v60; about 0.15 s to build). Immutable after build: any number of threads may
+ *                   call matcher_run() on one matcher at once.
  *   matcher_scratch per-thread working memory (sized for the index); never shared between threads.
  *   match_result    owned by the caller: zero it once, pass it to matcher_run() as often as wanted
  *                   (its arrays are reused, so steady-state matching allocates nothing), release it
