@@ -571,8 +571,10 @@ static uint8_t named_removal(const ref_scorer *rs, const matcher_constraint *c, 
         }
     }
     uint32_t parent = idx->fiches[f].parent[0] ? rome_fiche_find(idx, idx->fiches[f].parent) : ROME_NONE;
-    if (parent != ROME_NONE && parent != f && (ctx = first_contexte(idx, c, parent))) {
-        *code = ctx;
+    if (parent != ROME_NONE && parent != f && first_contexte(idx, c, parent)) {
+        /* DOC: match_removal.code is "the contexte or item code_ogr, or the domaine's id"; for a
+         * parent it is the parent fiche's id (the engine's choice, checked). */
+        *code = parent;
         return MATCH_EVIDENCE_PARENT;
     }
     uint32_t d = idx->fiches[f].domaine, in = 0, with = 0;
@@ -806,7 +808,10 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
             en->removed++;
         }
         out->removed_by_domain += rf->excluded_domain;
-        if (rf->regulated_gap) {
+        /* DOC: "counted in excluded.regulated …, and listed … when the profile sets
+         * include_regulated": when listed they are not held back, so not counted (the engine's
+         * reading, checked). */
+        if (rf->regulated_gap && !p->include_regulated) {
             if (out->n_regulated_best < MATCHER_MAX_REMOVALS) out->regulated_best[out->n_regulated_best++] = f;
             out->removed_regulated++;
         }

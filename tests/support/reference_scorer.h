@@ -34,7 +34,8 @@ typedef struct ref_fiche {
     bool regulated_gap;         /* regulated, lists qualifications, none held nor practised */
     uint64_t avoided;           /* bit a: avoid entry a (codes first, then named) removes it */
     uint8_t because[MATCHER_MAX_AVOID];       /* match_evidence of each entry that removes it */
-    uint32_t because_code[MATCHER_MAX_AVOID]; /* contexte or item code_ogr, or domaine id */
+    uint32_t because_code[MATCHER_MAX_AVOID]; /* contexte or item code_ogr, parent fiche id or
+                                                 domaine id */
 } ref_fiche;
 
 /* One avoid entry, in the engine's order (contexte codes, then named constraints). */
@@ -60,7 +61,8 @@ typedef struct ref_result {
     uint32_t n_entries;
     ref_entry entries[MATCHER_MAX_AVOID];
     uint32_t offerable;         /* fiches with evidence, score > 0, not own */
-    uint32_t removed_by_domain, removed_regulated;
+    uint32_t removed_by_domain;
+    uint32_t removed_regulated;  /* held back (not when include_regulated lists them) */
     uint32_t n_regulated_best;
     uint32_t regulated_best[MATCHER_MAX_REMOVALS];
     uint32_t scored;            /* fiches with a score above 0 */
