@@ -547,11 +547,14 @@ static bool known_domain(const rome_index *idx, const char *code) {
     return rome_grand_domaine_find(idx, code) != ROME_NONE || rome_domaine_find(idx, code) != ROME_NONE;
 }
 
-/* The first of constraint c's contextes fiche f lists (config order), or 0. */
+/* The lowest code_ogr among constraint c's contextes that fiche f lists, or 0. DOC: §4 does not
+ * say which contexte a removal names when the fiche lists several; the engine names the lowest
+ * code (checked), not the first in the constraint's order. */
 static uint32_t first_contexte(const rome_index *idx, const matcher_constraint *c, uint32_t f) {
+    uint32_t best = 0;
     for (uint32_t j = 0; j < c->n_codes; j++)
-        if (fiche_lists_contexte(idx, f, c->codes[j])) return c->codes[j];
-    return 0;
+        if (fiche_lists_contexte(idx, f, c->codes[j]) && (!best || c->codes[j] < best)) best = c->codes[j];
+    return best;
 }
 
 /* §4: why named constraint c removes fiche f (MATCH_EVIDENCE_NONE when it does not). */
@@ -563,12 +566,14 @@ static uint8_t named_removal(const ref_scorer *rs, const matcher_constraint *c, 
         *code = ctx;
         return MATCH_EVIDENCE_CONTEXTE;
     }
+    uint32_t item = 0;   /* likewise the lowest item code */
     for (uint32_t j = 0; j < c->n_items; j++) {
         uint32_t i = rome_item_find(idx, c->items[j]);   /* unknown item codes are ignored */
-        if (i != ROME_NONE && fiche_lists_item(idx, f, i)) {
-            *code = c->items[j];
-            return MATCH_EVIDENCE_COMPETENCE;
-        }
+        if (i != ROME_NONE && fiche_lists_item(idx, f, i) && (!item || c->items[j] < item)) item = c->items[j];
+    }
+    if (item) {
+        *code = item;
+        return MATCH_EVIDENCE_COMPETENCE;
     }
     uint32_t parent = idx->fiches[f].parent[0] ? rome_fiche_find(idx, idx->fiches[f].parent) : ROME_NONE;
     if (parent != ROME_NONE && parent != f && first_contexte(idx, c, parent)) {
