@@ -25,8 +25,8 @@
 
 #define PROPERTY_PROFILES 2000
 #define REFERENCE_PROFILES 300
-#define SCORE_TOL 1e-4   /* the engine sums in single precision */
-#define TIE_TOL 1e-5     /* two jobs this close may come in either order */
+#define SCORE_TOL 1e-4 /* the engine sums in single precision */
+#define TIE_TOL 1e-5 /* two jobs this close may come in either order */
 
 typedef struct world {
     rome_index *idx;
@@ -72,7 +72,8 @@ static int teardown(void **state) {
 #define NEED_DATA(w)                                                                               \
     do {                                                                                           \
         if (!(w)->idx) {                                                                           \
-            fprintf(stderr, "skipped: PASSERELLE_ROME_DIR does not hold the official ROME export\n"); \
+            fprintf(stderr,                                                                        \
+                    "skipped: PASSERELLE_ROME_DIR does not hold the official ROME export\n");      \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -90,7 +91,8 @@ static uint32_t experience_fiche(const rome_index *idx, const profile_experience
 
 static bool lists_contexte(const rome_index *idx, uint32_t f, uint32_t code) {
     for (uint32_t k = 0; k < rome_csr_count(&idx->fiche_contextes, f); k++)
-        if (idx->contextes[rome_csr_targets(&idx->fiche_contextes, f)[k]].code_ogr == code) return true;
+        if (idx->contextes[rome_csr_targets(&idx->fiche_contextes, f)[k]].code_ogr == code)
+            return true;
     return false;
 }
 
@@ -123,7 +125,8 @@ static bool directly_avoided(const world *w, const profile *p, uint32_t f) {
 }
 
 /* The properties of docs/matching.md §3-§4 any result must have. */
-static void check_properties(const world *w, const profile *p, const match_result *r, uint8_t *mark) {
+static void check_properties(const world *w, const profile *p, const match_result *r,
+                             uint8_t *mark) {
     const rome_index *idx = w->idx;
     assert_true(r->n_jobs <= w->cfg.top);
     bool seen_no_evidence = false;
@@ -147,7 +150,8 @@ static void check_properties(const world *w, const profile *p, const match_resul
         assert_false(directly_avoided(w, p, f));
         assert_false(in_list(idx, &p->exclude_domains, f));
         for (size_t e = 0; e < p->n_experiences; e++)
-            if (!p->experiences[e].extra) assert_int_not_equal(experience_fiche(idx, &p->experiences[e]), f);
+            if (!p->experiences[e].extra)
+                assert_int_not_equal(experience_fiche(idx, &p->experiences[e]), f);
         if (job->flags & MATCH_JOB_QUALIFICATION_GAP) assert_true(p->include_regulated);
         /* held ∪ missing is exactly the fiche's item set, each once */
         memset(mark, 0, idx->n.items);
@@ -155,15 +159,18 @@ static void check_properties(const world *w, const profile *p, const match_resul
         for (uint32_t k = 0; k < job->held.n; k++) {
             uint32_t i = r->codes[job->held.off + k];
             const rome_item *it = &idx->items[i];
-            assert_false(codes_has(&p->rejected, it->code_ogr));   /* rejected never held */
-            if (it->flags & ROME_ITEM_QUALIFICATION)   /* never inferred */
-                assert_true(codes_has(&p->confirmed, it->code_ogr) || codes_has(&p->added, it->code_ogr));
-            holds_evidence |= (it->kind == ROME_KIND_SAVOIR_FAIRE && !(it->flags & ROME_ITEM_MACRO)) ||
-                              it->kind == ROME_KIND_SAVOIR;
+            assert_false(codes_has(&p->rejected, it->code_ogr)); /* rejected never held */
+            if (it->flags & ROME_ITEM_QUALIFICATION) /* never inferred */
+                assert_true(codes_has(&p->confirmed, it->code_ogr) ||
+                            codes_has(&p->added, it->code_ogr));
+            holds_evidence |=
+                (it->kind == ROME_KIND_SAVOIR_FAIRE && !(it->flags & ROME_ITEM_MACRO)) ||
+                it->kind == ROME_KIND_SAVOIR;
             assert_int_equal(mark[i]++, 0);
         }
         assert_int_equal(holds_evidence, evidence);
-        for (uint32_t k = 0; k < job->missing.n; k++) assert_int_equal(mark[r->codes[job->missing.off + k]]++, 0);
+        for (uint32_t k = 0; k < job->missing.n; k++)
+            assert_int_equal(mark[r->codes[job->missing.off + k]]++, 0);
         assert_int_equal(job->held.n + job->missing.n, rome_csr_count(&idx->fiche_items, f));
         for (uint32_t k = 0; k < rome_csr_count(&idx->fiche_items, f); k++)
             assert_int_equal(mark[rome_csr_targets(&idx->fiche_items, f)[k]], 1);
@@ -172,9 +179,11 @@ static void check_properties(const world *w, const profile *p, const match_resul
             assert_true(idx->items[i].flags & ROME_ITEM_QUALIFICATION);
             assert_int_equal(mark[i], 1);
         }
-        assert_true(fabs(job->held_share - (double)job->held.n / rome_csr_count(&idx->fiche_items, f)) < 1e-9);
+        assert_true(fabs(job->held_share -
+                         (double)job->held.n / rome_csr_count(&idx->fiche_items, f)) < 1e-9);
     }
-    for (size_t c = 0; c < r->n_current; c++) assert_true(r->current[c].score >= 0 && r->current[c].score <= 1);
+    for (size_t c = 0; c < r->n_current; c++)
+        assert_true(r->current[c].score >= 0 && r->current[c].score <= 1);
 }
 
 static void encode(const world *w, const match_result *r, msgpack_sbuffer *buf) {
@@ -231,7 +240,8 @@ static void test_properties(void **state) {
 /* Discrepancies between the engine and the reference, by kind. */
 enum { D_LIST, D_SCORE, D_C, D_R, D_P, D_K, D_LEVEL, D_FICHE_LEVEL, D_COST, D_BECAUSE, D_KINDS };
 static const char *const d_names[D_KINDS] = {
-    "job list", "score", "C", "R", "P", "K", "level factor", "fiche level", "constraint cost", "removal evidence"};
+    "job list",        "score",           "C", "R", "P", "K", "level factor", "fiche level",
+    "constraint cost", "removal evidence"};
 
 typedef struct tally {
     size_t n[D_KINDS];
@@ -248,26 +258,33 @@ static void note(tally *t, int kind, const char *fmt, ...) {
     }
 }
 
-static void compare(const world *w, int n, const match_result *r, const ref_result *want, tally *t) {
+static void compare(const world *w, int n, const match_result *r, const ref_result *want,
+                    tally *t) {
     const rome_index *idx = w->idx;
-    if (r->n_jobs != want->n_jobs) note(t, D_LIST, "profile %d: %zu jobs, reference %zu", n, r->n_jobs, want->n_jobs);
+    if (r->n_jobs != want->n_jobs)
+        note(t, D_LIST, "profile %d: %zu jobs, reference %zu", n, r->n_jobs, want->n_jobs);
     for (size_t j = 0; j < r->n_jobs && j < want->n_jobs; j++) {
         const match_job *job = &r->jobs[j];
         const ref_fiche *rf = &want->fiches[job->fiche];
-        if (job->fiche != want->jobs[j] && fabs(rf->score - want->fiches[want->jobs[j]].score) >= TIE_TOL)
+        if (job->fiche != want->jobs[j] &&
+            fabs(rf->score - want->fiches[want->jobs[j]].score) >= TIE_TOL)
             note(t, D_LIST, "profile %d place %zu: %s (ref %.6f), reference %s (%.6f)", n, j,
                  idx->fiches[job->fiche].code, rf->score, idx->fiches[want->jobs[j]].code,
                  want->fiches[want->jobs[j]].score);
-        const double got[6] = {job->score, job->components.competences, job->components.related,
-                               job->components.profile, job->components.kinship, job->components.level};
+        const double got[6] = {job->score,
+                               job->components.competences,
+                               job->components.related,
+                               job->components.profile,
+                               job->components.kinship,
+                               job->components.level};
         const double ref[6] = {rf->score, rf->c, rf->r, rf->p, rf->k, rf->level};
         for (int k = 0; k < 6; k++)
             if (fabs(got[k] - ref[k]) > SCORE_TOL)
-                note(t, D_SCORE + k, "profile %d %s: %s %.6f, reference %.6f", n, idx->fiches[job->fiche].code,
-                     d_names[D_SCORE + k], got[k], ref[k]);
+                note(t, D_SCORE + k, "profile %d %s: %s %.6f, reference %.6f", n,
+                     idx->fiches[job->fiche].code, d_names[D_SCORE + k], got[k], ref[k]);
         if (job->level != ref_fiche_level(w->ref, job->fiche))
-            note(t, D_FICHE_LEVEL, "%s: level %u, reference %d", idx->fiches[job->fiche].code, job->level,
-                 ref_fiche_level(w->ref, job->fiche));
+            note(t, D_FICHE_LEVEL, "%s: level %u, reference %d", idx->fiches[job->fiche].code,
+                 job->level, ref_fiche_level(w->ref, job->fiche));
     }
     for (size_t a = 0; a < r->n_constraints && a < want->n_entries; a++) {
         const match_constraint_cost *c = &r->constraints[a];
@@ -283,12 +300,15 @@ static void compare(const world *w, int n, const match_result *r, const ref_resu
                      idx->fiches[rm->fiche].code, idx->fiches[want->entries[a].best[k]].code);
             else if (rm->evidence != rf->because[a] || rm->code != rf->because_code[a])
                 note(t, D_BECAUSE, "profile %d entry %zu: %s because %u/%u, reference %u/%u", n, a,
-                     idx->fiches[rm->fiche].code, rm->evidence, rm->code, rf->because[a], rf->because_code[a]);
+                     idx->fiches[rm->fiche].code, rm->evidence, rm->code, rf->because[a],
+                     rf->because_code[a]);
         }
     }
-    if (r->removed_by_domain != want->removed_by_domain || r->removed_regulated != want->removed_regulated)
-        note(t, D_COST, "profile %d: by domain %u regulated %u, reference %u %u", n, r->removed_by_domain,
-             r->removed_regulated, want->removed_by_domain, want->removed_regulated);
+    if (r->removed_by_domain != want->removed_by_domain ||
+        r->removed_regulated != want->removed_regulated)
+        note(t, D_COST, "profile %d: by domain %u regulated %u, reference %u %u", n,
+             r->removed_by_domain, r->removed_regulated, want->removed_by_domain,
+             want->removed_regulated);
 }
 
 /* The engine agrees with the reference scorer on generated profiles. */
@@ -306,9 +326,10 @@ static void test_reference(void **state) {
         px_error err = {0, ""};
         assert_int_equal(matcher_gen_profile(&gen, w->idx, &w->cfg, &p, &err), 0);
         p.include_regulated = n % 4 == 0;
-        if (n % 3 == 0) {   /* recency */
+        if (n % 3 == 0) { /* recency */
             p.as_of_year = 2024;
-            for (size_t e = 0; e < p.n_experiences; e++) p.experiences[e].end_year = 2000 + (n + (int)e) % 25;
+            for (size_t e = 0; e < p.n_experiences; e++)
+                p.experiences[e].end_year = 2000 + (n + (int)e) % 25;
         }
         if (matcher_run(w->m, w->s, &p, &r, &err)) fail_msg("profile %d: %s", n, err.msg);
         assert_int_equal(ref_score(w->ref, &p, r.experiences, &want), 0);
@@ -320,12 +341,15 @@ static void test_reference(void **state) {
     size_t total = 0;
     for (int k = 0; k < D_KINDS; k++) {
         if (!t.n[k]) continue;
-        fprintf(stderr, "reference: %zu %s discrepancies, first: %s\n", t.n[k], d_names[k], t.first[k]);
+        fprintf(stderr, "reference: %zu %s discrepancies, first: %s\n", t.n[k], d_names[k],
+                t.first[k]);
         total += t.n[k];
     }
     ref_result_free(&want);
     match_result_free(&r);
-    if (total) fail_msg("%zu discrepancies with the reference scorer over %d profiles", total, REFERENCE_PROFILES);
+    if (total)
+        fail_msg("%zu discrepancies with the reference scorer over %d profiles", total,
+                 REFERENCE_PROFILES);
 }
 
 /* A matcher of the same index with other list lengths. */
@@ -349,7 +373,8 @@ static void test_short_lists_are_prefixes(void **state) {
     matcher_scratch *s_long = matcher_scratch_new(longest, NULL);
     assert_non_null(s_long);
     match_result all = {0}, some = {0};
-    size_t tied_first_skill = 0;   /* profiles whose best skill ties with 4 or more: the heap's case */
+    size_t tied_first_skill =
+        0; /* profiles whose best skill ties with 4 or more: the heap's case */
     for (size_t l = 0; l < sizeof shorter / sizeof shorter[0]; l++) {
         matcher *m = matcher_with_lengths(w, shorter[l], shorter[l]);
         matcher_scratch *s = matcher_scratch_new(m, NULL);
@@ -367,9 +392,11 @@ static void test_short_lists_are_prefixes(void **state) {
                 assert_int_equal(some.jobs[j].fiche, all.jobs[j].fiche);
                 assert_true(some.jobs[j].score == all.jobs[j].score);
             }
-            for (size_t k = 0; k < some.n_skills; k++) assert_int_equal(some.skills[k].item, all.skills[k].item);
+            for (size_t k = 0; k < some.n_skills; k++)
+                assert_int_equal(some.skills[k].item, all.skills[k].item);
             size_t ties = 0;
-            for (size_t k = 1; k < all.n_skills; k++) ties += all.skills[k].weight == all.skills[0].weight;
+            for (size_t k = 1; k < all.n_skills; k++)
+                ties += all.skills[k].weight == all.skills[0].weight;
             tied_first_skill += l == 0 && ties >= 4;
             profile_free(&p);
         }
@@ -388,27 +415,29 @@ static void test_short_lists_are_prefixes(void **state) {
 static void test_title_spellings(void **state) {
     world *w = *state;
     NEED_DATA(w);
-    static const struct { const char *title, *rome; } cases[] = {
-        {"boulangere", "D1102"},                  /* feminine, no accent */
-        {"Boulangers", "D1102"},                  /* plural */
-        {"boulnger", "D1102"},                    /* typo: missing a */
+    static const struct {
+        const char *title, *rome;
+    } cases[] = {
+        {"boulangere", "D1102"}, /* feminine, no accent */
+        {"Boulangers", "D1102"}, /* plural */
+        {"boulnger", "D1102"}, /* typo: missing a */
         {"serveuse", "G1803"},
-        {"macon", "F1703"},                       /* ç without cedilla */
+        {"macon", "F1703"}, /* ç without cedilla */
         {"Maçonne", "F1703"},
         {"comptable", "M1203"},
         {"assistante maternelle", "K1310"},
-        {"maternelle, assistante", "K1310"},      /* inverted word order, punctuation */
-        {"asistante maternelle", "K1310"},        /* typo: missing s */
+        {"maternelle, assistante", "K1310"}, /* inverted word order, punctuation */
+        {"asistante maternelle", "K1310"}, /* typo: missing s */
         {"SECRETAIRE", "M1607"},
         {"coiffeuse", "D1202"},
         {"AIDE SOIGNANTE", "J1501"},
-        {"aide-soigante", "J1501"},               /* typo: missing n */
+        {"aide-soigante", "J1501"}, /* typo: missing n */
         {"auxiliaire de vie", "K1311"},
         {"cuisinière", "G1609"},
-        {"cariste magasinier", "N1110"},          /* inverted "Magasinier cariste" */
+        {"cariste magasinier", "N1110"}, /* inverted "Magasinier cariste" */
         {"hotesse de caisse", "D1505"},
         {"Caissières", "D1505"},
-        {"caisiere", "D1505"},                    /* typo: the frequent caissière, not chaisière */
+        {"caisiere", "D1505"}, /* typo: the frequent caissière, not chaisière */
         {"chauffeur poids lourd", "N4101"},
         {"développeuse informatique", "M1805"},
         {"électricienne bâtiment", "F1602"},
@@ -423,8 +452,8 @@ static void test_title_spellings(void **state) {
         if (n < 1) fail_msg("\"%s\": nothing found", cases[i].title);
         const rome_appellation *a = &w->idx->appellations[out[0].appellation];
         if (strcmp(w->idx->fiches[a->fiche].code, cases[i].rome))
-            fail_msg("\"%s\" → \"%s\" (%s), want a %s appellation", cases[i].title, rome_str(w->idx, a->label_long),
-                     w->idx->fiches[a->fiche].code, cases[i].rome);
+            fail_msg("\"%s\" → \"%s\" (%s), want a %s appellation", cases[i].title,
+                     rome_str(w->idx, a->label_long), w->idx->fiches[a->fiche].code, cases[i].rome);
         assert_true(out[0].confidence >= w->cfg.title_min_confidence);
     }
     title_scratch_free(ts);
@@ -432,7 +461,8 @@ static void test_title_spellings(void **state) {
 }
 
 /* How many of the first `top` jobs for one appellation lie under one of the code prefixes. */
-static size_t jobs_under(world *w, uint32_t appellation, size_t top, const char *const *prefixes, size_t n_prefixes) {
+static size_t jobs_under(world *w, uint32_t appellation, size_t top, const char *const *prefixes,
+                         size_t n_prefixes) {
     profile p = {0};
     match_result r = {0};
     profile_experience *x = profile_add_experience(&p, NULL);
@@ -454,7 +484,8 @@ static size_t jobs_under(world *w, uint32_t appellation, size_t top, const char 
 /* PLAUSIBILITY (not a proof of quality). A cashier (11640 "Caissier / Caissière", fiche D1505)
  * holds encaissement, accueil and client-relation competences, whose macro-compétences ROME uses
  * across the sales fiches of grand domaine D (commerce, vente et grande distribution) and the
- * reception fiches (M1601-M1602 accueil, G17 hôtellerie réception): most of the top 10 must be there. */
+ * reception fiches (M1601-M1602 accueil, G17 hôtellerie réception): most of the top 10 must be
+ * there. */
 static void test_plausible_cashier(void **state) {
     world *w = *state;
     NEED_DATA(w);

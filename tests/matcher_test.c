@@ -42,7 +42,7 @@
 #error "FIXTURE_DIR must point to tests/fixtures/matcher"
 #endif
 
-#define TOL 1e-5   /* the engine sums in single precision */
+#define TOL 1e-5 /* the engine sums in single precision */
 
 typedef struct fixture {
     rome_index *idx;
@@ -63,7 +63,8 @@ static matcher_config fixture_config(void) {
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_night", "300803", NULL), 0);
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_heavy_loads", "300795", NULL), 0);
     /* 999999 is in no index: ignored, so that a new ROME version loads */
-    assert_int_equal(matcher_config_set(&cfg, "constraint.no_heavy_loads.items", "100006, 999999", NULL), 0);
+    assert_int_equal(
+        matcher_config_set(&cfg, "constraint.no_heavy_loads.items", "100006, 999999", NULL), 0);
     return cfg;
 }
 
@@ -149,12 +150,16 @@ static void add_title(profile *p, const char *title) {
     assert_non_null(x->title);
 }
 
-static void push(profile_codes *c, uint32_t code) { assert_int_equal(profile_codes_push(c, code, NULL), 0); }
+static void push(profile_codes *c, uint32_t code) {
+    assert_int_equal(profile_codes_push(c, code, NULL), 0);
+}
 static void push_s(profile_strings *s, const char *v) {
     assert_int_equal(profile_strings_push(s, v, strlen(v), NULL), 0);
 }
 
-static const char *code_of(const fixture *f, uint32_t fiche) { return f->idx->fiches[fiche].code; }
+static const char *code_of(const fixture *f, uint32_t fiche) {
+    return f->idx->fiches[fiche].code;
+}
 
 /* The engine's result against the reference's, for every job, removal and count. */
 static void check_against_reference(fixture *f) {
@@ -172,27 +177,35 @@ static void check_against_reference(fixture *f) {
         const ref_fiche *rf = &w->fiches[job->fiche];
         /* a near-tie may come either way */
         if (job->fiche != w->jobs[j] && fabs(rf->score - w->fiches[w->jobs[j]].score) >= TOL)
-            fail_msg("place %zu: %s (%.6f), the reference has %s (%.6f)", j, code_of(f, job->fiche), job->score,
-                     code_of(f, w->jobs[j]), w->fiches[w->jobs[j]].score);
-        const double got[6] = {job->score, job->components.competences, job->components.related,
-                               job->components.profile, job->components.kinship, job->components.level};
+            fail_msg("place %zu: %s (%.6f), the reference has %s (%.6f)", j, code_of(f, job->fiche),
+                     job->score, code_of(f, w->jobs[j]), w->fiches[w->jobs[j]].score);
+        const double got[6] = {job->score,
+                               job->components.competences,
+                               job->components.related,
+                               job->components.profile,
+                               job->components.kinship,
+                               job->components.level};
         const double ref[6] = {rf->score, rf->c, rf->r, rf->p, rf->k, rf->level};
         static const char *const names[6] = {"score", "C", "R", "P", "K", "level factor"};
         for (int k = 0; k < 6; k++)
             if (fabs(got[k] - ref[k]) > TOL)
-                fail_msg("%s: %s %.6f, the reference says %.6f", code_of(f, job->fiche), names[k], got[k], ref[k]);
+                fail_msg("%s: %s %.6f, the reference says %.6f", code_of(f, job->fiche), names[k],
+                         got[k], ref[k]);
         assert_int_equal(job->level, ref_fiche_level(f->ref, job->fiche));
         assert_int_equal(!(job->flags & MATCH_JOB_NO_EVIDENCE), rf->evidence);
         assert_int_equal(!!(job->flags & MATCH_JOB_QUALIFICATION_GAP), rf->regulated_gap);
         /* held ∪ missing = the fiche's items; held = the items held */
         uint32_t n_items = rome_csr_count(&f->idx->fiche_items, job->fiche);
         assert_int_equal(job->held.n + job->missing.n, n_items);
-        for (uint32_t k = 0; k < job->held.n; k++) assert_true(w->held[r->codes[job->held.off + k]] > 0);
-        for (uint32_t k = 0; k < job->missing.n; k++) assert_true(w->held[r->codes[job->missing.off + k]] == 0);
+        for (uint32_t k = 0; k < job->held.n; k++)
+            assert_true(w->held[r->codes[job->held.off + k]] > 0);
+        for (uint32_t k = 0; k < job->missing.n; k++)
+            assert_true(w->held[r->codes[job->missing.off + k]] == 0);
         for (uint32_t k = 0; k < n_items; k++) {
             uint32_t i = rome_csr_targets(&f->idx->fiche_items, job->fiche)[k], seen = 0;
             for (uint32_t h = 0; h < job->held.n; h++) seen += r->codes[job->held.off + h] == i;
-            for (uint32_t h = 0; h < job->missing.n; h++) seen += r->codes[job->missing.off + h] == i;
+            for (uint32_t h = 0; h < job->missing.n; h++)
+                seen += r->codes[job->missing.off + h] == i;
             assert_int_equal(seen, 1);
         }
     }
@@ -211,18 +224,21 @@ static void check_against_reference(fixture *f) {
         const ref_entry *e = &w->entries[a];
         assert_int_equal(got->named, e->named);
         if (got->named < 0) assert_int_equal(got->contexte, e->contexte);
-        if (got->removed != e->removed) fail_msg("avoid entry %zu removes %u, the reference %u", a, got->removed, e->removed);
+        if (got->removed != e->removed)
+            fail_msg("avoid entry %zu removes %u, the reference %u", a, got->removed, e->removed);
         assert_int_equal(got->n, e->n_best);
         for (uint32_t k = 0; k < got->n; k++) {
             const match_removal *rm = &r->removals[got->off + k];
             assert_int_equal(rm->fiche, e->best[k]);
-            if (rm->evidence != w->fiches[rm->fiche].because[a] || rm->code != w->fiches[rm->fiche].because_code[a])
-                fail_msg("entry %zu: %s removed because %u/%u, the reference says %u/%u", a, code_of(f, rm->fiche),
-                         rm->evidence, rm->code, w->fiches[rm->fiche].because[a], w->fiches[rm->fiche].because_code[a]);
+            if (rm->evidence != w->fiches[rm->fiche].because[a] ||
+                rm->code != w->fiches[rm->fiche].because_code[a])
+                fail_msg("entry %zu: %s removed because %u/%u, the reference says %u/%u", a,
+                         code_of(f, rm->fiche), rm->evidence, rm->code,
+                         w->fiches[rm->fiche].because[a], w->fiches[rm->fiche].because_code[a]);
         }
     }
-    if (r->removed_by_domain != w->removed_by_domain || r->removed_regulated != w->removed_regulated ||
-        r->regulated_n != w->n_regulated_best)
+    if (r->removed_by_domain != w->removed_by_domain ||
+        r->removed_regulated != w->removed_regulated || r->regulated_n != w->n_regulated_best)
         fail_msg("removed by domain %u, regulated %u (%u listed); the reference says %u, %u (%u)",
                  r->removed_by_domain, r->removed_regulated, r->regulated_n, w->removed_by_domain,
                  w->removed_regulated, w->n_regulated_best);
@@ -271,7 +287,8 @@ static const char *slice_codes(const fixture *f, match_slice sl, char *buf, size
     size_t w = 0;
     buf[0] = '\0';
     for (uint32_t k = 0; k < sl.n && w < cap; k++)
-        w += (size_t)snprintf(buf + w, cap - w, "%s%u", k ? "," : "", f->idx->items[f->r.codes[sl.off + k]].code_ogr);
+        w += (size_t)snprintf(buf + w, cap - w, "%s%u", k ? "," : "",
+                              f->idx->items[f->r.codes[sl.off + k]].code_ogr);
     return buf;
 }
 
@@ -287,9 +304,10 @@ static void test_config_set(void **state) {
     (void)state;
     matcher_config cfg = matcher_config_default();
     px_error err = {0, ""};
-    const char *names[] = {"no_weekend", "no_night", "no_heavy_loads", "no_shift_work", "no_public_contact",
-                           "no_travel", "no_outdoor", "no_standing"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) assert_non_null(matcher_config_constraint(&cfg, names[i]));
+    const char *names[] = {"no_weekend",        "no_night",  "no_heavy_loads", "no_shift_work",
+                           "no_public_contact", "no_travel", "no_outdoor",     "no_standing"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_non_null(matcher_config_constraint(&cfg, names[i]));
     assert_int_equal(matcher_config_constraint(&cfg, "no_weekend")->n_codes, 3);
     /* §4: no_heavy_loads also rests on six manutention competences by default */
     const matcher_constraint *heavy = matcher_config_constraint(&cfg, "no_heavy_loads");
@@ -303,16 +321,22 @@ static void test_config_set(void **state) {
         assert_true(found);
     }
     /* the §5 defaults */
-    assert_true(cfg.score_competences == 1.0 && cfg.score_related == 0.3 && cfg.score_profile == 1.0);
+    assert_true(cfg.score_competences == 1.0 && cfg.score_related == 0.3 &&
+                cfg.score_profile == 1.0);
     assert_true(cfg.kin_definition == 0.75 && cfg.kin_access == 0.2 && cfg.kin_titles == 0.5);
     assert_true(cfg.kin_tags == 0.1 && cfg.kin_macro == 0.1 && cfg.kin_parent == 0.25);
     assert_true(cfg.level_penalty == 0.5 && cfg.cadre_penalty == 0.1 && cfg.domain_boost == 3.0);
-    assert_true(cfg.constraint_domain_share == 0.5 && cfg.recency_decay == 0.04 && cfg.recency_floor == 0.5);
+    assert_true(cfg.constraint_domain_share == 0.5 && cfg.recency_decay == 0.04 &&
+                cfg.recency_floor == 0.5);
     assert_true(cfg.inferred_confidence == 0.6 && cfg.extra_weight == 0.5);
     assert_int_equal(cfg.evidence_places, 10);
     assert_int_equal(cfg.top, 20);
 
-    const struct { const char *key, *value; size_t off; double want; } good[] = {
+    const struct {
+        const char *key, *value;
+        size_t off;
+        double want;
+    } good[] = {
         {"score.related", "0.5", offsetof(matcher_config, score_related), 0.5},
         {"score.profile", "0", offsetof(matcher_config, score_profile), 0},
         {"kinship.definition", "10", offsetof(matcher_config, kin_definition), 10},
@@ -343,26 +367,29 @@ static void test_config_set(void **state) {
     heavy = matcher_config_constraint(&cfg, "no_heavy_loads");
     assert_int_equal(heavy->n_items, 2);
     assert_int_equal(heavy->n_codes, 1);
-    assert_int_equal(matcher_config_set(&cfg, "constraint.no_heavy_loads", "300795,300783", &err), 0);
+    assert_int_equal(matcher_config_set(&cfg, "constraint.no_heavy_loads", "300795,300783", &err),
+                     0);
     assert_int_equal(matcher_config_constraint(&cfg, "no_heavy_loads")->n_items, 2);
     uint32_t before = cfg.n_constraints;
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_cold.items", "403021", &err), 0);
     assert_int_equal(cfg.n_constraints, before + 1);
     assert_int_equal(matcher_config_constraint(&cfg, "no_cold")->n_codes, 0);
 
-    const struct { const char *key, *value, *says; } bad[] = {
-        {"weight.principale", "0", "weight.principale"},   /* must be > 0 */
+    const struct {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"weight.principale", "0", "weight.principale"}, /* must be > 0 */
         {"weight.other", "1.5", "weight.other"},
         {"domain_boost", "nan", "domain_boost"},
         {"domain_boost", "101", "domain_boost"},
-        {"score.competences", "0", "score.competences"},   /* > 0 */
+        {"score.competences", "0", "score.competences"}, /* > 0 */
         {"score.related", "10.5", "score.related"},
         {"score.profile", "-1", "score.profile"},
         {"kinship.definition", "11", "kinship.definition"},
         {"kinship.parent", "x", "kinship.parent"},
         {"level_penalty", "-0.1", "level_penalty"},
         {"cadre_penalty", "1.01", "cadre_penalty"},
-        {"constraint_domain_share", "0", "constraint_domain_share"},   /* (0, 1] */
+        {"constraint_domain_share", "0", "constraint_domain_share"}, /* (0, 1] */
         {"constraint_domain_share", "1.5", "constraint_domain_share"},
         {"inferred_confidence", "0", "inferred_confidence"},
         {"recency_floor", "2", "recency_floor"},
@@ -372,7 +399,7 @@ static void test_config_set(void **state) {
         {"top", "201", "top"},
         {"skills_asked", "3x", "skills_asked"},
         {"title.alternatives", "6", "title.alternatives"},
-        {"macro_credit", "0.5", "unknown matching key"},   /* the old method's key is gone */
+        {"macro_credit", "0.5", "unknown matching key"}, /* the old method's key is gone */
         {"constraint.", "1", "constraint name"},
         {"constraint.No-Weekend", "1", "constraint name"},
         {"constraint..items", "1", "constraint name"},
@@ -388,8 +415,9 @@ static void test_config_set(void **state) {
         px_error_clear(&err);
         assert_int_equal(matcher_config_set(&copy, bad[i].key, bad[i].value, &err), -1);
         assert_int_equal(err.code, MATCHER_ERR_CONFIG);
-        if (!strstr(err.msg, bad[i].says)) fail_msg("%s=%s: \"%s\" lacks \"%s\"", bad[i].key, bad[i].value, err.msg, bad[i].says);
-        assert_memory_equal(&copy, &cfg, sizeof cfg);   /* a refused value changes nothing */
+        if (!strstr(err.msg, bad[i].says))
+            fail_msg("%s=%s: \"%s\" lacks \"%s\"", bad[i].key, bad[i].value, err.msg, bad[i].says);
+        assert_memory_equal(&copy, &cfg, sizeof cfg); /* a refused value changes nothing */
     }
     matcher_config full = matcher_config_default();
     char key[64];
@@ -409,7 +437,8 @@ static void test_config_write_round_trip(void **state) {
     px_error err = {0, ""};
     assert_int_equal(matcher_config_set(&cfg, "weight.emergente", "0.123456789012345678", &err), 0);
     assert_int_equal(matcher_config_set(&cfg, "kinship.titles", "0.1", &err), 0);
-    assert_int_equal(matcher_config_set(&cfg, "constraint_domain_share", "0.3333333333333333", &err), 0);
+    assert_int_equal(
+        matcher_config_set(&cfg, "constraint_domain_share", "0.3333333333333333", &err), 0);
     assert_int_equal(matcher_config_set(&cfg, "evidence_places", "3", &err), 0);
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_cold", "403021, 300787", &err), 0);
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_cold.items", "12", &err), 0);
@@ -436,7 +465,7 @@ static void test_config_write_round_trip(void **state) {
 static void test_build_refuses_unknown_contextes(void **state) {
     fixture *f = *state;
     px_error err = {0, ""};
-    matcher_config cfg = matcher_config_default();   /* real ROME codes, not the fixture's */
+    matcher_config cfg = matcher_config_default(); /* real ROME codes, not the fixture's */
     assert_null(matcher_build(f->idx, &cfg, &err));
     assert_int_equal(err.code, MATCHER_ERR_CONFIG);
     assert_non_null(strstr(err.msg, "constraint.no_"));
@@ -514,7 +543,7 @@ static void test_unknown_codes_are_refused(void **state) {
 static void test_cashier(void **state) {
     fixture *f = *state;
     char buf[256];
-    add_appellation(&f->p, 5001);   /* Caissier / Caissière de test → D1505 */
+    add_appellation(&f->p, 5001); /* Caissier / Caissière de test → D1505 */
     run_ok(f);
     assert_true(f->r.experiences[0].resolved);
     assert_string_equal(code_of(f, f->r.experiences[0].fiche), "D1505");
@@ -530,7 +559,7 @@ static void test_cashier(void **state) {
     const match_job *sec = job_for(f, "M1607");
     assert_string_equal(slice_codes(f, sec->held, buf, sizeof buf), "100002,100003");
     assert_string_equal(slice_codes(f, sec->missing, buf, sizeof buf), "100005,200003");
-    assert_true(sec->components.related == 0);   /* its missing items have no held macro */
+    assert_true(sec->components.related == 0); /* its missing items have no held macro */
     /* the chef caissier's items are all the cashier's: C = 0.6, and kinship through its parent */
     const match_job *chief = job_for(f, "D1507");
     assert_true(fabs(chief->components.competences - 0.6) < TOL);
@@ -550,14 +579,14 @@ static void test_decisions(void **state) {
     push(&f->p.added, 100005);
     run_ok(f);
     const match_job *seller = job_for(f, "D1106");
-    assert_true(fabs(seller->components.competences - 1.0) < TOL);   /* everything confirmed */
+    assert_true(fabs(seller->components.competences - 1.0) < TOL); /* everything confirmed */
     for (size_t k = 0; k < f->r.n_skills; k++) {
         uint32_t c = f->idx->items[f->r.skills[k].item].code_ogr;
-        assert_true(c != 200001 && c != 100002 && c != 100005);       /* decided: not asked again */
+        assert_true(c != 200001 && c != 100002 && c != 100005); /* decided: not asked again */
     }
     const match_job *sec = job_for(f, "M1607");
     assert_string_equal(slice_codes(f, sec->held, buf, sizeof buf), "100002,100003,100005");
-    assert_int_equal(sec->reasons[0].experience, -1);   /* mostly the declared competences */
+    assert_int_equal(sec->reasons[0].experience, -1); /* mostly the declared competences */
     profile_free(&f->p);
 
     /* a rejected competence counts for nothing, not even through its macro-compétence */
@@ -568,35 +597,38 @@ static void test_decisions(void **state) {
     assert_string_equal(slice_codes(f, seller->held, buf, sizeof buf), "200001");
     assert_string_equal(slice_codes(f, seller->missing, buf, sizeof buf), "100002");
     assert_true(seller->components.related == 0);
-    double w_100002 = 1.0 * log(10.0 / 5.0) / log(10.0), w_200001 = 0.4 * log(10.0 / 3.0) / log(10.0);
-    assert_true(fabs(seller->components.competences - 0.6 * w_200001 / (w_100002 + w_200001)) < TOL);
-    const match_job *aux = job_for(f, "K1301");   /* lists 100002 too */
+    double w_100002 = 1.0 * log(10.0 / 5.0) / log(10.0),
+           w_200001 = 0.4 * log(10.0 / 3.0) / log(10.0);
+    assert_true(fabs(seller->components.competences - 0.6 * w_200001 / (w_100002 + w_200001)) <
+                TOL);
+    const match_job *aux = job_for(f, "K1301"); /* lists 100002 too */
     assert_non_null(aux);
     assert_false(slice_has(f, aux->held, 100002));
     profile_free(&f->p);
 
     /* an unrejected item under a held macro-compétence counts in R */
-    add_appellation(&f->p, 5010);   /* carreleur: 100008, 100006 (macro 300002) */
+    add_appellation(&f->p, 5010); /* carreleur: 100008, 100006 (macro 300002) */
     run_ok(f);
     const match_job *mason = job_for(f, "F1703");
-    assert_true(mason->components.related == 0);   /* 100009 has no macro */
+    assert_true(mason->components.related == 0); /* 100009 has no macro */
     assert_true(mason->components.competences > 0);
 }
 
 /* §3: qualifications are held only when confirmed or added, never because a job lists them. */
 static void test_qualifications_never_inferred(void **state) {
     fixture *f = *state;
-    add_appellation(&f->p, 5002);   /* aide-soignant: J1501 lists the diploma 200002 */
+    add_appellation(&f->p, 5002); /* aide-soignant: J1501 lists the diploma 200002 */
     run_ok(f);
     assert_true(f->want.held[rome_item_find(f->idx, 200002)] == 0);
-    const match_job *nurse = job_for(f, "J1502");   /* lists 200002 and 200004 */
-    assert_non_null(nurse);   /* open: the person works under J1501, which lists 200002 */
+    const match_job *nurse = job_for(f, "J1502"); /* lists 200002 and 200004 */
+    assert_non_null(nurse); /* open: the person works under J1501, which lists 200002 */
     assert_false(nurse->flags & MATCH_JOB_QUALIFICATION_GAP);
     assert_false(slice_has(f, nurse->held, 200002));
     assert_true(slice_has(f, nurse->qualifications, 200002));
     assert_true(slice_has(f, nurse->qualifications, 200004));
-    bool asked = false;   /* the diploma is asked about, like any other item */
-    for (size_t k = 0; k < f->r.n_skills; k++) asked |= f->idx->items[f->r.skills[k].item].code_ogr == 200002;
+    bool asked = false; /* the diploma is asked about, like any other item */
+    for (size_t k = 0; k < f->r.n_skills; k++)
+        asked |= f->idx->items[f->r.skills[k].item].code_ogr == 200002;
     assert_true(asked);
     double c_before = nurse->components.competences;
     push(&f->p.confirmed, 200002);
@@ -610,18 +642,22 @@ static void test_qualifications_never_inferred(void **state) {
 /* §1: ew = confidence × d(months) × r(end_year) × extra; D1106's C is 0.6 × ew for a cashier. */
 static void test_duration_and_recency(void **state) {
     fixture *f = *state;
-    const struct { int32_t months, end_year, as_of; bool extra; double ew; } cases[] = {
+    const struct {
+        int32_t months, end_year, as_of;
+        bool extra;
+        double ew;
+    } cases[] = {
         {-1, -1, 2024, false, 1.0},
         {0, -1, 0, false, 0.5},
-        {24, -1, 0, false, 0.5 + 0.5 * log(25.0) / log(121.0)},   /* 0.84 at two years */
+        {24, -1, 0, false, 0.5 + 0.5 * log(25.0) / log(121.0)}, /* 0.84 at two years */
         {120, -1, 0, false, 1.0},
         {400, -1, 0, false, 1.0},
-        {-1, 2022, 2024, false, 1.0},           /* ended two years ago: recent */
+        {-1, 2022, 2024, false, 1.0}, /* ended two years ago: recent */
         {-1, 2021, 2024, false, 0.96},
-        {-1, 2014, 2024, false, 0.68},          /* ten years ago */
-        {-1, 2000, 2024, false, 0.5},           /* floor */
-        {-1, 2000, 0, false, 1.0},              /* no ts: recent */
-        {-1, -1, 2024, true, 0.5},              /* extra */
+        {-1, 2014, 2024, false, 0.68}, /* ten years ago */
+        {-1, 2000, 2024, false, 0.5}, /* floor */
+        {-1, 2000, 0, false, 1.0}, /* no ts: recent */
+        {-1, -1, 2024, true, 0.5}, /* extra */
         {60, 2014, 2024, true, (0.5 + 0.5 * log(61.0) / log(121.0)) * 0.68 * 0.5},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -637,7 +673,8 @@ static void test_duration_and_recency(void **state) {
         const match_job *seller = job_for(f, "D1106");
         assert_non_null(seller);
         if (fabs(seller->components.competences - 0.6 * cases[c].ew) > TOL)
-            fail_msg("case %zu: C %.6f, want 0.6 × %.6f", c, seller->components.competences, cases[c].ew);
+            fail_msg("case %zu: C %.6f, want 0.6 × %.6f", c, seller->components.competences,
+                     cases[c].ew);
         /* an extra experience's fiche may be suggested; a job's is not */
         assert_int_equal(job_for(f, "D1505") != NULL, cases[c].extra);
         profile_free(&f->p);
@@ -648,27 +685,33 @@ static void test_duration_and_recency(void **state) {
  * beyond the first; a cadre job for a non-cadre keeps 1 − cadre_penalty. */
 static void test_level_penalty(void **state) {
     fixture *f = *state;
-    const struct { const char *rome; int level; } levels[] = {
+    const struct {
+        const char *rome;
+        int level;
+    } levels[] = {
         {"D1505", 3}, {"D1106", 3}, {"D1507", 5}, {"J1501", 3}, {"J1502", 6},
         {"J1101", 8}, {"M1607", 4}, {"F1703", 3}, {"F1704", 3}, {"K1301", 0},
     };
     for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
-        assert_int_equal(ref_fiche_level(f->ref, rome_fiche_find(f->idx, levels[k].rome)), levels[k].level);
-    add_appellation(&f->p, 5005);   /* secrétaire, level 4 (Bac), not cadre */
+        assert_int_equal(ref_fiche_level(f->ref, rome_fiche_find(f->idx, levels[k].rome)),
+                         levels[k].level);
+    add_appellation(&f->p, 5005); /* secrétaire, level 4 (Bac), not cadre */
     f->p.include_regulated = true;
     run_ok(f);
     assert_int_equal(must_job(f, "J1101")->level, 8);
-    assert_true(fabs(must_job(f, "J1101")->components.level - 0.9 / (1 + 0.5 * 3)) < TOL);   /* gap 4, cadre */
-    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / 1.5) < TOL);            /* gap 2 */
-    assert_true(fabs(must_job(f, "D1507")->components.level - 1.0) < TOL);                /* gap 1 */
-    assert_true(fabs(must_job(f, "D1106")->components.level - 0.9) < TOL);                /* cadre */
+    assert_true(fabs(must_job(f, "J1101")->components.level - 0.9 / (1 + 0.5 * 3)) <
+                TOL); /* gap 4, cadre */
+    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / 1.5) < TOL); /* gap 2 */
+    assert_true(fabs(must_job(f, "D1507")->components.level - 1.0) < TOL); /* gap 1 */
+    assert_true(fabs(must_job(f, "D1106")->components.level - 0.9) < TOL); /* cadre */
     const match_job *doctor = job_for(f, "J1101");
     double mean = (doctor->components.competences + 0.3 * doctor->components.related +
-                   doctor->components.profile + 1.9 * doctor->components.kinship) / 4.2;
+                   doctor->components.profile + 1.9 * doctor->components.kinship) /
+                  4.2;
     assert_true(fabs(doctor->score - doctor->components.level * mean) < TOL);
     profile_free(&f->p);
     /* a cadre appellation makes the person cadre */
-    add_appellation(&f->p, 5013);   /* Responsable de caisse (cadre) in D1505 */
+    add_appellation(&f->p, 5013); /* Responsable de caisse (cadre) in D1505 */
     run_ok(f);
     assert_true(fabs(must_job(f, "D1106")->components.level - 1.0) < TOL);
     profile_free(&f->p);
@@ -685,29 +728,31 @@ static void test_level_penalty(void **state) {
  * nothing" is said of the diploma gap). */
 static void test_cadre_penalty_without_level(void **state) {
     fixture *f = *state;
-    add_appellation(&f->p, 5011);   /* auxiliaire de vie, K1301: level 0, not cadre */
+    add_appellation(&f->p, 5011); /* auxiliaire de vie, K1301: level 0, not cadre */
     f->p.include_regulated = true;
     px_error err = {0, ""};
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), 0);
-    const match_job *doctor = job_for(f, "J1101");   /* cadre, shares 100004 */
+    const match_job *doctor = job_for(f, "J1101"); /* cadre, shares 100004 */
     assert_non_null(doctor);
     if (fabs(doctor->components.level - 0.9) > TOL)
         fail_msg("J1101 (cadre) for a non-cadre of unknown level: level factor %.4f, want 0.9",
                  doctor->components.level);
     check_against_reference(f);
     profile_free(&f->p);
-    add_appellation(&f->p, 5001)->extra = true;   /* only volunteering: not cadre either */
+    add_appellation(&f->p, 5001)->extra = true; /* only volunteering: not cadre either */
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), 0);
     if (fabs(must_job(f, "D1106")->components.level - 0.9) > TOL)
-        fail_msg("D1106 (cadre) for someone with an extra experience only: level factor %.4f, want 0.9",
-                 must_job(f, "D1106")->components.level);
+        fail_msg(
+            "D1106 (cadre) for someone with an extra experience only: level factor %.4f, want 0.9",
+            must_job(f, "D1106")->components.level);
 }
 
 /* §3: "Bac+N read as such": Bac + 11 (a medical speciality) is beyond Bac+8, level 8. */
 static void test_level_bac_plus_two_digits(void **state) {
     (void)state;
-    rome_index *idx = load_fixture("\"K1301\",\"4\",\"acces_metier\",\"1\",\"Accessible avec un Bac + 11 "
-                                   "(fixture).\"\n");
+    rome_index *idx =
+        load_fixture("\"K1301\",\"4\",\"acces_metier\",\"1\",\"Accessible avec un Bac + 11 "
+                     "(fixture).\"\n");
     assert_non_null(idx);
     matcher_config cfg = fixture_config();
     px_error err = {0, ""};
@@ -739,16 +784,16 @@ static void test_level_bac_plus_two_digits(void **state) {
  * counted; include_regulated lists it flagged; a regulated fiche without qualification is open. */
 static void test_regulated_gap(void **state) {
     fixture *f = *state;
-    add_appellation(&f->p, 5001);   /* cashier */
-    push(&f->p.added, 100004);      /* who has watched over patients: evidence for J and K1301 */
+    add_appellation(&f->p, 5001); /* cashier */
+    push(&f->p.added, 100004); /* who has watched over patients: evidence for J and K1301 */
     run_ok(f);
     assert_null(job_for(f, "J1501"));
     assert_null(job_for(f, "J1502"));
     assert_null(job_for(f, "J1101"));
-    assert_non_null(job_for(f, "K1301"));   /* regulated, no qualification: stays open */
+    assert_non_null(job_for(f, "K1301")); /* regulated, no qualification: stays open */
     assert_false(must_job(f, "K1301")->flags & MATCH_JOB_QUALIFICATION_GAP);
     assert_true(must_job(f, "K1301")->flags & MATCH_JOB_REGULATED);
-    assert_int_equal(f->r.removed_regulated, 3);   /* J1501, J1502, J1101 */
+    assert_int_equal(f->r.removed_regulated, 3); /* J1501, J1502, J1101 */
     assert_int_equal(f->r.regulated_n, 3);
     for (uint32_t k = 0; k < f->r.regulated_n; k++)
         assert_int_equal(f->r.removals[f->r.regulated_off + k].evidence, MATCH_EVIDENCE_NONE);
@@ -760,7 +805,7 @@ static void test_regulated_gap(void **state) {
     assert_true(care->flags & MATCH_JOB_REGULATED);
     assert_true(slice_has(f, care->qualifications, 200002));
     assert_true(must_job(f, "J1101")->flags & MATCH_JOB_QUALIFICATION_GAP);
-    assert_int_equal(f->r.removed_regulated, 0);   /* listed, so not held back */
+    assert_int_equal(f->r.removed_regulated, 0); /* listed, so not held back */
 
     /* the diploma confirmed opens J1501 and J1502 (which accepts it too), not J1101 */
     f->p.include_regulated = false;
@@ -779,16 +824,16 @@ static void test_regulated_gap(void **state) {
     assert_null(job_for(f, "J1502"));
     profile_free(&f->p);
     add_appellation(&f->p, 5001);
-    add_appellation(&f->p, 5002);   /* a job under J1501: J1502 needs 200002 too */
+    add_appellation(&f->p, 5002); /* a job under J1501: J1502 needs 200002 too */
     run_ok(f);
     assert_non_null(job_for(f, "J1502"));
-    assert_null(job_for(f, "J1101"));   /* 200005 is neither held nor practised */
+    assert_null(job_for(f, "J1101")); /* 200005 is neither held nor practised */
 }
 
 /* §4: each evidence kind with its `because`, strongest first. */
 static void test_constraint_evidence(void **state) {
     fixture *f = *state;
-    add_appellation(&f->p, 5005);   /* secrétaire: evidence for D1106, D1507 (100002) */
+    add_appellation(&f->p, 5005); /* secrétaire: evidence for D1106, D1507 (100002) */
     push_s(&f->p.avoid_named, "no_weekend");
     run_ok(f);
     assert_null(job_for(f, "D1106"));
@@ -797,28 +842,29 @@ static void test_constraint_evidence(void **state) {
     const ref_fiche *chief = &f->want.fiches[rome_fiche_find(f->idx, "D1507")];
     assert_int_equal(seller->because[0], MATCH_EVIDENCE_CONTEXTE);
     assert_int_equal(seller->because_code[0], 23374);
-    assert_int_equal(chief->because[0], MATCH_EVIDENCE_PARENT);   /* D1505 works on Saturdays */
+    assert_int_equal(chief->because[0], MATCH_EVIDENCE_PARENT); /* D1505 works on Saturdays */
     assert_int_equal(chief->because_code[0], rome_fiche_find(f->idx, "D1505"));
-    assert_int_equal(f->r.constraints[0].removed, 3);   /* D1106, D1507 and D1505 itself */
+    assert_int_equal(f->r.constraints[0].removed, 3); /* D1106, D1507 and D1505 itself */
     profile_free(&f->p);
 
-    add_appellation(&f->p, 5002);   /* aide-soignant */
+    add_appellation(&f->p, 5002); /* aide-soignant */
     push_s(&f->p.avoid_named, "no_night");
-    f->p.include_regulated = true;   /* J1101 needs a diploma they lack */
+    f->p.include_regulated = true; /* J1101 needs a diploma they lack */
     run_ok(f);
     assert_null(job_for(f, "J1502"));
     const ref_fiche *nurse = &f->want.fiches[rome_fiche_find(f->idx, "J1502")];
-    assert_int_equal(nurse->because[0], MATCH_EVIDENCE_DOMAIN);   /* half of J15 works nights */
-    assert_int_equal(nurse->because_code[0], f->idx->fiches[rome_fiche_find(f->idx, "J1502")].domaine);
-    assert_non_null(job_for(f, "J1101"));   /* J11 does not */
+    assert_int_equal(nurse->because[0], MATCH_EVIDENCE_DOMAIN); /* half of J15 works nights */
+    assert_int_equal(nurse->because_code[0],
+                     f->idx->fiches[rome_fiche_find(f->idx, "J1502")].domaine);
+    assert_non_null(job_for(f, "J1101")); /* J11 does not */
     profile_free(&f->p);
 
-    add_appellation(&f->p, 5010);   /* carreleur */
+    add_appellation(&f->p, 5010); /* carreleur */
     push_s(&f->p.avoid_named, "no_heavy_loads");
     run_ok(f);
     assert_null(job_for(f, "F1703"));
     const ref_fiche *mason = &f->want.fiches[rome_fiche_find(f->idx, "F1703")];
-    assert_int_equal(mason->because[0], MATCH_EVIDENCE_COMPETENCE);   /* before the domain */
+    assert_int_equal(mason->because[0], MATCH_EVIDENCE_COMPETENCE); /* before the domain */
     assert_int_equal(mason->because_code[0], 100006);
     profile_free(&f->p);
 
@@ -844,7 +890,7 @@ static void test_constraint_evidence(void **state) {
     const ref_fiche *aux = &f->want.fiches[rome_fiche_find(f->idx, "K1301")];
     const ref_fiche *chef = &f->want.fiches[rome_fiche_find(f->idx, "D1507")];
     double mean = (chef->c + 0.3 * chef->r + chef->p + 1.9 * chef->k) / 4.2;
-    assert_true(fabs(chef->score - chef->level * mean / 4.0) < 1e-12);   /* outside: ÷ (1 + 3) */
+    assert_true(fabs(chef->score - chef->level * mean / 4.0) < 1e-12); /* outside: ÷ (1 + 3) */
     mean = (aux->c + 0.3 * aux->r + aux->p + 1.9 * aux->k) / 4.2;
     assert_true(fabs(aux->score - aux->level * mean) < 1e-12);
     assert_int_equal(place_of(f, "K1301"), 0);
@@ -865,8 +911,9 @@ static void test_removal_evidence_per_entry(void **state) {
         const match_removal *rm = &f->r.removals[we->off + k];
         if (strcmp(code_of(f, rm->fiche), "D1106")) continue;
         if (rm->evidence != MATCH_EVIDENCE_CONTEXTE || rm->code != 23374)
-            fail_msg("no_weekend removes D1106 because %u/%u (contexte 403020 is the other entry's), want "
-                     "contexte 23374", rm->evidence, rm->code);
+            fail_msg("no_weekend removes D1106 because %u/%u (403020 is the other entry's), "
+                     "want contexte 23374",
+                     rm->evidence, rm->code);
     }
     check_against_reference(f);
 }
@@ -899,9 +946,9 @@ static void test_counterfactual_independent_of_top(void **state) {
     }
     assert_int_equal(r1.removed_by_domain, f->r.removed_by_domain);
     assert_int_equal(r1.removed_regulated, f->r.removed_regulated);
-    assert_int_equal(f->r.constraints[0].removed, 1);   /* 300803: J1501 */
-    assert_int_equal(f->r.constraints[1].removed, 3);   /* no_weekend: D1106, D1507, D1505 */
-    assert_int_equal(f->r.removed_by_domain, 1);        /* K1301 */
+    assert_int_equal(f->r.constraints[0].removed, 1); /* 300803: J1501 */
+    assert_int_equal(f->r.constraints[1].removed, 3); /* no_weekend: D1106, D1507, D1505 */
+    assert_int_equal(f->r.removed_by_domain, 1); /* K1301 */
     match_result_free(&r1);
     matcher_scratch_free(s);
     matcher_free(one);
@@ -911,8 +958,8 @@ static void test_counterfactual_independent_of_top(void **state) {
  * evidence_places places; after them the best of the rest. */
 static void test_evidence_rule(void **state) {
     fixture *f = *state;
-    add_appellation(&f->p, 5009);   /* maçon: 100009, 100006, 100003 */
-    push(&f->p.added, 300001);      /* a macro-compétence alone is no evidence */
+    add_appellation(&f->p, 5009); /* maçon: 100009, 100006, 100003 */
+    push(&f->p.added, 300001); /* a macro-compétence alone is no evidence */
     run_ok(f);
     size_t with = 0, without = 0, first_without = SIZE_MAX;
     for (size_t j = 0; j < f->r.n_jobs; j++) {
@@ -957,7 +1004,8 @@ static void test_evidence_rule(void **state) {
  * recency, constraints, domains, regulation, titles). */
 static void test_reference_profiles(void **state) {
     fixture *f = *state;
-    const uint32_t apps[] = {5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5012, 5013};
+    const uint32_t apps[] = {5001, 5002, 5003, 5004, 5005, 5006,
+                             5007, 5008, 5009, 5010, 5012, 5013};
     const char *const named[] = {"no_weekend", "no_night", "no_heavy_loads"};
     const char *const doms[] = {"D", "J15", "M", "F17", "K"};
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
@@ -971,19 +1019,21 @@ static void test_reference_profiles(void **state) {
             r /= 12;
             if (r % 3 == 0) x->months = (int32_t)(r % 150);
             if (r % 5 == 0) x->end_year = 2000 + (int32_t)(r % 25);
-            x->extra = e > 0 && r % 7 == 0;   /* extra-only: test_cadre_penalty_without_level */
+            x->extra = e > 0 && r % 7 == 0; /* extra-only: test_cadre_penalty_without_level */
             r /= 7;
         }
         f->p.as_of_year = r % 2 ? 2024 : 0;
-        static const uint32_t items[] = {100001, 100002, 300001, 100003, 100004, 100005, 100006, 100007,
-                                         100008, 200001, 200002, 200004, 200005, 300002};
+        static const uint32_t items[] = {100001, 100002, 300001, 100003, 100004, 100005, 100006,
+                                         100007, 100008, 200001, 200002, 200004, 200005, 300002};
         if (r % 3 == 0) push(&f->p.confirmed, items[(r / 3) % 14]);
         if (r % 5 == 0) push(&f->p.rejected, items[(r / 5) % 14]);
         if (r % 7 == 0) push(&f->p.added, items[(r / 7) % 14]);
         r /= 11;
         /* one avoid entry at most: several are test_removal_evidence_per_entry's */
-        if (r % 3 == 0) push_s(&f->p.avoid_named, named[(r / 3) % 3]);
-        else if (r % 5 == 0) push(&f->p.avoid_contextes, r % 2 ? 403020 : 300795);
+        if (r % 3 == 0)
+            push_s(&f->p.avoid_named, named[(r / 3) % 3]);
+        else if (r % 5 == 0)
+            push(&f->p.avoid_contextes, r % 2 ? 403020 : 300795);
         if (r % 7 == 0) push_s(&f->p.domains, doms[(r / 7) % 5]);
         if (r % 11 == 0) push_s(&f->p.exclude_domains, doms[(r / 11) % 5]);
         f->p.include_regulated = r % 4 == 0;
@@ -1000,7 +1050,7 @@ static void test_reference_profiles(void **state) {
 static void test_titles_in_a_profile(void **state) {
     fixture *f = *state;
     add_title(&f->p, "CAISSIÈRES");
-    add_title(&f->p, "plombier zingueur");   /* no word in common with any appellation */
+    add_title(&f->p, "plombier zingueur"); /* no word in common with any appellation */
     char long_title[TITLE_MAX_BYTES + 2];
     memset(long_title, 'a', sizeof long_title - 1);
     long_title[sizeof long_title - 1] = '\0';
@@ -1012,7 +1062,7 @@ static void test_titles_in_a_profile(void **state) {
     assert_non_null(strstr(f->r.experiences[1].error, "no appellation"));
     assert_false(f->r.experiences[2].resolved);
     assert_non_null(strstr(f->r.experiences[2].error, "at most 256"));
-    assert_true(f->r.n_jobs > 0);   /* the resolved experience is still matched */
+    assert_true(f->r.n_jobs > 0); /* the resolved experience is still matched */
 }
 
 static void test_title_resolver(void **state) {
@@ -1021,18 +1071,28 @@ static void test_title_resolver(void **state) {
     title_resolver *tr = title_resolver_build(f->idx, &err);
     title_scratch *ts = title_scratch_new(tr, &err);
     assert_non_null(ts);
-    const struct { const char *title; uint32_t want; } cases[] = {
-        {"Caissière", 5001}, {"caissiers de test", 5001}, {"Secretaire administrative", 5005},
-        {"administrative, secrétaire", 5005}, {"aide soignante de nuit", 5006}, {"aide-soigante nuit", 5006},
-        {"VENDEUSE", 5004}, {"hotesse caisse", 5003}, {"chef caissière", 5007}, {"maçonne", 5009},
+    const struct {
+        const char *title;
+        uint32_t want;
+    } cases[] = {
+        {"Caissière", 5001},
+        {"caissiers de test", 5001},
+        {"Secretaire administrative", 5005},
+        {"administrative, secrétaire", 5005},
+        {"aide soignante de nuit", 5006},
+        {"aide-soigante nuit", 5006},
+        {"VENDEUSE", 5004},
+        {"hotesse caisse", 5003},
+        {"chef caissière", 5007},
+        {"maçonne", 5009},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         title_match out[3];
         int n = title_resolve(tr, ts, cases[i].title, out, 3, &err);
         if (n < 1) fail_msg("\"%s\": nothing found", cases[i].title);
         if (f->idx->appellations[out[0].appellation].code_ogr != cases[i].want)
-            fail_msg("\"%s\": got %u, want %u", cases[i].title, f->idx->appellations[out[0].appellation].code_ogr,
-                     cases[i].want);
+            fail_msg("\"%s\": got %u, want %u", cases[i].title,
+                     f->idx->appellations[out[0].appellation].code_ogr, cases[i].want);
         for (int k = 1; k < n; k++) assert_true(out[k].confidence <= out[k - 1].confidence);
     }
     title_scratch_free(ts);
@@ -1099,7 +1159,8 @@ static void test_result_reuse(void **state) {
     assert_int_equal(f->r.removed_by_domain, 0);
     assert_string_equal(code_of(f, f->r.current[0].fiche), "M1607");
     for (size_t k = 0; k < f->r.n_skills; k++) assert_int_equal(f->r.skills[k].from, 1u);
-    for (size_t j = 0; j < f->r.n_jobs; j++) assert_false(f->r.jobs[j].flags & MATCH_JOB_QUALIFICATION_GAP);
+    for (size_t j = 0; j < f->r.n_jobs; j++)
+        assert_false(f->r.jobs[j].flags & MATCH_JOB_QUALIFICATION_GAP);
 }
 
 int main(void) {

@@ -26,7 +26,7 @@ typedef struct ids {
 
 /* Stem → id, open addressing (a stem is at most 7 bytes, so it packs into a uint64). */
 typedef struct vocab {
-    uint64_t *keys;   /* 0 = empty */
+    uint64_t *keys; /* 0 = empty */
     uint32_t *vals;
     size_t cap;
     uint32_t n;
@@ -35,11 +35,11 @@ typedef struct vocab {
 struct ref_scorer {
     const rome_index *idx;
     matcher_config cfg;
-    double *spec;      /* per item: ln(N/df)/ln(N) */
-    double *t;         /* per item: ln(N/df) (0 when no fiche lists it) */
-    double *W;         /* per fiche: Σ w(f,i) */
-    double *tnorm;     /* per fiche: ‖[· ∈ f]·t‖ */
-    uint8_t *level;    /* per fiche */
+    double *spec; /* per item: ln(N/df)/ln(N) */
+    double *t; /* per item: ln(N/df) (0 when no fiche lists it) */
+    double *W; /* per fiche: Σ w(f,i) */
+    double *tnorm; /* per fiche: ‖[· ∈ f]·t‖ */
+    uint8_t *level; /* per fiche */
     vec *vecs[KINDS - 1]; /* per kind (parent apart): per fiche */
 };
 
@@ -80,20 +80,53 @@ static const char *fold(uint32_t cp, char buf[2]) {
         buf[0] = (char)cp;
         return buf;
     }
-    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) cp += 32;   /* Latin-1 capitals */
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) cp += 32; /* Latin-1 capitals */
     switch (cp) {
-    case 0xE0: case 0xE1: case 0xE2: case 0xE3: case 0xE4: case 0xE5: return "a";
-    case 0xE6: return "ae";
-    case 0xE7: return "c";
-    case 0xE8: case 0xE9: case 0xEA: case 0xEB: return "e";
-    case 0xEC: case 0xED: case 0xEE: case 0xEF: return "i";
-    case 0xF1: return "n";
-    case 0xF2: case 0xF3: case 0xF4: case 0xF5: case 0xF6: case 0xF8: return "o";
-    case 0xF9: case 0xFA: case 0xFB: case 0xFC: return "u";
-    case 0xFD: case 0xFF: return "y";
-    case 0xDF: return "ss";
-    case 0x152: case 0x153: return "oe";
-    default: return "";
+    case 0xE0:
+    case 0xE1:
+    case 0xE2:
+    case 0xE3:
+    case 0xE4:
+    case 0xE5:
+        return "a";
+    case 0xE6:
+        return "ae";
+    case 0xE7:
+        return "c";
+    case 0xE8:
+    case 0xE9:
+    case 0xEA:
+    case 0xEB:
+        return "e";
+    case 0xEC:
+    case 0xED:
+    case 0xEE:
+    case 0xEF:
+        return "i";
+    case 0xF1:
+        return "n";
+    case 0xF2:
+    case 0xF3:
+    case 0xF4:
+    case 0xF5:
+    case 0xF6:
+    case 0xF8:
+        return "o";
+    case 0xF9:
+    case 0xFA:
+    case 0xFB:
+    case 0xFC:
+        return "u";
+    case 0xFD:
+    case 0xFF:
+        return "y";
+    case 0xDF:
+        return "ss";
+    case 0x152:
+    case 0x153:
+        return "oe";
+    default:
+        return "";
     }
 }
 
@@ -102,10 +135,11 @@ static const char *fold(uint32_t cp, char buf[2]) {
  * définition similarities differ by up to 0.045), function words of ROME's texts. */
 static bool stop_word(const char *w) {
     static const char *const stops[] = {
-        "aux", "avec", "ces", "cet", "cette", "chez", "dans", "des", "elle", "entre", "est", "etre",
-        "leur", "leurs", "les", "lors", "par", "peut", "peuvent", "plus", "pour", "que", "qui",
-        "ses", "son", "sont", "sur", "tout", "toute", "toutes", "tous", "une", "selon", "ainsi",
-        "afin", "autre", "autres", "aupres", "vers", "sous", "non", "etc",
+        "aux",     "avec",   "ces",    "cet",  "cette", "chez",  "dans",  "des",  "elle",
+        "entre",   "est",    "etre",   "leur", "leurs", "les",   "lors",  "par",  "peut",
+        "peuvent", "plus",   "pour",   "que",  "qui",   "ses",   "son",   "sont", "sur",
+        "tout",    "toute",  "toutes", "tous", "une",   "selon", "ainsi", "afin", "autre",
+        "autres",  "aupres", "vers",   "sous", "non",   "etc",
     };
     for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++)
         if (!strcmp(stops[k], w)) return true;
@@ -241,7 +275,7 @@ static int make_vectors(ids *lists, uint32_t n_fiches, uint32_t n_words, vec *ou
     uint32_t *df = calloc(n_words ? n_words : 1, sizeof *df);
     if (!df) return -1;
     for (uint32_t f = 0; f < n_fiches; f++) {
-        qsort(lists[f].v, lists[f].n, sizeof *lists[f].v, cmp_u32);
+        if (lists[f].n) qsort(lists[f].v, lists[f].n, sizeof *lists[f].v, cmp_u32);
         for (size_t k = 0; k < lists[f].n; k++)
             if (!k || lists[f].v[k] != lists[f].v[k - 1]) df[lists[f].v[k]]++;
     }
@@ -275,9 +309,12 @@ static int make_vectors(ids *lists, uint32_t n_fiches, uint32_t n_words, vec *ou
 static double cosine(const vec *a, const vec *b) {
     double dot = 0;
     for (uint32_t i = 0, j = 0; i < a->n && j < b->n;) {
-        if (a->id[i] < b->id[j]) i++;
-        else if (a->id[i] > b->id[j]) j++;
-        else dot += a->w[i++] * b->w[j++];
+        if (a->id[i] < b->id[j])
+            i++;
+        else if (a->id[i] > b->id[j])
+            j++;
+        else
+            dot += a->w[i++] * b->w[j++];
     }
     return dot;
 }
@@ -308,10 +345,13 @@ static void plain_text(const char *text, char *out, size_t cap) {
  * en médecine) as doctorat. "Bac+N read as such": Bac+1 and Bac+2 are 5, Bac+3 and Bac+4 6,
  * Bac+5 to Bac+7 7, Bac+8 and beyond (Bac + 11, Bac + 13 for medical specialities) 8. */
 static int text_level(const char *text) {
-    static const struct { const char *word; int level; } names[] = {
-        {"cap", 3}, {"bep", 3}, {"baccalaureat", 4}, {"bts", 5}, {"dut", 5}, {"deust", 5},
-        {"licence", 6}, {"master", 7}, {"mba", 7}, {"ingenieur", 7}, {"doctorat", 8},
-        {"docteur", 8},
+    static const struct {
+        const char *word;
+        int level;
+    } names[] = {
+        {"cap", 3}, {"bep", 3},       {"baccalaureat", 4}, {"bts", 5},
+        {"dut", 5}, {"deust", 5},     {"licence", 6},      {"master", 7},
+        {"mba", 7}, {"ingenieur", 7}, {"doctorat", 8},     {"docteur", 8},
     };
     size_t cap = strlen(text) * 2 + 8;
     char *plain = malloc(cap);
@@ -358,7 +398,7 @@ static uint32_t macro_of(const rome_index *idx, uint32_t i) {
 }
 
 static double importance_weight(const matcher_config *cfg, uint8_t imp) {
-    return imp == ROME_IMPORTANCE_PRINCIPALE ? cfg->weight_principale
+    return imp == ROME_IMPORTANCE_PRINCIPALE  ? cfg->weight_principale
            : imp == ROME_IMPORTANCE_EMERGENTE ? cfg->weight_emergente
                                               : cfg->weight_other;
 }
@@ -483,7 +523,9 @@ fail:
     return NULL;
 }
 
-int ref_fiche_level(const ref_scorer *rs, uint32_t f) { return rs->level[f]; }
+int ref_fiche_level(const ref_scorer *rs, uint32_t f) {
+    return rs->level[f];
+}
 
 double ref_sim(const ref_scorer *rs, int kind, uint32_t a, uint32_t b) {
     if (kind == K_PARENT) {
@@ -496,9 +538,9 @@ double ref_sim(const ref_scorer *rs, int kind, uint32_t a, uint32_t b) {
 double ref_kin(const ref_scorer *rs, uint32_t a, uint32_t b) {
     const matcher_config *c = &rs->cfg;
     const double v[KINDS] = {c->kin_definition, c->kin_access, c->kin_titles,
-                             c->kin_tags, c->kin_macro, c->kin_parent};
+                             c->kin_tags,       c->kin_macro,  c->kin_parent};
     double num = 0, den = 0;
-    if (a == b) return 0.0;   /* kin(F, F) = 0 */
+    if (a == b) return 0.0; /* kin(F, F) = 0 */
     for (int k = 0; k < KINDS; k++) {
         num += v[k] * ref_sim(rs, k, a, b);
         den += v[k];
@@ -544,7 +586,8 @@ static bool in_domains(const rome_index *idx, const profile_strings *list, uint3
 }
 
 static bool known_domain(const rome_index *idx, const char *code) {
-    return rome_grand_domaine_find(idx, code) != ROME_NONE || rome_domaine_find(idx, code) != ROME_NONE;
+    return rome_grand_domaine_find(idx, code) != ROME_NONE ||
+           rome_domaine_find(idx, code) != ROME_NONE;
 }
 
 /* The lowest code_ogr among constraint c's contextes that fiche f lists, or 0. DOC: §4 does not
@@ -553,7 +596,8 @@ static bool known_domain(const rome_index *idx, const char *code) {
 static uint32_t first_contexte(const rome_index *idx, const matcher_constraint *c, uint32_t f) {
     uint32_t best = 0;
     for (uint32_t j = 0; j < c->n_codes; j++)
-        if (fiche_lists_contexte(idx, f, c->codes[j]) && (!best || c->codes[j] < best)) best = c->codes[j];
+        if (fiche_lists_contexte(idx, f, c->codes[j]) && (!best || c->codes[j] < best))
+            best = c->codes[j];
     return best;
 }
 
@@ -566,16 +610,18 @@ static uint8_t named_removal(const ref_scorer *rs, const matcher_constraint *c, 
         *code = ctx;
         return MATCH_EVIDENCE_CONTEXTE;
     }
-    uint32_t item = 0;   /* likewise the lowest item code */
+    uint32_t item = 0; /* likewise the lowest item code */
     for (uint32_t j = 0; j < c->n_items; j++) {
-        uint32_t i = rome_item_find(idx, c->items[j]);   /* unknown item codes are ignored */
-        if (i != ROME_NONE && fiche_lists_item(idx, f, i) && (!item || c->items[j] < item)) item = c->items[j];
+        uint32_t i = rome_item_find(idx, c->items[j]); /* unknown item codes are ignored */
+        if (i != ROME_NONE && fiche_lists_item(idx, f, i) && (!item || c->items[j] < item))
+            item = c->items[j];
     }
     if (item) {
         *code = item;
         return MATCH_EVIDENCE_COMPETENCE;
     }
-    uint32_t parent = idx->fiches[f].parent[0] ? rome_fiche_find(idx, idx->fiches[f].parent) : ROME_NONE;
+    uint32_t parent =
+        idx->fiches[f].parent[0] ? rome_fiche_find(idx, idx->fiches[f].parent) : ROME_NONE;
     if (parent != ROME_NONE && parent != f && first_contexte(idx, c, parent)) {
         /* DOC: match_removal.code is "the contexte or item code_ogr, or the domaine's id"; for a
          * parent it is the parent fiche's id (the engine's choice, checked). */
@@ -689,7 +735,7 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
         const uint32_t *items = rome_csr_targets(&idx->fiche_items, f);
         for (uint32_t k = 0; k < rome_csr_count(&idx->fiche_items, f); k++) {
             uint32_t i = items[k];
-            if (idx->items[i].flags & ROME_ITEM_QUALIFICATION) continue;   /* never inferred */
+            if (idx->items[i].flags & ROME_ITEM_QUALIFICATION) continue; /* never inferred */
             double h = cfg->inferred_confidence * out->ew[e];
             if (h > out->held[i]) out->held[i] = h;
         }
@@ -698,17 +744,20 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
     for (int l = 0; l < 3; l++)
         for (size_t k = 0; k < lists[l]->n; k++)
             if (rome_item_find(idx, lists[l]->v[k]) == ROME_NONE) return -1;
-    for (size_t k = 0; k < p->confirmed.n; k++) out->held[rome_item_find(idx, p->confirmed.v[k])] = 1.0;
+    for (size_t k = 0; k < p->confirmed.n; k++)
+        out->held[rome_item_find(idx, p->confirmed.v[k])] = 1.0;
     for (size_t k = 0; k < p->added.n; k++) out->held[rome_item_find(idx, p->added.v[k])] = 1.0;
     /* DOC: a code both confirmed and rejected counts as rejected (the engine's input always has
      * one list per code after profile_apply_decisions; a hand-made profile may not). */
-    for (size_t k = 0; k < p->rejected.n; k++) out->held[rome_item_find(idx, p->rejected.v[k])] = 0.0;
+    for (size_t k = 0; k < p->rejected.n; k++)
+        out->held[rome_item_find(idx, p->rejected.v[k])] = 0.0;
     for (uint32_t i = 0; i < ni; i++) {
         uint32_t m = macro_of(idx, i);
         if (m != ROME_NONE && out->held[i] > out->macro[m]) out->macro[m] = out->held[i];
     }
     double held_norm = 0;
-    for (uint32_t i = 0; i < ni; i++) held_norm += out->held[i] * rs->t[i] * out->held[i] * rs->t[i];
+    for (uint32_t i = 0; i < ni; i++)
+        held_norm += out->held[i] * rs->t[i] * out->held[i] * rs->t[i];
     held_norm = sqrt(held_norm);
 
     /* avoid entries, in the engine's order */
@@ -744,13 +793,14 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
             c += h * w;
             pnum += h * rs->t[i] * rs->t[i];
             uint32_t m = macro_of(idx, i);
-            if (h == 0 && !has_code(&p->rejected, it->code_ogr) && m != ROME_NONE) r += out->macro[m] * w;
+            if (h == 0 && !has_code(&p->rejected, it->code_ogr) && m != ROME_NONE)
+                r += out->macro[m] * w;
             if (h > 0 && ((it->kind == ROME_KIND_SAVOIR_FAIRE && !(it->flags & ROME_ITEM_MACRO)) ||
                           it->kind == ROME_KIND_SAVOIR))
                 rf->evidence = true;
             if (it->flags & ROME_ITEM_QUALIFICATION) {
                 quals = true;
-                if (h > 0) qual_open = true;   /* held only when confirmed or added */
+                if (h > 0) qual_open = true; /* held only when confirmed or added */
                 for (size_t e = 0; e < p->n_experiences && !qual_open; e++)
                     if (out->exp_fiche[e] != ROME_NONE && !p->experiences[e].extra &&
                         fiche_lists_item(idx, out->exp_fiche[e], i))
@@ -767,10 +817,12 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
         double level = 1.0;
         int gap = rs->level[f] && out->person_level ? rs->level[f] - out->person_level : 0;
         if (gap >= 2) level /= 1.0 + cfg->level_penalty * (gap - 1);
-        if ((idx->fiches[f].flags & ROME_FICHE_CADRE) && !out->person_cadre) level *= 1.0 - cfg->cadre_penalty;
+        if ((idx->fiches[f].flags & ROME_FICHE_CADRE) && !out->person_cadre)
+            level *= 1.0 - cfg->cadre_penalty;
         rf->level = level;
         double mean = (cfg->score_competences * rf->c + cfg->score_related * rf->r +
-                       cfg->score_profile * rf->p + a_k * rf->k) / a_sum;
+                       cfg->score_profile * rf->p + a_k * rf->k) /
+                      a_sum;
         rf->score = level * mean;
         if (p->domains.n && !in_domains(idx, &p->domains, f)) rf->score /= 1.0 + cfg->domain_boost;
         out->scored += rf->score > 0;
@@ -799,7 +851,7 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
     ranked *order = malloc(nf * sizeof *order);
     if (!order) return -1;
     for (uint32_t f = 0; f < nf; f++) order[f] = (ranked){out->fiches[f].score, f};
-    qsort(order, nf, sizeof *order, cmp_ranked);
+    if (nf) qsort(order, nf, sizeof *order, cmp_ranked);
     out->offerable = out->removed_by_domain = out->removed_regulated = out->n_regulated_best = 0;
     for (uint32_t n = 0; n < nf; n++) {
         uint32_t f = order[n].f;
@@ -817,7 +869,8 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
          * include_regulated": when listed they are not held back, so not counted (the engine's
          * reading, checked). */
         if (rf->regulated_gap && !p->include_regulated) {
-            if (out->n_regulated_best < MATCHER_MAX_REMOVALS) out->regulated_best[out->n_regulated_best++] = f;
+            if (out->n_regulated_best < MATCHER_MAX_REMOVALS)
+                out->regulated_best[out->n_regulated_best++] = f;
             out->removed_regulated++;
         }
     }
