@@ -8,3 +8,9 @@ add_library(px_test_support STATIC
   ${CMAKE_SOURCE_DIR}/tests/support/latency_proxy.c)
 target_include_directories(px_test_support PUBLIC ${CMAKE_SOURCE_DIR}/tests/support)
 target_link_libraries(px_test_support PUBLIC passerelle)
+
+# px_reference_scorer: docs/matching.md §1, §3, §4 computed the plain way (full scans, double
+# precision), for the matcher's tests to compare the engine with (tests/support/reference_scorer.h).
+add_library(px_reference_scorer STATIC ${CMAKE_SOURCE_DIR}/tests/support/reference_scorer.c)
+target_include_directories(px_reference_scorer PUBLIC ${CMAKE_SOURCE_DIR}/tests/support)
+target_link_libraries(px_reference_scorer PUBLIC passerelle m)
