@@ -328,7 +328,8 @@ uint8_t matcher_entry_level(const char *text) {
         uint8_t level = 4;
         if (*q == '+') {
             for (q++; *q == ' '; q++) continue;
-            int years = *q >= '1' && *q <= '8' ? *q - '0' : 0;
+            int years = 0;   /* "Bac + 11" (some medical specialities): more digits than one */
+            for (; *q >= '0' && *q <= '9' && years < 100; q++) years = years * 10 + (*q - '0');
             level = (uint8_t)(years >= 8 ? 8 : years >= 5 ? 7 : years >= 3 ? 6 : years ? 5 : 4);
         }
         if (!lowest || level < lowest) lowest = level;

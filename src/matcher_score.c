@@ -69,7 +69,7 @@ static double level_factor(const matcher *m, const matcher_scratch *s, uint8_t l
     double factor = 1.0;
     int gap = (int)level - (int)s->person_level;
     if (level && s->person_level && gap > 1) factor /= 1.0 + m->cfg.level_penalty * (gap - 1);
-    if (cadre && !s->person_cadre && s->person_level) factor *= 1.0 - m->cfg.cadre_penalty;
+    if (cadre && !s->person_cadre) factor *= 1.0 - m->cfg.cadre_penalty;
     return factor;
 }
 

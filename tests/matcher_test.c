@@ -59,6 +59,9 @@ typedef struct fixture {
 static matcher_config fixture_config(void) {
     matcher_config cfg = matcher_config_default();
     cfg.n_constraints = 0;
+    /* 10 fiches, few with evidence for one person: one reserved place exercises the rule, and the
+     * lists go on past it (test_evidence_rule also checks a list that ends, §3) */
+    cfg.evidence_places = 1;
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_weekend", "23374", NULL), 0);
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_night", "300803", NULL), 0);
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_heavy_loads", "300795", NULL), 0);
@@ -321,11 +324,12 @@ static void test_config_set(void **state) {
         assert_true(found);
     }
     /* the §5 defaults */
-    assert_true(cfg.score_competences == 1.0 && cfg.score_related == 0.3 &&
-                cfg.score_profile == 1.0);
-    assert_true(cfg.kin_definition == 0.75 && cfg.kin_access == 0.2 && cfg.kin_titles == 0.5);
-    assert_true(cfg.kin_tags == 0.1 && cfg.kin_macro == 0.1 && cfg.kin_parent == 0.25);
-    assert_true(cfg.level_penalty == 0.5 && cfg.cadre_penalty == 0.1 && cfg.domain_boost == 3.0);
+    assert_true(cfg.score_competences == 2.5 && cfg.score_related == 0.3 &&
+                cfg.score_profile == 1.25);
+    assert_true(cfg.kin_definition == 1.0 && cfg.kin_access == 0.15 && cfg.kin_titles == 0.5);
+    assert_true(cfg.kin_tags == 0.15 && cfg.kin_macro == 0.4 && cfg.kin_parent == 0.25);
+    assert_true(cfg.level_penalty == 0.25 && cfg.cadre_penalty == 0.05 && cfg.domain_boost == 3.0);
+    assert_true(cfg.savoir_etre_factor == 0.0 && cfg.skills_savoir_etre == 0.5);
     assert_true(cfg.constraint_domain_share == 0.5 && cfg.recency_decay == 0.04 &&
                 cfg.recency_floor == 0.5);
     assert_true(cfg.inferred_confidence == 0.6 && cfg.extra_weight == 0.5);
@@ -699,11 +703,12 @@ static void test_level_penalty(void **state) {
     f->p.include_regulated = true;
     run_ok(f);
     assert_int_equal(must_job(f, "J1101")->level, 8);
-    assert_true(fabs(must_job(f, "J1101")->components.level - 0.9 / (1 + 0.5 * 3)) <
+    double lp = f->cfg.level_penalty, kept = 1.0 - f->cfg.cadre_penalty;
+    assert_true(fabs(must_job(f, "J1101")->components.level - kept / (1 + lp * 3)) <
                 TOL); /* gap 4, cadre */
-    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / 1.5) < TOL); /* gap 2 */
+    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / (1 + lp)) < TOL); /* gap 2 */
     assert_true(fabs(must_job(f, "D1507")->components.level - 1.0) < TOL); /* gap 1 */
-    assert_true(fabs(must_job(f, "D1106")->components.level - 0.9) < TOL); /* cadre */
+    assert_true(fabs(must_job(f, "D1106")->components.level - kept) < TOL); /* cadre */
     const match_job *doctor = job_for(f, "J1101");
     double mean = (doctor->components.competences + 0.3 * doctor->components.related +
                    doctor->components.profile + 1.9 * doctor->components.kinship) /
@@ -720,12 +725,12 @@ static void test_level_penalty(void **state) {
     add_appellation(&f->p, 5005)->extra = true;
     f->p.include_regulated = true;
     run_ok(f);
-    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / 2.0) < TOL);
+    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / (1 + 2 * f->cfg.level_penalty)) < TOL);
 }
 
 /* §3: the cadre factor is about cadre status, not diplomas: someone whose own fiche names no
- * level (K1301) is still not cadre, so a cadre job keeps 1 − cadre_penalty ("Unknown levels change
- * nothing" is said of the diploma gap). */
+ * level (K1301, taken as CAP) is still not cadre, so a cadre job keeps 1 − cadre_penalty on top
+ * of its diploma gap from level 3. */
 static void test_cadre_penalty_without_level(void **state) {
     fixture *f = *state;
     add_appellation(&f->p, 5011); /* auxiliaire de vie, K1301: level 0, not cadre */
@@ -734,17 +739,19 @@ static void test_cadre_penalty_without_level(void **state) {
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), 0);
     const match_job *doctor = job_for(f, "J1101"); /* cadre, shares 100004 */
     assert_non_null(doctor);
-    if (fabs(doctor->components.level - 0.9) > TOL)
-        fail_msg("J1101 (cadre) for a non-cadre of unknown level: level factor %.4f, want 0.9",
-                 doctor->components.level);
+    int gap = ref_fiche_level(f->ref, doctor->fiche) - 3;
+    double want = (gap > 1 ? 1.0 / (1.0 + f->cfg.level_penalty * (gap - 1)) : 1.0) * (1.0 - f->cfg.cadre_penalty);
+    if (fabs(doctor->components.level - want) > TOL)
+        fail_msg("J1101 (cadre) for a non-cadre of unknown level: level factor %.4f, want %.4f",
+                 doctor->components.level, want);
     check_against_reference(f);
     profile_free(&f->p);
     add_appellation(&f->p, 5001)->extra = true; /* only volunteering: not cadre either */
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), 0);
-    if (fabs(must_job(f, "D1106")->components.level - 0.9) > TOL)
+    if (fabs(must_job(f, "D1106")->components.level - (1.0 - f->cfg.cadre_penalty)) > TOL)
         fail_msg(
-            "D1106 (cadre) for someone with an extra experience only: level factor %.4f, want 0.9",
-            must_job(f, "D1106")->components.level);
+            "D1106 (cadre) for someone with an extra experience only: level factor %.4f, want %.4f",
+            must_job(f, "D1106")->components.level, 1.0 - f->cfg.cadre_penalty);
 }
 
 /* §3: "Bac+N read as such": Bac + 11 (a medical speciality) is beyond Bac+8, level 8. */
@@ -830,6 +837,13 @@ static void test_regulated_gap(void **state) {
     assert_null(job_for(f, "J1101")); /* 200005 is neither held nor practised */
 }
 
+/* §3's weighted mean of a reference fiche's components, from the configuration's weights. */
+static double weighted_mean(const matcher_config *c, const ref_fiche *r) {
+    double a_k = c->kin_definition + c->kin_access + c->kin_titles + c->kin_tags + c->kin_macro + c->kin_parent;
+    return (c->score_competences * r->c + c->score_related * r->r + c->score_profile * r->p + a_k * r->k) /
+           (c->score_competences + c->score_related + c->score_profile + a_k);
+}
+
 /* §4: each evidence kind with its `because`, strongest first. */
 static void test_constraint_evidence(void **state) {
     fixture *f = *state;
@@ -889,9 +903,9 @@ static void test_constraint_evidence(void **state) {
     run_ok(f);
     const ref_fiche *aux = &f->want.fiches[rome_fiche_find(f->idx, "K1301")];
     const ref_fiche *chef = &f->want.fiches[rome_fiche_find(f->idx, "D1507")];
-    double mean = (chef->c + 0.3 * chef->r + chef->p + 1.9 * chef->k) / 4.2;
+    double mean = weighted_mean(&f->cfg, chef);
     assert_true(fabs(chef->score - chef->level * mean / 4.0) < 1e-12); /* outside: ÷ (1 + 3) */
-    mean = (aux->c + 0.3 * aux->r + aux->p + 1.9 * aux->k) / 4.2;
+    mean = weighted_mean(&f->cfg, aux);
     assert_true(fabs(aux->score - aux->level * mean) < 1e-12);
     assert_int_equal(place_of(f, "K1301"), 0);
 }
@@ -935,7 +949,9 @@ static void test_counterfactual_independent_of_top(void **state) {
     run_ok(f);
     match_result r1 = {0};
     assert_int_equal(matcher_run(one, s, &f->p, &r1, &err), 0);
-    assert_int_equal(r1.n_jobs, 1);
+    /* one place, reserved to evidence: the best job with evidence, or none (§3) */
+    assert_int_equal(r1.n_jobs, f->r.n_jobs ? 1 : 0);
+    if (r1.n_jobs) assert_int_equal(r1.jobs[0].fiche, f->r.jobs[0].fiche);
     assert_int_equal(r1.n_constraints, f->r.n_constraints);
     for (size_t a = 0; a < r1.n_constraints; a++) {
         assert_int_equal(r1.constraints[a].removed, f->r.constraints[a].removed);
@@ -992,6 +1008,18 @@ static void test_evidence_rule(void **state) {
     assert_int_equal(r1.n_jobs, w1.n_jobs);
     for (size_t j = 0; j < r1.n_jobs; j++) assert_int_equal(r1.jobs[j].fiche, w1.jobs[j]);
     assert_string_equal(f->idx->fiches[r1.jobs[0].fiche].code, "D1505");
+    /* more reserved places than jobs with evidence: the list is those jobs alone (§3) */
+    matcher_config three = f->cfg;
+    three.evidence_places = 3;
+    matcher *m3 = matcher_build(f->idx, &three, &err);
+    matcher_scratch *s3 = matcher_scratch_new(m3, &err);
+    match_result r3 = {0};
+    assert_int_equal(matcher_run(m3, s3, &f->p, &r3, &err), 0);
+    assert_int_equal(r3.n_jobs, 1);
+    assert_string_equal(f->idx->fiches[r3.jobs[0].fiche].code, "F1704");
+    match_result_free(&r3);
+    matcher_scratch_free(s3);
+    matcher_free(m3);
     for (size_t j = 1; j < r1.n_jobs; j++) assert_true(r1.jobs[j].score <= r1.jobs[j - 1].score);
     ref_result_free(&w1);
     ref_scorer_free(ref1);

@@ -503,7 +503,7 @@ ref_scorer *ref_scorer_new(const rome_index *idx, const matcher_config *cfg) {
         /* DOC: §3's t_i = ln(N / df) is undefined for an item no fiche lists (only `added` reaches
          * one); it is taken as df = 1 (the engine's choice, checked): the person's vector is
          * longer, so P falls, as for any held item the job lacks. */
-        rs->t[i] = log((double)nf / (df ? df : 1));
+        rs->t[i] = kind_weight(rs, i) * log((double)nf / (df ? df : 1));   /* §3: t_i = kind · ln(N/df) */
         rs->spec[i] = df ? log((double)nf / df) / log((double)nf) : 0.0;
     }
     for (uint32_t f = 0; f < nf; f++) {
@@ -727,6 +727,8 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
             (app != ROME_NONE && (idx->appellations[app].flags & ROME_APPELLATION_CADRE)))
             out->person_cadre = true;
     }
+    /* §3 "Level": someone whose jobs name no diploma level starts from CAP (3) */
+    if (!out->person_level && sum_ew > 0) out->person_level = 3;
 
     /* §3 "What the person holds" */
     for (size_t e = 0; e < p->n_experiences; e++) {
@@ -824,7 +826,9 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
                        cfg->score_profile * rf->p + a_k * rf->k) /
                       a_sum;
         rf->score = level * mean;
-        if (p->domains.n && !in_domains(idx, &p->domains, f)) rf->score /= 1.0 + cfg->domain_boost;
+        /* own fiches are reported in `current` with their own score, before any preference */
+        if (p->domains.n && !in_domains(idx, &p->domains, f) && !rf->own)
+            rf->score /= 1.0 + cfg->domain_boost;
         out->scored += rf->score > 0;
         rf->excluded_domain = in_domains(idx, &p->exclude_domains, f);
         rf->regulated_gap = (idx->fiches[f].flags & ROME_FICHE_REGLEMENTE) && quals && !qual_open;
@@ -881,7 +885,8 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
         free(order);
         return -1;
     }
-    for (int pass = 0; pass < 2; pass++)
+    bool full = false;
+    for (int pass = 0; pass < 2; pass++, full = out->n_jobs == reserved)
         for (uint32_t n = 0; n < nf && out->n_jobs < (pass ? top : reserved); n++) {
             uint32_t f = order[n].f;
             const ref_fiche *rf = &out->fiches[f];
@@ -889,6 +894,7 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
                 (rf->regulated_gap && !p->include_regulated))
                 continue;
             if (pass == 0 && !rf->evidence) continue;
+            if (pass == 1 && !full) break;   /* §3: fewer jobs with evidence: the list ends */
             taken[f] = true;
             out->jobs[out->n_jobs++] = f;
         }
