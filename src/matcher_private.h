@@ -106,7 +106,6 @@ typedef struct item_state {
 #define FICHE_EXCLUDED 0x04u    /* an excluded domain removes it */
 #define FICHE_PREFERRED 0x08u   /* in a preferred domain */
 #define FICHE_GAP 0x10u         /* regulated, qualification not held: held back */
-#define FICHE_BARRED (FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED | FICHE_GAP)
 
 typedef struct ranked {
     double score;
