@@ -13,7 +13,6 @@
 
 #include "kafka_embedded.h"
 
-#define KIO_SEEK_TIMEOUT_MS 2000   /* local fetcher-state update, not a network round trip */
 #define KIO_TXN_RETRY_MS 200       /* pause before retrying a retriable transactional call */
 #define KIO_FREE_DRAIN_MS 2000     /* kafka_io_free(): budget to collect purged delivery reports */
 #define KIO_HANDLES 5              /* wake_poll + 4 timers */
@@ -302,8 +301,11 @@ static void kio_list_min(rd_kafka_topic_partition_list_t *l, const char *topic, 
 }
 
 /* Moves every partition of `firsts` (first offset to consume again) and every partition with
- * buffered messages back, so that those messages are fetched again, in order. The seek waits for
- * the fetcher to switch position, so no message fetched from the old position gets through. */
+ * buffered messages back, so that those messages are fetched again, in order. The seek is
+ * asynchronous (timeout 0) so the loop thread never waits on the fetcher: librdkafka bumps the
+ * partition's version barrier inside rd_kafka_seek_partitions itself, and every message fetched
+ * from the old position carries the old version and is dropped at poll time. A partition that is
+ * revoked meanwhile needs no seek: its next owner starts from the committed offset. */
 static void kio_rewind(kafka_io *io, rd_kafka_topic_partition_list_t *firsts) {
     for (size_t i = 0; i < io->buf_len; i++) {
         const rd_kafka_message_t *m = io->buf[io->buf_head + i];
@@ -320,17 +322,11 @@ static void kio_rewind(kafka_io *io, rd_kafka_topic_partition_list_t *firsts) {
         rd_kafka_topic_partition_list_add(seek, f->topic, f->partition)->offset = f->offset;
     }
     if (seek->cnt) {
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(io->consumer, seek, KIO_SEEK_TIMEOUT_MS);
-        if (e) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(io->consumer, seek, 0);
+        if (e) {   /* only an unknown partition fails here: ours are assigned, so it is misuse */
             kio_report(io, true, "Kafka: seeking %d partitions back failed: %s (messages could be skipped)",
                        seek->cnt, rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
-        } else {
-            for (int i = 0; i < seek->cnt; i++)
-                if (seek->elems[i].err)
-                    kio_report(io, true, "Kafka: seeking %s [%" PRId32 "] back to %" PRId64 " failed: %s",
-                               seek->elems[i].topic, seek->elems[i].partition, seek->elems[i].offset,
-                               rd_kafka_err2str(seek->elems[i].err));
         }
     }
     rd_kafka_topic_partition_list_destroy(seek);
