@@ -129,7 +129,7 @@ static int print_digest(const matcher *m, matcher_scratch *s, const profile *pro
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     match_result r = {0};
-    px_error err = {0, ""};
+    px_error err = {0};
     long refused = 0;
     int rc = encoded && raw && lists ? 0 : 1;
     if (rc) fprintf(stderr, "bench_match: out of memory for the digest states\n");
@@ -184,7 +184,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_match [--digest] [ROME_DIR] [PROFILES >= 1]\n");
         return 2;
     }
-    px_error err = {0, ""};
+    px_error err = {0};
     double t0 = now_s();
     rome_index *idx = rome_load_csv(dir, NULL, &err);
     if (!idx) {

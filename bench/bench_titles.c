@@ -156,7 +156,7 @@ static void report(const char *name, double *v, size_t n, const char *const *lab
 static void query(const rome_index *idx, const title_resolver *tr, title_scratch *ts,
                   const char *t) {
     title_match out[5];
-    px_error err = {0, ""};
+    px_error err = {0};
     int n = title_resolve(tr, ts, t, out, 5, &err);
     printf("\"%s\"%s%s\n", t, n < 0 ? ": " : "", n < 0 ? err.msg : "");
     for (int i = 0; i < n; i++) {
@@ -169,7 +169,7 @@ static void query(const rome_index *idx, const title_resolver *tr, title_scratch
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : PASSERELLE_ROME_DIR;
-    px_error err = {0, ""};
+    px_error err = {0};
     rome_index *idx = *dir ? rome_load_csv(dir, NULL, &err) : NULL;
     if (!idx) {
         fprintf(stderr, "bench_titles: cannot load \"%s\": %s\n", dir, err.msg);

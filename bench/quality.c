@@ -77,7 +77,7 @@ static int cmp_row(const void *a, const void *b) {
  * refused (each would skew a recall), with file, line and field. Returns 0, 2 (bad data), 1. */
 static int eval_load(const rome_index *idx, const char *path, eval_set *ev) {
     static const char *const cols[] = {"code_rome", "code_rome_cible", "numero_ordre"};
-    px_error err = {0, ""};
+    px_error err = {0};
     csv_table *t = csv_table_read(path, cols, 3, &err);
     if (!t) {
         fprintf(stderr, "bench_quality: %s\n", err.msg);
@@ -587,7 +587,7 @@ int main(int argc, char **argv) {
         eval_path = default_eval;
     }
 
-    px_error err = {0, ""};
+    px_error err = {0};
     rome_index *idx = rome_load_csv(dir, NULL, &err);
     if (!idx) {
         fprintf(stderr, "bench_quality: ROME dir %s: %s\n", dir, err.msg);

@@ -3,4 +3,4 @@
 #   bench_quality [ROME_DIR] [--eval FILE] [--list FICHE | --tsv]
 add_executable(bench_quality ${CMAKE_SOURCE_DIR}/bench/quality.c)
 target_compile_definitions(bench_quality PRIVATE PASSERELLE_ROME_DIR="${PASSERELLE_ROME_DIR}")
-target_link_libraries(bench_quality PRIVATE passerelle m)
+target_link_libraries(bench_quality PRIVATE px_core)

@@ -242,17 +242,17 @@ static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char 
     if (!json) return -1;
     if (!cJSON_IsObject(json)) {
         cJSON_Delete(json);
-        return px_error_set(err, 1, "not a JSON object");
+        return px_error_set(err, PX_EINVAL, "not a JSON object");
     }
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive(json, "user_id");
     if (!cJSON_IsString(uid) || !uid->valuestring[0]) {
         cJSON_Delete(json);
-        return px_error_set(err, 1, "no \"user_id\" string (the Kafka key)");
+        return px_error_set(err, PX_EINVAL, "no \"user_id\" string (the Kafka key)");
     }
     size_t n = strlen(uid->valuestring);
     if (n >= key_cap) {
         cJSON_Delete(json);
-        return px_error_set(err, 1, "user_id is %zu bytes long, at most %zu", n, key_cap - 1);
+        return px_error_set(err, PX_ELIMIT, "user_id is %zu bytes long, at most %zu", n, key_cap - 1);
     }
     memcpy(key, uid->valuestring, n + 1);
     *key_len = n;
@@ -294,7 +294,7 @@ int cli_send_main(int argc, char **argv) {
         if (start == (size_t)len) continue;
         char key[CLI_KEY_MAX];
         size_t key_len = 0;
-        px_error err = {0, ""};
+        px_error err = {0};
         msgpack_sbuffer_clear(&buf);
         if (encode_line(line + start, (size_t)len - start, &buf, key, sizeof key, &key_len, &err)) {
             fprintf(stderr, "passerelle send: line %zu: %s\n", lineno, err.msg);
@@ -392,7 +392,7 @@ static int str_eq(const msgpack_object *o, const char *s) {
 static int dlq_view_read(const msgpack_object *obj, dlq_view *v, px_error *err) {
     memset(v, 0, sizeof *v);
     v->partition = v->offset = -1;
-    if (obj->type != MSGPACK_OBJECT_MAP) return px_error_set(err, 1, "not a MessagePack map");
+    if (obj->type != MSGPACK_OBJECT_MAP) return px_error_set(err, PX_EINVAL, "not a MessagePack map");
     int is_dlq = 0;
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object *k = &obj->via.map.ptr[i].key, *val = &obj->via.map.ptr[i].val;
@@ -417,9 +417,9 @@ static int dlq_view_read(const msgpack_object *obj, dlq_view *v, px_error *err) 
             v->offset = (int64_t)val->via.u64;
         }
     }
-    if (!is_dlq) return px_error_set(err, 1, "not a dead-letter record (type is not \"dlq.record\")");
-    if (!v->topic || !v->topic_len) return px_error_set(err, 1, "dead-letter record without a source topic");
-    if (!v->has_value) return px_error_set(err, 1, "dead-letter record without original bytes (value is null)");
+    if (!is_dlq) return px_error_set(err, PX_EINVAL, "not a dead-letter record (type is not \"dlq.record\")");
+    if (!v->topic || !v->topic_len) return px_error_set(err, PX_EINVAL, "dead-letter record without a source topic");
+    if (!v->has_value) return px_error_set(err, PX_EINVAL, "dead-letter record without original bytes (value is null)");
     return 0;
 }
 
@@ -443,7 +443,7 @@ static void tail_usage(FILE *out) {
 /* A DLQ record's original bytes, decoded next to the raw {"$bin"} form when they are MessagePack. */
 static void add_dlq_original(cJSON *json, const rd_kafka_message_t *m) {
     msgpack_unpacked u;
-    px_error err = {0, ""};
+    px_error err = {0};
     dlq_view v;
     if (!msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) &&
         !dlq_view_read(&u.data, &v, &err)) {
@@ -461,7 +461,7 @@ static void print_message(const rd_kafka_message_t *m) {
         cJSON_AddStringToObject(line, "key", key ? key : "");
         cJSON_AddTrueToObject(line, "tombstone");
     } else {
-        px_error err = {0, ""};
+        px_error err = {0};
         line = msgpack_json_from_bytes(m->payload, m->len, NULL, &err);
         if (line && cJSON_IsObject(line)) {
             add_dlq_original(line, m);
@@ -589,7 +589,7 @@ static int replay_checkpoint(replay_state *s) {
 
 static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message_t *m) {
     msgpack_unpacked u;
-    px_error err = {0, ""};
+    px_error err = {0};
     dlq_view v;
     int rc = 0;
     if (!m->payload || msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) ||

@@ -99,8 +99,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
     msgpack_sbuffer_clear(&run->out);
     if (msgpack_json_text_to_msgpack(text, len, &run->in, NULL, err)) return -1;
     if (msgpack_unpack_next(&run->unpacked, run->in.data, run->in.size, NULL) != MSGPACK_UNPACK_SUCCESS)
-        return px_error_set(err, 1, "internal: could not read back the converted line");
-    if (run->unpacked.data.type != MSGPACK_OBJECT_MAP) return px_error_set(err, 1, "a profile line must be a JSON object");
+        return px_error_set(err, PX_EFATAL, "internal: could not read back the converted line");
+    if (run->unpacked.data.type != MSGPACK_OBJECT_MAP) return px_error_set(err, PX_EINVAL, "a profile line must be a JSON object");
     int rc = -1;
     char *json = NULL;
     msgpack_packer pk;
@@ -127,7 +127,7 @@ static int match_stream(match_run *run, FILE *in) {
         line_no++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         char *user_id = NULL;
-        px_error err = {0, ""};
+        px_error err = {0};
         if (match_line(run, line, (size_t)len, &user_id, &err)) {
             print_line_error(line_no, user_id, err.msg);
             failed = 1;
@@ -170,7 +170,7 @@ int cli_match_main(int argc, char **argv) {
         return 2;
     }
     matcher_config cfg = matcher_config_default();
-    px_error err = {0, ""};
+    px_error err = {0};
     if (config && load_config(config, &cfg)) return 2;
     if (top && matcher_config_set(&cfg, "top", top, &err)) {
         fprintf(stderr, "passerelle match: --top: %s\n", err.msg);

@@ -24,7 +24,7 @@ static daemon_engine *engine_build(const matcher_config *matching, rome_index *i
     daemon_engine *e = calloc(1, sizeof *e);
     if (!e) {
         rome_index_free(idx);
-        px_error_set(err, 1, "out of memory");
+        px_error_set(err, PX_ENOMEM, "out of memory");
         return NULL;
     }
     e->index = idx;
@@ -143,7 +143,7 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
         return;
     }
     if (err) {
-        if (err->code == STORE_REDIS_ENOINDEX) {
+        if (err->code == PX_ENOTFOUND) {
             if (!d->engine && !d->next_engine) load_local(d);
         } else {
             PX_LOG_WARNF(d->log, "fetching the ROME index failed; will retry when Redis is back", PX_LOG_STR("error", err->msg));

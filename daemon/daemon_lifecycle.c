@@ -303,7 +303,7 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
             if (!strcmp(cfg->kafka[i].name, "bootstrap.servers")) d->bootstrap = strdup(cfg->kafka[i].value);
         if (!d->bootstrap) d->bootstrap = strdup("(librdkafka default)");
     }
-    if (!d->bootstrap) return px_error_set(err, 1, "out of memory");
+    if (!d->bootstrap) return px_error_set(err, PX_ENOMEM, "out of memory");
 
     store_redis_options so;
     store_redis_options_init(&so);

@@ -284,8 +284,8 @@ static int apply_event(daemon_batch *b, size_t i) {
     }
     if (run_match(b, to_match, &err)) {
         profile_free(&next);
-        if (err.code == MATCHER_ERR_NOMEM) return -1;
-        dead_letter(b, i, EVENT_ERR_UNKNOWN_CODE, err.msg);
+        if (err.code == PX_ENOMEM) return -1;
+        dead_letter(b, i, err.code == PX_ELIMIT ? EVENT_ERR_OVER_LIMIT : EVENT_ERR_UNKNOWN_CODE, err.msg);
         return emit_dead_letter(b, i);
     }
     /* A replay (the event was applied before: crash, rebalance, redelivery) yields the same
@@ -455,7 +455,7 @@ static void on_states(store_redis *s, const px_error *err, const store_redis_byt
         if (!values[u].data) continue;
         px_error derr = {0};
         if (user_state_decode(values[u].data, values[u].len, &bu->state, &derr)) {
-            if (derr.code == EVENT_ERR_NOMEM) {
+            if (derr.code == PX_ENOMEM) {
                 batch_abort(b, "out of memory decoding states");
                 return;
             }
@@ -502,11 +502,11 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
         px_error err = {0};
         if (event_decode(it->msg->value, it->msg->value_len, it->msg->key, it->msg->key_len, &d->cfg->limits, &it->ev,
                          &err)) {
-            if (err.code == EVENT_ERR_NOMEM) {
+            if (err.code == PX_ENOMEM) {
                 batch_abort(b, "out of memory decoding events");
                 return;
             }
-            dead_letter(b, i, err.code, err.msg);
+            dead_letter(b, i, err.reason, err.msg);
             continue;
         }
         it->decoded = true;

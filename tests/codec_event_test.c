@@ -87,7 +87,7 @@ static void test_profile_upserted_round_trip(void **state) {
                      "\"include_regulated\":1}",
                      "alice", NULL, &ev, &err);
     assert_int_equal(rc, -1);
-    assert_int_equal(err.code, EVENT_ERR_WRONG_TYPE);
+    assert_int_equal(err.reason, EVENT_ERR_WRONG_TYPE);
     assert_string_equal(err.msg, "include_regulated: expected a boolean, got integer");
 }
 
@@ -174,9 +174,9 @@ static void expect_refusal(const bad_case *c) {
     } else {
         rc = event_decode(c->raw, c->raw_len, c->key, c->key ? strlen(c->key) : 0, NULL, &ev, &err);
     }
-    if (rc != -1 || err.code != c->reason || !strstr(err.msg, c->msg_part))
+    if (rc != -1 || err.reason != c->reason || !strstr(err.msg, c->msg_part))
         fail_msg("case %s: rc %d, reason %s (%d), message \"%s\"; expected %s containing \"%s\"", c->json ? c->json : "(raw)", rc,
-                 event_reason_name(err.code), err.code, err.msg, event_reason_name(c->reason), c->msg_part);
+                 event_reason_name(err.reason), err.reason, err.msg, event_reason_name(c->reason), c->msg_part);
     assert_null(ev.event_id);
     assert_null(ev.user_id);
     assert_int_equal(ev.profile.n_experiences, 0);
@@ -275,8 +275,8 @@ static void expect_raw(msgpack_sbuffer *sb, const char *key, size_t key_len, int
     px_error err;
     int rc = event_decode(sb->data, sb->size, key, key_len, NULL, &ev, &err);
     assert_int_equal(rc, -1);
-    if (err.code != reason || !strstr(err.msg, part))
-        fail_msg("reason %s \"%s\"; expected %s with \"%s\"", event_reason_name(err.code), err.msg, event_reason_name(reason), part);
+    if (err.reason != reason || !strstr(err.msg, part))
+        fail_msg("reason %s \"%s\"; expected %s with \"%s\"", event_reason_name(err.reason), err.msg, event_reason_name(reason), part);
     msgpack_sbuffer_clear(sb);
 }
 
@@ -449,8 +449,8 @@ static void check_limit(limit_kind kind, size_t limit, const char *msg_part) {
         user_ok = key;
     }
     assert_int_equal(decode_json(json, user_ok, &l, &ev, &err), -1);
-    if (err.code != EVENT_ERR_OVER_LIMIT || !strstr(err.msg, msg_part))
-        fail_msg("limit %d over by one: %s \"%s\", expected over_limit with \"%s\"", (int)kind, event_reason_name(err.code), err.msg,
+    if (err.reason != EVENT_ERR_OVER_LIMIT || !strstr(err.msg, msg_part))
+        fail_msg("limit %d over by one: %s \"%s\", expected over_limit with \"%s\"", (int)kind, event_reason_name(err.reason), err.msg,
                  msg_part);
     free(json);
     free(key);
@@ -481,7 +481,7 @@ static void test_message_size_limit(void **state) {
     event_free(&ev);
     l.max_message_bytes = sb.size - 1;
     assert_int_equal(event_decode(sb.data, sb.size, "alice", 5, &l, &ev, &err), -1);
-    assert_int_equal(err.code, EVENT_ERR_OVER_LIMIT);
+    assert_int_equal(err.reason, EVENT_ERR_OVER_LIMIT);
     char expected[80];
     snprintf(expected, sizeof expected, "%zu bytes, over the limit of %zu", sb.size, sb.size - 1);
     assert_non_null(strstr(err.msg, expected));
@@ -564,7 +564,7 @@ static void test_decode_profile(void **state) {
     off = 0;
     assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(event_decode_profile(&up.data, NULL, &p, &user, &err), -1);
-    assert_int_equal(err.code, EVENT_ERR_CONFLICT);
+    assert_int_equal(err.reason, EVENT_ERR_CONFLICT);
     assert_null(user);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
@@ -610,9 +610,9 @@ static void check_table(const char *message, const char *full_json, const char *
                 event_free(&ev);
             } else {
                 int want = mutation == 0 ? EVENT_ERR_MISSING_FIELD : EVENT_ERR_WRONG_TYPE;
-                if (rc != -1 || err.code != want || strncmp(err.msg, field, strlen(field)))
+                if (rc != -1 || err.reason != want || strncmp(err.msg, field, strlen(field)))
                     fail_msg("%s: %s %s: got %s \"%s\"", message, mutation ? "mistyping" : "leaving out", field,
-                             event_reason_name(err.code), err.msg);
+                             event_reason_name(err.reason), err.msg);
             }
             cJSON_free(event_text);
         }
@@ -651,6 +651,12 @@ static void test_reason_names(void **state) {
     }
     assert_string_equal(event_reason_name(EVENT_REASON_COUNT), "unknown");
     assert_string_equal(event_reason_name(EVENT_ERR_WRONG_TYPE), "wrong_type");
+    /* The code a refusal carries says what the daemon does: retry, dead-letter as over a limit,
+     * as an unknown code, or as invalid. */
+    assert_int_equal(event_reason_code(EVENT_ERR_NOMEM), PX_ENOMEM);
+    assert_int_equal(event_reason_code(EVENT_ERR_OVER_LIMIT), PX_ELIMIT);
+    assert_int_equal(event_reason_code(EVENT_ERR_UNKNOWN_CODE), PX_ENOTFOUND);
+    assert_int_equal(event_reason_code(EVENT_ERR_WRONG_TYPE), PX_EINVAL);
 }
 
 int main(void) {

@@ -115,8 +115,8 @@ static bool check_event(const unsigned char *buf, size_t len) {
         event_free(&ev);
         return true;
     }
-    assert_true(err.code > EVENT_OK && err.code < EVENT_REASON_COUNT);
-    assert_true(err.code != EVENT_ERR_NOMEM && err.code != EVENT_ERR_CORRUPT_STATE && err.code != EVENT_ERR_UNKNOWN_CODE);
+    assert_true(err.reason > EVENT_OK && err.reason < EVENT_REASON_COUNT);
+    assert_true(err.reason != EVENT_ERR_NOMEM && err.reason != EVENT_ERR_CORRUPT_STATE && err.reason != EVENT_ERR_UNKNOWN_CODE);
     assert_true(err.msg[0] != '\0');
     assert_null(ev.user_id);
     assert_null(ev.event_id);
@@ -131,7 +131,7 @@ static bool check_state(const unsigned char *buf, size_t len) {
         user_state_free(&st);
         return true;
     }
-    assert_int_equal(err.code, EVENT_ERR_CORRUPT_STATE);
+    assert_int_equal(err.reason, EVENT_ERR_CORRUPT_STATE);
     return false;
 }
 
@@ -139,7 +139,7 @@ static bool check_json_round_trip(const unsigned char *buf, size_t len) {
     px_error err;
     cJSON *json = msgpack_json_from_bytes((const char *)buf, len, NULL, &err);
     if (!json) {
-        assert_true(err.code > MSGPACK_JSON_OK && err.code <= MSGPACK_JSON_ERR_BAD_SPECIAL);
+        assert_true(err.reason > MSGPACK_JSON_OK && err.reason <= MSGPACK_JSON_ERR_BAD_SPECIAL);
         return false;
     }
     msgpack_sbuffer sb;

@@ -15,7 +15,7 @@ static int to_msgpack(const char *text, msgpack_sbuffer *sb, const msgpack_json_
     msgpack_sbuffer_clear(sb);
     px_error_clear(err);
     msgpack_json_text_to_msgpack(text, strlen(text), sb, l, err);
-    return err->code;
+    return err->reason;
 }
 
 /* msgpack bytes → JSON text, compared with expected; or the error code when expected is NULL. */
@@ -30,7 +30,7 @@ static int to_text(const char *bytes, size_t len, const msgpack_json_limits *l, 
         assert_null(text);
     }
     cJSON_free(text);
-    return err.code;
+    return err.reason;
 }
 
 static void test_text_round_trip(void **state) {
@@ -173,7 +173,7 @@ static void test_strings(void **state) {
     static const char with_nul[] = "[1,\0 2]";
     msgpack_sbuffer_clear(&sb);
     assert_int_equal(msgpack_json_text_to_msgpack(with_nul, sizeof with_nul - 1, &sb, NULL, &err), -1);
-    assert_int_equal(err.code, MSGPACK_JSON_ERR_NUL_IN_STRING);
+    assert_int_equal(err.reason, MSGPACK_JSON_ERR_NUL_IN_STRING);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -198,7 +198,7 @@ static void test_special_objects(void **state) {
         "{\"$ext\":\"AA==\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (to_msgpack(bad[i], &sb, NULL, &err) != MSGPACK_JSON_ERR_BAD_SPECIAL) fail_msg("%s: %d %s", bad[i], err.code, err.msg);
+        if (to_msgpack(bad[i], &sb, NULL, &err) != MSGPACK_JSON_ERR_BAD_SPECIAL) fail_msg("%s: %d %s", bad[i], err.reason, err.msg);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -220,9 +220,9 @@ static void test_syntax_and_duplicates(void **state) {
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(tree, "user_id")->valuestring, "u");
     cJSON_Delete(tree);
     assert_null(msgpack_json_parse("{\"n\":18446744073709551615}", 26, NULL, &err));
-    assert_int_equal(err.code, MSGPACK_JSON_ERR_INT_RANGE);
+    assert_int_equal(err.reason, MSGPACK_JSON_ERR_INT_RANGE);
     assert_null(msgpack_json_parse("{} x", 4, NULL, &err));
-    assert_int_equal(err.code, MSGPACK_JSON_ERR_BAD_JSON);
+    assert_int_equal(err.reason, MSGPACK_JSON_ERR_BAD_JSON);
     assert_int_equal(to_text("\xc1", 1, NULL, NULL), MSGPACK_JSON_ERR_BAD_MSGPACK);
     assert_int_equal(to_text("\x01\x02", 2, NULL, NULL), MSGPACK_JSON_ERR_BAD_MSGPACK);
     assert_int_equal(to_text("\x92\x01", 2, NULL, NULL), MSGPACK_JSON_ERR_BAD_MSGPACK);
@@ -248,7 +248,7 @@ static void test_bounds(void **state) {
     size_t off = 0;
     assert_int_equal(msgpack_unpack_next(&up, "\x91\x91\x91\x91\x91\x01", 6, &off), MSGPACK_UNPACK_SUCCESS);
     assert_null(msgpack_json_from_object(&up.data, &l, &err));
-    assert_int_equal(err.code, MSGPACK_JSON_ERR_TOO_DEEP);
+    assert_int_equal(err.reason, MSGPACK_JSON_ERR_TOO_DEEP);
     l.max_depth = 5;
     cJSON *ok = msgpack_json_from_object(&up.data, &l, &err);
     assert_non_null(ok);

@@ -185,7 +185,7 @@ static void test_idempotency_window(void **state) {
     assert_string_equal(st.recent_event_ids[0], "e-6");
     assert_string_equal(st.recent_event_ids[3], "e-9");
     assert_int_equal(user_state_remember(&st, "x", 0, &err), -1);
-    assert_int_equal(err.code, EVENT_ERR_OUT_OF_RANGE);
+    assert_int_equal(err.reason, EVENT_ERR_OUT_OF_RANGE);
     user_state_free(&st);
 }
 
@@ -193,7 +193,7 @@ static void expect_corrupt(const char *bytes, size_t len, const char *part) {
     user_state st;
     px_error err;
     assert_int_equal(user_state_decode(bytes, len, &st, &err), -1);
-    assert_int_equal(err.code, EVENT_ERR_CORRUPT_STATE);
+    assert_int_equal(err.reason, EVENT_ERR_CORRUPT_STATE);
     if (!strstr(err.msg, part)) fail_msg("\"%s\" lacks \"%s\"", err.msg, part);
     assert_int_equal(st.n_recent, 0);
     assert_int_equal(st.profile.n_experiences, 0);
@@ -213,7 +213,7 @@ static void test_corrupt_states(void **state) {
     for (size_t len = 0; len < sb.size; len++) {
         user_state back;
         assert_int_equal(user_state_decode(sb.data, len, &back, &err), -1);
-        assert_int_equal(err.code, EVENT_ERR_CORRUPT_STATE);
+        assert_int_equal(err.reason, EVENT_ERR_CORRUPT_STATE);
     }
     /* Every single-byte change either still decodes or is refused; never a crash or a leak. */
     char *copy = malloc(sb.size);
@@ -225,7 +225,7 @@ static void test_corrupt_states(void **state) {
             if (user_state_decode(copy, sb.size, &back, &err) == 0)
                 user_state_free(&back);
             else
-                assert_true(err.code == EVENT_ERR_CORRUPT_STATE);
+                assert_true(err.reason == EVENT_ERR_CORRUPT_STATE);
         }
     free(copy);
 
@@ -381,7 +381,7 @@ static void test_next_profile(void **state) {
 
     event erased = event_of(EVENT_PROFILE_ERASED, "e-3", 0);
     assert_int_equal(user_state_next_profile(&st, &erased, &next, &err), -1);
-    assert_int_equal(err.code, EVENT_ERR_UNKNOWN_TYPE);
+    assert_int_equal(err.reason, EVENT_ERR_UNKNOWN_TYPE);
     assert_int_equal(next.n_experiences, 0);
     profile_free(&up.profile);
     profile_free(&conf.profile);

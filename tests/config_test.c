@@ -270,8 +270,8 @@ static void test_bad_files(void **state) {
         int rc = config_load(path, &cfg, &err);
         char place[256];
         snprintf(place, sizeof place, "%s%s", path, cases[i].place);
-        if (rc != -1 || cfg || err.code != cases[i].code || strncmp(err.msg, place, strlen(place)) || !strstr(err.msg, cases[i].words))
-            fail_msg("case %zu: rc %d code %d \"%s\"; expected code %d starting \"%s\" with \"%s\"", i, rc, err.code, err.msg,
+        if (rc != -1 || cfg || err.reason != (int)cases[i].code || strncmp(err.msg, place, strlen(place)) || !strstr(err.msg, cases[i].words))
+            fail_msg("case %zu: rc %d code %d \"%s\"; expected code %d starting \"%s\" with \"%s\"", i, rc, err.reason, err.msg,
                      cases[i].code, place, cases[i].words);
         unlink(path);
         free(path);
@@ -286,12 +286,14 @@ static void test_long_line_and_missing_file(void **state) {
     strcpy(text + n + 300, "\n");
     px_error err;
     assert_null(load_text(text, &err));
-    assert_int_equal(err.code, CONFIG_ERR_SYNTAX);
+    assert_int_equal(err.code, PX_ECONFIG);
+    assert_int_equal(err.reason, CONFIG_ERR_SYNTAX);
     assert_non_null(strstr(err.msg, ":2: line longer than"));
 
     config *cfg = NULL;
     assert_int_equal(config_load("/nonexistent/passerelled.conf", &cfg, &err), -1);
-    assert_int_equal(err.code, CONFIG_ERR_IO);
+    assert_int_equal(err.code, PX_EIO);
+    assert_int_equal(err.reason, CONFIG_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent/passerelled.conf: cannot open"));
 }
 

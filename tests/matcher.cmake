@@ -9,20 +9,20 @@
 #   cli_match          `passerelle match`: JSON Lines in and out, errors per line, --config, exit status
 add_library(px_matcher_gen STATIC ${CMAKE_SOURCE_DIR}/tests/matcher_gen.c)
 target_include_directories(px_matcher_gen PUBLIC ${CMAKE_SOURCE_DIR}/tests)
-target_link_libraries(px_matcher_gen PUBLIC passerelle)
+target_link_libraries(px_matcher_gen PUBLIC px_core)
 
 add_executable(matcher_test ${CMAKE_SOURCE_DIR}/tests/matcher_test.c)
 target_compile_definitions(matcher_test PRIVATE FIXTURE_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures/matcher")
-target_link_libraries(matcher_test PRIVATE passerelle px_rome_fixture px_reference_scorer PkgConfig::CMOCKA)
+target_link_libraries(matcher_test PRIVATE px_codec px_rome_fixture px_reference_scorer PkgConfig::CMOCKA)
 add_test(NAME matcher COMMAND matcher_test)
 
 add_executable(matcher_real_test ${CMAKE_SOURCE_DIR}/tests/matcher_real_test.c)
-target_link_libraries(matcher_real_test PRIVATE passerelle px_matcher_gen px_reference_scorer PkgConfig::CMOCKA)
+target_link_libraries(matcher_real_test PRIVATE px_codec px_matcher_gen px_reference_scorer PkgConfig::CMOCKA)
 add_test(NAME matcher_real COMMAND matcher_real_test)
 set_tests_properties(matcher_real PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${PASSERELLE_ROME_DIR}" TIMEOUT 300)
 
 add_executable(personas_test ${CMAKE_SOURCE_DIR}/tests/personas_test.c)
-target_link_libraries(personas_test PRIVATE passerelle PkgConfig::CMOCKA)
+target_link_libraries(personas_test PRIVATE px_core PkgConfig::CMOCKA)
 add_test(NAME personas COMMAND personas_test)
 set_tests_properties(personas PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${PASSERELLE_ROME_DIR}" TIMEOUT 120)
 

@@ -39,7 +39,7 @@ typedef struct world {
 static int setup(void **state) {
     const char *dir = getenv("PASSERELLE_ROME_DIR");
     world *w = calloc(1, sizeof *w);
-    px_error err = {0, ""};
+    px_error err = {0};
     if (!w) return -1;
     *state = w;
     if (!dir || !*dir) return 0;
@@ -206,7 +206,7 @@ static void test_properties(void **state) {
     size_t with_jobs = 0, with_constraints = 0, with_no_evidence = 0, with_quals = 0;
     for (int n = 0; n < PROPERTY_PROFILES; n++) {
         profile p = {0};
-        px_error err = {0, ""};
+        px_error err = {0};
         assert_int_equal(matcher_gen_profile(&gen, w->idx, &w->cfg, &p, &err), 0);
         p.include_regulated = n % 5 == 0;
         p.as_of_year = n % 3 ? 2024 : 0;
@@ -323,7 +323,7 @@ static void test_reference(void **state) {
     size_t jobs = 0;
     for (int n = 0; n < REFERENCE_PROFILES; n++) {
         profile p = {0};
-        px_error err = {0, ""};
+        px_error err = {0};
         assert_int_equal(matcher_gen_profile(&gen, w->idx, &w->cfg, &p, &err), 0);
         p.include_regulated = n % 4 == 0;
         if (n % 3 == 0) { /* recency */
@@ -355,7 +355,7 @@ static void test_reference(void **state) {
 /* A matcher of the same index with other list lengths. */
 static matcher *matcher_with_lengths(const world *w, uint32_t top, uint32_t skills_asked) {
     matcher_config cfg = w->cfg;
-    px_error err = {0, ""};
+    px_error err = {0};
     cfg.top = top;
     cfg.skills_asked = skills_asked;
     matcher *m = matcher_build(w->idx, &cfg, &err);
@@ -382,7 +382,7 @@ static void test_short_lists_are_prefixes(void **state) {
         matcher_gen gen = {0x5EEDULL};
         for (int n = 0; n < 200; n++) {
             profile p = {0};
-            px_error err = {0, ""};
+            px_error err = {0};
             assert_int_equal(matcher_gen_profile(&gen, w->idx, &w->cfg, &p, &err), 0);
             assert_int_equal(matcher_run(longest, s_long, &p, &all, &err), 0);
             assert_int_equal(matcher_run(m, s, &p, &some, &err), 0);
@@ -442,7 +442,7 @@ static void test_title_spellings(void **state) {
         {"développeuse informatique", "M1805"},
         {"électricienne bâtiment", "F1602"},
     };
-    px_error err = {0, ""};
+    px_error err = {0};
     title_resolver *tr = title_resolver_build(w->idx, &err);
     title_scratch *ts = title_scratch_new(tr, &err);
     assert_non_null(ts);

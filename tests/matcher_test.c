@@ -73,7 +73,7 @@ static matcher_config fixture_config(void) {
 
 static rome_index *load_fixture(const char *texte_extra) {
     char dir[512];
-    px_error err = {0, ""};
+    px_error err = {0};
     if (rome_fixture_make(FIXTURE_DIR, dir, sizeof dir)) return NULL;
     if (texte_extra) {
         char *text = rome_fixture_read(dir, "texte");
@@ -92,7 +92,7 @@ static rome_index *load_fixture(const char *texte_extra) {
 
 static int setup_with(void **state, const matcher_config *cfg) {
     fixture *f = calloc(1, sizeof *f);
-    px_error err = {0, ""};
+    px_error err = {0};
     if (!f || !(f->idx = load_fixture(NULL))) return -1;
     f->cfg = *cfg;
     f->m = matcher_build(f->idx, &f->cfg, &err);
@@ -251,17 +251,17 @@ static void check_against_reference(fixture *f) {
 }
 
 static void run_ok(fixture *f) {
-    px_error err = {0, ""};
+    px_error err = {0};
     int rc = matcher_run(f->m, f->s, &f->p, &f->r, &err);
     if (rc) fprintf(stderr, "matcher_run: %s\n", err.msg);
     assert_int_equal(rc, 0);
     check_against_reference(f);
 }
 
-static void run_refused(fixture *f, const char *field) {
-    px_error err = {0, ""};
+static void run_refused(fixture *f, const char *field, px_code code) {
+    px_error err = {0};
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), -1);
-    assert_int_equal(err.code, MATCHER_ERR_INVALID);
+    assert_int_equal(err.code, code);
     if (!strstr(err.msg, field)) fail_msg("error \"%s\" does not name %s", err.msg, field);
     profile_free(&f->p);
 }
@@ -306,7 +306,7 @@ static bool slice_has(const fixture *f, match_slice sl, uint32_t code) {
 static void test_config_set(void **state) {
     (void)state;
     matcher_config cfg = matcher_config_default();
-    px_error err = {0, ""};
+    px_error err = {0};
     const char *names[] = {"no_weekend",        "no_night",  "no_heavy_loads", "no_shift_work",
                            "no_public_contact", "no_travel", "no_outdoor",     "no_standing"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -418,7 +418,7 @@ static void test_config_set(void **state) {
         matcher_config copy = cfg;
         px_error_clear(&err);
         assert_int_equal(matcher_config_set(&copy, bad[i].key, bad[i].value, &err), -1);
-        assert_int_equal(err.code, MATCHER_ERR_CONFIG);
+        assert_int_equal(err.code, PX_ECONFIG);
         if (!strstr(err.msg, bad[i].says))
             fail_msg("%s=%s: \"%s\" lacks \"%s\"", bad[i].key, bad[i].value, err.msg, bad[i].says);
         assert_memory_equal(&copy, &cfg, sizeof cfg); /* a refused value changes nothing */
@@ -438,7 +438,7 @@ static void test_config_set(void **state) {
 static void test_config_write_round_trip(void **state) {
     (void)state;
     matcher_config cfg = matcher_config_default();
-    px_error err = {0, ""};
+    px_error err = {0};
     assert_int_equal(matcher_config_set(&cfg, "weight.emergente", "0.123456789012345678", &err), 0);
     assert_int_equal(matcher_config_set(&cfg, "kinship.titles", "0.1", &err), 0);
     assert_int_equal(
@@ -468,10 +468,10 @@ static void test_config_write_round_trip(void **state) {
 /* §5: matcher_build() refuses a named constraint whose contexte code is not in the index. */
 static void test_build_refuses_unknown_contextes(void **state) {
     fixture *f = *state;
-    px_error err = {0, ""};
+    px_error err = {0};
     matcher_config cfg = matcher_config_default(); /* real ROME codes, not the fixture's */
     assert_null(matcher_build(f->idx, &cfg, &err));
-    assert_int_equal(err.code, MATCHER_ERR_CONFIG);
+    assert_int_equal(err.code, PX_ECONFIG);
     assert_non_null(strstr(err.msg, "constraint.no_"));
     cfg = fixture_config();
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_cold", "23374, 424242", &err), 0);
@@ -493,53 +493,53 @@ static void test_build_refuses_too_many_items(void **state) {
     huge.n.items = MATCHER_MAX_ITEMS + 1u;
     matcher_config cfg = matcher_config_default();
     cfg.n_constraints = 0;
-    px_error err = {0, ""};
+    px_error err = {0};
     assert_null(matcher_build(&huge, &cfg, &err));
-    assert_int_equal(err.code, MATCHER_ERR_CONFIG);
+    assert_int_equal(err.code, PX_ECONFIG);
     assert_non_null(strstr(err.msg, "items"));
 }
 
-/* §6: each unknown code is refused with its field named. */
+/* §6: each unknown code is refused with its field named (not found), each limit as a limit. */
 static void test_unknown_codes_are_refused(void **state) {
     fixture *f = *state;
     add_appellation(&f->p, 999999);
-    run_refused(f, "experiences[0].appellation");
+    run_refused(f, "experiences[0].appellation", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     add_rome(&f->p, "Z9999");
-    run_refused(f, "experiences[1].rome");
+    run_refused(f, "experiences[1].rome", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push(&f->p.confirmed, 100001);
     push(&f->p.confirmed, 424242);
-    run_refused(f, "confirmed[1]");
+    run_refused(f, "confirmed[1]", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push(&f->p.rejected, 424242);
-    run_refused(f, "rejected[0]");
+    run_refused(f, "rejected[0]", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push(&f->p.added, 424242);
-    run_refused(f, "added[0]");
+    run_refused(f, "added[0]", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push(&f->p.avoid_contextes, 1);
-    run_refused(f, "avoid: unknown contexte code 1");
+    run_refused(f, "avoid: unknown contexte code 1", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push_s(&f->p.avoid_named, "no_mondays");
-    run_refused(f, "no_mondays");
+    run_refused(f, "no_mondays", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push_s(&f->p.domains, "Q");
-    run_refused(f, "domains[0]");
+    run_refused(f, "domains[0]", PX_ENOTFOUND);
     add_appellation(&f->p, 5001);
     push_s(&f->p.exclude_domains, "D1");
-    run_refused(f, "exclude_domains[0]");
+    run_refused(f, "exclude_domains[0]", PX_ENOTFOUND);
     for (uint32_t e = 0; e <= MATCHER_MAX_EXPERIENCES; e++) add_appellation(&f->p, 5001);
-    run_refused(f, "experiences");
+    run_refused(f, "experiences", PX_ELIMIT);
     add_appellation(&f->p, 5001);
     for (uint32_t k = 0; k <= MATCHER_MAX_AVOID; k++) push(&f->p.avoid_contextes, 23374);
-    run_refused(f, "avoid");
+    run_refused(f, "avoid", PX_ELIMIT);
     add_appellation(&f->p, 5001);
     for (uint32_t k = 0; k <= MATCHER_MAX_DOMAINS; k++) push_s(&f->p.domains, "D");
-    run_refused(f, "domains");
+    run_refused(f, "domains", PX_ELIMIT);
     add_appellation(&f->p, 5001);
     for (uint32_t k = 0; k <= MATCHER_MAX_DECISIONS; k++) push(&f->p.confirmed, 100001);
-    run_refused(f, "confirmed");
+    run_refused(f, "confirmed", PX_ELIMIT);
 }
 
 /* ---------- what is held, and the score ---------- */
@@ -735,7 +735,7 @@ static void test_cadre_penalty_without_level(void **state) {
     fixture *f = *state;
     add_appellation(&f->p, 5011); /* auxiliaire de vie, K1301: level 0, not cadre */
     f->p.include_regulated = true;
-    px_error err = {0, ""};
+    px_error err = {0};
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), 0);
     const match_job *doctor = job_for(f, "J1101"); /* cadre, shares 100004 */
     assert_non_null(doctor);
@@ -762,7 +762,7 @@ static void test_level_bac_plus_two_digits(void **state) {
                      "(fixture).\"\n");
     assert_non_null(idx);
     matcher_config cfg = fixture_config();
-    px_error err = {0, ""};
+    px_error err = {0};
     matcher *m = matcher_build(idx, &cfg, &err);
     matcher_scratch *s = matcher_scratch_new(m, &err);
     ref_scorer *ref = ref_scorer_new(idx, &cfg);
@@ -917,7 +917,7 @@ static void test_removal_evidence_per_entry(void **state) {
     add_appellation(&f->p, 5005);
     push(&f->p.avoid_contextes, 403020);
     push_s(&f->p.avoid_named, "no_weekend");
-    px_error err = {0, ""};
+    px_error err = {0};
     assert_int_equal(matcher_run(f->m, f->s, &f->p, &f->r, &err), 0);
     const match_constraint_cost *we = &f->r.constraints[1];
     assert_int_equal(we->named, 0);
@@ -937,7 +937,7 @@ static void test_counterfactual_independent_of_top(void **state) {
     fixture *f = *state;
     matcher_config cfg = f->cfg;
     cfg.top = 1;
-    px_error err = {0, ""};
+    px_error err = {0};
     matcher *one = matcher_build(f->idx, &cfg, &err);
     matcher_scratch *s = matcher_scratch_new(one, &err);
     assert_non_null(s);
@@ -997,7 +997,7 @@ static void test_evidence_rule(void **state) {
     assert_true(must_job(f, "D1505")->score > must_job(f, "F1704")->score);
     matcher_config cfg = f->cfg;
     cfg.evidence_places = 0;
-    px_error err = {0, ""};
+    px_error err = {0};
     matcher *m1 = matcher_build(f->idx, &cfg, &err);
     matcher_scratch *s1 = matcher_scratch_new(m1, &err);
     ref_scorer *ref1 = ref_scorer_new(f->idx, &cfg);
@@ -1095,7 +1095,7 @@ static void test_titles_in_a_profile(void **state) {
 
 static void test_title_resolver(void **state) {
     fixture *f = *state;
-    px_error err = {0, ""};
+    px_error err = {0};
     title_resolver *tr = title_resolver_build(f->idx, &err);
     title_scratch *ts = title_scratch_new(tr, &err);
     assert_non_null(ts);

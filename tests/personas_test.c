@@ -59,7 +59,7 @@ typedef struct persona {
 static int group_setup(void **state) {
     (void)state;
     const char *dir = getenv("PASSERELLE_ROME_DIR");
-    px_error err = {0, ""};
+    px_error err = {0};
     if (!dir || !*dir) return 0;
     W.idx = rome_load_csv(dir, NULL, &err);
     if (!W.idx) {
@@ -121,7 +121,7 @@ static bool has_prefix(uint32_t f, const char *const *prefixes) {
 
 /* Runs a persona, prints its top 10 and applies the general checks. */
 static void run_persona(const persona *ps, profile *p, match_result *r) {
-    px_error err = {0, ""};
+    px_error err = {0};
     profile_free(p);
     memset(p, 0, sizeof *p);
     for (size_t e = 0;

@@ -281,7 +281,7 @@ static void test_refuses_requests_until_connected(void **state) {
     px_error err;
     get_result r = {0};
     assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &r, &err), -1);
-    assert_int_equal(err.code, STORE_REDIS_EUNAVAILABLE);
+    assert_int_equal(err.code, PX_EUNAVAILABLE);
     assert_non_null(strstr(err.msg, "is unavailable"));
     assert_int_equal(fx->status_calls, 0); /* nothing is called from inside open */
     assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
@@ -507,9 +507,9 @@ static void test_close_completes_outstanding_requests(void **state) {
     assert_int_equal(store_redis_apply_many(fx->store, &op, 1, on_done, &d, &err), 0);
     close_store(fx);
     assert_true(r.done && r.failed);
-    assert_int_equal(r.err.code, STORE_REDIS_ECLOSED);
+    assert_int_equal(r.err.code, PX_ECLOSED);
     assert_true(d.done && d.failed);
-    assert_int_equal(d.err.code, STORE_REDIS_ECLOSED);
+    assert_int_equal(d.err.code, PX_ECLOSED);
 }
 
 /* The owner may close the store from inside its callbacks: here from on_status(0), while a
@@ -568,7 +568,7 @@ static void expect_refused(fixture *fx, const char *user, const char *password, 
     open_store(fx, &o, 0);
     assert_int_equal(px_test_run_until(&fx->loop, &fx->status_calls, WAIT_MS), 0);
     assert_false(fx->available);
-    assert_int_equal(fx->why.code, STORE_REDIS_EREFUSED);
+    assert_int_equal(fx->why.code, PX_EREFUSED);
     if (!strstr(fx->why.msg, expected)) fail_msg("'%s' does not mention '%s'", fx->why.msg, expected);
     assert_null(strstr(fx->why.msg, password[0] ? password : "\x01")); /* never leaks the password */
     /* It keeps retrying with backoff, but tells the owner only once. */
@@ -638,14 +638,14 @@ static void test_redis_restart_mid_stream(void **state) {
     assert_int_equal(redis_server_stop(fx->srv, &err), 0);
     assert_int_equal(px_test_run_until(&fx->loop, &r.done, WAIT_MS), 0);
     assert_true(r.failed);
-    assert_int_equal(r.err.code, STORE_REDIS_EUNAVAILABLE);
+    assert_int_equal(r.err.code, PX_EUNAVAILABLE);
     assert_true(fx->unavailable_before_request_error);
     assert_int_equal(fx->status_calls, 2);
     assert_false(fx->available);
 
     /* While down: requests are refused at once, and reconnection follows the backoff. */
     assert_int_equal(store_redis_apply_many(fx->store, &op, 1, on_done, &d, &err), -1);
-    assert_int_equal(err.code, STORE_REDIS_EUNAVAILABLE);
+    assert_int_equal(err.code, PX_EUNAVAILABLE);
     store_redis_stats before, after;
     store_redis_get_stats(fx->store, &before);
     double cpu0 = cpu_seconds();
@@ -701,7 +701,7 @@ static void test_hung_server_times_out_and_recovers(void **state) {
     assert_int_equal(px_test_run_until(&fx->loop, &r.done, WAIT_MS), 0);
     double waited_ms = (double)(uv_hrtime() - t0) / 1e6;
     assert_true(r.failed);
-    assert_int_equal(r.err.code, STORE_REDIS_EUNAVAILABLE);
+    assert_int_equal(r.err.code, PX_EUNAVAILABLE);
     assert_non_null(strstr(r.err.msg, "no reply within 300 ms"));
     assert_true(waited_ms >= 250 && waited_ms < 2000); /* libuv timers start from the cached loop time */
     assert_false(fx->available);
@@ -722,7 +722,7 @@ static void test_publish_subscribe_and_current_index(void **state) {
     index_result ir = {0};
     index_sync(fx, &ir);
     assert_true(ir.failed);
-    assert_int_equal(ir.err.code, STORE_REDIS_ENOINDEX);
+    assert_int_equal(ir.err.code, PX_ENOTFOUND);
     assert_non_null(strstr(ir.err.msg, "no ROME index is published"));
     assert_non_null(strstr(ir.err.msg, "'passerelle:current' is absent"));
 
@@ -769,7 +769,7 @@ static void test_publish_subscribe_and_current_index(void **state) {
     freeReplyObject(admin(fx, "DEL %s", second.key));
     index_sync(fx, &ir);
     assert_true(ir.failed);
-    assert_int_equal(ir.err.code, STORE_REDIS_ENOINDEX);
+    assert_int_equal(ir.err.code, PX_ENOTFOUND);
     assert_non_null(strstr(ir.err.msg, second.key));
     assert_non_null(strstr(ir.err.msg, "which is absent"));
     free(ir.bytes);
@@ -870,7 +870,7 @@ static void test_publish_errors(void **state) {
     assert_int_equal(res.subscribers, 0);
     assert_int_equal(redis_server_stop(fx->srv, &err), 0);
     assert_int_equal(store_publish_snapshot(&ep, 1000, "60", "x", 1, &res, &err), -1);
-    assert_int_equal(err.code, STORE_REDIS_EUNAVAILABLE);
+    assert_int_equal(err.code, PX_EUNAVAILABLE);
     assert_non_null(strstr(err.msg, "connect failed"));
 }
 

@@ -13,4 +13,4 @@ target_link_libraries(px_test_support PUBLIC passerelle)
 # precision), for the matcher's tests to compare the engine with (tests/support/reference_scorer.h).
 add_library(px_reference_scorer STATIC ${CMAKE_SOURCE_DIR}/tests/support/reference_scorer.c)
 target_include_directories(px_reference_scorer PUBLIC ${CMAKE_SOURCE_DIR}/tests/support)
-target_link_libraries(px_reference_scorer PUBLIC passerelle m)
+target_link_libraries(px_reference_scorer PUBLIC px_core)

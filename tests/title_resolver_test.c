@@ -33,7 +33,7 @@ typedef struct world {
 } world;
 
 static int open_world(world *w, const char *dir) {
-    px_error err = {0, ""};
+    px_error err = {0};
     w->idx = rome_load_csv(dir, NULL, &err);
     if (!w->idx) {
         fprintf(stderr, "title_resolver_test: cannot load %s (%s)\n", dir, err.msg);
@@ -92,7 +92,7 @@ static int teardown(void **state) {
 
 /* Resolves title into out (TOP entries), checking the list's invariants; returns the count. */
 static int resolve(world *w, const char *title, title_match *out) {
-    px_error err = {0, ""};
+    px_error err = {0};
     int n = title_resolve(w->tr, w->ts, title, out, TOP, &err);
     if (n < 0) fail_msg("\"%s\": %s", title, err.msg);
     for (int i = 0; i < n; i++) {
@@ -198,7 +198,7 @@ static void test_typos(void **state) {
 static void test_refusals(void **state) {
     world *w = *state;
     title_match out[TOP];
-    px_error err = {0, ""};
+    px_error err = {0};
     char long_title[TITLE_MAX_BYTES + 2];
     memset(long_title, 'a', sizeof long_title - 1);
     long_title[sizeof long_title - 1] = '\0';
@@ -385,7 +385,7 @@ static void test_real_time_bound(void **state) {
         double best = 1e9;
         for (int rep = 0; rep < 5; rep++) {
             title_match out[TOP];
-            px_error err = {0, ""};
+            px_error err = {0};
             double t0 = now();
             int rc = title_resolve(w->tr, w->ts, titles[k], out, TOP, &err);
             double dt = now() - t0;

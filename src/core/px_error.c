@@ -1,0 +1,58 @@
+#include "px_error.h"
+
+#include <stdio.h>
+
+int px_error_vset(px_error *err, px_code code, const char *fmt, va_list ap) {
+    if (err) {
+        err->code = code ? code : PX_EINVAL; /* an error is never PX_OK */
+        err->reason = 0;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    }
+    return -1;
+}
+
+int px_error_set(px_error *err, px_code code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    px_error_vset(err, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int px_error_set_reason(px_error *err, px_code code, int reason, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    px_error_vset(err, code, fmt, ap);
+    va_end(ap);
+    if (err) err->reason = reason;
+    return -1;
+}
+
+void px_error_clear(px_error *err) {
+    if (err) {
+        err->code = PX_OK;
+        err->reason = 0;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *px_code_name(px_code code) {
+    switch (code) {
+    case PX_OK: return "ok";
+    case PX_ENOMEM: return "no_memory";
+    case PX_EINVAL: return "invalid";
+    case PX_ELIMIT: return "over_limit";
+    case PX_ENOTFOUND: return "not_found";
+    case PX_EIO: return "io";
+    case PX_ECONFIG: return "config";
+    case PX_EUNAVAILABLE: return "unavailable";
+    case PX_EREFUSED: return "refused";
+    case PX_ECLOSED: return "closed";
+    case PX_EFATAL: return "fatal";
+    }
+    return "unknown";
+}
+
+bool px_code_retriable(px_code code) {
+    return code == PX_ENOMEM || code == PX_EUNAVAILABLE;
+}
