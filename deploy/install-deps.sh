@@ -11,6 +11,7 @@ packages=(
   libcmocka-dev
   redis-server kcat
   valgrind systemd
+  clang-format
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh Debian 12 machine: installs the dependencies, builds, runs
-# ctest, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
-# included) and runs ctest again.
+# Runs the whole test suite on a fresh Debian 12 machine: installs the dependencies, checks the
+# layout (.clang-format), builds with warnings as errors and runs ctest, checks that the Release
+# and Debug build types build too, then builds again with AddressSanitizer +
+# UndefinedBehaviorSanitizer (LeakSanitizer included) and runs ctest again.
 #   PASSERELLE_ROME_DIR  the official ROME export (default: ../shared/data/rome4 beside the repo)
 #   SKIP_SANITIZE=1      only the plain build
 set -euo pipefail
@@ -11,15 +12,24 @@ jobs=${JOBS:-2}
 
 bash "$root/deploy/install-deps.sh"
 
-run_suite() { # run_suite BUILD_DIR CMAKE_ARGS...
+build() { # build BUILD_DIR CMAKE_ARGS...: warnings are errors here, in CI (off for users' builds)
     local dir=$1; shift
-    cmake -S "$root" -B "$dir" -DPASSERELLE_ROME_DIR="$rome_dir" "$@" >/dev/null
+    cmake -S "$root" -B "$dir" -DPASSERELLE_ROME_DIR="$rome_dir" -DPASSERELLE_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
-    (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+}
+run_suite() { # run_suite BUILD_DIR CMAKE_ARGS...
+    build "$@"
+    (cd "$1" && ctest --output-on-failure -j "$jobs" --timeout 900)
 }
 
+echo "== layout (.clang-format)"
+bash "$root/scripts/check-format.sh"
 echo "== build and test (RelWithDebInfo, -Wall -Wextra -Werror)"
 run_suite "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+for type in Release Debug; do
+    echo "== build ($type, -Werror)"
+    build "$root/build-${type,,}" -DCMAKE_BUILD_TYPE="$type"
+done
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
     echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -481,7 +481,7 @@ static int decode_avoid(const msgpack_object *array, const event_limits *limits,
         const msgpack_object *o = &array->via.array.ptr[i];
         field_ref at = {"avoid", (long)i, NULL};
         if (is_integer(o)) {
-            uint32_t code;
+            uint32_t code = 0; /* get_code sets it; GCC -O3 cannot prove so */
             if (get_code(o, &at, &code, err)) return -1;
             if (profile_codes_push(&out->avoid_contextes, code, err)) return nomem(err, &at);
         } else if (o->type == MSGPACK_OBJECT_STR) {
@@ -513,7 +513,7 @@ static int decode_domains(const msgpack_object *array, const char *name, const e
 static int decode_codes(const msgpack_object *array, const char *name, profile_codes *out, px_error *err) {
     for (uint32_t i = 0; i < array->via.array.size; i++) {
         field_ref at = {name, (long)i, NULL};
-        uint32_t code;
+        uint32_t code = 0; /* as in decode_avoid */
         if (get_code(&array->via.array.ptr[i], &at, &code, err)) return -1;
         if (profile_codes_push(out, code, err)) return nomem(err, &at);
     }
