@@ -5,10 +5,13 @@
 # people with different pasts and constraints, and prints their suggestions readably.
 #   PASSERELLE_ROME_DIR   the official ROME export (default: ../shared/data/rome4 beside the repo)
 #   PASSERELLE_REDIS_URL  use this Redis instead of starting one
+#   PASSERELLE_BUILD_DIR  an existing build to use (default: build/ beside the sources, built here)
+# Every port is chosen free (Redis, metrics; the embedded broker takes ephemeral ones), so demos
+# run side by side; the ports picked are printed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rome_dir=${PASSERELLE_ROME_DIR:-$root/../shared/data/rome4}
-build=$root/build
+build=${PASSERELLE_BUILD_DIR:-$root/build}
 work=$(mktemp -d)
 daemon_pid= redis_pid=
 cleanup() {
@@ -23,8 +26,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 step "Dependencies and build"
 bash "$root/deploy/install-deps.sh"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPASSERELLE_ROME_DIR="$rome_dir" >/dev/null
-cmake --build "$build" -j 2 --target passerelled passerelle-cli >/dev/null
+if [ -z "${PASSERELLE_BUILD_DIR:-}" ]; then
+    mkdir -p "$build"
+    # Two demos started together build one tree: the second waits for the first's build.
+    (
+        flock 9
+        cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPASSERELLE_ROME_DIR="$rome_dir" >/dev/null
+        cmake --build "$build" -j 2 --target passerelled passerelle-cli >/dev/null
+    ) 9>"$build/.demo-build.lock"
+fi
 px=$build/passerelle
 
 step "ROME index"
@@ -44,14 +54,18 @@ fi
 step "Publishing the index to $redis_url"
 "$px" rome publish --redis "$redis_url" --snapshot "$work/rome.snap"
 
-step "Starting passerelled (embedded Kafka)"
-sed -e "s|^url = .*|url = $redis_url|" "$root/config/passerelled.conf" >"$work/passerelled.conf"
+http_port=$(free_port)
+step "Starting passerelled (embedded Kafka; metrics and health on port $http_port)"
+# The example configuration with this demo's Redis and a free metrics port ([http] port).
+sed -e "s|^url = .*|url = $redis_url|" \
+    -e "/^\[http\]/,/^\[/s|^port = .*|port = $http_port|" "$root/config/passerelled.conf" >"$work/passerelled.conf"
 "$build/passerelled" --config "$work/passerelled.conf" >"$work/daemon.out" 2>"$work/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 200); do grep -q 'msg=ready' "$work/daemon.log" && break; sleep 0.1; done
 grep -q 'msg=ready' "$work/daemon.log" || { cat "$work/daemon.log" >&2; exit 1; }
 brokers=$(sed -n 's/.*bootstrap.servers=//p' "$work/daemon.out")
-echo "broker at $brokers; daemon log: $(grep -c . "$work/daemon.log") lines so far"
+echo "broker at $brokers; Redis at $redis_url; metrics at http://127.0.0.1:$http_port/metrics"
+echo "daemon log: $(grep -c . "$work/daemon.log") lines so far"
 
 step "Five people send their profiles (one of them malformed)"
 "$px" send --brokers "$brokers" --topic passerelle.profile.v1 "$root/scripts/demo/profiles.jsonl"
