@@ -255,23 +255,21 @@ static int apply_event(daemon_batch *b, size_t i) {
     if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
     if (rc) return -1;
     if (out.replay && (s = series0(d->m.replayed))) metrics_counter_inc(s);
-    switch (out.action) {
-    case USER_EMIT_TOMBSTONE:
+    if (out.action == USER_EMIT_TOMBSTONE) {
         u->erased = true;
         u->dirty = false;
         u->corrupt = false; /* the state is gone: later events of the batch start afresh */
         return add_output(b, i, d->cfg->topic_suggestions, "tombstone", NULL);
-    case USER_DEAD_LETTER:
+    }
+    if (out.action == USER_DEAD_LETTER) {
         dead_letter(b, i, out.dead_letter_reason, out.why);
         return emit_dead_letter(b, i);
-    case USER_EMIT_SUGGESTIONS:
-        if (out.state_changed) {
-            u->dirty = true;
-            u->erased = false;
-        }
-        return emit_suggestions(b, i, out.skills, out.jobs);
     }
-    return -1;
+    if (out.state_changed) {
+        u->dirty = true;
+        u->erased = false;
+    }
+    return emit_suggestions(b, i, out.skills, out.jobs);
 }
 
 static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t cap) {

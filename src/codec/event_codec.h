@@ -119,7 +119,7 @@ typedef struct dlq_record {
     const char *topic;       /* source topic */
     int32_t partition;       /* source partition */
     int64_t offset;          /* source offset */
-    int reason;              /* event_reason (or a matcher-level reason mapped by the caller) */
+    int reason;              /* event_reason (the codec's, or user_outcome.dead_letter_reason) */
     const char *message;     /* human explanation, naming the field */
     const char *event_id;    /* when the envelope could be read; else NULL */
     int64_t ts;              /* when it was dead-lettered, milliseconds since the epoch */

@@ -62,7 +62,8 @@ typedef struct user_outcome {
  * state_corrupt when the stored one could not be read) and says what to answer in *out. On
  * USER_EMIT_SUGGESTIONS, *result holds the match to encode (it is reused as matcher_run()
  * does). Returns 0 for every outcome, a dead letter included; -1 only when out of memory
- * (err->code PX_ENOMEM): *state is then unchanged and the caller retries later. */
+ * (err->code PX_ENOMEM): *state is then unchanged, of *out only `matched` is meaningful, and the
+ * caller retries later. */
 int user_rules_apply(const user_rules *rules, user_state *state, bool state_corrupt,
                      const event *ev, match_result *result, user_outcome *out, px_error *err);
 
