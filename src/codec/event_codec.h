@@ -24,8 +24,8 @@
  * User state (stored in Redis by store_redis; the rules that change it are in user_state.h and
  * user_rules.h): the profile (incl. competence decisions), the ids of the last N applied events
  * (the idempotency fence), the ROME version of the last match and the time of the last change,
- * as a compact positional MessagePack array with a format version first. user_state_decode() treats its input as untrusted: a corrupt state is an error, never a
- * crash.
+ * as a compact positional MessagePack array with a format version first. user_state_decode()
+ * treats its input as untrusted: a corrupt state is an error, never a crash.
  *
  * Pure: libc, msgpack-c, the core's profile.h, user_state.h, px_error.h (and this project's
  * msgpack_scan/utf8 helpers).
