@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "suggestion_codec.h"
+#include "user_rules.h"
 
 /* What one consumed message became. */
 typedef struct batch_item {
@@ -236,75 +237,39 @@ static int emit_suggestions(daemon_batch *b, size_t i, bool skills, bool jobs) {
     return 0;
 }
 
-/* Runs the matcher on p and times it. */
-static int run_match(daemon_batch *b, const profile *p, px_error *err) {
-    uint64_t t0 = uv_hrtime();
-    int rc = matcher_run(b->engine->matcher, b->engine->scratch, p, &b->result, err);
-    metrics_series *s = series0(b->d->m.match_seconds);
-    if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
-    return rc;
-}
-
-/* Applies one decoded event to its user's state in memory and prepares its outputs. Returns -1
- * only for failures that are not the event's fault (out of memory): the batch is then retried. */
+/* Applies one decoded event to its user's state in memory (user_rules_apply: the rules are the
+ * library's) and wires its outcome: outputs, dead letter, the state to write or delete, metrics.
+ * Returns -1 only for failures that are not the event's fault (out of memory): the batch is then
+ * retried. */
 static int apply_event(daemon_batch *b, size_t i) {
     px_daemon *d = b->d;
     batch_item *it = &b->items[i];
     batch_user *u = &b->users[it->user];
-    event *ev = &it->ev;
+    const user_rules rules = {b->engine->matcher, b->engine->scratch, b->engine->version,
+                              d->cfg->idempotency_window, MATCHER_MAX_DECISIONS};
+    user_outcome out;
     px_error err = {0};
-    if (ev->type == EVENT_PROFILE_ERASED) {
-        /* Right to erasure: the state goes, a tombstone tells downstream services to forget too. */
-        user_state_free(&u->state);
+    uint64_t t0 = uv_hrtime();
+    int rc = user_rules_apply(&rules, &u->state, u->corrupt, &it->ev, &b->result, &out, &err);
+    metrics_series *s = out.matched ? series0(d->m.match_seconds) : NULL;
+    if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
+    if (rc) return -1;
+    if (out.replay && (s = series0(d->m.replayed))) metrics_counter_inc(s);
+    if (out.action == USER_EMIT_TOMBSTONE) {
         u->erased = true;
         u->dirty = false;
-        u->corrupt = false; /* erasure must work even when the stored state is unreadable */
+        u->corrupt = false; /* the state is gone: later events of the batch start afresh */
         return add_output(b, i, d->cfg->topic_suggestions, "tombstone", NULL);
     }
-    if (u->corrupt) {
-        dead_letter(b, i, EVENT_ERR_CORRUPT_STATE, "stored state of this user is unreadable (see the daemon log)");
+    if (out.action == USER_DEAD_LETTER) {
+        dead_letter(b, i, out.dead_letter_reason, out.why);
         return emit_dead_letter(b, i);
     }
-    bool replay = user_state_seen(&u->state, ev->event_id);
-    profile next;
-    memset(&next, 0, sizeof next);
-    const profile *to_match = &u->state.profile;
-    if (!replay) {
-        /* An upsert replaces experiences, constraints and preferences and keeps every
-         * competence decision so far; a confirmation adds its decisions. Recency counts to the
-         * event's year. */
-        if (user_state_next_profile(&u->state, ev, &next, &err)) goto oom;
-        to_match = &next;
-    } else {
-        metrics_series *s = series0(d->m.replayed);
-        if (s) metrics_counter_inc(s);
-        /* as_of_year is not stored: the replay counts recency to its own event's year, as the
-         * first run did, so that it yields the same bytes. */
-        u->state.profile.as_of_year = event_ts_year(ev->ts);
-    }
-    if (run_match(b, to_match, &err)) {
-        profile_free(&next);
-        if (err.code == PX_ENOMEM) return -1;
-        dead_letter(b, i, err.code == PX_ELIMIT ? EVENT_ERR_OVER_LIMIT : EVENT_ERR_UNKNOWN_CODE, err.msg);
-        return emit_dead_letter(b, i);
-    }
-    /* A replay (the event was applied before: crash, rebalance, redelivery) yields the same
-     * outputs again, with the same suggestion_id, and changes nothing. */
-    if (!replay) {
-        profile_free(&u->state.profile);
-        u->state.profile = next;
-        if (ev->type == EVENT_PROFILE_UPSERTED) u->state.has_profile = true;
-        snprintf(u->state.rome_version, sizeof u->state.rome_version, "%s", b->engine->version);
-        u->state.updated_ts = ev->ts;
-        if (user_state_remember(&u->state, ev->event_id, d->cfg->idempotency_window, &err)) return -1;
+    if (out.state_changed) {
         u->dirty = true;
         u->erased = false;
     }
-    bool skills = ev->type == EVENT_PROFILE_UPSERTED;
-    return emit_suggestions(b, i, skills, true);
-oom:
-    profile_free(&next);
-    return -1;
+    return emit_suggestions(b, i, out.skills, out.jobs);
 }
 
 static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t cap) {

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "event_codec.h"
+#include "matcher.h"
 #include "msgpack_json.h"
 
 /* Encodes a DLQ record and reads it back as JSON (the msgpack_json mapping: bin → {"$bin"}). */
@@ -344,7 +345,7 @@ static void test_next_profile(void **state) {
     e->end_year = 2019;
     up.profile.include_regulated = true;
     profile next;
-    assert_int_equal(user_state_next_profile(&st, &up, &next, &err), 0);
+    assert_int_equal(user_state_next_profile(&st, &up, MATCHER_MAX_DECISIONS, &next, &err), 0);
     assert_int_equal(next.as_of_year, 2025);
     assert_true(next.include_regulated);
     assert_int_equal(next.n_experiences, 1);
@@ -363,7 +364,7 @@ static void test_next_profile(void **state) {
 
     event conf = event_of(EVENT_SKILLS_CONFIRMED, "e-2", 1767225600000LL);   /* 2026-01-01 */
     profile_codes_push(&conf.profile.confirmed, 7, &err);
-    assert_int_equal(user_state_next_profile(&st, &conf, &next, &err), 0);
+    assert_int_equal(user_state_next_profile(&st, &conf, MATCHER_MAX_DECISIONS, &next, &err), 0);
     assert_int_equal(next.as_of_year, 2026);
     assert_true(next.include_regulated);
     assert_string_equal(next.experiences[0].rome, "J1501");
@@ -374,13 +375,14 @@ static void test_next_profile(void **state) {
     /* a new upsert replaces include_regulated */
     up.profile.include_regulated = false;
     up.ts = 946684800000LL;   /* 2000-01-01 */
-    assert_int_equal(user_state_next_profile(&st, &up, &next, &err), 0);
+    assert_int_equal(user_state_next_profile(&st, &up, MATCHER_MAX_DECISIONS, &next, &err), 0);
     assert_false(next.include_regulated);
     assert_int_equal(next.as_of_year, 2000);
     profile_free(&next);
 
     event erased = event_of(EVENT_PROFILE_ERASED, "e-3", 0);
-    assert_int_equal(user_state_next_profile(&st, &erased, &next, &err), -1);
+    assert_int_equal(
+        user_state_next_profile(&st, &erased, MATCHER_MAX_DECISIONS, &next, &err), -1);
     assert_int_equal(err.reason, EVENT_ERR_UNKNOWN_TYPE);
     assert_int_equal(next.n_experiences, 0);
     profile_free(&up.profile);

@@ -9,60 +9,11 @@
 #include "msgpack_scan.h"
 #include "utf8.h"
 
-/* Every refusal carries its contract reason; the code follows from it (event_reason_code). */
-#define event_fail(err, reason, ...) \
-    px_error_set_reason((err), event_reason_code(reason), (reason), __VA_ARGS__)
-
 /* Ranges of the numeric fields (documented in docs/asyncapi.yaml). */
 #define MONTHS_MAX 1200          /* a century of work */
 #define END_YEAR_MIN 1900
 #define END_YEAR_MAX 2200
 #define STATE_MAX_DEPTH 3        /* state array → experiences → experience array */
-
-static const char *const reason_names[EVENT_REASON_COUNT] = {
-    [EVENT_OK] = "ok",
-    [EVENT_ERR_BAD_MSGPACK] = "bad_msgpack",
-    [EVENT_ERR_TRAILING_BYTES] = "trailing_bytes",
-    [EVENT_ERR_OVER_LIMIT] = "over_limit",
-    [EVENT_ERR_NOT_A_MAP] = "not_a_map",
-    [EVENT_ERR_MISSING_FIELD] = "missing_field",
-    [EVENT_ERR_WRONG_TYPE] = "wrong_type",
-    [EVENT_ERR_UNKNOWN_VERSION] = "unknown_version",
-    [EVENT_ERR_UNKNOWN_TYPE] = "unknown_type",
-    [EVENT_ERR_BAD_UTF8] = "bad_utf8",
-    [EVENT_ERR_EMPTY_VALUE] = "empty_value",
-    [EVENT_ERR_KEY_MISMATCH] = "key_mismatch",
-    [EVENT_ERR_DUPLICATE_KEY] = "duplicate_key",
-    [EVENT_ERR_OUT_OF_RANGE] = "out_of_range",
-    [EVENT_ERR_BAD_FORMAT] = "bad_format",
-    [EVENT_ERR_CONFLICT] = "conflicting_fields",
-    [EVENT_ERR_NOMEM] = "out_of_memory",
-    [EVENT_ERR_CORRUPT_STATE] = "corrupt_state",
-    [EVENT_ERR_UNKNOWN_CODE] = "unknown_code",
-};
-
-px_code event_reason_code(int reason) {
-    switch (reason) {
-    case EVENT_ERR_NOMEM: return PX_ENOMEM;
-    case EVENT_ERR_OVER_LIMIT: return PX_ELIMIT;
-    case EVENT_ERR_UNKNOWN_CODE: return PX_ENOTFOUND;
-    default: return PX_EINVAL;
-    }
-}
-
-const char *event_reason_name(int reason) {
-    return reason >= 0 && reason < EVENT_REASON_COUNT ? reason_names[reason] : "unknown";
-}
-
-static const char *const type_names[] = {
-    [EVENT_PROFILE_UPSERTED] = "profile.upserted",
-    [EVENT_PROFILE_ERASED] = "profile.erased",
-    [EVENT_SKILLS_CONFIRMED] = "skills.confirmed",
-};
-
-const char *event_type_name(event_type type) {
-    return type >= EVENT_PROFILE_UPSERTED && type <= EVENT_SKILLS_CONFIRMED ? type_names[type] : "unknown";
-}
 
 event_limits event_limits_default(void) {
     return (event_limits){
@@ -94,20 +45,6 @@ int event_limits_validate(const event_limits *l, px_error *err) {
                             "limits: max_depth must be between 3 (what v1 events need) and %d (msgpack-c's limit), got %u",
                             MSGPACK_SCAN_MAX_DEPTH, l->max_depth);
     return 0;
-}
-
-int32_t event_ts_year(int64_t ts_ms) {
-    /* Floor division, then the civil-from-days algorithm (H. Hinnant): the proleptic Gregorian
-     * calendar in UTC, with no locale, timezone or time_t range involved. */
-    int64_t days = ts_ms / 86400000 - (ts_ms % 86400000 < 0);
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                    /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             /* [0, 365], from 1 March */
-    int64_t mp = (5 * doy + 2) / 153;                                  /* [0, 11], March = 0 */
-    int64_t year = yoe + era * 400 + (mp >= 10);                       /* January, February */
-    return year > INT32_MAX ? INT32_MAX : year < INT32_MIN ? INT32_MIN : (int32_t)year;
 }
 
 /* --- the contract tables --------------------------------------------------------------------- */
@@ -520,12 +457,6 @@ static int decode_codes(const msgpack_object *array, const char *name, profile_c
     return 0;
 }
 
-static bool codes_contain(const profile_codes *c, uint32_t code) {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i] == code) return true;
-    return false;
-}
-
 /* The decision lists of one event: bounded together, and no code in two of them. */
 static int check_decisions(const profile *p, const event_limits *limits, px_error *err) {
     size_t total = p->confirmed.n + p->rejected.n + p->added.n;
@@ -539,7 +470,7 @@ static int check_decisions(const profile *p, const event_limits *limits, px_erro
     for (size_t a = 0; a < 3; a++)
         for (size_t i = 0; i < lists[a].codes->n; i++)
             for (size_t b = a + 1; b < 3; b++)
-                if (codes_contain(lists[b].codes, lists[a].codes->v[i]))
+                if (profile_codes_contains(lists[b].codes, lists[a].codes->v[i]))
                     return event_fail(err, EVENT_ERR_CONFLICT, "%s and %s: code %" PRIu32 " is in both", lists[a].name,
                                         lists[b].name, lists[a].codes->v[i]);
     return 0;
@@ -611,7 +542,8 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
     if (check_text(type, &type_at, limits->max_id_bytes, err)) return -1;
     out->type = 0;
     for (int t = EVENT_PROFILE_UPSERTED; t <= EVENT_SKILLS_CONFIRMED; t++)
-        if (strlen(type_names[t]) == type->via.str.size && !memcmp(type_names[t], type->via.str.ptr, type->via.str.size))
+        if (strlen(event_type_name(t)) == type->via.str.size &&
+            !memcmp(event_type_name(t), type->via.str.ptr, type->via.str.size))
             out->type = (event_type)t;
     if (!out->type)
         return event_fail(err, EVENT_ERR_UNKNOWN_TYPE,
@@ -691,14 +623,6 @@ fail:
     return -1;
 }
 
-void event_free(event *ev) {
-    if (!ev) return;
-    free(ev->event_id);
-    free(ev->user_id);
-    profile_free(&ev->profile);
-    memset(ev, 0, sizeof *ev);
-}
-
 /* --- dead-letter records --------------------------------------------------------------------- */
 
 static int pack_cstr(msgpack_packer *pk, const char *s) {
@@ -760,39 +684,6 @@ enum {
     ST_INCLUDE_REGULATED = ST_COUNT_V1,
     ST_COUNT
 };
-
-void user_state_free(user_state *st) {
-    if (!st) return;
-    for (size_t i = 0; i < st->n_recent; i++) free(st->recent_event_ids[i]);
-    free(st->recent_event_ids);
-    profile_free(&st->profile);
-    memset(st, 0, sizeof *st);
-}
-
-bool user_state_seen(const user_state *st, const char *event_id) {
-    for (size_t i = 0; i < st->n_recent; i++)
-        if (!strcmp(st->recent_event_ids[i], event_id)) return true;
-    return false;
-}
-
-int user_state_remember(user_state *st, const char *event_id, size_t window, px_error *err) {
-    if (window < 1) return event_fail(err, EVENT_ERR_OUT_OF_RANGE, "user state: the idempotency window must be at least 1");
-    char *copy = strdup(event_id);
-    char **grown = copy ? realloc(st->recent_event_ids, (st->n_recent + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(copy);
-        return event_fail(err, EVENT_ERR_NOMEM, "user state: out of memory");
-    }
-    st->recent_event_ids = grown;
-    st->recent_event_ids[st->n_recent++] = copy;
-    if (st->n_recent > window) {
-        size_t drop = st->n_recent - window;
-        for (size_t i = 0; i < drop; i++) free(st->recent_event_ids[i]);
-        memmove(st->recent_event_ids, st->recent_event_ids + drop, window * sizeof *st->recent_event_ids);
-        st->n_recent = window;
-    }
-    return 0;
-}
 
 static int pack_strings(msgpack_packer *pk, char *const *v, size_t n) {
     int rc = msgpack_pack_array(pk, n);
@@ -972,24 +863,4 @@ int user_state_decode(const char *buf, size_t len, user_state *out, px_error *er
     msgpack_unpacked_destroy(&unpacked);
     if (rc) user_state_free(out);
     return rc;
-}
-
-int user_state_next_profile(const user_state *st, const event *ev, profile *out, px_error *err) {
-    memset(out, 0, sizeof *out);
-    if (ev->type != EVENT_PROFILE_UPSERTED && ev->type != EVENT_SKILLS_CONFIRMED)
-        return event_fail(err, EVENT_ERR_UNKNOWN_TYPE, "type: %s leaves no profile to match",
-                            event_type_name(ev->type));
-    /* upserted: its profile, with every decision taken so far; confirmed: the stored profile
-     * (include_regulated included), with this event's decisions. */
-    bool upserted = ev->type == EVENT_PROFILE_UPSERTED;
-    const profile *base = upserted ? &ev->profile : &st->profile;
-    const profile *dec = upserted ? &st->profile : &ev->profile;
-    if (profile_copy(out, base, err) ||
-        profile_apply_decisions(out, &dec->confirmed, &dec->rejected, &dec->added, err)) {
-        profile_free(out);
-        return event_fail(err, EVENT_ERR_NOMEM, "%s %s: out of memory building the profile",
-                            event_type_name(ev->type), ev->event_id ? ev->event_id : "?");
-    }
-    out->as_of_year = event_ts_year(ev->ts);
-    return 0;
 }

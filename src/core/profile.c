@@ -111,20 +111,21 @@ static void codes_remove(profile_codes *c, uint32_t code) {
     c->n = w;
 }
 
-static bool codes_contains(const profile_codes *c, uint32_t code) {
+bool profile_codes_contains(const profile_codes *c, uint32_t code) {
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i] == code) return true;
     return false;
 }
 
-/* Puts each code of `from` into `into`, removing it from the two other decision lists. */
+/* Puts each code of `from` at the end of `into`, removing it from wherever it was: each list
+ * runs from the oldest decision to the latest, which the decisions cap relies on
+ * (user_state_next_profile). */
 static int move_codes(profile *p, const profile_codes *from, profile_codes *into, px_error *err) {
     if (!from) return 0;
     profile_codes *lists[3] = {&p->confirmed, &p->rejected, &p->added};
     for (size_t i = 0; i < from->n; i++) {
-        for (int l = 0; l < 3; l++)
-            if (lists[l] != into) codes_remove(lists[l], from->v[i]);
-        if (!codes_contains(into, from->v[i]) && profile_codes_push(into, from->v[i], err)) return -1;
+        for (int l = 0; l < 3; l++) codes_remove(lists[l], from->v[i]);
+        if (profile_codes_push(into, from->v[i], err)) return -1;
     }
     return 0;
 }

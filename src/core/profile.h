@@ -70,11 +70,14 @@ profile_experience *profile_add_experience(profile *p, px_error *err);
 int profile_codes_push(profile_codes *codes, uint32_t code, px_error *err);
 int profile_strings_push(profile_strings *strings, const char *s, size_t len, px_error *err);
 
+bool profile_codes_contains(const profile_codes *codes, uint32_t code);
+
 /* Deep copy; dst must be zeroed or freed. */
 int profile_copy(profile *dst, const profile *src, px_error *err);
 
-/* Merges a skills decision into a profile's decisions: a code moves to the latest list it was
- * put in (confirming a previously rejected competence un-rejects it, and so on). */
+/* Merges a skills decision into a profile's decisions: a code moves to the end of the list it was
+ * last put in (confirming a previously rejected competence un-rejects it, and so on), so each
+ * list runs from the oldest decision to the latest. */
 int profile_apply_decisions(profile *p, const profile_codes *confirmed, const profile_codes *rejected,
                             const profile_codes *added, px_error *err);
 

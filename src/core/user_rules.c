@@ -1,0 +1,70 @@
+#include "user_rules.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int dead_letter(user_outcome *out, int reason, const char *why) {
+    out->action = USER_DEAD_LETTER;
+    out->dead_letter_reason = reason;
+    snprintf(out->why, sizeof out->why, "%s", why);
+    return 0;
+}
+
+/* Stores the matched profile `next` (taking it over) and the event as applied. */
+static int store(const user_rules *rules, user_state *state, const event *ev, profile *next,
+                 px_error *err) {
+    /* remembered first: the only step that can fail, so that a failure leaves state as it was */
+    if (user_state_remember(state, ev->event_id, rules->window, err)) return -1;
+    profile_free(&state->profile);
+    state->profile = *next;
+    memset(next, 0, sizeof *next);
+    if (ev->type == EVENT_PROFILE_UPSERTED) state->has_profile = true;
+    snprintf(state->rome_version, sizeof state->rome_version, "%s", rules->index_version);
+    state->updated_ts = ev->ts;
+    return 0;
+}
+
+int user_rules_apply(const user_rules *rules, user_state *state, bool state_corrupt,
+                     const event *ev, match_result *result, user_outcome *out, px_error *err) {
+    memset(out, 0, sizeof *out);
+    if (ev->type == EVENT_PROFILE_ERASED) {
+        /* Right to erasure: the state goes, a tombstone tells downstream services to forget too. */
+        user_state_free(state);
+        out->action = USER_EMIT_TOMBSTONE;
+        return 0;
+    }
+    if (state_corrupt)
+        return dead_letter(out, EVENT_ERR_CORRUPT_STATE,
+                           "stored state of this user is unreadable (see the daemon log)");
+    px_error local = {0};
+    if (!err) err = &local;
+    profile next;
+    memset(&next, 0, sizeof next);
+    /* A replay matches what was stored after the first run. as_of_year is not stored: the replay
+     * counts recency to its own event's year, as the first run did, so that it yields the same
+     * bytes. A shallow copy, read only: the state is not touched. */
+    profile replayed = state->profile;
+    replayed.as_of_year = event_ts_year(ev->ts);
+    out->replay = user_state_seen(state, ev->event_id);
+    if (!out->replay && user_state_next_profile(state, ev, rules->max_decisions, &next, err)) {
+        if (err->code == PX_ENOMEM) return -1;
+        return dead_letter(out, err->reason, err->msg);
+    }
+    out->matched = true;
+    if (matcher_run(rules->matcher, rules->scratch, out->replay ? &replayed : &next, result, err)) {
+        profile_free(&next);
+        if (err->code == PX_ENOMEM) return -1;
+        int reason = err->code == PX_ELIMIT ? EVENT_ERR_OVER_LIMIT : EVENT_ERR_UNKNOWN_CODE;
+        return dead_letter(out, reason, err->msg);
+    }
+    if (!out->replay) {
+        int rc = store(rules, state, ev, &next, err);
+        profile_free(&next);
+        if (rc) return -1;
+        out->state_changed = true;
+    }
+    out->action = USER_EMIT_SUGGESTIONS;
+    out->skills = ev->type == EVENT_PROFILE_UPSERTED;
+    out->jobs = true;
+    return 0;
+}

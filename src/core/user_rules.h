@@ -1,0 +1,70 @@
+/* user_rules — what one event does to its person's state, and what it answers.
+ *
+ * The event rules of DESIGN "Events (v1)" and "Guarantees", in one pure function the daemon
+ * calls for every decoded event, in the order of its partition:
+ *   - profile.erased: the state is emptied (even an unreadable one: erasure must always work)
+ *     and a tombstone answers;
+ *   - otherwise, an unreadable stored state refuses the event (corrupt_state);
+ *   - an event_id among the state's recent ids is a replay (crash, rebalance, redelivery): the
+ *     stored profile is matched again, recency counted to the event's own year as the first time,
+ *     so the same outputs go out, and the state is left as it is;
+ *   - a new event: the profile to match is merged (user_state_next_profile: an upsert keeps the
+ *     competence decisions, a confirmation adds its own, under the decisions cap), matched, and
+ *     on success stored with the index version, the event's ts and its id remembered;
+ *   - what goes out: skills.suggested for profile.upserted only, jobs.suggested always;
+ *   - a refusal by the matcher is a dead letter: over a limit (PX_ELIMIT) → over_limit, anything
+ *     else (unknown code, malformed domain) → unknown_code. Out of memory is never the event's
+ *     fault: the call fails and the caller retries, nothing is dead-lettered.
+ *
+ * Pure: libc, matcher.h, user_state.h. Ownership: the caller owns every argument; the rules only
+ * change *state, *result and *out. Thread-safety: one call at a time per scratch (the matcher
+ * itself may be shared). */
+#ifndef USER_RULES_H
+#define USER_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "matcher.h"
+#include "px_error.h"
+#include "user_state.h"
+
+/* What the rules apply with: one index and its version, and the daemon's configuration. */
+typedef struct user_rules {
+    const matcher *matcher;
+    matcher_scratch *scratch;   /* the calling thread's */
+    const char *index_version;  /* label of the matcher's index ("4.0-60"), stamped on the state */
+    size_t window;              /* event ids remembered per user (idempotency window), >= 1 */
+    size_t max_decisions;       /* the decisions cap (user_state_next_profile);
+                                   MATCHER_MAX_DECISIONS in the daemon, above which the matcher
+                                   refuses a profile */
+} user_rules;
+
+typedef enum user_action {
+    USER_EMIT_SUGGESTIONS = 1,  /* answer with the suggestions in *result (skills, jobs) */
+    USER_EMIT_TOMBSTONE,        /* the person is erased: delete the stored state, answer with a
+                                   tombstone */
+    USER_DEAD_LETTER,           /* refuse the event: dead_letter_reason, why */
+} user_action;
+
+typedef struct user_outcome {
+    user_action action;
+    bool skills;                /* USER_EMIT_SUGGESTIONS: skills.suggested goes out */
+    bool jobs;                  /* USER_EMIT_SUGGESTIONS: jobs.suggested goes out */
+    bool replay;                /* the event had been applied: the state is unchanged */
+    bool state_changed;         /* *state must be written (never with a tombstone) */
+    bool matched;               /* matcher_run() was called (for its timing metric) */
+    int dead_letter_reason;     /* USER_DEAD_LETTER: an event_reason; EVENT_OK otherwise */
+    char why[PX_ERROR_MSG_MAX]; /* USER_DEAD_LETTER: the human reason, naming the field */
+} user_outcome;
+
+/* Applies ev to *state (the person's stored state, or a zeroed one when there is none;
+ * state_corrupt when the stored one could not be read) and says what to answer in *out. On
+ * USER_EMIT_SUGGESTIONS, *result holds the match to encode (it is reused as matcher_run()
+ * does). Returns 0 for every outcome, a dead letter included; -1 only when out of memory
+ * (err->code PX_ENOMEM): *state is then unchanged, of *out only `matched` is meaningful, and the
+ * caller retries later. */
+int user_rules_apply(const user_rules *rules, user_state *state, bool state_corrupt,
+                     const event *ev, match_result *result, user_outcome *out, px_error *err);
+
+#endif
