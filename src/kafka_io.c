@@ -691,10 +691,14 @@ static void kio_delivered(kafka_io *io, const rd_kafka_message_t *m) {
     free(d);
 }
 
+bool kafka_log_is_cross_type_notice(const char *facility, const char *message) {
+    return !strcmp(facility, "CONFWARN") && strstr(message, "will be ignored by this");
+}
+
 /* Routes a librdkafka log line to the owner, minus the expected cross-type property notices. */
 static void kio_log(kafka_io *io, int level, const char *fac, const char *msg) {
     if (io->freeing || !io->cbs.on_log) return;
-    if (!strcmp(fac, "CONFWARN") && strstr(msg, "will be ignored by this")) return;
+    if (kafka_log_is_cross_type_notice(fac, msg)) return;
     io->cbs.on_log(io, level, fac, msg, io->opaque);
 }
 
@@ -916,10 +920,19 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
 
 /* ---------- lifecycle ---------- */
 
-static int kio_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, px_error *err) {
+#define KIO_CONF_VALUE_SHOWN 128   /* bytes of a refused value quoted in the error */
+
+int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size_t n,
+                     px_error *err) {
     char errstr[512];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return px_error_set(err, 1, "Kafka property '%s' = '%s': %s", name, value, errstr);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = props[i].name, *value = props[i].value;
+        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
+            continue;
+        bool cut = strlen(value) > KIO_CONF_VALUE_SHOWN;
+        return px_error_set(err, 1, "Kafka property '%s' = '%.*s%s': %s", name,
+                            KIO_CONF_VALUE_SHOWN, value, cut ? "..." : "", errstr);
+    }
     return 0;
 }
 
@@ -968,22 +981,29 @@ static void kio_free_memory(kafka_io *io) {
 static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_conf_t *cconf,
                            rd_kafka_conf_t *pconf, px_error *err) {
     bool idempotence_set = false;
+    if (kafka_conf_apply(cconf, o->properties, o->n_properties, err) < 0 ||
+        kafka_conf_apply(pconf, o->properties, o->n_properties, err) < 0)
+        return -1;
     for (size_t i = 0; i < o->n_properties; i++) {
         const kafka_io_property *p = &o->properties[i];
-        if (kio_conf_set(cconf, p->name, p->value, err) < 0 || kio_conf_set(pconf, p->name, p->value, err) < 0)
-            return -1;
         if (!strcmp(p->name, "enable.idempotence")) idempotence_set = true;
         if (!strcmp(p->name, "transactional.id")) io->txn = *p->value != '\0';
     }
-    if (kio_conf_set(cconf, "group.id", o->group_id, err) < 0 ||
-        kio_conf_set(cconf, "enable.auto.offset.store", "false", err) < 0 ||
-        (io->txn && kio_conf_set(cconf, "enable.auto.commit", "false", err) < 0) ||
-        (!idempotence_set && kio_conf_set(pconf, "enable.idempotence", "true", err) < 0))
+    const kafka_io_property consumer_fixed[] = {
+        {"group.id", o->group_id},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "false"},   /* with transactions only: offsets go with each commit */
+    };
+    const kafka_io_property idempotence = {"enable.idempotence", "true"};
+    if (kafka_conf_apply(cconf, consumer_fixed, io->txn ? 3 : 2, err) < 0 ||
+        (!idempotence_set && kafka_conf_apply(pconf, &idempotence, 1, err) < 0))
         return -1;
     if (io->cbs.on_log) {
         /* Logs go through each handle's main queue, hence to the loop, instead of being printed
          * from librdkafka's threads. */
-        if (kio_conf_set(cconf, "log.queue", "true", err) < 0 || kio_conf_set(pconf, "log.queue", "true", err) < 0)
+        const kafka_io_property log_queue = {"log.queue", "true"};
+        if (kafka_conf_apply(cconf, &log_queue, 1, err) < 0 ||
+            kafka_conf_apply(pconf, &log_queue, 1, err) < 0)
             return -1;
         rd_kafka_conf_set_log_cb(cconf, kio_log_cb);
         rd_kafka_conf_set_log_cb(pconf, kio_log_cb);
