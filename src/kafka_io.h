@@ -48,7 +48,11 @@
  * Ownership: kafka_io_new() copies everything it is given. Message views (key, value) in a batch
  * are owned by kafka_io and valid until kafka_io_batch_release() or kafka_io_batch_retry(); the
  * `topic` string of a message is valid for the life of the kafka_io. kafka_io_produce() copies key
- * and value. Thread-safety: none — every function is called on the loop thread. */
+ * and value. Thread-safety: none — every function is called on the loop thread.
+ *
+ * Re-entrancy: callbacks may call kafka_io back (release or retry the batch, pause, resume,
+ * produce, close; kafka_io_free only from on_closed). Such a call never recurses into serving
+ * librdkafka's queues: what it makes due is done once the running round of serving ends. */
 #ifndef KAFKA_IO_H
 #define KAFKA_IO_H
 
