@@ -51,8 +51,9 @@
  * and value. Thread-safety: none — every function is called on the loop thread.
  *
  * Re-entrancy: callbacks may call kafka_io back (release or retry the batch, pause, resume,
- * produce, close; kafka_io_free only from on_closed). Such a call never recurses into serving
- * librdkafka's queues: what it makes due is done once the running round of serving ends. */
+ * produce, close; kafka_io_free only from on_closed). A call made while kafka_io is serving
+ * librdkafka's queues does not recurse into serving them: what it makes due is done in one more
+ * round right after the current one. */
 #ifndef KAFKA_IO_H
 #define KAFKA_IO_H
 
