@@ -19,6 +19,7 @@
 #include <msgpack.h>
 
 #include "commands.h"
+#include "kafka_io.h"
 #include "msgpack_json.h"
 #include "msgpack_scan.h"
 
@@ -49,7 +50,7 @@ typedef struct cli_opts {
     long long count;         /* -1: unbounded */
     long long timeout_ms;    /* -1: none */
     int from_beginning;
-    const char *props[CLI_MAX_PROPERTIES][2];
+    kafka_io_property props[CLI_MAX_PROPERTIES];
     size_t n_props;
     char *prop_storage[CLI_MAX_PROPERTIES];
 } cli_opts;
@@ -114,8 +115,7 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
             if (!copy) return 2;
             copy[eq - v] = '\0';
             o->prop_storage[o->n_props] = copy;
-            o->props[o->n_props][0] = copy;
-            o->props[o->n_props][1] = copy + (eq - v) + 1;
+            o->props[o->n_props] = (kafka_io_property){copy, copy + (eq - v) + 1};
             o->n_props++;
         }
         continue;
@@ -136,29 +136,28 @@ static void log_to_stderr(const rd_kafka_t *rk, int level, const char *fac, cons
     (void)rk;
     /* -X properties go to every client, so cross-type notices ("consumer property … ignored by
      * this producer") are expected noise; other warnings and errors are shown. */
-    if (level <= 4 && !(!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this")))
+    if (level <= 4 && !kafka_log_is_cross_type_notice(fac, buf))
         fprintf(stderr, "librdkafka %s: %s\n", fac, buf);
 }
 
-/* A client for the tool: brokers, then -X properties in order, then `fixed` (name, value pairs). */
-static rd_kafka_t *new_client(const cli_opts *o, rd_kafka_type_t type, const char *const *fixed, size_t n_fixed,
-                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *), void *opaque) {
+/* A client for the tool: brokers, then -X properties in order, then `fixed`. */
+static rd_kafka_t *new_client(const cli_opts *o, rd_kafka_type_t type,
+                              const kafka_io_property *fixed, size_t n_fixed,
+                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                              void *opaque) {
     char errstr[512];
+    px_error err = {0};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, log_to_stderr);
     if (dr_cb) rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
-    const char *name = "bootstrap.servers", *value = o->brokers;
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) goto bad;
-    for (size_t i = 0; i < o->n_props; i++) {
-        name = o->props[i][0];
-        value = o->props[i][1];
-        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) goto bad;
-    }
-    for (size_t i = 0; i < n_fixed; i++) {
-        name = fixed[2 * i];
-        value = fixed[2 * i + 1];
-        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) goto bad;
+    const kafka_io_property brokers = {"bootstrap.servers", o->brokers};
+    if (kafka_conf_apply(conf, &brokers, 1, &err) < 0 ||
+        kafka_conf_apply(conf, o->props, o->n_props, &err) < 0 ||
+        kafka_conf_apply(conf, fixed, n_fixed, &err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "passerelle %s: %s\n", o->tool, err.msg);
+        return NULL;
     }
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
     if (!rk) {
@@ -166,10 +165,6 @@ static rd_kafka_t *new_client(const cli_opts *o, rd_kafka_type_t type, const cha
         fprintf(stderr, "passerelle %s: cannot create a Kafka client: %s\n", o->tool, errstr);
     }
     return rk;
-bad:
-    rd_kafka_conf_destroy(conf);
-    fprintf(stderr, "passerelle %s: Kafka property '%s' = '%s': %s\n", o->tool, name, value, errstr);
-    return NULL;
 }
 
 /* ---------------- producing (send, replay) ---------------- */
@@ -191,7 +186,7 @@ static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     }
 }
 
-static const char *const producer_fixed[] = {"enable.idempotence", "true"};
+static const kafka_io_property producer_fixed[] = {{"enable.idempotence", "true"}};
 
 /* Produces one message, waiting for queue room instead of failing when the queue is full. */
 static int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
@@ -490,8 +485,9 @@ int cli_tail_main(int argc, char **argv) {
     }
     catch_signals();
     /* assign() needs a group id; tail never commits, so the group only names the client. */
-    static const char *const fixed[] = {"group.id", "passerelle-tail", "enable.auto.commit", "false",
-                                        "enable.auto.offset.store", "false"};
+    static const kafka_io_property fixed[] = {{"group.id", "passerelle-tail"},
+                                              {"enable.auto.commit", "false"},
+                                              {"enable.auto.offset.store", "false"}};
     rd_kafka_t *c = new_client(&o, RD_KAFKA_CONSUMER, fixed, 3, NULL, NULL);
     if (!c) {
         cli_opts_free(&o);
@@ -642,8 +638,9 @@ int cli_replay_main(int argc, char **argv) {
     const char *dlq = o.dlq ? o.dlq : CLI_DEFAULT_DLQ;
     catch_signals();
     replay_state s = {.tally = {0, 0, "replay"}};
-    const char *const cfixed[] = {"group.id", o.group ? o.group : "passerelle-replay", "auto.offset.reset", "earliest",
-                                  "enable.auto.commit", "false"};
+    const kafka_io_property cfixed[] = {{"group.id", o.group ? o.group : "passerelle-replay"},
+                                        {"auto.offset.reset", "earliest"},
+                                        {"enable.auto.commit", "false"}};
     s.consumer = new_client(&o, RD_KAFKA_CONSUMER, cfixed, 3, NULL, NULL);
     s.producer = s.consumer ? new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, count_delivery, &s.tally) : NULL;
     if (!s.consumer || !s.producer) {

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "kafka_io.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -35,14 +36,14 @@ static int check_config(const char *path) {
         fprintf(stderr, "passerelled: %s\n", err.msg);
         return 1;
     }
+    kafka_io_property props[CONFIG_MAX_KAFKA_PROPERTIES];
+    for (size_t i = 0; i < cfg->n_kafka; i++)
+        props[i] = (kafka_io_property){cfg->kafka[i].name, cfg->kafka[i].value};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc = 0;
-    char errstr[512];
-    for (size_t i = 0; i < cfg->n_kafka && !rc; i++) {
-        if (rd_kafka_conf_set(conf, cfg->kafka[i].name, cfg->kafka[i].value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "passerelled: %s: [kafka] %s: %s\n", path, cfg->kafka[i].name, errstr);
-            rc = 1;
-        }
+    if (kafka_conf_apply(conf, props, cfg->n_kafka, &err) < 0) {
+        fprintf(stderr, "passerelled: %s: [kafka] %s\n", path, err.msg);
+        rc = 1;
     }
     rd_kafka_conf_destroy(conf);
     if (!rc) {

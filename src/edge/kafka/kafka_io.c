@@ -46,6 +46,42 @@ typedef struct kio_delivery {
 
 typedef enum kio_txn_op { KIO_TXN_INIT = 0, KIO_TXN_COMMIT = 1, KIO_TXN_ABORT = 2 } kio_txn_op;
 
+/* The lifecycle. Changed only by kio_set_state(), against kio_state_next[]. */
+typedef enum kio_state {
+    KIO_NEW,                /* created; kafka_io_start() not called yet, or it failed */
+    KIO_RUNNING,            /* subscribed, librdkafka's queues served, batches handed over */
+    KIO_CLOSING_BATCH,      /* close(): waits for the owner's batch, the transaction, deliveries */
+    KIO_CLOSING_OVERDUE,    /* close_timeout_ms passed: waits only for a transactional call */
+    KIO_CLOSING_CONSUMER,   /* leaving the group through rd_kafka_consumer_close_queue() */
+    KIO_CLOSED,             /* the group is left; on_closed is scheduled */
+    KIO_CLOSED_UNSTARTED,   /* close() before a successful start: nothing to leave */
+    KIO_FREEING,            /* kafka_io_free(): no callback reaches the owner any more */
+} kio_state;
+
+/* The transaction of the current batch (with transactional.id only). Changed only by
+ * kio_txn_set_state(), against kio_txn_next[]. The three "call running" states are the only ones
+ * in which txn_work is queued. */
+typedef enum kio_txn_state {
+    KIO_TXN_UNINIT,         /* before kafka_io_start(), and always without transactional.id */
+    KIO_TXN_INITIALIZING,   /* call running: init_transactions */
+    KIO_TXN_READY,          /* no transaction: the next batch begins one */
+    KIO_TXN_OPEN,           /* begun; its batch is with the owner */
+    KIO_TXN_COMMIT_WANTED,  /* batch released; the commit waits for kafka_io's FIFO to drain */
+    KIO_TXN_COMMITTING,     /* call running: send_offsets_to_transaction + commit_transaction */
+    KIO_TXN_ABORTING,       /* call running: abort_transaction */
+    KIO_TXN_RETRY_WAIT,     /* txn_op failed retriably and runs again when retry_timer fires */
+    KIO_TXN_FAILED,         /* a call failed for good (reported fatal): nothing runs any more */
+} kio_txn_state;
+
+/* kio_pump()'s re-entrancy guard. Owner callbacks run inside a pump (on_batch, on_error,
+ * deliveries, rebalances) and may call back into kafka_io, which asks for a pump again: a pump
+ * requested while pumping does not recurse, it runs once more after the current one. */
+typedef enum kio_pump_state {
+    KIO_PUMP_IDLE,
+    KIO_PUMP_RUNNING,
+    KIO_PUMP_AGAIN,         /* requested while running: one more round follows */
+} kio_pump_state;
+
 struct kafka_io {
     uv_loop_t *loop;
     kafka_io_callbacks cbs;
@@ -79,13 +115,20 @@ struct kafka_io {
     kio_delivery *fifo_head, *fifo_tail;
     size_t fifo_len;
 
-    bool started, owner_paused, flow_paused, partitions_paused;
-    bool closing, consumer_closing, close_deadline_passed, closed_notified, fatal;
-    bool pumping, pump_again, freeing;
+    kio_state state;
+    kio_pump_state pump;
+    /* Sticky: set by the first fatal report, in any state. Not a lifecycle state, because the
+     * owner still closes (and closing still awaits a transactional call in flight): it stops
+     * batches and commits, and makes closing stop waiting for anything else. */
+    bool fatal;
+    /* Why fetching is paused: independent reasons, any one suffices (closing is another).
+     * partitions_paused is what was last applied to librdkafka. */
+    bool owner_paused, flow_paused, partitions_paused;
 
     bool txn;                    /* transactional.id configured */
-    bool txn_ready, txn_open, txn_busy, txn_commit_wanted, txn_retry_pending, txn_offsets_sent;
-    kio_txn_op txn_op;
+    kio_txn_state txn_state;
+    kio_txn_op txn_op;           /* the call running, or to run again in KIO_TXN_RETRY_WAIT */
+    bool txn_offsets_sent;       /* set by the worker: a retried commit must not send them twice */
     rd_kafka_error_t *txn_error;
     uv_work_t txn_work;
     rd_kafka_topic_partition_list_t *txn_offsets;   /* batch's last offset + 1 per partition */
@@ -127,7 +170,93 @@ static void kio_report(kafka_io *io, bool fatal, const char *fmt, ...) {
     va_end(ap);
     io->counters.errors++;
     if (fatal) io->fatal = true;
-    if (!io->freeing) io->cbs.on_error(io, &e, fatal, io->opaque);
+    if (io->state != KIO_FREEING) io->cbs.on_error(io, &e, fatal, io->opaque);
+}
+
+/* ---------- states: every change goes through kio_set_state() or kio_txn_set_state() ---------- */
+
+#define KIO_BIT(s) (1u << (s))
+
+static const char *const kio_state_names[] = {
+    [KIO_NEW] = "NEW",
+    [KIO_RUNNING] = "RUNNING",
+    [KIO_CLOSING_BATCH] = "CLOSING_BATCH",
+    [KIO_CLOSING_OVERDUE] = "CLOSING_OVERDUE",
+    [KIO_CLOSING_CONSUMER] = "CLOSING_CONSUMER",
+    [KIO_CLOSED] = "CLOSED",
+    [KIO_CLOSED_UNSTARTED] = "CLOSED_UNSTARTED",
+    [KIO_FREEING] = "FREEING",
+};
+
+/* Legal successors of each state. kafka_io_free() is accepted in every state. */
+static const unsigned kio_state_next[] = {
+    [KIO_NEW] = KIO_BIT(KIO_RUNNING) | KIO_BIT(KIO_CLOSED_UNSTARTED) | KIO_BIT(KIO_FREEING),
+    [KIO_RUNNING] = KIO_BIT(KIO_CLOSING_BATCH) | KIO_BIT(KIO_FREEING),
+    [KIO_CLOSING_BATCH] =
+        KIO_BIT(KIO_CLOSING_OVERDUE) | KIO_BIT(KIO_CLOSING_CONSUMER) | KIO_BIT(KIO_FREEING),
+    [KIO_CLOSING_OVERDUE] = KIO_BIT(KIO_CLOSING_CONSUMER) | KIO_BIT(KIO_FREEING),
+    [KIO_CLOSING_CONSUMER] = KIO_BIT(KIO_CLOSED) | KIO_BIT(KIO_FREEING),
+    [KIO_CLOSED] = KIO_BIT(KIO_FREEING),
+    [KIO_CLOSED_UNSTARTED] = KIO_BIT(KIO_FREEING),
+    [KIO_FREEING] = 0,
+};
+
+static const char *const kio_txn_state_names[] = {
+    [KIO_TXN_UNINIT] = "UNINIT",
+    [KIO_TXN_INITIALIZING] = "INITIALIZING",
+    [KIO_TXN_READY] = "READY",
+    [KIO_TXN_OPEN] = "OPEN",
+    [KIO_TXN_COMMIT_WANTED] = "COMMIT_WANTED",
+    [KIO_TXN_COMMITTING] = "COMMITTING",
+    [KIO_TXN_ABORTING] = "ABORTING",
+    [KIO_TXN_RETRY_WAIT] = "RETRY_WAIT",
+    [KIO_TXN_FAILED] = "FAILED",
+};
+
+static const unsigned kio_txn_next[] = {
+    [KIO_TXN_UNINIT] = KIO_BIT(KIO_TXN_INITIALIZING),
+    [KIO_TXN_INITIALIZING] =
+        KIO_BIT(KIO_TXN_READY) | KIO_BIT(KIO_TXN_RETRY_WAIT) | KIO_BIT(KIO_TXN_FAILED),
+    [KIO_TXN_READY] = KIO_BIT(KIO_TXN_OPEN) | KIO_BIT(KIO_TXN_FAILED),
+    [KIO_TXN_OPEN] = KIO_BIT(KIO_TXN_COMMIT_WANTED) | KIO_BIT(KIO_TXN_ABORTING),
+    [KIO_TXN_COMMIT_WANTED] = KIO_BIT(KIO_TXN_COMMITTING),
+    [KIO_TXN_COMMITTING] = KIO_BIT(KIO_TXN_READY) | KIO_BIT(KIO_TXN_ABORTING) |
+                           KIO_BIT(KIO_TXN_RETRY_WAIT) | KIO_BIT(KIO_TXN_FAILED),
+    [KIO_TXN_ABORTING] =
+        KIO_BIT(KIO_TXN_READY) | KIO_BIT(KIO_TXN_RETRY_WAIT) | KIO_BIT(KIO_TXN_FAILED),
+    [KIO_TXN_RETRY_WAIT] =
+        KIO_BIT(KIO_TXN_INITIALIZING) | KIO_BIT(KIO_TXN_COMMITTING) | KIO_BIT(KIO_TXN_ABORTING),
+    [KIO_TXN_FAILED] = 0,
+};
+
+/* An illegal transition is a bug in this file. It is reported as fatal (the owner closes) and
+ * applied anyway, so that the state stays the one the caller acts on next. */
+static void kio_set_state(kafka_io *io, kio_state to) {
+    kio_state from = io->state;
+    io->state = to;
+    if (!(kio_state_next[from] & KIO_BIT(to)))
+        kio_report(io, true, "kafka_io: bug: illegal state transition %s -> %s",
+                   kio_state_names[from], kio_state_names[to]);
+}
+
+static void kio_txn_set_state(kafka_io *io, kio_txn_state to) {
+    kio_txn_state from = io->txn_state;
+    io->txn_state = to;
+    if (!(kio_txn_next[from] & KIO_BIT(to)))
+        kio_report(io, true, "kafka_io: bug: illegal transaction state transition %s -> %s",
+                   kio_txn_state_names[from], kio_txn_state_names[to]);
+}
+
+/* Started and not freed: librdkafka's queues are served (also while closing and once closed,
+ * for late delivery reports). */
+static bool kio_serving(const kafka_io *io) {
+    return io->state != KIO_NEW && io->state != KIO_CLOSED_UNSTARTED && io->state != KIO_FREEING;
+}
+
+/* A transactional call is running on the thread pool. */
+static bool kio_txn_busy(const kafka_io *io) {
+    return io->txn_state == KIO_TXN_INITIALIZING || io->txn_state == KIO_TXN_COMMITTING ||
+           io->txn_state == KIO_TXN_ABORTING;
 }
 
 /* ---------- partitions and offsets ---------- */
@@ -236,8 +365,10 @@ void kafka_io_store_offset(kafka_io *io, const char *topic, int32_t partition, i
 
 /* Pauses or resumes fetching on the whole assignment so that it matches what is wanted now. */
 static void kio_apply_pause(kafka_io *io) {
-    bool want = io->owner_paused || io->flow_paused || io->closing;
-    if (want == io->partitions_paused || io->consumer_closing || !io->started) return;
+    bool want = io->owner_paused || io->flow_paused || io->state != KIO_RUNNING;
+    bool assigned = io->state == KIO_RUNNING || io->state == KIO_CLOSING_BATCH ||
+                    io->state == KIO_CLOSING_OVERDUE;   /* subscribed, not leaving the group */
+    if (want == io->partitions_paused || !assigned) return;
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(io->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l) {
         if (l->cnt) {
@@ -401,8 +532,9 @@ static void kio_batch_timer_cb(uv_timer_t *t) {
 /* Hands a batch over when one is due: full, leftovers of a full one, or its oldest message waited
  * batch_max_wait_ms (the timer is armed for that moment otherwise). */
 static void kio_maybe_dispatch(kafka_io *io) {
-    if (io->batch_out || !io->buf_len || io->owner_paused || io->closing || io->fatal || io->fifo_len) return;
-    if (io->txn && (!io->txn_ready || io->txn_busy || io->txn_open || io->txn_commit_wanted)) return;
+    if (io->state != KIO_RUNNING || io->fatal) return;
+    if (io->batch_out || !io->buf_len || io->owner_paused || io->fifo_len) return;
+    if (io->txn && io->txn_state != KIO_TXN_READY) return;
     uint64_t now = uv_now(io->loop), due = io->buf_since + io->batch_wait_ms;
     if (io->buf_len < io->batch_max && !io->buf_overdue && now < due) {
         uv_timer_start(&io->batch_timer, kio_batch_timer_cb, due - now, 0);
@@ -412,11 +544,12 @@ static void kio_maybe_dispatch(kafka_io *io) {
     if (io->txn) {
         rd_kafka_error_t *e = rd_kafka_begin_transaction(io->producer);
         if (e) {   /* only misuse or a fatal state make begin fail: nothing to retry */
+            kio_txn_set_state(io, KIO_TXN_FAILED);
             kio_report(io, true, "Kafka: begin_transaction failed: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
             return;
         }
-        io->txn_open = true;
+        kio_txn_set_state(io, KIO_TXN_OPEN);
     }
     kio_take_batch(io);
     io->cbs.on_batch(io, &io->batch, io->opaque);
@@ -465,19 +598,23 @@ static void kio_txn_work_cb(uv_work_t *req) {
 static void kio_txn_after_cb(uv_work_t *req, int status);
 
 static void kio_txn_run(kafka_io *io, kio_txn_op op) {
+    static const kio_txn_state running[] = {
+        [KIO_TXN_INIT] = KIO_TXN_INITIALIZING,
+        [KIO_TXN_COMMIT] = KIO_TXN_COMMITTING,
+        [KIO_TXN_ABORT] = KIO_TXN_ABORTING,
+    };
     io->txn_op = op;
-    io->txn_busy = true;
+    kio_txn_set_state(io, running[op]);
     io->txn_work.data = io;
     int rc = uv_queue_work(io->loop, &io->txn_work, kio_txn_work_cb, kio_txn_after_cb);
     if (rc) {
-        io->txn_busy = false;
+        kio_txn_set_state(io, KIO_TXN_FAILED);
         kio_report(io, true, "Kafka: cannot queue transactional work: %s", uv_strerror(rc));
     }
 }
 
-static void kio_txn_end_batch(kafka_io *io) {
-    io->txn_open = false;
-    io->txn_commit_wanted = false;
+/* Forgets the finished (or abandoned) transaction's offsets. */
+static void kio_txn_free_batch(kafka_io *io) {
     io->txn_offsets_sent = false;
     if (io->txn_offsets) rd_kafka_topic_partition_list_destroy(io->txn_offsets);
     if (io->txn_rewind) rd_kafka_topic_partition_list_destroy(io->txn_rewind);
@@ -488,7 +625,6 @@ static void kio_txn_end_batch(kafka_io *io) {
 
 static void kio_txn_retry_cb(uv_timer_t *t) {
     kafka_io *io = t->data;
-    io->txn_retry_pending = false;
     kio_txn_run(io, io->txn_op);
 }
 
@@ -500,25 +636,27 @@ static void kio_txn_after_cb(uv_work_t *req, int status) {
     static const char *const names[] = {"init_transactions", "commit_transaction", "abort_transaction"};
     rd_kafka_error_t *e = io->txn_error;
     io->txn_error = NULL;
-    io->txn_busy = false;
     if (status) {
         if (e) rd_kafka_error_destroy(e);
+        kio_txn_set_state(io, KIO_TXN_FAILED);
         kio_report(io, true, "Kafka: %s did not run: %s", names[io->txn_op], uv_strerror(status));
         kio_pump(io);
         return;
     }
+    /* A fatal outcome is in the state before on_error runs: an owner that closes from there must
+     * not wait for this call any more. */
     if (!e) {
-        if (io->txn_op == KIO_TXN_INIT) {
-            io->txn_ready = true;
-        } else if (io->txn_op == KIO_TXN_COMMIT) {
+        kio_txn_set_state(io, KIO_TXN_READY);
+        if (io->txn_op == KIO_TXN_COMMIT) {
             io->counters.transactions_committed++;
-            kio_txn_end_batch(io);
-        } else {
+            kio_txn_free_batch(io);
+        } else if (io->txn_op == KIO_TXN_ABORT) {
             io->counters.transactions_aborted++;
-            if (io->txn_rewind && !io->closing) kio_rewind(io, io->txn_rewind);
-            kio_txn_end_batch(io);
+            if (io->txn_rewind && io->state == KIO_RUNNING) kio_rewind(io, io->txn_rewind);
+            kio_txn_free_batch(io);
         }
     } else if (rd_kafka_error_is_fatal(e)) {
+        kio_txn_set_state(io, KIO_TXN_FAILED);
         kio_report(io, true, "Kafka: %s: fatal error %s: %s", names[io->txn_op], rd_kafka_error_name(e),
                    rd_kafka_error_string(e));
     } else if (io->txn_op == KIO_TXN_COMMIT && rd_kafka_error_txn_requires_abort(e)) {
@@ -528,9 +666,10 @@ static void kio_txn_after_cb(uv_work_t *req, int status) {
     } else if (rd_kafka_error_is_retriable(e)) {
         kio_report(io, false, "Kafka: %s: %s: retrying in %d ms", names[io->txn_op], rd_kafka_error_string(e),
                    KIO_TXN_RETRY_MS);
-        io->txn_retry_pending = true;
+        kio_txn_set_state(io, KIO_TXN_RETRY_WAIT);
         uv_timer_start(&io->retry_timer, kio_txn_retry_cb, KIO_TXN_RETRY_MS, 0);
     } else {
+        kio_txn_set_state(io, KIO_TXN_FAILED);
         kio_report(io, true, "Kafka: %s: %s: %s (neither retriable nor abortable: fatal)", names[io->txn_op],
                    rd_kafka_error_name(e), rd_kafka_error_string(e));
     }
@@ -540,12 +679,12 @@ static void kio_txn_after_cb(uv_work_t *req, int status) {
 
 void kafka_io_batch_release(kafka_io *io, const kafka_io_batch *batch) {
     if (!io->batch_out || batch != &io->batch) return;
-    if (io->txn && io->txn_open) {
+    if (io->txn_state == KIO_TXN_OPEN) {
         io->txn_rewind = rd_kafka_topic_partition_list_new((int)io->batch.count);
         io->txn_offsets = rd_kafka_topic_partition_list_new((int)io->batch.count);
         kio_batch_bounds(io, io->txn_rewind, io->txn_offsets);
         io->txn_cgmd = rd_kafka_consumer_group_metadata(io->consumer);
-        io->txn_commit_wanted = true;
+        kio_txn_set_state(io, KIO_TXN_COMMIT_WANTED);
     }
     kio_batch_drop(io);
     kio_pump(io);
@@ -556,7 +695,7 @@ void kafka_io_batch_retry(kafka_io *io, const kafka_io_batch *batch) {
     rd_kafka_topic_partition_list_t *firsts = rd_kafka_topic_partition_list_new((int)io->batch.count);
     kio_batch_bounds(io, firsts, NULL);
     kio_batch_drop(io);
-    if (io->txn && io->txn_open) {
+    if (io->txn_state == KIO_TXN_OPEN) {
         io->txn_rewind = firsts;   /* rewound once the abort completed */
         kio_txn_run(io, KIO_TXN_ABORT);
     } else {
@@ -576,7 +715,7 @@ static bool kio_keep_unrevoked(const rd_kafka_message_t *m, const void *arg) {
 static void kio_notify_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
                                  const rd_kafka_topic_partition_list_t *parts) {
     io->counters.rebalances++;
-    if (!io->cbs.on_rebalance || io->freeing) return;
+    if (!io->cbs.on_rebalance || io->state == KIO_FREEING) return;
     kafka_io_partition *v = calloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof *v);
     if (!v) {
         kio_report(io, false, "Kafka: out of memory reporting a rebalance");
@@ -662,7 +801,7 @@ static void kio_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaq
 /* ---------- serving librdkafka's queues ---------- */
 
 static void kio_serve_consumer(kafka_io *io) {
-    if (io->consumer_closing) return;
+    if (io->state == KIO_CLOSING_CONSUMER || io->state == KIO_CLOSED) return;
     rd_kafka_message_t *m;
     /* A full buffer stops the draining: what librdkafka has fetched stays in its own queue, which
      * its fetcher keeps under queued.max.messages.kbytes / queued.min.messages (back-pressure
@@ -679,7 +818,7 @@ static void kio_serve_consumer(kafka_io *io) {
             continue;
         }
         kio_part *p = kio_part_find(io, rd_kafka_topic_name(m->rkt), m->partition);
-        if (io->closing || !p || !p->assigned) {   /* not handed over: consumed again by the next owner */
+        if (io->state != KIO_RUNNING || !p || !p->assigned) {   /* the next owner consumes it */
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -697,7 +836,7 @@ static void kio_delivered(kafka_io *io, const rd_kafka_message_t *m) {
         io->counters.delivery_failures++;
     else
         io->counters.messages_delivered++;
-    if (d && d->cb && !io->freeing) {
+    if (d && d->cb && io->state != KIO_FREEING) {
         if (m->err) {
             px_error e;
             px_error_set_reason(&e, kio_code(m->err), (int)m->err, "Kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
@@ -710,10 +849,14 @@ static void kio_delivered(kafka_io *io, const rd_kafka_message_t *m) {
     free(d);
 }
 
+bool kafka_log_is_cross_type_notice(const char *facility, const char *message) {
+    return !strcmp(facility, "CONFWARN") && strstr(message, "will be ignored by this");
+}
+
 /* Routes a librdkafka log line to the owner, minus the expected cross-type property notices. */
 static void kio_log(kafka_io *io, int level, const char *fac, const char *msg) {
-    if (io->freeing || !io->cbs.on_log) return;
-    if (!strcmp(fac, "CONFWARN") && strstr(msg, "will be ignored by this")) return;
+    if (io->state == KIO_FREEING || !io->cbs.on_log) return;
+    if (kafka_log_is_cross_type_notice(fac, msg)) return;
     io->cbs.on_log(io, level, fac, msg, io->opaque);
 }
 
@@ -775,7 +918,7 @@ static void kio_fifo_drain(kafka_io *io) {
         io->fifo_len--;
         if (err) {
             io->counters.delivery_failures++;
-            if (d->cb && !io->freeing) {
+            if (d->cb && io->state != KIO_FREEING) {
                 px_error e;
                 px_error_set_reason(&e, kio_code(err), (int)err, "Kafka: cannot produce to %s: %s", d->topic, rd_kafka_err2str(err));
                 d->cb(io, &e, -1, -1, d->msg_opaque, io->opaque);
@@ -804,20 +947,24 @@ static void kio_notify_cb(uv_timer_t *t) {
 
 static void kio_close_deadline_cb(uv_timer_t *t) {
     kafka_io *io = t->data;
-    io->close_deadline_passed = true;
+    if (io->state == KIO_CLOSING_BATCH) kio_set_state(io, KIO_CLOSING_OVERDUE);
     kio_pump(io);
 }
 
 /* Closing, step by step: wait for the owner's batch and the transaction, then for deliveries (or
  * the deadline), then leave the group through rd_kafka_consumer_close_queue() served here. */
 static void kio_close_progress(kafka_io *io) {
-    if (!io->closing || io->closed_notified) return;
-    if (!io->consumer_closing) {
-        bool give_up = io->close_deadline_passed || io->fatal;
-        if (io->txn_busy) return;
-        if (!give_up && (io->batch_out || io->txn_open || io->txn_retry_pending)) return;
+    if (io->state != KIO_CLOSING_BATCH && io->state != KIO_CLOSING_OVERDUE &&
+        io->state != KIO_CLOSING_CONSUMER)
+        return;
+    if (io->state != KIO_CLOSING_CONSUMER) {
+        if (kio_txn_busy(io)) return;   /* a call in flight is awaited even past the deadline */
+        bool give_up = io->state == KIO_CLOSING_OVERDUE || io->fatal;
+        bool txn_unfinished = io->txn_state != KIO_TXN_UNINIT && io->txn_state != KIO_TXN_READY &&
+                              io->txn_state != KIO_TXN_FAILED;
+        if (!give_up && (io->batch_out || txn_unfinished)) return;
         if (!give_up && (io->fifo_len || rd_kafka_outq_len(io->producer) > 0)) return;
-        io->consumer_closing = true;
+        kio_set_state(io, KIO_CLOSING_CONSUMER);
         io->close_q = rd_kafka_queue_new(io->consumer);
         rd_kafka_queue_io_event_enable(io->close_q, io->wake_fd, &kio_wake_payload, sizeof kio_wake_payload);
         rd_kafka_error_t *e = rd_kafka_consumer_close_queue(io->consumer, io->close_q);
@@ -835,34 +982,31 @@ static void kio_close_progress(kafka_io *io) {
         rd_kafka_event_destroy(ev);
     }
     if (rd_kafka_consumer_closed(io->consumer)) {
-        io->closed_notified = true;
+        kio_set_state(io, KIO_CLOSED);
         uv_timer_stop(&io->close_timer);
         uv_timer_start(&io->notify_timer, kio_notify_cb, 0, 0);
     }
 }
 
 /* Serves everything librdkafka has for us, then whatever that made due. Re-entrant calls (an owner
- * callback calling back into kafka_io) only ask for one more round. */
+ * callback calling back into kafka_io) only ask for one more round: see kio_pump_state. */
 static void kio_pump(kafka_io *io) {
-    if (!io->started || io->freeing) return;
-    if (io->pumping) {
-        io->pump_again = true;
+    if (!kio_serving(io)) return;
+    if (io->pump != KIO_PUMP_IDLE) {
+        io->pump = KIO_PUMP_AGAIN;
         return;
     }
-    io->pumping = true;
     do {
-        io->pump_again = false;
+        io->pump = KIO_PUMP_RUNNING;
         kio_serve_producer(io);
         kio_serve_consumer(io);
         kio_update_flow(io);
-        if (io->txn_commit_wanted && !io->txn_busy && !io->txn_retry_pending && !io->fifo_len && !io->fatal) {
-            io->txn_commit_wanted = false;
+        if (io->txn_state == KIO_TXN_COMMIT_WANTED && !io->fifo_len && !io->fatal)
             kio_txn_run(io, KIO_TXN_COMMIT);
-        }
         kio_maybe_dispatch(io);
         kio_close_progress(io);
-    } while (io->pump_again);
-    io->pumping = false;
+    } while (io->pump == KIO_PUMP_AGAIN);
+    io->pump = KIO_PUMP_IDLE;
 }
 
 static void kio_wake_cb(uv_poll_t *h, int status, int events) {
@@ -882,11 +1026,13 @@ static void kio_wake_cb(uv_poll_t *h, int status, int events) {
 
 int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len, const void *value,
                      size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque, px_error *err) {
-    if (io->closed_notified || io->consumer_closing)
+    if (io->state == KIO_CLOSING_CONSUMER || io->state == KIO_CLOSED ||
+        io->state == KIO_CLOSED_UNSTARTED)
         return px_error_set(err, PX_ECLOSED, "Kafka: cannot produce to '%s': kafka_io is closed", topic);
     if (io->fatal) return px_error_set(err, PX_EFATAL, "Kafka: cannot produce to '%s': a fatal error occurred", topic);
-    if (io->txn && !(io->txn_open && io->batch_out))
-        return px_error_set(err, PX_EINVAL, "Kafka: cannot produce to '%s': with transactional.id, outputs are produced only "
+    if (io->txn && !(io->txn_state == KIO_TXN_OPEN && io->batch_out))
+        return px_error_set(err, PX_EINVAL,
+                            "Kafka: cannot produce to '%s': with transactional.id, outputs are produced only "
                             "while a batch is being processed",
                             topic);
     if (!value) value_len = 0;
@@ -934,10 +1080,19 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
 
 /* ---------- lifecycle ---------- */
 
-static int kio_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, px_error *err) {
+#define KIO_CONF_VALUE_SHOWN 128   /* bytes of a refused value quoted in the error */
+
+int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size_t n,
+                     px_error *err) {
     char errstr[512];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return px_error_set(err, PX_ECONFIG, "Kafka property '%s' = '%s': %s", name, value, errstr);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = props[i].name, *value = props[i].value;
+        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
+            continue;
+        bool cut = strlen(value) > KIO_CONF_VALUE_SHOWN;
+        return px_error_set(err, PX_ECONFIG, "Kafka property '%s' = '%.*s%s': %s", name,
+                            KIO_CONF_VALUE_SHOWN, value, cut ? "..." : "", errstr);
+    }
     return 0;
 }
 
@@ -986,22 +1141,29 @@ static void kio_free_memory(kafka_io *io) {
 static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_conf_t *cconf,
                            rd_kafka_conf_t *pconf, px_error *err) {
     bool idempotence_set = false;
+    if (kafka_conf_apply(cconf, o->properties, o->n_properties, err) < 0 ||
+        kafka_conf_apply(pconf, o->properties, o->n_properties, err) < 0)
+        return -1;
     for (size_t i = 0; i < o->n_properties; i++) {
         const kafka_io_property *p = &o->properties[i];
-        if (kio_conf_set(cconf, p->name, p->value, err) < 0 || kio_conf_set(pconf, p->name, p->value, err) < 0)
-            return -1;
         if (!strcmp(p->name, "enable.idempotence")) idempotence_set = true;
         if (!strcmp(p->name, "transactional.id")) io->txn = *p->value != '\0';
     }
-    if (kio_conf_set(cconf, "group.id", o->group_id, err) < 0 ||
-        kio_conf_set(cconf, "enable.auto.offset.store", "false", err) < 0 ||
-        (io->txn && kio_conf_set(cconf, "enable.auto.commit", "false", err) < 0) ||
-        (!idempotence_set && kio_conf_set(pconf, "enable.idempotence", "true", err) < 0))
+    const kafka_io_property consumer_fixed[] = {
+        {"group.id", o->group_id},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "false"},   /* with transactions only: offsets go with each commit */
+    };
+    const kafka_io_property idempotence = {"enable.idempotence", "true"};
+    if (kafka_conf_apply(cconf, consumer_fixed, io->txn ? 3 : 2, err) < 0 ||
+        (!idempotence_set && kafka_conf_apply(pconf, &idempotence, 1, err) < 0))
         return -1;
     if (io->cbs.on_log) {
         /* Logs go through each handle's main queue, hence to the loop, instead of being printed
          * from librdkafka's threads. */
-        if (kio_conf_set(cconf, "log.queue", "true", err) < 0 || kio_conf_set(pconf, "log.queue", "true", err) < 0)
+        const kafka_io_property log_queue = {"log.queue", "true"};
+        if (kafka_conf_apply(cconf, &log_queue, 1, err) < 0 ||
+            kafka_conf_apply(pconf, &log_queue, 1, err) < 0)
             return -1;
         rd_kafka_conf_set_log_cb(cconf, kio_log_cb);
         rd_kafka_conf_set_log_cb(pconf, kio_log_cb);
@@ -1095,7 +1257,7 @@ fail:
 }
 
 int kafka_io_start(kafka_io *io, px_error *err) {
-    if (io->started) return px_error_set(err, PX_EINVAL, "kafka_io: already started");
+    if (io->state != KIO_NEW) return px_error_set(err, PX_EINVAL, "kafka_io: already started");
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)io->n_topics);
     for (size_t i = 0; i < io->n_topics; i++)
         rd_kafka_topic_partition_list_add(l, io->topics[i], RD_KAFKA_PARTITION_UA);
@@ -1104,19 +1266,19 @@ int kafka_io_start(kafka_io *io, px_error *err) {
     if (rerr) return px_error_set(err, PX_EUNAVAILABLE, "Kafka: subscribing to the input topics failed: %s", rd_kafka_err2str(rerr));
     int rc = uv_poll_start(&io->wake_poll, UV_READABLE, kio_wake_cb);
     if (rc) return px_error_set(err, PX_EIO, "kafka_io: uv_poll_start: %s", uv_strerror(rc));
-    io->started = true;
+    kio_set_state(io, KIO_RUNNING);
     if (io->txn) kio_txn_run(io, KIO_TXN_INIT);
     kio_pump(io);
     return 0;
 }
 
 void kafka_io_close(kafka_io *io) {
-    if (io->closing) return;
-    io->closing = true;
+    if (io->state != KIO_NEW && io->state != KIO_RUNNING) return;
+    bool started = io->state == KIO_RUNNING;
+    kio_set_state(io, started ? KIO_CLOSING_BATCH : KIO_CLOSED_UNSTARTED);
     uv_timer_stop(&io->batch_timer);
     kio_buf_filter(io, NULL, NULL);
-    if (!io->started) {
-        io->closed_notified = true;
+    if (!started) {
         uv_timer_start(&io->notify_timer, kio_notify_cb, 0, 0);
         return;
     }
@@ -1167,12 +1329,12 @@ static void kio_destroy_handles(kafka_io *io) {
         }
         rd_kafka_destroy(io->producer);
     }
-    kio_txn_end_batch(io);
+    kio_txn_free_batch(io);
 }
 
 void kafka_io_free(kafka_io *io) {
     if (!io) return;
-    io->freeing = true;
+    kio_set_state(io, KIO_FREEING);
     kio_destroy_handles(io);
     if (!io->open_handles) {
         kio_free_memory(io);

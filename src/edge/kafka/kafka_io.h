@@ -48,7 +48,12 @@
  * Ownership: kafka_io_new() copies everything it is given. Message views (key, value) in a batch
  * are owned by kafka_io and valid until kafka_io_batch_release() or kafka_io_batch_retry(); the
  * `topic` string of a message is valid for the life of the kafka_io. kafka_io_produce() copies key
- * and value. Thread-safety: none — every function is called on the loop thread. */
+ * and value. Thread-safety: none — every function is called on the loop thread.
+ *
+ * Re-entrancy: callbacks may call kafka_io back (release or retry the batch, pause, resume,
+ * produce, close; kafka_io_free only from on_closed). A call made while kafka_io is serving
+ * librdkafka's queues does not recurse into serving them: what it makes due is done in one more
+ * round right after the current one. */
 #ifndef KAFKA_IO_H
 #define KAFKA_IO_H
 
@@ -56,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
 #include <uv.h>
 
 #include "px_error.h"
@@ -135,6 +141,20 @@ typedef struct kafka_io_options {
 #define KAFKA_IO_MAX_BATCH 100000
 #define KAFKA_IO_DEFAULT_BATCH 500
 #define KAFKA_IO_DEFAULT_WAIT_MS 20
+
+/* Sets props[0..n) on conf in order, so a later property overrides an earlier one: the one way
+ * every client here applies `[kafka]` keys and -X properties (kafka_io_new for both handles,
+ * `passerelle send/tail/replay`, `passerelled --check-config`). Names and values must not be
+ * NULL. Stops at the first property librdkafka refuses and returns -1 with err saying
+ * "Kafka property 'NAME' = 'VALUE': REASON" (a long value is cut so librdkafka's reason always
+ * fits); conf then holds the properties before it. Returns 0 otherwise. */
+int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size_t n,
+                     px_error *err);
+
+/* True for librdkafka's CONFWARN notice that a property is "ignored by this consumer/producer".
+ * Every property goes to every client by design, so these are expected noise: log callbacks
+ * drop them and show the rest. */
+bool kafka_log_is_cross_type_notice(const char *facility, const char *message);
 
 /* Creates the consumer and producer handles (not yet connected to the group). `bootstrap.servers`
  * is an ordinary property here: for the embedded broker, start kafka_embedded first and pass its
