@@ -45,8 +45,8 @@
  *   store_redis_close(s, cb) starts closing. It is idempotent (a later call does nothing; the
  *   first cb stands) and may be called from inside any store callback. At once, requests are
  *   refused with PX_ECLOSED and on_status / on_published are no longer called. Every outstanding
- *   request completes with PX_ECLOSED: inside the close call, or, when close is called from
- *   inside a store callback, as soon as that callback returns. Then cb(s, opaque) runs, from the
+ *   request completes with PX_ECLOSED: inside the close call or, when close is called from inside
+ *   a store callback, possibly right after that callback returns. Then cb(s, opaque) runs, from the
  *   loop and never inside store_redis_close, once every uv handle of the store (its timers and
  *   hiredis' socket polls) is closed: nothing of the store refers to the loop any more. Until the
  *   owner calls store_redis_free(s), in cb or after it, s stays valid for the query functions
