@@ -21,6 +21,7 @@ typedef struct driver {
     store_redis *store;
     size_t users, batch, next, value_bytes;
     int reading, done, failed;
+    int available, closed;  /* the store's, set by on_status and on_closed */
     char *keys;           /* users × 16 bytes */
     char *value;
     store_redis_op *ops;
@@ -29,9 +30,9 @@ typedef struct driver {
 
 static void send_next(driver *d);
 
-static void on_written(store_redis *s, const px_error *err, void *ud) {
+static void on_written(store_redis *s, const px_error *err, void *opaque) {
     (void)s;
-    driver *d = ud;
+    driver *d = opaque;
     if (err) {
         fprintf(stderr, "bench_redis: %s\n", err->msg);
         d->failed = d->done = 1;
@@ -40,9 +41,10 @@ static void on_written(store_redis *s, const px_error *err, void *ud) {
     send_next(d);
 }
 
-static void on_read(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n, void *ud) {
+static void on_read(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n,
+                    void *opaque) {
     (void)s;
-    driver *d = ud;
+    driver *d = opaque;
     if (err || (n && values[0].len != d->value_bytes)) {
         fprintf(stderr, "bench_redis: %s\n", err ? err->msg : "read back a value of the wrong size");
         d->failed = d->done = 1;
@@ -83,10 +85,15 @@ static int run(uv_loop_t *loop, driver *d, size_t batch, double *write_s, double
     return 0;
 }
 
-static void on_status(store_redis *s, int available, const px_error *why, void *ud) {
+static void on_status(store_redis *s, int available, const px_error *why, void *opaque) {
     (void)s;
-    *(int *)ud = available;
+    ((driver *)opaque)->available = available;
     if (!available) fprintf(stderr, "bench_redis: redis unavailable: %s\n", why->msg);
+}
+
+static void on_closed(store_redis *s, void *opaque) {
+    store_redis_free(s);
+    ((driver *)opaque)->closed = 1;
 }
 
 static int measure(uv_loop_t *loop, int port, driver *d, const char *label) {
@@ -94,11 +101,11 @@ static int measure(uv_loop_t *loop, int port, driver *d, const char *label) {
     store_redis_options_init(&o);
     o.endpoint.port = port;
     o.max_batch = d->batch > 1 ? d->batch : 1;
-    int available = 0;
+    d->available = d->closed = 0;
     store_redis_callbacks cbs = {.on_status = on_status};
     px_error err;
-    d->store = store_redis_open(loop, &o, &cbs, &available, &err);
-    if (!d->store || px_test_run_until(loop, &available, 5000)) {
+    d->store = store_redis_open(loop, &o, &cbs, d, &err);
+    if (!d->store || px_test_run_until(loop, &d->available, 5000)) {
         fprintf(stderr, "bench_redis: %s\n", d->store ? "redis not available within 5 s" : err.msg);
         return -1;
     }
@@ -107,8 +114,8 @@ static int measure(uv_loop_t *loop, int port, driver *d, const char *label) {
     int rc = run(loop, d, batch, &wb, &rb) || run(loop, d, 1, &w1, &r1) ? -1 : 0;
     store_redis_stats st;
     store_redis_get_stats(d->store, &st);
-    store_redis_close(d->store);
-    px_test_run_for(loop, 20);
+    store_redis_close(d->store, on_closed);
+    if (px_test_run_until(loop, &d->closed, 5000)) rc = -1;
     d->batch = batch;
     if (rc) return -1;
     printf("%s, %zu users, %zu-byte states, %llu round trips in all:\n", label, d->users, d->value_bytes,

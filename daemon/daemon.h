@@ -105,7 +105,7 @@ void daemon_pipeline_pause(px_daemon *d, const char *why);
 
 /* daemon_index.c: fetch the current index from Redis (or the local fallback), swap engines. */
 void daemon_index_fetch(px_daemon *d);
-void daemon_index_on_published(store_redis *s, const char *key, void *ud);
+void daemon_index_on_published(store_redis *s, const char *key, void *opaque);
 /* Swaps in next_engine if one is waiting and no batch is in flight. */
 void daemon_index_swap_if_pending(px_daemon *d);
 void daemon_engine_free(daemon_engine *e);

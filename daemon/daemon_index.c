@@ -131,9 +131,10 @@ static void engine_job_done(uv_work_t *req, int status) {
     }
 }
 
-static void on_index(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len, void *ud) {
+static void on_index(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len,
+                     void *opaque) {
     (void)s;
-    px_daemon *d = ud;
+    px_daemon *d = opaque;
     d->index_fetching = false;
     if (d->index_refetch) {
         /* A publication came while this fetch was in flight: this answer may predate it. */
@@ -183,9 +184,9 @@ void daemon_index_fetch(px_daemon *d) {
     else PX_LOG_DEBUGF(d->log, "cannot ask Redis for the ROME index yet", PX_LOG_STR("error", err.msg));
 }
 
-void daemon_index_on_published(store_redis *s, const char *key, void *ud) {
+void daemon_index_on_published(store_redis *s, const char *key, void *opaque) {
     (void)s;
-    px_daemon *d = ud;
+    px_daemon *d = opaque;
     if (key) PX_LOG_INFOF(d->log, "a new ROME index was published", PX_LOG_STR("key", key));
     daemon_index_fetch(d);
 }

@@ -46,8 +46,8 @@ bool daemon_ready(const px_daemon *d) {
     return d->kafka_started && !d->stopping && store_redis_is_available(d->store) && d->engine != NULL;
 }
 
-static void on_readiness(void *ctx, http_readiness *out) {
-    px_daemon *d = ctx;
+static void on_readiness(void *opaque, http_readiness *out) {
+    px_daemon *d = opaque;
     out->kafka = d->kafka_started && !d->stopping;
     out->redis = d->store && store_redis_is_available(d->store);
     out->index = d->engine != NULL;
@@ -72,9 +72,9 @@ void daemon_readiness_changed(px_daemon *d) {
 
 /* --- Redis --- */
 
-static void on_store_status(store_redis *s, int available, const px_error *why, void *ud) {
+static void on_store_status(store_redis *s, int available, const px_error *why, void *opaque) {
     (void)s;
-    px_daemon *d = ud;
+    px_daemon *d = opaque;
     metrics_series *up = metrics_series_get(d->m.redis_up, NULL, NULL);
     if (up) metrics_gauge_set(up, available);
     if (available) {
@@ -240,8 +240,15 @@ static void close_handle(px_daemon *d, uv_handle_t *h) {
     }
 }
 
-static void on_http_closed(void *arg) {
-    px_daemon *d = arg;
+static void on_store_closed(store_redis *s, void *opaque) {
+    px_daemon *d = opaque;
+    store_redis_free(s);
+    d->open_handles--;
+}
+
+static void on_http_closed(http_server *s, void *opaque) {
+    px_daemon *d = opaque;
+    http_server_free(s);
     d->open_handles--;
 }
 
@@ -252,12 +259,13 @@ static void close_rest(px_daemon *d) {
         d->kafka = NULL;
     }
     if (d->store) {
-        store_redis_close(d->store);
+        d->open_handles++;
+        store_redis_close(d->store, on_store_closed);
         d->store = NULL;
     }
     if (d->http) {
         d->open_handles++;
-        http_server_close(d->http, on_http_closed, d);
+        http_server_close(d->http, on_http_closed);
         d->http = NULL;
     }
     close_handle(d, (uv_handle_t *)&d->watchdog);

@@ -276,7 +276,7 @@ static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t
     snprintf(buf, cap, "%s%s", d->cfg->state_prefix, user_id);
 }
 
-static void on_written(store_redis *s, const px_error *err, void *ud);
+static void on_written(store_redis *s, const px_error *err, void *opaque);
 
 /* Produces every output of the batch, then hands the batch back to kafka_io. The flight records
  * are all allocated first, so that a failure leaves nothing half produced. */
@@ -383,9 +383,9 @@ static void write_states(daemon_batch *b) {
     if (n == 0) produce_outputs(b);
 }
 
-static void on_written(store_redis *s, const px_error *err, void *ud) {
+static void on_written(store_redis *s, const px_error *err, void *opaque) {
     (void)s;
-    daemon_batch *b = ud;
+    daemon_batch *b = opaque;
     if (err) {
         batch_abort(b, err->msg);
         return;
@@ -406,9 +406,10 @@ static void process(daemon_batch *b) {
     write_states(b);
 }
 
-static void on_states(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n, void *ud) {
+static void on_states(store_redis *s, const px_error *err, const store_redis_bytes *values,
+                      size_t n, void *opaque) {
     (void)s;
-    daemon_batch *b = ud;
+    daemon_batch *b = opaque;
     px_daemon *d = b->d;
     if (err) {
         batch_abort(b, err->msg);

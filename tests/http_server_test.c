@@ -29,27 +29,36 @@ typedef struct fixture {
     http_server *server;
     int port;
     atomic_bool kafka, redis, index;
-    atomic_bool closed;
+    atomic_bool close_in_readiness;  /* the readiness callback closes the server (twice) */
+    atomic_int closed;               /* close callbacks run: exactly one is expected */
+    atomic_bool closed_inside_close; /* the close callback ran inside http_server_close: wrong */
 } fixture;
 
-static void readiness(void *ctx, http_readiness *out) {
-    fixture *f = ctx;
+/* The close protocol: the callback runs once, from the loop; the owner frees the server in it. */
+static void on_server_closed(http_server *s, void *opaque) {
+    fixture *f = opaque;
+    atomic_fetch_add(&f->closed, 1);
+    http_server_free(s);
+    uv_close((uv_handle_t *)&f->stop, NULL);
+}
+
+/* Closes twice: the second call does nothing. */
+static void close_server(fixture *f) {
+    http_server_close(f->server, on_server_closed);
+    http_server_close(f->server, on_server_closed);
+    if (atomic_load(&f->closed)) atomic_store(&f->closed_inside_close, true);
+}
+
+static void readiness(void *opaque, http_readiness *out) {
+    fixture *f = opaque;
+    if (atomic_load(&f->close_in_readiness)) close_server(f);
     out->kafka = atomic_load(&f->kafka);
     out->redis = atomic_load(&f->redis);
     out->index = atomic_load(&f->index);
     out->detail = out->redis ? NULL : "redis: connection refused";
 }
 
-static void on_server_closed(void *arg) {
-    fixture *f = arg;
-    atomic_store(&f->closed, true);
-    uv_close((uv_handle_t *)&f->stop, NULL);
-}
-
-static void on_stop(uv_async_t *async) {
-    fixture *f = async->data;
-    http_server_close(f->server, on_server_closed, f);
-}
+static void on_stop(uv_async_t *async) { close_server(async->data); }
 
 static void *run_loop(void *arg) {
     fixture *f = arg;
@@ -77,13 +86,19 @@ static fixture *start_fixture(const http_server_options *options) {
     return f;
 }
 
-static void stop_fixture(fixture *f) {
-    uv_async_send(&f->stop);
+/* Waits for the loop to end: the server closed, the close callback ran once. */
+static void join_fixture(fixture *f) {
     pthread_join(f->thread, NULL);
-    assert_true(atomic_load(&f->closed));
+    assert_int_equal(atomic_load(&f->closed), 1);
+    assert_false(atomic_load(&f->closed_inside_close));
     assert_int_equal(uv_loop_close(&f->loop), 0);
     metrics_free(f->registry);
     free(f);
+}
+
+static void stop_fixture(fixture *f) {
+    uv_async_send(&f->stop);
+    join_fixture(f);
 }
 
 static int default_setup(void **state) {
@@ -356,23 +371,41 @@ static void test_connection_limit_idle_timeout_and_small_bound(void **state) {
     client_free(c);
 }
 
+/* Closing with an idle keep-alive connection and one whose request is not complete: both are
+ * closed, the latter unanswered, then the close callback runs. */
 static void test_close_with_open_connections(void **state) {
     (void)state;
     fixture *f = start_fixture(&(http_server_options){.host = "127.0.0.1", .port = 0});
-    client *c = client_connect(f->port);
+    client *c = client_connect(f->port), *partial = client_connect(f->port);
     response r;
     client_send(c, "GET /healthz HTTP/1.1\r\n\r\n");
     client_read_response(c, false, &r);
+    client_send(partial, "GET /healthz HTTP/1.1\r\n");
     int port = f->port;
-    stop_fixture(f);   /* checks on_closed ran and the loop has no handle left */
+    stop_fixture(f);   /* checks on_closed ran once and the loop has no handle left */
     assert_true(client_sees_close(c));
+    assert_true(client_sees_close(partial));
     client_free(c);
+    client_free(partial);
     /* The port is free again: nobody listens. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
     assert_int_not_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
     close(fd);
+}
+
+/* The owner may close the server from inside its readiness callback: the request being answered
+ * gets no answer, and the server closes as it would from outside. */
+static void test_close_from_the_readiness_callback(void **state) {
+    (void)state;
+    fixture *f = start_fixture(&(http_server_options){.host = "127.0.0.1", .port = 0});
+    atomic_store(&f->close_in_readiness, true);
+    client *c = client_connect(f->port);
+    client_send(c, "GET /readyz HTTP/1.1\r\n\r\n");
+    assert_true(client_sees_close(c));
+    client_free(c);
+    join_fixture(f);   /* the loop ends by itself: the close callback closed the last handle */
 }
 
 static void test_start_errors(void **state) {
@@ -390,11 +423,18 @@ static void test_start_errors(void **state) {
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void on_bare_server_closed(http_server *s, void *opaque) {
+    ++*(int *)opaque;
+    http_server_free(s);
+}
+
 static void test_without_registry_or_readiness(void **state) {
     (void)state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    http_server *s = http_server_start(&loop, &(http_server_options){.host = "::1", .port = 0}, NULL, NULL, NULL, NULL);
+    int closed = 0;
+    http_server_options o = {.host = "::1", .port = 0};
+    http_server *s = http_server_start(&loop, &o, NULL, NULL, &closed, NULL);
     if (!s) {
         /* No IPv6 loopback on this machine: the IPv4 paths above cover the rest. */
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -402,15 +442,17 @@ static void test_without_registry_or_readiness(void **state) {
         skip();
     }
     assert_true(http_server_port(s) > 0);
-    http_server_close(s, NULL, NULL);
+    http_server_close(s, on_bare_server_closed);
     uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static int null_readiness_setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->server = http_server_start(&f->loop, &(http_server_options){.host = "127.0.0.1"}, NULL, NULL, NULL, NULL);
+    f->server = http_server_start(&f->loop, &(http_server_options){.host = "127.0.0.1"}, NULL, NULL,
+                                  f, NULL);
     assert_non_null(f->server);
     f->port = http_server_port(f->server);
     uv_async_init(&f->loop, &f->stop, on_stop);
@@ -441,6 +483,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, default_setup, default_teardown),
         cmocka_unit_test_setup_teardown(test_connection_limit_idle_timeout_and_small_bound, small_setup, default_teardown),
         cmocka_unit_test(test_close_with_open_connections),
+        cmocka_unit_test(test_close_from_the_readiness_callback),
         cmocka_unit_test_setup_teardown(test_start_errors, default_setup, default_teardown),
         cmocka_unit_test(test_without_registry_or_readiness),
         cmocka_unit_test_setup_teardown(test_missing_registry_and_readiness_answer_503, null_readiness_setup, default_teardown),

@@ -31,25 +31,36 @@ typedef struct fixture {
     char published[REDIS_ENDPOINT_KEY_MAX];
     int unavailable_before_request_error; /* order check for a request failing on a loss */
     int close_when_unavailable;           /* on_status(0) closes the store (re-entrancy test) */
+    int closed;                           /* close callbacks run (the store is freed in it) */
+    int completed_at_close;               /* requests_completed when the close callback ran */
     latency_proxy *proxy;                 /* closed by teardown */
 } fixture;
 
+static int requests_completed; /* request callbacks run in this test, whatever their outcome */
+
 /* ---- callbacks recording into the fixture ---- */
 
-static void on_status(store_redis *s, int available, const px_error *why, void *ud) {
-    fixture *fx = ud;
+/* The close protocol: the callback runs once, from the loop; the owner frees the store in it. */
+static void on_closed(store_redis *s, void *opaque) {
+    fixture *fx = opaque;
+    assert_ptr_equal(s, fx->store);
+    fx->closed++;
+    fx->completed_at_close = requests_completed;
+    store_redis_free(s);
+    fx->store = NULL;
+}
+
+static void on_status(store_redis *s, int available, const px_error *why, void *opaque) {
+    fixture *fx = opaque;
     (void)s;
     fx->status_calls++;
     fx->available = available;
     if (!available) fx->why = *why;
-    if (!available && fx->close_when_unavailable) {
-        store_redis_close(s);
-        fx->store = NULL;
-    }
+    if (!available && fx->close_when_unavailable) store_redis_close(s, on_closed);
 }
 
-static void on_published(store_redis *s, const char *key, void *ud) {
-    fixture *fx = ud;
+static void on_published(store_redis *s, const char *key, void *opaque) {
+    fixture *fx = opaque;
     (void)s;
     if (key) {
         fx->published_calls++;
@@ -68,11 +79,17 @@ typedef struct get_result {
     char values[16][64];
     size_t lens[16];
     fixture *fx;
+    int close_store;       /* the callback closes the store (twice: close is idempotent) */
 } get_result;
 
-static void on_get(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n, void *ud) {
-    get_result *r = ud;
-    (void)s;
+static void on_get(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n,
+                   void *opaque) {
+    get_result *r = opaque;
+    requests_completed++;
+    if (r->close_store) {
+        store_redis_close(s, on_closed);
+        store_redis_close(s, on_closed);
+    }
     r->done = 1;
     r->failed = err != NULL;
     if (err) {
@@ -94,9 +111,10 @@ typedef struct done_result {
     px_error err;
 } done_result;
 
-static void on_done(store_redis *s, const px_error *err, void *ud) {
-    done_result *r = ud;
+static void on_done(store_redis *s, const px_error *err, void *opaque) {
+    done_result *r = opaque;
     (void)s;
+    requests_completed++;
     r->done = 1;
     r->failed = err != NULL;
     if (err) r->err = *err;
@@ -110,9 +128,11 @@ typedef struct index_result {
     size_t len;
 } index_result;
 
-static void on_index(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len, void *ud) {
-    index_result *r = ud;
+static void on_index(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len,
+                     void *opaque) {
+    index_result *r = opaque;
     (void)s;
+    requests_completed++;
     r->done = 1;
     r->failed = err != NULL;
     if (err) {
@@ -153,11 +173,14 @@ static void open_available(fixture *fx, int subscribe) {
     if (subscribe) assert_int_equal(px_test_run_until(&fx->loop, &fx->resubscribed, WAIT_MS), 0);
 }
 
+/* Closes (again, if a test already started it: close is idempotent) and waits for on_closed,
+ * which frees the store. */
 static void close_store(fixture *fx) {
     if (!fx->store) return;
-    store_redis_close(fx->store);
-    fx->store = NULL;
-    px_test_run_for(&fx->loop, 20); /* runs the close callbacks; the store frees itself */
+    fx->closed = 0;
+    store_redis_close(fx->store, on_closed);
+    assert_int_equal(fx->closed, 0); /* never called from inside store_redis_close */
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->closed, WAIT_MS), 0);
 }
 
 static store_redis_bytes str_bytes(const char *s) { return (store_redis_bytes){s, strlen(s)}; }
@@ -236,6 +259,7 @@ static void publish_endpoint(const fixture *fx, redis_endpoint *ep) {
 static int start_with(void **state, const redis_server_options *so) {
     fixture *fx = calloc(1, sizeof *fx);
     px_error err;
+    requests_completed = 0;
     uv_loop_init(&fx->loop);
     fx->srv = redis_server_start(so, &err);
     if (!fx->srv) {
@@ -495,21 +519,42 @@ static void test_select_db_and_unix_socket(void **state) {
     redisFree(c);
 }
 
+/* The close protocol: outstanding requests complete with PX_ECLOSED inside the close call; the
+ * store then refuses requests and stays valid until the close callback, which runs once, from the
+ * loop, after them; a second close changes nothing. */
 static void test_close_completes_outstanding_requests(void **state) {
     fixture *fx = *state;
     open_available(fx, 1);
     store_redis_bytes key = str_bytes("u");
-    get_result r = {0};
+    get_result r = {0}, late = {0};
     done_result d = {0};
+    index_result ir = {0};
     store_redis_op op = {STORE_REDIS_SET, key, key, 0};
     px_error err;
     assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &r, &err), 0);
     assert_int_equal(store_redis_apply_many(fx->store, &op, 1, on_done, &d, &err), 0);
-    close_store(fx);
+    assert_int_equal(store_redis_get_current_index(fx->store, on_index, &ir, &err), 0);
+    store_redis_close(fx->store, on_closed);
     assert_true(r.done && r.failed);
     assert_int_equal(r.err.code, PX_ECLOSED);
     assert_true(d.done && d.failed);
     assert_int_equal(d.err.code, PX_ECLOSED);
+    assert_true(ir.done && ir.failed);
+    assert_int_equal(ir.err.code, PX_ECLOSED);
+
+    /* Closing, not closed: the store is valid and refuses requests. */
+    assert_int_equal(fx->closed, 0);
+    assert_false(store_redis_is_available(fx->store));
+    assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &late, &err), -1);
+    assert_int_equal(err.code, PX_ECLOSED);
+    store_redis_close(fx->store, on_closed);
+
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->closed, WAIT_MS), 0);
+    assert_int_equal(fx->completed_at_close, 3);
+    assert_null(fx->store);
+    px_test_run_for(&fx->loop, 20);
+    assert_int_equal(fx->closed, 1);
+    assert_int_equal(late.done, 0);
 }
 
 /* The owner may close the store from inside its callbacks: here from on_status(0), while a
@@ -523,10 +568,30 @@ static void test_close_from_inside_a_callback(void **state) {
     get_result r = {0};
     assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &r, &err), 0);
     assert_int_equal(redis_server_stop(fx->srv, &err), 0);
-    assert_int_equal(px_test_run_until(&fx->loop, &r.done, WAIT_MS), 0);
-    assert_null(fx->store);
-    assert_true(r.failed);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->closed, WAIT_MS), 0);
+    assert_true(r.done && r.failed);
+    assert_int_equal(fx->completed_at_close, 1);
     px_test_run_for(&fx->loop, 50); /* teardown's uv_loop_close proves every handle was closed */
+    assert_int_equal(fx->closed, 1);
+}
+
+/* ... and from inside a request's callback (twice), with another request outstanding: that one
+ * completes with PX_ECLOSED once the callback has returned, then the close callback runs. */
+static void test_close_in_a_request_callback(void **state) {
+    fixture *fx = *state;
+    px_error err;
+    open_available(fx, 1);
+    store_redis_bytes key = str_bytes("k");
+    get_result first = {.close_store = 1}, second = {0};
+    assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &first, &err), 0);
+    assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &second, &err), 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->closed, WAIT_MS), 0);
+    assert_true(first.done && !first.failed);
+    assert_true(second.done && second.failed);
+    assert_int_equal(second.err.code, PX_ECLOSED);
+    assert_int_equal(fx->completed_at_close, 2);
+    px_test_run_for(&fx->loop, 20);
+    assert_int_equal(fx->closed, 1);
 }
 
 static void test_auth_password_and_acl_user(void **state) {
@@ -886,6 +951,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_select_db_and_unix_socket, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_close_completes_outstanding_requests, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_close_from_inside_a_callback, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_close_in_a_request_callback, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_auth_password_and_acl_user, setup_password, teardown),
         cmocka_unit_test_setup_teardown(test_auth_errors_are_clear, setup_password, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_server_backs_off_without_spinning, setup_plain, teardown),

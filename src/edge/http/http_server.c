@@ -20,7 +20,7 @@ struct http_server {
     bool listener_open;
     const metrics *registry;
     http_readiness_fn ready;
-    void *ready_ctx;
+    void *opaque;
     size_t max_request_bytes;
     unsigned max_connections;
     unsigned idle_timeout_ms;
@@ -28,8 +28,7 @@ struct http_server {
     connection *connections;   /* doubly linked list of open connections */
     size_t n_connections;
     bool closing;
-    void (*on_closed)(void *arg);
-    void *on_closed_arg;
+    http_server_close_cb close_cb;
 };
 
 struct connection {
@@ -56,12 +55,10 @@ typedef struct write_request {
     char data[];               /* the whole response: status line, headers, body */
 } write_request;
 
+/* The last touch of a closing server: nothing of it refers to the loop any more. */
 static void server_finish_if_done(http_server *s) {
     if (!s->closing || s->listener_open || s->connections) return;
-    void (*on_closed)(void *) = s->on_closed;
-    void *arg = s->on_closed_arg;
-    free(s);
-    if (on_closed) on_closed(arg);
+    s->close_cb(s, s->opaque);
 }
 
 static void on_connection_handle_closed(uv_handle_t *handle) {
@@ -168,7 +165,7 @@ static void respond_metrics(connection *c, bool head_only, bool keep_alive) {
 static void respond_readiness(connection *c, bool head_only, bool keep_alive) {
     http_server *s = c->server;
     http_readiness r = {0};
-    if (s->ready) s->ready(s->ready_ctx, &r);
+    if (s->ready) s->ready(s->opaque, &r);
     if (s->ready && r.kafka && r.redis && r.index) {
         respond_text(c, 200, "ready\n", head_only, keep_alive);
         return;
@@ -333,14 +330,16 @@ static void on_listener_closed(uv_handle_t *handle) {
     server_finish_if_done(s);
 }
 
+static void on_abandoned_listener_closed(uv_handle_t *handle) { free(handle->data); }
+
 /* Frees a server whose start failed: the handle must be closed through the loop first. */
 static void abandon_server(http_server *s) {
-    s->closing = true;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_close((uv_handle_t *)&s->listener, on_abandoned_listener_closed);
 }
 
-http_server *http_server_start(uv_loop_t *loop, const http_server_options *options, const metrics *registry,
-                               http_readiness_fn ready, void *ready_ctx, px_error *err) {
+http_server *http_server_start(uv_loop_t *loop, const http_server_options *options,
+                               const metrics *registry, http_readiness_fn ready, void *opaque,
+                               px_error *err) {
     if (!loop || !options || !options->host) {
         px_error_set(err, PX_EINVAL, "http_server: a loop and options with a host are required");
         return NULL;
@@ -363,7 +362,7 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
     s->loop = loop;
     s->registry = registry;
     s->ready = ready;
-    s->ready_ctx = ready_ctx;
+    s->opaque = opaque;
     s->max_request_bytes = options->max_request_bytes ? options->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
     s->max_connections = options->max_connections ? options->max_connections : DEFAULT_MAX_CONNECTIONS;
     s->idle_timeout_ms = options->idle_timeout_ms ? options->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
@@ -401,11 +400,12 @@ int http_server_port(const http_server *s) { return s ? s->port : -1; }
 
 size_t http_server_connections(const http_server *s) { return s ? s->n_connections : 0; }
 
-void http_server_close(http_server *s, void (*on_closed)(void *arg), void *arg) {
+void http_server_close(http_server *s, http_server_close_cb cb) {
     if (!s || s->closing) return;
     s->closing = true;
-    s->on_closed = on_closed;
-    s->on_closed_arg = arg;
+    s->close_cb = cb;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     for (connection *c = s->connections; c; c = c->next) connection_close_when_written(c);
 }
+
+void http_server_free(http_server *s) { free(s); }

@@ -14,11 +14,19 @@
  * Bounds: at most max_connections open connections (more are accepted and closed at once), and a
  * connection idle for idle_timeout_ms is closed.
  *
- * Ownership and threads: the server borrows the loop, the registry and the callback context (they
- * must outlive it) and owns its handles. Everything happens on the loop thread; the registry is
- * rendered on that thread too (metrics.h is single-threaded). http_server_close() stops listening
- * and closes every connection — a response already being written is finished first — and then
- * frees the server and calls on_closed from the loop. */
+ * Ownership and threads: the server borrows the loop, the registry and its user data `opaque`
+ * (they must outlive it) and owns its handles. Everything happens on the loop thread; the registry
+ * is rendered on that thread too (metrics.h is single-threaded).
+ *
+ * Closing (the protocol of every handle on the loop, libuv's uv_close: close with a callback, then
+ * free): http_server_close(s, cb) starts closing. It is idempotent (a later call does nothing; the
+ * first cb stands) and may be called from inside the readiness callback. At once the server stops
+ * listening and reading: requests not answered yet get no answer, and the readiness callback is no
+ * longer called; a response already queued is finished, then its connection closes. Then
+ * cb(s, opaque) runs, from the loop and never inside http_server_close, once the listener and
+ * every connection are closed: nothing of the server refers to the loop any more. Until the owner
+ * calls http_server_free(s), in cb or after it, s stays valid for the query functions. The server
+ * never touches s after cb returns; nothing else frees it. */
 #ifndef HTTP_SERVER_H
 #define HTTP_SERVER_H
 
@@ -41,7 +49,7 @@ typedef struct http_readiness {
     const char *detail;
 } http_readiness;
 
-typedef void (*http_readiness_fn)(void *ctx, http_readiness *out);
+typedef void (*http_readiness_fn)(void *opaque, http_readiness *out);
 
 typedef struct http_server_options {
     const char *host;          /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
@@ -52,11 +60,13 @@ typedef struct http_server_options {
 } http_server_options;
 
 /* Binds and starts listening. `registry` may be NULL (then /metrics answers 503). `ready` may be
- * NULL (then /readyz answers 503: nobody says it is ready). Fails (NULL + err) when the address
- * does not parse or cannot be bound; the listener handle is then closed through the loop, so the
- * caller still runs the loop (as it does anyway) before uv_loop_close(). */
-http_server *http_server_start(uv_loop_t *loop, const http_server_options *options, const metrics *registry,
-                               http_readiness_fn ready, void *ready_ctx, px_error *err);
+ * NULL (then /readyz answers 503: nobody says it is ready). `opaque` reaches `ready` and the close
+ * callback. Fails (NULL + err) when the address does not parse or cannot be bound; the listener
+ * handle is then closed and freed through the loop, so the caller still runs the loop (as it does
+ * anyway) before uv_loop_close(). */
+http_server *http_server_start(uv_loop_t *loop, const http_server_options *options,
+                               const metrics *registry, http_readiness_fn ready, void *opaque,
+                               px_error *err);
 
 /* The port actually bound (useful with port 0). */
 int http_server_port(const http_server *server);
@@ -64,8 +74,15 @@ int http_server_port(const http_server *server);
 /* Number of open client connections (for tests and a gauge). */
 size_t http_server_connections(const http_server *server);
 
-/* Stops accepting, closes connections once their pending response is written, then frees the
- * server and calls on_closed(arg) (may be NULL) from the loop. The pointer is invalid afterwards. */
-void http_server_close(http_server *server, void (*on_closed)(void *arg), void *arg);
+/* Called once, from the loop, when a closing server no longer refers to the loop (see "Closing"
+ * above). The owner calls http_server_free(s) here or later. */
+typedef void (*http_server_close_cb)(http_server *server, void *opaque);
+
+/* Starts closing: stops accepting, closes connections once their pending response is written,
+ * then calls cb (required). Idempotent; safe from the readiness callback. */
+void http_server_close(http_server *server, http_server_close_cb cb);
+
+/* Releases the server's memory: in or after its close callback, never before (NULL is a no-op). */
+void http_server_free(http_server *server);
 
 #endif

@@ -3,6 +3,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libuv.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,13 @@ struct store_redis {
     uv_loop_t *loop;
     store_redis_options opt;
     store_redis_callbacks cbs;
-    void *ud;
+    void *opaque;
     conn cmd, sub;
     int available;
     int reported_down;       /* on_status(0) told since the last on_status(1) (or since open) */
     int closing;
-    int open_handles;        /* uv handles not yet closed; the struct is freed when this drops to 0 */
+    store_redis_close_cb close_cb;
+    int open_handles;        /* uv handles not closed yet (timers, socket polls); close_cb at 0 */
     uint64_t rng;            /* xorshift state for the backoff jitter */
     px_error last_error;
     store_redis_stats stats;
@@ -52,7 +54,7 @@ typedef struct request {
     store_redis_get_cb get_cb;
     store_redis_done_cb done_cb;
     store_redis_index_cb index_cb;
-    void *ud;
+    void *opaque;
     char key[REDIS_ENDPOINT_KEY_MAX];  /* index: the snapshot key named by current */
 } request;
 
@@ -64,8 +66,11 @@ static const char STEP_AUTH[] = "AUTH", STEP_SELECT[] = "SELECT", STEP_PING[] = 
  * forever (an asynchronous connect refusal never reaches the connect callback). These hooks
  * replace the adapter's add/del hooks with ones whose poll callback hands an error to hiredis as
  * a read/write event (what hiredis 1.0's adapter does): hiredis then meets the socket error and
- * disconnects. The adapter's attach (handle set-up) and cleanup (close + free) are used as is. */
+ * disconnects. The adapter's attach (handle set-up) is used as is; its cleanup is replaced by one
+ * that counts the poll handle among the store's open handles, so that the close callback waits
+ * for it too. */
 static void conn_progress(const redisAsyncContext *ac);
+static void handle_closed(store_redis *s);
 
 static void poll_on_event(uv_poll_t *handle, int status, int events) {
     redisLibuvEvents *p = handle->data;
@@ -91,8 +96,22 @@ static void poll_del_read(void *p) { poll_update(p, 0, UV_READABLE); }
 static void poll_add_write(void *p) { poll_update(p, UV_WRITABLE, 0); }
 static void poll_del_write(void *p) { poll_update(p, 0, UV_WRITABLE); }
 
-static int attach_to_loop(redisAsyncContext *ac, uv_loop_t *loop) {
-    if (redisLibuvAttach(ac, loop) != REDIS_OK) {
+static void on_poll_closed(uv_handle_t *h) {
+    conn *c = h->data;
+    free((char *)h - offsetof(redisLibuvEvents, handle));
+    handle_closed(c->store);
+}
+
+/* hiredis calls it while freeing the context, which is still valid here. */
+static void poll_cleanup(void *privdata) {
+    redisLibuvEvents *p = privdata;
+    p->handle.data = p->context->data; /* the conn: the poll callback never runs again */
+    p->context = NULL;
+    uv_close((uv_handle_t *)&p->handle, on_poll_closed);
+}
+
+static int attach_to_loop(conn *c, redisAsyncContext *ac) {
+    if (redisLibuvAttach(ac, c->store->loop) != REDIS_OK) {
         ac->ev.cleanup = NULL; /* the adapter sets its hooks before it can fail; ev.data is NULL */
         return -1;
     }
@@ -100,6 +119,8 @@ static int attach_to_loop(redisAsyncContext *ac, uv_loop_t *loop) {
     ac->ev.delRead = poll_del_read;
     ac->ev.addWrite = poll_add_write;
     ac->ev.delWrite = poll_del_write;
+    ac->ev.cleanup = poll_cleanup;
+    c->store->open_handles++;
     return 0;
 }
 
@@ -133,7 +154,7 @@ static void notify_status(store_redis *s, int available, const px_error *why) {
         if (!was_available && s->reported_down) return;
         s->reported_down = 1;
     }
-    if (s->cbs.on_status) s->cbs.on_status(s, available, why, s->ud);
+    if (s->cbs.on_status) s->cbs.on_status(s, available, why, s->opaque);
 }
 
 static void on_retry_timer(uv_timer_t *t);
@@ -190,7 +211,7 @@ static void conn_ready(conn *c) {
     }
     c->was_ready = 1;
     if (c->is_subscriber)
-        s->cbs.on_published(s, NULL, s->ud);
+        s->cbs.on_published(s, NULL, s->opaque);
     else
         notify_status(s, 1, NULL);
 }
@@ -259,7 +280,7 @@ static void on_subscriber_message(redisAsyncContext *ac, void *r, void *privdata
     if (!strcmp(kind->str, "subscribe")) {
         conn_ready(c);
     } else if (!strcmp(kind->str, "message") && reply->element[2]->type == REDIS_REPLY_STRING) {
-        c->store->cbs.on_published(c->store, reply->element[2]->str, c->store->ud);
+        c->store->cbs.on_published(c->store, reply->element[2]->str, c->store->opaque);
     }
 }
 
@@ -299,7 +320,7 @@ static void conn_start(conn *c) {
         px_error_set(&why, PX_ENOMEM, "redis %s: out of memory creating a connection", s->describe);
     } else if (ac->err) {
         px_error_set(&why, PX_EUNAVAILABLE, "redis %s: connect failed: %s", s->describe, ac->errstr);
-    } else if (attach_to_loop(ac, s->loop)) {
+    } else if (attach_to_loop(c, ac)) {
         px_error_set(&why, PX_EUNAVAILABLE, "redis %s: cannot watch the socket on the loop", s->describe);
     } else {
         c->ac = ac;
@@ -359,7 +380,7 @@ static void conn_init(store_redis *s, conn *c, int is_subscriber) {
 }
 
 store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, const store_redis_callbacks *cbs,
-                              void *ud, px_error *err) {
+                              void *opaque, px_error *err) {
     if (validate_options(opt, err)) return NULL;
     store_redis *s = calloc(1, sizeof *s);
     if (!s) {
@@ -369,7 +390,7 @@ store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, c
     s->loop = loop;
     s->opt = *opt;
     if (cbs) s->cbs = *cbs;
-    s->ud = ud;
+    s->opaque = opaque;
     s->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
     if (!s->rng) s->rng = 1;
     s->opt.index_prefix = NULL; /* copied into the names below; the caller's string is not kept */
@@ -387,10 +408,14 @@ store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, c
     return s;
 }
 
-static void on_handle_closed(uv_handle_t *h) {
+/* The last touch of a closing store: nothing of it refers to the loop any more. */
+static void handle_closed(store_redis *s) {
+    if (--s->open_handles == 0) s->close_cb(s, s->opaque);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
     conn *c = h->data;
-    store_redis *s = c->store;
-    if (--s->open_handles == 0) free(s);
+    handle_closed(c->store);
 }
 
 static void conn_close(conn *c) {
@@ -399,16 +424,20 @@ static void conn_close(conn *c) {
     c->ac = NULL;
     c->state = CONN_WAITING;
     if (ac) redisAsyncFree(ac); /* outstanding requests complete with PX_ECLOSED */
-    uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->watchdog, on_handle_closed);
+    uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->watchdog, on_timer_closed);
 }
 
-void store_redis_close(store_redis *s) {
+void store_redis_close(store_redis *s, store_redis_close_cb cb) {
+    if (s->closing) return;
     s->closing = 1;
+    s->close_cb = cb;
     s->available = 0;
     conn_close(&s->cmd);
     conn_close(&s->sub);
 }
+
+void store_redis_free(store_redis *s) { free(s); }
 
 int store_redis_is_available(const store_redis *s) { return s->available; }
 
@@ -423,10 +452,10 @@ static void request_fail(request *req, const px_error *err) {
     store_redis *s = req->store;
     s->stats.errors++;
     switch (req->kind) {
-    case REQ_GET: req->get_cb(s, err, NULL, 0, req->ud); break;
-    case REQ_APPLY: req->done_cb(s, err, req->ud); break;
+    case REQ_GET: req->get_cb(s, err, NULL, 0, req->opaque); break;
+    case REQ_APPLY: req->done_cb(s, err, req->opaque); break;
     case REQ_INDEX_NAME:
-    case REQ_INDEX_BYTES: req->index_cb(s, err, NULL, NULL, 0, req->ud); break;
+    case REQ_INDEX_BYTES: req->index_cb(s, err, NULL, NULL, 0, req->opaque); break;
     }
     free(req);
 }
@@ -439,7 +468,7 @@ static int require_available(store_redis *s, const char *what, px_error *err) {
     return 0;
 }
 
-static request *request_new(store_redis *s, request_kind kind, void *ud, px_error *err) {
+static request *request_new(store_redis *s, request_kind kind, void *opaque, px_error *err) {
     request *req = calloc(1, sizeof *req);
     if (!req) {
         px_error_set(err, PX_ENOMEM, "out of memory allocating a redis request");
@@ -447,7 +476,7 @@ static request *request_new(store_redis *s, request_kind kind, void *ud, px_erro
     }
     req->store = s;
     req->kind = kind;
-    req->ud = ud;
+    req->opaque = opaque;
     return req;
 }
 
@@ -569,17 +598,17 @@ static void on_get_reply(redisAsyncContext *ac, void *r, void *privdata) {
             values[i].len = v->len;
         }
     }
-    req->get_cb(req->store, NULL, values, req->n, req->ud);
+    req->get_cb(req->store, NULL, values, req->n, req->opaque);
     free(values);
     free(req);
 }
 
-int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n, store_redis_get_cb cb, void *ud,
-                         px_error *err) {
+int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
+                         store_redis_get_cb cb, void *opaque, px_error *err) {
     key_args ka;
     if (require_available(s, "get_many", err) || key_args_build(s, "get_many", keys, sizeof *keys, n, 1, &ka, err))
         return -1;
-    request *req = request_new(s, REQ_GET, ud, err);
+    request *req = request_new(s, REQ_GET, opaque, err);
     int rc = -1;
     if (req) {
         req->n = n;
@@ -614,7 +643,7 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
         request_fail(req, failed);
         return;
     }
-    req->done_cb(req->store, NULL, req->ud);
+    req->done_cb(req->store, NULL, req->opaque);
     free(req);
 }
 
@@ -651,8 +680,8 @@ static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n
     return redisAsyncCommand(ac, on_exec_reply, req, "EXEC") == REDIS_OK ? 0 : -1;
 }
 
-int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n, store_redis_done_cb cb, void *ud,
-                           px_error *err) {
+int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
+                           store_redis_done_cb cb, void *opaque, px_error *err) {
     if (require_available(s, "apply_many", err)) return -1;
     for (size_t i = 0; i < n && i <= s->opt.max_batch; i++) {
         if (ops[i].kind != STORE_REDIS_SET && ops[i].kind != STORE_REDIS_DEL)
@@ -663,7 +692,7 @@ int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n, 
     }
     key_args ka;
     if (key_args_build(s, "apply_many", n ? &ops[0].key : NULL, sizeof *ops, n, 0, &ka, err)) return -1;
-    request *req = request_new(s, REQ_APPLY, ud, err);
+    request *req = request_new(s, REQ_APPLY, opaque, err);
     int rc = -1;
     if (req) {
         req->n = n;
@@ -735,13 +764,14 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
         return;
     }
     memcpy(bytes, reply->str, reply->len);
-    req->index_cb(s, NULL, req->key, bytes, reply->len, req->ud);
+    req->index_cb(s, NULL, req->key, bytes, reply->len, req->opaque);
     free(req);
 }
 
-int store_redis_get_current_index(store_redis *s, store_redis_index_cb cb, void *ud, px_error *err) {
+int store_redis_get_current_index(store_redis *s, store_redis_index_cb cb, void *opaque,
+                                  px_error *err) {
     if (require_available(s, "get_current_index", err)) return -1;
-    request *req = request_new(s, REQ_INDEX_NAME, ud, err);
+    request *req = request_new(s, REQ_INDEX_NAME, opaque, err);
     if (!req) return -1;
     req->index_cb = cb;
     if (redisAsyncCommand(s->cmd.ac, on_index_reply, req, "GET %s", s->current_key) != REDIS_OK) {

@@ -37,6 +37,21 @@
  *   (after on_status(available=0) has been called); one outstanding at store_redis_close
  *   completes with PX_ECLOSED. Pointers handed to a callback (err, values, key) are valid
  *   only during that call, except where a callback is said to take ownership.
+ *   User data is `opaque` everywhere: the store's, given to store_redis_open, reaches on_status,
+ *   on_published and the close callback; a request's reaches that request's callback.
+ *
+ * Closing (the protocol of every handle on the loop, libuv's uv_close: close with a callback,
+ * then free)
+ *   store_redis_close(s, cb) starts closing. It is idempotent (a later call does nothing; the
+ *   first cb stands) and may be called from inside any store callback. At once, requests are
+ *   refused with PX_ECLOSED and on_status / on_published are no longer called. Every outstanding
+ *   request completes with PX_ECLOSED: inside the close call or, when close is called from inside
+ *   a store callback, possibly right after that callback returns. Then cb(s, opaque) runs, from the
+ *   loop and never inside store_redis_close, once every uv handle of the store (its timers and
+ *   hiredis' socket polls) is closed: nothing of the store refers to the loop any more. Until the
+ *   owner calls store_redis_free(s), in cb or after it, s stays valid for the query functions
+ *   (store_redis_is_available answers 0) and the request functions (which refuse). The store
+ *   never touches s after cb returns; nothing else frees it.
  *
  * SIGPIPE: hiredis writes with write(2), so writing to a connection Redis has just closed raises
  * SIGPIPE, whose default action kills the process. A program using this module must ignore it
@@ -81,23 +96,29 @@ typedef struct store_redis_callbacks {
      * why (valid during the call) says what failed,
      * e.g. "redis 127.0.0.1:6379 as user 'bob': AUTH refused: WRONGPASS …". Called on every
      * transition, and once if the first connection attempt fails; not for each failed retry. */
-    void (*on_status)(store_redis *s, int available, const px_error *why, void *ud);
+    void (*on_status)(store_redis *s, int available, const px_error *why, void *opaque);
     /* A ROME index was published: key is the new current snapshot key. key == NULL means the
      * subscription was (re)established, so a publication may have been missed: check current.
      * Leave it NULL to open no subscriber connection. The subscriber reconnects on its own with
      * the same backoff; its failures show in store_redis_last_error and the stats only. */
-    void (*on_published)(store_redis *s, const char *key, void *ud);
+    void (*on_published)(store_redis *s, const char *key, void *opaque);
 } store_redis_callbacks;
 
 /* Validates the options, copies them, and starts connecting (the first attempt runs from the
  * loop, so callbacks never fire inside this call). Returns NULL with err on a bad option. */
 store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, const store_redis_callbacks *cbs,
-                              void *ud, px_error *err);
+                              void *opaque, px_error *err);
 
-/* Disconnects, completes outstanding requests with PX_ECLOSED (their callbacks run
- * inside this call), and closes the store's uv handles; the memory is released once the loop has
- * run their close callbacks. Safe to call from any store callback. Call it exactly once. */
-void store_redis_close(store_redis *s);
+/* Called once, from the loop, when a closing store no longer refers to the loop (see "Closing"
+ * above). The owner calls store_redis_free(s) here or later. */
+typedef void (*store_redis_close_cb)(store_redis *s, void *opaque);
+
+/* Starts closing: disconnects, completes outstanding requests with PX_ECLOSED, closes the
+ * store's uv handles, then calls cb (required). Idempotent; safe from any store callback. */
+void store_redis_close(store_redis *s, store_redis_close_cb cb);
+
+/* Releases the store's memory: in or after its close callback, never before (NULL is a no-op). */
+void store_redis_free(store_redis *s);
 
 /* 1 when requests are accepted. */
 int store_redis_is_available(const store_redis *s);
@@ -114,11 +135,11 @@ typedef struct store_redis_bytes {
 /* values[i] is the value of keys[i]; values and their bytes are valid only during the call.
  * On error, values is NULL and n is 0. */
 typedef void (*store_redis_get_cb)(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n,
-                                   void *ud);
+                                   void *opaque);
 
 /* Reads n (1..max_batch) keys in one round trip (one MGET). keys are copied before returning. */
-int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n, store_redis_get_cb cb, void *ud,
-                         px_error *err);
+int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
+                         store_redis_get_cb cb, void *opaque, px_error *err);
 
 typedef enum store_redis_op_kind {
     STORE_REDIS_SET,   /* SET key value, with EX ttl_s when ttl_s > 0 (0 = no expiry) */
@@ -133,22 +154,23 @@ typedef struct store_redis_op {
 } store_redis_op;
 
 /* err is NULL on success. */
-typedef void (*store_redis_done_cb)(store_redis *s, const px_error *err, void *ud);
+typedef void (*store_redis_done_cb)(store_redis *s, const px_error *err, void *opaque);
 
 /* Applies n (1..max_batch) ops in one round trip, inside one MULTI/EXEC transaction. ops (keys
  * and values) are copied before returning. */
-int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n, store_redis_done_cb cb, void *ud,
-                           px_error *err);
+int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
+                           store_redis_done_cb cb, void *opaque, px_error *err);
 
 /* On success err is NULL, key is the snapshot's key name (valid during the call) and the callback
  * TAKES OWNERSHIP of bytes (malloc'd, len bytes): free() it or hand it to rome_snapshot_adopt.
  * On error key and bytes are NULL; PX_ENOTFOUND says nothing is published. */
 typedef void (*store_redis_index_cb)(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len,
-                                     void *ud);
+                                     void *opaque);
 
 /* Fetches the current ROME index snapshot: GET <prefix>current, then GET of the key it names
  * (two round trips; snapshots are immutable, so the pair cannot mix two versions). */
-int store_redis_get_current_index(store_redis *s, store_redis_index_cb cb, void *ud, px_error *err);
+int store_redis_get_current_index(store_redis *s, store_redis_index_cb cb, void *opaque,
+                                  px_error *err);
 
 typedef struct store_redis_stats {
     uint64_t round_trips;       /* requests sent on the command connection (one per batch / GET) */
