@@ -16,6 +16,7 @@
 #include "event_codec.h"
 #include "matcher.h"
 #include "msgpack_json.h"
+#include "px_limits.h"
 #include "rome_load.h"
 #include "rome_snapshot.h"
 #include "suggestion_codec.h"
@@ -86,7 +87,7 @@ typedef struct match_run {
     matcher_scratch *scratch;
     match_result result;
     event_limits limits;
-    char rome_version[32];
+    char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
     msgpack_unpacked unpacked;
 } match_run;

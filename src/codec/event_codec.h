@@ -39,6 +39,7 @@
 
 #include "profile.h"
 #include "px_error.h"
+#include "px_limits.h"
 
 #define EVENT_VERSION 1
 
@@ -187,7 +188,7 @@ int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err
 
 #define USER_STATE_FORMAT 2   /* first element of the encoded array; bumped on incompatible change.
                                  2 added include_regulated; format 1 states are still read */
-#define USER_STATE_ROME_VERSION_MAX 32   /* bytes of a ROME version label (as in redis_endpoint.h) */
+#define USER_STATE_ROME_VERSION_MAX PX_VERSION_LABEL_MAX /* bytes of a version label (px_limits.h) */
 
 typedef struct user_state {
     bool has_profile;           /* a profile.upserted was applied (decisions may come first) */

@@ -10,8 +10,8 @@
 #include <ini.h>
 
 #include "kafka_limits.h"
+#include "px_limits.h"
 
-#define BATCH_SIZE_MAX 100000       /* kafka_io's KAFKA_IO_MAX_BATCH */
 #define WAIT_MS_MAX 60000
 #define TIMEOUT_MS_MAX 3600000u     /* an hour: anything longer is a typo */
 #define MESSAGE_BYTES_MAX (16u << 20)
@@ -123,7 +123,7 @@ static const setting settings[] = {
     SIZE("limits", "max_title_bytes", limits.max_title_bytes, 1, TITLE_BYTES_MAX),
     SIZE("limits", "max_id_bytes", limits.max_id_bytes, 1, ID_BYTES_MAX),
     UNS("limits", "max_depth", limits.max_depth, 3, 32),
-    SIZE("limits", "batch_size", batch_size, 1, BATCH_SIZE_MAX),
+    SIZE("limits", "batch_size", batch_size, 1, PX_BATCH_MAX),
     UNS("limits", "batch_max_wait_ms", batch_max_wait_ms, 1, WAIT_MS_MAX),
 
     {"log", "level", K_SPECIAL, 0, 0, 0, parse_log_level, show_log_level, false},
