@@ -61,7 +61,8 @@ static const char *const type_names[] = {
     [EVENT_SKILLS_CONFIRMED] = "skills.confirmed",
 };
 
-const char *event_type_name(event_type type) {
+/* "profile.upserted", …, for the messages that name an event's type. */
+static const char *event_type_name(event_type type) {
     return type >= EVENT_PROFILE_UPSERTED && type <= EVENT_SKILLS_CONFIRMED ? type_names[type] : "unknown";
 }
 

@@ -81,8 +81,6 @@ typedef enum event_type {
     EVENT_SKILLS_CONFIRMED = 3,
 } event_type;
 
-const char *event_type_name(event_type type);   /* "profile.upserted", … */
-
 /* Bounds on one input event (DESIGN: bounded everything). Every one is configurable ([limits]). */
 typedef struct event_limits {
     size_t max_message_bytes;  /* whole message                                        default 65536 */

@@ -239,7 +239,6 @@ const char *csv_table_field(const csv_table *t, size_t row, size_t col) {
 
 uint32_t csv_table_line(const csv_table *t, size_t row) { return t->lines[row]; }
 const char *csv_table_path(const csv_table *t) { return t->path; }
-const char *csv_table_column_name(const csv_table *t, size_t col) { return t->column_names[col]; }
 
 int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err, const char *fmt, ...) {
     char what[PX_ERROR_MSG_MAX];

@@ -61,9 +61,6 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
 /* The port actually bound (useful with port 0). */
 int http_server_port(const http_server *server);
 
-/* Number of open client connections (for tests and a gauge). */
-size_t http_server_connections(const http_server *server);
-
 /* Stops accepting, closes connections once their pending response is written, then frees the
  * server and calls on_closed(arg) (may be NULL) from the loop. The pointer is invalid afterwards. */
 void http_server_close(http_server *server, void (*on_closed)(void *arg), void *arg);
