@@ -131,18 +131,24 @@ static void test_dlq_decode_round_trip(void **state) {
     dlq_done(&sb, &u);
 }
 
-/* Decodes the JSON text of a record (binary as {"$bin"}) and expects a refusal of that reason. */
+/* Decodes the JSON text of a record (binary as {"$bin"}); u keeps what *v points into. */
+static int dlq_decode_json(const char *json, msgpack_sbuffer *sb, msgpack_unpacked *u,
+                           dlq_record_view *v, px_error *err) {
+    msgpack_sbuffer_init(sb);
+    msgpack_unpacked_init(u);
+    assert_int_equal(msgpack_json_text_to_msgpack(json, strlen(json), sb, NULL, err), 0);
+    assert_int_equal(msgpack_unpack_next(u, sb->data, sb->size, NULL), MSGPACK_UNPACK_SUCCESS);
+    px_error_clear(err);
+    return dlq_record_decode(&u->data, v, err);
+}
+
+/* Expects the record given as JSON text to be refused for that reason, saying so. */
 static void expect_dlq_refused(const char *json, int reason, const char *says) {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    px_error err;
-    assert_int_equal(msgpack_json_text_to_msgpack(json, strlen(json), &sb, NULL, &err), 0);
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
     dlq_record_view v;
-    px_error_clear(&err);
-    assert_int_equal(dlq_record_decode(&u.data, &v, &err), -1);
+    px_error err;
+    assert_int_equal(dlq_decode_json(json, &sb, &u, &v, &err), -1);
     assert_int_equal(err.code, PX_EINVAL);
     assert_int_equal(err.reason, reason);
     if (!strstr(err.msg, says)) fail_msg("%s: \"%s\" does not say \"%s\"", json, err.msg, says);
@@ -186,14 +192,10 @@ static void test_dlq_decode_lenient(void **state) {
                                "\"value\":{\"$bin\":\"gQ==\"},\"partition\":-1,\"offset\":\"7\","
                                "\"reason\":3,\"key\":\"k\",\"later\":1}";
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    px_error err;
-    assert_int_equal(msgpack_json_text_to_msgpack(json, strlen(json), &sb, NULL, &err), 0);
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
     dlq_record_view v;
-    assert_int_equal(dlq_record_decode(&u.data, &v, &err), 0);
+    px_error err;
+    assert_int_equal(dlq_decode_json(json, &sb, &u, &v, &err), 0);
     assert_int_equal(v.partition, -1);
     assert_int_equal(v.offset, -1);
     assert_int_equal(v.ts, -1);
