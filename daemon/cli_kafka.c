@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "kafka_io.h"
+#include "dlq_record.h"
 #include "msgpack_json.h"
 #include "msgpack_scan.h"
 
@@ -368,56 +369,6 @@ static char *key_text(const rd_kafka_message_t *m) {
     return k;
 }
 
-/* ---------------- dead-letter records ---------------- */
-
-/* The fields of a DLQ record that tail and replay use. Strings point into the unpacked object. */
-typedef struct dlq_view {
-    const char *topic, *reason, *value, *key;
-    size_t topic_len, reason_len, value_len, key_len;
-    int has_value, has_key;
-    int64_t partition, offset;
-} dlq_view;
-
-static int str_eq(const msgpack_object *o, const char *s) {
-    size_t n = strlen(s);
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && !memcmp(o->via.str.ptr, s, n);
-}
-
-/* Reads a record written by dlq_record_encode() (event_codec.h, fields "dlq.record"). */
-static int dlq_view_read(const msgpack_object *obj, dlq_view *v, px_error *err) {
-    memset(v, 0, sizeof *v);
-    v->partition = v->offset = -1;
-    if (obj->type != MSGPACK_OBJECT_MAP) return px_error_set(err, PX_EINVAL, "not a MessagePack map");
-    int is_dlq = 0;
-    for (uint32_t i = 0; i < obj->via.map.size; i++) {
-        const msgpack_object *k = &obj->via.map.ptr[i].key, *val = &obj->via.map.ptr[i].val;
-        if (str_eq(k, "type")) is_dlq = str_eq(val, "dlq.record");
-        else if (str_eq(k, "topic") && val->type == MSGPACK_OBJECT_STR) {
-            v->topic = val->via.str.ptr;
-            v->topic_len = val->via.str.size;
-        } else if (str_eq(k, "reason") && val->type == MSGPACK_OBJECT_STR) {
-            v->reason = val->via.str.ptr;
-            v->reason_len = val->via.str.size;
-        } else if (str_eq(k, "value") && val->type == MSGPACK_OBJECT_BIN) {
-            v->value = val->via.bin.ptr;
-            v->value_len = val->via.bin.size;
-            v->has_value = 1;
-        } else if (str_eq(k, "key") && val->type == MSGPACK_OBJECT_BIN) {
-            v->key = val->via.bin.ptr;
-            v->key_len = val->via.bin.size;
-            v->has_key = 1;
-        } else if (str_eq(k, "partition") && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            v->partition = (int64_t)val->via.u64;
-        } else if (str_eq(k, "offset") && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            v->offset = (int64_t)val->via.u64;
-        }
-    }
-    if (!is_dlq) return px_error_set(err, PX_EINVAL, "not a dead-letter record (type is not \"dlq.record\")");
-    if (!v->topic || !v->topic_len) return px_error_set(err, PX_EINVAL, "dead-letter record without a source topic");
-    if (!v->has_value) return px_error_set(err, PX_EINVAL, "dead-letter record without original bytes (value is null)");
-    return 0;
-}
-
 /* ---------------- tail ---------------- */
 
 static void tail_usage(FILE *out) {
@@ -439,9 +390,9 @@ static void tail_usage(FILE *out) {
 static void add_dlq_original(cJSON *json, const rd_kafka_message_t *m) {
     msgpack_unpacked u;
     px_error err = {0};
-    dlq_view v;
+    dlq_record_view v;
     if (!msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) &&
-        !dlq_view_read(&u.data, &v, &err)) {
+        !dlq_record_decode(&u.data, &v, &err)) {
         cJSON *orig = msgpack_json_from_bytes(v.value, v.value_len, NULL, &err);
         if (orig) cJSON_AddItemToObject(json, "original", orig);
     }
@@ -586,10 +537,10 @@ static int replay_checkpoint(replay_state *s) {
 static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message_t *m) {
     msgpack_unpacked u;
     px_error err = {0};
-    dlq_view v;
+    dlq_record_view v;
     int rc = 0;
     if (!m->payload || msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) ||
-        dlq_view_read(&u.data, &v, &err)) {
+        dlq_record_decode(&u.data, &v, &err)) {
         fprintf(stderr, "passerelle replay: %s [%" PRId32 "] offset %" PRId64 " skipped: %s\n",
                 rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload ? err.msg : "tombstone");
         s->unreadable++;

@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <ini.h>
 #include <msgpack.h>
 
 #include "commands.h"
+#include "config.h"
 #include "event_codec.h"
 #include "matcher.h"
 #include "msgpack_json.h"
+#include "px_limits.h"
 #include "rome_load.h"
 #include "rome_snapshot.h"
 #include "suggestion_codec.h"
@@ -39,31 +40,12 @@ static void usage(FILE *out) {
             "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n");
 }
 
-typedef struct config_load {
-    matcher_config *cfg;
-    px_error err;
-    int line;
-    int lines_seen;
-} config_load;
-
-/* inih handler: [matching] keys go to matcher_config_set; the first error is kept. */
-static int on_ini_entry(void *user, const char *section, const char *name, const char *value) {
-    config_load *cl = user;
-    if (strcmp(section, "matching")) return 1;
-    if (cl->err.code) return 1;
-    if (matcher_config_set(cl->cfg, name, value, &cl->err)) return 0;
-    return 1;
-}
-
+/* The [matching] section of an INI file, read by the daemon's own configuration reader. */
 static int load_config(const char *path, matcher_config *cfg) {
-    config_load cl = {.cfg = cfg};
-    int rc = ini_parse(path, on_ini_entry, &cl);
-    if (rc == -1) {
-        fprintf(stderr, "passerelle match: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "passerelle match: %s:%d: %s\n", path, rc, cl.err.code ? cl.err.msg : "syntax error");
+    px_error err;
+    px_error_clear(&err);
+    if (config_load_matching(path, cfg, &err)) {
+        fprintf(stderr, "passerelle match: %s\n", err.msg);
         return -1;
     }
     return 0;
@@ -86,7 +68,7 @@ typedef struct match_run {
     matcher_scratch *scratch;
     match_result result;
     event_limits limits;
-    char rome_version[32];
+    char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
     msgpack_unpacked unpacked;
 } match_run;
@@ -143,12 +125,13 @@ static int match_stream(match_run *run, FILE *in) {
 }
 
 int cli_match_main(int argc, char **argv) {
-    const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config = NULL, *input = NULL;
+    const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL,
+               *input = NULL;
     for (int i = 1; i < argc; i++) {
         const char **slot = !strcmp(argv[i], "--rome")       ? &rome_dir
                             : !strcmp(argv[i], "--snapshot") ? &snapshot
                             : !strcmp(argv[i], "--top")      ? &top
-                            : !strcmp(argv[i], "--config")   ? &config
+                            : !strcmp(argv[i], "--config")   ? &config_path
                                                              : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -171,7 +154,7 @@ int cli_match_main(int argc, char **argv) {
     }
     matcher_config cfg = matcher_config_default();
     px_error err = {0};
-    if (config && load_config(config, &cfg)) return 2;
+    if (config_path && load_config(config_path, &cfg)) return 2;
     if (top && matcher_config_set(&cfg, "top", top, &err)) {
         fprintf(stderr, "passerelle match: --top: %s\n", err.msg);
         return 2;

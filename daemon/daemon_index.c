@@ -70,6 +70,10 @@ static void engine_ready(px_daemon *d, daemon_engine *e) {
     daemon_index_swap_if_pending(d);
 }
 
+/* What a local load may take, asked of systemd beyond TimeoutStartSec: reading the CSV export
+ * takes seconds, more on a slow disk, and happens before READY=1. */
+#define LOCAL_LOAD_EXTEND_USEC (120ull * 1000000)
+
 /* No index is published in Redis: a configured snapshot or CSV directory lets the daemon start
  * anyway (and a later publication replaces it). */
 static void load_local(px_daemon *d) {
@@ -79,6 +83,8 @@ static void load_local(px_daemon *d) {
                      PX_LOG_STR("hint", "or set [rome] snapshot or dir"));
         return;
     }
+    /* A no-op once the start is over (or without systemd): only a start can be extended. */
+    service_notify_extend_timeout(&d->notify, LOCAL_LOAD_EXTEND_USEC, NULL);
     px_error err = {0};
     rome_index *idx = cfg->rome_snapshot ? rome_snapshot_load(cfg->rome_snapshot, &err) : rome_load_csv(cfg->rome_dir, NULL, &err);
     daemon_engine *e = idx ? engine_build(&cfg->matching, idx, NULL, &err) : NULL;

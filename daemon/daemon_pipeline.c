@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "dlq_record.h"
 #include "suggestion_codec.h"
 #include "user_rules.h"
 

@@ -80,7 +80,7 @@ jq -e '(.jobs | length == 2)' "$TMP/c.jsonl" >/dev/null || fail "--config top no
 printf '[matching]\ntop = 2\nweight.other = 3\n' > "$TMP/bad.ini"
 "$BIN" match --rome "$ROME" --config "$TMP/bad.ini" "$TMP/good.jsonl" > /dev/null 2> "$TMP/err.txt"
 [ $? -eq 2 ] || fail "bad config accepted"
-grep -q "bad.ini:3: weight.other" "$TMP/err.txt" || fail "bad config message: $(cat "$TMP/err.txt")"
+grep -q "bad.ini:3: \[matching\] weight.other" "$TMP/err.txt" || fail "bad config message: $(cat "$TMP/err.txt")"
 "$BIN" match --top 5 "$TMP/good.jsonl" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "missing --rome/--snapshot accepted"
 

@@ -1,5 +1,6 @@
-/* event_codec: dead-letter records and the persistent user state (round trips, the idempotency
- * window, and corrupt states that must be refused without crashing). */
+/* dlq_record and event_codec: dead-letter records (encoding, and decoding with each refusal) and
+ * the persistent user state (round trips, the idempotency window, and corrupt states that must be
+ * refused without crashing). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "dlq_record.h"
 #include "event_codec.h"
 #include "matcher.h"
 #include "msgpack_json.h"
@@ -71,6 +73,138 @@ static void test_dlq_record_minimal(void **state) {
     assert_int_equal(dlq_record_encode(&rec, &sb, &err), -1);
     assert_int_equal(sb.size, before);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* Encodes rec, decodes it back into *v; u keeps the object the view points into. */
+static int dlq_round_trip(const dlq_record *rec, msgpack_sbuffer *sb, msgpack_unpacked *u,
+                          dlq_record_view *v, px_error *err) {
+    msgpack_sbuffer_init(sb);
+    msgpack_unpacked_init(u);
+    assert_int_equal(dlq_record_encode(rec, sb, err), 0);
+    assert_int_equal(msgpack_unpack_next(u, sb->data, sb->size, NULL), MSGPACK_UNPACK_SUCCESS);
+    return dlq_record_decode(&u->data, v, err);
+}
+
+static void dlq_done(msgpack_sbuffer *sb, msgpack_unpacked *u) {
+    msgpack_unpacked_destroy(u);
+    msgpack_sbuffer_destroy(sb);
+}
+
+static void test_dlq_decode_round_trip(void **state) {
+    (void)state;
+    static const char original[] = "\x81\xa1v\xc1";
+    dlq_record rec = {
+        .value = original, .value_len = sizeof original - 1, .key = "al\xffice", .key_len = 6,
+        .topic = "passerelle.profile.v1", .partition = 3, .offset = 1234567890123LL,
+        .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1",
+        .event_id = "e-9", .ts = 1764393600000LL,
+    };
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    dlq_record_view v;
+    px_error err;
+    assert_int_equal(dlq_round_trip(&rec, &sb, &u, &v, &err), 0);
+    assert_int_equal(v.topic_len, strlen(rec.topic));
+    assert_memory_equal(v.topic, rec.topic, v.topic_len);
+    assert_int_equal(v.reason_len, strlen("bad_msgpack"));
+    assert_memory_equal(v.reason, "bad_msgpack", v.reason_len);
+    assert_int_equal(v.message_len, strlen(rec.message));
+    assert_memory_equal(v.message, rec.message, v.message_len);
+    assert_int_equal(v.event_id_len, 3);
+    assert_memory_equal(v.event_id, "e-9", 3);
+    assert_int_equal(v.value_len, rec.value_len);
+    assert_memory_equal(v.value, original, v.value_len);
+    assert_true(v.has_key);
+    assert_int_equal(v.key_len, 6);
+    assert_memory_equal(v.key, rec.key, 6);
+    assert_int_equal(v.partition, 3);
+    assert_int_equal(v.offset, 1234567890123LL);
+    assert_int_equal(v.ts, 1764393600000LL);
+    dlq_done(&sb, &u);
+
+    /* No key, no event_id: absent in the view too. */
+    rec.key = NULL;
+    rec.event_id = NULL;
+    assert_int_equal(dlq_round_trip(&rec, &sb, &u, &v, &err), 0);
+    assert_false(v.has_key);
+    assert_null(v.event_id);
+    assert_int_equal(v.event_id_len, 0);
+    dlq_done(&sb, &u);
+}
+
+/* Decodes the JSON text of a record (binary as {"$bin"}); u keeps what *v points into. */
+static int dlq_decode_json(const char *json, msgpack_sbuffer *sb, msgpack_unpacked *u,
+                           dlq_record_view *v, px_error *err) {
+    msgpack_sbuffer_init(sb);
+    msgpack_unpacked_init(u);
+    assert_int_equal(msgpack_json_text_to_msgpack(json, strlen(json), sb, NULL, err), 0);
+    assert_int_equal(msgpack_unpack_next(u, sb->data, sb->size, NULL), MSGPACK_UNPACK_SUCCESS);
+    px_error_clear(err);
+    return dlq_record_decode(&u->data, v, err);
+}
+
+/* Expects the record given as JSON text to be refused for that reason, saying so. */
+static void expect_dlq_refused(const char *json, int reason, const char *says) {
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    dlq_record_view v;
+    px_error err;
+    assert_int_equal(dlq_decode_json(json, &sb, &u, &v, &err), -1);
+    assert_int_equal(err.code, PX_EINVAL);
+    assert_int_equal(err.reason, reason);
+    if (!strstr(err.msg, says)) fail_msg("%s: \"%s\" does not say \"%s\"", json, err.msg, says);
+    dlq_done(&sb, &u);
+}
+
+static void test_dlq_decode_refusals(void **state) {
+    (void)state;
+    expect_dlq_refused("[1,2]", EVENT_ERR_NOT_A_MAP, "not a MessagePack map");
+    expect_dlq_refused("{\"topic\":\"t\",\"value\":{\"$bin\":\"gQ==\"}}", EVENT_ERR_UNKNOWN_TYPE,
+                       "type is not \"dlq.record\"");
+    expect_dlq_refused("{\"type\":\"profile.upserted\",\"topic\":\"t\","
+                       "\"value\":{\"$bin\":\"gQ==\"}}",
+                       EVENT_ERR_UNKNOWN_TYPE, "not a dead-letter record");
+    expect_dlq_refused("{\"type\":\"dlq.record\",\"value\":{\"$bin\":\"gQ==\"}}",
+                       EVENT_ERR_MISSING_FIELD, "without a source topic");
+    expect_dlq_refused("{\"type\":\"dlq.record\",\"topic\":\"\",\"value\":{\"$bin\":\"gQ==\"}}",
+                       EVENT_ERR_MISSING_FIELD, "without a source topic");
+    expect_dlq_refused("{\"type\":\"dlq.record\",\"topic\":7,\"value\":{\"$bin\":\"gQ==\"}}",
+                       EVENT_ERR_MISSING_FIELD, "without a source topic");
+    expect_dlq_refused("{\"type\":\"dlq.record\",\"topic\":\"t\",\"value\":null}",
+                       EVENT_ERR_MISSING_FIELD, "without original bytes");
+    expect_dlq_refused("{\"type\":\"dlq.record\",\"topic\":\"t\"}", EVENT_ERR_MISSING_FIELD,
+                       "without original bytes");
+
+    /* A dead-lettered tombstone (value nil) is encoded, but cannot be replayed. */
+    dlq_record rec = {.topic = "t", .message = "m", .reason = EVENT_ERR_EMPTY_VALUE};
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    dlq_record_view v;
+    px_error err;
+    assert_int_equal(dlq_round_trip(&rec, &sb, &u, &v, &err), -1);
+    assert_int_equal(err.reason, EVENT_ERR_MISSING_FIELD);
+    dlq_done(&sb, &u);
+}
+
+/* Fields of another type than the table's are left empty, unknown keys ignored. */
+static void test_dlq_decode_lenient(void **state) {
+    (void)state;
+    static const char json[] = "{\"type\":\"dlq.record\",\"topic\":\"t\","
+                               "\"value\":{\"$bin\":\"gQ==\"},\"partition\":-1,\"offset\":\"7\","
+                               "\"reason\":3,\"key\":\"k\",\"later\":1}";
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    dlq_record_view v;
+    px_error err;
+    assert_int_equal(dlq_decode_json(json, &sb, &u, &v, &err), 0);
+    assert_int_equal(v.partition, -1);
+    assert_int_equal(v.offset, -1);
+    assert_int_equal(v.ts, -1);
+    assert_null(v.reason);
+    assert_false(v.has_key);
+    assert_int_equal(v.value_len, 1);
+    assert_memory_equal(v.value, "\x81", 1);
+    dlq_done(&sb, &u);
 }
 
 static void fill_state(user_state *st) {
@@ -393,6 +527,8 @@ static void test_next_profile(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dlq_record_all_fields), cmocka_unit_test(test_dlq_record_minimal),
+        cmocka_unit_test(test_dlq_decode_round_trip), cmocka_unit_test(test_dlq_decode_refusals),
+        cmocka_unit_test(test_dlq_decode_lenient),
         cmocka_unit_test(test_state_round_trip),      cmocka_unit_test(test_idempotency_window),
         cmocka_unit_test(test_corrupt_states),        cmocka_unit_test(test_state_bad_elements),
         cmocka_unit_test(test_state_include_regulated), cmocka_unit_test(test_next_profile),

@@ -297,11 +297,44 @@ static void test_long_line_and_missing_file(void **state) {
     assert_non_null(strstr(err.msg, "/nonexistent/passerelled.conf: cannot open"));
 }
 
+/* Loads only [matching] from text into *m; returns config_load_matching's result. */
+static int load_matching_text(const char *text, matcher_config *m, px_error *err) {
+    char *path = write_temp(text);
+    int rc = config_load_matching(path, m, err);
+    unlink(path);
+    free(path);
+    return rc;
+}
+
+/* `passerelle match --config`: [matching] applies, the other sections (even unknown ones, or
+ * keys config_load would refuse) are passed over; errors name file:line like config_load's. */
+static void test_load_matching(void **state) {
+    (void)state;
+    px_error err;
+    matcher_config m = matcher_config_default();
+    static const char ok[] = "[other]\nx = 1\n[kafka]\ngroup.id = g\n"
+                             "[matching]\ntop = 2\nconstraint.no_weekend = 23374\n";
+    assert_int_equal(load_matching_text(ok, &m, &err), 0);
+    assert_int_equal(m.top, 2);
+    assert_non_null(matcher_config_constraint(&m, "no_weekend"));
+    assert_int_equal(load_matching_text("[matching]\ntop = 3\nweight.other = 3\n", &m, &err), -1);
+    assert_int_equal(err.code, PX_ECONFIG);
+    assert_int_equal(err.reason, CONFIG_ERR_VALUE);
+    assert_non_null(strstr(err.msg, ":3: [matching] weight.other: "));
+    assert_int_equal(m.top, 2);   /* untouched on failure */
+    assert_int_equal(load_matching_text("[matching]\ntop 2\n", &m, &err), -1);
+    assert_int_equal(err.reason, CONFIG_ERR_SYNTAX);
+    assert_non_null(strstr(err.msg, ":2: not a [section]"));
+    assert_int_equal(config_load_matching("/nonexistent/match.ini", &m, &err), -1);
+    assert_int_equal(err.reason, CONFIG_ERR_IO);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_custom_values), cmocka_unit_test(test_url_and_embedded),
         cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_long_line_and_missing_file),
+        cmocka_unit_test(test_load_matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <msgpack.h>
 
+#include "dlq_record.h"
 #include "event_codec.h"
 #include "kafka_embedded.h"
 

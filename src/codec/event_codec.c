@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq_record.h"
 #include "msgpack_scan.h"
 #include "utf8.h"
 
@@ -54,7 +55,6 @@ typedef enum field_id {
     F_V, F_TYPE, F_EVENT_ID, F_USER_ID, F_TS,
     F_EXPERIENCES, F_AVOID, F_DOMAINS, F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED, F_ADDED,
     F_INCLUDE_REGULATED, F_APPELLATION, F_ROME, F_TITLE, F_MONTHS, F_END_YEAR, F_EXTRA,
-    F_REASON, F_MESSAGE, F_TOPIC, F_PARTITION, F_OFFSET, F_VALUE, F_KEY,
 } field_id;
 
 typedef struct message_spec {
@@ -115,17 +115,6 @@ static const field_id match_ids[] = {F_USER_ID,         F_TS,        F_EXPERIENC
                                      F_DOMAINS,         F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED,
                                      F_ADDED,           F_INCLUDE_REGULATED};
 
-static const event_field dlq_fields[] = {
-    {"v", EVENT_FIELD_INTEGER, REQ},          {"type", EVENT_FIELD_STRING, REQ},
-    {"reason", EVENT_FIELD_STRING, REQ},      {"message", EVENT_FIELD_STRING, REQ},
-    {"topic", EVENT_FIELD_STRING, REQ},       {"partition", EVENT_FIELD_INTEGER, REQ},
-    {"offset", EVENT_FIELD_INTEGER, REQ},     {"ts", EVENT_FIELD_INTEGER, REQ},
-    {"value", EVENT_FIELD_NULLABLE_BINARY, REQ}, {"key", EVENT_FIELD_BINARY, OPT},
-    {"event_id", EVENT_FIELD_STRING, OPT},
-};
-static const field_id dlq_ids[] = {F_V,         F_TYPE, F_REASON, F_MESSAGE, F_TOPIC, F_PARTITION,
-                                   F_OFFSET,    F_TS,   F_VALUE,  F_KEY,     F_EVENT_ID};
-
 #define SPEC(label, fields, ids) {label, fields, ids, sizeof fields / sizeof fields[0]}
 #define COUNT_CHECK(fields, ids) _Static_assert(sizeof fields / sizeof fields[0] == sizeof ids / sizeof ids[0], #ids)
 COUNT_CHECK(envelope_fields, envelope_ids);
@@ -133,7 +122,6 @@ COUNT_CHECK(upserted_fields, upserted_ids);
 COUNT_CHECK(experience_fields, experience_ids);
 COUNT_CHECK(confirmed_fields, confirmed_ids);
 COUNT_CHECK(match_fields, match_ids);
-COUNT_CHECK(dlq_fields, dlq_ids);
 
 static const message_spec envelope_spec = SPEC("envelope", envelope_fields, envelope_ids);
 static const message_spec upserted_spec = SPEC("profile.upserted", upserted_fields, upserted_ids);
@@ -141,16 +129,17 @@ static const message_spec experience_spec = SPEC("experience", experience_fields
 static const message_spec erased_spec = {"profile.erased", NULL, NULL, 0};
 static const message_spec confirmed_spec = SPEC("skills.confirmed", confirmed_fields, confirmed_ids);
 static const message_spec match_spec = SPEC("match.profile", match_fields, match_ids);
-static const message_spec dlq_spec = SPEC("dlq.record", dlq_fields, dlq_ids);
 
+/* The dead-letter record's table is dlq_record.c's, which encodes and decodes it. */
 static const message_spec *const all_specs[] = {&envelope_spec, &upserted_spec, &experience_spec, &erased_spec,
-                                                &confirmed_spec, &match_spec, &dlq_spec};
+                                                &confirmed_spec, &match_spec};
 
 const char *const event_codec_messages[] = {"envelope",         "profile.upserted", "experience", "profile.erased",
                                             "skills.confirmed", "match.profile",    "dlq.record", NULL};
 
 const event_field *event_codec_fields(const char *message, size_t *n) {
     static const event_field none[1] = {{"", EVENT_FIELD_INTEGER, false}};
+    if (!strcmp(message, DLQ_RECORD_TYPE)) return dlq_record_fields(n);
     for (size_t i = 0; i < sizeof all_specs / sizeof all_specs[0]; i++)
         if (!strcmp(all_specs[i]->name, message)) {
             *n = all_specs[i]->n;
@@ -623,53 +612,10 @@ fail:
     return -1;
 }
 
-/* --- dead-letter records --------------------------------------------------------------------- */
 
 static int pack_cstr(msgpack_packer *pk, const char *s) {
     size_t len = strlen(s);
     return msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, s, len);
-}
-
-static int pack_bytes(msgpack_packer *pk, const char *b, size_t len) {
-    return msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, b, len);
-}
-
-int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err) {
-    if (!rec->topic || !rec->message)
-        return event_fail(err, EVENT_ERR_MISSING_FIELD, "dlq record: topic and message are required");
-    size_t before = out->size, n = 0;
-    bool present[sizeof dlq_ids / sizeof dlq_ids[0]];
-    for (size_t f = 0; f < dlq_spec.n; f++) {
-        present[f] = dlq_fields[f].required || (dlq_ids[f] == F_KEY && rec->key) || (dlq_ids[f] == F_EVENT_ID && rec->event_id);
-        n += present[f];
-    }
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, n);
-    for (size_t f = 0; f < dlq_spec.n && !rc; f++) {
-        if (!present[f]) continue;
-        rc = pack_cstr(&pk, dlq_fields[f].name);
-        if (rc) break;
-        switch (dlq_ids[f]) {
-        case F_V: rc = msgpack_pack_int(&pk, EVENT_VERSION); break;
-        case F_TYPE: rc = pack_cstr(&pk, dlq_spec.name); break;
-        case F_REASON: rc = pack_cstr(&pk, event_reason_name(rec->reason)); break;
-        case F_MESSAGE: rc = pack_cstr(&pk, rec->message); break;
-        case F_TOPIC: rc = pack_cstr(&pk, rec->topic); break;
-        case F_PARTITION: rc = msgpack_pack_int32(&pk, rec->partition); break;
-        case F_OFFSET: rc = msgpack_pack_int64(&pk, rec->offset); break;
-        case F_TS: rc = msgpack_pack_int64(&pk, rec->ts); break;
-        case F_VALUE: rc = rec->value ? pack_bytes(&pk, rec->value, rec->value_len) : msgpack_pack_nil(&pk); break;
-        case F_KEY: rc = pack_bytes(&pk, rec->key, rec->key_len); break;
-        case F_EVENT_ID: rc = pack_cstr(&pk, rec->event_id); break;
-        default: break;
-        }
-    }
-    if (rc) {
-        out->size = before;
-        return event_fail(err, EVENT_ERR_NOMEM, "dlq record: out of memory");
-    }
-    return 0;
 }
 
 /* --- persistent user state ------------------------------------------------------------------- */

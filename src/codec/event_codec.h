@@ -1,5 +1,5 @@
-/* event_codec — the v1 event contract in code: strict decoding of the input events, encoding of
- * dead-letter records, and the encoding of the persistent per-user state. The decoded types
+/* event_codec — the v1 event contract in code: strict decoding of the input events, the
+ * contract's field tables, and the encoding of the persistent per-user state. The decoded types
  * (event, user_state) and the refusal reasons (event_reason) are plain data of the core
  * (user_state.h); this module only turns them into bytes and back.
  *
@@ -17,9 +17,8 @@
  * with docs/asyncapi.yaml. Semantic checks against the ROME index (unknown codes) are the
  * matcher's (matcher_run() refuses them).
  *
- * Dead-letter records (topic passerelle.dlq.v1): dlq_record_encode() writes what the DLQ
- * consumer needs to understand and replay the refused message: the original bytes, where they
- * came from and why they were refused.
+ * Dead-letter records (topic passerelle.dlq.v1) are dlq_record.h's; their field table is served
+ * by event_codec_fields("dlq.record") with the others.
  *
  * User state (stored in Redis by store_redis; the rules that change it are in user_state.h and
  * user_rules.h): the profile (incl. competence decisions), the ids of the last N applied events
@@ -102,31 +101,11 @@ typedef struct event_field {
 
 /* The fields of one message ("envelope", "profile.upserted", "experience", "profile.erased",
  * "skills.confirmed", "dlq.record") in contract order; NULL for an unknown name.
- * These are the very tables the decoder and the DLQ encoder run on. */
+ * These are the very tables the decoder and the DLQ record codec (dlq_record.h) run on. */
 const event_field *event_codec_fields(const char *message, size_t *n);
 
 /* The message names above, NULL-terminated. */
 extern const char *const event_codec_messages[];
-
-/* --- dead-letter records ---------------------------------------------------------------------- */
-
-/* One refused message. Strings are NUL-terminated; value/key are raw bytes. */
-typedef struct dlq_record {
-    const char *value;       /* the original message bytes; NULL when the message had no value */
-    size_t value_len;
-    const char *key;         /* the original Kafka key bytes; NULL when it had none */
-    size_t key_len;
-    const char *topic;       /* source topic */
-    int32_t partition;       /* source partition */
-    int64_t offset;          /* source offset */
-    int reason;              /* event_reason (the codec's, or user_outcome.dead_letter_reason) */
-    const char *message;     /* human explanation, naming the field */
-    const char *event_id;    /* when the envelope could be read; else NULL */
-    int64_t ts;              /* when it was dead-lettered, milliseconds since the epoch */
-} dlq_record;
-
-/* Appends the record as one MessagePack map (fields: event_codec_fields("dlq.record")). */
-int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err);
 
 /* --- persistent user state -------------------------------------------------------------------- */
 

@@ -11,6 +11,10 @@
 #include "msgpack_scan.h"
 #include "utf8.h"
 
+/* The px_code of a msgpack_json_error: PX_ENOMEM, PX_ELIMIT (too big, too deep, integer range)
+ * or PX_EINVAL. */
+static px_code msgpack_json_reason_code(int reason);
+
 #define json_fail(err, reason, ...) \
     px_error_set_reason((err), msgpack_json_reason_code(reason), (reason), __VA_ARGS__)
 
@@ -601,7 +605,7 @@ int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *
     return rc;
 }
 
-px_code msgpack_json_reason_code(int reason) {
+static px_code msgpack_json_reason_code(int reason) {
     switch (reason) {
     case MSGPACK_JSON_ERR_NOMEM: return PX_ENOMEM;
     case MSGPACK_JSON_ERR_TOO_BIG:

@@ -37,7 +37,9 @@
  * limit); msgpack input is checked by msgpack_scan() before any allocation.
  *
  * Errors: every function returns NULL / -1 and fills err with err->reason a msgpack_json_error,
- * err->code its kind (msgpack_json_reason_code) and a message naming the place ("$.experiences[2].title: invalid UTF-8 at byte 5").
+ * err->code its kind (PX_ENOMEM, PX_ELIMIT for too big, too deep or an integer out of range,
+ * else PX_EINVAL) and a message naming the place ("$.experiences[2].title: invalid UTF-8 at byte
+ * 5").
  * Ownership: returned cJSON trees belong to the caller (cJSON_Delete); returned text is freed with
  * cJSON_free(). Stateless and thread-safe. */
 #ifndef MSGPACK_JSON_H
@@ -78,9 +80,6 @@ typedef enum msgpack_json_error {
     MSGPACK_JSON_ERR_INT_RANGE = 12,      /* JSON integer literal beyond ±(2^53-1) */
     MSGPACK_JSON_ERR_BAD_SPECIAL = 13,    /* malformed {"$bin"} / {"$ext"} object */
 } msgpack_json_error;
-
-/* PX_ENOMEM, PX_ELIMIT (too big, too deep, integer range) or PX_EINVAL. */
-px_code msgpack_json_reason_code(int reason);
 
 /* msgpack → JSON, from an already unpacked object (its depth is checked here). */
 cJSON *msgpack_json_from_object(const msgpack_object *obj, const msgpack_json_limits *limits, px_error *err);

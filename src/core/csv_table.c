@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_array.h"
 #include "utf8.h"
 
 struct csv_table {
@@ -36,23 +37,13 @@ typedef struct parse_state {
     px_error *err;
 } parse_state;
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need) ncap *= 2;
-    void *nv = realloc(*v, ncap * elem);
-    if (!nv) return -1;
-    *v = nv;
-    *cap = ncap;
-    return 0;
-}
-
 static void on_field(void *data, size_t len, void *ctx) {
     parse_state *st = ctx;
     csv_table *t = st->t;
     if (st->failed) return;
     if (!st->header_done) {
-        if (grow((void **)&st->header, &st->header_cap, st->n_header + 1, sizeof *st->header) ||
+        if (px_array_reserve((void **)&st->header, &st->header_cap, st->n_header + 1,
+                             sizeof *st->header) ||
             !(st->header[st->n_header] = strndup(data ? data : "", len))) {
             st->failed = px_error_set(st->err, PX_ENOMEM, "%s: out of memory", t->path);
             return;
@@ -60,8 +51,8 @@ static void on_field(void *data, size_t len, void *ctx) {
         st->n_header++;
         return;
     }
-    if (grow((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) ||
-        grow((void **)&t->fields, &t->fields_cap, t->n_fields + 1, sizeof *t->fields)) {
+    if (px_array_reserve((void **)&t->text, &t->text_cap, t->text_len + len + 1, 1) ||
+        px_array_reserve((void **)&t->fields, &t->fields_cap, t->n_fields + 1, sizeof *t->fields)) {
         st->failed = px_error_set(st->err, PX_ENOMEM, "%s: out of memory", t->path);
         return;
     }
@@ -104,7 +95,7 @@ static void on_record(int terminator, void *ctx) {
                                   st->line, st->record_fields, t->n_header);
         return;
     }
-    if (grow((void **)&t->lines, &t->rows_cap, t->n_rows + 1, sizeof *t->lines)) {
+    if (px_array_reserve((void **)&t->lines, &t->rows_cap, t->n_rows + 1, sizeof *t->lines)) {
         st->failed = px_error_set(st->err, PX_ENOMEM, "%s: out of memory", t->path);
         return;
     }
@@ -122,7 +113,7 @@ static char *read_file(const char *path, size_t *len, px_error *err) {
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
-        if (grow((void **)&buf, &cap, n + 65536, 1)) {
+        if (px_array_reserve((void **)&buf, &cap, n + 65536, 1)) {
             px_error_set(err, PX_ENOMEM, "%s: out of memory", path);
             break;
         }
@@ -248,7 +239,6 @@ const char *csv_table_field(const csv_table *t, size_t row, size_t col) {
 
 uint32_t csv_table_line(const csv_table *t, size_t row) { return t->lines[row]; }
 const char *csv_table_path(const csv_table *t) { return t->path; }
-const char *csv_table_column_name(const csv_table *t, size_t col) { return t->column_names[col]; }
 
 int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err, const char *fmt, ...) {
     char what[PX_ERROR_MSG_MAX];

@@ -30,7 +30,6 @@ const char *csv_table_field(const csv_table *t, size_t row, size_t col);
 /* Physical line number (1-based, header = line 1) on which record `row` ends. */
 uint32_t csv_table_line(const csv_table *t, size_t row);
 const char *csv_table_path(const csv_table *t);
-const char *csv_table_column_name(const csv_table *t, size_t col);
 
 /* Reports an error about one field: "PATH:LINE: column 'NAME': <message>". Returns -1. */
 int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err, const char *fmt, ...)

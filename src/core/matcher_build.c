@@ -4,18 +4,14 @@
 #include <string.h>
 
 #include "matcher_private.h"
+#include "px_array.h"
 
 const rome_index *matcher_index(const matcher *m) { return m->idx; }
 const matcher_config *matcher_get_config(const matcher *m) { return &m->cfg; }
 
 int matcher_reserve(void **p, size_t *cap, size_t need, size_t elem, px_error *err) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 8;
-    while (n < need) n *= 2;
-    void *grown = realloc(*p, n * elem);
-    if (!grown) return px_error_set(err, PX_ENOMEM, "matcher: out of memory");
-    *p = grown;
-    *cap = n;
+    if (px_array_reserve(p, cap, need, elem))
+        return px_error_set(err, PX_ENOMEM, "matcher: out of memory");
     return 0;
 }
 

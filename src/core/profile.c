@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_array.h"
+
 static void strings_free(profile_strings *s) {
     for (size_t i = 0; i < s->n; i++) free(s->v[i]);
     free(s->v);
@@ -28,14 +30,10 @@ void profile_free(profile *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* Grows *v (of elements of size elem) so that it can hold one more element. */
+/* Makes room in *v (n elements of size elem) for one more. */
 static int grow(void **v, size_t *cap, size_t n, size_t elem, px_error *err) {
-    if (n < *cap) return 0;
-    size_t ncap = *cap ? *cap * 2 : 4;
-    void *nv = realloc(*v, ncap * elem);
-    if (!nv) return px_error_set(err, PX_ENOMEM, "profile: out of memory");
-    *v = nv;
-    *cap = ncap;
+    if (px_array_reserve(v, cap, n + 1, elem))
+        return px_error_set(err, PX_ENOMEM, "profile: out of memory");
     return 0;
 }
 

@@ -35,24 +35,3 @@ void px_error_clear(px_error *err) {
         err->msg[0] = '\0';
     }
 }
-
-const char *px_code_name(px_code code) {
-    switch (code) {
-    case PX_OK: return "ok";
-    case PX_ENOMEM: return "no_memory";
-    case PX_EINVAL: return "invalid";
-    case PX_ELIMIT: return "over_limit";
-    case PX_ENOTFOUND: return "not_found";
-    case PX_EIO: return "io";
-    case PX_ECONFIG: return "config";
-    case PX_EUNAVAILABLE: return "unavailable";
-    case PX_EREFUSED: return "refused";
-    case PX_ECLOSED: return "closed";
-    case PX_EFATAL: return "fatal";
-    }
-    return "unknown";
-}
-
-bool px_code_retriable(px_code code) {
-    return code == PX_ENOMEM || code == PX_EUNAVAILABLE;
-}

@@ -45,9 +45,4 @@ int px_error_set_reason(px_error *err, px_code code, int reason, const char *fmt
     __attribute__((format(printf, 4, 5)));
 void px_error_clear(px_error *err);
 
-/* "no_memory", "invalid", …: the code's stable name, for logs and metrics. */
-const char *px_code_name(px_code code);
-/* True for the codes worth retrying unchanged later (no memory, peer unavailable). */
-bool px_code_retriable(px_code code);
-
 #endif

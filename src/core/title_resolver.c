@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_array.h"
+
 #define WORD_MAX 64u /* longer words are cut (no ROME word comes close) */
 #define FUZZY_CANDIDATES 8u /* vocabulary words kept per misspelt query word */
 #define FUZZY_MIN_LEN 4u /* shorter query words are never corrected */
@@ -309,23 +311,13 @@ typedef struct builder {
     uint32_t cur_word;
 } builder;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need) ncap *= 2;
-    void *np = realloc(*p, ncap * elem);
-    if (!np) return -1;
-    *p = np;
-    *cap = ncap;
-    return 0;
-}
-
 static uint32_t vocab_add(builder *b, const char *s, size_t len) {
     title_resolver *r = b->r;
     uint32_t id = vocab_find(r, s, len);
     if (id != ROME_NONE) return id;
-    if (grow((void **)&r->pool, &b->pool_cap, b->pool_len + len, 1) ||
-        grow((void **)&r->word_off, &b->words_cap, (size_t)r->n_words + 2, sizeof *r->word_off))
+    if (px_array_reserve((void **)&r->pool, &b->pool_cap, b->pool_len + len, 1) ||
+        px_array_reserve((void **)&r->word_off, &b->words_cap, (size_t)r->n_words + 2,
+                         sizeof *r->word_off))
         return ROME_NONE;
     memcpy(r->pool + b->pool_len, s, len);
     r->word_off[r->n_words] = (uint32_t)b->pool_len;
@@ -367,11 +359,12 @@ static int add_variant(builder *b, uint32_t app, const word *words, size_t n, ui
         if (len == u && !memcmp(b->var_tokens + b->var_tok_off[v], ids, u * sizeof ids[0]))
             return 0;
     }
-    if (grow((void **)&b->var_tokens, &b->tokens_cap, b->n_tokens + u, sizeof *b->var_tokens) ||
-        grow((void **)&r->var_app, &b->apps_cap, (size_t)r->n_variants + 1, sizeof *r->var_app) ||
-        grow((void **)&b->var_tok_off, &b->offs_cap, (size_t)r->n_variants + 2,
-             sizeof *b->var_tok_off) ||
-        grow((void **)&r->var_acronym, &b->flags_cap, (size_t)r->n_variants + 1, 1))
+    size_t nv = r->n_variants;
+    if (px_array_reserve((void **)&b->var_tokens, &b->tokens_cap, b->n_tokens + u,
+                         sizeof *b->var_tokens) ||
+        px_array_reserve((void **)&r->var_app, &b->apps_cap, nv + 1, sizeof *r->var_app) ||
+        px_array_reserve((void **)&b->var_tok_off, &b->offs_cap, nv + 2, sizeof *b->var_tok_off) ||
+        px_array_reserve((void **)&r->var_acronym, &b->flags_cap, nv + 1, 1))
         return -1;
     r->var_acronym[r->n_variants] = acronym;
     if (!r->n_variants) b->var_tok_off[0] = 0;

@@ -19,6 +19,7 @@
 
 #include "profile.h"
 #include "px_error.h"
+#include "px_limits.h"
 
 /* Why an event was refused: err->reason of every decoding and rule function. The names are part
  * of the DLQ contract (field `reason`): never renumber or rename, only append. */
@@ -90,7 +91,7 @@ void event_free(event *ev);
  * profile's as_of_year is set to from an event's ts. Pure arithmetic: no locale, no timezone. */
 int32_t event_ts_year(int64_t ts_ms);
 
-#define USER_STATE_ROME_VERSION_MAX 32 /* bytes of a ROME version label (as in redis_endpoint.h) */
+#define USER_STATE_ROME_VERSION_MAX PX_VERSION_LABEL_MAX /* bytes of a version label (px_limits.h) */
 
 /* What passerelle keeps about one person between events. */
 typedef struct user_state {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlq_record.h"
 #include "event_codec.h"
 #include "matcher.h"
 #include "msgpack_json.h"

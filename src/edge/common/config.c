@@ -10,8 +10,8 @@
 #include <ini.h>
 
 #include "kafka_limits.h"
+#include "px_limits.h"
 
-#define BATCH_SIZE_MAX 100000       /* kafka_io's KAFKA_IO_MAX_BATCH */
 #define WAIT_MS_MAX 60000
 #define TIMEOUT_MS_MAX 3600000u     /* an hour: anything longer is a typo */
 #define MESSAGE_BYTES_MAX (16u << 20)
@@ -123,7 +123,7 @@ static const setting settings[] = {
     SIZE("limits", "max_title_bytes", limits.max_title_bytes, 1, TITLE_BYTES_MAX),
     SIZE("limits", "max_id_bytes", limits.max_id_bytes, 1, ID_BYTES_MAX),
     UNS("limits", "max_depth", limits.max_depth, 3, 32),
-    SIZE("limits", "batch_size", batch_size, 1, BATCH_SIZE_MAX),
+    SIZE("limits", "batch_size", batch_size, 1, PX_BATCH_MAX),
     UNS("limits", "batch_max_wait_ms", batch_max_wait_ms, 1, WAIT_MS_MAX),
 
     {"log", "level", K_SPECIAL, 0, 0, 0, parse_log_level, show_log_level, false},
@@ -152,6 +152,7 @@ typedef struct parse_ctx {
     px_error *err;
     bool failed;
     bool bootstrap_seen;
+    bool matching_only;        /* config_load_matching(): the other sections are passed over */
 } parse_ctx;
 
 static char **string_at(config *cfg, const setting *s) {
@@ -304,6 +305,7 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
 static int on_pair(void *user, const char *section, const char *name, const char *value) {
     parse_ctx *ctx = user;
     if (ctx->failed) return 0;
+    if (ctx->matching_only && strcmp(section, "matching")) return 1;
     px_error local;
     px_error_clear(&local);
     if (handle_pair(ctx, section, name, value, &local) == 0) return 1;
@@ -430,36 +432,57 @@ static int validate(parse_ctx *ctx, px_error *err) {
     return 0;
 }
 
-int config_load(const char *path, config **out, px_error *err) {
-    *out = NULL;
-    parse_ctx ctx = {.path = path, .err = err};
-    ctx.file = fopen(path, "r");
-    if (!ctx.file) return config_fail(err, CONFIG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    ctx.cfg = config_default(err);
-    if (!ctx.cfg) {
-        fclose(ctx.file);
+/* Reads ctx->path into a new ctx->cfg (the defaults, then the file's pairs): 0, or -1 with
+ * ctx->err set and ctx->cfg to free (NULL when the file could not be opened). */
+static int parse_file(parse_ctx *ctx) {
+    px_error *err = ctx->err;
+    const char *path = ctx->path;
+    ctx->file = fopen(path, "r");
+    if (!ctx->file)
+        return config_fail(err, CONFIG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ctx->cfg = config_default(err);
+    if (!ctx->cfg) {
+        fclose(ctx->file);
         return -1;
     }
     /* The defaults say "embedded"; a file that names no bootstrap.servers keeps it. */
-    int rc = ini_parse_stream(read_line, &ctx, on_pair, &ctx);
-    bool read_error = ferror(ctx.file);
-    fclose(ctx.file);
-    if (!ctx.failed && read_error) {
-        ctx.failed = true;
+    int rc = ini_parse_stream(read_line, ctx, on_pair, ctx);
+    bool read_error = ferror(ctx->file);
+    fclose(ctx->file);
+    if (!ctx->failed && read_error) {
+        ctx->failed = true;
         config_fail(err, CONFIG_ERR_IO, "%s: read error", path);
     }
-    if (!ctx.failed && rc > 0) {
-        ctx.failed = true;
-        config_fail(err, CONFIG_ERR_SYNTAX, "%s:%d: not a [section], key = value, comment or blank line", path, rc);
-    } else if (!ctx.failed && rc < 0) {
-        ctx.failed = true;
+    if (!ctx->failed && rc > 0) {
+        ctx->failed = true;
+        config_fail(err, CONFIG_ERR_SYNTAX,
+                    "%s:%d: not a [section], key = value, comment or blank line", path, rc);
+    } else if (!ctx->failed && rc < 0) {
+        ctx->failed = true;
         config_fail(err, CONFIG_ERR_NOMEM, "%s: libinih could not allocate its line buffer", path);
     }
-    if (ctx.failed || validate(&ctx, err)) {
+    return ctx->failed ? -1 : 0;
+}
+
+int config_load(const char *path, config **out, px_error *err) {
+    *out = NULL;
+    parse_ctx ctx = {.path = path, .err = err};
+    if (parse_file(&ctx) || validate(&ctx, err)) {
         config_free(ctx.cfg);
         return -1;
     }
     *out = ctx.cfg;
+    return 0;
+}
+
+int config_load_matching(const char *path, matcher_config *out, px_error *err) {
+    parse_ctx ctx = {.path = path, .err = err, .matching_only = true};
+    if (parse_file(&ctx)) {
+        config_free(ctx.cfg);
+        return -1;
+    }
+    *out = ctx.cfg->matching;
+    config_free(ctx.cfg);
     return 0;
 }
 

@@ -109,6 +109,12 @@ config *config_default(px_error *err);
 /* Reads and validates path. Returns 0 and *out, or -1 with err (file:line: [section] key: …). */
 int config_load(const char *path, config **out, px_error *err);
 
+/* Reads only the [matching] section of path, as config_load() would (same syntax checks and
+ * file:line errors): *out becomes matcher_config_default() with the file's [matching] keys
+ * applied. Every other section is passed over unchecked, so that a passerelled configuration
+ * can tune `passerelle match`. *out is left as it was on failure. */
+int config_load_matching(const char *path, matcher_config *out, px_error *err);
+
 void config_free(config *cfg);
 
 /* Writes the effective configuration as INI text that config_load() reads back to the same

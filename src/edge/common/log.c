@@ -41,8 +41,6 @@ void px_log_set_level(px_log *log, px_log_level level) {
     if (log && px_log_level_name(level)) log->level = level;
 }
 
-px_log_level px_log_get_level(const px_log *log) { return log ? log->level : PX_LOG_ERR; }
-
 bool px_log_enabled(const px_log *log, px_log_level level) { return log && level <= log->level; }
 
 const char *px_log_level_name(px_log_level level) {

@@ -79,7 +79,6 @@ px_log *px_log_new(int fd, px_log_level level, uint64_t user_hash_seed, px_error
 void px_log_free(px_log *log);
 
 void px_log_set_level(px_log *log, px_log_level level);
-px_log_level px_log_get_level(const px_log *log);
 /* True when a line of this level would be written: lets callers skip building costly fields. */
 bool px_log_enabled(const px_log *log, px_log_level level);
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_array.h"
+
 #define METRICS_DEFAULT_MAX_SERIES 64
 
 struct metrics_series {
@@ -69,17 +71,6 @@ void metrics_free(metrics *m) {
     for (size_t i = 0; i < m->n_families; i++) family_free(m->families[i]);
     free(m->families);
     free(m);
-}
-
-/* Grows *v (an array of pointers) so that one more fits; 0 on success. */
-static int grow_pointer_array(void ***v, size_t n, size_t *cap) {
-    if (n < *cap) return 0;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void **nv = realloc(*v, ncap * sizeof *nv);
-    if (!nv) return -1;
-    *v = nv;
-    *cap = ncap;
-    return 0;
 }
 
 static bool is_name_char(char c, bool first, bool allow_colon) {
@@ -162,7 +153,8 @@ fail:
 }
 
 static int family_add_series(metrics_family *f, metrics_series *s) {
-    if (grow_pointer_array((void ***)&f->series, f->n_series, &f->cap_series)) return -1;
+    if (px_array_reserve((void **)&f->series, &f->cap_series, f->n_series + 1, sizeof *f->series))
+        return -1;
     f->series[f->n_series++] = s;
     return 0;
 }
@@ -197,7 +189,9 @@ metrics_family *metrics_register(metrics *m, const metrics_spec *spec, px_error 
             goto oom;
         }
     }
-    if (grow_pointer_array((void ***)&m->families, m->n_families, &m->cap_families)) goto oom;
+    if (px_array_reserve((void **)&m->families, &m->cap_families, m->n_families + 1,
+                         sizeof *m->families))
+        goto oom;
     m->families[m->n_families++] = f;
     return f;
 oom:

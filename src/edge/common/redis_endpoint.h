@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "px_error.h"
+#include "px_limits.h"
 
 #define REDIS_ENDPOINT_HOST_MAX 255      /* bytes, DNS names are at most 253 */
 #define REDIS_ENDPOINT_PATH_MAX 107      /* sun_path is 108 bytes including the NUL */
@@ -34,7 +35,7 @@
 #define REDIS_ENDPOINT_DEFAULT_PORT 6379
 #define REDIS_ENDPOINT_DEFAULT_PREFIX "passerelle:"
 /* Snapshot version labels: 1..32 bytes of [A-Za-z0-9._-] (no ':', it separates key parts). */
-#define REDIS_ENDPOINT_VERSION_MAX 32
+#define REDIS_ENDPOINT_VERSION_MAX PX_VERSION_LABEL_MAX
 /* Longest key or channel name this module builds, including the NUL. */
 #define REDIS_ENDPOINT_KEY_MAX (REDIS_ENDPOINT_PREFIX_MAX + 9 + REDIS_ENDPOINT_VERSION_MAX + 1 + 16 + 1)
 

@@ -398,8 +398,6 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
 
 int http_server_port(const http_server *s) { return s ? s->port : -1; }
 
-size_t http_server_connections(const http_server *s) { return s ? s->n_connections : 0; }
-
 void http_server_close(http_server *s, http_server_close_cb cb) {
     if (!s || s->closing) return;
     s->closing = true;

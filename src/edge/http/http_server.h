@@ -71,9 +71,6 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
 /* The port actually bound (useful with port 0). */
 int http_server_port(const http_server *server);
 
-/* Number of open client connections (for tests and a gauge). */
-size_t http_server_connections(const http_server *server);
-
 /* Called once, from the loop, when a closing server no longer refers to the loop (see "Closing"
  * above). The owner calls http_server_free(s) here or later. */
 typedef void (*http_server_close_cb)(http_server *server, void *opaque);

@@ -72,7 +72,7 @@
 #include "redis_endpoint.h"
 
 #define STORE_REDIS_KEY_MAX 1024          /* bytes in a caller's key (before the prefix) */
-#define STORE_REDIS_BATCH_MAX 100000      /* hard ceiling of options.max_batch (= kafka_io's largest batch) */
+#define STORE_REDIS_BATCH_MAX PX_BATCH_MAX /* hard ceiling of options.max_batch (px_limits.h) */
 
 typedef struct store_redis store_redis;
 

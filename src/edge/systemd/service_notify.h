@@ -5,7 +5,8 @@
  *   service_notify_status()    STATUS=… (what it is doing: partitions, ROME version, events/s);
  *   service_notify_watchdog()  WATCHDOG=1, from a uv timer every service_notify_watchdog_usec();
  *   service_notify_stopping()  STOPPING=1 (+ STATUS=) when shutdown starts;
- *   service_notify_extend_timeout() EXTEND_TIMEOUT_USEC=…, while a slow start (index load) goes on.
+ *   service_notify_extend_timeout() EXTEND_TIMEOUT_USEC=…, before a slow start step (the daemon
+ *                              sends it before loading a local ROME index, see daemon_index.c).
  *
  * When NOTIFY_SOCKET is unset (run by hand, in a container) every call is a no-op that returns 0:
  * the daemon calls them unconditionally. The environment is never unset, so the watchdog keeps
