@@ -65,6 +65,7 @@
 #include <uv.h>
 
 #include "px_error.h"
+#include "px_limits.h"
 
 typedef struct kafka_io kafka_io;
 
@@ -138,7 +139,7 @@ typedef struct kafka_io_options {
 } kafka_io_options;
 
 #define KAFKA_IO_MAX_TOPICS 16
-#define KAFKA_IO_MAX_BATCH 100000
+#define KAFKA_IO_MAX_BATCH PX_BATCH_MAX /* px_limits.h: config and store_redis agree */
 #define KAFKA_IO_DEFAULT_BATCH 500
 #define KAFKA_IO_DEFAULT_WAIT_MS 20
 
