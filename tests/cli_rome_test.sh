@@ -43,7 +43,7 @@ check "fixture build" "$bin" rome build --rome "$fx" -o "$tmp/fx.snap"
 printf '\x01' | dd of="$tmp/fx.snap" bs=1 seek=8 conv=notrunc status=none
 "$bin" rome info --snapshot "$tmp/fx.snap" >/dev/null 2>"$tmp/err"; rc=$?
 check "old-format snapshot refused" test $rc -eq 1
-check "old format explained" grep -q "format version 1, this build reads version 2; rebuild it" "$tmp/err"
+check "old format explained" grep -q "format version 1, this build reads version 3; rebuild it" "$tmp/err"
 rm "$fx"/unix_texte_* "$fx"/unix_referentiel_code_rome_riasec_* "$fx"/unix_arborescence_*
 "$bin" rome info --rome "$fx" >"$tmp/fx-info.txt"
 check "absent optional files named" grep -q "optional files absent  unix_texte, unix_referentiel_code_rome_riasec, unix_arborescence_centre_interet, unix_arborescence_secteur_activite, unix_arborescence_thematique" "$tmp/fx-info.txt"
