@@ -99,11 +99,12 @@ static int check_code(const char *code, size_t cap, const char *what, uint32_t i
     return 0;
 }
 
-/* ESCO links: offsets span the links, each URI is a non-empty pool string, relations are known
- * and non-decreasing per source, no URI twice per source (rows are short: the real maximum is
- * 53 per fiche). */
+/* ESCO links: offsets span the links, each URI offset is inside the pool and not the empty
+ * string, relations are known and non-decreasing per source, no URI twice per source (rows are
+ * short: the real maximum is 53 per fiche). As for labels, the pool is not read: 14,627 random
+ * reads into it tripled the real snapshot's load time, and the checksum covers its bytes. */
 static int check_esco(const rome_esco_csr *csr, uint32_t n_sources, uint32_t n_links,
-                      uint32_t pool, const char *const strings, const char *name, px_error *err) {
+                      uint32_t pool, const char *name, px_error *err) {
     if (csr->offsets[0] != 0 || csr->offsets[n_sources] != n_links)
         return px_error_set(err, PX_EINVAL, "snapshot: %s offsets do not span the %u links", name,
                             n_links);
@@ -114,9 +115,9 @@ static int check_esco(const rome_esco_csr *csr, uint32_t n_sources, uint32_t n_l
                                 name, s);
         for (uint32_t k = lo; k < hi; k++) {
             const rome_esco_link *l = &csr->links[k];
-            if (l->uri == 0 || l->uri >= pool || strings[l->uri - 1] != '\0' || !strings[l->uri])
-                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u: URI offset %u is not "
-                                    "a string of the pool", name, k, l->uri);
+            if (l->uri == 0 || l->uri >= pool)
+                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u: URI offset %u is "
+                                    "outside the string pool", name, k, l->uri);
             if (l->relation > ROME_ESCO_NARROW || l->reserved[0] || l->reserved[1] ||
                 l->reserved[2])
                 return px_error_set(err, PX_EINVAL, "snapshot: %s link %u has relation %u",
@@ -220,9 +221,8 @@ static int validate(const rome_index *idx, px_error *err) {
            check_csr(&idx->fiche_tags, n->fiches, n->fiche_tag_links, n->tags, "fiche→tag", err) ||
            check_csr(&idx->tag_fiches, n->tags, n->fiche_tag_links, n->fiches, "tag→fiche", err) ||
            check_esco(&idx->appellation_esco, n->appellations, n->esco_appellation_links, pool,
-                      idx->strings, "appellation→ESCO", err) ||
-           check_esco(&idx->fiche_esco, n->fiches, n->esco_fiche_links, pool, idx->strings,
-                      "fiche→ESCO", err);
+                      "appellation→ESCO", err) ||
+           check_esco(&idx->fiche_esco, n->fiches, n->esco_fiche_links, pool, "fiche→ESCO", err);
 }
 
 rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {
