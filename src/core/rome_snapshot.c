@@ -101,8 +101,8 @@ static int check_code(const char *code, size_t cap, const char *what, uint32_t i
 
 /* ESCO links: offsets span the links, each URI offset is inside the pool and not the empty
  * string, relations are known and non-decreasing per source, no URI twice per source (rows are
- * short: the real maximum is 53 per fiche). As for labels, the pool is not read: 14,627 random
- * reads into it tripled the real snapshot's load time, and the checksum covers its bytes. */
+ * short: the real maximum is 53 per fiche). As for labels, the pool is not read (a random read
+ * per link); the checksum covers its bytes. */
 static int check_esco(const rome_esco_csr *csr, uint32_t n_sources, uint32_t n_links,
                       uint32_t pool, const char *name, px_error *err) {
     if (csr->offsets[0] != 0 || csr->offsets[n_sources] != n_links)
