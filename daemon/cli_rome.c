@@ -232,7 +232,8 @@ static int cmd_info(const rome_opts *o) {
                    n->esco_rows, n->esco_skipped, esco_apps, n->appellations, esco_fiches,
                    n->fiches);
         else
-            printf("  ESCO crosswalk         absent (no *mapping_esco_rome*.csv: no esco fields)\n");
+            printf("  ESCO crosswalk         absent (no *mapping_esco_rome*.csv: no esco "
+                   "fields)\n");
         printf("  memory                 %6.1f MiB\n", rome_index_memory(idx) / 1048576.0);
         if (report.warnings)
             printf("  warnings               %6u rows skipped (first: %s)\n", report.warnings, report.first_warning);
