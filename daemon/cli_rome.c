@@ -146,6 +146,12 @@ static int cmd_info(const rome_opts *o) {
     snprintf(attribution, sizeof attribution, ROME_ATTRIBUTION_FMT, idx->rome_major, idx->rome_version);
     extra_counts x;
     count_extras(idx, &x);
+    /* ESCO crosswalk coverage: appellations and fiches with at least one ESCO occupation. */
+    uint32_t esco_apps = 0, esco_fiches = 0;
+    for (uint32_t a = 0; a < n->appellations; a++)
+        esco_apps += rome_esco_count(&idx->appellation_esco, a) > 0;
+    for (uint32_t f = 0; f < n->fiches; f++)
+        esco_fiches += rome_esco_count(&idx->fiche_esco, f) > 0;
     char missing[512] = "";
     for (size_t i = 0, len = 0; i < N_OPTIONAL_FILES; i++)
         if (!(n->optional_files & OPTIONAL_FILES[i].bit))
@@ -180,6 +186,17 @@ static int cmd_info(const rome_opts *o) {
         for (size_t i = 0; i < N_OPTIONAL_FILES; i++)
             if (!(n->optional_files & OPTIONAL_FILES[i].bit))
                 cJSON_AddItemToArray(jm, cJSON_CreateString(OPTIONAL_FILES[i].file));
+        if (rome_has_esco(idx)) {
+            cJSON *je = cJSON_AddObjectToObject(j, "esco");
+            cJSON_AddNumberToObject(je, "rows", n->esco_rows);
+            cJSON_AddNumberToObject(je, "rows_skipped_unknown_appellation", n->esco_skipped);
+            cJSON_AddNumberToObject(je, "appellation_links", n->esco_appellation_links);
+            cJSON_AddNumberToObject(je, "fiche_links", n->esco_fiche_links);
+            cJSON_AddNumberToObject(je, "appellations_reached", esco_apps);
+            cJSON_AddNumberToObject(je, "fiches_reached", esco_fiches);
+        } else {
+            cJSON_AddNullToObject(j, "esco");
+        }
         cJSON_AddNumberToObject(j, "memory_bytes", (double)rome_index_memory(idx));
         cJSON_AddNumberToObject(j, "warnings", report.warnings);
         cJSON_AddStringToObject(j, "attribution", attribution);
@@ -209,6 +226,14 @@ static int cmd_info(const rome_opts *o) {
             }
         if (*missing)
             printf("  optional files absent  %s (their fields are empty)\n", missing);
+        if (rome_has_esco(idx))
+            printf("  ESCO crosswalk         %6u rows, %u skipped (unknown appellation); reaches "
+                   "%u of %u appellations, %u of %u fiches\n",
+                   n->esco_rows, n->esco_skipped, esco_apps, n->appellations, esco_fiches,
+                   n->fiches);
+        else
+            printf("  ESCO crosswalk         absent (no *mapping_esco_rome*.csv: no esco "
+                   "fields)\n");
         printf("  memory                 %6.1f MiB\n", rome_index_memory(idx) / 1048576.0);
         if (report.warnings)
             printf("  warnings               %6u rows skipped (first: %s)\n", report.warnings, report.first_warning);

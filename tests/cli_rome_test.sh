@@ -40,10 +40,15 @@ check "fixture show text: réglementé" grep -q "Emploi réglementé  *oui" "$tm
 check "fixture show text: definition" grep -q '^    Soigne des patients "de nuit" (fixture).$' "$tmp/fx.txt"
 check "fixture show text: appellation flag" grep -q "5002  Soignant / Soignante de test \[réglementé\]" "$tmp/fx.txt"
 check "fixture build" "$bin" rome build --rome "$fx" -o "$tmp/fx.snap"
+"$bin" rome info --snapshot "$tmp/fx.snap" --json >"$tmp/fx-esco.json"
+check "fixture info: ESCO coverage (json)" json "j.esco.rows===6 && j.esco.rows_skipped_unknown_appellation===1 && \
+    j.esco.appellations_reached===3 && j.esco.fiches_reached===2 && j.esco.fiche_links===4" <"$tmp/fx-esco.json"
+"$bin" rome info --rome "$fx" >"$tmp/fx-esco.txt"
+check "fixture info: ESCO coverage" grep -q "ESCO crosswalk  *6 rows, 1 skipped (unknown appellation); reaches 3 of 4 appellations, 2 of 3 fiches" "$tmp/fx-esco.txt"
 printf '\x01' | dd of="$tmp/fx.snap" bs=1 seek=8 conv=notrunc status=none
 "$bin" rome info --snapshot "$tmp/fx.snap" >/dev/null 2>"$tmp/err"; rc=$?
 check "old-format snapshot refused" test $rc -eq 1
-check "old format explained" grep -q "format version 1, this build reads version 2; rebuild it" "$tmp/err"
+check "old format explained" grep -q "format version 1, this build reads version 3; rebuild it" "$tmp/err"
 rm "$fx"/unix_texte_* "$fx"/unix_referentiel_code_rome_riasec_* "$fx"/unix_arborescence_*
 "$bin" rome info --rome "$fx" >"$tmp/fx-info.txt"
 check "absent optional files named" grep -q "optional files absent  unix_texte, unix_referentiel_code_rome_riasec, unix_arborescence_centre_interet, unix_arborescence_secteur_activite, unix_arborescence_thematique" "$tmp/fx-info.txt"
@@ -65,6 +70,7 @@ else
     check "info --json keys" json "j.version===60 && j.fiches===1584 && j.appellations===13120 && j.competences===18317 && j.savoirs===15354 && j.contextes===179" <"$tmp/info.json"
     check "info --json optional files" json "j.optional_files_missing.length===0 && j.fiches_with_definition===1584 && j.fiches_with_riasec===1584 && j.tags.centre_interet.tags===30 && j.tags.secteur.tags===35 && j.tags.sous_secteur.tags===40 && j.tags.theme.tags===17 && j.fiche_tag_links===9394" <"$tmp/info.json"
     check "attribution" grep -q "Source : France Travail, ROME 4.0 version 60" "$tmp/info.json"
+    check "info --json ESCO coverage" json "j.esco.rows===11118 && j.esco.rows_skipped_unknown_appellation===0 && j.esco.appellations_reached===11118 && j.esco.fiches_reached===1421" <"$tmp/info.json"
     check "build" "$bin" rome build --rome "$rome" -o "$tmp/rome.snap"
     "$bin" rome info --snapshot "$tmp/rome.snap" --json >"$tmp/info2.json"
     # Same referential either way; only the resident size differs (the snapshot keeps its header).

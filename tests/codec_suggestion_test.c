@@ -4,6 +4,7 @@
  * branch is reached whatever the matcher decides, and on a real match for determinism. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,10 +23,31 @@ typedef struct fixture {
     matcher *m;
 } fixture;
 
-static int setup(void **state) {
+/* A small ESCO crosswalk over the fixture's appellations 5001 (D1505), 5002 and 5006 (J1501). */
+static const char ESCO_CROSSWALK[] =
+    "Mapping project name,ESCO - ROME (codec fixture)\r\n\r\n"
+    "classification 1 ID,classification 1 prefered label,classification 2 ID,"
+    "classification 2 prefered label,mapping relation\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000001,a,5001,a,"
+    "skos:broadMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000002,b,5001,b,"
+    "skos:exactMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000003,c,5006,c,"
+    "skos:narrowMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000004,d,5002,d,"
+    "skos:closeMatch\r\n";
+#define ESCO_URI(n) "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-00000000000" n
+
+/* The fixture index, with the crosswalk when `esco`, and its matcher. */
+static fixture *fixture_load(bool esco) {
     char dir[512];
     px_error err = {0};
-    if (rome_fixture_make(FIXTURE_DIR, dir, sizeof dir)) return -1;
+    if (rome_fixture_make(FIXTURE_DIR, dir, sizeof dir)) return NULL;
+    if (esco) {
+        int rc = rome_fixture_write(dir, "mapping_esco_rome", ESCO_CROSSWALK,
+                                    sizeof ESCO_CROSSWALK - 1);
+        assert_int_equal(rc, 0);
+    }
     fixture *f = calloc(1, sizeof *f);
     f->idx = rome_load_csv(dir, NULL, &err);
     rome_fixture_remove(dir);
@@ -36,15 +58,22 @@ static int setup(void **state) {
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_night", "300803", &err), 0);
     f->m = matcher_build(f->idx, &cfg, &err);
     if (!f->m) fail_msg("matcher: %s", err.msg);
-    *state = f;
-    return 0;
+    return f;
 }
 
-static int teardown(void **state) {
-    fixture *f = *state;
+static void fixture_free(fixture *f) {
     matcher_free(f->m);
     rome_index_free(f->idx);
     free(f);
+}
+
+static int setup(void **state) {
+    *state = fixture_load(false);
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    fixture_free(*state);
     return 0;
 }
 
@@ -356,12 +385,98 @@ static void test_deterministic(void **state) {
     matcher_scratch_free(s);
 }
 
+/* "2:exact 1:broad" for an esco array (the URIs' last digit, then the relation). */
+static void expect_esco(const cJSON *esco, const char *want) {
+    char got[128] = "";
+    size_t len = 0;
+    const cJSON *l;
+    static const char *const keys[] = {"uri", "relation"};
+    cJSON_ArrayForEach(l, esco) {
+        assert_keys(l, keys, 2);
+        const char *uri = at(l, "uri")->valuestring;
+        assert_true(!strncmp(uri, ESCO_URI(""), strlen(ESCO_URI(""))));
+        len += (size_t)snprintf(got + len, sizeof got - len, "%s%s:%s", len ? " " : "",
+                                uri + strlen(uri) - 1, at(l, "relation")->valuestring);
+    }
+    assert_string_equal(got, want);
+}
+
+/* A real match of one appellation (5001), one fiche code (J1501) and a confirmed competence,
+ * encoded as jobs.suggested. */
+static cJSON *real_match_json(const fixture *f) {
+    px_error err = {0};
+    matcher_scratch *s = matcher_scratch_new(f->m, &err);
+    assert_non_null(s);
+    profile p = {0};
+    profile_experience *e = profile_add_experience(&p, &err);
+    e->kind = PROFILE_EXP_APPELLATION;
+    e->appellation = 5001;
+    e = profile_add_experience(&p, &err);
+    e->kind = PROFILE_EXP_ROME;
+    snprintf(e->rome, sizeof e->rome, "J1501");
+    profile_codes_push(&p.confirmed, 100004, &err);
+    p.include_regulated = true;
+    match_result r = {0};
+    assert_int_equal(matcher_run(f->m, s, &p, &r, &err), 0);
+    cJSON *json = jobs_json(f, &r);
+    match_result_free(&r);
+    profile_free(&p);
+    matcher_scratch_free(s);
+    return json;
+}
+
+/* With the crosswalk, jobs and resolved experiences carry `esco`; without, the output is the one
+ * it always was: the same JSON once the esco keys are taken away, and no esco key at all. */
+static void test_esco(void **state) {
+    const fixture *plain = *state;
+    fixture *f = fixture_load(true);
+    assert_true(rome_has_esco(f->idx));
+    assert_false(rome_has_esco(plain->idx));
+
+    match_result r;
+    hand_result(f, &r);
+    cJSON *json = jobs_json(f, &r);
+    const cJSON *job = cJSON_GetArrayItem(at(json, "jobs"), 0);
+    assert_int_equal(cJSON_GetArraySize(job), 16);
+    assert_string_equal(cJSON_GetArrayItem(job, 15)->string, "esco"); /* after the 15 of before */
+    expect_esco(at(job, "esco"), "4:close 3:narrow"); /* J1501: 5002 and 5006, best first */
+    cJSON_Delete(json);
+    match_result_free(&r);
+
+    cJSON *with = real_match_json(f), *without = real_match_json(plain);
+    const cJSON *exps = at(with, "experiences");
+    expect_esco(at(cJSON_GetArrayItem(exps, 0), "esco"), "2:exact 1:broad"); /* appellation */
+    expect_esco(at(cJSON_GetArrayItem(exps, 1), "esco"), "4:close 3:narrow"); /* fiche code */
+    int n_jobs = 0;
+    cJSON *x;
+    cJSON_ArrayForEach(x, at(with, "jobs")) {
+        const char *rome = at(x, "rome")->valuestring;
+        expect_esco(at(x, "esco"), !strcmp(rome, "D1505")   ? "2:exact 1:broad"
+                                   : !strcmp(rome, "J1501") ? "4:close 3:narrow"
+                                                            : "");
+        n_jobs++;
+    }
+    assert_true(n_jobs > 0);
+    char *text = cJSON_PrintUnformatted(without);
+    assert_null(strstr(text, "esco"));
+    cJSON_free(text);
+    const char *const lists[] = {"jobs", "experiences"};
+    for (int k = 0; k < 2; k++)
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(with, lists[k]))
+            cJSON_DeleteItemFromObjectCaseSensitive(x, "esco");
+    assert_true(cJSON_Compare(with, without, true));
+    cJSON_Delete(with);
+    cJSON_Delete(without);
+    fixture_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_fields),
         cmocka_unit_test(test_excluded),
         cmocka_unit_test(test_bad_removals),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_esco),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_table.h"
 #include "rome_fixture.h"
 #include "rome_load.h"
 #include "rome_snapshot.h"
@@ -16,6 +17,10 @@
 #ifndef FIXTURE_DIR
 #error "FIXTURE_DIR must point to tests/fixtures/rome_mini"
 #endif
+
+/* The fixture crosswalk's URIs differ in their last hex digit only. */
+#define ESCO_URI(last)                                                                             \
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-00000000000" last
 
 typedef struct fixture {
     char dir[512];
@@ -293,7 +298,7 @@ static void test_fiche_details_and_tags(void **state) {
     rome_index *idx = load_ok(*state, NULL);
     assert_int_equal(idx->n.optional_files, ROME_OPT_TEXTE | ROME_OPT_RIASEC |
                                                 ROME_OPT_CENTRE_INTERET | ROME_OPT_SECTEUR |
-                                                ROME_OPT_THEME);
+                                                ROME_OPT_THEME | ROME_OPT_ESCO);
     const rome_fiche *d1505 = fiche(idx, "D1505"), *j1501 = fiche(idx, "J1501"),
                      *d1106 = fiche(idx, "D1106");
     assert_string_equal(d1505->parent, "D1505");
@@ -378,7 +383,7 @@ static void test_fiche_details_and_tags(void **state) {
 
 static const char *const OPTIONAL_STEMS[] = {
     "texte", "referentiel_code_rome_riasec", "arborescence_centre_interet",
-    "arborescence_secteur_activite", "arborescence_thematique"};
+    "arborescence_secteur_activite", "arborescence_thematique", "mapping_esco_rome"};
 
 static void remove_stem(const fixture *f, const char *stem) {
     char path[1024];
@@ -408,6 +413,10 @@ static void test_optional_files_absent(void **state) {
     assert_int_equal(idx->n.tags, 0);
     assert_int_equal(idx->n.fiche_tag_links, 0);
     assert_int_equal(idx->n.fiches, 3);
+    assert_false(rome_has_esco(idx));
+    assert_int_equal(idx->n.esco_rows + idx->n.esco_appellation_links + idx->n.esco_fiche_links, 0);
+    for (uint32_t i = 0; i < idx->n.appellations; i++)
+        assert_int_equal(rome_esco_count(&idx->appellation_esco, i), 0);
     for (uint32_t i = 0; i < idx->n.fiches; i++) {
         const rome_fiche *fi = &idx->fiches[i];
         assert_int_equal(fi->definition, 0);
@@ -560,6 +569,11 @@ static void test_snapshot_round_trip(void **state) {
     assert_int_equal(back->n.tags, 8);
     assert_int_equal(rome_tag_find(back, ROME_TAG_SOUS_SECTEUR, "124"), 5);
     assert_int_equal(back->n.optional_files, idx->n.optional_files);
+    assert_true(rome_has_esco(back));
+    uint32_t a5003 = rome_appellation_find(back, 5003);
+    assert_int_equal(rome_esco_count(&back->appellation_esco, a5003), 2);
+    assert_string_equal(rome_str(back, rome_esco_links(&back->fiche_esco, d1505)[0].uri),
+                        ESCO_URI("b"));
 
     /* Every single flipped byte is refused (header fields or checksum catch it). */
     unsigned char *bad = malloc(len);
@@ -583,7 +597,7 @@ static void test_snapshot_round_trip(void **state) {
     memcpy(bad, buf, len);
     bad[8] = 1;
     assert_null(rome_snapshot_decode(bad, len, &err));
-    assert_non_null(strstr(err.msg, "format version 1, this build reads version 2"));
+    assert_non_null(strstr(err.msg, "format version 1, this build reads version 3"));
     assert_non_null(strstr(err.msg, "rome build"));
     memcpy(bad, buf, len);
     bad[0] = 'X';
@@ -610,6 +624,116 @@ static void test_snapshot_file(void **state) {
     assert_null(rome_snapshot_load(path, &err));
     assert_non_null(strstr(err.msg, "cannot open"));
     rome_index_free(idx);
+}
+
+/* --- The ESCO crosswalk (tests/fixtures/rome_mini/mapping_esco_rome.csv: 16 metadata lines,
+ * the header on line 17, six rows on lines 18-23, CRLF). --------------------------------- */
+
+static void expect_links(const rome_index *idx, const rome_esco_csr *csr, uint32_t source,
+                         const char *want) {
+    char got[256] = "";
+    size_t len = 0;
+    const rome_esco_link *l = rome_esco_links(csr, source);
+    for (uint32_t k = 0; k < rome_esco_count(csr, source); k++) {
+        const char *uri = rome_str(idx, l[k].uri);
+        len += (size_t)snprintf(got + len, sizeof got - len, "%s%s:%s", k ? " " : "",
+                                uri + strlen(uri) - 1, rome_esco_relation_name(l[k].relation));
+    }
+    assert_string_equal(got, want);
+}
+
+static void test_esco_crosswalk(void **state) {
+    rome_load_report report;
+    rome_index *idx = load_ok(*state, &report);
+    assert_true(rome_has_esco(idx));
+    assert_int_equal(report.warnings, 0); /* an unknown appellation is coverage, not a warning */
+    assert_int_equal(idx->n.esco_rows, 6);
+    assert_int_equal(idx->n.esco_skipped, 1); /* appellation 99999 */
+    assert_int_equal(idx->n.esco_appellation_links, 5);
+    assert_int_equal(idx->n.esco_fiche_links, 4);
+    const rome_esco_csr *app = &idx->appellation_esco, *fiche = &idx->fiche_esco;
+    /* per appellation: exact/close before broad/narrow, whatever the file order */
+    expect_links(idx, app, rome_appellation_find(idx, 5001), "b:exact a:broad");
+    expect_links(idx, app, rome_appellation_find(idx, 5003), "a:close c:narrow");
+    expect_links(idx, app, rome_appellation_find(idx, 5002), "e:close");
+    expect_links(idx, app, rome_appellation_find(idx, 5004), "");
+    /* per fiche: the union, each URI once with its best relation ('a' is broad for 5001, close
+     * for 5003) */
+    expect_links(idx, fiche, rome_fiche_find(idx, "D1505"), "b:exact a:close c:narrow");
+    expect_links(idx, fiche, rome_fiche_find(idx, "J1501"), "e:close");
+    expect_links(idx, fiche, rome_fiche_find(idx, "D1106"), "");
+    assert_string_equal(rome_str(idx, rome_esco_links(fiche, rome_fiche_find(idx, "J1501"))[0].uri),
+                        ESCO_URI("e"));
+    /* the URI is pooled once for both appellations that name it */
+    assert_int_equal(rome_esco_links(app, rome_appellation_find(idx, 5001))[1].uri,
+                     rome_esco_links(app, rome_appellation_find(idx, 5003))[0].uri);
+    rome_index_free(idx);
+}
+
+static void test_esco_malformed(void **state) {
+    fixture *f = *state;
+    const char *file = "unix_mapping_esco_rome_v461_utf8.csv";
+    patch(f, "mapping_esco_rome", "00000000000c,", "0000000000C,");
+    char want[128];
+    snprintf(want, sizeof want, "%s:21: column 'classification 1 ID'", file);
+    expect_load_error(f, want, "is not an ESCO occupation URI");
+    patch(f, "mapping_esco_rome", "0000000000C,", "00000000000c,");
+    patch(f, "mapping_esco_rome", "skos:narrowMatch", "skos:relatedMatch");
+    snprintf(want, sizeof want, "%s:21: column 'mapping relation'", file);
+    expect_load_error(f, want, "'skos:relatedMatch', expected skos:exactMatch");
+    patch(f, "mapping_esco_rome", "skos:relatedMatch", "skos:narrowMatch");
+    patch(f, "mapping_esco_rome", ",5002,", ",50o2,");
+    snprintf(want, sizeof want, "%s:23: column 'classification 2 ID'", file);
+    expect_load_error(f, want, "not an unsigned integer code");
+    patch(f, "mapping_esco_rome", ",50o2,", ",5002,");
+    patch(f, "mapping_esco_rome", "mapping relation", "relation");
+    expect_load_error(f, file, "no header line naming the columns 'classification 1 ID', "
+                      "'classification 2 ID', 'mapping relation'");
+}
+
+static void test_esco_two_files_refused(void **state) {
+    fixture *f = *state;
+    char *s = rome_fixture_read(f->dir, "mapping_esco_rome");
+    assert_non_null(s);
+    assert_int_equal(rome_fixture_write(f->dir, "old_mapping_esco_rome", s, strlen(s)), 0);
+    free(s);
+    expect_load_error(f, "holds two ESCO crosswalks", "keep one per directory");
+}
+
+/* csv_table's preamble option: records before the header are skipped, lines stay physical. */
+static void test_csv_preamble(void **state) {
+    fixture *f = *state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/preamble.csv", f->dir);
+    FILE *out = fopen(path, "wb");
+    assert_non_null(out);
+    fputs("title,x\r\n\r\na,b,c\r\ncode,label\r\n7,\"sept, seven\"\r\n", out);
+    fclose(out);
+    static const char *const cols[] = {"label", "code"};
+    px_error err = {0};
+    csv_table_options opts = {.max_preamble = 2};
+    csv_table *t = csv_table_read_opts(path, cols, 2, &opts, &err);
+    if (!t) fail_msg("%s", err.msg);
+    assert_int_equal(csv_table_rows(t), 1);
+    assert_string_equal(csv_table_field(t, 0, 0), "sept, seven");
+    assert_string_equal(csv_table_field(t, 0, 1), "7");
+    assert_int_equal(csv_table_line(t, 0), 5);
+    csv_table_free(t);
+    /* without the option, or with too short a preamble, the first record is the header */
+    assert_null(csv_table_read(path, cols, 2, &err));
+    assert_non_null(strstr(err.msg, "preamble.csv:1: header has no column 'label'"));
+    opts.max_preamble = 1;
+    assert_null(csv_table_read_opts(path, cols, 2, &opts, &err));
+    assert_non_null(strstr(err.msg, "preamble.csv:3: header has no column 'label'"));
+    /* a file that is all preamble */
+    out = fopen(path, "wb");
+    fputs("title,x\n", out);
+    fclose(out);
+    opts.max_preamble = 8;
+    assert_null(csv_table_read_opts(path, cols, 2, &opts, &err));
+    assert_non_null(
+        strstr(err.msg, "preamble.csv: no header line naming the columns 'label', 'code'"));
+    remove(path);
 }
 
 int main(void) {
@@ -650,6 +774,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_equal_covers_new_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_esco_crosswalk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_esco_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_esco_two_files_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_preamble, setup, teardown),
     };
     return cmocka_run_group_tests_name("rome_index", tests, NULL, NULL);
 }

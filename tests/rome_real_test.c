@@ -119,9 +119,9 @@ static void test_night_work_context(void **state) {
 static void test_texts_riasec_tags_counts(void **state) {
     NEED_INDEX(state);
     const rome_index *idx = *state;
-    assert_int_equal(idx->n.optional_files, ROME_OPT_TEXTE | ROME_OPT_RIASEC |
-                                                ROME_OPT_CENTRE_INTERET | ROME_OPT_SECTEUR |
-                                                ROME_OPT_THEME);
+    assert_int_equal(idx->n.optional_files & ~ROME_OPT_ESCO,
+                     ROME_OPT_TEXTE | ROME_OPT_RIASEC | ROME_OPT_CENTRE_INTERET |
+                         ROME_OPT_SECTEUR | ROME_OPT_THEME);
     uint32_t def = 0, acces = 0, riasec = 0, riasec2 = 0, parent = 0, regl = 0, cadre = 0;
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
         const rome_fiche *fi = &idx->fiches[f];
@@ -232,6 +232,35 @@ static void test_cashier_and_nurse_aide_details(void **state) {
                         "Métiers des services à la personne à domicile");
 }
 
+/* SOURCE.md: the crosswalk's 11,118 rows each name a distinct v460 appellation (one ESCO
+ * occupation each) and reach 1,421 of the 1,584 fiches; the fiche unions hold 3,509 URIs. */
+static void test_esco_coverage(void **state) {
+    NEED_INDEX(state);
+    const rome_index *idx = *state;
+    if (!rome_has_esco(idx)) {
+        fprintf(stderr, "no *mapping_esco_rome*.csv in PASSERELLE_ROME_DIR: skipped\n");
+        skip();
+    }
+    assert_int_equal(idx->n.esco_rows, 11118);
+    assert_int_equal(idx->n.esco_skipped, 0);
+    assert_int_equal(idx->n.esco_appellation_links, 11118);
+    assert_int_equal(idx->n.esco_fiche_links, 3509);
+    uint32_t apps = 0, fiches = 0;
+    for (uint32_t a = 0; a < idx->n.appellations; a++)
+        apps += rome_esco_count(&idx->appellation_esco, a) > 0;
+    for (uint32_t f = 0; f < idx->n.fiches; f++) fiches += rome_esco_count(&idx->fiche_esco, f) > 0;
+    assert_int_equal(apps, 11118);
+    assert_int_equal(fiches, 1421);
+    /* "Chauffeur / Chauffeuse de machines agricoles" is an exact match of one occupation */
+    uint32_t a = rome_appellation_find(idx, 11987);
+    assert_int_not_equal(a, ROME_NONE);
+    assert_int_equal(rome_esco_count(&idx->appellation_esco, a), 1);
+    const rome_esco_link *l = rome_esco_links(&idx->appellation_esco, a);
+    assert_string_equal(rome_str(idx, l->uri), "http://data.europa.eu/esco/occupation/"
+                                               "1b8c75a9-407b-4554-a7d6-df391672c6b1");
+    assert_int_equal(l->relation, ROME_ESCO_EXACT);
+}
+
 static void test_snapshot_round_trip_and_refusals(void **state) {
     NEED_INDEX(state);
     const rome_index *idx = *state;
@@ -266,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_night_work_context),
         cmocka_unit_test(test_texts_riasec_tags_counts),
         cmocka_unit_test(test_cashier_and_nurse_aide_details),
+        cmocka_unit_test(test_esco_coverage),
         cmocka_unit_test(test_snapshot_round_trip_and_refusals),
     };
     return cmocka_run_group_tests_name("rome_real", tests, setup, teardown);

@@ -49,12 +49,29 @@ static int experience_indexes(msgpack_packer *pk, uint32_t mask) {
     return rc;
 }
 
-/* [{index, appellation, rome, confidence, alternatives} | {index, error, alternatives}] */
+/* esco: [{uri, relation}] of one appellation or fiche, best relation first. */
+static int pack_esco(msgpack_packer *pk, const rome_index *idx, const rome_esco_csr *csr,
+                     uint32_t source) {
+    uint32_t n = rome_esco_count(csr, source);
+    const rome_esco_link *l = rome_esco_links(csr, source);
+    int rc = key(pk, "esco") | msgpack_pack_array(pk, n);
+    for (uint32_t k = 0; k < n; k++) {
+        rc |= msgpack_pack_map(pk, 2);
+        rc |= key(pk, "uri") | str(pk, rome_str(idx, l[k].uri));
+        rc |= key(pk, "relation") | str(pk, rome_esco_relation_name(l[k].relation));
+    }
+    return rc;
+}
+
+/* [{index, appellation, rome, confidence, alternatives[, esco]} | {index, error, alternatives}]
+ * esco only when the index has the crosswalk: the appellation's links, or the fiche's when the
+ * experience names a fiche only. */
 static int pack_experiences(msgpack_packer *pk, const rome_index *idx, const match_result *r) {
+    bool esco = rome_has_esco(idx);
     int rc = key(pk, "experiences") | msgpack_pack_array(pk, r->n_experiences);
     for (size_t e = 0; e < r->n_experiences; e++) {
         const match_experience *x = &r->experiences[e];
-        rc |= msgpack_pack_map(pk, x->resolved ? 5 : 3);
+        rc |= msgpack_pack_map(pk, x->resolved ? 5u + esco : 3u);
         rc |= key(pk, "index") | msgpack_pack_uint64(pk, e);
         if (x->resolved) {
             rc |= key(pk, "appellation");
@@ -74,6 +91,10 @@ static int pack_experiences(msgpack_packer *pk, const rome_index *idx, const mat
             rc |= key(pk, "rome") | str(pk, idx->fiches[ap->fiche].code);
             rc |= key(pk, "confidence") | real(pk, x->alternatives[a].confidence);
         }
+        if (x->resolved && esco)
+            rc |= x->appellation == ROME_NONE
+                      ? pack_esco(pk, idx, &idx->fiche_esco, x->fiche)
+                      : pack_esco(pk, idx, &idx->appellation_esco, x->appellation);
     }
     return rc;
 }
@@ -114,13 +135,15 @@ static int pack_components(msgpack_packer *pk, const match_components *c) {
 #define JOB_FIELDS 15u
 
 /* jobs: [{rome, label, score, components, held_share, level, regulated, cadre, no_evidence,
- * qualification_gap, held, missing, contexts, qualifications, reasons}] */
+ * qualification_gap, held, missing, contexts, qualifications, reasons[, esco]}]; esco (the
+ * fiche's ESCO occupations) only when the index has the crosswalk. */
 static int pack_jobs(msgpack_packer *pk, const rome_index *idx, const match_result *r) {
+    bool esco = rome_has_esco(idx);
     int rc = key(pk, "jobs") | msgpack_pack_array(pk, r->n_jobs);
     for (size_t j = 0; j < r->n_jobs; j++) {
         const match_job *job = &r->jobs[j];
         const rome_fiche *f = &idx->fiches[job->fiche];
-        rc |= msgpack_pack_map(pk, JOB_FIELDS);
+        rc |= msgpack_pack_map(pk, JOB_FIELDS + esco);
         rc |= key(pk, "rome") | str(pk, f->code);
         rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
         rc |= key(pk, "score") | real(pk, job->score);
@@ -146,6 +169,7 @@ static int pack_jobs(msgpack_packer *pk, const rome_index *idx, const match_resu
                                                  : msgpack_pack_uint32(pk, (uint32_t)job->reasons[k].experience);
             rc |= key(pk, "share") | real(pk, job->reasons[k].share);
         }
+        if (esco) rc |= pack_esco(pk, idx, &idx->fiche_esco, job->fiche);
     }
     return rc;
 }

@@ -6,9 +6,14 @@
  *   skills.suggested: experiences, skills [{code, label, kind, macro, from, weight}]
  *   jobs.suggested:   experiences, jobs [{rome, label, score, components {competences, related,
  *                     profile, kinship, level}, held_share, level, regulated, cadre, no_evidence,
- *                     qualification_gap, held, missing, contexts, qualifications, reasons}],
+ *                     qualification_gap, held, missing, contexts, qualifications, reasons,
+ *                     esco}],
  *                     current, excluded {constraints [{avoid, removed, jobs [{rome, label,
  *                     because, code}]}], domains, regulated {removed, jobs [{rome, label}]}}
+ * `esco` [{uri, relation}] is written only when the index holds the ESCO crosswalk (rome_has_esco;
+ * without it the bytes are those of an index that never knew ESCO): on each job, the fiche's
+ * ESCO occupations; on each resolved experience, its appellation's (the fiche's when the
+ * experience names a fiche only). Best relation first: exact, close, broad, narrow.
  * `passerelle match` writes both bodies in one map (suggestion_encode_match).
  * Reals are rounded to 4 decimals so that text renderings are short and stable.
  *

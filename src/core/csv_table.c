@@ -3,6 +3,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ typedef struct parse_state {
     size_t record_fields;     /* fields seen in the current record */
     size_t record_start;      /* n_fields at the start of the current record */
     int header_done;
+    uint32_t preamble_left;   /* records that may still be skipped before the header */
+    uint32_t first_line;      /* line on which the current record's first field ends */
     char **header;            /* header names while reading the header */
     size_t n_header, header_cap;
     int failed;
@@ -42,6 +45,7 @@ static void on_field(void *data, size_t len, void *ctx) {
     csv_table *t = st->t;
     if (st->failed) return;
     if (!st->header_done) {
+        if (st->n_header == 0) st->first_line = st->line;
         if (px_array_reserve((void **)&st->header, &st->header_cap, st->n_header + 1,
                              sizeof *st->header) ||
             !(st->header[st->n_header] = strndup(data ? data : "", len))) {
@@ -69,13 +73,24 @@ static void resolve_columns(parse_state *st) {
         size_t h = 0;
         while (h < st->n_header && strcmp(st->header[h], t->column_names[c]) != 0) h++;
         if (h == st->n_header) {
-            st->failed = px_error_set(st->err, PX_EINVAL, "%s:1: header has no column '%s' (expected among the header's %zu columns)",
-                                      t->path, t->column_names[c], st->n_header);
+            st->failed = px_error_set(st->err, PX_EINVAL,
+                                      "%s:%u: header has no column '%s' (expected among the "
+                                      "header's %zu columns)",
+                                      t->path, st->first_line, t->column_names[c], st->n_header);
             return;
         }
         t->column_at[c] = h;
     }
     t->n_header = st->n_header;
+}
+
+static bool names_every_column(const parse_state *st) {
+    for (size_t c = 0; c < st->t->n_columns; c++) {
+        size_t h = 0;
+        while (h < st->n_header && strcmp(st->header[h], st->t->column_names[c]) != 0) h++;
+        if (h == st->n_header) return false;
+    }
+    return true;
 }
 
 static void on_record(int terminator, void *ctx) {
@@ -84,6 +99,12 @@ static void on_record(int terminator, void *ctx) {
     csv_table *t = st->t;
     if (st->failed) return;
     if (!st->header_done) {
+        if (st->preamble_left && !names_every_column(st)) {
+            st->preamble_left--; /* a preamble record: dropped */
+            for (size_t i = 0; i < st->n_header; i++) free(st->header[i]);
+            st->n_header = 0;
+            return;
+        }
         st->header_done = 1;
         resolve_columns(st);
         st->record_start = t->n_fields;
@@ -196,6 +217,11 @@ static int parse_lines(struct csv_parser *parser, parse_state *st, const char *b
 }
 
 csv_table *csv_table_read(const char *path, const char *const *columns, size_t n_columns, px_error *err) {
+    return csv_table_read_opts(path, columns, n_columns, NULL, err);
+}
+
+csv_table *csv_table_read_opts(const char *path, const char *const *columns, size_t n_columns,
+                               const csv_table_options *opts, px_error *err) {
     size_t len = 0;
     char *buf = read_file(path, &len, err);
     if (!buf) return NULL;
@@ -216,10 +242,18 @@ csv_table *csv_table_read(const char *path, const char *const *columns, size_t n
         t = NULL;
         goto done;
     }
-    parse_state st = {.t = t, .err = err};
+    parse_state st = {.t = t, .err = err, .preamble_left = opts ? opts->max_preamble : 0};
     int rc = parse_lines(&parser, &st, buf, len);
     csv_free(&parser);
-    if (rc == 0 && !st.header_done) rc = px_error_set(err, PX_EINVAL, "%s: no header line", path);
+    if (rc == 0 && !st.header_done && opts && opts->max_preamble) {
+        char names[256] = "";
+        for (size_t i = 0, at = 0; i < n_columns && at < sizeof names; i++)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s'%s'", i ? ", " : "",
+                                   columns[i]);
+        rc = px_error_set(err, PX_EINVAL, "%s: no header line naming the columns %s", path, names);
+    } else if (rc == 0 && !st.header_done) {
+        rc = px_error_set(err, PX_EINVAL, "%s: no header line", path);
+    }
     for (size_t i = 0; i < st.n_header; i++) free(st.header[i]);
     free(st.header);
     if (rc != 0) {

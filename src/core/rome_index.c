@@ -8,6 +8,7 @@
 /* Snapshots store these structs byte for byte: no padding may creep in. */
 _Static_assert(sizeof(rome_fiche) == 40, "rome_fiche layout changed: bump ROME_SNAPSHOT_FORMAT");
 _Static_assert(sizeof(rome_tag) == 16, "rome_tag layout changed: bump ROME_SNAPSHOT_FORMAT");
+_Static_assert(sizeof(rome_esco_link) == 8, "rome_esco_link changed: bump ROME_SNAPSHOT_FORMAT");
 
 void rome_index_free(rome_index *idx) {
     if (!idx) return;
@@ -103,6 +104,16 @@ int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t i
     return -1;
 }
 
+const char *rome_esco_relation_name(rome_esco_relation rel) {
+    switch (rel) {
+    case ROME_ESCO_EXACT: return "exact";
+    case ROME_ESCO_CLOSE: return "close";
+    case ROME_ESCO_BROAD: return "broad";
+    case ROME_ESCO_NARROW: return "narrow";
+    }
+    return "unknown";
+}
+
 const char *rome_kind_name(rome_kind kind) {
     switch (kind) {
     case ROME_KIND_SAVOIR_FAIRE: return "savoir_faire";
@@ -154,6 +165,10 @@ void rome_index_sections(rome_index *idx, rome_section out[ROME_SEC_COUNT]) {
     SEC(ROME_SEC_TAG_FICHES_OFF, idx->tag_fiches.offsets, (uint64_t)n->tags + 1);
     SEC(ROME_SEC_TAG_FICHES, idx->tag_fiches.targets, tagl);
     SEC(ROME_SEC_TAG_FICHES_IMP, idx->tag_fiches.importance, tagl);
+    SEC(ROME_SEC_APP_ESCO_OFF, idx->appellation_esco.offsets, (uint64_t)apps + 1);
+    SEC(ROME_SEC_APP_ESCO, idx->appellation_esco.links, n->esco_appellation_links);
+    SEC(ROME_SEC_FICHE_ESCO_OFF, idx->fiche_esco.offsets, (uint64_t)n->fiches + 1);
+    SEC(ROME_SEC_FICHE_ESCO, idx->fiche_esco.links, n->esco_fiche_links);
     SEC(ROME_SEC_STRINGS, idx->strings, n->strings_bytes);
 #undef SEC
 }

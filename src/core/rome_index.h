@@ -5,6 +5,8 @@
  * on the array itself. Links are CSR (compressed sparse row) arrays in both directions:
  *   fiche → items (competences and savoirs) with importance, item → fiches (the inverted list),
  *   fiche → contextes, contexte → fiches, fiche → appellations, fiche → tags, tag → fiches.
+ * With the ESCO crosswalk (rome_load.h), appellation → ESCO occupations and fiche → ESCO
+ * occupations (the union over the fiche's appellations) are CSR arrays of rome_esco_link.
  * All labels live in one string pool; a `uint32_t` label is an offset into it (rome_str()).
  *
  * Ownership: a rome_index is built by rome_load_csv() (rome_load.h) or rome_snapshot_load*()
@@ -137,6 +139,29 @@ typedef struct rome_tag {
 #define ROME_OPT_CENTRE_INTERET 0x04u   /* unix_arborescence_centre_interet */
 #define ROME_OPT_SECTEUR 0x08u          /* unix_arborescence_secteur_activite */
 #define ROME_OPT_THEME 0x10u            /* unix_arborescence_thematique */
+#define ROME_OPT_ESCO 0x20u             /* the ESCO–ROME crosswalk (*mapping_esco_rome*.csv) */
+
+/* The crosswalk's `mapping relation` (skos:exactMatch …), best first. Stored in snapshots. */
+typedef enum rome_esco_relation {
+    ROME_ESCO_EXACT = 0,
+    ROME_ESCO_CLOSE = 1,
+    ROME_ESCO_BROAD = 2,
+    ROME_ESCO_NARROW = 3,
+} rome_esco_relation;
+
+/* One ESCO occupation linked to an appellation or a fiche. */
+typedef struct rome_esco_link {
+    uint32_t uri;           /* string-pool offset of the ESCO occupation URI */
+    uint8_t relation;       /* rome_esco_relation */
+    uint8_t reserved[3];    /* zero */
+} rome_esco_link;
+
+/* The links of source s are links[offsets[s] .. offsets[s+1]), ordered by relation (exact, close,
+ * broad, narrow), then by their first line in the crosswalk; no URI twice in one source. */
+typedef struct rome_esco_csr {
+    const uint32_t *offsets; /* n_sources + 1 entries (all 0 without a crosswalk) */
+    const rome_esco_link *links;
+} rome_esco_csr;
 
 /* A CSR adjacency: the targets of source s are targets[offsets[s] .. offsets[s+1]). */
 typedef struct rome_csr {
@@ -157,6 +182,10 @@ typedef struct rome_counts {
     uint32_t tags;
     uint32_t fiche_tag_links;
     uint32_t optional_files;     /* ROME_OPT_* */
+    uint32_t esco_rows;          /* crosswalk records read (0 without a crosswalk) */
+    uint32_t esco_skipped;       /* of which naming an appellation the export does not have */
+    uint32_t esco_appellation_links; /* appellation → ESCO links kept */
+    uint32_t esco_fiche_links;   /* fiche → ESCO links (the per-fiche unions) */
 } rome_counts;
 
 typedef struct rome_index {
@@ -181,6 +210,9 @@ typedef struct rome_index {
     rome_csr fiche_appellations; /* fiche → appellation */
     rome_csr fiche_tags;         /* fiche → tag; importance 2 where principal = "oui", else 0 */
     rome_csr tag_fiches;         /* tag → fiche (inverted list), importance likewise */
+    rome_esco_csr appellation_esco; /* appellation → ESCO occupations, as the crosswalk lists */
+    rome_esco_csr fiche_esco;    /* fiche → ESCO occupations: the union over its appellations,
+                                  * each URI once with its best relation */
 
     const char *strings;         /* string pool; offset 0 is the empty string */
 
@@ -211,6 +243,19 @@ static inline const uint32_t *rome_csr_targets(const rome_csr *csr, uint32_t sou
     return csr->targets + csr->offsets[source];
 }
 
+/* True when the index was built with the ESCO crosswalk (its links may still be empty). */
+static inline bool rome_has_esco(const rome_index *idx) {
+    return (idx->n.optional_files & ROME_OPT_ESCO) != 0;
+}
+static inline uint32_t rome_esco_count(const rome_esco_csr *csr, uint32_t source) {
+    return csr->offsets[source + 1] - csr->offsets[source];
+}
+static inline const rome_esco_link *rome_esco_links(const rome_esco_csr *csr, uint32_t source) {
+    return csr->links + csr->offsets[source];
+}
+/* "exact" | "close" | "broad" | "narrow" (skos:exactMatch …). */
+const char *rome_esco_relation_name(rome_esco_relation rel);
+
 /* Importance of item in fiche (binary search of the fiche's sorted row), or -1 when the fiche does
  * not list the item. */
 int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t item);
@@ -235,7 +280,9 @@ typedef enum rome_section_id {
     ROME_SEC_FICHE_CTX_OFF, ROME_SEC_FICHE_CTX, ROME_SEC_CTX_FICHES_OFF, ROME_SEC_CTX_FICHES,
     ROME_SEC_FICHE_APP_OFF, ROME_SEC_FICHE_APP, ROME_SEC_TAGS,
     ROME_SEC_FICHE_TAGS_OFF, ROME_SEC_FICHE_TAGS, ROME_SEC_FICHE_TAGS_IMP,
-    ROME_SEC_TAG_FICHES_OFF, ROME_SEC_TAG_FICHES, ROME_SEC_TAG_FICHES_IMP, ROME_SEC_STRINGS,
+    ROME_SEC_TAG_FICHES_OFF, ROME_SEC_TAG_FICHES, ROME_SEC_TAG_FICHES_IMP,
+    ROME_SEC_APP_ESCO_OFF, ROME_SEC_APP_ESCO, ROME_SEC_FICHE_ESCO_OFF, ROME_SEC_FICHE_ESCO,
+    ROME_SEC_STRINGS,
     ROME_SEC_COUNT = ROME_SEC_STRINGS
 } rome_section_id;
 

@@ -95,6 +95,13 @@ typedef struct link {
     uint8_t importance;
 } link;
 
+/* A CSR of ESCO links while loading (rome_esco_csr once packed). */
+typedef struct esco_links {
+    uint32_t *offsets;
+    rome_esco_link *links;
+    uint32_t n;
+} esco_links;
+
 typedef struct loader {
     const char *dir;
     char suffix[16];          /* "v460" */
@@ -109,6 +116,8 @@ typedef struct loader {
     vec tag_rows;             /* tag_row, one per (tag, fiche) row of the arborescence files */
     vec tags, fiche_tags;     /* rome_tag and link, built from tag_rows */
     uint32_t optional_files;  /* ROME_OPT_* */
+    uint32_t esco_rows, esco_skipped; /* crosswalk records read, and skipped */
+    esco_links app_esco, fiche_esco;  /* the crosswalk's CSRs (offsets always allocated) */
 } loader;
 
 static void warn(loader *L, uint32_t *counter, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -968,6 +977,163 @@ static int finish_tags(loader *L) {
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The ESCO–ROME crosswalk (optional). France Travail publishes it apart from the unix_* export,
+ * as FR_<date>_mapping_esco_rome.csv: it is the one file of the directory whose name contains
+ * "mapping_esco_rome" and ends in ".csv". Metadata lines precede its header. It maps ESCO
+ * occupations to ROME V3 appellations, so it may lag the export: a row naming an appellation the
+ * export does not have is counted (rome_counts.esco_skipped) and skipped, not refused. */
+
+#define ESCO_NAME_PART "mapping_esco_rome"
+#define ESCO_MAX_PREAMBLE 64 /* the V1.4 file has 16 metadata lines; room for a longer one */
+#define ESCO_URI_PREFIX "http://data.europa.eu/esco/occupation/"
+
+typedef struct esco_row {
+    uint32_t source;          /* appellation id, then fiche id for the fiche union */
+    uint32_t uri;             /* string-pool offset */
+    uint32_t line;
+    uint8_t relation;
+} esco_row;
+
+/* Finds the crosswalk in L->dir: *path = "" when there is none; two are refused as ambiguous. */
+static int find_crosswalk(loader *L, char *path, size_t cap) {
+    DIR *d = opendir(L->dir);
+    if (!d) return px_error_set(L->err, PX_EIO, "%s: cannot open the ROME directory", L->dir);
+    struct dirent *e;
+    int rc = 0;
+    *path = '\0';
+    while (!rc && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (!strstr(e->d_name, ESCO_NAME_PART) || n < 4 || strcmp(e->d_name + n - 4, ".csv") != 0)
+            continue;
+        if (*path)
+            rc = px_error_set(L->err, PX_EINVAL,
+                              "%s: holds two ESCO crosswalks (%s and %s); keep one per directory",
+                              L->dir, strrchr(path, '/') + 1, e->d_name);
+        else snprintf(path, cap, "%s/%s", L->dir, e->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* An ESCO occupation URI: the prefix, then a UUID in lowercase hex (8-4-4-4-12). */
+static int esco_uri(loader *L, const csv_table *t, size_t row, size_t col) {
+    const char *s = csv_table_field(t, row, col);
+    size_t plen = strlen(ESCO_URI_PREFIX);
+    int ok = !strncmp(s, ESCO_URI_PREFIX, plen) && strlen(s) == plen + 36;
+    for (size_t i = 0; ok && i < 36; i++) {
+        char c = s[plen + i];
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        ok = (i == 8 || i == 13 || i == 18 || i == 23) ? c == '-' : hex;
+    }
+    if (!ok)
+        return csv_table_field_error(t, row, col, L->err,
+                                     "'%.80s' is not an ESCO occupation URI (expected "
+                                     "%s<uuid>, lowercase)", s, ESCO_URI_PREFIX);
+    return 0;
+}
+
+static int esco_relation(loader *L, const csv_table *t, size_t row, size_t col, uint8_t *out) {
+    static const char *const names[] = {"skos:exactMatch", "skos:closeMatch", "skos:broadMatch",
+                                        "skos:narrowMatch"};
+    const char *s = csv_table_field(t, row, col);
+    for (uint8_t k = 0; k < 4; k++) {
+        if (!strcmp(s, names[k])) {
+            *out = k; /* names[] is in rome_esco_relation order */
+            return 0;
+        }
+    }
+    return csv_table_field_error(t, row, col, L->err,
+                                 "'%.40s', expected skos:exactMatch, skos:closeMatch, "
+                                 "skos:broadMatch or skos:narrowMatch", s);
+}
+
+static int cmp_esco_uri(const void *a, const void *b) {
+    const esco_row *x = a, *y = b;
+    if (x->source != y->source) return x->source < y->source ? -1 : 1;
+    if (x->uri != y->uri) return x->uri < y->uri ? -1 : 1;
+    if (x->relation != y->relation) return x->relation < y->relation ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_esco_order(const void *a, const void *b) {
+    const esco_row *x = a, *y = b;
+    if (x->source != y->source) return x->source < y->source ? -1 : 1;
+    if (x->relation != y->relation) return x->relation < y->relation ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Folds rows (reordered in place) into a CSR: each URI once per source with its best relation
+ * (at its first line with that relation), then ordered by relation and line. */
+static int esco_csr(loader *L, esco_row *rows, size_t n, uint32_t n_sources, esco_links *out) {
+    size_t w = 0;
+    if (n) {
+        qsort(rows, n, sizeof *rows, cmp_esco_uri);
+        for (size_t i = 0; i < n; i++)
+            if (!w || rows[w - 1].source != rows[i].source || rows[w - 1].uri != rows[i].uri)
+                rows[w++] = rows[i];
+        qsort(rows, w, sizeof *rows, cmp_esco_order);
+    }
+    out->offsets = calloc((size_t)n_sources + 1, sizeof *out->offsets);
+    out->links = calloc(w ? w : 1, sizeof *out->links);
+    if (!out->offsets || !out->links) return oom(L);
+    for (size_t i = 0; i < w; i++) {
+        out->offsets[rows[i].source + 1]++;
+        out->links[i] = (rome_esco_link){.uri = rows[i].uri, .relation = rows[i].relation};
+    }
+    for (uint32_t s = 0; s < n_sources; s++) out->offsets[s + 1] += out->offsets[s];
+    out->n = (uint32_t)w;
+    return 0;
+}
+
+/* Reads the crosswalk if there is one; builds both CSRs either way (empty without it). */
+static int load_esco(loader *L) {
+    enum { C_URI, C_APP, C_REL, N_COLS };
+    static const char *const cols[] = {"classification 1 ID", "classification 2 ID",
+                                       "mapping relation"};
+    char path[4096];
+    if (find_crosswalk(L, path, sizeof path)) return -1;
+    csv_table *t = NULL;
+    if (*path) {
+        csv_table_options opts = {.max_preamble = ESCO_MAX_PREAMBLE};
+        if (!(t = csv_table_read_opts(path, cols, N_COLS, &opts, L->err))) return -1;
+        L->optional_files |= ROME_OPT_ESCO;
+    }
+    size_t n = t ? csv_table_rows(t) : 0;
+    esco_row *rows = malloc((n ? n : 1) * sizeof *rows);
+    int rc = rows ? 0 : oom(L);
+    size_t kept = 0;
+    for (size_t r = 0; !rc && r < n; r++) {
+        uint32_t code;
+        esco_row *x = &rows[kept];
+        if (csv_table_u32(t, r, C_APP, &code, L->err) ||
+            esco_relation(L, t, r, C_REL, &x->relation) || esco_uri(L, t, r, C_URI)) {
+            rc = -1;
+            break;
+        }
+        L->esco_rows++;
+        rome_appellation key = {.code_ogr = code};
+        rome_appellation *a =
+            bsearch(&key, L->appellations.v, L->appellations.n, L->appellations.elem, cmp_u32_key);
+        if (!a) {
+            L->esco_skipped++;
+            continue;
+        }
+        x->source = (uint32_t)(a - (rome_appellation *)L->appellations.v);
+        x->line = csv_table_line(t, r);
+        rc = add_label(L, &x->uri, csv_table_field(t, r, C_URI));
+        kept++;
+    }
+    csv_table_free(t);
+    if (!rc) rc = esco_csr(L, rows, kept, (uint32_t)L->appellations.n, &L->app_esco);
+    /* The fiche union: the same rows keyed by the appellation's fiche, folded again. */
+    for (size_t i = 0; !rc && i < kept; i++)
+        rows[i].source = ((rome_appellation *)L->appellations.v)[rows[i].source].fiche;
+    if (!rc) rc = esco_csr(L, rows, kept, (uint32_t)L->fiches.n, &L->fiche_esco);
+    free(rows);
+    return rc;
+}
+
 static int load_optional_files(loader *L) {
     static const tag_file files[] = {
         {"arborescence_centre_interet", ROME_OPT_CENTRE_INTERET, ROME_TAG_CENTRE_INTERET,
@@ -982,7 +1148,7 @@ static int load_optional_files(loader *L) {
     if (load_texts(L) || load_riasec(L)) return -1;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         if (load_tag_file(L, &files[i])) return -1;
-    return finish_tags(L);
+    return finish_tags(L) || load_esco(L);
 }
 
 /* Builds the CSR of `links` keyed by `from` (forward) or by `to` (inverse), targets sorted. */
@@ -1037,6 +1203,12 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
     n->tags = (uint32_t)L->tags.n;
     n->fiche_tag_links = (uint32_t)L->fiche_tags.n;
     n->optional_files = L->optional_files;
+    n->esco_rows = L->esco_rows;
+    n->esco_skipped = L->esco_skipped;
+    n->esco_appellation_links = L->app_esco.n;
+    n->esco_fiche_links = L->fiche_esco.n;
+    loose.appellation_esco = (rome_esco_csr){L->app_esco.offsets, L->app_esco.links};
+    loose.fiche_esco = (rome_esco_csr){L->fiche_esco.offsets, L->fiche_esco.links};
     loose.fiches = L->fiches.v;
     loose.grands_domaines = L->grands_domaines.v;
     loose.domaines = L->domaines.v;
@@ -1097,6 +1269,11 @@ static void loader_free(loader *L) {
                   &L->macro_enjeu_codes, &L->item_lines, &L->fiche_lines, &L->app_lines, &L->ctx_lines,
                   &L->tag_rows, &L->tags, &L->fiche_tags};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->v);
+    esco_links *esco[] = {&L->app_esco, &L->fiche_esco};
+    for (size_t i = 0; i < 2; i++) {
+        free(esco[i]->offsets);
+        free(esco[i]->links);
+    }
     free(L->pool.bytes);
     free(L->pool.slots);
 }

@@ -11,6 +11,15 @@
  * (the fiche tags). A present one is checked like the others, and a row naming an unknown fiche
  * is an error there: these files come with the export, so such a row means a mismatched file.
  *
+ * The ESCO–ROME crosswalk is optional too: the one file of the directory whose name contains
+ * "mapping_esco_rome" and ends in ".csv" (France Travail's FR_<date>_mapping_esco_rome.csv; two
+ * such files are refused as ambiguous). Up to 64 metadata lines may precede its header, which
+ * must name `classification 1 ID` (the ESCO occupation URI), `classification 2 ID` (the
+ * appellation code_ogr) and `mapping relation` (skos:exactMatch | closeMatch | broadMatch |
+ * narrowMatch). A malformed URI, code or relation is an error (file, line, column). A row naming
+ * an appellation the export does not have is counted in rome_counts.esco_skipped and skipped —
+ * not a warning: the crosswalk maps ROME V3 appellations and is expected to lag the export.
+ *
  * Errors (the load fails, err names file, line and field): a missing file, a missing column, an
  * empty file, an unterminated quote, bytes that are not UTF-8, a duplicate code, a malformed code,
  * a row whose field count differs from the header.

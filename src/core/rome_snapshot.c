@@ -99,6 +99,41 @@ static int check_code(const char *code, size_t cap, const char *what, uint32_t i
     return 0;
 }
 
+/* ESCO links: offsets span the links, each URI offset is inside the pool and not the empty
+ * string, relations are known and non-decreasing per source, no URI twice per source (rows are
+ * short: the real maximum is 53 per fiche). As for labels, the pool is not read (a random read
+ * per link); the checksum covers its bytes. */
+static int check_esco(const rome_esco_csr *csr, uint32_t n_sources, uint32_t n_links,
+                      uint32_t pool, const char *name, px_error *err) {
+    if (csr->offsets[0] != 0 || csr->offsets[n_sources] != n_links)
+        return px_error_set(err, PX_EINVAL, "snapshot: %s offsets do not span the %u links", name,
+                            n_links);
+    for (uint32_t s = 0; s < n_sources; s++) {
+        uint32_t lo = csr->offsets[s], hi = csr->offsets[s + 1];
+        if (lo > hi)
+            return px_error_set(err, PX_EINVAL, "snapshot: %s offsets decrease at source %u",
+                                name, s);
+        for (uint32_t k = lo; k < hi; k++) {
+            const rome_esco_link *l = &csr->links[k];
+            if (l->uri == 0 || l->uri >= pool)
+                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u: URI offset %u is "
+                                    "outside the string pool", name, k, l->uri);
+            if (l->relation > ROME_ESCO_NARROW || l->reserved[0] || l->reserved[1] ||
+                l->reserved[2])
+                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u has relation %u",
+                                    name, k, l->relation);
+            if (k > lo && l->relation < csr->links[k - 1].relation)
+                return px_error_set(err, PX_EINVAL, "snapshot: %s links of source %u are not "
+                                    "ordered by relation", name, s);
+            for (uint32_t j = lo; j < k; j++)
+                if (csr->links[j].uri == l->uri)
+                    return px_error_set(err, PX_EINVAL, "snapshot: %s source %u lists a URI "
+                                        "twice", name, s);
+        }
+    }
+    return 0;
+}
+
 static int validate(const rome_index *idx, px_error *err) {
     const rome_counts *n = &idx->n;
     uint32_t pool = n->strings_bytes;
@@ -184,7 +219,10 @@ static int validate(const rome_index *idx, px_error *err) {
            check_csr(&idx->fiche_appellations, n->fiches, n->appellations, n->appellations,
                      "fiche→appellation", err) ||
            check_csr(&idx->fiche_tags, n->fiches, n->fiche_tag_links, n->tags, "fiche→tag", err) ||
-           check_csr(&idx->tag_fiches, n->tags, n->fiche_tag_links, n->fiches, "tag→fiche", err);
+           check_csr(&idx->tag_fiches, n->tags, n->fiche_tag_links, n->fiches, "tag→fiche", err) ||
+           check_esco(&idx->appellation_esco, n->appellations, n->esco_appellation_links, pool,
+                      "appellation→ESCO", err) ||
+           check_esco(&idx->fiche_esco, n->fiches, n->esco_fiche_links, pool, "fiche→ESCO", err);
 }
 
 rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {

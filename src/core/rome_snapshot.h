@@ -18,8 +18,9 @@
 #include "px_error.h"
 #include "rome_index.h"
 
-/* 2: fiches gained parent, texts and RIASEC; tags and their links were added. */
-#define ROME_SNAPSHOT_FORMAT 2
+/* 2: fiches gained parent, texts and RIASEC; tags and their links were added.
+ * 3: the ESCO crosswalk (appellation and fiche → ESCO links, their counts). */
+#define ROME_SNAPSHOT_FORMAT 3
 
 int rome_snapshot_encode(const rome_index *idx, void **out, size_t *out_len, px_error *err);
 /* Copies buf; the caller keeps ownership of it. */

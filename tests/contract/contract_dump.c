@@ -2,8 +2,9 @@
  * tests/contract/check_asyncapi.mjs to compare with docs/asyncapi.yaml:
  *   "tables":  the field tables the input decoder and the DLQ encoder run on (event_codec_fields);
  *   "samples": real outputs of the encoders, converted to JSON with msgpack_json — suggestions
- *              (suggestion_codec, on the matcher's hand-written fixture index, for a profile that
- *              exercises every optional branch) and dead-letter records.
+ *              (suggestion_codec, on the matcher's hand-written fixture index with a small ESCO
+ *              crosswalk added, so that the optional `esco` fields are written, for a profile
+ *              that exercises every optional branch) and dead-letter records.
  * usage: contract_dump FIXTURE_DIR */
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,10 +97,31 @@ static void add_experience(profile *p, profile_experience_kind kind, uint32_t ap
 
 static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r, cJSON *samples);
 
+/* ESCO links for appellations 5001 (D1505) and 5002, 5006 (J1501, given as a fiche code below),
+ * after the crosswalk's metadata preamble; 99999 is an appellation the fixture does not have. */
+static const char ESCO_CROSSWALK[] =
+    "Mapping project name,ESCO - ROME (contract fixture)\r\n\r\n"
+    "classification 1 ID,classification 1 prefered label,classification 2 ID,"
+    "classification 2 prefered label,mapping relation\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000001,caissier,5001,"
+    "Caissier de test,skos:exactMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000002,vendeur,5001,"
+    "Caissier de test,skos:broadMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000003,soignant,5002,"
+    "Soignant de test,skos:closeMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000004,aide,5006,"
+    "Aide-soignant de nuit,skos:narrowMatch\r\n"
+    "http://data.europa.eu/esco/occupation/00000000-0000-4000-8000-000000000005,disparu,99999,"
+    "Disparu,skos:exactMatch\r\n";
+
 static int suggestion_samples(const char *fixture_dir, cJSON *samples) {
     char dir[512];
     px_error err = {0};
     if (rome_fixture_make(fixture_dir, dir, sizeof dir)) return fail("fixture", &err);
+    if (rome_fixture_write(dir, "mapping_esco_rome", ESCO_CROSSWALK, sizeof ESCO_CROSSWALK - 1)) {
+        rome_fixture_remove(dir);
+        return fail("ESCO crosswalk fixture", &err);
+    }
     rome_index *idx = rome_load_csv(dir, NULL, &err);
     rome_fixture_remove(dir);
     if (!idx) return fail("index", &err);
