@@ -62,8 +62,8 @@ static bool is_stop(const char *w, size_t len) {
     return false;
 }
 
-/* Calls add(key, arg) for each word of text, in order. */
-static void for_each_word(const char *text, void (*add)(word_key, void *), void *arg) {
+/* Calls add(key, opaque) for each word of text, in order. */
+static void for_each_word(const char *text, void (*add)(word_key, void *), void *opaque) {
     const unsigned char *s = (const unsigned char *)text;
     char word[64];
     size_t len = 0;
@@ -76,7 +76,7 @@ static void for_each_word(const char *text, void (*add)(word_key, void *), void 
                 if (len > 4 && (word[len - 1] == 's' || word[len - 1] == 'x')) len--;   /* plural */
                 word_key key = 0;
                 memcpy(&key, word, len < STEM_BYTES ? len : STEM_BYTES);
-                add(key, arg);
+                add(key, opaque);
             }
             len = 0;
         }
@@ -113,8 +113,8 @@ static uint32_t term_id(docs *d, word_key key) {
     return d->ids[slot] - 1;
 }
 
-static void docs_add(word_key key, void *arg) {
-    docs *d = arg;
+static void docs_add(word_key key, void *opaque) {
+    docs *d = opaque;
     if (d->failed) return;
     if (d->n_terms * 2 >= d->mask) {   /* the table is sized for the vocabulary: never full */
         d->failed = true;
@@ -298,8 +298,8 @@ static word_key key_of(const char *w) {
 
 /* French diploma levels (the national nomenclature: 3 CAP/BEP, 4 Bac, 5 Bac+2, 6 Bac+3/4,
  * 7 Bac+5, 8 doctorat); keeps the lowest named, where one can start. */
-static void level_word(word_key key, void *arg) {
-    uint8_t *lowest = arg;
+static void level_word(word_key key, void *opaque) {
+    uint8_t *lowest = opaque;
     static const struct {
         const char *word;
         uint8_t level;

@@ -427,12 +427,12 @@ static int kio_buf_push(kafka_io *io, rd_kafka_message_t *m) {
 }
 
 /* Drops buffered messages; keep(m) decides which survive (NULL: none). */
-static void kio_buf_filter(kafka_io *io, bool (*keep)(const rd_kafka_message_t *m, const void *arg),
-                           const void *arg) {
+static void kio_buf_filter(kafka_io *io, bool (*keep)(const rd_kafka_message_t *m, const void *opaque),
+                           const void *opaque) {
     size_t w = 0;
     for (size_t i = 0; i < io->buf_len; i++) {
         rd_kafka_message_t *m = io->buf[io->buf_head + i];
-        if (keep && keep(m, arg))
+        if (keep && keep(m, opaque))
             io->buf[io->buf_head + w++] = m;
         else
             rd_kafka_message_destroy(m);
@@ -707,8 +707,8 @@ void kafka_io_batch_retry(kafka_io *io, const kafka_io_batch *batch) {
 
 /* ---------- rebalances ---------- */
 
-static bool kio_keep_unrevoked(const rd_kafka_message_t *m, const void *arg) {
-    return !rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)arg, rd_kafka_topic_name(m->rkt),
+static bool kio_keep_unrevoked(const rd_kafka_message_t *m, const void *opaque) {
+    return !rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)opaque, rd_kafka_topic_name(m->rkt),
                                                m->partition);
 }
 
