@@ -443,10 +443,11 @@ static void add_dlq_original(json_buf *line, const rd_kafka_message_t *m) {
         !dlq_view_read(&u.data, &v, &err)) {
         size_t closed = line->len;
         line->len--;
-        if (json_buf_puts(line, ",\"original\":") || json_write_msgpack(line, v.value, v.value_len, NULL, &err) ||
+        if (json_buf_puts(line, ",\"original\":") ||
+            json_write_msgpack(line, v.value, v.value_len, NULL, &err) ||
             json_buf_puts(line, "}")) {
             line->len = closed - 1;
-            json_buf_puts(line, "}");  /* fits: the brace was there */
+            json_buf_puts(line, "}"); /* fits: the brace was there */
         }
     }
     msgpack_unpacked_destroy(&u);
@@ -454,7 +455,8 @@ static void add_dlq_original(json_buf *line, const rd_kafka_message_t *m) {
 
 /* The Kafka key as a JSON string: any bytes, shown as valid UTF-8 (json_write_text). */
 static int put_key(json_buf *line, const rd_kafka_message_t *m) {
-    return json_buf_puts(line, "{\"key\":") || json_write_text(line, m->key ? m->key : "", m->key_len);
+    return json_buf_puts(line, "{\"key\":") ||
+           json_write_text(line, m->key ? m->key : "", m->key_len);
 }
 
 static void print_message(json_buf *line, const rd_kafka_message_t *m) {
@@ -469,10 +471,10 @@ static void print_message(json_buf *line, const rd_kafka_message_t *m) {
         rc = 0;
     } else {
         line->len = 0;
-        rc = put_key(line, m) || json_buf_puts(line, ",\"partition\":") || json_write_int(line, m->partition) ||
-             json_buf_puts(line, ",\"offset\":") || json_write_int(line, m->offset) ||
-             json_buf_puts(line, ",\"error\":") || json_write_text(line, err.msg, strlen(err.msg)) ||
-             json_buf_puts(line, "}");
+        rc = put_key(line, m) || json_buf_puts(line, ",\"partition\":") ||
+             json_write_int(line, m->partition) || json_buf_puts(line, ",\"offset\":") ||
+             json_write_int(line, m->offset) || json_buf_puts(line, ",\"error\":") ||
+             json_write_text(line, err.msg, strlen(err.msg)) || json_buf_puts(line, "}");
     }
     if (!rc) printf("%s\n", line->data);
     fflush(stdout);

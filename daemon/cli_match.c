@@ -22,23 +22,27 @@
 #include "suggestion_codec.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
-            "\n"
-            "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
-            "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
-            "confirmed, rejected, added. `ts` (milliseconds since the epoch) sets the year\n"
-            "recency is counted to, as an event's ts does in the daemon; without it every\n"
-            "experience counts as recent. Writes one JSON result a line, in input order: user_id,\n"
-            "rome_version, experiences, skills, jobs, current, excluded. A malformed line yields\n"
-            "{\"line\": N, \"reason\": \"...\", \"error\": \"...\"} (reason: the daemon's, e.g. over_limit,\n"
-            "when it would refuse the line for one) and the run goes on; the exit status is 1 when any\n"
-            "line failed.\n"
-            "\n"
-            "  --rome DIR       the official ROME 4.0 CSV export\n"
-            "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
-            "  --top N          occupations per result (default from the configuration, 20)\n"
-            "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n");
+    fprintf(
+        out,
+        "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
+        "\n"
+        "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
+        "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
+        "confirmed, rejected, added. `ts` (milliseconds since the epoch) sets the year\n"
+        "recency is counted to, as an event's ts does in the daemon; without it every\n"
+        "experience counts as recent. Writes one JSON result a line, in input order: user_id,\n"
+        "rome_version, experiences, skills, jobs, current, excluded. A malformed line yields\n"
+        "{\"line\": N, \"reason\": \"...\", \"error\": \"...\"} (reason: the daemon's, e.g. "
+        "over_limit,\n"
+        "when it would refuse the line for one) and the run goes on; the exit status is 1 when "
+        "any\n"
+        "line failed.\n"
+        "\n"
+        "  --rome DIR       the official ROME 4.0 CSV export\n"
+        "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
+        "  --top N          occupations per result (default from the configuration, 20)\n"
+        "  --config FILE    an INI file; its [matching] section tunes the method "
+        "(docs/matching.md)\n");
 }
 
 typedef struct config_load {
@@ -83,18 +87,24 @@ typedef struct match_run {
 
 /* {"line":N,"user_id":…,"reason":…,"error":…}: reason is the daemon's (event_reason_name) when
  * the daemon would refuse the line for one, absent otherwise (syntax, a value JSON cannot map). */
-static void print_line_error(match_run *run, size_t line, const char *user_id, const px_error *err) {
+static void print_line_error(match_run *run, size_t line, const char *user_id,
+                             const px_error *err) {
     json_buf *b = &run->text;
     b->len = 0;
     int rc = json_buf_puts(b, "{\"line\":") || json_write_int(b, (long long)line);
-    if (user_id) rc = rc || json_buf_puts(b, ",\"user_id\":") || json_write_text(b, user_id, strlen(user_id));
+    if (user_id)
+        rc =
+            rc || json_buf_puts(b, ",\"user_id\":") || json_write_text(b, user_id, strlen(user_id));
     if (err->reason)
         rc = rc || json_buf_puts(b, ",\"reason\":") ||
-             json_write_string(b, event_reason_name(err->reason), strlen(event_reason_name(err->reason)));
+             json_write_string(b, event_reason_name(err->reason),
+                               strlen(event_reason_name(err->reason)));
     rc = rc || json_buf_puts(b, ",\"error\":") || json_write_text(b, err->msg, strlen(err->msg)) ||
          json_buf_puts(b, "}\n");
-    if (rc) printf("{\"line\":%zu,\"error\":\"out of memory\"}\n", line);
-    else fwrite(b->data, 1, b->len, stdout);
+    if (rc)
+        printf("{\"line\":%zu,\"error\":\"out of memory\"}\n", line);
+    else
+        fwrite(b->data, 1, b->len, stdout);
 }
 
 /* The daemon's reason for a line msgpack_json could not convert, when it has one. */
@@ -121,7 +131,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
         err->reason = conversion_reason(err->reason);
         return -1;
     }
-    if (event_decode_profile_message(run->in.data, run->in.size, &run->limits, &p, user_id, err)) return -1;
+    if (event_decode_profile_message(run->in.data, run->in.size, &run->limits, &p, user_id, err))
+        return -1;
     int rc = -1;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &run->out, msgpack_sbuffer_write);
@@ -131,7 +142,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
         goto done;
     }
     run->text.len = 0;
-    if (suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m, &run->result, err) ||
+    if (suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m,
+                                &run->result, err) ||
         json_write_msgpack(&run->text, run->out.data, run->out.size, NULL, err)) {
         err->reason = 0;
         goto done;

@@ -129,7 +129,8 @@ static void test_big_integers_and_floats(void **state) {
     assert_int_equal(to_text("\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a", 9, NULL, "0.1"), 0);      /* float64 */
     /* Floats beyond ±(2^53-1) keep a float spelling, so they come back as floats. */
     assert_int_equal(to_text("\xcb\x43\x40\x00\x00\x00\x00\x00\x01", 9, NULL, "9007199254740994.0"), 0);
-    assert_int_equal(to_text("\xcb\xfe\x37\xe4\x3c\x88\x00\x75\x9c", 9, NULL, "-1e+300"), 0);  /* shortest */
+    assert_int_equal(to_text("\xcb\xfe\x37\xe4\x3c\x88\x00\x75\x9c", 9, NULL, "-1e+300"),
+                     0); /* shortest */
     msgpack_sbuffer fsb;
     msgpack_sbuffer_init(&fsb);
     assert_int_equal(to_msgpack("9007199254740994.0", &fsb, NULL, &err), 0);
@@ -140,7 +141,8 @@ static void test_big_integers_and_floats(void **state) {
 }
 
 /* The JSON text of one packed value, through json_write. */
-static char *text_of(void (*pack)(msgpack_packer *, const void *), const void *v, msgpack_sbuffer *sb) {
+static char *text_of(void (*pack)(msgpack_packer *, const void *), const void *v,
+                     msgpack_sbuffer *sb) {
     msgpack_sbuffer_clear(sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -151,10 +153,18 @@ static char *text_of(void (*pack)(msgpack_packer *, const void *), const void *v
     return text;
 }
 
-static void pack_i64(msgpack_packer *pk, const void *v) { msgpack_pack_int64(pk, *(const int64_t *)v); }
-static void pack_u64(msgpack_packer *pk, const void *v) { msgpack_pack_uint64(pk, *(const uint64_t *)v); }
-static void pack_f64(msgpack_packer *pk, const void *v) { msgpack_pack_double(pk, *(const double *)v); }
-static void pack_f32(msgpack_packer *pk, const void *v) { msgpack_pack_float(pk, *(const float *)v); }
+static void pack_i64(msgpack_packer *pk, const void *v) {
+    msgpack_pack_int64(pk, *(const int64_t *)v);
+}
+static void pack_u64(msgpack_packer *pk, const void *v) {
+    msgpack_pack_uint64(pk, *(const uint64_t *)v);
+}
+static void pack_f64(msgpack_packer *pk, const void *v) {
+    msgpack_pack_double(pk, *(const double *)v);
+}
+static void pack_f32(msgpack_packer *pk, const void *v) {
+    msgpack_pack_float(pk, *(const float *)v);
+}
 
 static void test_exact_numbers(void **state) {
     (void)state;
@@ -163,10 +173,16 @@ static void test_exact_numbers(void **state) {
     msgpack_sbuffer_init(&back);
     px_error err;
     /* integers: exact over the whole range; within ±(2^53-1) the text packs back to the same bytes */
-    const struct { int64_t v; const char *text; } ints[] = {
-        {INT64_MIN, "-9223372036854775808"}, {INT64_MAX, "9223372036854775807"},
-        {9007199254740993LL, "9007199254740993"}, {9007199254740991LL, "9007199254740991"},
-        {-9007199254740991LL, "-9007199254740991"}, {9007199254740992LL - 1 - 1, "9007199254740990"},
+    const struct {
+        int64_t v;
+        const char *text;
+    } ints[] = {
+        {INT64_MIN, "-9223372036854775808"},
+        {INT64_MAX, "9223372036854775807"},
+        {9007199254740993LL, "9007199254740993"},
+        {9007199254740991LL, "9007199254740991"},
+        {-9007199254740991LL, "-9007199254740991"},
+        {9007199254740992LL - 1 - 1, "9007199254740990"},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         char *t = text_of(pack_i64, &ints[i].v, &sb);
@@ -183,12 +199,24 @@ static void test_exact_numbers(void **state) {
     assert_string_equal(t, "18446744073709551615");
     free(t);
     /* doubles: the shortest text that reads back to the same bits, and packs back to the same bytes */
-    const struct { double v; const char *text; } reals[] = {
-        {0.1, "0.1"}, {0.30000000000000004, "0.30000000000000004"}, {1.0000000000000002, "1.0000000000000002"},
-        {5e-324, "4.94065645841247e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"},
-        {-0.0, "-0.0"}, {0.9059, "0.9059"}, {-1.5e-07, "-1.5e-07"}, {123456.789, "123456.789"},
-        {9007199254740994.0, "9007199254740994.0"}, {0.0001, "0.0001"}, {2.5, "2.5"},
-        {1e15 + 0.5 - 0.5 + 0.25, "1000000000000000.2"}, {3.0, "3"},
+    const struct {
+        double v;
+        const char *text;
+    } reals[] = {
+        {0.1, "0.1"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {1.0000000000000002, "1.0000000000000002"},
+        {5e-324, "4.94065645841247e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {-0.0, "-0.0"},
+        {0.9059, "0.9059"},
+        {-1.5e-07, "-1.5e-07"},
+        {123456.789, "123456.789"},
+        {9007199254740994.0, "9007199254740994.0"},
+        {0.0001, "0.0001"},
+        {2.5, "2.5"},
+        {1e15 + 0.5 - 0.5 + 0.25, "1000000000000000.2"},
+        {3.0, "3"},
     };
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
         t = text_of(pack_f64, &reals[i].v, &sb);
@@ -196,7 +224,8 @@ static void test_exact_numbers(void **state) {
         double d = strtod(t, NULL);
         assert_memory_equal(&d, &reals[i].v, sizeof d);
         assert_int_equal(to_msgpack(t, &back, NULL, &err), 0);
-        if (reals[i].v != trunc(reals[i].v) || fabs(reals[i].v) > 9007199254740991.0 || signbit(reals[i].v)) {
+        if (reals[i].v != trunc(reals[i].v) || fabs(reals[i].v) > 9007199254740991.0 ||
+            signbit(reals[i].v)) {
             assert_int_equal(back.size, sb.size);
             assert_memory_equal(back.data, sb.data, sb.size);
         }
@@ -208,13 +237,22 @@ static void test_exact_numbers(void **state) {
         char fast[40], ladder[40];
         json_format_real(v, 0, fast);
         for (int p = 15; p <= 17; p++)
-            if (snprintf(ladder, sizeof ladder, "%.*g", p, v) > 0 && strtod(ladder, NULL) == v) break;
+            if (snprintf(ladder, sizeof ladder, "%.*g", p, v) > 0 && strtod(ladder, NULL) == v)
+                break;
         if (v != trunc(v)) assert_string_equal(fast, ladder);
     }
     /* float32: at its own precision, reading back through strtof to the same float */
-    const struct { float v; const char *text; } floats[] = {
-        {0.1f, "0.1"}, {FLT_MAX, "3.4028235e+38"}, {FLT_MIN, "1.1754944e-38"}, {1.5f, "1.5"},
-        {16777216.0f, "16777216"}, {1.4e-45f, "1.4013e-45"}, {3.14159274f, "3.1415927"},
+    const struct {
+        float v;
+        const char *text;
+    } floats[] = {
+        {0.1f, "0.1"},
+        {FLT_MAX, "3.4028235e+38"},
+        {FLT_MIN, "1.1754944e-38"},
+        {1.5f, "1.5"},
+        {16777216.0f, "16777216"},
+        {1.4e-45f, "1.4013e-45"},
+        {3.14159274f, "3.1415927"},
     };
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
         t = text_of(pack_f32, &floats[i].v, &sb);
@@ -244,7 +282,8 @@ static void test_escapes_and_utf8(void **state) {
     (void)state;
     /* RFC 8259 escapes: quote, backslash, the named controls, \u00XX for the others; UTF-8 as is */
     assert_int_equal(to_text("\xac\"\\\b\f\n\r\t\x01\x1f\x7f\xc3\xa9", 13, NULL,
-                             "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\xc3\xa9\""), 0);
+                             "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\xc3\xa9\""),
+                     0);
     /* invalid UTF-8 (a cut character, a stray continuation byte, an overlong form, a surrogate) */
     const char *bad[] = {"\xa2\xc3\x28", "\xa1\x80", "\xa2\xc0\xaf", "\xa3\xed\xa0\x80"};
     for (size_t i = 0; i < 4; i++)
@@ -260,13 +299,15 @@ static void test_escapes_and_utf8(void **state) {
     assert_int_equal(utf8_cut("ab\xe2\x98", 4, 4), 2);
     /* a JSON path cut at 40 bytes inside a character, and a duplicate key holding invalid bytes */
     char line[200];
-    snprintf(line, sizeof line, "{\"%s\xc3\xa9\":1e400}", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    snprintf(line, sizeof line, "{\"%s\xc3\xa9\":1e400}",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     px_error err;
     assert_int_equal(to_msgpack(line, &sb, NULL, &err), MSGPACK_JSON_ERR_NON_FINITE);
     assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
-    assert_int_equal(to_msgpack("{\"\xd4k\":1,\"\xd4k\":2}", &sb, NULL, &err), MSGPACK_JSON_ERR_DUPLICATE_KEY);
+    assert_int_equal(to_msgpack("{\"\xd4k\":1,\"\xd4k\":2}", &sb, NULL, &err),
+                     MSGPACK_JSON_ERR_DUPLICATE_KEY);
     assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
     assert_non_null(strstr(err.msg, "\\xD4k"));
     /* a path longer than its buffer is cut on a character boundary too */
@@ -419,11 +460,16 @@ static void test_bounds(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_round_trip),   cmocka_unit_test(test_integer_encodings),
-        cmocka_unit_test(test_big_integers_and_floats), cmocka_unit_test(test_bin_ext_and_keys),
-        cmocka_unit_test(test_strings),           cmocka_unit_test(test_special_objects),
-        cmocka_unit_test(test_syntax_and_duplicates), cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_exact_numbers),     cmocka_unit_test(test_escapes_and_utf8),
+        cmocka_unit_test(test_text_round_trip),
+        cmocka_unit_test(test_integer_encodings),
+        cmocka_unit_test(test_big_integers_and_floats),
+        cmocka_unit_test(test_bin_ext_and_keys),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_special_objects),
+        cmocka_unit_test(test_syntax_and_duplicates),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_exact_numbers),
+        cmocka_unit_test(test_escapes_and_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

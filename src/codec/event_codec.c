@@ -629,12 +629,12 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
 
 /* The message-level checks: size, then structure and nesting before msgpack-c allocates.
  * `unpacked` is initialised either way: the caller destroys it. */
-static int unpack_message(const char *buf, size_t len, const event_limits *limits, msgpack_unpacked *unpacked,
-                          px_error *err) {
+static int unpack_message(const char *buf, size_t len, const event_limits *limits,
+                          msgpack_unpacked *unpacked, px_error *err) {
     if (len > limits->max_message_bytes) {
         msgpack_unpacked_init(unpacked);
-        return event_fail(err, EVENT_ERR_OVER_LIMIT, "(message): %zu bytes, over the limit of %zu", len,
-                          limits->max_message_bytes);
+        return event_fail(err, EVENT_ERR_OVER_LIMIT, "(message): %zu bytes, over the limit of %zu",
+                          len, limits->max_message_bytes);
     }
     if (!msgpack_unpack_bounded(buf, len, limits->max_depth, unpacked, err)) return 0;
     recode(err, unpack_reason(err ? err->reason : 0), "(message): ");
@@ -700,8 +700,8 @@ fail:
     return -1;
 }
 
-int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits, profile *out,
-                                 char **user_id, px_error *err) {
+int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits,
+                                 profile *out, char **user_id, px_error *err) {
     event_limits defaults = event_limits_default();
     if (!limits) limits = &defaults;
     memset(out, 0, sizeof *out);

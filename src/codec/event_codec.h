@@ -133,8 +133,8 @@ int event_decode_profile(const msgpack_object *map, const event_limits *limits, 
  * makes first (max_message_bytes on the bytes, max_depth, structure: over_limit, bad_msgpack,
  * trailing_bytes): what `passerelle match` applies to a line converted to msgpack, so that a
  * line the daemon would refuse is refused for the same reason. */
-int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits, profile *out,
-                                 char **user_id, px_error *err);
+int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits,
+                                 profile *out, char **user_id, px_error *err);
 
 /* The UTC year of a time in milliseconds since the epoch (1764393600000 → 2025): what a
  * profile's as_of_year is set to from an event's ts. Pure arithmetic: no locale, no timezone. */

@@ -10,12 +10,13 @@
 #include "msgpack_scan.h"
 #include "utf8.h"
 
-#define json_fail(err, reason, ...) \
+#define json_fail(err, reason, ...)                                                                \
     px_error_set_reason((err), msgpack_json_reason_code(reason), (reason), __VA_ARGS__)
 
-#define MAX_EXACT_INT 9007199254740991.0  /* 2^53 - 1 */
+#define MAX_EXACT_INT 9007199254740991.0 /* 2^53 - 1 */
 
-const char json_base64_alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const char json_base64_alphabet[65] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void json_buf_init(json_buf *b) { *b = (json_buf){0}; }
 
@@ -201,7 +202,7 @@ typedef struct writer {
     struct {
         const msgpack_object *container;
         uint32_t index;
-        bool in_key;  /* the error is about the key itself: the path names the map */
+        bool in_key; /* the error is about the key itself: the path names the map */
     } frames[MSGPACK_SCAN_MAX_DEPTH + 1];
 } writer;
 
@@ -219,9 +220,10 @@ static json_path writer_path(const writer *w) {
         if (k->type == MSGPACK_OBJECT_STR) {
             json_path_push_key(&path, k->via.str.ptr, k->via.str.size);
         } else {
-            int n = snprintf(digits, sizeof digits, k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? "%llu" : "%lld",
-                             k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)k->via.u64
-                                                                        : (unsigned long long)k->via.i64);
+            int n = snprintf(
+                digits, sizeof digits, k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? "%llu" : "%lld",
+                k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)k->via.u64
+                                                           : (unsigned long long)k->via.i64);
             json_path_push_key(&path, digits, (size_t)n);
         }
     }
@@ -237,13 +239,14 @@ static int check_str(writer *w, const char *s, size_t len, const char *what) {
     size_t bad;
     if (!utf8_valid(s, len, &bad)) {
         json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_UTF8, "%s: %s is not valid UTF-8 (byte %zu)", path.text, what,
-                         bad);
+        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_UTF8, "%s: %s is not valid UTF-8 (byte %zu)",
+                         path.text, what, bad);
     }
     if (len && memchr(s, '\0', len)) {
         json_path path = writer_path(w);
         return json_fail(w->err, MSGPACK_JSON_ERR_NUL_IN_STRING,
-                         "%s: %s contains a NUL byte, which JSON strings here cannot carry", path.text, what);
+                         "%s: %s contains a NUL byte, which JSON strings here cannot carry",
+                         path.text, what);
     }
     return 0;
 }
@@ -251,12 +254,14 @@ static int check_str(writer *w, const char *s, size_t len, const char *what) {
 /* A map key's JSON text: a str as it is (checked), an integer as its decimal digits, kept
  * right-aligned in digits so that the struct can be moved (sorted). */
 typedef struct key_ref {
-    const char *str;  /* NULL for an integer key */
+    const char *str; /* NULL for an integer key */
     size_t len;
     char digits[24];
 } key_ref;
 
-static const char *key_ref_text(const key_ref *k) { return k->str ? k->str : k->digits + 24 - k->len; }
+static const char *key_ref_text(const key_ref *k) {
+    return k->str ? k->str : k->digits + 24 - k->len;
+}
 
 static int key_of(writer *w, const msgpack_object *k, key_ref *ref) {
     switch (k->type) {
@@ -275,9 +280,10 @@ static int key_of(writer *w, const msgpack_object *k, key_ref *ref) {
     }
     default: {
         json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_KEY_TYPE,
-                         "%s: map key of msgpack type %d; only strings and integers can be JSON keys", path.text,
-                         (int)k->type);
+        return json_fail(
+            w->err, MSGPACK_JSON_ERR_KEY_TYPE,
+            "%s: map key of msgpack type %d; only strings and integers can be JSON keys", path.text,
+            (int)k->type);
     }
     }
 }
@@ -300,8 +306,9 @@ static int check_keys(writer *w, const msgpack_object_map *map) {
         for (uint32_t i = 1; i < map->size && !rc; i++) {
             if (compare_key_refs(&keys[i - 1], &keys[i])) continue;
             json_path path = writer_path(w);
-            rc = json_fail(w->err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%.*s\" appears twice", path.text,
-                           (int)utf8_cut(key_ref_text(&keys[i]), keys[i].len, 60), key_ref_text(&keys[i]));
+            rc = json_fail(w->err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%.*s\" appears twice",
+                           path.text, (int)utf8_cut(key_ref_text(&keys[i]), keys[i].len, 60),
+                           key_ref_text(&keys[i]));
         }
     }
     w->frames[w->depth - 1].in_key = false;
@@ -316,7 +323,8 @@ static int write_container(writer *w, const msgpack_object *o) {
     uint32_t n = is_map ? o->via.map.size : o->via.array.size;
     if (w->depth + 1 > w->limits->max_depth) {
         json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_TOO_DEEP, "%s: containers nest deeper than %u levels", path.text,
+        return json_fail(w->err, MSGPACK_JSON_ERR_TOO_DEEP,
+                         "%s: containers nest deeper than %u levels", path.text,
                          w->limits->max_depth);
     }
     w->frames[w->depth].container = o;
@@ -331,7 +339,8 @@ static int write_container(writer *w, const msgpack_object *o) {
             w->frames[w->depth - 1].in_key = true;
             json_path path = writer_path(w);
             rc = json_fail(w->err, MSGPACK_JSON_ERR_RESERVED_KEY,
-                           "%s: a map whose only key is \"%.4s\" would read back as bin/ext", path.text, k->via.str.ptr);
+                           "%s: a map whose only key is \"%.4s\" would read back as bin/ext",
+                           path.text, k->via.str.ptr);
         } else {
             rc = check_keys(w, &o->via.map);
         }
@@ -344,7 +353,9 @@ static int write_container(writer *w, const msgpack_object *o) {
             key_ref key;
             const msgpack_object *k = &o->via.map.ptr[i].key;
             rc = key_of(w, k, &key);
-            if (!rc && (json_write_string(w->b, key_ref_text(&key), key.len) || put_char(w->b, ':'))) rc = write_nomem(w);
+            if (!rc &&
+                (json_write_string(w->b, key_ref_text(&key), key.len) || put_char(w->b, ':')))
+                rc = write_nomem(w);
         }
         if (!rc) rc = write_value(w, is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i]);
     }
@@ -358,8 +369,8 @@ static int write_tagged(writer *w, const msgpack_object *o) {
     bool is_ext = o->type == MSGPACK_OBJECT_EXT;
     const char *data = is_ext ? o->via.ext.ptr : o->via.bin.ptr;
     size_t len = is_ext ? o->via.ext.size : o->via.bin.size;
-    int rc = is_ext ? json_buf_put(w->b, "{\"$ext\":[", 9) || json_write_int(w->b, o->via.ext.type) ||
-                          put_char(w->b, ',')
+    int rc = is_ext ? json_buf_put(w->b, "{\"$ext\":[", 9) ||
+                          json_write_int(w->b, o->via.ext.type) || put_char(w->b, ',')
                     : json_buf_put(w->b, "{\"$bin\":", 8);
     rc = rc || put_char(w->b, '"') || json_write_base64(w->b, (const unsigned char *)data, len) ||
          json_buf_put(w->b, is_ext ? "\"]}" : "\"}", is_ext ? 3 : 2);
@@ -371,19 +382,24 @@ static int write_value(writer *w, const msgpack_object *o) {
     int rc;
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: rc = json_buf_put(w->b, "null", 4); break;
-    case MSGPACK_OBJECT_BOOLEAN: rc = o->via.boolean ? json_buf_put(w->b, "true", 4) : json_buf_put(w->b, "false", 5); break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        rc = o->via.boolean ? json_buf_put(w->b, "true", 4) : json_buf_put(w->b, "false", 5);
+        break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER: rc = put_u64(w->b, o->via.u64, false); break;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: rc = put_u64(w->b, 0 - (uint64_t)o->via.i64, true); break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64)) {
             json_path path = writer_path(w);
-            return json_fail(w->err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no JSON form", path.text, o->via.f64);
+            return json_fail(w->err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no JSON form",
+                             path.text, o->via.f64);
         }
-        rc = json_buf_put(w->b, text, json_format_real(o->via.f64, o->type == MSGPACK_OBJECT_FLOAT32, text));
+        rc = json_buf_put(w->b, text,
+                          json_format_real(o->via.f64, o->type == MSGPACK_OBJECT_FLOAT32, text));
         break;
     case MSGPACK_OBJECT_STR: {
-        const char *s = o->via.str.size ? o->via.str.ptr : "";  /* msgpack-c leaves an empty str NULL */
+        const char *s =
+            o->via.str.size ? o->via.str.ptr : ""; /* msgpack-c leaves an empty str NULL */
         if (check_str(w, s, o->via.str.size, "string")) return -1;
         rc = json_write_string(w->b, s, o->via.str.size);
         break;
@@ -394,14 +410,15 @@ static int write_value(writer *w, const msgpack_object *o) {
     case MSGPACK_OBJECT_MAP: return write_container(w, o);
     default: {
         json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_MSGPACK, "%s: unknown msgpack object type %d", path.text,
-                         (int)o->type);
+        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_MSGPACK, "%s: unknown msgpack object type %d",
+                         path.text, (int)o->type);
     }
     }
     return rc ? write_nomem(w) : 0;
 }
 
-int json_write_object(json_buf *b, const msgpack_object *o, const msgpack_json_limits *limits, px_error *err) {
+int json_write_object(json_buf *b, const msgpack_object *o, const msgpack_json_limits *limits,
+                      px_error *err) {
     msgpack_json_limits l = limits ? *limits : msgpack_json_limits_default();
     if (l.max_depth > MSGPACK_SCAN_MAX_DEPTH) l.max_depth = MSGPACK_SCAN_MAX_DEPTH;
     writer w = {.b = b, .limits = &l, .err = err};
@@ -416,7 +433,8 @@ int json_write_msgpack(json_buf *b, const char *buf, size_t len, const msgpack_j
     msgpack_json_limits l = limits ? *limits : msgpack_json_limits_default();
     if (l.max_depth > MSGPACK_SCAN_MAX_DEPTH) l.max_depth = MSGPACK_SCAN_MAX_DEPTH;
     if (len > l.max_bytes)
-        return json_fail(err, MSGPACK_JSON_ERR_TOO_BIG, "msgpack: %zu bytes, over the limit of %zu", len, l.max_bytes);
+        return json_fail(err, MSGPACK_JSON_ERR_TOO_BIG, "msgpack: %zu bytes, over the limit of %zu",
+                         len, l.max_bytes);
     msgpack_unpacked unpacked;
     int rc = msgpack_unpack_bounded(buf, len, l.max_depth, &unpacked, err);
     if (rc) {

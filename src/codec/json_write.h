@@ -40,7 +40,8 @@ int json_buf_put(json_buf *b, const char *s, size_t n);
 int json_buf_puts(json_buf *b, const char *s);
 
 /* The JSON text of one msgpack object (its depth checked against limits; NULL for defaults). */
-int json_write_object(json_buf *b, const msgpack_object *o, const msgpack_json_limits *limits, px_error *err);
+int json_write_object(json_buf *b, const msgpack_object *o, const msgpack_json_limits *limits,
+                      px_error *err);
 /* The JSON text of msgpack bytes holding exactly one object (size, scan, unpack, write). */
 int json_write_msgpack(json_buf *b, const char *buf, size_t len, const msgpack_json_limits *limits,
                        px_error *err);

@@ -129,7 +129,8 @@ static cJSON *integer_from(const msgpack_object *o, const json_path *path, px_er
  * items in json_write's text, which always says "float" ("9007199254740994.0", "1e+300"). */
 static cJSON *float_from(double d, const json_path *path, px_error *err) {
     char text[40];
-    cJSON *item = fabs(d) <= MAX_EXACT_INT ? cJSON_CreateNumber(d) : (json_format_real(d, 0, text), cJSON_CreateRaw(text));
+    cJSON *item = fabs(d) <= MAX_EXACT_INT ? cJSON_CreateNumber(d)
+                                           : (json_format_real(d, 0, text), cJSON_CreateRaw(text));
     return item ? item : nomem(err, path);
 }
 
@@ -181,8 +182,8 @@ static int check_duplicate_keys(const cJSON *obj, const json_path *path, px_erro
         /* keys from JSON text are not checked yet: quote them, never echo raw bytes */
         char shown[64];
         bool whole = utf8_quote(shown, sizeof shown, keys[i], strlen(keys[i]));
-        rc = json_fail(err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%s%s\" appears twice", path->text, shown,
-                       whole ? "" : "…");
+        rc = json_fail(err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%s%s\" appears twice",
+                       path->text, shown, whole ? "" : "…");
     }
     free(keys);
     return rc;
@@ -374,7 +375,9 @@ static int pack_string(const char *s, msgpack_packer *pk, const json_path *path,
 static int pack_number(double d, msgpack_packer *pk, const json_path *path, px_error *err) {
     if (!isfinite(d)) return json_fail(err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no msgpack-from-JSON form", path->text, d);
     /* -0.0 has no integer form: it stays a float */
-    int rc = d == trunc(d) && fabs(d) <= MAX_EXACT_INT && !(d == 0 && signbit(d)) ? msgpack_pack_int64(pk, (int64_t)d) : msgpack_pack_double(pk, d);
+    int rc = d == trunc(d) && fabs(d) <= MAX_EXACT_INT && !(d == 0 && signbit(d))
+                 ? msgpack_pack_int64(pk, (int64_t)d)
+                 : msgpack_pack_double(pk, d);
     return rc ? pack_nomem(err, path) : 0;
 }
 
@@ -435,7 +438,8 @@ static int pack_children(const cJSON *j, bool keyed, msgpack_packer *pk, unsigne
     size_t i = 0;
     for (const cJSON *c = j->child; c; c = c->next, i++) {
         if (keyed && pack_string(c->string, pk, path, "object key", err)) return -1;
-        size_t saved = keyed ? json_path_push_key(path, c->string, strlen(c->string)) : json_path_push_index(path, i);
+        size_t saved = keyed ? json_path_push_key(path, c->string, strlen(c->string))
+                             : json_path_push_index(path, i);
         int rc = pack_value(c, pk, depth, limits, path, err);
         json_path_pop(path, saved);
         if (rc) return -1;

@@ -18,7 +18,7 @@ size_t utf8_char_len(const char *s, size_t left) {
     } else if (c >= 0xf0 && c <= 0xf4) {
         need = 3, cp = c & 0x07, min = 0x10000;
     } else {
-        return 0;  /* stray continuation byte, 0xc0/0xc1 (always overlong) or 0xf5.. */
+        return 0; /* stray continuation byte, 0xc0/0xc1 (always overlong) or 0xf5.. */
     }
     if (left <= need) return 0;
     for (size_t k = 1; k <= need; k++) {
@@ -51,7 +51,7 @@ size_t utf8_cut(const char *s, size_t len, size_t max) {
     const unsigned char *b = (const unsigned char *)s;
     size_t n = len < max ? len : max, p = n;
     while (p > 0 && n - p < 3 && (b[p - 1] & 0xc0) == 0x80) p--;
-    if (p == 0 || b[p - 1] < 0xc0) return n;  /* at a boundary, or stray continuation bytes */
+    if (p == 0 || b[p - 1] < 0xc0) return n; /* at a boundary, or stray continuation bytes */
     size_t need = b[p - 1] >= 0xf0 ? 3 : b[p - 1] >= 0xe0 ? 2 : 1;
     return p + need > n ? p - 1 : n;
 }
