@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "kafka_io.h"
 #include "dlq_record.h"
+#include "json_write.h"
 #include "msgpack_json.h"
 #include "msgpack_scan.h"
 
@@ -361,14 +362,6 @@ static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long l
     return NULL;
 }
 
-static char *key_text(const rd_kafka_message_t *m) {
-    char *k = malloc(m->key_len + 1);
-    if (!k) return NULL;
-    if (m->key_len) memcpy(k, m->key, m->key_len);
-    k[m->key_len] = '\0';
-    return k;
-}
-
 /* ---------------- tail ---------------- */
 
 static void tail_usage(FILE *out) {
@@ -386,45 +379,51 @@ static void tail_usage(FILE *out) {
             "not reached.\n");
 }
 
-/* A DLQ record's original bytes, decoded next to the raw {"$bin"} form when they are MessagePack. */
-static void add_dlq_original(cJSON *json, const rd_kafka_message_t *m) {
+/* A DLQ record's original bytes, decoded next to the raw {"$bin"} form when they are MessagePack:
+ * `line` holds the record's JSON object, whose closing brace is reopened for "original". */
+static void add_dlq_original(json_buf *line, const rd_kafka_message_t *m) {
     msgpack_unpacked u;
     px_error err = {0};
     dlq_record_view v;
     if (!msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) &&
         !dlq_record_decode(&u.data, &v, &err)) {
-        cJSON *orig = msgpack_json_from_bytes(v.value, v.value_len, NULL, &err);
-        if (orig) cJSON_AddItemToObject(json, "original", orig);
+        size_t closed = line->len;
+        line->len--;
+        if (json_buf_puts(line, ",\"original\":") ||
+            json_write_msgpack(line, v.value, v.value_len, NULL, &err) ||
+            json_buf_puts(line, "}")) {
+            line->len = closed - 1;
+            json_buf_puts(line, "}"); /* fits: the brace was there */
+        }
     }
     msgpack_unpacked_destroy(&u);
 }
 
-static void print_message(const rd_kafka_message_t *m) {
-    char *key = key_text(m);
-    cJSON *line = NULL;
+/* The Kafka key as a JSON string: any bytes, shown as valid UTF-8 (json_write_text). */
+static int put_key(json_buf *line, const rd_kafka_message_t *m) {
+    return json_buf_puts(line, "{\"key\":") ||
+           json_write_text(line, m->key ? m->key : "", m->key_len);
+}
+
+static void print_message(json_buf *line, const rd_kafka_message_t *m) {
+    px_error err = {0};
+    int rc;
+    line->len = 0;
     if (!m->payload) {
-        line = cJSON_CreateObject();
-        cJSON_AddStringToObject(line, "key", key ? key : "");
-        cJSON_AddTrueToObject(line, "tombstone");
+        rc = put_key(line, m) || json_buf_puts(line, ",\"tombstone\":true}");
+    } else if (!json_write_msgpack(line, m->payload, m->len, NULL, &err)) {
+        /* a map (or bin, which dlq_view_read refuses) */
+        if (line->data[0] == '{') add_dlq_original(line, m);
+        rc = 0;
     } else {
-        px_error err = {0};
-        line = msgpack_json_from_bytes(m->payload, m->len, NULL, &err);
-        if (line && cJSON_IsObject(line)) {
-            add_dlq_original(line, m);
-        } else if (!line) {
-            line = cJSON_CreateObject();
-            cJSON_AddStringToObject(line, "key", key ? key : "");
-            cJSON_AddNumberToObject(line, "partition", m->partition);
-            cJSON_AddNumberToObject(line, "offset", (double)m->offset);
-            cJSON_AddStringToObject(line, "error", err.msg);
-        }
+        line->len = 0;
+        rc = put_key(line, m) || json_buf_puts(line, ",\"partition\":") ||
+             json_write_int(line, m->partition) || json_buf_puts(line, ",\"offset\":") ||
+             json_write_int(line, m->offset) || json_buf_puts(line, ",\"error\":") ||
+             json_write_text(line, err.msg, strlen(err.msg)) || json_buf_puts(line, "}");
     }
-    char *text = line ? cJSON_PrintUnformatted(line) : NULL;
-    if (text) printf("%s\n", text);
+    if (!rc) printf("%s\n", line->data);
     fflush(stdout);
-    cJSON_free(text);
-    cJSON_Delete(line);
-    free(key);
 }
 
 int cli_tail_main(int argc, char **argv) {
@@ -460,13 +459,15 @@ int cli_tail_main(int argc, char **argv) {
     }
     long long idle = 0;
     int stop = 0;
+    json_buf line = {0};
     while (parts > 0 && !stop && (o.count < 0 || printed < o.count)) {
         rd_kafka_message_t *m = next_message(c, &o, &idle, &stop);
         if (!m) break;
-        print_message(m);
+        print_message(&line, m);
         rd_kafka_message_destroy(m);
         printed++;
     }
+    json_buf_free(&line);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     cli_opts_free(&o);

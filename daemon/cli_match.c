@@ -1,19 +1,20 @@
 /* passerelle match — runs the matcher over profiles given as JSON Lines, one JSON result a line.
  *
- * Each line goes JSON → msgpack (msgpack_json) → profile (event_decode_profile, the daemon's own
- * decoder and limits) → matcher_run → msgpack (suggestion_codec) → JSON, so the command shows
- * exactly what the daemon would decide. Lines are streamed: memory does not grow with the file. */
+ * Each line goes JSON → msgpack (msgpack_json) → profile (event_decode_profile_message, the
+ * daemon's own message checks, decoder and limits) → matcher_run → msgpack (suggestion_codec) →
+ * JSON text (json_write, exact numbers, one pass), so the command shows exactly what the daemon
+ * would decide. Lines are streamed: memory does not grow with the file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <msgpack.h>
 
 #include "commands.h"
 #include "config.h"
 #include "event_codec.h"
+#include "json_write.h"
 #include "matcher.h"
 #include "msgpack_json.h"
 #include "px_limits.h"
@@ -22,22 +23,27 @@
 #include "suggestion_codec.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
-            "\n"
-            "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
-            "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
-            "confirmed, rejected, added. `ts` (milliseconds since the epoch) sets the year\n"
-            "recency is counted to, as an event's ts does in the daemon; without it every\n"
-            "experience counts as recent. Writes one JSON result a line, in input order: user_id,\n"
-            "rome_version, experiences, skills, jobs, current, excluded. A malformed line yields\n"
-            "{\"line\": N, \"error\": \"...\"} and the run goes on; the exit status is 1 when any\n"
-            "line failed.\n"
-            "\n"
-            "  --rome DIR       the official ROME 4.0 CSV export\n"
-            "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
-            "  --top N          occupations per result (default from the configuration, 20)\n"
-            "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n");
+    fprintf(
+        out,
+        "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
+        "\n"
+        "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
+        "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
+        "confirmed, rejected, added. `ts` (milliseconds since the epoch) sets the year\n"
+        "recency is counted to, as an event's ts does in the daemon; without it every\n"
+        "experience counts as recent. Writes one JSON result a line, in input order: user_id,\n"
+        "rome_version, experiences, skills, jobs, current, excluded. A malformed line yields\n"
+        "{\"line\": N, \"reason\": \"...\", \"error\": \"...\"} (reason: the daemon's, e.g. "
+        "over_limit,\n"
+        "when it would refuse the line for one) and the run goes on; the exit status is 1 when "
+        "any\n"
+        "line failed.\n"
+        "\n"
+        "  --rome DIR       the official ROME 4.0 CSV export\n"
+        "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
+        "  --top N          occupations per result (default from the configuration, 20)\n"
+        "  --config FILE    an INI file; its [matching] section tunes the method "
+        "(docs/matching.md)\n");
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
@@ -51,18 +57,6 @@ static int load_config(const char *path, matcher_config *cfg) {
     return 0;
 }
 
-static void print_line_error(size_t line, const char *user_id, const char *msg) {
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-    if (o && cJSON_AddNumberToObject(o, "line", (double)line) && (!user_id || cJSON_AddStringToObject(o, "user_id", user_id)) &&
-        cJSON_AddStringToObject(o, "error", msg))
-        text = cJSON_PrintUnformatted(o);
-    if (text) printf("%s\n", text);
-    else printf("{\"line\":%zu,\"error\":\"out of memory\"}\n", line);
-    cJSON_free(text);
-    cJSON_Delete(o);
-}
-
 typedef struct match_run {
     const matcher *m;
     matcher_scratch *scratch;
@@ -70,32 +64,79 @@ typedef struct match_run {
     event_limits limits;
     char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
-    msgpack_unpacked unpacked;
+    json_buf text;
 } match_run;
 
-/* One line: returns 0 and prints the result, or -1 with err naming what is wrong. */
+/* {"line":N,"user_id":…,"reason":…,"error":…}: reason is the daemon's (event_reason_name) when
+ * the daemon would refuse the line for one, absent otherwise (syntax, a value JSON cannot map). */
+static void print_line_error(match_run *run, size_t line, const char *user_id,
+                             const px_error *err) {
+    json_buf *b = &run->text;
+    b->len = 0;
+    int rc = json_buf_puts(b, "{\"line\":") || json_write_int(b, (long long)line);
+    if (user_id)
+        rc =
+            rc || json_buf_puts(b, ",\"user_id\":") || json_write_text(b, user_id, strlen(user_id));
+    if (err->reason)
+        rc = rc || json_buf_puts(b, ",\"reason\":") ||
+             json_write_string(b, event_reason_name(err->reason),
+                               strlen(event_reason_name(err->reason)));
+    rc = rc || json_buf_puts(b, ",\"error\":") || json_write_text(b, err->msg, strlen(err->msg)) ||
+         json_buf_puts(b, "}\n");
+    if (rc)
+        printf("{\"line\":%zu,\"error\":\"out of memory\"}\n", line);
+    else
+        fwrite(b->data, 1, b->len, stdout);
+}
+
+/* The daemon's reason for a line msgpack_json could not convert, when it has one. */
+static int conversion_reason(int reason) {
+    switch (reason) {
+    case MSGPACK_JSON_ERR_TOO_BIG:
+    case MSGPACK_JSON_ERR_TOO_DEEP: return EVENT_ERR_OVER_LIMIT;
+    case MSGPACK_JSON_ERR_BAD_UTF8: return EVENT_ERR_BAD_UTF8;
+    case MSGPACK_JSON_ERR_DUPLICATE_KEY: return EVENT_ERR_DUPLICATE_KEY;
+    case MSGPACK_JSON_ERR_NOMEM: return EVENT_ERR_NOMEM;
+    default: return 0;
+    }
+}
+
+/* One line: returns 0 and prints the result, or -1 with err naming what is wrong and err->reason
+ * an event_reason (0 when the daemon has none for it). The converted line goes through the
+ * daemon's message checks (size, depth) before its profile is decoded. */
 static int match_line(match_run *run, const char *text, size_t len, char **user_id, px_error *err) {
     profile p;
     memset(&p, 0, sizeof p);
     msgpack_sbuffer_clear(&run->in);
     msgpack_sbuffer_clear(&run->out);
-    if (msgpack_json_text_to_msgpack(text, len, &run->in, NULL, err)) return -1;
-    if (msgpack_unpack_next(&run->unpacked, run->in.data, run->in.size, NULL) != MSGPACK_UNPACK_SUCCESS)
-        return px_error_set(err, PX_EFATAL, "internal: could not read back the converted line");
-    if (run->unpacked.data.type != MSGPACK_OBJECT_MAP) return px_error_set(err, PX_EINVAL, "a profile line must be a JSON object");
+    if (msgpack_json_text_to_msgpack(text, len, &run->in, NULL, err)) {
+        err->reason = conversion_reason(err->reason);
+        return -1;
+    }
+    if (event_decode_profile_message(run->in.data, run->in.size, &run->limits, &p, user_id, err))
+        return -1;
     int rc = -1;
-    char *json = NULL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &run->out, msgpack_sbuffer_write);
-    if (event_decode_profile(&run->unpacked.data, &run->limits, &p, user_id, err) ||
-        matcher_run(run->m, run->scratch, &p, &run->result, err) ||
-        suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m, &run->result, err) ||
-        !(json = msgpack_json_bytes_to_text(run->out.data, run->out.size, NULL, err)))
+    if (matcher_run(run->m, run->scratch, &p, &run->result, err)) {
+        /* as the daemon dead-letters a refusal of the matcher */
+        err->reason = err->code == PX_ELIMIT ? EVENT_ERR_OVER_LIMIT : EVENT_ERR_UNKNOWN_CODE;
         goto done;
-    printf("%s\n", json);
+    }
+    run->text.len = 0;
+    if (suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m,
+                                &run->result, err) ||
+        json_write_msgpack(&run->text, run->out.data, run->out.size, NULL, err)) {
+        err->reason = 0;
+        goto done;
+    }
+    if (json_buf_puts(&run->text, "\n")) {
+        px_error_set(err, PX_ENOMEM, "out of memory writing the result");
+        goto done;
+    }
+    fwrite(run->text.data, 1, run->text.len, stdout);
     rc = 0;
 done:
-    cJSON_free(json);
     profile_free(&p);
     return rc;
 }
@@ -111,7 +152,7 @@ static int match_stream(match_run *run, FILE *in) {
         char *user_id = NULL;
         px_error err = {0};
         if (match_line(run, line, (size_t)len, &user_id, &err)) {
-            print_line_error(line_no, user_id, err.msg);
+            print_line_error(run, line_no, user_id, &err);
             failed = 1;
         }
         free(user_id);
@@ -175,9 +216,8 @@ int cli_match_main(int argc, char **argv) {
         suggestion_rome_version(idx, run.rome_version, sizeof run.rome_version);
         msgpack_sbuffer_init(&run.in);
         msgpack_sbuffer_init(&run.out);
-        msgpack_unpacked_init(&run.unpacked);
         status = match_stream(&run, in);
-        msgpack_unpacked_destroy(&run.unpacked);
+        json_buf_free(&run.text);
         msgpack_sbuffer_destroy(&run.in);
         msgpack_sbuffer_destroy(&run.out);
     }

@@ -84,6 +84,30 @@ grep -q "bad.ini:3: \[matching\] weight.other" "$TMP/err.txt" || fail "bad confi
 "$BIN" match --top 5 "$TMP/good.jsonl" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "missing --rome/--snapshot accepted"
 
+# regressions (tests/fixtures/cli_match, from ../shared/repro): output always valid UTF-8 (a JSON
+# path cut inside a character, a duplicate key echoed raw), and the daemon's limits (nesting
+# depth, message size) refused with its reason, over_limit
+FIX=$(dirname "$0")/fixtures/cli_match
+for f in repro_match_utf8 repro_match_utf8_dupkey match_limits; do
+    "$BIN" match --rome "$ROME" --top 3 "$FIX/$f.jsonl" > "$TMP/$f.out"
+    [ $? -eq 1 ] || fail "$f: exit status, expected 1 (every line fails)"
+    iconv -f UTF-8 -t UTF-8 "$TMP/$f.out" > /dev/null || fail "$f: output is not valid UTF-8"
+    [ "$(wc -l < "$TMP/$f.out")" -eq "$(wc -l < "$FIX/$f.jsonl")" ] || fail "$f: lines out"
+    jq -e -s 'all(.[]; has("line") and (.error | length > 0))' "$TMP/$f.out" >/dev/null \
+        || fail "$f: not error lines"
+done
+jq -e -s '.[0].error | test("^\\$\\.a+…: ")' "$TMP/repro_match_utf8.out" >/dev/null \
+    || fail "cut path: $(cat "$TMP/repro_match_utf8.out")"
+jq -e -s '.[0].reason == "duplicate_key" and (.[0].error | contains("\\xD4k"))' \
+    "$TMP/repro_match_utf8_dupkey.out" >/dev/null || fail "duplicate key"
+jq -e -s 'length == 2 and all(.[]; .reason == "over_limit") and (.[0].user_id | not)
+          and (.[0].error | test("deeper than 8"))
+          and (.[1].error | test("over the limit of 65536"))' \
+    "$TMP/match_limits.out" >/dev/null || fail "limits: $(cut -c1-200 "$TMP/match_limits.out")"
+# numbers are exact: a line's user_id and the numbers of its result read back unchanged
+jq -e '[.. | numbers] | all(tostring | tonumber | tostring == tostring)' "$TMP/a.jsonl" >/dev/null \
+    || fail "result numbers"
+
 # 100,000 profiles in one process: every line answered, in order, memory flat. Under
 # AddressSanitizer freed memory sits in a 256 MiB quarantine, which would hide what this measures:
 # keep it small (the option means nothing to a plain build).

@@ -4,7 +4,7 @@
  *   - event_decode() either succeeds (and then the Kafka key equals user_id) or refuses with a
  *     known reason and a message, leaving the event empty;
  *   - user_state_decode() either succeeds or says corrupt_state;
- *   - msgpack → JSON, when it succeeds, packs back to msgpack that converts to the same JSON.
+ *   - msgpack → JSON text, when it succeeds, reads back to msgpack that gives the same JSON bytes.
  * The seed is fixed so that a failure is reproducible; PASSERELLE_FUZZ_ITERATIONS overrides the
  * iteration count. */
 #include <setjmp.h>
@@ -135,23 +135,27 @@ static bool check_state(const unsigned char *buf, size_t len) {
     return false;
 }
 
+/* msgpack → JSON text → msgpack → JSON text gives the same bytes. Integers beyond ±(2^53-1)
+ * are the one documented exception on the way in (refused, never rounded). */
 static bool check_json_round_trip(const unsigned char *buf, size_t len) {
     px_error err;
-    cJSON *json = msgpack_json_from_bytes((const char *)buf, len, NULL, &err);
+    char *json = msgpack_json_bytes_to_text((const char *)buf, len, NULL, &err);
     if (!json) {
         assert_true(err.reason > MSGPACK_JSON_OK && err.reason <= MSGPACK_JSON_ERR_BAD_SPECIAL);
         return false;
     }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (msgpack_json_pack(json, &pk, NULL, &err)) fail_msg("JSON from msgpack does not pack back: %s", err.msg);
-    cJSON *again = msgpack_json_from_bytes(sb.data, sb.size, NULL, &err);
-    assert_non_null(again);
-    assert_true(cJSON_Compare(json, again, 1));
-    cJSON_Delete(again);
-    cJSON_Delete(json);
+    if (msgpack_json_text_to_msgpack(json, strlen(json), &sb, NULL, &err)) {
+        if (err.reason != MSGPACK_JSON_ERR_INT_RANGE)
+            fail_msg("%s does not read back: %s", json, err.msg);
+    } else {
+        char *again = msgpack_json_bytes_to_text(sb.data, sb.size, NULL, &err);
+        if (!again) fail_msg("%s: its msgpack does not convert back: %s", json, err.msg);
+        assert_string_equal(json, again);
+        free(again);
+    }
+    free(json);
     msgpack_sbuffer_destroy(&sb);
     return true;
 }

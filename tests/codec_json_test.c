@@ -8,7 +8,12 @@
 
 #include <cmocka.h>
 
+#include <float.h>
+#include <math.h>
+
+#include "json_write.h"
 #include "msgpack_json.h"
+#include "utf8.h"
 
 /* JSON text → msgpack bytes in sb (cleared first); returns the error code (0 = success). */
 static int to_msgpack(const char *text, msgpack_sbuffer *sb, const msgpack_json_limits *l, px_error *err) {
@@ -29,7 +34,7 @@ static int to_text(const char *bytes, size_t len, const msgpack_json_limits *l, 
     } else {
         assert_null(text);
     }
-    cJSON_free(text);
+    free(text);
     return err.reason;
 }
 
@@ -55,7 +60,7 @@ static void test_text_round_trip(void **state) {
         if (!cJSON_Compare(a, b, 1)) fail_msg("%s came back as %s", texts[i], back);
         cJSON_Delete(a);
         cJSON_Delete(b);
-        cJSON_free(back);
+        free(back);
     }
     msgpack_sbuffer_destroy(&sb);
 }
@@ -124,7 +129,8 @@ static void test_big_integers_and_floats(void **state) {
     assert_int_equal(to_text("\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a", 9, NULL, "0.1"), 0);      /* float64 */
     /* Floats beyond ±(2^53-1) keep a float spelling, so they come back as floats. */
     assert_int_equal(to_text("\xcb\x43\x40\x00\x00\x00\x00\x00\x01", 9, NULL, "9007199254740994.0"), 0);
-    assert_int_equal(to_text("\xcb\xfe\x37\xe4\x3c\x88\x00\x75\x9c", 9, NULL, "-1.0000000000000001e+300"), 0);
+    assert_int_equal(to_text("\xcb\xfe\x37\xe4\x3c\x88\x00\x75\x9c", 9, NULL, "-1e+300"),
+                     0); /* shortest */
     msgpack_sbuffer fsb;
     msgpack_sbuffer_init(&fsb);
     assert_int_equal(to_msgpack("9007199254740994.0", &fsb, NULL, &err), 0);
@@ -132,6 +138,186 @@ static void test_big_integers_and_floats(void **state) {
     msgpack_sbuffer_destroy(&fsb);
     assert_int_equal(to_text("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9, NULL, NULL), MSGPACK_JSON_ERR_NON_FINITE);
     assert_int_equal(to_text("\xca\xff\x80\x00\x00", 5, NULL, NULL), MSGPACK_JSON_ERR_NON_FINITE);
+}
+
+/* The JSON text of one packed value, through json_write. */
+static char *text_of(void (*pack)(msgpack_packer *, const void *), const void *v,
+                     msgpack_sbuffer *sb) {
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    pack(&pk, v);
+    px_error err = {0};
+    char *text = msgpack_json_bytes_to_text(sb->data, sb->size, NULL, &err);
+    if (!text) fail_msg("refused: %s", err.msg);
+    return text;
+}
+
+static void pack_i64(msgpack_packer *pk, const void *v) {
+    msgpack_pack_int64(pk, *(const int64_t *)v);
+}
+static void pack_u64(msgpack_packer *pk, const void *v) {
+    msgpack_pack_uint64(pk, *(const uint64_t *)v);
+}
+static void pack_f64(msgpack_packer *pk, const void *v) {
+    msgpack_pack_double(pk, *(const double *)v);
+}
+static void pack_f32(msgpack_packer *pk, const void *v) {
+    msgpack_pack_float(pk, *(const float *)v);
+}
+
+static void test_exact_numbers(void **state) {
+    (void)state;
+    msgpack_sbuffer sb, back;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&back);
+    px_error err;
+    /* integers: exact over the whole range; within ±(2^53-1) the text packs back to the same bytes */
+    const struct {
+        int64_t v;
+        const char *text;
+    } ints[] = {
+        {INT64_MIN, "-9223372036854775808"},
+        {INT64_MAX, "9223372036854775807"},
+        {9007199254740993LL, "9007199254740993"},
+        {9007199254740991LL, "9007199254740991"},
+        {-9007199254740991LL, "-9007199254740991"},
+        {9007199254740992LL - 1 - 1, "9007199254740990"},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        char *t = text_of(pack_i64, &ints[i].v, &sb);
+        assert_string_equal(t, ints[i].text);
+        if (llabs(ints[i].v) <= 9007199254740991LL) {
+            assert_int_equal(to_msgpack(t, &back, NULL, &err), 0);
+            assert_int_equal(back.size, sb.size);
+            assert_memory_equal(back.data, sb.data, sb.size);
+        }
+        free(t);
+    }
+    uint64_t umax = UINT64_MAX;
+    char *t = text_of(pack_u64, &umax, &sb);
+    assert_string_equal(t, "18446744073709551615");
+    free(t);
+    /* doubles: the shortest text that reads back to the same bits, and packs back to the same bytes */
+    const struct {
+        double v;
+        const char *text;
+    } reals[] = {
+        {0.1, "0.1"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {1.0000000000000002, "1.0000000000000002"},
+        {5e-324, "4.94065645841247e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {-0.0, "-0.0"},
+        {0.9059, "0.9059"},
+        {-1.5e-07, "-1.5e-07"},
+        {123456.789, "123456.789"},
+        {9007199254740994.0, "9007199254740994.0"},
+        {0.0001, "0.0001"},
+        {2.5, "2.5"},
+        {1e15 + 0.5 - 0.5 + 0.25, "1000000000000000.2"},
+        {3.0, "3"},
+    };
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        t = text_of(pack_f64, &reals[i].v, &sb);
+        assert_string_equal(t, reals[i].text);
+        double d = strtod(t, NULL);
+        assert_memory_equal(&d, &reals[i].v, sizeof d);
+        assert_int_equal(to_msgpack(t, &back, NULL, &err), 0);
+        if (reals[i].v != trunc(reals[i].v) || fabs(reals[i].v) > 9007199254740991.0 ||
+            signbit(reals[i].v)) {
+            assert_int_equal(back.size, sb.size);
+            assert_memory_equal(back.data, sb.data, sb.size);
+        }
+        free(t);
+    }
+    /* every double with a short decimal gets the printf ladder's text without printf */
+    for (int i = 1; i < 200000; i += 7) {
+        double v = i / 1e4 - 3.0;
+        char fast[40], ladder[40];
+        json_format_real(v, 0, fast);
+        for (int p = 15; p <= 17; p++)
+            if (snprintf(ladder, sizeof ladder, "%.*g", p, v) > 0 && strtod(ladder, NULL) == v)
+                break;
+        if (v != trunc(v)) assert_string_equal(fast, ladder);
+    }
+    /* float32: at its own precision, reading back through strtof to the same float */
+    const struct {
+        float v;
+        const char *text;
+    } floats[] = {
+        {0.1f, "0.1"},
+        {FLT_MAX, "3.4028235e+38"},
+        {FLT_MIN, "1.1754944e-38"},
+        {1.5f, "1.5"},
+        {16777216.0f, "16777216"},
+        {1.4e-45f, "1.4013e-45"},
+        {3.14159274f, "3.1415927"},
+    };
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        t = text_of(pack_f32, &floats[i].v, &sb);
+        assert_string_equal(t, floats[i].text);
+        assert_true(strtof(t, NULL) == floats[i].v);
+        /* it comes back as a float64 whose text is the same */
+        assert_int_equal(to_msgpack(t, &back, NULL, &err), 0);
+        char *again = msgpack_json_bytes_to_text(back.data, back.size, NULL, &err);
+        assert_string_equal(again, t);
+        free(again);
+        free(t);
+    }
+    /* NaN and infinities are refused */
+    double bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        msgpack_sbuffer_clear(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_double(&pk, bad[i]);
+        assert_int_equal(to_text(sb.data, sb.size, NULL, NULL), MSGPACK_JSON_ERR_NON_FINITE);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&back);
+}
+
+static void test_escapes_and_utf8(void **state) {
+    (void)state;
+    /* RFC 8259 escapes: quote, backslash, the named controls, \u00XX for the others; UTF-8 as is */
+    assert_int_equal(to_text("\xac\"\\\b\f\n\r\t\x01\x1f\x7f\xc3\xa9", 13, NULL,
+                             "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\xc3\xa9\""),
+                     0);
+    /* invalid UTF-8 (a cut character, a stray continuation byte, an overlong form, a surrogate) */
+    const char *bad[] = {"\xa2\xc3\x28", "\xa1\x80", "\xa2\xc0\xaf", "\xa3\xed\xa0\x80"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(to_text(bad[i], strlen(bad[i]), NULL, NULL), MSGPACK_JSON_ERR_BAD_UTF8);
+    /* text quoting input: valid UTF-8 whatever the bytes; a character cut at the end is dropped */
+    json_buf b = {0};
+    assert_int_equal(json_write_text(&b, "d\xc3\xa9j\xd4k\xc3", 7), 0);
+    assert_string_equal(b.data, "\"d\xc3\xa9j\\\\xD4k\"");
+    assert_true(utf8_valid(b.data, b.len, NULL));
+    json_buf_free(&b);
+    assert_int_equal(utf8_cut("ab\xc3\xa9", 4, 3), 2);
+    assert_int_equal(utf8_cut("ab\xe2\x98\x83", 5, 5), 5);
+    assert_int_equal(utf8_cut("ab\xe2\x98", 4, 4), 2);
+    /* a JSON path cut at 40 bytes inside a character, and a duplicate key holding invalid bytes */
+    char line[200];
+    snprintf(line, sizeof line, "{\"%s\xc3\xa9\":1e400}",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    px_error err;
+    assert_int_equal(to_msgpack(line, &sb, NULL, &err), MSGPACK_JSON_ERR_NON_FINITE);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    assert_int_equal(to_msgpack("{\"\xd4k\":1,\"\xd4k\":2}", &sb, NULL, &err),
+                     MSGPACK_JSON_ERR_DUPLICATE_KEY);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    assert_non_null(strstr(err.msg, "\\xD4k"));
+    /* a path longer than its buffer is cut on a character boundary too */
+    char deep[600] = "";
+    for (int i = 0; i < 30; i++) strcat(deep, "{\"\xc3\xa9\xc3\xa9\xc3\xa9\":");
+    strcat(deep, "1e400");
+    for (int i = 0; i < 30; i++) strcat(deep, "}");
+    assert_int_equal(to_msgpack(deep, &sb, NULL, &err), MSGPACK_JSON_ERR_NON_FINITE);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    msgpack_sbuffer_destroy(&sb);
 }
 
 static void test_bin_ext_and_keys(void **state) {
@@ -274,10 +460,16 @@ static void test_bounds(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_round_trip),   cmocka_unit_test(test_integer_encodings),
-        cmocka_unit_test(test_big_integers_and_floats), cmocka_unit_test(test_bin_ext_and_keys),
-        cmocka_unit_test(test_strings),           cmocka_unit_test(test_special_objects),
-        cmocka_unit_test(test_syntax_and_duplicates), cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_text_round_trip),
+        cmocka_unit_test(test_integer_encodings),
+        cmocka_unit_test(test_big_integers_and_floats),
+        cmocka_unit_test(test_bin_ext_and_keys),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_special_objects),
+        cmocka_unit_test(test_syntax_and_duplicates),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_exact_numbers),
+        cmocka_unit_test(test_escapes_and_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -548,19 +548,28 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
     return 0;
 }
 
+/* The message-level checks: size, then structure and nesting before msgpack-c allocates.
+ * `unpacked` is initialised either way: the caller destroys it. */
+static int unpack_message(const char *buf, size_t len, const event_limits *limits,
+                          msgpack_unpacked *unpacked, px_error *err) {
+    if (len > limits->max_message_bytes) {
+        msgpack_unpacked_init(unpacked);
+        return event_fail(err, EVENT_ERR_OVER_LIMIT, "(message): %zu bytes, over the limit of %zu",
+                          len, limits->max_message_bytes);
+    }
+    if (!msgpack_unpack_bounded(buf, len, limits->max_depth, unpacked, err)) return 0;
+    recode(err, unpack_reason(err ? err->reason : 0), "(message): ");
+    return -1;
+}
+
 int event_decode(const char *buf, size_t len, const char *key, size_t key_len, const event_limits *limits,
                  event *out, px_error *err) {
     event_limits defaults = event_limits_default();
     if (!limits) limits = &defaults;
     memset(out, 0, sizeof *out);
-    if (len > limits->max_message_bytes)
-        return event_fail(err, EVENT_ERR_OVER_LIMIT, "(message): %zu bytes, over the limit of %zu", len, limits->max_message_bytes);
     msgpack_unpacked unpacked;
     int rc = -1;
-    if (msgpack_unpack_bounded(buf, len, limits->max_depth, &unpacked, err)) {
-        recode(err, unpack_reason(err ? err->reason : 0), "(message): ");
-        goto done;
-    }
+    if (unpack_message(buf, len, limits, &unpacked, err)) goto done;
     const msgpack_object *root = &unpacked.data;
     if (root->type != MSGPACK_OBJECT_MAP) {
         event_fail(err, EVENT_ERR_NOT_A_MAP, "(message): expected a map, got %s", got_name(root));
@@ -610,6 +619,21 @@ int event_decode_profile(const msgpack_object *map, const event_limits *limits, 
 fail:
     profile_free(out);
     return -1;
+}
+
+int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits,
+                                 profile *out, char **user_id, px_error *err) {
+    event_limits defaults = event_limits_default();
+    if (!limits) limits = &defaults;
+    memset(out, 0, sizeof *out);
+    if (user_id) *user_id = NULL;
+    msgpack_unpacked unpacked;
+    int rc = unpack_message(buf, len, limits, &unpacked, err) ||
+                     event_decode_profile(&unpacked.data, limits, out, user_id, err)
+                 ? -1
+                 : 0;
+    msgpack_unpacked_destroy(&unpacked);
+    return rc;
 }
 
 

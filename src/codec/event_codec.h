@@ -77,6 +77,13 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
 int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out, char **user_id,
                          px_error *err);
 
+/* event_decode_profile() on the bytes of one message, after the message checks event_decode
+ * makes first (max_message_bytes on the bytes, max_depth, structure: over_limit, bad_msgpack,
+ * trailing_bytes): what `passerelle match` applies to a line converted to msgpack, so that a
+ * line the daemon would refuse is refused for the same reason. */
+int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits,
+                                 profile *out, char **user_id, px_error *err);
+
 /* --- the contract as data --------------------------------------------------------------------- */
 
 typedef enum event_field_type {

@@ -8,12 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_write.h"
 #include "msgpack_scan.h"
 #include "utf8.h"
-
-/* The px_code of a msgpack_json_error: PX_ENOMEM, PX_ELIMIT (too big, too deep, integer range)
- * or PX_EINVAL. */
-static px_code msgpack_json_reason_code(int reason);
 
 #define json_fail(err, reason, ...) \
     px_error_set_reason((err), msgpack_json_reason_code(reason), (reason), __VA_ARGS__)
@@ -30,57 +27,19 @@ static msgpack_json_limits effective_limits(const msgpack_json_limits *limits) {
     return l;
 }
 
-/* The JSONPath-like location of the value being converted, for error messages ("$.a[3].b").
- * Long paths are cut: the message stays readable and bounded. */
-typedef struct json_path {
-    char text[160];
-    size_t len;
-} json_path;
-
-static size_t path_push_key(json_path *path, const char *key, size_t key_len) {
-    size_t saved = path->len;
-    int shown = key_len > 40 ? 40 : (int)key_len;
-    int n = snprintf(path->text + path->len, sizeof path->text - path->len, ".%.*s%s", shown, key,
-                     key_len > 40 ? "…" : "");
-    if (n > 0) path->len = path->len + (size_t)n < sizeof path->text ? path->len + (size_t)n : sizeof path->text - 1;
-    return saved;
-}
-
-static size_t path_push_index(json_path *path, size_t index) {
-    size_t saved = path->len;
-    int n = snprintf(path->text + path->len, sizeof path->text - path->len, "[%zu]", index);
-    if (n > 0) path->len = path->len + (size_t)n < sizeof path->text ? path->len + (size_t)n : sizeof path->text - 1;
-    return saved;
-}
-
-static void path_pop(json_path *path, size_t saved) {
-    path->len = saved;
-    path->text[saved] = '\0';
-}
-
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* RFC 4648 base64 with padding; returns a malloc'ed C string or NULL. */
 static char *base64_encode(const unsigned char *data, size_t len) {
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < len) v |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < len) v |= data[i + 2];
-        out[o++] = b64_alphabet[(v >> 18) & 63];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
+    json_buf b = {0};
+    if (json_write_base64(&b, data, len)) {
+        json_buf_free(&b);
+        return NULL;
     }
-    out[o] = '\0';
-    return out;
+    return b.data;
 }
 
 static int base64_value(char c) {
-    const char *hit = c ? strchr(b64_alphabet, c) : NULL;
-    return hit ? (int)(hit - b64_alphabet) : -1;
+    const char *hit = c ? strchr(json_base64_alphabet, c) : NULL;
+    return hit ? (int)(hit - json_base64_alphabet) : -1;
 }
 
 /* Strict decoding: length a multiple of 4, padding only at the end, no whitespace, and unused
@@ -167,17 +126,11 @@ static cJSON *integer_from(const msgpack_object *o, const json_path *path, px_er
 
 /* Beyond ±(2^53-1) a double is integral, and cJSON would print some of them as integer literals
  * ("9007199254740994"), which read back as refused big integers. Such floats are written as raw
- * items whose text always says "float" ("9007199254740994.0", "1e+300"). */
+ * items in json_write's text, which always says "float" ("9007199254740994.0", "1e+300"). */
 static cJSON *float_from(double d, const json_path *path, px_error *err) {
-    cJSON *item;
-    if (fabs(d) <= MAX_EXACT_INT) {
-        item = cJSON_CreateNumber(d);
-    } else {
-        char text[40];
-        int n = snprintf(text, sizeof text, "%.17g", d);
-        if (!strpbrk(text, ".e")) snprintf(text + n, sizeof text - (size_t)n, ".0");
-        item = cJSON_CreateRaw(text);
-    }
+    char text[40];
+    cJSON *item = fabs(d) <= MAX_EXACT_INT ? cJSON_CreateNumber(d)
+                                           : (json_format_real(d, 0, text), cJSON_CreateRaw(text));
     return item ? item : nomem(err, path);
 }
 
@@ -224,9 +177,14 @@ static int check_duplicate_keys(const cJSON *obj, const json_path *path, px_erro
     for (const cJSON *c = obj->child; c; c = c->next) keys[i++] = c->string;
     qsort(keys, n, sizeof *keys, compare_keys);
     int rc = 0;
-    for (i = 1; i < n && !rc; i++)
-        if (!strcmp(keys[i - 1], keys[i]))
-            rc = json_fail(err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%.60s\" appears twice", path->text, keys[i]);
+    for (i = 1; i < n && !rc; i++) {
+        if (strcmp(keys[i - 1], keys[i])) continue;
+        /* keys from JSON text are not checked yet: quote them, never echo raw bytes */
+        char shown[64];
+        bool whole = utf8_quote(shown, sizeof shown, keys[i], strlen(keys[i]));
+        rc = json_fail(err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%s%s\" appears twice",
+                       path->text, shown, whole ? "" : "…");
+    }
     free(keys);
     return rc;
 }
@@ -277,9 +235,9 @@ static cJSON *object_from(const msgpack_object_map *map, unsigned depth, const m
         const char *text = NULL;
         size_t len = 0;
         if (key_text(&map->ptr[i].key, digits, sizeof digits, &text, &len, path, err)) goto fail;
-        size_t saved = path_push_key(path, text, len);
+        size_t saved = json_path_push_key(path, text, len);
         cJSON *value = to_json(&map->ptr[i].val, depth, limits, path, err);
-        path_pop(path, saved);
+        json_path_pop(path, saved);
         if (!value) goto fail;
         key = malloc(len + 1);
         if (key) {
@@ -306,9 +264,9 @@ static cJSON *array_from(const msgpack_object_array *array, unsigned depth, cons
     cJSON *arr = cJSON_CreateArray();
     if (!arr) return nomem(err, path);
     for (uint32_t i = 0; i < array->size; i++) {
-        size_t saved = path_push_index(path, i);
+        size_t saved = json_path_push_index(path, i);
         cJSON *item = to_json(&array->ptr[i], depth, limits, path, err);
-        path_pop(path, saved);
+        json_path_pop(path, saved);
         if (!item || !cJSON_AddItemToArray(arr, item)) {
             if (item) nomem(err, path);
             cJSON_Delete(item);
@@ -362,7 +320,7 @@ static cJSON *to_json(const msgpack_object *o, unsigned depth, const msgpack_jso
 
 cJSON *msgpack_json_from_object(const msgpack_object *obj, const msgpack_json_limits *limits, px_error *err) {
     msgpack_json_limits l = effective_limits(limits);
-    json_path path = {.text = "$", .len = 1};
+    json_path path = JSON_PATH_ROOT;
     return to_json(obj, 0, &l, &path, err);
 }
 
@@ -375,12 +333,7 @@ cJSON *msgpack_json_from_bytes(const char *buf, size_t len, const msgpack_json_l
     msgpack_unpacked unpacked;
     cJSON *json = NULL;
     if (msgpack_unpack_bounded(buf, len, l.max_depth, &unpacked, err)) {
-        if (err) {
-            err->reason = err->reason == MSGPACK_SCAN_TOO_DEEP ? MSGPACK_JSON_ERR_TOO_DEEP
-                          : err->code == PX_ENOMEM             ? MSGPACK_JSON_ERR_NOMEM
-                                                               : MSGPACK_JSON_ERR_BAD_MSGPACK;
-            err->code = msgpack_json_reason_code(err->reason);
-        }
+        msgpack_json_relabel_scan_error(err);
     } else {
         json = msgpack_json_from_object(&unpacked.data, &l, err);
     }
@@ -389,12 +342,12 @@ cJSON *msgpack_json_from_bytes(const char *buf, size_t len, const msgpack_json_l
 }
 
 char *msgpack_json_bytes_to_text(const char *buf, size_t len, const msgpack_json_limits *limits, px_error *err) {
-    cJSON *json = msgpack_json_from_bytes(buf, len, limits, err);
-    if (!json) return NULL;
-    char *text = cJSON_PrintUnformatted(json);
-    cJSON_Delete(json);
-    if (!text) json_fail(err, MSGPACK_JSON_ERR_NOMEM, "json: out of memory printing %zu msgpack bytes", len);
-    return text;
+    json_buf text = {0};
+    if (json_write_msgpack(&text, buf, len, limits, err)) {
+        json_buf_free(&text);
+        return NULL;
+    }
+    return text.data;
 }
 
 /* --- JSON → msgpack ------------------------------------------------------------------------ */
@@ -416,7 +369,10 @@ static int pack_string(const char *s, msgpack_packer *pk, const json_path *path,
 
 static int pack_number(double d, msgpack_packer *pk, const json_path *path, px_error *err) {
     if (!isfinite(d)) return json_fail(err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no msgpack-from-JSON form", path->text, d);
-    int rc = d == trunc(d) && fabs(d) <= MAX_EXACT_INT ? msgpack_pack_int64(pk, (int64_t)d) : msgpack_pack_double(pk, d);
+    /* -0.0 has no integer form: it stays a float */
+    int rc = d == trunc(d) && fabs(d) <= MAX_EXACT_INT && !(d == 0 && signbit(d))
+                 ? msgpack_pack_int64(pk, (int64_t)d)
+                 : msgpack_pack_double(pk, d);
     return rc ? pack_nomem(err, path) : 0;
 }
 
@@ -477,9 +433,10 @@ static int pack_children(const cJSON *j, bool keyed, msgpack_packer *pk, unsigne
     size_t i = 0;
     for (const cJSON *c = j->child; c; c = c->next, i++) {
         if (keyed && pack_string(c->string, pk, path, "object key", err)) return -1;
-        size_t saved = keyed ? path_push_key(path, c->string, strlen(c->string)) : path_push_index(path, i);
+        size_t saved = keyed ? json_path_push_key(path, c->string, strlen(c->string))
+                             : json_path_push_index(path, i);
         int rc = pack_value(c, pk, depth, limits, path, err);
-        path_pop(path, saved);
+        json_path_pop(path, saved);
         if (rc) return -1;
     }
     return 0;
@@ -526,7 +483,7 @@ static int pack_value(const cJSON *j, msgpack_packer *pk, unsigned depth, const 
 
 int msgpack_json_pack(const cJSON *json, msgpack_packer *pk, const msgpack_json_limits *limits, px_error *err) {
     msgpack_json_limits l = effective_limits(limits);
-    json_path path = {.text = "$", .len = 1};
+    json_path path = JSON_PATH_ROOT;
     return pack_value(json, pk, 0, &l, &path, err);
 }
 
@@ -605,7 +562,7 @@ int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *
     return rc;
 }
 
-static px_code msgpack_json_reason_code(int reason) {
+px_code msgpack_json_reason_code(int reason) {
     switch (reason) {
     case MSGPACK_JSON_ERR_NOMEM: return PX_ENOMEM;
     case MSGPACK_JSON_ERR_TOO_BIG:
@@ -613,4 +570,12 @@ static px_code msgpack_json_reason_code(int reason) {
     case MSGPACK_JSON_ERR_INT_RANGE: return PX_ELIMIT;
     default: return PX_EINVAL;
     }
+}
+
+void msgpack_json_relabel_scan_error(px_error *err) {
+    if (!err) return;
+    err->reason = err->reason == MSGPACK_SCAN_TOO_DEEP ? MSGPACK_JSON_ERR_TOO_DEEP
+                  : err->code == PX_ENOMEM             ? MSGPACK_JSON_ERR_NOMEM
+                                                       : MSGPACK_JSON_ERR_BAD_MSGPACK;
+    err->code = msgpack_json_reason_code(err->reason);
 }

@@ -26,8 +26,8 @@
  *   cut the string there). An integer literal (no '.', 'e' or 'E') beyond ±(2^53-1) →
  *   MSGPACK_JSON_ERR_INT_RANGE (cJSON reads numbers as doubles and would round it: refused, not
  *   guessed). A number whose value is integral and within ±(2^53-1) → the smallest msgpack integer
- *   encoding ("1e3" → 1000); any other finite number → float64. cJSON raw items (as produced
- *   above) → the exact integer, or float64.
+ *   encoding ("1e3" → 1000), except -0 (float64 -0.0); any other finite number → float64.
+ *   cJSON raw items (as produced above) → the exact integer, or float64.
  *   array → array; object → map with str keys in document order; duplicate keys → error.
  *   An object with exactly one key "$bin" (string value, strict base64) → bin; with exactly one key
  *   "$ext" ([int -128..127, base64 string]) → ext; a malformed one → MSGPACK_JSON_ERR_BAD_SPECIAL.
@@ -40,8 +40,10 @@
  * err->code its kind (PX_ENOMEM, PX_ELIMIT for too big, too deep or an integer out of range,
  * else PX_EINVAL) and a message naming the place ("$.experiences[2].title: invalid UTF-8 at byte
  * 5").
+ * Messages quoting input are valid UTF-8: keys in paths are cut on a character boundary, a
+ * duplicate key not yet checked is shown with its invalid bytes as \xNN.
  * Ownership: returned cJSON trees belong to the caller (cJSON_Delete); returned text is freed with
- * cJSON_free(). Stateless and thread-safe. */
+ * free(). Stateless and thread-safe. */
 #ifndef MSGPACK_JSON_H
 #define MSGPACK_JSON_H
 
@@ -81,13 +83,21 @@ typedef enum msgpack_json_error {
     MSGPACK_JSON_ERR_BAD_SPECIAL = 13,    /* malformed {"$bin"} / {"$ext"} object */
 } msgpack_json_error;
 
+/* The px_code of a msgpack_json_error: PX_ENOMEM, PX_ELIMIT (too big, too deep, integer range)
+ * or PX_EINVAL. */
+px_code msgpack_json_reason_code(int reason);
+/* Re-labels a refusal of msgpack_unpack_bounded() (msgpack_scan.h) as this module's reason. */
+void msgpack_json_relabel_scan_error(px_error *err);
+
 /* msgpack → JSON, from an already unpacked object (its depth is checked here). */
 cJSON *msgpack_json_from_object(const msgpack_object *obj, const msgpack_json_limits *limits, px_error *err);
 
 /* msgpack → JSON from raw bytes holding exactly one object (scan, unpack, convert). */
 cJSON *msgpack_json_from_bytes(const char *buf, size_t len, const msgpack_json_limits *limits, px_error *err);
 
-/* msgpack bytes → compact one-line JSON text (no newline); free with cJSON_free(). */
+/* msgpack bytes → compact one-line JSON text (no newline), written by json_write.h in one pass
+ * with exact numbers (the shortest text that reads back; float32 at its own precision; -0.0 as
+ * "-0.0"); free with free(). */
 char *msgpack_json_bytes_to_text(const char *buf, size_t len, const msgpack_json_limits *limits, px_error *err);
 
 /* JSON tree → msgpack, appended to pk. On error pk may hold a partial object: discard it. */

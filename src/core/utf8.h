@@ -13,4 +13,16 @@
  * the offset of the first byte of the offending sequence. */
 bool utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
+/* The length of the well-formed character at s (left bytes available), 0 when it is not one. */
+size_t utf8_char_len(const char *s, size_t left);
+
+/* The longest prefix of s[0..len), at most max bytes, that does not end inside a character
+ * (nor with a character cut by the end of s): where to cut a text for a message. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+
+/* Copies s[0..len) into dst (cap >= 1 bytes, NUL-terminated), well-formed characters as they
+ * are and every other byte as the four characters \xNN, stopping before what does not fit, so
+ * dst is always valid UTF-8. Returns true when all of s fit. For messages quoting raw input. */
+bool utf8_quote(char *dst, size_t cap, const char *s, size_t len);
+
 #endif
