@@ -4,6 +4,7 @@
  * decoder and limits) → matcher_run → msgpack (suggestion_codec) → JSON, so the command shows
  * exactly what the daemon would decide. Lines are streamed: memory does not grow with the file. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <msgpack.h>
 
+#include "cli_labels.h"
 #include "commands.h"
 #include "config.h"
 #include "event_codec.h"
@@ -23,7 +25,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
+            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [--labels]\n"
+            "                        [FILE]\n"
             "\n"
             "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
             "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
@@ -37,7 +40,10 @@ static void usage(FILE *out) {
             "  --rome DIR       the official ROME 4.0 CSV export\n"
             "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
             "  --top N          occupations per result (default from the configuration, 20)\n"
-            "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n");
+            "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n"
+            "  --labels         every code in words too: held_labels, missing_labels, contexts_labels,\n"
+            "                   qualifications_labels (parallel to the codes), appellation_label,\n"
+            "                   rome_label, macro_label, avoid_label, code_label (docs/asyncapi.yaml)\n");
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
@@ -68,6 +74,7 @@ typedef struct match_run {
     matcher_scratch *scratch;
     match_result result;
     event_limits limits;
+    const rome_index *labels; /* --labels: the index naming the codes, else NULL */
     char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
     msgpack_unpacked unpacked;
@@ -90,7 +97,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
     if (event_decode_profile(&run->unpacked.data, &run->limits, &p, user_id, err) ||
         matcher_run(run->m, run->scratch, &p, &run->result, err) ||
         suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m, &run->result, err) ||
-        !(json = msgpack_json_bytes_to_text(run->out.data, run->out.size, NULL, err)))
+        !(json = msgpack_json_bytes_to_text(run->out.data, run->out.size, NULL, err)) ||
+        !(json = cli_labels_apply(run->labels, json, err)))
         goto done;
     printf("%s\n", json);
     rc = 0;
@@ -127,6 +135,7 @@ static int match_stream(match_run *run, FILE *in) {
 int cli_match_main(int argc, char **argv) {
     const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL,
                *input = NULL;
+    bool labels = false;
     for (int i = 1; i < argc; i++) {
         const char **slot = !strcmp(argv[i], "--rome")       ? &rome_dir
                             : !strcmp(argv[i], "--snapshot") ? &snapshot
@@ -137,7 +146,9 @@ int cli_match_main(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
-        if (slot && i + 1 < argc) {
+        if (!strcmp(argv[i], "--labels")) {
+            labels = true;
+        } else if (slot && i + 1 < argc) {
             *slot = argv[++i];
         } else if (!slot && argv[i][0] != '-' && !input) {
             input = argv[i];
@@ -166,7 +177,7 @@ int cli_match_main(int argc, char **argv) {
     }
     rome_index *idx = rome_dir ? rome_load_csv(rome_dir, NULL, &err) : rome_snapshot_load(snapshot, &err);
     matcher *m = idx ? matcher_build(idx, &cfg, &err) : NULL;
-    match_run run = {.m = m, .limits = event_limits_default()};
+    match_run run = {.m = m, .limits = event_limits_default(), .labels = labels ? idx : NULL};
     run.scratch = m ? matcher_scratch_new(m, &err) : NULL;
     int status = 2;
     if (!run.scratch) {
