@@ -25,8 +25,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [--labels]\n"
-            "                        [FILE]\n"
+            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE]\n"
+            "                        [--labels] [FILE]\n"
             "\n"
             "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
             "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
@@ -41,9 +41,10 @@ static void usage(FILE *out) {
             "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
             "  --top N          occupations per result (default from the configuration, 20)\n"
             "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n"
-            "  --labels         every code in words too: held_labels, missing_labels, contexts_labels,\n"
-            "                   qualifications_labels (parallel to the codes), appellation_label,\n"
-            "                   rome_label, macro_label, avoid_label, code_label (docs/asyncapi.yaml)\n");
+            "  --labels         every code in words too: held_labels, missing_labels,\n"
+            "                   contexts_labels, qualifications_labels (parallel to the codes),\n"
+            "                   appellation_label, rome_label, macro_label, avoid_label,\n"
+            "                   code_label (docs/asyncapi.yaml, MatchResult)\n");
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
