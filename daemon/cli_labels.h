@@ -18,7 +18,7 @@ const char *cli_label_fiche(const rome_index *idx, const char *code);      /* "D
 const char *cli_label_domaine(const rome_index *idx, const char *code);    /* "J" or "J15" */
 
 /* Adds a label next to every code of a `passerelle match` result (docs/asyncapi.yaml,
- * MatchResult): experiences[] appellation_label, rome_label; skills[] macro_label; jobs[]
+ * MatchLabels): experiences[] appellation_label, rome_label; skills[] macro_label; jobs[]
  * held_labels, missing_labels, contexts_labels, qualifications_labels (parallel to the code
  * arrays); excluded.constraints[] avoid_label (contexte entries) and their jobs[] code_label.
  * An unknown code gets null, so the arrays stay parallel. -1 with err when out of memory (the

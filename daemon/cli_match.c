@@ -44,7 +44,7 @@ static void usage(FILE *out) {
             "  --labels         every code in words too: held_labels, missing_labels,\n"
             "                   contexts_labels, qualifications_labels (parallel to the codes),\n"
             "                   appellation_label, rome_label, macro_label, avoid_label,\n"
-            "                   code_label (docs/asyncapi.yaml, MatchResult)\n");
+            "                   code_label (docs/asyncapi.yaml, MatchLabels)\n");
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
