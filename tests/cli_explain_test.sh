@@ -15,15 +15,8 @@ trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 has() { grep -qF -- "$1" "$2" || fail "$2 lacks: $1"; }
 
-# The fixture under the official names (as tests/support/rome_fixture.c lays it out).
-mkdir "$TMP/fx"
-for f in "$FIXTURE"/*.csv; do
-    stem=$(basename "$f" .csv)
-    case $stem in
-        DERIVED_*) cp "$f" "$TMP/fx/${stem}_v461.csv" ;;
-        *) cp "$f" "$TMP/fx/unix_${stem}_v461_utf8.csv" ;;
-    esac
-done
+# The fixture under the official names.
+sh "$(dirname "$0")/support/rome_fixture_dir.sh" "$FIXTURE" "$TMP/fx" || fail "fixture layout"
 # Every default constraint names real contextes: point them at the fixture's. no_weekend's item
 # 100005 is listed by M1607, removed "because competence"; D1507 derives from D1505 ("parent").
 cat > "$TMP/fx.ini" <<'INI'
