@@ -31,6 +31,7 @@ set_tests_properties(personas PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${PASS
 add_test(NAME cli_match COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_match_test.sh $<TARGET_FILE:passerelle-cli>
          ${PASSERELLE_ROME_DIR})
 set_tests_properties(cli_match PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
-add_test(NAME cli_explain COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_explain_test.sh $<TARGET_FILE:passerelle-cli>
-         ${PASSERELLE_ROME_DIR} ${CMAKE_SOURCE_DIR}/tests/fixtures/matcher)
+add_test(NAME cli_explain
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_explain_test.sh $<TARGET_FILE:passerelle-cli>
+                 ${PASSERELLE_ROME_DIR} ${CMAKE_SOURCE_DIR}/tests/fixtures/matcher)
 set_tests_properties(cli_explain PROPERTIES TIMEOUT 120)
