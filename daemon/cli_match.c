@@ -5,12 +5,14 @@
  * JSON text (json_write, exact numbers, one pass), so the command shows exactly what the daemon
  * would decide. Lines are streamed: memory does not grow with the file. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
+#include "cli_labels.h"
 #include "commands.h"
 #include "config.h"
 #include "event_codec.h"
@@ -25,7 +27,8 @@
 static void usage(FILE *out) {
     fprintf(
         out,
-        "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
+        "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE]\n"
+        "                        [--labels] [FILE]\n"
         "\n"
         "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
         "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
@@ -43,7 +46,11 @@ static void usage(FILE *out) {
         "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
         "  --top N          occupations per result (default from the configuration, 20)\n"
         "  --config FILE    an INI file; its [matching] section tunes the method "
-        "(docs/matching.md)\n");
+        "(docs/matching.md)\n"
+        "  --labels         every code in words too: held_labels, missing_labels,\n"
+        "                   contexts_labels, qualifications_labels (parallel to the codes),\n"
+        "                   appellation_label, rome_label, macro_label, avoid_label,\n"
+        "                   code_label (docs/asyncapi.yaml, MatchLabels)\n");
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
@@ -62,6 +69,7 @@ typedef struct match_run {
     matcher_scratch *scratch;
     match_result result;
     event_limits limits;
+    const rome_index *labels; /* --labels: the index naming the codes, else NULL */
     char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
     json_buf text;
@@ -126,7 +134,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
     run->text.len = 0;
     if (suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m,
                                 &run->result, err) ||
-        json_write_msgpack(&run->text, run->out.data, run->out.size, NULL, err)) {
+        json_write_msgpack(&run->text, run->out.data, run->out.size, NULL, err) ||
+        (run->labels && cli_labels_apply(run->labels, &run->text, err))) {
         err->reason = 0;
         goto done;
     }
@@ -168,6 +177,7 @@ static int match_stream(match_run *run, FILE *in) {
 int cli_match_main(int argc, char **argv) {
     const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL,
                *input = NULL;
+    bool labels = false;
     for (int i = 1; i < argc; i++) {
         const char **slot = !strcmp(argv[i], "--rome")       ? &rome_dir
                             : !strcmp(argv[i], "--snapshot") ? &snapshot
@@ -178,7 +188,9 @@ int cli_match_main(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
-        if (slot && i + 1 < argc) {
+        if (!strcmp(argv[i], "--labels")) {
+            labels = true;
+        } else if (slot && i + 1 < argc) {
             *slot = argv[++i];
         } else if (!slot && argv[i][0] != '-' && !input) {
             input = argv[i];
@@ -207,7 +219,7 @@ int cli_match_main(int argc, char **argv) {
     }
     rome_index *idx = rome_dir ? rome_load_csv(rome_dir, NULL, &err) : rome_snapshot_load(snapshot, &err);
     matcher *m = idx ? matcher_build(idx, &cfg, &err) : NULL;
-    match_run run = {.m = m, .limits = event_limits_default()};
+    match_run run = {.m = m, .limits = event_limits_default(), .labels = labels ? idx : NULL};
     run.scratch = m ? matcher_scratch_new(m, &err) : NULL;
     int status = 2;
     if (!run.scratch) {

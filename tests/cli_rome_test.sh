@@ -21,15 +21,9 @@ check "unknown subcommand exits 2" test $rc -eq 2
 "$bin" rome info --rome a --snapshot b >/dev/null 2>&1; rc=$?
 check "both sources refused" test $rc -eq 1
 
-# The hand-written fixture, laid out under the official names (as tests/support/rome_fixture.c does).
-fx="$tmp/fx"; mkdir "$fx"
-for f in "$fixture"/*.csv; do
-    stem=$(basename "$f" .csv)
-    case $stem in
-        DERIVED_*) cp "$f" "$fx/${stem}_v461.csv" ;;
-        *) cp "$f" "$fx/unix_${stem}_v461_utf8.csv" ;;
-    esac
-done
+# The hand-written fixture, laid out under the official names (tests/support/rome_fixture_dir.sh).
+fx="$tmp/fx"
+sh "$(dirname "$0")/support/rome_fixture_dir.sh" "$fixture" "$fx"
 "$bin" rome show D1505 --rome "$fx" --json >"$tmp/fx.json"
 check "fixture show: riasec, parent, tags, texts" json "j.riasec==='CR' && j.parent==='D1505' && !j.reglemente && \
     j.tags.centre_interet.length===2 && j.tags.secteur[0].code==='88' && j.tags.secteur[0].principal && \

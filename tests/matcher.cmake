@@ -7,6 +7,8 @@
 #   personas_test      20+ personas written from ROME's content, with PLAUSIBILITY expectations;
 #                      prints each top 10 for a reader to judge (skipped without the export)
 #   cli_match          `passerelle match`: JSON Lines in and out, errors per line, --config, exit status
+#   cli_explain        `passerelle match --labels` and `passerelle explain` (en, fr) on the fixture,
+#                      and on the official export when PASSERELLE_ROME_DIR holds it
 add_library(px_matcher_gen STATIC ${CMAKE_SOURCE_DIR}/tests/matcher_gen.c)
 target_include_directories(px_matcher_gen PUBLIC ${CMAKE_SOURCE_DIR}/tests)
 target_link_libraries(px_matcher_gen PUBLIC px_core)
@@ -29,3 +31,7 @@ set_tests_properties(personas PROPERTIES ENVIRONMENT "PASSERELLE_ROME_DIR=${PASS
 add_test(NAME cli_match COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_match_test.sh $<TARGET_FILE:passerelle-cli>
          ${PASSERELLE_ROME_DIR})
 set_tests_properties(cli_match PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_test(NAME cli_explain
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_explain_test.sh $<TARGET_FILE:passerelle-cli>
+                 ${PASSERELLE_ROME_DIR} ${CMAKE_SOURCE_DIR}/tests/fixtures/matcher)
+set_tests_properties(cli_explain PROPERTIES TIMEOUT 120)
