@@ -18,6 +18,7 @@ static void explain_usage(FILE *out) {
     fprintf(out, "usage: passerelle explain (--rome DIR | --snapshot FILE) [--max N] [FILE]\n"
                  "Reads suggestion events as JSON lines (from `passerelle tail` or `passerelle match`, FILE or\n"
                  "stdin) and prints them readably, with ROME labels. --max N lists N competences per job (default 5).\n");
+    fputs(CLI_ROME_ENV_HELP, out);
 }
 
 static const char *item_label(const rome_index *idx, double code) {
@@ -221,6 +222,7 @@ int cli_explain_main(int argc, char **argv) {
         default: explain_usage(stderr); return 2;
         }
     }
+    cli_rome_source_default(&dir, &snap);
     if ((dir != NULL) == (snap != NULL) || max < 1 || argc - optind > 1) {
         explain_usage(stderr);
         return 2;

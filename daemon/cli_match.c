@@ -37,6 +37,7 @@ static void usage(FILE *out) {
             "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
             "  --top N          occupations per result (default from the configuration, 20)\n"
             "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n");
+    fputs(CLI_ROME_ENV_HELP, out);
 }
 
 typedef struct config_load {
@@ -126,6 +127,7 @@ static int match_stream(match_run *run, FILE *in) {
     while ((len = getline(&line, &cap, in)) >= 0) {
         line_no++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (line[strspn(line, " \t")] == '\0') continue; /* as `send` and `explain` do */
         char *user_id = NULL;
         px_error err = {0};
         if (match_line(run, line, (size_t)len, &user_id, &err)) {
@@ -164,6 +166,7 @@ int cli_match_main(int argc, char **argv) {
             return 2;
         }
     }
+    cli_rome_source_default(&rome_dir, &snapshot);
     if (!rome_dir == !snapshot) {
         fprintf(stderr, "passerelle match: give exactly one of --rome DIR and --snapshot FILE\n");
         usage(stderr);
