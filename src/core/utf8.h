@@ -13,4 +13,9 @@
  * the offset of the first byte of the offending sequence. */
 bool utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
+/* Terminal columns the NUL-terminated UTF-8 string s takes, for aligning text: one a character,
+ * none for a continuation byte or a combining accent (U+0300..U+036F, a decomposed "é"). Wide
+ * (CJK) characters count one: ROME labels have none. */
+size_t utf8_columns(const char *s);
+
 #endif
