@@ -121,6 +121,21 @@ printf '\x01' | dd of="$tmp/fx.snap" bs=1 seek=8 conv=notrunc status=none
 "$bin" rome info --snapshot "$tmp/fx.snap" >/dev/null 2>"$tmp/err"; rc=$?
 check "old-format snapshot refused" test $rc -eq 1
 check "old format explained" grep -q "format version 1, this build reads version 2; rebuild it" "$tmp/err"
+# --snapshot names what is wrong with the file, not just "read failed".
+snap_err() { # snap_err NAME PATH TEXT: `rome info --snapshot PATH` exits 1 saying TEXT
+    "$bin" rome info --snapshot "$2" >/dev/null 2>"$tmp/err"; rc=$?
+    check "$1 exits 1" test $rc -eq 1
+    check "$1 explained" grep -qF "$2: $3" "$tmp/err"
+}
+snap_err "snapshot is a directory" "$fx" "is a directory, not a snapshot file"
+snap_err "snapshot not found" "$tmp/nowhere.snap" "cannot open: No such file or directory"
+head -c 100 "$tmp/fx.snap" >"$tmp/short.snap"
+snap_err "snapshot truncated" "$tmp/short.snap" \
+    "snapshot: 100 bytes is too short to be a ROME snapshot (truncated?)"
+if [ "$(id -u)" -ne 0 ]; then # root reads anything
+    cp "$tmp/fx.snap" "$tmp/locked.snap" && chmod 000 "$tmp/locked.snap"
+    snap_err "snapshot unreadable" "$tmp/locked.snap" "cannot open: Permission denied"
+fi
 rm "$fx"/unix_texte_* "$fx"/unix_referentiel_code_rome_riasec_* "$fx"/unix_arborescence_*
 "$bin" rome info --rome "$fx" >"$tmp/fx-info.txt"
 check "absent optional files named" grep -q "optional files absent  unix_texte, unix_referentiel_code_rome_riasec, unix_arborescence_centre_interet, unix_arborescence_secteur_activite, unix_arborescence_thematique" "$tmp/fx-info.txt"
