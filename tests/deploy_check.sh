@@ -47,7 +47,7 @@ if [ -x "$build/passerelled" ]; then
         new TextDecoder('utf-8',{fatal:true}).decode(b);
         const bad=b.some((c,i)=>(c<0x20&&c!==10)||c===0x7f||(c===0xc2&&b[i+1]<0xa0));
         process.exit(bad||b.length>600?1:0)" "$work/binary.out"; then
-      echo "ok: passerelled --check-config on binary $(basename "$conf"): $(head -c 120 "$work/binary.out")"
+      echo "ok: passerelled --check-config on binary $(basename "$conf") refused cleanly"
     else
       echo "FAIL: passerelled --check-config echoes binary $(basename "$conf"):"
       od -c "$work/binary.out" | head -5
