@@ -109,6 +109,7 @@ static void explain_usage(FILE *out) {
             "(from `passerelle tail` or `passerelle match`, FILE or stdin) and prints them\n"
             "readably, with ROME labels. --max N lists N competences per job (default 5).\n"
             "--lang fr writes explain's own words in French (ROME's labels are French in both).\n");
+    fputs(CLI_ROME_ENV_HELP, out);
 }
 
 static const char *or(const char *s, const char *dflt) { return s ? s : dflt; }
@@ -370,6 +371,7 @@ int cli_explain_main(int argc, char **argv) {
         default: explain_usage(stderr); return 2;
         }
     }
+    cli_rome_source_default(&dir, &snap);
     const words *w = !strcmp(lang, "en") ? &english : !strcmp(lang, "fr") ? &french : NULL;
     if ((dir != NULL) == (snap != NULL) || max < 1 || argc - optind > 1 || !w) {
         explain_usage(stderr);

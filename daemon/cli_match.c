@@ -51,6 +51,7 @@ static void usage(FILE *out) {
         "                   contexts_labels, qualifications_labels (parallel to the codes),\n"
         "                   appellation_label, rome_label, macro_label, avoid_label,\n"
         "                   code_label (docs/asyncapi.yaml, MatchLabels)\n");
+    fputs(CLI_ROME_ENV_HELP, out);
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
@@ -158,6 +159,7 @@ static int match_stream(match_run *run, FILE *in) {
     while ((len = getline(&line, &cap, in)) >= 0) {
         line_no++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (line[strspn(line, " \t")] == '\0') continue; /* as `send` and `explain` do */
         char *user_id = NULL;
         px_error err = {0};
         if (match_line(run, line, (size_t)len, &user_id, &err)) {
@@ -200,6 +202,7 @@ int cli_match_main(int argc, char **argv) {
             return 2;
         }
     }
+    cli_rome_source_default(&rome_dir, &snapshot);
     if (!rome_dir == !snapshot) {
         fprintf(stderr, "passerelle match: give exactly one of --rome DIR and --snapshot FILE\n");
         usage(stderr);

@@ -1,5 +1,6 @@
 /* `passerelle rome …`: inspect, build and publish the ROME 4.0 index. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +8,15 @@
 
 #include "commands.h"
 #include "config.h"
+#include "matcher.h"
 #include "rome_load.h"
 #include "rome_snapshot.h"
 #include "store_publish.h"
 #include "suggestion_codec.h"
+#include "title_resolver.h"
+#include "utf8.h"
+
+#define SEARCH_TOP_DEFAULT 5 /* appellations `rome search` lists without --top */
 
 typedef struct rome_opts {
     const char *rome_dir;
@@ -19,6 +25,7 @@ typedef struct rome_opts {
     const char *redis_url;
     const char *config_path;
     int json;
+    int top; /* rome search: appellations listed */
 } rome_opts;
 
 static void rome_usage(FILE *out) {
@@ -26,16 +33,24 @@ static void rome_usage(FILE *out) {
             "usage: passerelle rome info     (--rome DIR | --snapshot FILE) [--json]\n"
             "       passerelle rome build    --rome DIR -o FILE\n"
             "       passerelle rome show     (--rome DIR | --snapshot FILE) CODE [--json]\n"
+            "       passerelle rome search   (--rome DIR | --snapshot FILE) TEXT… [--top N]\n"
+            "                                [--json]\n"
             "       passerelle rome contexts (--rome DIR | --snapshot FILE) [--json]\n"
             "       passerelle rome publish  (--redis URL | --config FILE) [--rome DIR | --snapshot FILE]\n"
             "\n"
             "  --rome DIR       directory holding the official ROME 4.0 CSV export (unix_*_v4NN_utf8.csv)\n"
             "  --snapshot FILE  a binary snapshot written by `passerelle rome build`\n"
-            "  CODE             a fiche code (D1505) or an appellation code_ogr (e.g. 11987)\n"
+            "  CODE             a fiche code (D1505, d1505), or the code_ogr of an appellation\n"
+            "                   (11987), a competence or savoir (100023) or a contexte (23374)\n"
+            "  TEXT…            a job title in free text (several operands are joined). Exits 0\n"
+            "                   when it resolves to an appellation (confidence at least the\n"
+            "                   matcher's title.min_confidence), 1 when nothing matches enough\n"
+            "  --top N          appellations listed by search, the best and its alternatives\n"
+            "                   (default %d, at most %u)\n"
             "  --json           machine-readable output\n"
             "  --redis URL      redis://[user[:password]@]host[:port][/db] or unix:///path.sock[?db=N]\n"
             "  --config FILE    take Redis, key prefix and ROME source from passerelled's configuration\n"
-            "Without --rome/--snapshot, PASSERELLE_SNAPSHOT or PASSERELLE_ROME_DIR from the environment is used.\n");
+            CLI_ROME_ENV_HELP, SEARCH_TOP_DEFAULT, TITLE_MAX_OUT);
 }
 
 /* Parses the options shared by every `rome` subcommand; returns the index of the first operand
@@ -45,13 +60,15 @@ static int parse_opts(int argc, char **argv, rome_opts *o) {
         {"rome", required_argument, NULL, 'r'},   {"snapshot", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'}, {"redis", required_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"config", required_argument, NULL, 'c'},
+        {"config", required_argument, NULL, 'c'}, {"top", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
+    o->top = SEARCH_TOP_DEFAULT;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "r:s:o:R:c:jh", longopts, NULL)) != -1) {
+    char *end;
+    while ((c = getopt_long(argc, argv, "r:s:o:R:c:t:jh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': o->rome_dir = optarg; break;
         case 's': o->snapshot = optarg; break;
@@ -59,6 +76,14 @@ static int parse_opts(int argc, char **argv, rome_opts *o) {
         case 'R': o->redis_url = optarg; break;
         case 'c': o->config_path = optarg; break;
         case 'j': o->json = 1; break;
+        case 't':
+            o->top = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end || o->top < 1 || o->top > (int)TITLE_MAX_OUT) {
+                fprintf(stderr, "passerelle rome: --top: expected 1 to %u, got '%s'\n",
+                        TITLE_MAX_OUT, optarg);
+                return -1;
+            }
+            break;
         case 'h': rome_usage(stdout); exit(0);
         default: return -1;
         }
@@ -70,11 +95,8 @@ static rome_index *open_index(const rome_opts *o, rome_load_report *report) {
     px_error err = {0};
     rome_index *idx = NULL;
     rome_opts dflt = *o;
-    if (!o->rome_dir && !o->snapshot) {
-        dflt.snapshot = getenv("PASSERELLE_SNAPSHOT");
-        if (!dflt.snapshot) dflt.rome_dir = getenv("PASSERELLE_ROME_DIR");
-        o = &dflt;
-    }
+    cli_rome_source_default(&dflt.rome_dir, &dflt.snapshot);
+    o = &dflt;
     if ((o->rome_dir != NULL) == (o->snapshot != NULL)) {
         fprintf(stderr, "passerelle rome: give exactly one of --rome DIR or --snapshot FILE "
                         "(or set PASSERELLE_ROME_DIR or PASSERELLE_SNAPSHOT)\n");
@@ -112,11 +134,10 @@ static const uint32_t TAG_FAMILY_FILE[ROME_TAG_FAMILIES] = {
 static const char *const TAG_FAMILY_TITLE[ROME_TAG_FAMILIES] = {
     "Centres d'intérêt", "Secteurs d'activité", "Sous-secteurs", "Thèmes"};
 
-/* Prints s left-aligned in `width` columns, counting UTF-8 characters rather than bytes. */
+/* Prints s left-aligned in `width` terminal columns: "é" is two bytes but one column. */
 static void print_padded(const char *s, int width) {
-    int chars = 0;
-    for (const char *p = s; *p; p++) chars += ((unsigned char)*p & 0xC0) != 0x80;
-    printf("%s%*s", s, width > chars ? width - chars : 0, "");
+    int cols = (int)utf8_columns(s);
+    printf("%s%*s", s, width > cols ? width - cols : 0, "");
 }
 
 typedef struct extra_counts {
@@ -324,30 +345,16 @@ static void show_text(const rome_index *idx, const char *title, uint32_t text) {
 
 static const char *yes_no(bool b) { return b ? "oui" : "non"; }
 
-static int cmd_show(const rome_opts *o, const char *code) {
-    rome_load_report report;
-    rome_index *idx = open_index(o, &report);
-    if (!idx) return 1;
-    uint32_t f = rome_fiche_find(idx, code), app = ROME_NONE;
-    if (f == ROME_NONE) {
-        char *end;
-        unsigned long v = strtoul(code, &end, 10);
-        if (*code && !*end && v < ROME_NONE) app = rome_appellation_find(idx, (uint32_t)v);
-        if (app != ROME_NONE) f = idx->appellations[app].fiche;
-    }
-    if (f == ROME_NONE) {
-        fprintf(stderr, "passerelle rome show: '%s' is neither a fiche code nor an appellation code_ogr of ROME %u.0 v%u\n",
-                code, idx->rome_major, idx->rome_version);
-        rome_index_free(idx);
-        return 1;
-    }
+/* A fiche, reached by its code or through one of its appellations (app, else ROME_NONE). */
+static void show_fiche(const rome_index *idx, uint32_t f, uint32_t app, const char *code,
+                       int json) {
     const rome_fiche *fi = &idx->fiches[f];
     const rome_domaine *dp = &idx->domaines[fi->domaine];
     const rome_grand_domaine *gd = &idx->grands_domaines[fi->grand_domaine];
     static const rome_kind kinds[] = {ROME_KIND_SAVOIR_FAIRE, ROME_KIND_SAVOIR_ETRE, ROME_KIND_SAVOIR};
     static const char *kind_titles[] = {"Savoir-faire", "Savoir-être professionnels", "Savoirs"};
     const rome_csr *apps = &idx->fiche_appellations, *ctx = &idx->fiche_contextes;
-    if (o->json) {
+    if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "rome", fi->code);
         cJSON_AddStringToObject(j, "label", rome_str(idx, fi->label));
@@ -432,8 +439,157 @@ static int cmd_show(const rome_opts *o, const char *code) {
             printf("    %6u  %s  (%s)\n", c->code_ogr, rome_str(idx, c->label), rome_str(idx, c->type_label));
         }
     }
+}
+
+#define SHOW_FICHES_MAX 10 /* fiches listed by the text output of an item or a contexte */
+
+/* The fiches of a competence, a savoir or a contexte (links[source]): all of them in JSON, the
+ * first SHOW_FICHES_MAX in text. */
+static void show_linked_fiches(const rome_index *idx, const rome_csr *links, uint32_t source,
+                               cJSON *json) {
+    uint32_t count = rome_csr_count(links, source);
+    cJSON *arr = NULL;
+    if (json) {
+        cJSON_AddNumberToObject(json, "fiche_count", count);
+        arr = cJSON_AddArrayToObject(json, "fiches");
+    } else {
+        printf("  Fiches (%u)\n", count);
+    }
+    for (uint32_t k = links->offsets[source]; k < links->offsets[source + 1]; k++) {
+        const rome_fiche *fi = &idx->fiches[links->targets[k]];
+        const char *imp = links->importance ? rome_importance_name(links->importance[k]) : NULL;
+        if (arr) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "rome", fi->code);
+            cJSON_AddStringToObject(x, "label", rome_str(idx, fi->label));
+            if (imp) cJSON_AddStringToObject(x, "importance", imp);
+            cJSON_AddItemToArray(arr, x);
+        } else if (k - links->offsets[source] < SHOW_FICHES_MAX) {
+            printf("    ");
+            if (imp) printf("%-11s", imp);
+            printf("%s  %s\n", fi->code, rome_str(idx, fi->label));
+        }
+    }
+    if (!json && count > SHOW_FICHES_MAX) printf("    … and %u more\n", count - SHOW_FICHES_MAX);
+}
+
+/* A {code, label} object, or a text line "  TITLE  CODE  LABEL". */
+static void show_ref(cJSON *json, const char *key, const char *title, const char *code,
+                     const char *label) {
+    if (json) {
+        cJSON *x = cJSON_AddObjectToObject(json, key);
+        cJSON_AddStringToObject(x, "code", code);
+        cJSON_AddStringToObject(x, "label", label);
+    } else {
+        printf("  ");
+        print_padded(title, 22);
+        printf(" %s  %s\n", code, label);
+    }
+}
+
+/* A competence or a savoir: what it is, where it sits in the competence hierarchy (its
+ * macro-compétence, the macro's enjeu and domaine) and the fiches that list it. */
+static void show_item(const rome_index *idx, uint32_t item, int json) {
+    static const char *const kind_words[] = {"savoir-faire", "savoir-être professionnel", "savoir"};
+    const rome_item *it = &idx->items[item];
+    bool is_macro = it->flags & ROME_ITEM_MACRO;
+    const rome_item *macro = is_macro ? it : it->macro != ROME_NONE ? &idx->items[it->macro] : NULL;
+    const rome_enjeu *enjeu =
+        macro && macro->enjeu != ROME_NONE ? &idx->enjeux[macro->enjeu] : NULL;
+    cJSON *j = json ? cJSON_CreateObject() : NULL;
+    char macro_code[16] = "";
+    if (macro) snprintf(macro_code, sizeof macro_code, "%u", macro->code_ogr);
+    if (j) {
+        cJSON_AddNumberToObject(j, "code", it->code_ogr);
+        cJSON_AddStringToObject(j, "label", rome_str(idx, it->label));
+        cJSON_AddStringToObject(j, "kind", rome_kind_name((rome_kind)it->kind));
+        cJSON_AddBoolToObject(j, "macro", is_macro);
+        cJSON_AddBoolToObject(j, "qualification", (it->flags & ROME_ITEM_QUALIFICATION) != 0);
+        cJSON_AddStringToObject(j, "category", rome_str(idx, it->category));
+        cJSON_AddStringToObject(j, "subcategory", rome_str(idx, it->subcategory));
+    } else {
+        printf("%u  %s\n", it->code_ogr, rome_str(idx, it->label));
+        printf("  Nature                 %s%s%s\n", kind_words[it->kind],
+               is_macro ? ", macro-compétence" : "",
+               it->flags & ROME_ITEM_QUALIFICATION ? ", certification ou habilitation" : "");
+        printf("  Catégorie              %s / %s\n", rome_str(idx, it->category),
+               rome_str(idx, it->subcategory));
+    }
+    if (macro && !is_macro)
+        show_ref(j, "macro_competence", "Macro-compétence", macro_code,
+                 rome_str(idx, macro->label));
+    else if (!macro && !j)
+        printf("  Macro-compétence       (none)\n");
+    if (enjeu) {
+        const rome_comp_domaine *d = &idx->comp_domaines[enjeu->comp_domaine];
+        show_ref(j, "enjeu", "Enjeu", enjeu->code, rome_str(idx, enjeu->label));
+        show_ref(j, "domaine_competence", "Domaine de compétences", d->code,
+                 rome_str(idx, d->label));
+    }
+    show_linked_fiches(idx, &idx->item_fiches, item, j);
+    if (j) print_json(j);
+}
+
+static void show_contexte(const rome_index *idx, uint32_t ctx, int json) {
+    const rome_contexte *c = &idx->contextes[ctx];
+    cJSON *j = json ? cJSON_CreateObject() : NULL;
+    if (j) {
+        cJSON_AddNumberToObject(j, "code", c->code_ogr);
+        cJSON_AddStringToObject(j, "label", rome_str(idx, c->label));
+        cJSON_AddStringToObject(j, "kind", "contexte");
+        cJSON_AddNumberToObject(j, "type", c->type_code);
+        cJSON_AddStringToObject(j, "type_label", rome_str(idx, c->type_label));
+    } else {
+        printf("%u  %s\n", c->code_ogr, rome_str(idx, c->label));
+        printf("  Contexte de travail    %u %s\n", c->type_code, rome_str(idx, c->type_label));
+    }
+    show_linked_fiches(idx, &idx->contexte_fiches, ctx, j);
+    if (j) print_json(j);
+}
+
+/* Fiche codes are written in capitals (D1505); people type d1505 as well. */
+static uint32_t fiche_find_any_case(const rome_index *idx, const char *code) {
+    char upper[sizeof idx->fiches[0].code];
+    size_t n = strlen(code);
+    if (n >= sizeof upper) return ROME_NONE;
+    for (size_t i = 0; i <= n; i++) upper[i] = (char)toupper((unsigned char)code[i]);
+    return rome_fiche_find(idx, upper);
+}
+
+/* CODE is a fiche code, else a code_ogr looked up among appellations, competences and savoirs
+ * (one id space), then contextes: ROME 4.0 gives no two of them the same code_ogr. */
+static int cmd_show(const rome_opts *o, const char *code) {
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    if (!idx) return 1;
+    uint32_t f = fiche_find_any_case(idx, code), app = ROME_NONE, item = ROME_NONE;
+    uint32_t ctx = ROME_NONE;
+    if (f == ROME_NONE) {
+        char *end;
+        unsigned long v = strtoul(code, &end, 10);
+        if (*code >= '0' && *code <= '9' && !*end && v < ROME_NONE) {
+            app = rome_appellation_find(idx, (uint32_t)v);
+            item = app == ROME_NONE ? rome_item_find(idx, (uint32_t)v) : ROME_NONE;
+            ctx = app == ROME_NONE && item == ROME_NONE ? rome_contexte_find(idx, (uint32_t)v)
+                                                        : ROME_NONE;
+        }
+        if (app != ROME_NONE) f = idx->appellations[app].fiche;
+    }
+    int rc = 0;
+    if (f != ROME_NONE) {
+        show_fiche(idx, f, app, code, o->json);
+    } else if (item != ROME_NONE) {
+        show_item(idx, item, o->json);
+    } else if (ctx != ROME_NONE) {
+        show_contexte(idx, ctx, o->json);
+    } else {
+        fprintf(stderr, "passerelle rome show: '%s' is neither a fiche code nor the code_ogr of an "
+                        "appellation, a competence, a savoir or a contexte of ROME %u.0 v%u\n",
+                code, idx->rome_major, idx->rome_version);
+        rc = 1;
+    }
     rome_index_free(idx);
-    return 0;
+    return rc;
 }
 
 static int cmp_contexte_by_type(const void *a, const void *b) {
@@ -454,6 +610,11 @@ static int cmd_contexts(const rome_opts *o) {
     }
     memcpy(sorted, idx->contextes, idx->n.contextes * sizeof *sorted);
     qsort(sorted, idx->n.contextes, sizeof *sorted, cmp_contexte_by_type);
+    int width = 0; /* the widest label's, so that the fiche counts line up */
+    for (uint32_t i = 0; i < idx->n.contextes; i++) {
+        int cols = (int)utf8_columns(rome_str(idx, sorted[i].label));
+        if (cols > width) width = cols;
+    }
     cJSON *types = o->json ? cJSON_CreateArray() : NULL, *cur = NULL;
     for (uint32_t i = 0; i < idx->n.contextes; i++) {
         const rome_contexte *c = &sorted[i];
@@ -474,13 +635,95 @@ static int cmd_contexts(const rome_opts *o) {
             cJSON_AddItemToArray(cur, x);
         } else {
             if (new_type) printf("%u %s\n", c->type_code, rome_str(idx, c->type_label));
-            printf("  %6u  %-70s %4u fiches\n", c->code_ogr, rome_str(idx, c->label), fiches);
+            printf("  %6u  ", c->code_ogr);
+            print_padded(rome_str(idx, c->label), width);
+            printf(" %4u fiches\n", fiches);
         }
     }
     if (types) print_json(types);
     free(sorted);
     rome_index_free(idx);
     return 0;
+}
+
+/* One title match: the appellation, its fiche and the confidence, as JSON members of obj or as a
+ * text line. */
+static void search_match(const rome_index *idx, const title_match *m, cJSON *obj) {
+    const rome_appellation *a = &idx->appellations[m->appellation];
+    const rome_fiche *fi = &idx->fiches[a->fiche];
+    if (obj) {
+        cJSON_AddNumberToObject(obj, "appellation", a->code_ogr);
+        cJSON_AddStringToObject(obj, "label", rome_str(idx, a->label_long));
+        cJSON_AddStringToObject(obj, "rome", fi->code);
+        cJSON_AddStringToObject(obj, "rome_label", rome_str(idx, fi->label));
+        cJSON_AddNumberToObject(obj, "confidence", m->confidence);
+    } else {
+        printf("  %4.2f  %6u  %s  (%s %s)\n", m->confidence, a->code_ogr,
+               rome_str(idx, a->label_long), fi->code, rome_str(idx, fi->label));
+    }
+}
+
+/* The title resolver as the matcher uses it: a title resolves when its best appellation's
+ * confidence reaches the matcher's default title.min_confidence; otherwise the nearest are shown
+ * as alternatives. The JSON mirrors a suggestion's experience: {appellation, rome, confidence,
+ * alternatives} when resolved, {alternatives} alone when not. */
+static int cmd_search(const rome_opts *o, int n_words, char **words) {
+    size_t len = 0;
+    for (int i = 0; i < n_words; i++) len += strlen(words[i]) + 1;
+    char *text = malloc(len);
+    if (!text) {
+        fprintf(stderr, "passerelle rome search: out of memory\n");
+        return 1;
+    }
+    for (int i = 0, at = 0; i < n_words; i++)
+        at += sprintf(text + at, "%s%s", i ? " " : "", words[i]);
+    rome_load_report report;
+    rome_index *idx = open_index(o, &report);
+    px_error err = {0};
+    title_resolver *r = idx ? title_resolver_build(idx, &err) : NULL;
+    title_scratch *scratch = r ? title_scratch_new(r, &err) : NULL;
+    title_match found[TITLE_MAX_OUT];
+    int n = 0, rc = 1;
+    double need = matcher_config_default().title_min_confidence;
+    if (idx && !scratch) {
+        fprintf(stderr, "passerelle rome search: %s\n", err.msg);
+    } else if (scratch && (n = title_resolve(r, scratch, text, found, (size_t)o->top, &err)) < 0) {
+        fprintf(stderr, "passerelle rome search: '%s': %s\n", text, err.msg);
+        rc = 2;
+    } else if (scratch) {
+        bool resolved = n > 0 && found[0].confidence >= need;
+        rc = resolved ? 0 : 1;
+        cJSON *j = o->json ? cJSON_CreateObject() : NULL;
+        if (j) {
+            cJSON_AddStringToObject(j, "query", text);
+            cJSON_AddBoolToObject(j, "resolved", resolved);
+            cJSON_AddNumberToObject(j, "min_confidence", need);
+            if (resolved) search_match(idx, &found[0], j);
+        } else if (resolved) {
+            printf("\"%s\" resolves (confidence %.2f, at least %.2f needed):\n", text,
+                   found[0].confidence, need);
+            search_match(idx, &found[0], NULL);
+        } else if (n) {
+            printf("nothing matches \"%s\" well enough (best %.2f, at least %.2f needed); "
+                   "nearest:\n", text, found[0].confidence, need);
+        } else {
+            printf("nothing in ROME %u.0 v%u shares a word with \"%s\"\n", idx->rome_major,
+                   idx->rome_version, text);
+        }
+        cJSON *alts = j ? cJSON_AddArrayToObject(j, "alternatives") : NULL;
+        if (!j && resolved && n > 1) printf("alternatives:\n");
+        for (int i = resolved; i < n; i++) {
+            cJSON *x = alts ? cJSON_CreateObject() : NULL;
+            search_match(idx, &found[i], x);
+            if (x) cJSON_AddItemToArray(alts, x);
+        }
+        if (j) print_json(j);
+    }
+    title_scratch_free(scratch);
+    title_resolver_free(r);
+    rome_index_free(idx);
+    free(text);
+    return rc;
 }
 
 /* Publishes the index to Redis: stored under a versioned, content-addressed key, made current and
@@ -550,6 +793,7 @@ int cli_rome_main(int argc, char **argv) {
     if (!strcmp(sub, "info") && operands == 0) return cmd_info(&o);
     if (!strcmp(sub, "build") && operands == 0) return cmd_build(&o);
     if (!strcmp(sub, "show") && operands == 1) return cmd_show(&o, operand[0]);
+    if (!strcmp(sub, "search") && operands >= 1) return cmd_search(&o, operands, operand);
     if (!strcmp(sub, "contexts") && operands == 0) return cmd_contexts(&o);
     if (!strcmp(sub, "publish") && operands == 0) return cmd_publish(&o);
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {

@@ -10,4 +10,12 @@ int cli_send_main(int argc, char **argv);   /* cli_kafka.c: JSON Lines events �
 int cli_tail_main(int argc, char **argv);   /* cli_kafka.c: Kafka messages → JSON Lines */
 int cli_replay_main(int argc, char **argv); /* cli_kafka.c: DLQ records → their source topic again */
 
+/* cli_common.c: the ROME source of every command that reads the index. When neither --rome DIR
+ * nor --snapshot FILE was given, PASSERELLE_SNAPSHOT, else PASSERELLE_ROME_DIR, from the
+ * environment (either may stay NULL). */
+void cli_rome_source_default(const char **rome_dir, const char **snapshot);
+#define CLI_ROME_ENV_HELP                                                                          \
+    "Without --rome/--snapshot, PASSERELLE_SNAPSHOT or PASSERELLE_ROME_DIR from the environment "  \
+    "is used.\n"
+
 #endif

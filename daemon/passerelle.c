@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "rome_snapshot.h"
 
 typedef struct command {
     const char *name;
@@ -21,7 +22,8 @@ static const command commands[] = {
 };
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: passerelle COMMAND [ARGS…]\n\ncommands:\n");
+    fprintf(out, "usage: passerelle COMMAND [ARGS…]\n"
+                 "       passerelle --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`passerelle COMMAND --help` describes each command.\n");
@@ -37,6 +39,13 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    /* The ROME version is in the index, which --version does not load: the snapshot format says
+     * which indexes this build reads. */
+    if (!strcmp(argv[1], "--version")) {
+        printf("passerelle %s (ROME snapshot format %d)\n", PASSERELLE_VERSION,
+               ROME_SNAPSHOT_FORMAT);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -73,6 +73,33 @@ jq -e '.jobs | length == 20' "$TMP/a.jsonl" >/dev/null || fail "default top is 2
 "$BIN" match --snapshot "$TMP/rome.snap" "$TMP/good.jsonl" > "$TMP/s.jsonl" || fail "--snapshot run"
 cmp -s "$TMP/a.jsonl" "$TMP/s.jsonl" || fail "--snapshot output differs from --rome"
 
+# blank lines are skipped, as `send` and `explain` skip them: no error object, exit 0
+{ echo; cat "$TMP/good.jsonl"; printf ' \t\n\r\n'; } > "$TMP/blank.jsonl"
+"$BIN" match --rome "$ROME" "$TMP/blank.jsonl" > "$TMP/blank.out" \
+    || fail "blank lines make the run fail"
+cmp -s "$TMP/a.jsonl" "$TMP/blank.out" \
+    || fail "blank lines answered: $(head -c 200 "$TMP/blank.out")"
+
+# PASSERELLE_SNAPSHOT, else PASSERELLE_ROME_DIR, stand for --snapshot / --rome, as for `rome`
+env -u PASSERELLE_ROME_DIR PASSERELLE_SNAPSHOT="$TMP/rome.snap" "$BIN" match "$TMP/good.jsonl" \
+    > "$TMP/e.jsonl" || fail "match ignores PASSERELLE_SNAPSHOT"
+cmp -s "$TMP/a.jsonl" "$TMP/e.jsonl" || fail "match with PASSERELLE_SNAPSHOT differs"
+env -u PASSERELLE_SNAPSHOT PASSERELLE_ROME_DIR="$ROME" "$BIN" match "$TMP/good.jsonl" \
+    > "$TMP/e.jsonl" || fail "match ignores PASSERELLE_ROME_DIR"
+cmp -s "$TMP/a.jsonl" "$TMP/e.jsonl" || fail "match with PASSERELLE_ROME_DIR differs"
+PASSERELLE_SNAPSHOT="$TMP/rome.snap" PASSERELLE_ROME_DIR="$TMP/nowhere" "$BIN" match \
+    "$TMP/good.jsonl" > /dev/null || fail "PASSERELLE_SNAPSHOT does not come first"
+env PASSERELLE_SNAPSHOT="$TMP/nowhere.snap" "$BIN" match --rome "$ROME" "$TMP/good.jsonl" \
+    > /dev/null || fail "the environment overrides --rome"
+env -u PASSERELLE_ROME_DIR PASSERELLE_SNAPSHOT="$TMP/rome.snap" "$BIN" explain "$TMP/out.jsonl" \
+    > "$TMP/e.txt" || fail "explain ignores PASSERELLE_SNAPSHOT"
+cmp -s "$TMP/explain.txt" "$TMP/e.txt" || fail "explain with PASSERELLE_SNAPSHOT differs"
+env -u PASSERELLE_SNAPSHOT PASSERELLE_ROME_DIR="$ROME" "$BIN" explain "$TMP/out.jsonl" \
+    > "$TMP/e.txt" || fail "explain ignores PASSERELLE_ROME_DIR"
+cmp -s "$TMP/explain.txt" "$TMP/e.txt" || fail "explain with PASSERELLE_ROME_DIR differs"
+env -u PASSERELLE_SNAPSHOT -u PASSERELLE_ROME_DIR "$BIN" explain "$TMP/out.jsonl" > /dev/null 2>&1
+[ $? -eq 2 ] || fail "explain without a ROME source accepted"
+
 # --config: [matching] keys apply; a bad key is refused with its line number
 printf '[other]\nx = 1\n[matching]\ntop = 2\nconstraint.no_weekend = 23374\n' > "$TMP/ok.ini"
 "$BIN" match --rome "$ROME" --config "$TMP/ok.ini" "$TMP/good.jsonl" > "$TMP/c.jsonl" || fail "--config run"
@@ -81,7 +108,8 @@ printf '[matching]\ntop = 2\nweight.other = 3\n' > "$TMP/bad.ini"
 "$BIN" match --rome "$ROME" --config "$TMP/bad.ini" "$TMP/good.jsonl" > /dev/null 2> "$TMP/err.txt"
 [ $? -eq 2 ] || fail "bad config accepted"
 grep -q "bad.ini:3: \[matching\] weight.other" "$TMP/err.txt" || fail "bad config message: $(cat "$TMP/err.txt")"
-"$BIN" match --top 5 "$TMP/good.jsonl" > /dev/null 2>&1
+env -u PASSERELLE_SNAPSHOT -u PASSERELLE_ROME_DIR "$BIN" match --top 5 "$TMP/good.jsonl" \
+    > /dev/null 2>&1
 [ $? -eq 2 ] || fail "missing --rome/--snapshot accepted"
 
 # regressions (tests/fixtures/cli_match, from ../shared/repro): output always valid UTF-8 (a JSON

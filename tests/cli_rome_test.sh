@@ -11,6 +11,23 @@ check() { # check NAME COMMAND... : the command must succeed
     if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
 }
 json() { node -e "const j=JSON.parse(require('fs').readFileSync(0,'utf8')); process.exit(($1)?0:1)"; }
+# `rome contexts` text: every context line ends its label column at the same terminal column
+# (code points of the NFC form: ROME's accents are precomposed, a decomposed one is one column).
+aligned() { node -e "
+    const ls=require('fs').readFileSync(0,'utf8').split('\n').filter(l=>/^ +[0-9]+  /.test(l));
+    const w=new Set(ls.map(l=>[...l.normalize('NFC')].length));
+    process.exit(ls.length>0 && w.size===1?0:1)"; }
+
+# --version names the CMake project version, which the man page's header carries too.
+src=$(cd "$fixture/../../.." && pwd)
+version=$(sed -n 's/^project(passerelle VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+"$bin" --version >"$tmp/version"; rc=$?
+check "--version exits 0" test $rc -eq 0
+check "--version is the project version" \
+    grep -q "^passerelle $version (ROME snapshot format [0-9]*)$" "$tmp/version"
+check "man page has the version" \
+    grep -q "^\.TH PASSERELLE 1 .*\"passerelle $version\"" "$src/docs/man/passerelle.1"
+check "--version in --help" sh -c "'$bin' --help | grep -q -- --version"
 
 # Errors: exit status and a message naming what is wrong.
 "$bin" rome info --rome "$tmp/nowhere" >/dev/null 2>"$tmp/err"; rc=$?
@@ -33,6 +50,66 @@ check "fixture show text: RIASEC" grep -q "RIASEC  *S$" "$tmp/fx.txt"
 check "fixture show text: réglementé" grep -q "Emploi réglementé  *oui" "$tmp/fx.txt"
 check "fixture show text: definition" grep -q '^    Soigne des patients "de nuit" (fixture).$' "$tmp/fx.txt"
 check "fixture show text: appellation flag" grep -q "5002  Soignant / Soignante de test \[réglementé\]" "$tmp/fx.txt"
+
+# show: lower-case fiche codes, competences, savoirs and contextes by code_ogr.
+"$bin" rome show d1505 --rome "$fx" --json >"$tmp/fx.json"
+check "show lower-case fiche" json "j.rome==='D1505' && j.appellations.length===2" <"$tmp/fx.json"
+"$bin" rome show 100001 --rome "$fx" --json >"$tmp/item.json"
+check "show competence (json)" json "j.code===100001 && j.kind==='savoir_faire' && !j.macro && \
+    j.label===\"Procéder à l'encaissement\" && j.macro_competence.code==='300001' && \
+    j.enjeu.code==='4A' && j.fiche_count===1 && j.fiches[0].rome==='D1505' && \
+    j.fiches[0].importance==='principale'" <"$tmp/item.json"
+"$bin" rome show 100001 --rome "$fx" >"$tmp/item.txt"
+check "show competence: macro" \
+    grep -q "^  Macro-compétence  *300001  Encaisser des achats$" "$tmp/item.txt"
+check "show competence: fiches" grep -q "^    principale D1505  Caissier de test$" "$tmp/item.txt"
+"$bin" rome show 200002 --rome "$fx" --json >"$tmp/item.json"
+check "show savoir" json "j.kind==='savoir' && j.qualification && \
+    j.fiches.map(f=>f.rome).join()==='J1501'" <"$tmp/item.json"
+"$bin" rome show 23374 --rome "$fx" --json >"$tmp/ctx.json"
+check "show contexte" json "j.kind==='contexte' && j.type===2 && j.label==='Travail le samedi' && \
+    j.fiche_count===2 && j.fiches.map(f=>f.rome).join()==='D1106,D1505'" <"$tmp/ctx.json"
+"$bin" rome show 99 --rome "$fx" >/dev/null 2>"$tmp/err"; rc=$?
+check "unknown code_ogr exits 1" test $rc -eq 1
+check "unknown code_ogr named" grep -q "'99' is neither" "$tmp/err"
+
+# search: resolves (0), nothing good enough (1, with the nearest), usage errors (2).
+"$bin" rome search caissier --rome "$fx" >"$tmp/search.txt"; rc=$?
+check "search resolves: exit 0" test $rc -eq 0
+check "search resolves: appellation and fiche" grep -q \
+    "^  0\.[0-9][0-9]    5001  Caissier / Caissière de test  (D1505 Caissier de test)$" \
+    "$tmp/search.txt"
+"$bin" rome search caissier de test --rome "$fx" --json --top 2 >"$tmp/search.json"; rc=$?
+check "search json: exit 0" test $rc -eq 0
+check "search json" json "j.resolved && j.query==='caissier de test' && j.appellation===5001 && \
+    j.rome==='D1505' && j.confidence>=j.min_confidence && j.alternatives.length===1 && \
+    j.alternatives[0].confidence<=j.confidence" <"$tmp/search.json"
+"$bin" rome search test --rome "$fx" --json >"$tmp/search.json"; rc=$?
+check "search ambiguous: exit 1" test $rc -eq 1
+check "search ambiguous: nearest" json "!j.resolved && j.appellation===undefined && \
+    j.alternatives.length===4 && j.alternatives[0].confidence<j.min_confidence" <"$tmp/search.json"
+"$bin" rome search test --rome "$fx" >"$tmp/search.txt"
+check "search ambiguous: said" grep -q \
+    '^nothing matches "test" well enough (best 0\.[0-9]*, at least 0\.50 needed); nearest:$' \
+    "$tmp/search.txt"
+"$bin" rome search zzzz --rome "$fx" >"$tmp/search.txt"; rc=$?
+check "search no word in common: exit 1" test $rc -eq 1
+check "search no word in common: said" grep -q 'shares a word with "zzzz"' "$tmp/search.txt"
+for bad in "search --rome $fx" "search caissier --rome $fx --top 0" \
+           "search caissier --rome $fx --top 17" "search ! --rome $fx"; do
+    # shellcheck disable=SC2086 # the words are the arguments
+    "$bin" rome $bad >/dev/null 2>&1; rc=$?
+    check "usage error exits 2: rome $bad" test $rc -eq 2
+done
+
+# contexts: aligned on accented labels, precomposed or not (a copy with two more contextes).
+cp -r "$fx" "$tmp/fx-accents"
+printf '"%s","%s","7","Conditions de travail"\n' 900001 "Pénibilité élevée à l'écart" \
+    900002 "$(printf 'Tre\xcc\x80s de\xcc\x81core\xcc\x81')" \
+    >>"$tmp/fx-accents/unix_referentiel_contexte_travail_v461_utf8.csv"
+"$bin" rome contexts --rome "$tmp/fx-accents" >"$tmp/ctx.txt"
+check "contexts: accented labels added" grep -q "Pénibilité" "$tmp/ctx.txt"
+check "contexts aligned (fixture)" aligned <"$tmp/ctx.txt"
 check "fixture build" "$bin" rome build --rome "$fx" -o "$tmp/fx.snap"
 "$bin" rome info --snapshot "$tmp/fx.snap" --json >"$tmp/fx-esco.json"
 check "fixture info: ESCO coverage (json)" json "j.esco.rows===6 && j.esco.rows_skipped_unknown_appellation===1 && \
@@ -43,6 +120,21 @@ printf '\x01' | dd of="$tmp/fx.snap" bs=1 seek=8 conv=notrunc status=none
 "$bin" rome info --snapshot "$tmp/fx.snap" >/dev/null 2>"$tmp/err"; rc=$?
 check "old-format snapshot refused" test $rc -eq 1
 check "old format explained" grep -q "format version 1, this build reads version 3; rebuild it" "$tmp/err"
+# --snapshot names what is wrong with the file, not just "read failed".
+snap_err() { # snap_err NAME PATH TEXT: `rome info --snapshot PATH` exits 1 saying TEXT
+    "$bin" rome info --snapshot "$2" >/dev/null 2>"$tmp/err"; rc=$?
+    check "$1 exits 1" test $rc -eq 1
+    check "$1 explained" grep -qF "$2: $3" "$tmp/err"
+}
+snap_err "snapshot is a directory" "$fx" "is a directory, not a snapshot file"
+snap_err "snapshot not found" "$tmp/nowhere.snap" "cannot open: No such file or directory"
+head -c 100 "$tmp/fx.snap" >"$tmp/short.snap"
+snap_err "snapshot truncated" "$tmp/short.snap" \
+    "snapshot: 100 bytes is too short to be a ROME snapshot (truncated?)"
+if [ "$(id -u)" -ne 0 ]; then # root reads anything
+    cp "$tmp/fx.snap" "$tmp/locked.snap" && chmod 000 "$tmp/locked.snap"
+    snap_err "snapshot unreadable" "$tmp/locked.snap" "cannot open: Permission denied"
+fi
 rm "$fx"/unix_texte_* "$fx"/unix_referentiel_code_rome_riasec_* "$fx"/unix_arborescence_*
 "$bin" rome info --rome "$fx" >"$tmp/fx-info.txt"
 check "absent optional files named" grep -q "optional files absent  unix_texte, unix_referentiel_code_rome_riasec, unix_arborescence_centre_interet, unix_arborescence_secteur_activite, unix_arborescence_thematique" "$tmp/fx-info.txt"
@@ -83,6 +175,26 @@ else
     check "J1501 night work (text)" grep -q "Travail de nuit" "$tmp/j1501.txt"
     PASSERELLE_SNAPSHOT="$tmp/rome.snap" "$bin" rome contexts --json >"$tmp/ctx.json"
     check "contexts by type" json "j.length===6 && j.reduce((n,t)=>n+t.contexts.length,0)===179" <"$tmp/ctx.json"
+    PASSERELLE_SNAPSHOT="$tmp/rome.snap" "$bin" rome contexts >"$tmp/ctx.txt"
+    check "contexts aligned" aligned <"$tmp/ctx.txt"
+    "$bin" rome show d1505 --snapshot "$tmp/rome.snap" --json >"$tmp/show.json"
+    check "show d1505" json "j.rome==='D1505'" <"$tmp/show.json"
+    "$bin" rome show 100023 --snapshot "$tmp/rome.snap" --json >"$tmp/item.json"
+    check "show competence 100023" json "j.label==='Abattre un arbre' && \
+        j.kind==='savoir_faire' && \
+        j.macro_competence.code==='300230' && j.fiche_count===2" <"$tmp/item.json"
+    "$bin" rome show 126450 --snapshot "$tmp/rome.snap" >"$tmp/ctx.txt"
+    check "show contexte 126450: count" grep -q "^  Fiches (64)$" "$tmp/ctx.txt"
+    check "show contexte 126450: first few" grep -q "^    … and 54 more$" "$tmp/ctx.txt"
+    "$bin" rome search aide soignante --snapshot "$tmp/rome.snap" --json >"$tmp/search.json"; rc=$?
+    check "search aide soignante: exit 0" test $rc -eq 0
+    check "search aide soignante" json \
+        "j.resolved && j.rome==='J1501' && j.alternatives.length===4" <"$tmp/search.json"
+    PASSERELLE_SNAPSHOT="$tmp/rome.snap" "$bin" rome search ouvrier --json >"$tmp/search.json"
+    rc=$?
+    check "search ouvrier: exit 1" test $rc -eq 1
+    check "search ouvrier: nearest" json "!j.resolved && j.alternatives.length===5" \
+        <"$tmp/search.json"
     "$bin" rome show Z9999 --snapshot "$tmp/rome.snap" >/dev/null 2>"$tmp/err"; rc=$?
     check "unknown code exits 1" test $rc -eq 1
     check "unknown code named" grep -q "Z9999" "$tmp/err"

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "utf8.h"
 
 #define EXAMPLE PASSERELLE_SOURCE_DIR "/config/passerelled.conf"
 
@@ -261,6 +262,20 @@ static void test_bad_files(void **state) {
         {"[kafka]\nbootstrap.servers = h:9092\npasserelle.embedded.partitions = 3\n", CONFIG_ERR_VALUE,
          ": [kafka] passerelle.embedded.partitions:", "only meaningful with bootstrap.servers = embedded"},
         {"[kafka]\nbootstrap.servers = embedded\nthis line is not ini\n", CONFIG_ERR_SYNTAX, ":3:", "not a [section]"},
+        /* the place names the key: the message does not say it again */
+        {"[matching]\ndomain_boost = x\n", CONFIG_ERR_VALUE,
+         ":2: [matching] domain_boost: expected a number in [0, 100], got \"x\"", ""},
+        {"[matching]\nconstraint.x = 1,,2\n", CONFIG_ERR_VALUE,
+         ":2: [matching] constraint.x: expected comma-separated codes", ""},
+        /* bytes that are not text are refused, and quoted escaped */
+        {"[kafka]\ncl\xffient.id = 1\n", CONFIG_ERR_SYNTAX, ":2: [kafka] cl\\xffient.id:",
+         "not text"},
+        {"[k\x1b[31mafka]\nx = 1\n", CONFIG_ERR_SYNTAX, ":2: [k\\x1b[31mafka] x:", "not text"},
+        {"[kafka]\nclient.id = a\x01" "b\n", CONFIG_ERR_VALUE, ":2: [kafka] client.id:",
+         "value is not text"},
+        {"[kafka]\nclient.id = a\xc2\x9b\n", CONFIG_ERR_VALUE, ":2: [kafka] client.id:",
+         "not text"},
+        {"[log]\nlevel = d\xc3\xa9" "bug\n", CONFIG_ERR_VALUE, ":2: [log] level:", "débug"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_temp(cases[i].text);
@@ -276,6 +291,28 @@ static void test_bad_files(void **state) {
         unlink(path);
         free(path);
     }
+}
+
+/* A binary file given as configuration: refused, and the message is short printable text. */
+static void test_binary_file(void **state) {
+    (void)state;
+    char text[2048];
+    uint32_t x = 12345;
+    size_t n = (size_t)snprintf(text, sizeof text, "[\x1b]0;\x07\xff]\n\x01\x9b\xc2\x9b = ");
+    for (; n < sizeof text - 1; n++) {
+        x = x * 1103515245u + 12345u;
+        text[n] = (char)((x >> 16) % 255 + 1); /* no NUL, which would end the C string early */
+    }
+    text[n] = '\0';
+    px_error err;
+    assert_null(load_text(text, &err));
+    assert_int_equal(err.reason, CONFIG_ERR_SYNTAX);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    for (const unsigned char *p = (const unsigned char *)err.msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
+            fail_msg("control byte 0x%02x in \"%s\"", *p, err.msg);
+    if (!strstr(err.msg, ":2: [\\x1b] \\x01\\x9b\\xc2\\x9b: not text"))
+        fail_msg("\"%s\"", err.msg);
 }
 
 static void test_long_line_and_missing_file(void **state) {
@@ -335,6 +372,7 @@ int main(void) {
         cmocka_unit_test(test_custom_values), cmocka_unit_test(test_url_and_embedded),
         cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_long_line_and_missing_file),
         cmocka_unit_test(test_load_matching),
+        cmocka_unit_test(test_binary_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

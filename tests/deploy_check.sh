@@ -33,4 +33,26 @@ for conf in "$work"/out/*.conf; do
     echo "note: passerelled is not built yet: --check-config not run on $(basename "$conf")"
   fi
 done
+# A binary file given to --check-config is refused (exit 1) and what is printed is short,
+# printable UTF-8: the file's bytes are quoted escaped, never echoed to the terminal.
+if [ -x "$build/passerelled" ]; then
+  { printf '[\033]0;\007\377]\n\001\233\302\233 = \033[2J\n'; head -c 4096 "$build/passerelled"; } \
+    >"$work/binary.conf"
+  for conf in "$work/binary.conf" "$build/passerelled"; do
+    if "$build/passerelled" --check-config "$conf" >"$work/binary.out" 2>&1; then
+      echo "FAIL: passerelled --check-config accepts binary $(basename "$conf")"
+      status=1
+    elif node -e "
+        const b=require('fs').readFileSync(process.argv[1]);
+        new TextDecoder('utf-8',{fatal:true}).decode(b);
+        const bad=b.some((c,i)=>(c<0x20&&c!==10)||c===0x7f||(c===0xc2&&b[i+1]<0xa0));
+        process.exit(bad||b.length>600?1:0)" "$work/binary.out"; then
+      echo "ok: passerelled --check-config on binary $(basename "$conf") refused cleanly"
+    else
+      echo "FAIL: passerelled --check-config echoes binary $(basename "$conf"):"
+      od -c "$work/binary.out" | head -5
+      status=1
+    fi
+  done
+fi
 exit $status

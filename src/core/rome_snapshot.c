@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
@@ -339,20 +340,37 @@ rome_index *rome_snapshot_load(const char *path, px_error *err) {
         px_error_set(err, PX_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    rewind(f);
-    if (size < 0) {
+    /* A directory opens fine and then fails to read: say what it is (a ROME export directory
+     * goes to --rome, not --snapshot). */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        px_error_set(err, PX_EIO, "%s: cannot determine its size: %s", path, strerror(errno));
         fclose(f);
-        px_error_set(err, PX_EIO, "%s: cannot determine its size", path);
         return NULL;
     }
-    void *buf = malloc(size ? (size_t)size : 1);
-    size_t got = buf ? fread(buf, 1, (size_t)size, f) : 0;
+    if (!S_ISREG(st.st_mode)) {
+        fclose(f);
+        px_error_set(err, PX_EIO, "%s: %s, not a snapshot file written by `passerelle rome build`",
+                     path, S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
+        return NULL;
+    }
+    size_t size = (size_t)st.st_size;
+    void *buf = malloc(size ? size : 1);
+    if (!buf) {
+        fclose(f);
+        px_error_set(err, PX_EIO, "%s: out of memory for its %zu bytes", path, size);
+        return NULL;
+    }
+    size_t got = fread(buf, 1, size, f);
+    int read_errno = ferror(f) ? errno : 0;
     fclose(f);
-    if (!buf || got != (size_t)size) {
+    if (got != size) {
         free(buf);
-        px_error_set(err, PX_EIO, "%s: read failed", path);
+        if (read_errno)
+            px_error_set(err, PX_EIO, "%s: read error after %zu of %zu bytes: %s", path, got, size,
+                         strerror(read_errno));
+        else
+            px_error_set(err, PX_EIO, "%s: truncated while read: %zu of %zu bytes", path, got, size);
         return NULL;
     }
     rome_index *idx = rome_snapshot_adopt(buf, (size_t)size, err);

@@ -72,3 +72,16 @@ bool utf8_quote(char *dst, size_t cap, const char *s, size_t len) {
     dst[o] = '\0';
     return i == len;
 }
+
+size_t utf8_columns(const char *s) {
+    const unsigned char *b = (const unsigned char *)s;
+    size_t cols = 0;
+    for (size_t i = 0; b[i]; i++) {
+        if ((b[i] & 0xc0) == 0x80) continue;
+        /* U+0300..U+036F is 0xcc 0x80 .. 0xcd 0xaf */
+        bool combining = (b[i] == 0xcc && b[i + 1] >= 0x80 && b[i + 1] <= 0xbf) ||
+                         (b[i] == 0xcd && b[i + 1] >= 0x80 && b[i + 1] <= 0xaf);
+        cols += !combining;
+    }
+    return cols;
+}

@@ -25,4 +25,9 @@ size_t utf8_cut(const char *s, size_t len, size_t max);
  * dst is always valid UTF-8. Returns true when all of s fit. For messages quoting raw input. */
 bool utf8_quote(char *dst, size_t cap, const char *s, size_t len);
 
+/* Terminal columns the NUL-terminated UTF-8 string s takes, for aligning text: one a character,
+ * none for a continuation byte or a combining accent (U+0300..U+036F, a decomposed "é"). Wide
+ * (CJK) characters count one: ROME labels have none. */
+size_t utf8_columns(const char *s);
+
 #endif

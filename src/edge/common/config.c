@@ -11,6 +11,7 @@
 
 #include "kafka_limits.h"
 #include "px_limits.h"
+#include "utf8.h"
 
 #define WAIT_MS_MAX 60000
 #define TIMEOUT_MS_MAX 3600000u     /* an hour: anything longer is a typo */
@@ -19,6 +20,7 @@
 #define ID_BYTES_MAX 1024
 #define WINDOW_MAX 100000
 #define MASK "********"
+#define EXCERPT_MAX 40              /* characters of a section or key quoted in an error */
 
 /* Every failure of this module: the reason says which kind, the code follows from it. */
 static int config_fail(px_error *err, config_reason reason, const char *fmt, ...)
@@ -265,8 +267,52 @@ static int add_kafka_property(parse_ctx *ctx, const char *name, const char *valu
     return 0;
 }
 
+/* Bytes of the printable character at s (well-formed UTF-8, tab allowed), 0 for anything else:
+ * a control byte, a malformed sequence, the end of the string. */
+static size_t text_char_len(const unsigned char *s) {
+    if (*s == '\t' || (*s >= 0x20 && *s < 0x7f)) return 1;
+    if (s[0] == 0xc2 && s[1] < 0xa0) return 0; /* C1 controls: U+009B starts terminal escapes */
+    size_t n = (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+    for (size_t k = 1; k < n; k++)
+        if (!s[k]) return 0;
+    return n && utf8_valid((const char *)s, n, NULL) ? n : 0;
+}
+
+static bool is_text(const char *s) {
+    size_t n;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p += n)
+        if (!(n = text_char_len(p))) return false;
+    return true;
+}
+
+/* s as an error may quote it: printable characters as they are, any other byte as \xNN, at
+ * most EXCERPT_MAX characters and then "…". A binary file's bytes never reach the terminal. */
+static void excerpt(char *out, size_t size, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t used = 0, chars = 0;
+    out[0] = '\0';
+    for (size_t n; *p && used < size; p += n ? n : 1, chars++) {
+        if (chars == EXCERPT_MAX) {
+            snprintf(out + used, size - used, "…");
+            return;
+        }
+        n = text_char_len(p);
+        int w = n ? snprintf(out + used, size - used, "%.*s", (int)n, (const char *)p)
+                  : snprintf(out + used, size - used, "\\x%02x", *p);
+        used += (size_t)w;
+    }
+}
+
 static int handle_pair(parse_ctx *ctx, const char *section, const char *name, const char *value, px_error *err) {
     if (strlen(value) > CONFIG_VALUE_MAX) return config_fail(err, CONFIG_ERR_VALUE, "value longer than %d bytes", CONFIG_VALUE_MAX);
+    /* Nothing takes control bytes or malformed UTF-8, and passed on ([kafka]) they would be
+     * echoed by librdkafka's own errors: a binary file stops here. */
+    if (!is_text(section) || !is_text(name))
+        return config_fail(err, CONFIG_ERR_SYNTAX, "not text (control bytes or malformed UTF-8): "
+                                                   "is this a configuration file?");
+    if (!is_text(value))
+        return config_fail(err, CONFIG_ERR_VALUE, "value is not text (control bytes or malformed "
+                                                  "UTF-8)");
     bool known_section = !strcmp(section, "matching");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];
@@ -312,7 +358,15 @@ static int on_pair(void *user, const char *section, const char *name, const char
     ctx->failed = true;
     config_reason why = local.code == PX_ENOMEM ? CONFIG_ERR_NOMEM : local.reason ? (config_reason)local.reason
                                                                                  : CONFIG_ERR_VALUE;
-    config_fail(ctx->err, why, "%s:%d: [%s] %s: %s", ctx->path, ctx->line, section, name, local.msg);
+    /* matcher_config_set starts its messages with the key (its other callers need it there):
+     * the place already names it */
+    const char *msg = local.msg;
+    size_t len = strlen(name);
+    if (!strncmp(msg, name, len) && !strncmp(msg + len, ": ", 2)) msg += len + 2;
+    char sec[EXCERPT_MAX * 4 + 8], key[EXCERPT_MAX * 4 + 8];
+    excerpt(sec, sizeof sec, section);
+    excerpt(key, sizeof key, name);
+    config_fail(ctx->err, why, "%s:%d: [%s] %s: %s", ctx->path, ctx->line, sec, key, msg);
     return 0;
 }
 
