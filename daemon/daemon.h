@@ -109,6 +109,10 @@ void daemon_index_on_published(store_redis *s, const char *key, void *opaque);
 /* Swaps in next_engine if one is waiting and no batch is in flight. */
 void daemon_index_swap_if_pending(px_daemon *d);
 void daemon_engine_free(daemon_engine *e);
+/* --check-config: loads the configured local index ([rome] snapshot or dir) and builds its
+ * matcher as a start would, so an unreadable directory or a constraint naming a contexte the
+ * index lacks is refused now. 0 when none is configured (a publication is checked on arrival). */
+int daemon_index_check(const config *cfg, px_error *err);
 
 /* Readiness: Kafka started, Redis available, an index loaded. */
 bool daemon_ready(const px_daemon *d);

@@ -72,6 +72,21 @@ static void engine_ready(px_daemon *d, daemon_engine *e) {
 
 /* What a local load may take, asked of systemd beyond TimeoutStartSec: reading the CSV export
  * takes seconds, more on a slow disk, and happens before READY=1. */
+/* The engine of the configured snapshot or CSV directory ([rome] snapshot or dir, which must be
+ * set): what the daemon starts on without a publication, and what --check-config tries. */
+static daemon_engine *local_engine(const config *cfg, px_error *err) {
+    rome_index *idx = cfg->rome_snapshot ? rome_snapshot_load(cfg->rome_snapshot, err)
+                                         : rome_load_csv(cfg->rome_dir, NULL, err);
+    return idx ? engine_build(&cfg->matching, idx, NULL, err) : NULL;
+}
+
+int daemon_index_check(const config *cfg, px_error *err) {
+    if (!cfg->rome_snapshot && !cfg->rome_dir) return 0;
+    daemon_engine *e = local_engine(cfg, err);
+    daemon_engine_free(e);
+    return e ? 0 : -1;
+}
+
 #define LOCAL_LOAD_EXTEND_USEC (120ull * 1000000)
 
 /* No index is published in Redis: a configured snapshot or CSV directory lets the daemon start
@@ -86,8 +101,7 @@ static void load_local(px_daemon *d) {
     /* A no-op once the start is over (or without systemd): only a start can be extended. */
     service_notify_extend_timeout(&d->notify, LOCAL_LOAD_EXTEND_USEC, NULL);
     px_error err = {0};
-    rome_index *idx = cfg->rome_snapshot ? rome_snapshot_load(cfg->rome_snapshot, &err) : rome_load_csv(cfg->rome_dir, NULL, &err);
-    daemon_engine *e = idx ? engine_build(&cfg->matching, idx, NULL, &err) : NULL;
+    daemon_engine *e = local_engine(cfg, &err);
     if (!e) {
         PX_LOG_ERRF(d->log, "cannot load the local ROME index", PX_LOG_STR("error", err.msg));
         daemon_stop(d, 1);

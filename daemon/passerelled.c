@@ -27,8 +27,10 @@ static void usage(FILE *out) {
             "Exit status: 0 clean shutdown, 1 fatal error (bad configuration, fatal Kafka error), 2 usage.\n");
 }
 
-/* Validates a configuration as far as it can be without the network: the file itself, then every
- * librdkafka property, set on a bare configuration object exactly as the clients will get it. */
+/* Validates a configuration as far as it can be without the network, with the daemon's own
+ * checks: the file itself, every librdkafka property set on a bare configuration object exactly
+ * as the clients will get it, and the local ROME index with the matcher built on it (so the
+ * [matching] constraints name contextes that exist). */
 static int check_config(const char *path) {
     config *cfg = NULL;
     px_error err = {0};
@@ -46,6 +48,10 @@ static int check_config(const char *path) {
         rc = 1;
     }
     rd_kafka_conf_destroy(conf);
+    if (!rc && daemon_index_check(cfg, &err)) {
+        fprintf(stderr, "passerelled: %s: %s\n", path, err.msg);
+        rc = 1;
+    }
     if (!rc) {
         printf("# %s: configuration is valid\n", path);
         config_explain(cfg, stdout);
