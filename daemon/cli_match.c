@@ -23,7 +23,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [FILE]\n"
+            "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE] [--strict]\n"
+            "                        [FILE]\n"
             "\n"
             "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
             "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
@@ -37,7 +38,10 @@ static void usage(FILE *out) {
             "  --rome DIR       the official ROME 4.0 CSV export\n"
             "  --snapshot FILE  an index snapshot written by `passerelle rome build`\n"
             "  --top N          occupations per result (default from the configuration, 20)\n"
-            "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n");
+            "  --config FILE    an INI file; its [matching] section tunes the method (docs/matching.md)\n"
+            "  --strict         a key the contract does not name makes the line an error naming it\n"
+            "                   and the nearest known key: avoids: unknown key; did you mean \"avoid\"?\n"
+            "                   (without it unknown keys are ignored, as the daemon ignores them)\n");
 }
 
 /* The [matching] section of an INI file, read by the daemon's own configuration reader. */
@@ -68,6 +72,7 @@ typedef struct match_run {
     matcher_scratch *scratch;
     match_result result;
     event_limits limits;
+    bool strict;                /* --strict: unknown keys are errors */
     char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
     msgpack_unpacked unpacked;
@@ -87,7 +92,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
     char *json = NULL;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &run->out, msgpack_sbuffer_write);
-    if (event_decode_profile(&run->unpacked.data, &run->limits, &p, user_id, err) ||
+    const event_decode_options opts = {.limits = &run->limits, .strict = run->strict};
+    if (event_decode_profile_with(&run->unpacked.data, &opts, &p, user_id, err) ||
         matcher_run(run->m, run->scratch, &p, &run->result, err) ||
         suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m, &run->result, err) ||
         !(json = msgpack_json_bytes_to_text(run->out.data, run->out.size, NULL, err)))
@@ -127,7 +133,12 @@ static int match_stream(match_run *run, FILE *in) {
 int cli_match_main(int argc, char **argv) {
     const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL,
                *input = NULL;
+    bool strict = false;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--strict")) {
+            strict = true;
+            continue;
+        }
         const char **slot = !strcmp(argv[i], "--rome")       ? &rome_dir
                             : !strcmp(argv[i], "--snapshot") ? &snapshot
                             : !strcmp(argv[i], "--top")      ? &top
@@ -166,7 +177,7 @@ int cli_match_main(int argc, char **argv) {
     }
     rome_index *idx = rome_dir ? rome_load_csv(rome_dir, NULL, &err) : rome_snapshot_load(snapshot, &err);
     matcher *m = idx ? matcher_build(idx, &cfg, &err) : NULL;
-    match_run run = {.m = m, .limits = event_limits_default()};
+    match_run run = {.m = m, .limits = event_limits_default(), .strict = strict};
     run.scratch = m ? matcher_scratch_new(m, &err) : NULL;
     int status = 2;
     if (!run.scratch) {
