@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "kafka_io.h"
 #include "dlq_record.h"
+#include "event_codec.h"
 #include "json_write.h"
 #include "msgpack_json.h"
 #include "msgpack_scan.h"
@@ -52,6 +53,7 @@ typedef struct cli_opts {
     long long count;         /* -1: unbounded */
     long long timeout_ms;    /* -1: none */
     int from_beginning;
+    int strict;              /* send: refuse what the daemon's decoder would, and unknown keys */
     kafka_io_property props[CLI_MAX_PROPERTIES];
     size_t n_props;
     char *prop_storage[CLI_MAX_PROPERTIES];
@@ -82,8 +84,13 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
             usage(stdout);
             return 1;
         }
-        if (!strcmp(a, "--from-beginning") && strstr(allowed, " --from-beginning ")) {
-            o->from_beginning = 1;
+        char key[40];
+        snprintf(key, sizeof key, " %s ", a);
+        int *flag = !strcmp(a, "--from-beginning") ? &o->from_beginning
+                    : !strcmp(a, "--strict")       ? &o->strict
+                                                   : NULL;
+        if (flag && strstr(allowed, key)) {
+            *flag = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -91,10 +98,7 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
             o->file = a;
             continue;
         }
-        if (i + 1 >= argc) goto bad;
-        char key[40];
-        snprintf(key, sizeof key, " %s ", a);
-        if (!strstr(allowed, key)) goto bad;
+        if (i + 1 >= argc || flag || !strstr(allowed, key)) goto bad;
         const char *v = argv[++i];
         if (!strcmp(a, "--brokers")) o->brokers = v;
         else if (!strcmp(a, "--topic")) o->topic = v;
@@ -220,14 +224,21 @@ static int flush_producer(rd_kafka_t *p, const char *tool) {
 
 static void send_usage(FILE *out) {
     fprintf(out,
-            "usage: passerelle send --brokers HOST:PORT[,…] --topic TOPIC [-X name=value]… [FILE]\n"
+            "usage: passerelle send --brokers HOST:PORT[,…] --topic TOPIC [-X name=value]…\n"
+            "                       [--strict] [FILE]\n"
             "\n"
             "Reads events as JSON Lines (from FILE, or stdin) and produces each one to TOPIC as a\n"
             "MessagePack map, keyed by its \"user_id\" (so a person's events stay in order on one\n"
             "partition). Blank lines are skipped. A line that is not a JSON object with a string\n"
             "user_id is reported on stderr with its number and not sent; the others are still sent.\n"
             "The producer is idempotent; -X passes any librdkafka property. Exit status: 0 when every\n"
-            "line was delivered, 1 otherwise, 2 on a usage error.\n");
+            "line was delivered, 1 otherwise, 2 on a usage error.\n"
+            "\n"
+            "  --strict  decode each event as passerelled does (default [limits], codes not\n"
+            "            checked against ROME); refuse, unsent, one its decoder would refuse and\n"
+            "            one with a key the contract does not name, e.g. \"line 3: unknown_field:\n"
+            "            avoids: unknown key; did you mean \"avoid\"?\" (passerelled ignores such\n"
+            "            keys: forward compatibility)\n");
 }
 
 /* One JSON line → (key, msgpack value). Returns 0 or -1 with err set. */
@@ -258,9 +269,19 @@ static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char 
     return rc;
 }
 
+/* --strict: the event must decode as the daemon decodes it, with no key the contract lacks. */
+static int check_strict(const msgpack_sbuffer *value, const char *key, size_t key_len,
+                        px_error *err) {
+    const event_decode_options strict = {.strict = true};
+    event ev;
+    if (event_decode_with(value->data, value->size, key, key_len, &strict, &ev, err)) return -1;
+    event_free(&ev);
+    return 0;
+}
+
 int cli_send_main(int argc, char **argv) {
     cli_opts o = {.tool = "send", .count = -1, .timeout_ms = -1};
-    int rc = parse_args(argc, argv, " --brokers --topic -X FILE ", &o, send_usage);
+    int rc = parse_args(argc, argv, " --brokers --topic -X --strict FILE ", &o, send_usage);
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;
@@ -295,6 +316,12 @@ int cli_send_main(int argc, char **argv) {
         msgpack_sbuffer_clear(&buf);
         if (encode_line(line + start, (size_t)len - start, &buf, key, sizeof key, &key_len, &err)) {
             fprintf(stderr, "passerelle send: line %zu: %s\n", lineno, err.msg);
+            refused++;
+            continue;
+        }
+        if (o.strict && check_strict(&buf, key, key_len, &err)) {
+            fprintf(stderr, "passerelle send: line %zu: %s: %s\n", lineno,
+                    event_reason_name(err.reason), err.msg);
             refused++;
             continue;
         }

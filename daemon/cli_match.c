@@ -28,7 +28,7 @@ static void usage(FILE *out) {
     fprintf(
         out,
         "usage: passerelle match (--rome DIR | --snapshot FILE) [--top N] [--config FILE]\n"
-        "                        [--labels] [FILE]\n"
+        "                        [--labels] [--strict] [FILE]\n"
         "\n"
         "Reads profiles as JSON Lines (from FILE, or stdin) with the event field names:\n"
         "user_id, ts, experiences, avoid, domains, exclude_domains, include_regulated,\n"
@@ -50,7 +50,10 @@ static void usage(FILE *out) {
         "  --labels         every code in words too: held_labels, missing_labels,\n"
         "                   contexts_labels, qualifications_labels (parallel to the codes),\n"
         "                   appellation_label, rome_label, macro_label, avoid_label,\n"
-        "                   code_label (docs/asyncapi.yaml, MatchLabels)\n");
+        "                   code_label (docs/asyncapi.yaml, MatchLabels)\n"
+        "  --strict         a key the contract does not name makes the line an error naming it\n"
+        "                   and the nearest known key: avoids: unknown key; did you mean \"avoid\"?\n"
+        "                   (without it unknown keys are ignored, as the daemon ignores them)\n");
     fputs(CLI_ROME_ENV_HELP, out);
 }
 
@@ -71,6 +74,7 @@ typedef struct match_run {
     match_result result;
     event_limits limits;
     const rome_index *labels; /* --labels: the index naming the codes, else NULL */
+    bool strict;              /* --strict: unknown keys are errors */
     char rome_version[PX_VERSION_LABEL_MAX + 1];
     msgpack_sbuffer in, out;
     json_buf text;
@@ -122,7 +126,8 @@ static int match_line(match_run *run, const char *text, size_t len, char **user_
         err->reason = conversion_reason(err->reason);
         return -1;
     }
-    if (event_decode_profile_message(run->in.data, run->in.size, &run->limits, &p, user_id, err))
+    const event_decode_options opts = {.limits = &run->limits, .strict = run->strict};
+    if (event_decode_profile_message(run->in.data, run->in.size, &opts, &p, user_id, err))
         return -1;
     int rc = -1;
     msgpack_packer pk;
@@ -180,7 +185,12 @@ int cli_match_main(int argc, char **argv) {
     const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL,
                *input = NULL;
     bool labels = false;
+    bool strict = false;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--strict")) {
+            strict = true;
+            continue;
+        }
         const char **slot = !strcmp(argv[i], "--rome")       ? &rome_dir
                             : !strcmp(argv[i], "--snapshot") ? &snapshot
                             : !strcmp(argv[i], "--top")      ? &top
@@ -222,7 +232,8 @@ int cli_match_main(int argc, char **argv) {
     }
     rome_index *idx = rome_dir ? rome_load_csv(rome_dir, NULL, &err) : rome_snapshot_load(snapshot, &err);
     matcher *m = idx ? matcher_build(idx, &cfg, &err) : NULL;
-    match_run run = {.m = m, .limits = event_limits_default(), .labels = labels ? idx : NULL};
+    match_run run = {.m = m, .limits = event_limits_default(),  .labels = labels ? idx : NULL,
+                     .strict = strict};
     run.scratch = m ? matcher_scratch_new(m, &err) : NULL;
     int status = 2;
     if (!run.scratch) {

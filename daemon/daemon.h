@@ -34,6 +34,11 @@
 
 typedef struct daemon_batch daemon_batch;
 
+/* Unknown keys of input events counted each under its own `key` label (and logged once) in
+ * passerelle_unknown_keys_total; keys met after these many distinct ones count as key="other",
+ * which bounds the label cardinality whatever producers send (docs/operations.md). */
+#define DAEMON_UNKNOWN_KEYS_MAX 32
+
 /* One ROME index with the matcher built on it; a batch pins one for its whole life. */
 typedef struct daemon_engine {
     rome_index *index;
@@ -47,7 +52,7 @@ typedef struct daemon_metrics {
     metrics *registry;
     metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds, *e2e_seconds,
         *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version, *rebalances, *delivery_failures,
-        *index_swaps, *batches_retried, *ready;
+        *index_swaps, *batches_retried, *ready, *unknown_keys;
 } daemon_metrics;
 
 typedef struct px_daemon {
@@ -82,6 +87,11 @@ typedef struct px_daemon {
     uv_timer_t retry;           /* resumes consumption after a batch was given back */
     uint64_t retry_delay_ms;    /* doubles on each consecutive give-back, reset by a good batch */
     uint64_t events_at_last_status;
+
+    /* the distinct unknown keys counted by name ("experiences[].titel"), in order of appearance */
+    char unknown_keys[DAEMON_UNKNOWN_KEYS_MAX][EVENT_KEY_PATH_MAX];
+    size_t n_unknown_keys;
+    bool unknown_keys_overflowed; /* "other" was logged */
 } px_daemon;
 
 /* Sets up everything that does not need the network and starts connecting. Returns -1 with err. */

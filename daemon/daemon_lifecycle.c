@@ -14,6 +14,7 @@ static const double E2E_BUCKETS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 static int register_metrics(px_daemon *d, px_error *err) {
     static const char *topic[] = {"topic"}, *topic_type[] = {"topic", "type"}, *topic_reason[] = {"topic", "reason"},
                       *partition[] = {"topic", "partition"}, *version[] = {"version"}, *kind[] = {"kind"};
+    static const char *topic_key[] = {"topic", "key"};
     struct {
         metrics_family **slot;
         metrics_spec spec;
@@ -35,6 +36,11 @@ static int register_metrics(px_daemon *d, px_error *err) {
         {&d->m.index_swaps, {METRICS_COUNTER, "passerelle_rome_index_swaps_total", "ROME index versions swapped in without restart", NULL, 0, 0, NULL, 0}},
         {&d->m.batches_retried, {METRICS_COUNTER, "passerelle_batches_retried_total", "Batches given back to Kafka (Redis down, out of memory)", NULL, 0, 0, NULL, 0}},
         {&d->m.ready, {METRICS_GAUGE, "passerelle_ready", "1 when Kafka, Redis and the ROME index are all up", NULL, 0, 0, NULL, 0}},
+        /* two input topics, each with the named keys and "other" */
+        {&d->m.unknown_keys,
+         {METRICS_COUNTER, "passerelle_unknown_keys_total",
+          "Keys of input events that the contract does not name (ignored), by topic and key",
+          topic_key, 2, 2 * (DAEMON_UNKNOWN_KEYS_MAX + 1), NULL, 0}},
     };
     if (!(d->m.registry = metrics_new(err))) return -1;
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)

@@ -105,6 +105,36 @@ static void count(metrics_family *f, const char *a, const char *b) {
 
 static metrics_series *series0(metrics_family *f) { return metrics_series_get(f, NULL, NULL); }
 
+/* The message an unknown key was met in, for the decoder's callback. */
+typedef struct unknown_key_at {
+    px_daemon *d;
+    const kafka_io_msg *msg;
+} unknown_key_at;
+
+/* Decoding stays lenient (forward compatibility), but a key the contract does not name is often a
+ * producer's typo ("avoids"), so it is counted, under its own label for the first
+ * DAEMON_UNKNOWN_KEYS_MAX distinct keys and "other" after, and each new key is logged once. */
+static void on_unknown_key(const event_unknown_key *key, void *opaque) {
+    const unknown_key_at *at = opaque;
+    px_daemon *d = at->d;
+    size_t i = 0;
+    while (i < d->n_unknown_keys && strcmp(d->unknown_keys[i], key->field)) i++;
+    if (i == d->n_unknown_keys && i < DAEMON_UNKNOWN_KEYS_MAX) {
+        snprintf(d->unknown_keys[i], sizeof d->unknown_keys[i], "%s", key->field);
+        d->n_unknown_keys++;
+        PX_LOG_WARNF(d->log, "unknown key in an input event, ignored",
+                     PX_LOG_STR("topic", at->msg->topic),
+                     PX_LOG_INT("partition", at->msg->partition),
+                     PX_LOG_INT("offset", at->msg->offset), PX_LOG_STR("key", key->path),
+                     PX_LOG_STR("did_you_mean", key->suggestion));
+    } else if (i == DAEMON_UNKNOWN_KEYS_MAX && !d->unknown_keys_overflowed) {
+        d->unknown_keys_overflowed = true;
+        PX_LOG_WARNF(d->log, "too many distinct unknown keys, further ones count as key=other",
+                     PX_LOG_UINT("max", DAEMON_UNKNOWN_KEYS_MAX), PX_LOG_STR("key", key->path));
+    }
+    count(d->m.unknown_keys, at->msg->topic, i < d->n_unknown_keys ? d->unknown_keys[i] : "other");
+}
+
 static void batch_free(daemon_batch *b) {
     for (size_t i = 0; i < b->n_msgs; i++)
         if (b->items[i].decoded) event_free(&b->items[i].ev);
@@ -467,8 +497,11 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
         it->user = -1;
         count(d->m.consumed, it->msg->topic, "");
         px_error err = {0};
-        if (event_decode(it->msg->value, it->msg->value_len, it->msg->key, it->msg->key_len, &d->cfg->limits, &it->ev,
-                         &err)) {
+        unknown_key_at at = {d, it->msg};
+        const event_decode_options opts = {
+            .limits = &d->cfg->limits, .on_unknown_key = on_unknown_key, .ctx = &at};
+        if (event_decode_with(it->msg->value, it->msg->value_len, it->msg->key, it->msg->key_len,
+                              &opts, &it->ev, &err)) {
             if (err.code == PX_ENOMEM) {
                 batch_abort(b, "out of memory decoding events");
                 return;

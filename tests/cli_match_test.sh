@@ -135,6 +135,22 @@ jq -e -s 'length == 2 and all(.[]; .reason == "over_limit") and (.[0].user_id | 
 # numbers are exact: a line's user_id and the numbers of its result read back unchanged
 jq -e '[.. | numbers] | all(tostring | tonumber | tostring == tostring)' "$TMP/a.jsonl" >/dev/null \
     || fail "result numbers"
+# --strict: an unknown key is an error line naming it and the nearest known key; without it the
+# key is ignored, as the daemon ignores it
+cat > "$TMP/typo.jsonl" <<'JSON'
+{"user_id":"s1","experiences":[{"appellation":11640}],"avoids":["no_weekend"]}
+{"user_id":"s2","experiences":[{"appellation":11640,"titel":"caissier"}]}
+JSON
+"$BIN" match --rome "$ROME" --top 2 --strict "$TMP/typo.jsonl" > "$TMP/strict.out"
+status=$?
+[ "$status" -eq 1 ] || fail "--strict: exit status $status, expected 1"
+jq -e -s 'length == 2 and .[0].line == 1 and .[0].error == "avoids: unknown key; did you mean \"avoid\"?"
+          and .[1].line == 2 and (.[1].error | test("^experiences\\[0\\]\\.titel: .*\"title\""))' \
+    "$TMP/strict.out" >/dev/null || fail "--strict errors: $(cat "$TMP/strict.out")"
+"$BIN" match --rome "$ROME" --top 2 --strict "$TMP/good.jsonl" > /dev/null || fail "--strict refused a clean line"
+"$BIN" match --rome "$ROME" --top 2 "$TMP/typo.jsonl" > "$TMP/lenient.out" || fail "unknown key refused without --strict"
+jq -e -s 'length == 2 and .[0].user_id == "s1" and (.[0].excluded.constraints | length == 0)' \
+    "$TMP/lenient.out" >/dev/null || fail "without --strict: $(head -c 300 "$TMP/lenient.out")"
 
 # 100,000 profiles in one process: every line answered, in order, memory flat. Under
 # AddressSanitizer freed memory sits in a 256 MiB quarantine, which would hide what this measures:

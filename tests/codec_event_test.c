@@ -639,6 +639,118 @@ static void test_table_drives_decoder(void **state) {
     }
 }
 
+/* --- unknown keys: reported with their path, refused only when strict ------------------------ */
+
+typedef struct heard {
+    size_t n;
+    char text[8][3 * EVENT_KEY_PATH_MAX];  /* "path|field|suggestion" */
+} heard;
+
+static void hear(const event_unknown_key *key, void *ctx) {
+    heard *h = ctx;
+    assert_true(h->n < 8);
+    snprintf(h->text[h->n++], sizeof h->text[0], "%s|%s|%s", key->path, key->field,
+             key->suggestion ? key->suggestion : "-");
+}
+
+static int decode_with(const char *json, bool strict, heard *h, event *ev, px_error *err) {
+    msgpack_sbuffer sb = to_msgpack(json);
+    const event_decode_options opts = {
+        .on_unknown_key = h ? hear : NULL, .ctx = h, .strict = strict};
+    int rc = event_decode_with(sb.data, sb.size, "alice", 5, &opts, ev, err);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+#define TYPOS_EVENT                                                                                \
+    "{" ENVELOPE("profile.upserted") ",\"avoids\":[\"no_weekend\"],\"experiences\":[{\"rome\":"    \
+    "\"D1505\"},{\"title\":\"caissier\",\"titel\":\"x\"}],\"Avoid\":[1],\"zzz_future\":{\"a\":1}}"
+
+static void test_unknown_keys_reported(void **state) {
+    (void)state;
+    event ev;
+    px_error err;
+    heard h = {0};
+    assert_int_equal(decode_with(TYPOS_EVENT, false, &h, &ev, &err), 0);
+    assert_int_equal(h.n, 4);
+    assert_string_equal(h.text[0], "avoids|avoids|avoid");
+    assert_string_equal(h.text[1], "Avoid|Avoid|avoid");
+    assert_string_equal(h.text[2], "zzz_future|zzz_future|-");
+    assert_string_equal(h.text[3], "experiences[1].titel|experiences[].titel|title");
+    assert_int_equal(ev.profile.avoid_named.n + ev.profile.avoid_contextes.n, 0); /* ignored */
+    event_free(&ev);
+    /* Without options, as before: accepted, nothing reported. */
+    assert_int_equal(decode_json(TYPOS_EVENT, "alice", NULL, &ev, &err), 0);
+    assert_int_equal(ev.profile.n_experiences, 2);
+    event_free(&ev);
+    /* Each message knows its own keys (and the envelope's): a skills.confirmed has no experiences;
+     * a long key is cut to fit the path, at a character boundary. */
+    char json[1024], key[241];
+    memset(key, 'k', 240);
+    key[126] = '\xc3', key[127] = '\xa9';  /* "é" across the cut at 127 bytes */
+    key[240] = '\0';
+    snprintf(json, sizeof json,
+             "{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1],\"confirm\":[2],"
+                                              "\"experiences\":[],\"%s\":0}",
+             key);
+    h.n = 0;
+    assert_int_equal(decode_with(json, false, &h, &ev, &err), 0);
+    assert_int_equal(h.n, 3);
+    assert_string_equal(h.text[0], "confirm|confirm|confirmed");
+    assert_string_equal(h.text[1], "experiences|experiences|-");
+    assert_int_equal(strchr(h.text[2], '|') - h.text[2], 126);  /* "kk…k", without half an "é" */
+    event_free(&ev);
+}
+
+#define UPSERT_D1505 "{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}]"
+
+static void test_unknown_keys_strict(void **state) {
+    (void)state;
+    event ev;
+    px_error err;
+    const struct {
+        const char *json, *msg;
+    } cases[] = {
+        {UPSERT_D1505 ",\"avoids\":[\"no_weekend\"]}",
+         "avoids: unknown key; did you mean \"avoid\"?"},
+        {UPSERT_D1505 ",\"Avoid\":[1]}", "Avoid: unknown key; did you mean \"avoid\"?"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"},{\"titel\":1}]}",
+         "experiences[1].titel: unknown key; did you mean \"title\"?"},
+        {UPSERT_D1505 ",\"x\":1}", "x: unknown key"},
+        {"{" ENVELOPE("profile.erased") ",\"experiences\":[]}", "experiences: unknown key"},
+        {"{" ENVELOPE("skills.confirmed") ",\"rejected\":[1],\"typ\":\"x\"}",
+         "typ: unknown key; did you mean \"type\"?"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        heard h = {0};
+        if (decode_with(cases[i].json, true, &h, &ev, &err) != -1 ||
+            err.reason != EVENT_ERR_UNKNOWN_FIELD || err.code != PX_EINVAL ||
+            strcmp(err.msg, cases[i].msg))
+            fail_msg("case %zu: %s \"%s\", expected unknown_field \"%s\"", i,
+                     event_reason_name(err.reason), err.msg, cases[i].msg);
+        assert_int_equal(h.n, 1);  /* the refused key was reported too */
+        assert_int_equal(ev.profile.n_experiences, 0);
+    }
+    /* A strict decode of an event without unknown keys is the lenient one. */
+    assert_int_equal(decode_with(UPSERT_D1505 "}", true, NULL, &ev, &err), 0);
+    event_free(&ev);
+    /* The envelope-less profile of a match line, with a typo. */
+    msgpack_sbuffer sb =
+        to_msgpack("{\"user_id\":\"u\",\"experiences\":[{\"rome\":\"D1505\"}],\"avoids\":[]}");
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    profile p;
+    const event_decode_options strict = {.strict = true};
+    assert_int_equal(event_decode_profile_with(&up.data, &strict, &p, NULL, &err), -1);
+    assert_int_equal(err.reason, EVENT_ERR_UNKNOWN_FIELD);
+    assert_string_equal(err.msg, "avoids: unknown key; did you mean \"avoid\"?");
+    assert_int_equal(event_decode_profile_with(&up.data, NULL, &p, NULL, &err), 0);
+    profile_free(&p);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_reason_names(void **state) {
     (void)state;
     /* Every reason has a distinct snake_case name (they are the DLQ `reason` values). */
@@ -657,6 +769,8 @@ static void test_reason_names(void **state) {
     assert_int_equal(event_reason_code(EVENT_ERR_OVER_LIMIT), PX_ELIMIT);
     assert_int_equal(event_reason_code(EVENT_ERR_UNKNOWN_CODE), PX_ENOTFOUND);
     assert_int_equal(event_reason_code(EVENT_ERR_WRONG_TYPE), PX_EINVAL);
+    assert_string_equal(event_reason_name(EVENT_ERR_UNKNOWN_FIELD), "unknown_field");
+    assert_int_equal(event_reason_code(EVENT_ERR_UNKNOWN_FIELD), PX_EINVAL);
 }
 
 int main(void) {
@@ -671,6 +785,8 @@ int main(void) {
         cmocka_unit_test(test_decode_profile),
         cmocka_unit_test(test_ts_year),
         cmocka_unit_test(test_table_drives_decoder),
+        cmocka_unit_test(test_unknown_keys_reported),
+        cmocka_unit_test(test_unknown_keys_strict),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

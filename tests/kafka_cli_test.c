@@ -198,6 +198,48 @@ static void test_send_refuses_bad_lines(void **state) {
     kafka_embedded_stop(kb);
 }
 
+/* send --strict: a line the daemon's decoder would refuse, or with an unknown key, is reported
+ * (reason, key, nearest known key) and not sent; without --strict every line is sent. */
+static void test_send_strict(void **state) {
+    (void)state;
+    kafka_embedded *kb = start_broker();
+    const char *b = kafka_embedded_bootstraps(kb);
+    char *file = write_temp(
+        "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"s1\",\"user_id\":\"ann\",\"ts\":1,"
+        "\"experiences\":[{\"appellation\":11573}],\"avoids\":[\"no_weekend\"]}\n"
+        "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"s2\",\"user_id\":\"ann\",\"ts\":2,"
+        "\"experiences\":[{\"appellation\":11573,\"titel\":\"x\"}]}\n"
+        "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"s3\",\"user_id\":\"ann\",\"ts\":3,"
+        "\"experiences\":[{\"appellation\":\"11573\"}]}\n"
+        "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"s4\",\"user_id\":\"ann\",\"ts\":4,"
+        "\"experiences\":[{\"appellation\":11573}],\"avoid\":[\"no_weekend\"]}\n");
+    run_result r = run_cli("send --brokers %s --topic in.v1 --strict %s 2>&1 >/dev/null", b, file);
+    assert_int_equal(r.status, 1);
+    assert_non_null(
+        strstr(r.out, "line 1: unknown_field: avoids: unknown key; did you mean \"avoid\"?"));
+    assert_non_null(strstr(r.out, "line 2: unknown_field: experiences[0].titel: unknown key; "
+                                  "did you mean \"title\"?"));
+    assert_non_null(strstr(r.out, "line 3: wrong_type: experiences[0].appellation"));
+    assert_non_null(strstr(r.out, "1 sent to in.v1"));
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic in.v1 --from-beginning --timeout-ms 2000", b);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "\"s4\""));
+    free(r.out);
+    r = run_cli("send --brokers %s --topic tomb.v1 %s", b, file);
+    assert_int_equal(r.status, 0);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic tomb.v1 --from-beginning --timeout-ms 2000", b);
+    assert_int_equal(count_lines(r.out), 4);
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic in.v1 --strict --timeout-ms 100 2>/dev/null", b);
+    assert_int_equal(r.status, 2);  /* a send option only */
+    free(r.out);
+    unlink(file);
+    free(file);
+    kafka_embedded_stop(kb);
+}
+
 static void test_tail_tombstone(void **state) {
     (void)state;
     kafka_embedded *kb = start_broker();
@@ -303,6 +345,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_tail_round_trip),
         cmocka_unit_test(test_send_refuses_bad_lines),
+        cmocka_unit_test(test_send_strict),
         cmocka_unit_test(test_tail_tombstone),
         cmocka_unit_test(test_replay),
     };

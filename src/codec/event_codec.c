@@ -206,11 +206,19 @@ static field_ref child_ref(const field_ref *parent, const char *name) {
 
 static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Writes where a value sits; without the index ("experiences[].title") for counting by field. */
+static void format_ref(const field_ref *at, bool with_index, char *where, size_t cap) {
+    int n = at->index < 0  ? snprintf(where, cap, "%s", at->base)
+            : with_index   ? snprintf(where, cap, "%s[%ld]", at->base, at->index)
+                           : snprintf(where, cap, "%s[]", at->base);
+    if (at->name && n >= 0 && (size_t)n < cap)
+        snprintf(where + n, cap - (size_t)n, ".%s", at->name);
+}
+
 static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt, ...) {
     if (!err) return -1;
-    char where[96], what[PX_ERROR_MSG_MAX];
-    int n = at->index >= 0 ? snprintf(where, sizeof where, "%s[%ld]", at->base, at->index) : snprintf(where, sizeof where, "%s", at->base);
-    if (at->name && n >= 0 && (size_t)n < sizeof where) snprintf(where + n, sizeof where - (size_t)n, ".%s", at->name);
+    char where[EVENT_KEY_PATH_MAX], what[PX_ERROR_MSG_MAX];
+    format_ref(at, true, where, sizeof where);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -244,10 +252,14 @@ static int check_type(const msgpack_object *o, event_field_type type, const fiel
     return wrong_type(at, "a known type", o, err);
 }
 
+static bool key_is(const char *name, const msgpack_object *k) {
+    return strlen(name) == k->via.str.size && !memcmp(name, k->via.str.ptr, k->via.str.size);
+}
+
 /* Finds the values of a table's keys in a map (parent: where the map is; NULL for the event):
- * slots[i] = value of fields[i] or NULL. Keys must be UTF-8 strings; unknown keys are ignored; a
- * known key twice is refused; then every required field must be present and every present field
- * of its table type. */
+ * slots[i] = value of fields[i] or NULL. Keys must be UTF-8 strings; unknown keys are left to
+ * check_keys; a known key twice is refused; then every required field must be present and every
+ * present field of its table type. */
 static int collect_fields(const msgpack_object_map *map, const message_spec *spec, const field_ref *parent,
                           const msgpack_object **slots, px_error *err) {
     field_ref key_at = child_ref(parent, "(key)");
@@ -260,7 +272,7 @@ static int collect_fields(const msgpack_object_map *map, const message_spec *spe
             return fail_at(err, EVENT_ERR_BAD_UTF8, &key_at, "a map key is not valid UTF-8 (byte %zu)", bad);
         for (size_t f = 0; f < spec->n; f++) {
             const char *name = spec->fields[f].name;
-            if (strlen(name) != k->via.str.size || memcmp(name, k->via.str.ptr, k->via.str.size)) continue;
+            if (!key_is(name, k)) continue;
             if (slots[f]) {
                 field_ref at = child_ref(parent, name);
                 return fail_at(err, EVENT_ERR_DUPLICATE_KEY, &at, "the key appears twice");
@@ -277,6 +289,116 @@ static int collect_fields(const msgpack_object_map *map, const message_spec *spe
         if (check_type(slots[f], spec->fields[f].type, &at, err)) return -1;
     }
     return 0;
+}
+
+/* --- unknown keys ---------------------------------------------------------------------------- */
+
+#define KEY_TEXT_MAX 128     /* bytes of a key in a path, which adds at most "experiences[N]." */
+#define SUGGEST_KEY_MAX 64   /* longer keys get no suggestion (the table names are all short) */
+_Static_assert(KEY_TEXT_MAX + 32 <= EVENT_KEY_PATH_MAX, "a path holds the longest key text");
+
+/* A key as C text: up to its first NUL byte, cut at a character boundary to fit. */
+static void key_text(const msgpack_object *k, char *out, size_t cap) {
+    size_t n = k->via.str.size;
+    const char *nul = n ? memchr(k->via.str.ptr, '\0', n) : NULL;
+    if (nul) n = (size_t)(nul - k->via.str.ptr);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)k->via.str.ptr[n] & 0xC0) == 0x80) n--;
+    }
+    if (n) memcpy(out, k->via.str.ptr, n);
+    out[n] = '\0';
+}
+
+static int ascii_lower(int c) {
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static size_t min3(size_t a, size_t b, size_t c) {
+    return a < b ? (a < c ? a : c) : (b < c ? b : c);
+}
+
+/* Optimal string alignment distance (edits plus adjacent swaps), ASCII case ignored: "Avoid" is
+ * 0 from "avoid", "titel" 1 from "title". Both lengths are at most SUGGEST_KEY_MAX. */
+static size_t key_distance(const char *a, size_t na, const char *b, size_t nb) {
+    size_t rows[3][SUGGEST_KEY_MAX + 1], *before = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= nb; j++) prev[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            int x = ascii_lower(a[i - 1]), y = ascii_lower(b[j - 1]);
+            cur[j] = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y));
+            if (i > 1 && j > 1 && x == ascii_lower(b[j - 2]) && ascii_lower(a[i - 2]) == y &&
+                before[j - 2] + 1 < cur[j])
+                cur[j] = before[j - 2] + 1;
+        }
+        size_t *t = before;
+        before = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[nb];
+}
+
+/* The known key nearest to `key`, or NULL when none is near enough to be a likely typo: at most
+ * two edits, and fewer than half the known key's length (so "x" does not suggest "ts"). */
+static const char *nearest_key(const char *key, const message_spec *const *specs, size_t n_specs) {
+    size_t len = strlen(key), best_d = SIZE_MAX;
+    const char *best = NULL;
+    if (len > SUGGEST_KEY_MAX) return NULL;
+    for (size_t s = 0; s < n_specs; s++)
+        for (size_t f = 0; f < specs[s]->n; f++) {
+            const char *name = specs[s]->fields[f].name;
+            size_t nb = strlen(name);
+            if (nb > SUGGEST_KEY_MAX) continue;
+            size_t d = key_distance(key, len, name, nb);
+            if (d <= 2 && 2 * d < nb && d < best_d) {
+                best = name;
+                best_d = d;
+            }
+        }
+    return best;
+}
+
+/* Reports each key of map that none of specs names (parent: where the map is; NULL for the
+ * event), and refuses the first one when strict. Runs after collect_fields (keys are UTF-8
+ * strings) and only when the options ask, so that a plain decode pays nothing for it. */
+static int check_keys(const msgpack_object_map *map, const message_spec *const *specs,
+                      size_t n_specs, const field_ref *parent, const event_decode_options *opts,
+                      px_error *err) {
+    if (!opts->strict && !opts->on_unknown_key) return 0;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key;
+        bool known = false;
+        for (size_t s = 0; s < n_specs && !known; s++)
+            for (size_t f = 0; f < specs[s]->n && !known; f++)
+                known = key_is(specs[s]->fields[f].name, k);
+        if (known) continue;
+        char key[KEY_TEXT_MAX], path[EVENT_KEY_PATH_MAX], field[EVENT_KEY_PATH_MAX];
+        key_text(k, key, sizeof key);
+        field_ref at = child_ref(parent, key);
+        format_ref(&at, true, path, sizeof path);
+        format_ref(&at, false, field, sizeof field);
+        event_unknown_key unknown = {path, field, nearest_key(key, specs, n_specs)};
+        if (opts->on_unknown_key) opts->on_unknown_key(&unknown, opts->ctx);
+        if (!opts->strict) continue;
+        if (unknown.suggestion)
+            return fail_at(err, EVENT_ERR_UNKNOWN_FIELD, &at, "unknown key; did you mean \"%s\"?",
+                           unknown.suggestion);
+        return fail_at(err, EVENT_ERR_UNKNOWN_FIELD, &at, "unknown key");
+    }
+    return 0;
+}
+
+/* The options with their defaults filled in; `defaults` holds the default limits when needed. */
+static event_decode_options resolve_options(const event_decode_options *opts,
+                                            event_limits *defaults) {
+    event_decode_options o = opts ? *opts : (event_decode_options){0};
+    if (!o.limits) {
+        *defaults = event_limits_default();
+        o.limits = defaults;
+    }
+    return o;
 }
 
 static int nomem(px_error *err, const field_ref *at) {
@@ -345,12 +467,16 @@ static bool is_constraint_name(const char *s, size_t len) {
     return true;
 }
 
-static int decode_experience(const msgpack_object *o, size_t index, const event_limits *limits, profile *out,
-                             px_error *err) {
+static int decode_experience(const msgpack_object *o, size_t index,
+                             const event_decode_options *opts, profile *out, px_error *err) {
+    const event_limits *limits = opts->limits;
     field_ref parent = {"experiences", (long)index, NULL};
     if (o->type != MSGPACK_OBJECT_MAP) return wrong_type(&parent, "an object", o, err);
     const msgpack_object *slots[sizeof experience_ids / sizeof experience_ids[0]];
-    if (collect_fields(&o->via.map, &experience_spec, &parent, slots, err)) return -1;
+    const message_spec *known = &experience_spec;
+    if (collect_fields(&o->via.map, &experience_spec, &parent, slots, err) ||
+        check_keys(&o->via.map, &known, 1, &parent, opts, err))
+        return -1;
     int which = -1;
     for (int f = 0; f < 3; f++) {  /* appellation, rome, title: exactly one */
         if (!slots[f]) continue;
@@ -466,8 +592,9 @@ static int check_decisions(const profile *p, const event_limits *limits, px_erro
 }
 
 /* Decodes the profile-carrying fields present in slots (per spec) into out. */
-static int decode_profile_slots(const message_spec *spec, const msgpack_object **slots, const event_limits *limits,
-                                profile *out, px_error *err) {
+static int decode_profile_slots(const message_spec *spec, const msgpack_object **slots,
+                                const event_decode_options *opts, profile *out, px_error *err) {
+    const event_limits *limits = opts->limits;
     bool decisions = false;
     for (size_t f = 0; f < spec->n; f++) {
         const msgpack_object *v = slots[f];
@@ -478,7 +605,7 @@ static int decode_profile_slots(const message_spec *spec, const msgpack_object *
             if (v->via.array.size == 0) return fail_at(err, EVENT_ERR_EMPTY_VALUE, &(field_ref){"experiences", -1, NULL}, "at least one experience is needed");
             rc = check_count(v, "experiences", limits->max_experiences, err);
             for (uint32_t i = 0; !rc && i < v->via.array.size; i++)
-                rc = decode_experience(&v->via.array.ptr[i], i, limits, out, err);
+                rc = decode_experience(&v->via.array.ptr[i], i, opts, out, err);
             break;
         case F_AVOID: rc = decode_avoid(v, limits, out, err); break;
         case F_DOMAINS: rc = decode_domains(v, "domains", limits, &out->domains, err); break;
@@ -564,8 +691,15 @@ static int unpack_message(const char *buf, size_t len, const event_limits *limit
 
 int event_decode(const char *buf, size_t len, const char *key, size_t key_len, const event_limits *limits,
                  event *out, px_error *err) {
-    event_limits defaults = event_limits_default();
-    if (!limits) limits = &defaults;
+    const event_decode_options opts = {.limits = limits};
+    return event_decode_with(buf, len, key, key_len, &opts, out, err);
+}
+
+int event_decode_with(const char *buf, size_t len, const char *key, size_t key_len,
+                      const event_decode_options *opts, event *out, px_error *err) {
+    event_limits defaults;
+    const event_decode_options o = resolve_options(opts, &defaults);
+    const event_limits *limits = o.limits;
     memset(out, 0, sizeof *out);
     msgpack_unpacked unpacked;
     int rc = -1;
@@ -581,7 +715,10 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
                                                                      : &erased_spec;
     const msgpack_object *slots[8];
     _Static_assert(sizeof upserted_ids / sizeof upserted_ids[0] <= 8, "slots too small");
-    if (collect_fields(&root->via.map, spec, NULL, slots, err) || decode_profile_slots(spec, slots, limits, &out->profile, err))
+    const message_spec *known[] = {&envelope_spec, spec};  /* the event map holds both */
+    if (collect_fields(&root->via.map, spec, NULL, slots, err) ||
+        check_keys(&root->via.map, known, 2, NULL, &o, err) ||
+        decode_profile_slots(spec, slots, &o, &out->profile, err))
         goto done;
     if (out->type == EVENT_SKILLS_CONFIRMED && !slots[0] && !slots[1] && !slots[2]) {
         event_fail(err, EVENT_ERR_MISSING_FIELD, "confirmed/rejected/added: skills.confirmed needs at least one of them");
@@ -596,15 +733,24 @@ done:
 
 int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out, char **user_id,
                          px_error *err) {
-    event_limits defaults = event_limits_default();
-    if (!limits) limits = &defaults;
+    const event_decode_options opts = {.limits = limits};
+    return event_decode_profile_with(map, &opts, out, user_id, err);
+}
+
+int event_decode_profile_with(const msgpack_object *map, const event_decode_options *opts,
+                              profile *out, char **user_id, px_error *err) {
+    event_limits defaults;
+    const event_decode_options o = resolve_options(opts, &defaults);
+    const event_limits *limits = o.limits;
     memset(out, 0, sizeof *out);
     if (user_id) *user_id = NULL;
     if (map->type != MSGPACK_OBJECT_MAP)
         return event_fail(err, EVENT_ERR_NOT_A_MAP, "(profile): expected a map, got %s", got_name(map));
     const msgpack_object *slots[sizeof match_ids / sizeof match_ids[0]];
+    const message_spec *known = &match_spec;
     if (collect_fields(&map->via.map, &match_spec, NULL, slots, err) ||
-        decode_profile_slots(&match_spec, slots, limits, out, err))
+        check_keys(&map->via.map, &known, 1, NULL, &o, err) ||
+        decode_profile_slots(&match_spec, slots, &o, out, err))
         goto fail;
     if (slots[0]) {
         char *id = NULL;
@@ -621,15 +767,15 @@ fail:
     return -1;
 }
 
-int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits,
+int event_decode_profile_message(const char *buf, size_t len, const event_decode_options *opts,
                                  profile *out, char **user_id, px_error *err) {
-    event_limits defaults = event_limits_default();
-    if (!limits) limits = &defaults;
+    event_limits defaults;
+    const event_decode_options o = resolve_options(opts, &defaults);
     memset(out, 0, sizeof *out);
     if (user_id) *user_id = NULL;
     msgpack_unpacked unpacked;
-    int rc = unpack_message(buf, len, limits, &unpacked, err) ||
-                     event_decode_profile(&unpacked.data, limits, out, user_id, err)
+    int rc = unpack_message(buf, len, o.limits, &unpacked, err) ||
+                     event_decode_profile_with(&unpacked.data, &o, out, user_id, err)
                  ? -1
                  : 0;
     msgpack_unpacked_destroy(&unpacked);

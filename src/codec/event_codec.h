@@ -5,7 +5,9 @@
  *
  * Input events (DESIGN "Events (v1)", docs/asyncapi.yaml): one MessagePack map per Kafka message,
  * keyed by user_id. Decoding is strict where it matters and lenient where the contract says so:
- *   - unknown keys are ignored (forward compatibility), whatever their value;
+ *   - unknown keys are ignored (forward compatibility), whatever their value, unless the caller
+ *     asks to hear about them or to refuse them (event_decode_options: the daemon counts them,
+ *     `passerelle match/send --strict` refuses them with reason unknown_field);
  *   - a missing required key, a wrong type, an unknown version or type, a value out of range or
  *     over a limit, a duplicate key, invalid UTF-8, an empty id, a Kafka key that differs from
  *     `user_id`: the event is refused with a stable machine reason (event_reason, and its name
@@ -77,11 +79,41 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
 int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out, char **user_id,
                          px_error *err);
 
+/* --- unknown keys ----------------------------------------------------------------------------- */
+
+#define EVENT_KEY_PATH_MAX 160  /* bytes of a reported path; a longer key is cut (at a character) */
+
+/* A key that no table of its map names, as the decoder meets it. */
+typedef struct event_unknown_key {
+    const char *path;        /* where it is: "avoids", "experiences[1].titel" */
+    const char *field;       /* the same without indices, to count by: "experiences[].titel" */
+    const char *suggestion;  /* the nearest known key of that map ("title"), or NULL */
+} event_unknown_key;
+
+/* Called once per unknown key; the strings live until it returns. Keys are reported as the
+ * decoder meets them, so an event refused later for another reason may have reported some. */
+typedef void (*event_unknown_key_cb)(const event_unknown_key *key, void *ctx);
+
+typedef struct event_decode_options {
+    const event_limits *limits;          /* NULL: event_limits_default() */
+    event_unknown_key_cb on_unknown_key; /* NULL: unknown keys are not reported */
+    void *ctx;                           /* passed to on_unknown_key */
+    bool strict;                         /* refuse the first unknown key: EVENT_ERR_UNKNOWN_FIELD,
+                                            "avoids: unknown key; did you mean \"avoid\"?" */
+} event_decode_options;
+
+/* event_decode and event_decode_profile with options (NULL: lenient, unreported, default limits):
+ * those two are these with only the limits set. */
+int event_decode_with(const char *buf, size_t len, const char *key, size_t key_len,
+                      const event_decode_options *opts, event *out, px_error *err);
+int event_decode_profile_with(const msgpack_object *map, const event_decode_options *opts,
+                              profile *out, char **user_id, px_error *err);
+
 /* event_decode_profile() on the bytes of one message, after the message checks event_decode
  * makes first (max_message_bytes on the bytes, max_depth, structure: over_limit, bad_msgpack,
  * trailing_bytes): what `passerelle match` applies to a line converted to msgpack, so that a
  * line the daemon would refuse is refused for the same reason. */
-int event_decode_profile_message(const char *buf, size_t len, const event_limits *limits,
+int event_decode_profile_message(const char *buf, size_t len, const event_decode_options *opts,
                                  profile *out, char **user_id, px_error *err);
 
 /* --- the contract as data --------------------------------------------------------------------- */

@@ -23,6 +23,7 @@ static const char *const reason_names[EVENT_REASON_COUNT] = {
     [EVENT_ERR_NOMEM] = "out_of_memory",
     [EVENT_ERR_CORRUPT_STATE] = "corrupt_state",
     [EVENT_ERR_UNKNOWN_CODE] = "unknown_code",
+    [EVENT_ERR_UNKNOWN_FIELD] = "unknown_field",
 };
 
 px_code event_reason_code(int reason) {
@@ -30,6 +31,7 @@ px_code event_reason_code(int reason) {
     case EVENT_ERR_NOMEM: return PX_ENOMEM;
     case EVENT_ERR_OVER_LIMIT: return PX_ELIMIT;
     case EVENT_ERR_UNKNOWN_CODE: return PX_ENOTFOUND;
+    case EVENT_ERR_UNKNOWN_FIELD: return PX_EINVAL;  /* a contract breach, as wrong_type */
     default: return PX_EINVAL;
     }
 }

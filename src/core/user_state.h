@@ -6,6 +6,7 @@
  *
  * The contract's refusal reasons (event_reason) are here too: the codec sets most of them, the
  * rules the ones that need a state or the index (corrupt_state, over_limit, unknown_code).
+ * unknown_field is never dead-lettered: the daemon decodes leniently (forward compatibility).
  *
  * Ownership: an event and a user_state own every string and array they point to (event_free,
  * user_state_free release them, not the struct). A zeroed struct is a valid empty one.
@@ -50,9 +51,11 @@ typedef enum event_reason {
     EVENT_ERR_CORRUPT_STATE = 17,  /* "corrupt_state": stored user state unreadable */
     EVENT_ERR_UNKNOWN_CODE = 18,   /* "unknown_code": names a code the ROME index does not know
                                       (set by user_rules_apply when matcher_run() refuses it) */
+    EVENT_ERR_UNKNOWN_FIELD = 19,  /* "unknown_field": a key no table names, refused only by a
+                                      strict decode (passerelle match/send --strict) */
 } event_reason;
 
-#define EVENT_REASON_COUNT 19
+#define EVENT_REASON_COUNT 20
 
 /* "bad_msgpack", … for the values above; "unknown" for anything else. */
 const char *event_reason_name(int reason);

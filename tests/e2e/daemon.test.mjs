@@ -168,3 +168,24 @@ test('an unreadable stored state dead-letters the person\'s events, and erasure 
   await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'frank' && m.value === null));
   assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:frank'), '0');
 });
+
+test('unknown keys are ignored, counted by topic and key, each new one logged once', async () => {
+  const series = (key) => `passerelle_unknown_keys_total{topic="${TOPICS.profile}",key="${key}"}`;
+  const value = (body, key) => {
+    const line = body.split('\n').find((l) => l.startsWith(`${series(key)} `));
+    return line ? Number(line.slice(series(key).length + 1)) : 0;
+  };
+  const before = (await httpGet('/metrics')).body;
+  const typo = () => newEvent('profile.upserted', 'ulla',
+    { experiences: [{ appellation: 11640, titel: 'caissier' }], avoids: ['no_weekend'] });
+  const [jobs] = await roundTrip(TOPICS.profile, [typo(), typo()]);
+  assert.equal(jobs.excluded.constraints.length, 0, 'the misspelt constraint is ignored');
+  const after = (await httpGet('/metrics')).body;
+  assert.equal(value(after, 'avoids') - value(before, 'avoids'), 2, series('avoids'));
+  assert.equal(value(after, 'experiences[].titel') - value(before, 'experiences[].titel'), 2);
+  const logged = stack.daemon.stderr.split('\n')
+    .filter((l) => /msg="unknown key in an input event, ignored"/.test(l));
+  const avoids = logged.filter((l) => / key=avoids did_you_mean=avoid/.test(l));
+  assert.equal(avoids.length, 1, `logged once: ${logged.join('\n')}`);
+  assert.ok(logged.some((l) => / key=experiences\[0\]\.titel did_you_mean=title/.test(l)));
+});
