@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <msgpack.h>
 
+#include "cli_kafka.h"
 #include "commands.h"
 #include "msgpack_json.h"
 #include "msgpack_scan.h"
@@ -193,9 +194,8 @@ static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 
 static const char *const producer_fixed[] = {"enable.idempotence", "true"};
 
-/* Produces one message, waiting for queue room instead of failing when the queue is full. */
-static int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
-                            const void *value, size_t value_len) {
+int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
+                     const void *value, size_t value_len) {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
                                                     RD_KAFKA_V_VALUE((void *)value, value_len),
@@ -209,7 +209,7 @@ static int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, 
     }
 }
 
-static int flush_producer(rd_kafka_t *p, const char *tool) {
+int flush_producer(rd_kafka_t *p, const char *tool) {
     rd_kafka_resp_err_t err = rd_kafka_flush(p, CLI_FLUSH_MS);
     if (err) {
         fprintf(stderr, "passerelle %s: %d messages still undelivered after %d ms: %s\n", tool,
@@ -685,4 +685,21 @@ int cli_replay_main(int argc, char **argv) {
             s.replayed, dlq, s.skipped, s.unreadable, failed ? "; stopped on a failure" : "");
     cli_opts_free(&o);
     return failed ? 1 : 0;
+}
+
+/* ---------------- for the other tools (cli_kafka.h) ---------------- */
+
+rd_kafka_t *cli_kafka_producer(const char *tool, const char *brokers, const char *const (*props)[2],
+                               size_t n_props, cli_kafka_dr_cb dr_cb, void *opaque) {
+    cli_opts o = {.tool = tool, .brokers = brokers};
+    if (n_props > CLI_MAX_PROPERTIES) {
+        fprintf(stderr, "passerelle %s: at most %d Kafka properties\n", tool, CLI_MAX_PROPERTIES);
+        return NULL;
+    }
+    for (size_t i = 0; i < n_props; i++) {
+        o.props[i][0] = props[i][0];
+        o.props[i][1] = props[i][1];
+    }
+    o.n_props = n_props;
+    return new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, dr_cb, opaque);
 }
