@@ -18,8 +18,8 @@ rd_kafka_t *cli_kafka_producer(const char *tool, const char *brokers, const char
 
 /* Produces one message (copied), waiting for queue room instead of failing when the queue is
  * full. 0, or -1 reported on stderr. */
-int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
-                     const void *value, size_t value_len);
+int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key,
+                     size_t key_len, const void *value, size_t value_len);
 
 /* Waits for every delivery report (30 s at most). 0, or -1 reported on stderr. */
 int flush_producer(rd_kafka_t *p, const char *tool);

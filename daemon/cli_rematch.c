@@ -30,12 +30,12 @@
 #include "event_codec.h"
 #include "store_scan.h"
 
-#define TOOL "rematch"
-#define DEFAULT_TOPIC "passerelle.profile.v1"
-#define DEFAULT_BATCH 1000u
-#define REDIS_TIMEOUT_MS 5000u
+#define TOOL              "rematch"
+#define DEFAULT_TOPIC     "passerelle.profile.v1"
+#define DEFAULT_BATCH     10000u /* 6x the rate of 1000 (bench/README.md): a flush per batch */
+#define REDIS_TIMEOUT_MS  5000u
 #define PROGRESS_EVERY_NS 250000000LL /* a terminal line 4 times a second at most */
-#define MAX_PROPS 64
+#define MAX_PROPS         64
 
 static volatile sig_atomic_t interrupted;
 
@@ -68,32 +68,34 @@ typedef struct batch {
 } batch;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelle rematch [--config FILE] [--redis URL] [--brokers HOST:PORT[,…]]\n"
-            "                          [--topic T] [--prefix P] [--rome-version V] [--batch N]\n"
-            "                          [--rate EVENTS_PER_S] [--cursor-file F] [--resume]\n"
-            "                          [--max-batches N] [-X name=value]…\n"
-            "\n"
-            "Produces one profile.rematch event per stored user (Redis keys P*, walked with SCAN\n"
-            "COUNT N, default %u) to the profile topic T (default %s), keyed by user_id, so that\n"
-            "the daemons match every profile again on ROME version V (default: the one published\n"
-            "as current). --config reads the Redis endpoint and prefixes, the topic and the Kafka\n"
-            "properties from passerelled's configuration (options override it; transactional.id\n"
-            "is not used); without it P is \"passerelle:user:\" and --redis, --brokers are needed.\n"
-            "After each batch is delivered the cursor goes to F; --resume continues from it.\n"
-            "--rate caps events per second. --max-batches stops after N batches (for tests).\n"
-            "Exit status: 0 when the walk is complete, 1 on a failure, 2 on a usage error, 3 when\n"
-            "stopped early (signal or --max-batches) with the cursor saved.\n",
-            DEFAULT_BATCH, DEFAULT_TOPIC);
+    fprintf(
+        out,
+        "usage: passerelle rematch [--config FILE] [--redis URL] [--brokers HOST:PORT[,…]]\n"
+        "                          [--topic T] [--prefix P] [--rome-version V] [--batch N]\n"
+        "                          [--rate EVENTS_PER_S] [--cursor-file F] [--resume]\n"
+        "                          [--max-batches N] [-X name=value]…\n"
+        "\n"
+        "Produces one profile.rematch event per stored user (Redis keys P*, walked with SCAN\n"
+        "COUNT N, default %u) to the profile topic T (default %s), keyed by user_id, so that\n"
+        "the daemons match every profile again on ROME version V (default: the one published\n"
+        "as current). --config reads the Redis endpoint and prefixes, the topic and the Kafka\n"
+        "properties from passerelled's configuration (options override it; transactional.id\n"
+        "is not used); without it P is \"passerelle:user:\" and --redis, --brokers are needed.\n"
+        "After each batch is delivered the cursor goes to F; --resume continues from it.\n"
+        "--rate caps events per second. --max-batches stops after N batches (for tests).\n"
+        "Exit status: 0 when the walk is complete, 1 on a failure, 2 on a usage error, 3 when\n"
+        "stopped early (signal or --max-batches) with the cursor saved.\n",
+        DEFAULT_BATCH, DEFAULT_TOPIC);
 }
 
-static int parse_u(const char *flag, const char *s, unsigned long long min, unsigned long long *out) {
+static int parse_u(const char *flag, const char *s, unsigned long long min,
+                   unsigned long long *out) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end || end == s || s[0] == '-' || v < min || v > UINT32_MAX) {
-        fprintf(stderr, "passerelle " TOOL ": %s expects an integer in %llu..%u, got '%s'\n", flag, min,
-                UINT32_MAX, s);
+        fprintf(stderr, "passerelle " TOOL ": %s expects an integer in %llu..%u, got '%s'\n", flag,
+                min, UINT32_MAX, s);
         return -1;
     }
     *out = v;
@@ -113,13 +115,20 @@ static int parse_args(int argc, char **argv, opts *o) {
         }
         if (i + 1 >= argc) goto bad;
         const char *v = argv[++i];
-        if (!strcmp(a, "--config")) o->config = v;
-        else if (!strcmp(a, "--redis")) o->redis = v;
-        else if (!strcmp(a, "--brokers")) o->brokers = v;
-        else if (!strcmp(a, "--topic")) o->topic = v;
-        else if (!strcmp(a, "--prefix")) o->prefix = v;
-        else if (!strcmp(a, "--rome-version")) o->version = v;
-        else if (!strcmp(a, "--cursor-file")) o->cursor_file = v;
+        if (!strcmp(a, "--config"))
+            o->config = v;
+        else if (!strcmp(a, "--redis"))
+            o->redis = v;
+        else if (!strcmp(a, "--brokers"))
+            o->brokers = v;
+        else if (!strcmp(a, "--topic"))
+            o->topic = v;
+        else if (!strcmp(a, "--prefix"))
+            o->prefix = v;
+        else if (!strcmp(a, "--rome-version"))
+            o->version = v;
+        else if (!strcmp(a, "--cursor-file"))
+            o->cursor_file = v;
         else if (!strcmp(a, "--batch")) {
             if (parse_u(a, v, 1, &o->batch)) return 2;
         } else if (!strcmp(a, "--rate")) {
@@ -169,8 +178,8 @@ static int cursor_load(const char *path, progress *p) {
     FILE *f = fopen(path, "r");
     if (!f) return errno == ENOENT ? 1 : -1;
     int complete = 0;
-    int n = fscanf(f, "version %32s\ncursor %24s\nscanned %llu\nproduced %llu\ncomplete %d", p->version,
-                   p->cursor, &p->scanned, &p->produced, &complete);
+    int n = fscanf(f, "version %32s\ncursor %24s\nscanned %llu\nproduced %llu\ncomplete %d",
+                   p->version, p->cursor, &p->scanned, &p->produced, &complete);
     fclose(f);
     if (n != 5) {
         fprintf(stderr, "passerelle " TOOL ": %s is not a rematch cursor file\n", path);
@@ -195,8 +204,10 @@ static void collect(const char *name, size_t len, void *ud) {
         b->names = v;
         b->cap = cap;
     }
-    if (!(b->names[b->n] = strndup(name, len))) b->nomem = true;
-    else b->n++;
+    if (!(b->names[b->n] = strndup(name, len)))
+        b->nomem = true;
+    else
+        b->n++;
 }
 
 static void batch_clear(batch *b) {
@@ -251,18 +262,21 @@ static int64_t now_ns(clockid_t clock) {
 /* Sleeps until `sent` events fit in the rate since t0 (a steady pace, no bursts past it). */
 static void pace(unsigned long long rate, unsigned long long sent, int64_t t0) {
     if (!rate) return;
-    int64_t due = t0 + (int64_t)((double)sent * 1e9 / (double)rate), wait = due - now_ns(CLOCK_MONOTONIC);
+    int64_t due = t0 + (int64_t)((double)sent * 1e9 / (double)rate),
+            wait = due - now_ns(CLOCK_MONOTONIC);
     if (wait > 0) nanosleep(&(struct timespec){wait / 1000000000, wait % 1000000000}, NULL);
 }
 
-static void show_progress(const progress *p, long long total, unsigned long long done_now, double secs,
-                          bool final) {
+static void show_progress(const progress *p, long long total, unsigned long long done_now,
+                          double secs, bool final) {
     double rate = secs > 0 ? (double)done_now / secs : 0;
-    double left = total > 0 && (double)total > (double)p->scanned ? (double)total - (double)p->scanned : 0;
+    double left =
+        total > 0 && (double)total > (double)p->scanned ? (double)total - (double)p->scanned : 0;
     double eta = rate > 0 ? left / rate : 0;
     fprintf(stderr, "\r%s %llu/~%lld users (%.1f%%), %llu events, %.0f users/s, ETA %dm%02ds   %s",
-            p->version, p->scanned, total, total > 0 ? 100.0 * (double)p->scanned / (double)total : 0,
-            p->produced, rate, (int)(eta / 60), (int)fmod(eta, 60), final ? "\n" : "");
+            p->version, p->scanned, total,
+            total > 0 ? 100.0 * (double)p->scanned / (double)total : 0, p->produced, rate,
+            (int)(eta / 60), (int)fmod(eta, 60), final ? "\n" : "");
 }
 
 /* --- the command ----------------------------------------------------------------------------------- */
@@ -314,8 +328,9 @@ static int settings(opts *o, config **cfg, redis_endpoint *ep, char *prefix, siz
     if (!o->topic) o->topic = DEFAULT_TOPIC;
     if (!o->brokers || (!o->config && !o->redis)) {
         fprintf(stderr, "passerelle " TOOL ": %s\n",
-                o->brokers ? "--redis URL or --config FILE is required"
-                           : "--brokers is required (the configuration's Kafka is embedded or unset)");
+                o->brokers
+                    ? "--redis URL or --config FILE is required"
+                    : "--brokers is required (the configuration's Kafka is embedded or unset)");
         usage(stderr);
         return 2;
     }
@@ -380,10 +395,14 @@ static int walk(const opts *o, store_scan *scan, rd_kafka_t *producer, tally *t,
     double secs = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
     if (tty) show_progress(p, total, p->scanned - scanned0, secs, true);
     fprintf(stderr,
-            "passerelle " TOOL ": version %s: %llu users scanned, %llu events delivered this run in "
+            "passerelle " TOOL
+            ": version %s: %llu users scanned, %llu events delivered this run in "
             "%.1f s (%.0f/s)%s\n",
-            p->version, p->scanned, (unsigned long long)t->ok, secs, secs > 0 ? (double)t->ok / secs : 0,
-            rc == 0 ? ", complete" : rc == 3 ? ", stopped: resume with --resume" : ", failed");
+            p->version, p->scanned, (unsigned long long)t->ok, secs,
+            secs > 0 ? (double)t->ok / secs : 0,
+            rc == 0   ? ", complete"
+            : rc == 3 ? ", stopped: resume with --resume"
+                      : ", failed");
     return rc;
 }
 
@@ -412,15 +431,18 @@ int cli_rematch_main(int argc, char **argv) {
     rc = 1;
     store_scan *scan = store_scan_open(&ep, REDIS_TIMEOUT_MS, &err);
     if (!scan) goto fail;
-    if (o.version) snprintf(p.version, sizeof p.version, "%s", o.version);
-    else if (store_scan_current_version(scan, p.version, sizeof p.version, &err)) goto fail;
+    if (o.version)
+        snprintf(p.version, sizeof p.version, "%s", o.version);
+    else if (store_scan_current_version(scan, p.version, sizeof p.version, &err))
+        goto fail;
     if (o.resume) {
         progress saved = {0};
         int loaded = cursor_load(o.cursor_file, &saved);
         if (loaded < 0) goto out;
         if (loaded == 0 && strcmp(saved.version, p.version)) {
             fprintf(stderr,
-                    "passerelle " TOOL ": %s is a rematch to %s, not %s: give --rome-version %s, or "
+                    "passerelle " TOOL
+                    ": %s is a rematch to %s, not %s: give --rome-version %s, or "
                     "start again without --resume\n",
                     o.cursor_file, saved.version, p.version, saved.version);
             rc = 2;
@@ -430,8 +452,8 @@ int cli_rematch_main(int argc, char **argv) {
     }
     long long total = store_scan_dbsize(scan, &err);
     if (total < 0) goto fail;
-    if (!(producer = cli_kafka_producer(TOOL, o.brokers, (const char *const(*)[2])o.props, o.n_props,
-                                        on_delivery, &t)))
+    if (!(producer = cli_kafka_producer(TOOL, o.brokers, (const char *const(*)[2])o.props,
+                                        o.n_props, on_delivery, &t)))
         goto out;
     rc = walk(&o, scan, producer, &t, prefix, max_id_bytes, total, &p);
     goto out;

@@ -47,8 +47,9 @@ int user_rules_apply(const user_rules *rules, user_state *state, bool state_corr
         return 0;
     }
     if (rematch && rules->index_pending && strcmp(ev->rome_version, rules->index_version))
-        return px_error_set(err, PX_EUNAVAILABLE, "rematch %s: index %s not loaded yet (matching on %s)",
-                            ev->event_id, ev->rome_version, rules->index_version);
+        return px_error_set(err, PX_EUNAVAILABLE,
+                            "rematch %s: index %s not loaded yet (matching on %s)", ev->event_id,
+                            ev->rome_version, rules->index_version);
     profile next;
     memset(&next, 0, sizeof next);
     /* A replay matches what was stored after the first run. as_of_year is not stored: the replay

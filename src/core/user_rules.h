@@ -55,7 +55,7 @@ typedef enum user_action {
     USER_EMIT_TOMBSTONE,        /* the person is erased: delete the stored state, answer with a
                                    tombstone */
     USER_DEAD_LETTER,           /* refuse the event: dead_letter_reason, why */
-    USER_EMIT_NOTHING,          /* nothing to answer, nothing to store (a rematch without profile) */
+    USER_EMIT_NOTHING,          /* nothing to answer or store (a rematch without a profile) */
 } user_action;
 
 typedef struct user_outcome {

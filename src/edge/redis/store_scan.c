@@ -90,8 +90,9 @@ int store_scan_step(store_scan *s, const char *cursor, const char *prefix, unsig
     free(match);
     if (!r) return -1;
     int rc = -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[0]->len > STORE_SCAN_CURSOR_MAX || r->element[1]->type != REDIS_REPLY_ARRAY) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len > STORE_SCAN_CURSOR_MAX ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
         px_error_set(err, PX_EREFUSED, "redis %s: SCAN did not return [cursor, keys]", s->describe);
     } else {
         snprintf(next, STORE_SCAN_CURSOR_MAX + 1, "%s", r->element[0]->str);

@@ -10,12 +10,12 @@
 
 /* Connects to ep with a timeout on the connect and on every reply, then AUTHs and SELECTs as ep
  * says. NULL with err (PX_EUNAVAILABLE or PX_EREFUSED) naming `describe`. */
-redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe, unsigned timeout_ms,
-                                 px_error *err);
+redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
+                                 unsigned timeout_ms, px_error *err);
 
 /* Runs one command; a transport failure (PX_EUNAVAILABLE) or an error reply (PX_EREFUSED)
  * becomes err naming `step`, and NULL. The caller frees the reply. */
-redisReply *store_sync_run(redisContext *c, const char *describe, const char *step, px_error *err, int argc,
-                           const char **argv, const size_t *lens);
+redisReply *store_sync_run(redisContext *c, const char *describe, const char *step, px_error *err,
+                           int argc, const char **argv, const size_t *lens);
 
 #endif
