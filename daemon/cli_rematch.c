@@ -155,7 +155,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     return 0;
 }
 
-/* --- the cursor file --------------------------------------------------------------------------- */
+/* --- the cursor file -------------------------------------------------------------------------- */
 
 static int cursor_save(const char *path, const progress *p) {
     char tmp[4096];
@@ -189,7 +189,7 @@ static int cursor_load(const char *path, progress *p) {
     return 0;
 }
 
-/* --- events -------------------------------------------------------------------------------------- */
+/* --- events ----------------------------------------------------------------------------------- */
 
 static void collect(const char *name, size_t len, void *ud) {
     batch *b = ud;
@@ -279,7 +279,7 @@ static void show_progress(const progress *p, long long total, unsigned long long
             (int)(eta / 60), (int)fmod(eta, 60), final ? "\n" : "");
 }
 
-/* --- the command ----------------------------------------------------------------------------------- */
+/* --- the command ------------------------------------------------------------------------------ */
 
 /* Fills the endpoint, prefixes, topic, brokers and Kafka properties from --config, then the
  * options. Returns 0, or 1/2 (reported). */
