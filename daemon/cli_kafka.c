@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <msgpack.h>
 
+#include "cli_kafka.h"
 #include "commands.h"
 #include "kafka_io.h"
 #include "dlq_record.h"
@@ -194,9 +195,8 @@ static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 
 static const kafka_io_property producer_fixed[] = {{"enable.idempotence", "true"}};
 
-/* Produces one message, waiting for queue room instead of failing when the queue is full. */
-static int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
-                            const void *value, size_t value_len) {
+int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
+                     const void *value, size_t value_len) {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
                                                     RD_KAFKA_V_VALUE((void *)value, value_len),
@@ -210,7 +210,7 @@ static int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, 
     }
 }
 
-static int flush_producer(rd_kafka_t *p, const char *tool) {
+int flush_producer(rd_kafka_t *p, const char *tool) {
     rd_kafka_resp_err_t err = rd_kafka_flush(p, CLI_FLUSH_MS);
     if (err) {
         fprintf(stderr, "passerelle %s: %d messages still undelivered after %d ms: %s\n", tool,
@@ -661,4 +661,19 @@ int cli_replay_main(int argc, char **argv) {
             s.replayed, dlq, s.skipped, s.unreadable, failed ? "; stopped on a failure" : "");
     cli_opts_free(&o);
     return failed ? 1 : 0;
+}
+
+/* ---------------- for the other tools (cli_kafka.h) ---------------- */
+
+rd_kafka_t *cli_kafka_producer(const char *tool, const char *brokers,
+                               const kafka_io_property *props, size_t n_props,
+                               cli_kafka_dr_cb dr_cb, void *opaque) {
+    cli_opts o = {.tool = tool, .brokers = brokers};
+    if (n_props > CLI_MAX_PROPERTIES) {
+        fprintf(stderr, "passerelle %s: at most %d Kafka properties\n", tool, CLI_MAX_PROPERTIES);
+        return NULL;
+    }
+    memcpy(o.props, props, n_props * sizeof *props);
+    o.n_props = n_props;
+    return new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, dr_cb, opaque);
 }

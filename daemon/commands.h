@@ -9,6 +9,7 @@ int cli_explain_main(int argc, char **argv); /* cli_explain.c: suggestions rende
 int cli_send_main(int argc, char **argv);   /* cli_kafka.c: JSON Lines events → Kafka (msgpack, keyed by user_id) */
 int cli_tail_main(int argc, char **argv);   /* cli_kafka.c: Kafka messages → JSON Lines */
 int cli_replay_main(int argc, char **argv); /* cli_kafka.c: DLQ records → their source topic again */
+int cli_rematch_main(int argc, char **argv); /* cli_rematch.c: every stored user → profile.rematch */
 
 /* cli_common.c: the ROME source of every command that reads the index. When neither --rome DIR
  * nor --snapshot FILE was given, PASSERELLE_SNAPSHOT, else PASSERELLE_ROME_DIR, from the

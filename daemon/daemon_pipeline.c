@@ -270,18 +270,18 @@ static int emit_suggestions(daemon_batch *b, size_t i, bool skills, bool jobs) {
 
 /* Applies one decoded event to its user's state in memory (user_rules_apply: the rules are the
  * library's) and wires its outcome: outputs, dead letter, the state to write or delete, metrics.
- * Returns -1 only for failures that are not the event's fault (out of memory): the batch is then
- * retried. */
-static int apply_event(daemon_batch *b, size_t i) {
+ * Returns -1 only for failures that are not the event's fault (out of memory, a rematch waiting
+ * for the index being loaded), with *err: the batch is then retried. */
+static int apply_event(daemon_batch *b, size_t i, px_error *err) {
     px_daemon *d = b->d;
     batch_item *it = &b->items[i];
     batch_user *u = &b->users[it->user];
     const user_rules rules = {b->engine->matcher, b->engine->scratch, b->engine->version,
-                              d->cfg->idempotency_window, MATCHER_MAX_DECISIONS};
+                              d->cfg->idempotency_window, MATCHER_MAX_DECISIONS,
+                              d->next_engine || d->index_fetching};
     user_outcome out;
-    px_error err = {0};
     uint64_t t0 = uv_hrtime();
-    int rc = user_rules_apply(&rules, &u->state, u->corrupt, &it->ev, &b->result, &out, &err);
+    int rc = user_rules_apply(&rules, &u->state, u->corrupt, &it->ev, &b->result, &out, err);
     metrics_series *s = out.matched ? series0(d->m.match_seconds) : NULL;
     if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
     if (rc) return -1;
@@ -296,6 +296,7 @@ static int apply_event(daemon_batch *b, size_t i) {
         dead_letter(b, i, out.dead_letter_reason, out.why);
         return emit_dead_letter(b, i);
     }
+    if (out.action == USER_EMIT_NOTHING) return 0;
     if (out.state_changed) {
         u->dirty = true;
         u->erased = false;
@@ -356,7 +357,7 @@ static void produce_outputs(daemon_batch *b) {
             daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
         }
     }
-    /* A message with no output would be done at once (every event answers today). */
+    /* A message with no output is done at once (a rematch of a person with no profile). */
     for (size_t i = 0; i < n; i++)
         if (!fm[i]) kafka_io_store_offset(d->kafka, b->items[i].msg->topic, b->items[i].msg->partition, b->items[i].msg->offset);
     free(fm);
@@ -428,9 +429,10 @@ static void on_written(store_redis *s, const px_error *err, void *opaque) {
 static void process(daemon_batch *b) {
     for (size_t i = 0; i < b->kb->count; i++) {
         batch_item *it = &b->items[i];
-        int rc = it->reason != EVENT_OK ? emit_dead_letter(b, i) : apply_event(b, i);
+        px_error err = {0};
+        int rc = it->reason != EVENT_OK ? emit_dead_letter(b, i) : apply_event(b, i, &err);
         if (rc) {
-            batch_abort(b, "out of memory while processing the batch");
+            batch_abort(b, err.code ? err.msg : "out of memory while processing the batch");
             return;
         }
     }

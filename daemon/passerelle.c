@@ -19,6 +19,7 @@ static const command commands[] = {
     {"send", cli_send_main, "produce events given as JSON Lines to a Kafka topic (msgpack, keyed by user_id)"},
     {"tail", cli_tail_main, "print a Kafka topic's messages (suggestions, DLQ records…) as JSON Lines"},
     {"replay", cli_replay_main, "re-send dead-letter records' original bytes to their source topic after a fix"},
+    {"rematch", cli_rematch_main, "ask the daemons to match every stored profile again (after rome publish)"},
 };
 
 static void usage(FILE *out) {

@@ -151,6 +151,20 @@ static void test_skills_confirmed_and_erased(void **state) {
     assert_int_equal(ev.type, EVENT_PROFILE_ERASED);
     assert_int_equal(ev.profile.n_experiences, 0);
     event_free(&ev);
+
+    /* profile.rematch carries the version it targets, which it needs. */
+    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") ",\"rome_version\":\"4.0-61\"}", "alice", NULL,
+                                 &ev, &err),
+                     0);
+    assert_int_equal(ev.type, EVENT_PROFILE_REMATCH);
+    assert_string_equal(ev.rome_version, "4.0-61");
+    event_free(&ev);
+    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") "}", "alice", NULL, &ev, &err), -1);
+    assert_int_equal(err.reason, EVENT_ERR_MISSING_FIELD);
+    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") ",\"rome_version\":\"123456789012345678901234567890123\"}",
+                                 "alice", NULL, &ev, &err),
+                     -1);
+    assert_int_equal(err.reason, EVENT_ERR_OVER_LIMIT);
 }
 
 /* --- refusals ------------------------------------------------------------------------------ */

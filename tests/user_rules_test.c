@@ -48,7 +48,7 @@ static int setup(void **state) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
     }
-    f->rules = (user_rules){f->m, s, "test-1", 8, MATCHER_MAX_DECISIONS};
+    f->rules = (user_rules){f->m, s, "test-1", 8, MATCHER_MAX_DECISIONS, false};
     *state = f;
     return 0;
 }
@@ -386,6 +386,96 @@ static void test_cap_keeps_one_event_whole(void **state) {
     assert_int_equal(f->st.n_recent, 0);
 }
 
+static event rematch(const char *version, int64_t ts) {
+    char id[64];
+    snprintf(id, sizeof id, "rematch-%s-u-1", version);
+    event ev = new_event(EVENT_PROFILE_REMATCH, id, ts);
+    ev.rome_version = strdup(version);
+    assert_non_null(ev.rome_version);
+    return ev;
+}
+
+/* A rematch matches the stored profile (decisions included) on the current index, answers with
+ * skills and jobs, and stamps the version, its id and ts without touching the profile; its
+ * repeat is a replay with the same outputs. */
+static void test_rematch(void **state) {
+    fixture *f = *state;
+    assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
+    assert_served(apply(f, decide("e-2", TS_2025, (uint32_t[]){100001}, 1, NULL, 0, NULL, 0)),
+                  false);
+    size_t n_jobs = f->r.n_jobs;
+    double score0 = f->r.jobs[0].score;
+    f->rules.index_version = "test-2";
+    const user_outcome *o = apply(f, rematch("test-2", TS_2025 + DAY_MS));
+    assert_served(o, true);
+    assert_false(o->replay);
+    assert_true(o->state_changed);
+    assert_int_equal(f->r.n_jobs, n_jobs);
+    assert_true(f->r.jobs[0].score == score0);
+    assert_string_equal(f->st.rome_version, "test-2");
+    assert_int_equal(f->st.updated_ts, TS_2025 + DAY_MS);
+    assert_int_equal(f->st.n_recent, 3);
+    assert_string_equal(f->st.recent_event_ids[2], "rematch-test-2-u-1");
+    assert_string_equal(f->st.profile.experiences[0].rome, "D1505");
+    assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001}, 1);
+    assert_true(f->st.has_profile);
+
+    o = apply(f, rematch("test-2", TS_2025 + 2 * DAY_MS));
+    assert_served(o, true);
+    assert_true(o->replay);
+    assert_false(o->state_changed);
+    assert_true(f->r.jobs[0].score == score0);
+    assert_int_equal(f->st.updated_ts, TS_2025 + DAY_MS);
+}
+
+/* No stored profile (decisions only, or erased since the scan): nothing out, nothing stored. */
+static void test_rematch_without_profile(void **state) {
+    fixture *f = *state;
+    const user_outcome *o = apply(f, rematch("test-1", TS_2025));
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_false(o->state_changed || o->skills || o->jobs || o->matched);
+    assert_served(apply(f, decide("e-1", TS_2025, (uint32_t[]){100001}, 1, NULL, 0, NULL, 0)),
+                  false);
+    o = apply(f, rematch("test-1", TS_2025));
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_int_equal(f->st.n_recent, 1);
+
+    assert_served(apply(f, upsert("e-2", TS_2025, "D1505")), true);
+    assert_int_equal(apply(f, new_event(EVENT_PROFILE_ERASED, "e-3", TS_2025))->action,
+                     USER_EMIT_TOMBSTONE);
+    o = apply(f, rematch("test-1", TS_2025));
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_false(o->state_changed);
+}
+
+/* Another version than the index: it waits (retriable, state untouched) while a newer index is
+ * loading; with none loading it is matched on the index there is, stamped with that version. */
+static void test_rematch_other_version(void **state) {
+    fixture *f = *state;
+    assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
+    f->rules.index_pending = true;
+    event ev = rematch("test-2", TS_2025);
+    px_error err = {0};
+    assert_int_equal(user_rules_apply(&f->rules, &f->st, false, &ev, &f->r, &f->out, &err), -1);
+    assert_int_equal(err.code, PX_EUNAVAILABLE);
+    assert_true(px_code_retriable(err.code));
+    assert_int_equal(f->st.n_recent, 1);
+
+    /* the version it waits for is the index now: served */
+    f->rules.index_version = "test-2";
+    assert_int_equal(user_rules_apply(&f->rules, &f->st, false, &ev, &f->r, &f->out, &err), 0);
+    assert_served(&f->out, true);
+    event_free(&ev);
+
+    /* a target that is not loading is served on the current index, stamped with it */
+    f->rules.index_pending = false;
+    f->rules.index_version = "test-3";
+    const user_outcome *o = apply(f, rematch("test-4", TS_2025));
+    assert_served(o, true);
+    assert_false(o->replay);
+    assert_string_equal(f->st.rome_version, "test-3");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_upsert_and_confirm, setup, teardown),
@@ -395,6 +485,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_matcher_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_keeps_one_event_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rematch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rematch_without_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rematch_other_version, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,6 +55,7 @@ typedef enum field_id {
     F_V, F_TYPE, F_EVENT_ID, F_USER_ID, F_TS,
     F_EXPERIENCES, F_AVOID, F_DOMAINS, F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED, F_ADDED,
     F_INCLUDE_REGULATED, F_APPELLATION, F_ROME, F_TITLE, F_MONTHS, F_END_YEAR, F_EXTRA,
+    F_ROME_VERSION,
 } field_id;
 
 typedef struct message_spec {
@@ -97,6 +98,9 @@ static const event_field confirmed_fields[] = {
 };
 static const field_id confirmed_ids[] = {F_CONFIRMED, F_REJECTED, F_ADDED};
 
+static const event_field rematch_fields[] = {{"rome_version", EVENT_FIELD_STRING, REQ}};
+static const field_id rematch_ids[] = {F_ROME_VERSION};
+
 /* A `passerelle match` line: the profile without the envelope. user_id stays first (slot 0);
  * `ts` gives the year recency is counted to, as an event's does in the daemon. */
 static const event_field match_fields[] = {
@@ -121,6 +125,7 @@ COUNT_CHECK(envelope_fields, envelope_ids);
 COUNT_CHECK(upserted_fields, upserted_ids);
 COUNT_CHECK(experience_fields, experience_ids);
 COUNT_CHECK(confirmed_fields, confirmed_ids);
+COUNT_CHECK(rematch_fields, rematch_ids);
 COUNT_CHECK(match_fields, match_ids);
 
 static const message_spec envelope_spec = SPEC("envelope", envelope_fields, envelope_ids);
@@ -128,14 +133,16 @@ static const message_spec upserted_spec = SPEC("profile.upserted", upserted_fiel
 static const message_spec experience_spec = SPEC("experience", experience_fields, experience_ids);
 static const message_spec erased_spec = {"profile.erased", NULL, NULL, 0};
 static const message_spec confirmed_spec = SPEC("skills.confirmed", confirmed_fields, confirmed_ids);
+static const message_spec rematch_spec = SPEC("profile.rematch", rematch_fields, rematch_ids);
 static const message_spec match_spec = SPEC("match.profile", match_fields, match_ids);
 
 /* The dead-letter record's table is dlq_record.c's, which encodes and decodes it. */
 static const message_spec *const all_specs[] = {&envelope_spec, &upserted_spec, &experience_spec, &erased_spec,
-                                                &confirmed_spec, &match_spec};
+                                                &confirmed_spec, &rematch_spec, &match_spec};
 
 const char *const event_codec_messages[] = {"envelope",         "profile.upserted", "experience", "profile.erased",
-                                            "skills.confirmed", "match.profile",    "dlq.record", NULL};
+                                            "skills.confirmed", "profile.rematch",  "match.profile",
+                                            "dlq.record",       NULL};
 
 const event_field *event_codec_fields(const char *message, size_t *n) {
     static const event_field none[1] = {{"", EVENT_FIELD_INTEGER, false}};
@@ -657,13 +664,14 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
     field_ref type_at = top_ref("type"), id_at = top_ref("event_id"), user_at = top_ref("user_id"), ts_at = top_ref("ts");
     if (check_text(type, &type_at, limits->max_id_bytes, err)) return -1;
     out->type = 0;
-    for (int t = EVENT_PROFILE_UPSERTED; t <= EVENT_SKILLS_CONFIRMED; t++)
+    for (int t = EVENT_PROFILE_UPSERTED; t <= EVENT_TYPE_LAST; t++)
         if (strlen(event_type_name(t)) == type->via.str.size &&
             !memcmp(event_type_name(t), type->via.str.ptr, type->via.str.size))
             out->type = (event_type)t;
     if (!out->type)
         return event_fail(err, EVENT_ERR_UNKNOWN_TYPE,
-                            "type: \"%.*s\" is not one of profile.upserted, profile.erased, skills.confirmed",
+                            "type: \"%.*s\" is not one of profile.upserted, profile.erased, skills.confirmed, "
+                            "profile.rematch",
                             (int)(type->via.str.size > 64 ? 64 : type->via.str.size), type->via.str.ptr);
     if (copy_text(slots[2], &id_at, limits->max_id_bytes, &out->event_id, err) ||
         copy_text(slots[3], &user_at, limits->max_id_bytes, &out->user_id, err) ||
@@ -712,6 +720,7 @@ int event_decode_with(const char *buf, size_t len, const char *key, size_t key_l
     if (decode_envelope(&root->via.map, key, key_len, limits, out, err)) goto done;
     const message_spec *spec = out->type == EVENT_PROFILE_UPSERTED ? &upserted_spec
                                : out->type == EVENT_SKILLS_CONFIRMED ? &confirmed_spec
+                               : out->type == EVENT_PROFILE_REMATCH  ? &rematch_spec
                                                                      : &erased_spec;
     const msgpack_object *slots[8];
     _Static_assert(sizeof upserted_ids / sizeof upserted_ids[0] <= 8, "slots too small");
@@ -724,6 +733,10 @@ int event_decode_with(const char *buf, size_t len, const char *key, size_t key_l
         event_fail(err, EVENT_ERR_MISSING_FIELD, "confirmed/rejected/added: skills.confirmed needs at least one of them");
         goto done;
     }
+    field_ref version_at = top_ref("rome_version");
+    if (out->type == EVENT_PROFILE_REMATCH &&
+        copy_text(slots[0], &version_at, USER_STATE_ROME_VERSION_MAX, &out->rome_version, err))
+        goto done;
     rc = 0;
 done:
     msgpack_unpacked_destroy(&unpacked);

@@ -139,8 +139,8 @@ typedef struct event_field {
 } event_field;
 
 /* The fields of one message ("envelope", "profile.upserted", "experience", "profile.erased",
- * "skills.confirmed", "dlq.record") in contract order; NULL for an unknown name.
- * These are the very tables the decoder and the DLQ record codec (dlq_record.h) run on. */
+ * "skills.confirmed", "profile.rematch", "dlq.record") in contract order; NULL for an unknown
+ * name. These are the very tables the decoder and the DLQ record codec (dlq_record.h) run on. */
 const event_field *event_codec_fields(const char *message, size_t *n);
 
 /* The message names above, NULL-terminated. */

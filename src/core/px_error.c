@@ -35,3 +35,7 @@ void px_error_clear(px_error *err) {
         err->msg[0] = '\0';
     }
 }
+
+bool px_code_retriable(px_code code) {
+    return code == PX_ENOMEM || code == PX_EUNAVAILABLE;
+}

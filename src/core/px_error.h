@@ -45,4 +45,7 @@ int px_error_set_reason(px_error *err, px_code code, int reason, const char *fmt
     __attribute__((format(printf, 4, 5)));
 void px_error_clear(px_error *err);
 
+/* True for the codes worth retrying unchanged later (no memory, peer unavailable). */
+bool px_code_retriable(px_code code);
+
 #endif

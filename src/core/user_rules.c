@@ -10,14 +10,17 @@ static int dead_letter(user_outcome *out, int reason, const char *why) {
     return 0;
 }
 
-/* Stores the matched profile `next` (taking it over) and the event as applied. */
+/* Stores the matched profile `next` (taking it over; NULL keeps the stored one: a rematch) and
+ * the event as applied. */
 static int store(const user_rules *rules, user_state *state, const event *ev, profile *next,
                  px_error *err) {
     /* remembered first: the only step that can fail, so that a failure leaves state as it was */
     if (user_state_remember(state, ev->event_id, rules->window, err)) return -1;
-    profile_free(&state->profile);
-    state->profile = *next;
-    memset(next, 0, sizeof *next);
+    if (next) {
+        profile_free(&state->profile);
+        state->profile = *next;
+        memset(next, 0, sizeof *next);
+    }
     if (ev->type == EVENT_PROFILE_UPSERTED) state->has_profile = true;
     snprintf(state->rome_version, sizeof state->rome_version, "%s", rules->index_version);
     state->updated_ts = ev->ts;
@@ -38,6 +41,15 @@ int user_rules_apply(const user_rules *rules, user_state *state, bool state_corr
                            "stored state of this user is unreadable (see the daemon log)");
     px_error local = {0};
     if (!err) err = &local;
+    bool rematch = ev->type == EVENT_PROFILE_REMATCH;
+    if (rematch && !state->has_profile) {
+        out->action = USER_EMIT_NOTHING; /* never profiled, or erased since the scan saw it */
+        return 0;
+    }
+    if (rematch && rules->index_pending && strcmp(ev->rome_version, rules->index_version))
+        return px_error_set(err, PX_EUNAVAILABLE,
+                            "rematch %s: index %s not loaded yet (matching on %s)", ev->event_id,
+                            ev->rome_version, rules->index_version);
     profile next;
     memset(&next, 0, sizeof next);
     /* A replay matches what was stored after the first run. as_of_year is not stored: the replay
@@ -46,25 +58,27 @@ int user_rules_apply(const user_rules *rules, user_state *state, bool state_corr
     profile replayed = state->profile;
     replayed.as_of_year = event_ts_year(ev->ts);
     out->replay = user_state_seen(state, ev->event_id);
-    if (!out->replay && user_state_next_profile(state, ev, rules->max_decisions, &next, err)) {
+    if (!out->replay && !rematch &&
+        user_state_next_profile(state, ev, rules->max_decisions, &next, err)) {
         if (err->code == PX_ENOMEM) return -1;
         return dead_letter(out, err->reason, err->msg);
     }
     out->matched = true;
-    if (matcher_run(rules->matcher, rules->scratch, out->replay ? &replayed : &next, result, err)) {
+    const profile *to_match = out->replay || rematch ? &replayed : &next;
+    if (matcher_run(rules->matcher, rules->scratch, to_match, result, err)) {
         profile_free(&next);
         if (err->code == PX_ENOMEM) return -1;
         int reason = err->code == PX_ELIMIT ? EVENT_ERR_OVER_LIMIT : EVENT_ERR_UNKNOWN_CODE;
         return dead_letter(out, reason, err->msg);
     }
     if (!out->replay) {
-        int rc = store(rules, state, ev, &next, err);
+        int rc = store(rules, state, ev, rematch ? NULL : &next, err);
         profile_free(&next);
         if (rc) return -1;
         out->state_changed = true;
     }
     out->action = USER_EMIT_SUGGESTIONS;
-    out->skills = ev->type == EVENT_PROFILE_UPSERTED;
+    out->skills = ev->type == EVENT_PROFILE_UPSERTED || rematch;
     out->jobs = true;
     return 0;
 }

@@ -11,7 +11,16 @@
  *   - a new event: the profile to match is merged (user_state_next_profile: an upsert keeps the
  *     competence decisions, a confirmation adds its own, under the decisions cap), matched, and
  *     on success stored with the index version, the event's ts and its id remembered;
- *   - what goes out: skills.suggested for profile.upserted only, jobs.suggested always;
+ *   - profile.rematch (`passerelle rematch`, after a new index was published): the stored profile
+ *     is matched again on the current index, as a replay is, and the state only gets the event
+ *     id, the index version and the event's ts. A person with no stored profile (never profiled,
+ *     or erased since the scan) gets nothing: no output, no dead letter. When the rematch targets
+ *     another version than the index and a newer index is being loaded (index_pending), the call
+ *     fails as retriable (PX_EUNAVAILABLE) so that the refresh waits for that index; with none
+ *     pending, it matches on the index there is and the outputs say which (their rome_version):
+ *     a refresh is never dropped, and never waits for a version that may never come;
+ *   - what goes out: skills.suggested for profile.upserted and profile.rematch (a new version may
+ *     change the competences a job implies as well as the occupations), jobs.suggested always;
  *   - a refusal by the matcher is a dead letter: over a limit (PX_ELIMIT) → over_limit, anything
  *     else (unknown code, malformed domain) → unknown_code. Out of memory is never the event's
  *     fault: the call fails and the caller retries, nothing is dead-lettered.
@@ -38,6 +47,7 @@ typedef struct user_rules {
     size_t max_decisions;       /* the decisions cap (user_state_next_profile);
                                    MATCHER_MAX_DECISIONS in the daemon, above which the matcher
                                    refuses a profile */
+    bool index_pending;         /* a newer index is being loaded (see profile.rematch above) */
 } user_rules;
 
 typedef enum user_action {
@@ -45,6 +55,7 @@ typedef enum user_action {
     USER_EMIT_TOMBSTONE,        /* the person is erased: delete the stored state, answer with a
                                    tombstone */
     USER_DEAD_LETTER,           /* refuse the event: dead_letter_reason, why */
+    USER_EMIT_NOTHING,          /* nothing to answer or store (a rematch without a profile) */
 } user_action;
 
 typedef struct user_outcome {
@@ -62,8 +73,8 @@ typedef struct user_outcome {
  * state_corrupt when the stored one could not be read) and says what to answer in *out. On
  * USER_EMIT_SUGGESTIONS, *result holds the match to encode (it is reused as matcher_run()
  * does). Returns 0 for every outcome, a dead letter included; -1 only when out of memory
- * (err->code PX_ENOMEM): *state is then unchanged, of *out only `matched` is meaningful, and the
- * caller retries later. */
+ * (err->code PX_ENOMEM) or for a rematch that waits for the pending index (PX_EUNAVAILABLE):
+ * *state is then unchanged, of *out only `matched` is meaningful, and the caller retries later. */
 int user_rules_apply(const user_rules *rules, user_state *state, bool state_corrupt,
                      const event *ev, match_result *result, user_outcome *out, px_error *err);
 

@@ -44,17 +44,18 @@ static const char *const type_names[] = {
     [EVENT_PROFILE_UPSERTED] = "profile.upserted",
     [EVENT_PROFILE_ERASED] = "profile.erased",
     [EVENT_SKILLS_CONFIRMED] = "skills.confirmed",
+    [EVENT_PROFILE_REMATCH] = "profile.rematch",
 };
 
 const char *event_type_name(event_type type) {
-    return type >= EVENT_PROFILE_UPSERTED && type <= EVENT_SKILLS_CONFIRMED ? type_names[type]
-                                                                             : "unknown";
+    return type >= EVENT_PROFILE_UPSERTED && type <= EVENT_TYPE_LAST ? type_names[type] : "unknown";
 }
 
 void event_free(event *ev) {
     if (!ev) return;
     free(ev->event_id);
     free(ev->user_id);
+    free(ev->rome_version);
     profile_free(&ev->profile);
     memset(ev, 0, sizeof *ev);
 }

@@ -71,7 +71,10 @@ typedef enum event_type {
     EVENT_PROFILE_UPSERTED = 1,
     EVENT_PROFILE_ERASED = 2,
     EVENT_SKILLS_CONFIRMED = 3,
+    EVENT_PROFILE_REMATCH = 4,  /* `passerelle rematch`: match the stored profile again */
 } event_type;
+
+#define EVENT_TYPE_LAST EVENT_PROFILE_REMATCH
 
 /* "profile.upserted", …; "unknown" for anything else. */
 const char *event_type_name(event_type type);
@@ -84,8 +87,9 @@ typedef struct event {
     int64_t ts;          /* milliseconds since the epoch */
     /* profile.upserted: experiences, avoid_*, domains, exclude_domains, include_regulated.
      * skills.confirmed: confirmed, rejected, added (the decision of this event only).
-     * profile.erased: empty. */
+     * profile.erased, profile.rematch: empty. */
     profile profile;     /* as_of_year is 0: see user_state_next_profile */
+    char *rome_version;  /* profile.rematch: the index version it targets ("4.0-61"); else NULL */
 } event;
 
 void event_free(event *ev);

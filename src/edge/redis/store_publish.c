@@ -1,12 +1,12 @@
 #include "store_publish.h"
 
-#include <hiredis/hiredis.h>
 #include <string.h>
 #include <sys/time.h>
 
-/* Runs one command; a transport failure or an error reply becomes err naming `step`. */
-static redisReply *run(redisContext *c, const char *describe, const char *step, px_error *err, int argc,
-                       const char **argv, const size_t *lens) {
+#include "store_sync.h"
+
+redisReply *store_sync_run(redisContext *c, const char *describe, const char *step, px_error *err,
+                           int argc, const char **argv, const size_t *lens) {
     redisReply *reply = redisCommandArgv(c, argc, argv, lens);
     if (!reply) {
         px_error_set(err, PX_EUNAVAILABLE, "redis %s: %s failed: %s", describe, step,
@@ -21,17 +21,17 @@ static redisReply *run(redisContext *c, const char *describe, const char *step, 
     return reply;
 }
 
-/* run() for commands whose reply is only checked for errors. */
+/* store_sync_run() for commands whose reply is only checked for errors. */
 static int run_ok(redisContext *c, const char *describe, const char *step, px_error *err, int argc, const char **argv,
                   const size_t *lens) {
-    redisReply *reply = run(c, describe, step, err, argc, argv, lens);
+    redisReply *reply = store_sync_run(c, describe, step, err, argc, argv, lens);
     if (!reply) return -1;
     freeReplyObject(reply);
     return 0;
 }
 
-static redisContext *connect_endpoint(const redis_endpoint *ep, const char *describe, unsigned timeout_ms,
-                                      px_error *err) {
+redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe, unsigned timeout_ms,
+                                 px_error *err) {
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     redisContext *c = ep->unix_path[0] ? redisConnectUnixWithTimeout(ep->unix_path, tv)
                                        : redisConnectWithTimeout(ep->host, ep->port, tv);
@@ -73,13 +73,13 @@ int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const 
         return -1;
     redis_endpoint_describe(ep, describe, sizeof describe);
 
-    redisContext *c = connect_endpoint(ep, describe, timeout_ms, err);
+    redisContext *c = store_sync_connect(ep, describe, timeout_ms, err);
     if (!c) return -1;
     int rc = -1;
     size_t klen = strlen(out->key);
     const char *set[] = {"SET", out->key, bytes, "NX"};
     size_t set_lens[] = {3, klen, len, 2};
-    redisReply *reply = run(c, describe, "SET of the snapshot", err, 4, set, set_lens);
+    redisReply *reply = store_sync_run(c, describe, "SET of the snapshot", err, 4, set, set_lens);
     if (reply) {
         out->stored = reply->type != REDIS_REPLY_NIL; /* NX: nil means the key was already there */
         freeReplyObject(reply);
@@ -92,7 +92,7 @@ int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const 
         if (!run_ok(c, describe, "MULTI", err, 1, multi, multi_lens) &&
             !run_ok(c, describe, "SET of current", err, 3, cur, cur_lens) &&
             !run_ok(c, describe, "PUBLISH", err, 3, pub, pub_lens) &&
-            (reply = run(c, describe, "EXEC", err, 1, exec, exec_lens)) != NULL) {
+            (reply = store_sync_run(c, describe, "EXEC", err, 1, exec, exec_lens)) != NULL) {
             if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
                 reply->element[0]->type == REDIS_REPLY_STATUS && reply->element[1]->type == REDIS_REPLY_INTEGER) {
                 out->subscribers = reply->element[1]->integer;
