@@ -74,8 +74,9 @@ typedef struct match_run {
 } match_run;
 
 /* Lines are matched a chunk at a time by --jobs threads; the chunk holds the lines and where each
- * one's text is, so the results are written in input order once the chunk is done. One chunk in
- * flight bounds memory: CHUNK_LINES lines and their results. */
+ * one's text is, so the results are written in input order once the chunk is done, while the
+ * threads match the next one. Two chunks in flight bound memory: 2 x CHUNK_LINES lines and
+ * their results. */
 #define CHUNK_LINES 256
 #define MAX_JOBS 256
 
@@ -89,13 +90,14 @@ typedef struct match_worker {
     matcher_scratch *scratch;
     match_result result;
     msgpack_sbuffer in, out;
-    json_buf text; /* the texts of the lines it took in this chunk, one after the other */
+    json_buf texts[2]; /* one per chunk in flight: the texts of the lines it took, in turn */
+    json_buf *text;    /* the one of the chunk being matched */
 } match_worker;
 
 typedef struct chunk_line {
     char *text; /* getline's buffer, kept from chunk to chunk */
     size_t cap, len;
-    const match_worker *by; /* whose text holds the result, at out_off: out_len bytes */
+    const json_buf *by; /* the text holding the result, at out_off: out_len bytes */
     size_t out_off, out_len; /* out_len 0: no memory even for the error object */
     bool failed;
 } chunk_line;
@@ -103,6 +105,7 @@ typedef struct chunk_line {
 typedef struct match_chunk {
     chunk_line lines[CHUNK_LINES];
     size_t n, first_line_no;
+    unsigned parity; /* which of the workers' texts hold its results */
     atomic_size_t next; /* the next line to take: threads take lines as they finish one */
 } match_chunk;
 
@@ -133,7 +136,7 @@ static int conversion_reason(int reason) {
     }
 }
 
-/* One line: returns 0 with the result appended to w->text, or -1 with err naming what is wrong
+/* One line: returns 0 with the result appended to *w->text, or -1 with err naming what is wrong
  * and err->reason an event_reason (0 when the daemon has none for it). The converted line goes
  * through the daemon's message checks (size, depth) before its profile is decoded. */
 static int match_line(match_worker *w, const char *text, size_t len, char **user_id,
@@ -159,11 +162,11 @@ static int match_line(match_worker *w, const char *text, size_t len, char **user
     }
     if (suggestion_encode_match(&pk, *user_id ? *user_id : "", run->rome_version, run->m,
                                 &w->result, err) ||
-        json_write_msgpack(&w->text, w->out.data, w->out.size, NULL, err)) {
+        json_write_msgpack(w->text, w->out.data, w->out.size, NULL, err)) {
         err->reason = 0;
         goto done;
     }
-    if (json_buf_puts(&w->text, "\n")) {
+    if (json_buf_puts(w->text, "\n")) {
         px_error_set(err, PX_ENOMEM, "out of memory writing the result");
         goto done;
     }
@@ -181,39 +184,44 @@ static void *match_lines(void *arg) {
         chunk_line *l = &c->lines[i];
         char *user_id = NULL;
         px_error err = {0};
-        l->by = w;
-        l->out_off = w->text.len;
+        l->by = w->text;
+        l->out_off = w->text->len;
         l->failed = match_line(w, l->text, l->len, &user_id, &err) != 0;
         if (l->failed) {
-            w->text.len = l->out_off; /* drop a partial result */
-            if (put_line_error(&w->text, c->first_line_no + i, user_id, &err))
-                w->text.len = l->out_off;
+            w->text->len = l->out_off; /* drop a partial result */
+            if (put_line_error(w->text, c->first_line_no + i, user_id, &err))
+                w->text->len = l->out_off;
         }
-        l->out_len = w->text.len - l->out_off;
+        l->out_len = w->text->len - l->out_off;
         free(user_id);
     }
     return NULL;
 }
 
-/* Matches the chunk's lines on up to `jobs` threads (this one included; fewer when threads
- * cannot be started) and writes the results in input order. Returns 1 when a line failed. */
-static int match_chunk_lines(match_worker *workers, size_t jobs, match_chunk *c) {
+/* Starts up to `threads` threads on the chunk's lines and returns how many started; with none
+ * (threads 0, or none could start) the lines are matched here before it returns. */
+static size_t start_chunk(match_worker *workers, size_t threads, match_chunk *c) {
     atomic_store(&c->next, 0);
-    for (size_t k = 0; k < jobs; k++) {
+    for (size_t k = 0; k < (threads ? threads : 1); k++) {
         workers[k].chunk = c;
-        workers[k].text.len = 0;
+        workers[k].text = &workers[k].texts[c->parity];
+        workers[k].text->len = 0;
     }
-    size_t started = 1;
-    while (started < jobs && started < c->n &&
+    size_t started = 0;
+    while (started < threads && started < c->n &&
            !pthread_create(&workers[started].thread, NULL, match_lines, &workers[started]))
         started++;
-    match_lines(&workers[0]);
-    for (size_t k = 1; k < started; k++) pthread_join(workers[k].thread, NULL);
+    if (!started) match_lines(&workers[0]);
+    return started;
+}
+
+/* The chunk's results in input order. Returns 1 when a line failed. */
+static int write_chunk(const match_chunk *c) {
     int failed = 0;
     for (size_t i = 0; i < c->n; i++) {
         const chunk_line *l = &c->lines[i];
         if (l->out_len)
-            fwrite(l->by->text.data + l->out_off, 1, l->out_len, stdout);
+            fwrite(l->by->data + l->out_off, 1, l->out_len, stdout);
         else
             printf("{\"line\":%zu,\"error\":\"out of memory\"}\n", c->first_line_no + i);
         failed |= l->failed;
@@ -221,36 +229,51 @@ static int match_chunk_lines(match_worker *workers, size_t jobs, match_chunk *c)
     return failed;
 }
 
-/* With one job a chunk is one line, so each result is out before the next line is read (a
- * pipe fed line by line gets its answers as it goes). */
+/* Up to per_chunk lines, numbered on from *line_no; *more turns false at the end of the input. */
+static void read_chunk(match_chunk *c, size_t per_chunk, FILE *in, size_t *line_no, bool *more) {
+    c->n = 0;
+    c->first_line_no = *line_no + 1;
+    while (*more && c->n < per_chunk) {
+        chunk_line *l = &c->lines[c->n];
+        ssize_t len = getline(&l->text, &l->cap, in);
+        if (len < 0) {
+            *more = false;
+            break;
+        }
+        while (len > 0 && (l->text[len - 1] == '\n' || l->text[len - 1] == '\r'))
+            l->text[--len] = '\0';
+        l->len = (size_t)len;
+        c->n++;
+        ++*line_no;
+    }
+}
+
+/* With --jobs above 1, chunk k is written while the threads match chunk k + 1. With one job no
+ * thread is started and a chunk is one line, written before the next line is read (a pipe fed
+ * line by line gets its answers as it goes). */
 static int match_stream(match_worker *workers, size_t jobs, FILE *in) {
-    match_chunk *c = calloc(1, sizeof *c);
-    if (!c) {
+    match_chunk *chunks = calloc(2, sizeof *chunks);
+    if (!chunks) {
         fprintf(stderr, "passerelle match: out of memory\n");
         return 1;
     }
-    size_t per_chunk = jobs > 1 ? CHUNK_LINES : 1, line_no = 0;
+    size_t threads = jobs > 1 ? jobs : 0, per_chunk = jobs > 1 ? CHUNK_LINES : 1, line_no = 0;
+    const match_chunk *pending = NULL; /* matched, its results not written yet */
     int failed = 0;
-    for (bool more = true; more;) {
-        c->n = 0;
-        c->first_line_no = line_no + 1;
-        while (c->n < per_chunk) {
-            chunk_line *l = &c->lines[c->n];
-            ssize_t len = getline(&l->text, &l->cap, in);
-            if (len < 0) {
-                more = false;
-                break;
-            }
-            while (len > 0 && (l->text[len - 1] == '\n' || l->text[len - 1] == '\r'))
-                l->text[--len] = '\0';
-            l->len = (size_t)len;
-            c->n++;
-            line_no++;
-        }
-        if (c->n) failed |= match_chunk_lines(workers, jobs, c);
+    bool more = true;
+    for (unsigned parity = 0; pending || more; parity ^= 1) {
+        match_chunk *c = &chunks[parity];
+        c->parity = parity;
+        read_chunk(c, per_chunk, in, &line_no, &more);
+        size_t started = c->n ? start_chunk(workers, threads, c) : 0;
+        if (pending) failed |= write_chunk(pending);
+        for (size_t k = 0; k < started; k++) pthread_join(workers[k].thread, NULL);
+        pending = started ? c : NULL;
+        if (c->n && !started) failed |= write_chunk(c);
     }
-    for (size_t i = 0; i < CHUNK_LINES; i++) free(c->lines[i].text);
-    free(c);
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < CHUNK_LINES; i++) free(chunks[k].lines[i].text);
+    free(chunks);
     if (ferror(in)) {
         fprintf(stderr, "passerelle match: read error after line %zu: %s\n", line_no, strerror(errno));
         return 1;
@@ -344,7 +367,8 @@ int cli_match_main(int argc, char **argv) {
         status = 1;
     }
     for (size_t k = 0; k < ready; k++) {
-        json_buf_free(&workers[k].text);
+        json_buf_free(&workers[k].texts[0]);
+        json_buf_free(&workers[k].texts[1]);
         msgpack_sbuffer_destroy(&workers[k].in);
         msgpack_sbuffer_destroy(&workers[k].out);
         match_result_free(&workers[k].result);
