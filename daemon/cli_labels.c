@@ -124,8 +124,8 @@ int cli_labels_add(const rome_index *idx, cJSON *result, px_error *err) {
     return rc ? px_error_set(err, PX_ENOMEM, "out of memory while adding labels") : 0;
 }
 
-int cli_labels_apply(const rome_index *idx, json_buf *text, px_error *err) {
-    cJSON *result = cJSON_ParseWithLength(text->data, text->len);
+int cli_labels_apply(const rome_index *idx, json_buf *text, size_t from, px_error *err) {
+    cJSON *result = cJSON_ParseWithLength(text->data + from, text->len - from);
     int rc = -1;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -134,7 +134,7 @@ int cli_labels_apply(const rome_index *idx, json_buf *text, px_error *err) {
     if (!cJSON_IsObject(result))
         px_error_set(err, PX_EFATAL, "internal: could not read back the result to label it");
     else if (!cli_labels_add(idx, result, err) && !msgpack_json_pack(result, &pk, NULL, err)) {
-        text->len = 0;
+        text->len = from;
         rc = json_write_msgpack(text, sb.data, sb.size, NULL, err);
     }
     msgpack_sbuffer_destroy(&sb);

@@ -26,9 +26,9 @@ const char *cli_label_domaine(const rome_index *idx, const char *code);    /* "J
  * result may then hold some of the labels). */
 int cli_labels_add(const rome_index *idx, cJSON *result, px_error *err);
 
-/* `--labels` on a result line: replaces the JSON text of one result object in *text by the
- * labelled one, written by json_write (numbers exact, as without labels). -1 with err when it
- * cannot be read back or memory runs out. */
-int cli_labels_apply(const rome_index *idx, json_buf *text, px_error *err);
+/* `--labels` on a result line: replaces the JSON text of one result object, text->data[from..len),
+ * by the labelled one, written by json_write (numbers exact, as without labels). -1 with err
+ * when it cannot be read back or memory runs out. Thread-safe on distinct buffers. */
+int cli_labels_apply(const rome_index *idx, json_buf *text, size_t from, px_error *err);
 
 #endif

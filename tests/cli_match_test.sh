@@ -1,7 +1,8 @@
 #!/bin/sh
 # `passerelle match` end to end on the official export: results in input order, one error object
-# per malformed line (with its line number), exit status, --top, --config, and 100,000 profiles
-# streamed in one process with flat memory. Usage: cli_match_test.sh PASSERELLE_BIN ROME_DIR
+# per malformed line (with its line number), exit status, --top, --config, --jobs, and 100,000
+# profiles streamed in one process with flat memory.
+# Usage: cli_match_test.sh PASSERELLE_BIN ROME_DIR
 set -u
 BIN=$1
 ROME=$2
@@ -99,6 +100,22 @@ env -u PASSERELLE_SNAPSHOT PASSERELLE_ROME_DIR="$ROME" "$BIN" explain "$TMP/out.
 cmp -s "$TMP/explain.txt" "$TMP/e.txt" || fail "explain with PASSERELLE_ROME_DIR differs"
 env -u PASSERELLE_SNAPSHOT -u PASSERELLE_ROME_DIR "$BIN" explain "$TMP/out.jsonl" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "explain without a ROME source accepted"
+
+# --jobs: threads change nothing in the output: the same bytes in input order, error lines in
+# their place with their line numbers, over chunk boundaries (mixed lines, 3 chunks of 256)
+for r in $(seq 1 110); do cat "$TMP/in.jsonl"; done > "$TMP/mixed.jsonl"
+"$BIN" match --snapshot "$TMP/rome.snap" --top 5 --jobs 1 "$TMP/mixed.jsonl" > "$TMP/j1.jsonl"
+[ $? -eq 1 ] || fail "--jobs 1: exit status with failing lines, expected 1"
+"$BIN" match --snapshot "$TMP/rome.snap" --top 5 --jobs 4 "$TMP/mixed.jsonl" > "$TMP/j4.jsonl"
+[ $? -eq 1 ] || fail "--jobs 4: exit status with failing lines, expected 1"
+cmp -s "$TMP/j1.jsonl" "$TMP/j4.jsonl" || fail "--jobs 4 output differs from --jobs 1"
+[ "$(wc -l < "$TMP/j4.jsonl")" -eq 660 ] || fail "--jobs 4: expected 660 output lines"
+jq -e -s '.[659].line == 660 and .[657].user_id == "u4"' "$TMP/j4.jsonl" >/dev/null \
+    || fail "--jobs 4: error line numbers or order"
+for bad in 0 257 -1 x; do
+    "$BIN" match --snapshot "$TMP/rome.snap" --jobs "$bad" "$TMP/good.jsonl" > /dev/null 2>&1
+    [ $? -eq 2 ] || fail "--jobs $bad accepted"
+done
 
 # --config: [matching] keys apply; a bad key is refused with its line number
 printf '[other]\nx = 1\n[matching]\ntop = 2\nconstraint.no_weekend = 23374\n' > "$TMP/ok.ini"

@@ -415,6 +415,57 @@ static void test_syntax_and_duplicates(void **state) {
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* json_write walks the bytes once; its errors are still the ones of the documented order. */
+static void test_writer_checks(void **state) {
+    (void)state;
+    px_error err;
+    /* duplicates: pairwise up to 8 keys, sorted above; both name the first duplicate in text
+     * order, as sorting finds it */
+    static const char small[] = "\x84\xa1" "b\x01\xa1" "a\x02\xa1" "b\x03\xa1" "a\x04";
+    assert_null(msgpack_json_bytes_to_text(small, sizeof small - 1, NULL, &err));
+    assert_string_equal(err.msg, "$: key \"a\" appears twice");
+    static const char big[] = "\x8a\xa1" "j\x01\xa1" "i\x01\xa1" "h\x01\xa1" "g\x01\xa1" "f\x01"
+                              "\xa1" "e\x01\xa1" "j\x01\xa1" "c\x01\xa1" "e\x01\xa1" "a\x01";
+    assert_null(msgpack_json_bytes_to_text(big, sizeof big - 1, NULL, &err));
+    assert_string_equal(err.msg, "$: key \"e\" appears twice");
+    static const char distinct[] = "\x89\x01\x01\x02\x01\x03\x01\x04\x01\x05\x01\x06\x01\x07\x01"
+                                   "\x08\x01\xa1" "9\x01";
+    assert_int_equal(to_text(distinct, sizeof distinct - 1, NULL,
+                             "{\"1\":1,\"2\":1,\"3\":1,\"4\":1,\"5\":1,\"6\":1,\"7\":1,"
+                             "\"8\":1,\"9\":1}"),
+                     0);
+    /* a map's keys are judged before its values, the structure before anything */
+    assert_int_equal(to_text("\x82\xa1" "a\xa1\xff\xa1" "a\x01", 8, NULL, NULL),
+                     MSGPACK_JSON_ERR_DUPLICATE_KEY);
+    assert_int_equal(to_text("\x81\xa1" "a\x92\xa1\xff", 6, NULL, NULL),
+                     MSGPACK_JSON_ERR_BAD_MSGPACK);
+    assert_null(msgpack_json_bytes_to_text("\x91\x81\xa1" "a\xa1\xff", 6, NULL, &err));
+    assert_string_equal(err.msg, "$[0].a: string is not valid UTF-8 (byte 0)");
+    /* a hostile count is refused without allocating for it */
+    assert_null(msgpack_json_bytes_to_text("\xdf\xff\xff\xff\xff\x01\x01", 7, NULL, &err));
+    assert_non_null(strstr(err.msg, "declares 4294967295 elements"));
+    /* escapes anywhere in a string, the buffer growing after them */
+    assert_int_equal(to_text("\xaa\xc3\xa9\n\"x\xe2\x98\x83\x7f\\", 11, NULL,
+                             "\"\xc3\xa9\\n\\\"x\xe2\x98\x83\x7f\\\\\""), 0);
+    char controls[1 + 2 + 600];
+    memcpy(controls, "\xda\x02\x58", 3);
+    memset(controls + 3, 1, 600);
+    char *text = msgpack_json_bytes_to_text(controls, sizeof controls, NULL, &err);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), 2 + 6 * 600);
+    assert_memory_equal(text + 1 + 6 * 599, "\\u0001\"", 7);
+    free(text);
+    /* appended to a buffer: a failure leaves it as it was */
+    json_buf b = {0};
+    assert_int_equal(json_buf_puts(&b, "x"), 0);
+    assert_int_equal(json_write_msgpack(&b, "\x92\x01\xa1\xff", 4, NULL, &err), -1);
+    assert_int_equal(b.len, 1);
+    assert_string_equal(b.data, "x");
+    assert_int_equal(json_write_msgpack(&b, "\x92\x01\xca\x3f\xc0\x00\x00", 7, NULL, &err), 0);
+    assert_string_equal(b.data, "x[1,1.5]");
+    json_buf_free(&b);
+}
+
 static void test_bounds(void **state) {
     (void)state;
     msgpack_json_limits l = msgpack_json_limits_default();
@@ -470,6 +521,7 @@ int main(void) {
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_exact_numbers),
         cmocka_unit_test(test_escapes_and_utf8),
+        cmocka_unit_test(test_writer_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

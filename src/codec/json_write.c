@@ -25,9 +25,9 @@ void json_buf_free(json_buf *b) {
     *b = (json_buf){0};
 }
 
-/* Room for n more bytes and the NUL. */
-static int reserve(json_buf *b, size_t n) {
-    if (b->cap - b->len > n) return 0;
+/* Room for n more bytes and the NUL. The writers below reserve once for a value and then store
+ * directly; the public functions end with the NUL, the msgpack walk only once at its end. */
+static int grow(json_buf *b, size_t n) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len <= n) {
         if (cap > SIZE_MAX / 2) return -1;
@@ -40,17 +40,32 @@ static int reserve(json_buf *b, size_t n) {
     return 0;
 }
 
-int json_buf_put(json_buf *b, const char *s, size_t n) {
+static inline int reserve(json_buf *b, size_t n) {
+    return b->cap - b->len > n ? 0 : grow(b, n);
+}
+
+static inline int put_bytes(json_buf *b, const char *s, size_t n) {
     if (reserve(b, n)) return -1;
     memcpy(b->data + b->len, s, n);
     b->len += n;
-    b->data[b->len] = '\0';
     return 0;
 }
 
-int json_buf_puts(json_buf *b, const char *s) { return json_buf_put(b, s, strlen(s)); }
+static inline int put_char(json_buf *b, char c) {
+    if (reserve(b, 1)) return -1;
+    b->data[b->len++] = c;
+    return 0;
+}
 
-static int put_char(json_buf *b, char c) { return json_buf_put(b, &c, 1); }
+/* The NUL after a public writer's text (reserve always leaves room for it). */
+static int terminated(json_buf *b, int rc) {
+    if (b->data) b->data[b->len] = '\0';
+    return rc;
+}
+
+int json_buf_put(json_buf *b, const char *s, size_t n) { return terminated(b, put_bytes(b, s, n)); }
+
+int json_buf_puts(json_buf *b, const char *s) { return json_buf_put(b, s, strlen(s)); }
 
 /* Digits of v, most significant first, into the end of out[0..24); returns where they start. */
 static char *u64_digits(uint64_t v, char out[24]) {
@@ -60,44 +75,74 @@ static char *u64_digits(uint64_t v, char out[24]) {
     return p;
 }
 
+/* Counted first, so the digits go straight into the buffer. */
 static int put_u64(json_buf *b, uint64_t v, bool negative) {
-    char digits[24], *p = u64_digits(v, digits);
+    size_t n = 1 + (size_t)negative;
+    for (uint64_t t = v; t >= 10; t /= 10) n++;
+    if (reserve(b, n)) return -1;
+    char *p = b->data + b->len + n;
+    do *--p = (char)('0' + v % 10);
+    while (v /= 10);
     if (negative) *--p = '-';
-    return json_buf_put(b, p, (size_t)(digits + 24 - p));
+    b->len += n;
+    return 0;
 }
 
 int json_write_int(json_buf *b, long long v) {
-    return put_u64(b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+    return terminated(b, put_u64(b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0));
+}
+
+/* s[0..len) quoted and escaped per RFC 8259, in one pass. With check, a byte that does not start
+ * a well-formed UTF-8 character or a NUL stops it: returns 1 (what was written stays). -1: no
+ * memory. Room for the text as it is is reserved once; an escape reserves for the rest again. */
+static int put_string(json_buf *b, const char *s, size_t len, bool check) {
+    static const char hex[] = "0123456789abcdef";
+    if (reserve(b, len + 2)) return -1;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = check ? utf8_char_len(s + i, len - i) : 1;
+            if (!n) return 1;
+            memcpy(o, s + i, n);
+            o += n;
+            i += n;
+            continue;
+        }
+        if (check && !c) return 1;
+        b->len = (size_t)(o - b->data);
+        if (reserve(b, 6 + (len - i - 1) + 1)) return -1; /* the escape, the rest, the quote */
+        o = b->data + b->len;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        }
+        i++;
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return 0;
 }
 
 int json_write_string(json_buf *b, const char *s, size_t len) {
-    static const char hex[] = "0123456789abcdef";
-    if (reserve(b, len + 2)) return -1;
-    b->data[b->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        char esc[6] = {'\\', 0};
-        size_t n = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
-        if (json_buf_put(b, s + run, i - run) || json_buf_put(b, esc, n)) return -1;
-        run = i + 1;
-    }
-    return json_buf_put(b, s + run, len - run) || put_char(b, '"') ? -1 : 0;
+    return terminated(b, put_string(b, s, len, false));
 }
 
 int json_write_text(json_buf *b, const char *s, size_t len) {
@@ -192,67 +237,8 @@ size_t json_format_real(double d, int single, char out[40]) {
 
 /* --- msgpack → JSON ------------------------------------------------------------------------ */
 
-/* Where the writer is: the containers entered and the element being written in each, so the
- * path text of an error is built only when there is one. */
-typedef struct writer {
-    json_buf *b;
-    const msgpack_json_limits *limits;
-    px_error *err;
-    unsigned depth;
-    struct {
-        const msgpack_object *container;
-        uint32_t index;
-        bool in_key; /* the error is about the key itself: the path names the map */
-    } frames[MSGPACK_SCAN_MAX_DEPTH + 1];
-} writer;
-
-static json_path writer_path(const writer *w) {
-    json_path path = JSON_PATH_ROOT;
-    for (unsigned i = 0; i < w->depth; i++) {
-        const msgpack_object *c = w->frames[i].container;
-        if (w->frames[i].in_key) break;
-        if (c->type == MSGPACK_OBJECT_ARRAY) {
-            json_path_push_index(&path, w->frames[i].index);
-            continue;
-        }
-        const msgpack_object *k = &c->via.map.ptr[w->frames[i].index].key;
-        char digits[24];
-        if (k->type == MSGPACK_OBJECT_STR) {
-            json_path_push_key(&path, k->via.str.ptr, k->via.str.size);
-        } else {
-            int n = snprintf(
-                digits, sizeof digits, k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? "%llu" : "%lld",
-                k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)k->via.u64
-                                                           : (unsigned long long)k->via.i64);
-            json_path_push_key(&path, digits, (size_t)n);
-        }
-    }
-    return path;
-}
-
-static int write_nomem(writer *w) {
-    json_path path = writer_path(w);
-    return json_fail(w->err, MSGPACK_JSON_ERR_NOMEM, "%s: out of memory", path.text);
-}
-
-static int check_str(writer *w, const char *s, size_t len, const char *what) {
-    size_t bad;
-    if (!utf8_valid(s, len, &bad)) {
-        json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_UTF8, "%s: %s is not valid UTF-8 (byte %zu)",
-                         path.text, what, bad);
-    }
-    if (len && memchr(s, '\0', len)) {
-        json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_NUL_IN_STRING,
-                         "%s: %s contains a NUL byte, which JSON strings here cannot carry",
-                         path.text, what);
-    }
-    return 0;
-}
-
-/* A map key's JSON text: a str as it is (checked), an integer as its decimal digits, kept
- * right-aligned in digits so that the struct can be moved (sorted). */
+/* A map key's JSON text: a str as it is, an integer as its decimal digits, kept right-aligned in
+ * digits so that the struct can be moved (sorted). */
 typedef struct key_ref {
     const char *str; /* NULL for an integer key */
     size_t len;
@@ -263,16 +249,238 @@ static const char *key_ref_text(const key_ref *k) {
     return k->str ? k->str : k->digits + 24 - k->len;
 }
 
-static int key_of(writer *w, const msgpack_object *k, key_ref *ref) {
-    switch (k->type) {
+/* Where the writer is: the containers entered and the element being written in each (with its
+ * key in a map), so the path text of an error is built only when there is one. */
+typedef struct writer {
+    json_buf *b;
+    const msgpack_json_limits *limits;
+    px_error *err;
+    /* The checks in their documented order (each map's keys before any of its values), to name
+     * the first error exactly; the single pass finds the same errors in another order. */
+    bool keys_first;
+    unsigned depth;
+    struct {
+        bool is_map;
+        bool in_key; /* the error is about the key itself: the path names the map */
+        uint32_t index;
+        key_ref key;
+    } frames[MSGPACK_SCAN_MAX_DEPTH + 1];
+} writer;
+
+static json_path writer_path(const writer *w) {
+    json_path path = JSON_PATH_ROOT;
+    for (unsigned i = 0; i < w->depth && !w->frames[i].in_key; i++) {
+        if (w->frames[i].is_map)
+            json_path_push_key(&path, key_ref_text(&w->frames[i].key), w->frames[i].key.len);
+        else
+            json_path_push_index(&path, w->frames[i].index);
+    }
+    return path;
+}
+
+static int write_nomem(writer *w) {
+    json_path path = writer_path(w);
+    return json_fail(w->err, MSGPACK_JSON_ERR_NOMEM, "%s: out of memory", path.text);
+}
+
+/* The bytes are checked as they are read: the walk never reads past the end, whoever made them
+ * (our encoder, or a Kafka message for `tail`). */
+typedef struct cursor {
+    const unsigned char *p, *end;
+} cursor;
+
+static int bad_msgpack(writer *w, const cursor *c) {
+    return json_fail(w->err, MSGPACK_JSON_ERR_BAD_MSGPACK,
+                     "msgpack: malformed object, %zu bytes before the end",
+                     (size_t)(c->end - c->p));
+}
+
+/* n bytes at the cursor, moved past; NULL when fewer are left. */
+static const unsigned char *take(cursor *c, size_t n) {
+    if ((size_t)(c->end - c->p) < n) return NULL;
+    const unsigned char *at = c->p;
+    c->p += n;
+    return at;
+}
+
+/* A big-endian integer of n bytes at the cursor. */
+static int take_be(cursor *c, size_t n, uint64_t *v) {
+    const unsigned char *p = take(c, n);
+    if (!p) return -1;
+    *v = 0;
+    for (size_t i = 0; i < n; i++) *v = *v << 8 | p[i];
+    return 0;
+}
+
+/* n payload bytes as a str/bin/ext of object type t. */
+static int take_payload(cursor *c, msgpack_object *o, msgpack_object_type t, uint64_t n) {
+    const char *p = (const char *)take(c, n > SIZE_MAX ? SIZE_MAX : (size_t)n);
+    if (!p) return -1;
+    o->type = t;
+    if (t == MSGPACK_OBJECT_EXT) {
+        o->via.ext.ptr = p;
+        o->via.ext.size = (uint32_t)n;
+    } else {
+        /* str and bin share a layout in msgpack-c's union; never NULL, even empty */
+        o->via.str.ptr = p;
+        o->via.str.size = (uint32_t)n;
+    }
+    return 0;
+}
+
+/* An ext: its type byte, then n bytes. */
+static int take_ext(cursor *c, msgpack_object *o, uint64_t n) {
+    const unsigned char *type = take(c, 1);
+    if (!type || take_payload(c, o, MSGPACK_OBJECT_EXT, n)) return -1;
+    o->via.ext.type = (int8_t)*type;
+    return 0;
+}
+
+static void set_int(msgpack_object *o, int64_t v) {
+    o->type = v < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.i64 = v; /* a non-negative value reads the same through via.u64 */
+}
+
+/* One object's head as msgpack-c would type it: a scalar whole (str, bin and ext pointing into
+ * the bytes), a container with its count only, its elements following. -1 when the bytes end
+ * first or hold 0xc1. */
+static int read_head(cursor *c, msgpack_object *o) {
+    const unsigned char *tag = take(c, 1);
+    if (!tag) return -1;
+    unsigned t = *tag;
+    uint64_t v;
+    if (t <= 0x7f || t >= 0xe0) {
+        set_int(o, (int8_t)t);
+        return 0;
+    }
+    if (t <= 0x9f) {
+        o->type = t <= 0x8f ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY;
+        o->via.array.size = t & 0x0f; /* array and map share a layout */
+        return 0;
+    }
+    if (t <= 0xbf) return take_payload(c, o, MSGPACK_OBJECT_STR, t & 0x1f);
+    switch (t) {
+    case 0xc0: o->type = MSGPACK_OBJECT_NIL; return 0;
+    case 0xc2:
+    case 0xc3:
+        o->type = MSGPACK_OBJECT_BOOLEAN;
+        o->via.boolean = t == 0xc3;
+        return 0;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+        return take_be(c, 1u << (t - 0xc4), &v) || take_payload(c, o, MSGPACK_OBJECT_BIN, v);
+    case 0xc7:
+    case 0xc8:
+    case 0xc9: return take_be(c, 1u << (t - 0xc7), &v) || take_ext(c, o, v);
+    case 0xca:
+    case 0xcb: {
+        if (take_be(c, t == 0xca ? 4 : 8, &v)) return -1;
+        o->type = t == 0xca ? MSGPACK_OBJECT_FLOAT32 : MSGPACK_OBJECT_FLOAT64;
+        if (t == 0xca) {
+            uint32_t bits = (uint32_t)v;
+            float f;
+            memcpy(&f, &bits, sizeof f);
+            o->via.f64 = f;
+        } else {
+            memcpy(&o->via.f64, &v, sizeof v);
+        }
+        return 0;
+    }
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
+        if (take_be(c, 1u << (t - 0xcc), &v)) return -1;
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = v;
+        return 0;
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
+        unsigned n = 1u << (t - 0xd0);
+        if (take_be(c, n, &v)) return -1;
+        /* sign-extended from its n bytes */
+        unsigned shift = 64 - 8 * n;
+        set_int(o, (int64_t)(v << shift) >> shift);
+        return 0;
+    }
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8: return take_ext(c, o, 1u << (t - 0xd4));
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+        return take_be(c, 1u << (t - 0xd9), &v) || take_payload(c, o, MSGPACK_OBJECT_STR, v);
+    case 0xdc:
+    case 0xdd:
+    case 0xde:
+    case 0xdf:
+        if (take_be(c, t & 1 ? 4 : 2, &v)) return -1;
+        o->type = t <= 0xdd ? MSGPACK_OBJECT_ARRAY : MSGPACK_OBJECT_MAP;
+        o->via.array.size = (uint32_t)v;
+        return 0;
+    default: return -1; /* 0xc1 */
+    }
+}
+
+/* Moves past one whole object, its elements included. */
+static int skip_value(cursor *c) {
+    for (uint64_t left = 1; left; left--) {
+        msgpack_object o;
+        if (read_head(c, &o)) return -1;
+        if (o.type == MSGPACK_OBJECT_ARRAY || o.type == MSGPACK_OBJECT_MAP)
+            left += (uint64_t)o.via.array.size * (o.type == MSGPACK_OBJECT_MAP ? 2 : 1);
+    }
+    return 0;
+}
+
+/* The exact message for a str the one-pass writer stopped on (check_str's order: UTF-8, then
+ * NUL). */
+static int check_str(writer *w, const char *s, size_t len, const char *what) {
+    size_t bad;
+    json_path path = writer_path(w);
+    if (!utf8_valid(s, len, &bad))
+        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_UTF8, "%s: %s is not valid UTF-8 (byte %zu)",
+                         path.text, what, bad);
+    if (len && memchr(s, '\0', len))
+        return json_fail(w->err, MSGPACK_JSON_ERR_NUL_IN_STRING,
+                         "%s: %s contains a NUL byte, which JSON strings here cannot carry",
+                         path.text, what);
+    return 0;
+}
+
+/* A str, checked as it is written. */
+static int write_str(writer *w, const char *s, size_t len, const char *what) {
+    int rc = put_string(w->b, s, len, true);
+    if (rc > 0) check_str(w, s, len, what);
+    return rc < 0 ? write_nomem(w) : -rc;
+}
+
+/* The next key of a map of n entries: its type checked (and, for the only key, that it is not
+ * the $bin/$ext tag), its text in ref. A str key's UTF-8 is checked where it is used. */
+static int read_key(writer *w, cursor *c, uint32_t n, key_ref *ref) {
+    msgpack_object k;
+    if (read_head(c, &k)) return bad_msgpack(w, c);
+    switch (k.type) {
     case MSGPACK_OBJECT_STR:
-        ref->str = k->via.str.size ? k->via.str.ptr : "";
-        ref->len = k->via.str.size;
-        return check_str(w, ref->str, ref->len, "map key");
+        if (n == 1 && k.via.str.size == 4 &&
+            (!memcmp(k.via.str.ptr, "$bin", 4) || !memcmp(k.via.str.ptr, "$ext", 4))) {
+            json_path path = writer_path(w);
+            return json_fail(w->err, MSGPACK_JSON_ERR_RESERVED_KEY,
+                             "%s: a map whose only key is \"%.4s\" would read back as bin/ext",
+                             path.text, k.via.str.ptr);
+        }
+        ref->str = k.via.str.ptr;
+        ref->len = k.via.str.size;
+        return 0;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: {
-        bool neg = k->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
-        char *p = u64_digits(neg ? 0 - (uint64_t)k->via.i64 : k->via.u64, ref->digits);
+        bool neg = k.type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        char *p = u64_digits(neg ? 0 - (uint64_t)k.via.i64 : k.via.u64, ref->digits);
         if (neg) *--p = '-';
         ref->str = NULL;
         ref->len = (size_t)(ref->digits + 24 - p);
@@ -283,7 +491,7 @@ static int key_of(writer *w, const msgpack_object *k, key_ref *ref) {
         return json_fail(
             w->err, MSGPACK_JSON_ERR_KEY_TYPE,
             "%s: map key of msgpack type %d; only strings and integers can be JSON keys", path.text,
-            (int)k->type);
+            (int)k.type);
     }
     }
 }
@@ -294,72 +502,92 @@ static int compare_key_refs(const void *a, const void *b) {
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Every key checked (type, UTF-8) and no two with the same text; keys sorted in a copy. */
-static int check_keys(writer *w, const msgpack_object_map *map) {
-    key_ref local[16], *keys = map->size <= 16 ? local : malloc(map->size * sizeof *keys);
-    if (!keys) return write_nomem(w);
-    int rc = 0;
-    w->frames[w->depth - 1].in_key = true;
-    for (uint32_t i = 0; i < map->size && !rc; i++) rc = key_of(w, &map->ptr[i].key, &keys[i]);
-    if (!rc && map->size > 1) {
-        qsort(keys, map->size, sizeof *keys, compare_key_refs);
-        for (uint32_t i = 1; i < map->size && !rc; i++) {
-            if (compare_key_refs(&keys[i - 1], &keys[i])) continue;
-            json_path path = writer_path(w);
-            rc = json_fail(w->err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%.*s\" appears twice",
-                           path.text, (int)utf8_cut(key_ref_text(&keys[i]), keys[i].len, 60),
-                           key_ref_text(&keys[i]));
-        }
+/* The duplicate key that sorting the keys finds first: pairwise in a small map (no sort), sorted
+ * (in place) above. NULL when every key differs. */
+static const key_ref *duplicate_key(key_ref *keys, uint32_t n) {
+    const key_ref *dup = NULL;
+    if (n <= 8) {
+        for (uint32_t i = 1; i < n; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (keys[i].len == keys[j].len &&
+                    !memcmp(key_ref_text(&keys[i]), key_ref_text(&keys[j]), keys[i].len) &&
+                    (!dup || compare_key_refs(&keys[i], dup) < 0))
+                    dup = &keys[i];
+        return dup;
     }
+    qsort(keys, n, sizeof *keys, compare_key_refs);
+    for (uint32_t i = 1; i < n; i++)
+        if (!compare_key_refs(&keys[i - 1], &keys[i])) return &keys[i];
+    return NULL;
+}
+
+static int check_duplicates(writer *w, key_ref *keys, uint32_t n) {
+    const key_ref *dup = duplicate_key(keys, n);
+    if (!dup) return 0;
+    w->frames[w->depth - 1].in_key = true;
+    json_path path = writer_path(w);
+    return json_fail(w->err, MSGPACK_JSON_ERR_DUPLICATE_KEY, "%s: key \"%.*s\" appears twice",
+                     path.text, (int)utf8_cut(key_ref_text(dup), dup->len, 60), key_ref_text(dup));
+}
+
+/* keys_first: every key of the map at c checked (type, UTF-8, duplicates) before its values;
+ * the cursor is a copy, the entries are written after. */
+static int check_keys(writer *w, cursor c, uint32_t n, key_ref *keys) {
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        rc = read_key(w, &c, n, &keys[i]);
+        if (!rc && keys[i].str) rc = check_str(w, keys[i].str, keys[i].len, "map key");
+        if (!rc && skip_value(&c)) rc = bad_msgpack(w, &c);
+    }
+    return rc ? rc : check_duplicates(w, keys, n);
+}
+
+/* An entry's key and its colon; the path names the entry from there on. */
+static int write_key(writer *w, cursor *c, uint32_t n, key_ref *key) {
+    w->frames[w->depth - 1].in_key = true;
+    int rc = read_key(w, c, n, key);
+    if (!rc && key->str) rc = write_str(w, key->str, key->len, "map key");
+    if (!rc && !key->str && put_string(w->b, key_ref_text(key), key->len, false))
+        rc = write_nomem(w);
     w->frames[w->depth - 1].in_key = false;
-    if (keys != local) free(keys);
+    w->frames[w->depth - 1].key = *key;
+    if (!rc && put_char(w->b, ':')) rc = write_nomem(w);
     return rc;
 }
 
-static int write_value(writer *w, const msgpack_object *o);
+static int write_value(writer *w, cursor *c);
 
-static int write_container(writer *w, const msgpack_object *o) {
-    bool is_map = o->type == MSGPACK_OBJECT_MAP;
-    uint32_t n = is_map ? o->via.map.size : o->via.array.size;
+static int write_entries(writer *w, cursor *c, bool is_map, uint32_t n, key_ref *keys) {
+    if (put_char(w->b, is_map ? '{' : '[')) return write_nomem(w);
+    for (uint32_t i = 0; i < n; i++) {
+        w->frames[w->depth - 1].index = i;
+        if (i && put_char(w->b, ',')) return write_nomem(w);
+        if ((is_map && write_key(w, c, n, &keys[i])) || write_value(w, c)) return -1;
+    }
+    if (is_map && !w->keys_first && check_duplicates(w, keys, n)) return -1;
+    return put_char(w->b, is_map ? '}' : ']') ? write_nomem(w) : 0;
+}
+
+static int write_container(writer *w, cursor *c, const msgpack_object *head) {
+    bool is_map = head->type == MSGPACK_OBJECT_MAP;
+    uint32_t n = head->via.array.size;
     if (w->depth + 1 > w->limits->max_depth) {
         json_path path = writer_path(w);
         return json_fail(w->err, MSGPACK_JSON_ERR_TOO_DEEP,
                          "%s: containers nest deeper than %u levels", path.text,
                          w->limits->max_depth);
     }
-    w->frames[w->depth].container = o;
+    /* each entry takes two bytes at least: this bounds the key array on hostile input */
+    if (is_map && n > (size_t)(c->end - c->p) / 2) return bad_msgpack(w, c);
+    w->frames[w->depth].is_map = is_map;
+    w->frames[w->depth].in_key = is_map; /* until its first key is read, the path names the map */
     w->frames[w->depth].index = 0;
-    w->frames[w->depth].in_key = false;
     w->depth++;
-    int rc = 0;
-    if (is_map) {
-        const msgpack_object *k = &o->via.map.ptr[0].key;
-        if (n == 1 && k->type == MSGPACK_OBJECT_STR && k->via.str.size == 4 &&
-            (!memcmp(k->via.str.ptr, "$bin", 4) || !memcmp(k->via.str.ptr, "$ext", 4))) {
-            w->frames[w->depth - 1].in_key = true;
-            json_path path = writer_path(w);
-            rc = json_fail(w->err, MSGPACK_JSON_ERR_RESERVED_KEY,
-                           "%s: a map whose only key is \"%.4s\" would read back as bin/ext",
-                           path.text, k->via.str.ptr);
-        } else {
-            rc = check_keys(w, &o->via.map);
-        }
-    }
-    if (!rc && put_char(w->b, is_map ? '{' : '[')) rc = write_nomem(w);
-    for (uint32_t i = 0; i < n && !rc; i++) {
-        w->frames[w->depth - 1].index = i;
-        if (i && put_char(w->b, ',')) rc = write_nomem(w);
-        if (!rc && is_map) {
-            key_ref key;
-            const msgpack_object *k = &o->via.map.ptr[i].key;
-            rc = key_of(w, k, &key);
-            if (!rc &&
-                (json_write_string(w->b, key_ref_text(&key), key.len) || put_char(w->b, ':')))
-                rc = write_nomem(w);
-        }
-        if (!rc) rc = write_value(w, is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i]);
-    }
-    if (!rc && put_char(w->b, is_map ? '}' : ']')) rc = write_nomem(w);
+    key_ref local[16], *keys = !is_map || n <= 16 ? local : malloc(n * sizeof *keys);
+    int rc = keys ? 0 : write_nomem(w);
+    if (!rc && is_map && w->keys_first) rc = check_keys(w, *c, n, keys);
+    if (!rc) rc = write_entries(w, c, is_map, n, keys);
+    if (keys != local) free(keys);
     w->depth--;
     return rc;
 }
@@ -369,65 +597,50 @@ static int write_tagged(writer *w, const msgpack_object *o) {
     bool is_ext = o->type == MSGPACK_OBJECT_EXT;
     const char *data = is_ext ? o->via.ext.ptr : o->via.bin.ptr;
     size_t len = is_ext ? o->via.ext.size : o->via.bin.size;
-    int rc = is_ext ? json_buf_put(w->b, "{\"$ext\":[", 9) ||
+    int rc = is_ext ? put_bytes(w->b, "{\"$ext\":[", 9) ||
                           json_write_int(w->b, o->via.ext.type) || put_char(w->b, ',')
-                    : json_buf_put(w->b, "{\"$bin\":", 8);
+                    : put_bytes(w->b, "{\"$bin\":", 8);
     rc = rc || put_char(w->b, '"') || json_write_base64(w->b, (const unsigned char *)data, len) ||
-         json_buf_put(w->b, is_ext ? "\"]}" : "\"}", is_ext ? 3 : 2);
+         put_bytes(w->b, is_ext ? "\"]}" : "\"}", is_ext ? 3 : 2);
     return rc ? write_nomem(w) : 0;
 }
 
-static int write_value(writer *w, const msgpack_object *o) {
-    char text[40];
+static int write_value(writer *w, cursor *c) {
+    msgpack_object o;
+    if (read_head(c, &o)) return bad_msgpack(w, c);
     int rc;
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL: rc = json_buf_put(w->b, "null", 4); break;
+    switch (o.type) {
+    case MSGPACK_OBJECT_NIL: rc = put_bytes(w->b, "null", 4); break;
     case MSGPACK_OBJECT_BOOLEAN:
-        rc = o->via.boolean ? json_buf_put(w->b, "true", 4) : json_buf_put(w->b, "false", 5);
+        rc = o.via.boolean ? put_bytes(w->b, "true", 4) : put_bytes(w->b, "false", 5);
         break;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: rc = put_u64(w->b, o->via.u64, false); break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: rc = put_u64(w->b, 0 - (uint64_t)o->via.i64, true); break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: rc = put_u64(w->b, o.via.u64, false); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: rc = put_u64(w->b, 0 - (uint64_t)o.via.i64, true); break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (!isfinite(o->via.f64)) {
+        if (!isfinite(o.via.f64)) {
             json_path path = writer_path(w);
             return json_fail(w->err, MSGPACK_JSON_ERR_NON_FINITE, "%s: %g has no JSON form",
-                             path.text, o->via.f64);
+                             path.text, o.via.f64);
         }
-        rc = json_buf_put(w->b, text,
-                          json_format_real(o->via.f64, o->type == MSGPACK_OBJECT_FLOAT32, text));
+        /* formatted in place: json_format_real writes at most 40 bytes, its NUL included */
+        rc = reserve(w->b, 40);
+        if (!rc)
+            w->b->len += json_format_real(o.via.f64, o.type == MSGPACK_OBJECT_FLOAT32,
+                                          w->b->data + w->b->len);
         break;
-    case MSGPACK_OBJECT_STR: {
-        const char *s =
-            o->via.str.size ? o->via.str.ptr : ""; /* msgpack-c leaves an empty str NULL */
-        if (check_str(w, s, o->via.str.size, "string")) return -1;
-        rc = json_write_string(w->b, s, o->via.str.size);
-        break;
-    }
+    case MSGPACK_OBJECT_STR: return write_str(w, o.via.str.ptr, o.via.str.size, "string");
     case MSGPACK_OBJECT_BIN:
-    case MSGPACK_OBJECT_EXT: return write_tagged(w, o);
-    case MSGPACK_OBJECT_ARRAY:
-    case MSGPACK_OBJECT_MAP: return write_container(w, o);
-    default: {
-        json_path path = writer_path(w);
-        return json_fail(w->err, MSGPACK_JSON_ERR_BAD_MSGPACK, "%s: unknown msgpack object type %d",
-                         path.text, (int)o->type);
-    }
+    case MSGPACK_OBJECT_EXT: return write_tagged(w, &o);
+    default: return write_container(w, c, &o); /* array, map */
     }
     return rc ? write_nomem(w) : 0;
 }
 
-int json_write_object(json_buf *b, const msgpack_object *o, const msgpack_json_limits *limits,
-                      px_error *err) {
-    msgpack_json_limits l = limits ? *limits : msgpack_json_limits_default();
-    if (l.max_depth > MSGPACK_SCAN_MAX_DEPTH) l.max_depth = MSGPACK_SCAN_MAX_DEPTH;
-    writer w = {.b = b, .limits = &l, .err = err};
-    /* an empty object or a failure still leaves b a C string */
-    if (reserve(b, 0)) return write_nomem(&w);
-    b->data[b->len] = '\0';
-    return write_value(&w, o);
-}
-
+/* One walk writing as it reads; on any error the buffer goes back to where it was and the
+ * bytes are judged again in the documented order: first their structure (msgpack_scan, the
+ * same message as msgpack_json_from_bytes), then every map's keys before its values. A failure
+ * leaves the buffer as it was. */
 int json_write_msgpack(json_buf *b, const char *buf, size_t len, const msgpack_json_limits *limits,
                        px_error *err) {
     msgpack_json_limits l = limits ? *limits : msgpack_json_limits_default();
@@ -435,15 +648,25 @@ int json_write_msgpack(json_buf *b, const char *buf, size_t len, const msgpack_j
     if (len > l.max_bytes)
         return json_fail(err, MSGPACK_JSON_ERR_TOO_BIG, "msgpack: %zu bytes, over the limit of %zu",
                          len, l.max_bytes);
-    msgpack_unpacked unpacked;
-    int rc = msgpack_unpack_bounded(buf, len, l.max_depth, &unpacked, err);
+    writer w = {.b = b, .limits = &l, .err = err};
+    /* an empty object or a failure still leaves b a C string */
+    if (reserve(b, 0)) return write_nomem(&w);
+    size_t start = b->len;
+    cursor c = {(const unsigned char *)buf, (const unsigned char *)buf + len};
+    int rc = write_value(&w, &c);
+    if (!rc && c.p != c.end) rc = bad_msgpack(&w, &c);
     if (rc) {
-        msgpack_json_relabel_scan_error(err);
-    } else {
-        rc = json_write_object(b, &unpacked.data, &l, err);
+        b->len = start;
+        if (msgpack_scan(buf, len, l.max_depth, err)) {
+            msgpack_json_relabel_scan_error(err);
+        } else {
+            w = (writer){.b = b, .limits = &l, .err = err, .keys_first = true};
+            c = (cursor){(const unsigned char *)buf, (const unsigned char *)buf + len};
+            rc = write_value(&w, &c);
+            if (rc) b->len = start;
+        }
     }
-    msgpack_unpacked_destroy(&unpacked);
-    return rc;
+    return terminated(b, rc);
 }
 
 /* --- paths --------------------------------------------------------------------------------- */

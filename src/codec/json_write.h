@@ -1,7 +1,7 @@
 /* json_write — msgpack → compact JSON text in one pass, appended to a growable buffer.
  *
- * The mapping is msgpack_json.h's, with exact numbers: it walks a msgpack_object (or msgpack
- * bytes, bounded as msgpack_json_from_bytes does) and writes the text directly, no cJSON tree.
+ * The mapping is msgpack_json.h's, with exact numbers: it walks the msgpack bytes and writes the
+ * text directly, no msgpack-c unpack nor cJSON tree.
  *   Integers: exact decimal over the whole int64/uint64 range.
  *   float64: the shortest of %.15g/%.16g/%.17g that strtod reads back to the same double (values
  *   with at most 15 significant digits, the common case, are written without printf, to the same
@@ -13,7 +13,7 @@
  *   bin/ext: {"$bin": base64} / {"$ext": [type, base64]}; keys, duplicates and reserved keys as
  *   msgpack_json.h says.
  * Errors fill err as msgpack_json does (reason a msgpack_json_error, message naming the path);
- * the buffer then holds a partial text: the caller truncates it back.
+ * json_write_msgpack then leaves the buffer as it was.
  * Pure, thread-safe as long as each thread writes its own buffer. */
 #ifndef JSON_WRITE_H
 #define JSON_WRITE_H
@@ -39,10 +39,11 @@ int json_buf_put(json_buf *b, const char *s, size_t n);
 /* Appends a C string (literal JSON text such as ",\"error\":"). */
 int json_buf_puts(json_buf *b, const char *s);
 
-/* The JSON text of one msgpack object (its depth checked against limits; NULL for defaults). */
-int json_write_object(json_buf *b, const msgpack_object *o, const msgpack_json_limits *limits,
-                      px_error *err);
-/* The JSON text of msgpack bytes holding exactly one object (size, scan, unpack, write). */
+/* The JSON text of msgpack bytes holding exactly one object, its depth checked against limits
+ * (NULL for defaults). One walk over the bytes, bounds-checked as it reads (safe on untrusted
+ * input, allocating no more than a small multiple of its size); when it fails, the bytes are
+ * judged again so that the error named is the first in the documented order: the structure's
+ * (msgpack_scan), then each map's keys before its values. */
 int json_write_msgpack(json_buf *b, const char *buf, size_t len, const msgpack_json_limits *limits,
                        px_error *err);
 
