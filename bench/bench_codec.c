@@ -17,7 +17,8 @@ static const char typical[] =
     "{\"appellation\":38720,\"months\":48,\"end_year\":2019},{\"rome\":\"D1505\",\"months\":12},"
     "{\"title\":\"aide-soignante en EHPAD\",\"months\":30,\"end_year\":2024},"
     "{\"title\":\"entraîneur bénévole de football\",\"extra\":true},{\"appellation\":12345}],"
-    "\"avoid\":[\"no_weekend\",\"no_night\",300795],\"domains\":[\"J\",\"K21\"],\"exclude_domains\":[\"A\"]}";
+    "\"avoid\":[\"no_weekend\",\"no_night\",300795],\"domains\":[\"J\",\"K21\"],\"exclude_"
+    "domains\":[\"A\"]}";
 
 static double now_s(void) {
     struct timespec ts;
@@ -72,7 +73,8 @@ int main(int argc, char **argv) {
     profile_copy(&st.profile, &e.profile, &err);
     event_free(&e);
     st.has_profile = true;
-    for (uint32_t c = 0; c < 200; c++) profile_codes_push(c % 3 ? &st.profile.confirmed : &st.profile.rejected, 100000 + c, &err);
+    for (uint32_t c = 0; c < 200; c++)
+        profile_codes_push(c % 3 ? &st.profile.confirmed : &st.profile.rejected, 100000 + c, &err);
     char id[48];
     for (int i = 0; i < 64; i++) {
         snprintf(id, sizeof id, "7f3c2a9e-1b4d-4c55-9a0e-%012d", i);
@@ -94,11 +96,15 @@ int main(int argc, char **argv) {
     }
     double state = (now_s() - t0) / (double)n;
 
-    printf("bench_codec: %ld iterations, event %zu bytes, state %zu bytes (sink %ld)\n", n, ev.size, sb.size, sink);
+    printf("bench_codec: %ld iterations, event %zu bytes, state %zu bytes (sink %ld)\n", n, ev.size,
+           sb.size, sink);
     printf("  msgpack-c unpack only          %8.0f ns/event\n", bare * 1e9);
-    printf("  msgpack_scan (bounds check)    %8.0f ns/event  = %.2f x unpack\n", scan * 1e9, scan / bare);
-    printf("  event_decode (strict, v1)      %8.0f ns/event  = %.2f x unpack\n", strict * 1e9, strict / bare);
-    printf("  user state encode+decode       %8.0f ns/person = %.2f x event_decode\n", state * 1e9, state / strict);
+    printf("  msgpack_scan (bounds check)    %8.0f ns/event  = %.2f x unpack\n", scan * 1e9,
+           scan / bare);
+    printf("  event_decode (strict, v1)      %8.0f ns/event  = %.2f x unpack\n", strict * 1e9,
+           strict / bare);
+    printf("  user state encode+decode       %8.0f ns/person = %.2f x event_decode\n", state * 1e9,
+           state / strict);
     user_state_free(&st);
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&ev);

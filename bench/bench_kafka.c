@@ -31,14 +31,16 @@ typedef struct pos {
     int64_t offset;
 } pos;
 
-static void on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
-                        void *opaque) {
+static void on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset,
+                        void *msg_opaque, void *opaque) {
     (void)partition;
     (void)offset;
     run *r = opaque;
     pos *p = msg_opaque;
-    if (err) r->failed = 1;
-    else kafka_io_store_offset(io, p->topic, p->partition, p->offset);
+    if (err)
+        r->failed = 1;
+    else
+        kafka_io_store_offset(io, p->topic, p->partition, p->offset);
     free(p);
     if (++r->delivered == r->target) {
         r->t_last = uv_hrtime();
@@ -55,7 +57,8 @@ static void on_batch(kafka_io *io, const kafka_io_batch *b, void *opaque) {
         pos *p = malloc(sizeof *p);
         *p = (pos){m->topic, m->partition, m->offset};
         px_error err;
-        if (kafka_io_produce(io, "bench.out.a", m->key, m->key_len, m->value, m->value_len, on_delivery, p, &err)) {
+        if (kafka_io_produce(io, "bench.out.a", m->key, m->key_len, m->value, m->value_len,
+                             on_delivery, p, &err)) {
             fprintf(stderr, "produce: %s\n", err.msg);
             r->failed = 1;
         }
@@ -87,13 +90,18 @@ static double run_kafka_io(const char *brokers, size_t n, size_t batch) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     run r = {.loop = &loop, .target = n};
-    kafka_io_property props[] = {{"bootstrap.servers", brokers}, {"auto.offset.reset", "earliest"},
-                                 {"linger.ms", "5"}};
+    kafka_io_property props[] = {
+        {"bootstrap.servers", brokers}, {"auto.offset.reset", "earliest"}, {"linger.ms", "5"}};
     static const char *const topics[] = {"bench.in"};
     char group[64];
     snprintf(group, sizeof group, "bench-kafka-io-%zu", batch);
-    kafka_io_options o = {.properties = props, .n_properties = 3, .group_id = group, .input_topics = topics,
-                          .n_input_topics = 1, .batch_max_messages = batch, .batch_max_wait_ms = 10};
+    kafka_io_options o = {.properties = props,
+                          .n_properties = 3,
+                          .group_id = group,
+                          .input_topics = topics,
+                          .n_input_topics = 1,
+                          .batch_max_messages = batch,
+                          .batch_max_wait_ms = 10};
     kafka_io_callbacks cbs = {on_batch, NULL, on_error, on_closed, on_log};
     px_error err;
     r.io = kafka_io_new(&loop, &o, &cbs, &r, &err);
@@ -105,8 +113,8 @@ static double run_kafka_io(const char *brokers, size_t n, size_t batch) {
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     if (r.failed) exit(1);
-    printf("  kafka_io, batch %-5zu %8zu messages in %5zu batches: %8.0f messages/s\n", batch, n, r.batches,
-           n / ((r.t_last - r.t_first) / 1e9));
+    printf("  kafka_io, batch %-5zu %8zu messages in %5zu batches: %8.0f messages/s\n", batch, n,
+           r.batches, n / ((r.t_last - r.t_first) / 1e9));
     return n / ((r.t_last - r.t_first) / 1e9);
 }
 
@@ -129,7 +137,8 @@ static void plain_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) 
     free(p);
 }
 
-static rd_kafka_t *plain_client(rd_kafka_type_t type, const char *const *kv, size_t n, void *opaque) {
+static rd_kafka_t *plain_client(rd_kafka_type_t type, const char *const *kv, size_t n,
+                                void *opaque) {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; i < n; i++)
@@ -150,9 +159,16 @@ static rd_kafka_t *plain_client(rd_kafka_type_t type, const char *const *kv, siz
 /* The baseline: what a hand-written blocking loop does, message by message. */
 static double run_plain(const char *brokers, size_t n) {
     plain_state s = {0};
-    const char *ckv[] = {"bootstrap.servers", brokers, "group.id", "bench-plain", "auto.offset.reset", "earliest",
-                         "enable.auto.offset.store", "false"};
-    const char *pkv[] = {"bootstrap.servers", brokers, "linger.ms", "5", "enable.idempotence", "true"};
+    const char *ckv[] = {"bootstrap.servers",
+                         brokers,
+                         "group.id",
+                         "bench-plain",
+                         "auto.offset.reset",
+                         "earliest",
+                         "enable.auto.offset.store",
+                         "false"};
+    const char *pkv[] = {"bootstrap.servers",  brokers, "linger.ms", "5",
+                         "enable.idempotence", "true"};
     s.consumer = plain_client(RD_KAFKA_CONSUMER, ckv, 4, NULL);
     rd_kafka_t *p = plain_client(RD_KAFKA_PRODUCER, pkv, 3, &s);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -167,9 +183,11 @@ static double run_plain(const char *brokers, size_t n) {
             if (!t_first) t_first = uv_hrtime();
             pos *ps = malloc(sizeof *ps);
             *ps = (pos){"bench.in", m->partition, m->offset};
-            while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("bench.out.b"), RD_KAFKA_V_KEY(m->key, m->key_len),
-                                     RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_OPAQUE(ps), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            while (rd_kafka_producev(
+                       p, RD_KAFKA_V_TOPIC("bench.out.b"), RD_KAFKA_V_KEY(m->key, m->key_len),
+                       RD_KAFKA_V_VALUE(m->payload, m->len),
+                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(ps),
+                       RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(p, 10);
             consumed++;
         }
@@ -204,15 +222,17 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) {
         char key[24];
         int kl = snprintf(key, sizeof key, "user-%zu", i % 10007);
-        while (rd_kafka_producev(seeder, RD_KAFKA_V_TOPIC("bench.in"), RD_KAFKA_V_KEY(key, (size_t)kl),
-                                 RD_KAFKA_V_VALUE(value, sizeof value), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   seeder, RD_KAFKA_V_TOPIC("bench.in"), RD_KAFKA_V_KEY(key, (size_t)kl),
+                   RD_KAFKA_V_VALUE(value, sizeof value), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(seeder, 10);
     }
     rd_kafka_flush(seeder, 60000);
     rd_kafka_destroy(seeder);
-    printf("bench_kafka: %zu messages of 200 bytes, %d partitions, embedded mock cluster on loopback\n", n,
-           partitions);
+    printf("bench_kafka: %zu messages of 200 bytes, %d partitions, embedded mock cluster on "
+           "loopback\n",
+           n, partitions);
     double plain = run_plain(brokers, n);
     double batched = run_kafka_io(brokers, n, batch);
     double single = run_kafka_io(brokers, n, 1);

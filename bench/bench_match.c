@@ -20,7 +20,7 @@
 #include "suggestion_codec.h"
 #include "title_resolver.h"
 
-#define BLOCK 200   /* profiles per alternating block */
+#define BLOCK 200 /* profiles per alternating block */
 
 static double now_s(void) {
     struct timespec ts;
@@ -50,7 +50,7 @@ typedef struct baseline {
     const rome_index *idx;
     uint8_t *held, *avoided_ctx;
     scored *all;
-    uint32_t *lists;   /* held + missing of the top jobs */
+    uint32_t *lists; /* held + missing of the top jobs */
 } baseline;
 
 static uint32_t baseline_fiche_of(const rome_index *idx, const profile_experience *x) {
@@ -66,7 +66,8 @@ static bool baseline_excluded(baseline *b, const profile *p, uint32_t f) {
     for (uint32_t k = idx->fiche_contextes.offsets[f]; k < idx->fiche_contextes.offsets[f + 1]; k++)
         if (b->avoided_ctx[idx->fiche_contextes.targets[k]]) return true;
     for (size_t d = 0; d < p->exclude_domains.n; d++)
-        if (!strcmp(idx->domaines[idx->fiches[f].domaine].code, p->exclude_domains.v[d])) return true;
+        if (!strcmp(idx->domaines[idx->fiches[f].domaine].code, p->exclude_domains.v[d]))
+            return true;
     return false;
 }
 
@@ -114,9 +115,10 @@ static size_t baseline_run(baseline *b, const matcher_config *cfg, const profile
         if (b->all[r].score <= 0) break;
         if (baseline_excluded(b, p, f)) continue;
         jobs++;
-        for (uint32_t pass = 0; pass < 2; pass++)   /* held, then missing */
+        for (uint32_t pass = 0; pass < 2; pass++) /* held, then missing */
             for (uint32_t k = idx->fiche_items.offsets[f]; k < idx->fiche_items.offsets[f + 1]; k++)
-                if (b->held[idx->fiche_items.targets[k]] == (pass == 0)) b->lists[written++] = idx->fiche_items.targets[k];
+                if (b->held[idx->fiche_items.targets[k]] == (pass == 0))
+                    b->lists[written++] = idx->fiche_items.targets[k];
     }
     return jobs + written;
 }
@@ -124,15 +126,18 @@ static size_t baseline_run(baseline *b, const matcher_config *cfg, const profile
 /* Hashes what the matcher answers for every profile: the encoded output (what consumers see), the
  * exact bits of the scores (so that a change of summation order shows even under rounding) and the
  * jobs, skills and code lists alone (so that such a change can show the lists did not move). */
-static int print_digest(const matcher *m, matcher_scratch *s, const profile *profiles, long n_profiles) {
-    XXH3_state_t *encoded = XXH3_createState(), *raw = XXH3_createState(), *lists = XXH3_createState();
+static int print_digest(const matcher *m, matcher_scratch *s, const profile *profiles,
+                        long n_profiles) {
+    XXH3_state_t *encoded = XXH3_createState(), *raw = XXH3_createState(),
+                 *lists = XXH3_createState();
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     match_result r = {0};
     px_error err = {0};
     long refused = 0;
     int rc = encoded && raw && lists ? 0 : 1;
-    if (rc) fprintf(stderr, "bench_match: out of memory for the digest states\n");
+    if (rc)
+        fprintf(stderr, "bench_match: out of memory for the digest states\n");
     else {
         XXH3_64bits_reset(encoded);
         XXH3_64bits_reset(raw);
@@ -153,16 +158,23 @@ static int print_digest(const matcher *m, matcher_scratch *s, const profile *pro
             break;
         }
         XXH3_64bits_update(encoded, buf.data, buf.size);
-        for (size_t j = 0; j < r.n_jobs; j++) XXH3_64bits_update(raw, &r.jobs[j].score, sizeof r.jobs[j].score);
-        for (size_t j = 0; j < r.n_skills; j++) XXH3_64bits_update(raw, &r.skills[j].weight, sizeof r.skills[j].weight);
-        for (size_t j = 0; j < r.n_current; j++) XXH3_64bits_update(raw, &r.current[j].score, sizeof r.current[j].score);
-        for (size_t j = 0; j < r.n_jobs; j++) XXH3_64bits_update(lists, &r.jobs[j].fiche, sizeof r.jobs[j].fiche);
-        for (size_t j = 0; j < r.n_skills; j++) XXH3_64bits_update(lists, &r.skills[j].item, sizeof r.skills[j].item);
+        for (size_t j = 0; j < r.n_jobs; j++)
+            XXH3_64bits_update(raw, &r.jobs[j].score, sizeof r.jobs[j].score);
+        for (size_t j = 0; j < r.n_skills; j++)
+            XXH3_64bits_update(raw, &r.skills[j].weight, sizeof r.skills[j].weight);
+        for (size_t j = 0; j < r.n_current; j++)
+            XXH3_64bits_update(raw, &r.current[j].score, sizeof r.current[j].score);
+        for (size_t j = 0; j < r.n_jobs; j++)
+            XXH3_64bits_update(lists, &r.jobs[j].fiche, sizeof r.jobs[j].fiche);
+        for (size_t j = 0; j < r.n_skills; j++)
+            XXH3_64bits_update(lists, &r.skills[j].item, sizeof r.skills[j].item);
         XXH3_64bits_update(lists, r.codes, r.n_codes * sizeof *r.codes);
     }
     if (!rc)
-        printf("digest over %ld profiles (%ld refused): encoded %016llx, raw scores %016llx, lists %016llx\n", n_profiles,
-               refused, (unsigned long long)XXH3_64bits_digest(encoded), (unsigned long long)XXH3_64bits_digest(raw),
+        printf("digest over %ld profiles (%ld refused): encoded %016llx, raw scores %016llx, lists "
+               "%016llx\n",
+               n_profiles, refused, (unsigned long long)XXH3_64bits_digest(encoded),
+               (unsigned long long)XXH3_64bits_digest(raw),
                (unsigned long long)XXH3_64bits_digest(lists));
     match_result_free(&r);
     msgpack_sbuffer_destroy(&buf);
@@ -198,8 +210,10 @@ int main(int argc, char **argv) {
     double t_build = now_s() - t0;
     matcher_scratch *s = m ? matcher_scratch_new(m, &err) : NULL;
     profile *profiles = calloc((size_t)n_profiles, sizeof *profiles);
-    double *lat = malloc((size_t)n_profiles * sizeof *lat), *base_lat = malloc((size_t)n_profiles * sizeof *base_lat);
-    baseline b = {idx, malloc(idx->n.items), malloc(idx->n.contextes + 1u), malloc(idx->n.fiches * sizeof(scored)),
+    double *lat = malloc((size_t)n_profiles * sizeof *lat),
+           *base_lat = malloc((size_t)n_profiles * sizeof *base_lat);
+    baseline b = {idx, malloc(idx->n.items), malloc(idx->n.contextes + 1u),
+                  malloc(idx->n.fiches * sizeof(scored)),
                   malloc((size_t)cfg.top * 2 * 512 * sizeof(uint32_t))};
     if (!s || !profiles || !lat || !base_lat || !b.held || !b.avoided_ctx || !b.all || !b.lists) {
         fprintf(stderr, "bench_match: %s\n", err.code ? err.msg : "out of memory");
@@ -220,7 +234,8 @@ int main(int argc, char **argv) {
         goto done;
     }
     size_t checksum = 0, jobs = 0, listed = 0, failed = 0, reached = 0;
-    for (long i = 0; i < n_profiles && i < 1000; i++) failed += matcher_run(m, s, &profiles[i], &r, &err) != 0; /* warm-up */
+    for (long i = 0; i < n_profiles && i < 1000; i++)
+        failed += matcher_run(m, s, &profiles[i], &r, &err) != 0; /* warm-up */
     /* The two run in alternating blocks so that both see the same machine load (shared CI hosts). */
     double t_match = 0, t_base = 0;
     for (long block = 0; block < n_profiles; block += BLOCK) {
@@ -254,27 +269,36 @@ int main(int argc, char **argv) {
     uint32_t n_titles = idx->n.appellations < 5000 ? idx->n.appellations : 5000, top1 = 0;
     double start = now_s();
     for (uint32_t a = 0; ts && a < n_titles; a++)
-        if (title_resolve(tr, ts, rome_str(idx, idx->appellations[a].label_long), tm, 4, NULL) > 0 && tm[0].appellation == a)
+        if (title_resolve(tr, ts, rome_str(idx, idx->appellations[a].label_long), tm, 4, NULL) >
+                0 &&
+            tm[0].appellation == a)
             top1++;
     double t_titles = now_s() - start;
 
-    printf("ROME %u.0 v%u: %u fiches, %u items; load %.2f s, matcher build %.3f s\n", idx->rome_major,
-           idx->rome_version, idx->n.fiches, idx->n.items, t_load, t_build);
-    printf("profiles: %ld generated (1-4 experiences, decisions, constraints, domains); %zu refused\n", n_profiles, failed);
-    printf("matcher : %.0f matches/s on one core (top %u, full held/missing lists: %.1f jobs, %.0f codes per match)\n",
+    printf("ROME %u.0 v%u: %u fiches, %u items; load %.2f s, matcher build %.3f s\n",
+           idx->rome_major, idx->rome_version, idx->n.fiches, idx->n.items, t_load, t_build);
+    printf(
+        "profiles: %ld generated (1-4 experiences, decisions, constraints, domains); %zu refused\n",
+        n_profiles, failed);
+    printf("matcher : %.0f matches/s on one core (top %u, full held/missing lists: %.1f jobs, %.0f "
+           "codes per match)\n",
            n_profiles / t_match, cfg.top, (double)jobs / n_profiles, (double)listed / n_profiles);
-    printf("reach   : %.0f of %u fiches share something with the person (a score above 0) per match\n",
-           (double)reached / n_profiles, idx->n.fiches);
+    printf(
+        "reach   : %.0f of %u fiches share something with the person (a score above 0) per match\n",
+        (double)reached / n_profiles, idx->n.fiches);
     printf("latency : p50 %.1f us, p99 %.1f us, max %.1f us\n", lat[n_profiles / 2] * 1e6,
            lat[(size_t)(n_profiles * 0.99)] * 1e6, lat[n_profiles - 1] * 1e6);
-    printf("baseline: %.0f matches/s, p50 %.1f us (every fiche scored by set intersection, full sort)\n",
+    printf("baseline: %.0f matches/s, p50 %.1f us (every fiche scored by set intersection, full "
+           "sort)\n",
            n_profiles / t_base, base_lat[n_profiles / 2] * 1e6);
-    printf("ratio   : %.1fx the baseline in throughput, %.1fx in median latency\n", t_base / t_match,
-           base_lat[n_profiles / 2] / lat[n_profiles / 2]);
-    printf("titles  : %.0f resolutions/s; own long label resolved to itself for %u of %u appellations\n",
+    printf("ratio   : %.1fx the baseline in throughput, %.1fx in median latency\n",
+           t_base / t_match, base_lat[n_profiles / 2] / lat[n_profiles / 2]);
+    printf("titles  : %.0f resolutions/s; own long label resolved to itself for %u of %u "
+           "appellations\n",
            n_titles / t_titles, top1, n_titles);
     printf("(checksum %zu)\n", checksum);
-    FILE *load = fopen("/proc/loadavg", "r");   /* the ratio holds on a busy machine; the rates do not */
+    FILE *load =
+        fopen("/proc/loadavg", "r"); /* the ratio holds on a busy machine; the rates do not */
     char avg[64] = "";
     if (load && fgets(avg, sizeof avg, load)) printf("load average during the run: %s", avg);
     if (load) fclose(load);

@@ -21,8 +21,8 @@ typedef struct driver {
     store_redis *store;
     size_t users, batch, next, value_bytes;
     int reading, done, failed;
-    int available, closed;  /* the store's, set by on_status and on_closed */
-    char *keys;           /* users × 16 bytes */
+    int available, closed; /* the store's, set by on_status and on_closed */
+    char *keys;            /* users × 16 bytes */
     char *value;
     store_redis_op *ops;
     store_redis_bytes *key_list;
@@ -46,7 +46,8 @@ static void on_read(store_redis *s, const px_error *err, const store_redis_bytes
     (void)s;
     driver *d = opaque;
     if (err || (n && values[0].len != d->value_bytes)) {
-        fprintf(stderr, "bench_redis: %s\n", err ? err->msg : "read back a value of the wrong size");
+        fprintf(stderr, "bench_redis: %s\n",
+                err ? err->msg : "read back a value of the wrong size");
         d->failed = d->done = 1;
         return;
     }
@@ -61,8 +62,9 @@ static void send_next(driver *d) {
     }
     size_t n = d->users - d->next < d->batch ? d->users - d->next : d->batch;
     px_error err;
-    int rc = d->reading ? store_redis_get_many(d->store, d->key_list + d->next, n, on_read, d, &err)
-                        : store_redis_apply_many(d->store, d->ops + d->next, n, on_written, d, &err);
+    int rc = d->reading
+                 ? store_redis_get_many(d->store, d->key_list + d->next, n, on_read, d, &err)
+                 : store_redis_apply_many(d->store, d->ops + d->next, n, on_written, d, &err);
     d->next += n;
     if (rc) {
         fprintf(stderr, "bench_redis: %s\n", err.msg);
@@ -118,12 +120,14 @@ static int measure(uv_loop_t *loop, int port, driver *d, const char *label) {
     if (px_test_run_until(loop, &d->closed, 5000)) rc = -1;
     d->batch = batch;
     if (rc) return -1;
-    printf("%s, %zu users, %zu-byte states, %llu round trips in all:\n", label, d->users, d->value_bytes,
-           (unsigned long long)st.round_trips);
-    printf("  write  batched(%zu) %8.2f us/user   per-key %8.2f us/user   per-key/batched = %.1fx\n", batch,
-           wb * 1e6 / d->users, w1 * 1e6 / d->users, w1 / wb);
-    printf("  read   batched(%zu) %8.2f us/user   per-key %8.2f us/user   per-key/batched = %.1fx\n", batch,
-           rb * 1e6 / d->users, r1 * 1e6 / d->users, r1 / rb);
+    printf("%s, %zu users, %zu-byte states, %llu round trips in all:\n", label, d->users,
+           d->value_bytes, (unsigned long long)st.round_trips);
+    printf(
+        "  write  batched(%zu) %8.2f us/user   per-key %8.2f us/user   per-key/batched = %.1fx\n",
+        batch, wb * 1e6 / d->users, w1 * 1e6 / d->users, w1 / wb);
+    printf(
+        "  read   batched(%zu) %8.2f us/user   per-key %8.2f us/user   per-key/batched = %.1fx\n",
+        batch, rb * 1e6 / d->users, r1 * 1e6 / d->users, r1 / rb);
     return 0;
 }
 
@@ -134,7 +138,8 @@ int main(int argc, char **argv) {
     size_t value_bytes = argc > 3 ? strtoul(argv[3], NULL, 10) : 300;
     unsigned delay_ms = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 1;
     if (!users || !batch || batch > STORE_REDIS_BATCH_MAX || !value_bytes) {
-        fprintf(stderr, "usage: bench_redis [USERS>0] [BATCH 1..%d] [VALUE_BYTES>0] [LINK_DELAY_MS]\n",
+        fprintf(stderr,
+                "usage: bench_redis [USERS>0] [BATCH 1..%d] [VALUE_BYTES>0] [LINK_DELAY_MS]\n",
                 STORE_REDIS_BATCH_MAX);
         return 2;
     }
@@ -162,7 +167,8 @@ int main(int argc, char **argv) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     int rc = measure(&loop, redis_server_port(srv), &d, "loopback");
-    latency_proxy *proxy = rc ? NULL : latency_proxy_start(&loop, redis_server_port(srv), delay_ms, &err);
+    latency_proxy *proxy =
+        rc ? NULL : latency_proxy_start(&loop, redis_server_port(srv), delay_ms, &err);
     if (proxy) {
         char label[64];
         snprintf(label, sizeof label, "through a %u ms link", delay_ms);

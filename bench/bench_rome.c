@@ -39,7 +39,8 @@ int main(int argc, char **argv) {
     }
     int reps = argc > 2 ? atoi(argv[2]) : 9;
     if (reps < 1) reps = 1;
-    double *csv_t = calloc((size_t)reps, sizeof *csv_t), *snap_t = calloc((size_t)reps, sizeof *snap_t);
+    double *csv_t = calloc((size_t)reps, sizeof *csv_t),
+           *snap_t = calloc((size_t)reps, sizeof *snap_t);
     px_error err = {0};
     long rss_before = rss_kib("VmRSS:");
     rome_index *idx = rome_load_csv(argv[1], NULL, &err);
@@ -76,14 +77,16 @@ int main(int argc, char **argv) {
     qsort(csv_t, (size_t)reps, sizeof *csv_t, cmp_double);
     qsort(snap_t, (size_t)reps, sizeof *snap_t, cmp_double);
     double csv_med = csv_t[reps / 2], snap_med = snap_t[reps / 2];
-    printf("ROME %u.0 version %u: %u fiches, %u appellations, %u items, %u links\n", idx->rome_major, idx->rome_version,
-           idx->n.fiches, idx->n.appellations, idx->n.items, idx->n.fiche_item_links + idx->n.fiche_contexte_links);
+    printf("ROME %u.0 version %u: %u fiches, %u appellations, %u items, %u links\n",
+           idx->rome_major, idx->rome_version, idx->n.fiches, idx->n.appellations, idx->n.items,
+           idx->n.fiche_item_links + idx->n.fiche_contexte_links);
     printf("repeats                 %d (medians below)\n", reps);
     printf("csv load                %.1f ms\n", csv_med * 1e3);
     printf("snapshot load           %.2f ms (read + checksum + validation)\n", snap_med * 1e3);
     printf("ratio csv/snapshot      %.1fx\n", csv_med / snap_med);
     printf("snapshot size           %.2f MiB (%zu bytes)\n", snap_len / 1048576.0, snap_len);
-    printf("index memory            %.2f MiB (arrays + strings)\n", rome_index_memory(idx) / 1048576.0);
+    printf("index memory            %.2f MiB (arrays + strings)\n",
+           rome_index_memory(idx) / 1048576.0);
     printf("resident growth on load %.2f MiB (VmRSS %ld -> %ld KiB), peak VmHWM %ld KiB\n",
            (rss_loaded - rss_before) / 1024.0, rss_before, rss_loaded, rss_kib("VmHWM:"));
     remove(path);

@@ -40,9 +40,9 @@
 #define PASSERELLE_ROME_DIR "../shared/data/rome4"
 #endif
 
-#define TOP 20u          /* places asked of every ranking */
-#define ADVICE_TOP 10u   /* places read in the advice figures */
-#define POPULAR 60u      /* "appears in more than 60 top-10 lists" */
+#define TOP        20u /* places asked of every ranking */
+#define ADVICE_TOP 10u /* places read in the advice figures */
+#define POPULAR    60u /* "appears in more than 60 top-10 lists" */
 
 enum { RK_PASSERELLE, RK_JACCARD, RK_IDF, RK_COUNT };
 static const char *const rk_name[RK_COUNT] = {"passerelle", "jaccard", "idf-cover"};
@@ -56,9 +56,9 @@ static double now_s(void) {
 /* ---- the eval file: fiche → its expert targets (CSR by source fiche id) ---- */
 
 typedef struct eval_set {
-    uint32_t *off;     /* n_fiches + 1 */
-    uint32_t *tgt;     /* target fiche ids, by numero_ordre */
-    uint32_t *ordre;   /* numero_ordre, parallel to tgt */
+    uint32_t *off;   /* n_fiches + 1 */
+    uint32_t *tgt;   /* target fiche ids, by numero_ordre */
+    uint32_t *ordre; /* numero_ordre, parallel to tgt */
     uint32_t n_rows, n_sources;
 } eval_set;
 
@@ -170,16 +170,16 @@ typedef struct ranker {
     const rome_index *idx;
     const matcher *m;
     matcher_scratch *s;
-    match_result r;          /* the last passerelle match (its jobs' held lists) */
-    double match_s;          /* time inside matcher_run */
+    match_result r; /* the last passerelle match (its jobs' held lists) */
+    double match_s; /* time inside matcher_run */
     unsigned long matches;
-    double *idf;             /* per item: ln(N / df) */
-    double *idf_total;       /* per fiche: Σ idf over its items */
-    uint8_t *mark;           /* per item: in the profile */
-    uint32_t *items;         /* the profile's distinct items */
-    uint32_t *inter;         /* per fiche: items shared with the profile */
-    double *idf_inter;       /* per fiche: Σ idf over the shared items */
-    scored *all;             /* per fiche: the last baseline's whole ranking, best first */
+    double *idf;       /* per item: ln(N / df) */
+    double *idf_total; /* per fiche: Σ idf over its items */
+    uint8_t *mark;     /* per item: in the profile */
+    uint32_t *items;   /* the profile's distinct items */
+    uint32_t *inter;   /* per fiche: items shared with the profile */
+    double *idf_inter; /* per fiche: Σ idf over the shared items */
+    scored *all;       /* per fiche: the last baseline's whole ranking, best first */
     size_t n_all;
 } ranker;
 
@@ -219,13 +219,14 @@ static void ranker_free(ranker *k) {
     free(k->all);
 }
 
-static int rank_passerelle(ranker *k, const uint32_t *exp, size_t n_exp, scored *out,
-                           size_t *n_out, px_error *err) {
+static int rank_passerelle(ranker *k, const uint32_t *exp, size_t n_exp, scored *out, size_t *n_out,
+                           px_error *err) {
     profile p = {0};
     int rc = 0;
     for (size_t e = 0; !rc && e < n_exp; e++) {
         profile_experience *x = profile_add_experience(&p, err);
-        if (!x) rc = -1;
+        if (!x)
+            rc = -1;
         else {
             x->kind = PROFILE_EXP_ROME;
             memcpy(x->rome, k->idx->fiches[exp[e]].code, sizeof x->rome);
@@ -365,8 +366,8 @@ static int expert_transitions(ranker *k, const eval_set *ev, uint8_t *relevant, 
         }
         for (uint32_t j = ev->off[a]; j < ev->off[a + 1]; j++) relevant[ev->tgt[j]] = 0;
     }
-    printf("1. expert transitions: %u sources, %u pairs; profile {A}, A's targets\n",
-           ev->n_sources, ev->n_rows);
+    printf("1. expert transitions: %u sources, %u pairs; profile {A}, A's targets\n", ev->n_sources,
+           ev->n_rows);
     for (int rk = 0; rk < RK_COUNT; rk++) print_figures(rk_name[rk], &fg[rk]);
     printf("  as the eval README counts (pooled recall; MRR over a baseline's whole ranking):\n");
     for (int rk = 0; rk < RK_COUNT; rk++) print_pooled(rk_name[rk], &fg[rk]);
@@ -419,8 +420,8 @@ static int two_experiences(ranker *k, const eval_set *ev, uint8_t *relevant, px_
                 relevant[ev->tgt[j]] = 0;
     }
     printf("2. two experiences: %u profiles {A, C}, C the next source in A's domaine pro;\n"
-           "   relevant = A's targets + C's targets less A and C (%.1f a profile)\n", fg[0].n,
-           fg[0].n ? union_sum / fg[0].n : 0.0);
+           "   relevant = A's targets + C's targets less A and C (%.1f a profile)\n",
+           fg[0].n, fg[0].n ? union_sum / fg[0].n : 0.0);
     for (int rk = 0; rk < RK_COUNT; rk++) print_figures(rk_name[rk], &fg[rk]);
     printf("  passerelle recall@20 of the first experience's targets %.3f, of the second's %.3f\n",
            first.n ? first.r20 / first.n : 0.0, second.n ? second.r20 / second.n : 0.0);
@@ -473,7 +474,8 @@ static int advice(ranker *k, px_error *err) {
         popular += seen[f] > POPULAR;
     }
     printf("3. advice: every fiche's own profile {A}, top %u: %lu places over %u lists"
-           " (%lu lists shorter)\n", ADVICE_TOP, places, nf, short_lists);
+           " (%lu lists shorter)\n",
+           ADVICE_TOP, places, nf, short_lists);
     printf("  carried by macro-compétences or savoir-être alone: %lu places (%.1f%%)", generic,
            places ? 100.0 * generic / places : 0.0);
     if (empty) printf(", %lu of them holding nothing", empty);
@@ -505,8 +507,11 @@ static int list_one(ranker *k, const eval_set *ev, uint32_t a, px_error *err) {
     printf("%s %s: %u dev targets (* = dev target, with its numero_ordre)\n", idx->fiches[a].code,
            rome_str(idx, idx->fiches[a].label), n_targets(ev, a));
     for (int rk = 0; rk < RK_COUNT; rk++) {
-        printf("%s%s\n", rk_name[rk], rk == RK_PASSERELLE ? " (held items; G: macro-compétences"
-               " or savoir-être alone; Q: holds a qualification; R: regulated)" : "");
+        printf("%s%s\n", rk_name[rk],
+               rk == RK_PASSERELLE
+                   ? " (held items; G: macro-compétences"
+                     " or savoir-être alone; Q: holds a qualification; R: regulated)"
+                   : "");
         for (size_t j = 0; j < n[rk]; j++) {
             uint32_t f = list[rk][j].fiche, o = ordre_of(ev, a, f);
             printf("  %2zu %s %.4f %s%-3.0u ", j + 1, idx->fiches[f].code, list[rk][j].score,
@@ -531,8 +536,10 @@ static int list_one(ranker *k, const eval_set *ev, uint32_t a, px_error *err) {
         for (int rk = 0; rk < RK_COUNT; rk++) {
             size_t r = 0;
             while (r < n[rk] && list[rk][r].fiche != ev->tgt[j]) r++;
-            if (r < n[rk]) printf(" %3zu", r + 1);
-            else printf("   -");
+            if (r < n[rk])
+                printf(" %3zu", r + 1);
+            else
+                printf("   -");
         }
         printf("  %s\n", rome_str(idx, idx->fiches[ev->tgt[j]].label));
     }
@@ -560,7 +567,8 @@ static int tsv_all(ranker *k, const eval_set *ev, px_error *err) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: bench_quality [ROME_DIR] [--eval FILE] [--set KEY=VALUE]... [--list FICHE | --tsv]\n");
+    fprintf(stderr, "usage: bench_quality [ROME_DIR] [--eval FILE] [--set KEY=VALUE]... [--list "
+                    "FICHE | --tsv]\n");
     return 2;
 }
 
@@ -571,12 +579,18 @@ int main(int argc, char **argv) {
     const char *sets[64];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--eval") && i + 1 < argc) eval_path = argv[++i];
-        else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64) sets[n_sets++] = argv[++i];
-        else if (!strcmp(argv[i], "--list") && i + 1 < argc) list_code = argv[++i];
-        else if (!strcmp(argv[i], "--tsv")) tsv = true;
-        else if (argv[i][0] == '-' || dir) return usage();
-        else dir = argv[i];
+        if (!strcmp(argv[i], "--eval") && i + 1 < argc)
+            eval_path = argv[++i];
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 64)
+            sets[n_sets++] = argv[++i];
+        else if (!strcmp(argv[i], "--list") && i + 1 < argc)
+            list_code = argv[++i];
+        else if (!strcmp(argv[i], "--tsv"))
+            tsv = true;
+        else if (argv[i][0] == '-' || dir)
+            return usage();
+        else
+            dir = argv[i];
     }
     if (tsv && list_code) return usage();
     if (!dir) dir = getenv("PASSERELLE_ROME_DIR");
@@ -597,7 +611,7 @@ int main(int argc, char **argv) {
     int rc = eval_load(idx, eval_path, &ev);
     matcher_config cfg = matcher_config_default();
     cfg.top = TOP;
-    for (int k = 0; k < n_sets && !rc; k++) {   /* [matching] keys, to measure other weights */
+    for (int k = 0; k < n_sets && !rc; k++) { /* [matching] keys, to measure other weights */
         char key[128];
         const char *eq = strchr(sets[k], '=');
         if (!eq || (size_t)(eq - sets[k]) >= sizeof key) {

@@ -36,62 +36,98 @@ typedef struct words {
 } words;
 
 static const words english = {
-    .unknown_code = "(unknown code)", .unknown_contexte = "unknown", .not_stated = "not stated",
-    .colon = ": ", .question = "?", .percent = "%",
+    .unknown_code = "(unknown code)",
+    .unknown_contexte = "unknown",
+    .not_stated = "not stated",
+    .colon = ": ",
+    .question = "?",
+    .percent = "%",
     .understood = "what was understood of the experiences:",
-    .not_understood = "not understood: ", .did_you_mean = "did you mean: ",
-    .or_perhaps = "or perhaps: ", .confidence = "confidence",
-    .current = "current occupations (not suggested as moves):", .coverage = "coverage",
-    .skills = "competences to confirm, most informative first:", .more = "more",
-    .jobs = "occupations to move to, best first:", .score_from = "score from:",
+    .not_understood = "not understood: ",
+    .did_you_mean = "did you mean: ",
+    .or_perhaps = "or perhaps: ",
+    .confidence = "confidence",
+    .current = "current occupations (not suggested as moves):",
+    .coverage = "coverage",
+    .skills = "competences to confirm, most informative first:",
+    .more = "more",
+    .jobs = "occupations to move to, best first:",
+    .score_from = "score from:",
     .components = {"competences held", "related", "profile", "kinship", "level factor"},
-    .holds_pre = "holds ", .holds_post = " of its competences; entry level ",
+    .holds_pre = "holds ",
+    .holds_post = " of its competences; entry level ",
     .flags = {"regulated occupation (emploi réglementé)", "cadre position",
               "shares no competence with you: suggested for its kinship with your jobs",
               "needs a qualification you do not hold"},
-    .held = "already held", .to_acquire = "to acquire",
+    .held = "already held",
+    .to_acquire = "to acquire",
     .qualifications = "qualifications to obtain",
-    .without_pre = "without ", .without_post = " more, among them",
+    .without_pre = "without ",
+    .without_post = " more, among them",
     .nothing_removed = "removes no occupation",
     .domains = "left out with the excluded domains:",
     .regulated = "held back, regulated occupations whose qualification you do not hold:",
     .among = ", among them",
-    .contexte_pre = "ROME lists \"", .contexte_post = "\" for it",
-    .competence_pre = "it needs \"", .competence_post = "\"",
-    .parent_pre = "derives from ", .parent_post = ", which has it",
-    .domain_pre = "most of its domain ", .domain_post = " has it",
-    .line = "line", .refused = "refused:", .event = "event", .event_refused = "refused",
+    .contexte_pre = "ROME lists \"",
+    .contexte_post = "\" for it",
+    .competence_pre = "it needs \"",
+    .competence_post = "\"",
+    .parent_pre = "derives from ",
+    .parent_post = ", which has it",
+    .domain_pre = "most of its domain ",
+    .domain_post = " has it",
+    .line = "line",
+    .refused = "refused:",
+    .event = "event",
+    .event_refused = "refused",
     .erased = "erased (tombstone): downstream services forget this person",
 };
 
 static const words french = {
-    .unknown_code = "(code inconnu)", .unknown_contexte = "inconnu", .not_stated = "non précisé",
-    .colon = " : ", .question = " ?", .percent = " %",
+    .unknown_code = "(code inconnu)",
+    .unknown_contexte = "inconnu",
+    .not_stated = "non précisé",
+    .colon = " : ",
+    .question = " ?",
+    .percent = " %",
     .understood = "ce qui a été compris des expériences :",
-    .not_understood = "non compris : ", .did_you_mean = "vouliez-vous dire : ",
-    .or_perhaps = "ou peut-être : ", .confidence = "confiance",
-    .current = "métiers actuels (non proposés comme évolution) :", .coverage = "couverture",
-    .skills = "compétences à confirmer, les plus informatives d'abord :", .more = "de plus",
+    .not_understood = "non compris : ",
+    .did_you_mean = "vouliez-vous dire : ",
+    .or_perhaps = "ou peut-être : ",
+    .confidence = "confiance",
+    .current = "métiers actuels (non proposés comme évolution) :",
+    .coverage = "couverture",
+    .skills = "compétences à confirmer, les plus informatives d'abord :",
+    .more = "de plus",
     .jobs = "métiers vers lesquels évoluer, les meilleurs d'abord :",
     .score_from = "score issu de :",
-    .components = {"compétences acquises", "apparentées", "profil", "parenté",
-                   "facteur de niveau"},
-    .holds_pre = "vous avez ", .holds_post = " de ses compétences ; niveau d'accès ",
+    .components = {"compétences acquises", "apparentées", "profil", "parenté", "facteur de niveau"},
+    .holds_pre = "vous avez ",
+    .holds_post = " de ses compétences ; niveau d'accès ",
     .flags = {"métier réglementé", "poste de cadre",
               "aucune compétence en commun : proposé pour sa parenté avec vos métiers",
               "demande une qualification que vous n'avez pas"},
-    .held = "compétences acquises", .to_acquire = "à acquérir",
+    .held = "compétences acquises",
+    .to_acquire = "à acquérir",
     .qualifications = "qualifications à obtenir",
-    .without_pre = "écartés par la contrainte ", .without_post = " métiers, dont",
+    .without_pre = "écartés par la contrainte ",
+    .without_post = " métiers, dont",
     .nothing_removed = "n'écarte aucun métier",
     .domains = "écartés avec les domaines exclus :",
     .regulated = "réservés, métiers réglementés dont vous n'avez pas la qualification :",
     .among = ", dont",
-    .contexte_pre = "ROME y indique « ", .contexte_post = " »",
-    .competence_pre = "il demande « ", .competence_post = " »",
-    .parent_pre = "dérive de ", .parent_post = ", qui l'a",
-    .domain_pre = "la plupart des métiers de son domaine ", .domain_post = " l'ont",
-    .line = "ligne", .refused = "refusée :", .event = "événement", .event_refused = "refusé",
+    .contexte_pre = "ROME y indique « ",
+    .contexte_post = " »",
+    .competence_pre = "il demande « ",
+    .competence_post = " »",
+    .parent_pre = "dérive de ",
+    .parent_post = ", qui l'a",
+    .domain_pre = "la plupart des métiers de son domaine ",
+    .domain_post = " l'ont",
+    .line = "ligne",
+    .refused = "refusée :",
+    .event = "événement",
+    .event_refused = "refusé",
     .erased = "effacé (tombstone) : les services en aval oublient cette personne",
 };
 
@@ -112,7 +148,7 @@ static void explain_usage(FILE *out) {
     fputs(CLI_ROME_ENV_HELP, out);
 }
 
-static const char *or(const char *s, const char *dflt) { return s ? s : dflt; }
+static const char * or (const char *s, const char *dflt) { return s ? s : dflt; }
 
 static const char *string(const cJSON *o, const char *k, const char *dflt) {
     const cJSON *v = cJSON_GetObjectItem(o, k);
@@ -124,7 +160,7 @@ static double number(const cJSON *o, const char *k) {
 }
 
 static const char *fiche_label(const explain_ctx *x, const char *code) {
-    return or(cli_label_fiche(x->idx, code), "");
+    return or (cli_label_fiche(x->idx, code), "");
 }
 
 static void print_codes(const explain_ctx *x, const char *title, const cJSON *codes) {
@@ -139,7 +175,7 @@ static void print_codes(const explain_ctx *x, const char *title, const cJSON *co
             break;
         }
         printf("%s%s", i > 1 ? "; " : "",
-               or(cli_label_item(x->idx, c->valuedouble), x->w->unknown_code));
+               or (cli_label_item(x->idx, c->valuedouble), x->w->unknown_code));
     }
     printf("\n");
 }
@@ -173,8 +209,8 @@ static void print_experiences(const explain_ctx *x, const cJSON *experiences) {
         const cJSON *appellation = cJSON_GetObjectItem(e, "appellation");
         const char *rome = string(e, "rome", "?");
         if (cJSON_IsNumber(appellation))
-            printf("%s — ", or(cli_label_appellation(x->idx, appellation->valuedouble),
-                               x->w->unknown_code));
+            printf("%s — ", or (cli_label_appellation(x->idx, appellation->valuedouble),
+                                x->w->unknown_code));
         printf("%s %s", rome, fiche_label(x, rome));
         double confidence = number(e, "confidence");
         if (confidence < 1) printf(" (%s %.2f)", x->w->confidence, confidence);
@@ -206,7 +242,7 @@ static void print_skills(const explain_ctx *x, const cJSON *skills) {
             break;
         }
         printf("     [%s] %s\n", string(s, "kind", "?"),
-               or(cli_label_item(x->idx, number(s, "code")), x->w->unknown_code));
+               or (cli_label_item(x->idx, number(s, "code")), x->w->unknown_code));
     }
 }
 
@@ -231,7 +267,7 @@ static void print_job_detail(const explain_ctx *x, const cJSON *j) {
     }
     if (cJSON_IsNumber(cJSON_GetObjectItem(j, "held_share")))
         printf("       %s%.0f%s%s%s\n", w->holds_pre, 100 * number(j, "held_share"), w->percent,
-               w->holds_post, or(level_name(number(j, "level")), w->not_stated));
+               w->holds_post, or (level_name(number(j, "level")), w->not_stated));
     for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
         if (cJSON_IsTrue(cJSON_GetObjectItem(j, flags[k]))) printf("       ! %s\n", w->flags[k]);
 }
@@ -244,17 +280,17 @@ static void print_removal(const explain_ctx *x, const cJSON *r) {
     printf("       %s %s — ", fiche, fiche_label(x, fiche));
     if (!strcmp(why, "contexte") && cJSON_IsNumber(code))
         printf("%s%s%s\n", w->contexte_pre,
-               or(cli_label_contexte(x->idx, code->valuedouble), w->unknown_contexte),
+               or (cli_label_contexte(x->idx, code->valuedouble), w->unknown_contexte),
                w->contexte_post);
     else if (!strcmp(why, "competence") && cJSON_IsNumber(code))
         printf("%s%s%s\n", w->competence_pre,
-               or(cli_label_item(x->idx, code->valuedouble), w->unknown_code), w->competence_post);
+               or (cli_label_item(x->idx, code->valuedouble), w->unknown_code), w->competence_post);
     else if (!strcmp(why, "parent") && cJSON_IsString(code))
         printf("%s%s %s%s\n", w->parent_pre, code->valuestring, fiche_label(x, code->valuestring),
                w->parent_post);
     else if (!strcmp(why, "domain") && cJSON_IsString(code))
         printf("%s%s %s%s\n", w->domain_pre, code->valuestring,
-               or(cli_label_domaine(x->idx, code->valuestring), ""), w->domain_post);
+               or (cli_label_domaine(x->idx, code->valuestring), ""), w->domain_post);
     else
         printf("%s\n", why);
 }
@@ -271,7 +307,7 @@ static void print_constraints(const explain_ctx *x, const cJSON *constraints) {
         } else {
             double code = cJSON_GetNumberValue(avoid);
             snprintf(what, sizeof what, "contexte %.0f (%s)", code,
-                     or(cli_label_contexte(x->idx, code), x->w->unknown_contexte));
+                     or (cli_label_contexte(x->idx, code), x->w->unknown_contexte));
         }
         if (removed > 0)
             printf("   %s%s%s%.0f%s\n", x->w->without_pre, what, x->w->colon, removed,

@@ -28,9 +28,9 @@
 #include "msgpack_scan.h"
 
 #define CLI_MAX_PROPERTIES 64
-#define CLI_DEFAULT_DLQ "passerelle.dlq.v1"
-#define CLI_FLUSH_MS 30000
-#define CLI_KEY_MAX 1024          /* user_id bytes accepted as a Kafka key */
+#define CLI_DEFAULT_DLQ    "passerelle.dlq.v1"
+#define CLI_FLUSH_MS       30000
+#define CLI_KEY_MAX        1024 /* user_id bytes accepted as a Kafka key */
 
 static volatile sig_atomic_t cli_interrupted;
 
@@ -51,10 +51,10 @@ static void catch_signals(void) {
 typedef struct cli_opts {
     const char *tool;
     const char *brokers, *topic, *dlq, *to, *reason, *group, *file;
-    long long count;         /* -1: unbounded */
-    long long timeout_ms;    /* -1: none */
+    long long count;      /* -1: unbounded */
+    long long timeout_ms; /* -1: none */
     int from_beginning;
-    int strict;              /* send: refuse what the daemon's decoder would, and unknown keys */
+    int strict; /* send: refuse what the daemon's decoder would, and unknown keys */
     kafka_io_property props[CLI_MAX_PROPERTIES];
     size_t n_props;
     char *prop_storage[CLI_MAX_PROPERTIES];
@@ -69,7 +69,8 @@ static int parse_count(const char *tool, const char *flag, const char *s, long l
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || *end || end == s || v < 0) {
-        fprintf(stderr, "passerelle %s: %s expects a non-negative integer, got '%s'\n", tool, flag, s);
+        fprintf(stderr, "passerelle %s: %s expects a non-negative integer, got '%s'\n", tool, flag,
+                s);
         return -1;
     }
     *out = v;
@@ -78,7 +79,8 @@ static int parse_count(const char *tool, const char *flag, const char *s, long l
 
 /* Parses argv; `allowed` lists the options this tool takes (" --topic " also makes it required).
  * Returns 0, 1 (--help was shown) or 2 (usage error, reported). */
-static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, void (*usage)(FILE *)) {
+static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o,
+                      void (*usage)(FILE *)) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -101,12 +103,18 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
         }
         if (i + 1 >= argc || flag || !strstr(allowed, key)) goto bad;
         const char *v = argv[++i];
-        if (!strcmp(a, "--brokers")) o->brokers = v;
-        else if (!strcmp(a, "--topic")) o->topic = v;
-        else if (!strcmp(a, "--dlq")) o->dlq = v;
-        else if (!strcmp(a, "--to")) o->to = v;
-        else if (!strcmp(a, "--reason")) o->reason = v;
-        else if (!strcmp(a, "--group")) o->group = v;
+        if (!strcmp(a, "--brokers"))
+            o->brokers = v;
+        else if (!strcmp(a, "--topic"))
+            o->topic = v;
+        else if (!strcmp(a, "--dlq"))
+            o->dlq = v;
+        else if (!strcmp(a, "--to"))
+            o->to = v;
+        else if (!strcmp(a, "--reason"))
+            o->reason = v;
+        else if (!strcmp(a, "--group"))
+            o->group = v;
         else if (!strcmp(a, "--count")) {
             if (parse_count(o->tool, a, v, &o->count)) return 2;
         } else if (!strcmp(a, "--timeout-ms")) {
@@ -114,8 +122,8 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
         } else if (!strcmp(a, "-X")) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v || o->n_props == CLI_MAX_PROPERTIES) {
-                fprintf(stderr, "passerelle %s: -X expects name=value (at most %d), got '%s'\n", o->tool,
-                        CLI_MAX_PROPERTIES, v);
+                fprintf(stderr, "passerelle %s: -X expects name=value (at most %d), got '%s'\n",
+                        o->tool, CLI_MAX_PROPERTIES, v);
                 return 2;
             }
             char *copy = strdup(v);
@@ -132,7 +140,8 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o, v
         return 2;
     }
     if (!o->brokers || (!o->topic && strstr(allowed, " --topic "))) {
-        fprintf(stderr, "passerelle %s: %s is required\n", o->tool, o->brokers ? "--topic" : "--brokers");
+        fprintf(stderr, "passerelle %s: %s is required\n", o->tool,
+                o->brokers ? "--topic" : "--brokers");
         usage(stderr);
         return 2;
     }
@@ -186,8 +195,8 @@ static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     delivery_tally *t = opaque;
     if (m->err) {
         t->failed++;
-        fprintf(stderr, "passerelle %s: delivery to %s failed: %s\n", t->tool, rd_kafka_topic_name(m->rkt),
-                rd_kafka_err2str(m->err));
+        fprintf(stderr, "passerelle %s: delivery to %s failed: %s\n", t->tool,
+                rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     } else {
         t->ok++;
     }
@@ -195,15 +204,17 @@ static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 
 static const kafka_io_property producer_fixed[] = {{"enable.idempotence", "true"}};
 
-int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key, size_t key_len,
-                     const void *value, size_t value_len) {
+int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key,
+                     size_t key_len, const void *value, size_t value_len) {
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                                                    RD_KAFKA_V_VALUE((void *)value, value_len),
-                                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                              RD_KAFKA_V_VALUE((void *)value, value_len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!err) return 0;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            fprintf(stderr, "passerelle %s: cannot produce to %s: %s\n", tool, topic, rd_kafka_err2str(err));
+            fprintf(stderr, "passerelle %s: cannot produce to %s: %s\n", tool, topic,
+                    rd_kafka_err2str(err));
             return -1;
         }
         rd_kafka_poll(p, 100);
@@ -223,27 +234,28 @@ int flush_producer(rd_kafka_t *p, const char *tool) {
 /* ---------------- send ---------------- */
 
 static void send_usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelle send --brokers HOST:PORT[,…] --topic TOPIC [-X name=value]…\n"
-            "                       [--strict] [FILE]\n"
-            "\n"
-            "Reads events as JSON Lines (from FILE, or stdin) and produces each one to TOPIC as a\n"
-            "MessagePack map, keyed by its \"user_id\" (so a person's events stay in order on one\n"
-            "partition). Blank lines are skipped. A line that is not a JSON object with a string\n"
-            "user_id is reported on stderr with its number and not sent; the others are still sent.\n"
-            "The producer is idempotent; -X passes any librdkafka property. Exit status: 0 when every\n"
-            "line was delivered, 1 otherwise, 2 on a usage error.\n"
-            "\n"
-            "  --strict  decode each event as passerelled does (default [limits], codes not\n"
-            "            checked against ROME); refuse, unsent, one its decoder would refuse and\n"
-            "            one with a key the contract does not name, e.g. \"line 3: unknown_field:\n"
-            "            avoids: unknown key; did you mean \"avoid\"?\" (passerelled ignores such\n"
-            "            keys: forward compatibility)\n");
+    fprintf(
+        out,
+        "usage: passerelle send --brokers HOST:PORT[,…] --topic TOPIC [-X name=value]…\n"
+        "                       [--strict] [FILE]\n"
+        "\n"
+        "Reads events as JSON Lines (from FILE, or stdin) and produces each one to TOPIC as a\n"
+        "MessagePack map, keyed by its \"user_id\" (so a person's events stay in order on one\n"
+        "partition). Blank lines are skipped. A line that is not a JSON object with a string\n"
+        "user_id is reported on stderr with its number and not sent; the others are still sent.\n"
+        "The producer is idempotent; -X passes any librdkafka property. Exit status: 0 when every\n"
+        "line was delivered, 1 otherwise, 2 on a usage error.\n"
+        "\n"
+        "  --strict  decode each event as passerelled does (default [limits], codes not\n"
+        "            checked against ROME); refuse, unsent, one its decoder would refuse and\n"
+        "            one with a key the contract does not name, e.g. \"line 3: unknown_field:\n"
+        "            avoids: unknown key; did you mean \"avoid\"?\" (passerelled ignores such\n"
+        "            keys: forward compatibility)\n");
 }
 
 /* One JSON line → (key, msgpack value). Returns 0 or -1 with err set. */
-static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char *key, size_t key_cap,
-                       size_t *key_len, px_error *err) {
+static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char *key,
+                       size_t key_cap, size_t *key_len, px_error *err) {
     /* msgpack_json_parse, not bare cJSON: it refuses what cJSON would silently alter (integers
      * beyond 2^53, NUL in strings, duplicate keys). */
     cJSON *json = msgpack_json_parse(line, len, NULL, err);
@@ -260,7 +272,8 @@ static int encode_line(const char *line, size_t len, msgpack_sbuffer *out, char 
     size_t n = strlen(uid->valuestring);
     if (n >= key_cap) {
         cJSON_Delete(json);
-        return px_error_set(err, PX_ELIMIT, "user_id is %zu bytes long, at most %zu", n, key_cap - 1);
+        return px_error_set(err, PX_ELIMIT, "user_id is %zu bytes long, at most %zu", n,
+                            key_cap - 1);
     }
     memcpy(key, uid->valuestring, n + 1);
     *key_len = n;
@@ -326,7 +339,8 @@ int cli_send_main(int argc, char **argv) {
             continue;
         }
         if (produce_blocking(p, "send", o.topic, key, key_len, buf.data, buf.size)) {
-            fprintf(stderr, "passerelle send: line %zu not sent\n", lineno);   /* e.g. over message.max.bytes */
+            fprintf(stderr, "passerelle send: line %zu not sent\n",
+                    lineno); /* e.g. over message.max.bytes */
             refused++;
             continue;
         }
@@ -338,7 +352,8 @@ int cli_send_main(int argc, char **argv) {
     if (o.file) fclose(in);
     int flushed = flush_producer(p, "send");
     rd_kafka_destroy(p);
-    fprintf(stderr, "passerelle send: %zu sent to %s, %zu delivered, %zu failed, %zu lines refused\n", sent,
+    fprintf(stderr,
+            "passerelle send: %zu sent to %s, %zu delivered, %zu failed, %zu lines refused\n", sent,
             o.topic, tally.ok, tally.failed, refused);
     cli_opts_free(&o);
     return (flushed || tally.failed || refused || tally.ok != sent || cli_interrupted) ? 1 : 0;
@@ -354,10 +369,12 @@ static int topic_partitions(rd_kafka_t *rk, const char *tool, const char *topic)
     rd_kafka_topic_destroy(rkt);
     int n = -1;
     if (err)
-        fprintf(stderr, "passerelle %s: cannot read the metadata of %s: %s\n", tool, topic, rd_kafka_err2str(err));
+        fprintf(stderr, "passerelle %s: cannot read the metadata of %s: %s\n", tool, topic,
+                rd_kafka_err2str(err));
     else if (md->topic_cnt != 1 || md->topics[0].err)
         fprintf(stderr, "passerelle %s: topic %s: %s\n", tool, topic,
-                rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+                rd_kafka_err2str(md->topic_cnt ? md->topics[0].err
+                                               : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
     else
         n = md->topics[0].partition_cnt;
     if (md) rd_kafka_metadata_destroy(md);
@@ -365,7 +382,8 @@ static int topic_partitions(rd_kafka_t *rk, const char *tool, const char *topic)
 }
 
 /* Polls one message; stops (NULL, *stop set) on a signal or after timeout_ms without a message. */
-static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long long *idle_ms, int *stop) {
+static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long long *idle_ms,
+                                        int *stop) {
     while (!cli_interrupted) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m) {
@@ -392,18 +410,21 @@ static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long l
 /* ---------------- tail ---------------- */
 
 static void tail_usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelle tail --brokers HOST:PORT[,…] --topic TOPIC [--from-beginning] [--count N]\n"
-            "                       [--timeout-ms MS] [-X name=value]…\n"
-            "\n"
-            "Prints the messages of TOPIC (every partition) as JSON Lines: each MessagePack value as\n"
-            "JSON (binary fields as {\"$bin\": base64}); for a dead-letter record the original bytes\n"
-            "are also shown decoded under \"original\" when they are MessagePack. A tombstone prints\n"
-            "{\"key\":KEY,\"tombstone\":true}; a value that is not MessagePack prints\n"
-            "{\"key\":…,\"partition\":…,\"offset\":…,\"error\":…}. Starts at the end of each partition\n"
-            "unless --from-beginning. Stops after N messages (--count), after MS milliseconds without\n"
-            "a message (--timeout-ms), or on SIGINT/SIGTERM. Exit status: 0, or 1 when --count was\n"
-            "not reached.\n");
+    fprintf(
+        out,
+        "usage: passerelle tail --brokers HOST:PORT[,…] --topic TOPIC [--from-beginning] [--count "
+        "N]\n"
+        "                       [--timeout-ms MS] [-X name=value]…\n"
+        "\n"
+        "Prints the messages of TOPIC (every partition) as JSON Lines: each MessagePack value as\n"
+        "JSON (binary fields as {\"$bin\": base64}); for a dead-letter record the original bytes\n"
+        "are also shown decoded under \"original\" when they are MessagePack. A tombstone prints\n"
+        "{\"key\":KEY,\"tombstone\":true}; a value that is not MessagePack prints\n"
+        "{\"key\":…,\"partition\":…,\"offset\":…,\"error\":…}. Starts at the end of each "
+        "partition\n"
+        "unless --from-beginning. Stops after N messages (--count), after MS milliseconds without\n"
+        "a message (--timeout-ms), or on SIGINT/SIGTERM. Exit status: 0, or 1 when --count was\n"
+        "not reached.\n");
 }
 
 /* A DLQ record's original bytes, decoded next to the raw {"$bin"} form when they are MessagePack:
@@ -455,7 +476,8 @@ static void print_message(json_buf *line, const rd_kafka_message_t *m) {
 
 int cli_tail_main(int argc, char **argv) {
     cli_opts o = {.tool = "tail", .count = -1, .timeout_ms = -1};
-    int rc = parse_args(argc, argv, " --brokers --topic --from-beginning --count --timeout-ms -X ", &o, tail_usage);
+    int rc = parse_args(argc, argv, " --brokers --topic --from-beginning --count --timeout-ms -X ",
+                        &o, tail_usage);
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;
@@ -480,7 +502,8 @@ int cli_tail_main(int argc, char **argv) {
         rd_kafka_resp_err_t err = rd_kafka_assign(c, l);
         rd_kafka_topic_partition_list_destroy(l);
         if (err) {
-            fprintf(stderr, "passerelle tail: cannot assign %s: %s\n", o.topic, rd_kafka_err2str(err));
+            fprintf(stderr, "passerelle tail: cannot assign %s: %s\n", o.topic,
+                    rd_kafka_err2str(err));
             parts = -1;
         }
     }
@@ -505,19 +528,21 @@ int cli_tail_main(int argc, char **argv) {
 /* ---------------- replay ---------------- */
 
 static void replay_usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelle replay --brokers HOST:PORT[,…] [--dlq TOPIC] [--to TOPIC] [--reason R]\n"
-            "                         [--count N] [--timeout-ms MS] [--group G] [-X name=value]…\n"
-            "\n"
-            "Drains dead-letter records (default topic " CLI_DEFAULT_DLQ ") after a fix: each record's\n"
-            "original bytes and key are produced again to the record's source topic, or to --to.\n"
-            "Progress is kept in consumer group G (default passerelle-replay): offsets are committed\n"
-            "only once the replayed messages are delivered, so a second run continues where the first\n"
-            "stopped and an interrupted run replays at most the unconfirmed records again. --reason R\n"
-            "replays only records with that reason (e.g. unknown_code); the others are passed over in\n"
-            "this group (use another --group to replay them later). Stops after N replayed records\n"
-            "(--count), or when no record came for MS milliseconds (--timeout-ms, default 5000).\n"
-            "Prints one JSON line per replayed record. Exit status: 0, 1 on a failure.\n");
+    fprintf(
+        out,
+        "usage: passerelle replay --brokers HOST:PORT[,…] [--dlq TOPIC] [--to TOPIC] [--reason R]\n"
+        "                         [--count N] [--timeout-ms MS] [--group G] [-X name=value]…\n"
+        "\n"
+        "Drains dead-letter records (default topic " CLI_DEFAULT_DLQ
+        ") after a fix: each record's\n"
+        "original bytes and key are produced again to the record's source topic, or to --to.\n"
+        "Progress is kept in consumer group G (default passerelle-replay): offsets are committed\n"
+        "only once the replayed messages are delivered, so a second run continues where the first\n"
+        "stopped and an interrupted run replays at most the unconfirmed records again. --reason R\n"
+        "replays only records with that reason (e.g. unknown_code); the others are passed over in\n"
+        "this group (use another --group to replay them later). Stops after N replayed records\n"
+        "(--count), or when no record came for MS milliseconds (--timeout-ms, default 5000).\n"
+        "Prints one JSON line per replayed record. Exit status: 0, 1 on a failure.\n");
 }
 
 #define CLI_JOIN_MS 30000
@@ -536,14 +561,16 @@ static int wait_for_assignment(rd_kafka_t *c, const char *topic) {
             rd_kafka_message_destroy(m);
         }
     }
-    fprintf(stderr, "passerelle replay: no partition of %s was assigned within %d ms\n", topic, CLI_JOIN_MS);
+    fprintf(stderr, "passerelle replay: no partition of %s was assigned within %d ms\n", topic,
+            CLI_JOIN_MS);
     return -1;
 }
 
 typedef struct replay_state {
     rd_kafka_t *consumer, *producer;
     delivery_tally tally;
-    rd_kafka_topic_partition_list_t *done;   /* DLQ positions to commit once deliveries are confirmed */
+    rd_kafka_topic_partition_list_t
+        *done; /* DLQ positions to commit once deliveries are confirmed */
     size_t replayed, skipped, unreadable;
 } replay_state;
 
@@ -554,7 +581,8 @@ static int replay_checkpoint(replay_state *s) {
     if (flush_producer(s->producer, "replay") || s->tally.failed != failed_before) return -1;
     rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, s->done, 0);
     if (err) {
-        fprintf(stderr, "passerelle replay: committing the DLQ position failed: %s\n", rd_kafka_err2str(err));
+        fprintf(stderr, "passerelle replay: committing the DLQ position failed: %s\n",
+                rd_kafka_err2str(err));
         return -1;
     }
     rd_kafka_topic_partition_list_destroy(s->done);
@@ -567,10 +595,12 @@ static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message
     px_error err = {0};
     dlq_record_view v;
     int rc = 0;
-    if (!m->payload || msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) ||
+    if (!m->payload ||
+        msgpack_unpack_bounded(m->payload, m->len, MSGPACK_JSON_DEFAULT_MAX_DEPTH, &u, &err) ||
         dlq_record_decode(&u.data, &v, &err)) {
         fprintf(stderr, "passerelle replay: %s [%" PRId32 "] offset %" PRId64 " skipped: %s\n",
-                rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload ? err.msg : "tombstone");
+                rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                m->payload ? err.msg : "tombstone");
         s->unreadable++;
         if (m->payload) msgpack_unpacked_destroy(&u);
         return 0;
@@ -579,11 +609,13 @@ static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message
     if (o->to)
         snprintf(topic, sizeof topic, "%s", o->to);
     else
-        snprintf(topic, sizeof topic, "%.*s", (int)(v.topic_len < 255 ? v.topic_len : 255), v.topic);
-    if (o->reason && (v.reason_len != strlen(o->reason) || memcmp(v.reason, o->reason, v.reason_len))) {
+        snprintf(topic, sizeof topic, "%.*s", (int)(v.topic_len < 255 ? v.topic_len : 255),
+                 v.topic);
+    if (o->reason &&
+        (v.reason_len != strlen(o->reason) || memcmp(v.reason, o->reason, v.reason_len))) {
         s->skipped++;
-    } else if (produce_blocking(s->producer, "replay", topic, v.has_key ? v.key : NULL, v.key_len, v.value,
-                                v.value_len)) {
+    } else if (produce_blocking(s->producer, "replay", topic, v.has_key ? v.key : NULL, v.key_len,
+                                v.value, v.value_len)) {
         rc = -1;
     } else {
         s->replayed++;
@@ -593,7 +625,8 @@ static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message
         cJSON_AddNumberToObject(r, "source_partition", (double)v.partition);
         cJSON_AddNumberToObject(r, "source_offset", (double)v.offset);
         char reason[128];
-        snprintf(reason, sizeof reason, "%.*s", (int)(v.reason_len < 127 ? v.reason_len : 127), v.reason ? v.reason : "");
+        snprintf(reason, sizeof reason, "%.*s", (int)(v.reason_len < 127 ? v.reason_len : 127),
+                 v.reason ? v.reason : "");
         cJSON_AddStringToObject(r, "reason", reason);
         cJSON_AddStringToObject(r, "to", topic);
         char *text = cJSON_PrintUnformatted(line);
@@ -608,8 +641,9 @@ static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message
 
 int cli_replay_main(int argc, char **argv) {
     cli_opts o = {.tool = "replay", .count = -1, .timeout_ms = 5000};
-    int rc = parse_args(argc, argv, " --brokers --dlq --to --reason --count --timeout-ms --group -X ", &o,
-                        replay_usage);
+    int rc =
+        parse_args(argc, argv, " --brokers --dlq --to --reason --count --timeout-ms --group -X ",
+                   &o, replay_usage);
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;
@@ -621,7 +655,9 @@ int cli_replay_main(int argc, char **argv) {
                                         {"auto.offset.reset", "earliest"},
                                         {"enable.auto.commit", "false"}};
     s.consumer = new_client(&o, RD_KAFKA_CONSUMER, cfixed, 3, NULL, NULL);
-    s.producer = s.consumer ? new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, count_delivery, &s.tally) : NULL;
+    s.producer =
+        s.consumer ? new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, count_delivery, &s.tally)
+                   : NULL;
     if (!s.consumer || !s.producer) {
         if (s.consumer) rd_kafka_destroy(s.consumer);
         cli_opts_free(&o);
@@ -634,7 +670,8 @@ int cli_replay_main(int argc, char **argv) {
     rd_kafka_topic_partition_list_destroy(sub);
     int failed = 0;
     if (err) {
-        fprintf(stderr, "passerelle replay: cannot subscribe to %s: %s\n", dlq, rd_kafka_err2str(err));
+        fprintf(stderr, "passerelle replay: cannot subscribe to %s: %s\n", dlq,
+                rd_kafka_err2str(err));
         failed = 1;
     }
     if (!failed && wait_for_assignment(s.consumer, dlq)) failed = 1;
@@ -646,8 +683,8 @@ int cli_replay_main(int argc, char **argv) {
         if (replay_one(&s, &o, m))
             failed = 1;
         else
-            rd_kafka_topic_partition_list_add(s.done, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-                m->offset + 1;
+            rd_kafka_topic_partition_list_add(s.done, rd_kafka_topic_name(m->rkt), m->partition)
+                ->offset = m->offset + 1;
         rd_kafka_message_destroy(m);
         rd_kafka_poll(s.producer, 0);
         if (s.done->cnt >= 500 && replay_checkpoint(&s)) failed = 1;
@@ -657,8 +694,10 @@ int cli_replay_main(int argc, char **argv) {
     rd_kafka_destroy(s.consumer);
     rd_kafka_destroy(s.producer);
     rd_kafka_topic_partition_list_destroy(s.done);
-    fprintf(stderr, "passerelle replay: %zu replayed from %s, %zu skipped (other reason), %zu unreadable%s\n",
-            s.replayed, dlq, s.skipped, s.unreadable, failed ? "; stopped on a failure" : "");
+    fprintf(
+        stderr,
+        "passerelle replay: %zu replayed from %s, %zu skipped (other reason), %zu unreadable%s\n",
+        s.replayed, dlq, s.skipped, s.unreadable, failed ? "; stopped on a failure" : "");
     cli_opts_free(&o);
     return failed ? 1 : 0;
 }

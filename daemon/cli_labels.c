@@ -7,7 +7,7 @@
 /* A JSON number as a code_ogr, ROME_NONE when it is none (negative, fractional, too large). */
 static uint32_t code_ogr(double code) {
     return code >= 0 && code < ROME_NONE && code == (double)(uint32_t)code ? (uint32_t)code
-                                                                          : ROME_NONE;
+                                                                           : ROME_NONE;
 }
 
 const char *cli_label_item(const rome_index *idx, double code) {
@@ -21,8 +21,8 @@ const char *cli_label_contexte(const rome_index *idx, double code) {
 }
 
 const char *cli_label_appellation(const rome_index *idx, double code) {
-    uint32_t a = code_ogr(code) == ROME_NONE ? ROME_NONE
-                                             : rome_appellation_find(idx, code_ogr(code));
+    uint32_t a =
+        code_ogr(code) == ROME_NONE ? ROME_NONE : rome_appellation_find(idx, code_ogr(code));
     return a == ROME_NONE ? NULL : rome_str(idx, idx->appellations[a].label_long);
 }
 
@@ -43,7 +43,11 @@ const char *cli_label_domaine(const rome_index *idx, const char *code) {
 /* The label of a code of any kind the results carry: integers are items, contextes or
  * appellations (which `kind` names), strings are fiches or domains. */
 typedef enum label_kind {
-    LABEL_ITEM, LABEL_CONTEXTE, LABEL_APPELLATION, LABEL_FICHE, LABEL_DOMAINE
+    LABEL_ITEM,
+    LABEL_CONTEXTE,
+    LABEL_APPELLATION,
+    LABEL_FICHE,
+    LABEL_DOMAINE
 } label_kind;
 
 static const char *label_of(const rome_index *idx, label_kind kind, const cJSON *code) {
@@ -52,8 +56,8 @@ static const char *label_of(const rome_index *idx, label_kind kind, const cJSON 
                : kind == LABEL_DOMAINE ? cli_label_domaine(idx, code->valuestring)
                                        : NULL;
     if (!cJSON_IsNumber(code)) return NULL;
-    return kind == LABEL_ITEM       ? cli_label_item(idx, code->valuedouble)
-           : kind == LABEL_CONTEXTE ? cli_label_contexte(idx, code->valuedouble)
+    return kind == LABEL_ITEM          ? cli_label_item(idx, code->valuedouble)
+           : kind == LABEL_CONTEXTE    ? cli_label_contexte(idx, code->valuedouble)
            : kind == LABEL_APPELLATION ? cli_label_appellation(idx, code->valuedouble)
                                        : NULL;
 }
@@ -100,7 +104,9 @@ int cli_labels_add(const rome_index *idx, cJSON *result, px_error *err) {
     static const struct {
         const char *key;
         label_kind kind;
-    } job_codes[] = {{"held", LABEL_ITEM}, {"missing", LABEL_ITEM}, {"contexts", LABEL_CONTEXTE},
+    } job_codes[] = {{"held", LABEL_ITEM},
+                     {"missing", LABEL_ITEM},
+                     {"contexts", LABEL_CONTEXTE},
                      {"qualifications", LABEL_ITEM}};
     int rc = 0;
     cJSON *o, *x;
@@ -108,18 +114,19 @@ int cli_labels_add(const rome_index *idx, cJSON *result, px_error *err) {
         rc |= add_label(idx, o, "appellation", LABEL_APPELLATION, "appellation_label");
         rc |= add_label(idx, o, "rome", LABEL_FICHE, "rome_label");
     }
-    cJSON_ArrayForEach(o, cJSON_GetObjectItem(result, "skills"))
-        rc |= add_label(idx, o, "macro", LABEL_ITEM, "macro_label");
-    cJSON_ArrayForEach(o, cJSON_GetObjectItem(result, "jobs"))
-        for (size_t k = 0; k < sizeof job_codes / sizeof job_codes[0]; k++)
-            rc |= add_labels(idx, o, job_codes[k].key, job_codes[k].kind);
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(result, "skills")) rc |=
+        add_label(idx, o, "macro", LABEL_ITEM, "macro_label");
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(
+                              result, "jobs")) for (size_t k = 0;
+                                                    k < sizeof job_codes / sizeof job_codes[0]; k++)
+        rc |= add_labels(idx, o, job_codes[k].key, job_codes[k].kind);
     const cJSON *excluded = cJSON_GetObjectItem(result, "excluded");
     cJSON_ArrayForEach(o, cJSON_GetObjectItem(excluded, "constraints")) {
         /* a named constraint ("no_weekend") is words already; a contexte entry is a code */
         if (cJSON_IsNumber(cJSON_GetObjectItem(o, "avoid")))
             rc |= add_label(idx, o, "avoid", LABEL_CONTEXTE, "avoid_label");
-        cJSON_ArrayForEach(x, cJSON_GetObjectItem(o, "jobs"))
-            rc |= add_label(idx, x, "code", removal_kind(x), "code_label");
+        cJSON_ArrayForEach(x, cJSON_GetObjectItem(o, "jobs")) rc |=
+            add_label(idx, x, "code", removal_kind(x), "code_label");
     }
     return rc ? px_error_set(err, PX_ENOMEM, "out of memory while adding labels") : 0;
 }

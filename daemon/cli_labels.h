@@ -12,7 +12,7 @@
 #include "px_error.h"
 #include "rome_index.h"
 
-const char *cli_label_item(const rome_index *idx, double code_ogr);        /* compétence, savoir */
+const char *cli_label_item(const rome_index *idx, double code_ogr); /* compétence, savoir */
 const char *cli_label_contexte(const rome_index *idx, double code_ogr);
 const char *cli_label_appellation(const rome_index *idx, double code_ogr); /* its long label */
 const char *cli_label_fiche(const rome_index *idx, const char *code);      /* "D1505" */

@@ -56,7 +56,8 @@ static void usage(FILE *out) {
         "                   appellation_label, rome_label, macro_label, avoid_label,\n"
         "                   code_label (docs/asyncapi.yaml, MatchLabels)\n"
         "  --strict         a key the contract does not name makes the line an error naming it\n"
-        "                   and the nearest known key: avoids: unknown key; did you mean \"avoid\"?\n"
+        "                   and the nearest known key: avoids: unknown key; did you mean "
+        "\"avoid\"?\n"
         "                   (without it unknown keys are ignored, as the daemon ignores them)\n"
         "  --jobs N         threads matching lines side by side, 1 to 256 (default: the\n"
         "                   processors online); above 1, results come out by chunks of 256\n"
@@ -89,7 +90,7 @@ typedef struct match_run {
  * threads match the next one. Two chunks in flight bound memory: 2 x CHUNK_LINES lines and
  * their results. */
 #define CHUNK_LINES 256
-#define MAX_JOBS 256
+#define MAX_JOBS    256
 
 struct match_chunk;
 
@@ -108,8 +109,8 @@ typedef struct match_worker {
 typedef struct chunk_line {
     char *text; /* getline's buffer, kept from chunk to chunk */
     size_t cap, len;
-    size_t line_no; /* in the input, blank lines (skipped) counted */
-    const json_buf *by; /* the text holding the result, at out_off: out_len bytes */
+    size_t line_no;          /* in the input, blank lines (skipped) counted */
+    const json_buf *by;      /* the text holding the result, at out_off: out_len bytes */
     size_t out_off, out_len; /* out_len 0: no memory even for the error object */
     bool failed;
 } chunk_line;
@@ -117,7 +118,7 @@ typedef struct chunk_line {
 typedef struct match_chunk {
     chunk_line lines[CHUNK_LINES];
     size_t n;
-    unsigned parity; /* which of the workers' texts hold its results */
+    unsigned parity;    /* which of the workers' texts hold its results */
     atomic_size_t next; /* the next line to take: threads take lines as they finish one */
 } match_chunk;
 
@@ -163,8 +164,7 @@ static int match_line(match_worker *w, const char *text, size_t len, char **user
         return -1;
     }
     const event_decode_options opts = {.limits = &run->limits, .strict = run->strict};
-    if (event_decode_profile_message(w->in.data, w->in.size, &opts, &p, user_id, err))
-        return -1;
+    if (event_decode_profile_message(w->in.data, w->in.size, &opts, &p, user_id, err)) return -1;
     int rc = -1;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &w->out, msgpack_sbuffer_write);
@@ -204,8 +204,7 @@ static void *match_lines(void *arg) {
         l->failed = match_line(w, l->text, l->len, &user_id, &err) != 0;
         if (l->failed) {
             w->text->len = l->out_off; /* drop a partial result */
-            if (put_line_error(w->text, l->line_no, user_id, &err))
-                w->text->len = l->out_off;
+            if (put_line_error(w->text, l->line_no, user_id, &err)) w->text->len = l->out_off;
         }
         l->out_len = w->text->len - l->out_off;
         free(user_id);
@@ -290,7 +289,8 @@ static int match_stream(match_worker *workers, size_t jobs, FILE *in) {
         for (size_t i = 0; i < CHUNK_LINES; i++) free(chunks[k].lines[i].text);
     free(chunks);
     if (ferror(in)) {
-        fprintf(stderr, "passerelle match: read error after line %zu: %s\n", line_no, strerror(errno));
+        fprintf(stderr, "passerelle match: read error after line %zu: %s\n", line_no,
+                strerror(errno));
         return 1;
     }
     return failed;
@@ -316,8 +316,8 @@ static int parse_jobs(const char *text, size_t *jobs) {
 }
 
 int cli_match_main(int argc, char **argv) {
-    const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL,
-               *input = NULL, *jobs_text = NULL;
+    const char *rome_dir = NULL, *snapshot = NULL, *top = NULL, *config_path = NULL, *input = NULL,
+               *jobs_text = NULL;
     bool labels = false, strict = false;
     for (int i = 1; i < argc; i++) {
         const char **slot = !strcmp(argv[i], "--rome")       ? &rome_dir
@@ -362,12 +362,11 @@ int cli_match_main(int argc, char **argv) {
         fprintf(stderr, "passerelle match: cannot open %s: %s\n", input, strerror(errno));
         return 2;
     }
-    rome_index *idx = rome_dir ? rome_load_csv(rome_dir, NULL, &err) : rome_snapshot_load(snapshot, &err);
+    rome_index *idx =
+        rome_dir ? rome_load_csv(rome_dir, NULL, &err) : rome_snapshot_load(snapshot, &err);
     matcher *m = idx ? matcher_build(idx, &cfg, &err) : NULL;
-    match_run run = {.m = m,
-                     .limits = event_limits_default(),
-                     .labels = labels ? idx : NULL,
-                     .strict = strict};
+    match_run run = {
+        .m = m, .limits = event_limits_default(), .labels = labels ? idx : NULL, .strict = strict};
     match_worker *workers = m ? calloc(jobs, sizeof *workers) : NULL;
     if (m && !workers) px_error_set(&err, PX_ENOMEM, "out of memory");
     size_t ready = 0;

@@ -452,8 +452,7 @@ int cli_rematch_main(int argc, char **argv) {
     }
     long long total = store_scan_dbsize(scan, &err);
     if (total < 0) goto fail;
-    if (!(producer = cli_kafka_producer(TOOL, o.brokers, o.props,
-                                        o.n_props, on_delivery, &t)))
+    if (!(producer = cli_kafka_producer(TOOL, o.brokers, o.props, o.n_props, on_delivery, &t)))
         goto out;
     rc = walk(&o, scan, producer, &t, prefix, max_id_bytes, total, &p);
     goto out;

@@ -36,9 +36,11 @@ static void rome_usage(FILE *out) {
             "       passerelle rome search   (--rome DIR | --snapshot FILE) TEXT… [--top N]\n"
             "                                [--json]\n"
             "       passerelle rome contexts (--rome DIR | --snapshot FILE) [--json]\n"
-            "       passerelle rome publish  (--redis URL | --config FILE) [--rome DIR | --snapshot FILE]\n"
+            "       passerelle rome publish  (--redis URL | --config FILE) [--rome DIR | "
+            "--snapshot FILE]\n"
             "\n"
-            "  --rome DIR       directory holding the official ROME 4.0 CSV export (unix_*_v4NN_utf8.csv)\n"
+            "  --rome DIR       directory holding the official ROME 4.0 CSV export "
+            "(unix_*_v4NN_utf8.csv)\n"
             "  --snapshot FILE  a binary snapshot written by `passerelle rome build`\n"
             "  CODE             a fiche code (D1505, d1505), or the code_ogr of an appellation\n"
             "                   (11987), a competence or savoir (100023) or a contexte (23374)\n"
@@ -48,19 +50,25 @@ static void rome_usage(FILE *out) {
             "  --top N          appellations listed by search, the best and its alternatives\n"
             "                   (default %d, at most %u)\n"
             "  --json           machine-readable output\n"
-            "  --redis URL      redis://[user[:password]@]host[:port][/db] or unix:///path.sock[?db=N]\n"
-            "  --config FILE    take Redis, key prefix and ROME source from passerelled's configuration\n"
-            CLI_ROME_ENV_HELP, SEARCH_TOP_DEFAULT, TITLE_MAX_OUT);
+            "  --redis URL      redis://[user[:password]@]host[:port][/db] or "
+            "unix:///path.sock[?db=N]\n"
+            "  --config FILE    take Redis, key prefix and ROME source from passerelled's "
+            "configuration\n" CLI_ROME_ENV_HELP,
+            SEARCH_TOP_DEFAULT, TITLE_MAX_OUT);
 }
 
 /* Parses the options shared by every `rome` subcommand; returns the index of the first operand
  * or -1 on a usage error. */
 static int parse_opts(int argc, char **argv, rome_opts *o) {
     static const struct option longopts[] = {
-        {"rome", required_argument, NULL, 'r'},   {"snapshot", required_argument, NULL, 's'},
-        {"output", required_argument, NULL, 'o'}, {"redis", required_argument, NULL, 'R'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"config", required_argument, NULL, 'c'}, {"top", required_argument, NULL, 't'},
+        {"rome", required_argument, NULL, 'r'},
+        {"snapshot", required_argument, NULL, 's'},
+        {"output", required_argument, NULL, 'o'},
+        {"redis", required_argument, NULL, 'R'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"top", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -103,8 +111,10 @@ static rome_index *open_index(const rome_opts *o, rome_load_report *report) {
         return NULL;
     }
     memset(report, 0, sizeof *report);
-    if (o->rome_dir) idx = rome_load_csv(o->rome_dir, report, &err);
-    else idx = rome_snapshot_load(o->snapshot, &err);
+    if (o->rome_dir)
+        idx = rome_load_csv(o->rome_dir, report, &err);
+    else
+        idx = rome_snapshot_load(o->snapshot, &err);
     if (!idx) fprintf(stderr, "passerelle rome: %s\n", err.msg);
     return idx;
 }
@@ -164,7 +174,8 @@ static int cmd_info(const rome_opts *o) {
     if (!idx) return 1;
     const rome_counts *n = &idx->n;
     char attribution[160];
-    snprintf(attribution, sizeof attribution, ROME_ATTRIBUTION_FMT, idx->rome_major, idx->rome_version);
+    snprintf(attribution, sizeof attribution, ROME_ATTRIBUTION_FMT, idx->rome_major,
+             idx->rome_version);
     extra_counts x;
     count_extras(idx, &x);
     /* ESCO crosswalk coverage: appellations and fiches with at least one ESCO occupation. */
@@ -224,29 +235,28 @@ static int cmd_info(const rome_opts *o) {
         print_json(j);
     } else {
         printf("ROME %u.0 version %u\n", idx->rome_major, idx->rome_version);
-        printf("  fiches métiers         %6u in %u grands domaines, %u domaines professionnels\n", n->fiches,
-               n->grands_domaines, n->domaines);
+        printf("  fiches métiers         %6u in %u grands domaines, %u domaines professionnels\n",
+               n->fiches, n->grands_domaines, n->domaines);
         printf("  appellations           %6u\n", n->appellations);
-        printf("  compétences            %6u (of which %u macro-compétences, in %u enjeux)\n", n->competences,
-               n->macro_competences, n->enjeux);
+        printf("  compétences            %6u (of which %u macro-compétences, in %u enjeux)\n",
+               n->competences, n->macro_competences, n->enjeux);
         printf("  savoirs                %6u\n", n->savoirs);
         printf("  contextes de travail   %6u\n", n->contextes);
         printf("  fiche → compétence     %6u links\n", n->fiche_item_links);
         printf("  fiche → contexte       %6u links\n", n->fiche_contexte_links);
         if (n->optional_files & ROME_OPT_TEXTE)
             printf("  textes                 %6u fiches with a définition, %u with an accès au "
-                   "métier\n", x.definitions, x.acces);
+                   "métier\n",
+                   x.definitions, x.acces);
         if (n->optional_files & ROME_OPT_RIASEC)
             printf("  RIASEC                 %6u fiches\n", x.riasec);
         for (int fam = 0; fam < ROME_TAG_FAMILIES; fam++)
-            if (n->optional_files & TAG_FAMILY_FILE[fam])
-            {
+            if (n->optional_files & TAG_FAMILY_FILE[fam]) {
                 printf("  ");
                 print_padded(TAG_FAMILY_TITLE[fam], 22);
                 printf(" %6u tags, %u fiche links\n", x.tags[fam], x.links[fam]);
             }
-        if (*missing)
-            printf("  optional files absent  %s (their fields are empty)\n", missing);
+        if (*missing) printf("  optional files absent  %s (their fields are empty)\n", missing);
         if (rome_has_esco(idx))
             printf("  ESCO crosswalk         %6u rows, %u skipped (unknown appellation); reaches "
                    "%u of %u appellations, %u of %u fiches\n",
@@ -257,7 +267,8 @@ static int cmd_info(const rome_opts *o) {
                    "fields)\n");
         printf("  memory                 %6.1f MiB\n", rome_index_memory(idx) / 1048576.0);
         if (report.warnings)
-            printf("  warnings               %6u rows skipped (first: %s)\n", report.warnings, report.first_warning);
+            printf("  warnings               %6u rows skipped (first: %s)\n", report.warnings,
+                   report.first_warning);
         printf("%s\n", attribution);
     }
     rome_index_free(idx);
@@ -274,17 +285,19 @@ static int cmd_build(const rome_opts *o) {
     if (!idx) return 1;
     px_error err = {0};
     int rc = rome_snapshot_write(idx, o->output, &err);
-    if (rc) fprintf(stderr, "passerelle rome build: %s\n", err.msg);
+    if (rc)
+        fprintf(stderr, "passerelle rome build: %s\n", err.msg);
     else
-        fprintf(stderr, "wrote %s: ROME %u.0 version %u, %u fiches, %u warnings\n", o->output, idx->rome_major,
-                idx->rome_version, idx->n.fiches, report.warnings);
+        fprintf(stderr, "wrote %s: ROME %u.0 version %u, %u fiches, %u warnings\n", o->output,
+                idx->rome_major, idx->rome_version, idx->n.fiches, report.warnings);
     rome_index_free(idx);
     return rc ? 1 : 0;
 }
 
 /* Adds the items of fiche f of one kind, as JSON or text, grouped by importance. */
 static void show_items(const rome_index *idx, uint32_t f, rome_kind kind, cJSON *arr) {
-    static const rome_importance order[] = {ROME_IMPORTANCE_PRINCIPALE, ROME_IMPORTANCE_EMERGENTE, ROME_IMPORTANCE_NONE};
+    static const rome_importance order[] = {ROME_IMPORTANCE_PRINCIPALE, ROME_IMPORTANCE_EMERGENTE,
+                                            ROME_IMPORTANCE_NONE};
     const rome_csr *csr = &idx->fiche_items;
     for (int o = 0; o < 3; o++) {
         for (uint32_t k = csr->offsets[f]; k < csr->offsets[f + 1]; k++) {
@@ -300,7 +313,8 @@ static void show_items(const rome_index *idx, uint32_t f, rome_kind kind, cJSON 
                 cJSON_AddStringToObject(j, "category", rome_str(idx, it->category));
                 cJSON_AddItemToArray(arr, j);
             } else {
-                printf("    %-10s %6u  %s%s\n", rome_importance_name(order[o]), it->code_ogr, rome_str(idx, it->label), macro);
+                printf("    %-10s %6u  %s%s\n", rome_importance_name(order[o]), it->code_ogr,
+                       rome_str(idx, it->label), macro);
             }
         }
     }
@@ -351,14 +365,16 @@ static void show_fiche(const rome_index *idx, uint32_t f, uint32_t app, const ch
     const rome_fiche *fi = &idx->fiches[f];
     const rome_domaine *dp = &idx->domaines[fi->domaine];
     const rome_grand_domaine *gd = &idx->grands_domaines[fi->grand_domaine];
-    static const rome_kind kinds[] = {ROME_KIND_SAVOIR_FAIRE, ROME_KIND_SAVOIR_ETRE, ROME_KIND_SAVOIR};
+    static const rome_kind kinds[] = {ROME_KIND_SAVOIR_FAIRE, ROME_KIND_SAVOIR_ETRE,
+                                      ROME_KIND_SAVOIR};
     static const char *kind_titles[] = {"Savoir-faire", "Savoir-être professionnels", "Savoirs"};
     const rome_csr *apps = &idx->fiche_appellations, *ctx = &idx->fiche_contextes;
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "rome", fi->code);
         cJSON_AddStringToObject(j, "label", rome_str(idx, fi->label));
-        if (app != ROME_NONE) cJSON_AddNumberToObject(j, "appellation", idx->appellations[app].code_ogr);
+        if (app != ROME_NONE)
+            cJSON_AddNumberToObject(j, "appellation", idx->appellations[app].code_ogr);
         cJSON_AddStringToObject(j, "grand_domaine", gd->code);
         cJSON_AddStringToObject(j, "grand_domaine_label", rome_str(idx, gd->label));
         cJSON_AddStringToObject(j, "domaine", dp->code);
@@ -383,7 +399,8 @@ static void show_fiche(const rome_index *idx, uint32_t f, uint32_t app, const ch
             cJSON_AddBoolToObject(x, "cadre", (a->flags & ROME_APPELLATION_CADRE) != 0);
             cJSON_AddItemToArray(ja, x);
         }
-        for (int k = 0; k < 3; k++) show_items(idx, f, kinds[k], cJSON_AddArrayToObject(j, rome_kind_name(kinds[k])));
+        for (int k = 0; k < 3; k++)
+            show_items(idx, f, kinds[k], cJSON_AddArrayToObject(j, rome_kind_name(kinds[k])));
         cJSON *jc = cJSON_AddArrayToObject(j, "contexts");
         for (uint32_t k = ctx->offsets[f]; k < ctx->offsets[f + 1]; k++) {
             const rome_contexte *c = &idx->contextes[ctx->targets[k]];
@@ -396,8 +413,11 @@ static void show_fiche(const rome_index *idx, uint32_t f, uint32_t app, const ch
         print_json(j);
     } else {
         printf("%s  %s\n", fi->code, rome_str(idx, fi->label));
-        if (app != ROME_NONE) printf("  (appellation %s: %s)\n", code, rome_str(idx, idx->appellations[app].label_long));
-        printf("  %s %s / %s %s\n", gd->code, rome_str(idx, gd->label), dp->code, rome_str(idx, dp->label));
+        if (app != ROME_NONE)
+            printf("  (appellation %s: %s)\n", code,
+                   rome_str(idx, idx->appellations[app].label_long));
+        printf("  %s %s / %s %s\n", gd->code, rome_str(idx, gd->label), dp->code,
+               rome_str(idx, dp->label));
         printf("  Fiche ROME v3 parente  %s\n", *fi->parent ? fi->parent : "(none)");
         if (idx->n.optional_files & ROME_OPT_RIASEC)
             printf("  RIASEC                 %s\n", *fi->riasec ? fi->riasec : "(none)");
@@ -436,7 +456,8 @@ static void show_fiche(const rome_index *idx, uint32_t f, uint32_t app, const ch
         printf("  Contextes de travail (%u)\n", rome_csr_count(ctx, f));
         for (uint32_t k = ctx->offsets[f]; k < ctx->offsets[f + 1]; k++) {
             const rome_contexte *c = &idx->contextes[ctx->targets[k]];
-            printf("    %6u  %s  (%s)\n", c->code_ogr, rome_str(idx, c->label), rome_str(idx, c->type_label));
+            printf("    %6u  %s  (%s)\n", c->code_ogr, rome_str(idx, c->label),
+                   rome_str(idx, c->type_label));
         }
     }
 }
@@ -583,8 +604,9 @@ static int cmd_show(const rome_opts *o, const char *code) {
     } else if (ctx != ROME_NONE) {
         show_contexte(idx, ctx, o->json);
     } else {
-        fprintf(stderr, "passerelle rome show: '%s' is neither a fiche code nor the code_ogr of an "
-                        "appellation, a competence, a savoir or a contexte of ROME %u.0 v%u\n",
+        fprintf(stderr,
+                "passerelle rome show: '%s' is neither a fiche code nor the code_ogr of an "
+                "appellation, a competence, a savoir or a contexte of ROME %u.0 v%u\n",
                 code, idx->rome_major, idx->rome_version);
         rc = 1;
     }
@@ -618,7 +640,8 @@ static int cmd_contexts(const rome_opts *o) {
     cJSON *types = o->json ? cJSON_CreateArray() : NULL, *cur = NULL;
     for (uint32_t i = 0; i < idx->n.contextes; i++) {
         const rome_contexte *c = &sorted[i];
-        uint32_t fiches = rome_csr_count(&idx->contexte_fiches, rome_contexte_find(idx, c->code_ogr));
+        uint32_t fiches =
+            rome_csr_count(&idx->contexte_fiches, rome_contexte_find(idx, c->code_ogr));
         int new_type = i == 0 || sorted[i - 1].type_code != c->type_code;
         if (types) {
             if (new_type) {
@@ -705,7 +728,8 @@ static int cmd_search(const rome_opts *o, int n_words, char **words) {
             search_match(idx, &found[0], NULL);
         } else if (n) {
             printf("nothing matches \"%s\" well enough (best %.2f, at least %.2f needed); "
-                   "nearest:\n", text, found[0].confidence, need);
+                   "nearest:\n",
+                   text, found[0].confidence, need);
         } else {
             printf("nothing in ROME %u.0 v%u shares a word with \"%s\"\n", idx->rome_major,
                    idx->rome_version, text);
@@ -734,7 +758,8 @@ static int cmd_publish(rome_opts *o) {
     px_error err = {0};
     redis_endpoint_init(&ep);
     if ((o->redis_url != NULL) == (o->config_path != NULL)) {
-        fprintf(stderr, "passerelle rome publish: give exactly one of --redis URL or --config FILE\n");
+        fprintf(stderr,
+                "passerelle rome publish: give exactly one of --redis URL or --config FILE\n");
         return 2;
     }
     if (o->config_path) {
@@ -762,12 +787,13 @@ static int cmd_publish(rome_opts *o) {
     if (!idx) goto out;
     suggestion_rome_version(idx, version, sizeof version);
     redis_endpoint_describe(&ep, where, sizeof where);
-    if (rome_snapshot_encode(idx, &buf, &len, &err) || store_publish_snapshot(&ep, 5000, version, buf, len, &res, &err)) {
+    if (rome_snapshot_encode(idx, &buf, &len, &err) ||
+        store_publish_snapshot(&ep, 5000, version, buf, len, &res, &err)) {
         fprintf(stderr, "passerelle rome publish: %s\n", err.msg);
         goto out;
     }
-    printf("published ROME %s to %s as %s (%s, %zu bytes, %lld subscriber(s) notified)\n", version, where, res.key,
-           res.stored ? "stored" : "already stored", len, res.subscribers);
+    printf("published ROME %s to %s as %s (%s, %zu bytes, %lld subscriber(s) notified)\n", version,
+           where, res.key, res.stored ? "stored" : "already stored", len, res.subscribers);
     rc = 0;
 out:
     free(buf);

@@ -44,15 +44,17 @@ typedef struct daemon_engine {
     rome_index *index;
     matcher *matcher;
     matcher_scratch *scratch;
-    char version[USER_STATE_ROME_VERSION_MAX + 1]; /* "4.0-60", carried by every output as rome_version */
-    char key[REDIS_ENDPOINT_KEY_MAX]; /* the Redis snapshot key it came from ("" when loaded locally) */
+    char version[USER_STATE_ROME_VERSION_MAX +
+                 1]; /* "4.0-60", carried by every output as rome_version */
+    char key
+        [REDIS_ENDPOINT_KEY_MAX]; /* the Redis snapshot key it came from ("" when loaded locally) */
 } daemon_engine;
 
 typedef struct daemon_metrics {
     metrics *registry;
-    metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds, *e2e_seconds,
-        *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version, *rebalances, *delivery_failures,
-        *index_swaps, *batches_retried, *ready, *unknown_keys;
+    metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds,
+        *e2e_seconds, *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version,
+        *rebalances, *delivery_failures, *index_swaps, *batches_retried, *ready, *unknown_keys;
 } daemon_metrics;
 
 typedef struct px_daemon {
@@ -63,7 +65,7 @@ typedef struct px_daemon {
     service_notify notify;
 
     kafka_embedded *embedded;
-    char *bootstrap;            /* bootstrap.servers in use (embedded address or configured) */
+    char *bootstrap; /* bootstrap.servers in use (embedded address or configured) */
     kafka_io *kafka;
     bool kafka_started;
     store_redis *store;
@@ -72,20 +74,20 @@ typedef struct px_daemon {
     daemon_engine *engine;      /* current */
     daemon_engine *next_engine; /* published, swapped in at the next batch boundary */
     bool index_fetching;
-    bool index_refetch;         /* a publication was announced during the fetch in flight */
+    bool index_refetch; /* a publication was announced during the fetch in flight */
 
-    daemon_batch *batch;        /* the batch in the pipeline, or NULL */
-    struct flight *flights;     /* outputs produced and not yet delivered */
+    daemon_batch *batch;    /* the batch in the pipeline, or NULL */
+    struct flight *flights; /* outputs produced and not yet delivered */
     size_t n_flights;
     bool ready_sent;
     bool stopping;
     int exit_code;
-    int open_handles;           /* uv handles and modules still closing */
+    int open_handles; /* uv handles and modules still closing */
 
     uv_signal_t sigterm, sigint;
     uv_timer_t watchdog, status;
-    uv_timer_t retry;           /* resumes consumption after a batch was given back */
-    uint64_t retry_delay_ms;    /* doubles on each consecutive give-back, reset by a good batch */
+    uv_timer_t retry;        /* resumes consumption after a batch was given back */
+    uint64_t retry_delay_ms; /* doubles on each consecutive give-back, reset by a good batch */
     uint64_t events_at_last_status;
 
     /* the distinct unknown keys counted by name ("experiences[].titel"), in order of appearance */
@@ -104,8 +106,8 @@ void daemon_free(px_daemon *d);
 /* --- between the daemon's files --- */
 void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *batch, void *opaque);
 /* Delivery reports of the outputs produced by the pipeline. */
-void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
-                                 void *opaque);
+void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition,
+                                 int64_t offset, void *msg_opaque, void *opaque);
 /* Frees the outputs whose delivery report never came (the producer was closed first). */
 void daemon_pipeline_free_flights(px_daemon *d);
 /* Called by the retry timer: resumes consumption if Redis is available. */

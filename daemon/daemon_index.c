@@ -20,7 +20,8 @@ void daemon_engine_free(daemon_engine *e) {
 
 /* Takes ownership of idx. Touches nothing of the daemon but its (read-only) matching settings, so
  * that it can run on the thread pool. */
-static daemon_engine *engine_build(const matcher_config *matching, rome_index *idx, const char *key, px_error *err) {
+static daemon_engine *engine_build(const matcher_config *matching, rome_index *idx, const char *key,
+                                   px_error *err) {
     daemon_engine *e = calloc(1, sizeof *e);
     if (!e) {
         rome_index_free(idx);
@@ -30,7 +31,8 @@ static daemon_engine *engine_build(const matcher_config *matching, rome_index *i
     e->index = idx;
     snprintf(e->key, sizeof e->key, "%s", key ? key : "");
     suggestion_rome_version(idx, e->version, sizeof e->version);
-    if (!(e->matcher = matcher_build(idx, matching, err)) || !(e->scratch = matcher_scratch_new(e->matcher, err))) {
+    if (!(e->matcher = matcher_build(idx, matching, err)) ||
+        !(e->scratch = matcher_scratch_new(e->matcher, err))) {
         daemon_engine_free(e);
         return NULL;
     }
@@ -56,7 +58,8 @@ void daemon_index_swap_if_pending(px_daemon *d) {
     set_version_gauge(d, old, d->engine);
     metrics_series *s = metrics_series_get(d->m.index_swaps, NULL, NULL);
     if (s && old) metrics_counter_inc(s);
-    PX_LOG_INFOF(d->log, old ? "ROME index swapped" : "ROME index loaded", PX_LOG_STR("version", d->engine->version),
+    PX_LOG_INFOF(d->log, old ? "ROME index swapped" : "ROME index loaded",
+                 PX_LOG_STR("version", d->engine->version),
                  PX_LOG_STR("key", d->engine->key[0] ? d->engine->key : "(local file)"),
                  PX_LOG_STR("previous", old ? old->version : "none"));
     daemon_engine_free(old);
@@ -94,7 +97,8 @@ int daemon_index_check(const config *cfg, px_error *err) {
 static void load_local(px_daemon *d) {
     const config *cfg = d->cfg;
     if (!cfg->rome_snapshot && !cfg->rome_dir) {
-        PX_LOG_WARNF(d->log, "no ROME index published in Redis yet; waiting for `passerelle rome publish`",
+        PX_LOG_WARNF(d->log,
+                     "no ROME index published in Redis yet; waiting for `passerelle rome publish`",
                      PX_LOG_STR("hint", "or set [rome] snapshot or dir"));
         return;
     }
@@ -115,10 +119,10 @@ static void load_local(px_daemon *d) {
 typedef struct engine_job {
     uv_work_t req;
     px_daemon *d;
-    void *bytes;                         /* the snapshot, owned until adopted */
+    void *bytes; /* the snapshot, owned until adopted */
     size_t len;
     char key[REDIS_ENDPOINT_KEY_MAX];
-    daemon_engine *engine;               /* the result, or NULL with err */
+    daemon_engine *engine; /* the result, or NULL with err */
     px_error err;
 } engine_job;
 
@@ -139,7 +143,8 @@ static void engine_job_done(uv_work_t *req, int status) {
     if (status != 0 || d->stopping) {
         daemon_engine_free(job->engine);
     } else if (!job->engine) {
-        PX_LOG_ERRF(d->log, "published ROME index refused", PX_LOG_STR("key", job->key), PX_LOG_STR("error", job->err.msg));
+        PX_LOG_ERRF(d->log, "published ROME index refused", PX_LOG_STR("key", job->key),
+                    PX_LOG_STR("error", job->err.msg));
         if (!d->engine) load_local(d);
     } else {
         engine_ready(d, job->engine);
@@ -167,7 +172,8 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
         if (err->code == PX_ENOTFOUND) {
             if (!d->engine && !d->next_engine) load_local(d);
         } else {
-            PX_LOG_WARNF(d->log, "fetching the ROME index failed; will retry when Redis is back", PX_LOG_STR("error", err->msg));
+            PX_LOG_WARNF(d->log, "fetching the ROME index failed; will retry when Redis is back",
+                         PX_LOG_STR("error", err->msg));
         }
         return;
     }
@@ -178,7 +184,8 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
     engine_job *job = calloc(1, sizeof *job);
     if (!job) {
         free(bytes);
-        PX_LOG_ERRF(d->log, "published ROME index not built", PX_LOG_STR("key", key), PX_LOG_STR("error", "out of memory"));
+        PX_LOG_ERRF(d->log, "published ROME index not built", PX_LOG_STR("key", key),
+                    PX_LOG_STR("error", "out of memory"));
         return;
     }
     job->d = d;
@@ -186,7 +193,7 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
     job->len = len;
     snprintf(job->key, sizeof job->key, "%s", key);
     job->req.data = job;
-    d->index_fetching = true;   /* a publication announced meanwhile is fetched once this is done */
+    d->index_fetching = true; /* a publication announced meanwhile is fetched once this is done */
     if (uv_queue_work(d->loop, &job->req, engine_job_work, engine_job_done) != 0) {
         engine_job_work(&job->req);
         engine_job_done(&job->req, 0);
@@ -200,8 +207,11 @@ void daemon_index_fetch(px_daemon *d) {
         return;
     }
     px_error err = {0};
-    if (store_redis_get_current_index(d->store, on_index, d, &err) == 0) d->index_fetching = true;
-    else PX_LOG_DEBUGF(d->log, "cannot ask Redis for the ROME index yet", PX_LOG_STR("error", err.msg));
+    if (store_redis_get_current_index(d->store, on_index, d, &err) == 0)
+        d->index_fetching = true;
+    else
+        PX_LOG_DEBUGF(d->log, "cannot ask Redis for the ROME index yet",
+                      PX_LOG_STR("error", err.msg));
 }
 
 void daemon_index_on_published(store_redis *s, const char *key, void *opaque) {

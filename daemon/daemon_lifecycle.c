@@ -8,34 +8,73 @@
 #include "daemon.h"
 
 static const double BATCH_BUCKETS[] = {1, 5, 10, 50, 100, 500, 1000, 5000};
-static const double MATCH_BUCKETS[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05};
-static const double E2E_BUCKETS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+static const double MATCH_BUCKETS[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                       0.0025,  0.005,  0.01,    0.05};
+static const double E2E_BUCKETS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                     0.5,   1,     2.5,  5,     10,   30};
 
 static int register_metrics(px_daemon *d, px_error *err) {
-    static const char *topic[] = {"topic"}, *topic_type[] = {"topic", "type"}, *topic_reason[] = {"topic", "reason"},
-                      *partition[] = {"topic", "partition"}, *version[] = {"version"}, *kind[] = {"kind"};
+    static const char *topic[] = {"topic"}, *topic_type[] = {"topic", "type"},
+                      *topic_reason[] = {"topic", "reason"}, *partition[] = {"topic", "partition"},
+                      *version[] = {"version"}, *kind[] = {"kind"};
     static const char *topic_key[] = {"topic", "key"};
     struct {
         metrics_family **slot;
         metrics_spec spec;
     } specs[] = {
-        {&d->m.consumed, {METRICS_COUNTER, "passerelle_events_consumed_total", "Input events consumed, by topic", topic, 1, 0, NULL, 0}},
-        {&d->m.produced, {METRICS_COUNTER, "passerelle_events_produced_total", "Output events delivered, by topic and type", topic_type, 2, 0, NULL, 0}},
-        {&d->m.dead_lettered, {METRICS_COUNTER, "passerelle_events_dead_lettered_total", "Input events sent to the DLQ, by source topic and reason", topic_reason, 2, 0, NULL, 0}},
-        {&d->m.replayed, {METRICS_COUNTER, "passerelle_events_replayed_total", "Events seen again (already applied): outputs re-sent, state unchanged", NULL, 0, 0, NULL, 0}},
-        {&d->m.batch_size, {METRICS_HISTOGRAM, "passerelle_batch_size", "Messages per consumed batch", NULL, 0, 0, BATCH_BUCKETS, sizeof BATCH_BUCKETS / sizeof BATCH_BUCKETS[0]}},
-        {&d->m.match_seconds, {METRICS_HISTOGRAM, "passerelle_match_duration_seconds", "Time to match one event", NULL, 0, 0, MATCH_BUCKETS, sizeof MATCH_BUCKETS / sizeof MATCH_BUCKETS[0]}},
-        {&d->m.e2e_seconds, {METRICS_HISTOGRAM, "passerelle_end_to_end_latency_seconds", "From the input message timestamp to the delivery of its last output", NULL, 0, 0, E2E_BUCKETS, sizeof E2E_BUCKETS / sizeof E2E_BUCKETS[0]}},
-        {&d->m.redis_round_trips, {METRICS_COUNTER, "passerelle_redis_round_trips_total", "Redis requests sent (one per batch read or write)", NULL, 0, 0, NULL, 0}},
-        {&d->m.redis_errors, {METRICS_COUNTER, "passerelle_redis_errors_total", "Redis requests that failed", NULL, 0, 0, NULL, 0}},
-        {&d->m.redis_up, {METRICS_GAUGE, "passerelle_redis_up", "1 when Redis accepts requests", NULL, 0, 0, NULL, 0}},
-        {&d->m.lag, {METRICS_GAUGE, "passerelle_consumer_lag", "Messages behind the end of each assigned partition", partition, 2, 1024, NULL, 0}},
-        {&d->m.rome_version, {METRICS_GAUGE, "passerelle_rome_version", "ROME version of the index in use (the label names it)", version, 1, 0, NULL, 0}},
-        {&d->m.rebalances, {METRICS_COUNTER, "passerelle_rebalances_total", "Consumer group assignment changes, by kind", kind, 1, 0, NULL, 0}},
-        {&d->m.delivery_failures, {METRICS_COUNTER, "passerelle_delivery_failures_total", "Output deliveries that failed (each is produced again)", NULL, 0, 0, NULL, 0}},
-        {&d->m.index_swaps, {METRICS_COUNTER, "passerelle_rome_index_swaps_total", "ROME index versions swapped in without restart", NULL, 0, 0, NULL, 0}},
-        {&d->m.batches_retried, {METRICS_COUNTER, "passerelle_batches_retried_total", "Batches given back to Kafka (Redis down, out of memory)", NULL, 0, 0, NULL, 0}},
-        {&d->m.ready, {METRICS_GAUGE, "passerelle_ready", "1 when Kafka, Redis and the ROME index are all up", NULL, 0, 0, NULL, 0}},
+        {&d->m.consumed,
+         {METRICS_COUNTER, "passerelle_events_consumed_total", "Input events consumed, by topic",
+          topic, 1, 0, NULL, 0}},
+        {&d->m.produced,
+         {METRICS_COUNTER, "passerelle_events_produced_total",
+          "Output events delivered, by topic and type", topic_type, 2, 0, NULL, 0}},
+        {&d->m.dead_lettered,
+         {METRICS_COUNTER, "passerelle_events_dead_lettered_total",
+          "Input events sent to the DLQ, by source topic and reason", topic_reason, 2, 0, NULL, 0}},
+        {&d->m.replayed,
+         {METRICS_COUNTER, "passerelle_events_replayed_total",
+          "Events seen again (already applied): outputs re-sent, state unchanged", NULL, 0, 0, NULL,
+          0}},
+        {&d->m.batch_size,
+         {METRICS_HISTOGRAM, "passerelle_batch_size", "Messages per consumed batch", NULL, 0, 0,
+          BATCH_BUCKETS, sizeof BATCH_BUCKETS / sizeof BATCH_BUCKETS[0]}},
+        {&d->m.match_seconds,
+         {METRICS_HISTOGRAM, "passerelle_match_duration_seconds", "Time to match one event", NULL,
+          0, 0, MATCH_BUCKETS, sizeof MATCH_BUCKETS / sizeof MATCH_BUCKETS[0]}},
+        {&d->m.e2e_seconds,
+         {METRICS_HISTOGRAM, "passerelle_end_to_end_latency_seconds",
+          "From the input message timestamp to the delivery of its last output", NULL, 0, 0,
+          E2E_BUCKETS, sizeof E2E_BUCKETS / sizeof E2E_BUCKETS[0]}},
+        {&d->m.redis_round_trips,
+         {METRICS_COUNTER, "passerelle_redis_round_trips_total",
+          "Redis requests sent (one per batch read or write)", NULL, 0, 0, NULL, 0}},
+        {&d->m.redis_errors,
+         {METRICS_COUNTER, "passerelle_redis_errors_total", "Redis requests that failed", NULL, 0,
+          0, NULL, 0}},
+        {&d->m.redis_up,
+         {METRICS_GAUGE, "passerelle_redis_up", "1 when Redis accepts requests", NULL, 0, 0, NULL,
+          0}},
+        {&d->m.lag,
+         {METRICS_GAUGE, "passerelle_consumer_lag",
+          "Messages behind the end of each assigned partition", partition, 2, 1024, NULL, 0}},
+        {&d->m.rome_version,
+         {METRICS_GAUGE, "passerelle_rome_version",
+          "ROME version of the index in use (the label names it)", version, 1, 0, NULL, 0}},
+        {&d->m.rebalances,
+         {METRICS_COUNTER, "passerelle_rebalances_total",
+          "Consumer group assignment changes, by kind", kind, 1, 0, NULL, 0}},
+        {&d->m.delivery_failures,
+         {METRICS_COUNTER, "passerelle_delivery_failures_total",
+          "Output deliveries that failed (each is produced again)", NULL, 0, 0, NULL, 0}},
+        {&d->m.index_swaps,
+         {METRICS_COUNTER, "passerelle_rome_index_swaps_total",
+          "ROME index versions swapped in without restart", NULL, 0, 0, NULL, 0}},
+        {&d->m.batches_retried,
+         {METRICS_COUNTER, "passerelle_batches_retried_total",
+          "Batches given back to Kafka (Redis down, out of memory)", NULL, 0, 0, NULL, 0}},
+        {&d->m.ready,
+         {METRICS_GAUGE, "passerelle_ready", "1 when Kafka, Redis and the ROME index are all up",
+          NULL, 0, 0, NULL, 0}},
         /* two input topics, each with the named keys and "other" */
         {&d->m.unknown_keys,
          {METRICS_COUNTER, "passerelle_unknown_keys_total",
@@ -49,7 +88,8 @@ static int register_metrics(px_daemon *d, px_error *err) {
 }
 
 bool daemon_ready(const px_daemon *d) {
-    return d->kafka_started && !d->stopping && store_redis_is_available(d->store) && d->engine != NULL;
+    return d->kafka_started && !d->stopping && store_redis_is_available(d->store) &&
+           d->engine != NULL;
 }
 
 static void on_readiness(void *opaque, http_readiness *out) {
@@ -68,11 +108,12 @@ void daemon_readiness_changed(px_daemon *d) {
     if (d->engine && !d->kafka_started && !d->stopping) start_kafka(d);
     if (!d->ready_sent && daemon_ready(d)) {
         char status[256];
-        snprintf(status, sizeof status, "ready: ROME %s, consuming %s and %s", d->engine->version, d->cfg->topic_profile,
-                 d->cfg->topic_skills);
+        snprintf(status, sizeof status, "ready: ROME %s, consuming %s and %s", d->engine->version,
+                 d->cfg->topic_profile, d->cfg->topic_skills);
         service_notify_ready(&d->notify, status, NULL);
         d->ready_sent = true;
-        PX_LOG_INFOF(d->log, "ready", PX_LOG_STR("rome_version", d->engine->version), PX_LOG_STR("bootstrap", d->bootstrap));
+        PX_LOG_INFOF(d->log, "ready", PX_LOG_STR("rome_version", d->engine->version),
+                     PX_LOG_STR("bootstrap", d->bootstrap));
     }
 }
 
@@ -110,7 +151,8 @@ static void on_kafka_error(kafka_io *io, const px_error *err, bool fatal, void *
     }
 }
 
-static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind, const kafka_io_partition *parts, size_t n, void *opaque) {
+static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
+                         const kafka_io_partition *parts, size_t n, void *opaque) {
     (void)io;
     px_daemon *d = opaque;
     static const char *names[] = {"assigned", "revoked", "lost"};
@@ -124,16 +166,22 @@ static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind, const kafka
         metrics_series *ls = metrics_series_get(d->m.lag, lp, NULL);
         if (ls) metrics_series_remove(ls);
     }
-    PX_LOG_INFOF(d->log, "rebalance", PX_LOG_STR("kind", names[kind]), PX_LOG_UINT("partitions", n));
+    PX_LOG_INFOF(d->log, "rebalance", PX_LOG_STR("kind", names[kind]),
+                 PX_LOG_UINT("partitions", n));
 }
 
 /* librdkafka's own lines join the daemon's log, at their syslog level. */
-static void on_kafka_log(kafka_io *io, int level, const char *facility, const char *message, void *opaque) {
+static void on_kafka_log(kafka_io *io, int level, const char *facility, const char *message,
+                         void *opaque) {
     (void)io;
     px_daemon *d = opaque;
-    px_log_level lv = level <= 3 ? PX_LOG_ERR : level == 4 ? PX_LOG_WARNING : level <= 6 ? PX_LOG_INFO : PX_LOG_DEBUG;
-    px_log_write(d->log, lv, "librdkafka", (const px_log_field[]){PX_LOG_STR("facility", facility), PX_LOG_STR("detail", message)},
-                 2);
+    px_log_level lv = level <= 3   ? PX_LOG_ERR
+                      : level == 4 ? PX_LOG_WARNING
+                      : level <= 6 ? PX_LOG_INFO
+                                   : PX_LOG_DEBUG;
+    px_log_write(
+        d->log, lv, "librdkafka",
+        (const px_log_field[]){PX_LOG_STR("facility", facility), PX_LOG_STR("detail", message)}, 2);
 }
 
 static void close_rest(px_daemon *d);
@@ -158,7 +206,8 @@ static void start_kafka(px_daemon *d) {
      * (latest) the events published before the group first joined would never be answered. The
      * configuration may still override it (properties apply in order). */
     props[n++] = (kafka_io_property){"auto.offset.reset", "earliest"};
-    for (size_t i = 0; i < cfg->n_kafka; i++) props[n++] = (kafka_io_property){cfg->kafka[i].name, cfg->kafka[i].value};
+    for (size_t i = 0; i < cfg->n_kafka; i++)
+        props[n++] = (kafka_io_property){cfg->kafka[i].name, cfg->kafka[i].value};
     if (cfg->kafka_embedded) props[n++] = (kafka_io_property){"bootstrap.servers", d->bootstrap};
     const char *inputs[2] = {cfg->topic_profile, cfg->topic_skills};
     kafka_io_options o = {
@@ -172,8 +221,11 @@ static void start_kafka(px_daemon *d) {
         .close_timeout_ms = cfg->shutdown_timeout_ms,
         .txn_timeout_ms = cfg->txn_timeout_ms,
     };
-    kafka_io_callbacks cbs = {.on_batch = daemon_pipeline_on_batch, .on_rebalance = on_rebalance,
-                              .on_error = on_kafka_error, .on_closed = on_kafka_closed, .on_log = on_kafka_log};
+    kafka_io_callbacks cbs = {.on_batch = daemon_pipeline_on_batch,
+                              .on_rebalance = on_rebalance,
+                              .on_error = on_kafka_error,
+                              .on_closed = on_kafka_closed,
+                              .on_log = on_kafka_log};
     d->kafka = kafka_io_new(d->loop, &o, &cbs, d, &err);
     free(props);
     if (!d->kafka || kafka_io_start(d->kafka, &err)) {
@@ -184,7 +236,8 @@ static void start_kafka(px_daemon *d) {
         return;
     }
     d->kafka_started = true;
-    PX_LOG_INFOF(d->log, "kafka consumer started", PX_LOG_STR("group", cfg->group_id), PX_LOG_STR("bootstrap", d->bootstrap),
+    PX_LOG_INFOF(d->log, "kafka consumer started", PX_LOG_STR("group", cfg->group_id),
+                 PX_LOG_STR("bootstrap", d->bootstrap),
                  PX_LOG_BOOL("transactions", cfg->transactional_id != NULL));
     daemon_readiness_changed(d);
 }
@@ -202,8 +255,10 @@ static void on_status_timer(uv_timer_t *t) {
     store_redis_stats rs;
     store_redis_get_stats(d->store, &rs);
     metrics_series *s;
-    if ((s = metrics_series_get(d->m.redis_round_trips, NULL, NULL))) metrics_counter_set_total(s, (double)rs.round_trips);
-    if ((s = metrics_series_get(d->m.redis_errors, NULL, NULL))) metrics_counter_set_total(s, (double)rs.errors);
+    if ((s = metrics_series_get(d->m.redis_round_trips, NULL, NULL)))
+        metrics_counter_set_total(s, (double)rs.round_trips);
+    if ((s = metrics_series_get(d->m.redis_errors, NULL, NULL)))
+        metrics_counter_set_total(s, (double)rs.errors);
     kafka_io_counters kc = {0};
     if (d->kafka) {
         kafka_io_get_counters(d->kafka, &kc);
@@ -213,7 +268,8 @@ static void on_status_timer(uv_timer_t *t) {
             char p[16];
             snprintf(p, sizeof p, "%d", lag[i].partition);
             const char *l[2] = {lag[i].topic, p};
-            if (lag[i].lag >= 0 && (s = metrics_series_get(d->m.lag, l, NULL))) metrics_gauge_set(s, (double)lag[i].lag);
+            if (lag[i].lag >= 0 && (s = metrics_series_get(d->m.lag, l, NULL)))
+                metrics_gauge_set(s, (double)lag[i].lag);
         }
     }
     double secs = (double)uv_timer_get_repeat(t) / 1000.0;
@@ -221,8 +277,11 @@ static void on_status_timer(uv_timer_t *t) {
     d->events_at_last_status = kc.messages_consumed;
     char status[256];
     snprintf(status, sizeof status, "%s; ROME %s; %zu partition(s); %.1f events/s; redis %s%s",
-             d->stopping ? "stopping" : daemon_ready(d) ? "running" : "starting", d->engine ? d->engine->version : "none",
-             kc.assigned_partitions, rate, store_redis_is_available(d->store) ? "up" : "DOWN",
+             d->stopping       ? "stopping"
+             : daemon_ready(d) ? "running"
+                               : "starting",
+             d->engine ? d->engine->version : "none", kc.assigned_partitions, rate,
+             store_redis_is_available(d->store) ? "up" : "DOWN",
              d->kafka && kafka_io_paused(d->kafka) ? "; consumption paused" : "");
     service_notify_status(&d->notify, status, NULL);
 }
@@ -285,10 +344,13 @@ void daemon_stop(px_daemon *d, int exit_code) {
     if (d->stopping) return;
     d->stopping = true;
     d->exit_code = exit_code;
-    service_notify_stopping(&d->notify, "stopping: finishing the open batch, leaving the consumer group", NULL);
+    service_notify_stopping(&d->notify,
+                            "stopping: finishing the open batch, leaving the consumer group", NULL);
     daemon_readiness_changed(d);
-    if (d->kafka) kafka_io_close(d->kafka); /* on_kafka_closed continues */
-    else close_rest(d);
+    if (d->kafka)
+        kafka_io_close(d->kafka); /* on_kafka_closed continues */
+    else
+        close_rest(d);
 }
 
 int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, px_error *err) {
@@ -306,15 +368,19 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     if (register_metrics(d, err) || service_notify_init(&d->notify, err)) return -1;
 
     if (cfg->kafka_embedded) {
-        const char *topics[4] = {cfg->topic_profile, cfg->topic_skills, cfg->topic_suggestions, cfg->topic_dlq};
-        if (!(d->embedded = kafka_embedded_start(cfg->embedded_brokers, topics, 4, cfg->embedded_partitions, err))) return -1;
+        const char *topics[4] = {cfg->topic_profile, cfg->topic_skills, cfg->topic_suggestions,
+                                 cfg->topic_dlq};
+        if (!(d->embedded = kafka_embedded_start(cfg->embedded_brokers, topics, 4,
+                                                 cfg->embedded_partitions, err)))
+            return -1;
         d->bootstrap = strdup(kafka_embedded_bootstraps(d->embedded));
         /* Other clients (passerelle send/tail, kcat, kafkajs) connect here. */
         printf("embedded Kafka broker: bootstrap.servers=%s\n", d->bootstrap);
         fflush(stdout);
     } else {
         for (size_t i = 0; i < cfg->n_kafka; i++)
-            if (!strcmp(cfg->kafka[i].name, "bootstrap.servers")) d->bootstrap = strdup(cfg->kafka[i].value);
+            if (!strcmp(cfg->kafka[i].name, "bootstrap.servers"))
+                d->bootstrap = strdup(cfg->kafka[i].value);
         if (!d->bootstrap) d->bootstrap = strdup("(librdkafka default)");
     }
     if (!d->bootstrap) return px_error_set(err, PX_ENOMEM, "out of memory");
@@ -326,30 +392,36 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     so.command_timeout_ms = cfg->command_timeout_ms;
     so.backoff_initial_ms = cfg->backoff_initial_ms;
     so.backoff_max_ms = cfg->backoff_max_ms;
-    so.max_batch = cfg->batch_size; /* one MGET / MULTI per batch, whatever its size */
+    so.max_batch = cfg->batch_size;         /* one MGET / MULTI per batch, whatever its size */
     so.index_prefix = cfg->rome_key_prefix; /* NULL: the endpoint prefix */
     store_redis_callbacks scb = {on_store_status, daemon_index_on_published};
     if (!(d->store = store_redis_open(loop, &so, &scb, d, err))) return -1;
 
     if (cfg->http_enabled) {
         http_server_options ho = {.host = cfg->http_address, .port = cfg->http_port};
-        if (!(d->http = http_server_start(loop, &ho, d->m.registry, on_readiness, d, err))) return -1;
+        if (!(d->http = http_server_start(loop, &ho, d->m.registry, on_readiness, d, err)))
+            return -1;
         PX_LOG_INFOF(log, "metrics and health listening", PX_LOG_STR("address", cfg->http_address),
                      PX_LOG_INT("port", http_server_port(d->http)));
     }
 
     uint64_t wd = service_notify_watchdog_usec(&d->notify);
-    if (wd) uv_timer_start(&d->watchdog, on_watchdog, 0, wd / 1000 ? wd / 1000 : 1); /* wd is already half the timeout */
+    if (wd)
+        uv_timer_start(&d->watchdog, on_watchdog, 0,
+                       wd / 1000 ? wd / 1000 : 1); /* wd is already half the timeout */
     uv_timer_start(&d->status, on_status_timer, 5000, 5000);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
-    PX_LOG_INFOF(log, "starting", PX_LOG_STR("group", cfg->group_id), PX_LOG_BOOL("embedded_kafka", cfg->kafka_embedded));
+    PX_LOG_INFOF(log, "starting", PX_LOG_STR("group", cfg->group_id),
+                 PX_LOG_BOOL("embedded_kafka", cfg->kafka_embedded));
     return 0;
 }
 
 void daemon_free(px_daemon *d) {
-    if (d->n_flights) PX_LOG_WARNF(d->log, "outputs without delivery report at exit; their inputs will be consumed again",
-                                   PX_LOG_UINT("outputs", d->n_flights));
+    if (d->n_flights)
+        PX_LOG_WARNF(d->log,
+                     "outputs without delivery report at exit; their inputs will be consumed again",
+                     PX_LOG_UINT("outputs", d->n_flights));
     daemon_pipeline_free_flights(d);
     daemon_engine_free(d->engine);
     daemon_engine_free(d->next_engine);

@@ -14,27 +14,27 @@ typedef struct batch_item {
     const kafka_io_msg *msg;
     bool decoded;
     event ev;
-    int user;                   /* index in batch users, or -1 */
-    int reason;                 /* event_reason when the message is dead-lettered, else EVENT_OK */
+    int user;   /* index in batch users, or -1 */
+    int reason; /* event_reason when the message is dead-lettered, else EVENT_OK */
     char why[PX_ERROR_MSG_MAX];
 } batch_item;
 
 typedef struct batch_user {
-    const char *user_id;        /* points into the first event of this user */
+    const char *user_id; /* points into the first event of this user */
     user_state state;
-    bool loaded;                /* state decoded (or absent) */
-    bool corrupt;               /* stored state unreadable: its events are dead-lettered */
-    bool dirty;                 /* state must be written */
-    bool erased;                /* state must be deleted */
+    bool loaded;  /* state decoded (or absent) */
+    bool corrupt; /* stored state unreadable: its events are dead-lettered */
+    bool dirty;   /* state must be written */
+    bool erased;  /* state must be deleted */
 } batch_user;
 
 /* An output to produce once the states are written. */
 typedef struct batch_output {
-    size_t item;                /* message it answers */
+    size_t item; /* message it answers */
     const char *topic;
-    char *value;                /* NULL = tombstone */
+    char *value; /* NULL = tombstone */
     size_t value_len;
-    const char *type;           /* for metrics */
+    const char *type; /* for metrics */
 } batch_output;
 
 /* A produced output waiting for its delivery report. Owns a copy of what it produced so that a
@@ -51,12 +51,12 @@ typedef struct flight {
 
 /* The consumed message behind one or more flights: its offset is stored when all are delivered. */
 typedef struct flight_msg {
-    const char *topic;          /* kafka_io's topic string, valid for its life */
+    const char *topic; /* kafka_io's topic string, valid for its life */
     int32_t partition;
     int64_t offset;
     int64_t timestamp_ms;
-    unsigned remaining;         /* flights not yet reported */
-    bool failed;                /* one was not delivered: the offset must not be stored */
+    unsigned remaining; /* flights not yet reported */
+    bool failed;        /* one was not delivered: the offset must not be stored */
 } flight_msg;
 
 static void flight_link(px_daemon *d, flight *f) {
@@ -68,20 +68,22 @@ static void flight_link(px_daemon *d, flight *f) {
 }
 
 static void flight_unlink(px_daemon *d, flight *f) {
-    if (f->prev) f->prev->next = f->next;
-    else d->flights = f->next;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        d->flights = f->next;
     if (f->next) f->next->prev = f->prev;
     d->n_flights--;
 }
 
-#define RETRY_FIRST_MS 100u    /* first pause after a batch was given back */
-#define RETRY_MAX_MS 10000u    /* longest pause */
+#define RETRY_FIRST_MS 100u   /* first pause after a batch was given back */
+#define RETRY_MAX_MS   10000u /* longest pause */
 
 struct daemon_batch {
     px_daemon *d;
-    const kafka_io_batch *kb;   /* valid until released or retried */
-    size_t n_msgs;              /* kb->count, kept for after the release */
-    daemon_engine *engine;      /* pinned for the whole batch */
+    const kafka_io_batch *kb; /* valid until released or retried */
+    size_t n_msgs;            /* kb->count, kept for after the release */
+    daemon_engine *engine;    /* pinned for the whole batch */
     batch_item *items;
     batch_user *users;
     size_t n_users;
@@ -122,11 +124,10 @@ static void on_unknown_key(const event_unknown_key *key, void *opaque) {
     if (i == d->n_unknown_keys && i < DAEMON_UNKNOWN_KEYS_MAX) {
         snprintf(d->unknown_keys[i], sizeof d->unknown_keys[i], "%s", key->field);
         d->n_unknown_keys++;
-        PX_LOG_WARNF(d->log, "unknown key in an input event, ignored",
-                     PX_LOG_STR("topic", at->msg->topic),
-                     PX_LOG_INT("partition", at->msg->partition),
-                     PX_LOG_INT("offset", at->msg->offset), PX_LOG_STR("key", key->path),
-                     PX_LOG_STR("did_you_mean", key->suggestion));
+        PX_LOG_WARNF(
+            d->log, "unknown key in an input event, ignored", PX_LOG_STR("topic", at->msg->topic),
+            PX_LOG_INT("partition", at->msg->partition), PX_LOG_INT("offset", at->msg->offset),
+            PX_LOG_STR("key", key->path), PX_LOG_STR("did_you_mean", key->suggestion));
     } else if (i == DAEMON_UNKNOWN_KEYS_MAX && !d->unknown_keys_overflowed) {
         d->unknown_keys_overflowed = true;
         PX_LOG_WARNF(d->log, "too many distinct unknown keys, further ones count as key=other",
@@ -151,8 +152,8 @@ static void batch_free(daemon_batch *b) {
  * Redis is back. Used for every failure that is not the events' fault. */
 static void batch_abort(daemon_batch *b, const char *why) {
     px_daemon *d = b->d;
-    PX_LOG_WARNF(d->log, "batch given back to Kafka, will be consumed again", PX_LOG_STR("reason", why),
-                 PX_LOG_UINT("messages", b->n_msgs));
+    PX_LOG_WARNF(d->log, "batch given back to Kafka, will be consumed again",
+                 PX_LOG_STR("reason", why), PX_LOG_UINT("messages", b->n_msgs));
     metrics_series *s = series0(d->m.batches_retried);
     if (s) metrics_counter_inc(s);
     const kafka_io_batch *kb = b->kb;
@@ -165,13 +166,15 @@ static void batch_abort(daemon_batch *b, const char *why) {
     kafka_io_pause(d->kafka);
     d->retry_delay_ms = d->retry_delay_ms ? d->retry_delay_ms * 2 : RETRY_FIRST_MS;
     if (d->retry_delay_ms > RETRY_MAX_MS) d->retry_delay_ms = RETRY_MAX_MS;
-    if (store_redis_is_available(d->store)) uv_timer_start(&d->retry, daemon_pipeline_on_retry, d->retry_delay_ms, 0);
+    if (store_redis_is_available(d->store))
+        uv_timer_start(&d->retry, daemon_pipeline_on_retry, d->retry_delay_ms, 0);
     daemon_index_swap_if_pending(d);
 }
 
 void daemon_pipeline_on_retry(uv_timer_t *t) {
     px_daemon *d = t->data;
-    if (d->kafka && !d->stopping && store_redis_is_available(d->store) && kafka_io_paused(d->kafka)) {
+    if (d->kafka && !d->stopping && store_redis_is_available(d->store) &&
+        kafka_io_paused(d->kafka)) {
         PX_LOG_INFOF(d->log, "consumption resumed", PX_LOG_UINT("after_ms", d->retry_delay_ms));
         kafka_io_resume(d->kafka);
     }
@@ -184,7 +187,8 @@ void daemon_pipeline_pause(px_daemon *d, const char *why) {
     }
 }
 
-static int add_output(daemon_batch *b, size_t item, const char *topic, const char *type, msgpack_sbuffer *sb) {
+static int add_output(daemon_batch *b, size_t item, const char *topic, const char *type,
+                      msgpack_sbuffer *sb) {
     if (b->n_outputs == b->cap_outputs) {
         size_t cap = b->cap_outputs ? b->cap_outputs * 2 : 16;
         batch_output *o = realloc(b->outputs, cap * sizeof *o);
@@ -233,8 +237,9 @@ static int emit_dead_letter(daemon_batch *b, size_t i) {
         return -1;
     }
     count(d->m.dead_lettered, it->msg->topic, event_reason_name(it->reason));
-    PX_LOG_INFOF(d->log, "event dead-lettered", PX_LOG_STR("topic", it->msg->topic), PX_LOG_INT("partition", it->msg->partition),
-                 PX_LOG_INT("offset", it->msg->offset), PX_LOG_STR("reason", event_reason_name(it->reason)),
+    PX_LOG_INFOF(d->log, "event dead-lettered", PX_LOG_STR("topic", it->msg->topic),
+                 PX_LOG_INT("partition", it->msg->partition), PX_LOG_INT("offset", it->msg->offset),
+                 PX_LOG_STR("reason", event_reason_name(it->reason)),
                  PX_LOG_STR("detail", it->why));
     msgpack_sbuffer_destroy(&sb);
     return 0;
@@ -251,7 +256,8 @@ static int emit_suggestions(daemon_batch *b, size_t i, bool skills, bool jobs) {
         char id[SUGGESTION_ID_LEN + 1];
         suggestion_id_compute(ev->event_id, types[t], b->engine->version, id);
         /* The output's own event_id is its suggestion_id: deterministic, unique per answer. */
-        suggestion_envelope env = {id, ev->user_id, daemon_now_ms(), ev->event_id, b->engine->version};
+        suggestion_envelope env = {id, ev->user_id, daemon_now_ms(), ev->event_id,
+                                   b->engine->version};
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
@@ -276,9 +282,9 @@ static int apply_event(daemon_batch *b, size_t i, px_error *err) {
     px_daemon *d = b->d;
     batch_item *it = &b->items[i];
     batch_user *u = &b->users[it->user];
-    const user_rules rules = {b->engine->matcher, b->engine->scratch, b->engine->version,
-                              d->cfg->idempotency_window, MATCHER_MAX_DECISIONS,
-                              d->next_engine || d->index_fetching};
+    const user_rules rules = {b->engine->matcher,    b->engine->scratch,
+                              b->engine->version,    d->cfg->idempotency_window,
+                              MATCHER_MAX_DECISIONS, d->next_engine || d->index_fetching};
     user_outcome out;
     uint64_t t0 = uv_hrtime();
     int rc = user_rules_apply(&rules, &u->state, u->corrupt, &it->ev, &b->result, &out, err);
@@ -322,7 +328,8 @@ static void produce_outputs(daemon_batch *b) {
         batch_output *out = &b->outputs[o];
         const kafka_io_msg *m = b->items[out->item].msg;
         if (!fm[out->item] && (fm[out->item] = calloc(1, sizeof **fm)))
-            *fm[out->item] = (flight_msg){m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
+            *fm[out->item] =
+                (flight_msg){m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
         fl[o] = calloc(1, sizeof **fl);
         ok = fm[out->item] && fl[o] && (fl[o]->key = malloc(m->key_len + 1));
         if (!ok) break;
@@ -350,8 +357,8 @@ static void produce_outputs(daemon_batch *b) {
         f->value_len = b->outputs[o].value_len;
         b->outputs[o].value = NULL;
         flight_link(d, f);
-        if (kafka_io_produce(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len, daemon_pipeline_on_delivery, f,
-                             &err)) {
+        if (kafka_io_produce(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len,
+                             daemon_pipeline_on_delivery, f, &err)) {
             /* Refused outright (fatal state or closing): the delivery path marks the message as not
              * done, so its offset is never stored and the event is consumed again. */
             daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
@@ -359,7 +366,9 @@ static void produce_outputs(daemon_batch *b) {
     }
     /* A message with no output is done at once (a rematch of a person with no profile). */
     for (size_t i = 0; i < n; i++)
-        if (!fm[i]) kafka_io_store_offset(d->kafka, b->items[i].msg->topic, b->items[i].msg->partition, b->items[i].msg->offset);
+        if (!fm[i])
+            kafka_io_store_offset(d->kafka, b->items[i].msg->topic, b->items[i].msg->partition,
+                                  b->items[i].msg->offset);
     free(fm);
     free(fl);
     const kafka_io_batch *kb = b->kb;
@@ -459,8 +468,8 @@ static void on_states(store_redis *s, const px_error *err, const store_redis_byt
                 return;
             }
             bu->corrupt = true;
-            PX_LOG_ERRF(d->log, "stored user state is unreadable; its events go to the DLQ", PX_LOG_USER(bu->user_id),
-                        PX_LOG_STR("error", derr.msg));
+            PX_LOG_ERRF(d->log, "stored user state is unreadable; its events go to the DLQ",
+                        PX_LOG_USER(bu->user_id), PX_LOG_STR("error", derr.msg));
         }
     }
     process(b);
@@ -539,8 +548,8 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
     if (rc) batch_abort(b, err.code ? err.msg : "out of memory");
 }
 
-void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
-                                 void *opaque) {
+void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition,
+                                 int64_t offset, void *msg_opaque, void *opaque) {
     (void)partition;
     (void)offset;
     (void)opaque;
@@ -553,14 +562,14 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
         /* Without transactions the output is produced again (never dropped); with them, the
          * transaction aborts and kafka_io consumes the batch again, which re-creates it. */
         if (!d->cfg->transactional_id && !d->stopping &&
-            kafka_io_produce(io, f->topic, f->key, f->key_len, f->value, f->value_len, daemon_pipeline_on_delivery, f,
-                             &again) == 0) {
-            PX_LOG_WARNF(d->log, "output delivery failed, producing it again", PX_LOG_STR("topic", f->topic),
-                         PX_LOG_STR("error", err->msg));
+            kafka_io_produce(io, f->topic, f->key, f->key_len, f->value, f->value_len,
+                             daemon_pipeline_on_delivery, f, &again) == 0) {
+            PX_LOG_WARNF(d->log, "output delivery failed, producing it again",
+                         PX_LOG_STR("topic", f->topic), PX_LOG_STR("error", err->msg));
             return;
         }
-        PX_LOG_ERRF(d->log, "output not delivered; its input will be consumed again", PX_LOG_STR("topic", f->topic),
-                    PX_LOG_STR("error", err->msg));
+        PX_LOG_ERRF(d->log, "output not delivered; its input will be consumed again",
+                    PX_LOG_STR("topic", f->topic), PX_LOG_STR("error", err->msg));
         f->msg->failed = true;
     } else {
         count(d->m.produced, f->topic, f->type);
@@ -570,7 +579,8 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
             kafka_io_store_offset(io, f->msg->topic, f->msg->partition, f->msg->offset);
             metrics_series *s = series0(d->m.e2e_seconds);
             if (s && f->msg->timestamp_ms > 0)
-                metrics_histogram_observe(s, (double)(daemon_now_ms() - f->msg->timestamp_ms) / 1e3);
+                metrics_histogram_observe(s,
+                                          (double)(daemon_now_ms() - f->msg->timestamp_ms) / 1e3);
         }
         free(f->msg);
     }

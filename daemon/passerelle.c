@@ -13,13 +13,19 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"rome", cli_rome_main, "inspect, build and publish the ROME 4.0 index (info, build, show, contexts, publish)"},
+    {"rome", cli_rome_main,
+     "inspect, build and publish the ROME 4.0 index (info, build, show, contexts, publish)"},
     {"match", cli_match_main, "match profiles (JSON Lines) to competences and occupations"},
-    {"explain", cli_explain_main, "render suggestion events (JSON Lines) readably, with ROME labels"},
-    {"send", cli_send_main, "produce events given as JSON Lines to a Kafka topic (msgpack, keyed by user_id)"},
-    {"tail", cli_tail_main, "print a Kafka topic's messages (suggestions, DLQ records…) as JSON Lines"},
-    {"replay", cli_replay_main, "re-send dead-letter records' original bytes to their source topic after a fix"},
-    {"rematch", cli_rematch_main, "ask the daemons to match every stored profile again (after rome publish)"},
+    {"explain", cli_explain_main,
+     "render suggestion events (JSON Lines) readably, with ROME labels"},
+    {"send", cli_send_main,
+     "produce events given as JSON Lines to a Kafka topic (msgpack, keyed by user_id)"},
+    {"tail", cli_tail_main,
+     "print a Kafka topic's messages (suggestions, DLQ records…) as JSON Lines"},
+    {"replay", cli_replay_main,
+     "re-send dead-letter records' original bytes to their source topic after a fix"},
+    {"rematch", cli_rematch_main,
+     "ask the daemons to match every stored profile again (after rome publish)"},
 };
 
 static void usage(FILE *out) {

@@ -15,16 +15,19 @@
 #include "kafka_io.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: passerelled --config FILE     run the daemon\n"
-            "       passerelled --check-config FILE\n"
-            "                                     validate FILE and print the effective configuration\n"
-            "       passerelled --help | --version\n"
-            "\n"
-            "With `bootstrap.servers = embedded` in [kafka], a Kafka broker (librdkafka's mock cluster)\n"
-            "runs inside the daemon; its address is printed on stdout for other clients.\n"
-            "Signals: SIGTERM/SIGINT finish the open batch, commit, leave the group and exit 0.\n"
-            "Exit status: 0 clean shutdown, 1 fatal error (bad configuration, fatal Kafka error), 2 usage.\n");
+    fprintf(
+        out,
+        "usage: passerelled --config FILE     run the daemon\n"
+        "       passerelled --check-config FILE\n"
+        "                                     validate FILE and print the effective configuration\n"
+        "       passerelled --help | --version\n"
+        "\n"
+        "With `bootstrap.servers = embedded` in [kafka], a Kafka broker (librdkafka's mock "
+        "cluster)\n"
+        "runs inside the daemon; its address is printed on stdout for other clients.\n"
+        "Signals: SIGTERM/SIGINT finish the open batch, commit, leave the group and exit 0.\n"
+        "Exit status: 0 clean shutdown, 1 fatal error (bad configuration, fatal Kafka error), 2 "
+        "usage.\n");
 }
 
 /* Validates a configuration as far as it can be without the network, with the daemon's own
@@ -67,7 +70,8 @@ static int run(const char *path) {
         fprintf(stderr, "passerelled: %s\n", err.msg);
         return 1;
     }
-    px_log *log = px_log_new(STDERR_FILENO, cfg->log_level, (uint64_t)time(NULL) ^ (uint64_t)getpid(), &err);
+    px_log *log =
+        px_log_new(STDERR_FILENO, cfg->log_level, (uint64_t)time(NULL) ^ (uint64_t)getpid(), &err);
     if (!log) {
         fprintf(stderr, "passerelled: %s\n", err.msg);
         config_free(cfg);
@@ -95,8 +99,10 @@ int main(int argc, char **argv) {
      * error to handle (EPIPE), not a signal that kills the process. */
     signal(SIGPIPE, SIG_IGN);
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check-config", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *check_path = NULL;

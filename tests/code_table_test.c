@@ -27,7 +27,8 @@ static void test_dense_run_and_neighbours(void **state) {
     enum { N = 5000 };
     entity *v = calloc(N, sizeof *v);
     assert_non_null(v);
-    for (uint32_t k = 0; k < N; k++) v[k].code = 100000 + k;   /* like ROME's item codes: a dense run */
+    for (uint32_t k = 0; k < N; k++)
+        v[k].code = 100000 + k; /* like ROME's item codes: a dense run */
     code_table *t = code_table_build(v, N, sizeof *v, NULL);
     assert_non_null(t);
     check_all(v, N, t);
@@ -43,7 +44,7 @@ static void test_sparse_codes_and_extremes(void **state) {
     (void)state;
     enum { N = 1000 };
     entity v[N];
-    for (uint32_t k = 0; k < N; k++) v[k].code = k * 65536u + 7;   /* equal low bits everywhere */
+    for (uint32_t k = 0; k < N; k++) v[k].code = k * 65536u + 7; /* equal low bits everywhere */
     v[0].code = 0;
     v[N - 1].code = UINT32_MAX - 1;
     code_table *t = code_table_build(v, N, sizeof v[0], NULL);

@@ -20,30 +20,36 @@ static msgpack_sbuffer to_msgpack(const char *json) {
     msgpack_json_limits l = msgpack_json_limits_default();
     l.max_bytes = 1 << 22;
     px_error err;
-    if (msgpack_json_text_to_msgpack(json, strlen(json), &sb, &l, &err)) fail_msg("test JSON refused: %s", err.msg);
+    if (msgpack_json_text_to_msgpack(json, strlen(json), &sb, &l, &err))
+        fail_msg("test JSON refused: %s", err.msg);
     return sb;
 }
 
-static int decode_json(const char *json, const char *key, const event_limits *limits, event *ev, px_error *err) {
+static int decode_json(const char *json, const char *key, const event_limits *limits, event *ev,
+                       px_error *err) {
     msgpack_sbuffer sb = to_msgpack(json);
     int rc = event_decode(sb.data, sb.size, key, key ? strlen(key) : 0, limits, ev, err);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
-#define ENVELOPE(type) "\"v\":1,\"type\":\"" type "\",\"event_id\":\"e-1\",\"user_id\":\"alice\",\"ts\":1764393600000"
+#define ENVELOPE(type)                                                                             \
+    "\"v\":1,\"type\":\"" type "\",\"event_id\":\"e-1\",\"user_id\":\"alice\","                    \
+    "\"ts\":1764393600000"
 
 static void test_profile_upserted_round_trip(void **state) {
     (void)state;
     event ev;
     px_error err;
-    int rc = decode_json("{" ENVELOPE("profile.upserted") ",\"experiences\":["
-                         "{\"appellation\":38720,\"months\":24,\"end_year\":2021},"
-                         "{\"rome\":\"D1505\",\"extra\":true},"
-                         "{\"title\":\"aide-soignante\",\"months\":0}],"
-                         "\"avoid\":[12345,\"no_weekend\"],\"domains\":[\"J\",\"M18\"],\"exclude_domains\":[\"N\"],"
-                         "\"future_field\":{\"anything\":[1,2,3]}}",
-                         "alice", NULL, &ev, &err);
+    int rc = decode_json(
+        "{" ENVELOPE("profile.upserted") ",\"experiences\":["
+                                         "{\"appellation\":38720,\"months\":24,\"end_year\":2021},"
+                                         "{\"rome\":\"D1505\",\"extra\":true},"
+                                         "{\"title\":\"aide-soignante\",\"months\":0}],"
+                                         "\"avoid\":[12345,\"no_weekend\"],\"domains\":[\"J\","
+                                         "\"M18\"],\"exclude_domains\":[\"N\"],"
+                                         "\"future_field\":{\"anything\":[1,2,3]}}",
+        "alice", NULL, &ev, &err);
     assert_int_equal(rc, 0);
     assert_int_equal(ev.type, EVENT_PROFILE_UPSERTED);
     assert_string_equal(ev.event_id, "e-1");
@@ -73,18 +79,18 @@ static void test_profile_upserted_round_trip(void **state) {
     assert_int_equal(p->exclude_domains.n, 1);
     assert_string_equal(p->exclude_domains.v[0], "N");
     assert_int_equal(p->confirmed.n + p->rejected.n + p->added.n, 0);
-    assert_false(p->include_regulated);   /* default when absent */
-    assert_int_equal(p->as_of_year, 0);   /* the daemon sets it from ts, not the decoder */
+    assert_false(p->include_regulated); /* default when absent */
+    assert_int_equal(p->as_of_year, 0); /* the daemon sets it from ts, not the decoder */
     event_free(&ev);
 
     rc = decode_json("{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"J1501\"}],"
-                     "\"include_regulated\":true}",
+                                                      "\"include_regulated\":true}",
                      "alice", NULL, &ev, &err);
     assert_int_equal(rc, 0);
     assert_true(ev.profile.include_regulated);
     event_free(&ev);
     rc = decode_json("{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"J1501\"}],"
-                     "\"include_regulated\":1}",
+                                                      "\"include_regulated\":1}",
                      "alice", NULL, &ev, &err);
     assert_int_equal(rc, -1);
     assert_int_equal(err.reason, EVENT_ERR_WRONG_TYPE);
@@ -99,16 +105,16 @@ static void test_ts_year(void **state) {
         int32_t year;
     } cases[] = {
         {0, 1970},
-        {31535999999LL, 1970},           /* 1970-12-31T23:59:59.999Z */
-        {31536000000LL, 1971},           /* 1971-01-01T00:00:00Z */
-        {951782400000LL, 2000},          /* 2000-02-29 (a leap day of a century year) */
-        {978307199999LL, 2000},          /* 2000-12-31T23:59:59.999Z */
+        {31535999999LL, 1970},  /* 1970-12-31T23:59:59.999Z */
+        {31536000000LL, 1971},  /* 1971-01-01T00:00:00Z */
+        {951782400000LL, 2000}, /* 2000-02-29 (a leap day of a century year) */
+        {978307199999LL, 2000}, /* 2000-12-31T23:59:59.999Z */
         {978307200000LL, 2001},
-        {1764393600000LL, 2025},         /* 2025-11-29 */
-        {1767225599999LL, 2025},         /* 2025-12-31T23:59:59.999Z */
+        {1764393600000LL, 2025}, /* 2025-11-29 */
+        {1767225599999LL, 2025}, /* 2025-12-31T23:59:59.999Z */
         {1767225600000LL, 2026},
-        {4102444800000LL, 2100},         /* 2100-01-01 (2100 is not leap) */
-        {4107542400000LL, 2100},         /* 2100-03-01 */
+        {4102444800000LL, 2100}, /* 2100-01-01 (2100 is not leap) */
+        {4107542400000LL, 2100}, /* 2100-03-01 */
         {-1, 1969},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -129,9 +135,11 @@ static void test_skills_confirmed_and_erased(void **state) {
     (void)state;
     event ev;
     px_error err;
-    assert_int_equal(decode_json("{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1,2],\"rejected\":[3],\"added\":[]}",
-                                 "alice", NULL, &ev, &err),
-                     0);
+    assert_int_equal(
+        decode_json(
+            "{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1,2],\"rejected\":[3],\"added\":[]}",
+            "alice", NULL, &ev, &err),
+        0);
     assert_int_equal(ev.type, EVENT_SKILLS_CONFIRMED);
     assert_int_equal(ev.profile.confirmed.n, 2);
     assert_int_equal(ev.profile.confirmed.v[1], 2);
@@ -142,40 +150,48 @@ static void test_skills_confirmed_and_erased(void **state) {
     event_free(&ev);
 
     /* Only one list is enough. */
-    assert_int_equal(decode_json("{" ENVELOPE("skills.confirmed") ",\"added\":[7]}", "alice", NULL, &ev, &err), 0);
+    assert_int_equal(
+        decode_json("{" ENVELOPE("skills.confirmed") ",\"added\":[7]}", "alice", NULL, &ev, &err),
+        0);
     assert_int_equal(ev.profile.added.v[0], 7);
     event_free(&ev);
 
     /* profile.erased ignores profile fields (they are unknown keys for it). */
-    assert_int_equal(decode_json("{" ENVELOPE("profile.erased") ",\"experiences\":\"ignored\"}", "alice", NULL, &ev, &err), 0);
+    assert_int_equal(decode_json("{" ENVELOPE("profile.erased") ",\"experiences\":\"ignored\"}",
+                                 "alice", NULL, &ev, &err),
+                     0);
     assert_int_equal(ev.type, EVENT_PROFILE_ERASED);
     assert_int_equal(ev.profile.n_experiences, 0);
     event_free(&ev);
 
     /* profile.rematch carries the version it targets, which it needs. */
-    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") ",\"rome_version\":\"4.0-61\"}", "alice", NULL,
-                                 &ev, &err),
+    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") ",\"rome_version\":\"4.0-61\"}",
+                                 "alice", NULL, &ev, &err),
                      0);
     assert_int_equal(ev.type, EVENT_PROFILE_REMATCH);
     assert_string_equal(ev.rome_version, "4.0-61");
     event_free(&ev);
-    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") "}", "alice", NULL, &ev, &err), -1);
-    assert_int_equal(err.reason, EVENT_ERR_MISSING_FIELD);
-    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") ",\"rome_version\":\"123456789012345678901234567890123\"}",
-                                 "alice", NULL, &ev, &err),
+    assert_int_equal(decode_json("{" ENVELOPE("profile.rematch") "}", "alice", NULL, &ev, &err),
                      -1);
+    assert_int_equal(err.reason, EVENT_ERR_MISSING_FIELD);
+    assert_int_equal(
+        decode_json(
+            "{" ENVELOPE(
+                "profile.rematch") ",\"rome_version\":\"123456789012345678901234567890123\"}",
+            "alice", NULL, &ev, &err),
+        -1);
     assert_int_equal(err.reason, EVENT_ERR_OVER_LIMIT);
 }
 
 /* --- refusals ------------------------------------------------------------------------------ */
 
 typedef struct bad_case {
-    const char *json;        /* NULL: use raw */
-    const char *raw;         /* raw msgpack bytes */
+    const char *json; /* NULL: use raw */
+    const char *raw;  /* raw msgpack bytes */
     size_t raw_len;
     const char *key;
     int reason;
-    const char *msg_part;    /* must appear in err.msg */
+    const char *msg_part; /* must appear in err.msg */
 } bad_case;
 
 static void expect_refusal(const bad_case *c) {
@@ -189,8 +205,9 @@ static void expect_refusal(const bad_case *c) {
         rc = event_decode(c->raw, c->raw_len, c->key, c->key ? strlen(c->key) : 0, NULL, &ev, &err);
     }
     if (rc != -1 || err.reason != c->reason || !strstr(err.msg, c->msg_part))
-        fail_msg("case %s: rc %d, reason %s (%d), message \"%s\"; expected %s containing \"%s\"", c->json ? c->json : "(raw)", rc,
-                 event_reason_name(err.reason), err.reason, err.msg, event_reason_name(c->reason), c->msg_part);
+        fail_msg("case %s: rc %d, reason %s (%d), message \"%s\"; expected %s containing \"%s\"",
+                 c->json ? c->json : "(raw)", rc, event_reason_name(err.reason), err.reason,
+                 err.msg, event_reason_name(c->reason), c->msg_part);
     assert_null(ev.event_id);
     assert_null(ev.user_id);
     assert_int_equal(ev.profile.n_experiences, 0);
@@ -199,67 +216,89 @@ static void expect_refusal(const bad_case *c) {
 static void test_refusals(void **state) {
     (void)state;
     static const char trailing[] = "\x81\xa1v\x01\xc0";
-    static const char truncated[] = "\x81\xa1v\xa5" "ab";
+    static const char truncated[] = "\x81\xa1v\xa5"
+                                    "ab";
     static const char overdeclared[] = "\xdd\x7f\xff\xff\xff";
     const bad_case cases[] = {
         {NULL, "\xc1", 1, "alice", EVENT_ERR_BAD_MSGPACK, "0xc1"},
-        {NULL, truncated, sizeof truncated - 1, "alice", EVENT_ERR_BAD_MSGPACK, "declares 5 bytes but only 2 remain"},
-        {NULL, overdeclared, sizeof overdeclared - 1, "alice", EVENT_ERR_BAD_MSGPACK, "declares 2147483647 elements"},
+        {NULL, truncated, sizeof truncated - 1, "alice", EVENT_ERR_BAD_MSGPACK,
+         "declares 5 bytes but only 2 remain"},
+        {NULL, overdeclared, sizeof overdeclared - 1, "alice", EVENT_ERR_BAD_MSGPACK,
+         "declares 2147483647 elements"},
         {NULL, "", 0, "alice", EVENT_ERR_BAD_MSGPACK, "empty"},
-        {NULL, trailing, sizeof trailing - 1, "alice", EVENT_ERR_TRAILING_BYTES, "1 trailing bytes"},
+        {NULL, trailing, sizeof trailing - 1, "alice", EVENT_ERR_TRAILING_BYTES,
+         "1 trailing bytes"},
         {"[1,2]", NULL, 0, "alice", EVENT_ERR_NOT_A_MAP, "expected a map, got array"},
-        {"{\"v\":1,\"type\":\"profile.erased\",\"user_id\":\"alice\",\"ts\":1}", NULL, 0, "alice", EVENT_ERR_MISSING_FIELD,
-         "event_id: required field is missing"},
-        {"{\"v\":\"1\",\"type\":\"profile.erased\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":1}", NULL, 0, "alice",
-         EVENT_ERR_WRONG_TYPE, "v: expected an integer, got string"},
-        {"{\"v\":2,\"type\":\"profile.erased\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":1}", NULL, 0, "alice",
-         EVENT_ERR_UNKNOWN_VERSION, "v: version 2 is not supported"},
-        {"{\"v\":1,\"type\":\"profile.deleted\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":1}", NULL, 0, "alice",
-         EVENT_ERR_UNKNOWN_TYPE, "\"profile.deleted\""},
-        {"{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"\",\"user_id\":\"alice\",\"ts\":1}", NULL, 0, "alice",
-         EVENT_ERR_EMPTY_VALUE, "event_id: must not be empty"},
-        {"{" ENVELOPE("profile.erased") "}", NULL, 0, "bob", EVENT_ERR_KEY_MISMATCH, "differs from user_id"},
+        {"{\"v\":1,\"type\":\"profile.erased\",\"user_id\":\"alice\",\"ts\":1}", NULL, 0, "alice",
+         EVENT_ERR_MISSING_FIELD, "event_id: required field is missing"},
+        {"{\"v\":\"1\",\"type\":\"profile.erased\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":"
+         "1}",
+         NULL, 0, "alice", EVENT_ERR_WRONG_TYPE, "v: expected an integer, got string"},
+        {"{\"v\":2,\"type\":\"profile.erased\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":1}",
+         NULL, 0, "alice", EVENT_ERR_UNKNOWN_VERSION, "v: version 2 is not supported"},
+        {"{\"v\":1,\"type\":\"profile.deleted\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":1}",
+         NULL, 0, "alice", EVENT_ERR_UNKNOWN_TYPE, "\"profile.deleted\""},
+        {"{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"\",\"user_id\":\"alice\",\"ts\":1}",
+         NULL, 0, "alice", EVENT_ERR_EMPTY_VALUE, "event_id: must not be empty"},
+        {"{" ENVELOPE("profile.erased") "}", NULL, 0, "bob", EVENT_ERR_KEY_MISMATCH,
+         "differs from user_id"},
         {"{" ENVELOPE("profile.erased") "}", NULL, 0, NULL, EVENT_ERR_KEY_MISMATCH, "no key"},
-        {"{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":-5}", NULL, 0, "alice",
-         EVENT_ERR_OUT_OF_RANGE, "ts: must be between 0"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"},{\"rome\":\"D1505\"},{\"appellation\":1,\"months\":\"12\"}]}",
-         NULL, 0, "alice", EVENT_ERR_WRONG_TYPE, "experiences[2].months: expected an integer, got string"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":0}]}", NULL, 0, "alice", EVENT_ERR_OUT_OF_RANGE,
-         "experiences[0].appellation: a code must be between 1"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":4294967296}]}", NULL, 0, "alice",
-         EVENT_ERR_OUT_OF_RANGE, "experiences[0].appellation"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":5,\"months\":1201}]}", NULL, 0, "alice",
-         EVENT_ERR_OUT_OF_RANGE, "experiences[0].months: must be between 0 and 1200"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":5,\"end_year\":1899}]}", NULL, 0, "alice",
-         EVENT_ERR_OUT_OF_RANGE, "experiences[0].end_year"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"Z1505\"}]}", NULL, 0, "alice", EVENT_ERR_BAD_FORMAT,
-         "experiences[0].rome: expected a ROME fiche code"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\",\"title\":\"x\"}]}", NULL, 0, "alice",
-         EVENT_ERR_CONFLICT, "experiences[0]: has both rome and title"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"months\":3}]}", NULL, 0, "alice", EVENT_ERR_MISSING_FIELD,
-         "experiences[0]: needs one of appellation, rome or title"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"title\":\"\"}]}", NULL, 0, "alice", EVENT_ERR_EMPTY_VALUE,
-         "experiences[0].title: must not be empty"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[]}", NULL, 0, "alice", EVENT_ERR_EMPTY_VALUE, "experiences"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[3]}", NULL, 0, "alice", EVENT_ERR_WRONG_TYPE,
-         "experiences[0]: expected an object, got integer"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":{}}", NULL, 0, "alice", EVENT_ERR_WRONG_TYPE,
-         "experiences: expected an array, got map"},
-        {"{" ENVELOPE("profile.upserted") "}", NULL, 0, "alice", EVENT_ERR_MISSING_FIELD, "experiences: required field is missing"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"avoid\":[true]}", NULL, 0, "alice",
-         EVENT_ERR_WRONG_TYPE, "avoid[0]: expected an integer (contexte code) or a string (named constraint), got boolean"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"avoid\":[\"No Weekend\"]}", NULL, 0, "alice",
-         EVENT_ERR_BAD_FORMAT, "avoid[0]: a named constraint"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"domains\":[\"jj\"]}", NULL, 0, "alice",
-         EVENT_ERR_BAD_FORMAT, "domains[0]"},
-        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"exclude_domains\":[1]}", NULL, 0, "alice",
-         EVENT_ERR_WRONG_TYPE, "exclude_domains[0]: expected a string, got integer"},
-        {"{" ENVELOPE("skills.confirmed") "}", NULL, 0, "alice", EVENT_ERR_MISSING_FIELD, "needs at least one of them"},
-        {"{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1,2],\"rejected\":[2]}", NULL, 0, "alice", EVENT_ERR_CONFLICT,
-         "confirmed and rejected: code 2 is in both"},
-        {"{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1.5]}", NULL, 0, "alice", EVENT_ERR_WRONG_TYPE,
-         "confirmed[0]: expected an integer, got float"},
-        {"{" ENVELOPE("skills.confirmed") ",\"added\":[-3]}", NULL, 0, "alice", EVENT_ERR_OUT_OF_RANGE, "added[0]"},
+        {"{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":-5}",
+         NULL, 0, "alice", EVENT_ERR_OUT_OF_RANGE, "ts: must be between 0"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"},{\"rome\":"
+                                          "\"D1505\"},{\"appellation\":1,\"months\":\"12\"}]}",
+         NULL, 0, "alice", EVENT_ERR_WRONG_TYPE,
+         "experiences[2].months: expected an integer, got string"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":0}]}", NULL, 0,
+         "alice", EVENT_ERR_OUT_OF_RANGE, "experiences[0].appellation: a code must be between 1"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":4294967296}]}", NULL,
+         0, "alice", EVENT_ERR_OUT_OF_RANGE, "experiences[0].appellation"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":5,\"months\":1201}]}",
+         NULL, 0, "alice", EVENT_ERR_OUT_OF_RANGE,
+         "experiences[0].months: must be between 0 and 1200"},
+        {"{" ENVELOPE(
+             "profile.upserted") ",\"experiences\":[{\"appellation\":5,\"end_year\":1899}]}",
+         NULL, 0, "alice", EVENT_ERR_OUT_OF_RANGE, "experiences[0].end_year"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"Z1505\"}]}", NULL, 0,
+         "alice", EVENT_ERR_BAD_FORMAT, "experiences[0].rome: expected a ROME fiche code"},
+        {"{" ENVELOPE(
+             "profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\",\"title\":\"x\"}]}",
+         NULL, 0, "alice", EVENT_ERR_CONFLICT, "experiences[0]: has both rome and title"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"months\":3}]}", NULL, 0, "alice",
+         EVENT_ERR_MISSING_FIELD, "experiences[0]: needs one of appellation, rome or title"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"title\":\"\"}]}", NULL, 0, "alice",
+         EVENT_ERR_EMPTY_VALUE, "experiences[0].title: must not be empty"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[]}", NULL, 0, "alice",
+         EVENT_ERR_EMPTY_VALUE, "experiences"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[3]}", NULL, 0, "alice",
+         EVENT_ERR_WRONG_TYPE, "experiences[0]: expected an object, got integer"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":{}}", NULL, 0, "alice",
+         EVENT_ERR_WRONG_TYPE, "experiences: expected an array, got map"},
+        {"{" ENVELOPE("profile.upserted") "}", NULL, 0, "alice", EVENT_ERR_MISSING_FIELD,
+         "experiences: required field is missing"},
+        {"{" ENVELOPE(
+             "profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"avoid\":[true]}",
+         NULL, 0, "alice", EVENT_ERR_WRONG_TYPE,
+         "avoid[0]: expected an integer (contexte code) or a string (named constraint), got "
+         "boolean"},
+        {"{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"avoid\":[\"No "
+                                          "Weekend\"]}",
+         NULL, 0, "alice", EVENT_ERR_BAD_FORMAT, "avoid[0]: a named constraint"},
+        {"{" ENVELOPE(
+             "profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"domains\":[\"jj\"]}",
+         NULL, 0, "alice", EVENT_ERR_BAD_FORMAT, "domains[0]"},
+        {"{" ENVELOPE(
+             "profile.upserted") ",\"experiences\":[{\"rome\":\"D1505\"}],\"exclude_domains\":[1]}",
+         NULL, 0, "alice", EVENT_ERR_WRONG_TYPE,
+         "exclude_domains[0]: expected a string, got integer"},
+        {"{" ENVELOPE("skills.confirmed") "}", NULL, 0, "alice", EVENT_ERR_MISSING_FIELD,
+         "needs at least one of them"},
+        {"{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1,2],\"rejected\":[2]}", NULL, 0,
+         "alice", EVENT_ERR_CONFLICT, "confirmed and rejected: code 2 is in both"},
+        {"{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1.5]}", NULL, 0, "alice",
+         EVENT_ERR_WRONG_TYPE, "confirmed[0]: expected an integer, got float"},
+        {"{" ENVELOPE("skills.confirmed") ",\"added\":[-3]}", NULL, 0, "alice",
+         EVENT_ERR_OUT_OF_RANGE, "added[0]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_refusal(&cases[i]);
 }
@@ -270,7 +309,8 @@ static void pack_str(msgpack_packer *pk, const char *s, size_t len) {
     msgpack_pack_str_body(pk, s, len);
 }
 
-static void pack_envelope(msgpack_packer *pk, size_t extra_pairs, const char *user_id, size_t user_len) {
+static void pack_envelope(msgpack_packer *pk, size_t extra_pairs, const char *user_id,
+                          size_t user_len) {
     msgpack_pack_map(pk, 5 + extra_pairs);
     pack_str(pk, "v", 1);
     msgpack_pack_int(pk, 1);
@@ -284,13 +324,15 @@ static void pack_envelope(msgpack_packer *pk, size_t extra_pairs, const char *us
     msgpack_pack_int(pk, 1);
 }
 
-static void expect_raw(msgpack_sbuffer *sb, const char *key, size_t key_len, int reason, const char *part) {
+static void expect_raw(msgpack_sbuffer *sb, const char *key, size_t key_len, int reason,
+                       const char *part) {
     event ev;
     px_error err;
     int rc = event_decode(sb->data, sb->size, key, key_len, NULL, &ev, &err);
     assert_int_equal(rc, -1);
     if (err.reason != reason || !strstr(err.msg, part))
-        fail_msg("reason %s \"%s\"; expected %s with \"%s\"", event_reason_name(err.reason), err.msg, event_reason_name(reason), part);
+        fail_msg("reason %s \"%s\"; expected %s with \"%s\"", event_reason_name(err.reason),
+                 err.msg, event_reason_name(reason), part);
     msgpack_sbuffer_clear(sb);
 }
 
@@ -360,7 +402,15 @@ static void put(text *t, const char *fmt, ...) {
 }
 
 typedef enum limit_kind {
-    L_EXPERIENCES, L_COMPETENCES, L_AVOID, L_DOMAINS, L_EXCLUDE_DOMAINS, L_TITLE, L_EVENT_ID, L_USER_ID, L_DEPTH,
+    L_EXPERIENCES,
+    L_COMPETENCES,
+    L_AVOID,
+    L_DOMAINS,
+    L_EXCLUDE_DOMAINS,
+    L_TITLE,
+    L_EVENT_ID,
+    L_USER_ID,
+    L_DEPTH,
 } limit_kind;
 
 /* An event that uses `n` of the resource a limit bounds. */
@@ -406,7 +456,8 @@ static char *event_using(limit_kind kind, size_t n) {
         for (size_t i = 0; i < n; i++) put(&t, "%s\"A%02zu\"", i ? "," : "", i % 100);
         put(&t, "]");
     }
-    if (kind == L_DEPTH) {  /* n levels of containers in all: the event map, then n-1 under an unknown key */
+    if (kind ==
+        L_DEPTH) { /* n levels of containers in all: the event map, then n-1 under an unknown key */
         put(&t, ",\"x\":");
         for (size_t i = 1; i < n; i++) put(&t, "[");
         for (size_t i = 1; i < n; i++) put(&t, "]");
@@ -449,7 +500,8 @@ static void check_limit(limit_kind kind, size_t limit, const char *msg_part) {
     }
     event ev;
     px_error err;
-    if (decode_json(json, user_ok, &l, &ev, &err)) fail_msg("limit %d at %zu refused: %s", (int)kind, limit, err.msg);
+    if (decode_json(json, user_ok, &l, &ev, &err))
+        fail_msg("limit %d at %zu refused: %s", (int)kind, limit, err.msg);
     event_free(&ev);
     free(json);
     free(key);
@@ -464,8 +516,8 @@ static void check_limit(limit_kind kind, size_t limit, const char *msg_part) {
     }
     assert_int_equal(decode_json(json, user_ok, &l, &ev, &err), -1);
     if (err.reason != EVENT_ERR_OVER_LIMIT || !strstr(err.msg, msg_part))
-        fail_msg("limit %d over by one: %s \"%s\", expected over_limit with \"%s\"", (int)kind, event_reason_name(err.reason), err.msg,
-                 msg_part);
+        fail_msg("limit %d over by one: %s \"%s\", expected over_limit with \"%s\"", (int)kind,
+                 event_reason_name(err.reason), err.msg, msg_part);
     free(json);
     free(key);
 }
@@ -520,8 +572,9 @@ static void test_limits_validate(void **state) {
 
 static void test_decode_profile(void **state) {
     (void)state;
-    msgpack_sbuffer sb = to_msgpack("{\"user_id\":\"u7\",\"experiences\":[{\"rome\":\"K2111\"}],\"confirmed\":[10],"
-                                    "\"rejected\":[11],\"added\":[12],\"avoid\":[\"no_night\"],\"domains\":[\"K\"]}");
+    msgpack_sbuffer sb = to_msgpack(
+        "{\"user_id\":\"u7\",\"experiences\":[{\"rome\":\"K2111\"}],\"confirmed\":[10],"
+        "\"rejected\":[11],\"added\":[12],\"avoid\":[\"no_night\"],\"domains\":[\"K\"]}");
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
@@ -536,7 +589,7 @@ static void test_decode_profile(void **state) {
     assert_int_equal(p.rejected.v[0], 11);
     assert_int_equal(p.added.v[0], 12);
     assert_string_equal(p.avoid_named.v[0], "no_night");
-    assert_int_equal(p.as_of_year, 0);   /* no ts: recency is not counted */
+    assert_int_equal(p.as_of_year, 0); /* no ts: recency is not counted */
     assert_false(p.include_regulated);
     free(user);
     profile_free(&p);
@@ -584,12 +637,12 @@ static void test_decode_profile(void **state) {
     msgpack_sbuffer_destroy(&sb);
 }
 
-
 /* The field tables (event_codec_fields, which the contract test compares with docs/asyncapi.yaml)
  * are what the decoder enforces: for every field of every input message, leaving it out fails
  * with missing_field exactly when the table says required, and a value of the wrong type fails
  * with wrong_type naming the field. */
-static void check_table(const char *message, const char *full_json, const char *parent_path, const char *skip_removal) {
+static void check_table(const char *message, const char *full_json, const char *parent_path,
+                        const char *skip_removal) {
     size_t n;
     const event_field *fields = event_codec_fields(message, &n);
     assert_non_null(fields);
@@ -598,7 +651,8 @@ static void check_table(const char *message, const char *full_json, const char *
             cJSON *root = cJSON_Parse(full_json);
             assert_non_null(root);
             cJSON *holder = root;
-            if (parent_path) holder = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, parent_path), 0);
+            if (parent_path)
+                holder = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, parent_path), 0);
             bool skip = !cJSON_GetObjectItemCaseSensitive(holder, fields[i].name) ||
                         (mutation == 0 && skip_removal && !strcmp(fields[i].name, skip_removal));
             if (skip) {
@@ -607,8 +661,9 @@ static void check_table(const char *message, const char *full_json, const char *
             }
             if (mutation == 0)
                 cJSON_DeleteItemFromObjectCaseSensitive(holder, fields[i].name);
-            else  /* an object is the wrong type for every field of the v1 inputs */
-                cJSON_ReplaceItemInObjectCaseSensitive(holder, fields[i].name, cJSON_CreateObject());
+            else /* an object is the wrong type for every field of the v1 inputs */
+                cJSON_ReplaceItemInObjectCaseSensitive(holder, fields[i].name,
+                                                       cJSON_CreateObject());
             char *event_text = cJSON_PrintUnformatted(root);
             cJSON_Delete(root);
             event ev;
@@ -616,7 +671,8 @@ static void check_table(const char *message, const char *full_json, const char *
             px_error_clear(&err);
             int rc = decode_json(event_text, "alice", NULL, &ev, &err);
             char field[64];
-            snprintf(field, sizeof field, "%s%s%s", parent_path ? parent_path : "", parent_path ? "[0]." : "", fields[i].name);
+            snprintf(field, sizeof field, "%s%s%s", parent_path ? parent_path : "",
+                     parent_path ? "[0]." : "", fields[i].name);
             if (mutation == 0 && !fields[i].required) {
                 /* Optional: still decodes (one of appellation/rome/title, and one decision list,
                  * remain in the full events used here). */
@@ -625,7 +681,8 @@ static void check_table(const char *message, const char *full_json, const char *
             } else {
                 int want = mutation == 0 ? EVENT_ERR_MISSING_FIELD : EVENT_ERR_WRONG_TYPE;
                 if (rc != -1 || err.reason != want || strncmp(err.msg, field, strlen(field)))
-                    fail_msg("%s: %s %s: got %s \"%s\"", message, mutation ? "mistyping" : "leaving out", field,
+                    fail_msg("%s: %s %s: got %s \"%s\"", message,
+                             mutation ? "mistyping" : "leaving out", field,
                              event_reason_name(err.reason), err.msg);
             }
             cJSON_free(event_text);
@@ -636,18 +693,26 @@ static void check_table(const char *message, const char *full_json, const char *
 static void test_table_drives_decoder(void **state) {
     (void)state;
     check_table("envelope", "{" ENVELOPE("profile.erased") "}", NULL, NULL);
-    check_table("profile.upserted",
-                "{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":1}],\"avoid\":[1],\"domains\":[\"J\"],"
-                "\"exclude_domains\":[\"K\"],\"include_regulated\":false}",
-                NULL, NULL);
-    check_table("skills.confirmed", "{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1],\"rejected\":[2],\"added\":[3]}", NULL, NULL);
+    check_table(
+        "profile.upserted",
+        "{" ENVELOPE("profile.upserted") ",\"experiences\":[{\"appellation\":1}],\"avoid\":[1],"
+                                         "\"domains\":[\"J\"],"
+                                         "\"exclude_domains\":[\"K\"],\"include_regulated\":false}",
+        NULL, NULL);
+    check_table(
+        "skills.confirmed",
+        "{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1],\"rejected\":[2],\"added\":[3]}", NULL,
+        NULL);
     /* An experience holds exactly one of appellation/rome/title: each in turn (leaving out the only
      * one is the "needs one of" refusal, tested above). */
-    const char *identities[][2] = {{"\"appellation\":1", "appellation"}, {"\"rome\":\"D1505\"", "rome"}, {"\"title\":\"x\"", "title"}};
+    const char *identities[][2] = {{"\"appellation\":1", "appellation"},
+                                   {"\"rome\":\"D1505\"", "rome"},
+                                   {"\"title\":\"x\"", "title"}};
     for (size_t k = 0; k < 3; k++) {
         char json[512];
         snprintf(json, sizeof json,
-                 "{" ENVELOPE("profile.upserted") ",\"experiences\":[{%s,\"months\":1,\"end_year\":2000,\"extra\":false}]}",
+                 "{" ENVELOPE("profile.upserted") ",\"experiences\":[{%s,\"months\":1,\"end_year\":"
+                                                  "2000,\"extra\":false}]}",
                  identities[k][0]);
         check_table("experience", json, "experiences", identities[k][1]);
     }
@@ -657,7 +722,7 @@ static void test_table_drives_decoder(void **state) {
 
 typedef struct heard {
     size_t n;
-    char text[8][3 * EVENT_KEY_PATH_MAX];  /* "path|field|suggestion" */
+    char text[8][3 * EVENT_KEY_PATH_MAX]; /* "path|field|suggestion" */
 } heard;
 
 static void hear(const event_unknown_key *key, void *ctx) {
@@ -678,7 +743,8 @@ static int decode_with(const char *json, bool strict, heard *h, event *ev, px_er
 
 #define TYPOS_EVENT                                                                                \
     "{" ENVELOPE("profile.upserted") ",\"avoids\":[\"no_weekend\"],\"experiences\":[{\"rome\":"    \
-    "\"D1505\"},{\"title\":\"caissier\",\"titel\":\"x\"}],\"Avoid\":[1],\"zzz_future\":{\"a\":1}}"
+                                     "\"D1505\"},{\"title\":\"caissier\",\"titel\":\"x\"}],"       \
+                                     "\"Avoid\":[1],\"zzz_future\":{\"a\":1}}"
 
 static void test_unknown_keys_reported(void **state) {
     (void)state;
@@ -701,7 +767,7 @@ static void test_unknown_keys_reported(void **state) {
      * a long key is cut to fit the path, at a character boundary. */
     char json[1024], key[241];
     memset(key, 'k', 240);
-    key[126] = '\xc3', key[127] = '\xa9';  /* "é" across the cut at 127 bytes */
+    key[126] = '\xc3', key[127] = '\xa9'; /* "é" across the cut at 127 bytes */
     key[240] = '\0';
     snprintf(json, sizeof json,
              "{" ENVELOPE("skills.confirmed") ",\"confirmed\":[1],\"confirm\":[2],"
@@ -712,7 +778,7 @@ static void test_unknown_keys_reported(void **state) {
     assert_int_equal(h.n, 3);
     assert_string_equal(h.text[0], "confirm|confirm|confirmed");
     assert_string_equal(h.text[1], "experiences|experiences|-");
-    assert_int_equal(strchr(h.text[2], '|') - h.text[2], 126);  /* "kk…k", without half an "é" */
+    assert_int_equal(strchr(h.text[2], '|') - h.text[2], 126); /* "kk…k", without half an "é" */
     event_free(&ev);
 }
 
@@ -742,7 +808,7 @@ static void test_unknown_keys_strict(void **state) {
             strcmp(err.msg, cases[i].msg))
             fail_msg("case %zu: %s \"%s\", expected unknown_field \"%s\"", i,
                      event_reason_name(err.reason), err.msg, cases[i].msg);
-        assert_int_equal(h.n, 1);  /* the refused key was reported too */
+        assert_int_equal(h.n, 1); /* the refused key was reported too */
         assert_int_equal(ev.profile.n_experiences, 0);
     }
     /* A strict decode of an event without unknown keys is the lenient one. */
@@ -772,7 +838,8 @@ static void test_reason_names(void **state) {
         const char *name = event_reason_name(a);
         assert_non_null(name);
         assert_string_not_equal(name, "unknown");
-        for (const char *c = name; *c; c++) assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
+        for (const char *c = name; *c; c++)
+            assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
         for (int b = 0; b < a; b++) assert_string_not_equal(name, event_reason_name(b));
     }
     assert_string_equal(event_reason_name(EVENT_REASON_COUNT), "unknown");

@@ -22,7 +22,7 @@
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
-static uint64_t next_random(void) {  /* xorshift64* */
+static uint64_t next_random(void) { /* xorshift64* */
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
@@ -30,12 +30,17 @@ static uint64_t next_random(void) {  /* xorshift64* */
 }
 
 static const char *const seed_events[] = {
-    ("{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e-1\",\"user_id\":\"alice\",\"ts\":1764393600000,"
-     "\"experiences\":[{\"appellation\":38720,\"months\":24,\"end_year\":2021},{\"rome\":\"D1505\",\"extra\":true},"
-     "{\"title\":\"aide-soignante\"}],\"avoid\":[12345,\"no_weekend\"],\"domains\":[\"J\",\"M18\"],\"exclude_domains\":[\"N\"]}"),
-    ("{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e-2\",\"user_id\":\"alice\",\"ts\":1,\"confirmed\":[1,2],"
+    ("{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e-1\",\"user_id\":\"alice\",\"ts\":"
+     "1764393600000,"
+     "\"experiences\":[{\"appellation\":38720,\"months\":24,\"end_year\":2021},{\"rome\":\"D1505\","
+     "\"extra\":true},"
+     "{\"title\":\"aide-soignante\"}],\"avoid\":[12345,\"no_weekend\"],\"domains\":[\"J\",\"M18\"],"
+     "\"exclude_domains\":[\"N\"]}"),
+    ("{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e-2\",\"user_id\":\"alice\",\"ts\":1,"
+     "\"confirmed\":[1,2],"
      "\"rejected\":[3],\"added\":[4]}"),
-    "{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e-3\",\"user_id\":\"alice\",\"ts\":2,\"x\":{\"$bin\":\"AAEC\"}}",
+    "{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e-3\",\"user_id\":\"alice\",\"ts\":2,"
+    "\"x\":{\"$bin\":\"AAEC\"}}",
 };
 
 typedef struct seeds {
@@ -46,13 +51,15 @@ typedef struct seeds {
 static void add_seed_json(seeds *s, const char *json) {
     msgpack_sbuffer_init(&s->bufs[s->n]);
     px_error err;
-    if (msgpack_json_text_to_msgpack(json, strlen(json), &s->bufs[s->n], NULL, &err)) fail_msg("%s", err.msg);
+    if (msgpack_json_text_to_msgpack(json, strlen(json), &s->bufs[s->n], NULL, &err))
+        fail_msg("%s", err.msg);
     s->n++;
 }
 
 static void build_seeds(seeds *s) {
     s->n = 0;
-    for (size_t i = 0; i < sizeof seed_events / sizeof seed_events[0]; i++) add_seed_json(s, seed_events[i]);
+    for (size_t i = 0; i < sizeof seed_events / sizeof seed_events[0]; i++)
+        add_seed_json(s, seed_events[i]);
     user_state st;
     memset(&st, 0, sizeof st);
     px_error err;
@@ -84,8 +91,8 @@ static size_t make_input(const seeds *s, unsigned char *buf, size_t cap) {
         switch (next_random() % 4) {
         case 0: buf[at] = (unsigned char)next_random(); break;
         case 1: buf[at] ^= (unsigned char)(1u << (next_random() % 8)); break;
-        case 2: len = at; break;  /* truncate */
-        default:                  /* duplicate a span at the end, if room */
+        case 2: len = at; break; /* truncate */
+        default:                 /* duplicate a span at the end, if room */
             if (len + 8 <= cap) {
                 memcpy(buf + len, buf + at, at + 8 <= len ? 8 : len - at);
                 len += at + 8 <= len ? 8 : len - at;
@@ -100,7 +107,8 @@ static void check_scan_agrees(const unsigned char *buf, size_t len) {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
-    assert_int_equal(msgpack_unpack_next(&up, (const char *)buf, len, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(msgpack_unpack_next(&up, (const char *)buf, len, &off),
+                     MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(off, len);
     msgpack_unpacked_destroy(&up);
 }
@@ -116,7 +124,8 @@ static bool check_event(const unsigned char *buf, size_t len) {
         return true;
     }
     assert_true(err.reason > EVENT_OK && err.reason < EVENT_REASON_COUNT);
-    assert_true(err.reason != EVENT_ERR_NOMEM && err.reason != EVENT_ERR_CORRUPT_STATE && err.reason != EVENT_ERR_UNKNOWN_CODE);
+    assert_true(err.reason != EVENT_ERR_NOMEM && err.reason != EVENT_ERR_CORRUPT_STATE &&
+                err.reason != EVENT_ERR_UNKNOWN_CODE);
     assert_true(err.msg[0] != '\0');
     assert_null(ev.user_id);
     assert_null(ev.event_id);

@@ -16,7 +16,8 @@
 #include "utf8.h"
 
 /* JSON text → msgpack bytes in sb (cleared first); returns the error code (0 = success). */
-static int to_msgpack(const char *text, msgpack_sbuffer *sb, const msgpack_json_limits *l, px_error *err) {
+static int to_msgpack(const char *text, msgpack_sbuffer *sb, const msgpack_json_limits *l,
+                      px_error *err) {
     msgpack_sbuffer_clear(sb);
     px_error_clear(err);
     msgpack_json_text_to_msgpack(text, strlen(text), sb, l, err);
@@ -24,7 +25,8 @@ static int to_msgpack(const char *text, msgpack_sbuffer *sb, const msgpack_json_
 }
 
 /* msgpack bytes → JSON text, compared with expected; or the error code when expected is NULL. */
-static int to_text(const char *bytes, size_t len, const msgpack_json_limits *l, const char *expected) {
+static int to_text(const char *bytes, size_t len, const msgpack_json_limits *l,
+                   const char *expected) {
     px_error err;
     px_error_clear(&err);
     char *text = msgpack_json_bytes_to_text(bytes, len, l, &err);
@@ -41,8 +43,10 @@ static int to_text(const char *bytes, size_t len, const msgpack_json_limits *l, 
 static void test_text_round_trip(void **state) {
     (void)state;
     const char *texts[] = {
-        "{\"a\":null,\"b\":true,\"c\":false,\"d\":-12,\"e\":1.5,\"f\":\"é ☃ \\\"q\\\"\",\"g\":[1,[2,[3]]],\"h\":{},\"i\":[]}",
-        "[0,127,128,255,256,65535,65536,4294967295,4294967296,-32,-33,-128,-129,-2147483648,-2147483649]",
+        "{\"a\":null,\"b\":true,\"c\":false,\"d\":-12,\"e\":1.5,\"f\":\"é ☃ "
+        "\\\"q\\\"\",\"g\":[1,[2,[3]]],\"h\":{},\"i\":[]}",
+        "[0,127,128,255,256,65535,65536,4294967295,4294967296,-32,-33,-128,-129,-2147483648,-"
+        "2147483649]",
         "[9007199254740991,-9007199254740991,0.1,-2.5e-300,-1.5e-07]",
         "\"\"",
         "{\"$bin\":\"AAEC/w==\"}",
@@ -77,7 +81,7 @@ static void test_integer_encodings(void **state) {
         {"255", "\xcc\xff", 2},
         {"-1", "\xff", 1},
         {"-33", "\xd0\xdf", 2},
-        {"1e3", "\xcd\x03\xe8", 3},  /* integral value: an integer, whatever its spelling */
+        {"1e3", "\xcd\x03\xe8", 3}, /* integral value: an integer, whatever its spelling */
         {"9007199254740991", "\xcf\x00\x1f\xff\xff\xff\xff\xff\xff", 9},
         {"0.5", "\xcb\x3f\xe0\x00\x00\x00\x00\x00\x00", 9},
     };
@@ -91,9 +95,10 @@ static void test_integer_encodings(void **state) {
     }
     /* Integer literals beyond ±(2^53-1) would be rounded by cJSON: refused with their offset. */
     assert_int_equal(to_msgpack("9007199254740992", &sb, NULL, &err), MSGPACK_JSON_ERR_INT_RANGE);
-    assert_int_equal(to_msgpack("[1, -00009007199254740993]", &sb, NULL, &err), MSGPACK_JSON_ERR_INT_RANGE);
+    assert_int_equal(to_msgpack("[1, -00009007199254740993]", &sb, NULL, &err),
+                     MSGPACK_JSON_ERR_INT_RANGE);
     assert_non_null(strstr(err.msg, "offset 4"));
-    assert_int_equal(sb.size, 0);  /* nothing left behind on error */
+    assert_int_equal(sb.size, 0); /* nothing left behind on error */
     assert_int_equal(to_msgpack("[-9007199254740991, \"9007199254740993\"]", &sb, NULL, &err), 0);
     /* Spelled as floats they are floats. */
     assert_int_equal(to_msgpack("9007199254740992.0", &sb, NULL, &err), 0);
@@ -106,11 +111,15 @@ static void test_integer_encodings(void **state) {
 static void test_big_integers_and_floats(void **state) {
     (void)state;
     /* Beyond ±(2^53-1) integers are written exactly (cJSON raw items)… */
-    assert_int_equal(to_text("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9, NULL, "18446744073709551615"), 0);
-    assert_int_equal(to_text("\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9, NULL, "-9223372036854775808"), 0);
-    assert_int_equal(to_text("\xcf\x00\x20\x00\x00\x00\x00\x00\x00", 9, NULL, "9007199254740992"), 0);
+    assert_int_equal(
+        to_text("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9, NULL, "18446744073709551615"), 0);
+    assert_int_equal(
+        to_text("\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9, NULL, "-9223372036854775808"), 0);
+    assert_int_equal(to_text("\xcf\x00\x20\x00\x00\x00\x00\x00\x00", 9, NULL, "9007199254740992"),
+                     0);
     /* …and a tree holding them packs back to the same integers. */
-    const char *bytes = "\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd3\x80\x00\x00\x00\x00\x00\x00\x00";
+    const char *bytes =
+        "\x92\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd3\x80\x00\x00\x00\x00\x00\x00\x00";
     px_error err;
     cJSON *tree = msgpack_json_from_bytes(bytes, 19, NULL, &err);
     assert_non_null(tree);
@@ -125,10 +134,12 @@ static void test_big_integers_and_floats(void **state) {
     cJSON_Delete(tree);
     msgpack_sbuffer_destroy(&sb);
 
-    assert_int_equal(to_text("\xca\x3f\xc0\x00\x00", 5, NULL, "1.5"), 0);                      /* float32 */
-    assert_int_equal(to_text("\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a", 9, NULL, "0.1"), 0);      /* float64 */
+    assert_int_equal(to_text("\xca\x3f\xc0\x00\x00", 5, NULL, "1.5"), 0); /* float32 */
+    assert_int_equal(to_text("\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a", 9, NULL, "0.1"),
+                     0); /* float64 */
     /* Floats beyond ±(2^53-1) keep a float spelling, so they come back as floats. */
-    assert_int_equal(to_text("\xcb\x43\x40\x00\x00\x00\x00\x00\x01", 9, NULL, "9007199254740994.0"), 0);
+    assert_int_equal(to_text("\xcb\x43\x40\x00\x00\x00\x00\x00\x01", 9, NULL, "9007199254740994.0"),
+                     0);
     assert_int_equal(to_text("\xcb\xfe\x37\xe4\x3c\x88\x00\x75\x9c", 9, NULL, "-1e+300"),
                      0); /* shortest */
     msgpack_sbuffer fsb;
@@ -136,7 +147,8 @@ static void test_big_integers_and_floats(void **state) {
     assert_int_equal(to_msgpack("9007199254740994.0", &fsb, NULL, &err), 0);
     assert_memory_equal(fsb.data, "\xcb\x43\x40\x00\x00\x00\x00\x00\x01", 9);
     msgpack_sbuffer_destroy(&fsb);
-    assert_int_equal(to_text("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9, NULL, NULL), MSGPACK_JSON_ERR_NON_FINITE);
+    assert_int_equal(to_text("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9, NULL, NULL),
+                     MSGPACK_JSON_ERR_NON_FINITE);
     assert_int_equal(to_text("\xca\xff\x80\x00\x00", 5, NULL, NULL), MSGPACK_JSON_ERR_NON_FINITE);
 }
 
@@ -330,8 +342,15 @@ static void test_bin_ext_and_keys(void **state) {
     assert_int_equal(to_text("\x81\xc0\x01", 3, NULL, NULL), MSGPACK_JSON_ERR_KEY_TYPE);
     assert_int_equal(to_text("\x81\x91\x01\x01", 4, NULL, NULL), MSGPACK_JSON_ERR_KEY_TYPE);
     /* Duplicates, also after the integer → text mapping. */
-    assert_int_equal(to_text("\x82\xa1" "a\x01\xa1" "a\x02", 7, NULL, NULL), MSGPACK_JSON_ERR_DUPLICATE_KEY);
-    assert_int_equal(to_text("\x82\xa2" "12\x01\x0c\x02", 7, NULL, NULL), MSGPACK_JSON_ERR_DUPLICATE_KEY);
+    assert_int_equal(to_text("\x82\xa1"
+                             "a\x01\xa1"
+                             "a\x02",
+                             7, NULL, NULL),
+                     MSGPACK_JSON_ERR_DUPLICATE_KEY);
+    assert_int_equal(to_text("\x82\xa2"
+                             "12\x01\x0c\x02",
+                             7, NULL, NULL),
+                     MSGPACK_JSON_ERR_DUPLICATE_KEY);
     /* A real map whose only key is "$bin" would read back as bin. */
     assert_int_equal(to_text("\x81\xa4$bin\x01", 7, NULL, NULL), MSGPACK_JSON_ERR_RESERVED_KEY);
     assert_int_equal(to_text("\x82\xa4$bin\x01\xa1x\x02", 10, NULL, "{\"$bin\":1,\"x\":2}"), 0);
@@ -341,24 +360,32 @@ static void test_strings(void **state) {
     (void)state;
     assert_int_equal(to_text("\xa2\xc3\xa9", 3, NULL, "\"é\""), 0);
     assert_int_equal(to_text("\xa2\xc3\x28", 3, NULL, NULL), MSGPACK_JSON_ERR_BAD_UTF8);
-    assert_int_equal(to_text("\xa3\xed\xa0\x80", 4, NULL, NULL), MSGPACK_JSON_ERR_BAD_UTF8);  /* a surrogate */
-    assert_int_equal(to_text("\xa2\xc0\x80", 3, NULL, NULL), MSGPACK_JSON_ERR_BAD_UTF8);      /* overlong NUL */
-    assert_int_equal(to_text("\xa3" "a\0b", 4, NULL, NULL), MSGPACK_JSON_ERR_NUL_IN_STRING);
+    assert_int_equal(to_text("\xa3\xed\xa0\x80", 4, NULL, NULL),
+                     MSGPACK_JSON_ERR_BAD_UTF8); /* a surrogate */
+    assert_int_equal(to_text("\xa2\xc0\x80", 3, NULL, NULL),
+                     MSGPACK_JSON_ERR_BAD_UTF8); /* overlong NUL */
+    assert_int_equal(to_text("\xa3"
+                             "a\0b",
+                             4, NULL, NULL),
+                     MSGPACK_JSON_ERR_NUL_IN_STRING);
     assert_int_equal(to_text("\x81\xa2\xff\xfe\x01", 5, NULL, NULL), MSGPACK_JSON_ERR_BAD_UTF8);
 
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     px_error err;
     assert_int_equal(to_msgpack("\"a\\u0000b\"", &sb, NULL, &err), MSGPACK_JSON_ERR_NUL_IN_STRING);
-    assert_int_equal(to_msgpack("\"a\\\\u0000b\"", &sb, NULL, &err), 0);  /* an escaped backslash, then text */
+    assert_int_equal(to_msgpack("\"a\\\\u0000b\"", &sb, NULL, &err),
+                     0); /* an escaped backslash, then text */
     assert_int_equal(sb.size, 9);
     assert_int_equal(to_msgpack("\"\xff\"", &sb, NULL, &err), MSGPACK_JSON_ERR_BAD_UTF8);
     assert_int_equal(to_msgpack("{\"\xc3\x28\":1}", &sb, NULL, &err), MSGPACK_JSON_ERR_BAD_UTF8);
-    assert_int_equal(to_msgpack("\"\\ud83d\\ude00\"", &sb, NULL, &err), 0);  /* a surrogate pair → 4-byte UTF-8 */
+    assert_int_equal(to_msgpack("\"\\ud83d\\ude00\"", &sb, NULL, &err),
+                     0); /* a surrogate pair → 4-byte UTF-8 */
     assert_memory_equal(sb.data, "\xa4\xf0\x9f\x98\x80", 5);
     static const char with_nul[] = "[1,\0 2]";
     msgpack_sbuffer_clear(&sb);
-    assert_int_equal(msgpack_json_text_to_msgpack(with_nul, sizeof with_nul - 1, &sb, NULL, &err), -1);
+    assert_int_equal(msgpack_json_text_to_msgpack(with_nul, sizeof with_nul - 1, &sb, NULL, &err),
+                     -1);
     assert_int_equal(err.reason, MSGPACK_JSON_ERR_NUL_IN_STRING);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -369,22 +396,26 @@ static void test_special_objects(void **state) {
     msgpack_sbuffer_init(&sb);
     px_error err;
     assert_int_equal(to_msgpack("{\"$bin\":\"YQ==\"}", &sb, NULL, &err), 0);
-    assert_memory_equal(sb.data, "\xc4\x01" "a", 3);
+    assert_memory_equal(sb.data,
+                        "\xc4\x01"
+                        "a",
+                        3);
     assert_int_equal(to_msgpack("{\"$ext\":[-128,\"YWI=\"]}", &sb, NULL, &err), 0);
-    assert_memory_equal(sb.data, "\xd5\x80" "ab", 4);
+    assert_memory_equal(sb.data,
+                        "\xd5\x80"
+                        "ab",
+                        4);
     const char *bad[] = {
-        "{\"$bin\":\"abc\"}",       /* not a multiple of 4 */
-        "{\"$bin\":\"ab=c\"}",      /* padding inside */
-        "{\"$bin\":\"YR==\"}",      /* non-zero unused bits: not canonical */
-        "{\"$bin\":\"YQ==\\n\"}",   /* whitespace */
-        "{\"$bin\":7}",
-        "{\"$ext\":[128,\"AA==\"]}",
-        "{\"$ext\":[1.5,\"AA==\"]}",
-        "{\"$ext\":[1]}",
-        "{\"$ext\":\"AA==\"}",
+        "{\"$bin\":\"abc\"}",     /* not a multiple of 4 */
+        "{\"$bin\":\"ab=c\"}",    /* padding inside */
+        "{\"$bin\":\"YR==\"}",    /* non-zero unused bits: not canonical */
+        "{\"$bin\":\"YQ==\\n\"}", /* whitespace */
+        "{\"$bin\":7}",           "{\"$ext\":[128,\"AA==\"]}", "{\"$ext\":[1.5,\"AA==\"]}",
+        "{\"$ext\":[1]}",         "{\"$ext\":\"AA==\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (to_msgpack(bad[i], &sb, NULL, &err) != MSGPACK_JSON_ERR_BAD_SPECIAL) fail_msg("%s: %d %s", bad[i], err.reason, err.msg);
+        if (to_msgpack(bad[i], &sb, NULL, &err) != MSGPACK_JSON_ERR_BAD_SPECIAL)
+            fail_msg("%s: %d %s", bad[i], err.reason, err.msg);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -398,7 +429,8 @@ static void test_syntax_and_duplicates(void **state) {
     assert_non_null(strstr(err.msg, "offset 2"));
     assert_int_equal(to_msgpack("", &sb, NULL, &err), MSGPACK_JSON_ERR_BAD_JSON);
     assert_int_equal(to_msgpack(" \t[1]\r\n", &sb, NULL, &err), 0);
-    assert_int_equal(to_msgpack("{\"a\":1,\"b\":{\"c\":1,\"c\":2}}", &sb, NULL, &err), MSGPACK_JSON_ERR_DUPLICATE_KEY);
+    assert_int_equal(to_msgpack("{\"a\":1,\"b\":{\"c\":1,\"c\":2}}", &sb, NULL, &err),
+                     MSGPACK_JSON_ERR_DUPLICATE_KEY);
     assert_non_null(strstr(err.msg, "$.b: key \"c\" appears twice"));
     /* msgpack_json_parse gives the tree with the same text checks. */
     cJSON *tree = msgpack_json_parse("{\"user_id\":\"u\"} ", 15, NULL, &err);
@@ -421,32 +453,55 @@ static void test_writer_checks(void **state) {
     px_error err;
     /* duplicates: pairwise up to 8 keys, sorted above; both name the first duplicate in text
      * order, as sorting finds it */
-    static const char small[] = "\x84\xa1" "b\x01\xa1" "a\x02\xa1" "b\x03\xa1" "a\x04";
+    static const char small[] = "\x84\xa1"
+                                "b\x01\xa1"
+                                "a\x02\xa1"
+                                "b\x03\xa1"
+                                "a\x04";
     assert_null(msgpack_json_bytes_to_text(small, sizeof small - 1, NULL, &err));
     assert_string_equal(err.msg, "$: key \"a\" appears twice");
-    static const char big[] = "\x8a\xa1" "j\x01\xa1" "i\x01\xa1" "h\x01\xa1" "g\x01\xa1" "f\x01"
-                              "\xa1" "e\x01\xa1" "j\x01\xa1" "c\x01\xa1" "e\x01\xa1" "a\x01";
+    static const char big[] = "\x8a\xa1"
+                              "j\x01\xa1"
+                              "i\x01\xa1"
+                              "h\x01\xa1"
+                              "g\x01\xa1"
+                              "f\x01"
+                              "\xa1"
+                              "e\x01\xa1"
+                              "j\x01\xa1"
+                              "c\x01\xa1"
+                              "e\x01\xa1"
+                              "a\x01";
     assert_null(msgpack_json_bytes_to_text(big, sizeof big - 1, NULL, &err));
     assert_string_equal(err.msg, "$: key \"e\" appears twice");
     static const char distinct[] = "\x89\x01\x01\x02\x01\x03\x01\x04\x01\x05\x01\x06\x01\x07\x01"
-                                   "\x08\x01\xa1" "9\x01";
+                                   "\x08\x01\xa1"
+                                   "9\x01";
     assert_int_equal(to_text(distinct, sizeof distinct - 1, NULL,
                              "{\"1\":1,\"2\":1,\"3\":1,\"4\":1,\"5\":1,\"6\":1,\"7\":1,"
                              "\"8\":1,\"9\":1}"),
                      0);
     /* a map's keys are judged before its values, the structure before anything */
-    assert_int_equal(to_text("\x82\xa1" "a\xa1\xff\xa1" "a\x01", 8, NULL, NULL),
+    assert_int_equal(to_text("\x82\xa1"
+                             "a\xa1\xff\xa1"
+                             "a\x01",
+                             8, NULL, NULL),
                      MSGPACK_JSON_ERR_DUPLICATE_KEY);
-    assert_int_equal(to_text("\x81\xa1" "a\x92\xa1\xff", 6, NULL, NULL),
+    assert_int_equal(to_text("\x81\xa1"
+                             "a\x92\xa1\xff",
+                             6, NULL, NULL),
                      MSGPACK_JSON_ERR_BAD_MSGPACK);
-    assert_null(msgpack_json_bytes_to_text("\x91\x81\xa1" "a\xa1\xff", 6, NULL, &err));
+    assert_null(msgpack_json_bytes_to_text("\x91\x81\xa1"
+                                           "a\xa1\xff",
+                                           6, NULL, &err));
     assert_string_equal(err.msg, "$[0].a: string is not valid UTF-8 (byte 0)");
     /* a hostile count is refused without allocating for it */
     assert_null(msgpack_json_bytes_to_text("\xdf\xff\xff\xff\xff\x01\x01", 7, NULL, &err));
     assert_non_null(strstr(err.msg, "declares 4294967295 elements"));
     /* escapes anywhere in a string, the buffer growing after them */
     assert_int_equal(to_text("\xaa\xc3\xa9\n\"x\xe2\x98\x83\x7f\\", 11, NULL,
-                             "\"\xc3\xa9\\n\\\"x\xe2\x98\x83\x7f\\\\\""), 0);
+                             "\"\xc3\xa9\\n\\\"x\xe2\x98\x83\x7f\\\\\""),
+                     0);
     char controls[1 + 2 + 600];
     memcpy(controls, "\xda\x02\x58", 3);
     memset(controls + 3, 1, 600);
@@ -483,7 +538,8 @@ static void test_bounds(void **state) {
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     size_t off = 0;
-    assert_int_equal(msgpack_unpack_next(&up, "\x91\x91\x91\x91\x91\x01", 6, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(msgpack_unpack_next(&up, "\x91\x91\x91\x91\x91\x01", 6, &off),
+                     MSGPACK_UNPACK_SUCCESS);
     assert_null(msgpack_json_from_object(&up.data, &l, &err));
     assert_int_equal(err.reason, MSGPACK_JSON_ERR_TOO_DEEP);
     l.max_depth = 5;
@@ -494,7 +550,10 @@ static void test_bounds(void **state) {
 
     /* bin/ext become {"$bin"}/{"$ext"} objects but stay one scalar deep (found by libFuzzer). */
     l.max_depth = 2;
-    assert_int_equal(to_text("\x91\x91\xc4\x01" "a", 5, &l, "[[{\"$bin\":\"YQ==\"}]]"), 0);
+    assert_int_equal(to_text("\x91\x91\xc4\x01"
+                             "a",
+                             5, &l, "[[{\"$bin\":\"YQ==\"}]]"),
+                     0);
     assert_int_equal(to_msgpack("[[{\"$bin\":\"YQ==\"}]]", &sb, &l, &err), 0);
     assert_int_equal(to_msgpack("[[{\"$ext\":[1,\"YQ==\"]}]]", &sb, &l, &err), 0);
     assert_int_equal(to_msgpack("[[{\"a\":1}]]", &sb, &l, &err), MSGPACK_JSON_ERR_TOO_DEEP);

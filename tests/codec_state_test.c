@@ -29,40 +29,61 @@ static cJSON *dlq_to_json(const dlq_record *rec) {
 
 static void test_dlq_record_all_fields(void **state) {
     (void)state;
-    static const char original[] = "\x81\xa1v\xc1";  /* the refused bytes, kept exactly */
+    static const char original[] = "\x81\xa1v\xc1"; /* the refused bytes, kept exactly */
     dlq_record rec = {
-        .value = original, .value_len = sizeof original - 1, .key = "al\xffice", .key_len = 6,
-        .topic = "passerelle.profile.v1", .partition = 3, .offset = 1234567890123LL,
-        .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1", .event_id = "e-9", .ts = 1764393600000LL,
+        .value = original,
+        .value_len = sizeof original - 1,
+        .key = "al\xffice",
+        .key_len = 6,
+        .topic = "passerelle.profile.v1",
+        .partition = 3,
+        .offset = 1234567890123LL,
+        .reason = EVENT_ERR_BAD_MSGPACK,
+        .message = "(message): msgpack: byte 0xc1",
+        .event_id = "e-9",
+        .ts = 1764393600000LL,
     };
     cJSON *json = dlq_to_json(&rec);
     assert_int_equal(cJSON_GetArraySize(json), 11);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(json, "v")->valueint, 1);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "type")->valuestring, "dlq.record");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring, "bad_msgpack");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "message")->valuestring, rec.message);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring,
+                        "bad_msgpack");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "message")->valuestring,
+                        rec.message);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "topic")->valuestring, rec.topic);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(json, "partition")->valueint, 3);
     assert_true(cJSON_GetObjectItemCaseSensitive(json, "offset")->valuedouble == 1234567890123.0);
     assert_true(cJSON_GetObjectItemCaseSensitive(json, "ts")->valuedouble == 1764393600000.0);
     /* bin fields surface as {"$bin": base64}: "\x81\xa1v\xc1" is gaF2wQ==, "al\xffice" YWz/aWNl. */
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "value"), "$bin")->valuestring, "gaF2wQ==");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "key"), "$bin")->valuestring, "YWz/aWNl");
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "value"), "$bin")
+            ->valuestring,
+        "gaF2wQ==");
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "key"), "$bin")
+            ->valuestring,
+        "YWz/aWNl");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "event_id")->valuestring, "e-9");
     cJSON_Delete(json);
 }
 
 static void test_dlq_record_minimal(void **state) {
     (void)state;
-    dlq_record rec = {.topic = "passerelle.skills.v1", .partition = 0, .offset = 0, .reason = EVENT_ERR_UNKNOWN_CODE,
-                      .message = "confirmed[0]: unknown competence 99", .ts = 1};
+    dlq_record rec = {.topic = "passerelle.skills.v1",
+                      .partition = 0,
+                      .offset = 0,
+                      .reason = EVENT_ERR_UNKNOWN_CODE,
+                      .message = "confirmed[0]: unknown competence 99",
+                      .ts = 1};
     cJSON *json = dlq_to_json(&rec);
     /* No key, no event_id: omitted; no value: nil (a tombstone was dead-lettered). */
     assert_int_equal(cJSON_GetArraySize(json), 9);
     assert_null(cJSON_GetObjectItemCaseSensitive(json, "key"));
     assert_null(cJSON_GetObjectItemCaseSensitive(json, "event_id"));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(json, "value")));
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring, "unknown_code");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "reason")->valuestring,
+                        "unknown_code");
     cJSON_Delete(json);
 
     msgpack_sbuffer sb;
@@ -94,10 +115,17 @@ static void test_dlq_decode_round_trip(void **state) {
     (void)state;
     static const char original[] = "\x81\xa1v\xc1";
     dlq_record rec = {
-        .value = original, .value_len = sizeof original - 1, .key = "al\xffice", .key_len = 6,
-        .topic = "passerelle.profile.v1", .partition = 3, .offset = 1234567890123LL,
-        .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1",
-        .event_id = "e-9", .ts = 1764393600000LL,
+        .value = original,
+        .value_len = sizeof original - 1,
+        .key = "al\xffice",
+        .key_len = 6,
+        .topic = "passerelle.profile.v1",
+        .partition = 3,
+        .offset = 1234567890123LL,
+        .reason = EVENT_ERR_BAD_MSGPACK,
+        .message = "(message): msgpack: byte 0xc1",
+        .event_id = "e-9",
+        .ts = 1764393600000LL,
     };
     msgpack_sbuffer sb;
     msgpack_unpacked u;
@@ -243,7 +271,8 @@ static void assert_states_equal(const user_state *a, const user_state *b) {
     assert_string_equal(a->rome_version, b->rome_version);
     assert_true(a->updated_ts == b->updated_ts);
     assert_int_equal(a->n_recent, b->n_recent);
-    for (size_t i = 0; i < a->n_recent; i++) assert_string_equal(a->recent_event_ids[i], b->recent_event_ids[i]);
+    for (size_t i = 0; i < a->n_recent; i++)
+        assert_string_equal(a->recent_event_ids[i], b->recent_event_ids[i]);
     const profile *p = &a->profile, *q = &b->profile;
     assert_int_equal(p->include_regulated, q->include_regulated);
     assert_int_equal(p->n_experiences, q->n_experiences);
@@ -257,17 +286,22 @@ static void assert_states_equal(const user_state *a, const user_state *b) {
         assert_int_equal(x->end_year, y->end_year);
         assert_int_equal(x->extra, y->extra);
     }
-    const profile_codes *codes[][2] = {{&p->avoid_contextes, &q->avoid_contextes}, {&p->confirmed, &q->confirmed},
-                                       {&p->rejected, &q->rejected}, {&p->added, &q->added}};
+    const profile_codes *codes[][2] = {{&p->avoid_contextes, &q->avoid_contextes},
+                                       {&p->confirmed, &q->confirmed},
+                                       {&p->rejected, &q->rejected},
+                                       {&p->added, &q->added}};
     for (size_t c = 0; c < 4; c++) {
         assert_int_equal(codes[c][0]->n, codes[c][1]->n);
-        for (size_t i = 0; i < codes[c][0]->n; i++) assert_int_equal(codes[c][0]->v[i], codes[c][1]->v[i]);
+        for (size_t i = 0; i < codes[c][0]->n; i++)
+            assert_int_equal(codes[c][0]->v[i], codes[c][1]->v[i]);
     }
-    const profile_strings *strings[][2] = {{&p->avoid_named, &q->avoid_named}, {&p->domains, &q->domains},
+    const profile_strings *strings[][2] = {{&p->avoid_named, &q->avoid_named},
+                                           {&p->domains, &q->domains},
                                            {&p->exclude_domains, &q->exclude_domains}};
     for (size_t s = 0; s < 3; s++) {
         assert_int_equal(strings[s][0]->n, strings[s][1]->n);
-        for (size_t i = 0; i < strings[s][0]->n; i++) assert_string_equal(strings[s][0]->v[i], strings[s][1]->v[i]);
+        for (size_t i = 0; i < strings[s][0]->n; i++)
+            assert_string_equal(strings[s][0]->v[i], strings[s][1]->v[i]);
     }
 }
 
@@ -315,8 +349,8 @@ static void test_idempotency_window(void **state) {
         assert_true(user_state_seen(&st, id));
     }
     assert_int_equal(st.n_recent, 4);
-    assert_false(user_state_seen(&st, "e-5"));   /* dropped: oldest beyond the window */
-    assert_true(user_state_seen(&st, "e-6"));    /* the 4 most recent stay, oldest first */
+    assert_false(user_state_seen(&st, "e-5")); /* dropped: oldest beyond the window */
+    assert_true(user_state_seen(&st, "e-6"));  /* the 4 most recent stay, oldest first */
     assert_string_equal(st.recent_event_ids[0], "e-6");
     assert_string_equal(st.recent_event_ids[3], "e-9");
     assert_int_equal(user_state_remember(&st, "x", 0, &err), -1);
@@ -393,12 +427,16 @@ static void test_state_bad_elements(void **state) {
         {"[1,true,60,0,[],[],[],[],[],[],[],[],[]]", "rome_version is not a version label"},
         {"[1,true,\"\",-1,[],[],[],[],[],[],[],[],[]]", "updated_ts is not a timestamp"},
         {"[1,true,\"\",0,[1],[],[],[],[],[],[],[],[]]", "a list entry is not a string"},
-        {"[1,true,\"\",0,[],[[5,1,-1,-1,false]],[],[],[],[],[],[],[]]", "an experience kind is unknown"},
-        {"[1,true,\"\",0,[],[[1,\"Z1\",-1,-1,false]],[],[],[],[],[],[],[]]", "a fiche code is malformed"},
+        {"[1,true,\"\",0,[],[[5,1,-1,-1,false]],[],[],[],[],[],[],[]]",
+         "an experience kind is unknown"},
+        {"[1,true,\"\",0,[],[[1,\"Z1\",-1,-1,false]],[],[],[],[],[],[],[]]",
+         "a fiche code is malformed"},
         {"[1,true,\"\",0,[],[[0,7,-1,-1,0]],[],[],[],[],[],[],[]]", "extra is not a boolean"},
-        {"[1,true,\"\",0,[],[[0,7,-1]],[],[],[],[],[],[],[]]", "an experience is not a 5-element array"},
+        {"[1,true,\"\",0,[],[[0,7,-1]],[],[],[],[],[],[],[]]",
+         "an experience is not a 5-element array"},
         {"[1,true,\"\",0,[],[],[-4],[],[],[],[],[],[]]", "a code is not a 32-bit unsigned integer"},
-        {"[1,true,\"\",0,[],[],[],[],[],[],[4294967296],[],[]]", "a code is not a 32-bit unsigned integer"},
+        {"[1,true,\"\",0,[],[],[],[],[],[],[4294967296],[],[]]",
+         "a code is not a 32-bit unsigned integer"},
         {"[1,true,\"\",0,[],[],[],{},[],[],[],[],[]]", "a string list is not an array"},
         {"[2,true,\"\",0,[],[],[],[],[],[],[],[],[],1]", "include_regulated is not a boolean"},
         {"[2,true,\"\",0,[],[],[],[],[],[],[],[],[]]", "format 2 has 14 elements, not 13"},
@@ -407,7 +445,8 @@ static void test_state_bad_elements(void **state) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         px_error err;
-        assert_int_equal(msgpack_json_text_to_msgpack(cases[i].json, strlen(cases[i].json), &sb, NULL, &err), 0);
+        assert_int_equal(
+            msgpack_json_text_to_msgpack(cases[i].json, strlen(cases[i].json), &sb, NULL, &err), 0);
         expect_corrupt(sb.data, sb.size, cases[i].part);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -422,7 +461,7 @@ static void test_state_include_regulated(void **state) {
         user_state st, back;
         fill_state(&st);
         st.profile.include_regulated = on;
-        st.profile.as_of_year = 2025;   /* not stored: each event brings its own */
+        st.profile.as_of_year = 2025; /* not stored: each event brings its own */
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         assert_int_equal(user_state_encode(&st, &sb, &err), 0);
@@ -447,7 +486,7 @@ static void test_state_include_regulated(void **state) {
     assert_int_equal(st.profile.confirmed.v[0], 100);
     assert_true(user_state_seen(&st, "e-1"));
     assert_int_equal(user_state_encode(&st, &again, &err), 0);
-    assert_int_equal((unsigned char)again.data[0], 0x90 + 14);   /* fixarray of format 2 */
+    assert_int_equal((unsigned char)again.data[0], 0x90 + 14); /* fixarray of format 2 */
     assert_int_equal(again.data[1], 2);
     user_state_free(&st);
     msgpack_sbuffer_destroy(&sb);
@@ -470,9 +509,9 @@ static void test_next_profile(void **state) {
     px_error err;
     user_state st;
     memset(&st, 0, sizeof st);
-    profile_codes_push(&st.profile.rejected, 7, &err);   /* a decision before any profile */
+    profile_codes_push(&st.profile.rejected, 7, &err); /* a decision before any profile */
 
-    event up = event_of(EVENT_PROFILE_UPSERTED, "e-1", 1764393600000LL);   /* 2025-11-29 */
+    event up = event_of(EVENT_PROFILE_UPSERTED, "e-1", 1764393600000LL); /* 2025-11-29 */
     profile_experience *e = profile_add_experience(&up.profile, &err);
     e->kind = PROFILE_EXP_ROME;
     strcpy(e->rome, "J1501");
@@ -483,7 +522,7 @@ static void test_next_profile(void **state) {
     assert_int_equal(next.as_of_year, 2025);
     assert_true(next.include_regulated);
     assert_int_equal(next.n_experiences, 1);
-    assert_int_equal(next.rejected.n, 1);   /* decisions so far are kept */
+    assert_int_equal(next.rejected.n, 1); /* decisions so far are kept */
     profile_free(&st.profile);
     st.profile = next;
 
@@ -496,27 +535,26 @@ static void test_next_profile(void **state) {
     msgpack_sbuffer_destroy(&sb);
     assert_int_equal(st.profile.as_of_year, 0);
 
-    event conf = event_of(EVENT_SKILLS_CONFIRMED, "e-2", 1767225600000LL);   /* 2026-01-01 */
+    event conf = event_of(EVENT_SKILLS_CONFIRMED, "e-2", 1767225600000LL); /* 2026-01-01 */
     profile_codes_push(&conf.profile.confirmed, 7, &err);
     assert_int_equal(user_state_next_profile(&st, &conf, MATCHER_MAX_DECISIONS, &next, &err), 0);
     assert_int_equal(next.as_of_year, 2026);
     assert_true(next.include_regulated);
     assert_string_equal(next.experiences[0].rome, "J1501");
-    assert_int_equal(next.confirmed.n, 1);   /* 7 moved from rejected to confirmed */
+    assert_int_equal(next.confirmed.n, 1); /* 7 moved from rejected to confirmed */
     assert_int_equal(next.rejected.n, 0);
     profile_free(&next);
 
     /* a new upsert replaces include_regulated */
     up.profile.include_regulated = false;
-    up.ts = 946684800000LL;   /* 2000-01-01 */
+    up.ts = 946684800000LL; /* 2000-01-01 */
     assert_int_equal(user_state_next_profile(&st, &up, MATCHER_MAX_DECISIONS, &next, &err), 0);
     assert_false(next.include_regulated);
     assert_int_equal(next.as_of_year, 2000);
     profile_free(&next);
 
     event erased = event_of(EVENT_PROFILE_ERASED, "e-3", 0);
-    assert_int_equal(
-        user_state_next_profile(&st, &erased, MATCHER_MAX_DECISIONS, &next, &err), -1);
+    assert_int_equal(user_state_next_profile(&st, &erased, MATCHER_MAX_DECISIONS, &next, &err), -1);
     assert_int_equal(err.reason, EVENT_ERR_UNKNOWN_TYPE);
     assert_int_equal(next.n_experiences, 0);
     profile_free(&up.profile);
@@ -526,12 +564,17 @@ static void test_next_profile(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dlq_record_all_fields), cmocka_unit_test(test_dlq_record_minimal),
-        cmocka_unit_test(test_dlq_decode_round_trip), cmocka_unit_test(test_dlq_decode_refusals),
+        cmocka_unit_test(test_dlq_record_all_fields),
+        cmocka_unit_test(test_dlq_record_minimal),
+        cmocka_unit_test(test_dlq_decode_round_trip),
+        cmocka_unit_test(test_dlq_decode_refusals),
         cmocka_unit_test(test_dlq_decode_lenient),
-        cmocka_unit_test(test_state_round_trip),      cmocka_unit_test(test_idempotency_window),
-        cmocka_unit_test(test_corrupt_states),        cmocka_unit_test(test_state_bad_elements),
-        cmocka_unit_test(test_state_include_regulated), cmocka_unit_test(test_next_profile),
+        cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_idempotency_window),
+        cmocka_unit_test(test_corrupt_states),
+        cmocka_unit_test(test_state_bad_elements),
+        cmocka_unit_test(test_state_include_regulated),
+        cmocka_unit_test(test_next_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,8 +44,8 @@ static fixture *fixture_load(bool esco) {
     px_error err = {0};
     if (rome_fixture_make(FIXTURE_DIR, dir, sizeof dir)) return NULL;
     if (esco) {
-        int rc = rome_fixture_write(dir, "mapping_esco_rome", ESCO_CROSSWALK,
-                                    sizeof ESCO_CROSSWALK - 1);
+        int rc =
+            rome_fixture_write(dir, "mapping_esco_rome", ESCO_CROSSWALK, sizeof ESCO_CROSSWALK - 1);
         assert_int_equal(rc, 0);
     }
     fixture *f = calloc(1, sizeof *f);
@@ -53,7 +53,7 @@ static fixture *fixture_load(bool esco) {
     rome_fixture_remove(dir);
     if (!f->idx) fail_msg("index: %s", err.msg);
     matcher_config cfg = matcher_config_default();
-    cfg.n_constraints = 0;   /* the defaults name contextes the fixture does not have */
+    cfg.n_constraints = 0; /* the defaults name contextes the fixture does not have */
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_weekend", "23374", &err), 0);
     assert_int_equal(matcher_config_set(&cfg, "constraint.no_night", "300803", &err), 0);
     f->m = matcher_build(f->idx, &cfg, &err);
@@ -95,14 +95,17 @@ static void hand_result(const fixture *f, match_result *r) {
     r->jobs = calloc(1, sizeof *r->jobs);
     r->n_jobs = 1;
     r->codes = calloc(4, sizeof *r->codes);
-    r->codes[0] = item(f, 100004);   /* held */
-    r->codes[1] = item(f, 200002);   /* missing, a qualification */
-    r->codes[2] = item(f, 200002);   /* qualifications */
+    r->codes[0] = item(f, 100004); /* held */
+    r->codes[1] = item(f, 200002); /* missing, a qualification */
+    r->codes[2] = item(f, 200002); /* qualifications */
     r->n_codes = 3;
     r->jobs[0] = (match_job){
         .fiche = fiche(f, "J1501"),
         .score = 0.123456,
-        .components = {.competences = 0.71104, .related = 0, .profile = 0.45555, .kinship = 1.0 / 3,
+        .components = {.competences = 0.71104,
+                       .related = 0,
+                       .profile = 0.45555,
+                       .kinship = 1.0 / 3,
                        .level = 2.0 / 3},
         .held_share = 2.0 / 3,
         .flags = MATCH_JOB_REGULATED | MATCH_JOB_QUALIFICATION_GAP,
@@ -126,8 +129,8 @@ static void hand_result(const fixture *f, match_result *r) {
     r->removals[0] = (match_removal){fiche(f, "D1106"), MATCH_EVIDENCE_CONTEXTE, 23374};
     r->removals[1] = (match_removal){fiche(f, "M1607"), MATCH_EVIDENCE_COMPETENCE, 100005};
     r->removals[2] = (match_removal){fiche(f, "D1505"), MATCH_EVIDENCE_PARENT, fiche(f, "J1501")};
-    r->removals[3] = (match_removal){fiche(f, "J1501"), MATCH_EVIDENCE_DOMAIN,
-                                     rome_domaine_find(f->idx, "D11")};
+    r->removals[3] =
+        (match_removal){fiche(f, "J1501"), MATCH_EVIDENCE_DOMAIN, rome_domaine_find(f->idx, "D11")};
     r->removals[4] = (match_removal){fiche(f, "J1501"), MATCH_EVIDENCE_NONE, 0};
     r->removed_by_domain = 3;
     r->removed_regulated = 12;
@@ -181,9 +184,9 @@ static void test_job_fields(void **state) {
     cJSON *json = jobs_json(f, &r);
     const cJSON *job = cJSON_GetArrayItem(at(json, "jobs"), 0);
     static const char *const keys[] = {
-        "rome",    "label",   "score",    "components",     "held_share",
-        "level",   "regulated", "cadre",  "no_evidence",    "qualification_gap",
-        "held",    "missing", "contexts", "qualifications", "reasons",
+        "rome",  "label",     "score",    "components",     "held_share",
+        "level", "regulated", "cadre",    "no_evidence",    "qualification_gap",
+        "held",  "missing",   "contexts", "qualifications", "reasons",
     };
     assert_keys(job, keys, sizeof keys / sizeof keys[0]);
     assert_string_equal(at(job, "rome")->valuestring, "J1501");
@@ -191,7 +194,7 @@ static void test_job_fields(void **state) {
     const cJSON *c = at(job, "components");
     static const char *const ckeys[] = {"competences", "related", "profile", "kinship", "level"};
     assert_keys(c, ckeys, 5);
-    assert_true(at(c, "competences")->valuedouble == 0.711);   /* 4 decimals, like the others */
+    assert_true(at(c, "competences")->valuedouble == 0.711); /* 4 decimals, like the others */
     assert_true(at(c, "related")->valuedouble == 0);
     assert_true(at(c, "profile")->valuedouble == 0.4556);
     assert_true(at(c, "kinship")->valuedouble == 0.3333);
@@ -298,8 +301,10 @@ static void test_bad_removals(void **state) {
         match_result r;
         hand_result(f, &r);
         match_removal *x = &r.removals[cases[i].removal];
-        if (cases[i].fiche) x->fiche = cases[i].fiche;
-        else x->evidence = cases[i].evidence, x->code = cases[i].code;
+        if (cases[i].fiche)
+            x->fiche = cases[i].fiche;
+        else
+            x->evidence = cases[i].evidence, x->code = cases[i].code;
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         px_error err = {0};
@@ -311,7 +316,7 @@ static void test_bad_removals(void **state) {
     }
     match_result r;
     hand_result(f, &r);
-    r.constraints[1].n = 9;   /* past the removals */
+    r.constraints[1].n = 9; /* past the removals */
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     px_error err = {0};
@@ -340,7 +345,7 @@ static void test_deterministic(void **state) {
     msgpack_sbuffer_init(&line);
     for (int k = 0; k < 2; k++) {
         match_result r = {0};
-        p.include_regulated = k == 0;   /* both branches of regulation, then the same again */
+        p.include_regulated = k == 0; /* both branches of regulation, then the same again */
         assert_int_equal(matcher_run(f->m, s, &p, &r, &err), 0);
         msgpack_sbuffer_init(&out[k]);
         assert_int_equal(encode_jobs(f, &r, &out[k], &err), 0);
@@ -445,7 +450,7 @@ static void test_esco(void **state) {
 
     cJSON *with = real_match_json(f), *without = real_match_json(plain);
     const cJSON *exps = at(with, "experiences");
-    expect_esco(at(cJSON_GetArrayItem(exps, 0), "esco"), "2:exact 1:broad"); /* appellation */
+    expect_esco(at(cJSON_GetArrayItem(exps, 0), "esco"), "2:exact 1:broad");  /* appellation */
     expect_esco(at(cJSON_GetArrayItem(exps, 1), "esco"), "4:close 3:narrow"); /* fiche code */
     int n_jobs = 0;
     cJSON *x;
@@ -472,10 +477,8 @@ static void test_esco(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_job_fields),
-        cmocka_unit_test(test_excluded),
-        cmocka_unit_test(test_bad_removals),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_job_fields),   cmocka_unit_test(test_excluded),
+        cmocka_unit_test(test_bad_removals), cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_esco),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -103,13 +103,16 @@ static void test_example_file(void **state) {
         char plain[128], commented[128];
         snprintf(plain, sizeof plain, "\n%s =", line);
         snprintf(commented, sizeof commented, "\n# %s =", line);
-        if (!strstr(example, plain) && !strstr(example, commented)) fail_msg("key %s is not in %s", line, EXAMPLE);
+        if (!strstr(example, plain) && !strstr(example, commented))
+            fail_msg("key %s is not in %s", line, EXAMPLE);
     }
-    const char *optional[] = {"host", "port", "unix_socket", "user", "password", "db", "snapshot", "dir", "transactional.id"};
+    const char *optional[] = {"host",     "port", "unix_socket",     "user", "password", "db",
+                              "snapshot", "dir",  "transactional.id"};
     for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
         char commented[128];
         snprintf(commented, sizeof commented, "\n# %s =", optional[i]);
-        if (!strstr(example, commented)) fail_msg("optional key %s is not shown in %s", optional[i], EXAMPLE);
+        if (!strstr(example, commented))
+            fail_msg("optional key %s is not shown in %s", optional[i], EXAMPLE);
     }
     free(from_example);
     free(defaults);
@@ -124,15 +127,18 @@ static const char *const custom =
     "transactional.id = passerelle-1\n"
     "sasl.password = s3cret\n"
     "[topics]\nprofile = p.v1\nskills = s.v1\nsuggestions = o.v1\ndlq = d.v1\ngroup = g1\n"
-    "[redis]\nhost = redis.internal\nport = 6380\nuser = px\npassword = hunter2\ndb = 3\nkey_prefix = px:\n"
+    "[redis]\nhost = redis.internal\nport = 6380\nuser = px\npassword = hunter2\ndb = "
+    "3\nkey_prefix = px:\n"
     "state_prefix = u:\nstate_ttl_s = 0\nconnect_timeout_ms = 100\ncommand_timeout_ms = 200\n"
     "backoff_initial_ms = 10\nbackoff_max_ms = 20\n"
     "[rome]\nsnapshot = /var/lib/px/rome.snap\n"
     "[matching]\nweight.emergente = 0.65\ntop = 7\nconstraint.no_cold = 11, 12\n"
     "kinship.parent = 0.5\nevidence_places = 4\nconstraint_domain_share = 0.75\n"
     "constraint.no_cold.items = 13\n"
-    "[limits]\nmax_message_bytes = 1000\nmax_experiences = 3\nmax_competences = 4096\nmax_avoid = 2\nmax_domains = 64\n"
-    "max_title_bytes = 50\nmax_id_bytes = 40\nmax_depth = 3\nbatch_size = 100000\nbatch_max_wait_ms = 1\n"
+    "[limits]\nmax_message_bytes = 1000\nmax_experiences = 3\nmax_competences = 4096\nmax_avoid = "
+    "2\nmax_domains = 64\n"
+    "max_title_bytes = 50\nmax_id_bytes = 40\nmax_depth = 3\nbatch_size = "
+    "100000\nbatch_max_wait_ms = 1\n"
     "[log]\nlevel = debug\n"
     "[http]\nenabled = false\naddress = 0.0.0.0\nport = 0\n"
     "[daemon]\nidempotency_window = 5\nshutdown_timeout_ms = 1\ntxn_timeout_ms = 2\n";
@@ -158,7 +164,7 @@ static void test_custom_values(void **state) {
     assert_string_equal(cfg->redis.password, "hunter2");
     assert_int_equal(cfg->redis.db, 3);
     assert_string_equal(cfg->redis.prefix, "px:");
-    assert_string_equal(cfg->rome_key_prefix, "px:");  /* follows [redis] key_prefix when not set */
+    assert_string_equal(cfg->rome_key_prefix, "px:"); /* follows [redis] key_prefix when not set */
     assert_string_equal(cfg->rome_snapshot, "/var/lib/px/rome.snap");
     assert_null(cfg->rome_dir);
     assert_true(cfg->matching.weight_emergente == 0.65);
@@ -185,9 +191,10 @@ static void test_custom_values(void **state) {
     assert_null(strstr(text, "hunter2"));
     assert_non_null(strstr(text, "sasl.password = ********"));
     assert_non_null(strstr(text, "password = ********"));
-    assert_null(strstr(text, "passerelle.embedded"));  /* meaningless with a real cluster */
+    assert_null(strstr(text, "passerelle.embedded")); /* meaningless with a real cluster */
     char *unmasked = strdup(text);
-    for (char *p; (p = strstr(unmasked, "sasl.password = ********"));) memcpy(p + 16, "s3cret  ", 8);
+    for (char *p; (p = strstr(unmasked, "sasl.password = ********"));)
+        memcpy(p + 16, "s3cret  ", 8);
     for (char *p; (p = strstr(unmasked, "\npassword = ********"));) memcpy(p + 12, "hunter2 ", 8);
     config *back = load_text(unmasked, &err);
     if (!back) fail_msg("explain output does not load: %s\n%s", err.msg, unmasked);
@@ -203,9 +210,11 @@ static void test_custom_values(void **state) {
 static void test_url_and_embedded(void **state) {
     (void)state;
     px_error err;
-    config *cfg = load_text("[kafka]\nbootstrap.servers = embedded\npasserelle.embedded.partitions = 16\n"
-                            "[redis]\nurl = redis://bob:p%40ss@127.0.0.1:7000/5\nkey_prefix = t:\n[rome]\nkey_prefix = idx:\ndir =\n",
-                            &err);
+    config *cfg =
+        load_text("[kafka]\nbootstrap.servers = embedded\npasserelle.embedded.partitions = 16\n"
+                  "[redis]\nurl = redis://bob:p%40ss@127.0.0.1:7000/5\nkey_prefix = "
+                  "t:\n[rome]\nkey_prefix = idx:\ndir =\n",
+                  &err);
     if (!cfg) fail_msg("%s", err.msg);
     assert_true(cfg->kafka_embedded);
     assert_int_equal(cfg->n_kafka, 0);
@@ -223,8 +232,8 @@ static void test_url_and_embedded(void **state) {
 typedef struct bad_file {
     const char *text;
     int code;
-    const char *place;   /* ":LINE: [section] key:" that must follow the path */
-    const char *words;   /* must appear in the message */
+    const char *place; /* ":LINE: [section] key:" that must follow the path */
+    const char *words; /* must appear in the message */
 } bad_file;
 
 static void test_bad_files(void **state) {
@@ -232,50 +241,70 @@ static void test_bad_files(void **state) {
     const bad_file cases[] = {
         {"[kafak]\nfoo = 1\n", CONFIG_ERR_KEY, ":2: [kafak] foo:", "unknown section"},
         {"foo = 1\n", CONFIG_ERR_KEY, ":1: [] foo:", "unknown section"},
-        {"[redis]\nhots = x\n", CONFIG_ERR_KEY, ":2: [redis] hots:", "unknown key (expected one of: url, host, port"},
-        {"[limits]\nbatch_size = 10\nbatch_size = 20\n", CONFIG_ERR_KEY, ":3: [limits] batch_size:", "given twice"},
-        {"[kafka]\nclient.id = a\nclient.id = b\n", CONFIG_ERR_KEY, ":3: [kafka] client.id:", "given twice"},
-        {"[kafka]\nbootstrap.servers = embedded\nbootstrap.servers = h:1\n", CONFIG_ERR_KEY, ":3: [kafka] bootstrap.servers:", "given twice"},
+        {"[redis]\nhots = x\n", CONFIG_ERR_KEY,
+         ":2: [redis] hots:", "unknown key (expected one of: url, host, port"},
+        {"[limits]\nbatch_size = 10\nbatch_size = 20\n", CONFIG_ERR_KEY,
+         ":3: [limits] batch_size:", "given twice"},
+        {"[kafka]\nclient.id = a\nclient.id = b\n", CONFIG_ERR_KEY,
+         ":3: [kafka] client.id:", "given twice"},
+        {"[kafka]\nbootstrap.servers = embedded\nbootstrap.servers = h:1\n", CONFIG_ERR_KEY,
+         ":3: [kafka] bootstrap.servers:", "given twice"},
         {"[kafka]\ngroup.id = x\n", CONFIG_ERR_KEY, ":2: [kafka] group.id:", "[topics] group"},
-        {"[kafka]\npasserelle.embeded.brokers = 2\n", CONFIG_ERR_KEY, ":2: [kafka] passerelle.embeded.brokers:", "unknown passerelle key"},
-        {"\n\n[limits]\nbatch_size = 12x\n", CONFIG_ERR_VALUE, ":4: [limits] batch_size:", "expected an integer in [1, 100000], got \"12x\""},
-        {"[limits]\nmax_experiences = 33\n", CONFIG_ERR_VALUE, ":2: [limits] max_experiences:", "[1, 32]"},
+        {"[kafka]\npasserelle.embeded.brokers = 2\n", CONFIG_ERR_KEY,
+         ":2: [kafka] passerelle.embeded.brokers:", "unknown passerelle key"},
+        {"\n\n[limits]\nbatch_size = 12x\n", CONFIG_ERR_VALUE,
+         ":4: [limits] batch_size:", "expected an integer in [1, 100000], got \"12x\""},
+        {"[limits]\nmax_experiences = 33\n", CONFIG_ERR_VALUE,
+         ":2: [limits] max_experiences:", "[1, 32]"},
         {"[limits]\nmax_depth = 2\n", CONFIG_ERR_VALUE, ":2: [limits] max_depth:", "[3, 32]"},
-        {"[limits]\nbatch_size = \n", CONFIG_ERR_VALUE, ":2: [limits] batch_size:", "expected an integer"},
+        {"[limits]\nbatch_size = \n", CONFIG_ERR_VALUE,
+         ":2: [limits] batch_size:", "expected an integer"},
         {"[redis]\nport = -1\n", CONFIG_ERR_VALUE, ":2: [redis] port:", "[1, 65535]"},
-        {"[redis]\nstate_ttl_s = 99999999999999999999\n", CONFIG_ERR_VALUE, ":2: [redis] state_ttl_s:", "expected an integer"},
-        {"[http]\nenabled = maybe\n", CONFIG_ERR_VALUE, ":2: [http] enabled:", "expected true/false"},
+        {"[redis]\nstate_ttl_s = 99999999999999999999\n", CONFIG_ERR_VALUE,
+         ":2: [redis] state_ttl_s:", "expected an integer"},
+        {"[http]\nenabled = maybe\n", CONFIG_ERR_VALUE,
+         ":2: [http] enabled:", "expected true/false"},
         {"[log]\nlevel = loud\n", CONFIG_ERR_VALUE, ":2: [log] level:", "loud"},
-        {"[matching]\nweight.principale = 2\n", CONFIG_ERR_VALUE, ":2: [matching] weight.principale:", "expected a number"},
-        {"[matching]\nweight.nope = 1\n", CONFIG_ERR_VALUE, ":2: [matching] weight.nope:", "unknown matching key"},
+        {"[matching]\nweight.principale = 2\n", CONFIG_ERR_VALUE,
+         ":2: [matching] weight.principale:", "expected a number"},
+        {"[matching]\nweight.nope = 1\n", CONFIG_ERR_VALUE,
+         ":2: [matching] weight.nope:", "unknown matching key"},
         /* removed with the rebuilt score (related, R, replaces it): an old file says so */
-        {"[matching]\nmacro_credit = 0.5\n", CONFIG_ERR_VALUE, ":2: [matching] macro_credit:",
-         "unknown matching key"},
+        {"[matching]\nmacro_credit = 0.5\n", CONFIG_ERR_VALUE,
+         ":2: [matching] macro_credit:", "unknown matching key"},
         {"[matching]\nconstraint_domain_share = 0\n", CONFIG_ERR_VALUE,
          ":2: [matching] constraint_domain_share:", ""},
-        {"[redis]\nurl = redis://h:1/0\nhost = h\n", CONFIG_ERR_VALUE, ": [redis] url and host:", "either a url or its parts"},
+        {"[redis]\nurl = redis://h:1/0\nhost = h\n", CONFIG_ERR_VALUE,
+         ": [redis] url and host:", "either a url or its parts"},
         {"[redis]\nurl = http://h\n", CONFIG_ERR_VALUE, ":2: [redis] url:", ""},
-        {"[redis]\nbackoff_initial_ms = 500\nbackoff_max_ms = 100\n", CONFIG_ERR_VALUE, ": [redis] backoff_max_ms (100)", "at least"},
+        {"[redis]\nbackoff_initial_ms = 500\nbackoff_max_ms = 100\n", CONFIG_ERR_VALUE,
+         ": [redis] backoff_max_ms (100)", "at least"},
         {"[topics]\nprofile = bad topic!\n", CONFIG_ERR_VALUE, ": [topics] profile:", ""},
-        {"[topics]\nskills = passerelle.profile.v1\n", CONFIG_ERR_VALUE, ": [topics] profile and skills", "same topic"},
+        {"[topics]\nskills = passerelle.profile.v1\n", CONFIG_ERR_VALUE,
+         ": [topics] profile and skills", "same topic"},
         {"[topics]\ngroup =\n", CONFIG_ERR_VALUE, ":2: [topics] group:", "expected 1 to 255 bytes"},
-        {"[kafka]\nbootstrap.servers = h:9092\npasserelle.embedded.partitions = 3\n", CONFIG_ERR_VALUE,
-         ": [kafka] passerelle.embedded.partitions:", "only meaningful with bootstrap.servers = embedded"},
-        {"[kafka]\nbootstrap.servers = embedded\nthis line is not ini\n", CONFIG_ERR_SYNTAX, ":3:", "not a [section]"},
+        {"[kafka]\nbootstrap.servers = h:9092\npasserelle.embedded.partitions = 3\n",
+         CONFIG_ERR_VALUE, ": [kafka] passerelle.embedded.partitions:",
+         "only meaningful with bootstrap.servers = embedded"},
+        {"[kafka]\nbootstrap.servers = embedded\nthis line is not ini\n", CONFIG_ERR_SYNTAX,
+         ":3:", "not a [section]"},
         /* the place names the key: the message does not say it again */
         {"[matching]\ndomain_boost = x\n", CONFIG_ERR_VALUE,
          ":2: [matching] domain_boost: expected a number in [0, 100], got \"x\"", ""},
         {"[matching]\nconstraint.x = 1,,2\n", CONFIG_ERR_VALUE,
          ":2: [matching] constraint.x: expected comma-separated codes", ""},
         /* bytes that are not text are refused, and quoted escaped */
-        {"[kafka]\ncl\xffient.id = 1\n", CONFIG_ERR_SYNTAX, ":2: [kafka] cl\\xffient.id:",
-         "not text"},
+        {"[kafka]\ncl\xffient.id = 1\n", CONFIG_ERR_SYNTAX,
+         ":2: [kafka] cl\\xffient.id:", "not text"},
         {"[k\x1b[31mafka]\nx = 1\n", CONFIG_ERR_SYNTAX, ":2: [k\\x1b[31mafka] x:", "not text"},
-        {"[kafka]\nclient.id = a\x01" "b\n", CONFIG_ERR_VALUE, ":2: [kafka] client.id:",
-         "value is not text"},
-        {"[kafka]\nclient.id = a\xc2\x9b\n", CONFIG_ERR_VALUE, ":2: [kafka] client.id:",
-         "not text"},
-        {"[log]\nlevel = d\xc3\xa9" "bug\n", CONFIG_ERR_VALUE, ":2: [log] level:", "débug"},
+        {"[kafka]\nclient.id = a\x01"
+         "b\n",
+         CONFIG_ERR_VALUE, ":2: [kafka] client.id:", "value is not text"},
+        {"[kafka]\nclient.id = a\xc2\x9b\n", CONFIG_ERR_VALUE,
+         ":2: [kafka] client.id:", "not text"},
+        {"[log]\nlevel = d\xc3\xa9"
+         "bug\n",
+         CONFIG_ERR_VALUE, ":2: [log] level:", "débug"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_temp(cases[i].text);
@@ -285,9 +314,10 @@ static void test_bad_files(void **state) {
         int rc = config_load(path, &cfg, &err);
         char place[256];
         snprintf(place, sizeof place, "%s%s", path, cases[i].place);
-        if (rc != -1 || cfg || err.reason != (int)cases[i].code || strncmp(err.msg, place, strlen(place)) || !strstr(err.msg, cases[i].words))
-            fail_msg("case %zu: rc %d code %d \"%s\"; expected code %d starting \"%s\" with \"%s\"", i, rc, err.reason, err.msg,
-                     cases[i].code, place, cases[i].words);
+        if (rc != -1 || cfg || err.reason != (int)cases[i].code ||
+            strncmp(err.msg, place, strlen(place)) || !strstr(err.msg, cases[i].words))
+            fail_msg("case %zu: rc %d code %d \"%s\"; expected code %d starting \"%s\" with \"%s\"",
+                     i, rc, err.reason, err.msg, cases[i].code, place, cases[i].words);
         unlink(path);
         free(path);
     }
@@ -311,8 +341,7 @@ static void test_binary_file(void **state) {
     for (const unsigned char *p = (const unsigned char *)err.msg; *p; p++)
         if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
             fail_msg("control byte 0x%02x in \"%s\"", *p, err.msg);
-    if (!strstr(err.msg, ":2: [\\x1b] \\x01\\x9b\\xc2\\x9b: not text"))
-        fail_msg("\"%s\"", err.msg);
+    if (!strstr(err.msg, ":2: [\\x1b] \\x01\\x9b\\xc2\\x9b: not text")) fail_msg("\"%s\"", err.msg);
 }
 
 static void test_long_line_and_missing_file(void **state) {
@@ -358,7 +387,7 @@ static void test_load_matching(void **state) {
     assert_int_equal(err.code, PX_ECONFIG);
     assert_int_equal(err.reason, CONFIG_ERR_VALUE);
     assert_non_null(strstr(err.msg, ":3: [matching] weight.other: "));
-    assert_int_equal(m.top, 2);   /* untouched on failure */
+    assert_int_equal(m.top, 2); /* untouched on failure */
     assert_int_equal(load_matching_text("[matching]\ntop 2\n", &m, &err), -1);
     assert_int_equal(err.reason, CONFIG_ERR_SYNTAX);
     assert_non_null(strstr(err.msg, ":2: not a [section]"));
@@ -371,8 +400,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_custom_values), cmocka_unit_test(test_url_and_embedded),
         cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_long_line_and_missing_file),
-        cmocka_unit_test(test_load_matching),
-        cmocka_unit_test(test_binary_file),
+        cmocka_unit_test(test_load_matching), cmocka_unit_test(test_binary_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,15 +21,21 @@ int main(int argc, char **argv) {
     }
     int status = 0;
     if (cfg->kafka_embedded) {
-        printf("FAIL: %s: [kafka] bootstrap.servers is the embedded mock cluster, not a real cluster\n", argv[1]);
+        printf("FAIL: %s: [kafka] bootstrap.servers is the embedded mock cluster, not a real "
+               "cluster\n",
+               argv[1]);
         status = 1;
     }
-    if (!cfg->http_enabled || strcmp(cfg->http_address, "0.0.0.0") || cfg->http_port != atoi(argv[2])) {
-        printf("FAIL: %s: [http] must be enabled on 0.0.0.0:%s (got %s on %s:%d)\n", argv[1], argv[2],
-               cfg->http_enabled ? "enabled" : "disabled", cfg->http_address, cfg->http_port);
+    if (!cfg->http_enabled || strcmp(cfg->http_address, "0.0.0.0") ||
+        cfg->http_port != atoi(argv[2])) {
+        printf("FAIL: %s: [http] must be enabled on 0.0.0.0:%s (got %s on %s:%d)\n", argv[1],
+               argv[2], cfg->http_enabled ? "enabled" : "disabled", cfg->http_address,
+               cfg->http_port);
         status = 1;
     }
-    if (status == 0) printf("ok: %s loads with config_load(), real Kafka, HTTP on 0.0.0.0:%d\n", argv[1], cfg->http_port);
+    if (status == 0)
+        printf("ok: %s loads with config_load(), real Kafka, HTTP on 0.0.0.0:%d\n", argv[1],
+               cfg->http_port);
     config_free(cfg);
     return status;
 }

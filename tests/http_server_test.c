@@ -71,10 +71,15 @@ static fixture *start_fixture(const http_server_options *options) {
     assert_int_equal(uv_loop_init(&f->loop), 0);
     f->registry = metrics_new(NULL);
     const char *labels[] = {"topic"};
-    metrics_family *fam = metrics_register(f->registry, &(metrics_spec){.type = METRICS_COUNTER,
-                                           .name = "px_events_consumed_total", .help = "Events consumed.",
-                                           .label_names = labels, .n_labels = 1}, NULL);
-    metrics_counter_add(metrics_series_get(fam, (const char *[]){"passerelle.profile.v1"}, NULL), 42);
+    metrics_family *fam = metrics_register(f->registry,
+                                           &(metrics_spec){.type = METRICS_COUNTER,
+                                                           .name = "px_events_consumed_total",
+                                                           .help = "Events consumed.",
+                                                           .label_names = labels,
+                                                           .n_labels = 1},
+                                           NULL);
+    metrics_counter_add(metrics_series_get(fam, (const char *[]){"passerelle.profile.v1"}, NULL),
+                        42);
     px_error err = {0};
     f->server = http_server_start(&f->loop, options, f->registry, readiness, f, &err);
     if (!f->server) fail_msg("http_server_start: %s", err.msg);
@@ -168,7 +173,8 @@ static bool client_sees_close(client *c) {
 static void client_read_response(client *c, bool head, response *r) {
     char *end;
     while (!(end = strstr(c->buf, "\r\n\r\n")))
-        if (!client_fill(c)) fail_msg("no complete response header; got %zu bytes: %s", c->len, c->buf);
+        if (!client_fill(c))
+            fail_msg("no complete response header; got %zu bytes: %s", c->len, c->buf);
     size_t header_len = (size_t)(end - c->buf) + 4;
     assert_true(header_len < sizeof r->headers);
     memcpy(r->headers, c->buf, header_len);
@@ -191,7 +197,8 @@ static void client_read_response(client *c, bool head, response *r) {
 static void get(int port, const char *path, response *r) {
     client *c = client_connect(port);
     char req[512];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+             path);
     client_send(c, req);
     client_read_response(c, false, r);
     assert_non_null(strstr(r->headers, "Connection: close\r\n"));
@@ -207,7 +214,7 @@ static void test_healthz_and_unknown_paths(void **state) {
     get(f->port, "/healthz", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "ok\n");
-    get(f->port, "/healthz?verbose=1", &r);   /* the query string does not change the route */
+    get(f->port, "/healthz?verbose=1", &r); /* the query string does not change the route */
     assert_int_equal(r.status, 200);
     get(f->port, "/", &r);
     assert_int_equal(r.status, 404);
@@ -220,11 +227,13 @@ static void test_metrics_are_the_rendered_registry(void **state) {
     response r;
     get(f->port, "/metrics", &r);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.headers, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+    assert_non_null(
+        strstr(r.headers, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
     char *expected = NULL;
     assert_int_equal(metrics_render(f->registry, &expected, NULL, NULL), 0);
     assert_string_equal(r.body, expected);
-    assert_non_null(strstr(r.body, "px_events_consumed_total{topic=\"passerelle.profile.v1\"} 42\n"));
+    assert_non_null(
+        strstr(r.body, "px_events_consumed_total{topic=\"passerelle.profile.v1\"} 42\n"));
     free(expected);
 }
 
@@ -287,11 +296,13 @@ static void test_upgrade_is_answered_then_closed(void **state) {
     fixture *f = *state;
     client *c = client_connect(f->port);
     response r;
-    client_send(c, "GET /healthz HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
+    client_send(
+        c,
+        "GET /healthz HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
     client_read_response(c, false, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.headers, "Connection: close\r\n"));
-    assert_true(client_sees_close(c));   /* and no second (400) answer for the frame bytes */
+    assert_true(client_sees_close(c)); /* and no second (400) answer for the frame bytes */
     client_free(c);
 }
 
@@ -340,8 +351,11 @@ static void test_malformed_and_oversized_requests(void **state) {
 }
 
 static int small_setup(void **state) {
-    *state = start_fixture(&(http_server_options){.host = "127.0.0.1", .port = 0, .max_connections = 2,
-                                                  .idle_timeout_ms = 1500, .max_request_bytes = 64});
+    *state = start_fixture(&(http_server_options){.host = "127.0.0.1",
+                                                  .port = 0,
+                                                  .max_connections = 2,
+                                                  .idle_timeout_ms = 1500,
+                                                  .max_request_bytes = 64});
     return 0;
 }
 
@@ -355,7 +369,7 @@ static void test_connection_limit_idle_timeout_and_small_bound(void **state) {
     client_send(b, "GET /healthz HTTP/1.1\r\n\r\n");
     client_read_response(b, false, &r);
     client *third = client_connect(f->port);
-    assert_true(client_sees_close(third));   /* over max_connections: closed at once */
+    assert_true(client_sees_close(third)); /* over max_connections: closed at once */
     client_free(third);
     /* Idle connections are closed after 1.5 s (the recv timeout is 5 s); shorter raced a loaded CI
      * machine, which could take longer than that between connect and send. */
@@ -365,7 +379,8 @@ static void test_connection_limit_idle_timeout_and_small_bound(void **state) {
     client_free(b);
 
     client *c = client_connect(f->port);
-    client_send(c, "GET /healthz HTTP/1.1\r\nUser-Agent: a-rather-long-user-agent-string-that-goes-well-over-sixty-four-bytes\r\n\r\n");
+    client_send(c, "GET /healthz HTTP/1.1\r\nUser-Agent: "
+                   "a-rather-long-user-agent-string-that-goes-well-over-sixty-four-bytes\r\n\r\n");
     client_read_response(c, false, &r);
     assert_int_equal(r.status, 431);
     client_free(c);
@@ -382,7 +397,7 @@ static void test_close_with_open_connections(void **state) {
     client_read_response(c, false, &r);
     client_send(partial, "GET /healthz HTTP/1.1\r\n");
     int port = f->port;
-    stop_fixture(f);   /* checks on_closed ran once and the loop has no handle left */
+    stop_fixture(f); /* checks on_closed ran once and the loop has no handle left */
     assert_true(client_sees_close(c));
     assert_true(client_sees_close(partial));
     client_free(c);
@@ -405,7 +420,7 @@ static void test_close_from_the_readiness_callback(void **state) {
     client_send(c, "GET /readyz HTTP/1.1\r\n\r\n");
     assert_true(client_sees_close(c));
     client_free(c);
-    join_fixture(f);   /* the loop ends by itself: the close callback closed the last handle */
+    join_fixture(f); /* the loop ends by itself: the close callback closed the last handle */
 }
 
 static void test_start_errors(void **state) {
@@ -413,13 +428,17 @@ static void test_start_errors(void **state) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     px_error err = {0};
-    assert_null(http_server_start(&loop, &(http_server_options){.host = "localhost", .port = 0}, NULL, NULL, NULL, &err));
+    assert_null(http_server_start(&loop, &(http_server_options){.host = "localhost", .port = 0},
+                                  NULL, NULL, NULL, &err));
     assert_non_null(strstr(err.msg, "not an IPv4 or IPv6 address"));
-    assert_null(http_server_start(&loop, &(http_server_options){.host = "127.0.0.1", .port = 70000}, NULL, NULL, NULL, &err));
+    assert_null(http_server_start(&loop, &(http_server_options){.host = "127.0.0.1", .port = 70000},
+                                  NULL, NULL, NULL, &err));
     assert_non_null(strstr(err.msg, "out of range"));
-    assert_null(http_server_start(&loop, &(http_server_options){.host = "127.0.0.1", .port = f->port}, NULL, NULL, NULL, &err));
+    assert_null(http_server_start(&loop,
+                                  &(http_server_options){.host = "127.0.0.1", .port = f->port},
+                                  NULL, NULL, NULL, &err));
     assert_non_null(strstr(err.msg, "address already in use"));
-    uv_run(&loop, UV_RUN_DEFAULT);   /* lets the failed listener's close complete */
+    uv_run(&loop, UV_RUN_DEFAULT); /* lets the failed listener's close complete */
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -474,19 +493,28 @@ static void test_missing_registry_and_readiness_answer_503(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_healthz_and_unknown_paths, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_metrics_are_the_rendered_registry, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_readyz_follows_the_callback, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_keep_alive_pipelining_head_and_methods, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_http10_without_keep_alive_is_closed, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_is_answered_then_closed, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, default_setup, default_teardown),
-        cmocka_unit_test_setup_teardown(test_connection_limit_idle_timeout_and_small_bound, small_setup, default_teardown),
+        cmocka_unit_test_setup_teardown(test_healthz_and_unknown_paths, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_are_the_rendered_registry, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_readyz_follows_the_callback, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_pipelining_head_and_methods, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_http10_without_keep_alive_is_closed, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_is_answered_then_closed, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, default_setup,
+                                        default_teardown),
+        cmocka_unit_test_setup_teardown(test_connection_limit_idle_timeout_and_small_bound,
+                                        small_setup, default_teardown),
         cmocka_unit_test(test_close_with_open_connections),
         cmocka_unit_test(test_close_from_the_readiness_callback),
         cmocka_unit_test_setup_teardown(test_start_errors, default_setup, default_teardown),
         cmocka_unit_test(test_without_registry_or_readiness),
-        cmocka_unit_test_setup_teardown(test_missing_registry_and_readiness_answer_503, null_readiness_setup, default_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_registry_and_readiness_answer_503,
+                                        null_readiness_setup, default_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

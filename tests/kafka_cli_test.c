@@ -19,7 +19,7 @@
 #include "event_codec.h"
 #include "kafka_embedded.h"
 
-static const char *cli;   /* path of the passerelle binary */
+static const char *cli; /* path of the passerelle binary */
 
 /* The mock cluster lets a new member of a group in only once the previous one's session expired,
  * even after a clean leave: keep sessions short where one group is joined twice. */
@@ -27,7 +27,7 @@ static const char *cli;   /* path of the passerelle binary */
 
 typedef struct run_result {
     int status;
-    char *out;             /* stdout */
+    char *out; /* stdout */
 } run_result;
 
 /* Runs `timeout 60 CLI ARGS` (args already shell-safe), capturing stdout; stderr goes to ours. */
@@ -82,28 +82,34 @@ static kafka_embedded *start_broker(void) {
     return kb;
 }
 
-static void produce_raw(const char *brokers, const char *topic, const char *key, const void *value, size_t len) {
+static void produce_raw(const char *brokers, const char *topic, const char *key, const void *value,
+                        size_t len) {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr),
+                     RD_KAFKA_CONF_OK);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     assert_non_null(p);
     assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                       RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_END),
+                                       RD_KAFKA_V_VALUE((void *)value, len),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
                      0);
     assert_int_equal(rd_kafka_flush(p, 10000), 0);
     rd_kafka_destroy(p);
 }
 
 static const char events[] =
-    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e1\",\"user_id\":\"alice\",\"ts\":1700000000000,"
+    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e1\",\"user_id\":\"alice\",\"ts\":"
+    "1700000000000,"
     "\"experiences\":[{\"appellation\":11573,\"months\":24}],\"avoid\":[\"no_weekend\"]}\n"
     "\n"
-    "{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e2\",\"user_id\":\"alice\",\"ts\":1700000000001,"
+    "{\"v\":1,\"type\":\"skills.confirmed\",\"event_id\":\"e2\",\"user_id\":\"alice\",\"ts\":"
+    "1700000000001,"
     "\"confirmed\":[100011,100012],\"rejected\":[],\"added\":[]}\n"
-    "{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e3\",\"user_id\":\"bob\",\"ts\":1700000000002}\n"
-    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e4\",\"user_id\":\"chloé\",\"ts\":1700000000003,"
+    "{\"v\":1,\"type\":\"profile.erased\",\"event_id\":\"e3\",\"user_id\":\"bob\",\"ts\":"
+    "1700000000002}\n"
+    "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"e4\",\"user_id\":\"chloé\",\"ts\":"
+    "1700000000003,"
     "\"experiences\":[{\"title\":\"aide-soignante\",\"extra\":true}],\"domains\":[\"J\"]}\n";
 
 /* send → tail: every event comes back as the same JSON object (msgpack round trip, one key each). */
@@ -173,9 +179,11 @@ static void test_send_refuses_bad_lines(void **state) {
     free(r.out);
     /* A message over message.max.bytes is refused by librdkafka: reported, the next line still sent. */
     char big[3000];
-    snprintf(big, sizeof big, "{\"user_id\":\"big\",\"pad\":\"%02000d\"}\n{\"user_id\":\"small\"}\n", 0);
+    snprintf(big, sizeof big,
+             "{\"user_id\":\"big\",\"pad\":\"%02000d\"}\n{\"user_id\":\"small\"}\n", 0);
     char *big_file = write_temp(big);
-    r = run_cli("send --brokers %s --topic tomb.v1 -X message.max.bytes=1000 %s 2>/dev/null", b, big_file);
+    r = run_cli("send --brokers %s --topic tomb.v1 -X message.max.bytes=1000 %s 2>/dev/null", b,
+                big_file);
     assert_int_equal(r.status, 1);
     free(r.out);
     r = run_cli("tail --brokers %s --topic tomb.v1 --from-beginning --timeout-ms 2000", b);
@@ -184,7 +192,7 @@ static void test_send_refuses_bad_lines(void **state) {
     free(r.out);
     unlink(big_file);
     free(big_file);
-    r = run_cli("send --topic in.v1 %s 2>/dev/null", file);   /* no --brokers */
+    r = run_cli("send --topic in.v1 %s 2>/dev/null", file); /* no --brokers */
     assert_int_equal(r.status, 2);
     free(r.out);
     r = run_cli("tail --brokers %s --topic in.v1 --count -3 2>/dev/null", b);
@@ -233,7 +241,7 @@ static void test_send_strict(void **state) {
     assert_int_equal(count_lines(r.out), 4);
     free(r.out);
     r = run_cli("tail --brokers %s --topic in.v1 --strict --timeout-ms 100 2>/dev/null", b);
-    assert_int_equal(r.status, 2);  /* a send option only */
+    assert_int_equal(r.status, 2); /* a send option only */
     free(r.out);
     unlink(file);
     free(file);
@@ -245,8 +253,9 @@ static void test_tail_tombstone(void **state) {
     kafka_embedded *kb = start_broker();
     const char *b = kafka_embedded_bootstraps(kb);
     produce_raw(b, "tomb.v1", "erased-user", NULL, 0);
-    produce_raw(b, "tomb.v1", "raw-user", "\xc1", 1);   /* 0xc1 is never valid msgpack */
-    run_result r = run_cli("tail --brokers %s --topic tomb.v1 --from-beginning --count 2 --timeout-ms 10000", b);
+    produce_raw(b, "tomb.v1", "raw-user", "\xc1", 1); /* 0xc1 is never valid msgpack */
+    run_result r = run_cli(
+        "tail --brokers %s --topic tomb.v1 --from-beginning --count 2 --timeout-ms 10000", b);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "{\"key\":\"erased-user\",\"tombstone\":true}\n"));
     assert_non_null(strstr(r.out, "\"key\":\"raw-user\""));
@@ -256,11 +265,18 @@ static void test_tail_tombstone(void **state) {
 }
 
 /* A DLQ record as the daemon writes it (event_codec's encoder), around `original`. */
-static void produce_dlq(const char *brokers, const char *key, const char *original, size_t original_len,
-                        int reason, int64_t offset) {
-    dlq_record rec = {.value = original, .value_len = original_len, .key = key, .key_len = strlen(key),
-                      .topic = "in.v1", .partition = 0, .offset = offset, .reason = reason,
-                      .message = "test record", .ts = 1700000000000};
+static void produce_dlq(const char *brokers, const char *key, const char *original,
+                        size_t original_len, int reason, int64_t offset) {
+    dlq_record rec = {.value = original,
+                      .value_len = original_len,
+                      .key = key,
+                      .key_len = strlen(key),
+                      .topic = "in.v1",
+                      .partition = 0,
+                      .offset = offset,
+                      .reason = reason,
+                      .message = "test record",
+                      .ts = 1700000000000};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     px_error err = {0};
@@ -295,14 +311,16 @@ static void test_replay(void **state) {
     produce_dlq(b, "u2", orig[2], orig_len[2], EVENT_ERR_UNKNOWN_CODE, 12);
 
     /* tail shows the DLQ record with its original decoded. */
-    run_result r = run_cli("tail --brokers %s --topic dlq.v1 --from-beginning --count 3 --timeout-ms 10000", b);
+    run_result r = run_cli(
+        "tail --brokers %s --topic dlq.v1 --from-beginning --count 3 --timeout-ms 10000", b);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "\"original\":{\"user_id\":\"u1\"}"));
     assert_non_null(strstr(r.out, "\"reason\":\"wrong_type\""));
     free(r.out);
 
     /* Only unknown_code records, to replayed.v1. */
-    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --reason unknown_code --timeout-ms 2000 --group g1 %s",
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --reason unknown_code "
+                "--timeout-ms 2000 --group g1 %s",
                 b, SHORT_SESSION);
     assert_int_equal(r.status, 0);
     assert_int_equal(count_lines(r.out), 2);
@@ -316,7 +334,8 @@ static void test_replay(void **state) {
     assert_null(strstr(r.out, "u1"));
     free(r.out);
     /* Same group again: progress was committed, nothing more. */
-    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --timeout-ms 2000 --group g1 %s", b, SHORT_SESSION);
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --timeout-ms 2000 --group g1 %s",
+                b, SHORT_SESSION);
     assert_int_equal(r.status, 0);
     assert_int_equal(count_lines(r.out), 0);
     free(r.out);

@@ -17,22 +17,25 @@
 #include "kafka_io.h"
 #include "loop_wait.h"
 
-#define IN_TOPIC "in.v1"
+#define IN_TOPIC  "in.v1"
 #define IN2_TOPIC "in2.v1"
 #define OUT_TOPIC "out.v1"
-#define MAX_RECS 4000
-#define WAIT_MS 30000
+#define MAX_RECS  4000
+#define WAIT_MS   30000
 
 /* ---------- a plain blocking client to seed inputs and read outputs ---------- */
 
 static rd_kafka_t *plain_client(rd_kafka_type_t type, const char *brokers, const char *group) {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr),
+                     RD_KAFKA_CONF_OK);
     if (group) {
-        assert_int_equal(rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-        assert_int_equal(rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr),
+        assert_int_equal(rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr),
                          RD_KAFKA_CONF_OK);
+        assert_int_equal(
+            rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr),
+            RD_KAFKA_CONF_OK);
     }
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
     assert_non_null(rk);
@@ -46,10 +49,11 @@ static void seed(const char *brokers, const char *topic, int n, int keys) {
         char key[16], val[32];
         snprintf(key, sizeof key, "k%d", i % keys);
         snprintf(val, sizeof val, "k%d:%d", i % keys, i / keys);
-        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                           RD_KAFKA_V_VALUE(val, strlen(val)),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                         0);
+        assert_int_equal(
+            rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                              RD_KAFKA_V_VALUE(val, strlen(val)),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            0);
     }
     assert_int_equal(rd_kafka_flush(p, 10000), 0);
     rd_kafka_destroy(p);
@@ -63,8 +67,9 @@ typedef struct plain_msg {
 } plain_msg;
 
 /* Reads exactly n messages of topic (all partitions, from the beginning) within WAIT_MS. */
-static void read_topic(const char *brokers, const char *topic, int partitions, plain_msg *out, int n) {
-    rd_kafka_t *c = plain_client(RD_KAFKA_CONSUMER, brokers, "reader");   /* assign() needs a group */
+static void read_topic(const char *brokers, const char *topic, int partitions, plain_msg *out,
+                       int n) {
+    rd_kafka_t *c = plain_client(RD_KAFKA_CONSUMER, brokers, "reader"); /* assign() needs a group */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; p++)
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -80,7 +85,9 @@ static void read_topic(const char *brokers, const char *topic, int partitions, p
             memset(pm, 0, sizeof *pm);
             snprintf(pm->key, sizeof pm->key, "%.*s", (int)m->key_len, (const char *)m->key);
             pm->tombstone = m->payload == NULL;
-            if (m->payload) snprintf(pm->value, sizeof pm->value, "%.*s", (int)m->len, (const char *)m->payload);
+            if (m->payload)
+                snprintf(pm->value, sizeof pm->value, "%.*s", (int)m->len,
+                         (const char *)m->payload);
             pm->partition = m->partition;
         }
         rd_kafka_message_destroy(m);
@@ -114,8 +121,8 @@ static void assert_per_key_order(const char *const *values, size_t n, int keys, 
 
 /* Reads the n outputs of a topic and checks every key's sequence (a key lives on one partition, so
  * its order survives read_topic's interleaving of partitions). */
-static void assert_topic_per_key_order(const char *brokers, const char *topic, int partitions, int n, int keys,
-                                       int per_key) {
+static void assert_topic_per_key_order(const char *brokers, const char *topic, int partitions,
+                                       int n, int keys, int per_key) {
     plain_msg *out = calloc((size_t)n, sizeof *out);
     read_topic(brokers, topic, partitions, out, n);
     const char **ov = calloc((size_t)n, sizeof *ov);
@@ -147,15 +154,15 @@ struct owner {
     int assigned, revoked, rebalances;
     int fatal, errors;
     int closed;
-    int done;                   /* set by tests' conditions */
-    bool produce_outputs;       /* echo each input to OUT_TOPIC, store its offset on delivery */
-    bool tombstones;            /* outputs are tombstones */
-    int64_t store_only_below;   /* store offsets < this (and those >= store_also_from); -1 = all */
+    int done;                 /* set by tests' conditions */
+    bool produce_outputs;     /* echo each input to OUT_TOPIC, store its offset on delivery */
+    bool tombstones;          /* outputs are tombstones */
+    int64_t store_only_below; /* store offsets < this (and those >= store_also_from); -1 = all */
     int64_t store_also_from;
     size_t delivered, delivery_errors;
-    batch_hook hook;            /* replaces the default processing when set */
+    batch_hook hook; /* replaces the default processing when set */
     int hook_state;
-    char assignment[64];        /* partitions currently assigned ("1" at index p) */
+    char assignment[64]; /* partitions currently assigned ("1" at index p) */
     size_t logs;
     const kafka_io_batch *held; /* a batch kept by the owner (close test) */
     rd_kafka_mock_cluster_t *mock;
@@ -172,8 +179,8 @@ static bool owner_should_store(const owner *o, int64_t offset) {
     return o->store_only_below < 0 || offset < o->store_only_below || offset >= o->store_also_from;
 }
 
-static void on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset, void *msg_opaque,
-                        void *opaque) {
+static void on_delivery(kafka_io *io, const px_error *err, int32_t partition, int64_t offset,
+                        void *msg_opaque, void *opaque) {
     (void)partition;
     (void)offset;
     owner *o = opaque;
@@ -183,7 +190,8 @@ static void on_delivery(kafka_io *io, const px_error *err, int32_t partition, in
         print_message("[%s] delivery error: %s\n", o->name, err->msg);
     } else {
         o->delivered++;
-        if (owner_should_store(o, ps->offset)) kafka_io_store_offset(io, ps->topic, ps->partition, ps->offset);
+        if (owner_should_store(o, ps->offset))
+            kafka_io_store_offset(io, ps->topic, ps->partition, ps->offset);
     }
     free(ps);
 }
@@ -202,14 +210,16 @@ static void process_batch(owner *o, const kafka_io_batch *b) {
         const kafka_io_msg *m = &b->msgs[i];
         record(o, m);
         if (!o->produce_outputs) {
-            if (owner_should_store(o, m->offset)) kafka_io_store_offset(o->io, m->topic, m->partition, m->offset);
+            if (owner_should_store(o, m->offset))
+                kafka_io_store_offset(o->io, m->topic, m->partition, m->offset);
             continue;
         }
         pending_store *ps = malloc(sizeof *ps);
         *ps = (pending_store){o, m->topic, m->partition, m->offset};
         px_error err;
-        int rc = kafka_io_produce(o->io, OUT_TOPIC, m->key, m->key_len, o->tombstones ? NULL : m->value,
-                                  o->tombstones ? 0 : m->value_len, on_delivery, ps, &err);
+        int rc =
+            kafka_io_produce(o->io, OUT_TOPIC, m->key, m->key_len, o->tombstones ? NULL : m->value,
+                             o->tombstones ? 0 : m->value_len, on_delivery, ps, &err);
         if (rc) fail_msg("produce: %s", err.msg);
     }
     kafka_io_batch_release(o->io, b);
@@ -227,8 +237,8 @@ static void on_batch(kafka_io *io, const kafka_io_batch *b, void *opaque) {
         process_batch(o, b);
 }
 
-static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind, const kafka_io_partition *parts, size_t n,
-                         void *opaque) {
+static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
+                         const kafka_io_partition *parts, size_t n, void *opaque) {
     (void)io;
     owner *o = opaque;
     o->rebalances++;
@@ -259,7 +269,8 @@ static void on_closed(kafka_io *io, void *opaque) {
 static pthread_t loop_thread;
 
 /* librdkafka's log lines reach the owner on the loop thread, not on librdkafka's own threads. */
-static void on_log(kafka_io *io, int level, const char *facility, const char *message, void *opaque) {
+static void on_log(kafka_io *io, int level, const char *facility, const char *message,
+                   void *opaque) {
     (void)io;
     owner *o = opaque;
     assert_true(pthread_equal(pthread_self(), loop_thread));
@@ -281,7 +292,8 @@ typedef struct io_setup {
     size_t max_buffered;
 } io_setup;
 
-static void owner_start(owner *o, uv_loop_t *loop, const char *name, const char *brokers, const io_setup *s) {
+static void owner_start(owner *o, uv_loop_t *loop, const char *name, const char *brokers,
+                        const io_setup *s) {
     memset(o, 0, sizeof *o);
     o->loop = loop;
     o->name = name;
@@ -324,9 +336,7 @@ static void owner_close(owner *o) {
     o->io = NULL;
 }
 
-static void owner_free(owner *o) {
-    free(o->recs);
-}
+static void owner_free(owner *o) { free(o->recs); }
 
 typedef struct world {
     uv_loop_t loop;
@@ -342,11 +352,11 @@ static void world_start(world *w, int partitions) {
     if (!w->kb) fail_msg("kafka_embedded_start: %s", err.msg);
     w->brokers = kafka_embedded_bootstraps(w->kb);
     assert_non_null(w->brokers);
-    assert_int_equal(strncmp(w->brokers, "127.0.0.1:", 10), 0);   /* loopback only */
+    assert_int_equal(strncmp(w->brokers, "127.0.0.1:", 10), 0); /* loopback only */
 }
 
 static void world_stop(world *w) {
-    uv_run(&w->loop, UV_RUN_NOWAIT);   /* let closed handles finish */
+    uv_run(&w->loop, UV_RUN_NOWAIT); /* let closed handles finish */
     assert_int_equal(uv_loop_close(&w->loop), 0);
     kafka_embedded_stop(w->kb);
 }
@@ -392,8 +402,8 @@ static void run_until_counts(owner *o, size_t n, size_t delivered) {
     while (!(o->n_recs >= n && o->delivered >= delivered)) {
         px_test_run_for(o->loop, 20);
         if (uv_now(o->loop) - start > WAIT_MS)
-            fail_msg("[%s] timed out: %zu/%zu consumed, %zu/%zu delivered", o->name, o->n_recs, n, o->delivered,
-                     delivered);
+            fail_msg("[%s] timed out: %zu/%zu consumed, %zu/%zu delivered", o->name, o->n_recs, n,
+                     o->delivered, delivered);
     }
 }
 
@@ -404,7 +414,8 @@ static void test_batches_order_and_outputs(void **state) {
     enum { KEYS = 10, PER_KEY = 40, N = KEYS * PER_KEY };
     seed(w.brokers, IN_TOPIC, N, KEYS);
     owner o;
-    owner_start(&o, &w.loop, "A", w.brokers, &(io_setup){.group = "g-order", .batch_max = 50, .wait_ms = 10});
+    owner_start(&o, &w.loop, "A", w.brokers,
+                &(io_setup){.group = "g-order", .batch_max = 50, .wait_ms = 10});
     o.produce_outputs = true;
     run_until_counts(&o, N, N);
     assert_int_equal(o.n_recs, N);
@@ -446,25 +457,28 @@ static void test_offsets_only_after_delivery(void **state) {
     enum { N = 100 };
     seed(w.brokers, IN_TOPIC, N, 1);
     owner a;
-    owner_start(&a, &w.loop, "A", w.brokers, &(io_setup){.group = "g-restart", .batch_max = 16, .wait_ms = 5});
+    owner_start(&a, &w.loop, "A", w.brokers,
+                &(io_setup){.group = "g-restart", .batch_max = 16, .wait_ms = 5});
     a.produce_outputs = true;
-    a.store_only_below = 40;    /* outputs of 40..59 "never delivered" */
+    a.store_only_below = 40; /* outputs of 40..59 "never delivered" */
     a.store_also_from = 60;
     run_until_counts(&a, N, N);
     owner_close(&a);
 
     owner b;
-    owner_start(&b, &w.loop, "B", w.brokers, &(io_setup){.group = "g-restart", .batch_max = 16, .wait_ms = 5});
+    owner_start(&b, &w.loop, "B", w.brokers,
+                &(io_setup){.group = "g-restart", .batch_max = 16, .wait_ms = 5});
     run_until_counts(&b, N - 40, 0);
     px_test_run_for(&w.loop, 300);
-    assert_int_equal(b.n_recs, N - 40);   /* 40..99 again, nothing before */
+    assert_int_equal(b.n_recs, N - 40); /* 40..99 again, nothing before */
     assert_int_equal(b.recs[0].offset, 40);
     for (size_t i = 0; i < b.n_recs; i++) assert_int_equal(b.recs[i].offset, 40 + (int64_t)i);
     owner_close(&b);
 
     /* B stored everything: a third member has nothing to consume. */
     owner c;
-    owner_start(&c, &w.loop, "C", w.brokers, &(io_setup){.group = "g-restart", .batch_max = 16, .wait_ms = 5});
+    owner_start(&c, &w.loop, "C", w.brokers,
+                &(io_setup){.group = "g-restart", .batch_max = 16, .wait_ms = 5});
     uint64_t start = uv_now(&w.loop);
     while (!c.assigned && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 20);
     assert_int_equal(c.assigned, 1);
@@ -492,7 +506,7 @@ static uv_timer_t resume_timer;
 static void retry_first_batch(owner *o, const kafka_io_batch *b) {
     if (o->hook_state == 0) {
         o->hook_state = 1;
-        o->done = (int)b->msgs[0].offset;   /* remember where the retried batch started */
+        o->done = (int)b->msgs[0].offset; /* remember where the retried batch started */
         kafka_io_pause(o->io);
         kafka_io_batch_retry(o->io, b);
         assert_true(kafka_io_paused(o->io));
@@ -501,7 +515,7 @@ static void retry_first_batch(owner *o, const kafka_io_batch *b) {
         uv_timer_start(&resume_timer, resume_cb, 700, 0);
         return;
     }
-    assert_int_equal(o->hook_state, 2);   /* no batch while paused */
+    assert_int_equal(o->hook_state, 2); /* no batch while paused */
     process_batch(o, b);
 }
 
@@ -512,7 +526,8 @@ static void test_pause_retry_resume(void **state) {
     enum { N = 200 };
     seed(w.brokers, IN_TOPIC, N, 1);
     owner o;
-    owner_start(&o, &w.loop, "A", w.brokers, &(io_setup){.group = "g-pause", .batch_max = 25, .wait_ms = 5});
+    owner_start(&o, &w.loop, "A", w.brokers,
+                &(io_setup){.group = "g-pause", .batch_max = 25, .wait_ms = 5});
     o.hook = retry_first_batch;
     run_until_counts(&o, N, 0);
     px_test_run_for(&w.loop, 300);
@@ -522,7 +537,7 @@ static void test_pause_retry_resume(void **state) {
     kafka_io_counters c;
     kafka_io_get_counters(o.io, &c);
     assert_int_equal(c.batches_retried, 1);
-    assert_int_equal(c.messages_consumed, N + 25);   /* the retried batch was handed over twice */
+    assert_int_equal(c.messages_consumed, N + 25); /* the retried batch was handed over twice */
     owner_close(&o);
     owner_free(&o);
     world_stop(&w);
@@ -581,7 +596,8 @@ static void test_tombstones(void **state) {
     enum { N = 20 };
     seed(w.brokers, IN_TOPIC, N, 5);
     owner o;
-    owner_start(&o, &w.loop, "A", w.brokers, &(io_setup){.group = "g-tomb", .batch_max = 8, .wait_ms = 5});
+    owner_start(&o, &w.loop, "A", w.brokers,
+                &(io_setup){.group = "g-tomb", .batch_max = 8, .wait_ms = 5});
     o.produce_outputs = true;
     o.tombstones = true;
     run_until_counts(&o, N, N);
@@ -590,7 +606,7 @@ static void test_tombstones(void **state) {
     read_topic(w.brokers, OUT_TOPIC, 2, out, N);
     for (int i = 0; i < N; i++) {
         assert_true(out[i].tombstone);
-        assert_int_equal(out[i].key[0], 'k');   /* the key survives */
+        assert_int_equal(out[i].key[0], 'k'); /* the key survives */
     }
     owner_free(&o);
     world_stop(&w);
@@ -606,8 +622,10 @@ static void test_queue_full_backpressure(void **state) {
     seed(w.brokers, IN_TOPIC, N, KEYS);
     kafka_io_property small[] = {{"queue.buffering.max.messages", "5"}};
     owner o;
-    owner_start(&o, &w.loop, "A", w.brokers,
-                &(io_setup){.group = "g-qfull", .batch_max = 50, .wait_ms = 5, .extra = small, .n_extra = 1});
+    owner_start(
+        &o, &w.loop, "A", w.brokers,
+        &(io_setup){
+            .group = "g-qfull", .batch_max = 50, .wait_ms = 5, .extra = small, .n_extra = 1});
     o.produce_outputs = true;
     run_until_counts(&o, N, N);
     kafka_io_counters c;
@@ -631,7 +649,8 @@ static void abort_second_batch(owner *o, const kafka_io_batch *b) {
         pending_store *ps = malloc(sizeof *ps);
         *ps = (pending_store){o, b->msgs[0].topic, b->msgs[0].partition, b->msgs[0].offset};
         px_error err;
-        assert_int_equal(kafka_io_produce(o->io, OUT_TOPIC, "x", 1, "aborted", 7, on_delivery, ps, &err), 0);
+        assert_int_equal(
+            kafka_io_produce(o->io, OUT_TOPIC, "x", 1, "aborted", 7, on_delivery, ps, &err), 0);
         o->done = (int)b->msgs[0].offset;
         kafka_io_batch_retry(o->io, b);
         return;
@@ -647,14 +666,15 @@ static void test_transactions(void **state) {
     seed(w.brokers, IN_TOPIC, N, 3);
     kafka_io_property txn[] = {{"transactional.id", "passerelle-test-txn"}};
     owner o;
-    owner_start(&o, &w.loop, "T", w.brokers,
-                &(io_setup){.group = "g-txn", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
+    owner_start(
+        &o, &w.loop, "T", w.brokers,
+        &(io_setup){.group = "g-txn", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
     o.produce_outputs = true;
     o.hook = abort_second_batch;
     run_until_counts(&o, N, N);
     uint64_t start = uv_now(&w.loop);
     kafka_io_counters c;
-    for (;;) {   /* the last commit finishes after the last delivery */
+    for (;;) { /* the last commit finishes after the last delivery */
         kafka_io_get_counters(o.io, &c);
         if (c.transactions_committed * 10 >= N || uv_now(&w.loop) - start > WAIT_MS) break;
         px_test_run_for(&w.loop, 20);
@@ -694,8 +714,10 @@ static void test_transaction_abortable_error(void **state) {
     seed(w.brokers, IN_TOPIC, N, 2);
     kafka_io_property txn[] = {{"transactional.id", "passerelle-test-txn-fault"}};
     owner o;
-    owner_start(&o, &w.loop, "TF", w.brokers,
-                &(io_setup){.group = "g-txn-fault", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
+    owner_start(
+        &o, &w.loop, "TF", w.brokers,
+        &(io_setup){
+            .group = "g-txn-fault", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
     o.produce_outputs = true;
     o.mock = kafka_embedded_mock(w.kb);
     o.hook = inject_txn_error_after_first;
@@ -713,7 +735,7 @@ static void test_transaction_abortable_error(void **state) {
     assert_int_equal(o.n_recs, N + 10);
     size_t next = 0;
     for (size_t i = 0; i < o.n_recs; i++) {
-        if (i == 20) next = 10;   /* the rewind */
+        if (i == 20) next = 10; /* the rewind */
         assert_int_equal(o.recs[i].offset, (int64_t)next);
         next++;
     }
@@ -736,7 +758,8 @@ static void slow_release_cb(uv_timer_t *t) {
 static void slow_owner(owner *o, const kafka_io_batch *b) {
     kafka_io_counters c;
     kafka_io_get_counters(o->io, &c);
-    if (c.buffered_messages > (size_t)o->done) o->done = (int)c.buffered_messages;   /* high-water mark */
+    if (c.buffered_messages > (size_t)o->done)
+        o->done = (int)c.buffered_messages; /* high-water mark */
     o->held = b;
     uv_timer_start(&slow_timer, slow_release_cb, 15, 0);
 }
@@ -748,8 +771,10 @@ static void test_slow_owner_bounded_buffer(void **state) {
     enum { N = 600, MAX_BUFFERED = 30 };
     seed(w.brokers, IN_TOPIC, N, 6);
     owner o;
-    owner_start(&o, &w.loop, "S", w.brokers,
-                &(io_setup){.group = "g-slow", .batch_max = 10, .wait_ms = 5, .max_buffered = MAX_BUFFERED});
+    owner_start(
+        &o, &w.loop, "S", w.brokers,
+        &(io_setup){
+            .group = "g-slow", .batch_max = 10, .wait_ms = 5, .max_buffered = MAX_BUFFERED});
     uv_timer_init(&w.loop, &slow_timer);
     slow_timer.data = &o;
     o.hook = slow_owner;
@@ -769,8 +794,9 @@ static void test_slow_owner_bounded_buffer(void **state) {
  * the same transactional.id) reaches on_error as fatal; no batch is handed over after it, and the
  * instance still closes cleanly. */
 static void inject_fenced(owner *o, const kafka_io_batch *b) {
-    if (o->batches == 1) rd_kafka_mock_push_request_errors(o->mock, 26, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
-    assert_int_equal(o->fatal, 0);   /* nothing after the fatal error */
+    if (o->batches == 1)
+        rd_kafka_mock_push_request_errors(o->mock, 26, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+    assert_int_equal(o->fatal, 0); /* nothing after the fatal error */
     process_batch(o, b);
 }
 
@@ -781,8 +807,10 @@ static void test_fatal_error_reported(void **state) {
     seed(w.brokers, IN_TOPIC, 30, 2);
     kafka_io_property txn[] = {{"transactional.id", "passerelle-test-fenced"}};
     owner o;
-    owner_start(&o, &w.loop, "FE", w.brokers,
-                &(io_setup){.group = "g-fenced", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
+    owner_start(
+        &o, &w.loop, "FE", w.brokers,
+        &(io_setup){
+            .group = "g-fenced", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
     o.produce_outputs = true;
     o.mock = kafka_embedded_mock(w.kb);
     o.hook = inject_fenced;
@@ -815,16 +843,16 @@ static void test_faults_recovered(void **state) {
     seed(w.brokers, IN_TOPIC, N / 2, KEYS);
     rd_kafka_mock_cluster_t *mc = kafka_embedded_mock(w.kb);
     owner o;
-    owner_start(&o, &w.loop, "F", w.brokers, &(io_setup){.group = "g-fault", .batch_max = 20, .wait_ms = 5});
+    owner_start(&o, &w.loop, "F", w.brokers,
+                &(io_setup){.group = "g-fault", .batch_max = 20, .wait_ms = 5});
     o.produce_outputs = true;
     uint64_t start = uv_now(&w.loop);
     while (o.delivered < 40 && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
     assert_true(o.delivered >= 40);
     /* ApiKey 0 = Produce: retriable errors on the next produce requests. */
-    rd_kafka_mock_push_request_errors(mc, 0, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+    rd_kafka_mock_push_request_errors(
+        mc, 0, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
     px_test_run_for(&w.loop, 200);
     /* Broker down for 1.5 s while traffic continues. */
     assert_int_equal(rd_kafka_mock_broker_set_down(mc, 1), 0);
@@ -837,7 +865,7 @@ static void test_faults_recovered(void **state) {
     run_until_counts(&o, N, N);
     assert_int_equal(o.fatal, 0);
     assert_int_equal(o.delivery_errors, 0);
-    assert_true(o.logs > 0);   /* the disconnections were logged through on_log */
+    assert_true(o.logs > 0); /* the disconnections were logged through on_log */
     owner_close(&o);
     /* Outputs: exactly N, per-key order kept (idempotence: retries did not duplicate). Both seeds
      * restart the sequences, so check each half separately by counting values. */
@@ -925,13 +953,17 @@ static void test_two_input_topics(void **state) {
     seed(w.brokers, IN2_TOPIC, 20, 2);
     static const char *const topics[] = {IN_TOPIC, IN2_TOPIC};
     owner o;
-    owner_start(&o, &w.loop, "A", w.brokers,
-                &(io_setup){.group = "g-two", .batch_max = 7, .wait_ms = 5, .topics = topics, .n_topics = 2});
+    owner_start(
+        &o, &w.loop, "A", w.brokers,
+        &(io_setup){
+            .group = "g-two", .batch_max = 7, .wait_ms = 5, .topics = topics, .n_topics = 2});
     run_until_counts(&o, 50, 0);
     size_t in1 = 0, in2 = 0;
     for (size_t i = 0; i < o.n_recs; i++) {
-        if (!strcmp(o.recs[i].topic, IN_TOPIC)) in1++;
-        else if (!strcmp(o.recs[i].topic, IN2_TOPIC)) in2++;
+        if (!strcmp(o.recs[i].topic, IN_TOPIC))
+            in1++;
+        else if (!strcmp(o.recs[i].topic, IN2_TOPIC))
+            in2++;
     }
     assert_int_equal(in1, 30);
     assert_int_equal(in2, 20);
@@ -953,7 +985,7 @@ static void hold_batch(owner *o, const kafka_io_batch *b) {
 
 static void release_held_cb(uv_timer_t *t) {
     owner *o = t->data;
-    assert_false(o->closed);   /* close is still waiting for this batch */
+    assert_false(o->closed); /* close is still waiting for this batch */
     process_batch(o, o->held);
     o->hook_state = 1;
     uv_close((uv_handle_t *)t, NULL);
@@ -966,7 +998,8 @@ static void test_close_finishes_open_batch(void **state) {
     enum { N = 30 };
     seed(w.brokers, IN_TOPIC, N, 1);
     owner a;
-    owner_start(&a, &w.loop, "A", w.brokers, &(io_setup){.group = "g-close", .batch_max = 10, .wait_ms = 5});
+    owner_start(&a, &w.loop, "A", w.brokers,
+                &(io_setup){.group = "g-close", .batch_max = 10, .wait_ms = 5});
     a.hook = hold_batch;
     uint64_t start = uv_now(&w.loop);
     while (!a.held && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
@@ -977,12 +1010,13 @@ static void test_close_finishes_open_batch(void **state) {
     uv_timer_start(&t, release_held_cb, 300, 0);
     kafka_io_close(a.io);
     assert_int_equal(px_test_run_until(&w.loop, &a.closed, WAIT_MS), 0);
-    assert_int_equal(a.hook_state, 1);   /* closed only after the batch was finished */
-    assert_int_equal(a.batches, 1);      /* and no other batch was handed over while closing */
+    assert_int_equal(a.hook_state, 1); /* closed only after the batch was finished */
+    assert_int_equal(a.batches, 1);    /* and no other batch was handed over while closing */
     kafka_io_free(a.io);
 
     owner b;
-    owner_start(&b, &w.loop, "B", w.brokers, &(io_setup){.group = "g-close", .batch_max = 10, .wait_ms = 5});
+    owner_start(&b, &w.loop, "B", w.brokers,
+                &(io_setup){.group = "g-close", .batch_max = 10, .wait_ms = 5});
     run_until_counts(&b, N - 10, 0);
     assert_int_equal(b.recs[0].offset, 10);
     owner_close(&b);
@@ -993,9 +1027,7 @@ static void test_close_finishes_open_batch(void **state) {
 
 /* An owner that never finishes its batch cannot hold shutdown hostage: close gives up after
  * close_timeout_ms (5 s here), leaves the group, and free releases the batch. */
-static void keep_batch(owner *o, const kafka_io_batch *b) {
-    o->held = b;
-}
+static void keep_batch(owner *o, const kafka_io_batch *b) { o->held = b; }
 
 static void test_close_deadline(void **state) {
     (void)state;
@@ -1003,7 +1035,8 @@ static void test_close_deadline(void **state) {
     world_start(&w, 1);
     seed(w.brokers, IN_TOPIC, 10, 1);
     owner o;
-    owner_start(&o, &w.loop, "D", w.brokers, &(io_setup){.group = "g-deadline", .batch_max = 10, .wait_ms = 5});
+    owner_start(&o, &w.loop, "D", w.brokers,
+                &(io_setup){.group = "g-deadline", .batch_max = 10, .wait_ms = 5});
     o.hook = keep_batch;
     uint64_t start = uv_now(&w.loop);
     while (!o.held && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
@@ -1036,10 +1069,11 @@ static void test_pause_survives_rebalance(void **state) {
     size_t before = a.n_recs;
     owner_start(&b, &w.loop, "B", w.brokers, &s);
     start = uv_now(&w.loop);
-    while ((!b.assigned || a.rebalances < 3) && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
+    while ((!b.assigned || a.rebalances < 3) && uv_now(&w.loop) - start < WAIT_MS)
+        px_test_run_for(&w.loop, 10);
     assert_true(b.assigned > 0);
     px_test_run_for(&w.loop, 1000);
-    assert_int_equal(a.n_recs, before);   /* nothing while paused, reassignment included */
+    assert_int_equal(a.n_recs, before); /* nothing while paused, reassignment included */
     kafka_io_resume(a.io);
     run_until_distinct(&w.loop, &a, &b, N);
     owner_close(&b);

@@ -27,20 +27,22 @@ static void test_line_format_and_filter(void **state) {
     assert_int_equal(pipe(p), 0);
     px_log *log = px_log_new(p[1], PX_LOG_INFO, 0, NULL);
     assert_non_null(log);
-    assert_int_equal(PX_LOG_INFOF(log, "partition assigned", PX_LOG_STR("topic", "passerelle.profile.v1"),
-                                  PX_LOG_INT("partition", 3), PX_LOG_UINT("offset", 18446744073709551615ull),
-                                  PX_LOG_DOUBLE("seconds", 0.25), PX_LOG_BOOL("paused", false)), 0);
+    assert_int_equal(
+        PX_LOG_INFOF(log, "partition assigned", PX_LOG_STR("topic", "passerelle.profile.v1"),
+                     PX_LOG_INT("partition", 3), PX_LOG_UINT("offset", 18446744073709551615ull),
+                     PX_LOG_DOUBLE("seconds", 0.25), PX_LOG_BOOL("paused", false)),
+        0);
     assert_int_equal(PX_LOG_WARNF(log, "redis down", PX_LOG_INT("retry_ms", -1)), 0);
     assert_int_equal(px_log_write(log, PX_LOG_ERR, "fatal", NULL, 0), 0);
     /* Filtered out: not written, -1. */
     assert_int_equal(PX_LOG_DEBUGF(log, "noise", PX_LOG_INT("x", 1)), -1);
     char buf[1024];
     drain(p[0], buf, sizeof buf);
-    assert_string_equal(buf,
-                        "<6>level=info msg=\"partition assigned\" topic=passerelle.profile.v1 partition=3 "
-                        "offset=18446744073709551615 seconds=0.25 paused=false\n"
-                        "<4>level=warning msg=\"redis down\" retry_ms=-1\n"
-                        "<3>level=err msg=fatal\n");
+    assert_string_equal(
+        buf, "<6>level=info msg=\"partition assigned\" topic=passerelle.profile.v1 partition=3 "
+             "offset=18446744073709551615 seconds=0.25 paused=false\n"
+             "<4>level=warning msg=\"redis down\" retry_ms=-1\n"
+             "<3>level=err msg=fatal\n");
     assert_false(px_log_enabled(log, PX_LOG_DEBUG));
     px_log_set_level(log, PX_LOG_DEBUG);
     assert_true(px_log_enabled(log, PX_LOG_DEBUG));
@@ -57,12 +59,14 @@ static void test_values_are_quoted_and_escaped(void **state) {
     px_log *log = px_log_new(2, PX_LOG_INFO, 0, NULL);
     char buf[512];
     px_log_format(log, PX_LOG_INFO, "m",
-                  PX_LOG_FIELDS_(PX_LOG_STR("empty", ""), PX_LOG_STR("null", NULL), PX_LOG_STR("eq", "a=b"),
-                                 PX_LOG_STR("q", "say \"hi\" \\o/"), PX_LOG_STR("ctl", "l1\nl2\tx\r\x01"),
+                  PX_LOG_FIELDS_(PX_LOG_STR("empty", ""), PX_LOG_STR("null", NULL),
+                                 PX_LOG_STR("eq", "a=b"), PX_LOG_STR("q", "say \"hi\" \\o/"),
+                                 PX_LOG_STR("ctl", "l1\nl2\tx\r\x01"),
                                  PX_LOG_STR("utf8", "métier")),
                   buf, sizeof buf);
-    assert_string_equal(buf, "<6>level=info msg=m empty=\"\" null=\"\" eq=\"a=b\" q=\"say \\\"hi\\\" \\\\o/\" "
-                             "ctl=\"l1\\nl2\\tx\\r\\x01\" utf8=métier\n");
+    assert_string_equal(
+        buf, "<6>level=info msg=m empty=\"\" null=\"\" eq=\"a=b\" q=\"say \\\"hi\\\" \\\\o/\" "
+             "ctl=\"l1\\nl2\\tx\\r\\x01\" utf8=métier\n");
     px_log_free(log);
 }
 
@@ -77,12 +81,14 @@ static void test_user_id_is_hashed_above_debug(void **state) {
     px_log_format(log, PX_LOG_INFO, "applied", PX_LOG_FIELDS_(PX_LOG_USER(user)), buf, sizeof buf);
     assert_string_equal(buf, expected);
     assert_null(strstr(buf, "jeanne"));
-    px_log_format(log, PX_LOG_WARNING, "applied", PX_LOG_FIELDS_(PX_LOG_USER(user)), buf, sizeof buf);
+    px_log_format(log, PX_LOG_WARNING, "applied", PX_LOG_FIELDS_(PX_LOG_USER(user)), buf,
+                  sizeof buf);
     assert_null(strstr(buf, "jeanne"));
     /* A different seed gives a different hash: hashes cannot be precomputed without the seed. */
     px_log *other = px_log_new(2, PX_LOG_DEBUG, seed + 1, NULL);
     char buf2[256];
-    px_log_format(other, PX_LOG_INFO, "applied", PX_LOG_FIELDS_(PX_LOG_USER(user)), buf2, sizeof buf2);
+    px_log_format(other, PX_LOG_INFO, "applied", PX_LOG_FIELDS_(PX_LOG_USER(user)), buf2,
+                  sizeof buf2);
     assert_string_not_equal(buf, buf2);
     /* Only debug lines carry the id itself. */
     px_log_format(log, PX_LOG_DEBUG, "applied", PX_LOG_FIELDS_(PX_LOG_USER(user)), buf, sizeof buf);
@@ -98,21 +104,24 @@ static void test_long_line_is_cut_at_a_field(void **state) {
     memset(big, 'y', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     static char buf[PX_LOG_LINE_MAX * 2];
-    size_t len = px_log_format(log, PX_LOG_INFO, "m", PX_LOG_FIELDS_(PX_LOG_INT("a", 1), PX_LOG_STR("big", big),
-                                                                     PX_LOG_INT("b", 2)),
-                               buf, sizeof buf);
+    size_t len = px_log_format(
+        log, PX_LOG_INFO, "m",
+        PX_LOG_FIELDS_(PX_LOG_INT("a", 1), PX_LOG_STR("big", big), PX_LOG_INT("b", 2)), buf,
+        sizeof buf);
     assert_int_equal(len, strlen(buf));
     assert_true(len <= PX_LOG_LINE_MAX);
     assert_string_equal(buf, "<6>level=info msg=m a=1 truncated=true\n");
     /* A value that fits exactly is kept whole. */
     size_t room = PX_LOG_LINE_MAX - strlen("<6>level=info msg=m big=") - 1;
     big[room] = '\0';
-    len = px_log_format(log, PX_LOG_INFO, "m", PX_LOG_FIELDS_(PX_LOG_STR("big", big)), buf, sizeof buf);
+    len = px_log_format(log, PX_LOG_INFO, "m", PX_LOG_FIELDS_(PX_LOG_STR("big", big)), buf,
+                        sizeof buf);
     assert_int_equal(len, PX_LOG_LINE_MAX);
     assert_null(strstr(buf, "truncated"));
     big[room] = 'y';
     big[room + 1] = '\0';
-    len = px_log_format(log, PX_LOG_INFO, "m", PX_LOG_FIELDS_(PX_LOG_STR("big", big)), buf, sizeof buf);
+    len = px_log_format(log, PX_LOG_INFO, "m", PX_LOG_FIELDS_(PX_LOG_STR("big", big)), buf,
+                        sizeof buf);
     assert_string_equal(buf, "<6>level=info msg=m truncated=true\n");
     /* A buffer too small for even the prefix gets nothing. */
     assert_int_equal(px_log_format(log, PX_LOG_INFO, "m", NULL, 0, buf, 8), 0);

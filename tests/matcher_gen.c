@@ -15,8 +15,8 @@ static uint32_t item_of(matcher_gen *g, const rome_index *idx, uint32_t f) {
     return idx->items[rome_csr_targets(&idx->fiche_items, f)[matcher_gen_below(g, n)]].code_ogr;
 }
 
-int matcher_gen_profile(matcher_gen *g, const rome_index *idx, const matcher_config *cfg, profile *out,
-                        px_error *err) {
+int matcher_gen_profile(matcher_gen *g, const rome_index *idx, const matcher_config *cfg,
+                        profile *out, px_error *err) {
     uint32_t n_exp = 1 + matcher_gen_below(g, 4), first_fiche = 0;
     for (uint32_t e = 0; e < n_exp; e++) {
         profile_experience *x = profile_add_experience(out, err);
@@ -39,14 +39,18 @@ int matcher_gen_profile(matcher_gen *g, const rome_index *idx, const matcher_con
         for (uint32_t k = matcher_gen_below(g, 4); k > 0; k--)
             if (profile_codes_push(&out->rejected, item_of(g, idx, first_fiche), err)) return -1;
         for (uint32_t k = matcher_gen_below(g, 3); k > 0; k--)
-            if (profile_codes_push(&out->added, idx->items[matcher_gen_below(g, idx->n.items)].code_ogr, err)) return -1;
+            if (profile_codes_push(&out->added,
+                                   idx->items[matcher_gen_below(g, idx->n.items)].code_ogr, err))
+                return -1;
     }
     uint32_t dice = matcher_gen_below(g, 10);
     if (dice < 3 && cfg->n_constraints) {
         const char *name = cfg->constraints[matcher_gen_below(g, cfg->n_constraints)].name;
         if (profile_strings_push(&out->avoid_named, name, strlen(name), err)) return -1;
     } else if (dice == 3) {
-        if (profile_codes_push(&out->avoid_contextes, idx->contextes[matcher_gen_below(g, idx->n.contextes)].code_ogr, err))
+        if (profile_codes_push(&out->avoid_contextes,
+                               idx->contextes[matcher_gen_below(g, idx->n.contextes)].code_ogr,
+                               err))
             return -1;
     }
     if (matcher_gen_below(g, 10) == 0) {

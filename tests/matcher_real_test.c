@@ -23,10 +23,10 @@
 #include "suggestion_codec.h"
 #include "title_resolver.h"
 
-#define PROPERTY_PROFILES 2000
+#define PROPERTY_PROFILES  2000
 #define REFERENCE_PROFILES 300
-#define SCORE_TOL 1e-4 /* the engine sums in single precision */
-#define TIE_TOL 1e-5 /* two jobs this close may come in either order */
+#define SCORE_TOL          1e-4 /* the engine sums in single precision */
+#define TIE_TOL            1e-5 /* two jobs this close may come in either order */
 
 typedef struct world {
     rome_index *idx;
@@ -160,7 +160,7 @@ static void check_properties(const world *w, const profile *p, const match_resul
             uint32_t i = r->codes[job->held.off + k];
             const rome_item *it = &idx->items[i];
             assert_false(codes_has(&p->rejected, it->code_ogr)); /* rejected never held */
-            if (it->flags & ROME_ITEM_QUALIFICATION) /* never inferred */
+            if (it->flags & ROME_ITEM_QUALIFICATION)             /* never inferred */
                 assert_true(codes_has(&p->confirmed, it->code_ogr) ||
                             codes_has(&p->added, it->code_ogr));
             holds_evidence |=
@@ -420,14 +420,14 @@ static void test_title_spellings(void **state) {
     } cases[] = {
         {"boulangere", "D1102"}, /* feminine, no accent */
         {"Boulangers", "D1102"}, /* plural */
-        {"boulnger", "D1102"}, /* typo: missing a */
+        {"boulnger", "D1102"},   /* typo: missing a */
         {"serveuse", "G1803"},
         {"macon", "F1703"}, /* ç without cedilla */
         {"Maçonne", "F1703"},
         {"comptable", "M1203"},
         {"assistante maternelle", "K1310"},
         {"maternelle, assistante", "K1310"}, /* inverted word order, punctuation */
-        {"asistante maternelle", "K1310"}, /* typo: missing s */
+        {"asistante maternelle", "K1310"},   /* typo: missing s */
         {"SECRETAIRE", "M1607"},
         {"coiffeuse", "D1202"},
         {"AIDE SOIGNANTE", "J1501"},

@@ -160,9 +160,7 @@ static void push_s(profile_strings *s, const char *v) {
     assert_int_equal(profile_strings_push(s, v, strlen(v), NULL), 0);
 }
 
-static const char *code_of(const fixture *f, uint32_t fiche) {
-    return f->idx->fiches[fiche].code;
-}
+static const char *code_of(const fixture *f, uint32_t fiche) { return f->idx->fiches[fiche].code; }
 
 /* The engine's result against the reference's, for every job, removal and count. */
 static void check_against_reference(fixture *f) {
@@ -659,9 +657,9 @@ static void test_duration_and_recency(void **state) {
         {-1, 2022, 2024, false, 1.0}, /* ended two years ago: recent */
         {-1, 2021, 2024, false, 0.96},
         {-1, 2014, 2024, false, 0.68}, /* ten years ago */
-        {-1, 2000, 2024, false, 0.5}, /* floor */
-        {-1, 2000, 0, false, 1.0}, /* no ts: recent */
-        {-1, -1, 2024, true, 0.5}, /* extra */
+        {-1, 2000, 2024, false, 0.5},  /* floor */
+        {-1, 2000, 0, false, 1.0},     /* no ts: recent */
+        {-1, -1, 2024, true, 0.5},     /* extra */
         {60, 2014, 2024, true, (0.5 + 0.5 * log(61.0) / log(121.0)) * 0.68 * 0.5},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -707,8 +705,8 @@ static void test_level_penalty(void **state) {
     assert_true(fabs(must_job(f, "J1101")->components.level - kept / (1 + lp * 3)) <
                 TOL); /* gap 4, cadre */
     assert_true(fabs(must_job(f, "J1502")->components.level - 1 / (1 + lp)) < TOL); /* gap 2 */
-    assert_true(fabs(must_job(f, "D1507")->components.level - 1.0) < TOL); /* gap 1 */
-    assert_true(fabs(must_job(f, "D1106")->components.level - kept) < TOL); /* cadre */
+    assert_true(fabs(must_job(f, "D1507")->components.level - 1.0) < TOL);          /* gap 1 */
+    assert_true(fabs(must_job(f, "D1106")->components.level - kept) < TOL);         /* cadre */
     const match_job *doctor = job_for(f, "J1101");
     double mean = (doctor->components.competences + 0.3 * doctor->components.related +
                    doctor->components.profile + 1.9 * doctor->components.kinship) /
@@ -725,7 +723,8 @@ static void test_level_penalty(void **state) {
     add_appellation(&f->p, 5005)->extra = true;
     f->p.include_regulated = true;
     run_ok(f);
-    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / (1 + 2 * f->cfg.level_penalty)) < TOL);
+    assert_true(fabs(must_job(f, "J1502")->components.level - 1 / (1 + 2 * f->cfg.level_penalty)) <
+                TOL);
 }
 
 /* §3: the cadre factor is about cadre status, not diplomas: someone whose own fiche names no
@@ -740,7 +739,8 @@ static void test_cadre_penalty_without_level(void **state) {
     const match_job *doctor = job_for(f, "J1101"); /* cadre, shares 100004 */
     assert_non_null(doctor);
     int gap = ref_fiche_level(f->ref, doctor->fiche) - 3;
-    double want = (gap > 1 ? 1.0 / (1.0 + f->cfg.level_penalty * (gap - 1)) : 1.0) * (1.0 - f->cfg.cadre_penalty);
+    double want = (gap > 1 ? 1.0 / (1.0 + f->cfg.level_penalty * (gap - 1)) : 1.0) *
+                  (1.0 - f->cfg.cadre_penalty);
     if (fabs(doctor->components.level - want) > TOL)
         fail_msg("J1101 (cadre) for a non-cadre of unknown level: level factor %.4f, want %.4f",
                  doctor->components.level, want);
@@ -792,7 +792,7 @@ static void test_level_bac_plus_two_digits(void **state) {
 static void test_regulated_gap(void **state) {
     fixture *f = *state;
     add_appellation(&f->p, 5001); /* cashier */
-    push(&f->p.added, 100004); /* who has watched over patients: evidence for J and K1301 */
+    push(&f->p.added, 100004);    /* who has watched over patients: evidence for J and K1301 */
     run_ok(f);
     assert_null(job_for(f, "J1501"));
     assert_null(job_for(f, "J1502"));
@@ -839,8 +839,10 @@ static void test_regulated_gap(void **state) {
 
 /* §3's weighted mean of a reference fiche's components, from the configuration's weights. */
 static double weighted_mean(const matcher_config *c, const ref_fiche *r) {
-    double a_k = c->kin_definition + c->kin_access + c->kin_titles + c->kin_tags + c->kin_macro + c->kin_parent;
-    return (c->score_competences * r->c + c->score_related * r->r + c->score_profile * r->p + a_k * r->k) /
+    double a_k = c->kin_definition + c->kin_access + c->kin_titles + c->kin_tags + c->kin_macro +
+                 c->kin_parent;
+    return (c->score_competences * r->c + c->score_related * r->r + c->score_profile * r->p +
+            a_k * r->k) /
            (c->score_competences + c->score_related + c->score_profile + a_k);
 }
 
@@ -964,7 +966,7 @@ static void test_counterfactual_independent_of_top(void **state) {
     assert_int_equal(r1.removed_regulated, f->r.removed_regulated);
     assert_int_equal(f->r.constraints[0].removed, 1); /* 300803: J1501 */
     assert_int_equal(f->r.constraints[1].removed, 3); /* no_weekend: D1106, D1507, D1505 */
-    assert_int_equal(f->r.removed_by_domain, 1); /* K1301 */
+    assert_int_equal(f->r.removed_by_domain, 1);      /* K1301 */
     match_result_free(&r1);
     matcher_scratch_free(s);
     matcher_free(one);
@@ -975,7 +977,7 @@ static void test_counterfactual_independent_of_top(void **state) {
 static void test_evidence_rule(void **state) {
     fixture *f = *state;
     add_appellation(&f->p, 5009); /* maçon: 100009, 100006, 100003 */
-    push(&f->p.added, 300001); /* a macro-compétence alone is no evidence */
+    push(&f->p.added, 300001);    /* a macro-compétence alone is no evidence */
     run_ok(f);
     size_t with = 0, without = 0, first_without = SIZE_MAX;
     for (size_t j = 0; j < f->r.n_jobs; j++) {

@@ -37,10 +37,16 @@ static void test_empty_registry_renders_nothing(void **state) {
 static void test_counter_and_gauge_without_labels(void **state) {
     (void)state;
     metrics *m = metrics_new(NULL);
-    metrics_family *c = metrics_register(m, &(metrics_spec){.type = METRICS_COUNTER, .name = "px_rebalances_total",
-                                                            .help = "Consumer group rebalances."}, NULL);
-    metrics_family *g = metrics_register(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "px_rome_version",
-                                                            .help = "ROME version loaded."}, NULL);
+    metrics_family *c = metrics_register(m,
+                                         &(metrics_spec){.type = METRICS_COUNTER,
+                                                         .name = "px_rebalances_total",
+                                                         .help = "Consumer group rebalances."},
+                                         NULL);
+    metrics_family *g = metrics_register(m,
+                                         &(metrics_spec){.type = METRICS_GAUGE,
+                                                         .name = "px_rome_version",
+                                                         .help = "ROME version loaded."},
+                                         NULL);
     assert_non_null(c);
     assert_non_null(g);
     /* A family without labels has its single series at zero from the start. */
@@ -53,17 +59,17 @@ static void test_counter_and_gauge_without_labels(void **state) {
     metrics_series *cs = metrics_series_get(c, NULL, NULL);
     metrics_counter_inc(cs);
     metrics_counter_add(cs, 2);
-    metrics_counter_add(cs, -5);   /* a counter never goes down */
+    metrics_counter_add(cs, -5); /* a counter never goes down */
     metrics_counter_add(cs, NAN);
     metrics_series *gs = metrics_series_get(g, NULL, NULL);
     metrics_gauge_set(gs, 60);
     metrics_gauge_add(gs, -0.5);
-    metrics_counter_set_total(cs, 2);   /* below the current 3: ignored */
-    metrics_gauge_set(cs, 1000);   /* wrong type: ignored */
-    metrics_counter_inc(gs);       /* wrong type: ignored */
+    metrics_counter_set_total(cs, 2); /* below the current 3: ignored */
+    metrics_gauge_set(cs, 1000);      /* wrong type: ignored */
+    metrics_counter_inc(gs);          /* wrong type: ignored */
     assert_true(metrics_series_value(cs) == 3.0);
     assert_true(metrics_series_value(gs) == 59.5);
-    metrics_counter_set_total(gs, 7);   /* wrong type: ignored */
+    metrics_counter_set_total(gs, 7); /* wrong type: ignored */
     assert_true(metrics_series_value(gs) == 59.5);
     metrics_counter_set_total(cs, 5);
     metrics_counter_set_total(cs, NAN);
@@ -82,16 +88,23 @@ static void test_labelled_series_are_created_on_use_and_escaped(void **state) {
     (void)state;
     metrics *m = metrics_new(NULL);
     const char *labels[] = {"topic", "reason"};
-    metrics_family *f = metrics_register(m, &(metrics_spec){.type = METRICS_COUNTER, .name = "px_dead_total",
-                                                            .help = "Dead letters.\nBy \\reason.",
-                                                            .label_names = labels, .n_labels = 2}, NULL);
+    metrics_family *f = metrics_register(m,
+                                         &(metrics_spec){.type = METRICS_COUNTER,
+                                                         .name = "px_dead_total",
+                                                         .help = "Dead letters.\nBy \\reason.",
+                                                         .label_names = labels,
+                                                         .n_labels = 2},
+                                         NULL);
     assert_non_null(f);
-    assert_render(m, "# HELP px_dead_total Dead letters.\\nBy \\\\reason.\n# TYPE px_dead_total counter\n");
-    metrics_series *a = metrics_series_get(f, (const char *[]){"passerelle.profile.v1", "bad_msgpack"}, NULL);
+    assert_render(
+        m, "# HELP px_dead_total Dead letters.\\nBy \\\\reason.\n# TYPE px_dead_total counter\n");
+    metrics_series *a =
+        metrics_series_get(f, (const char *[]){"passerelle.profile.v1", "bad_msgpack"}, NULL);
     metrics_series *b = metrics_series_get(f, (const char *[]){"t", "say \"hi\"\\\nbye"}, NULL);
     assert_non_null(a);
     assert_non_null(b);
-    assert_ptr_equal(metrics_series_get(f, (const char *[]){"passerelle.profile.v1", "bad_msgpack"}, NULL), a);
+    assert_ptr_equal(
+        metrics_series_get(f, (const char *[]){"passerelle.profile.v1", "bad_msgpack"}, NULL), a);
     metrics_counter_add(a, 4);
     metrics_counter_inc(b);
     assert_render(m, "# HELP px_dead_total Dead letters.\\nBy \\\\reason.\n"
@@ -110,16 +123,22 @@ static void test_histogram_buckets_are_cumulative(void **state) {
     metrics *m = metrics_new(NULL);
     const double bounds[] = {0.001, 0.01, 0.1};
     const char *labels[] = {"topic"};
-    metrics_family *h = metrics_register(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "px_latency_seconds",
-                                                            .help = "Latency.", .label_names = labels, .n_labels = 1,
-                                                            .buckets = bounds, .n_buckets = 3}, NULL);
+    metrics_family *h = metrics_register(m,
+                                         &(metrics_spec){.type = METRICS_HISTOGRAM,
+                                                         .name = "px_latency_seconds",
+                                                         .help = "Latency.",
+                                                         .label_names = labels,
+                                                         .n_labels = 1,
+                                                         .buckets = bounds,
+                                                         .n_buckets = 3},
+                                         NULL);
     assert_non_null(h);
     metrics_series *s = metrics_series_get(h, (const char *[]){"a"}, NULL);
     metrics_histogram_observe(s, 0.0005);
-    metrics_histogram_observe(s, 0.001);   /* le is inclusive */
+    metrics_histogram_observe(s, 0.001); /* le is inclusive */
     metrics_histogram_observe(s, 0.05);
-    metrics_histogram_observe(s, 2.5);     /* only in +Inf */
-    metrics_histogram_observe(s, NAN);     /* dropped */
+    metrics_histogram_observe(s, 2.5); /* only in +Inf */
+    metrics_histogram_observe(s, NAN); /* dropped */
     assert_true(isnan(metrics_series_value(s)));
     assert_render(m, "# HELP px_latency_seconds Latency.\n"
                      "# TYPE px_latency_seconds histogram\n"
@@ -136,8 +155,13 @@ static void test_histogram_without_labels(void **state) {
     (void)state;
     metrics *m = metrics_new(NULL);
     const double bounds[] = {1, 10, 100};
-    metrics_family *h = metrics_register(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "px_batch_size",
-                                                            .help = "Batch size.", .buckets = bounds, .n_buckets = 3}, NULL);
+    metrics_family *h = metrics_register(m,
+                                         &(metrics_spec){.type = METRICS_HISTOGRAM,
+                                                         .name = "px_batch_size",
+                                                         .help = "Batch size.",
+                                                         .buckets = bounds,
+                                                         .n_buckets = 3},
+                                         NULL);
     metrics_series *s = metrics_series_get(h, NULL, NULL);
     for (int i = 0; i < 20; i++) metrics_histogram_observe(s, i);
     assert_render(m, "# HELP px_batch_size Batch size.\n"
@@ -155,8 +179,11 @@ static void test_value_formatting(void **state) {
     (void)state;
     metrics *m = metrics_new(NULL);
     const char *labels[] = {"k"};
-    metrics_family *g = metrics_register(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = "h",
-                                                            .label_names = labels, .n_labels = 1}, NULL);
+    metrics_family *g = metrics_register(
+        m,
+        &(metrics_spec){
+            .type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = labels, .n_labels = 1},
+        NULL);
     metrics_gauge_set(metrics_series_get(g, (const char *[]){"int"}, NULL), 1234567);
     metrics_gauge_set(metrics_series_get(g, (const char *[]){"frac"}, NULL), 0.1);
     metrics_gauge_set(metrics_series_get(g, (const char *[]){"neg"}, NULL), -2.25);
@@ -201,26 +228,82 @@ static void test_registration_rejects_bad_specs(void **state) {
     const char *dash[] = {"a-b"};
     const char *twice[] = {"a", "a"};
     const char *colon[] = {"a:b"};
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "9abc", .help = "h"}, "invalid metric name");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "a-b", .help = "h"}, "invalid metric name");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = NULL, .help = "h"}, "invalid metric name");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_COUNTER, .name = "events", .help = "h"}, "_total");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = ""}, "HELP");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = reserved, .n_labels = 1}, "invalid label name");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = dash, .n_labels = 1}, "invalid label name");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = colon, .n_labels = 1}, "invalid label name");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = twice, .n_labels = 2}, "given twice");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = "h", .n_labels = METRICS_MAX_LABELS + 1}, "labels");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "h", .help = "h"}, "bucket bounds");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "h", .help = "h", .buckets = unsorted, .n_buckets = 2}, "strictly increasing");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "h", .help = "h", .buckets = inf_bound, .n_buckets = 2}, "not finite");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "h", .help = "h", .buckets = ok_bounds,
-                                             .n_buckets = METRICS_MAX_BUCKETS + 1}, "bucket bounds");
-    expect_register_error(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "h", .help = "h", .buckets = ok_bounds,
-                                             .n_buckets = 2, .label_names = le, .n_labels = 1}, "'le'");
-    expect_register_error(m, &(metrics_spec){.type = (metrics_type)7, .name = "g", .help = "h"}, "unknown metric type");
-    assert_non_null(metrics_register(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "ns:g", .help = "h"}, NULL));
-    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "ns:g", .help = "other"}, "already registered");
+    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "9abc", .help = "h"},
+                          "invalid metric name");
+    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "a-b", .help = "h"},
+                          "invalid metric name");
+    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = NULL, .help = "h"},
+                          "invalid metric name");
+    expect_register_error(
+        m, &(metrics_spec){.type = METRICS_COUNTER, .name = "events", .help = "h"}, "_total");
+    expect_register_error(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "g", .help = ""},
+                          "HELP");
+    expect_register_error(m,
+                          &(metrics_spec){.type = METRICS_GAUGE,
+                                          .name = "g",
+                                          .help = "h",
+                                          .label_names = reserved,
+                                          .n_labels = 1},
+                          "invalid label name");
+    expect_register_error(
+        m,
+        &(metrics_spec){
+            .type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = dash, .n_labels = 1},
+        "invalid label name");
+    expect_register_error(
+        m,
+        &(metrics_spec){
+            .type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = colon, .n_labels = 1},
+        "invalid label name");
+    expect_register_error(
+        m,
+        &(metrics_spec){
+            .type = METRICS_GAUGE, .name = "g", .help = "h", .label_names = twice, .n_labels = 2},
+        "given twice");
+    expect_register_error(
+        m,
+        &(metrics_spec){
+            .type = METRICS_GAUGE, .name = "g", .help = "h", .n_labels = METRICS_MAX_LABELS + 1},
+        "labels");
+    expect_register_error(m, &(metrics_spec){.type = METRICS_HISTOGRAM, .name = "h", .help = "h"},
+                          "bucket bounds");
+    expect_register_error(m,
+                          &(metrics_spec){.type = METRICS_HISTOGRAM,
+                                          .name = "h",
+                                          .help = "h",
+                                          .buckets = unsorted,
+                                          .n_buckets = 2},
+                          "strictly increasing");
+    expect_register_error(m,
+                          &(metrics_spec){.type = METRICS_HISTOGRAM,
+                                          .name = "h",
+                                          .help = "h",
+                                          .buckets = inf_bound,
+                                          .n_buckets = 2},
+                          "not finite");
+    expect_register_error(m,
+                          &(metrics_spec){.type = METRICS_HISTOGRAM,
+                                          .name = "h",
+                                          .help = "h",
+                                          .buckets = ok_bounds,
+                                          .n_buckets = METRICS_MAX_BUCKETS + 1},
+                          "bucket bounds");
+    expect_register_error(m,
+                          &(metrics_spec){.type = METRICS_HISTOGRAM,
+                                          .name = "h",
+                                          .help = "h",
+                                          .buckets = ok_bounds,
+                                          .n_buckets = 2,
+                                          .label_names = le,
+                                          .n_labels = 1},
+                          "'le'");
+    expect_register_error(m, &(metrics_spec){.type = (metrics_type)7, .name = "g", .help = "h"},
+                          "unknown metric type");
+    assert_non_null(metrics_register(
+        m, &(metrics_spec){.type = METRICS_GAUGE, .name = "ns:g", .help = "h"}, NULL));
+    expect_register_error(m,
+                          &(metrics_spec){.type = METRICS_GAUGE, .name = "ns:g", .help = "other"},
+                          "already registered");
     metrics_free(m);
 }
 
@@ -228,8 +311,14 @@ static void test_series_limits_and_bad_values(void **state) {
     (void)state;
     metrics *m = metrics_new(NULL);
     const char *labels[] = {"partition"};
-    metrics_family *f = metrics_register(m, &(metrics_spec){.type = METRICS_GAUGE, .name = "lag", .help = "h",
-                                                            .label_names = labels, .n_labels = 1, .max_series = 3}, NULL);
+    metrics_family *f = metrics_register(m,
+                                         &(metrics_spec){.type = METRICS_GAUGE,
+                                                         .name = "lag",
+                                                         .help = "h",
+                                                         .label_names = labels,
+                                                         .n_labels = 1,
+                                                         .max_series = 3},
+                                         NULL);
     px_error err = {0};
     assert_non_null(metrics_series_get(f, (const char *[]){"0"}, &err));
     assert_non_null(metrics_series_get(f, (const char *[]){"1"}, &err));
@@ -251,7 +340,7 @@ static void test_series_limits_and_bad_values(void **state) {
     long_value[sizeof long_value - 1] = '\0';
     assert_null(metrics_series_get(f, (const char *[]){long_value}, &err));
     assert_non_null(strstr(err.msg, "longer than"));
-    long_value[METRICS_LABEL_VALUE_MAX] = '\0';   /* exactly at the limit: accepted */
+    long_value[METRICS_LABEL_VALUE_MAX] = '\0'; /* exactly at the limit: accepted */
     metrics_series_remove(metrics_series_get(f, (const char *[]){"0"}, NULL));
     assert_non_null(metrics_series_get(f, (const char *[]){long_value}, &err));
     metrics_free(m);

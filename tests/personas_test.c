@@ -67,7 +67,8 @@ static int group_setup(void **state) {
         return 0;
     }
     matcher_config cfg = matcher_config_default();
-    cfg.top = 40;   /* two pages: some expectations look at the second (the checks read the first 10) */
+    cfg.top =
+        40; /* two pages: some expectations look at the second (the checks read the first 10) */
     W.m = matcher_build(W.idx, &cfg, &err);
     W.s = W.m ? matcher_scratch_new(W.m, &err) : NULL;
     if (!W.s) {
@@ -96,9 +97,7 @@ static int group_teardown(void **state) {
         }                                                                                          \
     } while (0)
 
-static const char *code_of(uint32_t f) {
-    return W.idx->fiches[f].code;
-}
+static const char *code_of(uint32_t f) { return W.idx->fiches[f].code; }
 
 static bool codes_has(const profile_codes *c, uint32_t code) {
     for (size_t k = 0; k < c->n; k++)

@@ -26,7 +26,8 @@ static void parse_bad(const char *url, const char *expected) {
     redis_endpoint_init(&ep);
     px_error_clear(&err);
     assert_int_equal(redis_endpoint_parse_url(&ep, url, &err), -1);
-    if (!strstr(err.msg, expected)) fail_msg("%s: error '%s' does not mention '%s'", url, err.msg, expected);
+    if (!strstr(err.msg, expected))
+        fail_msg("%s: error '%s' does not mention '%s'", url, err.msg, expected);
 }
 
 static void test_tcp_urls(void **state) {
@@ -77,7 +78,8 @@ static void test_url_keeps_prefix(void **state) {
     (void)state;
     redis_endpoint ep;
     redis_endpoint_init(&ep);
-    assert_int_equal(redis_endpoint_set(ep.prefix, sizeof ep.prefix, "staging:", "prefix", NULL), 0);
+    assert_int_equal(redis_endpoint_set(ep.prefix, sizeof ep.prefix, "staging:", "prefix", NULL),
+                     0);
     assert_int_equal(redis_endpoint_parse_url(&ep, "redis://h:2", NULL), 0);
     assert_string_equal(ep.prefix, "staging:");
 }
@@ -171,7 +173,8 @@ static void test_key_layout(void **state) {
     px_error err;
     char key[REDIS_ENDPOINT_KEY_MAX], other[REDIS_ENDPOINT_KEY_MAX];
     redis_endpoint_init(&ep);
-    assert_int_equal(redis_endpoint_current_key(&ep, key, sizeof key, &err), (int)strlen("passerelle:current"));
+    assert_int_equal(redis_endpoint_current_key(&ep, key, sizeof key, &err),
+                     (int)strlen("passerelle:current"));
     assert_string_equal(key, "passerelle:current");
     assert_true(redis_endpoint_published_channel(&ep, key, sizeof key, &err) > 0);
     assert_string_equal(key, "passerelle:published");

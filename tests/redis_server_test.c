@@ -66,7 +66,9 @@ static void test_server_dies_with_a_crashing_test(void **state) {
         redis_server_options so = {.unix_socket = 1};
         redis_server *srv = redis_server_start(&so, &err);
         started info = {.port = srv ? redis_server_port(srv) : -1};
-        if (srv) snprintf(info.socket_path, sizeof info.socket_path, "%s", redis_server_socket_path(srv));
+        if (srv)
+            snprintf(info.socket_path, sizeof info.socket_path, "%s",
+                     redis_server_socket_path(srv));
         if (write(fds[1], &info, sizeof info) != sizeof info) _exit(3);
         signal(SIGABRT, SIG_DFL);
         abort(); /* a crash: no teardown runs */

@@ -26,7 +26,7 @@ typedef struct fixture {
     redis_server *srv;
     store_redis *store;
     int status_calls, available;
-    px_error why;               /* reason given with the last on_status(0) */
+    px_error why; /* reason given with the last on_status(0) */
     int published_calls, resubscribed;
     char published[REDIS_ENDPOINT_KEY_MAX];
     int unavailable_before_request_error; /* order check for a request failing on a loss */
@@ -79,7 +79,7 @@ typedef struct get_result {
     char values[16][64];
     size_t lens[16];
     fixture *fx;
-    int close_store;       /* the callback closes the store (twice: close is idempotent) */
+    int close_store; /* the callback closes the store (twice: close is idempotent) */
 } get_result;
 
 static void on_get(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n,
@@ -94,7 +94,9 @@ static void on_get(store_redis *s, const px_error *err, const store_redis_bytes 
     r->failed = err != NULL;
     if (err) {
         r->err = *err;
-        if (r->fx) r->fx->unavailable_before_request_error = !store_redis_is_available(s) && r->fx->status_calls > 0;
+        if (r->fx)
+            r->fx->unavailable_before_request_error =
+                !store_redis_is_available(s) && r->fx->status_calls > 0;
         assert_null(values);
         return;
     }
@@ -102,7 +104,8 @@ static void on_get(store_redis *s, const px_error *err, const store_redis_bytes 
     for (size_t i = 0; i < n && i < 16; i++) {
         r->present[i] = values[i].data != NULL;
         r->lens[i] = values[i].len;
-        if (values[i].data && values[i].len < sizeof r->values[i]) memcpy(r->values[i], values[i].data, values[i].len);
+        if (values[i].data && values[i].len < sizeof r->values[i])
+            memcpy(r->values[i], values[i].data, values[i].len);
     }
 }
 
@@ -159,7 +162,8 @@ static void options_for(const redis_server *srv, store_redis_options *o) {
 }
 
 static void open_store(fixture *fx, const store_redis_options *o, int subscribe) {
-    store_redis_callbacks cbs = {.on_status = on_status, .on_published = subscribe ? on_published : NULL};
+    store_redis_callbacks cbs = {.on_status = on_status,
+                                 .on_published = subscribe ? on_published : NULL};
     px_error err;
     fx->store = store_redis_open(&fx->loop, o, &cbs, fx, &err);
     if (!fx->store) fail_msg("store_redis_open: %s", err.msg);
@@ -189,7 +193,8 @@ static void get_sync(fixture *fx, const store_redis_bytes *keys, size_t n, get_r
     px_error err;
     memset(r, 0, sizeof *r);
     r->fx = fx;
-    if (store_redis_get_many(fx->store, keys, n, on_get, r, &err)) fail_msg("get_many refused: %s", err.msg);
+    if (store_redis_get_many(fx->store, keys, n, on_get, r, &err))
+        fail_msg("get_many refused: %s", err.msg);
     assert_int_equal(r->done, 0); /* never called from inside the request function */
     assert_int_equal(px_test_run_until(&fx->loop, &r->done, WAIT_MS), 0);
 }
@@ -197,7 +202,8 @@ static void get_sync(fixture *fx, const store_redis_bytes *keys, size_t n, get_r
 static void apply_sync(fixture *fx, const store_redis_op *ops, size_t n, done_result *r) {
     px_error err;
     memset(r, 0, sizeof *r);
-    if (store_redis_apply_many(fx->store, ops, n, on_done, r, &err)) fail_msg("apply_many refused: %s", err.msg);
+    if (store_redis_apply_many(fx->store, ops, n, on_done, r, &err))
+        fail_msg("apply_many refused: %s", err.msg);
     assert_int_equal(r->done, 0);
     assert_int_equal(px_test_run_until(&fx->loop, &r->done, WAIT_MS), 0);
 }
@@ -207,7 +213,8 @@ static void index_sync(fixture *fx, index_result *r) {
     px_error err;
     free(r->bytes);
     memset(r, 0, sizeof *r);
-    if (store_redis_get_current_index(fx->store, on_index, r, &err)) fail_msg("get_current_index refused: %s", err.msg);
+    if (store_redis_get_current_index(fx->store, on_index, r, &err))
+        fail_msg("get_current_index refused: %s", err.msg);
     assert_int_equal(px_test_run_until(&fx->loop, &r->done, WAIT_MS), 0);
 }
 
@@ -278,7 +285,8 @@ static int setup_plain(void **state) {
 }
 
 static int setup_password(void **state) {
-    redis_server_options so = {.requirepass = "default-secret", .acl_user = "passerelle", .acl_password = "acl-secret"};
+    redis_server_options so = {
+        .requirepass = "default-secret", .acl_user = "passerelle", .acl_password = "acl-secret"};
     return start_with(state, &so);
 }
 
@@ -323,7 +331,8 @@ static void test_batches_take_one_round_trip_each(void **state) {
     store_redis_op ops[13];
     for (int i = 0; i < 12; i++) {
         snprintf(names[i], sizeof names[i], "user:%d", i);
-        ops[i] = (store_redis_op){STORE_REDIS_SET, str_bytes(names[i]), str_bytes(names[i]), i == 0 ? 0 : 100};
+        ops[i] = (store_redis_op){STORE_REDIS_SET, str_bytes(names[i]), str_bytes(names[i]),
+                                  i == 0 ? 0 : 100};
     }
     ops[12] = (store_redis_op){.kind = STORE_REDIS_DEL, .key = str_bytes("gone")};
     done_result d;
@@ -371,7 +380,8 @@ static void test_round_trips_on_a_slow_link(void **state) {
     fixture *fx = *state;
     enum { DELAY_MS = 100 };
     px_error err;
-    latency_proxy *proxy = fx->proxy = latency_proxy_start(&fx->loop, redis_server_port(fx->srv), DELAY_MS, &err);
+    latency_proxy *proxy = fx->proxy =
+        latency_proxy_start(&fx->loop, redis_server_port(fx->srv), DELAY_MS, &err);
     if (!proxy) fail_msg("%s", err.msg);
     store_redis_options o;
     options_for(fx->srv, &o);
@@ -402,7 +412,8 @@ static void test_round_trips_on_a_slow_link(void **state) {
     assert_false(r.failed);
     for (int i = 0; i < 16; i++) assert_int_equal(r.present[i], i % 4 != 0);
     assert_int_equal(latency_proxy_round_trips(proxy), 3);
-    printf("# over a %d ms link: apply_many(16) %.0f ms, get_many(16) %.0f ms\n", DELAY_MS, apply_ms, get_ms);
+    printf("# over a %d ms link: apply_many(16) %.0f ms, get_many(16) %.0f ms\n", DELAY_MS,
+           apply_ms, get_ms);
     /* 18 commands one by one would take >= 1800 ms; the margin is for a loaded machine. */
     assert_true(apply_ms >= DELAY_MS * 0.9 && apply_ms < 5 * DELAY_MS);
     assert_true(get_ms >= DELAY_MS * 0.9 && get_ms < 5 * DELAY_MS);
@@ -613,7 +624,8 @@ static void test_auth_password_and_acl_user(void **state) {
     /* ACL user, through a URL (its password is not the default user's; see test_auth_errors). */
     fx->available = fx->status_calls = 0;
     char url[200];
-    snprintf(url, sizeof url, "redis://passerelle:acl-secret@127.0.0.1:%d/1", redis_server_port(fx->srv));
+    snprintf(url, sizeof url, "redis://passerelle:acl-secret@127.0.0.1:%d/1",
+             redis_server_port(fx->srv));
     options_for(fx->srv, &o);
     px_error err;
     if (redis_endpoint_parse_url(&o.endpoint, url, &err)) fail_msg("%s", err.msg);
@@ -624,7 +636,8 @@ static void test_auth_password_and_acl_user(void **state) {
 }
 
 /* Opens a store whose handshake must fail, and checks the single on_status(0) it gets. */
-static void expect_refused(fixture *fx, const char *user, const char *password, const char *expected) {
+static void expect_refused(fixture *fx, const char *user, const char *password,
+                           const char *expected) {
     store_redis_options o;
     options_for(fx->srv, &o);
     strcpy(o.endpoint.user, user);
@@ -634,8 +647,10 @@ static void expect_refused(fixture *fx, const char *user, const char *password, 
     assert_int_equal(px_test_run_until(&fx->loop, &fx->status_calls, WAIT_MS), 0);
     assert_false(fx->available);
     assert_int_equal(fx->why.code, PX_EREFUSED);
-    if (!strstr(fx->why.msg, expected)) fail_msg("'%s' does not mention '%s'", fx->why.msg, expected);
-    assert_null(strstr(fx->why.msg, password[0] ? password : "\x01")); /* never leaks the password */
+    if (!strstr(fx->why.msg, expected))
+        fail_msg("'%s' does not mention '%s'", fx->why.msg, expected);
+    assert_null(
+        strstr(fx->why.msg, password[0] ? password : "\x01")); /* never leaks the password */
     /* It keeps retrying with backoff, but tells the owner only once. */
     px_test_run_for(&fx->loop, 300);
     store_redis_stats st;
@@ -649,7 +664,8 @@ static void expect_refused(fixture *fx, const char *user, const char *password, 
 static void test_auth_errors_are_clear(void **state) {
     fixture *fx = *state;
     expect_refused(fx, "", "wrong-password", "AUTH refused: WRONGPASS");
-    expect_refused(fx, "passerelle", "default-secret", "as user 'passerelle': AUTH refused: WRONGPASS");
+    expect_refused(fx, "passerelle", "default-secret",
+                   "as user 'passerelle': AUTH refused: WRONGPASS");
     expect_refused(fx, "", "", "PING refused: NOAUTH");
 }
 
@@ -669,7 +685,8 @@ static void test_unreachable_server_backs_off_without_spinning(void **state) {
     /* Backoff 20 ms doubling to 160 ms, each wait in [d/2, d]: over 1.5 s that is at most
      * 1 + 4 + (1500-150)/80 ≈ 22 attempts and at least ≈ 11; a spinning client would make
      * thousands. */
-    printf("# unreachable: %llu attempts in %.2f s, cpu %.3f s\n", (unsigned long long)st.connect_attempts, wall, cpu);
+    printf("# unreachable: %llu attempts in %.2f s, cpu %.3f s\n",
+           (unsigned long long)st.connect_attempts, wall, cpu);
     assert_true(st.connect_attempts >= 6);
     assert_true(st.connect_attempts <= 22);
     assert_true(cpu < 0.2 * wall);
@@ -768,7 +785,8 @@ static void test_hung_server_times_out_and_recovers(void **state) {
     assert_true(r.failed);
     assert_int_equal(r.err.code, PX_EUNAVAILABLE);
     assert_non_null(strstr(r.err.msg, "no reply within 300 ms"));
-    assert_true(waited_ms >= 250 && waited_ms < 2000); /* libuv timers start from the cached loop time */
+    assert_true(waited_ms >= 250 &&
+                waited_ms < 2000); /* libuv timers start from the cached loop time */
     assert_false(fx->available);
     /* Reconnecting to a frozen server: each attempt is cut by the connect timeout. */
     px_test_run_for(&fx->loop, 700);
@@ -795,7 +813,8 @@ static void test_publish_subscribe_and_current_index(void **state) {
     publish_endpoint(fx, &ep);
     store_publish_result res;
     static const char snap1[] = "PXROME\0\1 first image";
-    if (store_publish_snapshot(&ep, 1000, "60", snap1, sizeof snap1, &res, &err)) fail_msg("%s", err.msg);
+    if (store_publish_snapshot(&ep, 1000, "60", snap1, sizeof snap1, &res, &err))
+        fail_msg("%s", err.msg);
     assert_int_equal(res.stored, 1);
     assert_int_equal(res.subscribers, 1); /* our store's subscriber connection */
     assert_memory_equal(res.key, "passerelle:snapshot:60:", 23);
@@ -819,7 +838,8 @@ static void test_publish_subscribe_and_current_index(void **state) {
     /* A new image gets a new immutable key and becomes current; the old one stays. */
     static const char snap2[] = "PXROME\0\1 second image";
     store_publish_result second;
-    assert_int_equal(store_publish_snapshot(&ep, 1000, "61", snap2, sizeof snap2, &second, &err), 0);
+    assert_int_equal(store_publish_snapshot(&ep, 1000, "61", snap2, sizeof snap2, &second, &err),
+                     0);
     assert_string_not_equal(second.key, res.key);
     fx->published_calls = 0;
     assert_int_equal(px_test_run_until(&fx->loop, &fx->published_calls, WAIT_MS), 0);
@@ -852,7 +872,9 @@ static void test_index_under_its_own_prefix(void **state) {
     assert_int_equal(px_test_run_until(&fx->loop, &fx->resubscribed, WAIT_MS), 0);
     redis_endpoint ep;
     publish_endpoint(fx, &ep);
-    assert_int_equal(store_publish_snapshot(&ep, 1000, "60", "elsewhere", 9, &(store_publish_result){0}, &err), 0);
+    assert_int_equal(
+        store_publish_snapshot(&ep, 1000, "60", "elsewhere", 9, &(store_publish_result){0}, &err),
+        0);
     strcpy(ep.prefix, "rome:");
     store_publish_result res;
     assert_int_equal(store_publish_snapshot(&ep, 1000, "60", "here", 4, &res, &err), 0);
@@ -903,7 +925,8 @@ static void test_large_snapshot_over_a_slow_link(void **state) {
     assert_int_equal(store_redis_get_current_index(fx->store, on_index, &big, &err), 0);
     assert_int_equal(px_test_run_until(&fx->loop, &big.done, 20000), 0);
     double took_ms = (double)(uv_hrtime() - t0) / 1e6;
-    printf("# 8 MiB snapshot through a thin link in %.0f ms (command timeout %d ms)\n", took_ms, TIMEOUT_MS);
+    printf("# 8 MiB snapshot through a thin link in %.0f ms (command timeout %d ms)\n", took_ms,
+           TIMEOUT_MS);
     if (big.failed) fail_msg("%s", big.err.msg);
     assert_string_equal(big.key, res.key);
     assert_int_equal(big.len, SIZE);
@@ -940,26 +963,35 @@ static void test_publish_errors(void **state) {
 }
 
 int main(void) {
-    signal(SIGPIPE, SIG_IGN); /* as store_redis.h requires: servers are stopped under live connections */
+    signal(SIGPIPE,
+           SIG_IGN); /* as store_redis.h requires: servers are stopped under live connections */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_refuses_requests_until_connected, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_batches_take_one_round_trip_each, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_requests_until_connected, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batches_take_one_round_trip_each, setup_plain,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_round_trips_on_a_slow_link, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_keys_and_values_are_binary_safe, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_and_values_are_binary_safe, setup_plain,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_batch_limits_and_bad_ops, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_select_db_and_unix_socket, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_close_completes_outstanding_requests, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_close_completes_outstanding_requests, setup_plain,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_close_from_inside_a_callback, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_close_in_a_request_callback, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_auth_password_and_acl_user, setup_password, teardown),
         cmocka_unit_test_setup_teardown(test_auth_errors_are_clear, setup_password, teardown),
-        cmocka_unit_test_setup_teardown(test_unreachable_server_backs_off_without_spinning, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_server_backs_off_without_spinning,
+                                        setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_redis_restart_mid_stream, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_hung_server_times_out_and_recovers, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_publish_subscribe_and_current_index, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_server_times_out_and_recovers, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_publish_subscribe_and_current_index, setup_plain,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_index_under_its_own_prefix, setup_plain, teardown),
-        cmocka_unit_test_setup_teardown(test_large_snapshot_over_a_slow_link, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_large_snapshot_over_a_slow_link, setup_plain,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_publish_errors, setup_password, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,7 +56,8 @@ static void expect_load_error(const fixture *f, const char *fragment1, const cha
         fail_msg("load succeeded, expected an error containing '%s'", fragment1);
     }
     if (!strstr(err.msg, fragment1)) fail_msg("error '%s' lacks '%s'", err.msg, fragment1);
-    if (fragment2 && !strstr(err.msg, fragment2)) fail_msg("error '%s' lacks '%s'", err.msg, fragment2);
+    if (fragment2 && !strstr(err.msg, fragment2))
+        fail_msg("error '%s' lacks '%s'", err.msg, fragment2);
 }
 
 /* Replaces the first occurrence of `from` by `to` in one fixture file. */
@@ -101,7 +102,8 @@ static void test_loads_fixture(void **state) {
     assert_string_equal(rome_str(idx, idx->fiches[d1505].label), "Caissier de test");
     assert_string_equal(idx->domaines[idx->fiches[d1505].domaine].code, "D15");
     assert_string_equal(idx->grands_domaines[idx->fiches[d1505].grand_domaine].code, "D");
-    assert_string_equal(rome_str(idx, idx->fiches[rome_fiche_find(idx, "J1501")].label), "Soignant de test, \"nuit\"");
+    assert_string_equal(rome_str(idx, idx->fiches[rome_fiche_find(idx, "J1501")].label),
+                        "Soignant de test, \"nuit\"");
     assert_int_equal(idx->fiches[rome_fiche_find(idx, "J1501")].flags, ROME_FICHE_REGLEMENTE);
     assert_int_equal(rome_fiche_find(idx, "Z9999"), ROME_NONE);
 
@@ -118,8 +120,9 @@ static void test_loads_fixture(void **state) {
     assert_true(macro->flags & ROME_ITEM_MACRO);
     assert_string_equal(idx->enjeux[macro->enjeu].code, "4A");
     assert_string_equal(rome_str(idx, idx->enjeux[macro->enjeu].label), "Vente (fixture)");
-    assert_string_equal(rome_str(idx, idx->comp_domaines[idx->enjeux[macro->enjeu].comp_domaine].label),
-                        "Relation client (fixture)");
+    assert_string_equal(
+        rome_str(idx, idx->comp_domaines[idx->enjeux[macro->enjeu].comp_domaine].label),
+        "Relation client (fixture)");
     assert_int_equal(idx->items[rome_item_find(idx, 100003)].kind, ROME_KIND_SAVOIR_ETRE);
     assert_int_equal(idx->items[rome_item_find(idx, 200001)].kind, ROME_KIND_SAVOIR);
     assert_true(idx->items[rome_item_find(idx, 200002)].flags & ROME_ITEM_QUALIFICATION);
@@ -132,7 +135,8 @@ static void test_loads_fixture(void **state) {
     assert_string_equal(idx->fiches[rome_csr_targets(&idx->item_fiches, acc)[1]].code, "D1505");
     uint32_t night = rome_contexte_find(idx, 300803);
     assert_int_equal(rome_csr_count(&idx->contexte_fiches, night), 1);
-    assert_string_equal(idx->fiches[rome_csr_targets(&idx->contexte_fiches, night)[0]].code, "J1501");
+    assert_string_equal(idx->fiches[rome_csr_targets(&idx->contexte_fiches, night)[0]].code,
+                        "J1501");
 
     uint32_t app = rome_appellation_find(idx, 5003);
     assert_int_equal(idx->appellations[app].fiche, d1505);
@@ -144,11 +148,14 @@ static void test_loads_fixture(void **state) {
 static void test_reordered_header_same_index(void **state) {
     fixture *f = *state;
     rome_index *before = load_ok(f, NULL);
-    const char *reordered = "\"libelle_type_cont_trav\",\"code_type_cont_trav\",\"libelle_cont_travail\",\"code_ogr\"\n"
-                            "\"Horaires et durée du travail\",\"2\",\"Travail le samedi\",\"23374\"\n"
-                            "\"Horaires et durée du travail\",\"2\",\"Travail de nuit\",\"300803\"\n"
-                            "\"Publics spécifiques\",\"5\",\"En contact avec du public\",\"403020\"\n";
-    assert_int_equal(rome_fixture_write(f->dir, "referentiel_contexte_travail", reordered, strlen(reordered)), 0);
+    const char *reordered =
+        "\"libelle_type_cont_trav\",\"code_type_cont_trav\",\"libelle_cont_travail\",\"code_ogr\"\n"
+        "\"Horaires et durée du travail\",\"2\",\"Travail le samedi\",\"23374\"\n"
+        "\"Horaires et durée du travail\",\"2\",\"Travail de nuit\",\"300803\"\n"
+        "\"Publics spécifiques\",\"5\",\"En contact avec du public\",\"403020\"\n";
+    assert_int_equal(
+        rome_fixture_write(f->dir, "referentiel_contexte_travail", reordered, strlen(reordered)),
+        0);
     rome_index *after = load_ok(f, NULL);
     assert_true(rome_index_equal(before, after));
     rome_index_free(before);
@@ -201,7 +208,8 @@ static void test_stray_quote(void **state) {
 
 static void test_not_utf8(void **state) {
     fixture *f = *state;
-    patch(f, "referentiel_savoir", "Caisse enregistreuse", "Caisse enregistr\xe9use"); /* Latin-1 é */
+    patch(f, "referentiel_savoir", "Caisse enregistreuse",
+          "Caisse enregistr\xe9use"); /* Latin-1 é */
     expect_load_error(f, "referentiel_savoir_v461_utf8.csv:2", "not valid UTF-8");
 }
 
@@ -232,14 +240,16 @@ static void test_header_only_entities(void **state) {
 
 static void test_field_count_mismatch(void **state) {
     fixture *f = *state;
-    patch(f, "referentiel_savoir", "\"Caisse enregistreuse\",", "\"Caisse enregistreuse\",\"extra\",");
+    patch(f, "referentiel_savoir", "\"Caisse enregistreuse\",",
+          "\"Caisse enregistreuse\",\"extra\",");
     expect_load_error(f, "referentiel_savoir_v461_utf8.csv:2", "has 7 fields, expected 6");
 }
 
 static void test_bad_code_shape(void **state) {
     fixture *f = *state;
     patch(f, "referentiel_code_rome", "\"D1106\",\"3\"", "\"D11X6\",\"3\"");
-    expect_load_error(f, "referentiel_code_rome_v461_utf8.csv:4: column 'code_rome'", "not a ROME code");
+    expect_load_error(f, "referentiel_code_rome_v461_utf8.csv:4: column 'code_rome'",
+                      "not a ROME code");
 }
 
 static void test_bad_integer(void **state) {
@@ -256,7 +266,8 @@ static void test_bad_importance(void **state) {
 
 static void test_dangling_links_are_counted_warnings(void **state) {
     fixture *f = *state;
-    patch(f, "liens_rome_referentiels", "\"J1501\",\"5\",\"1\",\"100004\"", "\"J1501\",\"5\",\"1\",\"999999\"");
+    patch(f, "liens_rome_referentiels", "\"J1501\",\"5\",\"1\",\"100004\"",
+          "\"J1501\",\"5\",\"1\",\"999999\"");
     patch(f, "coherence_item", "\"J1501\",\"100004\"", "\"J1501\",\"999999\"");
     patch(f, "referentiel_appellation", "\"J1501\",\"\",\"\",\"\",\"O\",\"N\",\"PRINCIPALE\"",
           "\"Z9999\",\"\",\"\",\"\",\"O\",\"N\",\"PRINCIPALE\"");
@@ -381,9 +392,12 @@ static void test_fiche_details_and_tags(void **state) {
     rome_index_free(idx);
 }
 
-static const char *const OPTIONAL_STEMS[] = {
-    "texte", "referentiel_code_rome_riasec", "arborescence_centre_interet",
-    "arborescence_secteur_activite", "arborescence_thematique", "mapping_esco_rome"};
+static const char *const OPTIONAL_STEMS[] = {"texte",
+                                             "referentiel_code_rome_riasec",
+                                             "arborescence_centre_interet",
+                                             "arborescence_secteur_activite",
+                                             "arborescence_thematique",
+                                             "mapping_esco_rome"};
 
 static void remove_stem(const fixture *f, const char *stem) {
     char path[1024];
@@ -687,7 +701,8 @@ static void test_esco_malformed(void **state) {
     expect_load_error(f, want, "not an unsigned integer code");
     patch(f, "mapping_esco_rome", ",50o2,", ",5002,");
     patch(f, "mapping_esco_rome", "mapping relation", "relation");
-    expect_load_error(f, file, "no header line naming the columns 'classification 1 ID', "
+    expect_load_error(f, file,
+                      "no header line naming the columns 'classification 1 ID', "
                       "'classification 2 ID', 'mapping relation'");
 }
 

@@ -40,7 +40,7 @@ static int teardown(void **state) {
 #define NEED_INDEX(state)                                                                          \
     do {                                                                                           \
         if (!*(state)) {                                                                           \
-            fprintf(stderr, "PASSERELLE_ROME_DIR not set or unreadable: skipped\n");              \
+            fprintf(stderr, "PASSERELLE_ROME_DIR not set or unreadable: skipped\n");               \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -69,7 +69,8 @@ static void test_every_code_found(void **state) {
     NEED_INDEX(state);
     const rome_index *idx = *state;
     code_table *items = code_table_build(idx->items, idx->n.items, sizeof *idx->items, NULL);
-    code_table *apps = code_table_build(idx->appellations, idx->n.appellations, sizeof *idx->appellations, NULL);
+    code_table *apps =
+        code_table_build(idx->appellations, idx->n.appellations, sizeof *idx->appellations, NULL);
     assert_non_null(items);
     assert_non_null(apps);
     for (uint32_t i = 0; i < idx->n.items; i++) {
@@ -88,7 +89,8 @@ static void test_every_code_found(void **state) {
     }
     assert_int_equal(code_table_find(apps, 0), ROME_NONE);
     assert_int_equal(rome_appellation_find(idx, 0), ROME_NONE);
-    for (uint32_t f = 0; f < idx->n.fiches; f++) assert_int_equal(rome_fiche_find(idx, idx->fiches[f].code), f);
+    for (uint32_t f = 0; f < idx->n.fiches; f++)
+        assert_int_equal(rome_fiche_find(idx, idx->fiches[f].code), f);
     assert_int_equal(rome_fiche_find(idx, "A0000"), ROME_NONE);
     assert_int_equal(rome_fiche_find(idx, "Z9999"), ROME_NONE);
     code_table_free(items);
@@ -111,7 +113,9 @@ static void test_night_work_context(void **state) {
     uint32_t f = rome_fiche_find(idx, "J1501");
     int found = 0;
     for (uint32_t k = idx->fiche_contextes.offsets[f]; k < idx->fiche_contextes.offsets[f + 1]; k++)
-        if (!strcmp(rome_str(idx, idx->contextes[idx->fiche_contextes.targets[k]].label), "Travail de nuit")) found = 1;
+        if (!strcmp(rome_str(idx, idx->contextes[idx->fiche_contextes.targets[k]].label),
+                    "Travail de nuit"))
+            found = 1;
     assert_true(found);
 }
 
@@ -119,9 +123,9 @@ static void test_night_work_context(void **state) {
 static void test_texts_riasec_tags_counts(void **state) {
     NEED_INDEX(state);
     const rome_index *idx = *state;
-    assert_int_equal(idx->n.optional_files & ~ROME_OPT_ESCO,
-                     ROME_OPT_TEXTE | ROME_OPT_RIASEC | ROME_OPT_CENTRE_INTERET |
-                         ROME_OPT_SECTEUR | ROME_OPT_THEME);
+    assert_int_equal(idx->n.optional_files & ~ROME_OPT_ESCO, ROME_OPT_TEXTE | ROME_OPT_RIASEC |
+                                                                 ROME_OPT_CENTRE_INTERET |
+                                                                 ROME_OPT_SECTEUR | ROME_OPT_THEME);
     uint32_t def = 0, acces = 0, riasec = 0, riasec2 = 0, parent = 0, regl = 0, cadre = 0;
     for (uint32_t f = 0; f < idx->n.fiches; f++) {
         const rome_fiche *fi = &idx->fiches[f];
@@ -139,7 +143,7 @@ static void test_texts_riasec_tags_counts(void **state) {
     assert_int_equal(riasec, 1584);
     assert_int_equal(riasec2, 1584 - 345); /* 345 fiches have no riasec_mineur */
     assert_int_equal(parent, 1584);
-    assert_int_equal(regl, 241); /* emploi_reglemente: 241 O, 1109 N, 234 empty */
+    assert_int_equal(regl, 241);  /* emploi_reglemente: 241 O, 1109 N, 234 empty */
     assert_int_equal(cadre, 507); /* emploi_cadre: 507 O, 879 N, 198 empty */
     uint32_t app_regl = 0, app_cadre = 0;
     for (uint32_t a = 0; a < idx->n.appellations; a++) {

@@ -144,11 +144,15 @@ static void test_send_failure_is_reported(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_messages_reach_the_manager, manager_setup, manager_teardown),
+        cmocka_unit_test_setup_teardown(test_messages_reach_the_manager, manager_setup,
+                                        manager_teardown),
         cmocka_unit_test_setup_teardown(test_status_is_bounded, manager_setup, manager_teardown),
-        cmocka_unit_test_setup_teardown(test_watchdog_interval_is_half_the_timeout, manager_setup, manager_teardown),
-        cmocka_unit_test_setup_teardown(test_without_manager_everything_is_a_no_op, manager_setup, manager_teardown),
-        cmocka_unit_test_setup_teardown(test_send_failure_is_reported, manager_setup, manager_teardown),
+        cmocka_unit_test_setup_teardown(test_watchdog_interval_is_half_the_timeout, manager_setup,
+                                        manager_teardown),
+        cmocka_unit_test_setup_teardown(test_without_manager_everything_is_a_no_op, manager_setup,
+                                        manager_teardown),
+        cmocka_unit_test_setup_teardown(test_send_failure_is_reported, manager_setup,
+                                        manager_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

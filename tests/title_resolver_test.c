@@ -130,8 +130,8 @@ static void test_generic_vs_specific(void **state) {
     assert_true(n >= 2);
     assert_int_equal(code_of(w, &out[0]), 6001); /* J1506 (3 nurse labels) by its PRINCIPALE */
     assert_string_equal(fiche_of(w, &out[1]), "J1511"); /* the other fiche comes next */
-    assert_true(out[0].confidence < 0.9); /* J1511 also fits: not sure */
-    assert_true(out[0].confidence >= 0.5); /* but J1506 holds most of it */
+    assert_true(out[0].confidence < 0.9);               /* J1511 also fits: not sure */
+    assert_true(out[0].confidence >= 0.5);              /* but J1506 holds most of it */
     title_match exact = first(w, "Infirmière de campus");
     assert_int_equal(code_of(w, &exact), 6004);
     assert_true(exact.confidence > 0.99);
@@ -167,7 +167,7 @@ static void test_ambiguity_lowers_confidence(void **state) {
     int n = resolve(w, "vendeur", out);
     assert_int_equal(n, 4);
     assert_string_equal(fiche_of(w, &out[0]), "D1106"); /* tie: the lower code */
-    assert_int_equal(code_of(w, &out[0]), 6010); /* its PRINCIPALE */
+    assert_int_equal(code_of(w, &out[0]), 6010);        /* its PRINCIPALE */
     assert_string_equal(fiche_of(w, &out[1]), "D1107");
     assert_int_equal(code_of(w, &out[1]), 6012);
     assert_true(out[0].confidence < nurse.confidence); /* an even split is less sure */
@@ -179,20 +179,20 @@ static void test_ambiguity_lowers_confidence(void **state) {
 
 static void test_typos(void **state) {
     world *w = *state;
-    title_match m = first(w, "boulnger");   /* distance 1 from boulanger: a missing a */
+    title_match m = first(w, "boulnger"); /* distance 1 from boulanger: a missing a */
     assert_int_equal(code_of(w, &m), 6030);
     double d1 = m.confidence;
-    assert_true(d1 > 0.7 && d1 < 0.8);   /* sim 0.8, and the label's "test" is an extra word */
-    m = first(w, "boulangre");           /* distance 1 from the feminine boulangere */
+    assert_true(d1 > 0.7 && d1 < 0.8); /* sim 0.8, and the label's "test" is an extra word */
+    m = first(w, "boulangre");         /* distance 1 from the feminine boulangere */
     assert_int_equal(code_of(w, &m), 6030);
-    m = first(w, "bolanjere");           /* distance 2 (9 letters): missing u, g → j */
+    m = first(w, "bolanjere"); /* distance 2 (9 letters): missing u, g → j */
     assert_int_equal(code_of(w, &m), 6030);
-    assert_true(m.confidence > 0.5 && m.confidence < d1);   /* sim 0.6 */
-    m = first(w, "aide-soigante"); /* one exact word, one misspelt */
+    assert_true(m.confidence > 0.5 && m.confidence < d1); /* sim 0.6 */
+    m = first(w, "aide-soigante");                        /* one exact word, one misspelt */
     assert_int_equal(code_of(w, &m), 6032);
     title_match out[TOP];
     assert_int_equal(resolve(w, "vandur", out), 0); /* 6 letters, 2 edits: too far */
-    assert_int_equal(resolve(w, "sec", out), 0); /* under 4 letters: never corrected */
+    assert_int_equal(resolve(w, "sec", out), 0);    /* under 4 letters: never corrected */
 }
 
 static void test_refusals(void **state) {
@@ -273,7 +273,7 @@ static void test_real_acronyms(void **state) {
         {"atsem", 404270}, /* Agent territorial spécialisé des écoles maternelles (ATSEM), K1308 */
         {"ATSEM", 404270}, {"ash", 10698}, /* Agent / Agente de service hospitalier (ASH), J1301 */
         {"CESF", 13418}, /* Conseiller en économie sociale et familiale (CESF), K1225 */
-        {"ide", 15545}, /* Infirmier en soins généraux (IDE), J1506 */
+        {"ide", 15545},  /* Infirmier en soins généraux (IDE), J1506 */
         {"iade", 15532}, /* Infirmier anesthésiste (IADE), J1503 PRINCIPALE, of 2 IADE labels */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -298,34 +298,34 @@ static void test_real_spellings(void **state) {
         const char *title, *rome;
     } cases[] = {
         {"infirmiere liberale", "J1506"}, /* Infirmier libéral / Infirmière libérale */
-        {"aides-soignantes", "J1501"}, /* Aide-soignant / Aide-soignante: plural */
-        {"coifeuse", "D1202"}, /* Coiffeur / Coiffeuse: a missing f */
-        {"MAÇONNE", "F1703"}, /* Maçon / Maçonne: capitals */
-        {"macon", "F1703"}, /* no cedilla */
-        {"Boulangère", "D1102"}, /* Boulanger / Boulangère */
-        {"boulnger", "D1102"}, /* a missing a */
-        {"caisiere", "D1505"}, /* Caissier / Caissière, not Chaisier (D1235) */
+        {"aides-soignantes", "J1501"},    /* Aide-soignant / Aide-soignante: plural */
+        {"coifeuse", "D1202"},            /* Coiffeur / Coiffeuse: a missing f */
+        {"MAÇONNE", "F1703"},             /* Maçon / Maçonne: capitals */
+        {"macon", "F1703"},               /* no cedilla */
+        {"Boulangère", "D1102"},          /* Boulanger / Boulangère */
+        {"boulnger", "D1102"},            /* a missing a */
+        {"caisiere", "D1505"},            /* Caissier / Caissière, not Chaisier (D1235) */
         {"secretaire medicale", "M1609"}, /* Secrétaire médical / Secrétaire médicale */
-        {"cuisiniere", "G1609"}, /* Cuisinier / Cuisinière */
-        {"conductrice de bus", "N4103"}, /* Conducteur / Conductrice de bus */
-        {"femme de chambre", "G1501"}, /* Valet / Femme de chambre: feminine side */
+        {"cuisiniere", "G1609"},          /* Cuisinier / Cuisinière */
+        {"conductrice de bus", "N4103"},  /* Conducteur / Conductrice de bus */
+        {"femme de chambre", "G1501"},    /* Valet / Femme de chambre: feminine side */
         {"educatrice de jeunes enfants", "K1202"}, /* Educateur / Educatrice de jeunes enfants */
-        {"chauffeur livreur", "N4105"}, /* Chauffeur-livreur / Chauffeuse-livreuse */
-        {"aide a domicile", "K1304"}, /* Aide à domicile: no accent */
-        {"agent de sécurité", "K2503"}, /* Agent / Agente de sécurité */
-        {"manutentionnaire", "N1105"}, /* Manutentionnaire */
-        {"preparateur de commandes", "N1103"}, /* Préparateur / Préparatrice de commandes */
-        {"professeur des écoles", "K2106"}, /* Professeur / Professeure des écoles */
-        {"mecanicien automobile", "I1604"}, /* Mécanicien / Mécanicienne automobile */
-        {"peintre en batiment", "F1606"}, /* Peintre en bâtiment */
-        {"agent d'accueil", "M1601"}, /* Agent / Agente d'accueil */
-        {"serveur restaurant", "G1803"}, /* Serveur / Serveuse de restaurant */
-        {"commis de cuisine", "G1602"}, /* Commis / Commise de cuisine */
-        {"plombier", "F1603"}, /* Plombier / Plombière */
-        {"assistante de direction", "M1604"}, /* Assistant / Assistante de direction */
-        {"chef de projet informatique", "M1853"}, /* Chef / Cheffe de projet informatique */
-        {"maternelle, assistante", "K1310"}, /* Assistant maternel / Assistante maternelle */
-        {"boulangère chez Paul", "D1102"}, /* an employer's name beside the title */
+        {"chauffeur livreur", "N4105"},            /* Chauffeur-livreur / Chauffeuse-livreuse */
+        {"aide a domicile", "K1304"},              /* Aide à domicile: no accent */
+        {"agent de sécurité", "K2503"},            /* Agent / Agente de sécurité */
+        {"manutentionnaire", "N1105"},             /* Manutentionnaire */
+        {"preparateur de commandes", "N1103"},     /* Préparateur / Préparatrice de commandes */
+        {"professeur des écoles", "K2106"},        /* Professeur / Professeure des écoles */
+        {"mecanicien automobile", "I1604"},        /* Mécanicien / Mécanicienne automobile */
+        {"peintre en batiment", "F1606"},          /* Peintre en bâtiment */
+        {"agent d'accueil", "M1601"},              /* Agent / Agente d'accueil */
+        {"serveur restaurant", "G1803"},           /* Serveur / Serveuse de restaurant */
+        {"commis de cuisine", "G1602"},            /* Commis / Commise de cuisine */
+        {"plombier", "F1603"},                     /* Plombier / Plombière */
+        {"assistante de direction", "M1604"},      /* Assistant / Assistante de direction */
+        {"chef de projet informatique", "M1853"},  /* Chef / Cheffe de projet informatique */
+        {"maternelle, assistante", "K1310"},       /* Assistant maternel / Assistante maternelle */
+        {"boulangère chez Paul", "D1102"},         /* an employer's name beside the title */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         title_match m = first(w, cases[i].title);

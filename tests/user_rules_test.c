@@ -22,7 +22,7 @@
 
 #define TS_2025 1764393600000LL /* 2025-11-29 */
 #define TS_2026 1767225600000LL /* 2026-01-01 */
-#define DAY_MS 86400000LL
+#define DAY_MS  86400000LL
 
 typedef struct fixture {
     rome_index *idx;
@@ -153,8 +153,8 @@ static void test_upsert_and_confirm(void **state) {
     assert_int_equal(f->st.n_recent, 1);
     assert_string_equal(f->st.recent_event_ids[0], "e-1");
 
-    o = apply(f, decide("e-2", TS_2025 + DAY_MS, (uint32_t[]){100001}, 1,
-                        (uint32_t[]){100002}, 1, (uint32_t[]){100009}, 1));
+    o = apply(f, decide("e-2", TS_2025 + DAY_MS, (uint32_t[]){100001}, 1, (uint32_t[]){100002}, 1,
+                        (uint32_t[]){100009}, 1));
     assert_served(o, false);
     assert_true(o->state_changed);
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001}, 1);
@@ -328,24 +328,21 @@ static void test_decisions_cap(void **state) {
     fixture *f = *state;
     f->rules.max_decisions = 4;
     assert_served(apply(f, upsert("e-0", TS_2025, "D1505")), true);
-    assert_served(apply(f, decide("e-1", TS_2025, (uint32_t[]){100001, 100002}, 2, NULL, 0,
-                                  NULL, 0)),
-                  false);
-    assert_served(apply(f, decide("e-2", TS_2025, NULL, 0, (uint32_t[]){100003, 100004}, 2,
-                                  NULL, 0)),
-                  false);
+    assert_served(
+        apply(f, decide("e-1", TS_2025, (uint32_t[]){100001, 100002}, 2, NULL, 0, NULL, 0)), false);
+    assert_served(
+        apply(f, decide("e-2", TS_2025, NULL, 0, (uint32_t[]){100003, 100004}, 2, NULL, 0)), false);
     /* 6 decisions: the two oldest go, one confirmed (tie, confirmed first) then one rejected */
-    assert_served(apply(f, decide("e-3", TS_2025, NULL, 0, NULL, 0,
-                                  (uint32_t[]){100005, 100006}, 2)),
-                  false);
+    assert_served(
+        apply(f, decide("e-3", TS_2025, NULL, 0, NULL, 0, (uint32_t[]){100005, 100006}, 2)), false);
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100002}, 1);
     assert_codes(&f->st.profile.rejected, (uint32_t[]){100004}, 1);
     assert_codes(&f->st.profile.added, (uint32_t[]){100005, 100006}, 2);
 
     /* an event's own decisions are never dropped, even a re-decision of an old code */
-    assert_served(apply(f, decide("e-4", TS_2025, (uint32_t[]){100004, 100007, 100008}, 3, NULL,
-                                  0, NULL, 0)),
-                  false);
+    assert_served(
+        apply(f, decide("e-4", TS_2025, (uint32_t[]){100004, 100007, 100008}, 3, NULL, 0, NULL, 0)),
+        false);
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100004, 100007, 100008}, 3);
     assert_int_equal(f->st.profile.rejected.n, 0);
     assert_codes(&f->st.profile.added, (uint32_t[]){100006}, 1);

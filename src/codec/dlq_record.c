@@ -3,21 +3,35 @@
 #include <string.h>
 
 /* Every refusal carries its contract reason; the code follows from it (event_reason_code). */
-#define dlq_fail(err, reason, ...) \
+#define dlq_fail(err, reason, ...)                                                                 \
     px_error_set_reason((err), event_reason_code(reason), (reason), __VA_ARGS__)
 
 typedef enum dlq_field_id {
-    D_V, D_TYPE, D_REASON, D_MESSAGE, D_TOPIC, D_PARTITION, D_OFFSET, D_TS, D_VALUE, D_KEY,
+    D_V,
+    D_TYPE,
+    D_REASON,
+    D_MESSAGE,
+    D_TOPIC,
+    D_PARTITION,
+    D_OFFSET,
+    D_TS,
+    D_VALUE,
+    D_KEY,
     D_EVENT_ID,
 } dlq_field_id;
 
 /* In contract order, which is also the order the encoder writes them in. */
 static const event_field dlq_fields[] = {
-    {"v", EVENT_FIELD_INTEGER, true},          {"type", EVENT_FIELD_STRING, true},
-    {"reason", EVENT_FIELD_STRING, true},      {"message", EVENT_FIELD_STRING, true},
-    {"topic", EVENT_FIELD_STRING, true},       {"partition", EVENT_FIELD_INTEGER, true},
-    {"offset", EVENT_FIELD_INTEGER, true},     {"ts", EVENT_FIELD_INTEGER, true},
-    {"value", EVENT_FIELD_NULLABLE_BINARY, true}, {"key", EVENT_FIELD_BINARY, false},
+    {"v", EVENT_FIELD_INTEGER, true},
+    {"type", EVENT_FIELD_STRING, true},
+    {"reason", EVENT_FIELD_STRING, true},
+    {"message", EVENT_FIELD_STRING, true},
+    {"topic", EVENT_FIELD_STRING, true},
+    {"partition", EVENT_FIELD_INTEGER, true},
+    {"offset", EVENT_FIELD_INTEGER, true},
+    {"ts", EVENT_FIELD_INTEGER, true},
+    {"value", EVENT_FIELD_NULLABLE_BINARY, true},
+    {"key", EVENT_FIELD_BINARY, false},
     {"event_id", EVENT_FIELD_STRING, false},
 };
 #define N_FIELDS (sizeof dlq_fields / sizeof dlq_fields[0])

@@ -21,21 +21,21 @@
 #include "event_codec.h"
 #include "px_error.h"
 
-#define DLQ_RECORD_TYPE "dlq.record"   /* the record's `type` field, and its contract name */
+#define DLQ_RECORD_TYPE "dlq.record" /* the record's `type` field, and its contract name */
 
 /* One refused message. Strings are NUL-terminated; value/key are raw bytes. */
 typedef struct dlq_record {
-    const char *value;       /* the original message bytes; NULL when the message had no value */
+    const char *value; /* the original message bytes; NULL when the message had no value */
     size_t value_len;
-    const char *key;         /* the original Kafka key bytes; NULL when it had none */
+    const char *key; /* the original Kafka key bytes; NULL when it had none */
     size_t key_len;
-    const char *topic;       /* source topic */
-    int32_t partition;       /* source partition */
-    int64_t offset;          /* source offset */
-    int reason;              /* event_reason (or a matcher-level reason mapped by the caller) */
-    const char *message;     /* human explanation, naming the field */
-    const char *event_id;    /* when the envelope could be read; else NULL */
-    int64_t ts;              /* when it was dead-lettered, milliseconds since the epoch */
+    const char *topic;    /* source topic */
+    int32_t partition;    /* source partition */
+    int64_t offset;       /* source offset */
+    int reason;           /* event_reason (or a matcher-level reason mapped by the caller) */
+    const char *message;  /* human explanation, naming the field */
+    const char *event_id; /* when the envelope could be read; else NULL */
+    int64_t ts;           /* when it was dead-lettered, milliseconds since the epoch */
 } dlq_record;
 
 /* Appends the record as one MessagePack map (fields: event_codec_fields("dlq.record")). topic
@@ -48,12 +48,12 @@ int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err
 typedef struct dlq_record_view {
     const char *topic, *reason, *message, *event_id;
     size_t topic_len, reason_len, message_len, event_id_len;
-    const char *value;       /* the original bytes: always there in a decoded record */
+    const char *value; /* the original bytes: always there in a decoded record */
     size_t value_len;
-    const char *key;         /* the original key when has_key */
+    const char *key; /* the original key when has_key */
     size_t key_len;
     bool has_key;
-    int64_t partition, offset, ts;   /* -1 when absent or not a non-negative integer */
+    int64_t partition, offset, ts; /* -1 when absent or not a non-negative integer */
 } dlq_record_view;
 
 /* Reads a record written by dlq_record_encode(). Refuses (-1, err->code PX_EINVAL, err->reason

@@ -11,10 +11,10 @@
 #include "utf8.h"
 
 /* Ranges of the numeric fields (documented in docs/asyncapi.yaml). */
-#define MONTHS_MAX 1200          /* a century of work */
-#define END_YEAR_MIN 1900
-#define END_YEAR_MAX 2200
-#define STATE_MAX_DEPTH 3        /* state array → experiences → experience array */
+#define MONTHS_MAX      1200 /* a century of work */
+#define END_YEAR_MIN    1900
+#define END_YEAR_MAX    2200
+#define STATE_MAX_DEPTH 3 /* state array → experiences → experience array */
 
 event_limits event_limits_default(void) {
     return (event_limits){
@@ -34,17 +34,23 @@ int event_limits_validate(const event_limits *l, px_error *err) {
         const char *name;
         size_t value;
     } sizes[] = {
-        {"max_message_bytes", l->max_message_bytes}, {"max_experiences", l->max_experiences},
-        {"max_competences", l->max_competences},     {"max_avoid", l->max_avoid},
-        {"max_domains", l->max_domains},             {"max_title_bytes", l->max_title_bytes},
+        {"max_message_bytes", l->max_message_bytes},
+        {"max_experiences", l->max_experiences},
+        {"max_competences", l->max_competences},
+        {"max_avoid", l->max_avoid},
+        {"max_domains", l->max_domains},
+        {"max_title_bytes", l->max_title_bytes},
         {"max_id_bytes", l->max_id_bytes},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        if (sizes[i].value < 1) return event_fail(err, EVENT_ERR_OUT_OF_RANGE, "limits: %s must be at least 1", sizes[i].name);
+        if (sizes[i].value < 1)
+            return event_fail(err, EVENT_ERR_OUT_OF_RANGE, "limits: %s must be at least 1",
+                              sizes[i].name);
     if (l->max_depth < 3 || l->max_depth > MSGPACK_SCAN_MAX_DEPTH)
         return event_fail(err, EVENT_ERR_OUT_OF_RANGE,
-                            "limits: max_depth must be between 3 (what v1 events need) and %d (msgpack-c's limit), got %u",
-                            MSGPACK_SCAN_MAX_DEPTH, l->max_depth);
+                          "limits: max_depth must be between 3 (what v1 events need) and %d "
+                          "(msgpack-c's limit), got %u",
+                          MSGPACK_SCAN_MAX_DEPTH, l->max_depth);
     return 0;
 }
 
@@ -52,9 +58,25 @@ int event_limits_validate(const event_limits *l, px_error *err) {
 
 /* Every field any table names; the decoders switch on these. */
 typedef enum field_id {
-    F_V, F_TYPE, F_EVENT_ID, F_USER_ID, F_TS,
-    F_EXPERIENCES, F_AVOID, F_DOMAINS, F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED, F_ADDED,
-    F_INCLUDE_REGULATED, F_APPELLATION, F_ROME, F_TITLE, F_MONTHS, F_END_YEAR, F_EXTRA,
+    F_V,
+    F_TYPE,
+    F_EVENT_ID,
+    F_USER_ID,
+    F_TS,
+    F_EXPERIENCES,
+    F_AVOID,
+    F_DOMAINS,
+    F_EXCLUDE_DOMAINS,
+    F_CONFIRMED,
+    F_REJECTED,
+    F_ADDED,
+    F_INCLUDE_REGULATED,
+    F_APPELLATION,
+    F_ROME,
+    F_TITLE,
+    F_MONTHS,
+    F_END_YEAR,
+    F_EXTRA,
     F_ROME_VERSION,
 } field_id;
 
@@ -69,8 +91,9 @@ typedef struct message_spec {
 #define OPT false
 
 static const event_field envelope_fields[] = {
-    {"v", EVENT_FIELD_INTEGER, REQ},       {"type", EVENT_FIELD_STRING, REQ}, {"event_id", EVENT_FIELD_STRING, REQ},
-    {"user_id", EVENT_FIELD_STRING, REQ}, {"ts", EVENT_FIELD_INTEGER, REQ},
+    {"v", EVENT_FIELD_INTEGER, REQ},       {"type", EVENT_FIELD_STRING, REQ},
+    {"event_id", EVENT_FIELD_STRING, REQ}, {"user_id", EVENT_FIELD_STRING, REQ},
+    {"ts", EVENT_FIELD_INTEGER, REQ},
 };
 static const field_id envelope_ids[] = {F_V, F_TYPE, F_EVENT_ID, F_USER_ID, F_TS};
 
@@ -89,7 +112,8 @@ static const event_field experience_fields[] = {
     {"title", EVENT_FIELD_STRING, OPT},        {"months", EVENT_FIELD_INTEGER, OPT},
     {"end_year", EVENT_FIELD_INTEGER, OPT},    {"extra", EVENT_FIELD_BOOLEAN, OPT},
 };
-static const field_id experience_ids[] = {F_APPELLATION, F_ROME, F_TITLE, F_MONTHS, F_END_YEAR, F_EXTRA};
+static const field_id experience_ids[] = {F_APPELLATION, F_ROME,     F_TITLE,
+                                          F_MONTHS,      F_END_YEAR, F_EXTRA};
 
 static const event_field confirmed_fields[] = {
     {"confirmed", EVENT_FIELD_ARRAY_OF_INTEGERS, OPT},
@@ -115,12 +139,14 @@ static const event_field match_fields[] = {
     {"added", EVENT_FIELD_ARRAY_OF_INTEGERS, OPT},
     {"include_regulated", EVENT_FIELD_BOOLEAN, OPT},
 };
-static const field_id match_ids[] = {F_USER_ID,         F_TS,        F_EXPERIENCES, F_AVOID,
-                                     F_DOMAINS,         F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED,
-                                     F_ADDED,           F_INCLUDE_REGULATED};
+static const field_id match_ids[] = {
+    F_USER_ID,         F_TS,        F_EXPERIENCES, F_AVOID, F_DOMAINS,
+    F_EXCLUDE_DOMAINS, F_CONFIRMED, F_REJECTED,    F_ADDED, F_INCLUDE_REGULATED};
 
-#define SPEC(label, fields, ids) {label, fields, ids, sizeof fields / sizeof fields[0]}
-#define COUNT_CHECK(fields, ids) _Static_assert(sizeof fields / sizeof fields[0] == sizeof ids / sizeof ids[0], #ids)
+#define SPEC(label, fields, ids)                                                                   \
+    { label, fields, ids, sizeof fields / sizeof fields[0] }
+#define COUNT_CHECK(fields, ids)                                                                   \
+    _Static_assert(sizeof fields / sizeof fields[0] == sizeof ids / sizeof ids[0], #ids)
 COUNT_CHECK(envelope_fields, envelope_ids);
 COUNT_CHECK(upserted_fields, upserted_ids);
 COUNT_CHECK(experience_fields, experience_ids);
@@ -132,17 +158,19 @@ static const message_spec envelope_spec = SPEC("envelope", envelope_fields, enve
 static const message_spec upserted_spec = SPEC("profile.upserted", upserted_fields, upserted_ids);
 static const message_spec experience_spec = SPEC("experience", experience_fields, experience_ids);
 static const message_spec erased_spec = {"profile.erased", NULL, NULL, 0};
-static const message_spec confirmed_spec = SPEC("skills.confirmed", confirmed_fields, confirmed_ids);
+static const message_spec confirmed_spec =
+    SPEC("skills.confirmed", confirmed_fields, confirmed_ids);
 static const message_spec rematch_spec = SPEC("profile.rematch", rematch_fields, rematch_ids);
 static const message_spec match_spec = SPEC("match.profile", match_fields, match_ids);
 
 /* The dead-letter record's table is dlq_record.c's, which encodes and decodes it. */
-static const message_spec *const all_specs[] = {&envelope_spec, &upserted_spec, &experience_spec, &erased_spec,
-                                                &confirmed_spec, &rematch_spec, &match_spec};
+static const message_spec *const all_specs[] = {&envelope_spec, &upserted_spec,  &experience_spec,
+                                                &erased_spec,   &confirmed_spec, &rematch_spec,
+                                                &match_spec};
 
-const char *const event_codec_messages[] = {"envelope",         "profile.upserted", "experience", "profile.erased",
-                                            "skills.confirmed", "profile.rematch",  "match.profile",
-                                            "dlq.record",       NULL};
+const char *const event_codec_messages[] = {"envelope",       "profile.upserted", "experience",
+                                            "profile.erased", "skills.confirmed", "profile.rematch",
+                                            "match.profile",  "dlq.record",       NULL};
 
 const event_field *event_codec_fields(const char *message, size_t *n) {
     static const event_field none[1] = {{"", EVENT_FIELD_INTEGER, false}};
@@ -203,21 +231,20 @@ typedef struct field_ref {
     const char *name;
 } field_ref;
 
-static field_ref top_ref(const char *name) {
-    return (field_ref){name, -1, NULL};
-}
+static field_ref top_ref(const char *name) { return (field_ref){name, -1, NULL}; }
 
 static field_ref child_ref(const field_ref *parent, const char *name) {
     return parent ? (field_ref){parent->base, parent->index, name} : top_ref(name);
 }
 
-static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Writes where a value sits; without the index ("experiences[].title") for counting by field. */
 static void format_ref(const field_ref *at, bool with_index, char *where, size_t cap) {
-    int n = at->index < 0  ? snprintf(where, cap, "%s", at->base)
-            : with_index   ? snprintf(where, cap, "%s[%ld]", at->base, at->index)
-                           : snprintf(where, cap, "%s[]", at->base);
+    int n = at->index < 0 ? snprintf(where, cap, "%s", at->base)
+            : with_index  ? snprintf(where, cap, "%s[%ld]", at->base, at->index)
+                          : snprintf(where, cap, "%s[]", at->base);
     if (at->name && n >= 0 && (size_t)n < cap)
         snprintf(where + n, cap - (size_t)n, ".%s", at->name);
 }
@@ -233,15 +260,16 @@ static int fail_at(px_error *err, int code, const field_ref *at, const char *fmt
     return event_fail(err, code, "%s: %.400s", where, what);
 }
 
-static int wrong_type(const field_ref *at, const char *expected, const msgpack_object *o, px_error *err) {
+static int wrong_type(const field_ref *at, const char *expected, const msgpack_object *o,
+                      px_error *err) {
     return fail_at(err, EVENT_ERR_WRONG_TYPE, at, "expected %s, got %s", expected, got_name(o));
 }
 
 /* Checks the top-level type a table promises (elements are checked by the field decoders). */
-static int check_type(const msgpack_object *o, event_field_type type, const field_ref *at, px_error *err) {
+static int check_type(const msgpack_object *o, event_field_type type, const field_ref *at,
+                      px_error *err) {
     switch (type) {
-    case EVENT_FIELD_INTEGER:
-        return is_integer(o) ? 0 : wrong_type(at, "an integer", o, err);
+    case EVENT_FIELD_INTEGER: return is_integer(o) ? 0 : wrong_type(at, "an integer", o, err);
     case EVENT_FIELD_STRING:
         return o->type == MSGPACK_OBJECT_STR ? 0 : wrong_type(at, "a string", o, err);
     case EVENT_FIELD_BOOLEAN:
@@ -249,7 +277,9 @@ static int check_type(const msgpack_object *o, event_field_type type, const fiel
     case EVENT_FIELD_BINARY:
         return o->type == MSGPACK_OBJECT_BIN ? 0 : wrong_type(at, "binary", o, err);
     case EVENT_FIELD_NULLABLE_BINARY:
-        return o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_NIL ? 0 : wrong_type(at, "binary or nil", o, err);
+        return o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_NIL
+                   ? 0
+                   : wrong_type(at, "binary or nil", o, err);
     case EVENT_FIELD_ARRAY_OF_INTEGERS:
     case EVENT_FIELD_ARRAY_OF_STRINGS:
     case EVENT_FIELD_ARRAY_OF_INTEGERS_OR_STRINGS:
@@ -267,16 +297,19 @@ static bool key_is(const char *name, const msgpack_object *k) {
  * slots[i] = value of fields[i] or NULL. Keys must be UTF-8 strings; unknown keys are left to
  * check_keys; a known key twice is refused; then every required field must be present and every
  * present field of its table type. */
-static int collect_fields(const msgpack_object_map *map, const message_spec *spec, const field_ref *parent,
-                          const msgpack_object **slots, px_error *err) {
+static int collect_fields(const msgpack_object_map *map, const message_spec *spec,
+                          const field_ref *parent, const msgpack_object **slots, px_error *err) {
     field_ref key_at = child_ref(parent, "(key)");
     for (size_t f = 0; f < spec->n; f++) slots[f] = NULL;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *k = &map->ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR) return fail_at(err, EVENT_ERR_WRONG_TYPE, &key_at, "map keys must be strings, got %s", got_name(k));
+        if (k->type != MSGPACK_OBJECT_STR)
+            return fail_at(err, EVENT_ERR_WRONG_TYPE, &key_at, "map keys must be strings, got %s",
+                           got_name(k));
         size_t bad;
         if (!utf8_valid(k->via.str.ptr, k->via.str.size, &bad))
-            return fail_at(err, EVENT_ERR_BAD_UTF8, &key_at, "a map key is not valid UTF-8 (byte %zu)", bad);
+            return fail_at(err, EVENT_ERR_BAD_UTF8, &key_at,
+                           "a map key is not valid UTF-8 (byte %zu)", bad);
         for (size_t f = 0; f < spec->n; f++) {
             const char *name = spec->fields[f].name;
             if (!key_is(name, k)) continue;
@@ -290,7 +323,8 @@ static int collect_fields(const msgpack_object_map *map, const message_spec *spe
     for (size_t f = 0; f < spec->n; f++) {
         field_ref at = child_ref(parent, spec->fields[f].name);
         if (!slots[f]) {
-            if (spec->fields[f].required) return fail_at(err, EVENT_ERR_MISSING_FIELD, &at, "required field is missing");
+            if (spec->fields[f].required)
+                return fail_at(err, EVENT_ERR_MISSING_FIELD, &at, "required field is missing");
             continue;
         }
         if (check_type(slots[f], spec->fields[f].type, &at, err)) return -1;
@@ -300,8 +334,8 @@ static int collect_fields(const msgpack_object_map *map, const message_spec *spe
 
 /* --- unknown keys ---------------------------------------------------------------------------- */
 
-#define KEY_TEXT_MAX 128     /* bytes of a key in a path, which adds at most "experiences[N]." */
-#define SUGGEST_KEY_MAX 64   /* longer keys get no suggestion (the table names are all short) */
+#define KEY_TEXT_MAX    128 /* bytes of a key in a path, which adds at most "experiences[N]." */
+#define SUGGEST_KEY_MAX 64  /* longer keys get no suggestion (the table names are all short) */
 _Static_assert(KEY_TEXT_MAX + 32 <= EVENT_KEY_PATH_MAX, "a path holds the longest key text");
 
 /* A key as C text: up to its first NUL byte, cut at a character boundary to fit. */
@@ -317,9 +351,7 @@ static void key_text(const msgpack_object *k, char *out, size_t cap) {
     out[n] = '\0';
 }
 
-static int ascii_lower(int c) {
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
+static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
 
 static size_t min3(size_t a, size_t b, size_t c) {
     return a < b ? (a < c ? a : c) : (b < c ? b : c);
@@ -417,13 +449,16 @@ static int check_text(const msgpack_object *o, const field_ref *at, size_t max, 
     const char *s = o->via.str.ptr;
     size_t len = o->via.str.size, bad;
     if (len == 0) return fail_at(err, EVENT_ERR_EMPTY_VALUE, at, "must not be empty");
-    if (len > max) return fail_at(err, EVENT_ERR_OVER_LIMIT, at, "%zu bytes, over the limit of %zu", len, max);
-    if (!utf8_valid(s, len, &bad)) return fail_at(err, EVENT_ERR_BAD_UTF8, at, "not valid UTF-8 (byte %zu)", bad);
+    if (len > max)
+        return fail_at(err, EVENT_ERR_OVER_LIMIT, at, "%zu bytes, over the limit of %zu", len, max);
+    if (!utf8_valid(s, len, &bad))
+        return fail_at(err, EVENT_ERR_BAD_UTF8, at, "not valid UTF-8 (byte %zu)", bad);
     if (memchr(s, '\0', len)) return fail_at(err, EVENT_ERR_BAD_FORMAT, at, "contains a NUL byte");
     return 0;
 }
 
-static int copy_text(const msgpack_object *o, const field_ref *at, size_t max, char **out, px_error *err) {
+static int copy_text(const msgpack_object *o, const field_ref *at, size_t max, char **out,
+                     px_error *err) {
     if (check_text(o, at, max, err)) return -1;
     *out = strndup(o->via.str.ptr, o->via.str.size);
     return *out ? 0 : nomem(err, at);
@@ -433,15 +468,18 @@ static int copy_text(const msgpack_object *o, const field_ref *at, size_t max, c
 static int get_code(const msgpack_object *o, const field_ref *at, uint32_t *out, px_error *err) {
     if (!is_integer(o)) return wrong_type(at, "an integer", o, err);
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || o->via.u64 == 0 || o->via.u64 > UINT32_MAX)
-        return fail_at(err, EVENT_ERR_OUT_OF_RANGE, at, "a code must be between 1 and %" PRIu32, UINT32_MAX);
+        return fail_at(err, EVENT_ERR_OUT_OF_RANGE, at, "a code must be between 1 and %" PRIu32,
+                       UINT32_MAX);
     *out = (uint32_t)o->via.u64;
     return 0;
 }
 
-static int get_int_in(const msgpack_object *o, const field_ref *at, int64_t min, int64_t max, int64_t *out, px_error *err) {
+static int get_int_in(const msgpack_object *o, const field_ref *at, int64_t min, int64_t max,
+                      int64_t *out, px_error *err) {
     bool too_big = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 > (uint64_t)INT64_MAX;
     if (too_big || o->via.i64 < min || o->via.i64 > max)
-        return fail_at(err, EVENT_ERR_OUT_OF_RANGE, at, "must be between %" PRId64 " and %" PRId64, min, max);
+        return fail_at(err, EVENT_ERR_OUT_OF_RANGE, at, "must be between %" PRId64 " and %" PRId64,
+                       min, max);
     *out = o->via.i64;
     return 0;
 }
@@ -449,7 +487,8 @@ static int get_int_in(const msgpack_object *o, const field_ref *at, int64_t min,
 static int check_count(const msgpack_object *array, const char *name, size_t max, px_error *err) {
     field_ref at = top_ref(name);
     if (array->via.array.size > max)
-        return fail_at(err, EVENT_ERR_OVER_LIMIT, &at, "%" PRIu32 " entries, over the limit of %zu", array->via.array.size, max);
+        return fail_at(err, EVENT_ERR_OVER_LIMIT, &at, "%" PRIu32 " entries, over the limit of %zu",
+                       array->via.array.size, max);
     return 0;
 }
 
@@ -470,7 +509,8 @@ static bool is_domain_code(const char *s, size_t len) {
 /* A named constraint: lower-case ASCII letters, digits and '_' ("no_weekend"). */
 static bool is_constraint_name(const char *s, size_t len) {
     for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return false;
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
     return true;
 }
 
@@ -485,14 +525,16 @@ static int decode_experience(const msgpack_object *o, size_t index,
         check_keys(&o->via.map, &known, 1, &parent, opts, err))
         return -1;
     int which = -1;
-    for (int f = 0; f < 3; f++) {  /* appellation, rome, title: exactly one */
+    for (int f = 0; f < 3; f++) { /* appellation, rome, title: exactly one */
         if (!slots[f]) continue;
         if (which >= 0)
-            return fail_at(err, EVENT_ERR_CONFLICT, &parent, "has both %s and %s; give exactly one", experience_fields[which].name,
-                           experience_fields[f].name);
+            return fail_at(err, EVENT_ERR_CONFLICT, &parent, "has both %s and %s; give exactly one",
+                           experience_fields[which].name, experience_fields[f].name);
         which = f;
     }
-    if (which < 0) return fail_at(err, EVENT_ERR_MISSING_FIELD, &parent, "needs one of appellation, rome or title");
+    if (which < 0)
+        return fail_at(err, EVENT_ERR_MISSING_FIELD, &parent,
+                       "needs one of appellation, rome or title");
     profile_experience *e = profile_add_experience(out, err);
     if (!e) return nomem(err, &parent);
     for (size_t f = 0; f < experience_spec.n; f++) {
@@ -508,7 +550,8 @@ static int decode_experience(const msgpack_object *o, size_t index,
         case F_ROME:
             e->kind = PROFILE_EXP_ROME;
             if (!is_rome_code(v->via.str.ptr, v->via.str.size))
-                return fail_at(err, EVENT_ERR_BAD_FORMAT, &at, "expected a ROME fiche code such as \"D1505\" (A..N and 4 digits)");
+                return fail_at(err, EVENT_ERR_BAD_FORMAT, &at,
+                               "expected a ROME fiche code such as \"D1505\" (A..N and 4 digits)");
             memcpy(e->rome, v->via.str.ptr, 5);
             e->rome[5] = '\0';
             break;
@@ -524,17 +567,15 @@ static int decode_experience(const msgpack_object *o, size_t index,
             if (get_int_in(v, &at, END_YEAR_MIN, END_YEAR_MAX, &n, err)) return -1;
             e->end_year = (int32_t)n;
             break;
-        case F_EXTRA:
-            e->extra = v->via.boolean;
-            break;
-        default:
-            break;
+        case F_EXTRA: e->extra = v->via.boolean; break;
+        default: break;
         }
     }
     return 0;
 }
 
-static int decode_avoid(const msgpack_object *array, const event_limits *limits, profile *out, px_error *err) {
+static int decode_avoid(const msgpack_object *array, const event_limits *limits, profile *out,
+                        px_error *err) {
     if (check_count(array, "avoid", limits->max_avoid, err)) return -1;
     for (uint32_t i = 0; i < array->via.array.size; i++) {
         const msgpack_object *o = &array->via.array.ptr[i];
@@ -546,10 +587,14 @@ static int decode_avoid(const msgpack_object *array, const event_limits *limits,
         } else if (o->type == MSGPACK_OBJECT_STR) {
             if (check_text(o, &at, limits->max_id_bytes, err)) return -1;
             if (!is_constraint_name(o->via.str.ptr, o->via.str.size))
-                return fail_at(err, EVENT_ERR_BAD_FORMAT, &at, "a named constraint is lower-case letters, digits and '_' (\"no_weekend\")");
-            if (profile_strings_push(&out->avoid_named, o->via.str.ptr, o->via.str.size, err)) return nomem(err, &at);
+                return fail_at(
+                    err, EVENT_ERR_BAD_FORMAT, &at,
+                    "a named constraint is lower-case letters, digits and '_' (\"no_weekend\")");
+            if (profile_strings_push(&out->avoid_named, o->via.str.ptr, o->via.str.size, err))
+                return nomem(err, &at);
         } else {
-            return wrong_type(&at, "an integer (contexte code) or a string (named constraint)", o, err);
+            return wrong_type(&at, "an integer (contexte code) or a string (named constraint)", o,
+                              err);
         }
     }
     return 0;
@@ -563,13 +608,15 @@ static int decode_domains(const msgpack_object *array, const char *name, const e
         field_ref at = {name, (long)i, NULL};
         if (o->type != MSGPACK_OBJECT_STR) return wrong_type(&at, "a string", o, err);
         if (!is_domain_code(o->via.str.ptr, o->via.str.size))
-            return fail_at(err, EVENT_ERR_BAD_FORMAT, &at, "expected a grand domaine letter (\"J\") or a domaine code (\"M18\")");
+            return fail_at(err, EVENT_ERR_BAD_FORMAT, &at,
+                           "expected a grand domaine letter (\"J\") or a domaine code (\"M18\")");
         if (profile_strings_push(out, o->via.str.ptr, o->via.str.size, err)) return nomem(err, &at);
     }
     return 0;
 }
 
-static int decode_codes(const msgpack_object *array, const char *name, profile_codes *out, px_error *err) {
+static int decode_codes(const msgpack_object *array, const char *name, profile_codes *out,
+                        px_error *err) {
     for (uint32_t i = 0; i < array->via.array.size; i++) {
         field_ref at = {name, (long)i, NULL};
         uint32_t code = 0; /* as in decode_avoid */
@@ -583,8 +630,9 @@ static int decode_codes(const msgpack_object *array, const char *name, profile_c
 static int check_decisions(const profile *p, const event_limits *limits, px_error *err) {
     size_t total = p->confirmed.n + p->rejected.n + p->added.n;
     if (total > limits->max_competences)
-        return event_fail(err, EVENT_ERR_OVER_LIMIT, "confirmed+rejected+added: %zu codes, over the limit of %zu", total,
-                            limits->max_competences);
+        return event_fail(err, EVENT_ERR_OVER_LIMIT,
+                          "confirmed+rejected+added: %zu codes, over the limit of %zu", total,
+                          limits->max_competences);
     const struct {
         const char *name;
         const profile_codes *codes;
@@ -593,8 +641,9 @@ static int check_decisions(const profile *p, const event_limits *limits, px_erro
         for (size_t i = 0; i < lists[a].codes->n; i++)
             for (size_t b = a + 1; b < 3; b++)
                 if (profile_codes_contains(lists[b].codes, lists[a].codes->v[i]))
-                    return event_fail(err, EVENT_ERR_CONFLICT, "%s and %s: code %" PRIu32 " is in both", lists[a].name,
-                                        lists[b].name, lists[a].codes->v[i]);
+                    return event_fail(err, EVENT_ERR_CONFLICT,
+                                      "%s and %s: code %" PRIu32 " is in both", lists[a].name,
+                                      lists[b].name, lists[a].codes->v[i]);
     return 0;
 }
 
@@ -609,19 +658,32 @@ static int decode_profile_slots(const message_spec *spec, const msgpack_object *
         int rc = 0;
         switch (spec->ids[f]) {
         case F_EXPERIENCES:
-            if (v->via.array.size == 0) return fail_at(err, EVENT_ERR_EMPTY_VALUE, &(field_ref){"experiences", -1, NULL}, "at least one experience is needed");
+            if (v->via.array.size == 0)
+                return fail_at(err, EVENT_ERR_EMPTY_VALUE, &(field_ref){"experiences", -1, NULL},
+                               "at least one experience is needed");
             rc = check_count(v, "experiences", limits->max_experiences, err);
             for (uint32_t i = 0; !rc && i < v->via.array.size; i++)
                 rc = decode_experience(&v->via.array.ptr[i], i, opts, out, err);
             break;
         case F_AVOID: rc = decode_avoid(v, limits, out, err); break;
         case F_DOMAINS: rc = decode_domains(v, "domains", limits, &out->domains, err); break;
-        case F_EXCLUDE_DOMAINS: rc = decode_domains(v, "exclude_domains", limits, &out->exclude_domains, err); break;
-        case F_CONFIRMED: decisions = true; rc = decode_codes(v, "confirmed", &out->confirmed, err); break;
-        case F_REJECTED: decisions = true; rc = decode_codes(v, "rejected", &out->rejected, err); break;
-        case F_ADDED: decisions = true; rc = decode_codes(v, "added", &out->added, err); break;
+        case F_EXCLUDE_DOMAINS:
+            rc = decode_domains(v, "exclude_domains", limits, &out->exclude_domains, err);
+            break;
+        case F_CONFIRMED:
+            decisions = true;
+            rc = decode_codes(v, "confirmed", &out->confirmed, err);
+            break;
+        case F_REJECTED:
+            decisions = true;
+            rc = decode_codes(v, "rejected", &out->rejected, err);
+            break;
+        case F_ADDED:
+            decisions = true;
+            rc = decode_codes(v, "added", &out->added, err);
+            break;
         case F_INCLUDE_REGULATED: out->include_regulated = v->via.boolean; break;
-        case F_TS: {  /* only a match line has it here; events carry it in their envelope */
+        case F_TS: { /* only a match line has it here; events carry it in their envelope */
             int64_t ts = 0;
             rc = get_int_in(v, &(field_ref){"ts", -1, NULL}, 0, INT64_MAX, &ts, err);
             if (!rc) out->as_of_year = event_ts_year(ts);
@@ -652,16 +714,20 @@ static int unpack_reason(int scan_code) {
     }
 }
 
-static int decode_envelope(const msgpack_object_map *map, const char *key, size_t key_len, const event_limits *limits,
-                           event *out, px_error *err) {
+static int decode_envelope(const msgpack_object_map *map, const char *key, size_t key_len,
+                           const event_limits *limits, event *out, px_error *err) {
     const msgpack_object *slots[sizeof envelope_ids / sizeof envelope_ids[0]];
     if (collect_fields(map, &envelope_spec, NULL, slots, err)) return -1;
     const msgpack_object *v = slots[0], *type = slots[1];
     if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER || v->via.u64 != EVENT_VERSION)
-        return event_fail(err, EVENT_ERR_UNKNOWN_VERSION, "v: version %s%" PRIu64 " is not supported (this build reads %d)",
-                            v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? "-" : "",
-                            v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (uint64_t)0 - v->via.u64 : v->via.u64, EVENT_VERSION);
-    field_ref type_at = top_ref("type"), id_at = top_ref("event_id"), user_at = top_ref("user_id"), ts_at = top_ref("ts");
+        return event_fail(err, EVENT_ERR_UNKNOWN_VERSION,
+                          "v: version %s%" PRIu64 " is not supported (this build reads %d)",
+                          v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? "-" : "",
+                          v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (uint64_t)0 - v->via.u64
+                                                                     : v->via.u64,
+                          EVENT_VERSION);
+    field_ref type_at = top_ref("type"), id_at = top_ref("event_id"), user_at = top_ref("user_id"),
+              ts_at = top_ref("ts");
     if (check_text(type, &type_at, limits->max_id_bytes, err)) return -1;
     out->type = 0;
     for (int t = EVENT_PROFILE_UPSERTED; t <= EVENT_TYPE_LAST; t++)
@@ -669,17 +735,21 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
             !memcmp(event_type_name(t), type->via.str.ptr, type->via.str.size))
             out->type = (event_type)t;
     if (!out->type)
-        return event_fail(err, EVENT_ERR_UNKNOWN_TYPE,
-                            "type: \"%.*s\" is not one of profile.upserted, profile.erased, skills.confirmed, "
-                            "profile.rematch",
-                            (int)(type->via.str.size > 64 ? 64 : type->via.str.size), type->via.str.ptr);
+        return event_fail(
+            err, EVENT_ERR_UNKNOWN_TYPE,
+            "type: \"%.*s\" is not one of profile.upserted, profile.erased, skills.confirmed, "
+            "profile.rematch",
+            (int)(type->via.str.size > 64 ? 64 : type->via.str.size), type->via.str.ptr);
     if (copy_text(slots[2], &id_at, limits->max_id_bytes, &out->event_id, err) ||
         copy_text(slots[3], &user_at, limits->max_id_bytes, &out->user_id, err) ||
         get_int_in(slots[4], &ts_at, 0, INT64_MAX, &out->ts, err))
         return -1;
-    if (!key) return event_fail(err, EVENT_ERR_KEY_MISMATCH, "(key): the Kafka message has no key; it must be the user_id");
+    if (!key)
+        return event_fail(err, EVENT_ERR_KEY_MISMATCH,
+                          "(key): the Kafka message has no key; it must be the user_id");
     if (key_len != strlen(out->user_id) || memcmp(key, out->user_id, key_len))
-        return event_fail(err, EVENT_ERR_KEY_MISMATCH, "(key): the Kafka key (%zu bytes) differs from user_id", key_len);
+        return event_fail(err, EVENT_ERR_KEY_MISMATCH,
+                          "(key): the Kafka key (%zu bytes) differs from user_id", key_len);
     return 0;
 }
 
@@ -697,8 +767,8 @@ static int unpack_message(const char *buf, size_t len, const event_limits *limit
     return -1;
 }
 
-int event_decode(const char *buf, size_t len, const char *key, size_t key_len, const event_limits *limits,
-                 event *out, px_error *err) {
+int event_decode(const char *buf, size_t len, const char *key, size_t key_len,
+                 const event_limits *limits, event *out, px_error *err) {
     const event_decode_options opts = {.limits = limits};
     return event_decode_with(buf, len, key, key_len, &opts, out, err);
 }
@@ -718,19 +788,20 @@ int event_decode_with(const char *buf, size_t len, const char *key, size_t key_l
         goto done;
     }
     if (decode_envelope(&root->via.map, key, key_len, limits, out, err)) goto done;
-    const message_spec *spec = out->type == EVENT_PROFILE_UPSERTED ? &upserted_spec
+    const message_spec *spec = out->type == EVENT_PROFILE_UPSERTED   ? &upserted_spec
                                : out->type == EVENT_SKILLS_CONFIRMED ? &confirmed_spec
                                : out->type == EVENT_PROFILE_REMATCH  ? &rematch_spec
                                                                      : &erased_spec;
     const msgpack_object *slots[8];
     _Static_assert(sizeof upserted_ids / sizeof upserted_ids[0] <= 8, "slots too small");
-    const message_spec *known[] = {&envelope_spec, spec};  /* the event map holds both */
+    const message_spec *known[] = {&envelope_spec, spec}; /* the event map holds both */
     if (collect_fields(&root->via.map, spec, NULL, slots, err) ||
         check_keys(&root->via.map, known, 2, NULL, &o, err) ||
         decode_profile_slots(spec, slots, &o, &out->profile, err))
         goto done;
     if (out->type == EVENT_SKILLS_CONFIRMED && !slots[0] && !slots[1] && !slots[2]) {
-        event_fail(err, EVENT_ERR_MISSING_FIELD, "confirmed/rejected/added: skills.confirmed needs at least one of them");
+        event_fail(err, EVENT_ERR_MISSING_FIELD,
+                   "confirmed/rejected/added: skills.confirmed needs at least one of them");
         goto done;
     }
     field_ref version_at = top_ref("rome_version");
@@ -744,8 +815,8 @@ done:
     return rc;
 }
 
-int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out, char **user_id,
-                         px_error *err) {
+int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out,
+                         char **user_id, px_error *err) {
     const event_decode_options opts = {.limits = limits};
     return event_decode_profile_with(map, &opts, out, user_id, err);
 }
@@ -758,7 +829,8 @@ int event_decode_profile_with(const msgpack_object *map, const event_decode_opti
     memset(out, 0, sizeof *out);
     if (user_id) *user_id = NULL;
     if (map->type != MSGPACK_OBJECT_MAP)
-        return event_fail(err, EVENT_ERR_NOT_A_MAP, "(profile): expected a map, got %s", got_name(map));
+        return event_fail(err, EVENT_ERR_NOT_A_MAP, "(profile): expected a map, got %s",
+                          got_name(map));
     const msgpack_object *slots[sizeof match_ids / sizeof match_ids[0]];
     const message_spec *known = &match_spec;
     if (collect_fields(&map->via.map, &match_spec, NULL, slots, err) ||
@@ -795,7 +867,6 @@ int event_decode_profile_message(const char *buf, size_t len, const event_decode
     return rc;
 }
 
-
 static int pack_cstr(msgpack_packer *pk, const char *s) {
     size_t len = strlen(s);
     return msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, s, len);
@@ -807,8 +878,19 @@ static int pack_cstr(msgpack_packer *pk, const char *s) {
  * it) is still read, as include_regulated false, so states stored before the upgrade keep
  * working until their next write. */
 enum {
-    ST_FORMAT, ST_HAS_PROFILE, ST_ROME_VERSION, ST_UPDATED_TS, ST_RECENT, ST_EXPERIENCES, ST_AVOID_CODES,
-    ST_AVOID_NAMED, ST_DOMAINS, ST_EXCLUDE_DOMAINS, ST_CONFIRMED, ST_REJECTED, ST_ADDED,
+    ST_FORMAT,
+    ST_HAS_PROFILE,
+    ST_ROME_VERSION,
+    ST_UPDATED_TS,
+    ST_RECENT,
+    ST_EXPERIENCES,
+    ST_AVOID_CODES,
+    ST_AVOID_NAMED,
+    ST_DOMAINS,
+    ST_EXCLUDE_DOMAINS,
+    ST_CONFIRMED,
+    ST_REJECTED,
+    ST_ADDED,
     ST_COUNT_V1,
     ST_INCLUDE_REGULATED = ST_COUNT_V1,
     ST_COUNT
@@ -847,11 +929,16 @@ int user_state_encode(const user_state *st, msgpack_sbuffer *out, px_error *err)
     int rc = msgpack_pack_array(&pk, ST_COUNT) || msgpack_pack_int(&pk, USER_STATE_FORMAT) ||
              (st->has_profile ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)) ||
              pack_cstr(&pk, st->rome_version) || msgpack_pack_int64(&pk, st->updated_ts) ||
-             pack_strings(&pk, st->recent_event_ids, st->n_recent) || msgpack_pack_array(&pk, p->n_experiences);
-    for (size_t i = 0; i < p->n_experiences && !rc; i++) rc = pack_experience(&pk, &p->experiences[i]);
-    rc = rc || pack_codes(&pk, &p->avoid_contextes) || pack_strings(&pk, p->avoid_named.v, p->avoid_named.n) ||
-         pack_strings(&pk, p->domains.v, p->domains.n) || pack_strings(&pk, p->exclude_domains.v, p->exclude_domains.n) ||
-         pack_codes(&pk, &p->confirmed) || pack_codes(&pk, &p->rejected) || pack_codes(&pk, &p->added);
+             pack_strings(&pk, st->recent_event_ids, st->n_recent) ||
+             msgpack_pack_array(&pk, p->n_experiences);
+    for (size_t i = 0; i < p->n_experiences && !rc; i++)
+        rc = pack_experience(&pk, &p->experiences[i]);
+    rc = rc || pack_codes(&pk, &p->avoid_contextes) ||
+         pack_strings(&pk, p->avoid_named.v, p->avoid_named.n) ||
+         pack_strings(&pk, p->domains.v, p->domains.n) ||
+         pack_strings(&pk, p->exclude_domains.v, p->exclude_domains.n) ||
+         pack_codes(&pk, &p->confirmed) || pack_codes(&pk, &p->rejected) ||
+         pack_codes(&pk, &p->added);
     rc = rc || (p->include_regulated ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk));
     if (rc) {
         out->size = before;
@@ -868,15 +955,18 @@ static int state_codes(const msgpack_object *o, profile_codes *out, px_error *er
     if (o->type != MSGPACK_OBJECT_ARRAY) return corrupt(err, "a code list is not an array");
     for (uint32_t i = 0; i < o->via.array.size; i++) {
         const msgpack_object *c = &o->via.array.ptr[i];
-        if (c->type != MSGPACK_OBJECT_POSITIVE_INTEGER || c->via.u64 > UINT32_MAX) return corrupt(err, "a code is not a 32-bit unsigned integer");
-        if (profile_codes_push(out, (uint32_t)c->via.u64, err)) return event_fail(err, EVENT_ERR_NOMEM, "user state: out of memory");
+        if (c->type != MSGPACK_OBJECT_POSITIVE_INTEGER || c->via.u64 > UINT32_MAX)
+            return corrupt(err, "a code is not a 32-bit unsigned integer");
+        if (profile_codes_push(out, (uint32_t)c->via.u64, err))
+            return event_fail(err, EVENT_ERR_NOMEM, "user state: out of memory");
     }
     return 0;
 }
 
 /* A stored string: str without NUL bytes (it becomes a C string). */
 static bool state_text(const msgpack_object *o) {
-    return o->type == MSGPACK_OBJECT_STR && (o->via.str.size == 0 || !memchr(o->via.str.ptr, '\0', o->via.str.size));
+    return o->type == MSGPACK_OBJECT_STR &&
+           (o->via.str.size == 0 || !memchr(o->via.str.ptr, '\0', o->via.str.size));
 }
 
 /* msgpack-c leaves the pointer of an empty str NULL; libc functions want a valid pointer. */
@@ -904,27 +994,33 @@ static bool state_int32(const msgpack_object *o, int32_t *out) {
 }
 
 static int state_experience(const msgpack_object *o, profile *p, px_error *err) {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5) return corrupt(err, "an experience is not a 5-element array");
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
+        return corrupt(err, "an experience is not a 5-element array");
     const msgpack_object *a = o->via.array.ptr;
     profile_experience *e = profile_add_experience(p, err);
     if (!e) return event_fail(err, EVENT_ERR_NOMEM, "user state: out of memory");
-    if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > PROFILE_EXP_TITLE) return corrupt(err, "an experience kind is unknown");
+    if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > PROFILE_EXP_TITLE)
+        return corrupt(err, "an experience kind is unknown");
     e->kind = (profile_experience_kind)a[0].via.u64;
     switch (e->kind) {
     case PROFILE_EXP_APPELLATION:
-        if (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[1].via.u64 > UINT32_MAX) return corrupt(err, "an appellation is not a code");
+        if (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[1].via.u64 > UINT32_MAX)
+            return corrupt(err, "an appellation is not a code");
         e->appellation = (uint32_t)a[1].via.u64;
         break;
     case PROFILE_EXP_ROME:
-        if (a[1].type != MSGPACK_OBJECT_STR || !is_rome_code(a[1].via.str.ptr, a[1].via.str.size)) return corrupt(err, "a fiche code is malformed");
+        if (a[1].type != MSGPACK_OBJECT_STR || !is_rome_code(a[1].via.str.ptr, a[1].via.str.size))
+            return corrupt(err, "a fiche code is malformed");
         memcpy(e->rome, a[1].via.str.ptr, 5);
         break;
     case PROFILE_EXP_TITLE:
         if (!state_text(&a[1])) return corrupt(err, "a title is not a string");
-        if (!(e->title = strndup(str_bytes(&a[1]), a[1].via.str.size))) return event_fail(err, EVENT_ERR_NOMEM, "user state: out of memory");
+        if (!(e->title = strndup(str_bytes(&a[1]), a[1].via.str.size)))
+            return event_fail(err, EVENT_ERR_NOMEM, "user state: out of memory");
         break;
     }
-    if (!state_int32(&a[2], &e->months) || !state_int32(&a[3], &e->end_year)) return corrupt(err, "months/end_year are not 32-bit integers");
+    if (!state_int32(&a[2], &e->months) || !state_int32(&a[3], &e->end_year))
+        return corrupt(err, "months/end_year are not 32-bit integers");
     if (a[4].type != MSGPACK_OBJECT_BOOLEAN) return corrupt(err, "extra is not a boolean");
     e->extra = a[4].via.boolean;
     return 0;
@@ -935,20 +1031,22 @@ static int state_fields(const msgpack_object *a, uint32_t n, user_state *st, px_
     if (format->type != MSGPACK_OBJECT_POSITIVE_INTEGER || format->via.u64 < 1 ||
         format->via.u64 > USER_STATE_FORMAT)
         return event_fail(err, EVENT_ERR_CORRUPT_STATE,
-                            "user state: unknown format version (this build reads 1..%d)",
-                            USER_STATE_FORMAT);
+                          "user state: unknown format version (this build reads 1..%d)",
+                          USER_STATE_FORMAT);
     uint32_t expected = format->via.u64 == 1 ? ST_COUNT_V1 : ST_COUNT;
     if (n != expected)
         return event_fail(err, EVENT_ERR_CORRUPT_STATE,
-                            "user state: format %d has %" PRIu32 " elements, not %" PRIu32,
-                            (int)format->via.u64, expected, n);
-    if (a[ST_HAS_PROFILE].type != MSGPACK_OBJECT_BOOLEAN) return corrupt(err, "has_profile is not a boolean");
+                          "user state: format %d has %" PRIu32 " elements, not %" PRIu32,
+                          (int)format->via.u64, expected, n);
+    if (a[ST_HAS_PROFILE].type != MSGPACK_OBJECT_BOOLEAN)
+        return corrupt(err, "has_profile is not a boolean");
     st->has_profile = a[ST_HAS_PROFILE].via.boolean;
     const msgpack_object *version = &a[ST_ROME_VERSION];
     if (!state_text(version) || version->via.str.size > USER_STATE_ROME_VERSION_MAX)
         return corrupt(err, "rome_version is not a version label");
     memcpy(st->rome_version, str_bytes(version), version->via.str.size);
-    if (a[ST_UPDATED_TS].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[ST_UPDATED_TS].via.u64 > INT64_MAX)
+    if (a[ST_UPDATED_TS].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        a[ST_UPDATED_TS].via.u64 > INT64_MAX)
         return corrupt(err, "updated_ts is not a timestamp");
     st->updated_ts = (int64_t)a[ST_UPDATED_TS].via.u64;
     profile_strings recent = {0};
@@ -956,7 +1054,8 @@ static int state_fields(const msgpack_object *a, uint32_t n, user_state *st, px_
     st->recent_event_ids = recent.v;
     st->n_recent = recent.n;
     if (rc) return -1;
-    if (a[ST_EXPERIENCES].type != MSGPACK_OBJECT_ARRAY) return corrupt(err, "experiences is not an array");
+    if (a[ST_EXPERIENCES].type != MSGPACK_OBJECT_ARRAY)
+        return corrupt(err, "experiences is not an array");
     for (uint32_t i = 0; i < a[ST_EXPERIENCES].via.array.size; i++)
         if (state_experience(&a[ST_EXPERIENCES].via.array.ptr[i], &st->profile, err)) return -1;
     profile *p = &st->profile;
@@ -981,7 +1080,8 @@ int user_state_decode(const char *buf, size_t len, user_state *out, px_error *er
     msgpack_unpacked unpacked;
     int rc = -1;
     if (msgpack_unpack_bounded(buf, len, STATE_MAX_DEPTH, &unpacked, err)) {
-        recode(err, err && err->code == PX_ENOMEM ? EVENT_ERR_NOMEM : EVENT_ERR_CORRUPT_STATE, "user state: ");
+        recode(err, err && err->code == PX_ENOMEM ? EVENT_ERR_NOMEM : EVENT_ERR_CORRUPT_STATE,
+               "user state: ");
     } else if (unpacked.data.type != MSGPACK_OBJECT_ARRAY ||
                (unpacked.data.via.array.size != ST_COUNT_V1 &&
                 unpacked.data.via.array.size != ST_COUNT)) {

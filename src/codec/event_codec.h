@@ -49,14 +49,15 @@
 
 /* Bounds on one input event (DESIGN: bounded everything). Every one is configurable ([limits]). */
 typedef struct event_limits {
-    size_t max_message_bytes;  /* whole message                                        default 65536 */
-    size_t max_experiences;    /* experiences per profile                              default 32 */
-    size_t max_competences;    /* confirmed + rejected + added codes in one event      default 1024 */
-    size_t max_avoid;          /* avoid entries (codes and named)                      default 32 */
-    size_t max_domains;        /* entries in domains, and in exclude_domains           default 32 */
-    size_t max_title_bytes;    /* experiences[].title, UTF-8 bytes                     default 200 */
-    size_t max_id_bytes;       /* event_id, user_id, named constraints, type           default 128 */
-    unsigned max_depth;        /* container nesting, incl. inside unknown keys (<=32)  default 8 */
+    size_t
+        max_message_bytes;  /* whole message                                        default 65536 */
+    size_t max_experiences; /* experiences per profile                              default 32 */
+    size_t max_competences; /* confirmed + rejected + added codes in one event      default 1024 */
+    size_t max_avoid;       /* avoid entries (codes and named)                      default 32 */
+    size_t max_domains;     /* entries in domains, and in exclude_domains           default 32 */
+    size_t max_title_bytes; /* experiences[].title, UTF-8 bytes                     default 200 */
+    size_t max_id_bytes;    /* event_id, user_id, named constraints, type           default 128 */
+    unsigned max_depth;     /* container nesting, incl. inside unknown keys (<=32)  default 8 */
 } event_limits;
 
 event_limits event_limits_default(void);
@@ -67,8 +68,8 @@ int event_limits_validate(const event_limits *limits, px_error *err);
 /* Decodes one Kafka message. `key` (key_len bytes, may be NULL when the message has none) must
  * equal the event's user_id. On success returns 0 and fills *out (zeroed first); on refusal
  * returns -1, *out is left empty, err->reason is an event_reason and err->msg names the field. */
-int event_decode(const char *buf, size_t len, const char *key, size_t key_len, const event_limits *limits,
-                 event *out, px_error *err);
+int event_decode(const char *buf, size_t len, const char *key, size_t key_len,
+                 const event_limits *limits, event *out, px_error *err);
 
 /* Decodes the profile fields of a map without the event envelope, as in a `passerelle match`
  * JSON line: user_id (optional string, returned malloc'ed in *user_id or NULL when absent; pass
@@ -76,18 +77,18 @@ int event_decode(const char *buf, size_t len, const char *key, size_t key_len, c
  * year; absent, as_of_year stays 0), experiences (required), avoid, domains, exclude_domains,
  * confirmed, rejected, added, include_regulated (optional). Same limits, reasons and messages as
  * event_decode. */
-int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out, char **user_id,
-                         px_error *err);
+int event_decode_profile(const msgpack_object *map, const event_limits *limits, profile *out,
+                         char **user_id, px_error *err);
 
 /* --- unknown keys ----------------------------------------------------------------------------- */
 
-#define EVENT_KEY_PATH_MAX 160  /* bytes of a reported path; a longer key is cut (at a character) */
+#define EVENT_KEY_PATH_MAX 160 /* bytes of a reported path; a longer key is cut (at a character) */
 
 /* A key that no table of its map names, as the decoder meets it. */
 typedef struct event_unknown_key {
-    const char *path;        /* where it is: "avoids", "experiences[1].titel" */
-    const char *field;       /* the same without indices, to count by: "experiences[].titel" */
-    const char *suggestion;  /* the nearest known key of that map ("title"), or NULL */
+    const char *path;       /* where it is: "avoids", "experiences[1].titel" */
+    const char *field;      /* the same without indices, to count by: "experiences[].titel" */
+    const char *suggestion; /* the nearest known key of that map ("title"), or NULL */
 } event_unknown_key;
 
 /* Called once per unknown key; the strings live until it returns. Keys are reported as the
@@ -130,7 +131,8 @@ typedef enum event_field_type {
     EVENT_FIELD_NULLABLE_BINARY,
 } event_field_type;
 
-const char *event_field_type_name(event_field_type type);  /* "integer", "array<integer|string>", … */
+const char *
+event_field_type_name(event_field_type type); /* "integer", "array<integer|string>", … */
 
 typedef struct event_field {
     const char *name;
@@ -148,7 +150,8 @@ extern const char *const event_codec_messages[];
 
 /* --- persistent user state -------------------------------------------------------------------- */
 
-#define USER_STATE_FORMAT 2   /* first element of the encoded array; bumped on incompatible change.
+#define USER_STATE_FORMAT                                                                          \
+    2 /* first element of the encoded array; bumped on incompatible change.
                                  2 added include_regulated; format 1 states are still read */
 
 /* Appends the compact encoding of st to out. */

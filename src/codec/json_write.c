@@ -40,9 +40,7 @@ static int grow(json_buf *b, size_t n) {
     return 0;
 }
 
-static inline int reserve(json_buf *b, size_t n) {
-    return b->cap - b->len > n ? 0 : grow(b, n);
-}
+static inline int reserve(json_buf *b, size_t n) { return b->cap - b->len > n ? 0 : grow(b, n); }
 
 static inline int put_bytes(json_buf *b, const char *s, size_t n) {
     if (reserve(b, n)) return -1;
@@ -368,8 +366,7 @@ static int read_head(cursor *c, msgpack_object *o) {
         return 0;
     case 0xc4:
     case 0xc5:
-    case 0xc6:
-        return take_be(c, 1u << (t - 0xc4), &v) || take_payload(c, o, MSGPACK_OBJECT_BIN, v);
+    case 0xc6: return take_be(c, 1u << (t - 0xc4), &v) || take_payload(c, o, MSGPACK_OBJECT_BIN, v);
     case 0xc7:
     case 0xc8:
     case 0xc9: return take_be(c, 1u << (t - 0xc7), &v) || take_ext(c, o, v);
@@ -413,8 +410,7 @@ static int read_head(cursor *c, msgpack_object *o) {
     case 0xd8: return take_ext(c, o, 1u << (t - 0xd4));
     case 0xd9:
     case 0xda:
-    case 0xdb:
-        return take_be(c, 1u << (t - 0xd9), &v) || take_payload(c, o, MSGPACK_OBJECT_STR, v);
+    case 0xdb: return take_be(c, 1u << (t - 0xd9), &v) || take_payload(c, o, MSGPACK_OBJECT_STR, v);
     case 0xdc:
     case 0xdd:
     case 0xde:
@@ -597,8 +593,8 @@ static int write_tagged(writer *w, const msgpack_object *o) {
     bool is_ext = o->type == MSGPACK_OBJECT_EXT;
     const char *data = is_ext ? o->via.ext.ptr : o->via.bin.ptr;
     size_t len = is_ext ? o->via.ext.size : o->via.bin.size;
-    int rc = is_ext ? put_bytes(w->b, "{\"$ext\":[", 9) ||
-                          json_write_int(w->b, o->via.ext.type) || put_char(w->b, ',')
+    int rc = is_ext ? put_bytes(w->b, "{\"$ext\":[", 9) || json_write_int(w->b, o->via.ext.type) ||
+                          put_char(w->b, ',')
                     : put_bytes(w->b, "{\"$bin\":", 8);
     rc = rc || put_char(w->b, '"') || json_write_base64(w->b, (const unsigned char *)data, len) ||
          put_bytes(w->b, is_ext ? "\"]}" : "\"}", is_ext ? 3 : 2);

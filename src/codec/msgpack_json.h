@@ -55,11 +55,12 @@
 #include "px_error.h"
 
 typedef struct msgpack_json_limits {
-    size_t max_bytes;    /* largest input accepted, msgpack bytes or JSON text bytes */
-    unsigned max_depth;  /* deepest container nesting, 1..32 */
+    size_t max_bytes;   /* largest input accepted, msgpack bytes or JSON text bytes */
+    unsigned max_depth; /* deepest container nesting, 1..32 */
 } msgpack_json_limits;
 
-#define MSGPACK_JSON_DEFAULT_MAX_BYTES ((size_t)1 << 20)  /* 1 MiB, librdkafka's default message.max.bytes */
+#define MSGPACK_JSON_DEFAULT_MAX_BYTES                                                             \
+    ((size_t)1 << 20) /* 1 MiB, librdkafka's default message.max.bytes */
 #define MSGPACK_JSON_DEFAULT_MAX_DEPTH 32u
 
 /* The defaults above; pass NULL limits to any function to use them. */
@@ -69,18 +70,18 @@ msgpack_json_limits msgpack_json_limits_default(void);
 typedef enum msgpack_json_error {
     MSGPACK_JSON_OK = 0,
     MSGPACK_JSON_ERR_NOMEM = 1,
-    MSGPACK_JSON_ERR_BAD_JSON = 2,        /* not JSON text, or text after the value */
-    MSGPACK_JSON_ERR_BAD_MSGPACK = 3,     /* truncated, 0xc1, over-declared count, trailing bytes */
-    MSGPACK_JSON_ERR_TOO_BIG = 4,         /* input over max_bytes */
-    MSGPACK_JSON_ERR_TOO_DEEP = 5,        /* nesting over max_depth */
-    MSGPACK_JSON_ERR_KEY_TYPE = 6,        /* map key neither str nor integer */
+    MSGPACK_JSON_ERR_BAD_JSON = 2,    /* not JSON text, or text after the value */
+    MSGPACK_JSON_ERR_BAD_MSGPACK = 3, /* truncated, 0xc1, over-declared count, trailing bytes */
+    MSGPACK_JSON_ERR_TOO_BIG = 4,     /* input over max_bytes */
+    MSGPACK_JSON_ERR_TOO_DEEP = 5,    /* nesting over max_depth */
+    MSGPACK_JSON_ERR_KEY_TYPE = 6,    /* map key neither str nor integer */
     MSGPACK_JSON_ERR_DUPLICATE_KEY = 7,
-    MSGPACK_JSON_ERR_RESERVED_KEY = 8,    /* msgpack map whose only key is "$bin" or "$ext" */
+    MSGPACK_JSON_ERR_RESERVED_KEY = 8, /* msgpack map whose only key is "$bin" or "$ext" */
     MSGPACK_JSON_ERR_BAD_UTF8 = 9,
     MSGPACK_JSON_ERR_NUL_IN_STRING = 10,
-    MSGPACK_JSON_ERR_NON_FINITE = 11,     /* NaN or infinity */
-    MSGPACK_JSON_ERR_INT_RANGE = 12,      /* JSON integer literal beyond ±(2^53-1) */
-    MSGPACK_JSON_ERR_BAD_SPECIAL = 13,    /* malformed {"$bin"} / {"$ext"} object */
+    MSGPACK_JSON_ERR_NON_FINITE = 11,  /* NaN or infinity */
+    MSGPACK_JSON_ERR_INT_RANGE = 12,   /* JSON integer literal beyond ±(2^53-1) */
+    MSGPACK_JSON_ERR_BAD_SPECIAL = 13, /* malformed {"$bin"} / {"$ext"} object */
 } msgpack_json_error;
 
 /* The px_code of a msgpack_json_error: PX_ENOMEM, PX_ELIMIT (too big, too deep, integer range)
@@ -90,24 +91,29 @@ px_code msgpack_json_reason_code(int reason);
 void msgpack_json_relabel_scan_error(px_error *err);
 
 /* msgpack → JSON, from an already unpacked object (its depth is checked here). */
-cJSON *msgpack_json_from_object(const msgpack_object *obj, const msgpack_json_limits *limits, px_error *err);
+cJSON *msgpack_json_from_object(const msgpack_object *obj, const msgpack_json_limits *limits,
+                                px_error *err);
 
 /* msgpack → JSON from raw bytes holding exactly one object (scan, unpack, convert). */
-cJSON *msgpack_json_from_bytes(const char *buf, size_t len, const msgpack_json_limits *limits, px_error *err);
+cJSON *msgpack_json_from_bytes(const char *buf, size_t len, const msgpack_json_limits *limits,
+                               px_error *err);
 
 /* msgpack bytes → compact one-line JSON text (no newline), written by json_write.h in one pass
  * with exact numbers (the shortest text that reads back; float32 at its own precision; -0.0 as
  * "-0.0"); free with free(). */
-char *msgpack_json_bytes_to_text(const char *buf, size_t len, const msgpack_json_limits *limits, px_error *err);
+char *msgpack_json_bytes_to_text(const char *buf, size_t len, const msgpack_json_limits *limits,
+                                 px_error *err);
 
 /* JSON tree → msgpack, appended to pk. On error pk may hold a partial object: discard it. */
-int msgpack_json_pack(const cJSON *json, msgpack_packer *pk, const msgpack_json_limits *limits, px_error *err);
+int msgpack_json_pack(const cJSON *json, msgpack_packer *pk, const msgpack_json_limits *limits,
+                      px_error *err);
 
 /* JSON text (exactly one value, surrounding whitespace allowed) → cJSON tree, with the text checks
  * of the mapping above (size, NUL bytes, "\u0000", integer literals beyond ±(2^53-1), trailing
  * text) that cJSON_Parse alone does not make. For callers that read the tree before packing it
  * (e.g. to take the Kafka key from it); msgpack_json_pack() then does the rest. */
-cJSON *msgpack_json_parse(const char *text, size_t len, const msgpack_json_limits *limits, px_error *err);
+cJSON *msgpack_json_parse(const char *text, size_t len, const msgpack_json_limits *limits,
+                          px_error *err);
 
 /* msgpack_json_parse() then msgpack_json_pack(), appended to out (unchanged on error). */
 int msgpack_json_text_to_msgpack(const char *text, size_t len, msgpack_sbuffer *out,

@@ -29,13 +29,13 @@
  * PX_EINVAL). */
 typedef enum msgpack_scan_status {
     MSGPACK_SCAN_OK = 0,
-    MSGPACK_SCAN_EMPTY = 1,         /* zero bytes */
-    MSGPACK_SCAN_TRUNCATED = 2,     /* input ends inside an object */
-    MSGPACK_SCAN_BAD_BYTE = 3,      /* 0xc1 (reserved, never used) */
-    MSGPACK_SCAN_TOO_DEEP = 4,      /* nesting over max_depth */
-    MSGPACK_SCAN_OVERDECLARED = 5,  /* container count larger than the bytes left */
-    MSGPACK_SCAN_TRAILING = 6,      /* bytes after the first complete object */
-    MSGPACK_SCAN_NOMEM = 7,         /* msgpack-c could not allocate (after a successful scan) */
+    MSGPACK_SCAN_EMPTY = 1,        /* zero bytes */
+    MSGPACK_SCAN_TRUNCATED = 2,    /* input ends inside an object */
+    MSGPACK_SCAN_BAD_BYTE = 3,     /* 0xc1 (reserved, never used) */
+    MSGPACK_SCAN_TOO_DEEP = 4,     /* nesting over max_depth */
+    MSGPACK_SCAN_OVERDECLARED = 5, /* container count larger than the bytes left */
+    MSGPACK_SCAN_TRAILING = 6,     /* bytes after the first complete object */
+    MSGPACK_SCAN_NOMEM = 7,        /* msgpack-c could not allocate (after a successful scan) */
 } msgpack_scan_status;
 
 /* Checks that buf[0..len) holds exactly one well-formed object within max_depth.
@@ -45,7 +45,7 @@ int msgpack_scan(const char *buf, size_t len, unsigned max_depth, px_error *err)
 /* msgpack_scan() then msgpack-c's unpack into `result` (initialised here; the caller calls
  * msgpack_unpacked_destroy() on success and on failure). Strings and bin in the result point
  * into buf: buf must outlive the object. */
-int msgpack_unpack_bounded(const char *buf, size_t len, unsigned max_depth, msgpack_unpacked *result,
-                           px_error *err);
+int msgpack_unpack_bounded(const char *buf, size_t len, unsigned max_depth,
+                           msgpack_unpacked *result, px_error *err);
 
 #endif

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define XXH_STATIC_LINKING_ONLY  /* XXH3_state_t on the stack */
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-void suggestion_id_compute(const char *answered_event_id, const char *type, const char *rome_version,
-                           char out[SUGGESTION_ID_LEN + 1]) {
+void suggestion_id_compute(const char *answered_event_id, const char *type,
+                           const char *rome_version, char out[SUGGESTION_ID_LEN + 1]) {
     XXH3_state_t state;
     XXH3_128bits_reset(&state);
     /* each part with its NUL, so that ("ab","c") and ("a","bc") differ */
@@ -32,13 +32,21 @@ void suggestion_rome_version(const rome_index *idx, char *out, size_t out_size) 
 
 /* msgpack-c's pack functions return non-zero when the buffer cannot grow; the encoders OR the
  * results together and check once. */
-static int key(msgpack_packer *pk, const char *k) { return msgpack_pack_str_with_body(pk, k, strlen(k)); }
-static int str(msgpack_packer *pk, const char *s) { return msgpack_pack_str_with_body(pk, s, strlen(s)); }
-static int real(msgpack_packer *pk, double x) { return msgpack_pack_double(pk, round(x * 1e4) / 1e4); }
+static int key(msgpack_packer *pk, const char *k) {
+    return msgpack_pack_str_with_body(pk, k, strlen(k));
+}
+static int str(msgpack_packer *pk, const char *s) {
+    return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+static int real(msgpack_packer *pk, double x) {
+    return msgpack_pack_double(pk, round(x * 1e4) / 1e4);
+}
 
-static int item_codes(msgpack_packer *pk, const rome_index *idx, const match_result *r, match_slice sl) {
+static int item_codes(msgpack_packer *pk, const rome_index *idx, const match_result *r,
+                      match_slice sl) {
     int rc = msgpack_pack_array(pk, sl.n);
-    for (uint32_t k = 0; k < sl.n; k++) rc |= msgpack_pack_uint32(pk, idx->items[r->codes[sl.off + k]].code_ogr);
+    for (uint32_t k = 0; k < sl.n; k++)
+        rc |= msgpack_pack_uint32(pk, idx->items[r->codes[sl.off + k]].code_ogr);
     return rc;
 }
 
@@ -75,8 +83,9 @@ static int pack_experiences(msgpack_packer *pk, const rome_index *idx, const mat
         rc |= key(pk, "index") | msgpack_pack_uint64(pk, e);
         if (x->resolved) {
             rc |= key(pk, "appellation");
-            rc |= x->appellation == ROME_NONE ? msgpack_pack_nil(pk)
-                                              : msgpack_pack_uint32(pk, idx->appellations[x->appellation].code_ogr);
+            rc |= x->appellation == ROME_NONE
+                      ? msgpack_pack_nil(pk)
+                      : msgpack_pack_uint32(pk, idx->appellations[x->appellation].code_ogr);
             rc |= key(pk, "rome") | str(pk, idx->fiches[x->fiche].code);
             rc |= key(pk, "confidence") | real(pk, x->confidence);
         } else {
@@ -110,7 +119,8 @@ static int pack_skills(msgpack_packer *pk, const rome_index *idx, const match_re
         rc |= key(pk, "label") | str(pk, rome_str(idx, it->label));
         rc |= key(pk, "kind") | str(pk, rome_kind_name((rome_kind)it->kind));
         rc |= key(pk, "macro");
-        rc |= it->macro == ROME_NONE ? msgpack_pack_nil(pk) : msgpack_pack_uint32(pk, idx->items[it->macro].code_ogr);
+        rc |= it->macro == ROME_NONE ? msgpack_pack_nil(pk)
+                                     : msgpack_pack_uint32(pk, idx->items[it->macro].code_ogr);
         rc |= key(pk, "from") | experience_indexes(pk, s->from);
         rc |= key(pk, "weight") | real(pk, s->weight);
     }
@@ -159,14 +169,16 @@ static int pack_jobs(msgpack_packer *pk, const rome_index *idx, const match_resu
         uint32_t n_ctx = rome_csr_count(&idx->fiche_contextes, job->fiche);
         const uint32_t *ctx = rome_csr_targets(&idx->fiche_contextes, job->fiche);
         rc |= key(pk, "contexts") | msgpack_pack_array(pk, n_ctx);
-        for (uint32_t k = 0; k < n_ctx; k++) rc |= msgpack_pack_uint32(pk, idx->contextes[ctx[k]].code_ogr);
+        for (uint32_t k = 0; k < n_ctx; k++)
+            rc |= msgpack_pack_uint32(pk, idx->contextes[ctx[k]].code_ogr);
         rc |= key(pk, "qualifications") | item_codes(pk, idx, r, job->qualifications);
         rc |= key(pk, "reasons") | msgpack_pack_array(pk, job->n_reasons);
         for (uint32_t k = 0; k < job->n_reasons; k++) {
             rc |= msgpack_pack_map(pk, 2);
             rc |= key(pk, "experience");
-            rc |= job->reasons[k].experience < 0 ? str(pk, "declared")
-                                                 : msgpack_pack_uint32(pk, (uint32_t)job->reasons[k].experience);
+            rc |= job->reasons[k].experience < 0
+                      ? str(pk, "declared")
+                      : msgpack_pack_uint32(pk, (uint32_t)job->reasons[k].experience);
             rc |= key(pk, "share") | real(pk, job->reasons[k].share);
         }
         if (esco) rc |= pack_esco(pk, idx, &idx->fiche_esco, job->fiche);
@@ -185,8 +197,7 @@ static const char *because_name(uint8_t evidence) {
     }
 }
 
-static int bad_removal(px_error *err, const char *where, uint32_t j, const char *what,
-                       uint32_t v) {
+static int bad_removal(px_error *err, const char *where, uint32_t j, const char *what, uint32_t v) {
     return px_error_set(err, PX_EINVAL, "suggestion_codec: %s[%u].%s %u", where, j, what, v);
 }
 
@@ -198,11 +209,14 @@ static int check_removals(const rome_index *idx, const match_result *r, px_error
         uint32_t off = regulated ? r->regulated_off : r->constraints[k].off;
         uint32_t n = regulated ? r->regulated_n : r->constraints[k].n;
         char where[64];
-        if (regulated) snprintf(where, sizeof where, "excluded.regulated.jobs");
-        else snprintf(where, sizeof where, "excluded.constraints[%zu].jobs", k);
+        if (regulated)
+            snprintf(where, sizeof where, "excluded.regulated.jobs");
+        else
+            snprintf(where, sizeof where, "excluded.constraints[%zu].jobs", k);
         if ((size_t)off + n > r->n_removals)
-            return px_error_set(err, PX_EINVAL, "suggestion_codec: %s: slice %u+%u past %zu removals", where,
-                                off, n, r->n_removals);
+            return px_error_set(err, PX_EINVAL,
+                                "suggestion_codec: %s: slice %u+%u past %zu removals", where, off,
+                                n, r->n_removals);
         for (uint32_t j = 0; j < n; j++) {
             const match_removal *x = &r->removals[off + j];
             bool bad_code = (x->evidence == MATCH_EVIDENCE_PARENT && x->code >= idx->n.fiches) ||
@@ -253,7 +267,8 @@ static int pack_current_and_excluded(msgpack_packer *pk, const matcher *m, const
     for (size_t k = 0; k < r->n_constraints; k++) {
         const match_constraint_cost *c = &r->constraints[k];
         rc |= msgpack_pack_map(pk, 3) | key(pk, "avoid");
-        rc |= c->named >= 0 ? str(pk, cfg->constraints[c->named].name) : msgpack_pack_uint32(pk, c->contexte);
+        rc |= c->named >= 0 ? str(pk, cfg->constraints[c->named].name)
+                            : msgpack_pack_uint32(pk, c->contexte);
         rc |= key(pk, "removed") | msgpack_pack_uint32(pk, c->removed);
         rc |= key(pk, "jobs") | msgpack_pack_array(pk, c->n);
         for (uint32_t j = 0; j < c->n; j++) rc |= pack_removal(pk, idx, &r->removals[c->off + j]);
@@ -271,7 +286,8 @@ static int pack_current_and_excluded(msgpack_packer *pk, const matcher *m, const
     return rc;
 }
 
-static int pack_envelope(msgpack_packer *pk, const suggestion_envelope *env, const char *type, size_t body_fields) {
+static int pack_envelope(msgpack_packer *pk, const suggestion_envelope *env, const char *type,
+                         size_t body_fields) {
     char id[SUGGESTION_ID_LEN + 1];
     suggestion_id_compute(env->answers, type, env->rome_version, id);
     int rc = msgpack_pack_map(pk, 8 + body_fields);
@@ -287,7 +303,9 @@ static int pack_envelope(msgpack_packer *pk, const suggestion_envelope *env, con
 }
 
 static int result(int rc, const char *what, px_error *err) {
-    return rc ? px_error_set(err, PX_ENOMEM, "suggestion_codec: out of memory while encoding %s", what) : 0;
+    return rc ? px_error_set(err, PX_ENOMEM, "suggestion_codec: out of memory while encoding %s",
+                             what)
+              : 0;
 }
 
 int suggestion_encode_skills(msgpack_packer *pk, const suggestion_envelope *env, const matcher *m,
@@ -303,12 +321,13 @@ int suggestion_encode_jobs(msgpack_packer *pk, const suggestion_envelope *env, c
     const rome_index *idx = matcher_index(m);
     if (check_removals(idx, r, err)) return -1;
     int rc = pack_envelope(pk, env, SUGGESTION_TYPE_JOBS, 4);
-    rc |= pack_experiences(pk, idx, r) | pack_jobs(pk, idx, r) | pack_current_and_excluded(pk, m, r);
+    rc |=
+        pack_experiences(pk, idx, r) | pack_jobs(pk, idx, r) | pack_current_and_excluded(pk, m, r);
     return result(rc, SUGGESTION_TYPE_JOBS, err);
 }
 
-int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version, const matcher *m,
-                            const match_result *r, px_error *err) {
+int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version,
+                            const matcher *m, const match_result *r, px_error *err) {
     const rome_index *idx = matcher_index(m);
     if (check_removals(idx, r, err)) return -1;
     int rc = msgpack_pack_map(pk, 7);

@@ -35,21 +35,21 @@
 #include "matcher.h"
 #include "px_error.h"
 
-#define SUGGESTION_ID_LEN 32u   /* hex digits, without the NUL */
+#define SUGGESTION_ID_LEN      32u /* hex digits, without the NUL */
 #define SUGGESTION_TYPE_SKILLS "skills.suggested"
-#define SUGGESTION_TYPE_JOBS "jobs.suggested"
+#define SUGGESTION_TYPE_JOBS   "jobs.suggested"
 
 typedef struct suggestion_envelope {
-    const char *event_id;       /* a new id for this output event */
+    const char *event_id; /* a new id for this output event */
     const char *user_id;
-    int64_t ts;                 /* milliseconds since the epoch */
-    const char *answers;        /* event_id of the input event answered */
-    const char *rome_version;   /* suggestion_rome_version() or the snapshot's version string */
+    int64_t ts;               /* milliseconds since the epoch */
+    const char *answers;      /* event_id of the input event answered */
+    const char *rome_version; /* suggestion_rome_version() or the snapshot's version string */
 } suggestion_envelope;
 
 /* Writes the 32 hex digits and a NUL into out. */
-void suggestion_id_compute(const char *answered_event_id, const char *type, const char *rome_version,
-                           char out[SUGGESTION_ID_LEN + 1]);
+void suggestion_id_compute(const char *answered_event_id, const char *type,
+                           const char *rome_version, char out[SUGGESTION_ID_LEN + 1]);
 
 /* "4.0-60" for ROME 4.0 version 60 (what `rome_version` carries when nothing else names it). */
 void suggestion_rome_version(const rome_index *idx, char *out, size_t out_size);
@@ -61,7 +61,7 @@ int suggestion_encode_jobs(msgpack_packer *pk, const suggestion_envelope *env, c
 
 /* The `passerelle match` result line: {user_id, rome_version, experiences, skills, jobs, current,
  * excluded}. */
-int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version, const matcher *m,
-                            const match_result *r, px_error *err);
+int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version,
+                            const matcher *m, const match_result *r, px_error *err);
 
 #endif

@@ -9,7 +9,7 @@
 struct code_table {
     uint64_t *slots;
     uint32_t mask;
-    uint32_t shift;   /* 32 - log2(slots) */
+    uint32_t shift; /* 32 - log2(slots) */
 };
 
 /* Fibonacci hashing: codes are dense runs of integers, whose low bits alone would cluster. */

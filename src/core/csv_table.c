@@ -13,28 +13,28 @@
 
 struct csv_table {
     char *path;
-    char **column_names;      /* the required columns, as asked */
+    char **column_names; /* the required columns, as asked */
     size_t n_columns;
-    size_t *column_at;        /* required column → position in the header */
-    size_t n_header;          /* fields in the header */
-    char *text;               /* every field, NUL-terminated, back to back */
+    size_t *column_at; /* required column → position in the header */
+    size_t n_header;   /* fields in the header */
+    char *text;        /* every field, NUL-terminated, back to back */
     size_t text_len, text_cap;
-    size_t *fields;           /* offsets into text, n_header per record (header excluded) */
+    size_t *fields; /* offsets into text, n_header per record (header excluded) */
     size_t n_fields, fields_cap;
-    uint32_t *lines;          /* line each record ends on */
+    uint32_t *lines; /* line each record ends on */
     size_t n_rows, rows_cap;
 };
 
 /* State shared with libcsv's callbacks while parsing. */
 typedef struct parse_state {
     csv_table *t;
-    uint32_t line;            /* physical line being fed to the parser */
-    size_t record_fields;     /* fields seen in the current record */
-    size_t record_start;      /* n_fields at the start of the current record */
+    uint32_t line;        /* physical line being fed to the parser */
+    size_t record_fields; /* fields seen in the current record */
+    size_t record_start;  /* n_fields at the start of the current record */
     int header_done;
-    uint32_t preamble_left;   /* records that may still be skipped before the header */
-    uint32_t first_line;      /* line on which the current record's first field ends */
-    char **header;            /* header names while reading the header */
+    uint32_t preamble_left; /* records that may still be skipped before the header */
+    uint32_t first_line;    /* line on which the current record's first field ends */
+    char **header;          /* header names while reading the header */
     size_t n_header, header_cap;
     int failed;
     px_error *err;
@@ -112,8 +112,9 @@ static void on_record(int terminator, void *ctx) {
         return;
     }
     if (st->record_fields != t->n_header) {
-        st->failed = px_error_set(st->err, PX_EINVAL, "%s:%u: record has %zu fields, expected %zu as in the header", t->path,
-                                  st->line, st->record_fields, t->n_header);
+        st->failed = px_error_set(st->err, PX_EINVAL,
+                                  "%s:%u: record has %zu fields, expected %zu as in the header",
+                                  t->path, st->line, st->record_fields, t->n_header);
         return;
     }
     if (px_array_reserve((void **)&t->lines, &t->rows_cap, t->n_rows + 1, sizeof *t->lines)) {
@@ -161,8 +162,10 @@ static int check_utf8(const char *path, const char *buf, size_t len, px_error *e
     size_t line_start = 0;
     for (size_t i = 0; i < bad; i++)
         if (buf[i] == '\n') line++, line_start = i + 1;
-    return px_error_set(err, PX_EINVAL, "%s:%u: byte %zu of the line (0x%02x) is not valid UTF-8 (the export must be UTF-8)",
-                        path, line, bad - line_start + 1, (unsigned char)buf[bad]);
+    return px_error_set(
+        err, PX_EINVAL,
+        "%s:%u: byte %zu of the line (0x%02x) is not valid UTF-8 (the export must be UTF-8)", path,
+        line, bad - line_start + 1, (unsigned char)buf[bad]);
 }
 
 void csv_table_free(csv_table *t) {
@@ -202,7 +205,9 @@ static int parse_lines(struct csv_parser *parser, parse_state *st, const char *b
         size_t chunk = nl ? (size_t)(nl - (buf + pos)) + 1 : len - pos;
         if (csv_parse(parser, buf + pos, chunk, on_field, on_record, st) != chunk) {
             if (!st->failed)
-                px_error_set(st->err, PX_EINVAL, "%s:%u: malformed CSV (%s: a quote inside an unquoted field, or text after a closing quote)",
+                px_error_set(st->err, PX_EINVAL,
+                             "%s:%u: malformed CSV (%s: a quote inside an unquoted field, or text "
+                             "after a closing quote)",
                              st->t->path, st->line, csv_strerror(csv_error(parser)));
             return -1;
         }
@@ -211,12 +216,14 @@ static int parse_lines(struct csv_parser *parser, parse_state *st, const char *b
     }
     if (st->failed) return -1;
     if (csv_fini(parser, on_field, on_record, st) != 0) {
-        return px_error_set(st->err, PX_EINVAL, "%s:%u: unterminated quoted field at end of file", st->t->path, st->line);
+        return px_error_set(st->err, PX_EINVAL, "%s:%u: unterminated quoted field at end of file",
+                            st->t->path, st->line);
     }
     return st->failed ? -1 : 0;
 }
 
-csv_table *csv_table_read(const char *path, const char *const *columns, size_t n_columns, px_error *err) {
+csv_table *csv_table_read(const char *path, const char *const *columns, size_t n_columns,
+                          px_error *err) {
     return csv_table_read_opts(path, columns, n_columns, NULL, err);
 }
 
@@ -227,7 +234,8 @@ csv_table *csv_table_read_opts(const char *path, const char *const *columns, siz
     if (!buf) return NULL;
     csv_table *t = NULL;
     if (len == 0) {
-        px_error_set(err, PX_EINVAL, "%s: file is empty (expected a header line naming the columns)", path);
+        px_error_set(err, PX_EINVAL,
+                     "%s: file is empty (expected a header line naming the columns)", path);
         goto done;
     }
     if (check_utf8(path, buf, len, err)) goto done;
@@ -274,25 +282,31 @@ const char *csv_table_field(const csv_table *t, size_t row, size_t col) {
 uint32_t csv_table_line(const csv_table *t, size_t row) { return t->lines[row]; }
 const char *csv_table_path(const csv_table *t) { return t->path; }
 
-int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err, const char *fmt, ...) {
+int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err,
+                          const char *fmt, ...) {
     char what[PX_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return px_error_set(err, PX_EINVAL, "%s:%u: column '%s': %s", t->path, t->lines[row], t->column_names[col], what);
+    return px_error_set(err, PX_EINVAL, "%s:%u: column '%s': %s", t->path, t->lines[row],
+                        t->column_names[col], what);
 }
 
 int csv_table_u32(const csv_table *t, size_t row, size_t col, uint32_t *out, px_error *err) {
     const char *s = csv_table_field(t, row, col);
     uint64_t v = 0;
-    if (!*s) return csv_table_field_error(t, row, col, err, "empty, expected an unsigned integer code");
+    if (!*s)
+        return csv_table_field_error(t, row, col, err, "empty, expected an unsigned integer code");
     for (const char *p = s; *p; p++) {
         if (*p < '0' || *p > '9' || v > UINT32_MAX)
-            return csv_table_field_error(t, row, col, err, "'%.40s' is not an unsigned integer code", s);
+            return csv_table_field_error(t, row, col, err,
+                                         "'%.40s' is not an unsigned integer code", s);
         v = v * 10 + (uint64_t)(*p - '0');
     }
-    if (v >= UINT32_MAX) return csv_table_field_error(t, row, col, err, "'%.40s' is out of range (expected < 2^32-1)", s);
+    if (v >= UINT32_MAX)
+        return csv_table_field_error(t, row, col, err,
+                                     "'%.40s' is out of range (expected < 2^32-1)", s);
     *out = (uint32_t)v;
     return 0;
 }

@@ -23,7 +23,8 @@ typedef struct csv_table csv_table;
 /* Reads `path`; `columns` lists the required column names (n_columns of them). Returns NULL with
  * err set ("FILE:LINE: …") on a missing file, empty file, bad UTF-8, parse error (unterminated or
  * misplaced quote), missing column or a record whose field count differs from the header. */
-csv_table *csv_table_read(const char *path, const char *const *columns, size_t n_columns, px_error *err);
+csv_table *csv_table_read(const char *path, const char *const *columns, size_t n_columns,
+                          px_error *err);
 
 typedef struct csv_table_options {
     /* Records allowed before the header (a metadata preamble, such as the 16 lines opening the
@@ -45,8 +46,8 @@ uint32_t csv_table_line(const csv_table *t, size_t row);
 const char *csv_table_path(const csv_table *t);
 
 /* Reports an error about one field: "PATH:LINE: column 'NAME': <message>". Returns -1. */
-int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+int csv_table_field_error(const csv_table *t, size_t row, size_t col, px_error *err,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Parses a field as an unsigned decimal integer < 2^32. An empty field is an error. */
 int csv_table_u32(const csv_table *t, size_t row, size_t col, uint32_t *out, px_error *err);

@@ -27,13 +27,15 @@ static void build_items(matcher *m) {
         item_info *info = &m->items[i];
         double kind = it->kind == ROME_KIND_SAVOIR_ETRE ? m->cfg.savoir_etre_factor : 1.0;
         info->specificity = (float)(idf / log(n));
-        info->idf2 = (float)(kind * kind * idf * idf);   /* the profile vector's entries are kind · t_i */
+        info->idf2 =
+            (float)(kind * kind * idf * idf); /* the profile vector's entries are kind · t_i */
         info->macro = (it->flags & ROME_ITEM_MACRO) ? i : it->macro;
         info->traits = 0;
         if (it->kind == ROME_KIND_SAVOIR_ETRE) info->traits |= ITEM_SAVOIR_ETRE;
         if (it->flags & ROME_ITEM_QUALIFICATION) info->traits |= ITEM_QUALIFICATION;
         if (it->flags & ROME_ITEM_MACRO) info->traits |= ITEM_MACRO;
-        if ((it->kind == ROME_KIND_SAVOIR_FAIRE && !(it->flags & ROME_ITEM_MACRO)) || it->kind == ROME_KIND_SAVOIR)
+        if ((it->kind == ROME_KIND_SAVOIR_FAIRE && !(it->flags & ROME_ITEM_MACRO)) ||
+            it->kind == ROME_KIND_SAVOIR)
             info->traits |= ITEM_EVIDENCE;
         if (kind == 0) info->traits |= ITEM_WEIGHTLESS;
     }
@@ -64,7 +66,8 @@ static void build_links(matcher *m) {
     }
     for (uint32_t i = 0; i < m->n_items; i++)
         for (uint32_t k = inv->offsets[i]; k < inv->offsets[i + 1]; k++)
-            m->item_links[k] = (weighted_link){inv->targets[k], link_weight(m, i, inv->importance ? inv->importance[k] : 0)};
+            m->item_links[k] = (weighted_link){
+                inv->targets[k], link_weight(m, i, inv->importance ? inv->importance[k] : 0)};
 }
 
 /* macro → (fiche, W_m(f)): what holding macro m at 1 would credit each fiche through its items
@@ -87,15 +90,18 @@ static int build_macro_lists(matcher *m) {
         free(count);
         return -1;
     }
-    for (uint32_t i = 0; i < m->n_items; i++) m->macro_offsets[i + 1] = m->macro_offsets[i] + count[i];
+    for (uint32_t i = 0; i < m->n_items; i++)
+        m->macro_offsets[i + 1] = m->macro_offsets[i] + count[i];
     memset(count, 0, ((size_t)m->n_items + 1) * sizeof *count);
-    for (uint32_t f = 0; f < m->n_fiches; f++)   /* fiches ascending: each macro's run is sorted */
+    for (uint32_t f = 0; f < m->n_fiches; f++) /* fiches ascending: each macro's run is sorted */
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) {
             uint32_t mac = m->items[fi->targets[k]].macro;
             if (mac == ROME_NONE) continue;
             weighted_link *run = m->macro_links + m->macro_offsets[mac];
-            if (count[mac] && run[count[mac] - 1].target == f) run[count[mac] - 1].w += m->fiche_links[k].w;
-            else run[count[mac]++] = (weighted_link){f, m->fiche_links[k].w};
+            if (count[mac] && run[count[mac] - 1].target == f)
+                run[count[mac] - 1].w += m->fiche_links[k].w;
+            else
+                run[count[mac]++] = (weighted_link){f, m->fiche_links[k].w};
         }
     /* merged entries leave holes at the end of each run: compact */
     uint32_t w = 0;
@@ -116,8 +122,12 @@ static int build_score_scales(matcher *m) {
     m->profile_scale = calloc((size_t)m->n_fiches + 1, sizeof *m->profile_scale);
     if (!m->score_scale || !m->profile_scale) return -1;
     for (uint32_t f = 0; f < m->n_fiches; f++) {
-        if (m->fiche_total[f] > 0) m->score_scale[f] = (float)(1.0 / (m->fiche_total[f] * m->score_total));   /* a_c, a_r are in coverage */
-        if (m->fiche_norm[f] > 0) m->profile_scale[f] = (float)(m->cfg.score_profile / (m->fiche_norm[f] * m->score_total));
+        if (m->fiche_total[f] > 0)
+            m->score_scale[f] =
+                (float)(1.0 / (m->fiche_total[f] * m->score_total)); /* a_c, a_r are in coverage */
+        if (m->fiche_norm[f] > 0)
+            m->profile_scale[f] =
+                (float)(m->cfg.score_profile / (m->fiche_norm[f] * m->score_total));
     }
     return 0;
 }
@@ -136,7 +146,8 @@ static int build_domain_lists(matcher *m) {
     uint32_t *fill = calloc(groups ? groups : 1, sizeof *fill);
     if (!fill) return -1;
     for (uint32_t f = 0; f < m->n_fiches; f++) {
-        uint32_t gd = idx->fiches[f].grand_domaine, dp = idx->n.grands_domaines + idx->fiches[f].domaine;
+        uint32_t gd = idx->fiches[f].grand_domaine,
+                 dp = idx->n.grands_domaines + idx->fiches[f].domaine;
         m->domain_fiches[m->domain_offsets[gd] + fill[gd]++] = f;
         m->domain_fiches[m->domain_offsets[dp] + fill[dp]++] = f;
     }
@@ -165,7 +176,8 @@ static int build_regulated(matcher *m) {
         m->regulated[r] = f;
         m->qualification_offsets[r++] = q;
         for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++)
-            if (m->items[fi->targets[k]].traits & ITEM_QUALIFICATION) m->qualifications[q++] = fi->targets[k];
+            if (m->items[fi->targets[k]].traits & ITEM_QUALIFICATION)
+                m->qualifications[q++] = fi->targets[k];
     }
     m->qualification_offsets[r] = q;
     m->n_regulated = r;
@@ -199,7 +211,8 @@ static void build_marks(matcher *m, uint32_t c, const uint32_t *items, uint32_t 
         const rome_csr *inv = &idx->item_fiches;
         for (uint32_t e = inv->offsets[items[j]]; e < inv->offsets[items[j] + 1]; e++)
             if (!marks[inv->targets[e]].evidence)
-                marks[inv->targets[e]] = (constraint_mark){MATCH_EVIDENCE_COMPETENCE, idx->items[items[j]].code_ogr};
+                marks[inv->targets[e]] =
+                    (constraint_mark){MATCH_EVIDENCE_COMPETENCE, idx->items[items[j]].code_ogr};
     }
     for (uint32_t f = 0; f < m->n_fiches; f++) {
         if (marks[f].evidence || !idx->fiches[f].parent[0]) continue;
@@ -229,11 +242,12 @@ static int build_constraints(matcher *m, px_error *err) {
         for (uint32_t j = 0; j < k->n_codes; j++) {
             m->constraint_ctx[c][j] = rome_contexte_find(m->idx, k->codes[j]);
             if (m->constraint_ctx[c][j] == ROME_NONE)
-                return px_error_set(err, PX_ECONFIG, "constraint.%s: unknown contexte code %u", k->name,
-                                    k->codes[j]);
+                return px_error_set(err, PX_ECONFIG, "constraint.%s: unknown contexte code %u",
+                                    k->name, k->codes[j]);
         }
         uint32_t items[MATCHER_CONSTRAINT_CODES_MAX], n = 0;
-        for (uint32_t j = 0; j < k->n_items; j++) {   /* an unknown item is another version's: ignored */
+        for (uint32_t j = 0; j < k->n_items;
+             j++) { /* an unknown item is another version's: ignored */
             uint32_t i = rome_item_find(m->idx, k->items[j]);
             if (i != ROME_NONE) items[n++] = i;
         }
@@ -270,7 +284,8 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     m->level = calloc((size_t)m->n_fiches + 1, sizeof *m->level);
     m->level_class = calloc((size_t)m->n_fiches + 1, sizeof *m->level_class);
     m->appellation_fiche = malloc(((size_t)idx->n.appellations + 1) * sizeof *m->appellation_fiche);
-    if (!m->items || !m->fiche_links || !m->item_links || !m->fiche_link_traits || !m->fiche_total || !m->fiche_norm || !m->level || !m->level_class ||
+    if (!m->items || !m->fiche_links || !m->item_links || !m->fiche_link_traits ||
+        !m->fiche_total || !m->fiche_norm || !m->level || !m->level_class ||
         !m->appellation_fiche) {
         px_error_set(err, PX_ENOMEM, "matcher: out of memory");
         goto fail;
@@ -280,23 +295,27 @@ matcher *matcher_build(const rome_index *idx, const matcher_config *cfg, px_erro
     for (uint32_t f = 0; f < m->n_fiches; f++)
         if (rome_csr_count(&idx->fiche_items, f) > m->max_fiche_items)
             m->max_fiche_items = rome_csr_count(&idx->fiche_items, f);
-    for (uint32_t a = 0; a < idx->n.appellations; a++) m->appellation_fiche[a] = idx->appellations[a].fiche;
+    for (uint32_t a = 0; a < idx->n.appellations; a++)
+        m->appellation_fiche[a] = idx->appellations[a].fiche;
     for (uint32_t f = 0; f < m->n_fiches; f++) {
         m->level[f] = matcher_entry_level(rome_str(idx, idx->fiches[f].acces));
-        m->level_class[f] = (uint8_t)(m->level[f] | ((idx->fiches[f].flags & ROME_FICHE_CADRE) ? 16u : 0u));
+        m->level_class[f] =
+            (uint8_t)(m->level[f] | ((idx->fiches[f].flags & ROME_FICHE_CADRE) ? 16u : 0u));
     }
     if (build_macro_lists(m) || build_domain_lists(m) || build_regulated(m)) {
         px_error_set(err, PX_ENOMEM, "matcher: out of memory");
         goto fail;
     }
-    for (uint32_t mac = 0; mac < m->n_items; mac++) {   /* a macro whose items all weigh 0 credits 0 */
+    for (uint32_t mac = 0; mac < m->n_items;
+         mac++) { /* a macro whose items all weigh 0 credits 0 */
         bool weightless = m->macro_offsets[mac] < m->macro_offsets[mac + 1];
         for (uint32_t e = m->macro_offsets[mac]; e < m->macro_offsets[mac + 1] && weightless; e++)
             weightless = m->macro_links[e].w == 0;
         if (weightless) m->items[mac].traits |= ITEM_WEIGHTLESS;
     }
     if (build_constraints(m, err) || matcher_build_kinship(m, err)) goto fail;
-    m->score_total = cfg->score_competences + cfg->score_related + cfg->score_profile + m->kinship_total;
+    m->score_total =
+        cfg->score_competences + cfg->score_related + cfg->score_profile + m->kinship_total;
     if (build_score_scales(m)) {
         px_error_set(err, PX_ENOMEM, "matcher: out of memory");
         goto fail;
@@ -365,10 +384,13 @@ matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err) {
     s->best = malloc(nf * sizeof *s->best);
     s->ranked_items = malloc(ni * sizeof *s->ranked_items);
     s->missing_keys = malloc(ni * sizeof *s->missing_keys);
-    s->link_held = malloc(((size_t)m->max_fiche_items * MATCHER_MAX_TOP + 1) * sizeof *s->link_held);
+    s->link_held =
+        malloc(((size_t)m->max_fiche_items * MATCHER_MAX_TOP + 1) * sizeof *s->link_held);
     s->missing_in = calloc(ni, sizeof *s->missing_in);
     if (!s->item || !s->touched || !s->macro_held || !s->held_bits || !s->coverage || !s->profile ||
-        !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided || !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held || !s->missing_in)
+        !s->kinship || !s->evidence || !s->score || !s->fiche_flags || !s->avoided ||
+        !s->candidates || !s->best || !s->ranked_items || !s->missing_keys || !s->link_held ||
+        !s->missing_in)
         goto nomem;
     return s;
 nomem:

@@ -14,15 +14,38 @@
  * 400343 manutentionner en hauteur, 484042 manutention des charges). matcher_build ignores item
  * codes an index does not know, so another ROME version does not refuse the defaults. */
 static const matcher_constraint default_constraints[] = {
-    {"no_weekend", {23374, 300793, 23376}, 3, {0}, 0},          /* samedi, dimanche, week-ends et jours fériés */
-    {"no_night", {300803}, 1, {0}, 0},                          /* travail de nuit */
-    {"no_heavy_loads", {300795}, 1,                            /* port et manipulation de charges lourdes */
-     {300265, 400094, 100016, 119644, 400343, 484042}, 6},  /* manutentionner, gestes et postures… */
-    {"no_shift_work", {126450, 300808, 300805}, 3, {0}, 0},     /* posté (2x8, 3x8), par roulement, horaires décalés */
-    {"no_public_contact", {403020, 513769}, 2, {0}, 0},         /* en contact avec du public, tous types de public */
-    {"no_travel", {300779, 300817, 300814, 300816}, 4, {0}, 0}, /* déplacements professionnels, zones nationale, européenne, internationale */
-    {"no_outdoor", {300783, 300790}, 2, {0}, 0},                /* en extérieur, environnement climatique difficile */
-    {"no_standing", {300800}, 1, {0}, 0},                       /* station debout prolongée */
+    {"no_weekend",
+     {23374, 300793, 23376},
+     3,
+     {0},
+     0},                               /* samedi, dimanche, week-ends et jours fériés */
+    {"no_night", {300803}, 1, {0}, 0}, /* travail de nuit */
+    {"no_heavy_loads",
+     {300795},
+     1, /* port et manipulation de charges lourdes */
+     {300265, 400094, 100016, 119644, 400343, 484042},
+     6}, /* manutentionner, gestes et postures… */
+    {"no_shift_work",
+     {126450, 300808, 300805},
+     3,
+     {0},
+     0}, /* posté (2x8, 3x8), par roulement, horaires décalés */
+    {"no_public_contact",
+     {403020, 513769},
+     2,
+     {0},
+     0}, /* en contact avec du public, tous types de public */
+    {"no_travel",
+     {300779, 300817, 300814, 300816},
+     4,
+     {0},
+     0}, /* déplacements professionnels, zones nationale, européenne, internationale */
+    {"no_outdoor",
+     {300783, 300790},
+     2,
+     {0},
+     0},                                  /* en extérieur, environnement climatique difficile */
+    {"no_standing", {300800}, 1, {0}, 0}, /* station debout prolongée */
 };
 
 matcher_config matcher_config_default(void) {
@@ -70,7 +93,7 @@ typedef struct real_key {
     const char *key;
     size_t offset;
     double min, max;
-    bool min_open;  /* value must be > min */
+    bool min_open; /* value must be > min */
 } real_key;
 
 typedef struct count_key {
@@ -115,7 +138,8 @@ static const count_key count_keys[] = {
 #define CONSTRAINT_PREFIX "constraint."
 
 /* Parses "23374, 300793" into codes (at most MATCHER_CONSTRAINT_CODES_MAX). */
-static int parse_codes(uint32_t *codes, uint32_t *n, const char *key, const char *value, px_error *err) {
+static int parse_codes(uint32_t *codes, uint32_t *n, const char *key, const char *value,
+                       px_error *err) {
     *n = 0;
     const char *p = value;
     for (;;) {
@@ -146,11 +170,13 @@ static int parse_codes(uint32_t *codes, uint32_t *n, const char *key, const char
 static int set_constraint(matcher_config *cfg, const char *key, const char *value, px_error *err) {
     const char *name = key + strlen(CONSTRAINT_PREFIX);
     size_t len = strlen(name);
-    bool items = len > strlen(ITEMS_SUFFIX) && !strcmp(name + len - strlen(ITEMS_SUFFIX), ITEMS_SUFFIX);
+    bool items =
+        len > strlen(ITEMS_SUFFIX) && !strcmp(name + len - strlen(ITEMS_SUFFIX), ITEMS_SUFFIX);
     if (items) len -= strlen(ITEMS_SUFFIX);
     bool ok = len > 0 && len < MATCHER_CONSTRAINT_NAME_MAX;
     for (size_t i = 0; ok && i < len; i++)
-        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '_';
     if (!ok)
         return px_error_set(err, PX_ECONFIG,
                             "%s: a constraint name is 1 to %u characters among a-z, 0-9 and _", key,
@@ -190,7 +216,8 @@ void matcher_config_write(const matcher_config *cfg, FILE *out) {
         fprintf(out, "%s = %s\n", real_keys[i].key, text);
     }
     for (size_t i = 0; i < sizeof count_keys / sizeof count_keys[0]; i++)
-        fprintf(out, "%s = %" PRIu32 "\n", count_keys[i].key, *(const uint32_t *)((const char *)cfg + count_keys[i].offset));
+        fprintf(out, "%s = %" PRIu32 "\n", count_keys[i].key,
+                *(const uint32_t *)((const char *)cfg + count_keys[i].offset));
     for (uint32_t c = 0; c < cfg->n_constraints; c++) {
         const matcher_constraint *k = &cfg->constraints[c];
         if (k->n_codes || !k->n_items) write_codes(out, k->name, "", k->codes, k->n_codes);
@@ -199,16 +226,18 @@ void matcher_config_write(const matcher_config *cfg, FILE *out) {
 }
 
 int matcher_config_set(matcher_config *cfg, const char *key, const char *value, px_error *err) {
-    if (!strncmp(key, CONSTRAINT_PREFIX, strlen(CONSTRAINT_PREFIX))) return set_constraint(cfg, key, value, err);
+    if (!strncmp(key, CONSTRAINT_PREFIX, strlen(CONSTRAINT_PREFIX)))
+        return set_constraint(cfg, key, value, err);
     for (size_t i = 0; i < sizeof real_keys / sizeof real_keys[0]; i++) {
         const real_key *k = &real_keys[i];
         if (strcmp(key, k->key)) continue;
         char *end;
         double v = strtod(value, &end);
         while (*end == ' ' || *end == '\t') end++;
-        if (end == value || *end || !isfinite(v) || v < k->min || v > k->max || (k->min_open && v <= k->min))
-            return px_error_set(err, PX_ECONFIG, "%s: expected a number in %c%g, %g], got \"%s\"", key,
-                                k->min_open ? ']' : '[', k->min, k->max, value);
+        if (end == value || *end || !isfinite(v) || v < k->min || v > k->max ||
+            (k->min_open && v <= k->min))
+            return px_error_set(err, PX_ECONFIG, "%s: expected a number in %c%g, %g], got \"%s\"",
+                                key, k->min_open ? ']' : '[', k->min, k->max, value);
         *(double *)((char *)cfg + k->offset) = v;
         return 0;
     }
@@ -220,16 +249,16 @@ int matcher_config_set(matcher_config *cfg, const char *key, const char *value, 
         long v = strtol(value, &end, 10);
         while (*end == ' ' || *end == '\t') end++;
         if (end == value || *end || errno || v < (long)k->min || v > (long)k->max)
-            return px_error_set(err, PX_ECONFIG, "%s: expected an integer in [%u, %u], got \"%s\"", key,
-                                k->min, k->max, value);
+            return px_error_set(err, PX_ECONFIG, "%s: expected an integer in [%u, %u], got \"%s\"",
+                                key, k->min, k->max, value);
         *(uint32_t *)((char *)cfg + k->offset) = (uint32_t)v;
         return 0;
     }
-    return px_error_set(err, PX_ECONFIG,
-                        "unknown matching key \"%s\" (expected weight.*, inferred_confidence, extra_weight, "
-                        "recency_decay, recency_floor, score.*, kinship.*, level_penalty, cadre_penalty, "
-                        "domain_boost, evidence_places, title.*, skills_asked, top, constraint.NAME or "
-                        "constraint.NAME.items; see docs/matching.md §5)",
-                        key);
+    return px_error_set(
+        err, PX_ECONFIG,
+        "unknown matching key \"%s\" (expected weight.*, inferred_confidence, extra_weight, "
+        "recency_decay, recency_floor, score.*, kinship.*, level_penalty, cadre_penalty, "
+        "domain_boost, evidence_places, title.*, skills_asked, top, constraint.NAME or "
+        "constraint.NAME.items; see docs/matching.md §5)",
+        key);
 }
-

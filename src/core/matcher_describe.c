@@ -15,7 +15,7 @@ static uint64_t missing_key(float usefulness, uint32_t item, bool qualification)
 }
 
 static void sort_keys(uint64_t *v, uint32_t n) {
-    for (uint32_t a = 1; a < n; a++) {   /* a job misses ~60 items: insertion sort is enough */
+    for (uint32_t a = 1; a < n; a++) { /* a job misses ~60 items: insertion sort is enough */
         uint64_t key = v[a];
         uint32_t b = a;
         for (; b > 0 && v[b - 1] > key; b--) v[b] = v[b - 1];
@@ -26,7 +26,8 @@ static void sort_keys(uint64_t *v, uint32_t n) {
 /* Which experiences the job's competences and kinship come from: a held item's part of
  * `competences` is split equally between the experiences whose fiche lists it (confirmed and added
  * items are "declared", the last slot), and each experience brings its share of `kinship`. */
-static void add_item_part(const matcher *m, const item_state *st, double w, uint32_t f, size_t ne, double *part) {
+static void add_item_part(const matcher *m, const item_state *st, double w, uint32_t f, size_t ne,
+                          double *part) {
     double v = m->cfg.score_competences * st->held * w / m->fiche_total[f];
     if (st->flags & HELD_DECLARED) {
         part[ne] += v;
@@ -38,14 +39,15 @@ static void add_item_part(const matcher *m, const item_state *st, double w, uint
 }
 
 /* The shares of those parts, biggest first, at most MATCHER_MAX_REASONS. */
-static void pick_reasons(const matcher *m, const matcher_scratch *s, const match_result *out, double *part,
-                         match_job *job) {
+static void pick_reasons(const matcher *m, const matcher_scratch *s, const match_result *out,
+                         double *part, match_job *job) {
     size_t ne = out->n_experiences;
     if (s->exp_total > 0)
         for (size_t e = 0; e < ne; e++) {
             uint32_t F = out->experiences[e].fiche;
             if (F != ROME_NONE)
-                part[e] += s->exp_weight[e] * m->kinship[(size_t)F * m->n_fiches + job->fiche] / s->exp_total;
+                part[e] += s->exp_weight[e] * m->kinship[(size_t)F * m->n_fiches + job->fiche] /
+                           s->exp_total;
         }
     double total = 0;
     for (size_t e = 0; e <= ne; e++) total += part[e];
@@ -56,7 +58,8 @@ static void pick_reasons(const matcher *m, const matcher_scratch *s, const match
         for (size_t e = 0; e <= ne; e++)
             if (part[e] > 0 && (best > ne || part[e] > part[best])) best = e;
         if (best > ne) break;
-        job->reasons[job->n_reasons++] = (match_reason){best == ne ? -1 : (int32_t)best, part[best] / total};
+        job->reasons[job->n_reasons++] =
+            (match_reason){best == ne ? -1 : (int32_t)best, part[best] / total};
         part[best] = 0;
     }
 }
@@ -81,16 +84,17 @@ static void clear_missing(const matcher *m, matcher_scratch *s, const match_resu
     const rome_csr *fi = &m->idx->fiche_items;
     for (size_t j = 0; j < out->n_jobs; j++) {
         uint32_t f = out->jobs[j].fiche;
-        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++) s->missing_in[fi->targets[k]] = 0;
+        for (uint32_t k = fi->offsets[f]; k < fi->offsets[f + 1]; k++)
+            s->missing_in[fi->targets[k]] = 0;
     }
 }
 
-static void describe_job(const matcher *m, matcher_scratch *s, const match_result *out, match_job *job,
-                         const float *link_held, uint32_t *codes) {
+static void describe_job(const matcher *m, matcher_scratch *s, const match_result *out,
+                         match_job *job, const float *link_held, uint32_t *codes) {
     const rome_index *idx = m->idx;
     const rome_csr *fi = &idx->fiche_items;
     uint32_t f = job->fiche, n_held = 0, n_missing = 0, n_qual = 0, n = rome_csr_count(fi, f);
-    double part[MATCHER_MAX_EXPERIENCES + 1] = {0};   /* reasons: per experience, then declared */
+    double part[MATCHER_MAX_EXPERIENCES + 1] = {0}; /* reasons: per experience, then declared */
     double held_weight = 0;
     for (uint32_t k = fi->offsets[f], l = 0; k < fi->offsets[f + 1]; k++, l++) {
         uint32_t i = fi->targets[k];
@@ -99,8 +103,9 @@ static void describe_job(const matcher *m, matcher_scratch *s, const match_resul
             held_weight += (double)link_held[l] * m->fiche_links[k].w;
             add_item_part(m, &s->item[i], m->fiche_links[k].w, f, out->n_experiences, part);
         } else {
-            s->missing_keys[n_missing++] = missing_key(m->fiche_links[k].w * s->missing_in[i], i,
-                                                       m->fiche_link_traits[k] & ITEM_QUALIFICATION);
+            s->missing_keys[n_missing++] =
+                missing_key(m->fiche_links[k].w * s->missing_in[i], i,
+                            m->fiche_link_traits[k] & ITEM_QUALIFICATION);
         }
     }
     sort_keys(s->missing_keys, n_missing);
@@ -129,13 +134,15 @@ int matcher_describe(const matcher *m, matcher_scratch *s, match_result *out, px
     const rome_csr *fi = &m->idx->fiche_items;
     size_t need = 0;
     for (size_t j = 0; j < out->n_jobs; j++) need += 2u * rome_csr_count(fi, out->jobs[j].fiche);
-    if (matcher_reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err)) return -1;
+    if (matcher_reserve((void **)&out->codes, &out->cap_codes, need, sizeof *out->codes, err))
+        return -1;
     /* the reasons read K(F_e, f) for every experience and job: scattered over the 10 MiB matrix,
      * so ask for them all now, while the holdings are read */
     for (size_t e = 0; e < out->n_experiences; e++)
         if (out->experiences[e].fiche != ROME_NONE)
             for (size_t j = 0; j < out->n_jobs; j++)
-                __builtin_prefetch(m->kinship + (size_t)out->experiences[e].fiche * m->n_fiches + out->jobs[j].fiche);
+                __builtin_prefetch(m->kinship + (size_t)out->experiences[e].fiche * m->n_fiches +
+                                   out->jobs[j].fiche);
     read_holdings(m, s, out);
     out->n_codes = 0;
     const float *link_held = s->link_held;

@@ -11,7 +11,7 @@ static void reset_items(const matcher *m, matcher_scratch *s) {
     for (uint32_t k = 0; k < s->n_touched; k++) {
         uint32_t i = s->touched[k];
         memset(&s->item[i], 0, sizeof s->item[i]);
-        s->held_bits[i / 64] = 0;   /* whole words: every bit in them belongs to a touched item */
+        s->held_bits[i / 64] = 0; /* whole words: every bit in them belongs to a touched item */
         if (m->items[i].macro != ROME_NONE) s->macro_held[m->items[i].macro] = 0;
     }
     s->n_touched = 0;
@@ -54,8 +54,9 @@ static int apply_decisions(const matcher *m, matcher_scratch *s, const profile *
         for (size_t k = 0; k < lists[l].codes->n; k++) {
             uint32_t i = code_table_find(m->item_codes, lists[l].codes->v[k]);
             if (i == ROME_NONE)
-                return px_error_set(err, PX_ENOTFOUND, "%s[%zu]: unknown competence or savoir code %u",
-                                    lists[l].field, k, lists[l].codes->v[k]);
+                return px_error_set(err, PX_ENOTFOUND,
+                                    "%s[%zu]: unknown competence or savoir code %u", lists[l].field,
+                                    k, lists[l].codes->v[k]);
             item_state *st = matcher_touch(s, i);
             st->flags |= lists[l].flag;
             st->held = lists[l].flag == HELD_REJECTED ? 0.0f : 1.0f;
@@ -93,12 +94,13 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
         const item_state *st = &s->item[i];
         if (!(st->flags & HELD_INFERRED) || (st->flags & (HELD_DECLARED | HELD_REJECTED))) continue;
         double kind = (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.skills_savoir_etre : 1.0;
-        cand[n++] = (ranked){m->importance_weight[st->best_importance] * kind * m->items[i].specificity *
-                                 st->support,
+        cand[n++] = (ranked){m->importance_weight[st->best_importance] * kind *
+                                 m->items[i].specificity * st->support,
                              i};
     }
     n = ranked_best(cand, n, m->cfg.skills_asked);
-    if (matcher_reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err)) return -1;
+    if (matcher_reserve((void **)&out->skills, &out->cap_skills, n, sizeof *out->skills, err))
+        return -1;
     out->n_skills = n;
     for (size_t k = 0; k < n; k++) {
         uint32_t i = cand[k].id;
@@ -108,7 +110,8 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
             .from = st->from,
             .weight = cand[k].score,
             .importance = m->importance_weight[st->best_importance],
-            .kind_factor = (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.skills_savoir_etre : 1.0,
+            .kind_factor =
+                (m->items[i].traits & ITEM_SAVOIR_ETRE) ? m->cfg.skills_savoir_etre : 1.0,
             .specificity = m->items[i].specificity,
             .support = st->support,
         };
@@ -116,7 +119,8 @@ static int suggest_skills(const matcher *m, matcher_scratch *s, match_result *ou
     return 0;
 }
 
-int matcher_infer(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+int matcher_infer(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
+                  px_error *err) {
     reset_items(m, s);
     infer_from_experiences(m, s, out);
     if (apply_decisions(m, s, p, err)) return -1;

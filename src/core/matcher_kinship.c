@@ -17,9 +17,9 @@
 
 #include "matcher_private.h"
 
-#define STEM_BYTES 7u   /* "manutention" and "manutentionner" share "manuten" */
-#define MIN_WORD 3u
-#define KINSHIP_MAX_WORDS 65536u   /* distinct words of one kind (ROME v60's définitions: ~4,900) */
+#define STEM_BYTES        7u /* "manutention" and "manutentionner" share "manuten" */
+#define MIN_WORD          3u
+#define KINSHIP_MAX_WORDS 65536u /* distinct words of one kind (ROME v60's définitions: ~4,900) */
 
 /* A word of a text as a number: its (at most 8) stem bytes. */
 typedef uint64_t word_key;
@@ -28,34 +28,38 @@ typedef uint64_t word_key;
  * letters in out (at most 2); returns the bytes read, and sets *n to the letters written (0 for a
  * separator). */
 static size_t fold_char(const unsigned char *s, char out[2], size_t *n) {
-    static const char latin1[64] = "aaaaaaaceeeeiiiidnooooo ouuuuyts" "aaaaaaaceeeeiiiidnooooo ouuuuyty";
+    static const char latin1[64] = "aaaaaaaceeeeiiiidnooooo ouuuuyts"
+                                   "aaaaaaaceeeeiiiidnooooo ouuuuyty";
     *n = 0;
     if (s[0] < 0x80) {
-        if ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')) out[(*n)++] = (char)s[0];
-        else if (s[0] >= 'A' && s[0] <= 'Z') out[(*n)++] = (char)(s[0] - 'A' + 'a');
+        if ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))
+            out[(*n)++] = (char)s[0];
+        else if (s[0] >= 'A' && s[0] <= 'Z')
+            out[(*n)++] = (char)(s[0] - 'A' + 'a');
         return 1;
     }
     if (s[0] == 0xC3 && s[1] >= 0x80 && s[1] <= 0xBF) {
         char c = latin1[s[1] - 0x80];
         if (c != ' ') out[(*n)++] = c;
-        if (s[1] == 0x86 || s[1] == 0xA6) out[(*n)++] = 'e';   /* æ → ae */
+        if (s[1] == 0x86 || s[1] == 0xA6) out[(*n)++] = 'e'; /* æ → ae */
         return 2;
     }
-    if (s[0] == 0xC5 && (s[1] == 0x92 || s[1] == 0x93)) {     /* œ → oe */
+    if (s[0] == 0xC5 && (s[1] == 0x92 || s[1] == 0x93)) { /* œ → oe */
         out[0] = 'o', out[1] = 'e', *n = 2;
         return 2;
     }
-    size_t len = 1;   /* any other character separates words: skip its continuation bytes */
+    size_t len = 1; /* any other character separates words: skip its continuation bytes */
     while ((s[len] & 0xC0) == 0x80) len++;
     return len;
 }
 
 static bool is_stop(const char *w, size_t len) {
     static const char *const stops[] = {
-        "aux", "avec", "ces", "cet", "cette", "chez", "dans", "des", "elle", "entre", "est", "etre",
-        "leur", "leurs", "les", "lors", "par", "peut", "peuvent", "plus", "pour", "que", "qui",
-        "ses", "son", "sont", "sur", "tout", "toute", "toutes", "tous", "une", "selon", "ainsi",
-        "afin", "autre", "autres", "aupres", "vers", "sous", "non", "etc",
+        "aux",     "avec",   "ces",    "cet",  "cette", "chez",  "dans",  "des",  "elle",
+        "entre",   "est",    "etre",   "leur", "leurs", "les",   "lors",  "par",  "peut",
+        "peuvent", "plus",   "pour",   "que",  "qui",   "ses",   "son",   "sont", "sur",
+        "tout",    "toute",  "toutes", "tous", "une",   "selon", "ainsi", "afin", "autre",
+        "autres",  "aupres", "vers",   "sous", "non",   "etc",
     };
     for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++)
         if (strlen(stops[k]) == len && !memcmp(stops[k], w, len)) return true;
@@ -73,7 +77,7 @@ static void for_each_word(const char *text, void (*add)(word_key, void *), void 
         for (size_t k = 0; k < n && len < sizeof word; k++) word[len++] = folded[k];
         if (!n && len) {
             if (len >= MIN_WORD && !is_stop(word, len)) {
-                if (len > 4 && (word[len - 1] == 's' || word[len - 1] == 'x')) len--;   /* plural */
+                if (len > 4 && (word[len - 1] == 's' || word[len - 1] == 'x')) len--; /* plural */
                 word_key key = 0;
                 memcpy(&key, word, len < STEM_BYTES ? len : STEM_BYTES);
                 add(key, opaque);
@@ -94,10 +98,10 @@ typedef struct term_entry {
 
 typedef struct docs {
     uint32_t n_docs, n_terms;
-    word_key *keys;           /* open-addressing table of the terms seen */
-    uint32_t *ids;            /* parallel: term id + 1, 0 = empty */
+    word_key *keys; /* open-addressing table of the terms seen */
+    uint32_t *ids;  /* parallel: term id + 1, 0 = empty */
     uint32_t mask;
-    term_entry *entries;      /* (doc, term, count → weight) */
+    term_entry *entries; /* (doc, term, count → weight) */
     size_t n_entries, cap_entries;
     uint32_t current_doc;
     bool failed;
@@ -116,7 +120,7 @@ static uint32_t term_id(docs *d, word_key key) {
 static void docs_add(word_key key, void *opaque) {
     docs *d = opaque;
     if (d->failed) return;
-    if (d->n_terms * 2 >= d->mask) {   /* the table is sized for the vocabulary: never full */
+    if (d->n_terms * 2 >= d->mask) { /* the table is sized for the vocabulary: never full */
         d->failed = true;
         return;
     }
@@ -170,7 +174,8 @@ static int docs_add_cosines(docs *d, double weight, float *kinship) {
     qsort(d->entries, d->n_entries, sizeof *d->entries, by_doc_term);
     size_t n = 0;
     for (size_t k = 0; k < d->n_entries; k++) {
-        if (n && d->entries[n - 1].doc == d->entries[k].doc && d->entries[n - 1].term == d->entries[k].term)
+        if (n && d->entries[n - 1].doc == d->entries[k].doc &&
+            d->entries[n - 1].term == d->entries[k].term)
             d->entries[n - 1].weight += 1.0f;
         else
             d->entries[n++] = d->entries[k];
@@ -190,7 +195,8 @@ static int docs_add_cosines(docs *d, double weight, float *kinship) {
         norm[e->doc] += (double)e->weight * e->weight;
     }
     for (size_t k = 0; k < n; k++)
-        if (norm[d->entries[k].doc] > 0) d->entries[k].weight /= (float)sqrt(norm[d->entries[k].doc]);
+        if (norm[d->entries[k].doc] > 0)
+            d->entries[k].weight /= (float)sqrt(norm[d->entries[k].doc]);
     qsort(d->entries, n, sizeof *d->entries, by_term_doc);
     size_t nd = d->n_docs;
     for (size_t start = 0; start < n;) {
@@ -199,7 +205,8 @@ static int docs_add_cosines(docs *d, double weight, float *kinship) {
         for (size_t a = start; a < end; a++) {
             float *row = kinship + (size_t)d->entries[a].doc * nd;
             float wa = (float)weight * d->entries[a].weight;
-            for (size_t b = start; b < end; b++) row[d->entries[b].doc] += wa * d->entries[b].weight;
+            for (size_t b = start; b < end; b++)
+                row[d->entries[b].doc] += wa * d->entries[b].weight;
         }
         start = end;
     }
@@ -237,7 +244,9 @@ static int add_kind(matcher *m, int kind, double weight) {
     const rome_index *idx = m->idx;
     if (weight == 0) return 0;
     docs d;
-    uint32_t max_terms = kind == KIND_MACRO ? m->n_items : kind == KIND_TAGS ? idx->n.tags + 1u : KINSHIP_MAX_WORDS;
+    uint32_t max_terms = kind == KIND_MACRO  ? m->n_items
+                         : kind == KIND_TAGS ? idx->n.tags + 1u
+                                             : KINSHIP_MAX_WORDS;
     if (docs_init(&d, m->n_fiches, max_terms)) {
         docs_free(&d);
         return -1;
@@ -245,11 +254,16 @@ static int add_kind(matcher *m, int kind, double weight) {
     for (uint32_t f = 0; f < m->n_fiches; f++) {
         d.current_doc = f;
         const rome_fiche *fiche = &idx->fiches[f];
-        if (kind == KIND_DEFINITION) for_each_word(rome_str(idx, fiche->definition), docs_add, &d);
-        else if (kind == KIND_ACCESS) for_each_word(rome_str(idx, fiche->acces), docs_add, &d);
-        else if (kind == KIND_TITLES) add_fiche_titles(idx, f, &d);
-        else if (kind == KIND_TAGS) add_fiche_tags(idx, f, &d);
-        else add_fiche_macros(m, f, &d);
+        if (kind == KIND_DEFINITION)
+            for_each_word(rome_str(idx, fiche->definition), docs_add, &d);
+        else if (kind == KIND_ACCESS)
+            for_each_word(rome_str(idx, fiche->acces), docs_add, &d);
+        else if (kind == KIND_TITLES)
+            add_fiche_titles(idx, f, &d);
+        else if (kind == KIND_TAGS)
+            add_fiche_tags(idx, f, &d);
+        else
+            add_fiche_macros(m, f, &d);
     }
     int rc = docs_add_cosines(&d, weight, m->kinship);
     docs_free(&d);
@@ -274,15 +288,17 @@ int matcher_build_kinship(matcher *m, px_error *err) {
     size_t n = m->n_fiches;
     m->kinship = calloc(n ? n * n : 1, sizeof *m->kinship);
     if (!m->kinship) return px_error_set(err, PX_ENOMEM, "matcher: out of memory (kinship)");
-    const double weights[KINDS] = {c->kin_definition, c->kin_access, c->kin_titles, c->kin_tags, c->kin_macro};
+    const double weights[KINDS] = {c->kin_definition, c->kin_access, c->kin_titles, c->kin_tags,
+                                   c->kin_macro};
     for (int kind = 0; kind < KINDS; kind++)
         if (add_kind(m, kind, weights[kind]))
-            return px_error_set(err, PX_ENOMEM,
-                                "matcher: out of memory, or over %u distinct words in the fiches' texts",
-                                KINSHIP_MAX_WORDS);
+            return px_error_set(
+                err, PX_ENOMEM,
+                "matcher: out of memory, or over %u distinct words in the fiches' texts",
+                KINSHIP_MAX_WORDS);
     add_parents(m, c->kin_parent);
-    m->kinship_total = c->kin_definition + c->kin_access + c->kin_titles + c->kin_tags + c->kin_macro +
-                       c->kin_parent;
+    m->kinship_total = c->kin_definition + c->kin_access + c->kin_titles + c->kin_tags +
+                       c->kin_macro + c->kin_parent;
     /* a fiche is not its own kin (it is never suggested to itself; this keeps K's rows honest) */
     for (size_t f = 0; f < n; f++) m->kinship[f * n + f] = 0;
     return 0;
@@ -303,9 +319,9 @@ static void level_word(word_key key, void *opaque) {
     static const struct {
         const char *word;
         uint8_t level;
-    } levels[] = {{"cap", 3}, {"bep", 3}, {"baccalaureat", 4}, {"bts", 5}, {"dut", 5}, {"deust", 5},
-                  {"licence", 6}, {"master", 7}, {"mba", 7}, {"ingenieur", 7}, {"doctorat", 8},
-                  {"docteur", 8}};
+    } levels[] = {{"cap", 3}, {"bep", 3},       {"baccalaureat", 4}, {"bts", 5},
+                  {"dut", 5}, {"deust", 5},     {"licence", 6},      {"master", 7},
+                  {"mba", 7}, {"ingenieur", 7}, {"doctorat", 8},     {"docteur", 8}};
     for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++)
         if (key == key_of(levels[k].word) && (!*lowest || levels[k].level < *lowest))
             *lowest = levels[k].level;
@@ -328,7 +344,7 @@ uint8_t matcher_entry_level(const char *text) {
         uint8_t level = 4;
         if (*q == '+') {
             for (q++; *q == ' '; q++) continue;
-            int years = 0;   /* "Bac + 11" (some medical specialities): more digits than one */
+            int years = 0; /* "Bac + 11" (some medical specialities): more digits than one */
             for (; *q >= '0' && *q <= '9' && years < 100; q++) years = years * 10 + (*q - '0');
             level = (uint8_t)(years >= 8 ? 8 : years >= 5 ? 7 : years >= 3 ? 6 : years ? 5 : 4);
         }

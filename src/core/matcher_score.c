@@ -26,7 +26,7 @@ static void add_held_items(const matcher *m, matcher_scratch *s, uint32_t n_touc
         uint32_t mac = m->items[i].macro;
         float credit = mac != ROME_NONE ? s->macro_held[mac] : 0.0f;
         if (st->held <= 0 && !((st->flags & HELD_REJECTED) && credit > 0)) continue;
-        if (m->items[i].traits & ITEM_WEIGHTLESS) continue;   /* adds zeros along a long list */
+        if (m->items[i].traits & ITEM_WEIGHTLESS) continue; /* adds zeros along a long list */
         float net = a_c * st->held - a_r * credit, square = st->held * m->items[i].idf2;
         const weighted_link *link = m->item_links + inv->offsets[i];
         uint32_t n = rome_csr_count(inv, i);
@@ -45,7 +45,8 @@ static void add_macros(const matcher *m, matcher_scratch *s, uint32_t n_touched)
     float a_r = (float)m->cfg.score_related;
     for (uint32_t k = 0; k < n_touched; k++) {
         uint32_t mac = m->items[s->touched[k]].macro;
-        if (mac == ROME_NONE || s->macro_held[mac] <= 0 || (m->items[mac].traits & ITEM_WEIGHTLESS)) continue;
+        if (mac == ROME_NONE || s->macro_held[mac] <= 0 || (m->items[mac].traits & ITEM_WEIGHTLESS))
+            continue;
         item_state *st = matcher_touch(s, mac);
         if (st->flags & HELD_MACRO_DONE) continue;
         st->flags |= HELD_MACRO_DONE;
@@ -59,7 +60,8 @@ static void add_kinship(const matcher *m, matcher_scratch *s, const match_result
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t F = out->experiences[e].fiche;
         if (F == ROME_NONE || s->exp_weight[e] <= 0) continue;
-        add_row(s->kinship, m->kinship + (size_t)F * m->n_fiches, (float)s->exp_weight[e], m->n_fiches);
+        add_row(s->kinship, m->kinship + (size_t)F * m->n_fiches, (float)s->exp_weight[e],
+                m->n_fiches);
     }
 }
 
@@ -81,9 +83,13 @@ void matcher_components(const matcher *m, const matcher_scratch *s, uint32_t f, 
     double total = m->fiche_total[f], a_r = m->cfg.score_related;
     double norm = s->profile_norm * m->fiche_norm[f];
     c->competences = total > 0 ? held_weight / total : 0;
-    c->related = total > 0 && a_r > 0 ? (s->coverage[f] / total - m->cfg.score_competences * c->competences) / a_r : 0;
+    c->related = total > 0 && a_r > 0
+                     ? (s->coverage[f] / total - m->cfg.score_competences * c->competences) / a_r
+                     : 0;
     c->profile = norm > 0 ? s->profile[f] / norm : 0;
-    c->kinship = s->exp_total > 0 && m->kinship_total > 0 ? s->kinship[f] / (s->exp_total * m->kinship_total) : 0;
+    c->kinship = s->exp_total > 0 && m->kinship_total > 0
+                     ? s->kinship[f] / (s->exp_total * m->kinship_total)
+                     : 0;
     c->level = level_factor(m, s, m->level[f], m->idx->fiches[f].flags & ROME_FICHE_CADRE);
     /* single-precision sums: clamp what exact arithmetic keeps in [0, 1] */
     if (c->related < 0) c->related = 0;
@@ -103,7 +109,8 @@ static void final_scores(const matcher *m, matcher_scratch *s) {
     float inv_kinship = s->exp_total > 0 ? (float)(1.0 / (s->exp_total * m->score_total)) : 0.0f;
     const float *restrict c = s->coverage, *restrict p = s->profile, *restrict k = s->kinship;
     for (uint32_t f = 0; f < m->n_fiches; f++) {
-        float mean = m->score_scale[f] * c[f] + m->profile_scale[f] * p[f] * inv_profile + k[f] * inv_kinship;
+        float mean = m->score_scale[f] * c[f] + m->profile_scale[f] * p[f] * inv_profile +
+                     k[f] * inv_kinship;
         float score = factor[m->level_class[f]] * mean;
         /* single-precision sums: keep what exact arithmetic keeps in [0, 1] */
         s->score[f] = score < 0 ? 0 : score < 1 ? score : 1;
@@ -116,7 +123,7 @@ void matcher_score(const matcher *m, matcher_scratch *s, const match_result *out
     memset(s->profile, 0, nf * sizeof *s->profile);
     memset(s->kinship, 0, nf * sizeof *s->kinship);
     memset(s->evidence, 0, nf * sizeof *s->evidence);
-    uint32_t n_touched = s->n_touched;   /* add_macros touches macros: only the profile's items */
+    uint32_t n_touched = s->n_touched; /* add_macros touches macros: only the profile's items */
     add_held_items(m, s, n_touched);
     add_macros(m, s, n_touched);
     add_kinship(m, s, out);

@@ -5,7 +5,6 @@
 
 #include "matcher_private.h"
 
-
 static int cmp_ranked(const void *a, const void *b) {
     return ranked_before(a, b) ? -1 : ranked_before(b, a) ? 1 : 0;
 }
@@ -51,7 +50,7 @@ static inline void heap_offer(best_heap *h, ranked r) {
 }
 
 size_t ranked_best(ranked *v, size_t n, size_t cap) {
-    if (n > cap) {   /* a heap of the best cap, built in place at the front */
+    if (n > cap) { /* a heap of the best cap, built in place at the front */
         best_heap h = {v, 0, (uint32_t)cap};
         for (size_t k = 0; k < n; k++) {
             ranked r = v[k];
@@ -63,18 +62,23 @@ size_t ranked_best(ranked *v, size_t n, size_t cap) {
     return n;
 }
 
-#define FICHE_TAKEN 0x20u   /* select: already placed in the list */
+#define FICHE_TAKEN 0x20u /* select: already placed in the list */
 
-static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
+                        px_error *err) {
     const rome_index *idx = m->idx;
     size_t n = p->avoid_contextes.n + p->avoid_named.n;
     if (n > MATCHER_MAX_AVOID)
-        return px_error_set(err, PX_ELIMIT, "avoid: %zu entries, at most %u are accepted", n, MATCHER_MAX_AVOID);
-    if (matcher_reserve((void **)&out->constraints, &out->cap_constraints, n, sizeof *out->constraints, err)) return -1;
+        return px_error_set(err, PX_ELIMIT, "avoid: %zu entries, at most %u are accepted", n,
+                            MATCHER_MAX_AVOID);
+    if (matcher_reserve((void **)&out->constraints, &out->cap_constraints, n,
+                        sizeof *out->constraints, err))
+        return -1;
     out->n_constraints = n;
     for (size_t k = 0; k < p->avoid_contextes.n; k++) {
         uint32_t code = p->avoid_contextes.v[k], ctx = rome_contexte_find(idx, code);
-        if (ctx == ROME_NONE) return px_error_set(err, PX_ENOTFOUND, "avoid: unknown contexte code %u", code);
+        if (ctx == ROME_NONE)
+            return px_error_set(err, PX_ENOTFOUND, "avoid: unknown contexte code %u", code);
         out->constraints[k] = (match_constraint_cost){-1, code, 0, 0, 0};
         const rome_csr *cf = &idx->contexte_fiches;
         for (uint32_t e = cf->offsets[ctx]; e < cf->offsets[ctx + 1]; e++) {
@@ -84,9 +88,12 @@ static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, 
     }
     for (size_t k = 0; k < p->avoid_named.n; k++) {
         const matcher_constraint *c = matcher_config_constraint(&m->cfg, p->avoid_named.v[k]);
-        if (!c) return px_error_set(err, PX_ENOTFOUND, "avoid: unknown named constraint \"%s\"", p->avoid_named.v[k]);
+        if (!c)
+            return px_error_set(err, PX_ENOTFOUND, "avoid: unknown named constraint \"%s\"",
+                                p->avoid_named.v[k]);
         uint32_t ci = (uint32_t)(c - m->cfg.constraints), bit = 1u << (p->avoid_contextes.n + k);
-        out->constraints[p->avoid_contextes.n + k] = (match_constraint_cost){(int32_t)ci, 0, 0, 0, 0};
+        out->constraints[p->avoid_contextes.n + k] =
+            (match_constraint_cost){(int32_t)ci, 0, 0, 0, 0};
         const constraint_mark *marks = m->marks + (size_t)ci * m->n_fiches;
         for (uint32_t f = 0; f < m->n_fiches; f++) {
             if (marks[f].evidence) s->avoided[f] |= bit;
@@ -97,12 +104,12 @@ static int mark_avoided(const matcher *m, matcher_scratch *s, const profile *p, 
     return 0;
 }
 
-static int mark_domains(const matcher *m, matcher_scratch *s, const profile_strings *list, const char *field,
-                        uint8_t flag, px_error *err) {
+static int mark_domains(const matcher *m, matcher_scratch *s, const profile_strings *list,
+                        const char *field, uint8_t flag, px_error *err) {
     const rome_index *idx = m->idx;
     if (list->n > MATCHER_MAX_DOMAINS)
-        return px_error_set(err, PX_ELIMIT, "%s: %zu entries, at most %u are accepted", field, list->n,
-                            MATCHER_MAX_DOMAINS);
+        return px_error_set(err, PX_ELIMIT, "%s: %zu entries, at most %u are accepted", field,
+                            list->n, MATCHER_MAX_DOMAINS);
     for (size_t k = 0; k < list->n; k++) {
         const char *code = list->v[k];
         uint32_t id, group;
@@ -112,7 +119,8 @@ static int mark_domains(const matcher *m, matcher_scratch *s, const profile_stri
             group = idx->n.grands_domaines + id;
         else
             return px_error_set(err, PX_ENOTFOUND,
-                                "%s[%zu]: \"%s\" is neither a grand domaine (\"J\") nor a domaine professionnel (\"M18\")",
+                                "%s[%zu]: \"%s\" is neither a grand domaine (\"J\") nor a domaine "
+                                "professionnel (\"M18\")",
                                 field, k, code);
         for (uint32_t g = m->domain_offsets[group]; g < m->domain_offsets[group + 1]; g++)
             s->fiche_flags[m->domain_fiches[g]] |= flag;
@@ -146,10 +154,12 @@ static match_removal removal_of(const matcher *m, const match_constraint_cost *e
 }
 
 /* Appends the best removals of a heap to out->removals; returns where they start. */
-static uint32_t list_removals(const matcher *m, best_heap *h, match_result *out, const match_constraint_cost *entry) {
+static uint32_t list_removals(const matcher *m, best_heap *h, match_result *out,
+                              const match_constraint_cost *entry) {
     uint32_t off = (uint32_t)out->n_removals;
     ranked_sort(h->v, h->n);
-    for (uint32_t k = 0; k < h->n; k++) out->removals[out->n_removals++] = removal_of(m, entry, h->v[k].id);
+    for (uint32_t k = 0; k < h->n; k++)
+        out->removals[out->n_removals++] = removal_of(m, entry, h->v[k].id);
     return off;
 }
 
@@ -178,18 +188,20 @@ static uint32_t lowest_bucket(const uint32_t *hist, uint32_t cap) {
  *    the places after them take the best of the rest, evidence or not;
  *  - what each constraint, the excluded domains and the qualification gaps cost, over the fiches
  *    the person could be offered without them: those with evidence and a score, not their own. */
-static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+static int choose(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
+                  px_error *err) {
     uint32_t top = m->cfg.top, places = m->cfg.evidence_places < top ? m->cfg.evidence_places : top;
     size_t n_avoid = out->n_constraints;
     if (matcher_reserve((void **)&out->jobs, &out->cap_jobs, top, sizeof *out->jobs, err) ||
-        matcher_reserve((void **)&out->removals, &out->cap_removals, (n_avoid + 1) * MATCHER_MAX_REMOVALS,
-                        sizeof *out->removals, err))
+        matcher_reserve((void **)&out->removals, &out->cap_removals,
+                        (n_avoid + 1) * MATCHER_MAX_REMOVALS, sizeof *out->removals, err))
         return -1;
     ranked room[(MATCHER_MAX_AVOID + 1) * MATCHER_MAX_REMOVALS];
-    best_heap removed[MATCHER_MAX_AVOID + 1];   /* per avoid entry, then the qualification gaps */
+    best_heap removed[MATCHER_MAX_AVOID + 1]; /* per avoid entry, then the qualification gaps */
     for (size_t k = 0; k <= n_avoid; k++)
         removed[k] = (best_heap){room + k * MATCHER_MAX_REMOVALS, 0, MATCHER_MAX_REMOVALS};
-    uint8_t barring = FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
+    uint8_t barring =
+        FICHE_OWN | FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
     uint8_t costing = FICHE_AVOIDED | FICHE_EXCLUDED | (p->include_regulated ? 0 : FICHE_GAP);
     uint32_t *hist_all = s->histogram, *hist_with = s->histogram + SCORE_BUCKETS;
     memset(s->histogram, 0, 2 * SCORE_BUCKETS * sizeof *s->histogram);
@@ -253,19 +265,22 @@ static int report_current(matcher_scratch *s, match_result *out, px_error *err) 
     for (size_t e = 0; e < out->n_experiences; e++) {
         uint32_t f = out->experiences[e].fiche;
         if (f == ROME_NONE || !(s->fiche_flags[f] & FICHE_OWN)) continue;
-        size_t at = 0;   /* by fiche code (fiches are sorted by code), once each */
+        size_t at = 0; /* by fiche code (fiches are sorted by code), once each */
         while (at < out->n_current && out->current[at].fiche < f) at++;
         if (at < out->n_current && out->current[at].fiche == f) continue;
-        if (matcher_reserve((void **)&out->current, &out->cap_current, out->n_current + 1, sizeof *out->current, err))
+        if (matcher_reserve((void **)&out->current, &out->cap_current, out->n_current + 1,
+                            sizeof *out->current, err))
             return -1;
-        memmove(out->current + at + 1, out->current + at, (out->n_current - at) * sizeof *out->current);
+        memmove(out->current + at + 1, out->current + at,
+                (out->n_current - at) * sizeof *out->current);
         out->current[at] = (match_current){f, s->score[f]};
         out->n_current++;
     }
     return 0;
 }
 
-int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match_result *out, px_error *err) {
+int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
+                   px_error *err) {
     size_t nf = m->n_fiches;
     memset(s->fiche_flags, 0, nf * sizeof *s->fiche_flags);
     memset(s->avoided, 0, nf * sizeof *s->avoided);
@@ -280,11 +295,12 @@ int matcher_select(const matcher *m, matcher_scratch *s, const profile *p, match
         mark_domains(m, s, &p->exclude_domains, "exclude_domains", FICHE_EXCLUDED, err))
         return -1;
     mark_qualification_gaps(m, s, professional);
-    if (report_current(s, out, err)) return -1;   /* their own score, before any preference */
+    if (report_current(s, out, err)) return -1; /* their own score, before any preference */
     out->fiches_scored = 0;
     for (uint32_t f = 0; f < nf; f++) {
         out->fiches_scored += s->score[f] > 0;
-        if (p->domains.n && !(s->fiche_flags[f] & FICHE_PREFERRED)) s->score[f] /= 1.0 + m->cfg.domain_boost;
+        if (p->domains.n && !(s->fiche_flags[f] & FICHE_PREFERRED))
+            s->score[f] /= 1.0 + m->cfg.domain_boost;
     }
     return choose(m, s, p, out, err);
 }

@@ -38,7 +38,8 @@ static int grow(void **v, size_t *cap, size_t n, size_t elem, px_error *err) {
 }
 
 profile_experience *profile_add_experience(profile *p, px_error *err) {
-    if (grow((void **)&p->experiences, &p->cap_experiences, p->n_experiences, sizeof *p->experiences, err))
+    if (grow((void **)&p->experiences, &p->cap_experiences, p->n_experiences,
+             sizeof *p->experiences, err))
         return NULL;
     profile_experience *e = &p->experiences[p->n_experiences++];
     memset(e, 0, sizeof *e);
@@ -91,7 +92,8 @@ int profile_copy(profile *dst, const profile *src, px_error *err) {
         strings_copy(&dst->avoid_named, &src->avoid_named, err) ||
         strings_copy(&dst->domains, &src->domains, err) ||
         strings_copy(&dst->exclude_domains, &src->exclude_domains, err) ||
-        codes_copy(&dst->confirmed, &src->confirmed, err) || codes_copy(&dst->rejected, &src->rejected, err) ||
+        codes_copy(&dst->confirmed, &src->confirmed, err) ||
+        codes_copy(&dst->rejected, &src->rejected, err) ||
         codes_copy(&dst->added, &src->added, err))
         goto fail;
     dst->include_regulated = src->include_regulated;
@@ -128,10 +130,11 @@ static int move_codes(profile *p, const profile_codes *from, profile_codes *into
     return 0;
 }
 
-int profile_apply_decisions(profile *p, const profile_codes *confirmed, const profile_codes *rejected,
-                            const profile_codes *added, px_error *err) {
-    if (move_codes(p, confirmed, &p->confirmed, err) || move_codes(p, rejected, &p->rejected, err) ||
-        move_codes(p, added, &p->added, err))
+int profile_apply_decisions(profile *p, const profile_codes *confirmed,
+                            const profile_codes *rejected, const profile_codes *added,
+                            px_error *err) {
+    if (move_codes(p, confirmed, &p->confirmed, err) ||
+        move_codes(p, rejected, &p->rejected, err) || move_codes(p, added, &p->added, err))
         return -1;
     return 0;
 }

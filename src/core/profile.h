@@ -17,19 +17,19 @@
 #include "px_error.h"
 
 typedef enum profile_experience_kind {
-    PROFILE_EXP_APPELLATION = 0,  /* `appellation`: an appellation code_ogr */
-    PROFILE_EXP_ROME = 1,         /* `rome`: a fiche code such as "D1505" */
-    PROFILE_EXP_TITLE = 2,        /* `title`: free text to resolve to an appellation */
+    PROFILE_EXP_APPELLATION = 0, /* `appellation`: an appellation code_ogr */
+    PROFILE_EXP_ROME = 1,        /* `rome`: a fiche code such as "D1505" */
+    PROFILE_EXP_TITLE = 2,       /* `title`: free text to resolve to an appellation */
 } profile_experience_kind;
 
 typedef struct profile_experience {
     profile_experience_kind kind;
-    uint32_t appellation;   /* PROFILE_EXP_APPELLATION */
-    char rome[8];           /* PROFILE_EXP_ROME, NUL-terminated */
-    char *title;            /* PROFILE_EXP_TITLE, owned */
-    int32_t months;         /* duration in months; -1 when not given */
-    int32_t end_year;       /* year the experience ended; -1 when not given */
-    bool extra;             /* extra-professional (volunteering, caring, sport, association…) */
+    uint32_t appellation; /* PROFILE_EXP_APPELLATION */
+    char rome[8];         /* PROFILE_EXP_ROME, NUL-terminated */
+    char *title;          /* PROFILE_EXP_TITLE, owned */
+    int32_t months;       /* duration in months; -1 when not given */
+    int32_t end_year;     /* year the experience ended; -1 when not given */
+    bool extra;           /* extra-professional (volunteering, caring, sport, association…) */
 } profile_experience;
 
 /* A growable array of codes (competence/savoir/contexte code_ogr). */
@@ -48,17 +48,17 @@ typedef struct profile {
     profile_experience *experiences;
     size_t n_experiences, cap_experiences;
 
-    profile_codes avoid_contextes;     /* `avoid` entries given as contexte code_ogr */
-    profile_strings avoid_named;       /* `avoid` entries given as named constraints ("no_weekend") */
-    profile_strings domains;           /* preferred: grand domaine letters or domaine pro codes */
-    profile_strings exclude_domains;   /* excluded: same forms */
+    profile_codes avoid_contextes;   /* `avoid` entries given as contexte code_ogr */
+    profile_strings avoid_named;     /* `avoid` entries given as named constraints ("no_weekend") */
+    profile_strings domains;         /* preferred: grand domaine letters or domaine pro codes */
+    profile_strings exclude_domains; /* excluded: same forms */
 
-    profile_codes confirmed;           /* competence/savoir code_ogr the person confirmed */
-    profile_codes rejected;            /* … rejected */
-    profile_codes added;               /* … added on their own */
+    profile_codes confirmed; /* competence/savoir code_ogr the person confirmed */
+    profile_codes rejected;  /* … rejected */
+    profile_codes added;     /* … added on their own */
 
-    bool include_regulated;            /* list regulated jobs whose qualification is not held */
-    int32_t as_of_year;                /* the year recency is counted to (the event's ts); 0 when
+    bool include_regulated; /* list regulated jobs whose qualification is not held */
+    int32_t as_of_year;     /* the year recency is counted to (the event's ts); 0 when
                                           unknown: experiences then all count as recent. Not
                                           stored: each event brings its own */
 } profile;
@@ -78,7 +78,8 @@ int profile_copy(profile *dst, const profile *src, px_error *err);
 /* Merges a skills decision into a profile's decisions: a code moves to the end of the list it was
  * last put in (confirming a previously rejected competence un-rejects it, and so on), so each
  * list runs from the oldest decision to the latest. */
-int profile_apply_decisions(profile *p, const profile_codes *confirmed, const profile_codes *rejected,
-                            const profile_codes *added, px_error *err);
+int profile_apply_decisions(profile *p, const profile_codes *confirmed,
+                            const profile_codes *rejected, const profile_codes *added,
+                            px_error *err);
 
 #endif

@@ -36,6 +36,4 @@ void px_error_clear(px_error *err) {
     }
 }
 
-bool px_code_retriable(px_code code) {
-    return code == PX_ENOMEM || code == PX_EUNAVAILABLE;
-}
+bool px_code_retriable(px_code code) { return code == PX_ENOMEM || code == PX_EUNAVAILABLE; }

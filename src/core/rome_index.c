@@ -42,7 +42,8 @@ uint32_t rome_fiche_find(const rome_index *idx, const char *code) {
 }
 
 uint32_t rome_appellation_find(const rome_index *idx, uint32_t code_ogr) {
-    return find_by_code_ogr(idx->appellations, idx->n.appellations, sizeof *idx->appellations, code_ogr);
+    return find_by_code_ogr(idx->appellations, idx->n.appellations, sizeof *idx->appellations,
+                            code_ogr);
 }
 uint32_t rome_item_find(const rome_index *idx, uint32_t code_ogr) {
     return find_by_code_ogr(idx->items, idx->n.items, sizeof *idx->items, code_ogr);
@@ -61,7 +62,8 @@ static uint32_t find_short_code(const void *base, uint32_t n, size_t elem, const
 }
 
 uint32_t rome_grand_domaine_find(const rome_index *idx, const char *code) {
-    return find_short_code(idx->grands_domaines, idx->n.grands_domaines, sizeof *idx->grands_domaines, code);
+    return find_short_code(idx->grands_domaines, idx->n.grands_domaines,
+                           sizeof *idx->grands_domaines, code);
 }
 uint32_t rome_domaine_find(const rome_index *idx, const char *code) {
     return find_short_code(idx->domaines, idx->n.domaines, sizeof *idx->domaines, code);
@@ -76,8 +78,10 @@ uint32_t rome_tag_find(const rome_index *idx, rome_tag_family family, const char
         int c = t->family != (uint32_t)family ? (t->family < (uint32_t)family ? -1 : 1)
                                               : strncmp(t->code, code, sizeof t->code);
         if (c == 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return ROME_NONE;
 }
@@ -98,8 +102,10 @@ int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t i
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (c->targets[mid] == item) return c->importance[mid];
-        if (c->targets[mid] < item) lo = mid + 1;
-        else hi = mid;
+        if (c->targets[mid] < item)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return -1;
 }
@@ -209,7 +215,8 @@ rome_index *rome_index_pack(const rome_index *loose) {
     rome_section to[ROME_SEC_COUNT];
     rome_index_sections(idx, to);
     for (int i = 0; i < ROME_SEC_COUNT; i++)
-        if (from[i].count) memcpy((void *)*to[i].field, *from[i].field, from[i].count * from[i].elem_size);
+        if (from[i].count)
+            memcpy((void *)*to[i].field, *from[i].field, from[i].count * from[i].elem_size);
     return idx;
 }
 

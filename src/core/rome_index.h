@@ -38,84 +38,84 @@ typedef enum rome_importance {
     ROME_IMPORTANCE_PRINCIPALE = 2,
 } rome_importance;
 
-#define ROME_FICHE_REGLEMENTE 0x01u   /* emploi_reglemente */
-#define ROME_FICHE_CADRE 0x02u        /* emploi_cadre */
+#define ROME_FICHE_REGLEMENTE 0x01u /* emploi_reglemente */
+#define ROME_FICHE_CADRE      0x02u /* emploi_cadre */
 
 /* The texts and RIASEC letters come from optional files (rome_load.h): without them they are "". */
 typedef struct rome_fiche {
-    char code[8];           /* "D1505", NUL-terminated */
+    char code[8]; /* "D1505", NUL-terminated */
     uint32_t code_ogr;
-    uint32_t label;         /* libelle_rome */
-    uint16_t domaine;       /* id in domaines (domaine professionnel, e.g. D15) */
-    uint8_t grand_domaine;  /* id in grands_domaines (e.g. D) */
-    uint8_t flags;          /* ROME_FICHE_* */
-    char parent[8];         /* code_rome_parent: the ROME v3 fiche it derives from ("" if none) */
-    uint32_t definition;    /* unix_texte bloc 3 sentences in position_phrase order, joined by "\n";
+    uint32_t label;        /* libelle_rome */
+    uint16_t domaine;      /* id in domaines (domaine professionnel, e.g. D15) */
+    uint8_t grand_domaine; /* id in grands_domaines (e.g. D) */
+    uint8_t flags;         /* ROME_FICHE_* */
+    char parent[8];        /* code_rome_parent: the ROME v3 fiche it derives from ("" if none) */
+    uint32_t definition;   /* unix_texte bloc 3 sentences in position_phrase order, joined by "\n";
                              * 0 = "" */
-    uint32_t acces;         /* unix_texte bloc 4 (accès au métier), likewise */
-    char riasec[3];         /* riasec_majeur then riasec_mineur (R I A S E C), NUL-terminated; ""
+    uint32_t acces;        /* unix_texte bloc 4 (accès au métier), likewise */
+    char riasec[3];        /* riasec_majeur then riasec_mineur (R I A S E C), NUL-terminated; ""
                              * if none */
-    uint8_t reserved;       /* zero */
+    uint8_t reserved;      /* zero */
 } rome_fiche;
 
 typedef struct rome_grand_domaine {
-    char code[4];           /* "D" */
+    char code[4]; /* "D" */
     uint32_t label;
 } rome_grand_domaine;
 
 typedef struct rome_domaine {
-    char code[4];           /* "D15" */
+    char code[4]; /* "D15" */
     uint32_t label;
     uint32_t grand_domaine; /* id in grands_domaines */
 } rome_domaine;
 
-#define ROME_APPELLATION_PRINCIPALE 0x01u  /* classification = PRINCIPALE (else SYNONYME) */
-#define ROME_APPELLATION_PEU_USITE 0x02u   /* peu_usite = O */
-#define ROME_APPELLATION_REGLEMENTE 0x04u  /* the appellation's own emploi_reglemente = O */
-#define ROME_APPELLATION_CADRE 0x08u       /* the appellation's own emploi_cadre = O */
+#define ROME_APPELLATION_PRINCIPALE 0x01u /* classification = PRINCIPALE (else SYNONYME) */
+#define ROME_APPELLATION_PEU_USITE  0x02u /* peu_usite = O */
+#define ROME_APPELLATION_REGLEMENTE 0x04u /* the appellation's own emploi_reglemente = O */
+#define ROME_APPELLATION_CADRE      0x08u /* the appellation's own emploi_cadre = O */
 
 typedef struct rome_appellation {
     uint32_t code_ogr;
     uint32_t label_long;
     uint32_t label_short;
-    uint32_t fiche;         /* id in fiches */
-    uint32_t flags;         /* ROME_APPELLATION_* */
+    uint32_t fiche; /* id in fiches */
+    uint32_t flags; /* ROME_APPELLATION_* */
 } rome_appellation;
 
-#define ROME_ITEM_MACRO 0x01u          /* nature = Macro-compétence */
-#define ROME_ITEM_QUALIFICATION 0x02u  /* savoir of category "Certifications et habilitations" */
+#define ROME_ITEM_MACRO         0x01u /* nature = Macro-compétence */
+#define ROME_ITEM_QUALIFICATION 0x02u /* savoir of category "Certifications et habilitations" */
 
 /* A competence (savoir-faire / savoir-être, including macro-compétences) or a savoir. ROME's
  * code_ogr values of the two referentials do not overlap, so they share one id space. */
 typedef struct rome_item {
     uint32_t code_ogr;
     uint32_t label;
-    uint32_t macro;         /* for a Compétence: item id of its macro-compétence, else ROME_NONE */
-    uint32_t enjeu;         /* for a macro-compétence: id in enjeux, else ROME_NONE */
-    uint32_t category;      /* cat_comp (competences) or categorie_savoir (savoirs) */
-    uint32_t subcategory;   /* sous_cat_comp or sous_categorie_savoir */
-    uint8_t kind;           /* rome_kind */
-    uint8_t flags;          /* ROME_ITEM_* */
-    uint16_t reserved;      /* zero */
+    uint32_t macro;       /* for a Compétence: item id of its macro-compétence, else ROME_NONE */
+    uint32_t enjeu;       /* for a macro-compétence: id in enjeux, else ROME_NONE */
+    uint32_t category;    /* cat_comp (competences) or categorie_savoir (savoirs) */
+    uint32_t subcategory; /* sous_cat_comp or sous_categorie_savoir */
+    uint8_t kind;         /* rome_kind */
+    uint8_t flags;        /* ROME_ITEM_* */
+    uint16_t reserved;    /* zero */
 } rome_item;
 
 /* Competence hierarchy above macro-compétences (labels from the DERIVED hierarchy file). */
 typedef struct rome_comp_domaine {
-    char code[4];           /* "4" */
+    char code[4]; /* "4" */
     uint32_t label;
 } rome_comp_domaine;
 
 typedef struct rome_enjeu {
-    char code[4];           /* "4A" */
+    char code[4]; /* "4A" */
     uint32_t label;
-    uint32_t comp_domaine;  /* id in comp_domaines */
+    uint32_t comp_domaine; /* id in comp_domaines */
 } rome_enjeu;
 
 typedef struct rome_contexte {
     uint32_t code_ogr;
     uint32_t label;
-    uint32_t type_code;     /* code_type_cont_trav (1, 2, 3, 5, 6, 7) */
-    uint32_t type_label;    /* libelle_type_cont_trav */
+    uint32_t type_code;  /* code_type_cont_trav (1, 2, 3, 5, 6, 7) */
+    uint32_t type_label; /* libelle_type_cont_trav */
 } rome_contexte;
 
 /* Families of fiche tags (the "arborescences" other than the main one). Stored in snapshots. */
@@ -128,18 +128,18 @@ typedef enum rome_tag_family {
 #define ROME_TAG_FAMILIES 4
 
 typedef struct rome_tag {
-    uint32_t family;        /* rome_tag_family */
-    char code[8];           /* as in the file ("001", "110"), NUL-terminated */
+    uint32_t family; /* rome_tag_family */
+    char code[8];    /* as in the file ("001", "110"), NUL-terminated */
     uint32_t label;
 } rome_tag;
 
 /* Optional files of the export that were loaded (rome_counts.optional_files). */
-#define ROME_OPT_TEXTE 0x01u            /* unix_texte */
-#define ROME_OPT_RIASEC 0x02u           /* unix_referentiel_code_rome_riasec */
-#define ROME_OPT_CENTRE_INTERET 0x04u   /* unix_arborescence_centre_interet */
-#define ROME_OPT_SECTEUR 0x08u          /* unix_arborescence_secteur_activite */
-#define ROME_OPT_THEME 0x10u            /* unix_arborescence_thematique */
-#define ROME_OPT_ESCO 0x20u             /* the ESCO–ROME crosswalk (*mapping_esco_rome*.csv) */
+#define ROME_OPT_TEXTE          0x01u /* unix_texte */
+#define ROME_OPT_RIASEC         0x02u /* unix_referentiel_code_rome_riasec */
+#define ROME_OPT_CENTRE_INTERET 0x04u /* unix_arborescence_centre_interet */
+#define ROME_OPT_SECTEUR        0x08u /* unix_arborescence_secteur_activite */
+#define ROME_OPT_THEME          0x10u /* unix_arborescence_thematique */
+#define ROME_OPT_ESCO           0x20u /* the ESCO–ROME crosswalk (*mapping_esco_rome*.csv) */
 
 /* The crosswalk's `mapping relation` (skos:exactMatch …), best first. Stored in snapshots. */
 typedef enum rome_esco_relation {
@@ -151,9 +151,9 @@ typedef enum rome_esco_relation {
 
 /* One ESCO occupation linked to an appellation or a fiche. */
 typedef struct rome_esco_link {
-    uint32_t uri;           /* string-pool offset of the ESCO occupation URI */
-    uint8_t relation;       /* rome_esco_relation */
-    uint8_t reserved[3];    /* zero */
+    uint32_t uri;        /* string-pool offset of the ESCO occupation URI */
+    uint8_t relation;    /* rome_esco_relation */
+    uint8_t reserved[3]; /* zero */
 } rome_esco_link;
 
 /* The links of source s are links[offsets[s] .. offsets[s+1]), ordered by relation (exact, close,
@@ -165,43 +165,43 @@ typedef struct rome_esco_csr {
 
 /* A CSR adjacency: the targets of source s are targets[offsets[s] .. offsets[s+1]). */
 typedef struct rome_csr {
-    const uint32_t *offsets;     /* n_sources + 1 entries */
-    const uint32_t *targets;     /* offsets[n_sources] entries, sorted ascending per source */
-    const uint8_t *importance;   /* parallel to targets (rome_importance), or NULL */
+    const uint32_t *offsets;   /* n_sources + 1 entries */
+    const uint32_t *targets;   /* offsets[n_sources] entries, sorted ascending per source */
+    const uint8_t *importance; /* parallel to targets (rome_importance), or NULL */
 } rome_csr;
 
 typedef struct rome_counts {
     uint32_t fiches, appellations, items, contextes;
     uint32_t grands_domaines, domaines, comp_domaines, enjeux;
-    uint32_t competences;        /* items that are savoir-faire/savoir-être (incl. macros) */
+    uint32_t competences; /* items that are savoir-faire/savoir-être (incl. macros) */
     uint32_t macro_competences;
     uint32_t savoirs;
-    uint32_t fiche_item_links;   /* bloc 5 */
+    uint32_t fiche_item_links;     /* bloc 5 */
     uint32_t fiche_contexte_links; /* bloc 6 */
     uint32_t strings_bytes;
     uint32_t tags;
     uint32_t fiche_tag_links;
-    uint32_t optional_files;     /* ROME_OPT_* */
-    uint32_t esco_rows;          /* crosswalk records read (0 without a crosswalk) */
-    uint32_t esco_skipped;       /* of which naming an appellation the export does not have */
+    uint32_t optional_files;         /* ROME_OPT_* */
+    uint32_t esco_rows;              /* crosswalk records read (0 without a crosswalk) */
+    uint32_t esco_skipped;           /* of which naming an appellation the export does not have */
     uint32_t esco_appellation_links; /* appellation → ESCO links kept */
-    uint32_t esco_fiche_links;   /* fiche → ESCO links (the per-fiche unions) */
+    uint32_t esco_fiche_links;       /* fiche → ESCO links (the per-fiche unions) */
 } rome_counts;
 
 typedef struct rome_index {
-    uint32_t rome_major;         /* 4 for ROME 4.0 */
-    uint32_t rome_version;       /* 60 for files named *_v460_* */
+    uint32_t rome_major;   /* 4 for ROME 4.0 */
+    uint32_t rome_version; /* 60 for files named *_v460_* */
     rome_counts n;
 
-    const rome_fiche *fiches;              /* sorted by code */
+    const rome_fiche *fiches;                  /* sorted by code */
     const rome_grand_domaine *grands_domaines; /* sorted by code */
-    const rome_domaine *domaines;          /* sorted by code */
-    const rome_appellation *appellations;  /* sorted by code_ogr */
-    const rome_item *items;                /* sorted by code_ogr */
-    const rome_comp_domaine *comp_domaines;/* sorted by code */
-    const rome_enjeu *enjeux;              /* sorted by code */
-    const rome_contexte *contextes;        /* sorted by code_ogr */
-    const rome_tag *tags;                  /* sorted by (family, code) */
+    const rome_domaine *domaines;              /* sorted by code */
+    const rome_appellation *appellations;      /* sorted by code_ogr */
+    const rome_item *items;                    /* sorted by code_ogr */
+    const rome_comp_domaine *comp_domaines;    /* sorted by code */
+    const rome_enjeu *enjeux;                  /* sorted by code */
+    const rome_contexte *contextes;            /* sorted by code_ogr */
+    const rome_tag *tags;                      /* sorted by (family, code) */
 
     rome_csr fiche_items;        /* fiche → item, with importance */
     rome_csr item_fiches;        /* item → fiche, with importance (inverted list) */
@@ -211,19 +211,21 @@ typedef struct rome_index {
     rome_csr fiche_tags;         /* fiche → tag; importance 2 where principal = "oui", else 0 */
     rome_csr tag_fiches;         /* tag → fiche (inverted list), importance likewise */
     rome_esco_csr appellation_esco; /* appellation → ESCO occupations, as the crosswalk lists */
-    rome_esco_csr fiche_esco;    /* fiche → ESCO occupations: the union over its appellations,
+    rome_esco_csr fiche_esco;       /* fiche → ESCO occupations: the union over its appellations,
                                   * each URI once with its best relation */
 
-    const char *strings;         /* string pool; offset 0 is the empty string */
+    const char *strings; /* string pool; offset 0 is the empty string */
 
-    void *storage;               /* private: the memory block(s) the arrays point into */
-    size_t storage_size;         /* private */
+    void *storage;       /* private: the memory block(s) the arrays point into */
+    size_t storage_size; /* private */
 } rome_index;
 
 void rome_index_free(rome_index *idx);
 
 /* The label at a string-pool offset (never NULL). */
-static inline const char *rome_str(const rome_index *idx, uint32_t off) { return idx->strings + off; }
+static inline const char *rome_str(const rome_index *idx, uint32_t off) {
+    return idx->strings + off;
+}
 
 /* Code → id lookups; ROME_NONE when absent. */
 uint32_t rome_fiche_find(const rome_index *idx, const char *code);
@@ -260,8 +262,8 @@ const char *rome_esco_relation_name(rome_esco_relation rel);
  * not list the item. */
 int rome_fiche_item_importance(const rome_index *idx, uint32_t fiche, uint32_t item);
 
-const char *rome_kind_name(rome_kind kind);             /* "savoir_faire" | "savoir_etre" | "savoir" */
-const char *rome_importance_name(rome_importance imp);  /* "principale" | "emergente" | "none" */
+const char *rome_kind_name(rome_kind kind); /* "savoir_faire" | "savoir_etre" | "savoir" */
+const char *rome_importance_name(rome_importance imp); /* "principale" | "emergente" | "none" */
 
 /* True when both indexes hold exactly the same data (used to prove snapshot round trips). */
 bool rome_index_equal(const rome_index *a, const rome_index *b);
@@ -273,24 +275,46 @@ size_t rome_index_memory(const rome_index *idx);
  * An index's arrays are "sections" of one contiguous storage block, each 8-byte aligned, in the
  * order of this enum. The snapshot payload is that block byte for byte. */
 typedef enum rome_section_id {
-    ROME_SEC_FICHES = 1, ROME_SEC_GRANDS_DOMAINES, ROME_SEC_DOMAINES, ROME_SEC_APPELLATIONS, ROME_SEC_ITEMS,
-    ROME_SEC_COMP_DOMAINES, ROME_SEC_ENJEUX, ROME_SEC_CONTEXTES,
-    ROME_SEC_FICHE_ITEMS_OFF, ROME_SEC_FICHE_ITEMS, ROME_SEC_FICHE_ITEMS_IMP,
-    ROME_SEC_ITEM_FICHES_OFF, ROME_SEC_ITEM_FICHES, ROME_SEC_ITEM_FICHES_IMP,
-    ROME_SEC_FICHE_CTX_OFF, ROME_SEC_FICHE_CTX, ROME_SEC_CTX_FICHES_OFF, ROME_SEC_CTX_FICHES,
-    ROME_SEC_FICHE_APP_OFF, ROME_SEC_FICHE_APP, ROME_SEC_TAGS,
-    ROME_SEC_FICHE_TAGS_OFF, ROME_SEC_FICHE_TAGS, ROME_SEC_FICHE_TAGS_IMP,
-    ROME_SEC_TAG_FICHES_OFF, ROME_SEC_TAG_FICHES, ROME_SEC_TAG_FICHES_IMP,
-    ROME_SEC_APP_ESCO_OFF, ROME_SEC_APP_ESCO, ROME_SEC_FICHE_ESCO_OFF, ROME_SEC_FICHE_ESCO,
+    ROME_SEC_FICHES = 1,
+    ROME_SEC_GRANDS_DOMAINES,
+    ROME_SEC_DOMAINES,
+    ROME_SEC_APPELLATIONS,
+    ROME_SEC_ITEMS,
+    ROME_SEC_COMP_DOMAINES,
+    ROME_SEC_ENJEUX,
+    ROME_SEC_CONTEXTES,
+    ROME_SEC_FICHE_ITEMS_OFF,
+    ROME_SEC_FICHE_ITEMS,
+    ROME_SEC_FICHE_ITEMS_IMP,
+    ROME_SEC_ITEM_FICHES_OFF,
+    ROME_SEC_ITEM_FICHES,
+    ROME_SEC_ITEM_FICHES_IMP,
+    ROME_SEC_FICHE_CTX_OFF,
+    ROME_SEC_FICHE_CTX,
+    ROME_SEC_CTX_FICHES_OFF,
+    ROME_SEC_CTX_FICHES,
+    ROME_SEC_FICHE_APP_OFF,
+    ROME_SEC_FICHE_APP,
+    ROME_SEC_TAGS,
+    ROME_SEC_FICHE_TAGS_OFF,
+    ROME_SEC_FICHE_TAGS,
+    ROME_SEC_FICHE_TAGS_IMP,
+    ROME_SEC_TAG_FICHES_OFF,
+    ROME_SEC_TAG_FICHES,
+    ROME_SEC_TAG_FICHES_IMP,
+    ROME_SEC_APP_ESCO_OFF,
+    ROME_SEC_APP_ESCO,
+    ROME_SEC_FICHE_ESCO_OFF,
+    ROME_SEC_FICHE_ESCO,
     ROME_SEC_STRINGS,
     ROME_SEC_COUNT = ROME_SEC_STRINGS
 } rome_section_id;
 
 typedef struct rome_section {
-    uint32_t id;           /* rome_section_id */
-    uint32_t elem_size;    /* bytes per element */
-    uint64_t count;        /* elements, from idx->n */
-    const void **field;    /* the index's pointer to this array */
+    uint32_t id;        /* rome_section_id */
+    uint32_t elem_size; /* bytes per element */
+    uint64_t count;     /* elements, from idx->n */
+    const void **field; /* the index's pointer to this array */
 } rome_section;
 
 /* Fills the ROME_SEC_COUNT sections of idx (pointers into idx, counts from idx->n). */

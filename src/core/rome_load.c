@@ -36,7 +36,7 @@ static void *vec_push(vec *a) {
 typedef struct string_pool {
     char *bytes;
     size_t len, cap;
-    uint32_t *slots;          /* offset + 1, 0 = empty */
+    uint32_t *slots; /* offset + 1, 0 = empty */
     size_t n_slots, used;
 } string_pool;
 
@@ -65,7 +65,8 @@ static int pool_rehash(string_pool *p, size_t n_slots) {
 /* Returns the offset of s in the pool, adding it if new; UINT32_MAX when out of memory. */
 static uint32_t pool_add(string_pool *p, const char *s) {
     size_t n = strlen(s);
-    if ((p->used + 1) * 2 > p->n_slots && pool_rehash(p, p->n_slots ? p->n_slots * 2 : 4096)) return UINT32_MAX;
+    if ((p->used + 1) * 2 > p->n_slots && pool_rehash(p, p->n_slots ? p->n_slots * 2 : 4096))
+        return UINT32_MAX;
     size_t j = hash_bytes(s, n) & (p->n_slots - 1);
     while (p->slots[j]) {
         const char *t = p->bytes + p->slots[j] - 1;
@@ -104,23 +105,25 @@ typedef struct esco_links {
 
 typedef struct loader {
     const char *dir;
-    char suffix[16];          /* "v460" */
+    char suffix[16]; /* "v460" */
     rome_load_report *report;
     px_error *err;
     string_pool pool;
     vec grands_domaines, domaines, fiches, appellations, items, comp_domaines, enjeux, contextes;
     vec fiche_items, fiche_contextes; /* link */
-    vec macro_refs;           /* uint32 code_ogr of each competence's macro, parallel to items */
-    vec macro_enjeu_codes;    /* char[4] enjeu code of each item, parallel to items */
-    vec item_lines, fiche_lines, app_lines, ctx_lines; /* uint32 source line, for duplicate errors */
-    vec tag_rows;             /* tag_row, one per (tag, fiche) row of the arborescence files */
-    vec tags, fiche_tags;     /* rome_tag and link, built from tag_rows */
-    uint32_t optional_files;  /* ROME_OPT_* */
+    vec macro_refs;        /* uint32 code_ogr of each competence's macro, parallel to items */
+    vec macro_enjeu_codes; /* char[4] enjeu code of each item, parallel to items */
+    vec item_lines, fiche_lines, app_lines,
+        ctx_lines;           /* uint32 source line, for duplicate errors */
+    vec tag_rows;            /* tag_row, one per (tag, fiche) row of the arborescence files */
+    vec tags, fiche_tags;    /* rome_tag and link, built from tag_rows */
+    uint32_t optional_files; /* ROME_OPT_* */
     uint32_t esco_rows, esco_skipped; /* crosswalk records read, and skipped */
     esco_links app_esco, fiche_esco;  /* the crosswalk's CSRs (offsets always allocated) */
 } loader;
 
-static void warn(loader *L, uint32_t *counter, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn(loader *L, uint32_t *counter, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void warn(loader *L, uint32_t *counter, const char *fmt, ...) {
     (*counter)++;
     if (L->report->warnings++ == 0) {
@@ -131,7 +134,9 @@ static void warn(loader *L, uint32_t *counter, const char *fmt, ...) {
     }
 }
 
-static int oom(loader *L) { return px_error_set(L->err, PX_ENOMEM, "rome: out of memory while loading %s", L->dir); }
+static int oom(loader *L) {
+    return px_error_set(L->err, PX_ENOMEM, "rome: out of memory while loading %s", L->dir);
+}
 
 static csv_table *open_table(loader *L, const char *stem, const char *const *cols, size_t n) {
     char path[4096];
@@ -158,7 +163,8 @@ static int open_optional(loader *L, const char *stem, const char *const *cols, s
 
 static int require_rows(loader *L, const csv_table *t) {
     if (csv_table_rows(t) == 0)
-        return px_error_set(L->err, PX_EINVAL, "%s: no records after the header (the referential cannot be empty)",
+        return px_error_set(L->err, PX_EINVAL,
+                            "%s: no records after the header (the referential cannot be empty)",
                             csv_table_path(t));
     return 0;
 }
@@ -170,8 +176,8 @@ static int add_label(loader *L, uint32_t *out, const char *s) {
 
 /* Copies a short code into dst (zero-padded to cap) after checking it against `shape`, where 'A'
  * stands for an uppercase letter and '9' for a digit ("A9999" is a fiche code). */
-static int copy_code(loader *L, const csv_table *t, size_t row, size_t col, char *dst, size_t cap, const char *shape,
-                     const char *expected) {
+static int copy_code(loader *L, const csv_table *t, size_t row, size_t col, char *dst, size_t cap,
+                     const char *shape, const char *expected) {
     const char *s = csv_table_field(t, row, col);
     size_t n = strlen(s);
     int ok = n == strlen(shape) && n < cap;
@@ -188,7 +194,8 @@ static int copy_code(loader *L, const csv_table *t, size_t row, size_t col, char
 static int yes_no_flag(loader *L, const csv_table *t, size_t row, size_t col, unsigned bit,
                        unsigned *flags) {
     const char *s = csv_table_field(t, row, col);
-    if (!strcmp(s, "O")) *flags |= bit;
+    if (!strcmp(s, "O"))
+        *flags |= bit;
     else if (*s && strcmp(s, "N") != 0)
         return csv_table_field_error(t, row, col, L->err, "'%.40s', expected 'O', 'N' or empty", s);
     return 0;
@@ -207,13 +214,15 @@ static int detect_version(loader *L, uint32_t *major, uint32_t *version) {
         unsigned digits = 0;
         char tail[32];
         if (strncmp(e->d_name, prefix, plen) != 0) continue;
-        if (sscanf(e->d_name + plen, "%u%31s", &digits, tail) != 2 || strcmp(tail, "_utf8.csv") != 0 ||
-            digits < 100 || digits > 999)
+        if (sscanf(e->d_name + plen, "%u%31s", &digits, tail) != 2 ||
+            strcmp(tail, "_utf8.csv") != 0 || digits < 100 || digits > 999)
             continue;
         if (found && digits != *major * 100 + *version) {
             closedir(d);
-            return px_error_set(L->err, PX_EINVAL, "%s: holds two ROME versions (v%u%02u and v%u); keep one export per directory",
-                                L->dir, *major, *version, digits);
+            return px_error_set(
+                L->err, PX_EINVAL,
+                "%s: holds two ROME versions (v%u%02u and v%u); keep one export per directory",
+                L->dir, *major, *version, digits);
         }
         *major = digits / 100;
         *version = digits % 100;
@@ -221,7 +230,9 @@ static int detect_version(loader *L, uint32_t *major, uint32_t *version) {
     }
     closedir(d);
     if (!found)
-        return px_error_set(L->err, PX_EINVAL, "%s: no unix_referentiel_code_rome_vNNN_utf8.csv file (is this the official ROME CSV export?)",
+        return px_error_set(L->err, PX_EINVAL,
+                            "%s: no unix_referentiel_code_rome_vNNN_utf8.csv file (is this the "
+                            "official ROME CSV export?)",
                             L->dir);
     snprintf(L->suffix, sizeof L->suffix, "v%u%02u", *major, *version);
     return 0;
@@ -258,8 +269,9 @@ static int sort_unique(loader *L, vec *entities, vec *lines, int (*cmp)(const vo
             uint32_t l1, l2;
             memcpy(&l1, tmp + (i - 1) * rec + elem, 4);
             memcpy(&l2, tmp + i * rec + elem, 4);
-            rc = px_error_set(L->err, PX_EINVAL, "%s: duplicate %s on lines %u and %u (codes must be unique)", file, what,
-                              l1 < l2 ? l1 : l2, l1 < l2 ? l2 : l1);
+            rc = px_error_set(L->err, PX_EINVAL,
+                              "%s: duplicate %s on lines %u and %u (codes must be unique)", file,
+                              what, l1 < l2 ? l1 : l2, l1 < l2 ? l2 : l1);
             break;
         }
         memcpy((char *)entities->v + i * elem, tmp + i * rec, elem);
@@ -278,18 +290,25 @@ static int push_line(loader *L, vec *lines, uint32_t line) {
 
 static int load_domains(loader *L) {
     static const char *const gd_cols[] = {"code_grand_domaine", "libelle_grand_domaine"};
-    static const char *const dp_cols[] = {"code_domaine_professionnel", "libelle_domaine_professionnel"};
+    static const char *const dp_cols[] = {"code_domaine_professionnel",
+                                          "libelle_domaine_professionnel"};
     csv_table *t = open_table(L, "grand_domaine", gd_cols, 2);
     if (!t) return -1;
     int rc = require_rows(L, t);
     vec lines = {.elem = 4};
     for (size_t r = 0; !rc && r < csv_table_rows(t); r++) {
         rome_grand_domaine *g = vec_push(&L->grands_domaines);
-        if (!g) rc = oom(L);
-        else rc = copy_code(L, t, r, 0, g->code, sizeof g->code, "A", "a grand domaine letter (A..Z)") ||
-                  add_label(L, &g->label, csv_table_field(t, r, 1)) || push_line(L, &lines, csv_table_line(t, r));
+        if (!g)
+            rc = oom(L);
+        else
+            rc = copy_code(L, t, r, 0, g->code, sizeof g->code, "A",
+                           "a grand domaine letter (A..Z)") ||
+                 add_label(L, &g->label, csv_table_field(t, r, 1)) ||
+                 push_line(L, &lines, csv_table_line(t, r));
     }
-    if (!rc) rc = sort_unique(L, &L->grands_domaines, &lines, cmp_code4, "grand domaine", csv_table_path(t));
+    if (!rc)
+        rc = sort_unique(L, &L->grands_domaines, &lines, cmp_code4, "grand domaine",
+                         csv_table_path(t));
     csv_table_free(t);
     lines.n = 0;
     if (rc) goto out;
@@ -305,18 +324,26 @@ static int load_domains(loader *L) {
             rc = oom(L);
             break;
         }
-        rc = copy_code(L, t, r, 0, d->code, sizeof d->code, "A99", "a domaine professionnel code such as 'M18'") ||
-             add_label(L, &d->label, csv_table_field(t, r, 1)) || push_line(L, &lines, csv_table_line(t, r));
+        rc = copy_code(L, t, r, 0, d->code, sizeof d->code, "A99",
+                       "a domaine professionnel code such as 'M18'") ||
+             add_label(L, &d->label, csv_table_field(t, r, 1)) ||
+             push_line(L, &lines, csv_table_line(t, r));
         if (rc) break;
         char gd[4] = {d->code[0], 0, 0, 0};
-        void *g = bsearch(gd, L->grands_domaines.v, L->grands_domaines.n, L->grands_domaines.elem, cmp_code4);
+        void *g = bsearch(gd, L->grands_domaines.v, L->grands_domaines.n, L->grands_domaines.elem,
+                          cmp_code4);
         if (!g)
-            rc = csv_table_field_error(t, r, 0, L->err, "domaine '%s' belongs to no grand domaine (no '%c' in unix_grand_domaine)",
-                                       d->code, d->code[0]);
+            rc = csv_table_field_error(
+                t, r, 0, L->err,
+                "domaine '%s' belongs to no grand domaine (no '%c' in unix_grand_domaine)", d->code,
+                d->code[0]);
         else
-            d->grand_domaine = (uint32_t)(((rome_grand_domaine *)g) - (rome_grand_domaine *)L->grands_domaines.v);
+            d->grand_domaine =
+                (uint32_t)(((rome_grand_domaine *)g) - (rome_grand_domaine *)L->grands_domaines.v);
     }
-    if (!rc) rc = sort_unique(L, &L->domaines, &lines, cmp_code4, "domaine professionnel", csv_table_path(t));
+    if (!rc)
+        rc = sort_unique(L, &L->domaines, &lines, cmp_code4, "domaine professionnel",
+                         csv_table_path(t));
     csv_table_free(t);
 out:
     free(lines.v);
@@ -325,8 +352,8 @@ out:
 
 static int load_fiches(loader *L) {
     enum { C_CODE, C_OGR, C_LABEL, C_REGL, C_CADRE, C_PARENT, N_COLS };
-    static const char *const cols[] = {"code_rome", "code_ogr", "libelle_rome", "emploi_reglemente",
-                                       "emploi_cadre", "code_rome_parent"};
+    static const char *const cols[] = {"code_rome",         "code_ogr",     "libelle_rome",
+                                       "emploi_reglemente", "emploi_cadre", "code_rome_parent"};
     csv_table *t = open_table(L, "referentiel_code_rome", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -336,14 +363,18 @@ static int load_fiches(loader *L) {
             rc = oom(L);
             break;
         }
-        rc = copy_code(L, t, r, C_CODE, f->code, sizeof f->code, "A9999", "a ROME code (a letter and 4 digits, e.g. D1505)") ||
-             csv_table_u32(t, r, C_OGR, &f->code_ogr, L->err) || add_label(L, &f->label, csv_table_field(t, r, C_LABEL)) ||
+        rc = copy_code(L, t, r, C_CODE, f->code, sizeof f->code, "A9999",
+                       "a ROME code (a letter and 4 digits, e.g. D1505)") ||
+             csv_table_u32(t, r, C_OGR, &f->code_ogr, L->err) ||
+             add_label(L, &f->label, csv_table_field(t, r, C_LABEL)) ||
              push_line(L, &L->fiche_lines, csv_table_line(t, r));
         if (rc) break;
         char dp[4] = {f->code[0], f->code[1], f->code[2], 0};
         void *d = bsearch(dp, L->domaines.v, L->domaines.n, L->domaines.elem, cmp_code4);
         if (!d) {
-            rc = csv_table_field_error(t, r, C_CODE, L->err, "fiche '%s' is in no known domaine professionnel ('%s')", f->code, dp);
+            rc = csv_table_field_error(t, r, C_CODE, L->err,
+                                       "fiche '%s' is in no known domaine professionnel ('%s')",
+                                       f->code, dp);
             break;
         }
         f->domaine = (uint16_t)(((rome_domaine *)d) - (rome_domaine *)L->domaines.v);
@@ -357,7 +388,8 @@ static int load_fiches(loader *L) {
             rc = copy_code(L, t, r, C_PARENT, f->parent, sizeof f->parent, "A9999",
                            "a ROME code (a letter and 4 digits) or empty");
     }
-    if (!rc) rc = sort_unique(L, &L->fiches, &L->fiche_lines, cmp_fiche, "code_rome", csv_table_path(t));
+    if (!rc)
+        rc = sort_unique(L, &L->fiches, &L->fiche_lines, cmp_fiche, "code_rome", csv_table_path(t));
     csv_table_free(t);
     return rc;
 }
@@ -372,8 +404,13 @@ static uint32_t fiche_id(loader *L, const char *code) {
 
 static int load_appellations(loader *L) {
     enum { C_OGR, C_LONG, C_SHORT, C_ROME, C_CLASS, C_PEU, C_REGL, C_CADRE, N_COLS };
-    static const char *const cols[] = {"code_ogr", "libelle_appellation_long", "libelle_appellation_court",
-                                       "code_rome", "classification", "peu_usite", "emploi_reglemente",
+    static const char *const cols[] = {"code_ogr",
+                                       "libelle_appellation_long",
+                                       "libelle_appellation_court",
+                                       "code_rome",
+                                       "classification",
+                                       "peu_usite",
+                                       "emploi_reglemente",
                                        "emploi_cadre"};
     csv_table *t = open_table(L, "referentiel_appellation", cols, N_COLS);
     if (!t) return -1;
@@ -381,8 +418,9 @@ static int load_appellations(loader *L) {
     for (size_t r = 0; !rc && r < csv_table_rows(t); r++) {
         uint32_t fiche = fiche_id(L, csv_table_field(t, r, C_ROME));
         if (fiche == ROME_NONE) {
-            warn(L, &L->report->dangling_appellations, "%s:%u: appellation names unknown fiche '%.20s' (row skipped)",
-                 csv_table_path(t), csv_table_line(t, r), csv_table_field(t, r, C_ROME));
+            warn(L, &L->report->dangling_appellations,
+                 "%s:%u: appellation names unknown fiche '%.20s' (row skipped)", csv_table_path(t),
+                 csv_table_line(t, r), csv_table_field(t, r, C_ROME));
             continue;
         }
         rome_appellation *a = vec_push(&L->appellations);
@@ -391,9 +429,12 @@ static int load_appellations(loader *L) {
             break;
         }
         a->fiche = fiche;
-        rc = csv_table_u32(t, r, C_OGR, &a->code_ogr, L->err) || add_label(L, &a->label_long, csv_table_field(t, r, C_LONG)) ||
-             add_label(L, &a->label_short, csv_table_field(t, r, C_SHORT)) || push_line(L, &L->app_lines, csv_table_line(t, r));
-        if (!strcmp(csv_table_field(t, r, C_CLASS), "PRINCIPALE")) a->flags |= ROME_APPELLATION_PRINCIPALE;
+        rc = csv_table_u32(t, r, C_OGR, &a->code_ogr, L->err) ||
+             add_label(L, &a->label_long, csv_table_field(t, r, C_LONG)) ||
+             add_label(L, &a->label_short, csv_table_field(t, r, C_SHORT)) ||
+             push_line(L, &L->app_lines, csv_table_line(t, r));
+        if (!strcmp(csv_table_field(t, r, C_CLASS), "PRINCIPALE"))
+            a->flags |= ROME_APPELLATION_PRINCIPALE;
         if (!strcmp(csv_table_field(t, r, C_PEU), "O")) a->flags |= ROME_APPELLATION_PEU_USITE;
         /* Kept as the appellation states it: an empty value is not read as the fiche's. */
         unsigned flags = a->flags;
@@ -402,15 +443,18 @@ static int load_appellations(loader *L) {
                  yes_no_flag(L, t, r, C_CADRE, ROME_APPELLATION_CADRE, &flags);
         a->flags = flags;
     }
-    if (!rc) rc = sort_unique(L, &L->appellations, &L->app_lines, cmp_u32_key, "appellation code_ogr", csv_table_path(t));
+    if (!rc)
+        rc = sort_unique(L, &L->appellations, &L->app_lines, cmp_u32_key, "appellation code_ogr",
+                         csv_table_path(t));
     csv_table_free(t);
     return rc;
 }
 
 static int load_competences(loader *L) {
     enum { C_OGR, C_NATURE, C_LABEL, C_MACRO_OGR, C_MACRO_CODE, C_CAT, C_SUBCAT, N_COLS };
-    static const char *const cols[] = {"code_ogr", "nature", "libelle_competence", "code_ogr_macro_comp",
-                                       "code_macro_comp", "cat_comp", "sous_cat_comp"};
+    static const char *const cols[] = {
+        "code_ogr",        "nature",   "libelle_competence", "code_ogr_macro_comp",
+        "code_macro_comp", "cat_comp", "sous_cat_comp"};
     csv_table *t = open_table(L, "referentiel_competence", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -426,22 +470,29 @@ static int load_competences(loader *L) {
         it->enjeu = ROME_NONE;
         *macro = ROME_NONE;
         const char *nature = csv_table_field(t, r, C_NATURE), *cat = csv_table_field(t, r, C_CAT);
-        if (!strcmp(cat, "Savoir-faire")) it->kind = ROME_KIND_SAVOIR_FAIRE;
-        else if (!strcmp(cat, "Savoir-être professionnel")) it->kind = ROME_KIND_SAVOIR_ETRE;
+        if (!strcmp(cat, "Savoir-faire"))
+            it->kind = ROME_KIND_SAVOIR_FAIRE;
+        else if (!strcmp(cat, "Savoir-être professionnel"))
+            it->kind = ROME_KIND_SAVOIR_ETRE;
         else {
-            rc = csv_table_field_error(t, r, C_CAT, L->err, "'%.60s', expected 'Savoir-faire' or 'Savoir-être professionnel'", cat);
+            rc = csv_table_field_error(
+                t, r, C_CAT, L->err,
+                "'%.60s', expected 'Savoir-faire' or 'Savoir-être professionnel'", cat);
             break;
         }
-        rc = csv_table_u32(t, r, C_OGR, &it->code_ogr, L->err) || add_label(L, &it->label, csv_table_field(t, r, C_LABEL)) ||
-             add_label(L, &it->category, cat) || add_label(L, &it->subcategory, csv_table_field(t, r, C_SUBCAT)) ||
+        rc = csv_table_u32(t, r, C_OGR, &it->code_ogr, L->err) ||
+             add_label(L, &it->label, csv_table_field(t, r, C_LABEL)) ||
+             add_label(L, &it->category, cat) ||
+             add_label(L, &it->subcategory, csv_table_field(t, r, C_SUBCAT)) ||
              push_line(L, &L->item_lines, csv_table_line(t, r));
         if (rc) break;
         if (!strcmp(nature, "Macro-compétence")) {
             const char *mc = csv_table_field(t, r, C_MACRO_CODE);
             it->flags |= ROME_ITEM_MACRO;
             if (strlen(mc) < 2) {
-                rc = csv_table_field_error(t, r, C_MACRO_CODE, L->err,
-                                           "'%.20s', expected a macro-compétence hierarchy code such as '4A201'", mc);
+                rc = csv_table_field_error(
+                    t, r, C_MACRO_CODE, L->err,
+                    "'%.20s', expected a macro-compétence hierarchy code such as '4A201'", mc);
                 break;
             }
             enjeu[0] = mc[0];
@@ -453,7 +504,9 @@ static int load_competences(loader *L) {
                 break;
             }
         } else {
-            rc = csv_table_field_error(t, r, C_NATURE, L->err, "'%.40s', expected 'Compétence' or 'Macro-compétence'", nature);
+            rc = csv_table_field_error(t, r, C_NATURE, L->err,
+                                       "'%.40s', expected 'Compétence' or 'Macro-compétence'",
+                                       nature);
         }
     }
     csv_table_free(t);
@@ -462,7 +515,8 @@ static int load_competences(loader *L) {
 
 static int load_savoirs(loader *L) {
     enum { C_OGR, C_LABEL, C_CAT, C_SUBCAT, N_COLS };
-    static const char *const cols[] = {"code_ogr_savoir", "libelle_savoir", "categorie_savoir", "sous_categorie_savoir"};
+    static const char *const cols[] = {"code_ogr_savoir", "libelle_savoir", "categorie_savoir",
+                                       "sous_categorie_savoir"};
     csv_table *t = open_table(L, "referentiel_savoir", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -477,8 +531,10 @@ static int load_savoirs(loader *L) {
         it->macro = it->enjeu = *macro = ROME_NONE;
         const char *cat = csv_table_field(t, r, C_CAT);
         if (!strcmp(cat, "Certifications et habilitations")) it->flags |= ROME_ITEM_QUALIFICATION;
-        rc = csv_table_u32(t, r, C_OGR, &it->code_ogr, L->err) || add_label(L, &it->label, csv_table_field(t, r, C_LABEL)) ||
-             add_label(L, &it->category, cat) || add_label(L, &it->subcategory, csv_table_field(t, r, C_SUBCAT)) ||
+        rc = csv_table_u32(t, r, C_OGR, &it->code_ogr, L->err) ||
+             add_label(L, &it->label, csv_table_field(t, r, C_LABEL)) ||
+             add_label(L, &it->category, cat) ||
+             add_label(L, &it->subcategory, csv_table_field(t, r, C_SUBCAT)) ||
              push_line(L, &L->item_lines, csv_table_line(t, r));
     }
     csv_table_free(t);
@@ -488,7 +544,8 @@ static int load_savoirs(loader *L) {
 /* Enjeux and competence domaines come from the DERIVED hierarchy file, one row per macro. */
 static int load_hierarchy(loader *L) {
     enum { C_DOM, C_DOM_LABEL, C_ENJEU, C_ENJEU_LABEL, N_COLS };
-    static const char *const cols[] = {"code_domaine_competence", "libelle_domaine_competence", "code_enjeu", "libelle_enjeu"};
+    static const char *const cols[] = {"code_domaine_competence", "libelle_domaine_competence",
+                                       "code_enjeu", "libelle_enjeu"};
     csv_table *t = open_table(L, "DERIVED_macro_competence_hierarchy", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -497,7 +554,8 @@ static int load_hierarchy(loader *L) {
         rc = copy_code(L, t, r, C_DOM, dom, sizeof dom, "9", "a competence domaine digit") ||
              copy_code(L, t, r, C_ENJEU, enj, sizeof enj, "9A", "an enjeu code such as '4A'");
         if (rc) break;
-        if (!L->comp_domaines.n || !bsearch(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4)) {
+        if (!L->comp_domaines.n || !bsearch(dom, L->comp_domaines.v, L->comp_domaines.n,
+                                            L->comp_domaines.elem, cmp_code4)) {
             rome_comp_domaine *d = vec_push(&L->comp_domaines);
             if (!d) {
                 rc = oom(L);
@@ -507,7 +565,8 @@ static int load_hierarchy(loader *L) {
             rc = add_label(L, &d->label, csv_table_field(t, r, C_DOM_LABEL));
             qsort(L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
         }
-        if (!rc && (!L->enjeux.n || !bsearch(enj, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4))) {
+        if (!rc &&
+            (!L->enjeux.n || !bsearch(enj, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4))) {
             rome_enjeu *e = vec_push(&L->enjeux);
             if (!e) {
                 rc = oom(L);
@@ -523,7 +582,8 @@ static int load_hierarchy(loader *L) {
     for (size_t i = 0; !rc && i < L->enjeux.n; i++) {
         rome_enjeu *e = (rome_enjeu *)L->enjeux.v + i;
         char dom[4] = {e->code[0], 0, 0, 0};
-        rome_comp_domaine *d = bsearch(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
+        rome_comp_domaine *d =
+            bsearch(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
         e->comp_domaine = d ? (uint32_t)(d - (rome_comp_domaine *)L->comp_domaines.v) : ROME_NONE;
     }
     return rc;
@@ -533,7 +593,12 @@ static int load_hierarchy(loader *L) {
  * are resolved once the order is final. */
 static int finish_items(loader *L) {
     size_t n = L->items.n;
-    typedef struct { rome_item item; uint32_t macro_ref; char enjeu[4]; uint32_t line; } row;
+    typedef struct {
+        rome_item item;
+        uint32_t macro_ref;
+        char enjeu[4];
+        uint32_t line;
+    } row;
     row *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows) return oom(L);
     for (size_t i = 0; i < n; i++) {
@@ -546,7 +611,9 @@ static int finish_items(loader *L) {
     int rc = 0;
     for (size_t i = 1; i < n && !rc; i++)
         if (rows[i].item.code_ogr == rows[i - 1].item.code_ogr)
-            rc = px_error_set(L->err, PX_EINVAL, "%s: duplicate item code_ogr %u (lines %u and %u of the competence/savoir referentials; codes must be unique)",
+            rc = px_error_set(L->err, PX_EINVAL,
+                              "%s: duplicate item code_ogr %u (lines %u and %u of the "
+                              "competence/savoir referentials; codes must be unique)",
                               L->dir, rows[i].item.code_ogr, rows[i - 1].line, rows[i].line);
     for (size_t i = 0; i < n && !rc; i++) {
         rome_item *it = (rome_item *)L->items.v + i;
@@ -557,15 +624,22 @@ static int finish_items(loader *L) {
         if (rows[i].macro_ref != ROME_NONE) {
             rome_item key = {.code_ogr = rows[i].macro_ref};
             rome_item *m = bsearch(&key, L->items.v, n, sizeof *it, cmp_u32_key);
-            if (m && (m->flags & ROME_ITEM_MACRO)) it->macro = (uint32_t)(m - (rome_item *)L->items.v);
-            else warn(L, &L->report->dangling_links, "%s: competence %u names unknown macro-compétence %u", L->dir,
-                      it->code_ogr, rows[i].macro_ref);
+            if (m && (m->flags & ROME_ITEM_MACRO))
+                it->macro = (uint32_t)(m - (rome_item *)L->items.v);
+            else
+                warn(L, &L->report->dangling_links,
+                     "%s: competence %u names unknown macro-compétence %u", L->dir, it->code_ogr,
+                     rows[i].macro_ref);
         }
         if (it->flags & ROME_ITEM_MACRO) {
-            rome_enjeu *e = bsearch(rows[i].enjeu, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4);
-            if (e) it->enjeu = (uint32_t)(e - (rome_enjeu *)L->enjeux.v);
-            else warn(L, &L->report->dangling_links, "%s: macro-compétence %u is in unknown enjeu '%.2s'", L->dir,
-                      it->code_ogr, rows[i].enjeu);
+            rome_enjeu *e =
+                bsearch(rows[i].enjeu, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4);
+            if (e)
+                it->enjeu = (uint32_t)(e - (rome_enjeu *)L->enjeux.v);
+            else
+                warn(L, &L->report->dangling_links,
+                     "%s: macro-compétence %u is in unknown enjeu '%.2s'", L->dir, it->code_ogr,
+                     rows[i].enjeu);
         }
     }
     free(rows);
@@ -574,7 +648,8 @@ static int finish_items(loader *L) {
 
 static int load_contextes(loader *L) {
     enum { C_OGR, C_LABEL, C_TYPE, C_TYPE_LABEL, N_COLS };
-    static const char *const cols[] = {"code_ogr", "libelle_cont_travail", "code_type_cont_trav", "libelle_type_cont_trav"};
+    static const char *const cols[] = {"code_ogr", "libelle_cont_travail", "code_type_cont_trav",
+                                       "libelle_type_cont_trav"};
     csv_table *t = open_table(L, "referentiel_contexte_travail", cols, N_COLS);
     if (!t) return -1;
     int rc = require_rows(L, t);
@@ -584,11 +659,15 @@ static int load_contextes(loader *L) {
             rc = oom(L);
             break;
         }
-        rc = csv_table_u32(t, r, C_OGR, &c->code_ogr, L->err) || add_label(L, &c->label, csv_table_field(t, r, C_LABEL)) ||
+        rc = csv_table_u32(t, r, C_OGR, &c->code_ogr, L->err) ||
+             add_label(L, &c->label, csv_table_field(t, r, C_LABEL)) ||
              csv_table_u32(t, r, C_TYPE, &c->type_code, L->err) ||
-             add_label(L, &c->type_label, csv_table_field(t, r, C_TYPE_LABEL)) || push_line(L, &L->ctx_lines, csv_table_line(t, r));
+             add_label(L, &c->type_label, csv_table_field(t, r, C_TYPE_LABEL)) ||
+             push_line(L, &L->ctx_lines, csv_table_line(t, r));
     }
-    if (!rc) rc = sort_unique(L, &L->contextes, &L->ctx_lines, cmp_u32_key, "contexte code_ogr", csv_table_path(t));
+    if (!rc)
+        rc = sort_unique(L, &L->contextes, &L->ctx_lines, cmp_u32_key, "contexte code_ogr",
+                         csv_table_path(t));
     csv_table_free(t);
     return rc;
 }
@@ -608,7 +687,8 @@ static int load_links(loader *L) {
     for (size_t r = 0; !rc && r < csv_table_rows(t); r++) {
         const char *bloc = csv_table_field(t, r, C_BLOC);
         int is_item = !strcmp(bloc, "5"), is_ctx = !strcmp(bloc, "6");
-        if (!is_item && !is_ctx) continue; /* blocs 1, 2: the fiche's own code and its appellations */
+        if (!is_item && !is_ctx)
+            continue; /* blocs 1, 2: the fiche's own code and its appellations */
         uint32_t code, target;
         if (csv_table_u32(t, r, C_OGR, &code, L->err)) {
             rc = -1;
@@ -621,13 +701,17 @@ static int load_links(loader *L) {
             target = it ? (uint32_t)(it - (rome_item *)L->items.v) : ROME_NONE;
         } else {
             rome_contexte key = {.code_ogr = code};
-            rome_contexte *c = bsearch(&key, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
+            rome_contexte *c =
+                bsearch(&key, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
             target = c ? (uint32_t)(c - (rome_contexte *)L->contextes.v) : ROME_NONE;
         }
         if (fiche == ROME_NONE || target == ROME_NONE) {
-            warn(L, &L->report->dangling_links, "%s:%u: link %.20s → %u names an unknown %s (row skipped)", csv_table_path(t),
+            warn(L, &L->report->dangling_links,
+                 "%s:%u: link %.20s → %u names an unknown %s (row skipped)", csv_table_path(t),
                  csv_table_line(t, r), csv_table_field(t, r, C_ROME), code,
-                 fiche == ROME_NONE ? "fiche" : is_item ? "competence or savoir" : "contexte");
+                 fiche == ROME_NONE ? "fiche"
+                 : is_item          ? "competence or savoir"
+                                    : "contexte");
             continue;
         }
         link *l = vec_push(is_item ? &L->fiche_items : &L->fiche_contextes);
@@ -660,11 +744,16 @@ static int load_coherence(loader *L) {
     for (size_t r = 0; !rc && r < csv_table_rows(t); r++) {
         const char *coeur = csv_table_field(t, r, C_COEUR);
         uint8_t imp;
-        if (!*coeur) imp = ROME_IMPORTANCE_NONE;
-        else if (!strcmp(coeur, "Principale")) imp = ROME_IMPORTANCE_PRINCIPALE;
-        else if (!strcmp(coeur, "Émergente")) imp = ROME_IMPORTANCE_EMERGENTE;
+        if (!*coeur)
+            imp = ROME_IMPORTANCE_NONE;
+        else if (!strcmp(coeur, "Principale"))
+            imp = ROME_IMPORTANCE_PRINCIPALE;
+        else if (!strcmp(coeur, "Émergente"))
+            imp = ROME_IMPORTANCE_EMERGENTE;
         else {
-            rc = csv_table_field_error(t, r, C_COEUR, L->err, "'%.40s', expected 'Principale', 'Émergente' or empty", coeur);
+            rc = csv_table_field_error(t, r, C_COEUR, L->err,
+                                       "'%.40s', expected 'Principale', 'Émergente' or empty",
+                                       coeur);
             break;
         }
         uint32_t code;
@@ -686,13 +775,16 @@ static int load_coherence(loader *L) {
         }
         /* The export also rates fiche → contexte pairs; importance means nothing there. */
         rome_contexte ckey = {.code_ogr = code};
-        rome_contexte *c = bsearch(&ckey, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
+        rome_contexte *c =
+            bsearch(&ckey, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
         if (fiche != ROME_NONE && c) {
             link key = {fiche, (uint32_t)(c - (rome_contexte *)L->contextes.v), 0};
-            if (bsearch(&key, L->fiche_contextes.v, L->fiche_contextes.n, sizeof(link), cmp_link)) continue;
+            if (bsearch(&key, L->fiche_contextes.v, L->fiche_contextes.n, sizeof(link), cmp_link))
+                continue;
         }
-        warn(L, &L->report->dangling_coherence, "%s:%u: coherence row %.20s/%u matches no fiche link (row skipped)",
-             csv_table_path(t), csv_table_line(t, r), csv_table_field(t, r, C_ROME), code);
+        warn(L, &L->report->dangling_coherence,
+             "%s:%u: coherence row %.20s/%u matches no fiche link (row skipped)", csv_table_path(t),
+             csv_table_line(t, r), csv_table_field(t, r, C_ROME), code);
     }
     csv_table_free(t);
     return rc;
@@ -775,7 +867,8 @@ static int load_texts(loader *L) {
     for (size_t i = 0; !rc && i < n; i++) {
         if (i && !cmp_text_row(&rows[i - 1], &rows[i])) {
             rc = px_error_set(
-                L->err, PX_EINVAL, "%s: lines %u and %u: fiche %s has two sentences at position_phrase %u "
+                L->err, PX_EINVAL,
+                "%s: lines %u and %u: fiche %s has two sentences at position_phrase %u "
                 "of bloc %u (positions must be unique)",
                 csv_table_path(t),
                 rows[i - 1].line < rows[i].line ? rows[i - 1].line : rows[i].line,
@@ -802,7 +895,8 @@ static int load_texts(loader *L) {
 
 static int riasec_letter(loader *L, const csv_table *t, size_t row, size_t col, char *out) {
     const char *s = csv_table_field(t, row, col);
-    if (s[0] && !s[1] && strchr("RIASEC", s[0])) *out = s[0];
+    if (s[0] && !s[1] && strchr("RIASEC", s[0]))
+        *out = s[0];
     else if (*s)
         return csv_table_field_error(t, row, col, L->err,
                                      "'%.20s', expected one of R I A S E C or empty", s);
@@ -840,7 +934,7 @@ static int load_riasec(loader *L) {
 }
 
 typedef struct tag_row {
-    rome_tag tag;             /* family, code, label */
+    rome_tag tag; /* family, code, label */
     uint32_t fiche;
     uint32_t line;
     uint8_t importance;
@@ -864,9 +958,12 @@ static int tag_code(loader *L, const csv_table *t, size_t row, size_t col, char 
 
 static int principal(loader *L, const csv_table *t, size_t row, size_t col, uint8_t *imp) {
     const char *s = csv_table_field(t, row, col);
-    if (!strcmp(s, "oui")) *imp = ROME_IMPORTANCE_PRINCIPALE;
-    else if (!strcmp(s, "non")) *imp = ROME_IMPORTANCE_NONE;
-    else return csv_table_field_error(t, row, col, L->err, "'%.20s', expected 'oui' or 'non'", s);
+    if (!strcmp(s, "oui"))
+        *imp = ROME_IMPORTANCE_PRINCIPALE;
+    else if (!strcmp(s, "non"))
+        *imp = ROME_IMPORTANCE_NONE;
+    else
+        return csv_table_field_error(t, row, col, L->err, "'%.20s', expected 'oui' or 'non'", s);
     return 0;
 }
 
@@ -953,7 +1050,8 @@ static int finish_tags(loader *L) {
             *tag = rows[i].tag;
         } else if (rows[i - 1].tag.label != rows[i].tag.label) {
             return px_error_set(
-                L->err, PX_EINVAL, "%s/unix_%s_%s_utf8.csv: lines %u and %u: %s code '%s' has two labels ('%.60s' and "
+                L->err, PX_EINVAL,
+                "%s/unix_%s_%s_utf8.csv: lines %u and %u: %s code '%s' has two labels ('%.60s' and "
                 "'%.60s'; a code has one label)",
                 L->dir, tag_file_stem(rows[i].tag.family), L->suffix, rows[i - 1].line,
                 rows[i].line, rome_tag_family_name(rows[i].tag.family), rows[i].tag.code,
@@ -984,13 +1082,13 @@ static int finish_tags(loader *L) {
  * occupations to ROME V3 appellations, so it may lag the export: a row naming an appellation the
  * export does not have is counted (rome_counts.esco_skipped) and skipped, not refused. */
 
-#define ESCO_NAME_PART "mapping_esco_rome"
+#define ESCO_NAME_PART    "mapping_esco_rome"
 #define ESCO_MAX_PREAMBLE 64 /* the V1.4 file has 16 metadata lines; room for a longer one */
-#define ESCO_URI_PREFIX "http://data.europa.eu/esco/occupation/"
+#define ESCO_URI_PREFIX   "http://data.europa.eu/esco/occupation/"
 
 typedef struct esco_row {
-    uint32_t source;          /* appellation id, then fiche id for the fiche union */
-    uint32_t uri;             /* string-pool offset */
+    uint32_t source; /* appellation id, then fiche id for the fiche union */
+    uint32_t uri;    /* string-pool offset */
     uint32_t line;
     uint8_t relation;
 } esco_row;
@@ -1010,7 +1108,8 @@ static int find_crosswalk(loader *L, char *path, size_t cap) {
             rc = px_error_set(L->err, PX_EINVAL,
                               "%s: holds two ESCO crosswalks (%s and %s); keep one per directory",
                               L->dir, strrchr(path, '/') + 1, e->d_name);
-        else snprintf(path, cap, "%s/%s", L->dir, e->d_name);
+        else
+            snprintf(path, cap, "%s/%s", L->dir, e->d_name);
     }
     closedir(d);
     return rc;
@@ -1029,7 +1128,8 @@ static int esco_uri(loader *L, const csv_table *t, size_t row, size_t col) {
     if (!ok)
         return csv_table_field_error(t, row, col, L->err,
                                      "'%.80s' is not an ESCO occupation URI (expected "
-                                     "%s<uuid>, lowercase)", s, ESCO_URI_PREFIX);
+                                     "%s<uuid>, lowercase)",
+                                     s, ESCO_URI_PREFIX);
     return 0;
 }
 
@@ -1045,7 +1145,8 @@ static int esco_relation(loader *L, const csv_table *t, size_t row, size_t col, 
     }
     return csv_table_field_error(t, row, col, L->err,
                                  "'%.40s', expected skos:exactMatch, skos:closeMatch, "
-                                 "skos:broadMatch or skos:narrowMatch", s);
+                                 "skos:broadMatch or skos:narrowMatch",
+                                 s);
 }
 
 static int cmp_esco_uri(const void *a, const void *b) {
@@ -1136,13 +1237,21 @@ static int load_esco(loader *L) {
 
 static int load_optional_files(loader *L) {
     static const tag_file files[] = {
-        {"arborescence_centre_interet", ROME_OPT_CENTRE_INTERET, ROME_TAG_CENTRE_INTERET,
+        {"arborescence_centre_interet",
+         ROME_OPT_CENTRE_INTERET,
+         ROME_TAG_CENTRE_INTERET,
          ROME_TAG_CENTRE_INTERET,
          {"code_centre_interet", "libelle_centre_interet", "code_rome", "principal", NULL, NULL}},
-        {"arborescence_secteur_activite", ROME_OPT_SECTEUR, ROME_TAG_SECTEUR, ROME_TAG_SOUS_SECTEUR,
+        {"arborescence_secteur_activite",
+         ROME_OPT_SECTEUR,
+         ROME_TAG_SECTEUR,
+         ROME_TAG_SOUS_SECTEUR,
          {"code_sect_activite", "libelle_sect_activite", "code_rome", "principal",
           "code_ss_sect_activite", "libelle_ss_sect_activite"}},
-        {"arborescence_thematique", ROME_OPT_THEME, ROME_TAG_THEME, ROME_TAG_THEME,
+        {"arborescence_thematique",
+         ROME_OPT_THEME,
+         ROME_TAG_THEME,
+         ROME_TAG_THEME,
          {"code_theme", "libelle_theme", "code_rome", NULL, NULL, NULL}},
     };
     if (load_texts(L) || load_riasec(L)) return -1;
@@ -1152,8 +1261,9 @@ static int load_optional_files(loader *L) {
 }
 
 /* Builds the CSR of `links` keyed by `from` (forward) or by `to` (inverse), targets sorted. */
-static int build_csr(loader *L, const vec *links, uint32_t n_sources, bool inverse, bool with_importance, uint32_t **offsets,
-                     uint32_t **targets, uint8_t **importance) {
+static int build_csr(loader *L, const vec *links, uint32_t n_sources, bool inverse,
+                     bool with_importance, uint32_t **offsets, uint32_t **targets,
+                     uint8_t **importance) {
     size_t n = links->n;
     const link *v = links->v;
     *offsets = calloc((size_t)n_sources + 1, sizeof **offsets);
@@ -1193,8 +1303,10 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
     n->enjeux = (uint32_t)L->enjeux.n;
     for (size_t i = 0; i < L->items.n; i++) {
         const rome_item *it = (rome_item *)L->items.v + i;
-        if (it->kind == ROME_KIND_SAVOIR) n->savoirs++;
-        else n->competences++;
+        if (it->kind == ROME_KIND_SAVOIR)
+            n->savoirs++;
+        else
+            n->competences++;
         if (it->flags & ROME_ITEM_MACRO) n->macro_competences++;
     }
     n->fiche_item_links = (uint32_t)L->fiche_items.n;
@@ -1264,10 +1376,13 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
 }
 
 static void loader_free(loader *L) {
-    vec *all[] = {&L->grands_domaines, &L->domaines, &L->fiches, &L->appellations, &L->items, &L->comp_domaines,
-                  &L->enjeux, &L->contextes, &L->fiche_items, &L->fiche_contextes, &L->macro_refs,
-                  &L->macro_enjeu_codes, &L->item_lines, &L->fiche_lines, &L->app_lines, &L->ctx_lines,
-                  &L->tag_rows, &L->tags, &L->fiche_tags};
+    vec *all[] = {&L->grands_domaines, &L->domaines,    &L->fiches,
+                  &L->appellations,    &L->items,       &L->comp_domaines,
+                  &L->enjeux,          &L->contextes,   &L->fiche_items,
+                  &L->fiche_contextes, &L->macro_refs,  &L->macro_enjeu_codes,
+                  &L->item_lines,      &L->fiche_lines, &L->app_lines,
+                  &L->ctx_lines,       &L->tag_rows,    &L->tags,
+                  &L->fiche_tags};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->v);
     esco_links *esco[] = {&L->app_esco, &L->fiche_esco};
     for (size_t i = 0; i < 2; i++) {
@@ -1308,7 +1423,8 @@ rome_index *rome_load_csv(const char *dir, rome_load_report *report, px_error *e
     uint32_t major = 0, version = 0;
     rome_index *idx = NULL;
     /* Offset 0 of the pool is the empty string, so a zeroed label reads as "". */
-    if (pool_add(&L.pool, "") == UINT32_MAX) oom(&L);
+    if (pool_add(&L.pool, "") == UINT32_MAX)
+        oom(&L);
     else if (!detect_version(&L, &major, &version) && !load_domains(&L) && !load_fiches(&L) &&
              !load_appellations(&L) && !load_hierarchy(&L) && !load_competences(&L) &&
              !load_savoirs(&L) && !finish_items(&L) && !load_contextes(&L) && !load_links(&L) &&

@@ -15,13 +15,13 @@ static const char SNAPSHOT_MAGIC[8] = {'P', 'X', 'R', 'O', 'M', 'E', '\0', '\1'}
 typedef struct snapshot_header {
     char magic[8];
     uint32_t format;
-    uint32_t endian;          /* ENDIAN_MARK as written: refuses images from another byte order */
+    uint32_t endian; /* ENDIAN_MARK as written: refuses images from another byte order */
     uint32_t rome_major;
     uint32_t rome_version;
     uint32_t n_sections;
     uint32_t reserved;
-    uint64_t body_size;       /* bytes after this header: section table + payload */
-    uint64_t checksum;        /* XXH3-64 of the whole image with this field zeroed */
+    uint64_t body_size; /* bytes after this header: section table + payload */
+    uint64_t checksum;  /* XXH3-64 of the whole image with this field zeroed */
     rome_counts counts;
 } snapshot_header;
 
@@ -29,8 +29,8 @@ typedef struct snapshot_section {
     uint32_t id;
     uint32_t elem_size;
     uint64_t count;
-    uint64_t offset;          /* from the start of the image */
-    uint64_t size;            /* count * elem_size (the payload is padded to 8 bytes after it) */
+    uint64_t offset; /* from the start of the image */
+    uint64_t size;   /* count * elem_size (the payload is padded to 8 bytes after it) */
 } snapshot_section;
 
 #define PAYLOAD_START ALIGN8(sizeof(snapshot_header) + ROME_SEC_COUNT * sizeof(snapshot_section))
@@ -70,33 +70,44 @@ int rome_snapshot_encode(const rome_index *idx, void **out, size_t *out_len, px_
 
 /* --- Validation: nothing in an image is trusted until every reference is in bounds. -------- */
 
-static int check_csr(const rome_csr *csr, uint32_t n_sources, uint32_t n_targets_total, uint32_t n_target_space,
-                     const char *name, px_error *err) {
+static int check_csr(const rome_csr *csr, uint32_t n_sources, uint32_t n_targets_total,
+                     uint32_t n_target_space, const char *name, px_error *err) {
     if (csr->offsets[0] != 0 || csr->offsets[n_sources] != n_targets_total)
-        return px_error_set(err, PX_EINVAL, "snapshot: %s offsets do not span the %u links", name, n_targets_total);
+        return px_error_set(err, PX_EINVAL, "snapshot: %s offsets do not span the %u links", name,
+                            n_targets_total);
     for (uint32_t s = 0; s < n_sources; s++) {
         if (csr->offsets[s] > csr->offsets[s + 1])
-            return px_error_set(err, PX_EINVAL, "snapshot: %s offsets decrease at source %u", name, s);
+            return px_error_set(err, PX_EINVAL, "snapshot: %s offsets decrease at source %u", name,
+                                s);
         for (uint32_t k = csr->offsets[s]; k < csr->offsets[s + 1]; k++) {
             if (csr->targets[k] >= n_target_space)
-                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u points past the end (%u ≥ %u)", name, k, csr->targets[k],
-                                    n_target_space);
+                return px_error_set(err, PX_EINVAL,
+                                    "snapshot: %s link %u points past the end (%u ≥ %u)", name, k,
+                                    csr->targets[k], n_target_space);
             if (k > csr->offsets[s] && csr->targets[k] <= csr->targets[k - 1])
-                return px_error_set(err, PX_EINVAL, "snapshot: %s targets of source %u are not strictly sorted", name, s);
+                return px_error_set(err, PX_EINVAL,
+                                    "snapshot: %s targets of source %u are not strictly sorted",
+                                    name, s);
             if (csr->importance && csr->importance[k] > ROME_IMPORTANCE_PRINCIPALE)
-                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u has importance %u (expected 0..2)", name, k, csr->importance[k]);
+                return px_error_set(err, PX_EINVAL,
+                                    "snapshot: %s link %u has importance %u (expected 0..2)", name,
+                                    k, csr->importance[k]);
         }
     }
     return 0;
 }
 
 static int check_label(uint32_t off, uint32_t pool, const char *what, uint32_t i, px_error *err) {
-    if (off >= pool) return px_error_set(err, PX_EINVAL, "snapshot: %s %u label offset %u is outside the string pool", what, i, off);
+    if (off >= pool)
+        return px_error_set(err, PX_EINVAL,
+                            "snapshot: %s %u label offset %u is outside the string pool", what, i,
+                            off);
     return 0;
 }
 
 static int check_code(const char *code, size_t cap, const char *what, uint32_t i, px_error *err) {
-    if (memchr(code, '\0', cap) == NULL) return px_error_set(err, PX_EINVAL, "snapshot: %s %u code is not terminated", what, i);
+    if (memchr(code, '\0', cap) == NULL)
+        return px_error_set(err, PX_EINVAL, "snapshot: %s %u code is not terminated", what, i);
     return 0;
 }
 
@@ -104,32 +115,38 @@ static int check_code(const char *code, size_t cap, const char *what, uint32_t i
  * string, relations are known and non-decreasing per source, no URI twice per source (rows are
  * short: the real maximum is 53 per fiche). As for labels, the pool is not read (a random read
  * per link); the checksum covers its bytes. */
-static int check_esco(const rome_esco_csr *csr, uint32_t n_sources, uint32_t n_links,
-                      uint32_t pool, const char *name, px_error *err) {
+static int check_esco(const rome_esco_csr *csr, uint32_t n_sources, uint32_t n_links, uint32_t pool,
+                      const char *name, px_error *err) {
     if (csr->offsets[0] != 0 || csr->offsets[n_sources] != n_links)
         return px_error_set(err, PX_EINVAL, "snapshot: %s offsets do not span the %u links", name,
                             n_links);
     for (uint32_t s = 0; s < n_sources; s++) {
         uint32_t lo = csr->offsets[s], hi = csr->offsets[s + 1];
         if (lo > hi)
-            return px_error_set(err, PX_EINVAL, "snapshot: %s offsets decrease at source %u",
-                                name, s);
+            return px_error_set(err, PX_EINVAL, "snapshot: %s offsets decrease at source %u", name,
+                                s);
         for (uint32_t k = lo; k < hi; k++) {
             const rome_esco_link *l = &csr->links[k];
             if (l->uri == 0 || l->uri >= pool)
-                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u: URI offset %u is "
-                                    "outside the string pool", name, k, l->uri);
+                return px_error_set(err, PX_EINVAL,
+                                    "snapshot: %s link %u: URI offset %u is "
+                                    "outside the string pool",
+                                    name, k, l->uri);
             if (l->relation > ROME_ESCO_NARROW || l->reserved[0] || l->reserved[1] ||
                 l->reserved[2])
-                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u has relation %u",
-                                    name, k, l->relation);
+                return px_error_set(err, PX_EINVAL, "snapshot: %s link %u has relation %u", name, k,
+                                    l->relation);
             if (k > lo && l->relation < csr->links[k - 1].relation)
-                return px_error_set(err, PX_EINVAL, "snapshot: %s links of source %u are not "
-                                    "ordered by relation", name, s);
+                return px_error_set(err, PX_EINVAL,
+                                    "snapshot: %s links of source %u are not "
+                                    "ordered by relation",
+                                    name, s);
             for (uint32_t j = lo; j < k; j++)
                 if (csr->links[j].uri == l->uri)
-                    return px_error_set(err, PX_EINVAL, "snapshot: %s source %u lists a URI "
-                                        "twice", name, s);
+                    return px_error_set(err, PX_EINVAL,
+                                        "snapshot: %s source %u lists a URI "
+                                        "twice",
+                                        name, s);
         }
     }
     return 0;
@@ -142,7 +159,9 @@ static int validate(const rome_index *idx, px_error *err) {
         return px_error_set(err, PX_EINVAL, "snapshot: the string pool is not NUL-framed");
     for (uint32_t i = 0; i < n->fiches; i++) {
         const rome_fiche *f = &idx->fiches[i];
-        if (check_code(f->code, sizeof f->code, "fiche", i, err) || check_label(f->label, pool, "fiche", i, err)) return -1;
+        if (check_code(f->code, sizeof f->code, "fiche", i, err) ||
+            check_label(f->label, pool, "fiche", i, err))
+            return -1;
         if (f->domaine >= n->domaines || f->grand_domaine >= n->grands_domaines)
             return px_error_set(err, PX_EINVAL, "snapshot: fiche %u has an unknown domaine", i);
         if (i && strcmp(idx->fiches[i - 1].code, f->code) >= 0)
@@ -158,26 +177,32 @@ static int validate(const rome_index *idx, px_error *err) {
             check_label(idx->grands_domaines[i].label, pool, "grand domaine", i, err))
             return -1;
     for (uint32_t i = 0; i < n->domaines; i++)
-        if (check_code(idx->domaines[i].code, 4, "domaine", i, err) || check_label(idx->domaines[i].label, pool, "domaine", i, err) ||
+        if (check_code(idx->domaines[i].code, 4, "domaine", i, err) ||
+            check_label(idx->domaines[i].label, pool, "domaine", i, err) ||
             (idx->domaines[i].grand_domaine >= n->grands_domaines &&
              px_error_set(err, PX_EINVAL, "snapshot: domaine %u has an unknown grand domaine", i)))
             return -1;
     for (uint32_t i = 0; i < n->appellations; i++) {
         const rome_appellation *a = &idx->appellations[i];
-        if (check_label(a->label_long, pool, "appellation", i, err) || check_label(a->label_short, pool, "appellation", i, err))
+        if (check_label(a->label_long, pool, "appellation", i, err) ||
+            check_label(a->label_short, pool, "appellation", i, err))
             return -1;
-        if (a->fiche >= n->fiches) return px_error_set(err, PX_EINVAL, "snapshot: appellation %u points to no fiche", i);
+        if (a->fiche >= n->fiches)
+            return px_error_set(err, PX_EINVAL, "snapshot: appellation %u points to no fiche", i);
         if (i && idx->appellations[i - 1].code_ogr >= a->code_ogr)
-            return px_error_set(err, PX_EINVAL, "snapshot: appellations are not sorted by code at %u", i);
+            return px_error_set(err, PX_EINVAL,
+                                "snapshot: appellations are not sorted by code at %u", i);
     }
     for (uint32_t i = 0; i < n->items; i++) {
         const rome_item *it = &idx->items[i];
-        if (check_label(it->label, pool, "item", i, err) || check_label(it->category, pool, "item", i, err) ||
+        if (check_label(it->label, pool, "item", i, err) ||
+            check_label(it->category, pool, "item", i, err) ||
             check_label(it->subcategory, pool, "item", i, err))
             return -1;
-        if ((it->macro != ROME_NONE && it->macro >= n->items) || (it->enjeu != ROME_NONE && it->enjeu >= n->enjeux) ||
-            it->kind > ROME_KIND_SAVOIR)
-            return px_error_set(err, PX_EINVAL, "snapshot: item %u has an out-of-range macro, enjeu or kind", i);
+        if ((it->macro != ROME_NONE && it->macro >= n->items) ||
+            (it->enjeu != ROME_NONE && it->enjeu >= n->enjeux) || it->kind > ROME_KIND_SAVOIR)
+            return px_error_set(err, PX_EINVAL,
+                                "snapshot: item %u has an out-of-range macro, enjeu or kind", i);
         if (i && idx->items[i - 1].code_ogr >= it->code_ogr)
             return px_error_set(err, PX_EINVAL, "snapshot: items are not sorted by code at %u", i);
     }
@@ -187,15 +212,19 @@ static int validate(const rome_index *idx, px_error *err) {
             return -1;
     for (uint32_t i = 0; i < n->enjeux; i++) {
         const rome_enjeu *e = &idx->enjeux[i];
-        if (check_code(e->code, 4, "enjeu", i, err) || check_label(e->label, pool, "enjeu", i, err)) return -1;
+        if (check_code(e->code, 4, "enjeu", i, err) || check_label(e->label, pool, "enjeu", i, err))
+            return -1;
         if (e->comp_domaine != ROME_NONE && e->comp_domaine >= n->comp_domaines)
             return px_error_set(err, PX_EINVAL, "snapshot: enjeu %u has an unknown domaine", i);
     }
     for (uint32_t i = 0; i < n->contextes; i++) {
         const rome_contexte *c = &idx->contextes[i];
-        if (check_label(c->label, pool, "contexte", i, err) || check_label(c->type_label, pool, "contexte", i, err)) return -1;
+        if (check_label(c->label, pool, "contexte", i, err) ||
+            check_label(c->type_label, pool, "contexte", i, err))
+            return -1;
         if (i && idx->contextes[i - 1].code_ogr >= c->code_ogr)
-            return px_error_set(err, PX_EINVAL, "snapshot: contextes are not sorted by code at %u", i);
+            return px_error_set(err, PX_EINVAL, "snapshot: contextes are not sorted by code at %u",
+                                i);
     }
     for (uint32_t i = 0; i < n->tags; i++) {
         const rome_tag *t = &idx->tags[i];
@@ -207,7 +236,8 @@ static int validate(const rome_index *idx, px_error *err) {
         if (i && (idx->tags[i - 1].family > t->family ||
                   (idx->tags[i - 1].family == t->family &&
                    strncmp(idx->tags[i - 1].code, t->code, 8) >= 0)))
-            return px_error_set(err, PX_EINVAL, "snapshot: tags are not sorted by (family, code) at %u", i);
+            return px_error_set(err, PX_EINVAL,
+                                "snapshot: tags are not sorted by (family, code) at %u", i);
     }
     return check_csr(&idx->fiche_items, n->fiches, n->fiche_item_links, n->items, "fiche→item",
                      err) ||
@@ -230,7 +260,8 @@ rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {
     snapshot_header h;
     rome_index *idx = NULL;
     if (len < PAYLOAD_START) {
-        px_error_set(err, PX_EINVAL, "snapshot: %zu bytes is too short to be a ROME snapshot (truncated?)", len);
+        px_error_set(err, PX_EINVAL,
+                     "snapshot: %zu bytes is too short to be a ROME snapshot (truncated?)", len);
         goto fail;
     }
     memcpy(&h, buf, sizeof h);
@@ -239,16 +270,22 @@ rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {
         goto fail;
     }
     if (h.endian != ENDIAN_MARK) {
-        px_error_set(err, PX_EINVAL, "snapshot: written on a machine of another byte order; rebuild it with `passerelle rome build`");
+        px_error_set(err, PX_EINVAL,
+                     "snapshot: written on a machine of another byte order; rebuild it with "
+                     "`passerelle rome build`");
         goto fail;
     }
     if (h.format != ROME_SNAPSHOT_FORMAT) {
-        px_error_set(err, PX_EINVAL, "snapshot: format version %u, this build reads version %u; rebuild it with `passerelle rome build`",
+        px_error_set(err, PX_EINVAL,
+                     "snapshot: format version %u, this build reads version %u; rebuild it with "
+                     "`passerelle rome build`",
                      h.format, ROME_SNAPSHOT_FORMAT);
         goto fail;
     }
     if (h.body_size != len - sizeof h) {
-        px_error_set(err, PX_EINVAL, "snapshot: header announces %llu bytes after it, the image has %zu (truncated or padded)",
+        px_error_set(err, PX_EINVAL,
+                     "snapshot: header announces %llu bytes after it, the image has %zu (truncated "
+                     "or padded)",
                      (unsigned long long)h.body_size, len - sizeof h);
         goto fail;
     }
@@ -263,7 +300,8 @@ rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {
         goto fail;
     }
     if (h.n_sections != ROME_SEC_COUNT) {
-        px_error_set(err, PX_EINVAL, "snapshot: %u sections, expected %d", h.n_sections, ROME_SEC_COUNT);
+        px_error_set(err, PX_EINVAL, "snapshot: %u sections, expected %d", h.n_sections,
+                     ROME_SEC_COUNT);
         goto fail;
     }
     if (!(idx = calloc(1, sizeof *idx))) {
@@ -282,14 +320,19 @@ rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {
         snapshot_section s;
         memcpy(&s, table + i * sizeof s, sizeof s);
         uint64_t size = sec[i].count * sec[i].elem_size;
-        if (s.id != sec[i].id || s.elem_size != sec[i].elem_size || s.count != sec[i].count || s.offset != at || s.size != size) {
-            px_error_set(err, PX_EINVAL, "snapshot: section %d does not match the header's counts (inconsistent image)", i + 1);
+        if (s.id != sec[i].id || s.elem_size != sec[i].elem_size || s.count != sec[i].count ||
+            s.offset != at || s.size != size) {
+            px_error_set(
+                err, PX_EINVAL,
+                "snapshot: section %d does not match the header's counts (inconsistent image)",
+                i + 1);
             goto fail;
         }
         at += ALIGN8(size);
     }
     if (at != len) {
-        px_error_set(err, PX_EINVAL, "snapshot: sections end at %llu, image is %zu bytes", (unsigned long long)at, len);
+        px_error_set(err, PX_EINVAL, "snapshot: sections end at %llu, image is %zu bytes",
+                     (unsigned long long)at, len);
         goto fail;
     }
     rome_index_attach(idx, buf, len, (unsigned char *)buf + PAYLOAD_START);
@@ -323,11 +366,16 @@ int rome_snapshot_write(const rome_index *idx, const char *path, px_error *err) 
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     int rc = 0;
-    if (!f) rc = px_error_set(err, PX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!f)
+        rc = px_error_set(err, PX_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     else {
-        if (fwrite(buf, 1, len, f) != len) rc = px_error_set(err, PX_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        if (fclose(f) != 0 && !rc) rc = px_error_set(err, PX_EIO, "%s: close failed: %s", tmp, strerror(errno));
-        if (!rc && rename(tmp, path) != 0) rc = px_error_set(err, PX_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
+        if (fwrite(buf, 1, len, f) != len)
+            rc = px_error_set(err, PX_EIO, "%s: write failed: %s", tmp, strerror(errno));
+        if (fclose(f) != 0 && !rc)
+            rc = px_error_set(err, PX_EIO, "%s: close failed: %s", tmp, strerror(errno));
+        if (!rc && rename(tmp, path) != 0)
+            rc = px_error_set(err, PX_EIO, "%s: cannot rename into place: %s", path,
+                              strerror(errno));
         if (rc) remove(tmp);
     }
     free(buf);
@@ -370,7 +418,8 @@ rome_index *rome_snapshot_load(const char *path, px_error *err) {
             px_error_set(err, PX_EIO, "%s: read error after %zu of %zu bytes: %s", path, got, size,
                          strerror(read_errno));
         else
-            px_error_set(err, PX_EIO, "%s: truncated while read: %zu of %zu bytes", path, got, size);
+            px_error_set(err, PX_EIO, "%s: truncated while read: %zu of %zu bytes", path, got,
+                         size);
         return NULL;
     }
     rome_index *idx = rome_snapshot_adopt(buf, (size_t)size, err);

@@ -7,12 +7,12 @@
 
 #include "px_array.h"
 
-#define WORD_MAX 64u /* longer words are cut (no ROME word comes close) */
-#define FUZZY_CANDIDATES 8u /* vocabulary words kept per misspelt query word */
-#define FUZZY_MIN_LEN 4u /* shorter query words are never corrected */
-#define FUZZY_LONG_LEN 8u /* query words this long are corrected within distance 2 */
-#define LABEL_WORDS (TITLE_MAX_WORDS * 2)
-#define EPS 1e-9 /* coverages and votes closer than this are equal */
+#define WORD_MAX         64u /* longer words are cut (no ROME word comes close) */
+#define FUZZY_CANDIDATES 8u  /* vocabulary words kept per misspelt query word */
+#define FUZZY_MIN_LEN    4u  /* shorter query words are never corrected */
+#define FUZZY_LONG_LEN   8u  /* query words this long are corrected within distance 2 */
+#define LABEL_WORDS      (TITLE_MAX_WORDS * 2)
+#define EPS              1e-9 /* coverages and votes closer than this are equal */
 
 /* A word of a label or a query: normalised bytes, whether it is a stop word, and whether it was
  * written in capitals (an acronym such as "ATSEM" in a label). */
@@ -28,7 +28,7 @@ struct title_resolver {
     /* vocabulary: words in one pool, found through an open-addressing hash table */
     char *pool;
     uint32_t *word_off; /* n_words + 1 offsets into pool */
-    double *idf; /* per word */
+    double *idf;        /* per word */
     uint32_t n_words;
     uint32_t *table; /* word id + 1, 0 = empty */
     uint32_t table_mask;
@@ -43,10 +43,10 @@ struct title_resolver {
     /* variants: token sets, each belonging to one appellation */
     uint32_t n_variants;
     uint32_t *var_app;
-    double *var_weight; /* Σ idf of its words */
-    uint8_t *var_len; /* its number of words */
+    double *var_weight;   /* Σ idf of its words */
+    uint8_t *var_len;     /* its number of words */
     uint8_t *var_acronym; /* 1: an acronym alone, which counts only as the whole title */
-    uint32_t *post_off; /* word → variants (CSR) */
+    uint32_t *post_off;   /* word → variants (CSR) */
     uint32_t *post;
     uint32_t *fiche_off; /* fiche → appellations (CSR, from each appellation's fiche) */
     uint32_t *fiche_apps;
@@ -54,9 +54,9 @@ struct title_resolver {
 
 struct title_scratch {
     /* per variant */
-    double *acc; /* matched weight */
-    uint32_t *stamp; /* last query word (1-based) that counted */
-    uint8_t *hits; /* query words matched */
+    double *acc;       /* matched weight */
+    uint32_t *stamp;   /* last query word (1-based) that counted */
+    uint8_t *hits;     /* query words matched */
     uint32_t *touched; /* variants with acc > 0 */
     /* per appellation, for its best variant (app_level > 0: touched) */
     uint8_t *app_level; /* query words it matches */
@@ -65,8 +65,8 @@ struct title_scratch {
     uint32_t *apps;
     /* per fiche, over its appellations at its best level (f_level > 0: touched) */
     uint8_t *f_level;
-    uint32_t *f_exact; /* appellations without extra words */
-    double *f_votes; /* Σ coverage * 2^-extra */
+    uint32_t *f_exact;      /* appellations without extra words */
+    double *f_votes;        /* Σ coverage * 2^-extra */
     double *f_cov, *f_dice; /* best coverage, best dice */
     uint32_t *fiches;
     /* per vocabulary word: the fuzzy lookup that last saw it */
@@ -414,9 +414,7 @@ static int add_label(builder *b, uint32_t app, const char *label, uint32_t first
     return add_variant(b, app, left, (size_t)nl, first_var, false);
 }
 
-static void count_pair(void *ctx, uint32_t bucket) {
-    ((builder *)ctx)->r->del_off[bucket + 1]++;
-}
+static void count_pair(void *ctx, uint32_t bucket) { ((builder *)ctx)->r->del_off[bucket + 1]++; }
 
 static void store_pair(void *ctx, uint32_t bucket) {
     builder *b = ctx;
@@ -540,7 +538,8 @@ title_resolver *title_resolver_build(const rome_index *idx, px_error *err) {
     free(b.var_tok_off);
     return r;
 nomem:
-    px_error_set(err, PX_ENOMEM, "title_resolver: out of memory while indexing %u appellations", n_apps);
+    px_error_set(err, PX_ENOMEM, "title_resolver: out of memory while indexing %u appellations",
+                 n_apps);
 fail:
     free(b.df);
     free(b.var_tokens);

@@ -38,15 +38,15 @@
 #include "rome_index.h"
 
 #define TITLE_MAX_BYTES 256u /* longer titles are refused (title_resolve returns -1) */
-#define TITLE_MAX_WORDS 24u /* words of a query beyond this are ignored */
-#define TITLE_MAX_OUT 16u /* title_resolve writes at most this many matches */
+#define TITLE_MAX_WORDS 24u  /* words of a query beyond this are ignored */
+#define TITLE_MAX_OUT   16u  /* title_resolve writes at most this many matches */
 
 typedef struct title_resolver title_resolver;
 typedef struct title_scratch title_scratch;
 
 typedef struct title_match {
     uint32_t appellation; /* id in idx->appellations */
-    double confidence; /* in [0,1], see above */
+    double confidence;    /* in [0,1], see above */
 } title_match;
 
 title_resolver *title_resolver_build(const rome_index *idx, px_error *err);

@@ -41,21 +41,21 @@
 /* What the rules apply with: one index and its version, and the daemon's configuration. */
 typedef struct user_rules {
     const matcher *matcher;
-    matcher_scratch *scratch;   /* the calling thread's */
-    const char *index_version;  /* label of the matcher's index ("4.0-60"), stamped on the state */
-    size_t window;              /* event ids remembered per user (idempotency window), >= 1 */
-    size_t max_decisions;       /* the decisions cap (user_state_next_profile);
+    matcher_scratch *scratch;  /* the calling thread's */
+    const char *index_version; /* label of the matcher's index ("4.0-60"), stamped on the state */
+    size_t window;             /* event ids remembered per user (idempotency window), >= 1 */
+    size_t max_decisions;      /* the decisions cap (user_state_next_profile);
                                    MATCHER_MAX_DECISIONS in the daemon, above which the matcher
                                    refuses a profile */
-    bool index_pending;         /* a newer index is being loaded (see profile.rematch above) */
+    bool index_pending;        /* a newer index is being loaded (see profile.rematch above) */
 } user_rules;
 
 typedef enum user_action {
-    USER_EMIT_SUGGESTIONS = 1,  /* answer with the suggestions in *result (skills, jobs) */
-    USER_EMIT_TOMBSTONE,        /* the person is erased: delete the stored state, answer with a
+    USER_EMIT_SUGGESTIONS = 1, /* answer with the suggestions in *result (skills, jobs) */
+    USER_EMIT_TOMBSTONE,       /* the person is erased: delete the stored state, answer with a
                                    tombstone */
-    USER_DEAD_LETTER,           /* refuse the event: dead_letter_reason, why */
-    USER_EMIT_NOTHING,          /* nothing to answer or store (a rematch without a profile) */
+    USER_DEAD_LETTER,          /* refuse the event: dead_letter_reason, why */
+    USER_EMIT_NOTHING,         /* nothing to answer or store (a rematch without a profile) */
 } user_action;
 
 typedef struct user_outcome {

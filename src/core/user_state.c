@@ -31,7 +31,7 @@ px_code event_reason_code(int reason) {
     case EVENT_ERR_NOMEM: return PX_ENOMEM;
     case EVENT_ERR_OVER_LIMIT: return PX_ELIMIT;
     case EVENT_ERR_UNKNOWN_CODE: return PX_ENOTFOUND;
-    case EVENT_ERR_UNKNOWN_FIELD: return PX_EINVAL;  /* a contract breach, as wrong_type */
+    case EVENT_ERR_UNKNOWN_FIELD: return PX_EINVAL; /* a contract breach, as wrong_type */
     default: return PX_EINVAL;
     }
 }
@@ -66,11 +66,11 @@ int32_t event_ts_year(int64_t ts_ms) {
     int64_t days = ts_ms / 86400000 - (ts_ms % 86400000 < 0);
     int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                    /* [0, 146096] */
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             /* [0, 365], from 1 March */
-    int64_t mp = (5 * doy + 2) / 153;                                  /* [0, 11], March = 0 */
-    int64_t year = yoe + era * 400 + (mp >= 10);                       /* January, February */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* [0, 365], from 1 March */
+    int64_t mp = (5 * doy + 2) / 153;                      /* [0, 11], March = 0 */
+    int64_t year = yoe + era * 400 + (mp >= 10);           /* January, February */
     return year > INT32_MAX ? INT32_MAX : year < INT32_MIN ? INT32_MIN : (int32_t)year;
 }
 
@@ -132,8 +132,10 @@ static void cap_decisions(profile *p, const profile *ev, size_t max) {
         size_t w = 0;
         for (size_t r = 0; r < lists[l]->n; r++) {
             uint32_t code = lists[l]->v[r];
-            if (drop[l] && !profile_codes_contains(own[l], code)) drop[l]--;
-            else lists[l]->v[w++] = code;
+            if (drop[l] && !profile_codes_contains(own[l], code))
+                drop[l]--;
+            else
+                lists[l]->v[w++] = code;
         }
         lists[l]->n = w;
     }

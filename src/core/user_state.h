@@ -64,14 +64,14 @@ const char *event_reason_name(int reason);
 px_code event_reason_code(int reason);
 
 /* Sets err to a refusal with its contract reason (and the code that follows from it); -1. */
-#define event_fail(err, reason, ...) \
+#define event_fail(err, reason, ...)                                                               \
     px_error_set_reason((err), event_reason_code(reason), (reason), __VA_ARGS__)
 
 typedef enum event_type {
     EVENT_PROFILE_UPSERTED = 1,
     EVENT_PROFILE_ERASED = 2,
     EVENT_SKILLS_CONFIRMED = 3,
-    EVENT_PROFILE_REMATCH = 4,  /* `passerelle rematch`: match the stored profile again */
+    EVENT_PROFILE_REMATCH = 4, /* `passerelle rematch`: match the stored profile again */
 } event_type;
 
 #define EVENT_TYPE_LAST EVENT_PROFILE_REMATCH
@@ -84,12 +84,12 @@ typedef struct event {
     event_type type;
     char *event_id;
     char *user_id;
-    int64_t ts;          /* milliseconds since the epoch */
+    int64_t ts; /* milliseconds since the epoch */
     /* profile.upserted: experiences, avoid_*, domains, exclude_domains, include_regulated.
      * skills.confirmed: confirmed, rejected, added (the decision of this event only).
      * profile.erased, profile.rematch: empty. */
-    profile profile;     /* as_of_year is 0: see user_state_next_profile */
-    char *rome_version;  /* profile.rematch: the index version it targets ("4.0-61"); else NULL */
+    profile profile;    /* as_of_year is 0: see user_state_next_profile */
+    char *rome_version; /* profile.rematch: the index version it targets ("4.0-61"); else NULL */
 } event;
 
 void event_free(event *ev);
@@ -98,19 +98,20 @@ void event_free(event *ev);
  * profile's as_of_year is set to from an event's ts. Pure arithmetic: no locale, no timezone. */
 int32_t event_ts_year(int64_t ts_ms);
 
-#define USER_STATE_ROME_VERSION_MAX PX_VERSION_LABEL_MAX /* bytes of a version label (px_limits.h) */
+#define USER_STATE_ROME_VERSION_MAX                                                                \
+    PX_VERSION_LABEL_MAX /* bytes of a version label (px_limits.h) */
 
 /* What passerelle keeps about one person between events. */
 typedef struct user_state {
-    bool has_profile;           /* a profile.upserted was applied (decisions may come first) */
-    profile profile;            /* last upserted profile (with include_regulated) + the competence
+    bool has_profile;        /* a profile.upserted was applied (decisions may come first) */
+    profile profile;         /* last upserted profile (with include_regulated) + the competence
                                    decisions (see user_state_next_profile); as_of_year is not
                                    stored */
-    char **recent_event_ids;    /* oldest first, at most the window given to user_state_remember */
+    char **recent_event_ids; /* oldest first, at most the window given to user_state_remember */
     size_t n_recent;
     /* version label of the index of the last applied event ("4.0-60"); "" = none yet */
     char rome_version[USER_STATE_ROME_VERSION_MAX + 1];
-    int64_t updated_ts;         /* ts of the last applied event, ms since the epoch */
+    int64_t updated_ts; /* ts of the last applied event, ms since the epoch */
 } user_state;
 
 void user_state_free(user_state *st);

@@ -43,7 +43,8 @@ static cJSON *tables_json(void) {
 
 /* JSON has one number type, so an integral float (1.0) reads as an integer: the paths of the
  * values the encoder wrote as MessagePack floats ("jobs/0/score") go along with each sample. */
-static void collect_float_paths(const msgpack_object *o, char *path, size_t len, size_t cap, cJSON *out) {
+static void collect_float_paths(const msgpack_object *o, char *path, size_t len, size_t cap,
+                                cJSON *out) {
     if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) {
         cJSON_AddItemToArray(out, cJSON_CreateString(path));
         return;
@@ -53,10 +54,12 @@ static void collect_float_paths(const msgpack_object *o, char *path, size_t len,
     uint32_t n = is_map ? o->via.map.size : o->via.array.size;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *key = is_map ? &o->via.map.ptr[i].key : NULL;
-        int w = key ? snprintf(path + len, cap - len, "%s%.*s", len ? "/" : "", (int)key->via.str.size, key->via.str.ptr)
+        int w = key ? snprintf(path + len, cap - len, "%s%.*s", len ? "/" : "",
+                               (int)key->via.str.size, key->via.str.ptr)
                     : snprintf(path + len, cap - len, "%s%u", len ? "/" : "", i);
         size_t sub = len + (size_t)w < cap ? len + (size_t)w : cap - 1;
-        collect_float_paths(is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i], path, sub, cap, out);
+        collect_float_paths(is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i], path, sub, cap,
+                            out);
         path[len] = '\0';
     }
 }
@@ -87,7 +90,8 @@ static int add_sample(cJSON *samples, const char *name, msgpack_sbuffer *sb) {
     return 0;
 }
 
-static void add_experience(profile *p, profile_experience_kind kind, uint32_t appellation, const char *rome, const char *title) {
+static void add_experience(profile *p, profile_experience_kind kind, uint32_t appellation,
+                           const char *rome, const char *title) {
     profile_experience *x = profile_add_experience(p, NULL);
     x->kind = kind;
     x->appellation = appellation;
@@ -95,7 +99,8 @@ static void add_experience(profile *p, profile_experience_kind kind, uint32_t ap
     if (title) x->title = strdup(title);
 }
 
-static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r, cJSON *samples);
+static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r,
+                          cJSON *samples);
 
 /* ESCO links for appellations 5001 (D1505) and 5002, 5006 (J1501, given as a fiche code below),
  * after the crosswalk's metadata preamble; 99999 is an appellation the fixture does not have. */
@@ -179,7 +184,8 @@ static int suggestion_samples(const char *fixture_dir, cJSON *samples) {
     return rc;
 }
 
-static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r, cJSON *samples) {
+static int encode_samples(const rome_index *idx, const matcher *m, const match_result *r,
+                          cJSON *samples) {
     px_error err = {0};
     int rc;
     {
@@ -190,8 +196,13 @@ static int encode_samples(const rome_index *idx, const matcher *m, const match_r
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        rc = suggestion_encode_skills(&pk, &env, m, r, &err) ? fail("skills", &err) : add_sample(samples, SUGGESTION_TYPE_SKILLS, &sb);
-        if (!rc) rc = suggestion_encode_jobs(&pk, &env, m, r, &err) ? fail("jobs", &err) : add_sample(samples, SUGGESTION_TYPE_JOBS, &sb);
+        rc = suggestion_encode_skills(&pk, &env, m, r, &err)
+                 ? fail("skills", &err)
+                 : add_sample(samples, SUGGESTION_TYPE_SKILLS, &sb);
+        if (!rc)
+            rc = suggestion_encode_jobs(&pk, &env, m, r, &err)
+                     ? fail("jobs", &err)
+                     : add_sample(samples, SUGGESTION_TYPE_JOBS, &sb);
         msgpack_sbuffer_destroy(&sb);
     }
     return rc;
@@ -199,16 +210,29 @@ static int encode_samples(const rome_index *idx, const matcher *m, const match_r
 
 static int dlq_samples(cJSON *samples) {
     const dlq_record records[] = {
-        {.value = "\x81\xa1v\xc1", .value_len = 4, .key = "alice", .key_len = 5, .topic = "passerelle.profile.v1", .partition = 2,
-         .offset = 41, .reason = EVENT_ERR_BAD_MSGPACK, .message = "(message): msgpack: byte 0xc1", .event_id = "in-9", .ts = 1},
-        {.topic = "passerelle.skills.v1", .reason = EVENT_ERR_KEY_MISMATCH, .message = "(key): no key", .ts = 2},
+        {.value = "\x81\xa1v\xc1",
+         .value_len = 4,
+         .key = "alice",
+         .key_len = 5,
+         .topic = "passerelle.profile.v1",
+         .partition = 2,
+         .offset = 41,
+         .reason = EVENT_ERR_BAD_MSGPACK,
+         .message = "(message): msgpack: byte 0xc1",
+         .event_id = "in-9",
+         .ts = 1},
+        {.topic = "passerelle.skills.v1",
+         .reason = EVENT_ERR_KEY_MISMATCH,
+         .message = "(key): no key",
+         .ts = 2},
     };
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc = 0;
     px_error err = {0};
     for (size_t i = 0; i < sizeof records / sizeof records[0] && !rc; i++)
-        rc = dlq_record_encode(&records[i], &sb, &err) ? fail("dlq", &err) : add_sample(samples, "dlq.record", &sb);
+        rc = dlq_record_encode(&records[i], &sb, &err) ? fail("dlq", &err)
+                                                       : add_sample(samples, "dlq.record", &sb);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -222,7 +246,8 @@ int main(int argc, char **argv) {
     cJSON_AddItemToObject(root, "tables", tables_json());
     cJSON *samples = cJSON_AddObjectToObject(root, "samples");
     cJSON *reasons = cJSON_AddArrayToObject(root, "reasons");
-    for (int r = 1; r < EVENT_REASON_COUNT; r++) cJSON_AddItemToArray(reasons, cJSON_CreateString(event_reason_name(r)));
+    for (int r = 1; r < EVENT_REASON_COUNT; r++)
+        cJSON_AddItemToArray(reasons, cJSON_CreateString(event_reason_name(r)));
     int rc = suggestion_samples(argv[1], samples) || dlq_samples(samples);
     if (!rc) {
         char *text = cJSON_Print(root);

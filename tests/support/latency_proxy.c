@@ -12,8 +12,8 @@ struct latency_proxy {
     unsigned delay_ms, pace_ms;
     uint64_t round_trips;
     int closing;
-    pair *pairs;            /* open connections, for latency_proxy_close */
-    int refs;               /* listener + pairs; freed at 0 */
+    pair *pairs; /* open connections, for latency_proxy_close */
+    int refs;    /* listener + pairs; freed at 0 */
 };
 
 struct pair {
@@ -22,9 +22,9 @@ struct pair {
     uv_tcp_t client, server;
     uv_connect_t connect;
     int closing;
-    int refs;               /* two handles + delayed chunks in flight */
-    int client_sent;        /* new client data since the last server answer */
-    uint64_t last_due;      /* loop time at which the previous server chunk leaves */
+    int refs;          /* two handles + delayed chunks in flight */
+    int client_sent;   /* new client data since the last server answer */
+    uint64_t last_due; /* loop time at which the previous server chunk leaves */
 };
 
 typedef struct chunk {
@@ -81,7 +81,8 @@ static void on_chunk_written(uv_write_t *w, int status) {
 
 static void on_chunk_due(uv_timer_t *t) {
     chunk *c = t->data;
-    if (c->pair->closing || uv_write(&c->write, (uv_stream_t *)&c->pair->client, &c->buf, 1, on_chunk_written))
+    if (c->pair->closing ||
+        uv_write(&c->write, (uv_stream_t *)&c->pair->client, &c->buf, 1, on_chunk_written))
         uv_close((uv_handle_t *)&c->timer, on_chunk_timer_closed);
 }
 
@@ -110,7 +111,8 @@ static void on_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->write.data = c;
     pr->refs++;
     uint64_t now = uv_now(pr->proxy->loop), due = now + pr->proxy->delay_ms;
-    if (pr->proxy->pace_ms && due < pr->last_due + pr->proxy->pace_ms) due = pr->last_due + pr->proxy->pace_ms;
+    if (pr->proxy->pace_ms && due < pr->last_due + pr->proxy->pace_ms)
+        due = pr->last_due + pr->proxy->pace_ms;
     pr->last_due = due;
     uv_timer_init(pr->proxy->loop, &c->timer);
     uv_timer_start(&c->timer, on_chunk_due, due - now, 0);
@@ -176,13 +178,15 @@ static void on_accept(uv_stream_t *listener, int status) {
     struct sockaddr_in target;
     uv_ip4_addr("127.0.0.1", p->target_port, &target);
     if (uv_accept(listener, (uv_stream_t *)&pr->client) ||
-        uv_tcp_connect(&pr->connect, &pr->server, (const struct sockaddr *)&target, on_server_connected))
+        uv_tcp_connect(&pr->connect, &pr->server, (const struct sockaddr *)&target,
+                       on_server_connected))
         pair_close(pr);
 }
 
 static void on_listener_closed(uv_handle_t *h) { proxy_unref(h->data); }
 
-latency_proxy *latency_proxy_start(uv_loop_t *loop, int target_port, unsigned delay_ms, px_error *err) {
+latency_proxy *latency_proxy_start(uv_loop_t *loop, int target_port, unsigned delay_ms,
+                                   px_error *err) {
     latency_proxy *p = calloc(1, sizeof *p);
     if (!p) {
         px_error_set(err, 1, "out of memory");

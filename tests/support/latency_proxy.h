@@ -19,7 +19,8 @@
 
 typedef struct latency_proxy latency_proxy;
 
-latency_proxy *latency_proxy_start(uv_loop_t *loop, int target_port, unsigned delay_ms, px_error *err);
+latency_proxy *latency_proxy_start(uv_loop_t *loop, int target_port, unsigned delay_ms,
+                                   px_error *err);
 int latency_proxy_port(const latency_proxy *p);
 /* Makes the link thin as well as long: server→client chunks (up to 64 KiB each) also leave at
  * least pace_ms apart, so a large reply trickles in over many loop iterations. 0 = no pacing. */

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 5000
-#define STOP_TIMEOUT_MS 5000
+#define STOP_TIMEOUT_MS  5000
 
 struct redis_server {
-    pid_t pid;                      /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     int port;
     char dir[64];
     char socket_path[96];
@@ -47,7 +47,8 @@ static int free_port(px_error *err) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     socklen_t len = sizeof a;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &len)) {
         px_error_set(err, errno, "cannot find a free loopback port: %s", strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
@@ -59,12 +60,15 @@ static int free_port(px_error *err) {
 static int write_conf(const redis_server *srv, const redis_server_options *opt, px_error *err) {
     FILE *f = fopen(srv->conf_path, "w");
     if (!f) return px_error_set(err, errno, "cannot write %s: %s", srv->conf_path, strerror(errno));
-    fprintf(f, "port %d\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\ndir %s\nlogfile %s\n", srv->port,
-            srv->dir, srv->log_path);
+    fprintf(f,
+            "port %d\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\ndir %s\nlogfile %s\n",
+            srv->port, srv->dir, srv->log_path);
     if (opt && opt->requirepass) fprintf(f, "requirepass %s\n", opt->requirepass);
-    if (opt && opt->acl_user) fprintf(f, "user %s on >%s ~* &* +@all\n", opt->acl_user, opt->acl_password);
+    if (opt && opt->acl_user)
+        fprintf(f, "user %s on >%s ~* &* +@all\n", opt->acl_user, opt->acl_password);
     if (srv->socket_path[0]) fprintf(f, "unixsocket %s\nunixsocketperm 700\n", srv->socket_path);
-    if (fclose(f)) return px_error_set(err, errno, "cannot write %s: %s", srv->conf_path, strerror(errno));
+    if (fclose(f))
+        return px_error_set(err, errno, "cannot write %s: %s", srv->conf_path, strerror(errno));
     return 0;
 }
 
@@ -134,8 +138,8 @@ static int spawn(redis_server *srv, px_error *err) {
             char tail[300];
             srv->pid = 0;
             log_tail(srv, tail, sizeof tail);
-            return px_error_set(err, ECHILD, "redis-server on port %d exited with status %d: %s", srv->port,
-                                WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+            return px_error_set(err, ECHILD, "redis-server on port %d exited with status %d: %s",
+                                srv->port, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                                 tail[0] ? tail : "(no log; is redis-server on PATH?)");
         }
         if (answers_ping(srv)) return 0;
@@ -143,8 +147,8 @@ static int spawn(redis_server *srv, px_error *err) {
     }
     kill(pid, SIGKILL);
     reap(srv, STOP_TIMEOUT_MS);
-    return px_error_set(err, ETIMEDOUT, "redis-server on port %d did not answer PING within %d ms", srv->port,
-                        START_TIMEOUT_MS);
+    return px_error_set(err, ETIMEDOUT, "redis-server on port %d did not answer PING within %d ms",
+                        srv->port, START_TIMEOUT_MS);
 }
 
 static void remove_dir(const redis_server *srv) {
@@ -163,10 +167,12 @@ static void remove_dir(const redis_server *srv) {
 
 redis_server *redis_server_start(const redis_server_options *opt, px_error *err) {
     if (opt && opt->acl_user && !opt->acl_password) {
-        px_error_set(err, EINVAL, "redis_server: acl_user '%s' needs an acl_password", opt->acl_user);
+        px_error_set(err, EINVAL, "redis_server: acl_user '%s' needs an acl_password",
+                     opt->acl_user);
         return NULL;
     }
-    if (opt && opt->requirepass && strlen(opt->requirepass) >= sizeof ((redis_server *)0)->requirepass) {
+    if (opt && opt->requirepass &&
+        strlen(opt->requirepass) >= sizeof((redis_server *)0)->requirepass) {
         px_error_set(err, EINVAL, "redis_server: requirepass is too long");
         return NULL;
     }
@@ -183,7 +189,8 @@ redis_server *redis_server_start(const redis_server_options *opt, px_error *err)
     }
     snprintf(srv->conf_path, sizeof srv->conf_path, "%s/redis.conf", srv->dir);
     snprintf(srv->log_path, sizeof srv->log_path, "%s/redis.log", srv->dir);
-    if (opt && opt->unix_socket) snprintf(srv->socket_path, sizeof srv->socket_path, "%s/redis.sock", srv->dir);
+    if (opt && opt->unix_socket)
+        snprintf(srv->socket_path, sizeof srv->socket_path, "%s/redis.sock", srv->dir);
     if (opt && opt->requirepass) strcpy(srv->requirepass, opt->requirepass);
     /* A port found free may be taken by someone else before redis binds it: try a few. */
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -205,9 +212,12 @@ void redis_server_url(const redis_server *srv, char *buf, size_t size) {
 }
 
 static int signal_server(redis_server *srv, int sig, const char *what, px_error *err) {
-    if (!srv->pid) return px_error_set(err, ESRCH, "redis-server on port %d is not running (cannot %s it)", srv->port, what);
+    if (!srv->pid)
+        return px_error_set(err, ESRCH, "redis-server on port %d is not running (cannot %s it)",
+                            srv->port, what);
     if (kill(srv->pid, sig))
-        return px_error_set(err, errno, "cannot %s redis-server %d: %s", what, (int)srv->pid, strerror(errno));
+        return px_error_set(err, errno, "cannot %s redis-server %d: %s", what, (int)srv->pid,
+                            strerror(errno));
     return 0;
 }
 
@@ -216,19 +226,24 @@ int redis_server_stop(redis_server *srv, px_error *err) {
     kill(srv->pid, SIGCONT); /* a paused server must run to act on SIGTERM */
     if (reap(srv, STOP_TIMEOUT_MS) == 0) return 0;
     kill(srv->pid, SIGKILL);
-    return reap(srv, STOP_TIMEOUT_MS) == 0 ? 0
-                                           : px_error_set(err, ETIMEDOUT, "redis-server %d survived SIGKILL",
-                                                          (int)srv->pid);
+    return reap(srv, STOP_TIMEOUT_MS) == 0
+               ? 0
+               : px_error_set(err, ETIMEDOUT, "redis-server %d survived SIGKILL", (int)srv->pid);
 }
 
 int redis_server_restart(redis_server *srv, px_error *err) {
-    if (srv->pid) return px_error_set(err, EBUSY, "redis-server on port %d is still running", srv->port);
+    if (srv->pid)
+        return px_error_set(err, EBUSY, "redis-server on port %d is still running", srv->port);
     return spawn(srv, err);
 }
 
-int redis_server_pause(redis_server *srv, px_error *err) { return signal_server(srv, SIGSTOP, "pause", err); }
+int redis_server_pause(redis_server *srv, px_error *err) {
+    return signal_server(srv, SIGSTOP, "pause", err);
+}
 
-int redis_server_resume(redis_server *srv, px_error *err) { return signal_server(srv, SIGCONT, "resume", err); }
+int redis_server_resume(redis_server *srv, px_error *err) {
+    return signal_server(srv, SIGCONT, "resume", err);
+}
 
 redisContext *redis_server_connect(const redis_server *srv, px_error *err) {
     struct timeval tv = {.tv_sec = 1, .tv_usec = 0};

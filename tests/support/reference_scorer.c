@@ -9,7 +9,7 @@
 #define KINDS 6
 enum { K_DEF = 0, K_ACCESS = 1, K_TITLES = 2, K_TAGS = 3, K_MACRO = 4, K_PARENT = 5 };
 #define STEM_LETTERS 7
-#define MIN_LETTERS 3
+#define MIN_LETTERS  3
 
 /* A sparse vector of length 1: ids ascending. */
 typedef struct vec {
@@ -35,11 +35,11 @@ typedef struct vocab {
 struct ref_scorer {
     const rome_index *idx;
     matcher_config cfg;
-    double *spec; /* per item: ln(N/df)/ln(N) */
-    double *t; /* per item: ln(N/df) (0 when no fiche lists it) */
-    double *W; /* per fiche: Σ w(f,i) */
-    double *tnorm; /* per fiche: ‖[· ∈ f]·t‖ */
-    uint8_t *level; /* per fiche */
+    double *spec;         /* per item: ln(N/df)/ln(N) */
+    double *t;            /* per item: ln(N/df) (0 when no fiche lists it) */
+    double *W;            /* per fiche: Σ w(f,i) */
+    double *tnorm;        /* per fiche: ‖[· ∈ f]·t‖ */
+    uint8_t *level;       /* per fiche */
     vec *vecs[KINDS - 1]; /* per kind (parent apart): per fiche */
 };
 
@@ -87,46 +87,34 @@ static const char *fold(uint32_t cp, char buf[2]) {
     case 0xE2:
     case 0xE3:
     case 0xE4:
-    case 0xE5:
-        return "a";
-    case 0xE6:
-        return "ae";
-    case 0xE7:
-        return "c";
+    case 0xE5: return "a";
+    case 0xE6: return "ae";
+    case 0xE7: return "c";
     case 0xE8:
     case 0xE9:
     case 0xEA:
-    case 0xEB:
-        return "e";
+    case 0xEB: return "e";
     case 0xEC:
     case 0xED:
     case 0xEE:
-    case 0xEF:
-        return "i";
-    case 0xF1:
-        return "n";
+    case 0xEF: return "i";
+    case 0xF1: return "n";
     case 0xF2:
     case 0xF3:
     case 0xF4:
     case 0xF5:
     case 0xF6:
-    case 0xF8:
-        return "o";
+    case 0xF8: return "o";
     case 0xF9:
     case 0xFA:
     case 0xFB:
-    case 0xFC:
-        return "u";
+    case 0xFC: return "u";
     case 0xFD:
-    case 0xFF:
-        return "y";
-    case 0xDF:
-        return "ss";
+    case 0xFF: return "y";
+    case 0xDF: return "ss";
     case 0x152:
-    case 0x153:
-        return "oe";
-    default:
-        return "";
+    case 0x153: return "oe";
+    default: return "";
     }
 }
 
@@ -503,7 +491,8 @@ ref_scorer *ref_scorer_new(const rome_index *idx, const matcher_config *cfg) {
         /* DOC: §3's t_i = ln(N / df) is undefined for an item no fiche lists (only `added` reaches
          * one); it is taken as df = 1 (the engine's choice, checked): the person's vector is
          * longer, so P falls, as for any held item the job lacks. */
-        rs->t[i] = kind_weight(rs, i) * log((double)nf / (df ? df : 1));   /* §3: t_i = kind · ln(N/df) */
+        rs->t[i] =
+            kind_weight(rs, i) * log((double)nf / (df ? df : 1)); /* §3: t_i = kind · ln(N/df) */
         rs->spec[i] = df ? log((double)nf / df) / log((double)nf) : 0.0;
     }
     for (uint32_t f = 0; f < nf; f++) {
@@ -523,9 +512,7 @@ fail:
     return NULL;
 }
 
-int ref_fiche_level(const ref_scorer *rs, uint32_t f) {
-    return rs->level[f];
-}
+int ref_fiche_level(const ref_scorer *rs, uint32_t f) { return rs->level[f]; }
 
 double ref_sim(const ref_scorer *rs, int kind, uint32_t a, uint32_t b) {
     if (kind == K_PARENT) {
@@ -894,7 +881,7 @@ int ref_score(const ref_scorer *rs, const profile *p, const match_experience *re
                 (rf->regulated_gap && !p->include_regulated))
                 continue;
             if (pass == 0 && !rf->evidence) continue;
-            if (pass == 1 && !full) break;   /* §3: fewer jobs with evidence: the list ends */
+            if (pass == 1 && !full) break; /* §3: fewer jobs with evidence: the list ends */
             taken[f] = true;
             out->jobs[out->n_jobs++] = f;
         }

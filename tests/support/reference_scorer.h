@@ -25,38 +25,38 @@ typedef struct ref_scorer ref_scorer;
 
 /* What §3-§4 say about one fiche for one profile. */
 typedef struct ref_fiche {
-    double c, r, p, k; /* the four similarities */
-    double level; /* diploma-gap factor × cadre factor */
-    double score; /* level × weighted mean, ÷ (1 + domain_boost) outside `domains` */
-    bool evidence; /* holds a non-macro savoir-faire or a savoir of it */
-    bool own; /* fiche of a non-extra experience */
+    double c, r, p, k;    /* the four similarities */
+    double level;         /* diploma-gap factor × cadre factor */
+    double score;         /* level × weighted mean, ÷ (1 + domain_boost) outside `domains` */
+    bool evidence;        /* holds a non-macro savoir-faire or a savoir of it */
+    bool own;             /* fiche of a non-extra experience */
     bool excluded_domain; /* in exclude_domains */
-    bool regulated_gap; /* regulated, lists qualifications, none held nor practised */
-    uint64_t avoided; /* bit a: avoid entry a (codes first, then named) removes it */
-    uint8_t because[MATCHER_MAX_AVOID]; /* match_evidence of each entry that removes it */
+    bool regulated_gap;   /* regulated, lists qualifications, none held nor practised */
+    uint64_t avoided;     /* bit a: avoid entry a (codes first, then named) removes it */
+    uint8_t because[MATCHER_MAX_AVOID];       /* match_evidence of each entry that removes it */
     uint32_t because_code[MATCHER_MAX_AVOID]; /* contexte or item code_ogr, parent fiche id or
                                                  domaine id */
 } ref_fiche;
 
 /* One avoid entry, in the engine's order (contexte codes, then named constraints). */
 typedef struct ref_entry {
-    int32_t named; /* index in cfg constraints, or -1 */
+    int32_t named;     /* index in cfg constraints, or -1 */
     uint32_t contexte; /* code_ogr when named == -1 */
-    uint32_t removed; /* offerable fiches it removes (§4 "What the constraints cost") */
+    uint32_t removed;  /* offerable fiches it removes (§4 "What the constraints cost") */
     uint32_t n_best;
     uint32_t best[MATCHER_MAX_REMOVALS]; /* the best of them, best first */
 } ref_entry;
 
 typedef struct ref_result {
-    double *held; /* per item id: held(i) */
-    double *macro; /* per item id: macro(m) for a macro-compétence m, else 0 */
+    double *held;      /* per item id: held(i) */
+    double *macro;     /* per item id: macro(m) for a macro-compétence m, else 0 */
     ref_fiche *fiches; /* per fiche id */
-    uint32_t *jobs; /* the suggested fiches, in order (evidence rule, top) */
+    uint32_t *jobs;    /* the suggested fiches, in order (evidence rule, top) */
     size_t n_jobs;
     size_t n_exp;
     uint32_t exp_fiche[MATCHER_MAX_EXPERIENCES]; /* ROME_NONE when unresolved */
-    double ew[MATCHER_MAX_EXPERIENCES]; /* ew(e), 0 when unresolved */
-    int person_level; /* 0 unknown */
+    double ew[MATCHER_MAX_EXPERIENCES];          /* ew(e), 0 when unresolved */
+    int person_level;                            /* 0 unknown */
     bool person_cadre;
     uint32_t n_entries;
     ref_entry entries[MATCHER_MAX_AVOID];

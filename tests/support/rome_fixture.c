@@ -9,8 +9,10 @@
 static const char DERIVED_STEM[] = "DERIVED_macro_competence_hierarchy";
 
 void rome_fixture_path(const char *dir, const char *stem, char *out, size_t cap) {
-    if (!strcmp(stem, DERIVED_STEM)) snprintf(out, cap, "%s/%s_%s.csv", dir, stem, ROME_FIXTURE_SUFFIX);
-    else snprintf(out, cap, "%s/unix_%s_%s_utf8.csv", dir, stem, ROME_FIXTURE_SUFFIX);
+    if (!strcmp(stem, DERIVED_STEM))
+        snprintf(out, cap, "%s/%s_%s.csv", dir, stem, ROME_FIXTURE_SUFFIX);
+    else
+        snprintf(out, cap, "%s/unix_%s_%s_utf8.csv", dir, stem, ROME_FIXTURE_SUFFIX);
 }
 
 static char *slurp(const char *path, size_t *len) {

@@ -13,20 +13,22 @@
 #include "px_limits.h"
 #include "utf8.h"
 
-#define WAIT_MS_MAX 60000
-#define TIMEOUT_MS_MAX 3600000u     /* an hour: anything longer is a typo */
+#define WAIT_MS_MAX       60000
+#define TIMEOUT_MS_MAX    3600000u /* an hour: anything longer is a typo */
 #define MESSAGE_BYTES_MAX (16u << 20)
-#define TITLE_BYTES_MAX 4096
-#define ID_BYTES_MAX 1024
-#define WINDOW_MAX 100000
-#define MASK "********"
-#define EXCERPT_MAX 40              /* characters of a section or key quoted in an error */
+#define TITLE_BYTES_MAX   4096
+#define ID_BYTES_MAX      1024
+#define WINDOW_MAX        100000
+#define MASK              "********"
+#define EXCERPT_MAX       40 /* characters of a section or key quoted in an error */
 
 /* Every failure of this module: the reason says which kind, the code follows from it. */
 static int config_fail(px_error *err, config_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int config_fail(px_error *err, config_reason reason, const char *fmt, ...) {
-    px_code code = reason == CONFIG_ERR_NOMEM ? PX_ENOMEM : reason == CONFIG_ERR_IO ? PX_EIO : PX_ECONFIG;
+    px_code code = reason == CONFIG_ERR_NOMEM ? PX_ENOMEM
+                   : reason == CONFIG_ERR_IO  ? PX_EIO
+                                              : PX_ECONFIG;
     va_list ap;
     va_start(ap, fmt);
     px_error_vset(err, code, fmt, ap);
@@ -58,11 +60,12 @@ struct setting {
     const char *section;
     const char *key;
     setting_kind kind;
-    size_t offset;        /* into config */
-    long long min, max;   /* numbers: range; K_STRING: length range; K_ENDPOINT_TEXT: max = field size */
-    int (*parse)(config *cfg, const char *value, px_error *err);   /* K_SPECIAL */
-    void (*show)(const config *cfg, FILE *out);                     /* K_SPECIAL; NULL = not shown */
-    bool secret;          /* masked by config_explain */
+    size_t offset; /* into config */
+    long long min,
+        max; /* numbers: range; K_STRING: length range; K_ENDPOINT_TEXT: max = field size */
+    int (*parse)(config *cfg, const char *value, px_error *err); /* K_SPECIAL */
+    void (*show)(const config *cfg, FILE *out);                  /* K_SPECIAL; NULL = not shown */
+    bool secret;                                                 /* masked by config_explain */
 };
 
 static int parse_log_level(config *cfg, const char *value, px_error *err) {
@@ -78,19 +81,30 @@ static int parse_redis_url(config *cfg, const char *value, px_error *err) {
 }
 
 #define OFF(field) offsetof(config, field)
-#define TEXT(sec, k, field, lo, hi) {sec, k, K_STRING, OFF(field), lo, hi, NULL, NULL, false}
-#define PATH(sec, k, field) {sec, k, K_OPTIONAL_PATH, OFF(field), 0, CONFIG_VALUE_MAX, NULL, NULL, false}
-#define UNS(sec, k, field, lo, hi) {sec, k, K_UNSIGNED, OFF(field), lo, hi, NULL, NULL, false}
-#define SIZE(sec, k, field, lo, hi) {sec, k, K_SIZE, OFF(field), lo, hi, NULL, NULL, false}
-#define INT(sec, k, field, lo, hi) {sec, k, K_INT, OFF(field), lo, hi, NULL, NULL, false}
-#define BOOL(sec, k, field) {sec, k, K_BOOL, OFF(field), 0, 1, NULL, NULL, false}
-#define EPTEXT(k, field, secret) \
-    {"redis", k, K_ENDPOINT_TEXT, OFF(redis.field), 0, sizeof(((redis_endpoint *)0)->field), NULL, NULL, secret}
+#define TEXT(sec, k, field, lo, hi)                                                                \
+    { sec, k, K_STRING, OFF(field), lo, hi, NULL, NULL, false }
+#define PATH(sec, k, field)                                                                        \
+    { sec, k, K_OPTIONAL_PATH, OFF(field), 0, CONFIG_VALUE_MAX, NULL, NULL, false }
+#define UNS(sec, k, field, lo, hi)                                                                 \
+    { sec, k, K_UNSIGNED, OFF(field), lo, hi, NULL, NULL, false }
+#define SIZE(sec, k, field, lo, hi)                                                                \
+    { sec, k, K_SIZE, OFF(field), lo, hi, NULL, NULL, false }
+#define INT(sec, k, field, lo, hi)                                                                 \
+    { sec, k, K_INT, OFF(field), lo, hi, NULL, NULL, false }
+#define BOOL(sec, k, field)                                                                        \
+    { sec, k, K_BOOL, OFF(field), 0, 1, NULL, NULL, false }
+#define EPTEXT(k, field, secret)                                                                   \
+    {                                                                                              \
+        "redis", k, K_ENDPOINT_TEXT, OFF(redis.field), 0, sizeof(((redis_endpoint *)0)->field),    \
+            NULL, NULL, secret                                                                     \
+    }
 
 /* Every key of every section but the pass-through ones ([kafka] properties, [matching]). */
 static const setting settings[] = {
-    INT("kafka", CONFIG_OWN_KAFKA_PREFIX "embedded.brokers", embedded_brokers, 1, KAFKA_EMBEDDED_MAX_BROKERS),
-    INT("kafka", CONFIG_OWN_KAFKA_PREFIX "embedded.partitions", embedded_partitions, 1, KAFKA_EMBEDDED_MAX_PARTITIONS),
+    INT("kafka", CONFIG_OWN_KAFKA_PREFIX "embedded.brokers", embedded_brokers, 1,
+        KAFKA_EMBEDDED_MAX_BROKERS),
+    INT("kafka", CONFIG_OWN_KAFKA_PREFIX "embedded.partitions", embedded_partitions, 1,
+        KAFKA_EMBEDDED_MAX_PARTITIONS),
 
     TEXT("topics", "profile", topic_profile, 1, KAFKA_TOPIC_NAME_MAX),
     TEXT("topics", "skills", topic_skills, 1, KAFKA_TOPIC_NAME_MAX),
@@ -142,19 +156,20 @@ static const setting settings[] = {
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
 /* The [redis] keys that a url also sets: giving both is ambiguous. */
-static const char *const url_exclusive[] = {"host", "port", "unix_socket", "user", "password", "db"};
+static const char *const url_exclusive[] = {"host", "port",     "unix_socket",
+                                            "user", "password", "db"};
 
 typedef struct parse_ctx {
     config *cfg;
     FILE *file;
     const char *path;
-    int line;                  /* counted by read_line(): the line inih is handling */
+    int line; /* counted by read_line(): the line inih is handling */
     bool seen[N_SETTINGS];
     bool seen_url;
     px_error *err;
     bool failed;
     bool bootstrap_seen;
-    bool matching_only;        /* config_load_matching(): the other sections are passed over */
+    bool matching_only; /* config_load_matching(): the other sections are passed over */
 } parse_ctx;
 
 static char **string_at(config *cfg, const setting *s) {
@@ -170,24 +185,28 @@ static int set_string(char **slot, const char *value, px_error *err) {
 }
 
 /* Strict decimal: digits only (a leading '-' when min < 0), within [min, max]. */
-static int parse_number(const char *value, long long min, long long max, long long *out, px_error *err) {
+static int parse_number(const char *value, long long min, long long max, long long *out,
+                        px_error *err) {
     char *end;
     errno = 0;
     long long v = strtoll(value, &end, 10);
     bool digits = (value[0] >= '0' && value[0] <= '9') || (value[0] == '-' && min < 0);
     if (!digits || end == value || *end || errno || v < min || v > max)
-        return config_fail(err, CONFIG_ERR_VALUE, "expected an integer in [%lld, %lld], got \"%s\"", min, max, value);
+        return config_fail(err, CONFIG_ERR_VALUE, "expected an integer in [%lld, %lld], got \"%s\"",
+                           min, max, value);
     *out = v;
     return 0;
 }
 
 static int parse_bool(const char *value, bool *out, px_error *err) {
-    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                "off", "0"};
     for (size_t i = 0; i < 4; i++) {
         if (!strcmp(value, yes[i])) return *out = true, 0;
         if (!strcmp(value, no[i])) return *out = false, 0;
     }
-    return config_fail(err, CONFIG_ERR_VALUE, "expected true/false (or yes/no, on/off, 1/0), got \"%s\"", value);
+    return config_fail(err, CONFIG_ERR_VALUE,
+                       "expected true/false (or yes/no, on/off, 1/0), got \"%s\"", value);
 }
 
 static int apply_setting(config *cfg, const setting *s, const char *value, px_error *err) {
@@ -197,10 +216,12 @@ static int apply_setting(config *cfg, const setting *s, const char *value, px_er
     switch (s->kind) {
     case K_STRING:
         if ((long long)len < s->min || (long long)len > s->max)
-            return config_fail(err, CONFIG_ERR_VALUE, "expected %lld to %lld bytes, got %zu", s->min, s->max, len);
+            return config_fail(err, CONFIG_ERR_VALUE, "expected %lld to %lld bytes, got %zu",
+                               s->min, s->max, len);
         return set_string(string_at(cfg, s), value, err);
     case K_OPTIONAL_PATH:
-        if (len > (size_t)s->max) return config_fail(err, CONFIG_ERR_VALUE, "longer than %lld bytes", s->max);
+        if (len > (size_t)s->max)
+            return config_fail(err, CONFIG_ERR_VALUE, "longer than %lld bytes", s->max);
         if (!len) {
             free(*string_at(cfg, s));
             *string_at(cfg, s) = NULL;
@@ -219,12 +240,13 @@ static int apply_setting(config *cfg, const setting *s, const char *value, px_er
         if (parse_number(value, s->min, s->max, &n, err)) return -1;
         *(int *)at = (int)n;
         return 0;
-    case K_BOOL:
-        return parse_bool(value, (bool *)at, err);
+    case K_BOOL: return parse_bool(value, (bool *)at, err);
     case K_ENDPOINT_TEXT:
     case K_SPECIAL: {
         /* Other modules parse these; their error codes become ours. */
-        int rc = s->kind == K_SPECIAL ? s->parse(cfg, value, err) : redis_endpoint_set((char *)at, (size_t)s->max, value, s->key, err);
+        int rc = s->kind == K_SPECIAL
+                     ? s->parse(cfg, value, err)
+                     : redis_endpoint_set((char *)at, (size_t)s->max, value, s->key, err);
         if (rc) config_as_value(err);
         return rc;
     }
@@ -247,11 +269,14 @@ static int add_kafka_property(parse_ctx *ctx, const char *name, const char *valu
         return 0;
     }
     if (!strcmp(name, "group.id"))
-        return config_fail(err, CONFIG_ERR_KEY, "the consumer group is set by [topics] group, not here");
+        return config_fail(err, CONFIG_ERR_KEY,
+                           "the consumer group is set by [topics] group, not here");
     for (size_t i = 0; i < cfg->n_kafka; i++)
-        if (!strcmp(cfg->kafka[i].name, name)) return config_fail(err, CONFIG_ERR_KEY, "given twice");
+        if (!strcmp(cfg->kafka[i].name, name))
+            return config_fail(err, CONFIG_ERR_KEY, "given twice");
     if (cfg->n_kafka == CONFIG_MAX_KAFKA_PROPERTIES)
-        return config_fail(err, CONFIG_ERR_KEY, "more than %d librdkafka properties", CONFIG_MAX_KAFKA_PROPERTIES);
+        return config_fail(err, CONFIG_ERR_KEY, "more than %d librdkafka properties",
+                           CONFIG_MAX_KAFKA_PROPERTIES);
     config_property *grown = realloc(cfg->kafka, (cfg->n_kafka + 1) * sizeof *grown);
     if (!grown) return config_fail(err, CONFIG_ERR_NOMEM, "out of memory");
     cfg->kafka = grown;
@@ -303,16 +328,20 @@ static void excerpt(char *out, size_t size, const char *s) {
     }
 }
 
-static int handle_pair(parse_ctx *ctx, const char *section, const char *name, const char *value, px_error *err) {
-    if (strlen(value) > CONFIG_VALUE_MAX) return config_fail(err, CONFIG_ERR_VALUE, "value longer than %d bytes", CONFIG_VALUE_MAX);
+static int handle_pair(parse_ctx *ctx, const char *section, const char *name, const char *value,
+                       px_error *err) {
+    if (strlen(value) > CONFIG_VALUE_MAX)
+        return config_fail(err, CONFIG_ERR_VALUE, "value longer than %d bytes", CONFIG_VALUE_MAX);
     /* Nothing takes control bytes or malformed UTF-8, and passed on ([kafka]) they would be
      * echoed by librdkafka's own errors: a binary file stops here. */
     if (!is_text(section) || !is_text(name))
-        return config_fail(err, CONFIG_ERR_SYNTAX, "not text (control bytes or malformed UTF-8): "
-                                                   "is this a configuration file?");
+        return config_fail(err, CONFIG_ERR_SYNTAX,
+                           "not text (control bytes or malformed UTF-8): "
+                           "is this a configuration file?");
     if (!is_text(value))
-        return config_fail(err, CONFIG_ERR_VALUE, "value is not text (control bytes or malformed "
-                                                  "UTF-8)");
+        return config_fail(err, CONFIG_ERR_VALUE,
+                           "value is not text (control bytes or malformed "
+                           "UTF-8)");
     bool known_section = !strcmp(section, "matching");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];
@@ -326,8 +355,10 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
     }
     if (!strcmp(section, "kafka")) {
         if (!strncmp(name, CONFIG_OWN_KAFKA_PREFIX, strlen(CONFIG_OWN_KAFKA_PREFIX)))
-            return config_fail(err, CONFIG_ERR_KEY, "unknown passerelle key (expected %sembedded.brokers or %sembedded.partitions)",
-                                CONFIG_OWN_KAFKA_PREFIX, CONFIG_OWN_KAFKA_PREFIX);
+            return config_fail(
+                err, CONFIG_ERR_KEY,
+                "unknown passerelle key (expected %sembedded.brokers or %sembedded.partitions)",
+                CONFIG_OWN_KAFKA_PREFIX, CONFIG_OWN_KAFKA_PREFIX);
         return add_kafka_property(ctx, name, value, err);
     }
     if (!strcmp(section, "matching")) {
@@ -338,12 +369,15 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         return 0;
     }
     if (!known_section)
-        return config_fail(err, CONFIG_ERR_KEY, "unknown section (expected kafka, topics, redis, rome, matching, limits, log, http or daemon)");
+        return config_fail(err, CONFIG_ERR_KEY,
+                           "unknown section (expected kafka, topics, redis, rome, matching, "
+                           "limits, log, http or daemon)");
     char expected[512];
     size_t used = 0;
     for (size_t i = 0; i < N_SETTINGS && used < sizeof expected; i++)
         if (!strcmp(section, settings[i].section))
-            used += (size_t)snprintf(expected + used, sizeof expected - used, "%s%s", used ? ", " : "", settings[i].key);
+            used += (size_t)snprintf(expected + used, sizeof expected - used, "%s%s",
+                                     used ? ", " : "", settings[i].key);
     return config_fail(err, CONFIG_ERR_KEY, "unknown key (expected one of: %s)", expected);
 }
 
@@ -356,8 +390,9 @@ static int on_pair(void *user, const char *section, const char *name, const char
     px_error_clear(&local);
     if (handle_pair(ctx, section, name, value, &local) == 0) return 1;
     ctx->failed = true;
-    config_reason why = local.code == PX_ENOMEM ? CONFIG_ERR_NOMEM : local.reason ? (config_reason)local.reason
-                                                                                 : CONFIG_ERR_VALUE;
+    config_reason why = local.code == PX_ENOMEM ? CONFIG_ERR_NOMEM
+                        : local.reason          ? (config_reason)local.reason
+                                                : CONFIG_ERR_VALUE;
     /* matcher_config_set starts its messages with the key (its other callers need it there):
      * the place already names it */
     const char *msg = local.msg;
@@ -379,7 +414,9 @@ static char *read_line(char *str, int num, void *stream) {
     size_t len = strlen(str);
     if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(ctx->file)) {
         ctx->failed = true;
-        config_fail(ctx->err, CONFIG_ERR_SYNTAX, "%s:%d: line longer than %d bytes (libinih's limit)", ctx->path, ctx->line, num - 2);
+        config_fail(ctx->err, CONFIG_ERR_SYNTAX,
+                    "%s:%d: line longer than %d bytes (libinih's limit)", ctx->path, ctx->line,
+                    num - 2);
         return NULL;
     }
     return str;
@@ -387,7 +424,8 @@ static char *read_line(char *str, int num, void *stream) {
 
 static void free_strings(config *cfg) {
     for (size_t i = 0; i < N_SETTINGS; i++)
-        if (settings[i].kind == K_STRING || settings[i].kind == K_OPTIONAL_PATH) free(*string_at(cfg, &settings[i]));
+        if (settings[i].kind == K_STRING || settings[i].kind == K_OPTIONAL_PATH)
+            free(*string_at(cfg, &settings[i]));
     for (size_t i = 0; i < cfg->n_kafka; i++) {
         free(cfg->kafka[i].name);
         free(cfg->kafka[i].value);
@@ -430,10 +468,14 @@ config *config_default(px_error *err) {
         char **slot;
         const char *value;
     } strings[] = {
-        {&cfg->topic_profile, "passerelle.profile.v1"}, {&cfg->topic_skills, "passerelle.skills.v1"},
-        {&cfg->topic_suggestions, "passerelle.suggestions.v1"}, {&cfg->topic_dlq, "passerelle.dlq.v1"},
-        {&cfg->group_id, "passerelle"}, {&cfg->state_prefix, "user:"},
-        {&cfg->rome_key_prefix, REDIS_ENDPOINT_DEFAULT_PREFIX}, {&cfg->http_address, "127.0.0.1"},
+        {&cfg->topic_profile, "passerelle.profile.v1"},
+        {&cfg->topic_skills, "passerelle.skills.v1"},
+        {&cfg->topic_suggestions, "passerelle.suggestions.v1"},
+        {&cfg->topic_dlq, "passerelle.dlq.v1"},
+        {&cfg->group_id, "passerelle"},
+        {&cfg->state_prefix, "user:"},
+        {&cfg->rome_key_prefix, REDIS_ENDPOINT_DEFAULT_PREFIX},
+        {&cfg->http_address, "127.0.0.1"},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         if (set_string(strings[i].slot, strings[i].value, err)) {
@@ -452,36 +494,49 @@ static int validate(parse_ctx *ctx, px_error *err) {
     if (!cfg->kafka_embedded)
         for (size_t i = 0; i < N_SETTINGS; i++)
             if (ctx->seen[i] && !strcmp(settings[i].section, "kafka"))
-                return config_fail(err, CONFIG_ERR_VALUE, "%s: [kafka] %s: only meaningful with bootstrap.servers = embedded",
-                                    path, settings[i].key);
+                return config_fail(
+                    err, CONFIG_ERR_VALUE,
+                    "%s: [kafka] %s: only meaningful with bootstrap.servers = embedded", path,
+                    settings[i].key);
     cfg->transactional_id = NULL;
     for (size_t i = 0; i < cfg->n_kafka; i++)
-        if (!strcmp(cfg->kafka[i].name, "transactional.id")) cfg->transactional_id = cfg->kafka[i].value;
+        if (!strcmp(cfg->kafka[i].name, "transactional.id"))
+            cfg->transactional_id = cfg->kafka[i].value;
     if (ctx->seen_url)
         for (size_t i = 0; i < N_SETTINGS; i++)
             for (size_t u = 0; u < sizeof url_exclusive / sizeof url_exclusive[0]; u++)
-                if (ctx->seen[i] && !strcmp(settings[i].section, "redis") && !strcmp(settings[i].key, url_exclusive[u]))
-                    return config_fail(err, CONFIG_ERR_VALUE, "%s: [redis] url and %s: give either a url or its parts, not both",
-                                        path, url_exclusive[u]);
+                if (ctx->seen[i] && !strcmp(settings[i].section, "redis") &&
+                    !strcmp(settings[i].key, url_exclusive[u]))
+                    return config_fail(
+                        err, CONFIG_ERR_VALUE,
+                        "%s: [redis] url and %s: give either a url or its parts, not both", path,
+                        url_exclusive[u]);
     px_error local;
     if (redis_endpoint_validate(&cfg->redis, &local))
         return config_fail(err, CONFIG_ERR_VALUE, "%s: [redis]: %s", path, local.msg);
     if (cfg->backoff_max_ms < cfg->backoff_initial_ms)
-        return config_fail(err, CONFIG_ERR_VALUE, "%s: [redis] backoff_max_ms (%u) must be at least backoff_initial_ms (%u)", path,
-                            cfg->backoff_max_ms, cfg->backoff_initial_ms);
-    const char *const topics[] = {cfg->topic_profile, cfg->topic_skills, cfg->topic_suggestions, cfg->topic_dlq};
+        return config_fail(
+            err, CONFIG_ERR_VALUE,
+            "%s: [redis] backoff_max_ms (%u) must be at least backoff_initial_ms (%u)", path,
+            cfg->backoff_max_ms, cfg->backoff_initial_ms);
+    const char *const topics[] = {cfg->topic_profile, cfg->topic_skills, cfg->topic_suggestions,
+                                  cfg->topic_dlq};
     static const char *const topic_keys[] = {"profile", "skills", "suggestions", "dlq"};
     for (size_t i = 0; i < 4; i++) {
         if (kafka_topic_name_check(topics[i], &local))
-            return config_fail(err, CONFIG_ERR_VALUE, "%s: [topics] %s: %s", path, topic_keys[i], local.msg);
+            return config_fail(err, CONFIG_ERR_VALUE, "%s: [topics] %s: %s", path, topic_keys[i],
+                               local.msg);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(topics[i], topics[j]))
-                return config_fail(err, CONFIG_ERR_VALUE, "%s: [topics] %s and %s name the same topic \"%s\"", path,
-                                    topic_keys[j], topic_keys[i], topics[i]);
+                return config_fail(err, CONFIG_ERR_VALUE,
+                                   "%s: [topics] %s and %s name the same topic \"%s\"", path,
+                                   topic_keys[j], topic_keys[i], topics[i]);
     }
     bool rome_prefix_seen = false;
     for (size_t i = 0; i < N_SETTINGS; i++)
-        if (ctx->seen[i] && !strcmp(settings[i].section, "rome") && !strcmp(settings[i].key, "key_prefix")) rome_prefix_seen = true;
+        if (ctx->seen[i] && !strcmp(settings[i].section, "rome") &&
+            !strcmp(settings[i].key, "key_prefix"))
+            rome_prefix_seen = true;
     if (!rome_prefix_seen && set_string(&cfg->rome_key_prefix, cfg->redis.prefix, err)) return -1;
     return 0;
 }
@@ -544,7 +599,9 @@ int config_load_matching(const char *path, matcher_config *out, px_error *err) {
 
 static void show_setting(const config *cfg, const setting *s, FILE *out) {
     const void *at = (const char *)cfg + s->offset;
-    if ((s->kind == K_SPECIAL && !s->show) || (!strcmp(s->section, "kafka") && !cfg->kafka_embedded)) return;
+    if ((s->kind == K_SPECIAL && !s->show) ||
+        (!strcmp(s->section, "kafka") && !cfg->kafka_embedded))
+        return;
     fprintf(out, "%s = ", s->key);
     if (s->secret && *(const char *)at) {
         fputs(MASK, out);
@@ -568,10 +625,12 @@ static void show_setting(const config *cfg, const setting *s, FILE *out) {
 }
 
 void config_explain(const config *cfg, FILE *out) {
-    fputs("# effective passerelled configuration (defaults included; secrets masked)\n\n[kafka]\n", out);
+    fputs("# effective passerelled configuration (defaults included; secrets masked)\n\n[kafka]\n",
+          out);
     if (cfg->kafka_embedded) fprintf(out, "bootstrap.servers = %s\n", CONFIG_EMBEDDED);
     for (size_t i = 0; i < cfg->n_kafka; i++)
-        fprintf(out, "%s = %s\n", cfg->kafka[i].name, is_secret_property(cfg->kafka[i].name) ? MASK : cfg->kafka[i].value);
+        fprintf(out, "%s = %s\n", cfg->kafka[i].name,
+                is_secret_property(cfg->kafka[i].name) ? MASK : cfg->kafka[i].value);
     const char *section = "kafka";
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];

@@ -40,16 +40,18 @@
 /* The detail config_load() puts in err->reason; err->code is PX_ENOMEM, PX_EIO or PX_ECONFIG. */
 typedef enum config_reason {
     CONFIG_ERR_NOMEM = 1,
-    CONFIG_ERR_IO = 2,      /* the file cannot be read */
-    CONFIG_ERR_SYNTAX = 3,  /* not INI (a line is neither [section], key = value, comment nor blank) */
-    CONFIG_ERR_KEY = 4,     /* unknown section or key, or a key given twice */
-    CONFIG_ERR_VALUE = 5,   /* a value is malformed or out of range, or values contradict each other */
+    CONFIG_ERR_IO = 2, /* the file cannot be read */
+    CONFIG_ERR_SYNTAX =
+        3,              /* not INI (a line is neither [section], key = value, comment nor blank) */
+    CONFIG_ERR_KEY = 4, /* unknown section or key, or a key given twice */
+    CONFIG_ERR_VALUE =
+        5, /* a value is malformed or out of range, or values contradict each other */
 } config_reason;
 
-#define CONFIG_EMBEDDED "embedded"          /* the bootstrap.servers value that starts the mock cluster */
-#define CONFIG_OWN_KAFKA_PREFIX "passerelle."
+#define CONFIG_EMBEDDED             "embedded" /* the bootstrap.servers value that starts the mock cluster */
+#define CONFIG_OWN_KAFKA_PREFIX     "passerelle."
 #define CONFIG_MAX_KAFKA_PROPERTIES 256
-#define CONFIG_VALUE_MAX 4096               /* bytes of one value */
+#define CONFIG_VALUE_MAX            4096 /* bytes of one value */
 
 /* One librdkafka property, both strings owned by the config. */
 typedef struct config_property {
@@ -59,27 +61,28 @@ typedef struct config_property {
 
 typedef struct config {
     /* [kafka] */
-    config_property *kafka;         /* in file order, without our passerelle.* keys */
+    config_property *kafka; /* in file order, without our passerelle.* keys */
     size_t n_kafka;
-    bool kafka_embedded;            /* bootstrap.servers = embedded (the property is then not in `kafka`) */
+    bool kafka_embedded; /* bootstrap.servers = embedded (the property is then not in `kafka`) */
     int embedded_brokers;
     int embedded_partitions;
-    const char *transactional_id;   /* the [kafka] transactional.id value, or NULL (points into `kafka`) */
+    const char
+        *transactional_id; /* the [kafka] transactional.id value, or NULL (points into `kafka`) */
 
     /* [topics] */
     char *topic_profile, *topic_skills, *topic_suggestions, *topic_dlq;
     char *group_id;
 
     /* [redis] */
-    redis_endpoint redis;           /* address, credentials, db, key_prefix */
-    char *state_prefix;             /* user state key = key_prefix + state_prefix + user_id */
-    unsigned state_ttl_s;           /* 0 = no expiry */
+    redis_endpoint redis; /* address, credentials, db, key_prefix */
+    char *state_prefix;   /* user state key = key_prefix + state_prefix + user_id */
+    unsigned state_ttl_s; /* 0 = no expiry */
     unsigned connect_timeout_ms, command_timeout_ms, backoff_initial_ms, backoff_max_ms;
 
     /* [rome] */
-    char *rome_key_prefix;          /* prefix of the index keys; defaults to [redis] key_prefix */
-    char *rome_dir;                 /* official CSV export, for `rome publish` (may be NULL) */
-    char *rome_snapshot;            /* a built snapshot file, for `rome publish` (may be NULL) */
+    char *rome_key_prefix; /* prefix of the index keys; defaults to [redis] key_prefix */
+    char *rome_dir;        /* official CSV export, for `rome publish` (may be NULL) */
+    char *rome_snapshot;   /* a built snapshot file, for `rome publish` (may be NULL) */
 
     /* [matching] */
     matcher_config matching;
@@ -95,10 +98,10 @@ typedef struct config {
     /* [http] */
     bool http_enabled;
     char *http_address;
-    int http_port;                  /* 0 = ephemeral */
+    int http_port; /* 0 = ephemeral */
 
     /* [daemon] */
-    size_t idempotency_window;      /* event ids remembered per user */
+    size_t idempotency_window; /* event ids remembered per user */
     unsigned shutdown_timeout_ms;
     unsigned txn_timeout_ms;
 } config;

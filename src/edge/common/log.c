@@ -23,7 +23,9 @@ px_log *px_log_new(int fd, px_log_level level, uint64_t user_hash_seed, px_error
         return NULL;
     }
     if (!px_log_level_name(level)) {
-        px_error_set(err, PX_EINVAL, "log: invalid level %d (expected 3 err, 4 warning, 6 info or 7 debug)", (int)level);
+        px_error_set(err, PX_EINVAL,
+                     "log: invalid level %d (expected 3 err, 4 warning, 6 info or 7 debug)",
+                     (int)level);
         return NULL;
     }
     px_log *log = malloc(sizeof *log);
@@ -57,7 +59,7 @@ int px_log_level_parse(const char *name, px_log_level *out, px_error *err) {
     static const struct {
         const char *name;
         px_log_level level;
-    } names[] = {{"err", PX_LOG_ERR},   {"error", PX_LOG_ERR}, {"warning", PX_LOG_WARNING},
+    } names[] = {{"err", PX_LOG_ERR},      {"error", PX_LOG_ERR}, {"warning", PX_LOG_WARNING},
                  {"warn", PX_LOG_WARNING}, {"info", PX_LOG_INFO}, {"debug", PX_LOG_DEBUG}};
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++) {
         if (!strcasecmp(name, names[i].name)) {
@@ -65,7 +67,9 @@ int px_log_level_parse(const char *name, px_log_level *out, px_error *err) {
             return 0;
         }
     }
-    return px_error_set(err, PX_EINVAL, "log: unknown level '%s' (expected err, warning, info or debug)", name ? name : "(null)");
+    return px_error_set(err, PX_EINVAL,
+                        "log: unknown level '%s' (expected err, warning, info or debug)",
+                        name ? name : "(null)");
 }
 
 /* A bounded line under construction: an append that does not fit sets `full` and writes nothing
@@ -108,13 +112,17 @@ static void line_put_value(line *l, const char *s) {
             esc[0] = '\\';
             esc[1] = (char)c;
             line_put(l, esc, 2);
-        } else if (c == '\n') line_puts(l, "\\n");
-        else if (c == '\t') line_puts(l, "\\t");
-        else if (c == '\r') line_puts(l, "\\r");
+        } else if (c == '\n')
+            line_puts(l, "\\n");
+        else if (c == '\t')
+            line_puts(l, "\\t");
+        else if (c == '\r')
+            line_puts(l, "\\r");
         else if (c < ' ' || c == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02x", c);
             line_puts(l, esc);
-        } else line_put(l, (const char *)&c, 1);
+        } else
+            line_put(l, (const char *)&c, 1);
     }
     line_puts(l, "\"");
 }
@@ -135,7 +143,8 @@ static void line_put_field(line *l, const px_log *log, px_log_level level, const
             line_put_value(l, f->v.s);
             return;
         }
-        snprintf(num, sizeof num, "h:%016" PRIx64, (uint64_t)XXH64(f->v.s, strlen(f->v.s), log->user_hash_seed));
+        snprintf(num, sizeof num, "h:%016" PRIx64,
+                 (uint64_t)XXH64(f->v.s, strlen(f->v.s), log->user_hash_seed));
         break;
     default: snprintf(num, sizeof num, "?"); break;
     }
@@ -144,8 +153,8 @@ static void line_put_field(line *l, const px_log *log, px_log_level level, const
 
 /* Writes the prefix, msg and as many whole fields as fit in `cap` bytes; returns true when a field
  * (or msg) had to be left out. */
-static bool line_build(line *l, const px_log *log, px_log_level level, const char *msg, const px_log_field *fields,
-                       size_t n) {
+static bool line_build(line *l, const px_log *log, px_log_level level, const char *msg,
+                       const px_log_field *fields, size_t n) {
     char head[32];
     snprintf(head, sizeof head, "<%d>level=%s", (int)level, px_log_level_name(level));
     line_puts(l, head);
@@ -162,11 +171,11 @@ static bool line_build(line *l, const px_log *log, px_log_level level, const cha
     return true;
 }
 
-size_t px_log_format(const px_log *log, px_log_level level, const char *msg, const px_log_field *fields, size_t n,
-                     char *buf, size_t size) {
+size_t px_log_format(const px_log *log, px_log_level level, const char *msg,
+                     const px_log_field *fields, size_t n, char *buf, size_t size) {
     if (!px_log_enabled(log, level) || !px_log_level_name(level) || !buf) return 0;
     if (size > PX_LOG_LINE_MAX + 1) size = PX_LOG_LINE_MAX + 1;
-    size_t reserve = strlen(TRUNCATED_MARK) + 2;   /* the mark, the newline and the NUL */
+    size_t reserve = strlen(TRUNCATED_MARK) + 2; /* the mark, the newline and the NUL */
     if (size < reserve + 32) return 0;
     /* First try the whole line (room for newline and NUL); if it does not fit, build it again with
      * room kept for the truncation mark. */
@@ -182,7 +191,8 @@ size_t px_log_format(const px_log *log, px_log_level level, const char *msg, con
     return l.len;
 }
 
-int px_log_write(const px_log *log, px_log_level level, const char *msg, const px_log_field *fields, size_t n) {
+int px_log_write(const px_log *log, px_log_level level, const char *msg, const px_log_field *fields,
+                 size_t n) {
     char buf[PX_LOG_LINE_MAX + 1];
     size_t len = px_log_format(log, level, msg, fields, n, buf, sizeof buf);
     if (len == 0) return -1;

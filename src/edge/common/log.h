@@ -47,14 +47,14 @@ typedef enum px_log_kind {
     PX_LOG_KIND_UINT,
     PX_LOG_KIND_DOUBLE,
     PX_LOG_KIND_BOOL,
-    PX_LOG_KIND_USER,   /* a user id: hashed unless the line is at debug level */
+    PX_LOG_KIND_USER, /* a user id: hashed unless the line is at debug level */
 } px_log_kind;
 
 typedef struct px_log_field {
     const char *key;
     px_log_kind kind;
     union {
-        const char *s;   /* STR, USER; NULL is written as an empty value */
+        const char *s; /* STR, USER; NULL is written as an empty value */
         int64_t i;
         uint64_t u;
         double d;
@@ -64,11 +64,14 @@ typedef struct px_log_field {
 
 /* Field constructors, for use in the PX_LOG_* macros below. */
 #define PX_LOG_STR(k, val) ((px_log_field){.key = (k), .kind = PX_LOG_KIND_STR, .v.s = (val)})
-#define PX_LOG_INT(k, val) ((px_log_field){.key = (k), .kind = PX_LOG_KIND_INT, .v.i = (int64_t)(val)})
-#define PX_LOG_UINT(k, val) ((px_log_field){.key = (k), .kind = PX_LOG_KIND_UINT, .v.u = (uint64_t)(val)})
-#define PX_LOG_DOUBLE(k, val) ((px_log_field){.key = (k), .kind = PX_LOG_KIND_DOUBLE, .v.d = (double)(val)})
+#define PX_LOG_INT(k, val)                                                                         \
+    ((px_log_field){.key = (k), .kind = PX_LOG_KIND_INT, .v.i = (int64_t)(val)})
+#define PX_LOG_UINT(k, val)                                                                        \
+    ((px_log_field){.key = (k), .kind = PX_LOG_KIND_UINT, .v.u = (uint64_t)(val)})
+#define PX_LOG_DOUBLE(k, val)                                                                      \
+    ((px_log_field){.key = (k), .kind = PX_LOG_KIND_DOUBLE, .v.d = (double)(val)})
 #define PX_LOG_BOOL(k, val) ((px_log_field){.key = (k), .kind = PX_LOG_KIND_BOOL, .v.b = (val)})
-#define PX_LOG_USER(val) ((px_log_field){.key = "user", .kind = PX_LOG_KIND_USER, .v.s = (val)})
+#define PX_LOG_USER(val)    ((px_log_field){.key = "user", .kind = PX_LOG_KIND_USER, .v.s = (val)})
 
 typedef struct px_log px_log;
 
@@ -88,19 +91,25 @@ const char *px_log_level_name(px_log_level level);
 
 /* Writes one line `msg` with n fields (fields may be NULL when n is 0). A NULL log writes nothing.
  * Returns 0, or -1 when the line was filtered out or the write failed (logging never aborts). */
-int px_log_write(const px_log *log, px_log_level level, const char *msg, const px_log_field *fields, size_t n);
+int px_log_write(const px_log *log, px_log_level level, const char *msg, const px_log_field *fields,
+                 size_t n);
 
 /* Formats the line px_log_write() would write (without writing it) into buf; returns its length,
  * or 0 when filtered out. For tests and for callers that send lines elsewhere. */
-size_t px_log_format(const px_log *log, px_log_level level, const char *msg, const px_log_field *fields, size_t n,
-                     char *buf, size_t size);
+size_t px_log_format(const px_log *log, px_log_level level, const char *msg,
+                     const px_log_field *fields, size_t n, char *buf, size_t size);
 
 /* px_log_write with inline fields: PX_LOG_INFOF(log, "partition assigned", PX_LOG_STR("topic", t)). */
-#define PX_LOG_FIELDS_(...) ((const px_log_field[]){__VA_ARGS__}), \
-    (sizeof((const px_log_field[]){__VA_ARGS__}) / sizeof(px_log_field))
-#define PX_LOG_ERRF(log, msg, ...) px_log_write((log), PX_LOG_ERR, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
-#define PX_LOG_WARNF(log, msg, ...) px_log_write((log), PX_LOG_WARNING, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
-#define PX_LOG_INFOF(log, msg, ...) px_log_write((log), PX_LOG_INFO, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
-#define PX_LOG_DEBUGF(log, msg, ...) px_log_write((log), PX_LOG_DEBUG, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
+#define PX_LOG_FIELDS_(...)                                                                        \
+    ((const px_log_field[]){__VA_ARGS__}),                                                         \
+        (sizeof((const px_log_field[]){__VA_ARGS__}) / sizeof(px_log_field))
+#define PX_LOG_ERRF(log, msg, ...)                                                                 \
+    px_log_write((log), PX_LOG_ERR, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
+#define PX_LOG_WARNF(log, msg, ...)                                                                \
+    px_log_write((log), PX_LOG_WARNING, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
+#define PX_LOG_INFOF(log, msg, ...)                                                                \
+    px_log_write((log), PX_LOG_INFO, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
+#define PX_LOG_DEBUGF(log, msg, ...)                                                               \
+    px_log_write((log), PX_LOG_DEBUG, (msg), PX_LOG_FIELDS_(__VA_ARGS__))
 
 #endif

@@ -12,11 +12,11 @@
 
 struct metrics_series {
     metrics_family *family;
-    char **label_values;       /* family->n_labels owned strings */
-    double value;              /* counter or gauge */
-    uint64_t *bucket_counts;   /* histogram: n_buckets + 1 (last is +Inf), not cumulative */
-    double sum;                /* histogram */
-    uint64_t count;            /* histogram */
+    char **label_values;     /* family->n_labels owned strings */
+    double value;            /* counter or gauge */
+    uint64_t *bucket_counts; /* histogram: n_buckets + 1 (last is +Inf), not cumulative */
+    double sum;              /* histogram */
+    uint64_t count;          /* histogram */
 };
 
 struct metrics_family {
@@ -29,7 +29,7 @@ struct metrics_family {
     size_t max_series;
     double *buckets;
     size_t n_buckets;
-    metrics_series **series;   /* creation order; pointers are stable */
+    metrics_series **series; /* creation order; pointers are stable */
     size_t n_series, cap_series;
 };
 
@@ -94,42 +94,64 @@ static bool ends_with(const char *s, const char *suffix) {
 
 static int check_spec(const metrics *m, const metrics_spec *spec, px_error *err) {
     if (!spec->name || !is_valid_name(spec->name, true))
-        return px_error_set(err, PX_ELIMIT, "metrics: invalid metric name '%s' (expected [a-zA-Z_:][a-zA-Z0-9_:]*, at most %d bytes)",
+        return px_error_set(err, PX_ELIMIT,
+                            "metrics: invalid metric name '%s' (expected [a-zA-Z_:][a-zA-Z0-9_:]*, "
+                            "at most %d bytes)",
                             spec->name ? spec->name : "(null)", METRICS_NAME_MAX);
-    if (spec->type != METRICS_COUNTER && spec->type != METRICS_GAUGE && spec->type != METRICS_HISTOGRAM)
-        return px_error_set(err, PX_EINVAL, "metrics: %s: unknown metric type %d", spec->name, (int)spec->type);
+    if (spec->type != METRICS_COUNTER && spec->type != METRICS_GAUGE &&
+        spec->type != METRICS_HISTOGRAM)
+        return px_error_set(err, PX_EINVAL, "metrics: %s: unknown metric type %d", spec->name,
+                            (int)spec->type);
     if (spec->type == METRICS_COUNTER && !ends_with(spec->name, "_total"))
-        return px_error_set(err, PX_EINVAL, "metrics: counter '%s' must be named *_total (Prometheus convention)", spec->name);
+        return px_error_set(err, PX_EINVAL,
+                            "metrics: counter '%s' must be named *_total (Prometheus convention)",
+                            spec->name);
     if (!spec->help || !*spec->help || strlen(spec->help) > METRICS_HELP_MAX)
-        return px_error_set(err, PX_ELIMIT, "metrics: %s: HELP text is missing or longer than %d bytes", spec->name, METRICS_HELP_MAX);
+        return px_error_set(err, PX_ELIMIT,
+                            "metrics: %s: HELP text is missing or longer than %d bytes", spec->name,
+                            METRICS_HELP_MAX);
     if (spec->n_labels > METRICS_MAX_LABELS)
-        return px_error_set(err, PX_ELIMIT, "metrics: %s: %zu labels, at most %d allowed", spec->name, spec->n_labels, METRICS_MAX_LABELS);
+        return px_error_set(err, PX_ELIMIT, "metrics: %s: %zu labels, at most %d allowed",
+                            spec->name, spec->n_labels, METRICS_MAX_LABELS);
     for (size_t i = 0; i < spec->n_labels; i++) {
         const char *l = spec->label_names ? spec->label_names[i] : NULL;
         if (!is_valid_name(l, false) || !strncmp(l, "__", 2))
-            return px_error_set(err, PX_EINVAL, "metrics: %s: invalid label name '%s' (expected [a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
+            return px_error_set(err, PX_EINVAL,
+                                "metrics: %s: invalid label name '%s' (expected "
+                                "[a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
                                 spec->name, l ? l : "(null)");
         if (spec->type == METRICS_HISTOGRAM && !strcmp(l, "le"))
-            return px_error_set(err, PX_EINVAL, "metrics: %s: a histogram cannot have a label named 'le' (reserved for buckets)", spec->name);
+            return px_error_set(
+                err, PX_EINVAL,
+                "metrics: %s: a histogram cannot have a label named 'le' (reserved for buckets)",
+                spec->name);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(l, spec->label_names[j]))
-                return px_error_set(err, PX_EINVAL, "metrics: %s: label '%s' given twice", spec->name, l);
+                return px_error_set(err, PX_EINVAL, "metrics: %s: label '%s' given twice",
+                                    spec->name, l);
     }
     if (spec->type == METRICS_HISTOGRAM) {
         if (!spec->buckets || spec->n_buckets == 0 || spec->n_buckets > METRICS_MAX_BUCKETS)
-            return px_error_set(err, PX_EINVAL, "metrics: histogram %s: needs 1..%d bucket bounds, got %zu", spec->name,
-                                METRICS_MAX_BUCKETS, spec->buckets ? spec->n_buckets : 0);
+            return px_error_set(
+                err, PX_EINVAL, "metrics: histogram %s: needs 1..%d bucket bounds, got %zu",
+                spec->name, METRICS_MAX_BUCKETS, spec->buckets ? spec->n_buckets : 0);
         for (size_t i = 0; i < spec->n_buckets; i++) {
             if (!isfinite(spec->buckets[i]))
-                return px_error_set(err, PX_EINVAL, "metrics: histogram %s: bucket bound %zu is not finite (+Inf is implicit)", spec->name, i);
+                return px_error_set(
+                    err, PX_EINVAL,
+                    "metrics: histogram %s: bucket bound %zu is not finite (+Inf is implicit)",
+                    spec->name, i);
             if (i > 0 && !(spec->buckets[i] > spec->buckets[i - 1]))
-                return px_error_set(err, PX_EINVAL, "metrics: histogram %s: bucket bounds must be strictly increasing (bound %zu = %g after %g)",
+                return px_error_set(err, PX_EINVAL,
+                                    "metrics: histogram %s: bucket bounds must be strictly "
+                                    "increasing (bound %zu = %g after %g)",
                                     spec->name, i, spec->buckets[i], spec->buckets[i - 1]);
         }
     }
     for (size_t i = 0; i < m->n_families; i++)
         if (!strcmp(m->families[i]->name, spec->name))
-            return px_error_set(err, PX_EINVAL, "metrics: metric '%s' is already registered", spec->name);
+            return px_error_set(err, PX_EINVAL, "metrics: metric '%s' is already registered",
+                                spec->name);
     return 0;
 }
 
@@ -144,7 +166,8 @@ static metrics_series *series_new(metrics_family *f, const char *const *label_va
         for (size_t i = 0; i < f->n_labels; i++)
             if (!(s->label_values[i] = strdup(label_values[i]))) goto fail;
     }
-    if (f->type == METRICS_HISTOGRAM && !(s->bucket_counts = calloc(f->n_buckets + 1, sizeof *s->bucket_counts)))
+    if (f->type == METRICS_HISTOGRAM &&
+        !(s->bucket_counts = calloc(f->n_buckets + 1, sizeof *s->bucket_counts)))
         goto fail;
     return s;
 fail:
@@ -170,7 +193,9 @@ metrics_family *metrics_register(metrics *m, const metrics_spec *spec, px_error 
     f->registry = m;
     f->type = spec->type;
     f->n_labels = spec->n_labels;
-    f->max_series = spec->n_labels == 0 ? 1 : spec->max_series ? spec->max_series : METRICS_DEFAULT_MAX_SERIES;
+    f->max_series = spec->n_labels == 0 ? 1
+                    : spec->max_series  ? spec->max_series
+                                        : METRICS_DEFAULT_MAX_SERIES;
     if (!(f->name = strdup(spec->name)) || !(f->help = strdup(spec->help))) goto oom;
     if (f->n_labels) {
         if (!(f->label_names = calloc(f->n_labels, sizeof *f->label_names))) goto oom;
@@ -208,32 +233,36 @@ static bool series_has_values(const metrics_series *s, const char *const *values
 
 /* Linear scan: families hold tens of series at most (topics, reasons, partitions), and the hot
  * path keeps series pointers instead of looking them up per event. */
-metrics_series *metrics_series_get(metrics_family *f, const char *const *label_values, px_error *err) {
+metrics_series *metrics_series_get(metrics_family *f, const char *const *label_values,
+                                   px_error *err) {
     if (!f) {
         px_error_set(err, PX_EINVAL, "metrics: metrics_series_get needs a family");
         return NULL;
     }
     if (f->n_labels == 0) return f->series[0];
     if (!label_values) {
-        px_error_set(err, PX_EINVAL, "metrics: %s: %zu label values expected, got none", f->name, f->n_labels);
+        px_error_set(err, PX_EINVAL, "metrics: %s: %zu label values expected, got none", f->name,
+                     f->n_labels);
         return NULL;
     }
     for (size_t i = 0; i < f->n_labels; i++) {
         if (!label_values[i]) {
-            px_error_set(err, PX_EINVAL, "metrics: %s: value of label '%s' is NULL", f->name, f->label_names[i]);
+            px_error_set(err, PX_EINVAL, "metrics: %s: value of label '%s' is NULL", f->name,
+                         f->label_names[i]);
             return NULL;
         }
         if (strlen(label_values[i]) > METRICS_LABEL_VALUE_MAX) {
-            px_error_set(err, PX_ELIMIT, "metrics: %s: value of label '%s' is longer than %d bytes", f->name,
-                         f->label_names[i], METRICS_LABEL_VALUE_MAX);
+            px_error_set(err, PX_ELIMIT, "metrics: %s: value of label '%s' is longer than %d bytes",
+                         f->name, f->label_names[i], METRICS_LABEL_VALUE_MAX);
             return NULL;
         }
     }
     for (size_t i = 0; i < f->n_series; i++)
         if (series_has_values(f->series[i], label_values)) return f->series[i];
     if (f->n_series >= f->max_series) {
-        px_error_set(err, PX_EINVAL, "metrics: %s: already %zu series, the cardinality limit; not adding another", f->name,
-                     f->max_series);
+        px_error_set(err, PX_EINVAL,
+                     "metrics: %s: already %zu series, the cardinality limit; not adding another",
+                     f->name, f->max_series);
         return NULL;
     }
     metrics_series *s = series_new(f, label_values);
@@ -328,10 +357,14 @@ static void text_puts(text *t, const char *s) { text_put(t, s, strlen(s)); }
  * double quote. */
 static void text_put_escaped(text *t, const char *s, bool escape_quote) {
     for (; *s; s++) {
-        if (*s == '\\') text_puts(t, "\\\\");
-        else if (*s == '\n') text_puts(t, "\\n");
-        else if (*s == '"' && escape_quote) text_puts(t, "\\\"");
-        else text_put(t, s, 1);
+        if (*s == '\\')
+            text_puts(t, "\\\\");
+        else if (*s == '\n')
+            text_puts(t, "\\n");
+        else if (*s == '"' && escape_quote)
+            text_puts(t, "\\\"");
+        else
+            text_put(t, s, 1);
     }
 }
 
@@ -384,7 +417,8 @@ static void text_put_labels(text *t, const metrics_series *s, const char *le) {
 }
 
 /* One sample line: name+suffix, labels (plus le for a bucket), the value already formatted. */
-static void render_sample(text *t, const metrics_series *s, const char *suffix, const char *le, const char *value) {
+static void render_sample(text *t, const metrics_series *s, const char *suffix, const char *le,
+                          const char *value) {
     text_puts(t, s->family->name);
     text_puts(t, suffix);
     text_put_labels(t, s, le);
@@ -399,8 +433,10 @@ static void render_histogram_series(text *t, const metrics_series *s) {
     char le[64], value[64];
     for (size_t b = 0; b <= f->n_buckets; b++) {
         cumulative += s->bucket_counts[b];
-        if (b < f->n_buckets) format_double(f->buckets[b], le, sizeof le);
-        else snprintf(le, sizeof le, "+Inf");
+        if (b < f->n_buckets)
+            format_double(f->buckets[b], le, sizeof le);
+        else
+            snprintf(le, sizeof le, "+Inf");
         snprintf(value, sizeof value, "%llu", (unsigned long long)cumulative);
         render_sample(t, s, "_bucket", le, value);
     }
@@ -420,9 +456,11 @@ static const char *type_name(metrics_type type) {
 }
 
 int metrics_render(const metrics *m, char **out, size_t *len, px_error *err) {
-    if (!m || !out) return px_error_set(err, PX_EINVAL, "metrics: metrics_render needs a registry and an output pointer");
+    if (!m || !out)
+        return px_error_set(err, PX_EINVAL,
+                            "metrics: metrics_render needs a registry and an output pointer");
     text t = {0};
-    text_put(&t, "", 0);   /* an empty registry still renders "" (allocated, NUL-terminated) */
+    text_put(&t, "", 0); /* an empty registry still renders "" (allocated, NUL-terminated) */
     for (size_t i = 0; i < m->n_families; i++) {
         const metrics_family *f = m->families[i];
         text_puts(&t, "# HELP ");

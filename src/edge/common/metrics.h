@@ -33,11 +33,11 @@
 
 #include "px_error.h"
 
-#define METRICS_MAX_LABELS 8            /* label names per family */
-#define METRICS_MAX_BUCKETS 32          /* histogram bucket upper bounds, +Inf not counted */
-#define METRICS_LABEL_VALUE_MAX 256     /* bytes in one label value */
-#define METRICS_NAME_MAX 128            /* bytes in a metric or label name */
-#define METRICS_HELP_MAX 1024           /* bytes in a HELP text */
+#define METRICS_MAX_LABELS      8    /* label names per family */
+#define METRICS_MAX_BUCKETS     32   /* histogram bucket upper bounds, +Inf not counted */
+#define METRICS_LABEL_VALUE_MAX 256  /* bytes in one label value */
+#define METRICS_NAME_MAX        128  /* bytes in a metric or label name */
+#define METRICS_HELP_MAX        1024 /* bytes in a HELP text */
 
 typedef struct metrics metrics;               /* the registry */
 typedef struct metrics_family metrics_family; /* one metric name with its HELP, TYPE and labels */
@@ -56,9 +56,9 @@ typedef struct metrics_spec {
     const char *help;
     const char *const *label_names; /* n_labels names (may be NULL when n_labels is 0) */
     size_t n_labels;
-    size_t max_series;              /* cardinality bound for labelled families; 0 = 64 */
-    const double *buckets;          /* histogram only: finite, strictly increasing upper bounds */
-    size_t n_buckets;               /* histogram only: 1..METRICS_MAX_BUCKETS (+Inf is implicit) */
+    size_t max_series;     /* cardinality bound for labelled families; 0 = 64 */
+    const double *buckets; /* histogram only: finite, strictly increasing upper bounds */
+    size_t n_buckets;      /* histogram only: 1..METRICS_MAX_BUCKETS (+Inf is implicit) */
 } metrics_spec;
 
 metrics *metrics_new(px_error *err);
@@ -72,7 +72,8 @@ metrics_family *metrics_register(metrics *m, const metrics_spec *spec, px_error 
  * the label names), creating it at zero on first use. For a family without labels, pass NULL.
  * Fails (NULL + err) when a value is NULL or too long, or when creating it would go over
  * max_series. */
-metrics_series *metrics_series_get(metrics_family *family, const char *const *label_values, px_error *err);
+metrics_series *metrics_series_get(metrics_family *family, const char *const *label_values,
+                                   px_error *err);
 
 /* Drops a series (e.g. the lag gauge of a partition this instance no longer owns) so that it is no
  * longer rendered; its pointer becomes invalid. A family without labels keeps its single series

@@ -14,11 +14,12 @@ void redis_endpoint_init(redis_endpoint *ep) {
     strcpy(ep->prefix, REDIS_ENDPOINT_DEFAULT_PREFIX);
 }
 
-int redis_endpoint_set(char *field, size_t field_size, const char *s, const char *what, px_error *err) {
+int redis_endpoint_set(char *field, size_t field_size, const char *s, const char *what,
+                       px_error *err) {
     size_t len = strlen(s);
     if (len >= field_size)
-        return px_error_set(err, PX_ELIMIT, "redis %s is %zu bytes long; at most %zu are accepted", what, len,
-                            field_size - 1);
+        return px_error_set(err, PX_ELIMIT, "redis %s is %zu bytes long; at most %zu are accepted",
+                            what, len, field_size - 1);
     memcpy(field, s, len + 1);
     return 0;
 }
@@ -40,14 +41,18 @@ static int set_decoded(char *field, size_t field_size, const char *s, size_t len
             int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
             int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
-                return px_error_set(err, PX_EINVAL, "redis URL: bad percent-escape in the %s (expected %%XX with hex digits)",
-                                    what);
+                return px_error_set(
+                    err, PX_EINVAL,
+                    "redis URL: bad percent-escape in the %s (expected %%XX with hex digits)",
+                    what);
             c = (char)(hi * 16 + lo);
-            if (c == '\0') return px_error_set(err, PX_EINVAL, "redis URL: the %s contains %%00", what);
+            if (c == '\0')
+                return px_error_set(err, PX_EINVAL, "redis URL: the %s contains %%00", what);
             i += 2;
         }
         if (out + 1 >= field_size)
-            return px_error_set(err, PX_ELIMIT, "redis URL: the %s is longer than %zu bytes", what, field_size - 1);
+            return px_error_set(err, PX_ELIMIT, "redis URL: the %s is longer than %zu bytes", what,
+                                field_size - 1);
         field[out++] = c;
     }
     field[out] = '\0';
@@ -58,17 +63,21 @@ static int set_decoded(char *field, size_t field_size, const char *s, size_t len
 static int parse_bounded(const char *s, size_t len, long min, long max, const char *what, long *out,
                          px_error *err) {
     long v = 0;
-    if (len == 0) return px_error_set(err, PX_EINVAL, "redis URL: empty %s (expected a number %ld..%ld)", what, min, max);
+    if (len == 0)
+        return px_error_set(err, PX_EINVAL, "redis URL: empty %s (expected a number %ld..%ld)",
+                            what, min, max);
     for (size_t i = 0; i < len; i++) {
         if (!isdigit((unsigned char)s[i]))
-            return px_error_set(err, PX_EINVAL, "redis URL: %s '%.*s' is not a number (expected %ld..%ld)", what,
+            return px_error_set(err, PX_EINVAL,
+                                "redis URL: %s '%.*s' is not a number (expected %ld..%ld)", what,
                                 (int)len, s, min, max);
         v = v * 10 + (s[i] - '0');
         if (v > max) break;
     }
     if (v < min || v > max)
-        return px_error_set(err, PX_EINVAL, "redis URL: %s '%.*s' is out of range (expected %ld..%ld)", what, (int)len,
-                            s, min, max);
+        return px_error_set(err, PX_EINVAL,
+                            "redis URL: %s '%.*s' is out of range (expected %ld..%ld)", what,
+                            (int)len, s, min, max);
     *out = v;
     return 0;
 }
@@ -78,12 +87,14 @@ static int parse_userinfo(redis_endpoint *ep, const char *s, size_t len, px_erro
     const char *colon = memchr(s, ':', len);
     size_t user_len = colon ? (size_t)(colon - s) : len;
     if (set_decoded(ep->user, sizeof ep->user, s, user_len, "user", err)) return -1;
-    if (colon && set_decoded(ep->password, sizeof ep->password, colon + 1, len - user_len - 1, "password", err))
+    if (colon && set_decoded(ep->password, sizeof ep->password, colon + 1, len - user_len - 1,
+                             "password", err))
         return -1;
     /* redis://user@host (no password) is meaningless for AUTH: refuse it rather than guess. */
     if (ep->user[0] && !ep->password[0])
-        return px_error_set(err, PX_EINVAL, "redis URL: user '%s' is given without a password (expected user:password@)",
-                            ep->user);
+        return px_error_set(
+            err, PX_EINVAL,
+            "redis URL: user '%s' is given without a password (expected user:password@)", ep->user);
     return 0;
 }
 
@@ -94,11 +105,14 @@ static int parse_tcp(redis_endpoint *ep, const char *s, px_error *err) {
     size_t host_len;
     if (hostport_len > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', hostport_len);
-        if (!close) return px_error_set(err, PX_EINVAL, "redis URL: '[' without ']' around an IPv6 address");
+        if (!close)
+            return px_error_set(err, PX_EINVAL,
+                                "redis URL: '[' without ']' around an IPv6 address");
         host = s + 1;
         host_len = (size_t)(close - host);
         if (close + 1 < s + hostport_len) {
-            if (close[1] != ':') return px_error_set(err, PX_EINVAL, "redis URL: expected ':port' after ']'");
+            if (close[1] != ':')
+                return px_error_set(err, PX_EINVAL, "redis URL: expected ':port' after ']'");
             port = close + 2;
         }
     } else {
@@ -106,19 +120,24 @@ static int parse_tcp(redis_endpoint *ep, const char *s, px_error *err) {
         host_len = colon ? (size_t)(colon - s) : hostport_len;
         if (colon) port = colon + 1;
     }
-    if (host_len == 0) return px_error_set(err, PX_EINVAL, "redis URL: no host (expected redis://host[:port][/db])");
+    if (host_len == 0)
+        return px_error_set(err, PX_EINVAL,
+                            "redis URL: no host (expected redis://host[:port][/db])");
     if (host_len > REDIS_ENDPOINT_HOST_MAX)
-        return px_error_set(err, PX_ELIMIT, "redis URL: host is %zu bytes long; at most %d are accepted", host_len,
+        return px_error_set(err, PX_ELIMIT,
+                            "redis URL: host is %zu bytes long; at most %d are accepted", host_len,
                             REDIS_ENDPOINT_HOST_MAX);
     memcpy(ep->host, host, host_len);
     ep->host[host_len] = '\0';
     long v;
     if (port) {
-        if (parse_bounded(port, (size_t)(s + hostport_len - port), 1, 65535, "port", &v, err)) return -1;
+        if (parse_bounded(port, (size_t)(s + hostport_len - port), 1, 65535, "port", &v, err))
+            return -1;
         ep->port = (int)v;
     }
     if (slash && slash[1]) {
-        if (parse_bounded(slash + 1, strlen(slash + 1), 0, REDIS_ENDPOINT_DB_MAX, "database number", &v, err))
+        if (parse_bounded(slash + 1, strlen(slash + 1), 0, REDIS_ENDPOINT_DB_MAX, "database number",
+                          &v, err))
             return -1;
         ep->db = (int)v;
     }
@@ -129,18 +148,23 @@ static int parse_unix(redis_endpoint *ep, const char *s, px_error *err) {
     const char *query = strchr(s, '?');
     size_t path_len = query ? (size_t)(query - s) : strlen(s);
     if (path_len == 0 || s[0] != '/')
-        return px_error_set(err, PX_EINVAL, "redis URL: expected an absolute socket path (unix:///path/to/redis.sock)");
+        return px_error_set(
+            err, PX_EINVAL,
+            "redis URL: expected an absolute socket path (unix:///path/to/redis.sock)");
     if (path_len > REDIS_ENDPOINT_PATH_MAX)
-        return px_error_set(err, PX_ELIMIT, "redis URL: socket path is %zu bytes long; at most %d are accepted", path_len,
-                            REDIS_ENDPOINT_PATH_MAX);
+        return px_error_set(err, PX_ELIMIT,
+                            "redis URL: socket path is %zu bytes long; at most %d are accepted",
+                            path_len, REDIS_ENDPOINT_PATH_MAX);
     memcpy(ep->unix_path, s, path_len);
     ep->unix_path[path_len] = '\0';
     ep->host[0] = '\0';
     if (query) {
         long v;
         if (strncmp(query, "?db=", 4) != 0)
-            return px_error_set(err, PX_EINVAL, "redis URL: unknown query '%s' (expected ?db=N)", query);
-        if (parse_bounded(query + 4, strlen(query + 4), 0, REDIS_ENDPOINT_DB_MAX, "database number", &v, err))
+            return px_error_set(err, PX_EINVAL, "redis URL: unknown query '%s' (expected ?db=N)",
+                                query);
+        if (parse_bounded(query + 4, strlen(query + 4), 0, REDIS_ENDPOINT_DB_MAX, "database number",
+                          &v, err))
             return -1;
         ep->db = (int)v;
     }
@@ -162,12 +186,15 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
         is_unix = 1;
         rest = url + 7;
     } else {
-        return px_error_set(err, PX_EINVAL, "redis URL '%.64s' has an unknown scheme (expected redis:// or unix://)", url);
+        return px_error_set(
+            err, PX_EINVAL,
+            "redis URL '%.64s' has an unknown scheme (expected redis:// or unix://)", url);
     }
     /* The userinfo ends at the last '@' before the path: a password may contain an unescaped '@'
      * in sloppy URLs, a host never does. */
     const char *path_start = is_unix ? strchr(rest, '/') : NULL;
-    const char *end = is_unix ? (path_start ? path_start : rest + strlen(rest)) : rest + strcspn(rest, "/");
+    const char *end =
+        is_unix ? (path_start ? path_start : rest + strlen(rest)) : rest + strcspn(rest, "/");
     const char *at = NULL;
     for (const char *p = rest; p < end; p++)
         if (*p == '@') at = p;
@@ -178,7 +205,8 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
     if (is_unix) {
         if (rest != end)
             return px_error_set(err, PX_EINVAL,
-                                "redis URL: expected an absolute socket path (unix:///path/to/redis.sock), got '%.*s'",
+                                "redis URL: expected an absolute socket path "
+                                "(unix:///path/to/redis.sock), got '%.*s'",
                                 (int)(end - rest), rest);
         return parse_unix(ep, rest, err);
     }
@@ -187,11 +215,15 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
 
 int redis_endpoint_validate(const redis_endpoint *ep, px_error *err) {
     if (!ep->host[0] == !ep->unix_path[0])
-        return px_error_set(err, PX_EINVAL, "redis endpoint: expected exactly one of a host or a unix socket path");
+        return px_error_set(err, PX_EINVAL,
+                            "redis endpoint: expected exactly one of a host or a unix socket path");
     if (ep->host[0] && (ep->port < 1 || ep->port > 65535))
-        return px_error_set(err, PX_EINVAL, "redis endpoint: port %d is out of range (expected 1..65535)", ep->port);
+        return px_error_set(err, PX_EINVAL,
+                            "redis endpoint: port %d is out of range (expected 1..65535)",
+                            ep->port);
     if (ep->db < 0 || ep->db > REDIS_ENDPOINT_DB_MAX)
-        return px_error_set(err, PX_EINVAL, "redis endpoint: database %d is out of range (expected 0..%d)", ep->db,
+        return px_error_set(err, PX_EINVAL,
+                            "redis endpoint: database %d is out of range (expected 0..%d)", ep->db,
                             REDIS_ENDPOINT_DB_MAX);
     if (ep->user[0] && !ep->password[0])
         return px_error_set(err, PX_EINVAL, "redis endpoint: user '%s' has no password", ep->user);
@@ -200,7 +232,8 @@ int redis_endpoint_validate(const redis_endpoint *ep, px_error *err) {
 
 void redis_endpoint_describe(const redis_endpoint *ep, char *buf, size_t size) {
     int n = ep->unix_path[0] ? snprintf(buf, size, "unix:%s", ep->unix_path)
-                             : snprintf(buf, size, strchr(ep->host, ':') ? "[%s]:%d" : "%s:%d", ep->host, ep->port);
+                             : snprintf(buf, size, strchr(ep->host, ':') ? "[%s]:%d" : "%s:%d",
+                                        ep->host, ep->port);
     if (n < 0 || (size_t)n >= size) return;
     if (ep->db) n += snprintf(buf + n, size - (size_t)n, " db %d", ep->db);
     if ((size_t)n >= size) return;
@@ -210,10 +243,12 @@ void redis_endpoint_describe(const redis_endpoint *ep, char *buf, size_t size) {
         snprintf(buf + n, size - (size_t)n, " with a password");
 }
 
-static int build_name(const redis_endpoint *ep, char *buf, size_t size, const char *suffix, px_error *err) {
+static int build_name(const redis_endpoint *ep, char *buf, size_t size, const char *suffix,
+                      px_error *err) {
     int n = snprintf(buf, size, "%s%s", ep->prefix, suffix);
     if (n < 0 || (size_t)n >= size)
-        return px_error_set(err, PX_ELIMIT, "redis key '%s%s' does not fit in %zu bytes", ep->prefix, suffix, size);
+        return px_error_set(err, PX_ELIMIT, "redis key '%s%s' does not fit in %zu bytes",
+                            ep->prefix, suffix, size);
     return n;
 }
 
@@ -221,23 +256,26 @@ int redis_endpoint_current_key(const redis_endpoint *ep, char *buf, size_t size,
     return build_name(ep, buf, size, "current", err);
 }
 
-int redis_endpoint_published_channel(const redis_endpoint *ep, char *buf, size_t size, px_error *err) {
+int redis_endpoint_published_channel(const redis_endpoint *ep, char *buf, size_t size,
+                                     px_error *err) {
     return build_name(ep, buf, size, "published", err);
 }
 
-int redis_endpoint_snapshot_key(const redis_endpoint *ep, const char *version, const void *bytes, size_t len,
-                                char *buf, size_t size, px_error *err) {
+int redis_endpoint_snapshot_key(const redis_endpoint *ep, const char *version, const void *bytes,
+                                size_t len, char *buf, size_t size, px_error *err) {
     size_t vlen = strlen(version);
     if (vlen == 0 || vlen > REDIS_ENDPOINT_VERSION_MAX)
-        return px_error_set(err, PX_ELIMIT, "snapshot version '%.40s' must be 1..%d bytes long", version,
-                            REDIS_ENDPOINT_VERSION_MAX);
+        return px_error_set(err, PX_ELIMIT, "snapshot version '%.40s' must be 1..%d bytes long",
+                            version, REDIS_ENDPOINT_VERSION_MAX);
     for (size_t i = 0; i < vlen; i++) {
         unsigned char c = (unsigned char)version[i];
         if (!isalnum(c) && c != '.' && c != '_' && c != '-')
-            return px_error_set(err, PX_EINVAL, "snapshot version '%s' has a '%c' (expected only A-Z a-z 0-9 . _ -)",
-                                version, c);
+            return px_error_set(
+                err, PX_EINVAL,
+                "snapshot version '%s' has a '%c' (expected only A-Z a-z 0-9 . _ -)", version, c);
     }
     char suffix[9 + REDIS_ENDPOINT_VERSION_MAX + 1 + 16 + 1];
-    snprintf(suffix, sizeof suffix, "snapshot:%s:%016llx", version, (unsigned long long)XXH3_64bits(bytes, len));
+    snprintf(suffix, sizeof suffix, "snapshot:%s:%016llx", version,
+             (unsigned long long)XXH3_64bits(bytes, len));
     return build_name(ep, buf, size, suffix, err);
 }

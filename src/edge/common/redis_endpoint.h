@@ -26,27 +26,28 @@
 #include "px_error.h"
 #include "px_limits.h"
 
-#define REDIS_ENDPOINT_HOST_MAX 255      /* bytes, DNS names are at most 253 */
-#define REDIS_ENDPOINT_PATH_MAX 107      /* sun_path is 108 bytes including the NUL */
-#define REDIS_ENDPOINT_USER_MAX 128
-#define REDIS_ENDPOINT_PASSWORD_MAX 512
-#define REDIS_ENDPOINT_PREFIX_MAX 64
-#define REDIS_ENDPOINT_DB_MAX 65535      /* Redis' `databases` setting tops out far below this */
-#define REDIS_ENDPOINT_DEFAULT_PORT 6379
+#define REDIS_ENDPOINT_HOST_MAX       255 /* bytes, DNS names are at most 253 */
+#define REDIS_ENDPOINT_PATH_MAX       107 /* sun_path is 108 bytes including the NUL */
+#define REDIS_ENDPOINT_USER_MAX       128
+#define REDIS_ENDPOINT_PASSWORD_MAX   512
+#define REDIS_ENDPOINT_PREFIX_MAX     64
+#define REDIS_ENDPOINT_DB_MAX         65535 /* Redis' `databases` setting tops out far below this */
+#define REDIS_ENDPOINT_DEFAULT_PORT   6379
 #define REDIS_ENDPOINT_DEFAULT_PREFIX "passerelle:"
 /* Snapshot version labels: 1..32 bytes of [A-Za-z0-9._-] (no ':', it separates key parts). */
 #define REDIS_ENDPOINT_VERSION_MAX PX_VERSION_LABEL_MAX
 /* Longest key or channel name this module builds, including the NUL. */
-#define REDIS_ENDPOINT_KEY_MAX (REDIS_ENDPOINT_PREFIX_MAX + 9 + REDIS_ENDPOINT_VERSION_MAX + 1 + 16 + 1)
+#define REDIS_ENDPOINT_KEY_MAX                                                                     \
+    (REDIS_ENDPOINT_PREFIX_MAX + 9 + REDIS_ENDPOINT_VERSION_MAX + 1 + 16 + 1)
 
 typedef struct redis_endpoint {
-    char host[REDIS_ENDPOINT_HOST_MAX + 1];      /* TCP host; "" when unix_path is used */
-    int port;                                    /* TCP port, 1..65535 */
-    char unix_path[REDIS_ENDPOINT_PATH_MAX + 1]; /* unix socket path; "" for TCP */
-    char user[REDIS_ENDPOINT_USER_MAX + 1];      /* ACL user; "" = none (AUTH password only) */
+    char host[REDIS_ENDPOINT_HOST_MAX + 1];         /* TCP host; "" when unix_path is used */
+    int port;                                       /* TCP port, 1..65535 */
+    char unix_path[REDIS_ENDPOINT_PATH_MAX + 1];    /* unix socket path; "" for TCP */
+    char user[REDIS_ENDPOINT_USER_MAX + 1];         /* ACL user; "" = none (AUTH password only) */
     char password[REDIS_ENDPOINT_PASSWORD_MAX + 1]; /* "" = no AUTH */
-    int db;                                      /* SELECT db when not 0 */
-    char prefix[REDIS_ENDPOINT_PREFIX_MAX + 1];  /* key/channel namespace, may be "" */
+    int db;                                         /* SELECT db when not 0 */
+    char prefix[REDIS_ENDPOINT_PREFIX_MAX + 1];     /* key/channel namespace, may be "" */
 } redis_endpoint;
 
 /* 127.0.0.1:6379, no credentials, db 0, prefix "passerelle:". */
@@ -58,7 +59,8 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
 
 /* Copies s into one of ep's bounded fields (host, unix_path, user, password, prefix), refusing a
  * too-long value with an error naming `what`. Used by configuration readers. */
-int redis_endpoint_set(char *field, size_t field_size, const char *s, const char *what, px_error *err);
+int redis_endpoint_set(char *field, size_t field_size, const char *s, const char *what,
+                       px_error *err);
 
 /* Checks the whole endpoint (exactly one of host/unix_path, port and db ranges). */
 int redis_endpoint_validate(const redis_endpoint *ep, px_error *err);
@@ -69,7 +71,8 @@ void redis_endpoint_describe(const redis_endpoint *ep, char *buf, size_t size);
 /* Key and channel names (layout above). Each writes a NUL-terminated name into buf (size
  * REDIS_ENDPOINT_KEY_MAX is always enough) and returns its length, or -1 with err. */
 int redis_endpoint_current_key(const redis_endpoint *ep, char *buf, size_t size, px_error *err);
-int redis_endpoint_published_channel(const redis_endpoint *ep, char *buf, size_t size, px_error *err);
+int redis_endpoint_published_channel(const redis_endpoint *ep, char *buf, size_t size,
+                                     px_error *err);
 int redis_endpoint_snapshot_key(const redis_endpoint *ep, const char *version, const void *bytes,
                                 size_t len, char *buf, size_t size, px_error *err);
 

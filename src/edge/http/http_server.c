@@ -6,11 +6,11 @@
 #include <string.h>
 
 #define DEFAULT_MAX_REQUEST_BYTES 8192
-#define DEFAULT_MAX_CONNECTIONS 64
-#define DEFAULT_IDLE_TIMEOUT_MS 30000
-#define URL_MAX 1024
-#define READ_BUFFER_SIZE 4096
-#define READINESS_DETAIL_MAX 200
+#define DEFAULT_MAX_CONNECTIONS   64
+#define DEFAULT_IDLE_TIMEOUT_MS   30000
+#define URL_MAX                   1024
+#define READ_BUFFER_SIZE          4096
+#define READINESS_DETAIL_MAX      200
 
 typedef struct connection connection;
 
@@ -25,7 +25,7 @@ struct http_server {
     unsigned max_connections;
     unsigned idle_timeout_ms;
     int port;
-    connection *connections;   /* doubly linked list of open connections */
+    connection *connections; /* doubly linked list of open connections */
     size_t n_connections;
     bool closing;
     http_server_close_cb close_cb;
@@ -34,17 +34,17 @@ struct http_server {
 struct connection {
     uv_tcp_t tcp;
     uv_timer_t idle;
-    int open_handles;          /* tcp + idle timer; the struct is freed when both are closed */
+    int open_handles; /* tcp + idle timer; the struct is freed when both are closed */
     http_server *server;
     connection *prev, *next;
     http_parser parser;
     char url[URL_MAX + 1];
     size_t url_len;
     bool url_too_long;
-    size_t request_bytes;      /* URL + header names and values + body of the current request */
+    size_t request_bytes; /* URL + header names and values + body of the current request */
     bool request_too_large;
     unsigned pending_writes;
-    bool close_after_write;    /* answer the current write(s), then close */
+    bool close_after_write; /* answer the current write(s), then close */
     bool closing;
     char read_buffer[READ_BUFFER_SIZE];
 };
@@ -52,7 +52,7 @@ struct connection {
 typedef struct write_request {
     uv_write_t req;
     connection *conn;
-    char data[];               /* the whole response: status line, headers, body */
+    char data[]; /* the whole response: status line, headers, body */
 } write_request;
 
 /* The last touch of a closing server: nothing of it refers to the loop any more. */
@@ -65,8 +65,10 @@ static void on_connection_handle_closed(uv_handle_t *handle) {
     connection *c = handle->data;
     if (--c->open_handles > 0) return;
     http_server *s = c->server;
-    if (c->prev) c->prev->next = c->next;
-    else s->connections = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->connections = c->next;
     if (c->next) c->next->prev = c->prev;
     s->n_connections--;
     free(c);
@@ -93,8 +95,10 @@ static void on_write_done(uv_write_t *req, int status) {
     connection *c = w->conn;
     free(w);
     c->pending_writes--;
-    if (status < 0) connection_close(c);
-    else if (c->close_after_write && c->pending_writes == 0) connection_close(c);
+    if (status < 0)
+        connection_close(c);
+    else if (c->close_after_write && c->pending_writes == 0)
+        connection_close(c);
 }
 
 static const char *reason_phrase(int status) {
@@ -113,12 +117,13 @@ static const char *reason_phrase(int status) {
 
 /* Queues one response. With head_only the headers still announce the body's length, as HEAD
  * requires, but the body is not sent. */
-static void connection_respond(connection *c, int status, const char *content_type, const char *body,
-                               size_t body_len, bool head_only, bool keep_alive) {
+static void connection_respond(connection *c, int status, const char *content_type,
+                               const char *body, size_t body_len, bool head_only, bool keep_alive) {
     char headers[512];
     int hlen = snprintf(headers, sizeof headers,
-                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
-                        reason_phrase(status), content_type, body_len, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                        status, reason_phrase(status), content_type, body_len,
+                        status == 405 ? "Allow: GET, HEAD\r\n" : "",
                         keep_alive ? "" : "Connection: close\r\n");
     size_t send_body = head_only ? 0 : body_len;
     write_request *w = malloc(sizeof *w + (size_t)hlen + send_body);
@@ -139,8 +144,10 @@ static void connection_respond(connection *c, int status, const char *content_ty
     if (!keep_alive) connection_close_when_written(c);
 }
 
-static void respond_text(connection *c, int status, const char *body, bool head_only, bool keep_alive) {
-    connection_respond(c, status, "text/plain; charset=utf-8", body, strlen(body), head_only, keep_alive);
+static void respond_text(connection *c, int status, const char *body, bool head_only,
+                         bool keep_alive) {
+    connection_respond(c, status, "text/plain; charset=utf-8", body, strlen(body), head_only,
+                       keep_alive);
 }
 
 static void respond_metrics(connection *c, bool head_only, bool keep_alive) {
@@ -158,7 +165,8 @@ static void respond_metrics(connection *c, bool head_only, bool keep_alive) {
         respond_text(c, 500, body, head_only, keep_alive);
         return;
     }
-    connection_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, head_only, keep_alive);
+    connection_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, head_only,
+                       keep_alive);
     free(text);
 }
 
@@ -174,8 +182,9 @@ static void respond_readiness(connection *c, bool head_only, bool keep_alive) {
     if (!s->ready) {
         snprintf(body, sizeof body, "not ready: no readiness check installed\n");
     } else {
-        snprintf(body, sizeof body, "not ready:%s%s%s%s%.*s\n", r.kafka ? "" : " kafka", r.redis ? "" : " redis",
-                 r.index ? "" : " index", r.detail ? "; " : "", READINESS_DETAIL_MAX, r.detail ? r.detail : "");
+        snprintf(body, sizeof body, "not ready:%s%s%s%s%.*s\n", r.kafka ? "" : " kafka",
+                 r.redis ? "" : " redis", r.index ? "" : " index", r.detail ? "; " : "",
+                 READINESS_DETAIL_MAX, r.detail ? r.detail : "");
     }
     respond_text(c, 503, body, head_only, keep_alive);
 }
@@ -204,7 +213,8 @@ static void connection_route(connection *c) {
     bool is_healthz = path_len == 8 && !memcmp(path, "/healthz", 8);
     bool is_readyz = path_len == 7 && !memcmp(path, "/readyz", 7);
     if (!is_metrics && !is_healthz && !is_readyz) {
-        respond_text(c, 404, "not found: try /metrics, /healthz or /readyz\n", head_only, keep_alive);
+        respond_text(c, 404, "not found: try /metrics, /healthz or /readyz\n", head_only,
+                     keep_alive);
     } else if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
         respond_text(c, 405, "method not allowed: use GET or HEAD\n", false, keep_alive);
     } else if (is_metrics) {
@@ -287,7 +297,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     uv_timer_again(&c->idle);
     size_t parsed = http_parser_execute(&c->parser, &parser_settings, buf->base, (size_t)nread);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->closing || c->close_after_write) return;   /* answered; the rest is not read */
+    if (c->closing || c->close_after_write) return; /* answered; the rest is not read */
     if (c->request_too_large) {
         respond_text(c, 431, "request too large\n", false, false);
     } else if (e != HPE_OK || parsed != (size_t)nread) {
@@ -345,13 +355,16 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
         return NULL;
     }
     if (options->port < 0 || options->port > 65535) {
-        px_error_set(err, PX_EINVAL, "http_server: port %d out of range (expected 0..65535, 0 = any free port)", options->port);
+        px_error_set(err, PX_EINVAL,
+                     "http_server: port %d out of range (expected 0..65535, 0 = any free port)",
+                     options->port);
         return NULL;
     }
     struct sockaddr_storage addr;
     if (uv_ip4_addr(options->host, options->port, (struct sockaddr_in *)&addr) &&
         uv_ip6_addr(options->host, options->port, (struct sockaddr_in6 *)&addr)) {
-        px_error_set(err, PX_EINVAL, "http_server: '%s' is not an IPv4 or IPv6 address", options->host);
+        px_error_set(err, PX_EINVAL, "http_server: '%s' is not an IPv4 or IPv6 address",
+                     options->host);
         return NULL;
     }
     http_server *s = calloc(1, sizeof *s);
@@ -363,9 +376,12 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
     s->registry = registry;
     s->ready = ready;
     s->opaque = opaque;
-    s->max_request_bytes = options->max_request_bytes ? options->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
-    s->max_connections = options->max_connections ? options->max_connections : DEFAULT_MAX_CONNECTIONS;
-    s->idle_timeout_ms = options->idle_timeout_ms ? options->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
+    s->max_request_bytes =
+        options->max_request_bytes ? options->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
+    s->max_connections =
+        options->max_connections ? options->max_connections : DEFAULT_MAX_CONNECTIONS;
+    s->idle_timeout_ms =
+        options->idle_timeout_ms ? options->idle_timeout_ms : DEFAULT_IDLE_TIMEOUT_MS;
     int r = uv_tcp_init(loop, &s->listener);
     if (r < 0) {
         free(s);
@@ -387,7 +403,8 @@ http_server *http_server_start(uv_loop_t *loop, const http_server_options *optio
         r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bound_len);
     }
     if (r < 0) {
-        px_error_set(err, PX_EIO, "http_server: cannot %s %s:%d: %s", step, options->host, options->port, uv_strerror(r));
+        px_error_set(err, PX_EIO, "http_server: cannot %s %s:%d: %s", step, options->host,
+                     options->port, uv_strerror(r));
         abandon_server(s);
         return NULL;
     }

@@ -52,11 +52,11 @@ typedef struct http_readiness {
 typedef void (*http_readiness_fn)(void *opaque, http_readiness *out);
 
 typedef struct http_server_options {
-    const char *host;          /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
-    int port;                  /* 0 = an ephemeral port (see http_server_port) */
-    size_t max_request_bytes;  /* request line + headers + body; 0 = 8192 */
-    unsigned max_connections;  /* 0 = 64 */
-    unsigned idle_timeout_ms;  /* 0 = 30000 */
+    const char *host;         /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
+    int port;                 /* 0 = an ephemeral port (see http_server_port) */
+    size_t max_request_bytes; /* request line + headers + body; 0 = 8192 */
+    unsigned max_connections; /* 0 = 64 */
+    unsigned idle_timeout_ms; /* 0 = 30000 */
 } http_server_options;
 
 /* Binds and starts listening. `registry` may be NULL (then /metrics answers 503). `ready` may be

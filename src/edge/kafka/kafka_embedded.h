@@ -31,7 +31,6 @@
 
 typedef struct kafka_embedded kafka_embedded;
 
-
 /* Starts a cluster of broker_count (1..KAFKA_EMBEDDED_MAX_BROKERS) brokers and creates each topic
  * with `partitions` partitions (1..KAFKA_EMBEDDED_MAX_PARTITIONS) and replication factor 1.
  * Topic names must be valid Kafka names and distinct. Returns NULL with err set otherwise. */

@@ -13,9 +13,9 @@
 
 #include "kafka_embedded.h"
 
-#define KIO_TXN_RETRY_MS 200       /* pause before retrying a retriable transactional call */
-#define KIO_FREE_DRAIN_MS 2000     /* kafka_io_free(): budget to collect purged delivery reports */
-#define KIO_HANDLES 5              /* wake_poll + 4 timers */
+#define KIO_TXN_RETRY_MS  200  /* pause before retrying a retriable transactional call */
+#define KIO_FREE_DRAIN_MS 2000 /* kafka_io_free(): budget to collect purged delivery reports */
+#define KIO_HANDLES       5    /* wake_poll + 4 timers */
 
 /* A handed-over message waiting for kafka_io_store_offset(). */
 typedef struct kio_pending {
@@ -25,21 +25,21 @@ typedef struct kio_pending {
 
 /* One partition this member has (or had) in its assignment. Slots are reused on reassignment. */
 typedef struct kio_part {
-    size_t topic;                /* index in io->topics */
+    size_t topic; /* index in io->topics */
     int32_t partition;
     bool assigned;
-    int64_t next_offset;         /* offset after the last message received; -1 unknown */
-    int64_t stored_offset;       /* last value given to rd_kafka_offsets_store; -1 none */
-    kio_pending *ring;           /* handed-over messages, ascending offsets */
+    int64_t next_offset;   /* offset after the last message received; -1 unknown */
+    int64_t stored_offset; /* last value given to rd_kafka_offsets_store; -1 none */
+    kio_pending *ring;     /* handed-over messages, ascending offsets */
     size_t head, len, cap;
 } kio_part;
 
 /* The per-message opaque given to librdkafka, and the FIFO entry while librdkafka's queue is full. */
 typedef struct kio_delivery {
-    struct kio_delivery *next;   /* FIFO link */
+    struct kio_delivery *next; /* FIFO link */
     kafka_io_delivery_cb cb;
     void *msg_opaque;
-    char *topic;                 /* FIFO only: copies waiting for room in librdkafka's queue */
+    char *topic; /* FIFO only: copies waiting for room in librdkafka's queue */
     void *key, *value;
     size_t key_len, value_len;
 } kio_delivery;
@@ -48,29 +48,29 @@ typedef enum kio_txn_op { KIO_TXN_INIT = 0, KIO_TXN_COMMIT = 1, KIO_TXN_ABORT = 
 
 /* The lifecycle. Changed only by kio_set_state(), against kio_state_next[]. */
 typedef enum kio_state {
-    KIO_NEW,                /* created; kafka_io_start() not called yet, or it failed */
-    KIO_RUNNING,            /* subscribed, librdkafka's queues served, batches handed over */
-    KIO_CLOSING_BATCH,      /* close(): waits for the owner's batch, the transaction, deliveries */
-    KIO_CLOSING_OVERDUE,    /* close_timeout_ms passed: waits only for a transactional call */
-    KIO_CLOSING_CONSUMER,   /* leaving the group through rd_kafka_consumer_close_queue() */
-    KIO_CLOSED,             /* the group is left; on_closed is scheduled */
-    KIO_CLOSED_UNSTARTED,   /* close() before a successful start: nothing to leave */
-    KIO_FREEING,            /* kafka_io_free(): no callback reaches the owner any more */
+    KIO_NEW,              /* created; kafka_io_start() not called yet, or it failed */
+    KIO_RUNNING,          /* subscribed, librdkafka's queues served, batches handed over */
+    KIO_CLOSING_BATCH,    /* close(): waits for the owner's batch, the transaction, deliveries */
+    KIO_CLOSING_OVERDUE,  /* close_timeout_ms passed: waits only for a transactional call */
+    KIO_CLOSING_CONSUMER, /* leaving the group through rd_kafka_consumer_close_queue() */
+    KIO_CLOSED,           /* the group is left; on_closed is scheduled */
+    KIO_CLOSED_UNSTARTED, /* close() before a successful start: nothing to leave */
+    KIO_FREEING,          /* kafka_io_free(): no callback reaches the owner any more */
 } kio_state;
 
 /* The transaction of the current batch (with transactional.id only). Changed only by
  * kio_txn_set_state(), against kio_txn_next[]. The three "call running" states are the only ones
  * in which txn_work is queued. */
 typedef enum kio_txn_state {
-    KIO_TXN_UNINIT,         /* before kafka_io_start(), and always without transactional.id */
-    KIO_TXN_INITIALIZING,   /* call running: init_transactions */
-    KIO_TXN_READY,          /* no transaction: the next batch begins one */
-    KIO_TXN_OPEN,           /* begun; its batch is with the owner */
-    KIO_TXN_COMMIT_WANTED,  /* batch released; the commit waits for kafka_io's FIFO to drain */
-    KIO_TXN_COMMITTING,     /* call running: send_offsets_to_transaction + commit_transaction */
-    KIO_TXN_ABORTING,       /* call running: abort_transaction */
-    KIO_TXN_RETRY_WAIT,     /* txn_op failed retriably and runs again when retry_timer fires */
-    KIO_TXN_FAILED,         /* a call failed for good (reported fatal): nothing runs any more */
+    KIO_TXN_UNINIT,        /* before kafka_io_start(), and always without transactional.id */
+    KIO_TXN_INITIALIZING,  /* call running: init_transactions */
+    KIO_TXN_READY,         /* no transaction: the next batch begins one */
+    KIO_TXN_OPEN,          /* begun; its batch is with the owner */
+    KIO_TXN_COMMIT_WANTED, /* batch released; the commit waits for kafka_io's FIFO to drain */
+    KIO_TXN_COMMITTING,    /* call running: send_offsets_to_transaction + commit_transaction */
+    KIO_TXN_ABORTING,      /* call running: abort_transaction */
+    KIO_TXN_RETRY_WAIT,    /* txn_op failed retriably and runs again when retry_timer fires */
+    KIO_TXN_FAILED,        /* a call failed for good (reported fatal): nothing runs any more */
 } kio_txn_state;
 
 /* kio_pump()'s re-entrancy guard. Owner callbacks run inside a pump (on_batch, on_error,
@@ -79,7 +79,7 @@ typedef enum kio_txn_state {
 typedef enum kio_pump_state {
     KIO_PUMP_IDLE,
     KIO_PUMP_RUNNING,
-    KIO_PUMP_AGAIN,         /* requested while running: one more round follows */
+    KIO_PUMP_AGAIN, /* requested while running: one more round follows */
 } kio_pump_state;
 
 struct kafka_io {
@@ -87,30 +87,30 @@ struct kafka_io {
     kafka_io_callbacks cbs;
     void *opaque;
 
-    char **topics;               /* input topics, owned; message views point here */
+    char **topics; /* input topics, owned; message views point here */
     size_t n_topics;
     size_t batch_max, max_buffered;
     unsigned batch_wait_ms, close_timeout_ms, txn_timeout_ms;
 
     rd_kafka_t *consumer, *producer;
     rd_kafka_queue_t *consumer_q, *producer_q, *close_q;
-    int wake_fd;                 /* eventfd every librdkafka queue we serve writes to */
+    int wake_fd; /* eventfd every librdkafka queue we serve writes to */
     uv_poll_t wake_poll;
     uv_timer_t batch_timer, retry_timer, close_timer, notify_timer;
-    int open_handles;            /* libuv handles not yet closed; memory is freed at 0 */
+    int open_handles; /* libuv handles not yet closed; memory is freed at 0 */
 
     kio_part *parts;
     size_t n_parts, cap_parts;
 
-    rd_kafka_message_t **buf;    /* fetched, not yet handed over: buf[buf_head .. buf_head+buf_len) */
+    rd_kafka_message_t **buf; /* fetched, not yet handed over: buf[buf_head .. buf_head+buf_len) */
     size_t buf_head, buf_len, buf_cap;
-    uint64_t buf_since;          /* loop time the first message entered the empty buffer */
-    bool buf_overdue;            /* leftovers of a full batch: hand them over without waiting */
+    uint64_t buf_since; /* loop time the first message entered the empty buffer */
+    bool buf_overdue;   /* leftovers of a full batch: hand them over without waiting */
 
     kafka_io_msg *batch_msgs;
     rd_kafka_message_t **batch_rkm;
     kafka_io_batch batch;
-    bool batch_out;              /* a batch is with the owner */
+    bool batch_out; /* a batch is with the owner */
 
     kio_delivery *fifo_head, *fifo_tail;
     size_t fifo_len;
@@ -125,20 +125,20 @@ struct kafka_io {
      * partitions_paused is what was last applied to librdkafka. */
     bool owner_paused, flow_paused, partitions_paused;
 
-    bool txn;                    /* transactional.id configured */
+    bool txn; /* transactional.id configured */
     kio_txn_state txn_state;
-    kio_txn_op txn_op;           /* the call running, or to run again in KIO_TXN_RETRY_WAIT */
-    bool txn_offsets_sent;       /* set by the worker: a retried commit must not send them twice */
+    kio_txn_op txn_op;     /* the call running, or to run again in KIO_TXN_RETRY_WAIT */
+    bool txn_offsets_sent; /* set by the worker: a retried commit must not send them twice */
     rd_kafka_error_t *txn_error;
     uv_work_t txn_work;
-    rd_kafka_topic_partition_list_t *txn_offsets;   /* batch's last offset + 1 per partition */
-    rd_kafka_topic_partition_list_t *txn_rewind;    /* batch's first offset per partition */
+    rd_kafka_topic_partition_list_t *txn_offsets; /* batch's last offset + 1 per partition */
+    rd_kafka_topic_partition_list_t *txn_rewind;  /* batch's first offset per partition */
     rd_kafka_consumer_group_metadata_t *txn_cgmd;
 
     kafka_io_counters counters;
 };
 
-static const uint64_t kio_wake_payload = 1;   /* eventfd writes must be 8 bytes */
+static const uint64_t kio_wake_payload = 1; /* eventfd writes must be 8 bytes */
 
 static void kio_pump(kafka_io *io);
 
@@ -161,7 +161,8 @@ static px_code kio_code(rd_kafka_resp_err_t e) {
     }
 }
 
-static void kio_report(kafka_io *io, bool fatal, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void kio_report(kafka_io *io, bool fatal, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void kio_report(kafka_io *io, bool fatal, const char *fmt, ...) {
     px_error e;
     va_list ap;
@@ -271,7 +272,8 @@ static kio_part *kio_part_find(const kafka_io *io, const char *topic, int32_t pa
     ssize_t t = kio_topic_index(io, topic);
     if (t < 0) return NULL;
     for (size_t i = 0; i < io->n_parts; i++)
-        if (io->parts[i].topic == (size_t)t && io->parts[i].partition == partition) return &io->parts[i];
+        if (io->parts[i].topic == (size_t)t && io->parts[i].partition == partition)
+            return &io->parts[i];
     return NULL;
 }
 
@@ -330,7 +332,8 @@ static void kio_store_position(kafka_io *io, kio_part *p, int64_t next) {
     if (err) {
         /* __STATE: revoked meanwhile; the partition's next owner consumes the message again. */
         if (err != RD_KAFKA_RESP_ERR__STATE)
-            kio_report(io, false, "Kafka: storing offset %" PRId64 " of %s [%" PRId32 "] failed: %s", next,
+            kio_report(io, false,
+                       "Kafka: storing offset %" PRId64 " of %s [%" PRId32 "] failed: %s", next,
                        io->topics[p->topic], p->partition, rd_kafka_err2str(err));
         return;
     }
@@ -342,7 +345,7 @@ void kafka_io_store_offset(kafka_io *io, const char *topic, int32_t partition, i
     if (io->txn) return;
     kio_part *p = kio_part_find(io, topic, partition);
     if (!p || !p->assigned || !p->len) return;
-    size_t lo = 0, hi = p->len;   /* binary search: the ring holds ascending offsets */
+    size_t lo = 0, hi = p->len; /* binary search: the ring holds ascending offsets */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (kio_ring_at(p, mid)->offset < offset)
@@ -367,7 +370,7 @@ void kafka_io_store_offset(kafka_io *io, const char *topic, int32_t partition, i
 static void kio_apply_pause(kafka_io *io) {
     bool want = io->owner_paused || io->flow_paused || io->state != KIO_RUNNING;
     bool assigned = io->state == KIO_RUNNING || io->state == KIO_CLOSING_BATCH ||
-                    io->state == KIO_CLOSING_OVERDUE;   /* subscribed, not leaving the group */
+                    io->state == KIO_CLOSING_OVERDUE; /* subscribed, not leaving the group */
     if (want == io->partitions_paused || !assigned) return;
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(io->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l) {
@@ -375,8 +378,8 @@ static void kio_apply_pause(kafka_io *io) {
             rd_kafka_resp_err_t err = want ? rd_kafka_pause_partitions(io->consumer, l)
                                            : rd_kafka_resume_partitions(io->consumer, l);
             if (err)
-                kio_report(io, false, "Kafka: %s partitions failed: %s", want ? "pausing" : "resuming",
-                           rd_kafka_err2str(err));
+                kio_report(io, false, "Kafka: %s partitions failed: %s",
+                           want ? "pausing" : "resuming", rd_kafka_err2str(err));
         }
         rd_kafka_topic_partition_list_destroy(l);
     }
@@ -401,9 +404,7 @@ void kafka_io_resume(kafka_io *io) {
     kio_pump(io);
 }
 
-bool kafka_io_paused(const kafka_io *io) {
-    return io->owner_paused;
-}
+bool kafka_io_paused(const kafka_io *io) { return io->owner_paused; }
 
 static int kio_buf_push(kafka_io *io, rd_kafka_message_t *m) {
     if (io->buf_head + io->buf_len == io->buf_cap) {
@@ -427,7 +428,8 @@ static int kio_buf_push(kafka_io *io, rd_kafka_message_t *m) {
 }
 
 /* Drops buffered messages; keep(m) decides which survive (NULL: none). */
-static void kio_buf_filter(kafka_io *io, bool (*keep)(const rd_kafka_message_t *m, const void *opaque),
+static void kio_buf_filter(kafka_io *io,
+                           bool (*keep)(const rd_kafka_message_t *m, const void *opaque),
                            const void *opaque) {
     size_t w = 0;
     for (size_t i = 0; i < io->buf_len; i++) {
@@ -462,19 +464,21 @@ static void kio_rewind(kafka_io *io, rd_kafka_topic_partition_list_t *firsts) {
         kio_list_min(firsts, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
     }
     kio_buf_filter(io, NULL, NULL);
-    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(firsts->cnt ? firsts->cnt : 1);
+    rd_kafka_topic_partition_list_t *seek =
+        rd_kafka_topic_partition_list_new(firsts->cnt ? firsts->cnt : 1);
     for (int i = 0; i < firsts->cnt; i++) {
         const rd_kafka_topic_partition_t *f = &firsts->elems[i];
         kio_part *p = kio_part_find(io, f->topic, f->partition);
-        if (!p || !p->assigned) continue;   /* revoked: its next owner starts from the commit */
+        if (!p || !p->assigned) continue; /* revoked: its next owner starts from the commit */
         kio_ring_truncate_from(p, f->offset);
         p->next_offset = f->offset;
         rd_kafka_topic_partition_list_add(seek, f->topic, f->partition)->offset = f->offset;
     }
     if (seek->cnt) {
         rd_kafka_error_t *e = rd_kafka_seek_partitions(io->consumer, seek, 0);
-        if (e) {   /* only an unknown partition fails here: ours are assigned, so it is misuse */
-            kio_report(io, true, "Kafka: seeking %d partitions back failed: %s (messages could be skipped)",
+        if (e) { /* only an unknown partition fails here: ours are assigned, so it is misuse */
+            kio_report(io, true,
+                       "Kafka: seeking %d partitions back failed: %s (messages could be skipped)",
                        seek->cnt, rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
@@ -510,8 +514,8 @@ static void kio_take_batch(kafka_io *io) {
         if (!io->txn) {
             kio_part *p = kio_part_find(io, topic, m->partition);
             if (p && p->assigned && kio_ring_push(p, m->offset) < 0)
-                kio_report(io, true, "Kafka: out of memory tracking offsets of %s [%" PRId32 "]", topic,
-                           m->partition);
+                kio_report(io, true, "Kafka: out of memory tracking offsets of %s [%" PRId32 "]",
+                           topic, m->partition);
         }
     }
     io->buf_head += n;
@@ -525,9 +529,7 @@ static void kio_take_batch(kafka_io *io) {
     io->counters.messages_consumed += n;
 }
 
-static void kio_batch_timer_cb(uv_timer_t *t) {
-    kio_pump(t->data);
-}
+static void kio_batch_timer_cb(uv_timer_t *t) { kio_pump(t->data); }
 
 /* Hands a batch over when one is due: full, leftovers of a full one, or its oldest message waited
  * batch_max_wait_ms (the timer is armed for that moment otherwise). */
@@ -543,7 +545,7 @@ static void kio_maybe_dispatch(kafka_io *io) {
     uv_timer_stop(&io->batch_timer);
     if (io->txn) {
         rd_kafka_error_t *e = rd_kafka_begin_transaction(io->producer);
-        if (e) {   /* only misuse or a fatal state make begin fail: nothing to retry */
+        if (e) { /* only misuse or a fatal state make begin fail: nothing to retry */
             kio_txn_set_state(io, KIO_TXN_FAILED);
             kio_report(io, true, "Kafka: begin_transaction failed: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
@@ -562,9 +564,11 @@ static void kio_batch_bounds(const kafka_io *io, rd_kafka_topic_partition_list_t
         const kafka_io_msg *m = &io->batch_msgs[i];
         kio_list_min(firsts, m->topic, m->partition, m->offset);
         if (!nexts) continue;
-        rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(nexts, m->topic, m->partition);
+        rd_kafka_topic_partition_t *e =
+            rd_kafka_topic_partition_list_find(nexts, m->topic, m->partition);
         if (!e)
-            rd_kafka_topic_partition_list_add(nexts, m->topic, m->partition)->offset = m->offset + 1;
+            rd_kafka_topic_partition_list_add(nexts, m->topic, m->partition)->offset =
+                m->offset + 1;
         else if (m->offset + 1 > e->offset)
             e->offset = m->offset + 1;
     }
@@ -577,21 +581,17 @@ static void kio_txn_work_cb(uv_work_t *req) {
     int timeout = (int)io->txn_timeout_ms;
     io->txn_error = NULL;
     switch (io->txn_op) {
-    case KIO_TXN_INIT:
-        io->txn_error = rd_kafka_init_transactions(io->producer, timeout);
-        break;
+    case KIO_TXN_INIT: io->txn_error = rd_kafka_init_transactions(io->producer, timeout); break;
     case KIO_TXN_COMMIT:
         if (!io->txn_offsets_sent && io->txn_offsets && io->txn_offsets->cnt) {
-            io->txn_error = rd_kafka_send_offsets_to_transaction(io->producer, io->txn_offsets, io->txn_cgmd,
-                                                                 timeout);
+            io->txn_error = rd_kafka_send_offsets_to_transaction(io->producer, io->txn_offsets,
+                                                                 io->txn_cgmd, timeout);
             if (io->txn_error) break;
         }
-        io->txn_offsets_sent = true;   /* a retried commit must not send them twice */
+        io->txn_offsets_sent = true; /* a retried commit must not send them twice */
         io->txn_error = rd_kafka_commit_transaction(io->producer, timeout);
         break;
-    case KIO_TXN_ABORT:
-        io->txn_error = rd_kafka_abort_transaction(io->producer, timeout);
-        break;
+    case KIO_TXN_ABORT: io->txn_error = rd_kafka_abort_transaction(io->producer, timeout); break;
     }
 }
 
@@ -633,7 +633,8 @@ static void kio_txn_retry_cb(uv_timer_t *t) {
  * fatal, or none of these → fatal (the documentation says to treat the unclassified as fatal). */
 static void kio_txn_after_cb(uv_work_t *req, int status) {
     kafka_io *io = req->data;
-    static const char *const names[] = {"init_transactions", "commit_transaction", "abort_transaction"};
+    static const char *const names[] = {"init_transactions", "commit_transaction",
+                                        "abort_transaction"};
     rd_kafka_error_t *e = io->txn_error;
     io->txn_error = NULL;
     if (status) {
@@ -657,21 +658,21 @@ static void kio_txn_after_cb(uv_work_t *req, int status) {
         }
     } else if (rd_kafka_error_is_fatal(e)) {
         kio_txn_set_state(io, KIO_TXN_FAILED);
-        kio_report(io, true, "Kafka: %s: fatal error %s: %s", names[io->txn_op], rd_kafka_error_name(e),
-                   rd_kafka_error_string(e));
+        kio_report(io, true, "Kafka: %s: fatal error %s: %s", names[io->txn_op],
+                   rd_kafka_error_name(e), rd_kafka_error_string(e));
     } else if (io->txn_op == KIO_TXN_COMMIT && rd_kafka_error_txn_requires_abort(e)) {
-        kio_report(io, false, "Kafka: %s: %s: aborting, the batch will be consumed again", names[io->txn_op],
-                   rd_kafka_error_string(e));
+        kio_report(io, false, "Kafka: %s: %s: aborting, the batch will be consumed again",
+                   names[io->txn_op], rd_kafka_error_string(e));
         kio_txn_run(io, KIO_TXN_ABORT);
     } else if (rd_kafka_error_is_retriable(e)) {
-        kio_report(io, false, "Kafka: %s: %s: retrying in %d ms", names[io->txn_op], rd_kafka_error_string(e),
-                   KIO_TXN_RETRY_MS);
+        kio_report(io, false, "Kafka: %s: %s: retrying in %d ms", names[io->txn_op],
+                   rd_kafka_error_string(e), KIO_TXN_RETRY_MS);
         kio_txn_set_state(io, KIO_TXN_RETRY_WAIT);
         uv_timer_start(&io->retry_timer, kio_txn_retry_cb, KIO_TXN_RETRY_MS, 0);
     } else {
         kio_txn_set_state(io, KIO_TXN_FAILED);
-        kio_report(io, true, "Kafka: %s: %s: %s (neither retriable nor abortable: fatal)", names[io->txn_op],
-                   rd_kafka_error_name(e), rd_kafka_error_string(e));
+        kio_report(io, true, "Kafka: %s: %s: %s (neither retriable nor abortable: fatal)",
+                   names[io->txn_op], rd_kafka_error_name(e), rd_kafka_error_string(e));
     }
     if (e) rd_kafka_error_destroy(e);
     kio_pump(io);
@@ -692,11 +693,12 @@ void kafka_io_batch_release(kafka_io *io, const kafka_io_batch *batch) {
 
 void kafka_io_batch_retry(kafka_io *io, const kafka_io_batch *batch) {
     if (!io->batch_out || batch != &io->batch) return;
-    rd_kafka_topic_partition_list_t *firsts = rd_kafka_topic_partition_list_new((int)io->batch.count);
+    rd_kafka_topic_partition_list_t *firsts =
+        rd_kafka_topic_partition_list_new((int)io->batch.count);
     kio_batch_bounds(io, firsts, NULL);
     kio_batch_drop(io);
     if (io->txn_state == KIO_TXN_OPEN) {
-        io->txn_rewind = firsts;   /* rewound once the abort completed */
+        io->txn_rewind = firsts; /* rewound once the abort completed */
         kio_txn_run(io, KIO_TXN_ABORT);
     } else {
         kio_rewind(io, firsts);
@@ -708,8 +710,8 @@ void kafka_io_batch_retry(kafka_io *io, const kafka_io_batch *batch) {
 /* ---------- rebalances ---------- */
 
 static bool kio_keep_unrevoked(const rd_kafka_message_t *m, const void *opaque) {
-    return !rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)opaque, rd_kafka_topic_name(m->rkt),
-                                               m->partition);
+    return !rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)opaque,
+                                               rd_kafka_topic_name(m->rkt), m->partition);
 }
 
 static void kio_notify_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
@@ -735,7 +737,8 @@ static void kio_notify_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
 /* Applies an assignment change with the call matching the group's protocol: incremental calls for
  * COOPERATIVE, whole-assignment calls for EAGER. Revoked partitions lose their buffered messages
  * (their next owner consumes them from the committed offset). */
-static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts) {
+static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts) {
     const char *proto = rd_kafka_rebalance_protocol(io->consumer);
     bool coop = proto && !strcmp(proto, "COOPERATIVE");
     rd_kafka_error_t *e = NULL;
@@ -767,7 +770,8 @@ static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err, rd_kafka_topic_
             rerr = rd_kafka_assign(io->consumer, NULL);
         kio_notify_rebalance(io, lost ? KAFKA_IO_LOST : KAFKA_IO_REVOKED, parts);
     } else {
-        kio_report(io, false, "Kafka: rebalance failed: %s; dropping the assignment", rd_kafka_err2str(err));
+        kio_report(io, false, "Kafka: rebalance failed: %s; dropping the assignment",
+                   rd_kafka_err2str(err));
         kio_buf_filter(io, NULL, NULL);
         for (size_t i = 0; i < io->n_parts; i++) io->parts[i].assigned = false;
         rerr = rd_kafka_assign(io->consumer, NULL);
@@ -777,11 +781,12 @@ static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err, rd_kafka_topic_
                    proto ? proto : "?", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     }
-    if (rerr) kio_report(io, false, "Kafka: applying an assignment failed: %s", rd_kafka_err2str(rerr));
+    if (rerr)
+        kio_report(io, false, "Kafka: applying an assignment failed: %s", rd_kafka_err2str(rerr));
 }
 
-static void kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                             void *opaque) {
+static void kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *parts, void *opaque) {
     (void)rk;
     kio_rebalance(opaque, err, parts);
 }
@@ -794,7 +799,8 @@ static void kio_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaq
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
         kio_report(io, true, "Kafka consumer: fatal error %s: %s", rd_kafka_err2name(orig), buf);
     } else {
-        kio_report(io, false, "Kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        kio_report(io, false, "Kafka consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+                   reason);
     }
 }
 
@@ -818,7 +824,7 @@ static void kio_serve_consumer(kafka_io *io) {
             continue;
         }
         kio_part *p = kio_part_find(io, rd_kafka_topic_name(m->rkt), m->partition);
-        if (io->state != KIO_RUNNING || !p || !p->assigned) {   /* the next owner consumes it */
+        if (io->state != KIO_RUNNING || !p || !p->assigned) { /* the next owner consumes it */
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -839,8 +845,9 @@ static void kio_delivered(kafka_io *io, const rd_kafka_message_t *m) {
     if (d && d->cb && io->state != KIO_FREEING) {
         if (m->err) {
             px_error e;
-            px_error_set_reason(&e, kio_code(m->err), (int)m->err, "Kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-                         rd_kafka_err2str(m->err));
+            px_error_set_reason(&e, kio_code(m->err), (int)m->err,
+                                "Kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                                rd_kafka_err2str(m->err));
             d->cb(io, &e, m->partition, -1, d->msg_opaque, io->opaque);
         } else {
             d->cb(io, NULL, m->partition, m->offset, d->msg_opaque, io->opaque);
@@ -881,22 +888,25 @@ static void kio_producer_event(kafka_io *io, rd_kafka_event_t *ev) {
         if (rd_kafka_event_error_is_fatal(ev)) {
             char buf[256];
             rd_kafka_resp_err_t orig = rd_kafka_fatal_error(io->producer, buf, sizeof buf);
-            kio_report(io, true, "Kafka producer: fatal error %s: %s", rd_kafka_err2name(orig), buf);
+            kio_report(io, true, "Kafka producer: fatal error %s: %s", rd_kafka_err2name(orig),
+                       buf);
         } else {
-            kio_report(io, false, "Kafka producer: %s: %s", rd_kafka_err2name(rd_kafka_event_error(ev)),
+            kio_report(io, false, "Kafka producer: %s: %s",
+                       rd_kafka_err2name(rd_kafka_event_error(ev)),
                        rd_kafka_event_error_string(ev));
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
-static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const void *key, size_t key_len,
-                                        const void *value, size_t value_len, kio_delivery *d) {
+static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const void *key,
+                                        size_t key_len, const void *value, size_t value_len,
+                                        kio_delivery *d) {
     return rd_kafka_producev(io->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                             RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+                             RD_KAFKA_V_VALUE((void *)value, value_len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+                             RD_KAFKA_V_END);
 }
 
 static void kio_delivery_free_copies(kio_delivery *d) {
@@ -911,7 +921,8 @@ static void kio_delivery_free_copies(kio_delivery *d) {
 static void kio_fifo_drain(kafka_io *io) {
     while (io->fifo_head) {
         kio_delivery *d = io->fifo_head;
-        rd_kafka_resp_err_t err = kio_producev(io, d->topic, d->key, d->key_len, d->value, d->value_len, d);
+        rd_kafka_resp_err_t err =
+            kio_producev(io, d->topic, d->key, d->key_len, d->value, d->value_len, d);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         io->fifo_head = d->next;
         if (!io->fifo_head) io->fifo_tail = NULL;
@@ -920,7 +931,8 @@ static void kio_fifo_drain(kafka_io *io) {
             io->counters.delivery_failures++;
             if (d->cb && io->state != KIO_FREEING) {
                 px_error e;
-                px_error_set_reason(&e, kio_code(err), (int)err, "Kafka: cannot produce to %s: %s", d->topic, rd_kafka_err2str(err));
+                px_error_set_reason(&e, kio_code(err), (int)err, "Kafka: cannot produce to %s: %s",
+                                    d->topic, rd_kafka_err2str(err));
                 d->cb(io, &e, -1, -1, d->msg_opaque, io->opaque);
             }
             kio_delivery_free_copies(d);
@@ -958,7 +970,7 @@ static void kio_close_progress(kafka_io *io) {
         io->state != KIO_CLOSING_CONSUMER)
         return;
     if (io->state != KIO_CLOSING_CONSUMER) {
-        if (kio_txn_busy(io)) return;   /* a call in flight is awaited even past the deadline */
+        if (kio_txn_busy(io)) return; /* a call in flight is awaited even past the deadline */
         bool give_up = io->state == KIO_CLOSING_OVERDUE || io->fatal;
         bool txn_unfinished = io->txn_state != KIO_TXN_UNINIT && io->txn_state != KIO_TXN_READY &&
                               io->txn_state != KIO_TXN_FAILED;
@@ -966,7 +978,8 @@ static void kio_close_progress(kafka_io *io) {
         if (!give_up && (io->fifo_len || rd_kafka_outq_len(io->producer) > 0)) return;
         kio_set_state(io, KIO_CLOSING_CONSUMER);
         io->close_q = rd_kafka_queue_new(io->consumer);
-        rd_kafka_queue_io_event_enable(io->close_q, io->wake_fd, &kio_wake_payload, sizeof kio_wake_payload);
+        rd_kafka_queue_io_event_enable(io->close_q, io->wake_fd, &kio_wake_payload,
+                                       sizeof kio_wake_payload);
         rd_kafka_error_t *e = rd_kafka_consumer_close_queue(io->consumer, io->close_q);
         if (e) {
             kio_report(io, false, "Kafka: closing the consumer: %s", rd_kafka_error_string(e));
@@ -1017,24 +1030,28 @@ static void kio_wake_cb(uv_poll_t *h, int status, int events) {
         kio_report(io, true, "Kafka: watching librdkafka's queues failed: %s", uv_strerror(status));
         return;
     }
-    while (read(io->wake_fd, &v, sizeof v) == (ssize_t)sizeof v) {
-    }
+    while (read(io->wake_fd, &v, sizeof v) == (ssize_t)sizeof v) {}
     kio_pump(io);
 }
 
 /* ---------- producing ---------- */
 
-int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len, const void *value,
-                     size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque, px_error *err) {
+int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                     const void *value, size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque,
+                     px_error *err) {
     if (io->state == KIO_CLOSING_CONSUMER || io->state == KIO_CLOSED ||
         io->state == KIO_CLOSED_UNSTARTED)
-        return px_error_set(err, PX_ECLOSED, "Kafka: cannot produce to '%s': kafka_io is closed", topic);
-    if (io->fatal) return px_error_set(err, PX_EFATAL, "Kafka: cannot produce to '%s': a fatal error occurred", topic);
-    if (io->txn && !(io->txn_state == KIO_TXN_OPEN && io->batch_out))
-        return px_error_set(err, PX_EINVAL,
-                            "Kafka: cannot produce to '%s': with transactional.id, outputs are produced only "
-                            "while a batch is being processed",
+        return px_error_set(err, PX_ECLOSED, "Kafka: cannot produce to '%s': kafka_io is closed",
                             topic);
+    if (io->fatal)
+        return px_error_set(err, PX_EFATAL, "Kafka: cannot produce to '%s': a fatal error occurred",
+                            topic);
+    if (io->txn && !(io->txn_state == KIO_TXN_OPEN && io->batch_out))
+        return px_error_set(
+            err, PX_EINVAL,
+            "Kafka: cannot produce to '%s': with transactional.id, outputs are produced only "
+            "while a batch is being processed",
+            topic);
     if (!value) value_len = 0;
     kio_delivery *d = calloc(1, sizeof *d);
     if (!d) return px_error_set(err, PX_ENOMEM, "Kafka: out of memory producing to '%s'", topic);
@@ -1049,8 +1066,9 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
         if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             free(d);
             if (rerr == RD_KAFKA_RESP_ERR__FATAL) io->fatal = true;
-            return px_error_set_reason(err, kio_code(rerr), (int)rerr, "Kafka: cannot produce to '%s' (%zu-byte value): %s", topic,
-                                value_len, rd_kafka_err2str(rerr));
+            return px_error_set_reason(err, kio_code(rerr), (int)rerr,
+                                       "Kafka: cannot produce to '%s' (%zu-byte value): %s", topic,
+                                       value_len, rd_kafka_err2str(rerr));
         }
     }
     /* librdkafka's queue is full (or others already wait): keep a copy, in order. */
@@ -1062,7 +1080,8 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
     if (!d->topic || (key && !d->key) || (value && !d->value)) {
         kio_delivery_free_copies(d);
         free(d);
-        return px_error_set(err, PX_ENOMEM, "Kafka: out of memory queueing a message for '%s'", topic);
+        return px_error_set(err, PX_ENOMEM, "Kafka: out of memory queueing a message for '%s'",
+                            topic);
     }
     if (key) memcpy(d->key, key, key_len);
     if (value) memcpy(d->value, value, value_len);
@@ -1080,7 +1099,7 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
 
 /* ---------- lifecycle ---------- */
 
-#define KIO_CONF_VALUE_SHOWN 128   /* bytes of a refused value quoted in the error */
+#define KIO_CONF_VALUE_SHOWN 128 /* bytes of a refused value quoted in the error */
 
 int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size_t n,
                      px_error *err) {
@@ -1096,31 +1115,39 @@ int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size
     return 0;
 }
 
-static int kio_check_options(const kafka_io_options *o, const kafka_io_callbacks *cbs, px_error *err) {
+static int kio_check_options(const kafka_io_options *o, const kafka_io_callbacks *cbs,
+                             px_error *err) {
     if (!cbs || !cbs->on_batch || !cbs->on_error)
-        return px_error_set(err, PX_EINVAL, "kafka_io: on_batch and on_error callbacks are required");
-    if (!o->group_id || !*o->group_id) return px_error_set(err, PX_EINVAL, "kafka_io: a consumer group id is required");
+        return px_error_set(err, PX_EINVAL,
+                            "kafka_io: on_batch and on_error callbacks are required");
+    if (!o->group_id || !*o->group_id)
+        return px_error_set(err, PX_EINVAL, "kafka_io: a consumer group id is required");
     if (o->n_input_topics < 1 || o->n_input_topics > KAFKA_IO_MAX_TOPICS)
-        return px_error_set(err, PX_EINVAL, "kafka_io: %zu input topics given, expected 1..%d", o->n_input_topics,
-                            KAFKA_IO_MAX_TOPICS);
+        return px_error_set(err, PX_EINVAL, "kafka_io: %zu input topics given, expected 1..%d",
+                            o->n_input_topics, KAFKA_IO_MAX_TOPICS);
     for (size_t i = 0; i < o->n_input_topics; i++) {
         if (kafka_topic_name_check(o->input_topics[i], err) < 0) return -1;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(o->input_topics[i], o->input_topics[j]))
-                return px_error_set(err, PX_EINVAL, "kafka_io: input topic '%s' is listed twice", o->input_topics[i]);
+                return px_error_set(err, PX_EINVAL, "kafka_io: input topic '%s' is listed twice",
+                                    o->input_topics[i]);
     }
     if (o->batch_max_messages > KAFKA_IO_MAX_BATCH)
         return px_error_set(err, PX_ELIMIT, "kafka_io: batch of %zu messages requested, at most %d",
                             o->batch_max_messages, KAFKA_IO_MAX_BATCH);
     if (o->batch_max_wait_ms > 60000)
-        return px_error_set(err, PX_ELIMIT, "kafka_io: batch wait of %u ms requested, at most 60000", o->batch_max_wait_ms);
+        return px_error_set(err, PX_ELIMIT,
+                            "kafka_io: batch wait of %u ms requested, at most 60000",
+                            o->batch_max_wait_ms);
     size_t batch = o->batch_max_messages ? o->batch_max_messages : KAFKA_IO_DEFAULT_BATCH;
     if (o->max_buffered_messages && o->max_buffered_messages < batch)
-        return px_error_set(err, PX_EINVAL, "kafka_io: max_buffered_messages (%zu) is below the batch size (%zu)",
+        return px_error_set(err, PX_EINVAL,
+                            "kafka_io: max_buffered_messages (%zu) is below the batch size (%zu)",
                             o->max_buffered_messages, batch);
     for (size_t i = 0; i < o->n_properties; i++)
         if (!o->properties[i].name || !o->properties[i].value)
-            return px_error_set(err, PX_EINVAL, "kafka_io: property %zu has no name or no value", i + 1);
+            return px_error_set(err, PX_EINVAL, "kafka_io: property %zu has no name or no value",
+                                i + 1);
     return 0;
 }
 
@@ -1152,7 +1179,7 @@ static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_con
     const kafka_io_property consumer_fixed[] = {
         {"group.id", o->group_id},
         {"enable.auto.offset.store", "false"},
-        {"enable.auto.commit", "false"},   /* with transactions only: offsets go with each commit */
+        {"enable.auto.commit", "false"}, /* with transactions only: offsets go with each commit */
     };
     const kafka_io_property idempotence = {"enable.idempotence", "true"};
     if (kafka_conf_apply(cconf, consumer_fixed, io->txn ? 3 : 2, err) < 0 ||
@@ -1174,7 +1201,8 @@ static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_con
     rd_kafka_conf_set_opaque(pconf, io);
     /* Delivery reports and errors as events: then commit_transaction (on a worker thread) waits for
      * the loop to serve them instead of invoking callbacks on its own thread. */
-    rd_kafka_conf_set_events(pconf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR | (io->cbs.on_log ? RD_KAFKA_EVENT_LOG : 0));
+    rd_kafka_conf_set_events(pconf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR |
+                                        (io->cbs.on_log ? RD_KAFKA_EVENT_LOG : 0));
     return 0;
 }
 
@@ -1191,8 +1219,10 @@ kafka_io *kafka_io_new(uv_loop_t *loop, const kafka_io_options *opts, const kafk
     io->cbs = *cbs;
     io->opaque = opaque;
     io->batch_max = opts->batch_max_messages ? opts->batch_max_messages : KAFKA_IO_DEFAULT_BATCH;
-    io->batch_wait_ms = opts->batch_max_wait_ms ? opts->batch_max_wait_ms : KAFKA_IO_DEFAULT_WAIT_MS;
-    io->max_buffered = opts->max_buffered_messages ? opts->max_buffered_messages : 4 * io->batch_max;
+    io->batch_wait_ms =
+        opts->batch_max_wait_ms ? opts->batch_max_wait_ms : KAFKA_IO_DEFAULT_WAIT_MS;
+    io->max_buffered =
+        opts->max_buffered_messages ? opts->max_buffered_messages : 4 * io->batch_max;
     io->close_timeout_ms = opts->close_timeout_ms ? opts->close_timeout_ms : 10000;
     io->txn_timeout_ms = opts->txn_timeout_ms ? opts->txn_timeout_ms : 30000;
     io->buf_cap = io->max_buffered + 16;
@@ -1226,7 +1256,7 @@ kafka_io *kafka_io_new(uv_loop_t *loop, const kafka_io_options *opts, const kafk
         rd_kafka_set_log_queue(io->consumer, NULL);
         rd_kafka_set_log_queue(io->producer, NULL);
     }
-    rd_kafka_poll_set_consumer(io->consumer);   /* one queue: messages, rebalances, errors, logs */
+    rd_kafka_poll_set_consumer(io->consumer); /* one queue: messages, rebalances, errors, logs */
     io->consumer_q = rd_kafka_queue_get_consumer(io->consumer);
     io->producer_q = rd_kafka_queue_get_main(io->producer);
     io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1234,8 +1264,10 @@ kafka_io *kafka_io_new(uv_loop_t *loop, const kafka_io_options *opts, const kafk
         px_error_set(err, PX_EIO, "kafka_io: eventfd: %s", strerror(errno));
         goto fail;
     }
-    rd_kafka_queue_io_event_enable(io->consumer_q, io->wake_fd, &kio_wake_payload, sizeof kio_wake_payload);
-    rd_kafka_queue_io_event_enable(io->producer_q, io->wake_fd, &kio_wake_payload, sizeof kio_wake_payload);
+    rd_kafka_queue_io_event_enable(io->consumer_q, io->wake_fd, &kio_wake_payload,
+                                   sizeof kio_wake_payload);
+    rd_kafka_queue_io_event_enable(io->producer_q, io->wake_fd, &kio_wake_payload,
+                                   sizeof kio_wake_payload);
     int rc = uv_poll_init(loop, &io->wake_poll, io->wake_fd);
     if (rc) {
         px_error_set(err, PX_EIO, "kafka_io: uv_poll_init: %s", uv_strerror(rc));
@@ -1263,7 +1295,10 @@ int kafka_io_start(kafka_io *io, px_error *err) {
         rd_kafka_topic_partition_list_add(l, io->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t rerr = rd_kafka_subscribe(io->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
-    if (rerr) return px_error_set(err, PX_EUNAVAILABLE, "Kafka: subscribing to the input topics failed: %s", rd_kafka_err2str(rerr));
+    if (rerr)
+        return px_error_set(err, PX_EUNAVAILABLE,
+                            "Kafka: subscribing to the input topics failed: %s",
+                            rd_kafka_err2str(rerr));
     int rc = uv_poll_start(&io->wake_poll, UV_READABLE, kio_wake_cb);
     if (rc) return px_error_set(err, PX_EIO, "kafka_io: uv_poll_start: %s", uv_strerror(rc));
     kio_set_state(io, KIO_RUNNING);
@@ -1316,7 +1351,8 @@ static void kio_destroy_handles(kafka_io *io) {
     if (io->consumer) rd_kafka_destroy(io->consumer);
     if (io->producer) {
         rd_kafka_purge(io->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int waited = 0; io->producer_q && rd_kafka_outq_len(io->producer) > 0 && waited < KIO_FREE_DRAIN_MS;
+        for (int waited = 0;
+             io->producer_q && rd_kafka_outq_len(io->producer) > 0 && waited < KIO_FREE_DRAIN_MS;
              waited += 100) {
             rd_kafka_event_t *ev = rd_kafka_queue_poll(io->producer_q, 100);
             if (!ev) continue;
@@ -1367,11 +1403,15 @@ size_t kafka_io_get_lag(const kafka_io *io, kafka_io_partition_lag *out, size_t 
             int64_t lo = -1, hi = -1;
             l->topic = io->topics[p->topic];
             l->partition = p->partition;
-            if (rd_kafka_get_watermark_offsets(io->consumer, l->topic, p->partition, &lo, &hi) || hi < 0) hi = -1;
+            if (rd_kafka_get_watermark_offsets(io->consumer, l->topic, p->partition, &lo, &hi) ||
+                hi < 0)
+                hi = -1;
             l->high_watermark = hi;
             l->next_offset = p->next_offset >= 0 ? p->next_offset : p->stored_offset;
             l->stored_offset = p->stored_offset;
-            l->lag = (hi >= 0 && l->next_offset >= 0) ? (hi > l->next_offset ? hi - l->next_offset : 0) : -1;
+            l->lag = (hi >= 0 && l->next_offset >= 0)
+                         ? (hi > l->next_offset ? hi - l->next_offset : 0)
+                         : -1;
         }
         n++;
     }

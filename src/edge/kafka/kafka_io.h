@@ -77,19 +77,19 @@ typedef struct kafka_io_property {
 
 /* A consumed message, as the owner sees it. */
 typedef struct kafka_io_msg {
-    const char *topic;       /* one of the configured input topics; valid for the kafka_io's life */
+    const char *topic; /* one of the configured input topics; valid for the kafka_io's life */
     int32_t partition;
     int64_t offset;
-    const void *key;         /* NULL when the message has no key */
+    const void *key; /* NULL when the message has no key */
     size_t key_len;
-    const void *value;       /* NULL for a tombstone */
+    const void *value; /* NULL for a tombstone */
     size_t value_len;
-    int64_t timestamp_ms;    /* message timestamp (create or log-append time); -1 when unknown */
+    int64_t timestamp_ms; /* message timestamp (create or log-append time); -1 when unknown */
 } kafka_io_msg;
 
 typedef struct kafka_io_batch {
     const kafka_io_msg *msgs;
-    size_t count;            /* 1..batch_max_messages */
+    size_t count; /* 1..batch_max_messages */
 } kafka_io_batch;
 
 typedef struct kafka_io_partition {
@@ -98,9 +98,10 @@ typedef struct kafka_io_partition {
 } kafka_io_partition;
 
 typedef enum kafka_io_rebalance_kind {
-    KAFKA_IO_ASSIGNED = 0,   /* partitions added to this member's assignment */
-    KAFKA_IO_REVOKED = 1,    /* partitions taken away cleanly (stored offsets were committed) */
-    KAFKA_IO_LOST = 2,       /* partitions lost (session timed out): their offsets could not be committed */
+    KAFKA_IO_ASSIGNED = 0, /* partitions added to this member's assignment */
+    KAFKA_IO_REVOKED = 1,  /* partitions taken away cleanly (stored offsets were committed) */
+    KAFKA_IO_LOST =
+        2, /* partitions lost (session timed out): their offsets could not be committed */
 } kafka_io_rebalance_kind;
 
 typedef struct kafka_io_callbacks {
@@ -110,8 +111,8 @@ typedef struct kafka_io_callbacks {
     /* Assignment changes, after kafka_io applied them (both eager and cooperative protocols).
      * Messages of revoked partitions that are still being processed may be stored; it is a no-op.
      * Optional. */
-    void (*on_rebalance)(kafka_io *io, kafka_io_rebalance_kind kind, const kafka_io_partition *parts,
-                         size_t n, void *opaque);
+    void (*on_rebalance)(kafka_io *io, kafka_io_rebalance_kind kind,
+                         const kafka_io_partition *parts, size_t n, void *opaque);
     /* An error. fatal = true means this instance cannot go on (close it and exit non-zero).
      * Required. */
     void (*on_error)(kafka_io *io, const px_error *err, bool fatal, void *opaque);
@@ -122,25 +123,27 @@ typedef struct kafka_io_callbacks {
      * librdkafka's log queue. Notices that a property of the other client type is ignored are
      * dropped (every property goes to both handles by design). Optional: when NULL, librdkafka
      * prints to stderr itself. */
-    void (*on_log)(kafka_io *io, int level, const char *facility, const char *message, void *opaque);
+    void (*on_log)(kafka_io *io, int level, const char *facility, const char *message,
+                   void *opaque);
 } kafka_io_callbacks;
 
 typedef struct kafka_io_options {
-    const kafka_io_property *properties;  /* librdkafka properties for both the consumer and the producer */
+    const kafka_io_property
+        *properties; /* librdkafka properties for both the consumer and the producer */
     size_t n_properties;
-    const char *group_id;                 /* consumer group (group.id); required */
-    const char *const *input_topics;      /* subscribed topics; 1..KAFKA_IO_MAX_TOPICS */
+    const char *group_id;            /* consumer group (group.id); required */
+    const char *const *input_topics; /* subscribed topics; 1..KAFKA_IO_MAX_TOPICS */
     size_t n_input_topics;
-    size_t batch_max_messages;            /* 1..KAFKA_IO_MAX_BATCH; 0 = KAFKA_IO_DEFAULT_BATCH */
-    unsigned batch_max_wait_ms;           /* 0 = KAFKA_IO_DEFAULT_WAIT_MS; at most 60000 */
-    size_t max_buffered_messages;         /* 0 = 4 × batch_max_messages; at least batch_max_messages */
-    unsigned close_timeout_ms;            /* flush/commit budget of kafka_io_close(); 0 = 10000 */
-    unsigned txn_timeout_ms;              /* budget of each transactional call; 0 = 30000 */
+    size_t batch_max_messages;    /* 1..KAFKA_IO_MAX_BATCH; 0 = KAFKA_IO_DEFAULT_BATCH */
+    unsigned batch_max_wait_ms;   /* 0 = KAFKA_IO_DEFAULT_WAIT_MS; at most 60000 */
+    size_t max_buffered_messages; /* 0 = 4 × batch_max_messages; at least batch_max_messages */
+    unsigned close_timeout_ms;    /* flush/commit budget of kafka_io_close(); 0 = 10000 */
+    unsigned txn_timeout_ms;      /* budget of each transactional call; 0 = 30000 */
 } kafka_io_options;
 
-#define KAFKA_IO_MAX_TOPICS 16
-#define KAFKA_IO_MAX_BATCH PX_BATCH_MAX /* px_limits.h: config and store_redis agree */
-#define KAFKA_IO_DEFAULT_BATCH 500
+#define KAFKA_IO_MAX_TOPICS      16
+#define KAFKA_IO_MAX_BATCH       PX_BATCH_MAX /* px_limits.h: config and store_redis agree */
+#define KAFKA_IO_DEFAULT_BATCH   500
 #define KAFKA_IO_DEFAULT_WAIT_MS 20
 
 /* Sets props[0..n) on conf in order, so a later property overrides an earlier one: the one way
@@ -192,15 +195,16 @@ bool kafka_io_paused(const kafka_io *io);
 /* Called once per produced message, on the loop, when the broker acknowledged it (err == NULL) or
  * it failed for good (err set; message.timeout.ms expired, too large, fatal, aborted transaction).
  * partition/offset are where it was written (-1 when unknown). */
-typedef void (*kafka_io_delivery_cb)(kafka_io *io, const px_error *err, int32_t partition, int64_t offset,
-                                     void *msg_opaque, void *opaque);
+typedef void (*kafka_io_delivery_cb)(kafka_io *io, const px_error *err, int32_t partition,
+                                     int64_t offset, void *msg_opaque, void *opaque);
 
 /* Produces one message; value NULL (value_len 0) produces a tombstone. Key and value are copied.
  * The message is partitioned by key (librdkafka's default partitioner). Returns 0 (delivery will
  * be reported to cb, which may be NULL) or -1 with err set: fatal state, closing, with
  * transactions outside an open batch, or a message librdkafka refuses outright. */
-int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len, const void *value,
-                     size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque, px_error *err);
+int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                     const void *value, size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque,
+                     px_error *err);
 
 /* Stops consuming, waits for the outstanding batch to be released (with transactions: committed
  * or aborted) and for outstanding deliveries, then commits stored offsets, leaves the group and
@@ -219,21 +223,21 @@ void kafka_io_free(kafka_io *io);
 
 /* Numbers for metrics and STATUS= lines. */
 typedef struct kafka_io_counters {
-    uint64_t messages_consumed;     /* handed to the owner */
-    uint64_t batches;               /* handed to the owner */
-    uint64_t batches_retried;       /* given back by the owner or aborted */
-    uint64_t messages_produced;     /* accepted by kafka_io_produce() */
-    uint64_t messages_delivered;    /* acknowledged by the brokers */
+    uint64_t messages_consumed;  /* handed to the owner */
+    uint64_t batches;            /* handed to the owner */
+    uint64_t batches_retried;    /* given back by the owner or aborted */
+    uint64_t messages_produced;  /* accepted by kafka_io_produce() */
+    uint64_t messages_delivered; /* acknowledged by the brokers */
     uint64_t delivery_failures;
-    uint64_t queue_full_waits;      /* produce calls that had to wait in kafka_io's FIFO */
-    uint64_t offsets_stored;        /* rd_kafka_offsets_store calls that advanced a partition */
-    uint64_t rebalances;            /* assignment changes */
+    uint64_t queue_full_waits; /* produce calls that had to wait in kafka_io's FIFO */
+    uint64_t offsets_stored;   /* rd_kafka_offsets_store calls that advanced a partition */
+    uint64_t rebalances;       /* assignment changes */
     uint64_t transactions_committed;
     uint64_t transactions_aborted;
-    uint64_t errors;                /* errors reported to on_error */
+    uint64_t errors; /* errors reported to on_error */
     size_t assigned_partitions;
     size_t buffered_messages;
-    size_t producer_queue;          /* messages waiting in librdkafka or kafka_io's FIFO */
+    size_t producer_queue; /* messages waiting in librdkafka or kafka_io's FIFO */
 } kafka_io_counters;
 
 void kafka_io_get_counters(const kafka_io *io, kafka_io_counters *out);
@@ -241,10 +245,10 @@ void kafka_io_get_counters(const kafka_io *io, kafka_io_counters *out);
 typedef struct kafka_io_partition_lag {
     const char *topic;
     int32_t partition;
-    int64_t high_watermark;   /* last known end of the partition; -1 unknown */
-    int64_t next_offset;      /* offset of the next message to hand over; -1 unknown */
-    int64_t stored_offset;    /* position stored for commit (next to process); -1 none yet */
-    int64_t lag;              /* high_watermark - next_offset when both known, else -1 */
+    int64_t high_watermark; /* last known end of the partition; -1 unknown */
+    int64_t next_offset;    /* offset of the next message to hand over; -1 unknown */
+    int64_t stored_offset;  /* position stored for commit (next to process); -1 none yet */
+    int64_t lag;            /* high_watermark - next_offset when both known, else -1 */
 } kafka_io_partition_lag;
 
 /* Fills up to cap entries for the currently assigned partitions (watermarks as last seen by the

@@ -22,16 +22,16 @@ redisReply *store_sync_run(redisContext *c, const char *describe, const char *st
 }
 
 /* store_sync_run() for commands whose reply is only checked for errors. */
-static int run_ok(redisContext *c, const char *describe, const char *step, px_error *err, int argc, const char **argv,
-                  const size_t *lens) {
+static int run_ok(redisContext *c, const char *describe, const char *step, px_error *err, int argc,
+                  const char **argv, const size_t *lens) {
     redisReply *reply = store_sync_run(c, describe, step, err, argc, argv, lens);
     if (!reply) return -1;
     freeReplyObject(reply);
     return 0;
 }
 
-redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe, unsigned timeout_ms,
-                                 px_error *err) {
+redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
+                                 unsigned timeout_ms, px_error *err) {
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     redisContext *c = ep->unix_path[0] ? redisConnectUnixWithTimeout(ep->unix_path, tv)
                                        : redisConnectWithTimeout(ep->host, ep->port, tv);
@@ -42,7 +42,8 @@ redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
         return NULL;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        px_error_set(err, PX_EUNAVAILABLE, "redis %s: cannot set a %u ms timeout", describe, timeout_ms);
+        px_error_set(err, PX_EUNAVAILABLE, "redis %s: cannot set a %u ms timeout", describe,
+                     timeout_ms);
         redisFree(c);
         return NULL;
     }
@@ -51,7 +52,8 @@ redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
     size_t auth_lens[] = {4, strlen(auth[1]), strlen(auth[2])};
     const char *select[] = {"SELECT", db};
     size_t select_lens[] = {6, (size_t)snprintf(db, sizeof db, "%d", ep->db)};
-    if ((ep->password[0] && run_ok(c, describe, "AUTH", err, ep->user[0] ? 3 : 2, auth, auth_lens)) ||
+    if ((ep->password[0] &&
+         run_ok(c, describe, "AUTH", err, ep->user[0] ? 3 : 2, auth, auth_lens)) ||
         (ep->db && run_ok(c, describe, "SELECT", err, 2, select, select_lens))) {
         redisFree(c);
         return NULL;
@@ -59,13 +61,15 @@ redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
     return c;
 }
 
-int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const char *version, const void *bytes,
-                           size_t len, store_publish_result *out, px_error *err) {
+int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const char *version,
+                           const void *bytes, size_t len, store_publish_result *out,
+                           px_error *err) {
     char describe[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_USER_MAX + 64];
     char current[REDIS_ENDPOINT_KEY_MAX], channel[REDIS_ENDPOINT_KEY_MAX];
     memset(out, 0, sizeof *out);
     if (redis_endpoint_validate(ep, err)) return -1;
-    if (!timeout_ms) return px_error_set(err, PX_EINVAL, "redis publish: timeout must be at least 1 ms");
+    if (!timeout_ms)
+        return px_error_set(err, PX_EINVAL, "redis publish: timeout must be at least 1 ms");
     if (!bytes || !len) return px_error_set(err, PX_EINVAL, "redis publish: the snapshot is empty");
     if (redis_endpoint_snapshot_key(ep, version, bytes, len, out->key, sizeof out->key, err) < 0 ||
         redis_endpoint_current_key(ep, current, sizeof current, err) < 0 ||
@@ -94,12 +98,14 @@ int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const 
             !run_ok(c, describe, "PUBLISH", err, 3, pub, pub_lens) &&
             (reply = store_sync_run(c, describe, "EXEC", err, 1, exec, exec_lens)) != NULL) {
             if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-                reply->element[0]->type == REDIS_REPLY_STATUS && reply->element[1]->type == REDIS_REPLY_INTEGER) {
+                reply->element[0]->type == REDIS_REPLY_STATUS &&
+                reply->element[1]->type == REDIS_REPLY_INTEGER) {
                 out->subscribers = reply->element[1]->integer;
                 rc = 0;
             } else {
                 px_error_set(err, PX_EREFUSED,
-                             "redis %s: EXEC of the switch to %s did not return [OK, subscribers]", describe, out->key);
+                             "redis %s: EXEC of the switch to %s did not return [OK, subscribers]",
+                             describe, out->key);
             }
             freeReplyObject(reply);
         }

@@ -25,13 +25,13 @@
 typedef struct store_publish_result {
     char key[REDIS_ENDPOINT_KEY_MAX]; /* the snapshot key now current */
     int stored;                       /* 1: the snapshot was written now; 0: it was already there */
-    long long subscribers;            /* daemons (subscriber connections) that received the notice */
+    long long subscribers; /* daemons (subscriber connections) that received the notice */
 } store_publish_result;
 
 /* Publishes len bytes (a rome_snapshot image) under `version` (1..32 bytes of [A-Za-z0-9._-],
  * e.g. "60"). timeout_ms bounds the connect and each reply. Returns 0 and fills out, or -1 with
  * err naming the step that failed (connect, AUTH, SELECT, SET, EXEC) and Redis' own message. */
-int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const char *version, const void *bytes,
-                           size_t len, store_publish_result *out, px_error *err);
+int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const char *version,
+                           const void *bytes, size_t len, store_publish_result *out, px_error *err);
 
 #endif

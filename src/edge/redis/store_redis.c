@@ -9,21 +9,22 @@
 #include <string.h>
 
 typedef enum conn_state {
-    CONN_WAITING,     /* no connection; the retry timer is armed (or the store is closing) */
-    CONN_CONNECTING,  /* TCP connect and handshake in progress, under connect_timeout_ms */
-    CONN_READY,       /* handshake done: requests accepted (command) / subscribed (subscriber) */
+    CONN_WAITING,    /* no connection; the retry timer is armed (or the store is closing) */
+    CONN_CONNECTING, /* TCP connect and handshake in progress, under connect_timeout_ms */
+    CONN_READY,      /* handshake done: requests accepted (command) / subscribed (subscriber) */
 } conn_state;
 
 typedef struct conn {
     store_redis *store;
     int is_subscriber;
-    redisAsyncContext *ac;   /* NULL when not connected; a context being torn down is detached first */
+    redisAsyncContext
+        *ac; /* NULL when not connected; a context being torn down is detached first */
     conn_state state;
-    uv_timer_t retry_timer;  /* backoff wait before the next attempt */
-    uv_timer_t watchdog;     /* connect timeout, then reply timeout while requests are outstanding */
-    unsigned failures;       /* consecutive failed attempts, drives the backoff */
-    int was_ready;           /* has ever completed a handshake */
-    size_t in_flight;        /* requests awaiting their reply on ac */
+    uv_timer_t retry_timer; /* backoff wait before the next attempt */
+    uv_timer_t watchdog;    /* connect timeout, then reply timeout while requests are outstanding */
+    unsigned failures;      /* consecutive failed attempts, drives the backoff */
+    int was_ready;          /* has ever completed a handshake */
+    size_t in_flight;       /* requests awaiting their reply on ac */
 } conn;
 
 struct store_redis {
@@ -33,11 +34,11 @@ struct store_redis {
     void *opaque;
     conn cmd, sub;
     int available;
-    int reported_down;       /* on_status(0) told since the last on_status(1) (or since open) */
+    int reported_down; /* on_status(0) told since the last on_status(1) (or since open) */
     int closing;
     store_redis_close_cb close_cb;
-    int open_handles;        /* uv handles not closed yet (timers, socket polls); close_cb at 0 */
-    uint64_t rng;            /* xorshift state for the backoff jitter */
+    int open_handles; /* uv handles not closed yet (timers, socket polls); close_cb at 0 */
+    uint64_t rng;     /* xorshift state for the backoff jitter */
     px_error last_error;
     store_redis_stats stats;
     char describe[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_USER_MAX + 64];
@@ -50,12 +51,12 @@ typedef enum request_kind { REQ_GET, REQ_APPLY, REQ_INDEX_NAME, REQ_INDEX_BYTES 
 typedef struct request {
     store_redis *store;
     request_kind kind;
-    size_t n;                          /* keys (get) or ops (apply) */
+    size_t n; /* keys (get) or ops (apply) */
     store_redis_get_cb get_cb;
     store_redis_done_cb done_cb;
     store_redis_index_cb index_cb;
     void *opaque;
-    char key[REDIS_ENDPOINT_KEY_MAX];  /* index: the snapshot key named by current */
+    char key[REDIS_ENDPOINT_KEY_MAX]; /* index: the snapshot key named by current */
 } request;
 
 static const char STEP_AUTH[] = "AUTH", STEP_SELECT[] = "SELECT", STEP_PING[] = "PING";
@@ -232,8 +233,9 @@ static void on_watchdog(uv_timer_t *t) {
         px_error_set(&why, PX_EUNAVAILABLE, "redis %s: no connection within %u ms", s->describe,
                      s->opt.connect_timeout_ms);
     else
-        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: no reply within %u ms; dropping the connection",
-                     s->describe, s->opt.command_timeout_ms);
+        px_error_set(&why, PX_EUNAVAILABLE,
+                     "redis %s: no reply within %u ms; dropping the connection", s->describe,
+                     s->opt.command_timeout_ms);
     conn_drop(c, &why);
 }
 
@@ -260,7 +262,8 @@ static void on_handshake_reply(redisAsyncContext *ac, void *r, void *privdata) {
     if (c->ac != ac) return;
     if (reply->type == REDIS_REPLY_ERROR) {
         px_error why;
-        px_error_set(&why, PX_EREFUSED, "redis %s: %s refused: %s", c->store->describe, step, reply->str);
+        px_error_set(&why, PX_EREFUSED, "redis %s: %s refused: %s", c->store->describe, step,
+                     reply->str);
         conn_drop(c, &why);
         return;
     }
@@ -293,12 +296,15 @@ static int send_handshake(conn *c) {
     int rc = REDIS_OK;
     if (ep->password[0]) {
         if (ep->user[0])
-            rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_AUTH, "AUTH %s %s", ep->user, ep->password);
+            rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_AUTH, "AUTH %s %s",
+                                   ep->user, ep->password);
         else
-            rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_AUTH, "AUTH %s", ep->password);
+            rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_AUTH, "AUTH %s",
+                                   ep->password);
     }
     if (c->is_subscriber) {
-        if (rc == REDIS_OK) rc = redisAsyncCommand(ac, on_subscriber_message, c, "SUBSCRIBE %s", s->channel);
+        if (rc == REDIS_OK)
+            rc = redisAsyncCommand(ac, on_subscriber_message, c, "SUBSCRIBE %s", s->channel);
         return rc == REDIS_OK ? 0 : -1;
     }
     if (rc == REDIS_OK && ep->db)
@@ -319,9 +325,11 @@ static void conn_start(conn *c) {
     if (!ac) {
         px_error_set(&why, PX_ENOMEM, "redis %s: out of memory creating a connection", s->describe);
     } else if (ac->err) {
-        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: connect failed: %s", s->describe, ac->errstr);
+        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: connect failed: %s", s->describe,
+                     ac->errstr);
     } else if (attach_to_loop(c, ac)) {
-        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: cannot watch the socket on the loop", s->describe);
+        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: cannot watch the socket on the loop",
+                     s->describe);
     } else {
         c->ac = ac;
         c->state = CONN_CONNECTING;
@@ -356,11 +364,12 @@ void store_redis_options_init(store_redis_options *o) {
 static int validate_options(const store_redis_options *o, px_error *err) {
     if (redis_endpoint_validate(&o->endpoint, err)) return -1;
     if (!o->connect_timeout_ms || !o->command_timeout_ms)
-        return px_error_set(err, PX_EINVAL, "redis connect and command timeouts must be at least 1 ms");
+        return px_error_set(err, PX_EINVAL,
+                            "redis connect and command timeouts must be at least 1 ms");
     if (!o->backoff_initial_ms || o->backoff_max_ms < o->backoff_initial_ms)
         return px_error_set(err, PX_EINVAL,
-                            "redis backoff must satisfy 1 <= initial (%u ms) <= max (%u ms)", o->backoff_initial_ms,
-                            o->backoff_max_ms);
+                            "redis backoff must satisfy 1 <= initial (%u ms) <= max (%u ms)",
+                            o->backoff_initial_ms, o->backoff_max_ms);
     if (o->max_batch < 1 || o->max_batch > STORE_REDIS_BATCH_MAX)
         return px_error_set(err, PX_EINVAL, "redis max_batch %zu is out of range (expected 1..%d)",
                             o->max_batch, STORE_REDIS_BATCH_MAX);
@@ -379,8 +388,8 @@ static void conn_init(store_redis *s, conn *c, int is_subscriber) {
     uv_timer_start(&c->retry_timer, on_retry_timer, 0, 0);
 }
 
-store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, const store_redis_callbacks *cbs,
-                              void *opaque, px_error *err) {
+store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt,
+                              const store_redis_callbacks *cbs, void *opaque, px_error *err) {
     if (validate_options(opt, err)) return NULL;
     store_redis *s = calloc(1, sizeof *s);
     if (!s) {
@@ -396,8 +405,8 @@ store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, c
     s->opt.index_prefix = NULL; /* copied into the names below; the caller's string is not kept */
     redis_endpoint_describe(&opt->endpoint, s->describe, sizeof s->describe);
     redis_endpoint index_ep = opt->endpoint;
-    if ((opt->index_prefix &&
-         redis_endpoint_set(index_ep.prefix, sizeof index_ep.prefix, opt->index_prefix, "index prefix", err)) ||
+    if ((opt->index_prefix && redis_endpoint_set(index_ep.prefix, sizeof index_ep.prefix,
+                                                 opt->index_prefix, "index prefix", err)) ||
         redis_endpoint_current_key(&index_ep, s->current_key, sizeof s->current_key, err) < 0 ||
         redis_endpoint_published_channel(&index_ep, s->channel, sizeof s->channel, err) < 0) {
         free(s);
@@ -463,8 +472,9 @@ static void request_fail(request *req, const px_error *err) {
 static int require_available(store_redis *s, const char *what, px_error *err) {
     if (s->closing) return px_error_set(err, PX_ECLOSED, "%s: the redis store is closed", what);
     if (!s->available || s->cmd.state != CONN_READY || !s->cmd.ac)
-        return px_error_set(err, PX_EUNAVAILABLE, "%s: redis %s is unavailable%s%s", what, s->describe,
-                            s->last_error.code ? ": " : "", s->last_error.code ? s->last_error.msg : "");
+        return px_error_set(err, PX_EUNAVAILABLE, "%s: redis %s is unavailable%s%s", what,
+                            s->describe, s->last_error.code ? ": " : "",
+                            s->last_error.code ? s->last_error.msg : "");
     return 0;
 }
 
@@ -485,12 +495,14 @@ static request *request_new(store_redis *s, request_kind kind, void *opaque, px_
 static void request_sent(store_redis *s) {
     conn *c = &s->cmd;
     s->stats.round_trips++;
-    if (c->in_flight++ == 0) uv_timer_start(&c->watchdog, on_watchdog, s->opt.command_timeout_ms, 0);
+    if (c->in_flight++ == 0)
+        uv_timer_start(&c->watchdog, on_watchdog, s->opt.command_timeout_ms, 0);
 }
 
 /* A reply (or NULL: lost connection) arrived for one of our requests on ac: re-arms or stops the
  * watchdog, and on NULL records the loss. Returns the failure to report, or NULL. */
-static const px_error *request_settle(request *req, redisAsyncContext *ac, const redisReply *reply, px_error *buf) {
+static const px_error *request_settle(request *req, redisAsyncContext *ac, const redisReply *reply,
+                                      px_error *buf) {
     store_redis *s = req->store;
     conn *c = &s->cmd;
     if (c->ac == ac && c->in_flight > 0) {
@@ -525,18 +537,18 @@ static void key_args_free(key_args *ka) {
 
 /* Checks a batch (1..max_batch keys of 1..STORE_REDIS_KEY_MAX bytes) and lays its keys out. The
  * keys are read `stride` bytes apart so that both a key array and an op array can be walked. */
-static int key_args_build(const store_redis *s, const char *what, const store_redis_bytes *first, size_t stride,
-                          size_t n, size_t front, key_args *ka, px_error *err) {
+static int key_args_build(const store_redis *s, const char *what, const store_redis_bytes *first,
+                          size_t stride, size_t n, size_t front, key_args *ka, px_error *err) {
     memset(ka, 0, sizeof *ka);
     if (n < 1 || n > s->opt.max_batch)
-        return px_error_set(err, PX_EINVAL, "%s: batch of %zu is out of range (expected 1..%zu)", what, n,
-                            s->opt.max_batch);
+        return px_error_set(err, PX_EINVAL, "%s: batch of %zu is out of range (expected 1..%zu)",
+                            what, n, s->opt.max_batch);
     size_t plen = strlen(s->opt.endpoint.prefix), total = 0;
     for (size_t i = 0; i < n; i++) {
         const store_redis_bytes *k = (const store_redis_bytes *)((const char *)first + i * stride);
         if (!k->data || k->len < 1 || k->len > STORE_REDIS_KEY_MAX)
-            return px_error_set(err, PX_EINVAL, "%s: key %zu is %zu bytes long (expected 1..%d)", what, i,
-                                k->data ? k->len : 0, STORE_REDIS_KEY_MAX);
+            return px_error_set(err, PX_EINVAL, "%s: key %zu is %zu bytes long (expected 1..%d)",
+                                what, i, k->data ? k->len : 0, STORE_REDIS_KEY_MAX);
         total += plen + k->len;
     }
     ka->argv = malloc((front + n) * sizeof *ka->argv);
@@ -561,8 +573,8 @@ static int key_args_build(const store_redis *s, const char *what, const store_re
 /* What every reply handler checks first: a lost connection, a closed store, an error reply, and
  * (expect_array) a reply that is not an array of req->n elements; `what` names the request in the
  * message. Returns the failure to report, or NULL. */
-static const px_error *reply_failure(request *req, redisAsyncContext *ac, const redisReply *reply, const char *what,
-                                     int expect_array, px_error *buf) {
+static const px_error *reply_failure(request *req, redisAsyncContext *ac, const redisReply *reply,
+                                     const char *what, int expect_array, px_error *buf) {
     const px_error *failed = request_settle(req, ac, reply, buf);
     if (failed) return failed;
     if (reply->type == REDIS_REPLY_ERROR) {
@@ -570,8 +582,9 @@ static const px_error *reply_failure(request *req, redisAsyncContext *ac, const 
         return buf;
     }
     if (expect_array && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
-        px_error_set(buf, PX_EREFUSED, "redis %s: expected an array of %zu results, got reply type %d", what,
-                     req->n, reply->type);
+        px_error_set(buf, PX_EREFUSED,
+                     "redis %s: expected an array of %zu results, got reply type %d", what, req->n,
+                     reply->type);
         return buf;
     }
     return NULL;
@@ -606,7 +619,8 @@ static void on_get_reply(redisAsyncContext *ac, void *r, void *privdata) {
 int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
                          store_redis_get_cb cb, void *opaque, px_error *err) {
     key_args ka;
-    if (require_available(s, "get_many", err) || key_args_build(s, "get_many", keys, sizeof *keys, n, 1, &ka, err))
+    if (require_available(s, "get_many", err) ||
+        key_args_build(s, "get_many", keys, sizeof *keys, n, 1, &ka, err))
         return -1;
     request *req = request_new(s, REQ_GET, opaque, err);
     int rc = -1;
@@ -615,7 +629,8 @@ int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n
         req->get_cb = cb;
         ka.argv[0] = "MGET";
         ka.lens[0] = 4;
-        if (redisAsyncCommandArgv(s->cmd.ac, on_get_reply, req, (int)n + 1, ka.argv, ka.lens) == REDIS_OK) {
+        if (redisAsyncCommandArgv(s->cmd.ac, on_get_reply, req, (int)n + 1, ka.argv, ka.lens) ==
+            REDIS_OK) {
             request_sent(s);
             rc = 0;
         } else {
@@ -631,7 +646,8 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
     request *req = privdata;
     redisReply *reply = r;
     px_error buf;
-    const px_error *failed = reply_failure(req, ac, reply, "transaction (nothing was applied)", 1, &buf);
+    const px_error *failed =
+        reply_failure(req, ac, reply, "transaction (nothing was applied)", 1, &buf);
     for (size_t i = 0; !failed && i < req->n; i++) {
         if (reply->element[i]->type == REDIS_REPLY_ERROR) {
             px_error_set(&buf, PX_EREFUSED, "redis transaction: op %zu failed: %s", i,
@@ -648,7 +664,8 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
 }
 
 /* Writes MULTI, the ops and EXEC into hiredis' output buffer; they leave in one write. */
-static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n, request *req, const key_args *ka) {
+static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n, request *req,
+                             const key_args *ka) {
     redisAsyncContext *ac = s->cmd.ac;
     if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -685,13 +702,16 @@ int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
     if (require_available(s, "apply_many", err)) return -1;
     for (size_t i = 0; i < n && i <= s->opt.max_batch; i++) {
         if (ops[i].kind != STORE_REDIS_SET && ops[i].kind != STORE_REDIS_DEL)
-            return px_error_set(err, PX_EINVAL, "apply_many: op %zu has unknown kind %d", i, (int)ops[i].kind);
+            return px_error_set(err, PX_EINVAL, "apply_many: op %zu has unknown kind %d", i,
+                                (int)ops[i].kind);
         if (ops[i].kind == STORE_REDIS_SET && !ops[i].value.data && ops[i].value.len)
-            return px_error_set(err, PX_EINVAL, "apply_many: op %zu has %zu value bytes but no data", i,
+            return px_error_set(err, PX_EINVAL,
+                                "apply_many: op %zu has %zu value bytes but no data", i,
                                 ops[i].value.len);
     }
     key_args ka;
-    if (key_args_build(s, "apply_many", n ? &ops[0].key : NULL, sizeof *ops, n, 0, &ka, err)) return -1;
+    if (key_args_build(s, "apply_many", n ? &ops[0].key : NULL, sizeof *ops, n, 0, &ka, err))
+        return -1;
     request *req = request_new(s, REQ_APPLY, opaque, err);
     int rc = -1;
     if (req) {
@@ -704,7 +724,8 @@ int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
             /* Part of a transaction may sit in the output buffer: drop the connection so that it
              * can never be completed by a later EXEC. */
             px_error why;
-            px_error_set(&why, PX_EUNAVAILABLE, "redis %s: could not queue a transaction", s->describe);
+            px_error_set(&why, PX_EUNAVAILABLE, "redis %s: could not queue a transaction",
+                         s->describe);
             px_error_set(err, why.code, "apply_many: %s", why.msg);
             free(req);
             conn_drop(&s->cmd, &why);
@@ -724,7 +745,8 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
     if (!failed && reply->type == REDIS_REPLY_NIL) {
         if (req->kind == REQ_INDEX_NAME)
             px_error_set(&buf, PX_ENOTFOUND,
-                         "no ROME index is published in redis %s: key '%s' is absent (run `passerelle rome publish`)",
+                         "no ROME index is published in redis %s: key '%s' is absent (run "
+                         "`passerelle rome publish`)",
                          s->describe, s->current_key);
         else
             px_error_set(&buf, PX_ENOTFOUND, "redis %s: '%s' names snapshot '%s', which is absent",
@@ -734,9 +756,11 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
         px_error_set(&buf, PX_EREFUSED, "redis GET %s: expected a string, got reply type %d", what,
                      reply->type);
         failed = &buf;
-    } else if (!failed && req->kind == REQ_INDEX_NAME && (reply->len == 0 || reply->len >= sizeof req->key)) {
-        px_error_set(&buf, PX_EREFUSED, "redis %s: '%s' holds a %zu-byte key name (expected 1..%zu)",
-                     s->describe, s->current_key, (size_t)reply->len, sizeof req->key - 1);
+    } else if (!failed && req->kind == REQ_INDEX_NAME &&
+               (reply->len == 0 || reply->len >= sizeof req->key)) {
+        px_error_set(&buf, PX_EREFUSED,
+                     "redis %s: '%s' holds a %zu-byte key name (expected 1..%zu)", s->describe,
+                     s->current_key, (size_t)reply->len, sizeof req->key - 1);
         failed = &buf;
     }
     if (failed) {
@@ -748,9 +772,11 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
         req->key[reply->len] = '\0';
         req->kind = REQ_INDEX_BYTES;
         if (s->cmd.ac != ac || s->cmd.state != CONN_READY ||
-            redisAsyncCommand(ac, on_index_reply, req, "GET %b", req->key, strlen(req->key)) != REDIS_OK) {
-            px_error_set(&buf, PX_EUNAVAILABLE, "redis %s: connection lost before reading snapshot '%s'",
-                         s->describe, req->key);
+            redisAsyncCommand(ac, on_index_reply, req, "GET %b", req->key, strlen(req->key)) !=
+                REDIS_OK) {
+            px_error_set(&buf, PX_EUNAVAILABLE,
+                         "redis %s: connection lost before reading snapshot '%s'", s->describe,
+                         req->key);
             request_fail(req, &buf);
             return;
         }
@@ -759,7 +785,8 @@ static void on_index_reply(redisAsyncContext *ac, void *r, void *privdata) {
     }
     void *bytes = malloc(reply->len ? reply->len : 1);
     if (!bytes) {
-        px_error_set(&buf, PX_ENOMEM, "out of memory copying a %zu-byte snapshot", (size_t)reply->len);
+        px_error_set(&buf, PX_ENOMEM, "out of memory copying a %zu-byte snapshot",
+                     (size_t)reply->len);
         request_fail(req, &buf);
         return;
     }
@@ -776,8 +803,8 @@ int store_redis_get_current_index(store_redis *s, store_redis_index_cb cb, void 
     req->index_cb = cb;
     if (redisAsyncCommand(s->cmd.ac, on_index_reply, req, "GET %s", s->current_key) != REDIS_OK) {
         free(req);
-        return px_error_set(err, PX_EUNAVAILABLE, "get_current_index: redis %s refused the command locally",
-                            s->describe);
+        return px_error_set(err, PX_EUNAVAILABLE,
+                            "get_current_index: redis %s refused the command locally", s->describe);
     }
     request_sent(s);
     return 0;

@@ -71,20 +71,20 @@
 #include "px_error.h"
 #include "redis_endpoint.h"
 
-#define STORE_REDIS_KEY_MAX 1024          /* bytes in a caller's key (before the prefix) */
+#define STORE_REDIS_KEY_MAX   1024         /* bytes in a caller's key (before the prefix) */
 #define STORE_REDIS_BATCH_MAX PX_BATCH_MAX /* hard ceiling of options.max_batch (px_limits.h) */
 
 typedef struct store_redis store_redis;
 
 typedef struct store_redis_options {
-    redis_endpoint endpoint;          /* where, as whom, which db, which key prefix */
-    const char *index_prefix;         /* prefix of the ROME index keys and channel (`<p>current`,
+    redis_endpoint endpoint;     /* where, as whom, which db, which key prefix */
+    const char *index_prefix;    /* prefix of the ROME index keys and channel (`<p>current`,
                                          `<p>published`); NULL = endpoint.prefix. Copied at open. */
-    unsigned connect_timeout_ms;      /* default 2000 */
-    unsigned command_timeout_ms;      /* default 5000 */
-    unsigned backoff_initial_ms;      /* default 100 */
-    unsigned backoff_max_ms;          /* default 10000; >= backoff_initial_ms */
-    size_t max_batch;                 /* keys per get_many / ops per apply_many; default 4096 */
+    unsigned connect_timeout_ms; /* default 2000 */
+    unsigned command_timeout_ms; /* default 5000 */
+    unsigned backoff_initial_ms; /* default 100 */
+    unsigned backoff_max_ms;     /* default 10000; >= backoff_initial_ms */
+    size_t max_batch;            /* keys per get_many / ops per apply_many; default 4096 */
 } store_redis_options;
 
 /* Fills o with the defaults above and redis_endpoint_init's endpoint. */
@@ -106,8 +106,8 @@ typedef struct store_redis_callbacks {
 
 /* Validates the options, copies them, and starts connecting (the first attempt runs from the
  * loop, so callbacks never fire inside this call). Returns NULL with err on a bad option. */
-store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt, const store_redis_callbacks *cbs,
-                              void *opaque, px_error *err);
+store_redis *store_redis_open(uv_loop_t *loop, const store_redis_options *opt,
+                              const store_redis_callbacks *cbs, void *opaque, px_error *err);
 
 /* Called once, from the loop, when a closing store no longer refers to the loop (see "Closing"
  * above). The owner calls store_redis_free(s) here or later. */
@@ -134,16 +134,16 @@ typedef struct store_redis_bytes {
 
 /* values[i] is the value of keys[i]; values and their bytes are valid only during the call.
  * On error, values is NULL and n is 0. */
-typedef void (*store_redis_get_cb)(store_redis *s, const px_error *err, const store_redis_bytes *values, size_t n,
-                                   void *opaque);
+typedef void (*store_redis_get_cb)(store_redis *s, const px_error *err,
+                                   const store_redis_bytes *values, size_t n, void *opaque);
 
 /* Reads n (1..max_batch) keys in one round trip (one MGET). keys are copied before returning. */
 int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
                          store_redis_get_cb cb, void *opaque, px_error *err);
 
 typedef enum store_redis_op_kind {
-    STORE_REDIS_SET,   /* SET key value, with EX ttl_s when ttl_s > 0 (0 = no expiry) */
-    STORE_REDIS_DEL,   /* DEL key (right to erasure); value and ttl_s are ignored */
+    STORE_REDIS_SET, /* SET key value, with EX ttl_s when ttl_s > 0 (0 = no expiry) */
+    STORE_REDIS_DEL, /* DEL key (right to erasure); value and ttl_s are ignored */
 } store_redis_op_kind;
 
 typedef struct store_redis_op {
@@ -164,8 +164,8 @@ int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
 /* On success err is NULL, key is the snapshot's key name (valid during the call) and the callback
  * TAKES OWNERSHIP of bytes (malloc'd, len bytes): free() it or hand it to rome_snapshot_adopt.
  * On error key and bytes are NULL; PX_ENOTFOUND says nothing is published. */
-typedef void (*store_redis_index_cb)(store_redis *s, const px_error *err, const char *key, void *bytes, size_t len,
-                                     void *opaque);
+typedef void (*store_redis_index_cb)(store_redis *s, const px_error *err, const char *key,
+                                     void *bytes, size_t len, void *opaque);
 
 /* Fetches the current ROME index snapshot: GET <prefix>current, then GET of the key it names
  * (two round trips; snapshots are immutable, so the pair cannot mix two versions). */
@@ -173,10 +173,10 @@ int store_redis_get_current_index(store_redis *s, store_redis_index_cb cb, void 
                                   px_error *err);
 
 typedef struct store_redis_stats {
-    uint64_t round_trips;       /* requests sent on the command connection (one per batch / GET) */
-    uint64_t errors;            /* requests that completed with an error */
-    uint64_t connect_attempts;  /* command connection attempts, the first one included */
-    uint64_t reconnects;        /* command connection re-established after it had been up and was lost */
+    uint64_t round_trips;      /* requests sent on the command connection (one per batch / GET) */
+    uint64_t errors;           /* requests that completed with an error */
+    uint64_t connect_attempts; /* command connection attempts, the first one included */
+    uint64_t reconnects; /* command connection re-established after it had been up and was lost */
     uint64_t subscriber_reconnects; /* same for the subscriber connection */
 } store_redis_stats;
 

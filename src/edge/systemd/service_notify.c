@@ -15,7 +15,9 @@ int service_notify_init(service_notify *n, px_error *err) {
     /* unset_environment = 0: the variables must survive for later pings. */
     int r = sd_watchdog_enabled(0, &usec);
     if (r < 0)
-        return px_error_set(err, PX_EINVAL, "service_notify: WATCHDOG_USEC/WATCHDOG_PID are malformed (%s)", strerror(-r));
+        return px_error_set(err, PX_EINVAL,
+                            "service_notify: WATCHDOG_USEC/WATCHDOG_PID are malformed (%s)",
+                            strerror(-r));
     n->watchdog_usec = r > 0 ? usec : 0;
     return 0;
 }
@@ -27,7 +29,8 @@ uint64_t service_notify_watchdog_usec(const service_notify *n) {
 /* Sends `head` (e.g. "READY=1") followed by a STATUS= line if status is given. The status is cut
  * at SERVICE_NOTIFY_STATUS_MAX bytes and its newlines become spaces: a newline would start a new
  * assignment in the notify protocol. */
-static int send_message(const service_notify *n, const char *head, const char *status, px_error *err) {
+static int send_message(const service_notify *n, const char *head, const char *status,
+                        px_error *err) {
     if (!n->enabled) return 0;
     char msg[64 + SERVICE_NOTIFY_STATUS_MAX];
     size_t len = (size_t)snprintf(msg, sizeof msg, "%s", head);
@@ -39,7 +42,10 @@ static int send_message(const service_notify *n, const char *head, const char *s
         msg[len] = '\0';
     }
     int r = sd_notify(0, msg);
-    if (r < 0) return px_error_set(err, PX_EUNAVAILABLE, "service_notify: sending '%s' to NOTIFY_SOCKET failed: %s", head, strerror(-r));
+    if (r < 0)
+        return px_error_set(err, PX_EUNAVAILABLE,
+                            "service_notify: sending '%s' to NOTIFY_SOCKET failed: %s", head,
+                            strerror(-r));
     return 0;
 }
 

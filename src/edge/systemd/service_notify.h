@@ -24,11 +24,11 @@
 
 #include "px_error.h"
 
-#define SERVICE_NOTIFY_STATUS_MAX 256  /* bytes of STATUS= text sent; longer text is cut */
+#define SERVICE_NOTIFY_STATUS_MAX 256 /* bytes of STATUS= text sent; longer text is cut */
 
 typedef struct service_notify {
-    bool enabled;            /* NOTIFY_SOCKET is set: messages are sent */
-    uint64_t watchdog_usec;  /* WatchdogSec= of the unit for this process, 0 when off */
+    bool enabled;           /* NOTIFY_SOCKET is set: messages are sent */
+    uint64_t watchdog_usec; /* WatchdogSec= of the unit for this process, 0 when off */
 } service_notify;
 
 /* Reads the environment. Fails only when WATCHDOG_USEC/WATCHDOG_PID are set but malformed. */
