@@ -5,8 +5,9 @@
  * usage: bench_match [ROME_DIR] [PROFILES]   (defaults: PASSERELLE_ROME_DIR, 20000)
  *        bench_match --digest [ROME_DIR] [PROFILES]
  * --digest prints, instead of figures, an XXH3-64 of every result as suggestion_codec encodes it
- * (plus one of the raw scores' bits, and one of the jobs, skills and code lists alone): an optimisation
- * that keeps the arithmetic must leave all three unchanged; one that changes it must say which and why. */
+ * (plus one of the raw scores' bits, and one of the jobs, skills and code lists alone): an
+ * optimisation that keeps the arithmetic must leave all three unchanged; one that changes it must
+ * say which and why. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,8 @@ int main(int argc, char **argv) {
     size_t checksum = 0, jobs = 0, listed = 0, failed = 0, reached = 0;
     for (long i = 0; i < n_profiles && i < 1000; i++)
         failed += matcher_run(m, s, &profiles[i], &r, &err) != 0; /* warm-up */
-    /* The two run in alternating blocks so that both see the same machine load (shared CI hosts). */
+    /* The two run in alternating blocks so that both see the same machine load (shared CI
+     * hosts). */
     double t_match = 0, t_base = 0;
     for (long block = 0; block < n_profiles; block += BLOCK) {
         long end = block + BLOCK < n_profiles ? block + BLOCK : n_profiles;

@@ -15,7 +15,8 @@ typedef struct entity {
     uint32_t payload[3];
 } entity;
 
-/* Every code found at its position, also after asking for every slot (a prefetch changes nothing). */
+/* Every code found at its position, also after asking for every slot (a prefetch changes
+ * nothing). */
 static void check_all(const entity *v, uint32_t n, const code_table *t) {
     for (uint32_t k = 0; k < n; k++) assert_int_equal(code_table_find(t, v[k].code), k);
     for (uint32_t k = 0; k < n; k++) code_table_prefetch(t, v[k].code);

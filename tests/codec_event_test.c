@@ -13,7 +13,8 @@
 #include "event_codec.h"
 #include "msgpack_json.h"
 
-/* Events are written in JSON for readability and converted with msgpack_json (tested on its own). */
+/* Events are written in JSON for readability and converted with msgpack_json (tested on its
+ * own). */
 static msgpack_sbuffer to_msgpack(const char *json) {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -303,7 +304,8 @@ static void test_refusals(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_refusal(&cases[i]);
 }
 
-/* Refusals that JSON cannot express: invalid UTF-8, a NUL byte, a known key twice, a non-string key. */
+/* Refusals that JSON cannot express: invalid UTF-8, a NUL byte, a known key twice, a non-string
+ * key. */
 static void pack_str(msgpack_packer *pk, const char *s, size_t len) {
     msgpack_pack_str(pk, len);
     msgpack_pack_str_body(pk, s, len);

@@ -184,7 +184,8 @@ static void test_exact_numbers(void **state) {
     msgpack_sbuffer_init(&sb);
     msgpack_sbuffer_init(&back);
     px_error err;
-    /* integers: exact over the whole range; within ±(2^53-1) the text packs back to the same bytes */
+    /* integers: exact over the whole range; within ±(2^53-1) the text packs back to the same
+     * bytes */
     const struct {
         int64_t v;
         const char *text;
@@ -210,7 +211,8 @@ static void test_exact_numbers(void **state) {
     char *t = text_of(pack_u64, &umax, &sb);
     assert_string_equal(t, "18446744073709551615");
     free(t);
-    /* doubles: the shortest text that reads back to the same bits, and packs back to the same bytes */
+    /* doubles: the shortest text that reads back to the same bits, and packs back to the same
+     * bytes */
     const struct {
         double v;
         const char *text;

@@ -1,5 +1,6 @@
 /* passerelle send | tail | replay against the embedded broker (librdkafka's mock cluster on
- * loopback). The CLI binary is argv[1]. Every command runs under `timeout`, every wait is bounded. */
+ * loopback). The CLI binary is argv[1]. Every command runs under `timeout`, every wait is
+ * bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,7 +113,8 @@ static const char events[] =
     "1700000000003,"
     "\"experiences\":[{\"title\":\"aide-soignante\",\"extra\":true}],\"domains\":[\"J\"]}\n";
 
-/* send → tail: every event comes back as the same JSON object (msgpack round trip, one key each). */
+/* send → tail: every event comes back as the same JSON object (msgpack round trip, one key
+ * each). */
 static void test_send_tail_round_trip(void **state) {
     (void)state;
     kafka_embedded *kb = start_broker();
@@ -147,7 +149,8 @@ static void test_send_tail_round_trip(void **state) {
     assert_int_equal(matched, 4);
     free(copy);
     free(r.out);
-    /* Without --from-beginning tail starts at the end: nothing within its timeout, exit 1 for --count. */
+    /* Without --from-beginning tail starts at the end: nothing within its timeout, exit 1 for
+     * --count. */
     r = run_cli("tail --brokers %s --topic in.v1 --count 1 --timeout-ms 1500", b);
     assert_int_equal(r.status, 1);
     assert_int_equal(count_lines(r.out), 0);
@@ -177,7 +180,8 @@ static void test_send_refuses_bad_lines(void **state) {
     assert_non_null(strstr(r.out, "\"u1\""));
     assert_non_null(strstr(r.out, "\"u3\""));
     free(r.out);
-    /* A message over message.max.bytes is refused by librdkafka: reported, the next line still sent. */
+    /* A message over message.max.bytes is refused by librdkafka: reported, the next line still
+     * sent. */
     char big[3000];
     snprintf(big, sizeof big,
              "{\"user_id\":\"big\",\"pad\":\"%02000d\"}\n{\"user_id\":\"small\"}\n", 0);

@@ -62,7 +62,8 @@ typedef struct event_limits {
 
 event_limits event_limits_default(void);
 
-/* Checks that each limit is at least 1 (and max_depth at least 3, what v1 events need, at most 32). */
+/* Checks that each limit is at least 1 (and max_depth at least 3, what v1 events need, at most
+ * 32). */
 int event_limits_validate(const event_limits *limits, px_error *err);
 
 /* Decodes one Kafka message. `key` (key_len bytes, may be NULL when the message has none) must

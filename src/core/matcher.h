@@ -11,11 +11,11 @@
  *
  * Objects and ownership:
  *   matcher_config  plain data (no pointers), copy it freely; matcher_config_default() fills it.
- *   matcher         built once per rome_index by matcher_build(); keeps a pointer to the index (which
- *                   must outlive it), a title resolver and precomputed weights, among them the
- *                   kinship of every pair of fiches (fiches² floats: 10 MiB of the ~14 MiB for ROME
- *                   v60; about 0.15 s to build). Immutable after build: any number of threads may
- *                   call matcher_run() on one matcher at once.
+ *   matcher         built once per rome_index by matcher_build(); keeps a pointer to the index
+ *                   (which must outlive it), a title resolver and precomputed weights, among them
+ *                   the kinship of every pair of fiches (fiches² floats: 10 MiB of the ~14 MiB for
+ *                   ROME v60; about 0.15 s to build). Immutable after build: any number of threads
+ *                   may call matcher_run() on one matcher at once.
  *   matcher_scratch per-thread working memory (sized for the index); never shared between threads.
  *   match_result    owned by the caller: zero it once, pass it to matcher_run() as often as wanted
  *                   (its arrays are reused, so steady-state matching allocates nothing), release it
@@ -24,9 +24,9 @@
  * Errors: matcher_run() refuses a profile naming anything the index does not know (an appellation,
  * fiche, competence, contexte, domain code or named constraint) with err->code PX_ENOTFOUND, one
  * over a limit below with PX_ELIMIT, a malformed domain code with PX_EINVAL, and a message naming
- * the field ("experiences[1].appellation: unknown appellation code 99"): the
- * daemon dead-letters such events. A free-text title that resolves to nothing is NOT an error: it is
- * reported on that experience (match_experience.error) and the rest of the profile is matched.
+ * the field ("experiences[1].appellation: unknown appellation code 99"): the daemon dead-letters
+ * such events. A free-text title that resolves to nothing is NOT an error: it is reported on that
+ * experience (match_experience.error) and the rest of the profile is matched.
  *
  * Pure logic: libc, rome_index.h, profile.h and px_error.h only. */
 #ifndef MATCHER_H
@@ -75,16 +75,16 @@ typedef struct matcher_config {
     double weight_principale; /* [weight.principale]  item importance "Principale"           1.0  */
     double weight_emergente; /* [weight.emergente]   importance "Émergente"                 0.7  */
     double weight_other;     /* [weight.other]       no importance flag                     0.4  */
-    double savoir_etre_factor; /* [weight.savoir_etre] multiplier for savoir-être items in the
-                                                            score (C, R, P)                      0    */
-    double skills_savoir_etre; /* [skills.savoir_etre] multiplier for savoir-être items in the
-                                                            order of the skills to ask about     0.5  */
-    double
-        inferred_confidence; /* [inferred_confidence] holding of an inferred, unconfirmed item 0.6 */
+    double savoir_etre_factor;  /* [weight.savoir_etre] multiplier for savoir-être items in the
+                                                          score (C, R, P)                   0    */
+    double skills_savoir_etre;  /* [skills.savoir_etre] multiplier for savoir-être items in the
+                                                          order of the skills to ask about  0.5  */
+    double inferred_confidence; /* [inferred_confidence] holding of an inferred, unconfirmed
+                                                          item                              0.6  */
     /* what an experience vouches for */
     double extra_weight;  /* [extra_weight]       extra-professional experience weight    0.5  */
     double recency_decay; /* [recency_decay]      weight lost per year since end_year,
-                                                            after the first two                  0.04 */
+                                                    after the first two                   0.04 */
     double recency_floor; /* [recency_floor]      least weight of an old experience      0.5  */
     /* the score: a weighted mean of similarities in [0,1] */
     double score_competences; /* [score.competences]  weighted coverage of the job's items   2.5  */
@@ -98,15 +98,15 @@ typedef struct matcher_config {
     double kin_parent;     /* [kinship.parent]     both derive from one ROME v3 fiche     0.25 */
     /* level, regulation, preferences, constraints */
     double level_penalty; /* [level_penalty]      per diploma level beyond one above
-                                                            the person's                         0.25 */
+                                                    the person's                          0.25 */
     double cadre_penalty; /* [cadre_penalty]      cadre job for someone who never was one 0.05 */
     double domain_boost;  /* [domain_boost]       outside preferred domains, score /(1+b) 3.0 */
     double constraint_domain_share; /* [constraint_domain_share] a contexte most of a domaine
-                                                            professionnel has is assumed          0.5  */
-    double
-        title_min_confidence; /* [title.min_confidence] below it a title is unresolved        0.5  */
-    uint32_t evidence_places; /* [evidence_places]    first places reserved to jobs where the
-                                                            person holds a savoir-faire or savoir 10   */
+                                                    professionnel has is assumed          0.5  */
+    double title_min_confidence;    /* [title.min_confidence] below it a title is
+                                                    unresolved                            0.5  */
+    uint32_t evidence_places;       /* [evidence_places]    first places reserved to jobs where the
+                                                    person holds a savoir-faire or savoir 10   */
     uint32_t skills_asked; /* [skills_asked]       competences suggested                   30   */
     uint32_t top;          /* [top]                occupations suggested                   20   */
     uint32_t alternatives; /* [title.alternatives] alternatives per resolved title         3    */
@@ -115,8 +115,8 @@ typedef struct matcher_config {
                                                                 [constraint.NAME.items = code,…] */
 } matcher_config;
 
-/* The defaults above and the named constraints no_weekend, no_night, no_heavy_loads,
- * no_shift_work, no_public_contact, no_travel, no_outdoor, no_standing (codes in docs/matching.md). */
+/* The defaults above and the named constraints no_weekend, no_night, no_heavy_loads, no_shift_work,
+ * no_public_contact, no_travel, no_outdoor, no_standing (codes in docs/matching.md). */
 matcher_config matcher_config_default(void);
 
 /* Sets one key from its text value (as read from an INI file). `constraint.NAME` replaces (or adds)
@@ -126,7 +126,8 @@ matcher_config matcher_config_default(void);
 int matcher_config_set(matcher_config *cfg, const char *key, const char *value, px_error *err);
 
 /* Writes every key of cfg as `key = value` lines that matcher_config_set() reads back to the same
- * values (reals with enough digits to be exact), constraints last. For `passerelled --check-config`. */
+ * values (reals with enough digits to be exact), constraints last. For
+ * `passerelled --check-config`. */
 void matcher_config_write(const matcher_config *cfg, FILE *out);
 
 /* The named constraint of that name, or NULL. */
@@ -146,7 +147,8 @@ const matcher_config *matcher_get_config(const matcher *m);
 matcher_scratch *matcher_scratch_new(const matcher *m, px_error *err);
 void matcher_scratch_free(matcher_scratch *s);
 
-/* One title candidate: an appellation id (index into idx->appellations) and a confidence in [0,1]. */
+/* One title candidate: an appellation id (index into idx->appellations) and a confidence in
+ * [0,1]. */
 typedef struct match_candidate {
     uint32_t appellation;
     double confidence;
@@ -269,7 +271,8 @@ typedef struct match_result {
 } match_result;
 
 /* Matches p. On success returns 0 and overwrites *out. On failure returns -1 with err set
- * (PX_ENOTFOUND, PX_ELIMIT or PX_EINVAL for a bad profile, PX_ENOMEM) and *out holds no meaningful result. */
+ * (PX_ENOTFOUND, PX_ELIMIT or PX_EINVAL for a bad profile, PX_ENOMEM) and *out holds no meaningful
+ * result. */
 int matcher_run(const matcher *m, matcher_scratch *s, const profile *p, match_result *out,
                 px_error *err);
 

@@ -1,4 +1,5 @@
-/* matcher_kinship — how near two fiches are, from what ROME writes about them (docs/matching.md §3).
+/* matcher_kinship — how near two fiches are, from what ROME writes about them
+ * (docs/matching.md §3).
  *
  * K(F, f) = Σ_k weight_k × sim_k(F, f), computed once at build into a dense fiches × fiches matrix,
  * where each sim_k is a cosine of tf-idf vectors over one kind of "words" of the fiches:

@@ -1,4 +1,5 @@
-/* matcher_resolve — each experience to a fiche, and how much it vouches for (docs/matching.md §1). */
+/* matcher_resolve — each experience to a fiche, and how much it vouches for
+ * (docs/matching.md §1). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,8 @@
 
 #include <uv.h>
 
-/* Runs loop until *done becomes non-zero or timeout_ms elapse. Returns 0 if *done, -1 on timeout. */
+/* Runs loop until *done becomes non-zero or timeout_ms elapse. Returns 0 if *done, -1 on
+ * timeout. */
 int px_test_run_until(uv_loop_t *loop, const volatile int *done, unsigned timeout_ms);
 
 /* Runs loop for ms milliseconds, processing whatever happens meanwhile. */

@@ -48,7 +48,8 @@ typedef enum config_reason {
         5, /* a value is malformed or out of range, or values contradict each other */
 } config_reason;
 
-#define CONFIG_EMBEDDED             "embedded" /* the bootstrap.servers value that starts the mock cluster */
+/* the bootstrap.servers value that starts the mock cluster */
+#define CONFIG_EMBEDDED             "embedded"
 #define CONFIG_OWN_KAFKA_PREFIX     "passerelle."
 #define CONFIG_MAX_KAFKA_PROPERTIES 256
 #define CONFIG_VALUE_MAX            4096 /* bytes of one value */

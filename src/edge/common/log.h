@@ -99,7 +99,8 @@ int px_log_write(const px_log *log, px_log_level level, const char *msg, const p
 size_t px_log_format(const px_log *log, px_log_level level, const char *msg,
                      const px_log_field *fields, size_t n, char *buf, size_t size);
 
-/* px_log_write with inline fields: PX_LOG_INFOF(log, "partition assigned", PX_LOG_STR("topic", t)). */
+/* px_log_write with inline fields:
+ * PX_LOG_INFOF(log, "partition assigned", PX_LOG_STR("topic", t)). */
 #define PX_LOG_FIELDS_(...)                                                                        \
     ((const px_log_field[]){__VA_ARGS__}),                                                         \
         (sizeof((const px_log_field[]){__VA_ARGS__}) / sizeof(px_log_field))

@@ -31,7 +31,8 @@ static int hex_value(char c) {
     return -1;
 }
 
-/* Copies s[0..len) into field, percent-decoding it, because URL userinfo escapes '@', ':' and '/'. */
+/* Copies s[0..len) into field, percent-decoding it, because URL userinfo escapes '@', ':' and
+ * '/'. */
 static int set_decoded(char *field, size_t field_size, const char *s, size_t len, const char *what,
                        px_error *err) {
     size_t out = 0;

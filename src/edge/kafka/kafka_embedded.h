@@ -1,10 +1,10 @@
 /* kafka_embedded — librdkafka's mock Kafka cluster, run inside the process as the embedded broker.
  *
  * `bootstrap.servers = embedded` in the configuration means "start this and point every client at
- * it". The mock cluster (rdkafka_mock.h) is a real Kafka protocol server on 127.0.0.1 with ephemeral
- * ports: producers, consumer groups, idempotence and the transaction protocol work against it, so
- * the daemon, the CLI tools, kcat and other client libraries can all connect to the address given
- * by kafka_embedded_bootstraps().
+ * it". The mock cluster (rdkafka_mock.h) is a real Kafka protocol server on 127.0.0.1 with
+ * ephemeral ports: producers, consumer groups, idempotence and the transaction protocol work
+ * against it, so the daemon, the CLI tools, kcat and other client libraries can all connect to the
+ * address given by kafka_embedded_bootstraps().
  *
  * Limits of librdkafka 2.0.2's mock (documented, not worked around):
  *   - each partition keeps at most 5 MiB or 100,000 message sets; older ones are dropped, so size
@@ -17,7 +17,8 @@
  * Ownership: kafka_embedded_start() returns a handle owning a dedicated librdkafka handle and the
  * cluster (its own threads); kafka_embedded_stop() destroys both. Stop it only after every client
  * connected to it is destroyed or closing clients will wait for their broker timeouts.
- * Thread-safety: the handle is used from one thread; the cluster serves clients on its own threads. */
+ * Thread-safety: the handle is used from one thread; the cluster serves clients on its own
+ * threads. */
 #ifndef KAFKA_EMBEDDED_H
 #define KAFKA_EMBEDDED_H
 

@@ -34,7 +34,8 @@ typedef struct kio_part {
     size_t head, len, cap;
 } kio_part;
 
-/* The per-message opaque given to librdkafka, and the FIFO entry while librdkafka's queue is full. */
+/* The per-message opaque given to librdkafka, and the FIFO entry while librdkafka's queue is
+ * full. */
 typedef struct kio_delivery {
     struct kio_delivery *next; /* FIFO link */
     kafka_io_delivery_cb cb;
@@ -142,7 +143,8 @@ static const uint64_t kio_wake_payload = 1; /* eventfd writes must be 8 bytes */
 
 static void kio_pump(kafka_io *io);
 
-/* A librdkafka error in the project's vocabulary; the librdkafka code itself goes in err->reason. */
+/* A librdkafka error in the project's vocabulary; the librdkafka code itself goes in
+ * err->reason. */
 static px_code kio_code(rd_kafka_resp_err_t e) {
     switch (e) {
     case RD_KAFKA_RESP_ERR__FATAL:
@@ -557,7 +559,8 @@ static void kio_maybe_dispatch(kafka_io *io) {
     io->cbs.on_batch(io, &io->batch, io->opaque);
 }
 
-/* Per partition of the outstanding batch: its first offset (rewind) and last offset + 1 (commit). */
+/* Per partition of the outstanding batch: its first offset (rewind) and last offset + 1
+ * (commit). */
 static void kio_batch_bounds(const kafka_io *io, rd_kafka_topic_partition_list_t *firsts,
                              rd_kafka_topic_partition_list_t *nexts) {
     for (size_t i = 0; i < io->batch.count; i++) {
@@ -791,7 +794,8 @@ static void kio_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     kio_rebalance(opaque, err, parts);
 }
 
-/* Consumer-side errors. __FATAL means the consumer cannot go on; the rest are retried by librdkafka. */
+/* Consumer-side errors. __FATAL means the consumer cannot go on; the rest are retried by
+ * librdkafka. */
 static void kio_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     kafka_io *io = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {

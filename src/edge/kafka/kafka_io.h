@@ -14,7 +14,8 @@
  * kafka_io_batch_release(). Messages of a partition arrive in offset order, batch after batch, so a
  * key's events stay in order. Messages fetched while a batch is outstanding are buffered (up to
  * `max_buffered_messages`; beyond that kafka_io stops draining librdkafka's queue, whose own bounds
- * (queued.max.messages.kbytes, queued.min.messages) then hold the fetcher until the owner catches up).
+ * (queued.max.messages.kbytes, queued.min.messages) then hold the fetcher until the owner catches
+ * up).
  *
  * Offsets (at-least-once): enable.auto.offset.store is forced to false. The owner calls
  * kafka_io_store_offset() for a message once that message's outputs are delivered (or once it has
