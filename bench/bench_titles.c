@@ -122,7 +122,7 @@ static const char *adversarial(int k, unsigned seed, char *buf, size_t cap) {
         break;
     default: /* 12-letter near-words of long ROME words */
         for (int w = 0; w < 20 && n + 16 < cap; w++, x = x * 1103515245u + 12345u)
-            n += (size_t)snprintf(buf + n, cap - n, "%.10s%c%c ", "administratif" + (x >> 16) % 3,
+            n += (size_t)snprintf(buf + n, cap - n, "%.10s%c%c ", &"administratif"[(x >> 16) % 3],
                                   'a' + (x >> 20) % 26, 'a' + (x >> 24) % 26);
         break;
     }

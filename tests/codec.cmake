@@ -26,7 +26,8 @@ if(CMAKE_C_COMPILER_ID MATCHES "Clang")
                  ${CMAKE_SOURCE_DIR}/src/codec/event_codec.c ${CMAKE_SOURCE_DIR}/src/codec/msgpack_json.c
                  ${CMAKE_SOURCE_DIR}/src/codec/msgpack_scan.c ${CMAKE_SOURCE_DIR}/src/core/utf8.c
                  ${CMAKE_SOURCE_DIR}/src/core/profile.c ${CMAKE_SOURCE_DIR}/src/core/px_error.c
-                 ${CMAKE_SOURCE_DIR}/src/core/user_state.c)
+                 ${CMAKE_SOURCE_DIR}/src/core/user_state.c ${CMAKE_SOURCE_DIR}/src/codec/json_write.c
+                 ${CMAKE_SOURCE_DIR}/src/codec/dlq_record.c ${CMAKE_SOURCE_DIR}/src/core/px_array.c)
   target_include_directories(fuzz_codecs PRIVATE ${CMAKE_SOURCE_DIR}/src/core ${CMAKE_SOURCE_DIR}/src/codec)
   target_compile_options(fuzz_codecs PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_codecs PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -200,7 +200,7 @@ static void test_exact_numbers(void **state) {
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         char *t = text_of(pack_i64, &ints[i].v, &sb);
         assert_string_equal(t, ints[i].text);
-        if (llabs(ints[i].v) <= 9007199254740991LL) {
+        if (ints[i].v >= -9007199254740991LL && ints[i].v <= 9007199254740991LL) {
             assert_int_equal(to_msgpack(t, &back, NULL, &err), 0);
             assert_int_equal(back.size, sb.size);
             assert_memory_equal(back.data, sb.data, sb.size);

@@ -32,6 +32,7 @@ typedef struct run_result {
 } run_result;
 
 /* Runs `timeout 60 CLI ARGS` (args already shell-safe), capturing stdout; stderr goes to ours. */
+static run_result run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static run_result run_cli(const char *fmt, ...) {
     char args[2048], cmd[4096];
     va_list ap;
