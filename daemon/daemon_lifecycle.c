@@ -16,7 +16,7 @@ static const double E2E_BUCKETS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 static int register_metrics(px_daemon *d, px_error *err) {
     static const char *topic[] = {"topic"}, *topic_type[] = {"topic", "type"},
                       *topic_reason[] = {"topic", "reason"}, *partition[] = {"topic", "partition"},
-                      *version[] = {"version"}, *kind[] = {"kind"};
+                      *version[] = {"version"}, *kind[] = {"kind"}, *outcome[] = {"outcome"};
     static const char *topic_key[] = {"topic", "key"};
     struct {
         metrics_family **slot;
@@ -33,8 +33,9 @@ static int register_metrics(px_daemon *d, px_error *err) {
           "Input events sent to the DLQ, by source topic and reason", topic_reason, 2, 0, NULL, 0}},
         {&d->m.replayed,
          {METRICS_COUNTER, "passerelle_events_replayed_total",
-          "Events seen again (already applied): outputs re-sent, state unchanged", NULL, 0, 0, NULL,
-          0}},
+          "Events seen again (already applied), state unchanged, by outcome: same_answer (the "
+          "latest event's answer re-sent identically) or superseded (an older one: nothing sent)",
+          outcome, 1, 0, NULL, 0}},
         {&d->m.batch_size,
          {METRICS_HISTOGRAM, "passerelle_batch_size", "Messages per consumed batch", NULL, 0, 0,
           BATCH_BUCKETS, sizeof BATCH_BUCKETS / sizeof BATCH_BUCKETS[0]}},

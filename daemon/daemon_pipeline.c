@@ -245,19 +245,16 @@ static int emit_dead_letter(daemon_batch *b, size_t i) {
     return 0;
 }
 
-/* Encodes skills.suggested and/or jobs.suggested answering item i from b->result. */
-static int emit_suggestions(daemon_batch *b, size_t i, bool skills, bool jobs) {
+/* Encodes skills.suggested and/or jobs.suggested answering item i from b->result. No clock: the
+ * envelope's ts is the answered event's (out->ts), so a repeat answered again is the same bytes. */
+static int emit_suggestions(daemon_batch *b, size_t i, const user_outcome *out) {
     px_daemon *d = b->d;
     const event *ev = &b->items[i].ev;
     const char *types[2] = {SUGGESTION_TYPE_SKILLS, SUGGESTION_TYPE_JOBS};
-    bool wanted[2] = {skills, jobs};
+    bool wanted[2] = {out->skills, out->jobs};
     for (int t = 0; t < 2; t++) {
         if (!wanted[t]) continue;
-        char id[SUGGESTION_ID_LEN + 1];
-        suggestion_id_compute(ev->event_id, types[t], b->engine->version, id);
-        /* The output's own event_id is its suggestion_id: deterministic, unique per answer. */
-        suggestion_envelope env = {id, ev->user_id, daemon_now_ms(), ev->event_id,
-                                   b->engine->version};
+        suggestion_envelope env = {ev->user_id, out->ts, ev->event_id, b->engine->version};
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
@@ -291,7 +288,9 @@ static int apply_event(daemon_batch *b, size_t i, px_error *err) {
     metrics_series *s = out.matched ? series0(d->m.match_seconds) : NULL;
     if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
     if (rc) return -1;
-    if (out.replay && (s = series0(d->m.replayed))) metrics_counter_inc(s);
+    if (out.repeat)
+        count(d->m.replayed, out.repeat == USER_REPEAT_SUPERSEDED ? "superseded" : "same_answer",
+              NULL);
     if (out.action == USER_EMIT_TOMBSTONE) {
         u->erased = true;
         u->dirty = false;
@@ -307,7 +306,7 @@ static int apply_event(daemon_batch *b, size_t i, px_error *err) {
         u->dirty = true;
         u->erased = false;
     }
-    return emit_suggestions(b, i, out.skills, out.jobs);
+    return emit_suggestions(b, i, &out);
 }
 
 static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t cap) {

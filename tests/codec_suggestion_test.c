@@ -1,7 +1,8 @@
 /* suggestion_codec: the jobs.suggested fields of the rebuilt matcher — score components, held
  * share, level and flags of each job; what each constraint removed and why (every `because`);
  * the regulated jobs held back — on hand-made results over tests/fixtures/matcher, so that every
- * branch is reached whatever the matcher decides, and on a real match for determinism. */
+ * branch is reached whatever the matcher decides, and on a real match for determinism; a repeat
+ * answered through the rules and the encoders is the same bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include "rome_fixture.h"
 #include "rome_load.h"
 #include "suggestion_codec.h"
+#include "user_rules.h"
 
 typedef struct fixture {
     rome_index *idx;
@@ -140,7 +142,7 @@ static void hand_result(const fixture *f, match_result *r) {
 
 static int encode_jobs(const fixture *f, const match_result *r, msgpack_sbuffer *sb,
                        px_error *err) {
-    suggestion_envelope env = {"out-1", "alice", 1764393600000LL, "in-1", "4.0-61"};
+    suggestion_envelope env = {"alice", 1764393600000LL, "in-1", "4.0-61"};
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     return suggestion_encode_jobs(&pk, &env, f->m, r, err);
@@ -362,16 +364,17 @@ static void test_deterministic(void **state) {
         }
         match_result_free(&r);
     }
-    cJSON *event = msgpack_json_from_bytes(out[0].data, out[0].size, NULL, &err);
+    cJSON *ev_json = msgpack_json_from_bytes(out[0].data, out[0].size, NULL, &err);
     cJSON *match = msgpack_json_from_bytes(line.data, line.size, NULL, &err);
-    assert_non_null(event);
+    assert_non_null(ev_json);
     assert_non_null(match);
-    assert_true(cJSON_Compare(at(event, "jobs"), at(match, "jobs"), true));
-    assert_true(cJSON_Compare(at(event, "excluded"), at(match, "excluded"), true));
+    assert_true(cJSON_Compare(at(ev_json, "jobs"), at(match, "jobs"), true));
+    assert_true(cJSON_Compare(at(ev_json, "excluded"), at(match, "excluded"), true));
     /* J1501 (regulated, diploma not held) is listed with include_regulated, held back without */
     bool listed = false;
     const cJSON *j;
-    cJSON_ArrayForEach(j, at(event, "jobs")) listed |= !strcmp(at(j, "rome")->valuestring, "J1501");
+    cJSON_ArrayForEach(j, at(ev_json, "jobs")) listed |=
+        !strcmp(at(j, "rome")->valuestring, "J1501");
     assert_true(listed);
     cJSON *held_back = msgpack_json_from_bytes(out[1].data, out[1].size, NULL, &err);
     const cJSON *reg = at(at(held_back, "excluded"), "regulated");
@@ -382,12 +385,72 @@ static void test_deterministic(void **state) {
     cJSON_ArrayForEach(j, at(reg, "jobs")) held |= !strcmp(at(j, "rome")->valuestring, "J1501");
     assert_true(held);
     cJSON_Delete(held_back);
-    cJSON_Delete(event);
+    cJSON_Delete(ev_json);
     cJSON_Delete(match);
     for (int k = 0; k < 2; k++) msgpack_sbuffer_destroy(&out[k]);
     msgpack_sbuffer_destroy(&line);
     profile_free(&p);
     matcher_scratch_free(s);
+}
+
+/* Answers ev as the daemon does (user_rules_apply, then the encoders with the envelope of the
+ * event answered): skills.suggested into out[0], jobs.suggested into out[1]. */
+static void answer(const user_rules *rules, user_state *st, const event *ev, msgpack_sbuffer *out) {
+    px_error err = {0};
+    match_result r = {0};
+    user_outcome o;
+    assert_int_equal(user_rules_apply(rules, st, false, ev, &r, &o, &err), 0);
+    assert_int_equal(o.action, USER_EMIT_SUGGESTIONS);
+    assert_true(o.skills && o.jobs);
+    suggestion_envelope env = {ev->user_id, o.ts, ev->event_id, rules->index_version};
+    for (int t = 0; t < 2; t++) {
+        msgpack_sbuffer_init(&out[t]);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &out[t], msgpack_sbuffer_write);
+        int rc = t == 0 ? suggestion_encode_skills(&pk, &env, rules->matcher, &r, &err)
+                        : suggestion_encode_jobs(&pk, &env, rules->matcher, &r, &err);
+        assert_int_equal(rc, 0);
+    }
+    match_result_free(&r);
+}
+
+/* One event, one answer: the repeat of an event, delivered again a year later (its ts restamped
+ * by the producer, as a clock would), is answered with the same bytes as the first time; the
+ * envelope's ts is the answered event's, its event_id the suggestion_id. */
+static void test_repeat_same_bytes(void **state) {
+    const fixture *f = *state;
+    px_error err = {0};
+    const int64_t ts = 1764393600000LL;
+    user_rules rules = {f->m, matcher_scratch_new(f->m, &err), "4.0-61",
+                        8,    MATCHER_MAX_DECISIONS,           false};
+    assert_non_null(rules.scratch);
+    event ev = {.type = EVENT_PROFILE_UPSERTED, .ts = ts};
+    ev.event_id = strdup("in-1");
+    ev.user_id = strdup("alice");
+    profile_experience *e = profile_add_experience(&ev.profile, &err);
+    e->kind = PROFILE_EXP_APPELLATION;
+    e->appellation = 5001;
+    e->end_year = 2015;
+    user_state st = {0};
+    msgpack_sbuffer first[2], again[2];
+    answer(&rules, &st, &ev, first);
+    ev.ts = ts + 366 * 86400000LL;
+    answer(&rules, &st, &ev, again);
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(again[t].size, first[t].size);
+        assert_memory_equal(again[t].data, first[t].data, first[t].size);
+        cJSON *json = msgpack_json_from_bytes(again[t].data, again[t].size, NULL, &err);
+        assert_non_null(json);
+        assert_true(at(json, "ts")->valuedouble == (double)ts);
+        assert_string_equal(at(json, "event_id")->valuestring,
+                            at(json, "suggestion_id")->valuestring);
+        cJSON_Delete(json);
+        msgpack_sbuffer_destroy(&first[t]);
+        msgpack_sbuffer_destroy(&again[t]);
+    }
+    event_free(&ev);
+    user_state_free(&st);
+    matcher_scratch_free(rules.scratch);
 }
 
 /* "2:exact 1:broad" for an esco array (the URIs' last digit, then the relation). */
@@ -479,7 +542,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_fields),   cmocka_unit_test(test_excluded),
         cmocka_unit_test(test_bad_removals), cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_esco),
+        cmocka_unit_test(test_esco),         cmocka_unit_test(test_repeat_same_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

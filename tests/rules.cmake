@@ -1,6 +1,7 @@
 # The event rules (owner: rules helper). Core tests: they link the core alone.
-#   user_rules_test  user_rules_apply on tests/fixtures/matcher: erasure, corrupt state, replay
-#                    inside and after the idempotency window, decision merging, the version
+#   user_rules_test  user_rules_apply on tests/fixtures/matcher: erasure, corrupt state, repeats
+#                    inside (the latest: same answer; older: superseded) and after the
+#                    idempotency window, decision merging, the version
 #                    stamp, the outputs, matcher refusals → dead-letter reasons, the decisions cap
 add_executable(user_rules_test ${CMAKE_SOURCE_DIR}/tests/user_rules_test.c)
 target_compile_definitions(user_rules_test PRIVATE

@@ -137,6 +137,33 @@ static void assert_dead_letter(const user_outcome *o, int reason) {
     assert_true(o->why[0] != '\0');
 }
 
+/* What an answer is made of, to compare a repeat's with the first one's. */
+#define ANSWER_MAX 8
+typedef struct answer {
+    size_t n_skills, n_jobs;
+    uint32_t item[ANSWER_MAX], fiche[ANSWER_MAX];
+    double weight[ANSWER_MAX], score[ANSWER_MAX];
+} answer;
+
+static answer answer_of(const match_result *r) {
+    answer a = {r->n_skills, r->n_jobs, {0}, {0}, {0}, {0}};
+    for (size_t k = 0; k < ANSWER_MAX && k < r->n_skills; k++) {
+        a.item[k] = r->skills[k].item;
+        a.weight[k] = r->skills[k].weight;
+    }
+    for (size_t k = 0; k < ANSWER_MAX && k < r->n_jobs; k++) {
+        a.fiche[k] = r->jobs[k].fiche;
+        a.score[k] = r->jobs[k].score;
+    }
+    return a;
+}
+
+static void assert_same_answer(const answer *want, const match_result *r) {
+    answer got = answer_of(r);
+    assert_true(got.n_jobs > 0);
+    assert_memory_equal(&got, want, sizeof got);
+}
+
 /* An upsert answers with skills and jobs and is stored with the index version; a confirmation
  * answers with jobs only and adds its decisions; a later upsert replaces the experiences and
  * keeps the decisions. */
@@ -144,7 +171,8 @@ static void test_upsert_and_confirm(void **state) {
     fixture *f = *state;
     const user_outcome *o = apply(f, upsert("e-1", TS_2025, "D1505"));
     assert_served(o, true);
-    assert_false(o->replay);
+    assert_int_equal(o->repeat, USER_NOT_REPEATED);
+    assert_int_equal(o->ts, TS_2025);
     assert_true(o->state_changed);
     assert_true(f->r.n_skills > 0 && f->r.n_jobs > 0);
     assert_true(f->st.has_profile);
@@ -183,8 +211,9 @@ static void test_upsert_and_confirm(void **state) {
     assert_int_equal(f->st.profile.rejected.n, 0);
 }
 
-/* A repeat inside the window: the same outputs, recency counted to the event's own year, and the
- * state (profile, ids, version, ts) as it was. */
+/* A repeat of the latest event inside the window: the same outputs and ts, recency counted to
+ * the year of the event as first applied (the repeat's content, ts included, is ignored), and
+ * the state (profile, ids, version, ts) as it was. */
 static void test_replay(void **state) {
     fixture *f = *state;
     assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
@@ -201,9 +230,10 @@ static void test_replay(void **state) {
     /* as between two batches: the stored state does not keep as_of_year */
     f->st.profile.as_of_year = 0;
     f->rules.index_version = "test-2";
-    const user_outcome *o = apply(f, upsert("e-1", TS_2025, "F1703"));
+    const user_outcome *o = apply(f, upsert("e-1", TS_2026, "F1703"));
     assert_served(o, true);
-    assert_true(o->replay);
+    assert_int_equal(o->repeat, USER_REPEAT_SAME_ANSWER);
+    assert_int_equal(o->ts, TS_2025);
     assert_false(o->state_changed);
     assert_int_equal(f->r.n_skills, n_skills);
     assert_int_equal(f->r.n_jobs, n_jobs);
@@ -223,8 +253,47 @@ static void test_replay(void **state) {
                   false);
     o = apply(f, decide("e-2", TS_2026, (uint32_t[]){100005}, 1, NULL, 0, NULL, 0));
     assert_served(o, false);
-    assert_true(o->replay);
+    assert_int_equal(o->repeat, USER_REPEAT_SAME_ANSWER);
+    assert_int_equal(o->ts, TS_2026);
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001}, 1);
+}
+
+/* One event, one answer: after e-1 and e-2, a repeat of e-2 (the latest) is answered exactly as
+ * e-2 was, and a repeat of e-1 (older: the state it produced is gone, e-2's answer supersedes
+ * its) gets nothing and changes nothing; nor does it change which event is the latest. */
+static void test_older_repeat_superseded(void **state) {
+    fixture *f = *state;
+    assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
+    answer first = answer_of(&f->r);
+    assert_served(apply(f, decide("e-2", TS_2025 + DAY_MS, (uint32_t[]){100001}, 1, NULL, 0,
+                                  (uint32_t[]){100009}, 1)),
+                  false);
+    answer second = answer_of(&f->r);
+    assert_true(memcmp(&first, &second, sizeof first) != 0); /* e-2 changed the answer */
+
+    const user_outcome *o = apply(f, upsert("e-1", TS_2025, "D1505"));
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_int_equal(o->repeat, USER_REPEAT_SUPERSEDED);
+    assert_false(o->skills || o->jobs || o->state_changed || o->matched);
+    assert_int_equal(f->st.n_recent, 2);
+    assert_string_equal(f->st.recent_event_ids[1], "e-2");
+    assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001}, 1);
+    assert_codes(&f->st.profile.added, (uint32_t[]){100009}, 1);
+    assert_int_equal(f->st.updated_ts, TS_2025 + DAY_MS);
+
+    o = apply(f, decide("e-2", TS_2025 + DAY_MS, (uint32_t[]){100001}, 1, NULL, 0,
+                        (uint32_t[]){100009}, 1));
+    assert_served(o, false);
+    assert_int_equal(o->repeat, USER_REPEAT_SAME_ANSWER);
+    assert_int_equal(o->ts, TS_2025 + DAY_MS);
+    assert_false(o->state_changed);
+    assert_same_answer(&second, &f->r);
+
+    /* however often, and in whatever order, the repeats come */
+    assert_int_equal(apply(f, upsert("e-1", TS_2025, "D1505"))->action, USER_EMIT_NOTHING);
+    assert_int_equal(apply(f, decide("e-2", TS_2026, NULL, 0, NULL, 0, NULL, 0))->repeat,
+                     USER_REPEAT_SAME_ANSWER);
+    assert_same_answer(&second, &f->r);
 }
 
 /* A repeat that fell out of the idempotency window is applied again, as a new event. */
@@ -241,16 +310,17 @@ static void test_replay_after_window(void **state) {
 
     const user_outcome *o = apply(f, upsert("e-1", TS_2026, "F1703"));
     assert_served(o, true);
-    assert_false(o->replay);
+    assert_int_equal(o->repeat, USER_NOT_REPEATED);
     assert_true(o->state_changed);
     assert_string_equal(f->st.profile.experiences[0].rome, "F1703");
     assert_int_equal(f->st.updated_ts, TS_2026);
     assert_string_equal(f->st.recent_event_ids[0], "e-3");
     assert_string_equal(f->st.recent_event_ids[1], "e-1");
 
-    /* e-3 is still inside the window */
+    /* e-3 is still inside the window, and older than e-1 now: superseded */
     o = apply(f, decide("e-3", TS_2026, (uint32_t[]){100004}, 1, NULL, 0, NULL, 0));
-    assert_true(o->replay);
+    assert_int_equal(o->repeat, USER_REPEAT_SUPERSEDED);
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001, 100002}, 2);
 }
 
@@ -261,7 +331,7 @@ static void test_erasure_and_corrupt_state(void **state) {
     assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
     const user_outcome *o = apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2025));
     assert_int_equal(o->action, USER_EMIT_TOMBSTONE);
-    assert_false(o->skills || o->jobs || o->state_changed || o->matched || o->replay);
+    assert_false(o->skills || o->jobs || o->state_changed || o->matched || o->repeat);
     assert_false(f->st.has_profile);
     assert_int_equal(f->st.profile.n_experiences, 0);
     assert_int_equal(f->st.n_recent, 0);
@@ -270,7 +340,7 @@ static void test_erasure_and_corrupt_state(void **state) {
     /* after an erasure the person starts afresh: e-1 is new again */
     o = apply(f, upsert("e-1", TS_2025, "D1505"));
     assert_served(o, true);
-    assert_false(o->replay);
+    assert_int_equal(o->repeat, USER_NOT_REPEATED);
 
     o = apply_corrupt(f, upsert("e-3", TS_2026, "F1703"), true);
     assert_dead_letter(o, EVENT_ERR_CORRUPT_STATE);
@@ -394,7 +464,8 @@ static event rematch(const char *version, int64_t ts) {
 
 /* A rematch matches the stored profile (decisions included) on the current index, answers with
  * skills and jobs, and stamps the version, its id and ts without touching the profile; its
- * repeat is a replay with the same outputs. */
+ * repeat while it is the latest event is answered the same, once a later event applied it is
+ * superseded. */
 static void test_rematch(void **state) {
     fixture *f = *state;
     assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
@@ -405,7 +476,7 @@ static void test_rematch(void **state) {
     f->rules.index_version = "test-2";
     const user_outcome *o = apply(f, rematch("test-2", TS_2025 + DAY_MS));
     assert_served(o, true);
-    assert_false(o->replay);
+    assert_int_equal(o->repeat, USER_NOT_REPEATED);
     assert_true(o->state_changed);
     assert_int_equal(f->r.n_jobs, n_jobs);
     assert_true(f->r.jobs[0].score == score0);
@@ -417,12 +488,22 @@ static void test_rematch(void **state) {
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001}, 1);
     assert_true(f->st.has_profile);
 
+    answer refreshed = answer_of(&f->r);
     o = apply(f, rematch("test-2", TS_2025 + 2 * DAY_MS));
     assert_served(o, true);
-    assert_true(o->replay);
+    assert_int_equal(o->repeat, USER_REPEAT_SAME_ANSWER);
+    assert_int_equal(o->ts, TS_2025 + DAY_MS); /* the rematch's as first applied */
     assert_false(o->state_changed);
-    assert_true(f->r.jobs[0].score == score0);
+    assert_same_answer(&refreshed, &f->r);
     assert_int_equal(f->st.updated_ts, TS_2025 + DAY_MS);
+
+    assert_served(apply(f, decide("e-3", TS_2026, (uint32_t[]){100002}, 1, NULL, 0, NULL, 0)),
+                  false);
+    o = apply(f, rematch("test-2", TS_2025 + 2 * DAY_MS));
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_int_equal(o->repeat, USER_REPEAT_SUPERSEDED);
+    assert_false(o->state_changed || o->matched);
+    assert_string_equal(f->st.recent_event_ids[f->st.n_recent - 1], "e-3");
 }
 
 /* No stored profile (decisions only, or erased since the scan): nothing out, nothing stored. */
@@ -469,7 +550,7 @@ static void test_rematch_other_version(void **state) {
     f->rules.index_version = "test-3";
     const user_outcome *o = apply(f, rematch("test-4", TS_2025));
     assert_served(o, true);
-    assert_false(o->replay);
+    assert_int_equal(o->repeat, USER_NOT_REPEATED);
     assert_string_equal(f->st.rome_version, "test-3");
 }
 
@@ -477,6 +558,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_upsert_and_confirm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_repeat_superseded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_erasure_and_corrupt_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matcher_refusals, setup, teardown),

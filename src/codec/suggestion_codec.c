@@ -293,7 +293,7 @@ static int pack_envelope(msgpack_packer *pk, const suggestion_envelope *env, con
     int rc = msgpack_pack_map(pk, 8 + body_fields);
     rc |= key(pk, "v") | msgpack_pack_int(pk, 1);
     rc |= key(pk, "type") | str(pk, type);
-    rc |= key(pk, "event_id") | str(pk, env->event_id);
+    rc |= key(pk, "event_id") | str(pk, id);
     rc |= key(pk, "user_id") | str(pk, env->user_id);
     rc |= key(pk, "ts") | msgpack_pack_int64(pk, env->ts);
     rc |= key(pk, "answers") | str(pk, env->answers);

@@ -1,8 +1,9 @@
 /* suggestion_codec — the output events `skills.suggested` and `jobs.suggested` as MessagePack,
  * from a match_result (matcher.h). Field by field contract: docs/matching.md ("Output").
  *
- * Every map has string keys. Envelope (both events): v (1), type, event_id, user_id, ts, answers
- * (the event_id of the input answered), rome_version, suggestion_id. Bodies:
+ * Every map has string keys. Envelope (both events): v (1), type, event_id (= suggestion_id),
+ * user_id, ts (the answered event's), answers (the event_id of the input answered), rome_version,
+ * suggestion_id. Bodies:
  *   skills.suggested: experiences, skills [{code, label, kind, macro, from, weight}]
  *   jobs.suggested:   experiences, jobs [{rome, label, score, components {competences, related,
  *                     profile, kinship, level}, held_share, level, regulated, cadre, no_evidence,
@@ -39,10 +40,12 @@
 #define SUGGESTION_TYPE_SKILLS "skills.suggested"
 #define SUGGESTION_TYPE_JOBS   "jobs.suggested"
 
+/* Every byte of an answer follows from the event answered, the index version and the match: the
+ * output's event_id is its suggestion_id, and its ts is the answered event's, never a clock, so
+ * that two answers to one event under one version are the same bytes (DESIGN "Guarantees"). */
 typedef struct suggestion_envelope {
-    const char *event_id; /* a new id for this output event */
     const char *user_id;
-    int64_t ts;               /* milliseconds since the epoch */
+    int64_t ts;               /* the answered event's (user_outcome.ts), ms since the epoch */
     const char *answers;      /* event_id of the input event answered */
     const char *rome_version; /* suggestion_rome_version() or the snapshot's version string */
 } suggestion_envelope;

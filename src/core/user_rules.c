@@ -27,6 +27,14 @@ static int store(const user_rules *rules, user_state *state, const event *ev, pr
     return 0;
 }
 
+/* Whether event_id was applied already, and if so whether it is the person's latest applied
+ * event: recent_event_ids runs oldest first, so the latest is the last one. */
+static user_repeat repeat_of(const user_state *state, const char *event_id) {
+    if (!user_state_seen(state, event_id)) return USER_NOT_REPEATED;
+    return strcmp(state->recent_event_ids[state->n_recent - 1], event_id) ? USER_REPEAT_SUPERSEDED
+                                                                          : USER_REPEAT_SAME_ANSWER;
+}
+
 int user_rules_apply(const user_rules *rules, user_state *state, bool state_corrupt,
                      const event *ev, match_result *result, user_outcome *out, px_error *err) {
     memset(out, 0, sizeof *out);
@@ -42,36 +50,41 @@ int user_rules_apply(const user_rules *rules, user_state *state, bool state_corr
     px_error local = {0};
     if (!err) err = &local;
     bool rematch = ev->type == EVENT_PROFILE_REMATCH;
-    if (rematch && !state->has_profile) {
-        out->action = USER_EMIT_NOTHING; /* never profiled, or erased since the scan saw it */
+    out->repeat = repeat_of(state, ev->event_id);
+    /* superseded: the state that event produced is gone; or a rematch of a person never
+     * profiled, or erased since the scan saw them */
+    if (out->repeat == USER_REPEAT_SUPERSEDED || (rematch && !state->has_profile)) {
+        out->action = USER_EMIT_NOTHING;
         return 0;
     }
+    bool repeat = out->repeat == USER_REPEAT_SAME_ANSWER;
     if (rematch && rules->index_pending && strcmp(ev->rome_version, rules->index_version))
         return px_error_set(err, PX_EUNAVAILABLE,
                             "rematch %s: index %s not loaded yet (matching on %s)", ev->event_id,
                             ev->rome_version, rules->index_version);
     profile next;
     memset(&next, 0, sizeof next);
-    /* A replay matches what was stored after the first run. as_of_year is not stored: the replay
-     * counts recency to its own event's year, as the first run did, so that it yields the same
-     * bytes. A shallow copy, read only: the state is not touched. */
+    /* The repeat of the latest event matches what that event stored. as_of_year is not stored:
+     * recency is counted to the year of the ts stored with it (the event's own, as the first run
+     * did), and the answers carry that ts, so that the repeat yields the same bytes. A shallow
+     * copy, read only: the state is not touched. */
+    out->ts = repeat ? state->updated_ts : ev->ts;
     profile replayed = state->profile;
-    replayed.as_of_year = event_ts_year(ev->ts);
-    out->replay = user_state_seen(state, ev->event_id);
-    if (!out->replay && !rematch &&
+    replayed.as_of_year = event_ts_year(out->ts);
+    if (!repeat && !rematch &&
         user_state_next_profile(state, ev, rules->max_decisions, &next, err)) {
         if (err->code == PX_ENOMEM) return -1;
         return dead_letter(out, err->reason, err->msg);
     }
     out->matched = true;
-    const profile *to_match = out->replay || rematch ? &replayed : &next;
+    const profile *to_match = repeat || rematch ? &replayed : &next;
     if (matcher_run(rules->matcher, rules->scratch, to_match, result, err)) {
         profile_free(&next);
         if (err->code == PX_ENOMEM) return -1;
         int reason = err->code == PX_ELIMIT ? EVENT_ERR_OVER_LIMIT : EVENT_ERR_UNKNOWN_CODE;
         return dead_letter(out, reason, err->msg);
     }
-    if (!out->replay) {
+    if (!repeat) {
         int rc = store(rules, state, ev, rematch ? NULL : &next, err);
         profile_free(&next);
         if (rc) return -1;

@@ -5,9 +5,16 @@
  *   - profile.erased: the state is emptied (even an unreadable one: erasure must always work)
  *     and a tombstone answers;
  *   - otherwise, an unreadable stored state refuses the event (corrupt_state);
- *   - an event_id among the state's recent ids is a replay (crash, rebalance, redelivery): the
- *     stored profile is matched again, recency counted to the event's own year as the first time,
- *     so the same outputs go out, and the state is left as it is;
+ *   - an event_id among the state's recent ids is a repeat (crash, rebalance, redelivery), and the
+ *     state is left as it is. One event, one answer: a repeat yields the bytes it yielded the
+ *     first time, or nothing. The repeat of the LATEST applied event (the last recent id) is
+ *     matched on the stored profile, which is exactly what that event left, recency counted to
+ *     the year of its ts as stored (the repeat's own content, ts included, is ignored): the same
+ *     outputs go out (same_answer). The repeat of an OLDER one gets nothing (superseded): the
+ *     state it produced is gone, and the answer to a later event supersedes its answer. A
+ *     profile.rematch follows the same rule. Out of the window a repeat is a new event. (A
+ *     repeat matched after an index swap is answered on the new index: the outputs then carry
+ *     its rome_version and so another suggestion_id, as a rematch's would.);
  *   - a new event: the profile to match is merged (user_state_next_profile: an upsert keeps the
  *     competence decisions, a confirmation adds its own, under the decisions cap), matched, and
  *     on success stored with the index version, the event's ts and its id remembered;
@@ -55,14 +62,25 @@ typedef enum user_action {
     USER_EMIT_TOMBSTONE,       /* the person is erased: delete the stored state, answer with a
                                    tombstone */
     USER_DEAD_LETTER,          /* refuse the event: dead_letter_reason, why */
-    USER_EMIT_NOTHING,         /* nothing to answer or store (a rematch without a profile) */
+    USER_EMIT_NOTHING,         /* nothing to answer or store (a rematch without a profile, a
+                                   superseded repeat) */
 } user_action;
+
+typedef enum user_repeat {
+    USER_NOT_REPEATED = 0,   /* a new event (or one out of the idempotency window) */
+    USER_REPEAT_SAME_ANSWER, /* the latest applied event: answered again, identically */
+    USER_REPEAT_SUPERSEDED,  /* an older one: USER_EMIT_NOTHING, a later answer supersedes it */
+} user_repeat;
 
 typedef struct user_outcome {
     user_action action;
     bool skills;                /* USER_EMIT_SUGGESTIONS: skills.suggested goes out */
     bool jobs;                  /* USER_EMIT_SUGGESTIONS: jobs.suggested goes out */
-    bool replay;                /* the event had been applied: the state is unchanged */
+    user_repeat repeat;         /* USER_REPEAT_*: the event had been applied, the state is
+                                   unchanged; USER_NOT_REPEATED for a new event */
+    int64_t ts;                 /* USER_EMIT_SUGGESTIONS: the ts the answers carry, that of the
+                                   event answered as first applied: never a clock, so that a
+                                   repeat answered again is the same bytes */
     bool state_changed;         /* *state must be written (never with a tombstone) */
     bool matched;               /* matcher_run() was called (for its timing metric) */
     int dead_letter_reason;     /* USER_DEAD_LETTER: an event_reason; EVENT_OK otherwise */

@@ -191,7 +191,7 @@ static int encode_samples(const rome_index *idx, const matcher *m, const match_r
     {
         char version[32];
         suggestion_rome_version(idx, version, sizeof version);
-        suggestion_envelope env = {"out-1", "alice", 1764393600000LL, "in-1", version};
+        suggestion_envelope env = {"alice", 1764393600000LL, "in-1", version};
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;

@@ -1,5 +1,6 @@
 // passerelled integration: the embedded broker + a real redis-server; kafkajs and @msgpack/msgpack
-// as the independent clients. Confirmations, erasure, replay, dead letters, health and metrics.
+// as the independent clients. Confirmations, erasure, replay (one event, one answer), dead letters,
+// health and metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -52,6 +53,7 @@ test('a replayed event yields the same suggestion_id and changes no state', asyn
   const after = await redisCommand(stack.redis.port, 'GET', 'passerelle:user:carol');
   assert.equal(second.suggestion_id, first.suggestion_id);
   assert.deepEqual(second.jobs, first.jobs);
+  assert.equal(second.ts, ev.ts, 'the answer carries the ts of the event, not of the repeat');
   assert.ok(before && after && before.equals(after), 'the stored state is byte-identical');
 });
 
@@ -188,4 +190,38 @@ test('unknown keys are ignored, counted by topic and key, each new one logged on
   const avoids = logged.filter((l) => / key=avoids did_you_mean=avoid/.test(l));
   assert.equal(avoids.length, 1, `logged once: ${logged.join('\n')}`);
   assert.ok(logged.some((l) => / key=experiences\[0\]\.titel did_you_mean=title/.test(l)));
+});
+
+test('one event, one answer: the latest event repeated is re-sent byte for byte, an older one gets nothing', async () => {
+  const series = (outcome) => `passerelle_events_replayed_total{outcome="${outcome}"}`;
+  const replayed = (body, outcome) => {
+    const line = body.split('\n').find((l) => l.startsWith(`${series(outcome)} `));
+    return line ? Number(line.slice(series(outcome).length + 1)) : 0;
+  };
+  // two events of one person on one topic (so one partition, in order); e2 changes the answer
+  const e1 = newEvent('profile.upserted', 'olga', { experiences: [{ appellation: 11640, months: 36 }] });
+  const e2 = newEvent('profile.upserted', 'olga', { experiences: [{ rome: 'J1501', months: 24 }] });
+  const types = ['skills.suggested', 'jobs.suggested'];
+  const answers = (g, e) => g.filter((m) => m.key === 'olga' && m.value && m.value.answers === e.event_id);
+  const before = (await httpGet('/metrics')).body;
+  await produce(stack.daemon.kafka, TOPICS.profile, [e1, e2].map(eventMessage));
+  const firstRun = await collect(stack.daemon.kafka, [TOPICS.suggestions],
+    (g) => answers(g, e1).length === 2 && answers(g, e2).length === 2);
+  const first = new Map(answers(firstRun, e2).map((m) => [m.value.type, m]));
+  assert.deepEqual([...first.keys()].sort(), [...types].sort());
+  assert.equal(first.get('jobs.suggested').value.ts, e2.ts, 'an answer carries its event\'s ts');
+
+  // e1 then e2 again, the same bytes in, as after a crash between the Redis write and delivery
+  await produce(stack.daemon.kafka, TOPICS.profile, [e1, e2].map(eventMessage));
+  const got = await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => answers(g, e2).length === 4);
+  const e2Answers = answers(got, e2);
+  assert.equal(e2Answers.length, 4, 'the repeat of the latest event is answered again');
+  for (const m of e2Answers.slice(2)) {
+    assert.ok(m.raw.equals(first.get(m.value.type).raw), `the repeated ${m.value.type} is byte for byte the first`);
+  }
+  // the outputs of a key keep the input order: an answer to e1's repeat would be here already
+  assert.equal(answers(got, e1).length, 2, 'the repeat of an older event gets nothing');
+  const after = (await httpGet('/metrics')).body;
+  assert.equal(replayed(after, 'same_answer') - replayed(before, 'same_answer'), 1, series('same_answer'));
+  assert.equal(replayed(after, 'superseded') - replayed(before, 'superseded'), 1, series('superseded'));
 });
