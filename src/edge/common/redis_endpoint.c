@@ -223,8 +223,10 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
 int redis_endpoint_parse_sentinels(redis_endpoint *ep, const char *list, px_error *err) {
     redis_endpoint_sentinel parsed[REDIS_ENDPOINT_SENTINELS_MAX];
     size_t n = 0;
-    for (const char *item = list;; item++) {
-        size_t len = strcspn(item, ",");
+    for (const char *item = list; *list; item++) {
+        item += strspn(item, " \t");
+        size_t span = strcspn(item, ","), len = span;
+        while (len > 0 && (item[len - 1] == ' ' || item[len - 1] == '\t')) len--;
         if (n == REDIS_ENDPOINT_SENTINELS_MAX)
             return px_error_set(err, PX_ELIMIT, "redis sentinels: more than %d are listed",
                                 REDIS_ENDPOINT_SENTINELS_MAX);
@@ -233,7 +235,7 @@ int redis_endpoint_parse_sentinels(redis_endpoint *ep, const char *list, px_erro
                             parsed[n].host, &parsed[n].port, err))
             return -1;
         n++;
-        item += len;
+        item += span;
         if (!*item) break;
     }
     memcpy(ep->sentinels, parsed, n * sizeof parsed[0]);

@@ -76,8 +76,8 @@ void redis_endpoint_init(redis_endpoint *ep);
 int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err);
 
 /* Parses "host[:port],host[:port],…" (host may be [ipv6]; port defaults to 26379; at most
- * REDIS_ENDPOINT_SENTINELS_MAX entries) into ep's sentinels, replacing any. Returns 0, or -1 with
- * err naming the faulty entry. */
+ * REDIS_ENDPOINT_SENTINELS_MAX entries) into ep's sentinels, replacing any; "" means none.
+ * Returns 0, or -1 with err naming the faulty entry. */
 int redis_endpoint_parse_sentinels(redis_endpoint *ep, const char *list, px_error *err);
 
 /* Copies s into one of ep's bounded fields (host, unix_path, user, password, prefix, master),
