@@ -309,19 +309,19 @@ static void test_bad_files(void **state) {
          ": [redis] url and host:", "either a url or its parts"},
         {"[redis]\nurl = http://h\n", CONFIG_ERR_VALUE, ":2: [redis] url:", ""},
         /* sentinels and master: both or neither, instead of the keys naming the server */
-        {"[redis]\nsentinels = 10.0.0.1:26379\n", CONFIG_ERR_VALUE, ":2: [redis] sentinels:",
-         "needs master"},
-        {"[redis]\ndb = 1\nmaster = m\n", CONFIG_ERR_VALUE, ":3: [redis] master:",
-         "needs sentinels"},
+        {"[redis]\nsentinels = 10.0.0.1:26379\n", CONFIG_ERR_VALUE,
+         ":2: [redis] sentinels:", "needs master"},
+        {"[redis]\ndb = 1\nmaster = m\n", CONFIG_ERR_VALUE,
+         ":3: [redis] master:", "needs sentinels"},
         {"[redis]\nhost = h\nsentinels = a:1\nmaster = m\n", CONFIG_ERR_VALUE,
          ":2: [redis] host:", "sentinels (line 3) name the server"},
         {"[redis]\nsentinels = a:1\nmaster = m\nurl = redis://h:1/0\n", CONFIG_ERR_VALUE,
          ":4: [redis] url:", "either sentinels or url"},
         {"[redis]\nsentinels = a:1,,b\n", CONFIG_ERR_VALUE, ":2: [redis] sentinels:", "no host"},
-        {"[redis]\nsentinels = a:0\n", CONFIG_ERR_VALUE, ":2: [redis] sentinels:",
-         "port '0' is out of range"},
-        {"[redis]\nsentinels = a,b,c,d,e,f,g,h,i\n", CONFIG_ERR_VALUE, ":2: [redis] sentinels:",
-         "more than 8"},
+        {"[redis]\nsentinels = a:0\n", CONFIG_ERR_VALUE,
+         ":2: [redis] sentinels:", "port '0' is out of range"},
+        {"[redis]\nsentinels = a,b,c,d,e,f,g,h,i\n", CONFIG_ERR_VALUE,
+         ":2: [redis] sentinels:", "more than 8"},
         {"[redis]\nbackoff_initial_ms = 500\nbackoff_max_ms = 100\n", CONFIG_ERR_VALUE,
          ": [redis] backoff_max_ms (100)", "at least"},
         {"[topics]\nprofile = bad topic!\n", CONFIG_ERR_VALUE, ": [topics] profile:", ""},
@@ -442,11 +442,15 @@ static void test_load_matching(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_example_file),
-        cmocka_unit_test(test_custom_values), cmocka_unit_test(test_url_and_embedded),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_custom_values),
+        cmocka_unit_test(test_url_and_embedded),
         cmocka_unit_test(test_sentinels),
-        cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_long_line_and_missing_file),
-        cmocka_unit_test(test_load_matching), cmocka_unit_test(test_binary_file),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_long_line_and_missing_file),
+        cmocka_unit_test(test_load_matching),
+        cmocka_unit_test(test_binary_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,9 +69,8 @@ static int parse_bounded(const char *s, size_t len, long min, long max, const ch
                             what, min, max);
     for (size_t i = 0; i < len; i++) {
         if (!isdigit((unsigned char)s[i]))
-            return px_error_set(err, PX_EINVAL,
-                                "%s: %s '%.*s' is not a number (expected %ld..%ld)", where, what,
-                                (int)len, s, min, max);
+            return px_error_set(err, PX_EINVAL, "%s: %s '%.*s' is not a number (expected %ld..%ld)",
+                                where, what, (int)len, s, min, max);
         v = v * 10 + (s[i] - '0');
         if (v > max) break;
     }
@@ -121,7 +120,8 @@ static int parse_host_port(const char *s, size_t len, const char *where, const c
         host_len = colon ? (size_t)(colon - s) : len;
         if (colon) p = colon + 1;
     }
-    if (host_len == 0) return px_error_set(err, PX_EINVAL, "%s: no host (expected %s)", where, form);
+    if (host_len == 0)
+        return px_error_set(err, PX_EINVAL, "%s: no host (expected %s)", where, form);
     if (host_len > REDIS_ENDPOINT_HOST_MAX)
         return px_error_set(err, PX_ELIMIT, "%s: host is %zu bytes long; at most %d are accepted",
                             where, host_len, REDIS_ENDPOINT_HOST_MAX);

@@ -77,8 +77,8 @@ static redisContext *connect_via_sentinel(const redis_endpoint *ep, size_t i, un
     const char *ask[] = {"SENTINEL", "get-master-addr-by-name", ep->master};
     size_t ask_lens[] = {8, 23, strlen(ep->master)};
     redis_endpoint master = *ep;
-    redisReply *reply = store_sync_run(c, describe, "SENTINEL get-master-addr-by-name", err, 3,
-                                       ask, ask_lens);
+    redisReply *reply =
+        store_sync_run(c, describe, "SENTINEL get-master-addr-by-name", err, 3, ask, ask_lens);
     int rc = reply ? store_sentinel_read_master(&master, i, reply, err) : -1;
     freeReplyObject(reply);
     redisFree(c);

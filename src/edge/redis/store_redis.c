@@ -215,8 +215,7 @@ static void conn_lost_hiredis(conn *c, const redisAsyncContext *ac, const char *
     px_error why;
     char peer[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_MASTER_MAX + 48];
     px_error_set(&why, PX_EUNAVAILABLE, "redis %s (%s connection): %s: %s",
-                 conn_peer(c, peer, sizeof peer),
-                 c->is_subscriber ? "subscriber" : "command", what,
+                 conn_peer(c, peer, sizeof peer), c->is_subscriber ? "subscriber" : "command", what,
                  ac->err && ac->errstr ? ac->errstr : "connection closed");
     conn_lost(c, ac, &why);
 }

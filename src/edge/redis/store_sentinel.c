@@ -8,8 +8,8 @@ int store_sentinel_read_master(redis_endpoint *ep, size_t i, const redisReply *r
                                px_error *err) {
     const redis_endpoint_sentinel *s = &ep->sentinels[i];
     if (reply->type == REDIS_REPLY_NIL)
-        return px_error_set(err, PX_ENOTFOUND, "sentinel %s:%d does not know master '%s'",
-                            s->host, s->port, ep->master);
+        return px_error_set(err, PX_ENOTFOUND, "sentinel %s:%d does not know master '%s'", s->host,
+                            s->port, ep->master);
     if (reply->type == REDIS_REPLY_ERROR)
         return px_error_set(err, PX_EREFUSED, "sentinel %s:%d refused get-master-addr-by-name: %s",
                             s->host, s->port, reply->str);
@@ -31,9 +31,8 @@ int store_sentinel_read_master(redis_endpoint *ep, size_t i, const redisReply *r
 }
 
 int store_sentinel_check_role(const redisReply *reply, const char *describe, px_error *err) {
-    const redisReply *role = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
-                                 ? reply->element[0]
-                                 : NULL;
+    const redisReply *role =
+        reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 ? reply->element[0] : NULL;
     if (!role || role->type != REDIS_REPLY_STRING)
         return px_error_set(err, PX_EREFUSED, "redis %s: ROLE did not name a role", describe);
     if (strcmp(role->str, "master"))
