@@ -28,13 +28,16 @@
 #define STOP_AT     100 /* the primary is stopped while this key's write is outstanding */
 #define DEAD_PORT   1   /* nothing listens there: a sentinel that is down */
 
+typedef struct writer writer;
+
 typedef struct cluster {
     redis_server *primary, *replica, *sentinels[N_SENTINELS];
     uv_loop_t loop;
     store_redis *store;
     int transitions[8]; /* on_status values, in order */
     int n_transitions;
-    px_error why; /* the last on_status(0) reason */
+    px_error why;   /* the last on_status(0) reason */
+    writer *writer; /* the failover test's, pumped by on_status(1) */
 } cluster;
 
 static void sleep_ms(unsigned ms) {
@@ -153,16 +156,18 @@ static void sentinel_endpoint(const cluster *cl, redis_endpoint *ep) {
     strcpy(ep->master, MASTER);
 }
 
+static void pump(writer *w);
+
 static void on_status(store_redis *s, int available, const px_error *why, void *opaque) {
     cluster *cl = opaque;
     (void)s;
     if (cl->n_transitions < (int)(sizeof cl->transitions / sizeof cl->transitions[0]))
         cl->transitions[cl->n_transitions++] = available;
     if (!available) cl->why = *why;
+    if (available && cl->writer) pump(cl->writer);
 }
 
-static void open_store(cluster *cl, const redis_endpoint *ep, const store_redis_callbacks *cbs,
-                       void *opaque) {
+static void open_store(cluster *cl, const redis_endpoint *ep) {
     store_redis_options o;
     store_redis_options_init(&o);
     o.endpoint = *ep;
@@ -170,14 +175,15 @@ static void open_store(cluster *cl, const redis_endpoint *ep, const store_redis_
     o.command_timeout_ms = 2000;
     o.backoff_initial_ms = 50;
     o.backoff_max_ms = 400;
+    store_redis_callbacks cbs = {on_status, NULL};
     px_error err;
-    cl->store = store_redis_open(&cl->loop, &o, cbs, opaque, &err);
+    cl->store = store_redis_open(&cl->loop, &o, &cbs, cl, &err);
     if (!cl->store) fail_msg("%s", err.msg);
 }
 
 /* ---- the failover test: a writer that retries only on PX_EUNAVAILABLE ---- */
 
-typedef struct writer {
+struct writer {
     cluster *cl;
     int next;              /* the key being written */
     int in_flight;         /* a write is outstanding */
@@ -187,9 +193,7 @@ typedef struct writer {
     int failed;
     px_error err;
     int stopped; /* the primary was stopped */
-} writer;
-
-static void pump(writer *w);
+};
 
 static void on_written(store_redis *s, const px_error *err, void *opaque) {
     writer *w = opaque;
@@ -239,12 +243,6 @@ static void pump(writer *w) {
     }
 }
 
-static void on_status_pump(store_redis *s, int available, const px_error *why, void *opaque) {
-    writer *w = opaque;
-    on_status(s, available, why, w->cl);
-    if (available) pump(w);
-}
-
 static void test_store_follows_failover(void **state) {
     cluster *cl = *state;
     redis_endpoint ep;
@@ -252,8 +250,8 @@ static void test_store_follows_failover(void **state) {
     writer *w = calloc(1, sizeof *w);
     assert_non_null(w);
     w->cl = cl;
-    store_redis_callbacks cbs = {on_status_pump, NULL};
-    open_store(cl, &ep, &cbs, w);
+    cl->writer = w;
+    open_store(cl, &ep);
 
     if (px_test_run_until(&cl->loop, &w->done, 30000))
         fail_msg("wrote %d of %d keys in 30 s; last unavailability: %s", w->next, N_WRITES,
@@ -289,6 +287,9 @@ static void test_store_follows_failover(void **state) {
             fail_msg("%s is not %s on the new primary", key, value);
         freeReplyObject(r);
     }
+    store_redis_close(cl->store, on_closed); /* before the writer it may still pump goes */
+    px_test_run_for(&cl->loop, 20);
+    cl->writer = NULL;
     free(w);
 }
 
@@ -326,8 +327,7 @@ static void test_replica_is_refused(void **state) {
     assert_int_equal(err.code, PX_EUNAVAILABLE);
     if (!strstr(err.msg, "is a slave, not the master")) fail_msg("%s", err.msg);
 
-    store_redis_callbacks cbs = {on_status, NULL};
-    open_store(cl, &ep, &cbs, cl);
+    open_store(cl, &ep);
     int seen = 0;
     for (long long end = now_ms() + 3000; now_ms() < end && !seen;) {
         px_test_run_for(&cl->loop, 50);
