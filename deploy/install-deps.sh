@@ -9,7 +9,7 @@ packages=(
   libcsv-dev libinih-dev libsystemd-dev libcjson-dev libxxhash-dev
   libhttp-parser-dev
   libcmocka-dev
-  redis-server kcat
+  redis-server redis-sentinel kcat
   valgrind systemd
   clang clang-format
 )

@@ -229,6 +229,37 @@ static void test_url_and_embedded(void **state) {
     config_free(cfg);
 }
 
+static void test_sentinels(void **state) {
+    (void)state;
+    px_error err;
+    config *cfg = load_text("[redis]\nsentinels = 10.0.0.1,[::1]:26380 , s3:7\nmaster = main\n"
+                            "password = pw\ndb = 3\n",
+                            &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    assert_int_equal(cfg->redis.n_sentinels, 3);
+    assert_string_equal(cfg->redis.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(cfg->redis.sentinels[0].port, 26379);
+    assert_string_equal(cfg->redis.sentinels[1].host, "::1");
+    assert_int_equal(cfg->redis.sentinels[1].port, 26380);
+    assert_string_equal(cfg->redis.master, "main");
+    assert_int_equal(cfg->redis.db, 3);
+    /* explain shows the sentinels, not the unused server address, and reads back the same */
+    char *text = explain_text(cfg);
+    assert_non_null(strstr(text, "\nsentinels = 10.0.0.1:26379,[::1]:26380,s3:7\n"));
+    assert_null(strstr(text, "\nhost = "));
+    assert_null(strstr(text, "\nport = 6379\n")); /* [http] port stays */
+    char *unmasked = strdup(text);
+    for (char *p; (p = strstr(unmasked, "\npassword = ********"));) memcpy(p + 12, "pw      ", 8);
+    config *back = load_text(unmasked, &err);
+    if (!back) fail_msg("explain output does not load: %s\n%s", err.msg, unmasked);
+    free(unmasked);
+    assert_int_equal(back->redis.n_sentinels, 3);
+    assert_int_equal(back->redis.sentinels[2].port, 7);
+    free(text);
+    config_free(back);
+    config_free(cfg);
+}
+
 typedef struct bad_file {
     const char *text;
     int code;
@@ -277,6 +308,20 @@ static void test_bad_files(void **state) {
         {"[redis]\nurl = redis://h:1/0\nhost = h\n", CONFIG_ERR_VALUE,
          ": [redis] url and host:", "either a url or its parts"},
         {"[redis]\nurl = http://h\n", CONFIG_ERR_VALUE, ":2: [redis] url:", ""},
+        /* sentinels and master: both or neither, instead of the keys naming the server */
+        {"[redis]\nsentinels = 10.0.0.1:26379\n", CONFIG_ERR_VALUE,
+         ":2: [redis] sentinels:", "needs master"},
+        {"[redis]\ndb = 1\nmaster = m\n", CONFIG_ERR_VALUE,
+         ":3: [redis] master:", "needs sentinels"},
+        {"[redis]\nhost = h\nsentinels = a:1\nmaster = m\n", CONFIG_ERR_VALUE,
+         ":2: [redis] host:", "sentinels (line 3) name the server"},
+        {"[redis]\nsentinels = a:1\nmaster = m\nurl = redis://h:1/0\n", CONFIG_ERR_VALUE,
+         ":4: [redis] url:", "either sentinels or url"},
+        {"[redis]\nsentinels = a:1,,b\n", CONFIG_ERR_VALUE, ":2: [redis] sentinels:", "no host"},
+        {"[redis]\nsentinels = a:0\n", CONFIG_ERR_VALUE,
+         ":2: [redis] sentinels:", "port '0' is out of range"},
+        {"[redis]\nsentinels = a,b,c,d,e,f,g,h,i\n", CONFIG_ERR_VALUE,
+         ":2: [redis] sentinels:", "more than 8"},
         {"[redis]\nbackoff_initial_ms = 500\nbackoff_max_ms = 100\n", CONFIG_ERR_VALUE,
          ": [redis] backoff_max_ms (100)", "at least"},
         {"[topics]\nprofile = bad topic!\n", CONFIG_ERR_VALUE, ": [topics] profile:", ""},
@@ -397,10 +442,15 @@ static void test_load_matching(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_example_file),
-        cmocka_unit_test(test_custom_values), cmocka_unit_test(test_url_and_embedded),
-        cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_long_line_and_missing_file),
-        cmocka_unit_test(test_load_matching), cmocka_unit_test(test_binary_file),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_custom_values),
+        cmocka_unit_test(test_url_and_embedded),
+        cmocka_unit_test(test_sentinels),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_long_line_and_missing_file),
+        cmocka_unit_test(test_load_matching),
+        cmocka_unit_test(test_binary_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,12 @@ if(REDIS_SERVER_EXECUTABLE)
   # Each wait inside is bounded (5 s at most); the whole file runs in ~6 s.
   set_tests_properties(redis_store PROPERTIES TIMEOUT 120)
 
+  # A primary, a replica and three sentinels (redis-server --sentinel); a failover mid-stream.
+  add_executable(redis_sentinel_test ${CMAKE_SOURCE_DIR}/tests/redis_sentinel_test.c)
+  target_link_libraries(redis_sentinel_test PRIVATE px_test_support passerelle PkgConfig::CMOCKA)
+  add_test(NAME redis_sentinel COMMAND redis_sentinel_test)
+  set_tests_properties(redis_sentinel PROPERTIES TIMEOUT 180)
+
   add_executable(redis_server_test ${CMAKE_SOURCE_DIR}/tests/redis_server_test.c)
   target_link_libraries(redis_server_test PRIVATE px_test_support passerelle PkgConfig::CMOCKA)
   add_test(NAME redis_server COMMAND redis_server_test)

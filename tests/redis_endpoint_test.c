@@ -153,6 +153,44 @@ static void test_validate(void **state) {
     assert_int_equal(redis_endpoint_set(ep.prefix, sizeof ep.prefix, big, "prefix", &err), 0);
 }
 
+static void test_sentinels(void **state) {
+    (void)state;
+    redis_endpoint ep;
+    px_error err;
+    char buf[256];
+    redis_endpoint_init(&ep);
+    assert_int_equal(redis_endpoint_parse_sentinels(&ep, " 10.0.0.1 ,[::1]:26380,h:7", &err), 0);
+    assert_int_equal(ep.n_sentinels, 3);
+    assert_string_equal(ep.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(ep.sentinels[0].port, REDIS_ENDPOINT_SENTINEL_PORT);
+    assert_string_equal(ep.sentinels[1].host, "::1");
+    assert_int_equal(ep.sentinels[2].port, 7);
+    /* both or neither, and never with a unix socket */
+    assert_int_equal(redis_endpoint_validate(&ep, &err), -1);
+    assert_non_null(strstr(err.msg, "sentinels without a master name"));
+    strcpy(ep.master, "main");
+    ep.db = 2;
+    assert_int_equal(redis_endpoint_validate(&ep, &err), 0);
+    redis_endpoint_describe(&ep, buf, sizeof buf);
+    assert_string_equal(buf, "master 'main' via sentinels 10.0.0.1:26379,[::1]:26380,h:7 db 2");
+    strcpy(ep.unix_path, "/tmp/s");
+    ep.host[0] = '\0';
+    assert_int_equal(redis_endpoint_validate(&ep, &err), -1);
+    assert_non_null(strstr(err.msg, "not a unix socket"));
+    /* a bad entry leaves the list as it was; "" empties it */
+    assert_int_equal(redis_endpoint_parse_sentinels(&ep, "a:1,:2", &err), -1);
+    assert_non_null(strstr(err.msg, "redis sentinels: no host"));
+    assert_int_equal(ep.n_sentinels, 3);
+    assert_int_equal(redis_endpoint_parse_sentinels(&ep, "a:x", &err), -1);
+    assert_non_null(strstr(err.msg, "port 'x' is not a number"));
+    assert_int_equal(redis_endpoint_parse_sentinels(&ep, "", &err), 0);
+    assert_int_equal(ep.n_sentinels, 0);
+    redis_endpoint_init(&ep);
+    strcpy(ep.master, "main");
+    assert_int_equal(redis_endpoint_validate(&ep, &err), -1);
+    assert_non_null(strstr(err.msg, "a master name without sentinels"));
+}
+
 static void test_describe_hides_password(void **state) {
     (void)state;
     char buf[400];
@@ -215,7 +253,7 @@ int main(void) {
         cmocka_unit_test(test_tcp_urls),         cmocka_unit_test(test_unix_urls),
         cmocka_unit_test(test_url_keeps_prefix), cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_validate),         cmocka_unit_test(test_describe_hides_password),
-        cmocka_unit_test(test_key_layout),
+        cmocka_unit_test(test_key_layout),       cmocka_unit_test(test_sentinels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ struct redis_server {
     char conf_path[96];
     char log_path[96];
     char requirepass[128];
+    int sentinel; /* runs with --sentinel */
 };
 
 static void sleep_ms(unsigned ms) {
@@ -60,9 +61,18 @@ static int free_port(px_error *err) {
 static int write_conf(const redis_server *srv, const redis_server_options *opt, px_error *err) {
     FILE *f = fopen(srv->conf_path, "w");
     if (!f) return px_error_set(err, errno, "cannot write %s: %s", srv->conf_path, strerror(errno));
-    fprintf(f,
-            "port %d\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\ndir %s\nlogfile %s\n",
-            srv->port, srv->dir, srv->log_path);
+    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n", srv->port, srv->dir,
+            srv->log_path);
+    if (srv->sentinel) {
+        const char *m = opt->sentinel_master;
+        fprintf(f,
+                "sentinel monitor %s 127.0.0.1 %d 2\nsentinel down-after-milliseconds %s 500\n"
+                "sentinel failover-timeout %s 2000\nsentinel parallel-syncs %s 1\n",
+                m, opt->sentinel_master_port, m, m, m);
+    } else {
+        fprintf(f, "save \"\"\nappendonly no\n");
+    }
+    if (opt && opt->replicaof_port) fprintf(f, "replicaof 127.0.0.1 %d\n", opt->replicaof_port);
     if (opt && opt->requirepass) fprintf(f, "requirepass %s\n", opt->requirepass);
     if (opt && opt->acl_user)
         fprintf(f, "user %s on >%s ~* &* +@all\n", opt->acl_user, opt->acl_password);
@@ -127,7 +137,8 @@ static int spawn(redis_server *srv, px_error *err) {
             dup2(devnull, STDIN_FILENO);
             dup2(devnull, STDOUT_FILENO);
         }
-        execlp("redis-server", "redis-server", srv->conf_path, (char *)NULL);
+        execlp("redis-server", "redis-server", srv->conf_path,
+               srv->sentinel ? "--sentinel" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
     srv->pid = pid;
@@ -192,6 +203,7 @@ redis_server *redis_server_start(const redis_server_options *opt, px_error *err)
     if (opt && opt->unix_socket)
         snprintf(srv->socket_path, sizeof srv->socket_path, "%s/redis.sock", srv->dir);
     if (opt && opt->requirepass) strcpy(srv->requirepass, opt->requirepass);
+    srv->sentinel = opt && opt->sentinel_master;
     /* A port found free may be taken by someone else before redis binds it: try a few. */
     for (int attempt = 0; attempt < 5; attempt++) {
         srv->port = free_port(err);

@@ -10,7 +10,13 @@
  * stop/restart keep the SAME port and directory, so that clients configured with the first
  * address can reconnect; pause/resume freeze the server (SIGSTOP/SIGCONT) to simulate a hung
  * Redis. Every wait is bounded; a failure fills err (with the tail of the server's log when it
- * could not start). redis-server must be on PATH. Not thread-safe; one handle per server. */
+ * could not start). redis-server must be on PATH. Not thread-safe; one handle per server.
+ *
+ * Replication and Sentinel: replicaof_port makes the server a replica of 127.0.0.1:<port>;
+ * sentinel_master makes it a sentinel instead (`redis-server <conf> --sentinel`, the same binary
+ * as Debian's redis-sentinel) monitoring that name at 127.0.0.1:<sentinel_master_port> with
+ * quorum 2 and short timeouts (down-after-milliseconds 500, failover-timeout 2000), so that a
+ * test sees a failover within a few seconds. A sentinel rewrites its own conf file. */
 #ifndef PX_TEST_REDIS_SERVER_H
 #define PX_TEST_REDIS_SERVER_H
 
@@ -22,10 +28,13 @@
 typedef struct redis_server redis_server;
 
 typedef struct redis_server_options {
-    const char *requirepass;  /* password of the default user; NULL = none */
-    const char *acl_user;     /* an extra ACL user allowed everything; NULL = none */
-    const char *acl_password; /* its password (required with acl_user) */
-    int unix_socket;          /* also listen on <dir>/redis.sock */
+    const char *requirepass;     /* password of the default user; NULL = none */
+    const char *acl_user;        /* an extra ACL user allowed everything; NULL = none */
+    const char *acl_password;    /* its password (required with acl_user) */
+    int unix_socket;             /* also listen on <dir>/redis.sock */
+    int replicaof_port;          /* a replica of 127.0.0.1:<port>; 0 = a master */
+    const char *sentinel_master; /* a sentinel monitoring this master name; NULL = a server */
+    int sentinel_master_port;    /* where that master is, on 127.0.0.1 */
 } redis_server_options;
 
 /* opt may be NULL (no password, TCP only). Returns NULL with err on failure. */

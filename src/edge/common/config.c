@@ -76,8 +76,27 @@ static void show_log_level(const config *cfg, FILE *out) {
     fprintf(out, "%s", px_log_level_name(cfg->log_level));
 }
 
+/* A url sets the server, not the sentinels: those given before it are kept, so that validate()
+ * sees both and refuses the pair whatever their order. */
 static int parse_redis_url(config *cfg, const char *value, px_error *err) {
-    return redis_endpoint_parse_url(&cfg->redis, value, err);
+    redis_endpoint before = cfg->redis;
+    int rc = redis_endpoint_parse_url(&cfg->redis, value, err);
+    memcpy(cfg->redis.sentinels, before.sentinels, sizeof before.sentinels);
+    cfg->redis.n_sentinels = before.n_sentinels;
+    memcpy(cfg->redis.master, before.master, sizeof before.master);
+    return rc;
+}
+
+static int parse_redis_sentinels(config *cfg, const char *value, px_error *err) {
+    return redis_endpoint_parse_sentinels(&cfg->redis, value, err);
+}
+
+static void show_redis_sentinels(const config *cfg, FILE *out) {
+    for (size_t i = 0; i < cfg->redis.n_sentinels; i++) {
+        const redis_endpoint_sentinel *st = &cfg->redis.sentinels[i];
+        fprintf(out, strchr(st->host, ':') ? "%s[%s]:%d" : "%s%s:%d", i ? "," : "", st->host,
+                st->port);
+    }
 }
 
 #define OFF(field) offsetof(config, field)
@@ -120,6 +139,8 @@ static const setting settings[] = {
     EPTEXT("password", password, true),
     INT("redis", "db", redis.db, 0, REDIS_ENDPOINT_DB_MAX),
     EPTEXT("key_prefix", prefix, false),
+    {"redis", "sentinels", K_SPECIAL, 0, 0, 0, parse_redis_sentinels, show_redis_sentinels, false},
+    EPTEXT("master", master, false),
     TEXT("redis", "state_prefix", state_prefix, 0, 64),
     UNS("redis", "state_ttl_s", state_ttl_s, 0, 10u * 366 * 86400),
     UNS("redis", "connect_timeout_ms", connect_timeout_ms, 1, TIMEOUT_MS_MAX),
@@ -158,6 +179,9 @@ static const setting settings[] = {
 /* The [redis] keys that a url also sets: giving both is ambiguous. */
 static const char *const url_exclusive[] = {"host", "port",     "unix_socket",
                                             "user", "password", "db"};
+/* The [redis] keys that name the server, which the sentinels name instead. */
+static const char *const sentinel_exclusive[] = {"url", "host", "port", "unix_socket"};
+#define N_SENTINEL_EXCLUSIVE (sizeof sentinel_exclusive / sizeof sentinel_exclusive[0])
 
 typedef struct parse_ctx {
     config *cfg;
@@ -165,6 +189,7 @@ typedef struct parse_ctx {
     const char *path;
     int line; /* counted by read_line(): the line inih is handling */
     bool seen[N_SETTINGS];
+    int line_of[N_SETTINGS]; /* where each seen key was given */
     bool seen_url;
     px_error *err;
     bool failed;
@@ -350,6 +375,7 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         if (strcmp(name, s->key)) continue;
         if (ctx->seen[i]) return config_fail(err, CONFIG_ERR_KEY, "given twice");
         ctx->seen[i] = true;
+        ctx->line_of[i] = ctx->line;
         if (s->parse == parse_redis_url) ctx->seen_url = true;
         return apply_setting(ctx->cfg, s, value, err);
     }
@@ -485,6 +511,38 @@ config *config_default(px_error *err) {
     return cfg;
 }
 
+/* The line of a [redis] key given in the file, 0 when it was not. */
+static int redis_key_line(const parse_ctx *ctx, const char *key) {
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (ctx->seen[i] && !strcmp(settings[i].section, "redis") && !strcmp(settings[i].key, key))
+            return ctx->line_of[i];
+    return 0;
+}
+
+/* sentinels and master go together, and replace the keys naming the server. */
+static int validate_sentinels(const parse_ctx *ctx, px_error *err) {
+    const redis_endpoint *ep = &ctx->cfg->redis;
+    if (ep->n_sentinels && !ep->master[0])
+        return config_fail(err, CONFIG_ERR_VALUE,
+                           "%s:%d: [redis] sentinels: needs master = NAME (the name the "
+                           "sentinels monitor)",
+                           ctx->path, redis_key_line(ctx, "sentinels"));
+    if (!ep->n_sentinels && ep->master[0])
+        return config_fail(err, CONFIG_ERR_VALUE,
+                           "%s:%d: [redis] master: needs sentinels = host:port,host:port,…",
+                           ctx->path, redis_key_line(ctx, "master"));
+    for (size_t k = 0; ep->n_sentinels && k < N_SENTINEL_EXCLUSIVE; k++) {
+        int line = redis_key_line(ctx, sentinel_exclusive[k]);
+        if (line)
+            return config_fail(err, CONFIG_ERR_VALUE,
+                               "%s:%d: [redis] %s: the sentinels (line %d) name the server; "
+                               "give either sentinels or %s",
+                               ctx->path, line, sentinel_exclusive[k],
+                               redis_key_line(ctx, "sentinels"), sentinel_exclusive[k]);
+    }
+    return 0;
+}
+
 /* Checks between keys, once the whole file is read. */
 static int validate(parse_ctx *ctx, px_error *err) {
     config *cfg = ctx->cfg;
@@ -512,6 +570,7 @@ static int validate(parse_ctx *ctx, px_error *err) {
                         "%s: [redis] url and %s: give either a url or its parts, not both", path,
                         url_exclusive[u]);
     px_error local;
+    if (validate_sentinels(ctx, err)) return -1;
     if (redis_endpoint_validate(&cfg->redis, &local))
         return config_fail(err, CONFIG_ERR_VALUE, "%s: [redis]: %s", path, local.msg);
     if (cfg->backoff_max_ms < cfg->backoff_initial_ms)
@@ -602,6 +661,9 @@ static void show_setting(const config *cfg, const setting *s, FILE *out) {
     if ((s->kind == K_SPECIAL && !s->show) ||
         (!strcmp(s->section, "kafka") && !cfg->kafka_embedded))
         return;
+    for (size_t k = 0; cfg->redis.n_sentinels && k < N_SENTINEL_EXCLUSIVE; k++)
+        if (!strcmp(s->section, "redis") && !strcmp(s->key, sentinel_exclusive[k]))
+            return; /* the sentinels name the server */
     fprintf(out, "%s = ", s->key);
     if (s->secret && *(const char *)at) {
         fputs(MASK, out);

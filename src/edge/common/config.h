@@ -9,9 +9,9 @@
  *                passerelle.embedded.brokers     mock cluster brokers              (1)
  *                passerelle.embedded.partitions  partitions of each created topic  (4)
  *   [topics]   profile, skills, suggestions, dlq (topic names), group (consumer group id)
- *   [redis]    url | host, port, unix_socket; user, password, db, key_prefix; state_prefix,
- *              state_ttl_s; connect_timeout_ms, command_timeout_ms, backoff_initial_ms,
- *              backoff_max_ms
+ *   [redis]    url | host, port, unix_socket | sentinels, master (Redis Sentinel); user,
+ *              password, db, key_prefix; state_prefix, state_ttl_s; connect_timeout_ms,
+ *              command_timeout_ms, backoff_initial_ms, backoff_max_ms
  *   [rome]     key_prefix (where the index snapshots live in Redis), dir, snapshot
  *   [matching] every key goes to matcher_config_set() (weights, constraint.NAME = codes)
  *   [limits]   the event_limits (event_codec.h), batch_size, batch_max_wait_ms

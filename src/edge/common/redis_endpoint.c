@@ -60,25 +60,23 @@ static int set_decoded(char *field, size_t field_size, const char *s, size_t len
     return 0;
 }
 
-/* Parses a whole decimal number s[0..len) within [min, max]. */
-static int parse_bounded(const char *s, size_t len, long min, long max, const char *what, long *out,
-                         px_error *err) {
+/* Parses a whole decimal number s[0..len) within [min, max]; `where` starts the messages. */
+static int parse_bounded(const char *s, size_t len, long min, long max, const char *where,
+                         const char *what, long *out, px_error *err) {
     long v = 0;
     if (len == 0)
-        return px_error_set(err, PX_EINVAL, "redis URL: empty %s (expected a number %ld..%ld)",
+        return px_error_set(err, PX_EINVAL, "%s: empty %s (expected a number %ld..%ld)", where,
                             what, min, max);
     for (size_t i = 0; i < len; i++) {
         if (!isdigit((unsigned char)s[i]))
-            return px_error_set(err, PX_EINVAL,
-                                "redis URL: %s '%.*s' is not a number (expected %ld..%ld)", what,
-                                (int)len, s, min, max);
+            return px_error_set(err, PX_EINVAL, "%s: %s '%.*s' is not a number (expected %ld..%ld)",
+                                where, what, (int)len, s, min, max);
         v = v * 10 + (s[i] - '0');
         if (v > max) break;
     }
     if (v < min || v > max)
-        return px_error_set(err, PX_EINVAL,
-                            "redis URL: %s '%.*s' is out of range (expected %ld..%ld)", what,
-                            (int)len, s, min, max);
+        return px_error_set(err, PX_EINVAL, "%s: %s '%.*s' is out of range (expected %ld..%ld)",
+                            where, what, (int)len, s, min, max);
     *out = v;
     return 0;
 }
@@ -99,46 +97,54 @@ static int parse_userinfo(redis_endpoint *ep, const char *s, size_t len, px_erro
     return 0;
 }
 
+/* host[:port] in s[0..len), host possibly [ipv6]; *port is left alone when none is given.
+ * `where` starts the messages, `form` is the expected syntax they show. */
+static int parse_host_port(const char *s, size_t len, const char *where, const char *form,
+                           char host[REDIS_ENDPOINT_HOST_MAX + 1], int *port, px_error *err) {
+    const char *h = s, *p = NULL;
+    size_t host_len;
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close)
+            return px_error_set(err, PX_EINVAL, "%s: '[' without ']' around an IPv6 address",
+                                where);
+        h = s + 1;
+        host_len = (size_t)(close - h);
+        if (close + 1 < s + len) {
+            if (close[1] != ':')
+                return px_error_set(err, PX_EINVAL, "%s: expected ':port' after ']'", where);
+            p = close + 2;
+        }
+    } else {
+        const char *colon = memchr(s, ':', len);
+        host_len = colon ? (size_t)(colon - s) : len;
+        if (colon) p = colon + 1;
+    }
+    if (host_len == 0)
+        return px_error_set(err, PX_EINVAL, "%s: no host (expected %s)", where, form);
+    if (host_len > REDIS_ENDPOINT_HOST_MAX)
+        return px_error_set(err, PX_ELIMIT, "%s: host is %zu bytes long; at most %d are accepted",
+                            where, host_len, REDIS_ENDPOINT_HOST_MAX);
+    memcpy(host, h, host_len);
+    host[host_len] = '\0';
+    long v;
+    if (p) {
+        if (parse_bounded(p, (size_t)(s + len - p), 1, 65535, where, "port", &v, err)) return -1;
+        *port = (int)v;
+    }
+    return 0;
+}
+
 static int parse_tcp(redis_endpoint *ep, const char *s, px_error *err) {
     const char *slash = strchr(s, '/');
     size_t hostport_len = slash ? (size_t)(slash - s) : strlen(s);
-    const char *host = s, *port = NULL;
-    size_t host_len;
-    if (hostport_len > 0 && s[0] == '[') {
-        const char *close = memchr(s, ']', hostport_len);
-        if (!close)
-            return px_error_set(err, PX_EINVAL,
-                                "redis URL: '[' without ']' around an IPv6 address");
-        host = s + 1;
-        host_len = (size_t)(close - host);
-        if (close + 1 < s + hostport_len) {
-            if (close[1] != ':')
-                return px_error_set(err, PX_EINVAL, "redis URL: expected ':port' after ']'");
-            port = close + 2;
-        }
-    } else {
-        const char *colon = memchr(s, ':', hostport_len);
-        host_len = colon ? (size_t)(colon - s) : hostport_len;
-        if (colon) port = colon + 1;
-    }
-    if (host_len == 0)
-        return px_error_set(err, PX_EINVAL,
-                            "redis URL: no host (expected redis://host[:port][/db])");
-    if (host_len > REDIS_ENDPOINT_HOST_MAX)
-        return px_error_set(err, PX_ELIMIT,
-                            "redis URL: host is %zu bytes long; at most %d are accepted", host_len,
-                            REDIS_ENDPOINT_HOST_MAX);
-    memcpy(ep->host, host, host_len);
-    ep->host[host_len] = '\0';
+    if (parse_host_port(s, hostport_len, "redis URL", "redis://host[:port][/db]", ep->host,
+                        &ep->port, err))
+        return -1;
     long v;
-    if (port) {
-        if (parse_bounded(port, (size_t)(s + hostport_len - port), 1, 65535, "port", &v, err))
-            return -1;
-        ep->port = (int)v;
-    }
     if (slash && slash[1]) {
-        if (parse_bounded(slash + 1, strlen(slash + 1), 0, REDIS_ENDPOINT_DB_MAX, "database number",
-                          &v, err))
+        if (parse_bounded(slash + 1, strlen(slash + 1), 0, REDIS_ENDPOINT_DB_MAX, "redis URL",
+                          "database number", &v, err))
             return -1;
         ep->db = (int)v;
     }
@@ -164,8 +170,8 @@ static int parse_unix(redis_endpoint *ep, const char *s, px_error *err) {
         if (strncmp(query, "?db=", 4) != 0)
             return px_error_set(err, PX_EINVAL, "redis URL: unknown query '%s' (expected ?db=N)",
                                 query);
-        if (parse_bounded(query + 4, strlen(query + 4), 0, REDIS_ENDPOINT_DB_MAX, "database number",
-                          &v, err))
+        if (parse_bounded(query + 4, strlen(query + 4), 0, REDIS_ENDPOINT_DB_MAX, "redis URL",
+                          "database number", &v, err))
             return -1;
         ep->db = (int)v;
     }
@@ -214,6 +220,29 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
     return parse_tcp(ep, rest, err);
 }
 
+int redis_endpoint_parse_sentinels(redis_endpoint *ep, const char *list, px_error *err) {
+    redis_endpoint_sentinel parsed[REDIS_ENDPOINT_SENTINELS_MAX];
+    size_t n = 0;
+    for (const char *item = list; *list; item++) {
+        item += strspn(item, " \t");
+        size_t span = strcspn(item, ","), len = span;
+        while (len > 0 && (item[len - 1] == ' ' || item[len - 1] == '\t')) len--;
+        if (n == REDIS_ENDPOINT_SENTINELS_MAX)
+            return px_error_set(err, PX_ELIMIT, "redis sentinels: more than %d are listed",
+                                REDIS_ENDPOINT_SENTINELS_MAX);
+        parsed[n].port = REDIS_ENDPOINT_SENTINEL_PORT;
+        if (parse_host_port(item, len, "redis sentinels", "host[:port],host[:port],…",
+                            parsed[n].host, &parsed[n].port, err))
+            return -1;
+        n++;
+        item += span;
+        if (!*item) break;
+    }
+    memcpy(ep->sentinels, parsed, n * sizeof parsed[0]);
+    ep->n_sentinels = n;
+    return 0;
+}
+
 int redis_endpoint_validate(const redis_endpoint *ep, px_error *err) {
     if (!ep->host[0] == !ep->unix_path[0])
         return px_error_set(err, PX_EINVAL,
@@ -228,13 +257,33 @@ int redis_endpoint_validate(const redis_endpoint *ep, px_error *err) {
                             REDIS_ENDPOINT_DB_MAX);
     if (ep->user[0] && !ep->password[0])
         return px_error_set(err, PX_EINVAL, "redis endpoint: user '%s' has no password", ep->user);
+    if (!ep->n_sentinels != !ep->master[0])
+        return px_error_set(err, PX_EINVAL,
+                            "redis endpoint: sentinels and a master name go together (got %s)",
+                            ep->n_sentinels ? "sentinels without a master name"
+                                            : "a master name without sentinels");
+    if (ep->n_sentinels > REDIS_ENDPOINT_SENTINELS_MAX)
+        return px_error_set(err, PX_ELIMIT, "redis endpoint: more than %d sentinels",
+                            REDIS_ENDPOINT_SENTINELS_MAX);
+    if (ep->n_sentinels && ep->unix_path[0])
+        return px_error_set(err, PX_EINVAL,
+                            "redis endpoint: sentinels name a TCP master, not a unix socket");
     return 0;
 }
 
 void redis_endpoint_describe(const redis_endpoint *ep, char *buf, size_t size) {
-    int n = ep->unix_path[0] ? snprintf(buf, size, "unix:%s", ep->unix_path)
+    int n;
+    if (ep->n_sentinels) {
+        n = snprintf(buf, size, "master '%s' via sentinels", ep->master);
+        for (size_t i = 0; i < ep->n_sentinels && n >= 0 && (size_t)n < size; i++)
+            n += snprintf(buf + n, size - (size_t)n,
+                          strchr(ep->sentinels[i].host, ':') ? "%s[%s]:%d" : "%s%s:%d",
+                          i ? "," : " ", ep->sentinels[i].host, ep->sentinels[i].port);
+    } else {
+        n = ep->unix_path[0] ? snprintf(buf, size, "unix:%s", ep->unix_path)
                              : snprintf(buf, size, strchr(ep->host, ':') ? "[%s]:%d" : "%s:%d",
                                         ep->host, ep->port);
+    }
     if (n < 0 || (size_t)n >= size) return;
     if (ep->db) n += snprintf(buf + n, size - (size_t)n, " db %d", ep->db);
     if ((size_t)n >= size) return;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "store_sentinel.h"
 #include "store_sync.h"
 
 redisReply *store_sync_run(redisContext *c, const char *describe, const char *step, px_error *err,
@@ -30,8 +31,9 @@ static int run_ok(redisContext *c, const char *describe, const char *step, px_er
     return 0;
 }
 
-redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
-                                 unsigned timeout_ms, px_error *err) {
+/* A connection to ep's own address (host:port or unix socket), AUTHed and SELECTed. */
+static redisContext *connect_server(const redis_endpoint *ep, const char *describe,
+                                    unsigned timeout_ms, px_error *err) {
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     redisContext *c = ep->unix_path[0] ? redisConnectUnixWithTimeout(ep->unix_path, tv)
                                        : redisConnectWithTimeout(ep->host, ep->port, tv);
@@ -59,6 +61,53 @@ redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
         return NULL;
     }
     return c;
+}
+
+/* Asks sentinel i where ep's master is, connects to it and checks that it is a master. */
+static redisContext *connect_via_sentinel(const redis_endpoint *ep, size_t i, unsigned timeout_ms,
+                                          px_error *err) {
+    redis_endpoint sentinel;
+    redis_endpoint_init(&sentinel);
+    memcpy(sentinel.host, ep->sentinels[i].host, sizeof sentinel.host);
+    sentinel.port = ep->sentinels[i].port;
+    char describe[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_USER_MAX + 64];
+    snprintf(describe, sizeof describe, "sentinel %s:%d", sentinel.host, sentinel.port);
+    redisContext *c = connect_server(&sentinel, describe, timeout_ms, err);
+    if (!c) return NULL;
+    const char *ask[] = {"SENTINEL", "get-master-addr-by-name", ep->master};
+    size_t ask_lens[] = {8, 23, strlen(ep->master)};
+    redis_endpoint master = *ep;
+    redisReply *reply =
+        store_sync_run(c, describe, "SENTINEL get-master-addr-by-name", err, 3, ask, ask_lens);
+    int rc = reply ? store_sentinel_read_master(&master, i, reply, err) : -1;
+    freeReplyObject(reply);
+    redisFree(c);
+    if (rc) return NULL;
+    store_sentinel_describe(&master, describe, sizeof describe);
+    if (!(c = connect_server(&master, describe, timeout_ms, err))) return NULL;
+    const char *role[] = {"ROLE"};
+    size_t role_lens[] = {4};
+    reply = store_sync_run(c, describe, "ROLE", err, 1, role, role_lens);
+    if (!reply || store_sentinel_check_role(reply, describe, err)) {
+        freeReplyObject(reply);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(reply);
+    return c;
+}
+
+redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
+                                 unsigned timeout_ms, px_error *err) {
+    if (!ep->n_sentinels) return connect_server(ep, describe, timeout_ms, err);
+    px_error last;
+    for (size_t i = 0; i < ep->n_sentinels; i++) {
+        redisContext *c = connect_via_sentinel(ep, i, timeout_ms, &last);
+        if (c) return c;
+    }
+    px_error_set(err, PX_EUNAVAILABLE, "redis %s: no sentinel named a usable master (last: %s)",
+                 describe, last.msg);
+    return NULL;
 }
 
 int store_publish_snapshot(const redis_endpoint *ep, unsigned timeout_ms, const char *version,

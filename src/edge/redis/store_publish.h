@@ -2,7 +2,8 @@
  *
  * For the command-line tool (`passerelle rome publish --redis URL …`), not for the daemon's loop:
  * it uses hiredis' blocking API with a timeout. In one connection it
- *   1. AUTHs and SELECTs as the endpoint says,
+ *   1. AUTHs and SELECTs as the endpoint says (with sentinels: on the master they name, checked
+ *      with ROLE; store_sync.h),
  *   2. SET <prefix>snapshot:<version>:<hash> <bytes> NX — the snapshot is immutable: if that key
  *      already exists (same version, same content hash) it is left untouched,
  *   3. MULTI; SET <prefix>current <key>; PUBLISH <prefix>published <key>; EXEC — so that the

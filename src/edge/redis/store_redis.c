@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_sentinel.h"
+
 typedef enum conn_state {
     CONN_WAITING,    /* no connection; the retry timer is armed (or the store is closing) */
+    CONN_RESOLVING,  /* asking sentinel `sentinel` for the master, under connect_timeout_ms */
     CONN_CONNECTING, /* TCP connect and handshake in progress, under connect_timeout_ms */
     CONN_READY,      /* handshake done: requests accepted (command) / subscribed (subscriber) */
 } conn_state;
@@ -25,6 +28,9 @@ typedef struct conn {
     unsigned failures;      /* consecutive failed attempts, drives the backoff */
     int was_ready;          /* has ever completed a handshake */
     size_t in_flight;       /* requests awaiting their reply on ac */
+    redis_endpoint target;  /* where to connect: the endpoint, its host/port from the sentinels */
+    size_t sentinel;        /* the sentinel to ask next */
+    size_t asked;           /* sentinels asked in this attempt */
 } conn;
 
 struct store_redis {
@@ -59,7 +65,8 @@ typedef struct request {
     char key[REDIS_ENDPOINT_KEY_MAX]; /* index: the snapshot key named by current */
 } request;
 
-static const char STEP_AUTH[] = "AUTH", STEP_SELECT[] = "SELECT", STEP_PING[] = "PING";
+static const char STEP_AUTH[] = "AUTH", STEP_SELECT[] = "SELECT", STEP_ROLE[] = "ROLE",
+                  STEP_PING[] = "PING";
 
 /* ---- libuv glue ----
  * hiredis 0.14.1's libuv adapter drops a poll error status: libuv reports POLLERR as UV_EBADF and
@@ -178,15 +185,37 @@ static void conn_forget(conn *c, const px_error *why) {
     if (!c->is_subscriber) notify_status(s, 0, why);
 }
 
-static void conn_lost(conn *c, const redisAsyncContext *ac, const px_error *why) {
-    if (ac && c->ac == ac) conn_forget(c, why);
+static void resolve_start(conn *c);
+
+/* An attempt failed: asking a sentinel moves on to the next one at once until each was asked;
+ * anything else waits for the backoff. In sentinel mode, a failed attempt starts the next one at
+ * another sentinel, in case the one that answered is behind a failover. */
+static void conn_failed(conn *c, const px_error *why) {
+    size_t n = c->store->opt.endpoint.n_sentinels;
+    if (n && c->state != CONN_READY) c->sentinel = (c->sentinel + 1) % n;
+    if (c->state == CONN_RESOLVING && !c->store->closing && ++c->asked < n) {
+        c->ac = NULL;
+        uv_timer_stop(&c->watchdog);
+        c->store->last_error = *why;
+        resolve_start(c);
+        return;
+    }
+    c->asked = 0;
+    conn_forget(c, why);
 }
+
+static void conn_lost(conn *c, const redisAsyncContext *ac, const px_error *why) {
+    if (ac && c->ac == ac) conn_failed(c, why);
+}
+
+static const char *conn_peer(const conn *c, char *buf, size_t size);
 
 /* The reason of a loss reported by hiredis itself (onConnect/onDisconnect/NULL reply). */
 static void conn_lost_hiredis(conn *c, const redisAsyncContext *ac, const char *what) {
     px_error why;
-    px_error_set(&why, PX_EUNAVAILABLE, "redis %s (%s connection): %s: %s", c->store->describe,
-                 c->is_subscriber ? "subscriber" : "command", what,
+    char peer[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_MASTER_MAX + 48];
+    px_error_set(&why, PX_EUNAVAILABLE, "redis %s (%s connection): %s: %s",
+                 conn_peer(c, peer, sizeof peer), c->is_subscriber ? "subscriber" : "command", what,
                  ac->err && ac->errstr ? ac->errstr : "connection closed");
     conn_lost(c, ac, &why);
 }
@@ -229,7 +258,11 @@ static void on_watchdog(uv_timer_t *t) {
     conn *c = t->data;
     store_redis *s = c->store;
     px_error why;
-    if (c->state == CONN_CONNECTING)
+    if (c->state == CONN_RESOLVING)
+        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: sentinel %s:%d: no answer within %u ms",
+                     s->describe, c->target.sentinels[c->sentinel].host,
+                     c->target.sentinels[c->sentinel].port, s->opt.connect_timeout_ms);
+    else if (c->state == CONN_CONNECTING)
         px_error_set(&why, PX_EUNAVAILABLE, "redis %s: no connection within %u ms", s->describe,
                      s->opt.connect_timeout_ms);
     else
@@ -260,10 +293,14 @@ static void on_handshake_reply(redisAsyncContext *ac, void *r, void *privdata) {
         return;
     }
     if (c->ac != ac) return;
+    px_error why;
     if (reply->type == REDIS_REPLY_ERROR) {
-        px_error why;
         px_error_set(&why, PX_EREFUSED, "redis %s: %s refused: %s", c->store->describe, step,
                      reply->str);
+        conn_drop(c, &why);
+        return;
+    }
+    if (step == STEP_ROLE && store_sentinel_check_role(reply, c->store->describe, &why)) {
         conn_drop(c, &why);
         return;
     }
@@ -309,42 +346,103 @@ static int send_handshake(conn *c) {
     }
     if (rc == REDIS_OK && ep->db)
         rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_SELECT, "SELECT %d", ep->db);
+    if (rc == REDIS_OK && ep->n_sentinels)
+        rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_ROLE, "ROLE");
     if (rc == REDIS_OK) rc = redisAsyncCommand(ac, on_handshake_reply, (void *)STEP_PING, "PING");
     return rc == REDIS_OK ? 0 : -1;
 }
 
-/* One connection attempt; a failure before any I/O is treated like a refused connection. */
-static void conn_start(conn *c) {
+/* What the connection talks to, for messages: the server, or the sentinel being asked. */
+static const char *conn_peer(const conn *c, char *buf, size_t size) {
+    if (c->state != CONN_RESOLVING) return c->store->describe;
+    const redis_endpoint_sentinel *st = &c->target.sentinels[c->sentinel];
+    snprintf(buf, size, "sentinel %s:%d for master '%s'", st->host, st->port, c->target.master);
+    return buf;
+}
+
+/* Opens a connection in `state` to host:port (or unix_path when not ""), under the connect
+ * timeout, and has `first` queue what it sends first; hiredis writes that once the socket is
+ * connected. A failure before any I/O is treated like a refused connection. */
+static void conn_open(conn *c, conn_state state, const char *host, int port, const char *unix_path,
+                      int (*first)(conn *c)) {
     store_redis *s = c->store;
-    const redis_endpoint *ep = &s->opt.endpoint;
-    if (!c->is_subscriber) s->stats.connect_attempts++;
-    redisAsyncContext *ac = ep->unix_path[0] ? redisAsyncConnectUnix(ep->unix_path)
-                                             : redisAsyncConnect(ep->host, ep->port);
+    redisAsyncContext *ac =
+        unix_path[0] ? redisAsyncConnectUnix(unix_path) : redisAsyncConnect(host, port);
     px_error why;
+    char peer[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_MASTER_MAX + 48];
+    c->state = state;
     if (ac) ac->data = c; /* before attaching: the poll callback finds the connection through it */
     if (!ac) {
-        px_error_set(&why, PX_ENOMEM, "redis %s: out of memory creating a connection", s->describe);
+        px_error_set(&why, PX_ENOMEM, "redis %s: out of memory creating a connection",
+                     conn_peer(c, peer, sizeof peer));
     } else if (ac->err) {
-        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: connect failed: %s", s->describe,
-                     ac->errstr);
+        px_error_set(&why, PX_EUNAVAILABLE, "redis %s: connect failed: %s",
+                     conn_peer(c, peer, sizeof peer), ac->errstr);
     } else if (attach_to_loop(c, ac)) {
         px_error_set(&why, PX_EUNAVAILABLE, "redis %s: cannot watch the socket on the loop",
-                     s->describe);
+                     conn_peer(c, peer, sizeof peer));
     } else {
         c->ac = ac;
-        c->state = CONN_CONNECTING;
         redisAsyncSetConnectCallback(ac, on_connect);
         redisAsyncSetDisconnectCallback(ac, on_disconnect);
-        if (!ep->unix_path[0]) redisEnableKeepAlive(&ac->c);
+        if (!unix_path[0]) redisEnableKeepAlive(&ac->c);
         uv_timer_start(&c->watchdog, on_watchdog, s->opt.connect_timeout_ms, 0);
-        if (send_handshake(c) == 0) return;
-        px_error_set(&why, PX_ENOMEM, "redis %s: cannot queue the handshake", s->describe);
+        if (first(c) == 0) return;
+        px_error_set(&why, PX_ENOMEM, "redis %s: cannot queue the first command",
+                     conn_peer(c, peer, sizeof peer));
         conn_drop(c, &why);
         return;
     }
     /* Never attached: no loop handle refers to ac, so it is freed right here. */
-    conn_forget(c, &why);
+    conn_failed(c, &why);
     if (ac) redisAsyncFree(ac);
+}
+
+/* The sentinel named the master: its connection has done its part (detached first, so that its
+ * disconnect is not a loss) and the connection to the master starts. */
+static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata) {
+    conn *c = ac->data;
+    store_redis *s = c->store;
+    (void)privdata;
+    if (!r) {
+        conn_lost_hiredis(c, ac, "connection lost");
+        return;
+    }
+    if (c->ac != ac) return;
+    px_error why;
+    if (store_sentinel_read_master(&c->target, c->sentinel, r, &why)) {
+        conn_drop(c, &why);
+        return;
+    }
+    c->ac = NULL;
+    uv_timer_stop(&c->watchdog);
+    redisAsyncFree(ac); /* deferred by hiredis until this callback returns */
+    c->asked = 0;
+    if (!c->is_subscriber) store_sentinel_describe(&c->target, s->describe, sizeof s->describe);
+    conn_open(c, CONN_CONNECTING, c->target.host, c->target.port, "", send_handshake);
+}
+
+static int ask_sentinel(conn *c) {
+    return redisAsyncCommand(c->ac, on_sentinel_reply, NULL, "SENTINEL get-master-addr-by-name %s",
+                             c->target.master) == REDIS_OK
+               ? 0
+               : -1;
+}
+
+static void resolve_start(conn *c) {
+    const redis_endpoint_sentinel *st = &c->target.sentinels[c->sentinel];
+    conn_open(c, CONN_RESOLVING, st->host, st->port, "", ask_sentinel);
+}
+
+/* One connection attempt: straight to the server, or first to a sentinel to learn where it is. */
+static void conn_start(conn *c) {
+    store_redis *s = c->store;
+    const redis_endpoint *ep = &s->opt.endpoint;
+    if (!c->is_subscriber) s->stats.connect_attempts++;
+    if (ep->n_sentinels)
+        resolve_start(c);
+    else
+        conn_open(c, CONN_CONNECTING, ep->host, ep->port, ep->unix_path, send_handshake);
 }
 
 static void on_retry_timer(uv_timer_t *t) { conn_start(t->data); }
@@ -384,6 +482,7 @@ static void conn_init(store_redis *s, conn *c, int is_subscriber) {
     uv_timer_init(s->loop, &c->watchdog);
     c->retry_timer.data = c;
     c->watchdog.data = c;
+    c->target = s->opt.endpoint;
     s->open_handles += 2;
     uv_timer_start(&c->retry_timer, on_retry_timer, 0, 0);
 }
@@ -570,6 +669,25 @@ static int key_args_build(const store_redis *s, const char *what, const store_re
     return 0;
 }
 
+/* An error reply saying that the server is no longer the master (READONLY) or not ready (LOADING):
+ * the connection is dropped so that the next attempt, after the backoff, finds the master again
+ * (through the sentinels), and the request fails as unavailable, to be sent again. */
+static const px_error *conn_failover(conn *c, const redisAsyncContext *ac, const char *msg,
+                                     px_error *buf) {
+    px_error_set(buf, PX_EUNAVAILABLE, "redis %s: %s; reconnecting", c->store->describe, msg);
+    if (c->ac == ac) conn_drop(c, buf);
+    return buf;
+}
+
+/* The replies to MULTI and to each queued op: QUEUED, or an error that makes EXEC fail. */
+static void on_queued_reply(redisAsyncContext *ac, void *r, void *privdata) {
+    const redisReply *reply = r;
+    px_error buf;
+    (void)privdata;
+    if (reply && reply->type == REDIS_REPLY_ERROR && store_sentinel_is_failover_error(reply->str))
+        conn_failover(ac->data, ac, reply->str, &buf);
+}
+
 /* What every reply handler checks first: a lost connection, a closed store, an error reply, and
  * (expect_array) a reply that is not an array of req->n elements; `what` names the request in the
  * message. Returns the failure to report, or NULL. */
@@ -578,6 +696,8 @@ static const px_error *reply_failure(request *req, redisAsyncContext *ac, const 
     const px_error *failed = request_settle(req, ac, reply, buf);
     if (failed) return failed;
     if (reply->type == REDIS_REPLY_ERROR) {
+        if (store_sentinel_is_failover_error(reply->str))
+            return conn_failover(&req->store->cmd, ac, reply->str, buf);
         px_error_set(buf, PX_EREFUSED, "redis %s refused: %s", what, reply->str);
         return buf;
     }
@@ -667,7 +787,7 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
 static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n, request *req,
                              const key_args *ka) {
     redisAsyncContext *ac = s->cmd.ac;
-    if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK) return -1;
+    if (redisAsyncCommand(ac, on_queued_reply, NULL, "MULTI") != REDIS_OK) return -1;
     for (size_t i = 0; i < n; i++) {
         const char *argv[5];
         size_t lens[5];
@@ -692,7 +812,8 @@ static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n
                 argc = 5;
             }
         }
-        if (redisAsyncCommandArgv(ac, NULL, NULL, argc, argv, lens) != REDIS_OK) return -1;
+        if (redisAsyncCommandArgv(ac, on_queued_reply, NULL, argc, argv, lens) != REDIS_OK)
+            return -1;
     }
     return redisAsyncCommand(ac, on_exec_reply, req, "EXEC") == REDIS_OK ? 0 : -1;
 }

@@ -4,6 +4,11 @@
  *   - Keeps a command connection to Redis open (AUTH [user] password, SELECT db, PING as the
  *     handshake) and, when the owner asks for publish notifications, a second connection
  *     SUBSCRIBEd to `<prefix>published`.
+ *   - With sentinels in the endpoint (redis_endpoint.h), finds the master at each connection
+ *     attempt: asks each sentinel in turn (store_sentinel.h) for its address, connects there and
+ *     adds ROLE to the handshake, refusing a replica. A READONLY or LOADING reply drops the
+ *     connection (the request fails with PX_EUNAVAILABLE), so the next attempt, like the one after
+ *     a loss, follows a failover to the promoted replica.
  *   - Reconnects by itself: after a failure or a loss it waits an exponential backoff
  *     (backoff_initial_ms doubling up to backoff_max_ms, with "equal jitter": a random delay in
  *     [d/2, d]) on a uv timer, then tries again. Nothing polls or spins while Redis is down.
@@ -21,7 +26,8 @@
  *
  * Timeouts (hiredis 0.14.1 async has none of its own, so they are uv timers here)
  *   connect_timeout_ms  a connection attempt (TCP connect + handshake) that has not finished in
- *                       this time is abandoned and counts as a failure.
+ *                       this time is abandoned and counts as a failure; so is a sentinel that
+ *                       has not answered in this time (the next one is asked at once).
  *   command_timeout_ms  while requests are outstanding, a connection that delivers no data for
  *                       this long is considered dead: it is dropped (outstanding requests fail)
  *                       and reconnected. A large reply arriving steadily keeps it alive.

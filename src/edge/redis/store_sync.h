@@ -9,7 +9,9 @@
 #include "redis_endpoint.h"
 
 /* Connects to ep with a timeout on the connect and on every reply, then AUTHs and SELECTs as ep
- * says. NULL with err (PX_EUNAVAILABLE or PX_EREFUSED) naming `describe`. */
+ * says. With sentinels, asks each in turn for the master (store_sentinel.h) until one names a
+ * server that answers and is a master. NULL with err (PX_EUNAVAILABLE or PX_EREFUSED) naming
+ * `describe`. */
 redisContext *store_sync_connect(const redis_endpoint *ep, const char *describe,
                                  unsigned timeout_ms, px_error *err);
 
