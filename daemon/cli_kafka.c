@@ -563,7 +563,8 @@ static void replay_usage(FILE *out) {
         "while replaying are left for another run, and the run ends.\n"
         "Progress is kept in consumer group G (default passerelle-replay): offsets are committed\n"
         "only once the replayed messages are delivered, so a second run continues where the first\n"
-        "stopped and an interrupted run replays at most the unconfirmed records again. Passed over\n"
+        "stopped and an interrupted run replays at most the unconfirmed records again. Passed "
+        "over\n"
         "in this group (use another --group to replay them later): with --reason R, records with\n"
         "another reason; records replayed N times already (--max-replays, default %d; a header\n"
         "that is not a count counts as over it); truncated records, which lack the original's\n"
@@ -657,8 +658,8 @@ static int replay_find_ends(replay_state *s, rd_kafka_topic_partition_list_t *as
     for (int i = 0; i < assigned->cnt; i++) {
         const rd_kafka_topic_partition_t *a = &assigned->elems[i];
         int64_t lo, hi;
-        err = rd_kafka_query_watermark_offsets(s->consumer, a->topic, a->partition, &lo, &hi,
-                                               10000);
+        err =
+            rd_kafka_query_watermark_offsets(s->consumer, a->topic, a->partition, &lo, &hi, 10000);
         if (err) {
             fprintf(stderr, "passerelle replay: cannot read the end of %s [%" PRId32 "]: %s\n",
                     a->topic, a->partition, rd_kafka_err2str(err));
@@ -676,8 +677,7 @@ static int replay_find_ends(replay_state *s, rd_kafka_topic_partition_list_t *as
 
 /* A message of an assigned partition at `next`: closes the partition once it is at its end. Returns
  * false when the message itself is past the end (not to be read). */
-static bool replay_within_end(replay_state *s, const char *topic, int32_t partition,
-                              int64_t next) {
+static bool replay_within_end(replay_state *s, const char *topic, int32_t partition, int64_t next) {
     rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(s->ends, topic, partition);
     if (!e) return false;
     if (e->opaque && next >= e->offset) {
@@ -694,12 +694,12 @@ static void replay_on_eof(void *ctx, const rd_kafka_message_t *eof) {
 
 static void count_reason(replay_state *s, const char *reason, size_t len) {
     size_t i = 0;
-    while (i < s->n_reasons && (strlen(s->reasons[i].name) != len ||
-                                memcmp(s->reasons[i].name, reason, len)))
+    while (i < s->n_reasons &&
+           (strlen(s->reasons[i].name) != len || memcmp(s->reasons[i].name, reason, len)))
         i++;
     if (i == s->n_reasons && i < CLI_REASONS_MAX) {
-        snprintf(s->reasons[i].name, sizeof s->reasons[i].name, "%.*s",
-                 (int)(len < 63 ? len : 63), reason);
+        snprintf(s->reasons[i].name, sizeof s->reasons[i].name, "%.*s", (int)(len < 63 ? len : 63),
+                 reason);
         s->n_reasons++;
     } else if (i == s->n_reasons) {
         i = CLI_REASONS_MAX;
@@ -708,8 +708,8 @@ static void count_reason(replay_state *s, const char *reason, size_t len) {
     s->reasons[i].n++;
 }
 
-static void print_replayed(const rd_kafka_message_t *m, const dlq_record_view *v,
-                           const char *topic, int64_t replays) {
+static void print_replayed(const rd_kafka_message_t *m, const dlq_record_view *v, const char *topic,
+                           int64_t replays) {
     cJSON *line = cJSON_CreateObject(), *r = cJSON_AddObjectToObject(line, "replayed");
     cJSON_AddNumberToObject(r, "dlq_partition", m->partition);
     cJSON_AddNumberToObject(r, "dlq_offset", (double)m->offset);
@@ -808,13 +808,11 @@ static void print_summary(const replay_state *s, const char *dlq, int failed) {
 }
 
 int cli_replay_main(int argc, char **argv) {
-    cli_opts o = {.tool = "replay",
-                  .count = -1,
-                  .timeout_ms = 5000,
-                  .max_replays = CLI_DEFAULT_MAX_REPLAYS};
-    int rc = parse_args(argc, argv,
-                        " --brokers --dlq --to --reason --count --max-replays --timeout-ms --group -X ",
-                        &o, replay_usage);
+    cli_opts o = {
+        .tool = "replay", .count = -1, .timeout_ms = 5000, .max_replays = CLI_DEFAULT_MAX_REPLAYS};
+    int rc = parse_args(
+        argc, argv, " --brokers --dlq --to --reason --count --max-replays --timeout-ms --group -X ",
+        &o, replay_usage);
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;

@@ -342,7 +342,8 @@ static int64_t input_replays(const kafka_io_msg *m) {
 static int flight_produce(px_daemon *d, flight *f, px_error *err) {
     char count[24];
     kafka_io_header h = {DLQ_REPLAY_HEADER, count, 0};
-    if (f->replays >= 0) h.value_len = (size_t)snprintf(count, sizeof count, "%" PRId64, f->replays);
+    if (f->replays >= 0)
+        h.value_len = (size_t)snprintf(count, sizeof count, "%" PRId64, f->replays);
     return kafka_io_produce_headers(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len,
                                     &h, f->replays >= 0, daemon_pipeline_on_delivery, f, err);
 }
@@ -603,7 +604,8 @@ static void dlq_retry_arm(px_daemon *d) {
     uint64_t now = uv_now(d->loop), due = UINT64_MAX;
     for (const flight *f = d->flights; f; f = f->next)
         if (f->waiting && f->retry_at < due) due = f->retry_at;
-    if (due != UINT64_MAX) uv_timer_start(&d->dlq_retry, on_dlq_retry, due > now ? due - now : 0, 0);
+    if (due != UINT64_MAX)
+        uv_timer_start(&d->dlq_retry, on_dlq_retry, due > now ? due - now : 0, 0);
 }
 
 static void on_dlq_retry(uv_timer_t *t) {
@@ -652,8 +654,7 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
                         PX_LOG_INT("partition", f->msg->partition),
                         PX_LOG_INT("offset", f->msg->offset), PX_LOG_STR("dlq", f->topic),
                         PX_LOG_UINT("attempts", f->attempts + 1), PX_LOG_STR("error", err->msg));
-        } else if (!d->cfg->transactional_id && !d->stopping &&
-                   flight_produce(d, f, &again) == 0) {
+        } else if (!d->cfg->transactional_id && !d->stopping && flight_produce(d, f, &again) == 0) {
             /* Without transactions the output is produced again (never dropped); with them, the
              * transaction aborts and kafka_io consumes the batch again, which re-creates it. */
             PX_LOG_WARNF(d->log, "output delivery failed, producing it again",

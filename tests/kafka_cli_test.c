@@ -324,7 +324,8 @@ static void test_replay_ends(void **state) {
     assert_int_equal(r.status, 0);
     assert_int_equal(count_matches(r.out, "{\"replayed\""), 3);
     assert_int_equal(count_matches(r.out, "\"replay\":1}"), 3);
-    assert_non_null(strstr(r.out, "3 replayed from dlq.v1 (unknown_code 3), 0 skipped, 0 unreadable"));
+    assert_non_null(
+        strstr(r.out, "3 replayed from dlq.v1 (unknown_code 3), 0 skipped, 0 unreadable"));
     free(r.out);
     r = run_cli("tail --brokers %s --topic dlq.v1 --from-beginning --timeout-ms 2000", b);
     assert_int_equal(count_lines(r.out), 6);
@@ -335,7 +336,8 @@ static void test_replay_ends(void **state) {
                 b, SHORT_SESSION);
     assert_int_equal(r.status, 0);
     assert_int_equal(count_matches(r.out, "{\"replayed\""), 0);
-    assert_non_null(strstr(r.out, "0 replayed from dlq.v1, 3 skipped (max_replays 3), 0 unreadable"));
+    assert_non_null(
+        strstr(r.out, "0 replayed from dlq.v1, 3 skipped (max_replays 3), 0 unreadable"));
     free(r.out);
     /* A new group sees all six; --count 4 stops it after four. The copies go with count 2. */
     r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --count 4 --timeout-ms 50000 "

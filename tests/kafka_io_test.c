@@ -238,10 +238,9 @@ static void process_batch(owner *o, const kafka_io_batch *b) {
         px_error err;
         kafka_io_header h = {"echo", NULL, 0};
         size_t n_h = o->echo_header && !kafka_io_msg_header(m, "h", &h.value, &h.value_len);
-        int rc = kafka_io_produce_headers(o->io, OUT_TOPIC, m->key, m->key_len,
-                                          o->tombstones ? NULL : m->value,
-                                          o->tombstones ? 0 : m->value_len, &h, n_h, on_delivery,
-                                          ps, &err);
+        int rc = kafka_io_produce_headers(
+            o->io, OUT_TOPIC, m->key, m->key_len, o->tombstones ? NULL : m->value,
+            o->tombstones ? 0 : m->value_len, &h, n_h, on_delivery, ps, &err);
         if (rc) fail_msg("produce: %s", err.msg);
     }
     kafka_io_batch_release(o->io, b);
@@ -644,9 +643,9 @@ static void test_headers(void **state) {
     seed_headers(w.brokers, IN_TOPIC, N, 1, "h");
     kafka_io_property small[] = {{"queue.buffering.max.messages", "5"}};
     owner o;
-    owner_start(&o, &w.loop, "A", w.brokers,
-                &(io_setup){
-                    .group = "g-hdr", .batch_max = 40, .wait_ms = 5, .extra = small, .n_extra = 1});
+    owner_start(
+        &o, &w.loop, "A", w.brokers,
+        &(io_setup){.group = "g-hdr", .batch_max = 40, .wait_ms = 5, .extra = small, .n_extra = 1});
     o.produce_outputs = true;
     o.echo_header = true;
     run_until_counts(&o, N, N);

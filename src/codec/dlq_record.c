@@ -185,7 +185,9 @@ int dlq_record_decode(const msgpack_object *obj, dlq_record_view *v, px_error *e
         case D_OFFSET: take_u64(val, &v->offset); break;
         case D_TS: take_u64(val, &v->ts); break;
         case D_ORIGINAL_SIZE: take_u64(val, &v->original_size); break;
-        case D_TRUNCATED: v->truncated = val->type == MSGPACK_OBJECT_BOOLEAN && val->via.boolean; break;
+        case D_TRUNCATED:
+            v->truncated = val->type == MSGPACK_OBJECT_BOOLEAN && val->via.boolean;
+            break;
         case D_VALUE:
             if (val->type != MSGPACK_OBJECT_BIN) break;
             v->value = val->via.bin.ptr;

@@ -16,7 +16,8 @@
 #define KIO_TXN_RETRY_MS  200  /* pause before retrying a retriable transactional call */
 #define KIO_FREE_DRAIN_MS 2000 /* kafka_io_free(): budget to collect purged delivery reports */
 #define KIO_HANDLES       5    /* wake_poll + 4 timers */
-#define KIO_DEFAULT_MESSAGE_MAX 1000000 /* librdkafka's message.max.bytes default */
+/* librdkafka's message.max.bytes default */
+#define KIO_DEFAULT_MESSAGE_MAX 1000000
 
 /* A handed-over message waiting for kafka_io_store_offset(). */
 typedef struct kio_pending {
