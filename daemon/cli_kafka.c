@@ -51,8 +51,9 @@ static void catch_signals(void) {
 typedef struct cli_opts {
     const char *tool;
     const char *brokers, *topic, *dlq, *to, *reason, *group, *file;
-    long long count;      /* -1: unbounded */
-    long long timeout_ms; /* -1: none */
+    long long count;       /* -1: unbounded */
+    long long timeout_ms;  /* -1: none */
+    long long max_replays; /* replay: records replayed this many times already are refused */
     int from_beginning;
     int strict; /* send: refuse what the daemon's decoder would, and unknown keys */
     kafka_io_property props[CLI_MAX_PROPERTIES];
@@ -119,6 +120,8 @@ static int parse_args(int argc, char **argv, const char *allowed, cli_opts *o,
             if (parse_count(o->tool, a, v, &o->count)) return 2;
         } else if (!strcmp(a, "--timeout-ms")) {
             if (parse_count(o->tool, a, v, &o->timeout_ms)) return 2;
+        } else if (!strcmp(a, "--max-replays")) {
+            if (parse_count(o->tool, a, v, &o->max_replays)) return 2;
         } else if (!strcmp(a, "-X")) {
             const char *eq = strchr(v, '=');
             if (!eq || eq == v || o->n_props == CLI_MAX_PROPERTIES) {
@@ -204,21 +207,30 @@ static void count_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 
 static const kafka_io_property producer_fixed[] = {{"enable.idempotence", "true"}};
 
-int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key,
-                     size_t key_len, const void *value, size_t value_len) {
+/* produce_blocking() with headers (NULL: none), which librdkafka takes over on success; they are
+ * destroyed on failure. */
+static int produce_blocking_headers(rd_kafka_t *p, const char *tool, const char *topic,
+                                    const void *key, size_t key_len, const void *value,
+                                    size_t value_len, rd_kafka_headers_t *headers) {
     for (;;) {
-        rd_kafka_resp_err_t err =
-            rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                              RD_KAFKA_V_VALUE((void *)value, value_len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_HEADERS(headers),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!err) return 0;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             fprintf(stderr, "passerelle %s: cannot produce to %s: %s\n", tool, topic,
                     rd_kafka_err2str(err));
+            if (headers) rd_kafka_headers_destroy(headers);
             return -1;
         }
         rd_kafka_poll(p, 100);
     }
+}
+
+int produce_blocking(rd_kafka_t *p, const char *tool, const char *topic, const void *key,
+                     size_t key_len, const void *value, size_t value_len) {
+    return produce_blocking_headers(p, tool, topic, key, key_len, value, value_len, NULL);
 }
 
 int flush_producer(rd_kafka_t *p, const char *tool) {
@@ -381,9 +393,12 @@ static int topic_partitions(rd_kafka_t *rk, const char *tool, const char *topic)
     return n;
 }
 
+/* Called with the partition-end events next_message() passes over (enable.partition.eof). */
+typedef void (*eof_cb)(void *ctx, const rd_kafka_message_t *eof);
+
 /* Polls one message; stops (NULL, *stop set) on a signal or after timeout_ms without a message. */
 static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long long *idle_ms,
-                                        int *stop) {
+                                        int *stop, eof_cb on_eof, void *ctx) {
     while (!cli_interrupted) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m) {
@@ -392,6 +407,7 @@ static rd_kafka_message_t *next_message(rd_kafka_t *c, const cli_opts *o, long l
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (on_eof) on_eof(ctx, m);
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -511,7 +527,7 @@ int cli_tail_main(int argc, char **argv) {
     int stop = 0;
     json_buf line = {0};
     while (parts > 0 && !stop && (o.count < 0 || printed < o.count)) {
-        rd_kafka_message_t *m = next_message(c, &o, &idle, &stop);
+        rd_kafka_message_t *m = next_message(c, &o, &idle, &stop, NULL, NULL);
         if (!m) break;
         print_message(&line, m);
         rd_kafka_message_destroy(m);
@@ -527,51 +543,90 @@ int cli_tail_main(int argc, char **argv) {
 
 /* ---------------- replay ---------------- */
 
+#define CLI_DEFAULT_MAX_REPLAYS 3
+#define CLI_REASONS_MAX         32 /* distinct reasons counted by name in the summary */
+
 static void replay_usage(FILE *out) {
     fprintf(
         out,
         "usage: passerelle replay --brokers HOST:PORT[,…] [--dlq TOPIC] [--to TOPIC] [--reason R]\n"
-        "                         [--count N] [--timeout-ms MS] [--group G] [-X name=value]…\n"
+        "                         [--count N] [--max-replays N] [--timeout-ms MS] [--group G]\n"
+        "                         [-X name=value]…\n"
         "\n"
         "Drains dead-letter records (default topic " CLI_DEFAULT_DLQ
         ") after a fix: each record's\n"
-        "original bytes and key are produced again to the record's source topic, or to --to.\n"
+        "original bytes and key are produced again to the record's source topic, or to --to,\n"
+        "with the header " DLQ_REPLAY_HEADER
+        " one more than the record's (passerelled copies an input's\n"
+        "onto the dead letter it writes for it, so a replay that fails again is counted).\n"
+        "Reads each partition only up to the end it had at start: records dead-lettered again\n"
+        "while replaying are left for another run, and the run ends.\n"
         "Progress is kept in consumer group G (default passerelle-replay): offsets are committed\n"
         "only once the replayed messages are delivered, so a second run continues where the first\n"
-        "stopped and an interrupted run replays at most the unconfirmed records again. --reason R\n"
-        "replays only records with that reason (e.g. unknown_code); the others are passed over in\n"
-        "this group (use another --group to replay them later). Stops after N replayed records\n"
-        "(--count), or when no record came for MS milliseconds (--timeout-ms, default 5000).\n"
-        "Prints one JSON line per replayed record. Exit status: 0, 1 on a failure.\n");
+        "stopped and an interrupted run replays at most the unconfirmed records again. Passed "
+        "over\n"
+        "in this group (use another --group to replay them later): with --reason R, records with\n"
+        "another reason; records replayed N times already (--max-replays, default %d; a header\n"
+        "that is not a count counts as over it); truncated records, which lack the original's\n"
+        "end. Stops after N replayed records (--count), at the ends, or when no record came for\n"
+        "MS milliseconds (--timeout-ms, default 5000). Prints one JSON line per replayed record,\n"
+        "and on stderr what was replayed by reason, skipped by cause, and unreadable. Exit\n"
+        "status: 0, 1 on a failure.\n",
+        CLI_DEFAULT_MAX_REPLAYS);
 }
 
 #define CLI_JOIN_MS 30000
 
-/* Joining the group takes a few seconds: --timeout-ms counts idle time from the assignment on. */
-static int wait_for_assignment(rd_kafka_t *c, const char *topic) {
+/* Joining the group takes a few seconds: --timeout-ms counts idle time from the assignment on.
+ * The poll that brings the assignment may bring a first message too: it is left in *first. */
+static rd_kafka_topic_partition_list_t *wait_for_assignment(rd_kafka_t *c, const char *topic,
+                                                            rd_kafka_message_t **first) {
     for (int waited = 0; waited < CLI_JOIN_MS && !cli_interrupted; waited += 100) {
         rd_kafka_topic_partition_list_t *l = NULL;
-        int assigned = !rd_kafka_assignment(c, &l) && l && l->cnt > 0;
+        if (!rd_kafka_assignment(c, &l) && l && l->cnt > 0) return l;
         if (l) rd_kafka_topic_partition_list_destroy(l);
-        if (assigned) return 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (m && !m->err) {
+            *first = m;
+            continue;
+        }
         if (m) {
-            /* Nothing is consumed before the assignment; an error here is worth showing. */
-            if (m->err) fprintf(stderr, "passerelle replay: %s\n", rd_kafka_message_errstr(m));
+            /* An error before the assignment is worth showing. */
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                fprintf(stderr, "passerelle replay: %s\n", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
     }
     fprintf(stderr, "passerelle replay: no partition of %s was assigned within %d ms\n", topic,
             CLI_JOIN_MS);
-    return -1;
+    return NULL;
 }
+
+/* Why a record was passed over, for the summary. */
+typedef enum replay_skip {
+    SKIP_OTHER_REASON,
+    SKIP_MAX_REPLAYS,
+    SKIP_TRUNCATED,
+    SKIP_KINDS,
+} replay_skip;
+
+static const char *const skip_names[SKIP_KINDS] = {"other reason", "max_replays", "truncated"};
+
+typedef struct reason_count {
+    char name[64];
+    size_t n;
+} reason_count;
 
 typedef struct replay_state {
     rd_kafka_t *consumer, *producer;
     delivery_tally tally;
     rd_kafka_topic_partition_list_t
         *done; /* DLQ positions to commit once deliveries are confirmed */
-    size_t replayed, skipped, unreadable;
+    rd_kafka_topic_partition_list_t *ends; /* per assigned partition: offset = where to stop */
+    size_t open;                           /* partitions not read up to their end yet */
+    size_t replayed, unreadable, skipped[SKIP_KINDS];
+    reason_count reasons[CLI_REASONS_MAX + 1]; /* the last one is "other" */
+    size_t n_reasons;
 } replay_state;
 
 /* Flushes the replayed messages, then commits the DLQ positions they came from. */
@@ -588,6 +643,101 @@ static int replay_checkpoint(replay_state *s) {
     rd_kafka_topic_partition_list_destroy(s->done);
     s->done = rd_kafka_topic_partition_list_new(4);
     return 0;
+}
+
+/* Where each assigned partition is read up to: its high-water mark now; where it starts: the
+ * group's committed offset, else the low mark. A partition with nothing in between is closed. */
+static int replay_find_ends(replay_state *s, rd_kafka_topic_partition_list_t *assigned) {
+    rd_kafka_resp_err_t err = rd_kafka_committed(s->consumer, assigned, 10000);
+    if (err) {
+        fprintf(stderr, "passerelle replay: cannot read the group's offsets: %s\n",
+                rd_kafka_err2str(err));
+        return -1;
+    }
+    s->ends = rd_kafka_topic_partition_list_new(assigned->cnt);
+    for (int i = 0; i < assigned->cnt; i++) {
+        const rd_kafka_topic_partition_t *a = &assigned->elems[i];
+        int64_t lo, hi;
+        err =
+            rd_kafka_query_watermark_offsets(s->consumer, a->topic, a->partition, &lo, &hi, 10000);
+        if (err) {
+            fprintf(stderr, "passerelle replay: cannot read the end of %s [%" PRId32 "]: %s\n",
+                    a->topic, a->partition, rd_kafka_err2str(err));
+            return -1;
+        }
+        int64_t from = a->offset >= 0 ? a->offset : lo;
+        rd_kafka_topic_partition_t *e =
+            rd_kafka_topic_partition_list_add(s->ends, a->topic, a->partition);
+        e->offset = hi;
+        e->opaque = (void *)(intptr_t)(from < hi); /* still open */
+        s->open += from < hi;
+    }
+    return 0;
+}
+
+/* A message of an assigned partition at `next`: closes the partition once it is at its end. Returns
+ * false when the message itself is past the end (not to be read). */
+static bool replay_within_end(replay_state *s, const char *topic, int32_t partition, int64_t next) {
+    rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(s->ends, topic, partition);
+    if (!e) return false;
+    if (e->opaque && next >= e->offset) {
+        e->opaque = NULL;
+        s->open--;
+    }
+    return next <= e->offset;
+}
+
+static void replay_on_eof(void *ctx, const rd_kafka_message_t *eof) {
+    replay_state *s = ctx;
+    replay_within_end(s, rd_kafka_topic_name(eof->rkt), eof->partition, INT64_MAX);
+}
+
+static void count_reason(replay_state *s, const char *reason, size_t len) {
+    size_t i = 0;
+    while (i < s->n_reasons &&
+           (strlen(s->reasons[i].name) != len || memcmp(s->reasons[i].name, reason, len)))
+        i++;
+    if (i == s->n_reasons && i < CLI_REASONS_MAX) {
+        snprintf(s->reasons[i].name, sizeof s->reasons[i].name, "%.*s", (int)(len < 63 ? len : 63),
+                 reason);
+        s->n_reasons++;
+    } else if (i == s->n_reasons) {
+        i = CLI_REASONS_MAX;
+        snprintf(s->reasons[i].name, sizeof s->reasons[i].name, "other");
+    }
+    s->reasons[i].n++;
+}
+
+static void print_replayed(const rd_kafka_message_t *m, const dlq_record_view *v, const char *topic,
+                           int64_t replays) {
+    cJSON *line = cJSON_CreateObject(), *r = cJSON_AddObjectToObject(line, "replayed");
+    cJSON_AddNumberToObject(r, "dlq_partition", m->partition);
+    cJSON_AddNumberToObject(r, "dlq_offset", (double)m->offset);
+    cJSON_AddNumberToObject(r, "source_partition", (double)v->partition);
+    cJSON_AddNumberToObject(r, "source_offset", (double)v->offset);
+    char reason[128];
+    snprintf(reason, sizeof reason, "%.*s", (int)(v->reason_len < 127 ? v->reason_len : 127),
+             v->reason ? v->reason : "");
+    cJSON_AddStringToObject(r, "reason", reason);
+    cJSON_AddStringToObject(r, "to", topic);
+    cJSON_AddNumberToObject(r, "replay", (double)replays);
+    char *text = cJSON_PrintUnformatted(line);
+    if (text) printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(line);
+    fflush(stdout);
+}
+
+/* How many times the record's original was replayed already (its header), or the limit when the
+ * header is not a count. */
+static int64_t record_replays(const rd_kafka_message_t *m, const cli_opts *o) {
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, DLQ_REPLAY_HEADER, &v, &len))
+        return 0;
+    int64_t n = dlq_replay_count(v, len);
+    return n < 0 ? o->max_replays : n;
 }
 
 static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message_t *m) {
@@ -611,39 +761,58 @@ static int replay_one(replay_state *s, const cli_opts *o, const rd_kafka_message
     else
         snprintf(topic, sizeof topic, "%.*s", (int)(v.topic_len < 255 ? v.topic_len : 255),
                  v.topic);
+    int64_t replays = record_replays(m, o);
+    char count[24];
+    snprintf(count, sizeof count, "%" PRId64, replays + 1);
+    rd_kafka_headers_t *h = NULL;
     if (o->reason &&
         (v.reason_len != strlen(o->reason) || memcmp(v.reason, o->reason, v.reason_len))) {
-        s->skipped++;
-    } else if (produce_blocking(s->producer, "replay", topic, v.has_key ? v.key : NULL, v.key_len,
-                                v.value, v.value_len)) {
-        rc = -1;
+        s->skipped[SKIP_OTHER_REASON]++;
+    } else if (replays >= o->max_replays || v.truncated) {
+        replay_skip why = v.truncated ? SKIP_TRUNCATED : SKIP_MAX_REPLAYS;
+        s->skipped[why]++;
+        fprintf(stderr, "passerelle replay: %s [%" PRId32 "] offset %" PRId64 " skipped: %s\n",
+                rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                v.truncated ? "truncated (the original's head only)"
+                            : "replayed --max-replays times already");
+    } else if (!(h = rd_kafka_headers_new(1)) ||
+               rd_kafka_header_add(h, DLQ_REPLAY_HEADER, -1, count, -1) ||
+               produce_blocking_headers(s->producer, "replay", topic, v.has_key ? v.key : NULL,
+                                        v.key_len, v.value, v.value_len, h)) {
+        rc = -1; /* the headers are destroyed by the failing call, or were never made */
     } else {
         s->replayed++;
-        cJSON *line = cJSON_CreateObject(), *r = cJSON_AddObjectToObject(line, "replayed");
-        cJSON_AddNumberToObject(r, "dlq_partition", m->partition);
-        cJSON_AddNumberToObject(r, "dlq_offset", (double)m->offset);
-        cJSON_AddNumberToObject(r, "source_partition", (double)v.partition);
-        cJSON_AddNumberToObject(r, "source_offset", (double)v.offset);
-        char reason[128];
-        snprintf(reason, sizeof reason, "%.*s", (int)(v.reason_len < 127 ? v.reason_len : 127),
-                 v.reason ? v.reason : "");
-        cJSON_AddStringToObject(r, "reason", reason);
-        cJSON_AddStringToObject(r, "to", topic);
-        char *text = cJSON_PrintUnformatted(line);
-        if (text) printf("%s\n", text);
-        cJSON_free(text);
-        cJSON_Delete(line);
-        fflush(stdout);
+        count_reason(s, v.reason ? v.reason : "", v.reason_len);
+        print_replayed(m, &v, topic, replays + 1);
     }
     msgpack_unpacked_destroy(&u);
     return rc;
 }
 
+static void print_summary(const replay_state *s, const char *dlq, int failed) {
+    fprintf(stderr, "passerelle replay: %zu replayed from %s", s->replayed, dlq);
+    for (size_t i = 0; i <= CLI_REASONS_MAX; i++)
+        if (s->reasons[i].n)
+            fprintf(stderr, "%s%s %zu", i ? ", " : " (", s->reasons[i].name, s->reasons[i].n);
+    fprintf(stderr, "%s", s->replayed ? ")" : "");
+    size_t skipped = 0;
+    for (int k = 0; k < SKIP_KINDS; k++) skipped += s->skipped[k];
+    fprintf(stderr, ", %zu skipped", skipped);
+    for (int k = 0, first = 1; k < SKIP_KINDS; k++)
+        if (s->skipped[k]) {
+            fprintf(stderr, "%s%s %zu", first ? " (" : ", ", skip_names[k], s->skipped[k]);
+            first = 0;
+        }
+    fprintf(stderr, "%s, %zu unreadable%s\n", skipped ? ")" : "", s->unreadable,
+            failed ? "; stopped on a failure" : "");
+}
+
 int cli_replay_main(int argc, char **argv) {
-    cli_opts o = {.tool = "replay", .count = -1, .timeout_ms = 5000};
-    int rc =
-        parse_args(argc, argv, " --brokers --dlq --to --reason --count --timeout-ms --group -X ",
-                   &o, replay_usage);
+    cli_opts o = {
+        .tool = "replay", .count = -1, .timeout_ms = 5000, .max_replays = CLI_DEFAULT_MAX_REPLAYS};
+    int rc = parse_args(
+        argc, argv, " --brokers --dlq --to --reason --count --max-replays --timeout-ms --group -X ",
+        &o, replay_usage);
     if (rc) {
         cli_opts_free(&o);
         return rc == 1 ? 0 : rc;
@@ -653,8 +822,9 @@ int cli_replay_main(int argc, char **argv) {
     replay_state s = {.tally = {0, 0, "replay"}};
     const kafka_io_property cfixed[] = {{"group.id", o.group ? o.group : "passerelle-replay"},
                                         {"auto.offset.reset", "earliest"},
-                                        {"enable.auto.commit", "false"}};
-    s.consumer = new_client(&o, RD_KAFKA_CONSUMER, cfixed, 3, NULL, NULL);
+                                        {"enable.auto.commit", "false"},
+                                        {"enable.partition.eof", "true"}};
+    s.consumer = new_client(&o, RD_KAFKA_CONSUMER, cfixed, 4, NULL, NULL);
     s.producer =
         s.consumer ? new_client(&o, RD_KAFKA_PRODUCER, producer_fixed, 1, count_delivery, &s.tally)
                    : NULL;
@@ -674,30 +844,39 @@ int cli_replay_main(int argc, char **argv) {
                 rd_kafka_err2str(err));
         failed = 1;
     }
-    if (!failed && wait_for_assignment(s.consumer, dlq)) failed = 1;
+    rd_kafka_message_t *first = NULL;
+    rd_kafka_topic_partition_list_t *assigned =
+        failed ? NULL : wait_for_assignment(s.consumer, dlq, &first);
+    if (!assigned || replay_find_ends(&s, assigned)) failed = 1;
+    if (assigned) rd_kafka_topic_partition_list_destroy(assigned);
     long long idle = 0;
     int stop = 0;
-    while (!failed && !stop && (o.count < 0 || (long long)s.replayed < o.count)) {
-        rd_kafka_message_t *m = next_message(s.consumer, &o, &idle, &stop);
+    while (!failed && !stop && s.open && (o.count < 0 || (long long)s.replayed < o.count)) {
+        rd_kafka_message_t *m =
+            first ? first : next_message(s.consumer, &o, &idle, &stop, replay_on_eof, &s);
+        first = NULL;
         if (!m) break;
-        if (replay_one(&s, &o, m))
-            failed = 1;
-        else
-            rd_kafka_topic_partition_list_add(s.done, rd_kafka_topic_name(m->rkt), m->partition)
-                ->offset = m->offset + 1;
+        const char *t = rd_kafka_topic_name(m->rkt);
+        /* Past its partition's end: dead-lettered after the start (by this run's replays, say),
+         * left for another run. */
+        if (replay_within_end(&s, t, m->partition, m->offset + 1)) {
+            if (replay_one(&s, &o, m))
+                failed = 1;
+            else
+                rd_kafka_topic_partition_list_add(s.done, t, m->partition)->offset = m->offset + 1;
+        }
         rd_kafka_message_destroy(m);
         rd_kafka_poll(s.producer, 0);
         if (s.done->cnt >= 500 && replay_checkpoint(&s)) failed = 1;
     }
     if (!failed && replay_checkpoint(&s)) failed = 1;
+    if (first) rd_kafka_message_destroy(first);
     rd_kafka_consumer_close(s.consumer);
     rd_kafka_destroy(s.consumer);
     rd_kafka_destroy(s.producer);
     rd_kafka_topic_partition_list_destroy(s.done);
-    fprintf(
-        stderr,
-        "passerelle replay: %zu replayed from %s, %zu skipped (other reason), %zu unreadable%s\n",
-        s.replayed, dlq, s.skipped, s.unreadable, failed ? "; stopped on a failure" : "");
+    if (s.ends) rd_kafka_topic_partition_list_destroy(s.ends);
+    print_summary(&s, dlq, failed);
     cli_opts_free(&o);
     return failed ? 1 : 0;
 }

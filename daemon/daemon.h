@@ -54,7 +54,8 @@ typedef struct daemon_metrics {
     metrics *registry;
     metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds,
         *e2e_seconds, *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version,
-        *rebalances, *delivery_failures, *index_swaps, *batches_retried, *ready, *unknown_keys;
+        *rebalances, *delivery_failures, *index_swaps, *batches_retried, *ready, *unknown_keys,
+        *dlq_failures;
 } daemon_metrics;
 
 typedef struct px_daemon {
@@ -88,6 +89,7 @@ typedef struct px_daemon {
     uv_timer_t watchdog, status;
     uv_timer_t retry;        /* resumes consumption after a batch was given back */
     uint64_t retry_delay_ms; /* doubles on each consecutive give-back, reset by a good batch */
+    uv_timer_t dlq_retry;    /* produces again the dead letters whose delivery failed */
     uint64_t events_at_last_status;
 
     /* the distinct unknown keys counted by name ("experiences[].titel"), in order of appearance */

@@ -81,6 +81,11 @@ static int register_metrics(px_daemon *d, px_error *err) {
          {METRICS_COUNTER, "passerelle_unknown_keys_total",
           "Keys of input events that the contract does not name (ignored), by topic and key",
           topic_key, 2, 2 * (DAEMON_UNKNOWN_KEYS_MAX + 1), NULL, 0}},
+        {&d->m.dlq_failures,
+         {METRICS_COUNTER, "passerelle_dlq_failures_total",
+          "Dead letters not delivered after their retries (their inputs were passed over), by "
+          "source topic",
+          topic, 1, 0, NULL, 0}},
     };
     if (!(d->m.registry = metrics_new(err))) return -1;
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
@@ -337,6 +342,7 @@ static void close_rest(px_daemon *d) {
     close_handle(d, (uv_handle_t *)&d->watchdog);
     close_handle(d, (uv_handle_t *)&d->status);
     close_handle(d, (uv_handle_t *)&d->retry);
+    close_handle(d, (uv_handle_t *)&d->dlq_retry);
     close_handle(d, (uv_handle_t *)&d->sigterm);
     close_handle(d, (uv_handle_t *)&d->sigint);
 }
@@ -363,9 +369,11 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     uv_timer_init(loop, &d->watchdog);
     uv_timer_init(loop, &d->status);
     uv_timer_init(loop, &d->retry);
+    uv_timer_init(loop, &d->dlq_retry);
     uv_signal_init(loop, &d->sigterm);
     uv_signal_init(loop, &d->sigint);
-    d->watchdog.data = d->status.data = d->retry.data = d->sigterm.data = d->sigint.data = d;
+    d->watchdog.data = d->status.data = d->retry.data = d->dlq_retry.data = d;
+    d->sigterm.data = d->sigint.data = d;
     if (register_metrics(d, err) || service_notify_init(&d->notify, err)) return -1;
 
     if (cfg->kafka_embedded) {

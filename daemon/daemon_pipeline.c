@@ -1,5 +1,6 @@
 /* The batch pipeline: decode → fetch states (one round trip) → match → write states (one round
  * trip) → produce → store offsets on delivery. See daemon.h. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,10 @@ typedef struct flight {
     char *key, *value;
     size_t key_len, value_len;
     const char *type;
+    int64_t replays;   /* DLQ_REPLAY_HEADER value to produce with, -1 for none */
+    unsigned attempts; /* a dead letter's deliveries retried so far */
+    bool waiting;      /* a dead letter waiting for d->dlq_retry to be produced again */
+    uint64_t retry_at; /* when, on the loop's clock (ms) */
 } flight;
 
 /* The consumed message behind one or more flights: its offset is stored when all are delivered. */
@@ -78,6 +83,15 @@ static void flight_unlink(px_daemon *d, flight *f) {
 
 #define RETRY_FIRST_MS 100u   /* first pause after a batch was given back */
 #define RETRY_MAX_MS   10000u /* longest pause */
+
+/* A dead letter whose delivery fails is produced again after 100 ms, 200 ms, … (5 retries, 3.1 s
+ * in all); then its input is passed over (passerelle_dlq_failures_total, an error log), so that a
+ * DLQ that cannot take it does not stop the partition. */
+#define DLQ_RETRIES        5u
+#define DLQ_RETRY_FIRST_MS 100u
+/* What a dead letter leaves under the producer's message.max.bytes for its key, the replay header
+ * and Kafka's framing. */
+#define DLQ_HEADROOM 1024u
 
 struct daemon_batch {
     px_daemon *d;
@@ -229,6 +243,8 @@ static int emit_dead_letter(daemon_batch *b, size_t i) {
         .event_id = it->decoded ? it->ev.event_id : NULL,
         .ts = daemon_now_ms(),
     };
+    size_t limit = kafka_io_max_message_bytes(d->kafka), taken = it->msg->key_len + DLQ_HEADROOM;
+    rec.max_bytes = limit > taken ? limit - taken : 1;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     px_error err = {0};
@@ -315,6 +331,22 @@ static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t
 
 static void on_written(store_redis *s, const px_error *err, void *opaque);
 
+/* The replay count an input carries (DLQ_REPLAY_HEADER), -1 when none (or not a count). */
+static int64_t input_replays(const kafka_io_msg *m) {
+    const void *v;
+    size_t len;
+    return kafka_io_msg_header(m, DLQ_REPLAY_HEADER, &v, &len) ? -1 : dlq_replay_count(v, len);
+}
+
+static int flight_produce(px_daemon *d, flight *f, px_error *err) {
+    char count[24];
+    kafka_io_header h = {DLQ_REPLAY_HEADER, count, 0};
+    if (f->replays >= 0)
+        h.value_len = (size_t)snprintf(count, sizeof count, "%" PRId64, f->replays);
+    return kafka_io_produce_headers(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len,
+                                    &h, f->replays >= 0, daemon_pipeline_on_delivery, f, err);
+}
+
 /* Produces every output of the batch, then hands the batch back to kafka_io. The flight records
  * are all allocated first, so that a failure leaves nothing half produced. */
 static void produce_outputs(daemon_batch *b) {
@@ -339,6 +371,8 @@ static void produce_outputs(daemon_batch *b) {
         fl[o]->topic = out->topic;
         fl[o]->key_len = m->key_len;
         fl[o]->type = out->type;
+        /* A dead letter keeps the input's replay count, so that replaying it again is counted. */
+        fl[o]->replays = out->topic == d->cfg->topic_dlq ? input_replays(m) : -1;
     }
     if (!ok) {
         for (size_t o = 0; fl && o < b->n_outputs; o++)
@@ -356,8 +390,7 @@ static void produce_outputs(daemon_batch *b) {
         f->value_len = b->outputs[o].value_len;
         b->outputs[o].value = NULL;
         flight_link(d, f);
-        if (kafka_io_produce(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len,
-                             daemon_pipeline_on_delivery, f, &err)) {
+        if (flight_produce(d, f, &err)) {
             /* Refused outright (fatal state or closing): the delivery path marks the message as not
              * done, so its offset is never stored and the event is consumed again. */
             daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
@@ -521,6 +554,16 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
         }
         it->decoded = true;
         it->reason = EVENT_OK;
+        const char *home = event_type_topic(it->ev.type) == EVENT_TOPIC_SKILLS
+                               ? d->cfg->topic_skills
+                               : d->cfg->topic_profile;
+        if (strcmp(it->msg->topic, home)) {
+            char why[PX_ERROR_MSG_MAX];
+            snprintf(why, sizeof why, "type: %s is an event of %s, not of %s",
+                     event_type_name(it->ev.type), home, it->msg->topic);
+            dead_letter(b, i, EVENT_ERR_WRONG_TOPIC, why);
+            continue;
+        }
         size_t u = 0;
         while (u < b->n_users && strcmp(b->users[u].user_id, it->ev.user_id) != 0) u++;
         if (u == b->n_users) b->users[b->n_users++].user_id = it->ev.user_id;
@@ -547,8 +590,40 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
     if (rc) batch_abort(b, err.code ? err.msg : "out of memory");
 }
 
+/* Dead letters get bounded retries (without transactions: with them, the aborted transaction
+ * consumes the batch again) and are given up while the daemon runs; other outputs never are. */
+static bool dlq_bounded(const px_daemon *d, const flight *f) {
+    return f->topic == d->cfg->topic_dlq && !d->cfg->transactional_id && !d->stopping;
+}
+
+static void on_dlq_retry(uv_timer_t *t);
+
+/* Arms d->dlq_retry for the earliest waiting dead letter. */
+static void dlq_retry_arm(px_daemon *d) {
+    uint64_t now = uv_now(d->loop), due = UINT64_MAX;
+    for (const flight *f = d->flights; f; f = f->next)
+        if (f->waiting && f->retry_at < due) due = f->retry_at;
+    if (due != UINT64_MAX)
+        uv_timer_start(&d->dlq_retry, on_dlq_retry, due > now ? due - now : 0, 0);
+}
+
+static void on_dlq_retry(uv_timer_t *t) {
+    px_daemon *d = t->data;
+    if (d->stopping || !d->kafka) return;
+    uint64_t now = uv_now(d->loop);
+    for (flight *f = d->flights, *next; f; f = next) {
+        next = f->next; /* the delivery path frees at most f */
+        if (!f->waiting || f->retry_at > now) continue;
+        f->waiting = false;
+        px_error err = {0};
+        if (flight_produce(d, f, &err)) daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
+    }
+    dlq_retry_arm(d);
+}
+
 void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition,
                                  int64_t offset, void *msg_opaque, void *opaque) {
+    (void)io;
     (void)partition;
     (void)offset;
     (void)opaque;
@@ -558,18 +633,37 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
         metrics_series *s = series0(d->m.delivery_failures);
         if (s) metrics_counter_inc(s);
         px_error again = {0};
-        /* Without transactions the output is produced again (never dropped); with them, the
-         * transaction aborts and kafka_io consumes the batch again, which re-creates it. */
-        if (!d->cfg->transactional_id && !d->stopping &&
-            kafka_io_produce(io, f->topic, f->key, f->key_len, f->value, f->value_len,
-                             daemon_pipeline_on_delivery, f, &again) == 0) {
+        if (dlq_bounded(d, f) && f->attempts < DLQ_RETRIES) {
+            f->attempts++;
+            f->waiting = true;
+            f->retry_at = uv_now(d->loop) + ((uint64_t)DLQ_RETRY_FIRST_MS << (f->attempts - 1));
+            PX_LOG_WARNF(d->log, "dead letter not delivered, producing it again later",
+                         PX_LOG_STR("topic", f->msg->topic),
+                         PX_LOG_INT("partition", f->msg->partition),
+                         PX_LOG_INT("offset", f->msg->offset), PX_LOG_UINT("attempt", f->attempts),
+                         PX_LOG_STR("error", err->msg));
+            dlq_retry_arm(d);
+            return;
+        }
+        if (dlq_bounded(d, f)) {
+            /* The input is passed over: its offset is stored below, the partition moves on. */
+            count(d->m.dlq_failures, f->msg->topic, NULL);
+            PX_LOG_ERRF(d->log, "dead letter lost after its retries; its input is passed over",
+                        PX_LOG_STR("topic", f->msg->topic),
+                        PX_LOG_INT("partition", f->msg->partition),
+                        PX_LOG_INT("offset", f->msg->offset), PX_LOG_STR("dlq", f->topic),
+                        PX_LOG_UINT("attempts", f->attempts + 1), PX_LOG_STR("error", err->msg));
+        } else if (!d->cfg->transactional_id && !d->stopping && flight_produce(d, f, &again) == 0) {
+            /* Without transactions the output is produced again (never dropped); with them, the
+             * transaction aborts and kafka_io consumes the batch again, which re-creates it. */
             PX_LOG_WARNF(d->log, "output delivery failed, producing it again",
                          PX_LOG_STR("topic", f->topic), PX_LOG_STR("error", err->msg));
             return;
+        } else {
+            PX_LOG_ERRF(d->log, "output not delivered; its input will be consumed again",
+                        PX_LOG_STR("topic", f->topic), PX_LOG_STR("error", err->msg));
+            f->msg->failed = true;
         }
-        PX_LOG_ERRF(d->log, "output not delivered; its input will be consumed again",
-                    PX_LOG_STR("topic", f->topic), PX_LOG_STR("error", err->msg));
-        f->msg->failed = true;
     } else {
         count(d->m.produced, f->topic, f->type);
     }

@@ -184,6 +184,65 @@ static void expect_dlq_refused(const char *json, int reason, const char *says) {
     dlq_done(&sb, &u);
 }
 
+/* Over max_bytes: the record keeps the original's head (64 KiB, or what the limit leaves), says
+ * truncated and original_size, and fits; under it, nothing is cut. */
+static void test_dlq_truncated_round_trip(void **state) {
+    (void)state;
+    size_t big_len = 1536 * 1024;
+    char *big = malloc(big_len);
+    assert_non_null(big);
+    for (size_t i = 0; i < big_len; i++) big[i] = (char)(i * 7);
+    dlq_record rec = {.value = big,
+                      .value_len = big_len,
+                      .key = "alice",
+                      .key_len = 5,
+                      .topic = "passerelle.profile.v1",
+                      .reason = EVENT_ERR_OVER_LIMIT,
+                      .message = "(message): 1572864 bytes, at most 65536",
+                      .event_id = "e-big",
+                      .max_bytes = 1000000 - 1024};
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    dlq_record_view v;
+    px_error err;
+    assert_int_equal(dlq_round_trip(&rec, &sb, &u, &v, &err), 0);
+    assert_true(sb.size <= rec.max_bytes);
+    assert_true(v.truncated);
+    assert_int_equal(v.original_size, (int64_t)big_len);
+    assert_int_equal(v.value_len, DLQ_RECORD_HEAD_MAX);
+    assert_memory_equal(v.value, big, v.value_len);
+    assert_int_equal(v.event_id_len, 5);
+    dlq_done(&sb, &u);
+
+    /* A limit that leaves less than 64 KiB: as much of the head as fits, to the byte. */
+    rec.max_bytes = 4000;
+    assert_int_equal(dlq_round_trip(&rec, &sb, &u, &v, &err), 0);
+    assert_true(sb.size <= 4000 && sb.size >= 3990);
+    assert_true(v.truncated);
+    assert_memory_equal(v.value, big, v.value_len);
+    dlq_done(&sb, &u);
+
+    /* Within the limit: the whole original, no truncated, no original_size. */
+    rec.value_len = 1000;
+    assert_int_equal(dlq_round_trip(&rec, &sb, &u, &v, &err), 0);
+    assert_false(v.truncated);
+    assert_int_equal(v.original_size, -1);
+    assert_int_equal(v.value_len, 1000);
+    dlq_done(&sb, &u);
+    free(big);
+}
+
+static void test_dlq_replay_count(void **state) {
+    (void)state;
+    assert_int_equal(dlq_replay_count(NULL, 0), 0);
+    assert_int_equal(dlq_replay_count("0", 1), 0);
+    assert_int_equal(dlq_replay_count("12", 2), 12);
+    assert_int_equal(dlq_replay_count("", 0), -1);
+    assert_int_equal(dlq_replay_count("1x", 2), -1);
+    assert_int_equal(dlq_replay_count("-1", 2), -1);
+    assert_int_equal(dlq_replay_count("99999999999999999999", 20), -1);
+}
+
 static void test_dlq_decode_refusals(void **state) {
     (void)state;
     expect_dlq_refused("[1,2]", EVENT_ERR_NOT_A_MAP, "not a MessagePack map");
@@ -567,6 +626,8 @@ int main(void) {
         cmocka_unit_test(test_dlq_record_all_fields),
         cmocka_unit_test(test_dlq_record_minimal),
         cmocka_unit_test(test_dlq_decode_round_trip),
+        cmocka_unit_test(test_dlq_truncated_round_trip),
+        cmocka_unit_test(test_dlq_replay_count),
         cmocka_unit_test(test_dlq_decode_refusals),
         cmocka_unit_test(test_dlq_decode_lenient),
         cmocka_unit_test(test_state_round_trip),

@@ -269,9 +269,16 @@ static void test_tail_tombstone(void **state) {
     kafka_embedded_stop(kb);
 }
 
-/* A DLQ record as the daemon writes it (event_codec's encoder), around `original`. */
-static void produce_dlq(const char *brokers, const char *key, const char *original,
-                        size_t original_len, int reason, int64_t offset) {
+/* Counts the lines of s that contain `needle`. */
+static size_t count_matches(const char *s, const char *needle) {
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* A DLQ record as the daemon writes it (event_codec's encoder), around `original`, into sb. */
+static void encode_dlq(msgpack_sbuffer *sb, const char *key, const char *original,
+                       size_t original_len, int reason, int64_t offset) {
     dlq_record rec = {.value = original,
                       .value_len = original_len,
                       .key = key,
@@ -282,12 +289,68 @@ static void produce_dlq(const char *brokers, const char *key, const char *origin
                       .reason = reason,
                       .message = "test record",
                       .ts = 1700000000000};
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(sb);
     px_error err = {0};
-    assert_int_equal(dlq_record_encode(&rec, &sb, &err), 0);
+    assert_int_equal(dlq_record_encode(&rec, sb, &err), 0);
+}
+
+static void produce_dlq(const char *brokers, const char *key, const char *original,
+                        size_t original_len, int reason, int64_t offset) {
+    msgpack_sbuffer sb;
+    encode_dlq(&sb, key, original, original_len, reason, offset);
     produce_raw(brokers, "dlq.v1", key, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* Dead letters that fail again: each record's original is itself a dead letter, and replaying to
+ * the DLQ writes it there again, as passerelled would, with the replay header one higher. replay
+ * reads up to the ends it saw at start and stops (exactly 3 replays, long before its idle
+ * timeout); the next run of the group refuses the copies over --max-replays; --count bounds a
+ * run. */
+static void test_replay_ends(void **state) {
+    (void)state;
+    kafka_embedded *kb = start_broker();
+    const char *b = kafka_embedded_bootstraps(kb);
+    for (int i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "f%d", i);
+        msgpack_sbuffer inner;
+        encode_dlq(&inner, key, "\x80", 1, EVENT_ERR_WRONG_TOPIC, i);
+        produce_dlq(b, key, inner.data, inner.size, EVENT_ERR_UNKNOWN_CODE, 20 + i);
+        msgpack_sbuffer_destroy(&inner);
+    }
+    run_result r = run_cli("replay --brokers %s --dlq dlq.v1 --to dlq.v1 --timeout-ms 50000 "
+                           "--group g3 %s 2>&1",
+                           b, SHORT_SESSION);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_matches(r.out, "{\"replayed\""), 3);
+    assert_int_equal(count_matches(r.out, "\"replay\":1}"), 3);
+    assert_non_null(
+        strstr(r.out, "3 replayed from dlq.v1 (unknown_code 3), 0 skipped, 0 unreadable"));
+    free(r.out);
+    r = run_cli("tail --brokers %s --topic dlq.v1 --from-beginning --timeout-ms 2000", b);
+    assert_int_equal(count_lines(r.out), 6);
+    free(r.out);
+    /* The same group goes on with the three copies, replayed once already. */
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --to dlq.v1 --max-replays 1 --timeout-ms 50000 "
+                "--group g3 %s 2>&1",
+                b, SHORT_SESSION);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_matches(r.out, "{\"replayed\""), 0);
+    assert_non_null(
+        strstr(r.out, "0 replayed from dlq.v1, 3 skipped (max_replays 3), 0 unreadable"));
+    free(r.out);
+    /* A new group sees all six; --count 4 stops it after four. The copies go with count 2. */
+    r = run_cli("replay --brokers %s --dlq dlq.v1 --to replayed.v1 --count 4 --timeout-ms 50000 "
+                "--group g4",
+                b);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 4);
+    free(r.out);
+    r = run_cli("replay --brokers %s --max-replays x 2>/dev/null", b);
+    assert_int_equal(r.status, 2);
+    free(r.out);
+    kafka_embedded_stop(kb);
 }
 
 static void test_replay(void **state) {
@@ -372,6 +435,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_send_strict),
         cmocka_unit_test(test_tail_tombstone),
         cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_replay_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

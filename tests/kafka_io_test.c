@@ -42,16 +42,24 @@ static rd_kafka_t *plain_client(rd_kafka_type_t type, const char *brokers, const
     return rk;
 }
 
-/* Produces n messages key "k<i % keys>", value "k<i % keys>:<i / keys>" (the per-key sequence). */
-static void seed(const char *brokers, const char *topic, int n, int keys) {
+/* Produces n messages key "k<i % keys>", value "k<i % keys>:<i / keys>" (the per-key sequence);
+ * with `header`, even messages carry that header, valued "h<i>". */
+static void seed_headers(const char *brokers, const char *topic, int n, int keys,
+                         const char *header) {
     rd_kafka_t *p = plain_client(RD_KAFKA_PRODUCER, brokers, NULL);
     for (int i = 0; i < n; i++) {
-        char key[16], val[32];
+        char key[16], val[32], hval[16];
         snprintf(key, sizeof key, "k%d", i % keys);
         snprintf(val, sizeof val, "k%d:%d", i % keys, i / keys);
+        snprintf(hval, sizeof hval, "h%d", i);
+        rd_kafka_headers_t *h = NULL;
+        if (header && i % 2 == 0) {
+            h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, header, -1, hval, -1);
+        }
         assert_int_equal(
             rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                              RD_KAFKA_V_VALUE(val, strlen(val)),
+                              RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_HEADERS(h),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
             0);
     }
@@ -59,9 +67,14 @@ static void seed(const char *brokers, const char *topic, int n, int keys) {
     rd_kafka_destroy(p);
 }
 
+static void seed(const char *brokers, const char *topic, int n, int keys) {
+    seed_headers(brokers, topic, n, keys, NULL);
+}
+
 typedef struct plain_msg {
     char key[32];
     char value[64];
+    char echo[16]; /* the "echo" header's value, "" when none */
     bool tombstone;
     int32_t partition;
 } plain_msg;
@@ -89,6 +102,11 @@ static void read_topic(const char *brokers, const char *topic, int partitions, p
                 snprintf(pm->value, sizeof pm->value, "%.*s", (int)m->len,
                          (const char *)m->payload);
             pm->partition = m->partition;
+            rd_kafka_headers_t *h = NULL;
+            const void *hv;
+            size_t hl;
+            if (!rd_kafka_message_headers(m, &h) && !rd_kafka_header_get_last(h, "echo", &hv, &hl))
+                snprintf(pm->echo, sizeof pm->echo, "%.*s", (int)hl, (const char *)hv);
         }
         rd_kafka_message_destroy(m);
     }
@@ -157,6 +175,7 @@ struct owner {
     int done;                 /* set by tests' conditions */
     bool produce_outputs;     /* echo each input to OUT_TOPIC, store its offset on delivery */
     bool tombstones;          /* outputs are tombstones */
+    bool echo_header;         /* an input's "h" header goes on its output as "echo" */
     int64_t store_only_below; /* store offsets < this (and those >= store_also_from); -1 = all */
     int64_t store_also_from;
     size_t delivered, delivery_errors;
@@ -217,9 +236,11 @@ static void process_batch(owner *o, const kafka_io_batch *b) {
         pending_store *ps = malloc(sizeof *ps);
         *ps = (pending_store){o, m->topic, m->partition, m->offset};
         px_error err;
-        int rc =
-            kafka_io_produce(o->io, OUT_TOPIC, m->key, m->key_len, o->tombstones ? NULL : m->value,
-                             o->tombstones ? 0 : m->value_len, on_delivery, ps, &err);
+        kafka_io_header h = {"echo", NULL, 0};
+        size_t n_h = o->echo_header && !kafka_io_msg_header(m, "h", &h.value, &h.value_len);
+        int rc = kafka_io_produce_headers(
+            o->io, OUT_TOPIC, m->key, m->key_len, o->tombstones ? NULL : m->value,
+            o->tombstones ? 0 : m->value_len, &h, n_h, on_delivery, ps, &err);
         if (rc) fail_msg("produce: %s", err.msg);
     }
     kafka_io_batch_release(o->io, b);
@@ -607,6 +628,39 @@ static void test_tombstones(void **state) {
     for (int i = 0; i < N; i++) {
         assert_true(out[i].tombstone);
         assert_int_equal(out[i].key[0], 'k'); /* the key survives */
+    }
+    owner_free(&o);
+    world_stop(&w);
+}
+
+/* Headers: read from consumed messages, produced with outputs, also when they wait in kafka_io's
+ * FIFO (librdkafka's queue holds 5); a message without the header gets none. */
+static void test_headers(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 1);
+    enum { N = 40 };
+    seed_headers(w.brokers, IN_TOPIC, N, 1, "h");
+    kafka_io_property small[] = {{"queue.buffering.max.messages", "5"}};
+    owner o;
+    owner_start(
+        &o, &w.loop, "A", w.brokers,
+        &(io_setup){.group = "g-hdr", .batch_max = 40, .wait_ms = 5, .extra = small, .n_extra = 1});
+    o.produce_outputs = true;
+    o.echo_header = true;
+    run_until_counts(&o, N, N);
+    kafka_io_counters c;
+    kafka_io_get_counters(o.io, &c);
+    assert_true(c.queue_full_waits > 0);
+    assert_int_equal(kafka_io_max_message_bytes(o.io), 1000000);
+    owner_close(&o);
+    plain_msg out[N];
+    read_topic(w.brokers, OUT_TOPIC, 1, out, N);
+    for (int i = 0; i < N; i++) {
+        int seq = atoi(out[i].value + 3); /* "k0:<i>" */
+        char want[16] = "";
+        if (seq % 2 == 0) snprintf(want, sizeof want, "h%d", seq);
+        assert_string_equal(out[i].echo, want);
     }
     owner_free(&o);
     world_stop(&w);
@@ -1093,6 +1147,7 @@ int main(void) {
         cmocka_unit_test(test_pause_retry_resume),
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_queue_full_backpressure),
+        cmocka_unit_test(test_headers),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_abortable_error),
         cmocka_unit_test(test_slow_owner_bounded_buffer),

@@ -23,6 +23,16 @@
 
 #define DLQ_RECORD_TYPE "dlq.record" /* the record's `type` field, and its contract name */
 
+/* A record that would be over its size limit with the whole original carries only the original's
+ * first bytes: at most these many, fewer when the limit leaves less room. */
+#define DLQ_RECORD_HEAD_MAX (64u * 1024u)
+
+/* The Kafka header a replayed message carries (`passerelle replay`): how many times it was
+ * replayed, in decimal. passerelled copies it from an input onto the dead letter it writes for
+ * that input, so that a replay of a replay is counted. */
+#define DLQ_REPLAY_HEADER "passerelle-replay-count"
+#define DLQ_REPLAY_MAX    1000000 /* a header value over this is not a count */
+
 /* One refused message. Strings are NUL-terminated; value/key are raw bytes. */
 typedef struct dlq_record {
     const char *value; /* the original message bytes; NULL when the message had no value */
@@ -36,10 +46,14 @@ typedef struct dlq_record {
     const char *message;  /* human explanation, naming the field */
     const char *event_id; /* when the envelope could be read; else NULL */
     int64_t ts;           /* when it was dead-lettered, milliseconds since the epoch */
+    size_t max_bytes;     /* the encoded record's size limit; 0 = none */
 } dlq_record;
 
 /* Appends the record as one MessagePack map (fields: event_codec_fields("dlq.record")). topic
- * and message are required (else EVENT_ERR_MISSING_FIELD); on failure nothing is appended. */
+ * and message are required (else EVENT_ERR_MISSING_FIELD); on failure nothing is appended. When
+ * max_bytes is set and the record with the whole original would be over it, the record carries
+ * the original's first bytes only (DLQ_RECORD_HEAD_MAX, or fewer to fit: none when even the other
+ * fields leave no room) with `truncated` true and `original_size` the original's length. */
 int dlq_record_encode(const dlq_record *rec, msgpack_sbuffer *out, px_error *err);
 
 /* A decoded record. Pointers go into the decoded msgpack_object (not NUL-terminated: use the
@@ -53,7 +67,8 @@ typedef struct dlq_record_view {
     const char *key; /* the original key when has_key */
     size_t key_len;
     bool has_key;
-    int64_t partition, offset, ts; /* -1 when absent or not a non-negative integer */
+    bool truncated; /* value is only the head of the original, which was original_size bytes */
+    int64_t partition, offset, ts, original_size; /* -1 when absent or not a non-negative integer */
 } dlq_record_view;
 
 /* Reads a record written by dlq_record_encode(). Refuses (-1, err->code PX_EINVAL, err->reason
@@ -62,6 +77,10 @@ typedef struct dlq_record_view {
  * original bytes (value nil, as for a dead-lettered tombstone: EVENT_ERR_MISSING_FIELD), since
  * such a record cannot be replayed. Unknown keys are ignored. */
 int dlq_record_decode(const msgpack_object *obj, dlq_record_view *out, px_error *err);
+
+/* The replay count a DLQ_REPLAY_HEADER value says: 0..DLQ_REPLAY_MAX, or -1 when it is not a
+ * decimal count (value NULL: no header, 0). */
+int64_t dlq_replay_count(const void *value, size_t len);
 
 /* The contract table of the record, for event_codec_fields(). */
 const event_field *dlq_record_fields(size_t *n);

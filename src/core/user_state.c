@@ -24,6 +24,7 @@ static const char *const reason_names[EVENT_REASON_COUNT] = {
     [EVENT_ERR_CORRUPT_STATE] = "corrupt_state",
     [EVENT_ERR_UNKNOWN_CODE] = "unknown_code",
     [EVENT_ERR_UNKNOWN_FIELD] = "unknown_field",
+    [EVENT_ERR_WRONG_TOPIC] = "wrong_topic",
 };
 
 px_code event_reason_code(int reason) {
@@ -49,6 +50,10 @@ static const char *const type_names[] = {
 
 const char *event_type_name(event_type type) {
     return type >= EVENT_PROFILE_UPSERTED && type <= EVENT_TYPE_LAST ? type_names[type] : "unknown";
+}
+
+event_topic event_type_topic(event_type type) {
+    return type == EVENT_SKILLS_CONFIRMED ? EVENT_TOPIC_SKILLS : EVENT_TOPIC_PROFILE;
 }
 
 void event_free(event *ev) {

@@ -53,9 +53,11 @@ typedef enum event_reason {
                                       (set by user_rules_apply when matcher_run() refuses it) */
     EVENT_ERR_UNKNOWN_FIELD = 19,  /* "unknown_field": a key no table names, refused only by a
                                       strict decode (passerelle match/send --strict) */
+    EVENT_ERR_WRONG_TOPIC = 20,    /* "wrong_topic": a type of the other input topic (see
+                                      event_type_topic) */
 } event_reason;
 
-#define EVENT_REASON_COUNT 20
+#define EVENT_REASON_COUNT 21
 
 /* "bad_msgpack", … for the values above; "unknown" for anything else. */
 const char *event_reason_name(int reason);
@@ -78,6 +80,11 @@ typedef enum event_type {
 
 /* "profile.upserted", …; "unknown" for anything else. */
 const char *event_type_name(event_type type);
+
+/* The input topic an event type is consumed from: skills.confirmed on the skills topic, the
+ * profile.* types on the profile topic. One of them on the other topic is EVENT_ERR_WRONG_TOPIC. */
+typedef enum event_topic { EVENT_TOPIC_PROFILE = 0, EVENT_TOPIC_SKILLS = 1 } event_topic;
+event_topic event_type_topic(event_type type);
 
 /* An input event. Owns its strings and profile. */
 typedef struct event {

@@ -209,6 +209,7 @@ static int encode_samples(const rome_index *idx, const matcher *m, const match_r
 }
 
 static int dlq_samples(cJSON *samples) {
+    static const char big[512] = {'\x81'};
     const dlq_record records[] = {
         {.value = "\x81\xa1v\xc1",
          .value_len = 4,
@@ -225,6 +226,14 @@ static int dlq_samples(cJSON *samples) {
          .reason = EVENT_ERR_KEY_MISMATCH,
          .message = "(key): no key",
          .ts = 2},
+        /* over its size limit: the head of the original, truncated and original_size */
+        {.value = big,
+         .value_len = sizeof big,
+         .topic = "passerelle.profile.v1",
+         .reason = EVENT_ERR_WRONG_TOPIC,
+         .message = "type skills.confirmed belongs on passerelle.skills.v1",
+         .ts = 3,
+         .max_bytes = 200},
     };
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);

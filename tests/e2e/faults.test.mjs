@@ -115,3 +115,57 @@ test('Redis up but refusing writes (OOM): batches are retried with a growing pau
   const got = await answersFor(events);
   assert.equal(new Set(got.filter((m) => m.value.type === 'jobs.suggested').map((m) => m.value.answers)).size, events.length);
 });
+
+// issue 12: every input ends somewhere, and replay ends.
+const REPLAY_HEADER = 'passerelle-replay-count';
+const dlqOf = (events) => collect(stack.daemon.kafka, [TOPICS.dlq],
+  (g) => events.every((e) => g.some((m) => m.value && m.value.event_id === e.event_id)), 30000);
+
+test('an input over message.max.bytes gets a truncated dead letter; its partition moves on', async () => {
+  const big = newEvent('profile.upserted', 'big-1', { experiences: [{ appellation: 11640 }], pad: 'x'.repeat(1536 * 1024) });
+  const next = newEvent('profile.upserted', 'big-1', PROFILES[0]);
+  const bigMsg = eventMessage(big);
+  await produce(stack.daemon.kafka, TOPICS.profile, [bigMsg, eventMessage(next)]);
+  // Refused on its size before its envelope is read: found by its key.
+  const [rec] = (await collect(stack.daemon.kafka, [TOPICS.dlq], (g) => g.some((m) => m.key === 'big-1'), 30000))
+    .filter((m) => m.key === 'big-1').map((m) => m.value);
+  assert.equal(rec.reason, 'over_limit');
+  assert.equal(rec.truncated, true);
+  assert.equal(rec.original_size, bigMsg.value.length);
+  assert.equal(rec.value.length, 65536);
+  assert.ok(Buffer.from(rec.value).equals(bigMsg.value.subarray(0, 65536)), 'the head, exactly');
+  const got = await answersFor([next]);
+  assert.ok(got.some((m) => m.value.type === 'jobs.suggested'), 'the next event of the partition is answered');
+});
+
+test('an event of the other input topic is dead-lettered as wrong_topic, both ways', async () => {
+  const skills = newEvent('skills.confirmed', 'wt-1', { confirmed: [100011] });
+  const profile = newEvent('profile.upserted', 'wt-2', PROFILES[0]);
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(skills)]);
+  await produce(stack.daemon.kafka, TOPICS.skills, [eventMessage(profile)]);
+  const dlq = (await dlqOf([skills, profile])).map((m) => m.value);
+  const s = dlq.find((r) => r.event_id === skills.event_id);
+  const p = dlq.find((r) => r.event_id === profile.event_id);
+  assert.equal(s.reason, 'wrong_topic');
+  assert.equal(s.topic, TOPICS.profile);
+  assert.equal(p.reason, 'wrong_topic');
+  assert.equal(p.topic, TOPICS.skills);
+  assert.match(p.message, /profile\.upserted is an event of passerelle\.profile\.v1/);
+});
+
+test('the replay count goes from input to dead letter; replay refuses it at --max-replays', async () => {
+  const bad = { ...newEvent('profile.upserted', 'rp-1', PROFILES[0]), v: 2 };
+  await produce(stack.daemon.kafka, TOPICS.profile,
+    [{ ...eventMessage(bad), headers: { [REPLAY_HEADER]: '2' } }]);
+  const counts = async (n) => (await collect(stack.daemon.kafka, [TOPICS.dlq],
+    (g) => g.filter((m) => m.key === bad.user_id).length >= n, 30000))
+    .filter((m) => m.key === bad.user_id).map((m) => m.headers[REPLAY_HEADER]?.toString());
+  assert.deepEqual(await counts(1), ['2']);
+  const replay = () => cli('replay', '--brokers', stack.daemon.bootstrap, '--reason', 'unknown_version',
+    '--group', 'e2e-replay', '--timeout-ms', '20000', '-X', 'session.timeout.ms=6000',
+    '-X', 'heartbeat.interval.ms=500');
+  const first = replay();
+  assert.match(first, /"replay":3/);
+  assert.deepEqual((await counts(2)).sort(), ['2', '3'], 'dead-lettered again, with the count');
+  assert.equal(replay(), '', 'replayed 3 times already: skipped');
+});

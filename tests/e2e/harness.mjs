@@ -195,6 +195,7 @@ export async function collect(kafka, topics, done, timeoutMs = 20000) {
       got.push({
         topic, partition, offset: Number(message.offset), key: message.key ? message.key.toString() : null,
         value: message.value === null ? null : decode(message.value), raw: message.value,
+        headers: message.headers ?? {},
       });
       if (done(got)) finish();
     },

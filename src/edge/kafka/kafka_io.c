@@ -16,6 +16,8 @@
 #define KIO_TXN_RETRY_MS  200  /* pause before retrying a retriable transactional call */
 #define KIO_FREE_DRAIN_MS 2000 /* kafka_io_free(): budget to collect purged delivery reports */
 #define KIO_HANDLES       5    /* wake_poll + 4 timers */
+/* librdkafka's message.max.bytes default */
+#define KIO_DEFAULT_MESSAGE_MAX 1000000
 
 /* A handed-over message waiting for kafka_io_store_offset(). */
 typedef struct kio_pending {
@@ -43,6 +45,7 @@ typedef struct kio_delivery {
     char *topic; /* FIFO only: copies waiting for room in librdkafka's queue */
     void *key, *value;
     size_t key_len, value_len;
+    rd_kafka_headers_t *headers; /* ours until librdkafka accepts the message; NULL: none */
 } kio_delivery;
 
 typedef enum kio_txn_op { KIO_TXN_INIT = 0, KIO_TXN_COMMIT = 1, KIO_TXN_ABORT = 2 } kio_txn_op;
@@ -512,6 +515,8 @@ static void kio_take_batch(kafka_io *io) {
         v->value = m->payload;
         v->value_len = m->payload ? m->len : 0;
         v->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
+        rd_kafka_headers_t *hdrs = NULL;
+        v->headers = rd_kafka_message_headers(m, &hdrs) ? NULL : hdrs;
         io->batch_rkm[i] = m;
         if (!io->txn) {
             kio_part *p = kio_part_find(io, topic, m->partition);
@@ -907,18 +912,37 @@ static void kio_producer_event(kafka_io *io, rd_kafka_event_t *ev) {
 static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const void *key,
                                         size_t key_len, const void *value, size_t value_len,
                                         kio_delivery *d) {
-    return rd_kafka_producev(io->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                             RD_KAFKA_V_VALUE((void *)value, value_len),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
-                             RD_KAFKA_V_END);
+    /* No headers is RD_KAFKA_V_HEADERS(NULL): librdkafka then adds none. */
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        io->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+        RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(d->headers), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+    if (!err) d->headers = NULL; /* librdkafka owns them now */
+    return err;
 }
 
 static void kio_delivery_free_copies(kio_delivery *d) {
     free(d->topic);
     free(d->key);
     free(d->value);
+    if (d->headers) rd_kafka_headers_destroy(d->headers);
     d->topic = NULL;
     d->key = d->value = NULL;
+    d->headers = NULL;
+}
+
+size_t kafka_io_max_message_bytes(const kafka_io *io) {
+    char buf[32];
+    size_t len = sizeof buf;
+    if (rd_kafka_conf_get(rd_kafka_conf(io->producer), "message.max.bytes", buf, &len) !=
+        RD_KAFKA_CONF_OK)
+        return KIO_DEFAULT_MESSAGE_MAX;
+    unsigned long long v = strtoull(buf, NULL, 10);
+    return v ? (size_t)v : KIO_DEFAULT_MESSAGE_MAX;
+}
+
+int kafka_io_msg_header(const kafka_io_msg *m, const char *name, const void **value, size_t *len) {
+    return m->headers && !rd_kafka_header_get_last(m->headers, name, value, len) ? 0 : -1;
 }
 
 /* Hands waiting messages to librdkafka, in order, while it has room. */
@@ -1043,6 +1067,14 @@ static void kio_wake_cb(uv_poll_t *h, int status, int events) {
 int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len,
                      const void *value, size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque,
                      px_error *err) {
+    return kafka_io_produce_headers(io, topic, key, key_len, value, value_len, NULL, 0, cb,
+                                    msg_opaque, err);
+}
+
+int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                             const void *value, size_t value_len, const kafka_io_header *headers,
+                             size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
+                             px_error *err) {
     if (io->state == KIO_CLOSING_CONSUMER || io->state == KIO_CLOSED ||
         io->state == KIO_CLOSED_UNSTARTED)
         return px_error_set(err, PX_ECLOSED, "Kafka: cannot produce to '%s': kafka_io is closed",
@@ -1061,6 +1093,14 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
     if (!d) return px_error_set(err, PX_ENOMEM, "Kafka: out of memory producing to '%s'", topic);
     d->cb = cb;
     d->msg_opaque = msg_opaque;
+    if (n_headers && (d->headers = rd_kafka_headers_new(n_headers)))
+        for (size_t h = 0; h < n_headers; h++)
+            rd_kafka_header_add(d->headers, headers[h].name, -1, headers[h].value,
+                                (ssize_t)headers[h].value_len);
+    if (n_headers && !d->headers) {
+        free(d);
+        return px_error_set(err, PX_ENOMEM, "Kafka: out of memory producing to '%s'", topic);
+    }
     if (!io->fifo_len) {
         rd_kafka_resp_err_t rerr = kio_producev(io, topic, key, key_len, value, value_len, d);
         if (!rerr) {
@@ -1068,6 +1108,7 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
             return 0;
         }
         if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            kio_delivery_free_copies(d);
             free(d);
             if (rerr == RD_KAFKA_RESP_ERR__FATAL) io->fatal = true;
             return px_error_set_reason(err, kio_code(rerr), (int)rerr,

@@ -86,7 +86,19 @@ typedef struct kafka_io_msg {
     const void *value; /* NULL for a tombstone */
     size_t value_len;
     int64_t timestamp_ms; /* message timestamp (create or log-append time); -1 when unknown */
+    const rd_kafka_headers_t *headers; /* NULL when none; read with kafka_io_msg_header() */
 } kafka_io_msg;
+
+/* One Kafka message header: a name and any bytes (value NULL: a header without a value). */
+typedef struct kafka_io_header {
+    const char *name;
+    const void *value;
+    size_t value_len;
+} kafka_io_header;
+
+/* The value of the last header called `name` of a consumed message: 0 with *value and *len set
+ * (they live as long as the message's views), -1 when it has none. */
+int kafka_io_msg_header(const kafka_io_msg *m, const char *name, const void **value, size_t *len);
 
 typedef struct kafka_io_batch {
     const kafka_io_msg *msgs;
@@ -206,6 +218,16 @@ typedef void (*kafka_io_delivery_cb)(kafka_io *io, const px_error *err, int32_t 
 int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t key_len,
                      const void *value, size_t value_len, kafka_io_delivery_cb cb, void *msg_opaque,
                      px_error *err);
+
+/* kafka_io_produce() with n_headers headers (copied too), in order. */
+int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                             const void *value, size_t value_len, const kafka_io_header *headers,
+                             size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
+                             px_error *err);
+
+/* The producer's message.max.bytes, as configured (a property, else librdkafka's default of
+ * 1000000): a message's key, value and headers together must fit in it. */
+size_t kafka_io_max_message_bytes(const kafka_io *io);
 
 /* Stops consuming, waits for the outstanding batch to be released (with transactions: committed
  * or aborted) and for outstanding deliveries, then commits stored offsets, leaves the group and
