@@ -169,7 +169,9 @@ typedef struct parse_ctx {
     px_error *err;
     bool failed;
     bool bootstrap_seen;
-    bool matching_only; /* config_load_matching(): the other sections are passed over */
+    bool matching_only;  /* config_load_matching(): the other sections are passed over */
+    char *matching_keys; /* the [matching] keys given so far, each followed by '\n' */
+    size_t matching_keys_len;
 } parse_ctx;
 
 static char **string_at(config *cfg, const setting *s) {
@@ -362,6 +364,18 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         return add_kafka_property(ctx, name, value, err);
     }
     if (!strcmp(section, "matching")) {
+        /* Its keys are open-ended (constraint.NAME): they are remembered as they come. */
+        size_t n = strlen(name);
+        for (const char *k = ctx->matching_keys, *end = k + ctx->matching_keys_len; k < end;
+             k = strchr(k, '\n') + 1)
+            if (!strncmp(k, name, n) && k[n] == '\n')
+                return config_fail(err, CONFIG_ERR_KEY, "given twice");
+        char *keys = realloc(ctx->matching_keys, ctx->matching_keys_len + n + 1);
+        if (!keys) return config_fail(err, CONFIG_ERR_NOMEM, "config: out of memory");
+        memcpy(keys + ctx->matching_keys_len, name, n);
+        keys[ctx->matching_keys_len + n] = '\n';
+        ctx->matching_keys = keys;
+        ctx->matching_keys_len += n + 1;
         if (matcher_config_set(&ctx->cfg->matching, name, value, err)) {
             config_as_value(err);
             return -1;
@@ -556,6 +570,7 @@ static int parse_file(parse_ctx *ctx) {
     }
     /* The defaults say "embedded"; a file that names no bootstrap.servers keeps it. */
     int rc = ini_parse_stream(read_line, ctx, on_pair, ctx);
+    free(ctx->matching_keys);
     bool read_error = ferror(ctx->file);
     fclose(ctx->file);
     if (!ctx->failed && read_error) {
