@@ -366,9 +366,9 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
     if (!strcmp(section, "matching")) {
         /* Its keys are open-ended (constraint.NAME): they are remembered as they come. */
         size_t n = strlen(name);
-        for (const char *k = ctx->matching_keys, *end = k + ctx->matching_keys_len; k < end;
-             k = strchr(k, '\n') + 1)
-            if (!strncmp(k, name, n) && k[n] == '\n')
+        for (size_t at = 0; at < ctx->matching_keys_len;
+             at = (size_t)(strchr(ctx->matching_keys + at, '\n') - ctx->matching_keys) + 1)
+            if (!strncmp(ctx->matching_keys + at, name, n) && ctx->matching_keys[at + n] == '\n')
                 return config_fail(err, CONFIG_ERR_KEY, "given twice");
         char *keys = realloc(ctx->matching_keys, ctx->matching_keys_len + n + 1);
         if (!keys) return config_fail(err, CONFIG_ERR_NOMEM, "config: out of memory");
