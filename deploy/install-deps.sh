@@ -11,7 +11,7 @@ packages=(
   libcmocka-dev
   redis-server kcat
   valgrind systemd
-  clang-format
+  clang clang-format
 )
 
 missing=()
