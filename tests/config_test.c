@@ -249,6 +249,9 @@ static void test_bad_files(void **state) {
          ":3: [kafka] client.id:", "given twice"},
         {"[kafka]\nbootstrap.servers = embedded\nbootstrap.servers = h:1\n", CONFIG_ERR_KEY,
          ":3: [kafka] bootstrap.servers:", "given twice"},
+        /* an empty key (inih takes ":" for one) is refused, not passed to librdkafka */
+        {"[kafka]\n:\n", CONFIG_ERR_SYNTAX, ":2: [kafka] :", "empty key"},
+        {"[matching]\n= 1\n", CONFIG_ERR_SYNTAX, ":2: [matching] :", "empty key"},
         /* [matching] keys too, the open-ended constraint.NAME ones included, even in a
          * second [matching] section (issue 12) */
         {"[matching]\ntop = 5\ntop = 6\n", CONFIG_ERR_KEY, ":3: [matching] top:", "given twice"},

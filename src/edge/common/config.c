@@ -344,6 +344,9 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         return config_fail(err, CONFIG_ERR_VALUE,
                            "value is not text (control bytes or malformed "
                            "UTF-8)");
+    /* inih reads a line ":" or "= x" as a pair with an empty key; passed on ([kafka]) it would
+     * only fail in librdkafka, and --check-config's output would not read back */
+    if (!*name) return config_fail(err, CONFIG_ERR_SYNTAX, "empty key");
     bool known_section = !strcmp(section, "matching");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];
