@@ -371,7 +371,8 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         size_t n = strlen(name);
         for (size_t at = 0; at < ctx->matching_keys_len;
              at = (size_t)(strchr(ctx->matching_keys + at, '\n') - ctx->matching_keys) + 1)
-            if (!strncmp(ctx->matching_keys + at, name, n) && ctx->matching_keys[at + n] == '\n')
+            if (at + n < ctx->matching_keys_len && ctx->matching_keys[at + n] == '\n' &&
+                !memcmp(ctx->matching_keys + at, name, n))
                 return config_fail(err, CONFIG_ERR_KEY, "given twice");
         char *keys = realloc(ctx->matching_keys, ctx->matching_keys_len + n + 1);
         if (!keys) return config_fail(err, CONFIG_ERR_NOMEM, "config: out of memory");
