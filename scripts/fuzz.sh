@@ -18,9 +18,9 @@ fi
 dir=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${JOBS:-2}
 
+rome_dir=${PASSERELLE_ROME_DIR:-$root/../shared/data/rome4}
 cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPASSERELLE_FUZZ=ON -DPASSERELLE_ROME_DIR="${PASSERELLE_ROME_DIR:-$root/../shared/data/rome4}" \
-    >/dev/null
+    -DPASSERELLE_FUZZ=ON -DPASSERELLE_ROME_DIR="$rome_dir" >/dev/null
 cmake --build "$dir" -j "$jobs" --target "${targets[@]}"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

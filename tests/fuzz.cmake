@@ -6,7 +6,7 @@
 #   fuzz_json          a `passerelle match/send` line: msgpack_json_text_to_msgpack, then
 #                      event_decode_profile_message (lenient and strict)
 #   fuzz_dlq           dlq_record_decode on any msgpack; encode → decode round trip
-#   fuzz_rome_csv      the input as one CSV file (chosen by its first byte) of tests/fixtures/rome_mini:
+#   fuzz_rome_csv      the input as one CSV (its first byte chooses which) of fixtures/rome_mini:
 #                      rome_load_csv, then snapshot round trip and title_resolver_build
 #   fuzz_rome_snapshot rome_snapshot_adopt and rome_snapshot_load on arbitrary bytes
 #   fuzz_config        config_load and config_load_matching on the input as a file
