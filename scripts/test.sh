@@ -2,9 +2,12 @@
 # Runs the whole test suite on a fresh Debian 12 machine: installs the dependencies, checks the
 # layout (.clang-format), builds with warnings as errors and runs ctest, checks that the Release
 # and Debug build types build too, then builds again with clang's AddressSanitizer +
-# UndefinedBehaviorSanitizer (LeakSanitizer included) and runs ctest again.
+# UndefinedBehaviorSanitizer (LeakSanitizer included) and runs ctest again, then runs every
+# libFuzzer target for FUZZ_SECONDS each (scripts/fuzz.sh; a crash fails, its input is left in
+# build-fuzz/artifacts/).
 #   PASSERELLE_ROME_DIR  the official ROME export (default: ../shared/data/rome4 beside the repo)
-#   SKIP_SANITIZE=1      only the plain build
+#   SKIP_SANITIZE=1      only the plain build (no sanitizers, no fuzzing)
+#   FUZZ_SECONDS         seconds per fuzz target (default 60; 0 skips fuzzing)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rome_dir=${PASSERELLE_ROME_DIR:-$root/../shared/data/rome4}
@@ -36,4 +39,8 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
     CC=clang ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DPASSERELLE_SANITIZE=ON
+fi
+if [ "${SKIP_SANITIZE:-0}" != 1 ] && [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+    echo "== fuzz every parser (libFuzzer, ${FUZZ_SECONDS:-60}s per target)"
+    JOBS=$jobs PASSERELLE_ROME_DIR="$rome_dir" bash "$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-60}"
 fi

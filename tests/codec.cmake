@@ -19,20 +19,7 @@ target_compile_definitions(codec_suggestion_test PRIVATE
 target_link_libraries(codec_suggestion_test PRIVATE passerelle px_rome_fixture PkgConfig::CMOCKA)
 add_test(NAME codec_suggestion_test COMMAND codec_suggestion_test)
 
-# libFuzzer target (clang only; not a ctest): ./fuzz_codecs -max_total_time=60 [CORPUS_DIR]
-# The codec sources are compiled into it so that libFuzzer sees their coverage.
-if(CMAKE_C_COMPILER_ID MATCHES "Clang")
-  add_executable(fuzz_codecs ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_codecs.c
-                 ${CMAKE_SOURCE_DIR}/src/codec/event_codec.c ${CMAKE_SOURCE_DIR}/src/codec/msgpack_json.c
-                 ${CMAKE_SOURCE_DIR}/src/codec/msgpack_scan.c ${CMAKE_SOURCE_DIR}/src/core/utf8.c
-                 ${CMAKE_SOURCE_DIR}/src/core/profile.c ${CMAKE_SOURCE_DIR}/src/core/px_error.c
-                 ${CMAKE_SOURCE_DIR}/src/core/user_state.c ${CMAKE_SOURCE_DIR}/src/codec/json_write.c
-                 ${CMAKE_SOURCE_DIR}/src/codec/dlq_record.c ${CMAKE_SOURCE_DIR}/src/core/px_array.c)
-  target_include_directories(fuzz_codecs PRIVATE ${CMAKE_SOURCE_DIR}/src/core ${CMAKE_SOURCE_DIR}/src/codec)
-  target_compile_options(fuzz_codecs PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_codecs PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_codecs PRIVATE PkgConfig::MSGPACK PkgConfig::CJSON m)
-endif()
+# The libFuzzer target fuzz_codecs is tests/fuzz.cmake's, with the other fuzz targets.
 
 # Contract: docs/asyncapi.yaml against the codecs. contract_dump prints the decoder's field tables
 # and real encoder outputs; check_asyncapi.mjs (Node.js, the `yaml` package pinned in

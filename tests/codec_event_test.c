@@ -12,6 +12,7 @@
 
 #include "event_codec.h"
 #include "msgpack_json.h"
+#include "utf8.h"
 
 /* Events are written in JSON for readability and converted with msgpack_json (tested on its
  * own). */
@@ -524,6 +525,24 @@ static void check_limit(limit_kind kind, size_t limit, const char *msg_part) {
     free(key);
 }
 
+/* An unknown type is quoted in the refusal (the dead letter's message) cut to 64 bytes, at a
+ * character: "typé" × 20 has an "é" across byte 64 (issue 12, found by fuzz_event). */
+static void test_unknown_type_cut_at_character(void **state) {
+    (void)state;
+    char json[512], type[128] = "", want[128] = "\"";
+    for (int i = 0; i < 20; i++) strcat(type, "typé");
+    for (int i = 0; i < 12; i++) strcat(want, "typé");
+    strcat(want, "typ\" is not one of");
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"%s\",\"event_id\":\"e\",\"user_id\":\"alice\",\"ts\":1}", type);
+    event ev;
+    px_error err;
+    assert_int_equal(decode_json(json, "alice", NULL, &ev, &err), -1);
+    assert_int_equal(err.reason, EVENT_ERR_UNKNOWN_TYPE);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    if (!strstr(err.msg, want)) fail_msg("'%s' lacks '%s'", err.msg, want);
+}
+
 static void test_limits_at_boundary(void **state) {
     (void)state;
     check_limit(L_EXPERIENCES, 5, "experiences: 6 entries, over the limit of 5");
@@ -870,6 +889,7 @@ int main(void) {
         cmocka_unit_test(test_table_drives_decoder),
         cmocka_unit_test(test_unknown_keys_reported),
         cmocka_unit_test(test_unknown_keys_strict),
+        cmocka_unit_test(test_unknown_type_cut_at_character),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

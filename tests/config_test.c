@@ -280,6 +280,14 @@ static void test_bad_files(void **state) {
          ":3: [kafka] client.id:", "given twice"},
         {"[kafka]\nbootstrap.servers = embedded\nbootstrap.servers = h:1\n", CONFIG_ERR_KEY,
          ":3: [kafka] bootstrap.servers:", "given twice"},
+        /* an empty key (inih takes ":" for one) is refused, not passed to librdkafka */
+        {"[kafka]\n:\n", CONFIG_ERR_SYNTAX, ":2: [kafka] :", "empty key"},
+        {"[matching]\n= 1\n", CONFIG_ERR_SYNTAX, ":2: [matching] :", "empty key"},
+        /* [matching] keys too, the open-ended constraint.NAME ones included, even in a
+         * second [matching] section (issue 12) */
+        {"[matching]\ntop = 5\ntop = 6\n", CONFIG_ERR_KEY, ":3: [matching] top:", "given twice"},
+        {"[matching]\nconstraint.a = 23374\n[log]\n[matching]\nconstraint.a = 23374\n",
+         CONFIG_ERR_KEY, ":5: [matching] constraint.a:", "given twice"},
         {"[kafka]\ngroup.id = x\n", CONFIG_ERR_KEY, ":2: [kafka] group.id:", "[topics] group"},
         {"[kafka]\npasserelle.embeded.brokers = 2\n", CONFIG_ERR_KEY,
          ":2: [kafka] passerelle.embeded.brokers:", "unknown passerelle key"},
@@ -433,6 +441,12 @@ static void test_load_matching(void **state) {
     assert_int_equal(err.reason, CONFIG_ERR_VALUE);
     assert_non_null(strstr(err.msg, ":3: [matching] weight.other: "));
     assert_int_equal(m.top, 2); /* untouched on failure */
+    assert_int_equal(load_matching_text("[matching]\ntop = 2\ntop = 3\n", &m, &err), -1);
+    assert_int_equal(err.reason, CONFIG_ERR_KEY);
+    assert_non_null(strstr(err.msg, ":3: [matching] top: given twice"));
+    assert_int_equal(
+        load_matching_text("[matching]\nconstraint.a = 1\nconstraint.a.items = 2\n", &m, &err),
+        0); /* a constraint's codes and its items are two keys */
     assert_int_equal(load_matching_text("[matching]\ntop 2\n", &m, &err), -1);
     assert_int_equal(err.reason, CONFIG_ERR_SYNTAX);
     assert_non_null(strstr(err.msg, ":2: not a [section]"));

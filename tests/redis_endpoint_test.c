@@ -100,6 +100,9 @@ static void test_bad_urls(void **state) {
     parse_bad("redis://:p%4@h", "percent-escape");
     parse_bad("redis://:p%zz@h", "percent-escape");
     parse_bad("redis://:p%00@h", "%00");
+    /* an escape is no way round the file being text (found by fuzz_config: issue 12) */
+    parse_bad("redis://l%ca@h", "not UTF-8 once percent-decoded");
+    parse_bad("redis://u:p%ff@h", "not UTF-8 once percent-decoded");
     parse_bad("redis://[::1", "without ']'");
     parse_bad("redis://[::1]x", "expected ':port'");
     parse_bad("unix://relative.sock", "absolute socket path");

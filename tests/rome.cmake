@@ -5,7 +5,7 @@ target_include_directories(px_rome_fixture PUBLIC ${CMAKE_SOURCE_DIR}/tests/supp
 
 add_executable(rome_index_test ${CMAKE_SOURCE_DIR}/tests/rome_index_test.c)
 target_compile_definitions(rome_index_test PRIVATE FIXTURE_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures/rome_mini")
-target_link_libraries(rome_index_test PRIVATE px_core px_rome_fixture PkgConfig::CMOCKA)
+target_link_libraries(rome_index_test PRIVATE px_core px_rome_fixture PkgConfig::XXHASH PkgConfig::CMOCKA)
 add_test(NAME rome_index COMMAND rome_index_test)
 
 add_executable(rome_real_test ${CMAKE_SOURCE_DIR}/tests/rome_real_test.c)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "csv_table.h"
 #include "rome_fixture.h"
@@ -623,6 +624,65 @@ static void test_snapshot_round_trip(void **state) {
     rome_index_free(idx);
 }
 
+/* An export whose fiches have no work contexts (no bloc 6 in the liens file) loads: the empty
+ * sets were sorted and searched with a NULL base (UBSan: nonnull-attribute; issue 12). */
+static void test_fiches_without_contexts(void **state) {
+    const fixture *f = *state;
+    static const char liens[] = "\"code_rome\",\"code_compo_bloc\",\"code_rubrique\",\"code_ogr\"\n"
+                                "\"D1505\",\"5\",\"1\",\"100001\"\n"
+                                "\"J1501\",\"5\",\"1\",\"100004\"\n";
+    assert_int_equal(rome_fixture_write(f->dir, "liens_rome_referentiels", liens, strlen(liens)),
+                     0);
+    rome_index *idx = load_ok(f, NULL);
+    for (uint32_t i = 0; i < idx->n.fiches; i++)
+        assert_int_equal(rome_csr_count(&idx->fiche_contextes, i), 0);
+    rome_index_free(idx);
+}
+
+/* The bytes the encoder writes as zeros (the header's reserved field, the padding after the
+ * section table and after each section) are checked, checksum or not: with the checksum set right,
+ * an image is either refused or exactly what encoding its index gives again (issue 12). */
+static void test_snapshot_padding(void **state) {
+    rome_index *idx = load_ok(*state, NULL);
+    void *buf;
+    size_t len;
+    px_error err = {0};
+    assert_int_equal(rome_snapshot_encode(idx, &buf, &len, &err), 0);
+    unsigned char *bad = malloc(len);
+    size_t refused = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (((unsigned char *)buf)[i] != 0 || (i >= 40 && i < 48)) continue; /* 40: checksum */
+        memcpy(bad, buf, len);
+        bad[i] = 1;
+        memset(bad + 40, 0, 8);
+        uint64_t sum = XXH3_64bits(bad, len);
+        memcpy(bad + 40, &sum, 8);
+        rome_index *x = rome_snapshot_decode(bad, len, &err);
+        if (!x) {
+            refused++;
+            continue;
+        }
+        void *again;
+        size_t again_len;
+        assert_int_equal(rome_snapshot_encode(x, &again, &again_len, &err), 0);
+        if (again_len != len || memcmp(again, bad, len))
+            fail_msg("a zero byte at offset %zu set to 1 was accepted and lost", i);
+        free(again);
+        rome_index_free(x);
+    }
+    assert_true(refused > 0);
+    memcpy(bad, buf, len);
+    bad[28] = 1; /* snapshot_header.reserved */
+    memset(bad + 40, 0, 8);
+    uint64_t sum = XXH3_64bits(bad, len);
+    memcpy(bad + 40, &sum, 8);
+    assert_null(rome_snapshot_decode(bad, len, &err));
+    assert_non_null(strstr(err.msg, "nonzero padding"));
+    free(bad);
+    free(buf);
+    rome_index_free(idx);
+}
+
 static void test_snapshot_file(void **state) {
     fixture *f = *state;
     rome_index *idx = load_ok(f, NULL);
@@ -788,6 +848,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equal_covers_new_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_padding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fiches_without_contexts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_esco_crosswalk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_esco_malformed, setup, teardown),

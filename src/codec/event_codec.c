@@ -739,7 +739,7 @@ static int decode_envelope(const msgpack_object_map *map, const char *key, size_
             err, EVENT_ERR_UNKNOWN_TYPE,
             "type: \"%.*s\" is not one of profile.upserted, profile.erased, skills.confirmed, "
             "profile.rematch",
-            (int)(type->via.str.size > 64 ? 64 : type->via.str.size), type->via.str.ptr);
+            (int)utf8_cut(type->via.str.ptr, type->via.str.size, 64), type->via.str.ptr);
     if (copy_text(slots[2], &id_at, limits->max_id_bytes, &out->event_id, err) ||
         copy_text(slots[3], &user_at, limits->max_id_bytes, &out->user_id, err) ||
         get_int_in(slots[4], &ts_at, 0, INT64_MAX, &out->ts, err))

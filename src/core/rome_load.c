@@ -10,6 +10,17 @@
 
 #include "csv_table.h"
 
+/* qsort and bsearch, for arrays that may be empty: the C library declares their base non-NULL
+ * even for 0 elements, and an empty vec (an export whose fiches have no bloc 6) has none. */
+static void sort_n(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    if (n) qsort(v, n, size, cmp);
+}
+
+static void *find_n(const void *key, const void *v, size_t n, size_t size,
+                    int (*cmp)(const void *, const void *)) {
+    return n ? bsearch(key, v, n, size, cmp) : NULL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Growable arrays and a deduplicating string pool used only while loading.                    */
 
@@ -262,7 +273,7 @@ static int sort_unique(loader *L, vec *entities, vec *lines, int (*cmp)(const vo
         memcpy(tmp + i * rec, (char *)entities->v + i * elem, elem);
         memcpy(tmp + i * rec + elem, (uint32_t *)lines->v + i, 4);
     }
-    qsort(tmp, n, rec, cmp);
+    sort_n(tmp, n, rec, cmp);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && cmp(tmp + (i - 1) * rec, tmp + i * rec) == 0) {
@@ -330,8 +341,8 @@ static int load_domains(loader *L) {
              push_line(L, &lines, csv_table_line(t, r));
         if (rc) break;
         char gd[4] = {d->code[0], 0, 0, 0};
-        void *g = bsearch(gd, L->grands_domaines.v, L->grands_domaines.n, L->grands_domaines.elem,
-                          cmp_code4);
+        void *g = find_n(gd, L->grands_domaines.v, L->grands_domaines.n, L->grands_domaines.elem,
+                         cmp_code4);
         if (!g)
             rc = csv_table_field_error(
                 t, r, 0, L->err,
@@ -370,7 +381,7 @@ static int load_fiches(loader *L) {
              push_line(L, &L->fiche_lines, csv_table_line(t, r));
         if (rc) break;
         char dp[4] = {f->code[0], f->code[1], f->code[2], 0};
-        void *d = bsearch(dp, L->domaines.v, L->domaines.n, L->domaines.elem, cmp_code4);
+        void *d = find_n(dp, L->domaines.v, L->domaines.n, L->domaines.elem, cmp_code4);
         if (!d) {
             rc = csv_table_field_error(t, r, C_CODE, L->err,
                                        "fiche '%s' is in no known domaine professionnel ('%s')",
@@ -398,7 +409,7 @@ static uint32_t fiche_id(loader *L, const char *code) {
     rome_fiche key;
     memset(&key, 0, sizeof key);
     snprintf(key.code, sizeof key.code, "%s", code);
-    rome_fiche *f = bsearch(&key, L->fiches.v, L->fiches.n, L->fiches.elem, cmp_fiche);
+    rome_fiche *f = find_n(&key, L->fiches.v, L->fiches.n, L->fiches.elem, cmp_fiche);
     return f ? (uint32_t)(f - (rome_fiche *)L->fiches.v) : ROME_NONE;
 }
 
@@ -554,8 +565,8 @@ static int load_hierarchy(loader *L) {
         rc = copy_code(L, t, r, C_DOM, dom, sizeof dom, "9", "a competence domaine digit") ||
              copy_code(L, t, r, C_ENJEU, enj, sizeof enj, "9A", "an enjeu code such as '4A'");
         if (rc) break;
-        if (!L->comp_domaines.n || !bsearch(dom, L->comp_domaines.v, L->comp_domaines.n,
-                                            L->comp_domaines.elem, cmp_code4)) {
+        if (!find_n(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem,
+                    cmp_code4)) {
             rome_comp_domaine *d = vec_push(&L->comp_domaines);
             if (!d) {
                 rc = oom(L);
@@ -563,10 +574,9 @@ static int load_hierarchy(loader *L) {
             }
             memcpy(d->code, dom, 4);
             rc = add_label(L, &d->label, csv_table_field(t, r, C_DOM_LABEL));
-            qsort(L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
+            sort_n(L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
         }
-        if (!rc &&
-            (!L->enjeux.n || !bsearch(enj, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4))) {
+        if (!rc && !find_n(enj, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4)) {
             rome_enjeu *e = vec_push(&L->enjeux);
             if (!e) {
                 rc = oom(L);
@@ -574,7 +584,7 @@ static int load_hierarchy(loader *L) {
             }
             memcpy(e->code, enj, 4);
             rc = add_label(L, &e->label, csv_table_field(t, r, C_ENJEU_LABEL));
-            qsort(L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4);
+            sort_n(L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4);
         }
     }
     csv_table_free(t);
@@ -583,7 +593,7 @@ static int load_hierarchy(loader *L) {
         rome_enjeu *e = (rome_enjeu *)L->enjeux.v + i;
         char dom[4] = {e->code[0], 0, 0, 0};
         rome_comp_domaine *d =
-            bsearch(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
+            find_n(dom, L->comp_domaines.v, L->comp_domaines.n, L->comp_domaines.elem, cmp_code4);
         e->comp_domaine = d ? (uint32_t)(d - (rome_comp_domaine *)L->comp_domaines.v) : ROME_NONE;
     }
     return rc;
@@ -607,7 +617,7 @@ static int finish_items(loader *L) {
         memcpy(rows[i].enjeu, (char *)L->macro_enjeu_codes.v + i * 4, 4);
         rows[i].line = ((uint32_t *)L->item_lines.v)[i];
     }
-    qsort(rows, n, sizeof *rows, cmp_u32_key);
+    sort_n(rows, n, sizeof *rows, cmp_u32_key);
     int rc = 0;
     for (size_t i = 1; i < n && !rc; i++)
         if (rows[i].item.code_ogr == rows[i - 1].item.code_ogr)
@@ -623,7 +633,7 @@ static int finish_items(loader *L) {
         rome_item *it = (rome_item *)L->items.v + i;
         if (rows[i].macro_ref != ROME_NONE) {
             rome_item key = {.code_ogr = rows[i].macro_ref};
-            rome_item *m = bsearch(&key, L->items.v, n, sizeof *it, cmp_u32_key);
+            rome_item *m = find_n(&key, L->items.v, n, sizeof *it, cmp_u32_key);
             if (m && (m->flags & ROME_ITEM_MACRO))
                 it->macro = (uint32_t)(m - (rome_item *)L->items.v);
             else
@@ -633,7 +643,7 @@ static int finish_items(loader *L) {
         }
         if (it->flags & ROME_ITEM_MACRO) {
             rome_enjeu *e =
-                bsearch(rows[i].enjeu, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4);
+                find_n(rows[i].enjeu, L->enjeux.v, L->enjeux.n, L->enjeux.elem, cmp_code4);
             if (e)
                 it->enjeu = (uint32_t)(e - (rome_enjeu *)L->enjeux.v);
             else
@@ -697,12 +707,12 @@ static int load_links(loader *L) {
         uint32_t fiche = fiche_id(L, csv_table_field(t, r, C_ROME));
         if (is_item) {
             rome_item key = {.code_ogr = code};
-            rome_item *it = bsearch(&key, L->items.v, L->items.n, L->items.elem, cmp_u32_key);
+            rome_item *it = find_n(&key, L->items.v, L->items.n, L->items.elem, cmp_u32_key);
             target = it ? (uint32_t)(it - (rome_item *)L->items.v) : ROME_NONE;
         } else {
             rome_contexte key = {.code_ogr = code};
             rome_contexte *c =
-                bsearch(&key, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
+                find_n(&key, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
             target = c ? (uint32_t)(c - (rome_contexte *)L->contextes.v) : ROME_NONE;
         }
         if (fiche == ROME_NONE || target == ROME_NONE) {
@@ -725,7 +735,7 @@ static int load_links(loader *L) {
     /* Sorted by (fiche, target), duplicates folded: the CSR rows are then ready and searchable. */
     vec *sets[2] = {&L->fiche_items, &L->fiche_contextes};
     for (int s = 0; s < 2 && !rc; s++) {
-        qsort(sets[s]->v, sets[s]->n, sizeof(link), cmp_link);
+        sort_n(sets[s]->v, sets[s]->n, sizeof(link), cmp_link);
         size_t w = 0;
         link *v = sets[s]->v;
         for (size_t i = 0; i < sets[s]->n; i++)
@@ -763,11 +773,11 @@ static int load_coherence(loader *L) {
         }
         uint32_t fiche = fiche_id(L, csv_table_field(t, r, C_ROME));
         rome_item ikey = {.code_ogr = code};
-        rome_item *it = bsearch(&ikey, L->items.v, L->items.n, L->items.elem, cmp_u32_key);
+        rome_item *it = find_n(&ikey, L->items.v, L->items.n, L->items.elem, cmp_u32_key);
         link *l = NULL;
         if (fiche != ROME_NONE && it) {
             link key = {fiche, (uint32_t)(it - (rome_item *)L->items.v), 0};
-            l = bsearch(&key, L->fiche_items.v, L->fiche_items.n, sizeof(link), cmp_link);
+            l = find_n(&key, L->fiche_items.v, L->fiche_items.n, sizeof(link), cmp_link);
         }
         if (l) {
             l->importance = imp;
@@ -776,10 +786,10 @@ static int load_coherence(loader *L) {
         /* The export also rates fiche → contexte pairs; importance means nothing there. */
         rome_contexte ckey = {.code_ogr = code};
         rome_contexte *c =
-            bsearch(&ckey, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
+            find_n(&ckey, L->contextes.v, L->contextes.n, L->contextes.elem, cmp_u32_key);
         if (fiche != ROME_NONE && c) {
             link key = {fiche, (uint32_t)(c - (rome_contexte *)L->contextes.v), 0};
-            if (bsearch(&key, L->fiche_contextes.v, L->fiche_contextes.n, sizeof(link), cmp_link))
+            if (find_n(&key, L->fiche_contextes.v, L->fiche_contextes.n, sizeof(link), cmp_link))
                 continue;
         }
         warn(L, &L->report->dangling_coherence,
@@ -861,7 +871,7 @@ static int load_texts(loader *L) {
         x->line = csv_table_line(t, r);
         x->row = (uint32_t)r;
     }
-    if (!rc) qsort(rows, n, sizeof *rows, cmp_text_row);
+    if (!rc) sort_n(rows, n, sizeof *rows, cmp_text_row);
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -1041,8 +1051,8 @@ static const char *tag_file_stem(rome_tag_family family) {
 static int finish_tags(loader *L) {
     tag_row *rows = L->tag_rows.v;
     size_t n = L->tag_rows.n;
-    if (n == 0) return 0; /* no arborescence file: no tags (and qsort wants a non-NULL base) */
-    qsort(rows, n, sizeof *rows, cmp_tag_row);
+    if (n == 0) return 0; /* no arborescence file: no tags */
+    sort_n(rows, n, sizeof *rows, cmp_tag_row);
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || cmp_tag(&rows[i - 1].tag, &rows[i].tag)) {
             rome_tag *tag = vec_push(&L->tags);
@@ -1062,7 +1072,7 @@ static int finish_tags(loader *L) {
         *l = (link){rows[i].fiche, (uint32_t)(L->tags.n - 1), rows[i].importance};
     }
     link *v = L->fiche_tags.v;
-    qsort(v, L->fiche_tags.n, sizeof *v, cmp_link);
+    sort_n(v, L->fiche_tags.n, sizeof *v, cmp_link);
     size_t w = 0;
     for (size_t i = 0; i < L->fiche_tags.n; i++) {
         if (w && !cmp_link(&v[w - 1], &v[i])) {
@@ -1169,11 +1179,11 @@ static int cmp_esco_order(const void *a, const void *b) {
 static int esco_csr(loader *L, esco_row *rows, size_t n, uint32_t n_sources, esco_links *out) {
     size_t w = 0;
     if (n) {
-        qsort(rows, n, sizeof *rows, cmp_esco_uri);
+        sort_n(rows, n, sizeof *rows, cmp_esco_uri);
         for (size_t i = 0; i < n; i++)
             if (!w || rows[w - 1].source != rows[i].source || rows[w - 1].uri != rows[i].uri)
                 rows[w++] = rows[i];
-        qsort(rows, w, sizeof *rows, cmp_esco_order);
+        sort_n(rows, w, sizeof *rows, cmp_esco_order);
     }
     out->offsets = calloc((size_t)n_sources + 1, sizeof *out->offsets);
     out->links = calloc(w ? w : 1, sizeof *out->links);
@@ -1215,7 +1225,7 @@ static int load_esco(loader *L) {
         L->esco_rows++;
         rome_appellation key = {.code_ogr = code};
         rome_appellation *a =
-            bsearch(&key, L->appellations.v, L->appellations.n, L->appellations.elem, cmp_u32_key);
+            find_n(&key, L->appellations.v, L->appellations.n, L->appellations.elem, cmp_u32_key);
         if (!a) {
             L->esco_skipped++;
             continue;
@@ -1343,7 +1353,7 @@ static rome_index *assemble(loader *L, uint32_t major, uint32_t version) {
         }
         *l = (link){((rome_appellation *)L->appellations.v)[i].fiche, (uint32_t)i, 0};
     }
-    qsort(app_links.v, app_links.n, sizeof(link), cmp_link);
+    sort_n(app_links.v, app_links.n, sizeof(link), cmp_link);
 
     enum { N_CSR = 7 };
     uint32_t *off[N_CSR] = {0}, *tgt[N_CSR] = {0};

@@ -1,6 +1,8 @@
 #include "rome_snapshot.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,13 @@ int rome_snapshot_encode(const rome_index *idx, void **out, size_t *out_len, px_
     *out = buf;
     *out_len = total;
     return 0;
+}
+
+/* True when p[from..to) are all zero. */
+static bool zeros(const unsigned char *p, size_t from, size_t to) {
+    for (size_t b = from; b < to; b++)
+        if (p[b]) return false;
+    return true;
 }
 
 /* --- Validation: nothing in an image is trusted until every reference is in bounds. -------- */
@@ -333,6 +342,25 @@ rome_index *rome_snapshot_adopt(void *buf, size_t len, px_error *err) {
     if (at != len) {
         px_error_set(err, PX_EINVAL, "snapshot: sections end at %llu, image is %zu bytes",
                      (unsigned long long)at, len);
+        goto fail;
+    }
+    /* What rome_snapshot_encode() writes as zeros (the reserved field, the header's tail, the
+     * padding after the section table and after each section) must be zeros: anything else was
+     * not written by it. */
+    const unsigned char *image = buf;
+    bool padding_ok =
+        h.reserved == 0 &&
+        zeros(image, offsetof(snapshot_header, counts) + sizeof h.counts, sizeof h) &&
+        zeros(image, sizeof h + ROME_SEC_COUNT * sizeof(snapshot_section), PAYLOAD_START);
+    at = PAYLOAD_START;
+    for (int i = 0; i < ROME_SEC_COUNT; i++) {
+        uint64_t size = sec[i].count * sec[i].elem_size;
+        padding_ok = padding_ok && zeros(image, at + size, at + ALIGN8(size));
+        at += ALIGN8(size);
+    }
+    if (!padding_ok) {
+        px_error_set(err, PX_EINVAL,
+                     "snapshot: nonzero padding or reserved bytes (corrupted image)");
         goto fail;
     }
     rome_index_attach(idx, buf, len, (unsigned char *)buf + PAYLOAD_START);

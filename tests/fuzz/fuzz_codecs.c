@@ -1,5 +1,5 @@
 /* libFuzzer target for every decoder of untrusted bytes (built only with clang, see
- * tests/codec.cmake): event_decode, user_state_decode and msgpack → JSON → msgpack → JSON, which
+ * tests/fuzz.cmake): event_decode, user_state_decode and msgpack → JSON → msgpack → JSON, which
  * must give the same JSON bytes twice. Run: ./fuzz_codecs -max_total_time=60 [corpus_dir] */
 #include <stddef.h>
 #include <stdint.h>

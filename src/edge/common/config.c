@@ -194,7 +194,9 @@ typedef struct parse_ctx {
     px_error *err;
     bool failed;
     bool bootstrap_seen;
-    bool matching_only; /* config_load_matching(): the other sections are passed over */
+    bool matching_only;  /* config_load_matching(): the other sections are passed over */
+    char *matching_keys; /* the [matching] keys given so far, each followed by '\n' */
+    size_t matching_keys_len;
 } parse_ctx;
 
 static char **string_at(config *cfg, const setting *s) {
@@ -367,6 +369,9 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         return config_fail(err, CONFIG_ERR_VALUE,
                            "value is not text (control bytes or malformed "
                            "UTF-8)");
+    /* inih reads a line ":" or "= x" as a pair with an empty key; passed on ([kafka]) it would
+     * only fail in librdkafka, and --check-config's output would not read back */
+    if (!*name) return config_fail(err, CONFIG_ERR_SYNTAX, "empty key");
     bool known_section = !strcmp(section, "matching");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];
@@ -388,6 +393,19 @@ static int handle_pair(parse_ctx *ctx, const char *section, const char *name, co
         return add_kafka_property(ctx, name, value, err);
     }
     if (!strcmp(section, "matching")) {
+        /* Its keys are open-ended (constraint.NAME): they are remembered as they come. */
+        size_t n = strlen(name);
+        for (size_t at = 0; at < ctx->matching_keys_len;
+             at = (size_t)(strchr(ctx->matching_keys + at, '\n') - ctx->matching_keys) + 1)
+            if (at + n < ctx->matching_keys_len && ctx->matching_keys[at + n] == '\n' &&
+                !memcmp(ctx->matching_keys + at, name, n))
+                return config_fail(err, CONFIG_ERR_KEY, "given twice");
+        char *keys = realloc(ctx->matching_keys, ctx->matching_keys_len + n + 1);
+        if (!keys) return config_fail(err, CONFIG_ERR_NOMEM, "config: out of memory");
+        memcpy(keys + ctx->matching_keys_len, name, n);
+        keys[ctx->matching_keys_len + n] = '\n';
+        ctx->matching_keys = keys;
+        ctx->matching_keys_len += n + 1;
         if (matcher_config_set(&ctx->cfg->matching, name, value, err)) {
             config_as_value(err);
             return -1;
@@ -615,6 +633,7 @@ static int parse_file(parse_ctx *ctx) {
     }
     /* The defaults say "embedded"; a file that names no bootstrap.servers keeps it. */
     int rc = ini_parse_stream(read_line, ctx, on_pair, ctx);
+    free(ctx->matching_keys);
     bool read_error = ferror(ctx->file);
     fclose(ctx->file);
     if (!ctx->failed && read_error) {

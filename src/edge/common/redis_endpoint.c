@@ -7,6 +7,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "utf8.h"
+
 void redis_endpoint_init(redis_endpoint *ep) {
     memset(ep, 0, sizeof *ep);
     strcpy(ep->host, "127.0.0.1");
@@ -57,6 +59,10 @@ static int set_decoded(char *field, size_t field_size, const char *s, size_t len
         field[out++] = c;
     }
     field[out] = '\0';
+    /* the file itself must be text: an escape does not get round it (and errors quote fields) */
+    if (!utf8_valid(field, out, NULL))
+        return px_error_set(err, PX_EINVAL, "redis URL: the %s is not UTF-8 once percent-decoded",
+                            what);
     return 0;
 }
 
