@@ -6,6 +6,7 @@
 # it is left in build-fuzz/artifacts/<target>/ (crash-*, leak-*, timeout-*): replay it with
 # build-fuzz/<target> FILE. Inputs found along the way are kept in build-fuzz/corpus/<target>/.
 #   FUZZ_BUILD_DIR  build directory (default: build-fuzz beside scripts/)
+#   FUZZ_SEED       libFuzzer's seed (default 1, so that a CI run is reproducible; 0 = random)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
@@ -29,7 +30,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     cp "$root/tests/fuzz/corpus/$t"/* "$corpus"/
     echo "== fuzz $t (${seconds}s)"
-    if ! "$dir/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    if ! "$dir/$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$dir/$t.log" 2>&1; then
         tail -n 60 "$dir/$t.log"
         echo "fuzz: $t failed; reproducer in $artifacts/ (log: $dir/$t.log)" >&2

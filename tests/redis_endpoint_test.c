@@ -135,6 +135,12 @@ static void test_validate(void **state) {
     assert_non_null(strstr(err.msg, "exactly one of a host or a unix socket path"));
     ep.host[0] = ep.unix_path[0] = '\0';
     assert_int_equal(redis_endpoint_validate(&ep, &err), -1);
+    /* a host that is no host name: it would not even read back from an explained config */
+    assert_int_equal(redis_endpoint_parse_url(&ep, "redis://;lodepepth = 8", &err), 0);
+    assert_int_equal(redis_endpoint_validate(&ep, &err), -1);
+    assert_non_null(strstr(err.msg, "byte 1 of the host (0x3b) is not allowed"));
+    assert_int_equal(redis_endpoint_parse_url(&ep, "redis://[fe80::1%eth0]:6380", &err), 0);
+    assert_int_equal(redis_endpoint_validate(&ep, &err), 0);
     redis_endpoint_init(&ep);
     ep.port = 70000;
     assert_int_equal(redis_endpoint_validate(&ep, &err), -1);

@@ -249,10 +249,24 @@ int redis_endpoint_parse_sentinels(redis_endpoint *ep, const char *list, px_erro
     return 0;
 }
 
+/* A host name or an IP address (IPv6 with an optional %zone): anything else is a typo, and a
+ * ';' or a space would not even read back from the configuration it is explained in. */
+static size_t host_bad_byte(const char *host) {
+    for (size_t i = 0; host[i]; i++)
+        if (!isalnum((unsigned char)host[i]) && !strchr("-._:%", host[i])) return i + 1;
+    return 0;
+}
+
 int redis_endpoint_validate(const redis_endpoint *ep, px_error *err) {
     if (!ep->host[0] == !ep->unix_path[0])
         return px_error_set(err, PX_EINVAL,
                             "redis endpoint: expected exactly one of a host or a unix socket path");
+    size_t bad = host_bad_byte(ep->host);
+    if (bad)
+        return px_error_set(err, PX_EINVAL,
+                            "redis endpoint: byte %zu of the host (0x%02x) is not allowed "
+                            "(expected a host name or an IP address)",
+                            bad, (unsigned char)ep->host[bad - 1]);
     if (ep->host[0] && (ep->port < 1 || ep->port > 65535))
         return px_error_set(err, PX_EINVAL,
                             "redis endpoint: port %d is out of range (expected 1..65535)",
