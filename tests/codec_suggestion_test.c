@@ -47,7 +47,7 @@ static fixture *fixture_load(bool esco) {
     if (rome_fixture_make(FIXTURE_DIR, dir, sizeof dir)) return NULL;
     if (esco) {
         int rc =
-            rome_fixture_write(dir, "mapping_esco_rome", ESCO_CROSSWALK, sizeof ESCO_CROSSWALK - 1);
+            rome_fixture_write(dir, "esco_crosswalk", ESCO_CROSSWALK, sizeof ESCO_CROSSWALK - 1);
         assert_int_equal(rc, 0);
     }
     fixture *f = calloc(1, sizeof *f);

@@ -398,7 +398,7 @@ static const char *const OPTIONAL_STEMS[] = {"texte",
                                              "arborescence_centre_interet",
                                              "arborescence_secteur_activite",
                                              "arborescence_thematique",
-                                             "mapping_esco_rome"};
+                                             "esco_crosswalk"};
 
 static void remove_stem(const fixture *f, const char *stem) {
     char path[1024];
@@ -700,7 +700,7 @@ static void test_snapshot_file(void **state) {
     rome_index_free(idx);
 }
 
-/* --- The ESCO crosswalk (tests/fixtures/rome_mini/mapping_esco_rome.csv: 16 metadata lines,
+/* --- The ESCO crosswalk (tests/fixtures/rome_mini/esco_crosswalk.csv: 16 metadata lines,
  * the header on line 17, six rows on lines 18-23, CRLF). --------------------------------- */
 
 static void expect_links(const rome_index *idx, const rome_esco_csr *csr, uint32_t source,
@@ -746,21 +746,21 @@ static void test_esco_crosswalk(void **state) {
 
 static void test_esco_malformed(void **state) {
     fixture *f = *state;
-    const char *file = "unix_mapping_esco_rome_v461_utf8.csv";
-    patch(f, "mapping_esco_rome", "00000000000c,", "0000000000C,");
+    const char *file = "fixture_mapping_esco_rome_v461.csv";
+    patch(f, "esco_crosswalk", "00000000000c,", "0000000000C,");
     char want[128];
     snprintf(want, sizeof want, "%s:21: column 'classification 1 ID'", file);
     expect_load_error(f, want, "is not an ESCO occupation URI");
-    patch(f, "mapping_esco_rome", "0000000000C,", "00000000000c,");
-    patch(f, "mapping_esco_rome", "skos:narrowMatch", "skos:relatedMatch");
+    patch(f, "esco_crosswalk", "0000000000C,", "00000000000c,");
+    patch(f, "esco_crosswalk", "skos:narrowMatch", "skos:relatedMatch");
     snprintf(want, sizeof want, "%s:21: column 'mapping relation'", file);
     expect_load_error(f, want, "'skos:relatedMatch', expected skos:exactMatch");
-    patch(f, "mapping_esco_rome", "skos:relatedMatch", "skos:narrowMatch");
-    patch(f, "mapping_esco_rome", ",5002,", ",50o2,");
+    patch(f, "esco_crosswalk", "skos:relatedMatch", "skos:narrowMatch");
+    patch(f, "esco_crosswalk", ",5002,", ",50o2,");
     snprintf(want, sizeof want, "%s:23: column 'classification 2 ID'", file);
     expect_load_error(f, want, "not an unsigned integer code");
-    patch(f, "mapping_esco_rome", ",50o2,", ",5002,");
-    patch(f, "mapping_esco_rome", "mapping relation", "relation");
+    patch(f, "esco_crosswalk", ",50o2,", ",5002,");
+    patch(f, "esco_crosswalk", "mapping relation", "relation");
     expect_load_error(f, file,
                       "no header line naming the columns 'classification 1 ID', "
                       "'classification 2 ID', 'mapping relation'");
@@ -768,7 +768,7 @@ static void test_esco_malformed(void **state) {
 
 static void test_esco_two_files_refused(void **state) {
     fixture *f = *state;
-    char *s = rome_fixture_read(f->dir, "mapping_esco_rome");
+    char *s = rome_fixture_read(f->dir, "esco_crosswalk");
     assert_non_null(s);
     assert_int_equal(rome_fixture_write(f->dir, "old_mapping_esco_rome", s, strlen(s)), 0);
     free(s);

@@ -123,7 +123,7 @@ static int suggestion_samples(const char *fixture_dir, cJSON *samples) {
     char dir[512];
     px_error err = {0};
     if (rome_fixture_make(fixture_dir, dir, sizeof dir)) return fail("fixture", &err);
-    if (rome_fixture_write(dir, "mapping_esco_rome", ESCO_CROSSWALK, sizeof ESCO_CROSSWALK - 1)) {
+    if (rome_fixture_write(dir, "esco_crosswalk", ESCO_CROSSWALK, sizeof ESCO_CROSSWALK - 1)) {
         rome_fixture_remove(dir);
         return fail("ESCO crosswalk fixture", &err);
     }

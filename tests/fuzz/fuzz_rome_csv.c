@@ -31,7 +31,7 @@ static const char *const stems[] = {
     "arborescence_centre_interet",
     "arborescence_secteur_activite",
     "arborescence_thematique",
-    "mapping_esco_rome",
+    "esco_crosswalk",
 };
 #define N_STEMS (sizeof stems / sizeof stems[0])
 

@@ -7,10 +7,14 @@
 #include <unistd.h>
 
 static const char DERIVED_STEM[] = "DERIVED_macro_competence_hierarchy";
+/* Our own crosswalk fixture, named apart from the official file it mimics. */
+static const char ESCO_STEM[] = "esco_crosswalk";
 
 void rome_fixture_path(const char *dir, const char *stem, char *out, size_t cap) {
     if (!strcmp(stem, DERIVED_STEM))
         snprintf(out, cap, "%s/%s_%s.csv", dir, stem, ROME_FIXTURE_SUFFIX);
+    else if (!strcmp(stem, ESCO_STEM)) /* the loader finds it by "mapping_esco_rome" */
+        snprintf(out, cap, "%s/fixture_mapping_esco_rome_%s.csv", dir, ROME_FIXTURE_SUFFIX);
     else
         snprintf(out, cap, "%s/unix_%s_%s_utf8.csv", dir, stem, ROME_FIXTURE_SUFFIX);
 }

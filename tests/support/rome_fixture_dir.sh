@@ -8,6 +8,7 @@ for f in "$1"/*.csv; do
     stem=$(basename "$f" .csv)
     case $stem in
         DERIVED_*) cp "$f" "$2/${stem}_v461.csv" ;;
+        esco_crosswalk) cp "$f" "$2/fixture_mapping_esco_rome_v461.csv" ;;
         *) cp "$f" "$2/unix_${stem}_v461_utf8.csv" ;;
     esac
 done
