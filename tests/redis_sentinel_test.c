@@ -40,17 +40,6 @@ typedef struct cluster {
     writer *writer; /* the failover test's, pumped by on_status(1) */
 } cluster;
 
-static void sleep_ms(unsigned ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* One blocking command on srv; the caller frees the reply. */
 static redisReply *command(const redis_server *srv, const char *fmt, const char *arg) {
     px_error err;
@@ -88,12 +77,12 @@ static int sentinels_ready(cluster *cl) {
 }
 
 static void wait_for(cluster *cl, int (*cond)(cluster *), const char *what) {
-    long long deadline = now_ms() + WAIT_MS;
+    long long deadline = redis_server_now_ms() + WAIT_MS;
     while (!cond(cl))
-        if (now_ms() > deadline)
+        if (redis_server_now_ms() > deadline)
             fail_msg("%s: not within %d ms", what, WAIT_MS);
         else
-            sleep_ms(50);
+            redis_server_sleep_ms(50);
 }
 
 static int replica_linked_cond(cluster *cl) { return replica_linked(cl->replica); }
@@ -329,7 +318,7 @@ static void test_replica_is_refused(void **state) {
 
     open_store(cl, &ep);
     int seen = 0;
-    for (long long end = now_ms() + 3000; now_ms() < end && !seen;) {
+    for (long long end = redis_server_now_ms() + 3000; redis_server_now_ms() < end && !seen;) {
         px_test_run_for(&cl->loop, 50);
         seen = cl->n_transitions > 0 && strstr(cl->why.msg, "is a slave") != NULL;
     }

@@ -30,12 +30,12 @@ struct redis_server {
     int sentinel; /* runs with --sentinel */
 };
 
-static void sleep_ms(unsigned ms) {
+void redis_server_sleep_ms(unsigned ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static long long now_ms(void) {
+long long redis_server_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
@@ -98,14 +98,14 @@ static void log_tail(const redis_server *srv, char *buf, size_t size) {
 }
 
 static int reap(redis_server *srv, unsigned timeout_ms) {
-    long long deadline = now_ms() + timeout_ms;
-    while (now_ms() < deadline) {
+    long long deadline = redis_server_now_ms() + timeout_ms;
+    while (redis_server_now_ms() < deadline) {
         pid_t r = waitpid(srv->pid, NULL, WNOHANG);
         if (r == srv->pid || (r < 0 && errno == ECHILD)) {
             srv->pid = 0;
             return 0;
         }
-        sleep_ms(5);
+        redis_server_sleep_ms(5);
     }
     return -1;
 }
@@ -142,8 +142,8 @@ static int spawn(redis_server *srv, px_error *err) {
         _exit(127);
     }
     srv->pid = pid;
-    long long deadline = now_ms() + START_TIMEOUT_MS;
-    while (now_ms() < deadline) {
+    long long deadline = redis_server_now_ms() + START_TIMEOUT_MS;
+    while (redis_server_now_ms() < deadline) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             char tail[300];
@@ -154,7 +154,7 @@ static int spawn(redis_server *srv, px_error *err) {
                                 tail[0] ? tail : "(no log; is redis-server on PATH?)");
         }
         if (answers_ping(srv)) return 0;
-        sleep_ms(10);
+        redis_server_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     reap(srv, STOP_TIMEOUT_MS);

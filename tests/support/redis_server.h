@@ -61,4 +61,9 @@ redisContext *redis_server_connect(const redis_server *srv, px_error *err);
 /* Kills the server if running, removes its directory, frees srv. NULL is a no-op. */
 void redis_server_free(redis_server *srv);
 
+/* Waits ms milliseconds; the monotonic clock in milliseconds: what tests that drive servers by
+ * hand (kill, failover) wait and time with. */
+void redis_server_sleep_ms(unsigned ms);
+long long redis_server_now_ms(void);
+
 #endif
