@@ -16,7 +16,9 @@
 //
 //   node bench/chaos.mjs --events 1000000 [--kills 20] [--redis-restarts 3] [--instances 2]
 //        [--bin build] [--rome ../shared/data/rome4] [--seed 1] [--check]
-// --check: the small version ctest runs (defaults to 5,000 events and each fault kind once).
+// --check: the small version (5,000 events, each fault kind once); --no-faults: the second run
+// without faults, a check of the bench itself (every figure 0); --logs DIR keeps the daemons' logs;
+// --events-of USER prints that person's events; CHAOS_DEBUG=1 prints the first differing answers.
 //
 // Limits of the mock broker (kafka_embedded.h): each partition keeps ~5 MiB, so the feeder keeps
 // the stream at most --lead events ahead of the daemons' committed offsets and the reader follows
@@ -25,7 +27,7 @@
 // default mode (at-least-once with identical repeats).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Kafka, logLevel, encode, decode, sleep, tmpDir, freePort, redisCommand } from '../tests/e2e/harness.mjs';
@@ -46,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--lead') o.lead = Math.max(100, num());
     else if (a === '--stall-s') o.stallMs = 1000 * Math.max(10, num());
     else if (a === '--no-faults') o.noFaults = true;
+    else if (a === '--logs') { o.logs = path.resolve(v); i++; } // keep each daemon's log there
     else if (a === '--events-of') { o.eventsOf = v; i++; }
     else if (a === '--bin') { o.bin = v; i++; } else if (a === '--rome') { o.rome = v; i++; } else if (a === '--check') o.check = true;
     else throw new Error(`unknown argument '${a}' (see the head of bench/chaos.mjs)`);
@@ -187,10 +190,16 @@ class Redis {
 }
 
 class Daemon {
-  constructor(bin, conf, name) { this.bin = bin; this.conf = conf; this.name = name; this.restarts = 0; this.log = ''; }
+  constructor(bin, conf, name, logDir) {
+    this.bin = bin; this.conf = conf; this.name = name; this.restarts = 0; this.log = '';
+    if (logDir) { mkdirSync(logDir, { recursive: true }); this.logFile = path.join(logDir, `${name}.log`); }
+  }
   start() {
     this.proc = spawn(path.join(this.bin, 'passerelled'), ['--config', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.proc.stderr.on('data', (b) => { this.log = (this.log + b.toString()).slice(-20000); });
+    this.proc.stderr.on('data', (b) => {
+      this.log = (this.log + b.toString()).slice(-20000);
+      if (this.logFile) appendFileSync(this.logFile, b);
+    });
     this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
   }
   async kill() { this.killing = true; this.proc.kill('SIGKILL'); await this.exited; this.restarts++; this.killing = false; }
@@ -206,7 +215,7 @@ function daemonConf(dir, bootstrap, redis, name) {
     `[redis]\nurl = ${redis.url}\nkey_prefix = chaos:\nbackoff_initial_ms = 50\nbackoff_max_ms = 500\n` +
     `[rome]\nkey_prefix = chaos:\n` +
     // small answers: the reader follows ~2 of them an event and the mock keeps ~5 MiB a partition
-    `[matching]\ntop = 5\nskills_asked = 10\n[log]\nlevel = warn\n[http]\nenabled = false\n`);
+    `[matching]\ntop = 5\nskills_asked = 10\n[log]\nlevel = info\n[http]\nenabled = false\n`);
   return conf;
 }
 
@@ -365,7 +374,7 @@ async function run(o, stream, faults, label) {
   const reader = await Reader.start(kafka, fedAt);
   const daemons = [];
   for (let k = 0; k < o.instances; k++) {
-    const d = new Daemon(o.bin, confs[k], `d${k}`);
+    const d = new Daemon(o.bin, confs[k], `d${k}`, o.logs && path.join(o.logs, label.trim()));
     d.start();
     daemons.push(d);
   }
@@ -471,7 +480,7 @@ function faultPlan(o) {
     await c.broker.fault('up 2');
   } });
   plan.push({ at: 0.45, name: 'one more instance joins the group', run: async (c) => {
-    const d = new Daemon(c.o.bin, daemonConf(c.dir, c.broker.bootstrap, c.redis, 'extra'), 'extra');
+    const d = new Daemon(c.o.bin, daemonConf(c.dir, c.broker.bootstrap, c.redis, 'extra'), 'extra', c.o.logs && path.join(c.o.logs, 'faults'));
     d.start();
     c.extra = d;
   } });
