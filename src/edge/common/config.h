@@ -76,8 +76,8 @@ typedef struct config {
     char *group_id;
 
     /* [redis] */
-    redis_endpoint redis; /* address, credentials, db, key_prefix */
-    char *state_prefix;   /* user state key = key_prefix + state_prefix + user_id */
+    redis_endpoint redis;  /* address, credentials, db, key_prefix */
+    char *state_prefix;    /* user state key = key_prefix + state_prefix + user_id */
     unsigned state_ttl_s;  /* 0 = no expiry */
     unsigned erased_ttl_s; /* an erased person's applied event ids (user_rules.h), >= 1 */
     unsigned connect_timeout_ms, command_timeout_ms, backoff_initial_ms, backoff_max_ms;
