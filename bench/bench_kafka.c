@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
     size_t batch = argc > 3 ? strtoul(argv[3], NULL, 10) : 500;
     static const char *const topics[] = {"bench.in", "bench.out.a", "bench.out.b"};
     px_error err;
-    kafka_embedded *kb = kafka_embedded_start(1, topics, 3, partitions, &err);
+    kafka_embedded *kb = kafka_embedded_start(1, topics, 3, partitions, 1, &err);
     if (!kb) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
 
     const char *topics[] = {"passerelle.profile.v1"};
     px_error err = {0};
-    kafka_embedded *kb = kafka_embedded_start(1, topics, 1, partitions, &err);
+    kafka_embedded *kb = kafka_embedded_start(1, topics, 1, partitions, 1, &err);
     if (!kb) return fprintf(stderr, "bench_rematch: %s\n", err.msg), 1;
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);

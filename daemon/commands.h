@@ -11,6 +11,7 @@ int cli_send_main(
 int cli_tail_main(int argc, char **argv); /* cli_kafka.c: Kafka messages → JSON Lines */
 int cli_replay_main(int argc,
                     char **argv); /* cli_kafka.c: DLQ records → their source topic again */
+int cli_broker_main(int argc, char **argv); /* cli_broker.c: a standalone Kafka cluster */
 int cli_rematch_main(int argc,
                      char **argv); /* cli_rematch.c: every stored user → profile.rematch */
 

@@ -380,7 +380,7 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
         const char *topics[4] = {cfg->topic_profile, cfg->topic_skills, cfg->topic_suggestions,
                                  cfg->topic_dlq};
         if (!(d->embedded = kafka_embedded_start(cfg->embedded_brokers, topics, 4,
-                                                 cfg->embedded_partitions, err)))
+                                                 cfg->embedded_partitions, 1, err)))
             return -1;
         d->bootstrap = strdup(kafka_embedded_bootstraps(d->embedded));
         /* Other clients (passerelle send/tail, kcat, kafkajs) connect here. */

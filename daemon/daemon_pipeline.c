@@ -26,7 +26,7 @@ typedef struct batch_user {
     bool loaded;  /* state decoded (or absent) */
     bool corrupt; /* stored state unreadable: its events are dead-lettered */
     bool dirty;   /* state must be written */
-    bool erased;  /* state must be deleted */
+    bool erased;  /* the state written is an erasure's: kept for erased_ttl_s */
 } batch_user;
 
 /* An output to produce once the states are written. */
@@ -309,7 +309,7 @@ static int apply_event(daemon_batch *b, size_t i, px_error *err) {
               NULL);
     if (out.action == USER_EMIT_TOMBSTONE) {
         u->erased = true;
-        u->dirty = false;
+        u->dirty = true;
         u->corrupt = false; /* the state is gone: later events of the batch start afresh */
         return add_output(b, i, d->cfg->topic_suggestions, "tombstone", NULL);
     }
@@ -422,7 +422,7 @@ static void write_states(daemon_batch *b) {
     int rc = ops && keys && bufs ? 0 : -1;
     for (size_t u = 0; !rc && u < b->n_users; u++) {
         batch_user *bu = &b->users[u];
-        if (!bu->dirty && !bu->erased) continue;
+        if (!bu->dirty) continue;
         keys[n] = malloc(STORE_REDIS_KEY_MAX + 1);
         if (!keys[n]) {
             rc = -1;
@@ -430,15 +430,11 @@ static void write_states(daemon_batch *b) {
         }
         state_key(d, bu->user_id, keys[n], STORE_REDIS_KEY_MAX + 1);
         ops[n].key = (store_redis_bytes){keys[n], strlen(keys[n])};
-        if (bu->erased && !bu->dirty) {
-            ops[n].kind = STORE_REDIS_DEL;
-        } else {
-            msgpack_sbuffer_init(&bufs[n]);
-            if (user_state_encode(&bu->state, &bufs[n], &err)) rc = -1;
-            ops[n].kind = STORE_REDIS_SET;
-            ops[n].value = (store_redis_bytes){bufs[n].data, bufs[n].size};
-            ops[n].ttl_s = d->cfg->state_ttl_s;
-        }
+        msgpack_sbuffer_init(&bufs[n]);
+        if (user_state_encode(&bu->state, &bufs[n], &err)) rc = -1;
+        ops[n].kind = STORE_REDIS_SET;
+        ops[n].value = (store_redis_bytes){bufs[n].data, bufs[n].size};
+        ops[n].ttl_s = bu->erased ? d->cfg->erased_ttl_s : d->cfg->state_ttl_s;
         n++;
     }
     if (!rc && n > 0) rc = store_redis_apply_many(d->store, ops, n, on_written, b, &err);

@@ -24,6 +24,8 @@ static const command commands[] = {
      "print a Kafka topic's messages (suggestions, DLQ records…) as JSON Lines"},
     {"replay", cli_replay_main,
      "re-send dead-letter records' original bytes to their source topic after a fix"},
+    {"broker", cli_broker_main,
+     "run a standalone Kafka cluster (librdkafka's mock) that takes faults on stdin"},
     {"rematch", cli_rematch_main,
      "ask the daemons to match every stored profile again (after rome publish)"},
 };

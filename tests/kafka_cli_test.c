@@ -61,6 +61,12 @@ static run_result run_cli(const char *fmt, ...) {
     return r;
 }
 
+static size_t count_commas(const char *s) {
+    size_t n = 0;
+    for (; *s; s++) n += *s == ',';
+    return n;
+}
+
 static size_t count_lines(const char *s) {
     size_t n = 0;
     for (; *s; s++) n += *s == '\n';
@@ -79,7 +85,7 @@ static char *write_temp(const char *content) {
 static kafka_embedded *start_broker(void) {
     static const char *const topics[] = {"in.v1", "dlq.v1", "replayed.v1", "tomb.v1"};
     px_error err = {0};
-    kafka_embedded *kb = kafka_embedded_start(1, topics, 4, 3, &err);
+    kafka_embedded *kb = kafka_embedded_start(1, topics, 4, 3, 1, &err);
     if (!kb) fail_msg("%s", err.msg);
     return kb;
 }
@@ -423,6 +429,125 @@ static void test_replay(void **state) {
     kafka_embedded_stop(kb);
 }
 
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk, (void)opaque;
+    *(rd_kafka_resp_err_t *)m->_private = m->err;
+}
+
+/* Produces one message (no retries) and returns its delivery error (0: delivered). */
+static rd_kafka_resp_err_t produce_one(const char *brokers, const char *topic) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *props[][2] = {{"bootstrap.servers", brokers},
+                              {"message.timeout.ms", "5000"},
+                              {"enable.idempotence", "false"},
+                              {"retries", "0"}};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        assert_int_equal(rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr, sizeof errstr),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(p);
+    rd_kafka_resp_err_t delivered = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+    assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE("x", 1),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_OPAQUE(&delivered), RD_KAFKA_V_END),
+                     0);
+    rd_kafka_flush(p, 10000);
+    rd_kafka_destroy(p);
+    return delivered;
+}
+
+/* passerelle broker as a child: its first line is the bootstrap list, then one answer a fault. */
+typedef struct broker_child {
+    pid_t pid;
+    FILE *in, *out;
+    char bootstraps[600];
+} broker_child;
+
+static void broker_spawn(broker_child *b, const char *args) {
+    int to_child[2], from_child[2];
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(from_child), 0);
+    b->pid = fork();
+    assert_true(b->pid >= 0);
+    if (b->pid == 0) {
+        dup2(to_child[0], 0);
+        dup2(from_child[1], 1);
+        close(to_child[1]), close(from_child[0]);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "exec timeout 120 '%s' broker %s", cli, args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(to_child[0]), close(from_child[1]);
+    b->in = fdopen(to_child[1], "w");
+    b->out = fdopen(from_child[0], "r");
+    char line[600] = "";
+    assert_non_null(fgets(line, sizeof line, b->out));
+    assert_int_equal(strncmp(line, "bootstrap.servers=", 18), 0);
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(b->bootstraps, sizeof b->bootstraps, "%s", line + 18);
+}
+
+/* Sends one fault line and returns the answer line (static buffer). */
+static const char *broker_ask(broker_child *b, const char *fault) {
+    static char answer[600];
+    fprintf(b->in, "%s\n", fault);
+    fflush(b->in);
+    assert_non_null(fgets(answer, sizeof answer, b->out));
+    answer[strcspn(answer, "\n")] = '\0';
+    return answer;
+}
+
+static int broker_end(broker_child *b) {
+    fclose(b->in); /* end of input stops it */
+    fclose(b->out);
+    int st;
+    assert_int_equal(waitpid(b->pid, &st, 0), b->pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The standalone broker: clients reach it, the faults it is told take effect, bad fault lines get
+ * an error naming the word, and it ends at the end of its input. */
+static void test_broker(void **state) {
+    (void)state;
+    broker_child b;
+    broker_spawn(&b, "--brokers 3 --partitions 2 in.v1 out.v1");
+    assert_int_equal(count_commas(b.bootstraps), 2);
+    assert_int_equal(produce_one(b.bootstraps, "in.v1"), RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* a non-retriable error pushed on Produce fails the next message with it */
+    assert_string_equal(broker_ask(&b, "errors Produce 1 MSG_SIZE_TOO_LARGE"), "ok");
+    assert_int_equal(produce_one(b.bootstraps, "in.v1"), RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    assert_int_equal(produce_one(b.bootstraps, "in.v1"), RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* every broker down: nothing is delivered until they are up again */
+    assert_string_equal(broker_ask(&b, "down all"), "ok");
+    assert_int_not_equal(produce_one(b.bootstraps, "in.v1"), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_string_equal(broker_ask(&b, "up all"), "ok");
+    assert_int_equal(produce_one(b.bootstraps, "in.v1"), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_string_equal(broker_ask(&b, "rtt 2 10"), "ok");
+    assert_string_equal(broker_ask(&b, "leader out.v1 1 3"), "ok");
+    assert_string_equal(broker_ask(&b, "errors Fetch 2 NOT_LEADER_FOR_PARTITION _TRANSPORT"), "ok");
+    assert_non_null(strstr(broker_ask(&b, "down 4"), "broker '4': expected 1..3"));
+    assert_non_null(strstr(broker_ask(&b, "errors Bogus 1 _TRANSPORT"), "API 'Bogus'"));
+    assert_non_null(strstr(broker_ask(&b, "errors Produce 1 NO_SUCH_ERROR"), "error 'NO_SUCH"));
+    assert_non_null(strstr(broker_ask(&b, "errors Produce 0 _TRANSPORT"), "count '0'"));
+    assert_non_null(strstr(broker_ask(&b, "rtt 1 -5"), "rtt '-5'"));
+    assert_non_null(strstr(broker_ask(&b, "explode"), "'explode'"));
+    assert_int_equal(broker_end(&b), 0);
+
+    /* bad command lines: exit status 2 (usage) or 1 (refused), with the reason on stderr */
+    run_result r = run_cli("broker --brokers 0 t 2>/dev/null");
+    assert_int_equal(r.status, 2);
+    free(r.out);
+    r = run_cli("broker --brokers 2 --replication 3 t 2>/dev/null </dev/null");
+    assert_int_equal(r.status, 1);
+    free(r.out);
+    r = run_cli("broker --brokers 1 bad/topic 2>/dev/null </dev/null");
+    assert_int_equal(r.status, 1);
+    free(r.out);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: kafka_cli_test PATH-TO-passerelle\n");
@@ -436,6 +561,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_tail_tombstone),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_replay_ends),
+        cmocka_unit_test(test_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

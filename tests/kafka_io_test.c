@@ -369,7 +369,7 @@ static void world_start(world *w, int partitions) {
     uv_loop_init(&w->loop);
     static const char *const topics[] = {IN_TOPIC, IN2_TOPIC, OUT_TOPIC};
     px_error err = {0};
-    w->kb = kafka_embedded_start(1, topics, 3, partitions, &err);
+    w->kb = kafka_embedded_start(1, topics, 3, partitions, 1, &err);
     if (!w->kb) fail_msg("kafka_embedded_start: %s", err.msg);
     w->brokers = kafka_embedded_bootstraps(w->kb);
     assert_non_null(w->brokers);
@@ -981,12 +981,12 @@ static void test_bad_options(void **state) {
     assert_non_null(strstr(err.msg, "max_buffered"));
 
     /* Embedded broker bounds. */
-    assert_null(kafka_embedded_start(0, topics, 1, 1, &err));
-    assert_null(kafka_embedded_start(1, topics, 1, 0, &err));
-    assert_null(kafka_embedded_start(1, topics, 1, KAFKA_EMBEDDED_MAX_PARTITIONS + 1, &err));
+    assert_null(kafka_embedded_start(0, topics, 1, 1, 1, &err));
+    assert_null(kafka_embedded_start(1, topics, 1, 0, 1, &err));
+    assert_null(kafka_embedded_start(1, topics, 1, KAFKA_EMBEDDED_MAX_PARTITIONS + 1, 1, &err));
     assert_non_null(strstr(err.msg, "partitions"));
     static const char *const twice[] = {IN_TOPIC, IN_TOPIC};
-    assert_null(kafka_embedded_start(1, twice, 2, 1, &err));
+    assert_null(kafka_embedded_start(1, twice, 2, 1, 1, &err));
     assert_non_null(strstr(err.msg, "twice"));
     char long_name[KAFKA_TOPIC_NAME_MAX + 2];
     memset(long_name, 'a', sizeof long_name - 1);

@@ -324,33 +324,53 @@ static void test_replay_after_window(void **state) {
     assert_codes(&f->st.profile.confirmed, (uint32_t[]){100001, 100002}, 2);
 }
 
-/* Erasure empties the state and answers with a tombstone, even when the stored state could not
- * be read; any other event on an unreadable state is dead-lettered and leaves it alone. */
+/* Erasure drops the profile and the decisions and answers with a tombstone, even when the stored
+ * state could not be read; the applied event ids stay, so an older event delivered again after
+ * the erasure gets nothing (one event, one answer); any other event on an unreadable state is
+ * dead-lettered and leaves it alone. */
 static void test_erasure_and_corrupt_state(void **state) {
     fixture *f = *state;
     assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
-    const user_outcome *o = apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2025));
+    assert_served(apply(f, decide("e-1b", TS_2025, (uint32_t[]){100001}, 1, NULL, 0, NULL, 0)),
+                  false);
+    const user_outcome *o = apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2026));
     assert_int_equal(o->action, USER_EMIT_TOMBSTONE);
-    assert_false(o->skills || o->jobs || o->state_changed || o->matched || o->repeat);
+    assert_true(o->state_changed);
+    assert_false(o->skills || o->jobs || o->matched || o->repeat);
     assert_false(f->st.has_profile);
     assert_int_equal(f->st.profile.n_experiences, 0);
-    assert_int_equal(f->st.n_recent, 0);
+    assert_int_equal(f->st.profile.confirmed.n, 0);
     assert_string_equal(f->st.rome_version, "");
+    assert_int_equal(f->st.n_recent, 3);
+    assert_string_equal(f->st.recent_event_ids[2], "e-2");
+    assert_true(f->st.updated_ts == TS_2026);
 
-    /* after an erasure the person starts afresh: e-1 is new again */
+    /* the repeat of an event before the erasure is superseded: no answer, nothing stored */
     o = apply(f, upsert("e-1", TS_2025, "D1505"));
+    assert_int_equal(o->repeat, USER_REPEAT_SUPERSEDED);
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_false(f->st.has_profile);
+    /* the erasure again: the same tombstone, the state as it was */
+    o = apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2026));
+    assert_int_equal(o->action, USER_EMIT_TOMBSTONE);
+    assert_int_equal(f->st.n_recent, 3);
+    /* a new event starts the person afresh */
+    o = apply(f, upsert("e-5", TS_2026, "D1505"));
     assert_served(o, true);
     assert_int_equal(o->repeat, USER_NOT_REPEATED);
+    assert_int_equal(f->st.profile.confirmed.n, 0);
 
     o = apply_corrupt(f, upsert("e-3", TS_2026, "F1703"), true);
     assert_dead_letter(o, EVENT_ERR_CORRUPT_STATE);
     assert_false(o->matched);
     assert_string_equal(f->st.profile.experiences[0].rome, "D1505");
-    assert_int_equal(f->st.n_recent, 1);
+    assert_int_equal(f->st.n_recent, 4);
 
     o = apply_corrupt(f, new_event(EVENT_PROFILE_ERASED, "e-4", TS_2026), true);
     assert_int_equal(o->action, USER_EMIT_TOMBSTONE);
     assert_int_equal(f->st.profile.n_experiences, 0);
+    assert_int_equal(f->st.n_recent, 1); /* an unreadable state's ids are not known */
+    assert_string_equal(f->st.recent_event_ids[0], "e-4");
 }
 
 /* The matcher's refusals: over a limit → over_limit, an unknown code → unknown_code; the state

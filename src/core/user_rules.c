@@ -35,15 +35,36 @@ static user_repeat repeat_of(const user_state *state, const char *event_id) {
                                                                           : USER_REPEAT_SAME_ANSWER;
 }
 
+/* Right to erasure: the profile and the decisions go, and a tombstone tells downstream services
+ * to forget too. The ids of the applied events stay, with this erasure's (the daemon keeps such a
+ * state for [redis] erased_ttl_s only): an older event delivered again after the erasure is then
+ * a superseded repeat, not a first event answered under its old suggestion_id with other
+ * content. An unreadable state keeps nothing but this erasure's id. */
+static int erase(const user_rules *rules, user_state *state, bool state_corrupt, const event *ev,
+                 user_outcome *out, px_error *err) {
+    user_state kept;
+    memset(&kept, 0, sizeof kept);
+    if (!state_corrupt) {
+        kept.recent_event_ids = state->recent_event_ids;
+        kept.n_recent = state->n_recent;
+        state->recent_event_ids = NULL;
+        state->n_recent = 0;
+    }
+    user_state_free(state);
+    *state = kept;
+    if (!user_state_seen(state, ev->event_id) &&
+        user_state_remember(state, ev->event_id, rules->window, err))
+        return -1; /* out of memory: the caller retries */
+    state->updated_ts = ev->ts;
+    out->action = USER_EMIT_TOMBSTONE;
+    out->state_changed = true;
+    return 0;
+}
+
 int user_rules_apply(const user_rules *rules, user_state *state, bool state_corrupt,
                      const event *ev, match_result *result, user_outcome *out, px_error *err) {
     memset(out, 0, sizeof *out);
-    if (ev->type == EVENT_PROFILE_ERASED) {
-        /* Right to erasure: the state goes, a tombstone tells downstream services to forget too. */
-        user_state_free(state);
-        out->action = USER_EMIT_TOMBSTONE;
-        return 0;
-    }
+    if (ev->type == EVENT_PROFILE_ERASED) return erase(rules, state, state_corrupt, ev, out, err);
     if (state_corrupt)
         return dead_letter(out, EVENT_ERR_CORRUPT_STATE,
                            "stored state of this user is unreadable (see the daemon log)");

@@ -2,8 +2,10 @@
  *
  * The event rules of DESIGN "Events (v1)" and "Guarantees", in one pure function the daemon
  * calls for every decoded event, in the order of its partition:
- *   - profile.erased: the state is emptied (even an unreadable one: erasure must always work)
- *     and a tombstone answers;
+ *   - profile.erased: the profile and the decisions are dropped (even from an unreadable state:
+ *     erasure must always work) and a tombstone answers; the state keeps only the ids of the
+ *     applied events and this erasure's, so that an older event delivered again afterwards is a
+ *     superseded repeat (the daemon stores such a state for [redis] erased_ttl_s);
  *   - otherwise, an unreadable stored state refuses the event (corrupt_state);
  *   - an event_id among the state's recent ids is a repeat (crash, rebalance, redelivery), and the
  *     state is left as it is. One event, one answer: a repeat yields the bytes it yielded the
@@ -59,8 +61,8 @@ typedef struct user_rules {
 
 typedef enum user_action {
     USER_EMIT_SUGGESTIONS = 1, /* answer with the suggestions in *result (skills, jobs) */
-    USER_EMIT_TOMBSTONE,       /* the person is erased: delete the stored state, answer with a
-                                   tombstone */
+    USER_EMIT_TOMBSTONE,       /* the person is erased: store the emptied state (the applied
+                                   event ids only) for the erased TTL, answer with a tombstone */
     USER_DEAD_LETTER,          /* refuse the event: dead_letter_reason, why */
     USER_EMIT_NOTHING,         /* nothing to answer or store (a rematch without a profile, a
                                    superseded repeat) */
@@ -81,7 +83,7 @@ typedef struct user_outcome {
     int64_t ts;                 /* USER_EMIT_SUGGESTIONS: the ts the answers carry, that of the
                                    event answered as first applied: never a clock, so that a
                                    repeat answered again is the same bytes */
-    bool state_changed;         /* *state must be written (never with a tombstone) */
+    bool state_changed;         /* *state must be written (a tombstone's: the erased TTL) */
     bool matched;               /* matcher_run() was called (for its timing metric) */
     int dead_letter_reason;     /* USER_DEAD_LETTER: an event_reason; EVENT_OK otherwise */
     char why[PX_ERROR_MSG_MAX]; /* USER_DEAD_LETTER: the human reason, naming the field */

@@ -57,13 +57,26 @@ test('a replayed event yields the same suggestion_id and changes no state', asyn
   assert.ok(before && after && before.equals(after), 'the stored state is byte-identical');
 });
 
-test('profile.erased deletes the state and produces a tombstone', async () => {
-  await roundTrip(TOPICS.profile, [newEvent('profile.upserted', 'dave', { experiences: [{ appellation: 11640 }] })]);
-  assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:dave'), '1');
-  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'dave', {}))]);
+test('profile.erased drops the profile, keeps the applied ids for a while, and produces a tombstone', async () => {
+  const first = newEvent('profile.upserted', 'dave', { experiences: [{ appellation: 11640 }], avoid: ['no_weekend'] });
+  await roundTrip(TOPICS.profile, [first]);
+  const stored = await redisCommand(stack.redis.port, 'GET', 'passerelle:user:dave');
+  assert.ok(stored.includes('no_weekend'), 'the profile is stored');
+  const erase = newEvent('profile.erased', 'dave', {});
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(erase)]);
   const got = await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'dave' && m.value === null));
   assert.ok(got.some((m) => m.key === 'dave' && m.value === null), 'a tombstone for the key');
-  assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:dave'), '0');
+  const kept = await redisCommand(stack.redis.port, 'GET', 'passerelle:user:dave');
+  assert.ok(!kept.includes('no_weekend') && !kept.includes('11640'), 'the profile is gone');
+  assert.ok(kept.includes(first.event_id) && kept.includes(erase.event_id), 'the applied ids stay');
+  const ttl = Number(await redisCommand(stack.redis.port, 'TTL', 'passerelle:user:dave'));
+  assert.ok(ttl > 0 && ttl <= 7 * 86400, `kept for erased_ttl_s (TTL ${ttl})`);
+  // the first event delivered again after the erasure gets no answer; a later event is answered
+  const later = newEvent('profile.upserted', 'dave', { experiences: [{ appellation: 11640 }] });
+  await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(first), eventMessage(later)]);
+  const answers = await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.value && m.value.answers === later.event_id));
+  assert.equal(answers.filter((m) => m.value && m.value.answers === first.event_id && m.offset > got.find((t) => t.key === 'dave' && t.value === null).offset).length, 0,
+    'no second answer to the event from before the erasure');
 });
 
 test('bad events go to the DLQ with a precise reason while good ones around them are answered', async () => {
@@ -168,7 +181,7 @@ test('an unreadable stored state dead-letters the person\'s events, and erasure 
   assert.equal(dlq.find((m) => m.value.event_id === ev.event_id).value.reason, 'corrupt_state');
   await produce(stack.daemon.kafka, TOPICS.profile, [eventMessage(newEvent('profile.erased', 'frank', {}))]);
   await collect(stack.daemon.kafka, [TOPICS.suggestions], (g) => g.some((m) => m.key === 'frank' && m.value === null));
-  assert.equal(await redisCommand(stack.redis.port, 'EXISTS', 'passerelle:user:frank'), '0');
+  assert.notEqual(await redisCommand(stack.redis.port, 'GET', 'passerelle:user:frank'), 'not a state', 'the unreadable state is replaced');
 });
 
 test('unknown keys are ignored, counted by topic and key, each new one logged once', async () => {

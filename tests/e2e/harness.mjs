@@ -207,4 +207,4 @@ export async function collect(kafka, topics, done, timeoutMs = 20000) {
   return got;
 }
 
-export { encode, decode };
+export { encode, decode, Kafka, logLevel };

@@ -5,10 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export PASSERELLE_BIN_DIR=$1 PASSERELLE_ROME_DIR=$2
 shift 2
-# The lockfile pins kafkajs and @msgpack/msgpack; install them once per checkout.
-if [ ! -d "$here/node_modules/kafkajs" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+"$here/install.sh"
 cd "$here"
 if [ $# -eq 0 ]; then set -- *.test.mjs; fi
 exec node --test --test-concurrency=1 "$@"

@@ -33,10 +33,11 @@
 typedef struct kafka_embedded kafka_embedded;
 
 /* Starts a cluster of broker_count (1..KAFKA_EMBEDDED_MAX_BROKERS) brokers and creates each topic
- * with `partitions` partitions (1..KAFKA_EMBEDDED_MAX_PARTITIONS) and replication factor 1.
- * Topic names must be valid Kafka names and distinct. Returns NULL with err set otherwise. */
+ * with `partitions` partitions (1..KAFKA_EMBEDDED_MAX_PARTITIONS) and `replication` replicas
+ * (1..broker_count). Topic names must be valid Kafka names and distinct. Returns NULL with err set
+ * otherwise. */
 kafka_embedded *kafka_embedded_start(int broker_count, const char *const *topics, size_t n_topics,
-                                     int partitions, px_error *err);
+                                     int partitions, int replication, px_error *err);
 
 /* "127.0.0.1:PORT[,127.0.0.1:PORT…]": the bootstrap.servers value other clients use.
  * Valid until kafka_embedded_stop(). */
@@ -45,6 +46,19 @@ const char *kafka_embedded_bootstraps(const kafka_embedded *kb);
 /* The underlying mock cluster, for fault injection in tests (rd_kafka_mock_broker_set_down,
  * rd_kafka_mock_push_request_errors, …). Owned by kb. */
 rd_kafka_mock_cluster_t *kafka_embedded_mock(kafka_embedded *kb);
+
+/* Applies one fault, written as a line of words, to the cluster (`passerelle broker` reads them on
+ * its standard input; tests and benchmarks drive faults with them):
+ *   down BROKER | up BROKER          disconnect a broker and refuse connections / accept them again
+ *                                    (BROKER: its id, 1..broker_count, or "all")
+ *   rtt BROKER MS                    delay every answer of the broker(s) by MS milliseconds
+ *   errors API COUNT ERROR [ERROR…]  the next COUNT requests of API fail, with the errors in turn
+ *                                    (API: Produce, Fetch, OffsetCommit, … or its number; ERROR:
+ *                                    librdkafka's name without RD_KAFKA_RESP_ERR_, e.g.
+ *                                    NOT_LEADER_FOR_PARTITION, _TRANSPORT, or its number)
+ *   leader TOPIC PARTITION BROKER    move a partition's leadership (BROKER -1: no leader)
+ * Returns 0, or -1 with err naming the word that is wrong and what was expected. */
+int kafka_embedded_fault(kafka_embedded *kb, const char *command, px_error *err);
 
 /* Stops the cluster and frees everything; NULL is accepted. */
 void kafka_embedded_stop(kafka_embedded *kb);
