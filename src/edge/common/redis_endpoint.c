@@ -199,9 +199,9 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
         is_unix = 1;
         rest = url + 7;
     } else {
-        return px_error_set(
-            err, PX_EINVAL,
-            "redis URL '%.64s' has an unknown scheme (expected redis:// or unix://)", url);
+        return px_error_set(err, PX_EINVAL,
+                            "redis URL '%.*s' has an unknown scheme (expected redis:// or unix://)",
+                            (int)utf8_cut(url, strlen(url), 64), url);
     }
     /* The userinfo ends at the last '@' before the path: a password may contain an unescaped '@'
      * in sloppy URLs, a host never does. */
