@@ -20,6 +20,7 @@
 #include "kafka_embedded.h"
 #include "kafka_io.h"
 #include "loop_wait.h"
+#include "utf8.h"
 
 #define IN_TOPIC  "in.v1"
 #define IN2_TOPIC "in2.v1"
@@ -962,6 +963,16 @@ static void test_bad_options(void **state) {
     o.properties = bad_val;
     assert_null(kafka_io_new(&loop, &o, &owner_cbs, NULL, &err));
     assert_non_null(strstr(err.msg, "session.timeout.ms"));
+    /* a long value is quoted cut, never inside a character ("€" across byte 128) */
+    char long_value[200];
+    memset(long_value, '9', sizeof long_value - 1);
+    memcpy(long_value + 126, "\xe2\x82\xac", 3);
+    long_value[sizeof long_value - 1] = '\0';
+    bad_val[0].value = long_value;
+    assert_null(kafka_io_new(&loop, &o, &owner_cbs, NULL, &err));
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    assert_non_null(strstr(err.msg, "'99"));
+    assert_non_null(strstr(err.msg, "99...': ")); /* the 126 nines, not the cut "€" */
 
     o.n_properties = 0;
     o.input_topics = bad_topics;

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_embedded.h"
+#include "utf8.h"
 
 #define KIO_TXN_RETRY_MS  200  /* pause before retrying a retriable transactional call */
 #define KIO_FREE_DRAIN_MS 2000 /* kafka_io_free(): budget to collect purged delivery reports */
@@ -1155,9 +1156,9 @@ int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size
         const char *name = props[i].name, *value = props[i].value;
         if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
             continue;
-        bool cut = strlen(value) > KIO_CONF_VALUE_SHOWN;
-        return px_error_set(err, PX_ECONFIG, "Kafka property '%s' = '%.*s%s': %s", name,
-                            KIO_CONF_VALUE_SHOWN, value, cut ? "..." : "", errstr);
+        size_t len = strlen(value), shown = utf8_cut(value, len, KIO_CONF_VALUE_SHOWN);
+        return px_error_set(err, PX_ECONFIG, "Kafka property '%s' = '%.*s%s': %s", name, (int)shown,
+                            value, shown < len ? "..." : "", errstr);
     }
     return 0;
 }
