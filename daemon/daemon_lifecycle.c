@@ -258,13 +258,7 @@ static void on_watchdog(uv_timer_t *t) {
 /* Every few seconds: STATUS= for systemd, and the gauges read from the adapters. */
 static void on_status_timer(uv_timer_t *t) {
     px_daemon *d = t->data;
-    store_redis_stats rs;
-    store_redis_get_stats(d->store, &rs);
     metrics_series *s;
-    if ((s = metrics_series_get(d->m.redis_round_trips, NULL, NULL)))
-        metrics_counter_set_total(s, (double)rs.round_trips);
-    if ((s = metrics_series_get(d->m.redis_errors, NULL, NULL)))
-        metrics_counter_set_total(s, (double)rs.errors);
     kafka_io_counters kc = {0};
     if (d->kafka) {
         kafka_io_get_counters(d->kafka, &kc);
@@ -403,6 +397,8 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     so.backoff_max_ms = cfg->backoff_max_ms;
     so.max_batch = cfg->batch_size;         /* one MGET / MULTI per batch, whatever its size */
     so.index_prefix = cfg->rome_key_prefix; /* NULL: the endpoint prefix */
+    so.round_trips = metrics_series_get(d->m.redis_round_trips, NULL, NULL); /* live counters */
+    so.errors = metrics_series_get(d->m.redis_errors, NULL, NULL);
     store_redis_callbacks scb = {on_store_status, daemon_index_on_published};
     if (!(d->store = store_redis_open(loop, &so, &scb, d, err))) return -1;
 

@@ -40,9 +40,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DPASSERELLE_SANITIZE=ON
 fi
-# Off by default until fuzz_config's open finding (an explained config that does not read back) is
-# fixed: FUZZ_SECONDS=60 scripts/test.sh runs it.
-if [ "${SKIP_SANITIZE:-0}" != 1 ] && [ "${FUZZ_SECONDS:-0}" != 0 ]; then
-    echo "== fuzz every parser (libFuzzer, ${FUZZ_SECONDS}s per target)"
-    JOBS=$jobs PASSERELLE_ROME_DIR="$rome_dir" bash "$root/scripts/fuzz.sh" "$FUZZ_SECONDS"
+if [ "${SKIP_SANITIZE:-0}" != 1 ] && [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+    echo "== fuzz every parser (libFuzzer, ${FUZZ_SECONDS:-60}s per target)"
+    JOBS=$jobs PASSERELLE_ROME_DIR="$rome_dir" bash "$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-60}"
 fi

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "kafka_limits.h"
 #include "utf8.h"
 
 #define EXAMPLE PASSERELLE_SOURCE_DIR "/config/passerelled.conf"
@@ -420,6 +421,39 @@ static void test_long_line_and_missing_file(void **state) {
     assert_non_null(strstr(err.msg, "/nonexistent/passerelled.conf: cannot open"));
 }
 
+/* Messages quote what they refuse, cut to a few bytes or to the message's size: the cut never
+ * falls inside a character (issue 12's fuzz_config finding: a url quoted as '%.64s' ended with
+ * half a "§"). */
+static void test_messages_are_text(void **state) {
+    (void)state;
+    char text[256], url[128];
+    memset(url, 'x', sizeof url);
+    memcpy(url, "redis:", 6);
+    memcpy(url + 63, "\xc2\xa7 and more", 12); /* bytes 63-64 are one character */
+    url[75] = '\0';
+    snprintf(text, sizeof text, "[redis]\nurl = %s\n", url);
+    px_error err;
+    assert_null(load_text(text, &err));
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    if (!strstr(err.msg, "xxx' has an unknown scheme")) fail_msg("\"%s\"", err.msg);
+
+    char topic[KAFKA_TOPIC_NAME_MAX + 8];
+    memset(topic, 'a', sizeof topic);
+    memcpy(topic + 39, "\xe2\x82\xac", 3); /* "€" at bytes 39-41: the quote stops before */
+    topic[sizeof topic - 1] = '\0';
+    assert_int_equal(kafka_topic_name_check(topic, &err), -1);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    assert_non_null(strstr(err.msg, "aa…' is 256 bytes"));
+
+    char quoted[PX_ERROR_MSG_MAX];
+    memset(quoted, 'q', sizeof quoted);
+    memcpy(quoted + PX_ERROR_MSG_MAX - 12, "\xe2\x82\xac", 3); /* "€" across the last byte */
+    quoted[PX_ERROR_MSG_MAX - 1] = '\0';
+    px_error_set(&err, PX_EINVAL, "prefix: '%s'", quoted);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    assert_int_equal(strlen(err.msg), PX_ERROR_MSG_MAX - 3); /* "prefix: '" and 500 q's */
+}
+
 /* Loads only [matching] from text into *m; returns config_load_matching's result. */
 static int load_matching_text(const char *text, matcher_config *m, px_error *err) {
     char *path = write_temp(text);
@@ -469,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_long_line_and_missing_file),
         cmocka_unit_test(test_load_matching),
         cmocka_unit_test(test_binary_file),
+        cmocka_unit_test(test_messages_are_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

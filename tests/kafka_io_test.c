@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
@@ -16,6 +20,7 @@
 #include "kafka_embedded.h"
 #include "kafka_io.h"
 #include "loop_wait.h"
+#include "utf8.h"
 
 #define IN_TOPIC  "in.v1"
 #define IN2_TOPIC "in2.v1"
@@ -325,11 +330,10 @@ static void owner_start(owner *o, uv_loop_t *loop, const char *name, const char 
         {"auto.offset.reset", "earliest"},
         {"session.timeout.ms", "3000"},
         {"heartbeat.interval.ms", "200"},
-        {"auto.commit.interval.ms", "200"},
         {"topic.metadata.refresh.interval.ms", "1000"},
         {"linger.ms", "2"},
     };
-    size_t n = 7;
+    size_t n = 6;
     for (size_t i = 0; i < s->n_extra; i++) props[n++] = s->extra[i];
     static const char *const default_topics[] = {IN_TOPIC};
     kafka_io_options opts = {
@@ -959,6 +963,16 @@ static void test_bad_options(void **state) {
     o.properties = bad_val;
     assert_null(kafka_io_new(&loop, &o, &owner_cbs, NULL, &err));
     assert_non_null(strstr(err.msg, "session.timeout.ms"));
+    /* a long value is quoted cut, never inside a character ("€" across byte 128) */
+    char long_value[200];
+    memset(long_value, '9', sizeof long_value - 1);
+    memcpy(long_value + 126, "\xe2\x82\xac", 3);
+    long_value[sizeof long_value - 1] = '\0';
+    bad_val[0].value = long_value;
+    assert_null(kafka_io_new(&loop, &o, &owner_cbs, NULL, &err));
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
+    assert_non_null(strstr(err.msg, "'99"));
+    assert_non_null(strstr(err.msg, "99...': ")); /* the 126 nines, not the cut "€" */
 
     o.n_properties = 0;
     o.input_topics = bad_topics;
@@ -1137,13 +1151,93 @@ static void test_pause_survives_rebalance(void **state) {
     world_stop(&w);
 }
 
-int main(void) {
+/* `kafka_io_test --killable-owner BROKERS GROUP N [INTERVAL_MS]`, run by the test below in a
+ * process of its own: consumes N messages of IN_TOPIC as a member of GROUP, storing each offset
+ * at once (auto.commit.interval.ms = INTERVAL_MS when given), says "consumed" on fd 3, then
+ * runs until it is killed (or its parent is gone). */
+static int killable_owner(int argc, char **argv) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    const kafka_io_property interval = {"auto.commit.interval.ms", argc > 5 ? argv[5] : ""};
+    owner o;
+    owner_start(&o, &loop, "K", argv[2],
+                &(io_setup){.group = argv[3],
+                            .batch_max = 16,
+                            .wait_ms = 5,
+                            .extra = &interval,
+                            .n_extra = argc > 5});
+    size_t n = strtoul(argv[4], NULL, 10);
+    while (o.n_recs < n) px_test_run_for(&loop, 20);
+    if (write(3, "consumed\n", 9) != 9) return 1;
+    pid_t parent = getppid();
+    while (getppid() == parent) px_test_run_for(&loop, 200); /* not orphaned if the test dies */
+    return 1;
+}
+
+/* Has a killable owner consume the N messages of IN_TOPIC, SIGKILLs it `after_ms` later (no
+ * close: nothing is committed on the way out) and returns how many of them the next member of
+ * the group consumes again. interval_ms NULL leaves auto.commit.interval.ms to kafka_io. */
+static size_t replayed_after_kill(world *w, const char *group, const char *interval_ms,
+                                  unsigned after_ms) {
+    enum { N = 200 }; /* the test seeds them */
+    char n[16];
+    snprintf(n, sizeof n, "%d", N);
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* exec at once: the mock cluster's threads are not in this copy */
+        dup2(out[1], 3);
+        execl("/proc/self/exe", "kafka_io_test", "--killable-owner", w->brokers, group, n,
+              interval_ms, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    struct pollfd pfd = {out[0], POLLIN, 0};
+    char said[16] = "";
+    if (poll(&pfd, 1, WAIT_MS) == 1) (void)!read(out[0], said, sizeof said - 1);
+    close(out[0]);
+    uv_sleep(after_ms); /* not the loop's timer: its cached time is from before the poll */
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    if (strncmp(said, "consumed", 8)) fail_msg("the owner to kill did not consume its %d", N);
+
+    owner b; /* joins once the killed member's session (3 s) has timed out */
+    owner_start(&b, &w->loop, "B", w->brokers,
+                &(io_setup){.group = group, .batch_max = 16, .wait_ms = 5});
+    uint64_t start = uv_now(&w->loop);
+    while (!b.assigned && uv_now(&w->loop) - start < WAIT_MS) px_test_run_for(&w->loop, 20);
+    assert_true(b.assigned > 0);
+    px_test_run_for(&w->loop, 1000);
+    size_t replayed = b.n_recs;
+    owner_close(&b);
+    owner_free(&b);
+    return replayed;
+}
+
+/* Without transactions, stored offsets are committed within KAFKA_IO_COMMIT_INTERVAL_MS, not on
+ * librdkafka's 5 s timer: an owner killed a second after its last store replays nothing. With
+ * the interval a property sets (a minute here), the same kill replays everything. */
+static void test_kill_replays_little(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 1);
+    assert_true(KAFKA_IO_COMMIT_INTERVAL_MS * 5 <= 1000);
+    seed(w.brokers, IN_TOPIC, 200, 10);
+    assert_int_equal(replayed_after_kill(&w, "g-kill", NULL, 1000), 0);
+    assert_int_equal(replayed_after_kill(&w, "g-kill-slow", "60000", 1000), 200);
+    world_stop(&w);
+}
+
+int main(int argc, char **argv) {
     loop_thread = pthread_self();
+    if (argc > 4 && !strcmp(argv[1], "--killable-owner")) return killable_owner(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_batches_order_and_outputs),
         cmocka_unit_test(test_two_input_topics),
         cmocka_unit_test(test_offsets_only_after_delivery),
+        cmocka_unit_test(test_kill_replays_little),
         cmocka_unit_test(test_pause_retry_resume),
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_queue_full_backpressure),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "redis_endpoint.h"
+#include "utf8.h"
 
 static redis_endpoint parse_ok(const char *url) {
     redis_endpoint ep;
@@ -246,6 +247,12 @@ static void test_key_layout(void **state) {
     version[sizeof version - 1] = '\0';
     assert_int_equal(redis_endpoint_snapshot_key(&ep, version, "a", 1, key, sizeof key, &err), -1);
     assert_non_null(strstr(err.msg, "1..32 bytes"));
+    char cut[48]; /* quoted up to 40 bytes, never inside a character: "€" at bytes 38-40 */
+    memset(cut, '9', sizeof cut - 1);
+    memcpy(cut + 38, "\xe2\x82\xac", 3);
+    cut[sizeof cut - 1] = '\0';
+    assert_int_equal(redis_endpoint_snapshot_key(&ep, cut, "a", 1, key, sizeof key, &err), -1);
+    assert_true(utf8_valid(err.msg, strlen(err.msg), NULL));
     /* The longest prefix and version still fit in REDIS_ENDPOINT_KEY_MAX. */
     memset(ep.prefix, 'p', REDIS_ENDPOINT_PREFIX_MAX);
     ep.prefix[REDIS_ENDPOINT_PREFIX_MAX] = '\0';

@@ -766,6 +766,53 @@ static void test_redis_restart_mid_stream(void **state) {
     assert_string_equal(fx->published, res.key);
 }
 
+/* The owner's counters move as requests go, not when it reads the stats (the daemon's /metrics
+ * counted round trips from a 5 s refresh; issue 12): one at each request sent, before its reply,
+ * one at each failure. */
+static void test_live_counters(void **state) {
+    fixture *fx = *state;
+    px_error err;
+    metrics *m = metrics_new(&err);
+    assert_non_null(m);
+    const metrics_spec trips_spec = {METRICS_COUNTER, "trips_total", "sent", NULL, 0, 0, NULL, 0},
+                       errors_spec = {
+                           METRICS_COUNTER, "errors_total", "failed", NULL, 0, 0, NULL, 0};
+    metrics_family *tf = metrics_register(m, &trips_spec, &err),
+                   *ef = metrics_register(m, &errors_spec, &err);
+    assert_true(tf && ef);
+    metrics_series *trips = metrics_series_get(tf, NULL, NULL),
+                   *errors = metrics_series_get(ef, NULL, NULL);
+    store_redis_options o;
+    options_for(fx->srv, &o);
+    o.round_trips = trips;
+    o.errors = errors;
+    open_store(fx, &o, 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
+    assert_true(metrics_series_value(trips) == 0.0); /* the handshake is not a request */
+
+    store_redis_bytes key = str_bytes("k");
+    get_result r = {.fx = fx};
+    assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &r, &err), 0);
+    assert_true(metrics_series_value(trips) == 1.0); /* sent: counted before the reply */
+    assert_int_equal(px_test_run_until(&fx->loop, &r.done, WAIT_MS), 0);
+    assert_false(r.failed);
+    assert_true(metrics_series_value(errors) == 0.0);
+
+    r = (get_result){.fx = fx};
+    assert_int_equal(store_redis_get_many(fx->store, &key, 1, on_get, &r, &err), 0);
+    assert_int_equal(redis_server_stop(fx->srv, &err), 0);
+    assert_int_equal(px_test_run_until(&fx->loop, &r.done, WAIT_MS), 0);
+    assert_true(r.failed);
+    store_redis_stats st;
+    store_redis_get_stats(fx->store, &st);
+    assert_int_equal(st.round_trips, 2);
+    assert_int_equal(st.errors, 1);
+    assert_true(metrics_series_value(trips) == 2.0);
+    assert_true(metrics_series_value(errors) == 1.0);
+    close_store(fx); /* the counters outlive the store */
+    metrics_free(m);
+}
+
 static void test_hung_server_times_out_and_recovers(void **state) {
     fixture *fx = *state;
     px_error err;
@@ -985,6 +1032,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unreachable_server_backs_off_without_spinning,
                                         setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_redis_restart_mid_stream, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_live_counters, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_hung_server_times_out_and_recovers, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_publish_subscribe_and_current_index, setup_plain,

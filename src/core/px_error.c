@@ -2,11 +2,17 @@
 
 #include <stdio.h>
 
+#include "utf8.h"
+
 int px_error_vset(px_error *err, px_code code, const char *fmt, va_list ap) {
     if (err) {
         err->code = code ? code : PX_EINVAL; /* an error is never PX_OK */
         err->reason = 0;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        /* A message cut at the buffer's end must not end inside a character: it reaches
+         * terminals, logs and dead letters, all UTF-8. */
+        int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        if (n >= (int)sizeof err->msg)
+            err->msg[utf8_cut(err->msg, sizeof err->msg - 1, sizeof err->msg - 1)] = '\0';
     }
     return -1;
 }

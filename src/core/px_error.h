@@ -32,7 +32,7 @@ typedef enum px_code {
 typedef struct px_error {
     px_code code; /* PX_OK = no error */
     int reason;   /* a module's documented detail (e.g. event_reason), 0 when it has none */
-    char msg[PX_ERROR_MSG_MAX];
+    char msg[PX_ERROR_MSG_MAX]; /* cut to fit at a character boundary, never inside one */
 } px_error;
 
 /* Sets err (if not NULL; reason 0) and returns -1 so callers can `return px_error_set(...)`. */

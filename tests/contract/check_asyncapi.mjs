@@ -4,7 +4,8 @@
 //   - output samples (x-codec-sample) must validate against their schema (no undocumented key, no
 //     missing required key, types, const, enum), and every documented property must be written by
 //     at least one sample: nothing documented that the code never writes;
-//   - the DLQ reason enum must be exactly the codec's reason names.
+//   - the DLQ reason enum must be exactly the codec's reason names, and each bad input kind of
+//     x-bad-inputs the reason the decoder gives the input contract_dump builds for it, both ways.
 // usage: node check_asyncapi.mjs ASYNCAPI_YAML DUMP_JSON NODE_DIR   (exit 1 listing every mismatch)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -131,6 +132,13 @@ const reasonEnum = schemas.DlqRecord?.properties?.reason?.enum ?? [];
 const codeReasons = new Set(code.reasons);
 for (const r of reasonEnum) if (!codeReasons.has(r)) problem(`DlqRecord.reason: "${r}" is documented, the code has no such reason`);
 for (const r of codeReasons) if (!reasonEnum.includes(r)) problem(`DlqRecord.reason: the code's reason "${r}" is not documented`);
+const badInputs = schemas.DlqRecord?.properties?.reason?.['x-bad-inputs'] ?? {};
+for (const [kind, { reason }] of Object.entries(badInputs)) {
+  if (!reasonEnum.includes(reason)) problem(`x-bad-inputs.${kind}: reason "${reason}" is not in the enum`);
+  if (!(kind in code.bad_inputs)) problem(`x-bad-inputs.${kind}: documented, the contract test builds no such input`);
+  else if (code.bad_inputs[kind] !== reason) problem(`x-bad-inputs.${kind}: documented as ${reason}, the decoder says ${code.bad_inputs[kind]}`);
+}
+for (const kind of Object.keys(code.bad_inputs)) if (!(kind in badInputs)) problem(`bad input ${kind} (${code.bad_inputs[kind]}) is not in x-bad-inputs`);
 
 for (const topic of ['passerelle.profile.v1', 'passerelle.skills.v1', 'passerelle.suggestions.v1', 'passerelle.dlq.v1']) {
   const ch = doc.channels?.[topic];
@@ -149,4 +157,4 @@ if (problems.length) {
   process.exit(1);
 }
 const nFields = Object.values(code.tables).reduce((n, t) => n + t.length, 0);
-console.log(`contract ok: ${nFields} decoder fields in ${Object.keys(code.tables).length} tables, ${nSamples} output samples, ${reasonEnum.length} DLQ reasons`);
+console.log(`contract ok: ${nFields} decoder fields in ${Object.keys(code.tables).length} tables, ${nSamples} output samples, ${reasonEnum.length} DLQ reasons, ${Object.keys(badInputs).length} bad inputs`);

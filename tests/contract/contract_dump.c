@@ -4,7 +4,10 @@
  *   "samples": real outputs of the encoders, converted to JSON with msgpack_json — suggestions
  *              (suggestion_codec, on the matcher's hand-written fixture index with a small ESCO
  *              crosswalk added, so that the optional `esco` fields are written, for a profile
- *              that exercises every optional branch) and dead-letter records.
+ *              that exercises every optional branch) and dead-letter records;
+ *   "bad_inputs": each kind of bad input (not MessagePack, wrong types, unknown event type, huge
+ *              array headers, deep nesting, invalid UTF-8, oversized, the other topic's type),
+ *              built here and decoded as passerelled does, with the reason it gets.
  * usage: contract_dump FIXTURE_DIR */
 #include <stdbool.h>
 #include <stdio.h>
@@ -246,6 +249,115 @@ static int dlq_samples(cJSON *samples) {
     return rc;
 }
 
+/* --- bad inputs: each kind the chaos stream mixes in, decoded as the daemon decodes it --- */
+
+/* An event of user_id (and Kafka key) user, with `v` an integer (or the string "1"), a body
+ * that fits its type (experiences, or confirmed for skills.*) and an extra key `x` when given. */
+typedef struct event_shape {
+    const char *kind;
+    const char *type;
+    int v;
+    bool v_as_string;
+    const char *user;
+    void (*extra)(msgpack_packer *pk);
+} event_shape;
+
+static void pack_str(msgpack_packer *pk, const char *s) {
+    msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void pack_event(msgpack_sbuffer *sb, const event_shape *e) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, e->extra ? 7 : 6);
+    pack_str(&pk, "v");
+    if (e->v_as_string)
+        pack_str(&pk, "1");
+    else
+        msgpack_pack_int(&pk, e->v);
+    pack_str(&pk, "type");
+    pack_str(&pk, e->type);
+    pack_str(&pk, "event_id");
+    pack_str(&pk, "e-1");
+    pack_str(&pk, "user_id");
+    pack_str(&pk, e->user);
+    pack_str(&pk, "ts");
+    msgpack_pack_int64(&pk, 1764393600000LL);
+    bool skills = !strncmp(e->type, "skills.", 7);
+    pack_str(&pk, skills ? "confirmed" : "experiences");
+    msgpack_pack_array(&pk, 1);
+    if (skills) {
+        msgpack_pack_int(&pk, 100011);
+    } else {
+        msgpack_pack_map(&pk, 1);
+        pack_str(&pk, "appellation");
+        msgpack_pack_int(&pk, 11640);
+    }
+    if (e->extra) {
+        pack_str(&pk, "x");
+        e->extra(&pk);
+    }
+}
+
+static void nest_deep(msgpack_packer *pk) { /* 100,000 nested arrays */
+    for (int i = 0; i < 100000; i++) msgpack_pack_array(pk, i < 99999 ? 1 : 0);
+}
+
+static void big_string(msgpack_packer *pk) { /* 70 KB: over max_message_bytes (64 KiB) */
+    static char text[70 * 1024];
+    memset(text, 'a', sizeof text);
+    msgpack_pack_str_with_body(pk, text, sizeof text);
+}
+
+/* The reason the daemon gives a message: event_decode's (default limits), else wrong_topic when
+ * the event belongs to the other input topic (read here as the profile topic), else "accepted". */
+static const char *reason_on_profile_topic(const char *buf, size_t len, const char *key) {
+    event_limits limits = event_limits_default();
+    event ev;
+    px_error err;
+    if (event_decode(buf, len, key, strlen(key), &limits, &ev, &err))
+        return event_reason_name(err.reason);
+    bool elsewhere = event_type_topic(ev.type) != EVENT_TOPIC_PROFILE;
+    event_free(&ev);
+    return elsewhere ? event_reason_name(EVENT_ERR_WRONG_TOPIC) : "accepted";
+}
+
+/* "kind": reason, for docs/asyncapi.yaml's x-bad-inputs (check_asyncapi.mjs compares them). */
+static cJSON *bad_inputs_json(void) {
+    cJSON *out = cJSON_CreateObject();
+    static const struct {
+        const char *kind, *bytes;
+        size_t len;
+    } raw[] = {
+        {"not_msgpack", "\xc1", 1},
+        {"json_text", "{\"v\":1}", 7},
+        {"truncated", "\x82\xa1v\x01", 4},
+        {"not_a_map", "\x92\x01\x02", 3},
+        {"huge_array_header", "\x81\xa1x\xdd\xff\xff\xff\xff", 8}, /* 4,294,967,295 items */
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+        cJSON_AddStringToObject(out, raw[i].kind,
+                                reason_on_profile_topic(raw[i].bytes, raw[i].len, "u"));
+    static const event_shape shaped[] = {
+        {"wrong_type", "profile.upserted", 1, true, "u", NULL},
+        {"unknown_version", "profile.upserted", 2, false, "u", NULL},
+        {"unknown_type", "profile.deleted", 1, false, "u", NULL},
+        {"invalid_utf8", "profile.upserted", 1, false, "\xc3\x28", NULL},
+        {"deep_nesting", "profile.upserted", 1, false, "u", nest_deep},
+        {"oversized", "profile.upserted", 1, false, "u", big_string},
+        {"other_topic_type", "skills.confirmed", 1, false, "u", NULL},
+    };
+    for (size_t i = 0; i < sizeof shaped / sizeof shaped[0]; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        pack_event(&sb, &shaped[i]);
+        cJSON_AddStringToObject(out, shaped[i].kind,
+                                reason_on_profile_topic(sb.data, sb.size, shaped[i].user));
+        msgpack_sbuffer_destroy(&sb);
+    }
+    return out;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: contract_dump FIXTURE_DIR\n");
@@ -254,6 +366,7 @@ int main(int argc, char **argv) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "tables", tables_json());
     cJSON *samples = cJSON_AddObjectToObject(root, "samples");
+    cJSON_AddItemToObject(root, "bad_inputs", bad_inputs_json());
     cJSON *reasons = cJSON_AddArrayToObject(root, "reasons");
     for (int r = 1; r < EVENT_REASON_COUNT; r++)
         cJSON_AddItemToArray(reasons, cJSON_CreateString(event_reason_name(r)));

@@ -160,17 +160,18 @@ const metricValue = (body, name) => {
   return m ? Number(m[1]) : 0;
 };
 
-test('Redis is paid per batch, not per event: one MGET and one MULTI/EXEC per batch', async () => {
+test('Redis is paid per batch, not per event: one MGET and one MULTI/EXEC per batch', async (t) => {
   const before = (await httpGet('/metrics')).body;
   const events = Array.from({ length: 200 }, (_, i) =>
     newEvent('profile.upserted', `batch-${i % 20}`, { experiences: [{ appellation: 11640 }] }));
   await roundTrip(TOPICS.profile, events);
-  await new Promise((r) => setTimeout(r, 5500)); // the round-trip counter is refreshed every 5 s
   const after = (await httpGet('/metrics')).body;
   const batches = metricValue(after, 'passerelle_batch_size_count') - metricValue(before, 'passerelle_batch_size_count');
   const trips = metricValue(after, 'passerelle_redis_round_trips_total') - metricValue(before, 'passerelle_redis_round_trips_total');
   assert.ok(batches >= 1 && batches < events.length / 4, `${events.length} events came in ${batches} batches`);
-  assert.ok(trips <= 2 * batches, `${trips} Redis round trips for ${batches} batches of ${events.length} events`);
+  t.diagnostic(`${trips} Redis round trips for ${batches} batches`);
+  // both counters are live: each batch has read (MGET) and written (MULTI/EXEC) before its outputs
+  assert.ok(trips >= batches && trips <= 2 * batches, `${trips} Redis round trips for ${batches} batches of ${events.length} events`);
 });
 
 test('an unreadable stored state dead-letters the person\'s events, and erasure still works', async () => {

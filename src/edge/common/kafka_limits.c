@@ -2,13 +2,15 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 int kafka_topic_name_check(const char *topic, px_error *err) {
     if (!topic || !*topic) return px_error_set(err, PX_EINVAL, "Kafka topic name is empty");
     size_t len = strlen(topic);
     if (len > KAFKA_TOPIC_NAME_MAX)
         return px_error_set(err, PX_ELIMIT,
-                            "Kafka topic name '%.40s…' is %zu bytes long (at most %d)", topic, len,
-                            KAFKA_TOPIC_NAME_MAX);
+                            "Kafka topic name '%.*s…' is %zu bytes long (at most %d)",
+                            (int)utf8_cut(topic, len, 40), topic, len, KAFKA_TOPIC_NAME_MAX);
     if (!strcmp(topic, ".") || !strcmp(topic, ".."))
         return px_error_set(err, PX_EINVAL, "Kafka topic name '%s' is reserved", topic);
     for (size_t i = 0; i < len; i++) {

@@ -293,10 +293,6 @@ void metrics_counter_add(metrics_series *s, double amount) {
 
 void metrics_counter_inc(metrics_series *s) { metrics_counter_add(s, 1.0); }
 
-void metrics_counter_set_total(metrics_series *s, double total) {
-    if (s && s->family->type == METRICS_COUNTER && total > s->value) s->value = total;
-}
-
 void metrics_gauge_set(metrics_series *s, double value) {
     if (s && s->family->type == METRICS_GAUGE) s->value = value;
 }

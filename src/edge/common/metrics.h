@@ -85,10 +85,6 @@ void metrics_series_remove(metrics_series *series);
  * corrupt another family; the unit tests pin which calls act on which type. */
 void metrics_counter_add(metrics_series *series, double amount);
 void metrics_counter_inc(metrics_series *series);
-/* For a counter mirrored from a cumulative count kept elsewhere (an adapter's statistics, read on a
- * timer): sets it to `total`, ignoring a value below the current one (a counter never goes
- * down). */
-void metrics_counter_set_total(metrics_series *series, double total);
 void metrics_gauge_set(metrics_series *series, double value);
 void metrics_gauge_add(metrics_series *series, double delta);
 void metrics_histogram_observe(metrics_series *series, double value);

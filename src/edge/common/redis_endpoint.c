@@ -199,9 +199,9 @@ int redis_endpoint_parse_url(redis_endpoint *ep, const char *url, px_error *err)
         is_unix = 1;
         rest = url + 7;
     } else {
-        return px_error_set(
-            err, PX_EINVAL,
-            "redis URL '%.64s' has an unknown scheme (expected redis:// or unix://)", url);
+        return px_error_set(err, PX_EINVAL,
+                            "redis URL '%.*s' has an unknown scheme (expected redis:// or unix://)",
+                            (int)utf8_cut(url, strlen(url), 64), url);
     }
     /* The userinfo ends at the last '@' before the path: a password may contain an unescaped '@'
      * in sloppy URLs, a host never does. */
@@ -335,8 +335,8 @@ int redis_endpoint_snapshot_key(const redis_endpoint *ep, const char *version, c
                                 size_t len, char *buf, size_t size, px_error *err) {
     size_t vlen = strlen(version);
     if (vlen == 0 || vlen > REDIS_ENDPOINT_VERSION_MAX)
-        return px_error_set(err, PX_ELIMIT, "snapshot version '%.40s' must be 1..%d bytes long",
-                            version, REDIS_ENDPOINT_VERSION_MAX);
+        return px_error_set(err, PX_ELIMIT, "snapshot version '%.*s' must be 1..%d bytes long",
+                            (int)utf8_cut(version, vlen, 40), version, REDIS_ENDPOINT_VERSION_MAX);
     for (size_t i = 0; i < vlen; i++) {
         unsigned char c = (unsigned char)version[i];
         if (!isalnum(c) && c != '.' && c != '_' && c != '-')

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_embedded.h"
+#include "utf8.h"
 
 #define KIO_TXN_RETRY_MS  200  /* pause before retrying a retriable transactional call */
 #define KIO_FREE_DRAIN_MS 2000 /* kafka_io_free(): budget to collect purged delivery reports */
@@ -1145,6 +1146,8 @@ int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, s
 /* ---------- lifecycle ---------- */
 
 #define KIO_CONF_VALUE_SHOWN 128 /* bytes of a refused value quoted in the error */
+#define KIO_STR_(x)          #x
+#define KIO_STR(x)           KIO_STR_(x)
 
 int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size_t n,
                      px_error *err) {
@@ -1153,9 +1156,9 @@ int kafka_conf_apply(rd_kafka_conf_t *conf, const kafka_io_property *props, size
         const char *name = props[i].name, *value = props[i].value;
         if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
             continue;
-        bool cut = strlen(value) > KIO_CONF_VALUE_SHOWN;
-        return px_error_set(err, PX_ECONFIG, "Kafka property '%s' = '%.*s%s': %s", name,
-                            KIO_CONF_VALUE_SHOWN, value, cut ? "..." : "", errstr);
+        size_t len = strlen(value), shown = utf8_cut(value, len, KIO_CONF_VALUE_SHOWN);
+        return px_error_set(err, PX_ECONFIG, "Kafka property '%s' = '%.*s%s': %s", name, (int)shown,
+                            value, shown < len ? "..." : "", errstr);
     }
     return 0;
 }
@@ -1212,13 +1215,14 @@ static void kio_free_memory(kafka_io *io) {
  * needs on top. Returns -1 with err set. */
 static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_conf_t *cconf,
                            rd_kafka_conf_t *pconf, px_error *err) {
-    bool idempotence_set = false;
+    bool idempotence_set = false, commit_interval_set = false;
     if (kafka_conf_apply(cconf, o->properties, o->n_properties, err) < 0 ||
         kafka_conf_apply(pconf, o->properties, o->n_properties, err) < 0)
         return -1;
     for (size_t i = 0; i < o->n_properties; i++) {
         const kafka_io_property *p = &o->properties[i];
         if (!strcmp(p->name, "enable.idempotence")) idempotence_set = true;
+        if (!strcmp(p->name, "auto.commit.interval.ms")) commit_interval_set = true;
         if (!strcmp(p->name, "transactional.id")) io->txn = *p->value != '\0';
     }
     const kafka_io_property consumer_fixed[] = {
@@ -1227,8 +1231,13 @@ static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_con
         {"enable.auto.commit", "false"}, /* with transactions only: offsets go with each commit */
     };
     const kafka_io_property idempotence = {"enable.idempotence", "true"};
+    /* Without transactions, stored offsets are committed soon, not on librdkafka's 5 s timer:
+     * what a crash replays is what was processed in the last interval. */
+    const kafka_io_property commit_soon = {"auto.commit.interval.ms",
+                                           KIO_STR(KAFKA_IO_COMMIT_INTERVAL_MS)};
     if (kafka_conf_apply(cconf, consumer_fixed, io->txn ? 3 : 2, err) < 0 ||
-        (!idempotence_set && kafka_conf_apply(pconf, &idempotence, 1, err) < 0))
+        (!idempotence_set && kafka_conf_apply(pconf, &idempotence, 1, err) < 0) ||
+        (!io->txn && !commit_interval_set && kafka_conf_apply(cconf, &commit_soon, 1, err) < 0))
         return -1;
     if (io->cbs.on_log) {
         /* Logs go through each handle's main queue, hence to the loop, instead of being printed

@@ -22,7 +22,8 @@
  * decided the message yields nothing). The position stored for a partition only ever advances past
  * a message once it AND every earlier message of that partition handed to the owner are stored, so
  * out-of-order delivery reports cannot skip an undelivered message. Stored offsets are committed
- * by librdkafka's auto-commit timer (auto.commit.interval.ms), on revocation and on close.
+ * by librdkafka's auto-commit timer, every auto.commit.interval.ms (KAFKA_IO_COMMIT_INTERVAL_MS
+ * unless a property sets it: a crash replays about that much), on revocation and on close.
  *
  * Transactions: when the configuration has `transactional.id`, each batch is one transaction.
  * kafka_io begins it before handing the batch over; the owner produces its outputs; on
@@ -158,6 +159,9 @@ typedef struct kafka_io_options {
 #define KAFKA_IO_MAX_BATCH       PX_BATCH_MAX /* px_limits.h: config and store_redis agree */
 #define KAFKA_IO_DEFAULT_BATCH   500
 #define KAFKA_IO_DEFAULT_WAIT_MS 20
+/* auto.commit.interval.ms without transactions unless a property sets it (librdkafka's own
+ * default is 5000): the stored offsets' commit follows the deliveries closely. */
+#define KAFKA_IO_COMMIT_INTERVAL_MS 100
 
 /* Sets props[0..n) on conf in order, so a later property overrides an earlier one: the one way
  * every client here applies `[kafka]` keys and -X properties (kafka_io_new for both handles,
@@ -178,7 +182,8 @@ bool kafka_log_is_cross_type_notice(const char *facility, const char *message);
  * kafka_embedded_bootstraps(). Properties are
  * applied in order, so a later one overrides an earlier one; kafka_io then sets what its contract
  * needs: enable.auto.offset.store=false, enable.idempotence=true unless a property set it,
- * enable.auto.commit=false with transactional.id. An unknown property or a bad value fails with
+ * enable.auto.commit=false with transactional.id, else auto.commit.interval.ms =
+ * KAFKA_IO_COMMIT_INTERVAL_MS unless a property set it. An unknown property or a bad value fails with
  * librdkafka's message. Returns NULL with err set on failure. */
 kafka_io *kafka_io_new(uv_loop_t *loop, const kafka_io_options *opts, const kafka_io_callbacks *cbs,
                        void *opaque, px_error *err);

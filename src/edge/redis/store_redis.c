@@ -559,6 +559,7 @@ void store_redis_get_stats(const store_redis *s, store_redis_stats *out) { *out 
 static void request_fail(request *req, const px_error *err) {
     store_redis *s = req->store;
     s->stats.errors++;
+    if (s->opt.errors) metrics_counter_inc(s->opt.errors);
     switch (req->kind) {
     case REQ_GET: req->get_cb(s, err, NULL, 0, req->opaque); break;
     case REQ_APPLY: req->done_cb(s, err, req->opaque); break;
@@ -594,6 +595,7 @@ static request *request_new(store_redis *s, request_kind kind, void *opaque, px_
 static void request_sent(store_redis *s) {
     conn *c = &s->cmd;
     s->stats.round_trips++;
+    if (s->opt.round_trips) metrics_counter_inc(s->opt.round_trips);
     if (c->in_flight++ == 0)
         uv_timer_start(&c->watchdog, on_watchdog, s->opt.command_timeout_ms, 0);
 }

@@ -74,6 +74,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "metrics.h"
 #include "px_error.h"
 #include "redis_endpoint.h"
 
@@ -91,6 +92,11 @@ typedef struct store_redis_options {
     unsigned backoff_initial_ms; /* default 100 */
     unsigned backoff_max_ms;     /* default 10000; >= backoff_initial_ms */
     size_t max_batch;            /* keys per get_many / ops per apply_many; default 4096 */
+    /* Counters kept live, as requests are sent and fail, beside store_redis_stats (for the
+     * owner's /metrics: a scrape sees every round trip made so far). NULL = none. Borrowed:
+     * they must outlive the store, and belong to the loop's thread like it (metrics.h). */
+    metrics_series *round_trips; /* +1 with stats.round_trips */
+    metrics_series *errors;      /* +1 with stats.errors */
 } store_redis_options;
 
 /* Fills o with the defaults above and redis_endpoint_init's endpoint. */
