@@ -56,17 +56,24 @@ static inline unsigned char *out_room(out *o, size_t need) {
     return o->buf + o->n;
 }
 
-static inline void be16(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
 static inline void be32(unsigned char *p, uint32_t v) {
-    be16(p, v >> 16);
-    be16(p + 2, v & 0xFFFFu);
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
 }
-static inline void be64(unsigned char *p, uint64_t v) {
-    be32(p, (uint32_t)(v >> 32));
-    be32(p + 4, (uint32_t)v);
+
+static inline void byte(out *o, unsigned char b) {
+    *out_room(o, 1) = b;
+    o->n += 1;
+}
+
+/* A type byte then v in `width` (1, 2, 4 or 8) bytes, big endian: every MessagePack form below. */
+static inline void tagged(out *o, unsigned char tag, uint64_t v, unsigned width) {
+    unsigned char *p = out_room(o, 9);
+    p[0] = tag;
+    for (unsigned k = 0; k < width; k++) p[1 + k] = (unsigned char)(v >> (8 * (width - 1 - k)));
+    o->n += 1 + width;
 }
 
 static inline void out_bytes(out *o, const void *p, size_t len) {
@@ -81,41 +88,25 @@ static inline void out_bytes(out *o, const void *p, size_t len) {
 
 /* A map (fix 0x80, 16-bit 0xde) or array (0x90, 0xdc) header of n elements; 32-bit is op16 + 1. */
 static inline void out_container(out *o, unsigned char fix, unsigned char op16, size_t n) {
-    unsigned char *p = out_room(o, 5);
-    if (n < 16) {
-        p[0] = (unsigned char)(fix | n);
-        o->n += 1;
-    } else if (n < 65536) {
-        p[0] = op16;
-        be16(p + 1, (uint32_t)n);
-        o->n += 3;
-    } else {
-        p[0] = (unsigned char)(op16 + 1);
-        be32(p + 1, (uint32_t)n);
-        o->n += 5;
-    }
+    if (n < 16)
+        byte(o, (unsigned char)(fix | n));
+    else if (n < 65536)
+        tagged(o, op16, n, 2);
+    else
+        tagged(o, (unsigned char)(op16 + 1), n, 4);
 }
 static inline void map(out *o, size_t n) { out_container(o, 0x80, 0xde, n); }
 static inline void array(out *o, size_t n) { out_container(o, 0x90, 0xdc, n); }
 
 static inline void str_n(out *o, const char *s, size_t len) {
-    unsigned char *p = out_room(o, 5);
-    if (len < 32) {
-        p[0] = (unsigned char)(0xa0 | len);
-        o->n += 1;
-    } else if (len < 256) {
-        p[0] = 0xd9;
-        p[1] = (unsigned char)len;
-        o->n += 2;
-    } else if (len < 65536) {
-        p[0] = 0xda;
-        be16(p + 1, (uint32_t)len);
-        o->n += 3;
-    } else {
-        p[0] = 0xdb;
-        be32(p + 1, (uint32_t)len);
-        o->n += 5;
-    }
+    if (len < 32)
+        byte(o, (unsigned char)(0xa0 | len));
+    else if (len < 256)
+        tagged(o, 0xd9, len, 1);
+    else if (len < 65536)
+        tagged(o, 0xda, len, 2);
+    else
+        tagged(o, 0xdb, len, 4);
     out_bytes(o, s, len);
 }
 static void str(out *o, const char *s) { str_n(o, s, strlen(s)); }
@@ -133,27 +124,16 @@ static void str(out *o, const char *s) { str_n(o, s, strlen(s)); }
 
 /* The shortest form, as msgpack-c writes it. */
 static inline void uint_(out *o, uint64_t v) {
-    unsigned char *p = out_room(o, 9);
-    if (v < 128) {
-        p[0] = (unsigned char)v;
-        o->n += 1;
-    } else if (v < 256) {
-        p[0] = 0xcc;
-        p[1] = (unsigned char)v;
-        o->n += 2;
-    } else if (v < 65536) {
-        p[0] = 0xcd;
-        be16(p + 1, (uint32_t)v);
-        o->n += 3;
-    } else if (v <= UINT32_MAX) {
-        p[0] = 0xce;
-        be32(p + 1, (uint32_t)v);
-        o->n += 5;
-    } else {
-        p[0] = 0xcf;
-        be64(p + 1, v);
-        o->n += 9;
-    }
+    if (v < 128)
+        byte(o, (unsigned char)v);
+    else if (v < 256)
+        tagged(o, 0xcc, v, 1);
+    else if (v < 65536)
+        tagged(o, 0xcd, v, 2);
+    else if (v <= UINT32_MAX)
+        tagged(o, 0xce, v, 4);
+    else
+        tagged(o, 0xcf, v, 8);
 }
 
 /* Reals are rounded to 4 decimals (the header says why), always a float64 (0xcb). */
@@ -161,16 +141,9 @@ static inline void real(out *o, double x) {
     double rounded = round(x * 1e4) / 1e4;
     uint64_t bits;
     memcpy(&bits, &rounded, sizeof bits);
-    unsigned char *p = out_room(o, 9);
-    p[0] = 0xcb;
-    be64(p + 1, bits);
-    o->n += 9;
+    tagged(o, 0xcb, bits, 8);
 }
 
-static inline void byte(out *o, unsigned char b) {
-    *out_room(o, 1) = b;
-    o->n += 1;
-}
 static inline void nil(out *o) { byte(o, 0xc0); }
 static inline void boolean(out *o, bool b) { byte(o, b ? 0xc3 : 0xc2); }
 
