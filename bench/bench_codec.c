@@ -1,15 +1,25 @@
 /* Codec benchmark: what strict decoding costs over msgpack-c's bare unpack, on a typical
- * profile.upserted, and the user-state round trip the daemon pays per person per batch.
+ * profile.upserted, and the user-state round trip the daemon pays per person per batch; then what
+ * encoding the answers (skills.suggested + jobs.suggested) of real matches costs against copying
+ * the same bytes (memcpy: the speed of memory), with an XXH3-64 of every byte encoded.
  * A program that prints figures (ratios measured in one run), never a test.
- * usage: bench_codec [ITERATIONS] */
+ * usage: bench_codec [ITERATIONS] [ROME_DIR]   (defaults: 200000, PASSERELLE_ROME_DIR) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "event_codec.h"
+#include "matcher.h"
+#include "matcher_gen.h"
 #include "msgpack_json.h"
 #include "msgpack_scan.h"
+#include "rome_load.h"
+#include "suggestion_codec.h"
+
+#define SUGGESTION_PROFILES 500 /* matched once, their results encoded again and again */
 
 static const char typical[] =
     "{\"v\":1,\"type\":\"profile.upserted\",\"event_id\":\"7f3c2a9e-1b4d-4c55-9a0e-2f6d8b1c3e47\","
@@ -26,9 +36,108 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Encodes both answers of results[i % n_results] for `rounds` results; returns the bytes of one
+ * pass over all results, hashed into h, or 0 on error. */
+static size_t encode_answers(const matcher *m, const match_result *results, long n_results,
+                             long rounds, msgpack_sbuffer *sb, XXH3_state_t *h) {
+    char version[32];
+    suggestion_rome_version(matcher_index(m), version, sizeof version);
+    suggestion_envelope env = {"u-000123456", 1764393600000LL,
+                               "7f3c2a9e-1b4d-4c55-9a0e-2f6d8b1c3e47", version};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    px_error err = {0};
+    size_t pass_bytes = 0;
+    for (long i = 0; i < rounds; i++) {
+        const match_result *r = &results[i % n_results];
+        msgpack_sbuffer_clear(sb);
+        if (suggestion_encode_skills(&pk, &env, m, r, &err) ||
+            suggestion_encode_jobs(&pk, &env, m, r, &err)) {
+            fprintf(stderr, "bench_codec: result %ld: %s\n", i % n_results, err.msg);
+            return 0;
+        }
+        if (i < n_results) {
+            pass_bytes += sb->size;
+            if (h) XXH3_64bits_update(h, sb->data, sb->size);
+        }
+    }
+    return pass_bytes;
+}
+
+/* The answers of SUGGESTION_PROFILES generated profiles (tests/matcher_gen.c, fixed seed), default
+ * configuration: encode time per answer pair against a memcpy of the same bytes. */
+static int bench_suggestions(const char *dir, long rounds) {
+    px_error err = {0};
+    rome_index *idx = rome_load_csv(dir, NULL, &err);
+    if (!idx) {
+        fprintf(stderr, "bench_codec: %s\n", err.msg);
+        return 1;
+    }
+    matcher_config cfg = matcher_config_default();
+    matcher *m = matcher_build(idx, &cfg, &err);
+    matcher_scratch *s = m ? matcher_scratch_new(m, &err) : NULL;
+    match_result *results = calloc(SUGGESTION_PROFILES, sizeof *results);
+    if (!s || !results) {
+        fprintf(stderr, "bench_codec: %s\n", err.code ? err.msg : "out of memory");
+        return 1;
+    }
+    matcher_gen gen = {0x9E3779B97F4A7C15ULL};
+    long n = 0, codes = 0;
+    for (long i = 0; i < SUGGESTION_PROFILES; i++) {
+        profile p = {0};
+        int rc = matcher_gen_profile(&gen, idx, &cfg, &p, &err) ||
+                 matcher_run(m, s, &p, &results[n], &err);
+        profile_free(&p);
+        if (!rc) codes += (long)results[n++].n_codes;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    XXH3_state_t *h = XXH3_createState();
+    XXH3_64bits_reset(h);
+    size_t bytes = n ? encode_answers(m, results, n, n, &sb, h) : 0; /* warm-up, hashed */
+    double t0 = now_s();
+    int rc = bytes && encode_answers(m, results, n, rounds, &sb, NULL) ? 0 : 1;
+    double encode = (now_s() - t0) / (double)rounds;
+    /* the reference: the same bytes, copied */
+    size_t mean = bytes / (size_t)(n ? n : 1);
+    char *src = malloc(mean), *dst = malloc(mean);
+    long sink = 0;
+    if (src && dst) {
+        memset(src, 1, mean);
+        t0 = now_s();
+        for (long i = 0; i < rounds; i++) {
+            memcpy(dst, src, mean);
+            __asm__ __volatile__("" : : "r"(dst) : "memory"); /* keep the copy */
+            sink += dst[i % (long)mean];
+        }
+    }
+    double copy = (now_s() - t0) / (double)rounds;
+    if (!rc) {
+        printf("suggestions: %ld results (%.0f codes per result), %ld answer pairs encoded, %zu "
+               "bytes per pair (sink %ld)\n",
+               n, (double)codes / (double)n, rounds, mean, sink);
+        printf("  skills+jobs.suggested encode   %8.0f ns/pair   = %.0f MB/s, %.1f x memcpy "
+               "(%.0f ns)\n",
+               encode * 1e9, (double)mean / encode / 1e6, encode / copy, copy * 1e9);
+        printf("  encoded bytes XXH3-64          %016llx\n",
+               (unsigned long long)XXH3_64bits_digest(h));
+    }
+    free(src);
+    free(dst);
+    XXH3_freeState(h);
+    msgpack_sbuffer_destroy(&sb);
+    for (long i = 0; i < n; i++) match_result_free(&results[i]);
+    free(results);
+    matcher_scratch_free(s);
+    matcher_free(m);
+    rome_index_free(idx);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 200000;
     if (n < 1) n = 1;
+    const char *rome_dir = argc > 2 ? argv[2] : PASSERELLE_ROME_DIR;
     msgpack_sbuffer ev;
     msgpack_sbuffer_init(&ev);
     px_error err;
@@ -108,5 +217,5 @@ int main(int argc, char **argv) {
     user_state_free(&st);
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&ev);
-    return 0;
+    return bench_suggestions(rome_dir, n / 10 > 0 ? n / 10 : 1);
 }

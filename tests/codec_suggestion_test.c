@@ -2,7 +2,8 @@
  * share, level and flags of each job; what each constraint removed and why (every `because`);
  * the regulated jobs held back — on hand-made results over tests/fixtures/matcher, so that every
  * branch is reached whatever the matcher decides, and on a real match for determinism; a repeat
- * answered through the rules and the encoders is the same bytes. */
+ * answered through the rules and the encoders is the same bytes; code lists in the fixed uint32
+ * form, the packer called once per block, and a packer that cannot grow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -538,11 +539,129 @@ static void test_esco(void **state) {
     fixture_free(f);
 }
 
+/* A packer callback that keeps what it is given and counts its calls, or refuses (fail). */
+typedef struct sink {
+    msgpack_sbuffer sb;
+    int calls;
+    bool fail;
+} sink;
+
+static int sink_write(void *data, const char *buf, size_t len) {
+    sink *k = data;
+    k->calls++;
+    return k->fail ? -1 : msgpack_sbuffer_write(&k->sb, buf, len);
+}
+
+/* The bytes after `key` (a fixstr) in buf: the first occurrence. */
+static const unsigned char *after_key(const msgpack_sbuffer *sb, const char *key) {
+    char packed[40];
+    size_t n = strlen(key);
+    packed[0] = (char)(0xa0 | n);
+    memcpy(packed + 1, key, n);
+    for (size_t at = 0; at + n + 1 <= sb->size; at++)
+        if (!memcmp(sb->data + at, packed, n + 1))
+            return (const unsigned char *)sb->data + at + n + 1;
+    fail_msg("no key \"%s\" in the bytes", key);
+    return NULL;
+}
+
+static uint32_t be32_at(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* held, missing, contexts and qualifications are arrays of uint32 in the 5-byte form (0xce)
+ * whatever the value (D1505's contexte 23374 too, which the shortest form writes in 3 bytes);
+ * other integers keep the shortest form. A list longer than the encoder's block (3,000 codes,
+ * 15,000 bytes) and a 5,000-byte user_id (a string handed over on its own) come out whole, with
+ * the packer called once per block; a packer that cannot grow is out of memory, named. */
+static void test_code_lists(void **state) {
+    const fixture *f = *state;
+    match_result r;
+    hand_result(f, &r);
+    enum { N = 3000 };
+    uint32_t held_codes[] = {100004, 200002, 100001};
+    free(r.codes);
+    r.codes = calloc(N + 2, sizeof *r.codes);
+    for (uint32_t k = 0; k < N; k++) r.codes[k] = item(f, held_codes[k % 3]);
+    r.codes[N] = item(f, 200002);
+    r.codes[N + 1] = item(f, 200002);
+    r.n_codes = N + 2;
+    r.jobs[0].fiche = fiche(f, "D1505");
+    r.jobs[0].held = (match_slice){0, N};
+    r.jobs[0].missing = (match_slice){N, 1};
+    r.jobs[0].qualifications = (match_slice){N + 1, 1};
+    char *user = malloc(5001);
+    memset(user, 'u', 5000);
+    user[5000] = '\0';
+    suggestion_envelope env = {user, 1764393600000LL, "in-1", "4.0-61"};
+    sink k = {.calls = 0};
+    msgpack_sbuffer_init(&k.sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &k, sink_write);
+    px_error err = {0};
+    assert_int_equal(suggestion_encode_jobs(&pk, &env, f->m, &r, &err), 0);
+
+    const unsigned char *p = after_key(&k.sb, "held");
+    assert_int_equal(p[0], 0xdc); /* array 16 */
+    assert_int_equal(p[1] << 8 | p[2], N);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(p[3 + 5 * i], 0xce);
+        assert_int_equal(be32_at(p + 4 + 5 * i), held_codes[i % 3]);
+    }
+    const char *const singles[] = {"missing", "qualifications"};
+    for (int s = 0; s < 2; s++) {
+        p = after_key(&k.sb, singles[s]);
+        assert_int_equal(p[0], 0x91);
+        assert_int_equal(p[1], 0xce);
+        assert_int_equal(be32_at(p + 2), 200002);
+    }
+    p = after_key(&k.sb, "contexts");
+    uint32_t n_ctx = rome_csr_count(&f->idx->fiche_contextes, r.jobs[0].fiche);
+    assert_int_equal(p[0], 0x90 | n_ctx);
+    bool small = false;
+    for (uint32_t i = 0; i < n_ctx; i++) {
+        assert_int_equal(p[1 + 5 * i], 0xce);
+        small |= be32_at(p + 2 + 5 * i) == 23374;
+    }
+    assert_true(small);
+    assert_int_equal(*after_key(&k.sb, "removed"), 0x00); /* contexte 300803 removed none */
+    assert_int_equal(*after_key(&k.sb, "domains"), 3);    /* removed_by_domain */
+    assert_int_equal(*after_key(&k.sb, "code"), 0xcd);    /* 23374, the shortest form */
+    assert_int_equal(*after_key(&k.sb, "ts"), 0xcf);      /* 1764393600000 */
+
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&up, k.sb.data, k.sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, k.sb.size);
+    msgpack_unpacked_destroy(&up);
+    cJSON *json = msgpack_json_from_bytes(k.sb.data, k.sb.size, NULL, &err);
+    assert_non_null(json);
+    assert_string_equal(at(json, "user_id")->valuestring, user);
+    const cJSON *held = at(cJSON_GetArrayItem(at(json, "jobs"), 0), "held");
+    assert_int_equal(cJSON_GetArraySize(held), N);
+    assert_int_equal(cJSON_GetArrayItem(held, N - 1)->valueint, held_codes[(N - 1) % 3]);
+    cJSON_Delete(json);
+    /* blocks of nearly 8 KiB each, the user_id's own call and the one before it */
+    assert_true(k.calls >= 3);
+    assert_true((size_t)k.calls <= k.sb.size / (8192 - 64) + 3);
+
+    msgpack_sbuffer_clear(&k.sb);
+    k.fail = true;
+    assert_int_equal(suggestion_encode_jobs(&pk, &env, f->m, &r, &err), -1);
+    assert_int_equal(err.code, PX_ENOMEM);
+    assert_non_null(strstr(err.msg, "jobs.suggested"));
+    msgpack_sbuffer_destroy(&k.sb);
+    free(user);
+    match_result_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_fields),   cmocka_unit_test(test_excluded),
         cmocka_unit_test(test_bad_removals), cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_esco),         cmocka_unit_test(test_repeat_same_bytes),
+        cmocka_unit_test(test_code_lists),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

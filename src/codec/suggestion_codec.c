@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,116 +31,271 @@ void suggestion_rome_version(const rome_index *idx, char *out, size_t out_size) 
     snprintf(out, out_size, "%u.0-%u", idx->rome_major, idx->rome_version);
 }
 
-/* msgpack-c's pack functions return non-zero when the buffer cannot grow; the encoders OR the
- * results together and check once. */
-static int key(msgpack_packer *pk, const char *k) {
-    return msgpack_pack_str_with_body(pk, k, strlen(k));
-}
-static int str(msgpack_packer *pk, const char *s) {
-    return msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-static int real(msgpack_packer *pk, double x) {
-    return msgpack_pack_double(pk, round(x * 1e4) / 1e4);
+/* The encoders write into a block of their own (on the stack) and hand it to the packer's callback
+ * when it is full and at the end: one call per OUT_CAP bytes instead of one or two per value.
+ * Every write below reserves its bytes with out_room; the callback's results are ORed into rc
+ * and checked once. Forms are msgpack-c's (the shortest for each value) except code lists
+ * (out_codes). */
+#define OUT_CAP 8192u
+
+typedef struct out {
+    msgpack_packer *pk;
+    size_t n; /* bytes of buf in use */
+    int rc;
+    unsigned char buf[OUT_CAP];
+} out;
+
+static void out_flush(out *o) {
+    if (o->n) o->rc |= o->pk->callback(o->pk->data, (const char *)o->buf, o->n);
+    o->n = 0;
 }
 
-static int item_codes(msgpack_packer *pk, const rome_index *idx, const match_result *r,
-                      match_slice sl) {
-    int rc = msgpack_pack_array(pk, sl.n);
-    for (uint32_t k = 0; k < sl.n; k++)
-        rc |= msgpack_pack_uint32(pk, idx->items[r->codes[sl.off + k]].code_ogr);
-    return rc;
+/* Room for need (<= OUT_CAP) bytes at o->buf + o->n; the caller advances o->n. */
+static inline unsigned char *out_room(out *o, size_t need) {
+    if (o->n + need > OUT_CAP) out_flush(o);
+    return o->buf + o->n;
 }
 
-static int experience_indexes(msgpack_packer *pk, uint32_t mask) {
-    int rc = msgpack_pack_array(pk, (size_t)__builtin_popcount(mask));
+static inline void be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static inline void byte(out *o, unsigned char b) {
+    *out_room(o, 1) = b;
+    o->n += 1;
+}
+
+/* A type byte then v in `width` (1, 2, 4 or 8) bytes, big endian: every MessagePack form below. */
+static inline void tagged(out *o, unsigned char tag, uint64_t v, unsigned width) {
+    unsigned char *p = out_room(o, 9);
+    p[0] = tag;
+    for (unsigned k = 0; k < width; k++) p[1 + k] = (unsigned char)(v >> (8 * (width - 1 - k)));
+    o->n += 1 + width;
+}
+
+static inline void out_bytes(out *o, const void *p, size_t len) {
+    if (len > OUT_CAP / 2) { /* a long string: straight to the packer, after what precedes it */
+        out_flush(o);
+        o->rc |= o->pk->callback(o->pk->data, p, len);
+        return;
+    }
+    memcpy(out_room(o, len), p, len);
+    o->n += len;
+}
+
+/* A map (fix 0x80, 16-bit 0xde) or array (0x90, 0xdc) header of n elements; 32-bit is op16 + 1. */
+static inline void out_container(out *o, unsigned char fix, unsigned char op16, size_t n) {
+    if (n < 16)
+        byte(o, (unsigned char)(fix | n));
+    else if (n < 65536)
+        tagged(o, op16, n, 2);
+    else
+        tagged(o, (unsigned char)(op16 + 1), n, 4);
+}
+static inline void map(out *o, size_t n) { out_container(o, 0x80, 0xde, n); }
+static inline void array(out *o, size_t n) { out_container(o, 0x90, 0xdc, n); }
+
+static inline void str_n(out *o, const char *s, size_t len) {
+    if (len < 32)
+        byte(o, (unsigned char)(0xa0 | len));
+    else if (len < 256)
+        tagged(o, 0xd9, len, 1);
+    else if (len < 65536)
+        tagged(o, 0xda, len, 2);
+    else
+        tagged(o, 0xdb, len, 4);
+    out_bytes(o, s, len);
+}
+static void str(out *o, const char *s) { str_n(o, s, strlen(s)); }
+
+/* A constant key or string value: its length, hence its fixstr header, is a compile-time
+ * constant, so that header and characters become immediate stores (no strlen, no call). */
+#define LIT(o, s)                                                                                  \
+    do {                                                                                           \
+        _Static_assert(sizeof(s) - 1 < 32, "a constant key is a fixstr");                          \
+        unsigned char *lit_p_ = out_room((o), sizeof(s));                                          \
+        lit_p_[0] = (unsigned char)(0xa0 | (sizeof(s) - 1));                                       \
+        memcpy(lit_p_ + 1, (s), sizeof(s) - 1);                                                    \
+        (o)->n += sizeof(s);                                                                       \
+    } while (0)
+
+/* The shortest form, as msgpack-c writes it. */
+static inline void uint_(out *o, uint64_t v) {
+    if (v < 128)
+        byte(o, (unsigned char)v);
+    else if (v < 256)
+        tagged(o, 0xcc, v, 1);
+    else if (v < 65536)
+        tagged(o, 0xcd, v, 2);
+    else if (v <= UINT32_MAX)
+        tagged(o, 0xce, v, 4);
+    else
+        tagged(o, 0xcf, v, 8);
+}
+
+/* Reals are rounded to 4 decimals (the header says why), always a float64 (0xcb). */
+static inline void real(out *o, double x) {
+    double rounded = round(x * 1e4) / 1e4;
+    uint64_t bits;
+    memcpy(&bits, &rounded, sizeof bits);
+    tagged(o, 0xcb, bits, 8);
+}
+
+static inline void nil(out *o) { byte(o, 0xc0); }
+static inline void boolean(out *o, bool b) { byte(o, b ? 0xc3 : 0xc2); }
+
+/* A code list (held, missing, contexts, qualifications): an array of n code_ogr, each in the fixed
+ * uint32 form (0xce and 4 bytes big-endian) whatever its value, so that the block's size is known
+ * from n and it is written in one pass. The code of ids[k] is the uint32 at offset `field` of
+ * record ids[k] of `records` (each `stride` bytes). */
+static void out_codes(out *o, const uint32_t *ids, uint32_t n, const void *records, size_t stride,
+                      size_t field) {
+    array(o, n);
+    for (uint32_t k = 0; k < n;) {
+        uint32_t fit = (uint32_t)((OUT_CAP - o->n) / 5);
+        if (fit == 0) {
+            out_flush(o);
+            continue;
+        }
+        uint32_t end = n - k < fit ? n : k + fit;
+        unsigned char *p = o->buf + o->n;
+        for (; k < end; k++, p += 5) {
+            uint32_t code;
+            memcpy(&code, (const unsigned char *)records + (size_t)ids[k] * stride + field,
+                   sizeof code);
+            p[0] = 0xce;
+            be32(p + 1, code);
+        }
+        o->n = (size_t)(p - o->buf);
+    }
+}
+
+static void item_codes(out *o, const rome_index *idx, const match_result *r, match_slice sl) {
+    out_codes(o, r->codes + sl.off, sl.n, idx->items, sizeof *idx->items,
+              offsetof(rome_item, code_ogr));
+}
+
+static void experience_indexes(out *o, uint32_t mask) {
+    array(o, (size_t)__builtin_popcount(mask));
     for (uint32_t e = 0; mask; e++, mask >>= 1)
-        if (mask & 1u) rc |= msgpack_pack_uint32(pk, e);
-    return rc;
+        if (mask & 1u) uint_(o, e);
 }
 
 /* esco: [{uri, relation}] of one appellation or fiche, best relation first. */
-static int pack_esco(msgpack_packer *pk, const rome_index *idx, const rome_esco_csr *csr,
-                     uint32_t source) {
+static void pack_esco(out *o, const rome_index *idx, const rome_esco_csr *csr, uint32_t source) {
     uint32_t n = rome_esco_count(csr, source);
     const rome_esco_link *l = rome_esco_links(csr, source);
-    int rc = key(pk, "esco") | msgpack_pack_array(pk, n);
+    LIT(o, "esco");
+    array(o, n);
     for (uint32_t k = 0; k < n; k++) {
-        rc |= msgpack_pack_map(pk, 2);
-        rc |= key(pk, "uri") | str(pk, rome_str(idx, l[k].uri));
-        rc |= key(pk, "relation") | str(pk, rome_esco_relation_name(l[k].relation));
+        map(o, 2);
+        LIT(o, "uri");
+        str(o, rome_str(idx, l[k].uri));
+        LIT(o, "relation");
+        str(o, rome_esco_relation_name(l[k].relation));
     }
-    return rc;
+}
+
+/* {rome, label} of a fiche, the first two fields of a job, a current job and a removal. */
+static void fiche_code_label(out *o, const rome_index *idx, const rome_fiche *f) {
+    LIT(o, "rome");
+    str(o, f->code);
+    LIT(o, "label");
+    str(o, rome_str(idx, f->label));
 }
 
 /* [{index, appellation, rome, confidence, alternatives[, esco]} | {index, error, alternatives}]
  * esco only when the index has the crosswalk: the appellation's links, or the fiche's when the
  * experience names a fiche only. */
-static int pack_experiences(msgpack_packer *pk, const rome_index *idx, const match_result *r) {
+static void pack_experiences(out *o, const rome_index *idx, const match_result *r) {
     bool esco = rome_has_esco(idx);
-    int rc = key(pk, "experiences") | msgpack_pack_array(pk, r->n_experiences);
+    LIT(o, "experiences");
+    array(o, r->n_experiences);
     for (size_t e = 0; e < r->n_experiences; e++) {
         const match_experience *x = &r->experiences[e];
-        rc |= msgpack_pack_map(pk, x->resolved ? 5u + esco : 3u);
-        rc |= key(pk, "index") | msgpack_pack_uint64(pk, e);
+        map(o, x->resolved ? 5u + esco : 3u);
+        LIT(o, "index");
+        uint_(o, e);
         if (x->resolved) {
-            rc |= key(pk, "appellation");
-            rc |= x->appellation == ROME_NONE
-                      ? msgpack_pack_nil(pk)
-                      : msgpack_pack_uint32(pk, idx->appellations[x->appellation].code_ogr);
-            rc |= key(pk, "rome") | str(pk, idx->fiches[x->fiche].code);
-            rc |= key(pk, "confidence") | real(pk, x->confidence);
+            LIT(o, "appellation");
+            if (x->appellation == ROME_NONE)
+                nil(o);
+            else
+                uint_(o, idx->appellations[x->appellation].code_ogr);
+            LIT(o, "rome");
+            str(o, idx->fiches[x->fiche].code);
+            LIT(o, "confidence");
+            real(o, x->confidence);
         } else {
-            rc |= key(pk, "error") | str(pk, x->error);
+            LIT(o, "error");
+            str(o, x->error);
         }
-        rc |= key(pk, "alternatives") | msgpack_pack_array(pk, x->n_alternatives);
+        LIT(o, "alternatives");
+        array(o, x->n_alternatives);
         for (uint32_t a = 0; a < x->n_alternatives; a++) {
             const rome_appellation *ap = &idx->appellations[x->alternatives[a].appellation];
-            rc |= msgpack_pack_map(pk, 4);
-            rc |= key(pk, "appellation") | msgpack_pack_uint32(pk, ap->code_ogr);
-            rc |= key(pk, "label") | str(pk, rome_str(idx, ap->label_long));
-            rc |= key(pk, "rome") | str(pk, idx->fiches[ap->fiche].code);
-            rc |= key(pk, "confidence") | real(pk, x->alternatives[a].confidence);
+            map(o, 4);
+            LIT(o, "appellation");
+            uint_(o, ap->code_ogr);
+            LIT(o, "label");
+            str(o, rome_str(idx, ap->label_long));
+            LIT(o, "rome");
+            str(o, idx->fiches[ap->fiche].code);
+            LIT(o, "confidence");
+            real(o, x->alternatives[a].confidence);
         }
-        if (x->resolved && esco)
-            rc |= x->appellation == ROME_NONE
-                      ? pack_esco(pk, idx, &idx->fiche_esco, x->fiche)
-                      : pack_esco(pk, idx, &idx->appellation_esco, x->appellation);
+        if (x->resolved && esco) {
+            if (x->appellation == ROME_NONE)
+                pack_esco(o, idx, &idx->fiche_esco, x->fiche);
+            else
+                pack_esco(o, idx, &idx->appellation_esco, x->appellation);
+        }
     }
-    return rc;
 }
 
 /* skills: [{code, label, kind, macro, from, weight}] */
-static int pack_skills(msgpack_packer *pk, const rome_index *idx, const match_result *r) {
-    int rc = key(pk, "skills") | msgpack_pack_array(pk, r->n_skills);
+static void pack_skills(out *o, const rome_index *idx, const match_result *r) {
+    LIT(o, "skills");
+    array(o, r->n_skills);
     for (size_t k = 0; k < r->n_skills; k++) {
         const match_skill *s = &r->skills[k];
         const rome_item *it = &idx->items[s->item];
-        rc |= msgpack_pack_map(pk, 6);
-        rc |= key(pk, "code") | msgpack_pack_uint32(pk, it->code_ogr);
-        rc |= key(pk, "label") | str(pk, rome_str(idx, it->label));
-        rc |= key(pk, "kind") | str(pk, rome_kind_name((rome_kind)it->kind));
-        rc |= key(pk, "macro");
-        rc |= it->macro == ROME_NONE ? msgpack_pack_nil(pk)
-                                     : msgpack_pack_uint32(pk, idx->items[it->macro].code_ogr);
-        rc |= key(pk, "from") | experience_indexes(pk, s->from);
-        rc |= key(pk, "weight") | real(pk, s->weight);
+        map(o, 6);
+        LIT(o, "code");
+        uint_(o, it->code_ogr);
+        LIT(o, "label");
+        str(o, rome_str(idx, it->label));
+        LIT(o, "kind");
+        str(o, rome_kind_name((rome_kind)it->kind));
+        LIT(o, "macro");
+        if (it->macro == ROME_NONE)
+            nil(o);
+        else
+            uint_(o, idx->items[it->macro].code_ogr);
+        LIT(o, "from");
+        experience_indexes(o, s->from);
+        LIT(o, "weight");
+        real(o, s->weight);
     }
-    return rc;
-}
-
-static int flag(msgpack_packer *pk, const char *k, uint32_t flags, uint32_t bit) {
-    return key(pk, k) | ((flags & bit) ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
 }
 
 /* components: {competences, related, profile, kinship, level} */
-static int pack_components(msgpack_packer *pk, const match_components *c) {
-    int rc = key(pk, "components") | msgpack_pack_map(pk, 5);
-    rc |= key(pk, "competences") | real(pk, c->competences);
-    rc |= key(pk, "related") | real(pk, c->related);
-    rc |= key(pk, "profile") | real(pk, c->profile);
-    rc |= key(pk, "kinship") | real(pk, c->kinship);
-    rc |= key(pk, "level") | real(pk, c->level);
-    return rc;
+static void pack_components(out *o, const match_components *c) {
+    LIT(o, "components");
+    map(o, 5);
+    LIT(o, "competences");
+    real(o, c->competences);
+    LIT(o, "related");
+    real(o, c->related);
+    LIT(o, "profile");
+    real(o, c->profile);
+    LIT(o, "kinship");
+    real(o, c->kinship);
+    LIT(o, "level");
+    real(o, c->level);
 }
 
 #define JOB_FIELDS 15u
@@ -147,43 +303,53 @@ static int pack_components(msgpack_packer *pk, const match_components *c) {
 /* jobs: [{rome, label, score, components, held_share, level, regulated, cadre, no_evidence,
  * qualification_gap, held, missing, contexts, qualifications, reasons[, esco]}]; esco (the
  * fiche's ESCO occupations) only when the index has the crosswalk. */
-static int pack_jobs(msgpack_packer *pk, const rome_index *idx, const match_result *r) {
+static void pack_jobs(out *o, const rome_index *idx, const match_result *r) {
     bool esco = rome_has_esco(idx);
-    int rc = key(pk, "jobs") | msgpack_pack_array(pk, r->n_jobs);
+    LIT(o, "jobs");
+    array(o, r->n_jobs);
     for (size_t j = 0; j < r->n_jobs; j++) {
         const match_job *job = &r->jobs[j];
-        const rome_fiche *f = &idx->fiches[job->fiche];
-        rc |= msgpack_pack_map(pk, JOB_FIELDS + esco);
-        rc |= key(pk, "rome") | str(pk, f->code);
-        rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
-        rc |= key(pk, "score") | real(pk, job->score);
-        rc |= pack_components(pk, &job->components);
-        rc |= key(pk, "held_share") | real(pk, job->held_share);
-        rc |= key(pk, "level") | msgpack_pack_uint8(pk, job->level);
-        rc |= flag(pk, "regulated", job->flags, MATCH_JOB_REGULATED);
-        rc |= flag(pk, "cadre", job->flags, MATCH_JOB_CADRE);
-        rc |= flag(pk, "no_evidence", job->flags, MATCH_JOB_NO_EVIDENCE);
-        rc |= flag(pk, "qualification_gap", job->flags, MATCH_JOB_QUALIFICATION_GAP);
-        rc |= key(pk, "held") | item_codes(pk, idx, r, job->held);
-        rc |= key(pk, "missing") | item_codes(pk, idx, r, job->missing);
-        uint32_t n_ctx = rome_csr_count(&idx->fiche_contextes, job->fiche);
-        const uint32_t *ctx = rome_csr_targets(&idx->fiche_contextes, job->fiche);
-        rc |= key(pk, "contexts") | msgpack_pack_array(pk, n_ctx);
-        for (uint32_t k = 0; k < n_ctx; k++)
-            rc |= msgpack_pack_uint32(pk, idx->contextes[ctx[k]].code_ogr);
-        rc |= key(pk, "qualifications") | item_codes(pk, idx, r, job->qualifications);
-        rc |= key(pk, "reasons") | msgpack_pack_array(pk, job->n_reasons);
+        map(o, JOB_FIELDS + esco);
+        fiche_code_label(o, idx, &idx->fiches[job->fiche]);
+        LIT(o, "score");
+        real(o, job->score);
+        pack_components(o, &job->components);
+        LIT(o, "held_share");
+        real(o, job->held_share);
+        LIT(o, "level");
+        uint_(o, job->level);
+        LIT(o, "regulated");
+        boolean(o, job->flags & MATCH_JOB_REGULATED);
+        LIT(o, "cadre");
+        boolean(o, job->flags & MATCH_JOB_CADRE);
+        LIT(o, "no_evidence");
+        boolean(o, job->flags & MATCH_JOB_NO_EVIDENCE);
+        LIT(o, "qualification_gap");
+        boolean(o, job->flags & MATCH_JOB_QUALIFICATION_GAP);
+        LIT(o, "held");
+        item_codes(o, idx, r, job->held);
+        LIT(o, "missing");
+        item_codes(o, idx, r, job->missing);
+        LIT(o, "contexts");
+        out_codes(o, rome_csr_targets(&idx->fiche_contextes, job->fiche),
+                  rome_csr_count(&idx->fiche_contextes, job->fiche), idx->contextes,
+                  sizeof *idx->contextes, offsetof(rome_contexte, code_ogr));
+        LIT(o, "qualifications");
+        item_codes(o, idx, r, job->qualifications);
+        LIT(o, "reasons");
+        array(o, job->n_reasons);
         for (uint32_t k = 0; k < job->n_reasons; k++) {
-            rc |= msgpack_pack_map(pk, 2);
-            rc |= key(pk, "experience");
-            rc |= job->reasons[k].experience < 0
-                      ? str(pk, "declared")
-                      : msgpack_pack_uint32(pk, (uint32_t)job->reasons[k].experience);
-            rc |= key(pk, "share") | real(pk, job->reasons[k].share);
+            map(o, 2);
+            LIT(o, "experience");
+            if (job->reasons[k].experience < 0)
+                LIT(o, "declared");
+            else
+                uint_(o, (uint32_t)job->reasons[k].experience);
+            LIT(o, "share");
+            real(o, job->reasons[k].share);
         }
-        if (esco) rc |= pack_esco(pk, idx, &idx->fiche_esco, job->fiche);
+        if (esco) pack_esco(o, idx, &idx->fiche_esco, job->fiche);
     }
-    return rc;
 }
 
 /* The `because` of a removal, by match_evidence; NULL for a value the contract has no name for. */
@@ -234,106 +400,145 @@ static int check_removals(const rome_index *idx, const match_result *r, px_error
 
 /* {rome, label, because, code}: code is the contexte or item code_ogr (integer), the parent
  * fiche's code or the domaine professionnel's code (strings). */
-static int pack_removal(msgpack_packer *pk, const rome_index *idx, const match_removal *x) {
-    const rome_fiche *f = &idx->fiches[x->fiche];
-    int rc = msgpack_pack_map(pk, 4);
-    rc |= key(pk, "rome") | str(pk, f->code);
-    rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
-    rc |= key(pk, "because") | str(pk, because_name(x->evidence));
-    rc |= key(pk, "code");
+static void pack_removal(out *o, const rome_index *idx, const match_removal *x) {
+    map(o, 4);
+    fiche_code_label(o, idx, &idx->fiches[x->fiche]);
+    LIT(o, "because");
+    str(o, because_name(x->evidence));
+    LIT(o, "code");
     switch (x->evidence) {
-    case MATCH_EVIDENCE_PARENT: rc |= str(pk, idx->fiches[x->code].code); break;
-    case MATCH_EVIDENCE_DOMAIN: rc |= str(pk, idx->domaines[x->code].code); break;
-    default: rc |= msgpack_pack_uint32(pk, x->code); break;
+    case MATCH_EVIDENCE_PARENT: str(o, idx->fiches[x->code].code); break;
+    case MATCH_EVIDENCE_DOMAIN: str(o, idx->domaines[x->code].code); break;
+    default: uint_(o, x->code); break;
     }
-    return rc;
 }
 
 /* current: [{rome, label, score}], excluded: {constraints: [{avoid, removed, jobs}], domains,
  * regulated: {removed, jobs: [{rome, label}]}} */
-static int pack_current_and_excluded(msgpack_packer *pk, const matcher *m, const match_result *r) {
+static void pack_current_and_excluded(out *o, const matcher *m, const match_result *r) {
     const rome_index *idx = matcher_index(m);
     const matcher_config *cfg = matcher_get_config(m);
-    int rc = key(pk, "current") | msgpack_pack_array(pk, r->n_current);
+    LIT(o, "current");
+    array(o, r->n_current);
     for (size_t k = 0; k < r->n_current; k++) {
-        const rome_fiche *f = &idx->fiches[r->current[k].fiche];
-        rc |= msgpack_pack_map(pk, 3);
-        rc |= key(pk, "rome") | str(pk, f->code);
-        rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
-        rc |= key(pk, "score") | real(pk, r->current[k].score);
+        map(o, 3);
+        fiche_code_label(o, idx, &idx->fiches[r->current[k].fiche]);
+        LIT(o, "score");
+        real(o, r->current[k].score);
     }
-    rc |= key(pk, "excluded") | msgpack_pack_map(pk, 3);
-    rc |= key(pk, "constraints") | msgpack_pack_array(pk, r->n_constraints);
+    LIT(o, "excluded");
+    map(o, 3);
+    LIT(o, "constraints");
+    array(o, r->n_constraints);
     for (size_t k = 0; k < r->n_constraints; k++) {
         const match_constraint_cost *c = &r->constraints[k];
-        rc |= msgpack_pack_map(pk, 3) | key(pk, "avoid");
-        rc |= c->named >= 0 ? str(pk, cfg->constraints[c->named].name)
-                            : msgpack_pack_uint32(pk, c->contexte);
-        rc |= key(pk, "removed") | msgpack_pack_uint32(pk, c->removed);
-        rc |= key(pk, "jobs") | msgpack_pack_array(pk, c->n);
-        for (uint32_t j = 0; j < c->n; j++) rc |= pack_removal(pk, idx, &r->removals[c->off + j]);
+        map(o, 3);
+        LIT(o, "avoid");
+        if (c->named >= 0)
+            str(o, cfg->constraints[c->named].name);
+        else
+            uint_(o, c->contexte);
+        LIT(o, "removed");
+        uint_(o, c->removed);
+        LIT(o, "jobs");
+        array(o, c->n);
+        for (uint32_t j = 0; j < c->n; j++) pack_removal(o, idx, &r->removals[c->off + j]);
     }
-    rc |= key(pk, "domains") | msgpack_pack_uint32(pk, r->removed_by_domain);
-    rc |= key(pk, "regulated") | msgpack_pack_map(pk, 2);
-    rc |= key(pk, "removed") | msgpack_pack_uint32(pk, r->removed_regulated);
-    rc |= key(pk, "jobs") | msgpack_pack_array(pk, r->regulated_n);
+    LIT(o, "domains");
+    uint_(o, r->removed_by_domain);
+    LIT(o, "regulated");
+    map(o, 2);
+    LIT(o, "removed");
+    uint_(o, r->removed_regulated);
+    LIT(o, "jobs");
+    array(o, r->regulated_n);
     for (uint32_t j = 0; j < r->regulated_n; j++) {
-        const rome_fiche *f = &idx->fiches[r->removals[r->regulated_off + j].fiche];
-        rc |= msgpack_pack_map(pk, 2);
-        rc |= key(pk, "rome") | str(pk, f->code);
-        rc |= key(pk, "label") | str(pk, rome_str(idx, f->label));
+        map(o, 2);
+        fiche_code_label(o, idx, &idx->fiches[r->removals[r->regulated_off + j].fiche]);
     }
-    return rc;
 }
 
-static int pack_envelope(msgpack_packer *pk, const suggestion_envelope *env, const char *type,
-                         size_t body_fields) {
+static void pack_envelope(out *o, const suggestion_envelope *env, const char *type,
+                          size_t body_fields) {
     char id[SUGGESTION_ID_LEN + 1];
     suggestion_id_compute(env->answers, type, env->rome_version, id);
-    int rc = msgpack_pack_map(pk, 8 + body_fields);
-    rc |= key(pk, "v") | msgpack_pack_int(pk, 1);
-    rc |= key(pk, "type") | str(pk, type);
-    rc |= key(pk, "event_id") | str(pk, id);
-    rc |= key(pk, "user_id") | str(pk, env->user_id);
-    rc |= key(pk, "ts") | msgpack_pack_int64(pk, env->ts);
-    rc |= key(pk, "answers") | str(pk, env->answers);
-    rc |= key(pk, "rome_version") | str(pk, env->rome_version);
-    rc |= key(pk, "suggestion_id") | str(pk, id);
-    return rc;
+    map(o, 8 + body_fields);
+    LIT(o, "v");
+    uint_(o, 1);
+    LIT(o, "type");
+    str(o, type);
+    LIT(o, "event_id");
+    str_n(o, id, SUGGESTION_ID_LEN);
+    LIT(o, "user_id");
+    str(o, env->user_id);
+    LIT(o, "ts");
+    if (env->ts >= 0) {
+        uint_(o, (uint64_t)env->ts);
+    } else { /* not an input's (the decoder refuses it); msgpack-c's negative forms */
+        out_flush(o);
+        o->rc |= msgpack_pack_int64(o->pk, env->ts);
+    }
+    LIT(o, "answers");
+    str(o, env->answers);
+    LIT(o, "rome_version");
+    str(o, env->rome_version);
+    LIT(o, "suggestion_id");
+    str_n(o, id, SUGGESTION_ID_LEN);
 }
 
-static int result(int rc, const char *what, px_error *err) {
-    return rc ? px_error_set(err, PX_ENOMEM, "suggestion_codec: out of memory while encoding %s",
-                             what)
-              : 0;
+/* Hands the rest of the block to the packer and names what could not be written. */
+static int finish(out *o, const char *what, px_error *err) {
+    out_flush(o);
+    return o->rc ? px_error_set(err, PX_ENOMEM, "suggestion_codec: out of memory while encoding %s",
+                                what)
+                 : 0;
+}
+
+/* The block is not zeroed: only the bytes written are read. */
+static inline void out_init(out *o, msgpack_packer *pk) {
+    o->pk = pk;
+    o->n = 0;
+    o->rc = 0;
 }
 
 int suggestion_encode_skills(msgpack_packer *pk, const suggestion_envelope *env, const matcher *m,
                              const match_result *r, px_error *err) {
     const rome_index *idx = matcher_index(m);
-    int rc = pack_envelope(pk, env, SUGGESTION_TYPE_SKILLS, 2);
-    rc |= pack_experiences(pk, idx, r) | pack_skills(pk, idx, r);
-    return result(rc, SUGGESTION_TYPE_SKILLS, err);
+    out o;
+    out_init(&o, pk);
+    pack_envelope(&o, env, SUGGESTION_TYPE_SKILLS, 2);
+    pack_experiences(&o, idx, r);
+    pack_skills(&o, idx, r);
+    return finish(&o, SUGGESTION_TYPE_SKILLS, err);
 }
 
 int suggestion_encode_jobs(msgpack_packer *pk, const suggestion_envelope *env, const matcher *m,
                            const match_result *r, px_error *err) {
     const rome_index *idx = matcher_index(m);
     if (check_removals(idx, r, err)) return -1;
-    int rc = pack_envelope(pk, env, SUGGESTION_TYPE_JOBS, 4);
-    rc |=
-        pack_experiences(pk, idx, r) | pack_jobs(pk, idx, r) | pack_current_and_excluded(pk, m, r);
-    return result(rc, SUGGESTION_TYPE_JOBS, err);
+    out o;
+    out_init(&o, pk);
+    pack_envelope(&o, env, SUGGESTION_TYPE_JOBS, 4);
+    pack_experiences(&o, idx, r);
+    pack_jobs(&o, idx, r);
+    pack_current_and_excluded(&o, m, r);
+    return finish(&o, SUGGESTION_TYPE_JOBS, err);
 }
 
 int suggestion_encode_match(msgpack_packer *pk, const char *user_id, const char *rome_version,
                             const matcher *m, const match_result *r, px_error *err) {
     const rome_index *idx = matcher_index(m);
     if (check_removals(idx, r, err)) return -1;
-    int rc = msgpack_pack_map(pk, 7);
-    rc |= key(pk, "user_id") | str(pk, user_id);
-    rc |= key(pk, "rome_version") | str(pk, rome_version);
-    rc |= pack_experiences(pk, idx, r) | pack_skills(pk, idx, r) | pack_jobs(pk, idx, r) |
-          pack_current_and_excluded(pk, m, r);
-    return result(rc, "a match result", err);
+    out o;
+    out_init(&o, pk);
+    map(&o, 7);
+    LIT(&o, "user_id");
+    str(&o, user_id);
+    LIT(&o, "rome_version");
+    str(&o, rome_version);
+    pack_experiences(&o, idx, r);
+    pack_skills(&o, idx, r);
+    pack_jobs(&o, idx, r);
+    pack_current_and_excluded(&o, m, r);
+    return finish(&o, "a match result", err);
 }

@@ -16,14 +16,21 @@
  * ESCO occupations; on each resolved experience, its appellation's (the fiche's when the
  * experience names a fiche only). Best relation first: exact, close, broad, narrow.
  * `passerelle match` writes both bodies in one map (suggestion_encode_match).
- * Reals are rounded to 4 decimals so that text renderings are short and stable.
+ * Reals are rounded to 4 decimals so that text renderings are short and stable, and are float64.
+ * Integers are in MessagePack's shortest form, except in the code lists held, missing, contexts
+ * and qualifications: there every code_ogr is a uint32 in its 5-byte form (0xce, 4 bytes big
+ * endian) whatever its value, so that a list of n codes is its array header and 5n bytes, written
+ * in one pass (docs/asyncapi.yaml: `format: uint32`). Every MessagePack decoder reads both forms
+ * as the same integer.
  *
  * suggestion_id is XXH3-128 of (answered event_id, output type, rome_version), in 32 lowercase hex
  * digits: the same input answered under the same ROME version always gets the same id, so a
  * consumer drops a repeat.
  *
- * Ownership: the encoders append to a caller's msgpack_packer (on error the buffer holds a partial
- * map: discard it). The jobs encoders refuse a result whose removal lists name an id the index
+ * Ownership: the encoders append to a caller's msgpack_packer through its callback, in blocks of
+ * up to 8 KiB assembled on the encoder's stack (one call per block, not per value; a string over
+ * 4 KiB goes in a call of its own), the last one before they return. On error the buffer holds a
+ * partial map: discard it. The jobs encoders refuse a result whose removal lists name an id the index
  * does not have (err names the field) before writing anything. Stateless and thread-safe. */
 #ifndef SUGGESTION_CODEC_H
 #define SUGGESTION_CODEC_H

@@ -2,8 +2,9 @@
 //   - input schemas (x-codec-tables) must list exactly the fields of the decoder's tables, with the
 //     same types and the same required set, and every decoder table must be documented;
 //   - output samples (x-codec-sample) must validate against their schema (no undocumented key, no
-//     missing required key, types, const, enum), and every documented property must be written by
-//     at least one sample: nothing documented that the code never writes;
+//     missing required key, types, const, enum, the integer forms of format: uint32), and every
+//     documented property must be written by at least one sample: nothing documented that the
+//     code never writes;
 //   - the DLQ reason enum must be exactly the codec's reason names, and each bad input kind of
 //     x-bad-inputs the reason the decoder gives the input contract_dump builds for it, both ways.
 // usage: node check_asyncapi.mjs ASYNCAPI_YAML DUMP_JSON NODE_DIR   (exit 1 listing every mismatch)
@@ -76,8 +77,11 @@ for (const t of Object.keys(code.tables))
 const seen = new Map(); // schema object -> Set of properties written by some sample
 
 // floats: the paths ("jobs/0/score") of the values the encoder wrote as MessagePack floats, which
-// JSON cannot tell from integers when they are integral.
+// JSON cannot tell from integers when they are integral; uint32: those of the integers it wrote in
+// the 5-byte uint32 form (0xce). `format: uint32` documents that form as required whatever the
+// value (code lists); elsewhere an integer is in its shortest form, so 0xce only from 65536 on.
 let floats = new Set();
+let uint32 = new Set();
 
 function jsonType(v, at) {
   if (v === null) return 'null';
@@ -95,6 +99,11 @@ function validate(value, schema, where, at = '') {
   if (!ok) { problem(`${where}: the code writes ${actual}, the document says ${allowed.join('|')}`); return; }
   if ('const' in s && value !== s.const) problem(`${where}: the code writes ${JSON.stringify(value)}, the document says const ${JSON.stringify(s.const)}`);
   if (s.enum && !s.enum.includes(value)) problem(`${where}: the code writes ${JSON.stringify(value)}, not in the documented enum`);
+  if (actual === 'integer') {
+    const fixed = uint32.has(at);
+    if (s.format === 'uint32' && !fixed) problem(`${where}: documented as format uint32, the code writes ${value} in another form`);
+    if (s.format !== 'uint32' && fixed && value < 65536) problem(`${where}: the code writes ${value} in the fixed uint32 form, the document has no format: uint32`);
+  } else if (s.format === 'uint32') problem(`${where}: format uint32 on a ${actual}`);
   const below = (k) => (at ? `${at}/${k}` : `${k}`);
   if (actual === 'array') value.forEach((item, i) => validate(item, s.items ?? {}, `${where}[${i}]`, below(i)));
   if (actual === 'object') {
@@ -118,6 +127,7 @@ for (const [name, schema] of Object.entries(schemas)) {
   samples.forEach((sample, i) => {
     nSamples++;
     floats = new Set(sample.floats);
+    uint32 = new Set(sample.uint32);
     validate(sample.json, schema, `${sampleName}#${i}`);
   });
 }

@@ -1,7 +1,8 @@
 /* Prints, as one JSON document, what the code says the event contract is, for
  * tests/contract/check_asyncapi.mjs to compare with docs/asyncapi.yaml:
  *   "tables":  the field tables the input decoder and the DLQ encoder run on (event_codec_fields);
- *   "samples": real outputs of the encoders, converted to JSON with msgpack_json — suggestions
+ *   "samples": real outputs of the encoders, converted to JSON with msgpack_json, with the paths of
+ *              the values whose MessagePack form JSON does not show (floats, fixed uint32) — suggestions
  *              (suggestion_codec, on the matcher's hand-written fixture index with a small ESCO
  *              crosswalk added, so that the optional `esco` fields are written, for a profile
  *              that exercises every optional branch) and dead-letter records;
@@ -44,31 +45,86 @@ static cJSON *tables_json(void) {
     return tables;
 }
 
-/* JSON has one number type, so an integral float (1.0) reads as an integer: the paths of the
- * values the encoder wrote as MessagePack floats ("jobs/0/score") go along with each sample. */
-static void collect_float_paths(const msgpack_object *o, char *path, size_t len, size_t cap,
-                                cJSON *out) {
-    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) {
-        cJSON_AddItemToArray(out, cJSON_CreateString(path));
-        return;
-    }
-    bool is_map = o->type == MSGPACK_OBJECT_MAP;
-    if (!is_map && o->type != MSGPACK_OBJECT_ARRAY) return;
-    uint32_t n = is_map ? o->via.map.size : o->via.array.size;
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *key = is_map ? &o->via.map.ptr[i].key : NULL;
-        int w = key ? snprintf(path + len, cap - len, "%s%.*s", len ? "/" : "",
-                               (int)key->via.str.size, key->via.str.ptr)
-                    : snprintf(path + len, cap - len, "%s%u", len ? "/" : "", i);
-        size_t sub = len + (size_t)w < cap ? len + (size_t)w : cap - 1;
-        collect_float_paths(is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i], path, sub, cap,
-                            out);
-        path[len] = '\0';
-    }
+/* What JSON does not show of the bytes, by path ("jobs/0/score"): the values written as MessagePack
+ * floats (an integral float, 1.0, reads as an integer) and the integers written in the 5-byte
+ * uint32 form (0xce), which the document says with `format: uint32` where it is required whatever
+ * the value. A walk of the raw bytes, which msgpack-c has already parsed (so well formed): returns
+ * the byte after the value at p. */
+typedef struct forms {
+    cJSON *floats, *uint32;
+} forms;
+
+static uint64_t be_at(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
 }
 
-/* Converts what an encoder appended to sb into JSON and adds it, with its float paths, to the
- * sample list `name`: {"json": …, "floats": ["jobs/0/score", …]}. */
+static const unsigned char *walk(const unsigned char *p, char *path, size_t len, size_t cap,
+                                 const forms *out) {
+    unsigned char t = *p++;
+    uint64_t n = 0; /* elements of a container */
+    bool is_map = false;
+    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) return p;
+    if ((t & 0xe0) == 0x80) { /* fixmap 0x8N, fixarray 0x9N */
+        n = t & 0x0f;
+        is_map = t < 0x90;
+    } else if ((t & 0xe0) == 0xa0)
+        return p + (t & 0x1f);
+    else
+        switch (t) {
+        case 0xca:
+        case 0xcb:
+            cJSON_AddItemToArray(out->floats, cJSON_CreateString(path));
+            return p + (t == 0xca ? 4 : 8);
+        case 0xce: cJSON_AddItemToArray(out->uint32, cJSON_CreateString(path)); return p + 4;
+        case 0xcc:
+        case 0xd0: return p + 1;
+        case 0xcd:
+        case 0xd1: return p + 2;
+        case 0xd2: return p + 4;
+        case 0xcf:
+        case 0xd3: return p + 8;
+        case 0xc4:
+        case 0xd9: return p + 1 + be_at(p, 1);
+        case 0xc5:
+        case 0xda: return p + 2 + be_at(p, 2);
+        case 0xc6:
+        case 0xdb: return p + 4 + be_at(p, 4);
+        case 0xdc:
+        case 0xde: /* array 16, map 16 */
+            n = be_at(p, 2);
+            p += 2;
+            is_map = t == 0xde;
+            break;
+        case 0xdd:
+        case 0xdf:
+            n = be_at(p, 4);
+            p += 4;
+            is_map = t == 0xdf;
+            break;
+        default: return p; /* ext: the encoders write none */
+        }
+    for (uint64_t i = 0; i < n; i++) {
+        int w;
+        if (is_map) { /* keys are strings: fixstr or str8 */
+            size_t klen = (*p & 0xe0) == 0xa0 ? (size_t)(*p & 0x1f) : p[1];
+            const unsigned char *k = p + ((*p & 0xe0) == 0xa0 ? 1 : 2);
+            w = snprintf(path + len, cap - len, "%s%.*s", len ? "/" : "", (int)klen,
+                         (const char *)k);
+            p = k + klen;
+        } else {
+            w = snprintf(path + len, cap - len, "%s%llu", len ? "/" : "", (unsigned long long)i);
+        }
+        size_t sub = len + (size_t)w < cap ? len + (size_t)w : cap - 1;
+        p = walk(p, path, sub, cap, out);
+        path[len] = '\0';
+    }
+    return p;
+}
+
+/* Converts what an encoder appended to sb into JSON and adds it, with its float and uint32 paths,
+ * to the sample list `name`: {"json": …, "floats": ["jobs/0/score", …], "uint32": […]}. */
 static int add_sample(cJSON *samples, const char *name, msgpack_sbuffer *sb) {
     px_error err = {0};
     cJSON *json = msgpack_json_from_bytes(sb->data, sb->size, NULL, &err);
@@ -78,14 +134,10 @@ static int add_sample(cJSON *samples, const char *name, msgpack_sbuffer *sb) {
     }
     cJSON *sample = cJSON_CreateObject();
     cJSON_AddItemToObject(sample, "json", json);
-    cJSON *floats = cJSON_AddArrayToObject(sample, "floats");
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    if (msgpack_unpack_next(&up, sb->data, sb->size, NULL) == MSGPACK_UNPACK_SUCCESS) {
-        char path[512] = "";
-        collect_float_paths(&up.data, path, 0, sizeof path, floats);
-    }
-    msgpack_unpacked_destroy(&up);
+    forms out = {cJSON_AddArrayToObject(sample, "floats"),
+                 cJSON_AddArrayToObject(sample, "uint32")};
+    char path[512] = "";
+    walk((const unsigned char *)sb->data, path, 0, sizeof path, &out);
     msgpack_sbuffer_clear(sb);
     cJSON *list = cJSON_GetObjectItemCaseSensitive(samples, name);
     if (!list) list = cJSON_AddArrayToObject(samples, name);
