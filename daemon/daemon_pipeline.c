@@ -46,8 +46,8 @@ typedef struct batch_user {
     bool erased;  /* state must be deleted */
 } batch_user;
 
-/* A produced output waiting for its delivery report. Owns a copy of what it produced so that a
- * failed delivery can be produced again: an output is never dropped. */
+/* A produced output waiting for its delivery report. Owns what it produced (lent to kafka_io, not
+ * copied) so that a failed delivery can be produced again: an output is never dropped. */
 typedef struct flight {
     struct flight *prev, *next; /* in d->flights: what is left at exit is freed by daemon_free */
     px_daemon *d;
@@ -348,13 +348,15 @@ static int64_t input_replays(const kafka_io_msg *m) {
     return kafka_io_msg_header(m, DLQ_REPLAY_HEADER, &v, &len) ? -1 : dlq_replay_count(v, len);
 }
 
+/* The key and value are lent to kafka_io, not copied: f owns them until their delivery report,
+ * so that a failed delivery is produced again from the same bytes. */
 static int flight_produce(px_daemon *d, flight *f, px_error *err) {
     char count[24];
     kafka_io_header h = {DLQ_REPLAY_HEADER, count, 0};
     if (f->replays >= 0)
         h.value_len = (size_t)snprintf(count, sizeof count, "%" PRId64, f->replays);
-    return kafka_io_produce_headers(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len,
-                                    &h, f->replays >= 0, daemon_pipeline_on_delivery, f, err);
+    return kafka_io_produce_lent(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len, &h,
+                                 f->replays >= 0, daemon_pipeline_on_delivery, f, err);
 }
 
 /* Produces f. Refused outright (fatal state or closing), the delivery path marks its message as
