@@ -348,8 +348,8 @@ static int64_t input_replays(const kafka_io_msg *m) {
     return kafka_io_msg_header(m, DLQ_REPLAY_HEADER, &v, &len) ? -1 : dlq_replay_count(v, len);
 }
 
-/* The key and value are lent to kafka_io, not copied: f owns them until their delivery report,
- * so that a failed delivery is produced again from the same bytes. */
+/* The value is lent to kafka_io, not copied: f owns it until its delivery report, so that a failed
+ * delivery is produced again from the same bytes. */
 static int flight_produce(px_daemon *d, flight *f, px_error *err) {
     char count[24];
     kafka_io_header h = {DLQ_REPLAY_HEADER, count, 0};

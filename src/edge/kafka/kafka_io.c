@@ -45,7 +45,7 @@ typedef struct kio_delivery {
     char *topic; /* FIFO only: waiting for room in librdkafka's queue (topic always a copy) */
     void *key, *value;
     size_t key_len, value_len;
-    bool lent; /* key and value are the owner's (kafka_io_produce_lent): never copied or freed */
+    bool lent; /* the value is the owner's (kafka_io_produce_lent): never copied or freed here */
     rd_kafka_headers_t *headers; /* ours until librdkafka accepts the message; NULL: none */
 } kio_delivery;
 
@@ -915,7 +915,7 @@ static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const v
                                         kio_delivery *d) {
     /* No headers is RD_KAFKA_V_HEADERS(NULL): librdkafka then adds none. A lent value goes with
      * no flag: librdkafka neither copies nor frees it, and reads it until the delivery report.
-     * (The key is always copied by librdkafka, whatever the flags.) */
+     * (librdkafka copies the key whatever the flags.) */
     rd_kafka_resp_err_t err =
         rd_kafka_producev(io->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
                           RD_KAFKA_V_VALUE((void *)value, value_len),
@@ -927,10 +927,8 @@ static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const v
 
 static void kio_delivery_free_copies(kio_delivery *d) {
     free(d->topic);
-    if (!d->lent) {
-        free(d->key);
-        free(d->value);
-    }
+    free(d->key);
+    if (!d->lent) free(d->value);
     if (d->headers) rd_kafka_headers_destroy(d->headers);
     d->topic = NULL;
     d->key = d->value = NULL;
@@ -1124,25 +1122,20 @@ static int kio_produce(kafka_io *io, const char *topic, const void *key, size_t 
                                        value_len, rd_kafka_err2str(rerr));
         }
     }
-    /* librdkafka's queue is full (or others already wait): keep it (a copy unless lent), in
-     * order. */
+    /* librdkafka's queue is full (or others already wait): keep it (the value a copy unless lent),
+     * in order. */
     d->topic = strdup(topic);
     d->key_len = key_len;
     d->value_len = value_len;
-    if (lent) {
-        d->key = (void *)key;
-        d->value = (void *)value;
-    } else {
-        d->key = key ? malloc(key_len ? key_len : 1) : NULL;
-        d->value = value ? malloc(value_len ? value_len : 1) : NULL;
-    }
+    d->key = key ? malloc(key_len ? key_len : 1) : NULL;
+    d->value = !value ? NULL : lent ? (void *)value : malloc(value_len ? value_len : 1);
     if (!d->topic || (key && !d->key) || (value && !d->value)) {
         kio_delivery_free_copies(d);
         free(d);
         return px_error_set(err, PX_ENOMEM, "Kafka: out of memory queueing a message for '%s'",
                             topic);
     }
-    if (key && !lent) memcpy(d->key, key, key_len);
+    if (key) memcpy(d->key, key, key_len);
     if (value && !lent) memcpy(d->value, value, value_len);
     if (io->fifo_tail)
         io->fifo_tail->next = d;
