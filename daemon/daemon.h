@@ -8,12 +8,23 @@
  * the loop ends by itself.
  *
  * The batch pipeline (daemon_pipeline.c): decode every message → one pipelined MGET of the users'
- * states → match, in message order, updating states in memory → one MULTI/EXEC writing the changed
- * states → produce outputs (suggestions, tombstones, dead letters) → store each message's offset
- * once all its outputs are delivered. Redis unavailable at any step: the batch is given back to
- * Kafka and consumption paused until Redis returns.
+ * states → match on the worker threads, updating states in memory → one MULTI/EXEC writing the
+ * changed states → produce outputs (suggestions, tombstones, dead letters), in message order →
+ * store each message's offset once all its outputs are delivered. Redis unavailable at any step:
+ * the batch is given back to Kafka and consumption paused until Redis returns.
  *
- * Everything runs on the loop's thread; nothing here is thread-safe. */
+ * Threads: everything runs on the loop's thread but the matching step. There the batch's people
+ * are dealt to [daemon] workers jobs on libuv's thread pool (person u to job u mod n, so one
+ * person's events are applied in order by one job); a job touches only its people's states, its
+ * messages' outputs and its own matcher_scratch and match_result, and reads the pinned engine and
+ * the configuration. Metrics and logs of the step are written on the loop once every job is
+ * done, in message order, and the outputs are produced in message order as before: the bytes out
+ * are those of one thread. Nothing else here is thread-safe.
+ *
+ * Memory: the outputs produced and not yet delivered are counted (inflight_bytes); a batch handed
+ * over while they exceed [daemon] inflight_bytes waits, unprocessed, until deliveries bring them
+ * under, and kafka_io hands no other meanwhile (its buffer and librdkafka's queue bounds then hold
+ * the fetcher). A batch that starts is always finished, however large, so nothing deadlocks. */
 #ifndef PASSERELLE_DAEMON_H
 #define PASSERELLE_DAEMON_H
 
@@ -43,7 +54,8 @@ typedef struct daemon_batch daemon_batch;
 typedef struct daemon_engine {
     rome_index *index;
     matcher *matcher;
-    matcher_scratch *scratch;
+    matcher_scratch **scratch; /* one per worker */
+    size_t n_scratch;
     char version[USER_STATE_ROME_VERSION_MAX +
                  1]; /* "4.0-60", carried by every output as rome_version */
     char key
@@ -55,7 +67,7 @@ typedef struct daemon_metrics {
     metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds,
         *e2e_seconds, *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version,
         *rebalances, *delivery_failures, *index_swaps, *batches_retried, *ready, *unknown_keys,
-        *dlq_failures;
+        *dlq_failures, *inflight_bytes, *batches_waited;
 } daemon_metrics;
 
 typedef struct px_daemon {
@@ -77,9 +89,14 @@ typedef struct px_daemon {
     bool index_fetching;
     bool index_refetch; /* a publication was announced during the fetch in flight */
 
-    daemon_batch *batch;    /* the batch in the pipeline, or NULL */
-    struct flight *flights; /* outputs produced and not yet delivered */
+    daemon_batch *batch;           /* the batch in the pipeline, or NULL */
+    const kafka_io_batch *waiting; /* a batch handed over while over the budget, or NULL */
+    struct daemon_worker *workers; /* the matching jobs, n_workers of them */
+    size_t n_workers;              /* [daemon] workers, resolved (>= 1) */
+    bool close_deferred;           /* Kafka closed while jobs ran: close the rest after them */
+    struct flight *flights;        /* outputs produced and not yet delivered */
     size_t n_flights;
+    size_t inflight_bytes; /* their keys and values */
     bool ready_sent;
     bool stopping;
     int exit_code;
@@ -106,12 +123,26 @@ void daemon_stop(px_daemon *d, int exit_code);
 void daemon_free(px_daemon *d);
 
 /* --- between the daemon's files --- */
+/* [daemon] workers resolved: the configured count, or one per core the process may use. */
+size_t daemon_workers(const config *cfg);
+/* Before the loop runs: makes libuv's thread pool large enough for the workers, an index build
+ * and a transactional call at once (UV_THREADPOOL_SIZE, unless the environment sets it). */
+void daemon_pipeline_size_threadpool(const config *cfg);
+/* Allocates the workers (daemon_start). -1 with err when out of memory. */
+int daemon_pipeline_init(px_daemon *d, px_error *err);
+/* daemon_stop: a batch waiting for the budget is given back to Kafka, unprocessed. */
+void daemon_pipeline_stop(px_daemon *d);
+/* True while matching jobs run on the thread pool (they read the batch's Kafka messages). */
+bool daemon_pipeline_busy(const px_daemon *d);
+/* lifecycle: closes Redis, HTTP, timers and signals once Kafka is closed and no job runs. */
+void daemon_close_rest(px_daemon *d);
 void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *batch, void *opaque);
 /* Delivery reports of the outputs produced by the pipeline. */
 void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t partition,
                                  int64_t offset, void *msg_opaque, void *opaque);
-/* Frees the outputs whose delivery report never came (the producer was closed first). */
-void daemon_pipeline_free_flights(px_daemon *d);
+/* Frees the outputs whose delivery report never came (the producer was closed first) and the
+ * workers. */
+void daemon_pipeline_free(px_daemon *d);
 /* Called by the retry timer: resumes consumption if Redis is available. */
 void daemon_pipeline_on_retry(uv_timer_t *t);
 /* Redis went down: the batch (if any) waits; consumption pauses. */

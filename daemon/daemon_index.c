@@ -12,16 +12,17 @@
 
 void daemon_engine_free(daemon_engine *e) {
     if (!e) return;
-    matcher_scratch_free(e->scratch);
+    for (size_t w = 0; w < e->n_scratch; w++) matcher_scratch_free(e->scratch[w]);
+    free(e->scratch);
     matcher_free(e->matcher);
     rome_index_free(e->index);
     free(e);
 }
 
 /* Takes ownership of idx. Touches nothing of the daemon but its (read-only) matching settings, so
- * that it can run on the thread pool. */
+ * that it can run on the thread pool. One matcher, shared by the workers, each with its scratch. */
 static daemon_engine *engine_build(const matcher_config *matching, rome_index *idx, const char *key,
-                                   px_error *err) {
+                                   size_t workers, px_error *err) {
     daemon_engine *e = calloc(1, sizeof *e);
     if (!e) {
         rome_index_free(idx);
@@ -32,10 +33,16 @@ static daemon_engine *engine_build(const matcher_config *matching, rome_index *i
     snprintf(e->key, sizeof e->key, "%s", key ? key : "");
     suggestion_rome_version(idx, e->version, sizeof e->version);
     if (!(e->matcher = matcher_build(idx, matching, err)) ||
-        !(e->scratch = matcher_scratch_new(e->matcher, err))) {
+        !(e->scratch = calloc(workers, sizeof *e->scratch))) {
+        if (e->matcher) px_error_set(err, PX_ENOMEM, "out of memory");
         daemon_engine_free(e);
         return NULL;
     }
+    for (; e->n_scratch < workers; e->n_scratch++)
+        if (!(e->scratch[e->n_scratch] = matcher_scratch_new(e->matcher, err))) {
+            daemon_engine_free(e);
+            return NULL;
+        }
     return e;
 }
 
@@ -80,7 +87,7 @@ static void engine_ready(px_daemon *d, daemon_engine *e) {
 static daemon_engine *local_engine(const config *cfg, px_error *err) {
     rome_index *idx = cfg->rome_snapshot ? rome_snapshot_load(cfg->rome_snapshot, err)
                                          : rome_load_csv(cfg->rome_dir, NULL, err);
-    return idx ? engine_build(&cfg->matching, idx, NULL, err) : NULL;
+    return idx ? engine_build(&cfg->matching, idx, NULL, daemon_workers(cfg), err) : NULL;
 }
 
 int daemon_index_check(const config *cfg, px_error *err) {
@@ -122,6 +129,7 @@ typedef struct engine_job {
     void *bytes; /* the snapshot, owned until adopted */
     size_t len;
     char key[REDIS_ENDPOINT_KEY_MAX];
+    size_t workers;
     daemon_engine *engine; /* the result, or NULL with err */
     px_error err;
 } engine_job;
@@ -131,7 +139,8 @@ static void engine_job_work(uv_work_t *req) {
     engine_job *job = req->data;
     rome_index *idx = rome_snapshot_adopt(job->bytes, job->len, &job->err);
     job->bytes = NULL;
-    job->engine = idx ? engine_build(&job->d->cfg->matching, idx, job->key, &job->err) : NULL;
+    job->engine =
+        idx ? engine_build(&job->d->cfg->matching, idx, job->key, job->workers, &job->err) : NULL;
 }
 
 /* Back on the loop: installs the engine (a bad publication never replaces a good index), then
@@ -191,6 +200,7 @@ static void on_index(store_redis *s, const px_error *err, const char *key, void 
     job->d = d;
     job->bytes = bytes;
     job->len = len;
+    job->workers = d->n_workers;
     snprintf(job->key, sizeof job->key, "%s", key);
     job->req.data = job;
     d->index_fetching = true; /* a publication announced meanwhile is fetched once this is done */

@@ -86,6 +86,14 @@ static int register_metrics(px_daemon *d, px_error *err) {
           "Dead letters not delivered after their retries (their inputs were passed over), by "
           "source topic",
           topic, 1, 0, NULL, 0}},
+        {&d->m.inflight_bytes,
+         {METRICS_GAUGE, "passerelle_inflight_bytes",
+          "Bytes of outputs produced and not yet delivered (bounded by [daemon] inflight_bytes)",
+          NULL, 0, 0, NULL, 0}},
+        {&d->m.batches_waited,
+         {METRICS_COUNTER, "passerelle_batches_waited_total",
+          "Batches that waited for outputs in flight to be delivered ([daemon] inflight_bytes)",
+          NULL, 0, 0, NULL, 0}},
     };
     if (!(d->m.registry = metrics_new(err))) return -1;
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
@@ -190,13 +198,14 @@ static void on_kafka_log(kafka_io *io, int level, const char *facility, const ch
         (const px_log_field[]){PX_LOG_STR("facility", facility), PX_LOG_STR("detail", message)}, 2);
 }
 
-static void close_rest(px_daemon *d);
-
 static void on_kafka_closed(kafka_io *io, void *opaque) {
     (void)io;
     px_daemon *d = opaque;
     PX_LOG_INFOF(d->log, "left the consumer group");
-    close_rest(d);
+    if (daemon_pipeline_busy(d))
+        d->close_deferred = true; /* the jobs read the batch's messages: kafka_io stays */
+    else
+        daemon_close_rest(d);
 }
 
 static void start_kafka(px_daemon *d) {
@@ -318,7 +327,7 @@ static void on_http_closed(http_server *s, void *opaque) {
 }
 
 /* After Kafka is closed: the rest goes, and the loop ends when the last handle is closed. */
-static void close_rest(px_daemon *d) {
+void daemon_close_rest(px_daemon *d) {
     if (d->kafka) {
         kafka_io_free(d->kafka);
         d->kafka = NULL;
@@ -348,10 +357,12 @@ void daemon_stop(px_daemon *d, int exit_code) {
     service_notify_stopping(&d->notify,
                             "stopping: finishing the open batch, leaving the consumer group", NULL);
     daemon_readiness_changed(d);
-    if (d->kafka)
+    if (d->kafka) {
+        daemon_pipeline_stop(d);
         kafka_io_close(d->kafka); /* on_kafka_closed continues */
-    else
-        close_rest(d);
+    } else {
+        daemon_close_rest(d);
+    }
 }
 
 int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, px_error *err) {
@@ -368,7 +379,9 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     uv_signal_init(loop, &d->sigint);
     d->watchdog.data = d->status.data = d->retry.data = d->dlq_retry.data = d;
     d->sigterm.data = d->sigint.data = d;
-    if (register_metrics(d, err) || service_notify_init(&d->notify, err)) return -1;
+    if (register_metrics(d, err) || daemon_pipeline_init(d, err) ||
+        service_notify_init(&d->notify, err))
+        return -1;
 
     if (cfg->kafka_embedded) {
         const char *topics[4] = {cfg->topic_profile, cfg->topic_skills, cfg->topic_suggestions,
@@ -418,7 +431,8 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     PX_LOG_INFOF(log, "starting", PX_LOG_STR("group", cfg->group_id),
-                 PX_LOG_BOOL("embedded_kafka", cfg->kafka_embedded));
+                 PX_LOG_BOOL("embedded_kafka", cfg->kafka_embedded),
+                 PX_LOG_UINT("workers", d->n_workers));
     return 0;
 }
 
@@ -427,7 +441,7 @@ void daemon_free(px_daemon *d) {
         PX_LOG_WARNF(d->log,
                      "outputs without delivery report at exit; their inputs will be consumed again",
                      PX_LOG_UINT("outputs", d->n_flights));
-    daemon_pipeline_free_flights(d);
+    daemon_pipeline_free(d);
     daemon_engine_free(d->engine);
     daemon_engine_free(d->next_engine);
     kafka_embedded_stop(d->embedded);

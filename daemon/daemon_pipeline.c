@@ -1,5 +1,5 @@
-/* The batch pipeline: decode → fetch states (one round trip) → match → write states (one round
- * trip) → produce → store offsets on delivery. See daemon.h. */
+/* The batch pipeline: decode → fetch states (one round trip) → match (on the workers) → write
+ * states (one round trip) → produce → store offsets on delivery. See daemon.h. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +10,31 @@
 #include "suggestion_codec.h"
 #include "user_rules.h"
 
-/* What one consumed message became. */
+/* An output to produce once the states are written. */
+typedef struct batch_output {
+    const char *topic;
+    char *value; /* NULL = tombstone */
+    size_t value_len;
+    const char *type; /* for metrics */
+} batch_output;
+
+/* At most two outputs answer one message: skills.suggested and jobs.suggested. */
+#define ITEM_OUTPUTS_MAX 2
+
+/* What one consumed message became. The fields from `out` on are written by the worker that owns
+ * the message, read on the loop once every worker is done. */
 typedef struct batch_item {
     const kafka_io_msg *msg;
     bool decoded;
     event ev;
-    int user;   /* index in batch users, or -1 */
-    int reason; /* event_reason when the message is dead-lettered, else EVENT_OK */
+    int user;      /* index in batch users, or -1 */
+    size_t worker; /* the job that applies it */
+    int reason;    /* event_reason when the message is dead-lettered, else EVENT_OK */
     char why[PX_ERROR_MSG_MAX];
+    batch_output out[ITEM_OUTPUTS_MAX];
+    size_t n_out;
+    double match_s; /* time matcher_run() took, -1 when not called */
+    user_repeat repeat;
 } batch_item;
 
 typedef struct batch_user {
@@ -29,17 +46,8 @@ typedef struct batch_user {
     bool erased;  /* the state written is an erasure's: kept for erased_ttl_s */
 } batch_user;
 
-/* An output to produce once the states are written. */
-typedef struct batch_output {
-    size_t item; /* message it answers */
-    const char *topic;
-    char *value; /* NULL = tombstone */
-    size_t value_len;
-    const char *type; /* for metrics */
-} batch_output;
-
-/* A produced output waiting for its delivery report. Owns a copy of what it produced so that a
- * failed delivery can be produced again: an output is never dropped. */
+/* A produced output waiting for its delivery report. Owns what it produced (lent to kafka_io, not
+ * copied) so that a failed delivery can be produced again: an output is never dropped. */
 typedef struct flight {
     struct flight *prev, *next; /* in d->flights: what is left at exit is freed by daemon_free */
     px_daemon *d;
@@ -64,12 +72,19 @@ typedef struct flight_msg {
     bool failed;        /* one was not delivered: the offset must not be stored */
 } flight_msg;
 
+static void inflight_gauge(px_daemon *d) {
+    metrics_series *s = metrics_series_get(d->m.inflight_bytes, NULL, NULL);
+    if (s) metrics_gauge_set(s, (double)d->inflight_bytes);
+}
+
 static void flight_link(px_daemon *d, flight *f) {
     f->prev = NULL;
     f->next = d->flights;
     if (d->flights) d->flights->prev = f;
     d->flights = f;
     d->n_flights++;
+    d->inflight_bytes += f->key_len + f->value_len;
+    inflight_gauge(d);
 }
 
 static void flight_unlink(px_daemon *d, flight *f) {
@@ -79,6 +94,8 @@ static void flight_unlink(px_daemon *d, flight *f) {
         d->flights = f->next;
     if (f->next) f->next->prev = f->prev;
     d->n_flights--;
+    d->inflight_bytes -= f->key_len + f->value_len;
+    inflight_gauge(d);
 }
 
 #define RETRY_FIRST_MS 100u   /* first pause after a batch was given back */
@@ -101,11 +118,23 @@ struct daemon_batch {
     batch_item *items;
     batch_user *users;
     size_t n_users;
-    batch_output *outputs;
-    size_t n_outputs, cap_outputs;
-    match_result result;
-    bool aborted;
+    size_t n_outputs;       /* over all items, once matched */
+    user_rules rules;       /* the workers' rules but their scratch, set on the loop */
+    size_t max_message;     /* the producer's message.max.bytes */
+    size_t jobs, jobs_left; /* worker jobs queued for the batch, and not yet done */
 };
+
+/* One matching job: the messages of the batch whose `worker` is its index. Lives as long as the
+ * daemon; only one batch is matched at a time. */
+typedef struct daemon_worker {
+    uv_work_t req;
+    daemon_batch *b;
+    size_t index;
+    match_result result; /* reused batch after batch */
+    int rc;              /* -1: the batch must be retried (failed, err) */
+    size_t failed;       /* the message it failed on */
+    px_error err;
+} daemon_worker;
 
 int64_t daemon_now_ms(void) {
     struct timespec ts;
@@ -151,14 +180,13 @@ static void on_unknown_key(const event_unknown_key *key, void *opaque) {
 }
 
 static void batch_free(daemon_batch *b) {
-    for (size_t i = 0; i < b->n_msgs; i++)
+    for (size_t i = 0; i < b->n_msgs; i++) {
         if (b->items[i].decoded) event_free(&b->items[i].ev);
+        for (size_t o = 0; o < b->items[i].n_out; o++) free(b->items[i].out[o].value);
+    }
     for (size_t u = 0; u < b->n_users; u++) user_state_free(&b->users[u].state);
-    for (size_t o = 0; o < b->n_outputs; o++) free(b->outputs[o].value);
-    match_result_free(&b->result);
     free(b->items);
     free(b->users);
-    free(b->outputs);
     free(b);
 }
 
@@ -201,23 +229,14 @@ void daemon_pipeline_pause(px_daemon *d, const char *why) {
     }
 }
 
-static int add_output(daemon_batch *b, size_t item, const char *topic, const char *type,
-                      msgpack_sbuffer *sb) {
-    if (b->n_outputs == b->cap_outputs) {
-        size_t cap = b->cap_outputs ? b->cap_outputs * 2 : 16;
-        batch_output *o = realloc(b->outputs, cap * sizeof *o);
-        if (!o) return -1;
-        b->outputs = o;
-        b->cap_outputs = cap;
-    }
-    batch_output *o = &b->outputs[b->n_outputs++];
-    o->item = item;
+/* Takes sb's buffer (NULL: a tombstone) as the next output of the message. */
+static void add_output(batch_item *it, const char *topic, const char *type, msgpack_sbuffer *sb) {
+    batch_output *o = &it->out[it->n_out++];
     o->topic = topic;
     o->type = type;
     o->value = sb ? sb->data : NULL;
     o->value_len = sb ? sb->size : 0;
     if (sb) sb->data = NULL;
-    return 0;
 }
 
 static void dead_letter(daemon_batch *b, size_t i, int reason, const char *why) {
@@ -226,7 +245,7 @@ static void dead_letter(daemon_batch *b, size_t i, int reason, const char *why) 
     snprintf(it->why, sizeof it->why, "%s", why);
 }
 
-/* Encodes the DLQ record of a refused message. */
+/* Encodes the DLQ record of a refused message (on a worker: counted and logged on the loop). */
 static int emit_dead_letter(daemon_batch *b, size_t i) {
     px_daemon *d = b->d;
     batch_item *it = &b->items[i];
@@ -243,29 +262,24 @@ static int emit_dead_letter(daemon_batch *b, size_t i) {
         .event_id = it->decoded ? it->ev.event_id : NULL,
         .ts = daemon_now_ms(),
     };
-    size_t limit = kafka_io_max_message_bytes(d->kafka), taken = it->msg->key_len + DLQ_HEADROOM;
-    rec.max_bytes = limit > taken ? limit - taken : 1;
+    size_t taken = it->msg->key_len + DLQ_HEADROOM;
+    rec.max_bytes = b->max_message > taken ? b->max_message - taken : 1;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     px_error err = {0};
-    if (dlq_record_encode(&rec, &sb, &err) || add_output(b, i, d->cfg->topic_dlq, "dlq", &sb)) {
-        msgpack_sbuffer_destroy(&sb);
-        return -1;
-    }
-    count(d->m.dead_lettered, it->msg->topic, event_reason_name(it->reason));
-    PX_LOG_INFOF(d->log, "event dead-lettered", PX_LOG_STR("topic", it->msg->topic),
-                 PX_LOG_INT("partition", it->msg->partition), PX_LOG_INT("offset", it->msg->offset),
-                 PX_LOG_STR("reason", event_reason_name(it->reason)),
-                 PX_LOG_STR("detail", it->why));
+    int rc = dlq_record_encode(&rec, &sb, &err);
+    if (!rc) add_output(it, d->cfg->topic_dlq, "dlq", &sb);
     msgpack_sbuffer_destroy(&sb);
-    return 0;
+    return rc;
 }
 
-/* Encodes skills.suggested and/or jobs.suggested answering item i from b->result. No clock: the
+/* Encodes skills.suggested and/or jobs.suggested answering item i from result. No clock: the
  * envelope's ts is the answered event's (out->ts), so a repeat answered again is the same bytes. */
-static int emit_suggestions(daemon_batch *b, size_t i, const user_outcome *out) {
+static int emit_suggestions(daemon_batch *b, size_t i, const match_result *result,
+                            const user_outcome *out) {
     px_daemon *d = b->d;
-    const event *ev = &b->items[i].ev;
+    batch_item *it = &b->items[i];
+    const event *ev = &it->ev;
     const char *types[2] = {SUGGESTION_TYPE_SKILLS, SUGGESTION_TYPE_JOBS};
     bool wanted[2] = {out->skills, out->jobs};
     for (int t = 0; t < 2; t++) {
@@ -276,42 +290,38 @@ static int emit_suggestions(daemon_batch *b, size_t i, const user_outcome *out) 
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         px_error err = {0};
-        int rc = t == 0 ? suggestion_encode_skills(&pk, &env, b->engine->matcher, &b->result, &err)
-                        : suggestion_encode_jobs(&pk, &env, b->engine->matcher, &b->result, &err);
-        if (rc || add_output(b, i, d->cfg->topic_suggestions, types[t], &sb)) {
-            msgpack_sbuffer_destroy(&sb);
-            return -1;
-        }
+        int rc = t == 0 ? suggestion_encode_skills(&pk, &env, b->engine->matcher, result, &err)
+                        : suggestion_encode_jobs(&pk, &env, b->engine->matcher, result, &err);
+        if (!rc) add_output(it, d->cfg->topic_suggestions, types[t], &sb);
         msgpack_sbuffer_destroy(&sb);
+        if (rc) return -1;
     }
     return 0;
 }
 
 /* Applies one decoded event to its user's state in memory (user_rules_apply: the rules are the
- * library's) and wires its outcome: outputs, dead letter, the state to write or delete, metrics.
- * Returns -1 only for failures that are not the event's fault (out of memory, a rematch waiting
- * for the index being loaded), with *err: the batch is then retried. */
-static int apply_event(daemon_batch *b, size_t i, px_error *err) {
+ * library's) and wires its outcome: outputs, dead letter, the state to write or delete, what the
+ * loop counts. Runs on worker w. Returns -1 only for failures that are not the event's fault (out
+ * of memory, a rematch waiting for the index being loaded), with *err: the batch is then
+ * retried. */
+static int apply_event(daemon_batch *b, daemon_worker *w, size_t i, px_error *err) {
     px_daemon *d = b->d;
     batch_item *it = &b->items[i];
     batch_user *u = &b->users[it->user];
-    const user_rules rules = {b->engine->matcher,    b->engine->scratch,
-                              b->engine->version,    d->cfg->idempotency_window,
-                              MATCHER_MAX_DECISIONS, d->next_engine || d->index_fetching};
+    user_rules rules = b->rules;
+    rules.scratch = b->engine->scratch[w->index];
     user_outcome out;
     uint64_t t0 = uv_hrtime();
-    int rc = user_rules_apply(&rules, &u->state, u->corrupt, &it->ev, &b->result, &out, err);
-    metrics_series *s = out.matched ? series0(d->m.match_seconds) : NULL;
-    if (s) metrics_histogram_observe(s, (double)(uv_hrtime() - t0) / 1e9);
+    int rc = user_rules_apply(&rules, &u->state, u->corrupt, &it->ev, &w->result, &out, err);
+    if (out.matched) it->match_s = (double)(uv_hrtime() - t0) / 1e9;
     if (rc) return -1;
-    if (out.repeat)
-        count(d->m.replayed, out.repeat == USER_REPEAT_SUPERSEDED ? "superseded" : "same_answer",
-              NULL);
+    it->repeat = out.repeat;
     if (out.action == USER_EMIT_TOMBSTONE) {
         u->erased = true;
         u->dirty = true;
         u->corrupt = false; /* the state is gone: later events of the batch start afresh */
-        return add_output(b, i, d->cfg->topic_suggestions, "tombstone", NULL);
+        add_output(it, d->cfg->topic_suggestions, "tombstone", NULL);
+        return 0;
     }
     if (out.action == USER_DEAD_LETTER) {
         dead_letter(b, i, out.dead_letter_reason, out.why);
@@ -322,7 +332,7 @@ static int apply_event(daemon_batch *b, size_t i, px_error *err) {
         u->dirty = true;
         u->erased = false;
     }
-    return emit_suggestions(b, i, &out);
+    return emit_suggestions(b, i, &w->result, &out);
 }
 
 static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t cap) {
@@ -338,13 +348,22 @@ static int64_t input_replays(const kafka_io_msg *m) {
     return kafka_io_msg_header(m, DLQ_REPLAY_HEADER, &v, &len) ? -1 : dlq_replay_count(v, len);
 }
 
+/* The value is lent to kafka_io, not copied: f owns it until its delivery report, so that a failed
+ * delivery is produced again from the same bytes. */
 static int flight_produce(px_daemon *d, flight *f, px_error *err) {
     char count[24];
     kafka_io_header h = {DLQ_REPLAY_HEADER, count, 0};
     if (f->replays >= 0)
         h.value_len = (size_t)snprintf(count, sizeof count, "%" PRId64, f->replays);
-    return kafka_io_produce_headers(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len,
-                                    &h, f->replays >= 0, daemon_pipeline_on_delivery, f, err);
+    return kafka_io_produce_lent(d->kafka, f->topic, f->key, f->key_len, f->value, f->value_len, &h,
+                                 f->replays >= 0, daemon_pipeline_on_delivery, f, err);
+}
+
+/* Produces f. Refused outright (fatal state or closing), the delivery path marks its message as
+ * not done, so that its offset is never stored and the event is consumed again. */
+static void flight_start(px_daemon *d, flight *f) {
+    px_error err = {0};
+    if (flight_produce(d, f, &err)) daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
 }
 
 /* Produces every output of the batch, then hands the batch back to kafka_io. The flight records
@@ -355,24 +374,26 @@ static void produce_outputs(daemon_batch *b) {
     flight_msg **fm = calloc(n, sizeof *fm);
     flight **fl = calloc(b->n_outputs + 1, sizeof *fl);
     bool ok = fm && fl;
-    for (size_t o = 0; ok && o < b->n_outputs; o++) {
-        batch_output *out = &b->outputs[o];
-        const kafka_io_msg *m = b->items[out->item].msg;
-        if (!fm[out->item] && (fm[out->item] = calloc(1, sizeof **fm)))
-            *fm[out->item] =
-                (flight_msg){m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
-        fl[o] = calloc(1, sizeof **fl);
-        ok = fm[out->item] && fl[o] && (fl[o]->key = malloc(m->key_len + 1));
-        if (!ok) break;
-        fm[out->item]->remaining++;
-        if (m->key_len) memcpy(fl[o]->key, m->key, m->key_len);
-        fl[o]->d = d;
-        fl[o]->msg = fm[out->item];
-        fl[o]->topic = out->topic;
-        fl[o]->key_len = m->key_len;
-        fl[o]->type = out->type;
-        /* A dead letter keeps the input's replay count, so that replaying it again is counted. */
-        fl[o]->replays = out->topic == d->cfg->topic_dlq ? input_replays(m) : -1;
+    for (size_t i = 0, o = 0; ok && i < n; i++) {
+        const kafka_io_msg *m = b->items[i].msg;
+        for (size_t k = 0; ok && k < b->items[i].n_out; k++, o++) {
+            const batch_output *out = &b->items[i].out[k];
+            if (!fm[i] && (fm[i] = calloc(1, sizeof **fm)))
+                *fm[i] = (flight_msg){m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
+            fl[o] = calloc(1, sizeof **fl);
+            ok = fm[i] && fl[o] && (fl[o]->key = malloc(m->key_len + 1));
+            if (!ok) break;
+            fm[i]->remaining++;
+            if (m->key_len) memcpy(fl[o]->key, m->key, m->key_len);
+            fl[o]->d = d;
+            fl[o]->msg = fm[i];
+            fl[o]->topic = out->topic;
+            fl[o]->key_len = m->key_len;
+            fl[o]->type = out->type;
+            /* A dead letter keeps the input's replay count, so that replaying it again is
+             * counted. */
+            fl[o]->replays = out->topic == d->cfg->topic_dlq ? input_replays(m) : -1;
+        }
     }
     if (!ok) {
         for (size_t o = 0; fl && o < b->n_outputs; o++)
@@ -383,19 +404,17 @@ static void produce_outputs(daemon_batch *b) {
         batch_abort(b, "out of memory producing outputs");
         return;
     }
-    for (size_t o = 0; o < b->n_outputs; o++) {
-        flight *f = fl[o];
-        px_error err = {0};
-        f->value = b->outputs[o].value;
-        f->value_len = b->outputs[o].value_len;
-        b->outputs[o].value = NULL;
-        flight_link(d, f);
-        if (flight_produce(d, f, &err)) {
-            /* Refused outright (fatal state or closing): the delivery path marks the message as not
-             * done, so its offset is never stored and the event is consumed again. */
-            daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
+    /* In message order, as one thread would: a person's outputs keep the order of the events. */
+    for (size_t i = 0, o = 0; i < n; i++)
+        for (size_t k = 0; k < b->items[i].n_out; k++, o++) {
+            flight *f = fl[o];
+            batch_output *out = &b->items[i].out[k];
+            f->value = out->value;
+            f->value_len = out->value_len;
+            out->value = NULL;
+            flight_link(d, f);
+            flight_start(d, f);
         }
-    }
     /* A message with no output is done at once (a rematch of a person with no profile). */
     for (size_t i = 0; i < n; i++)
         if (!fm[i])
@@ -462,18 +481,106 @@ static void on_written(store_redis *s, const px_error *err, void *opaque) {
     produce_outputs(b);
 }
 
-/* Applies the events in message order, then writes the states. */
-static void process(daemon_batch *b) {
-    for (size_t i = 0; i < b->kb->count; i++) {
+/* On the thread pool: applies the worker's messages in message order (a person's events all
+ * belong to one worker), encoding their outputs. Stops at the first failure. */
+static void work_run(uv_work_t *req) {
+    daemon_worker *w = req->data;
+    daemon_batch *b = w->b;
+    w->rc = 0;
+    for (size_t i = 0; i < b->n_msgs; i++) {
         batch_item *it = &b->items[i];
+        if (it->worker != w->index) continue;
         px_error err = {0};
-        int rc = it->reason != EVENT_OK ? emit_dead_letter(b, i) : apply_event(b, i, &err);
+        int rc = it->reason != EVENT_OK ? emit_dead_letter(b, i) : apply_event(b, w, i, &err);
         if (rc) {
-            batch_abort(b, err.code ? err.msg : "out of memory while processing the batch");
+            w->rc = -1;
+            w->failed = i;
+            if (err.code)
+                w->err = err;
+            else
+                px_error_set(&w->err, PX_ENOMEM, "out of memory while processing the batch");
             return;
         }
     }
+}
+
+/* Back on the loop, every worker done: the metrics and logs of the step in message order, as one
+ * thread would have written them, then the state writes. */
+static void batch_matched(daemon_batch *b) {
+    px_daemon *d = b->d;
+    const daemon_worker *failed = NULL;
+    for (size_t w = 0; w < b->jobs; w++)
+        if (d->workers[w].rc && (!failed || d->workers[w].failed < failed->failed))
+            failed = &d->workers[w];
+    if (failed) {
+        batch_abort(b, failed->err.msg);
+        return;
+    }
+    metrics_series *match_s = series0(d->m.match_seconds);
+    b->n_outputs = 0;
+    for (size_t i = 0; i < b->n_msgs; i++) {
+        const batch_item *it = &b->items[i];
+        b->n_outputs += it->n_out;
+        if (it->match_s >= 0 && match_s) metrics_histogram_observe(match_s, it->match_s);
+        if (it->repeat)
+            count(d->m.replayed,
+                  it->repeat == USER_REPEAT_SUPERSEDED ? "superseded" : "same_answer", NULL);
+        if (it->reason == EVENT_OK) continue;
+        count(d->m.dead_lettered, it->msg->topic, event_reason_name(it->reason));
+        PX_LOG_INFOF(
+            d->log, "event dead-lettered", PX_LOG_STR("topic", it->msg->topic),
+            PX_LOG_INT("partition", it->msg->partition), PX_LOG_INT("offset", it->msg->offset),
+            PX_LOG_STR("reason", event_reason_name(it->reason)), PX_LOG_STR("detail", it->why));
+    }
     write_states(b);
+}
+
+static void work_done(uv_work_t *req, int status) {
+    (void)status; /* never cancelled */
+    daemon_worker *w = req->data;
+    daemon_batch *b = w->b;
+    px_daemon *d = b->d;
+    if (--b->jobs_left) return;
+    if (d->close_deferred) {
+        /* Kafka closed (its deadline passed) while the jobs ran: the batch is dropped, unstored,
+         * and what kafka_io_free had to wait for can go now. */
+        d->batch = NULL;
+        batch_free(b);
+        daemon_close_rest(d);
+        return;
+    }
+    batch_matched(b);
+}
+
+bool daemon_pipeline_busy(const px_daemon *d) { return d->batch && d->batch->jobs_left; }
+
+/* Deals the batch's people to the workers (person u to worker u mod jobs; a message refused
+ * before matching to the next worker in turn) and queues one job per worker used. */
+static void process(daemon_batch *b) {
+    px_daemon *d = b->d;
+    size_t units = b->n_users, jobs;
+    for (size_t i = 0; i < b->n_msgs; i++) units += b->items[i].user < 0;
+    jobs = units < d->n_workers ? units : d->n_workers;
+    if (jobs == 0) jobs = 1;
+    for (size_t i = 0, turn = b->n_users; i < b->n_msgs; i++) {
+        batch_item *it = &b->items[i];
+        it->worker = (it->user >= 0 ? (size_t)it->user : turn++) % jobs;
+        it->match_s = -1;
+    }
+    b->rules = (user_rules){b->engine->matcher,    NULL,
+                            b->engine->version,    d->cfg->idempotency_window,
+                            MATCHER_MAX_DECISIONS, d->next_engine || d->index_fetching};
+    b->max_message = kafka_io_max_message_bytes(d->kafka);
+    b->jobs = b->jobs_left = jobs;
+    for (size_t w = 0; w < jobs; w++) {
+        daemon_worker *wk = &d->workers[w];
+        wk->b = b;
+        wk->req.data = wk;
+        if (uv_queue_work(d->loop, &wk->req, work_run, work_done) != 0) {
+            work_run(&wk->req); /* libuv refuses only a bad argument: never here */
+            work_done(&wk->req, 0);
+        }
+    }
 }
 
 static void on_states(store_redis *s, const px_error *err, const store_redis_bytes *values,
@@ -503,8 +610,35 @@ static void on_states(store_redis *s, const px_error *err, const store_redis_byt
     process(b);
 }
 
+/* Over the budget: the undelivered outputs' bytes reach [daemon] inflight_bytes. */
+static bool over_budget(const px_daemon *d) { return d->inflight_bytes >= d->cfg->inflight_bytes; }
+
+static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb);
+
 void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaque) {
     px_daemon *d = opaque;
+    if (!d->stopping && over_budget(d)) {
+        /* Held, unprocessed: kafka_io hands no other batch meanwhile, so consumption stops here
+         * until deliveries free the budget (daemon_pipeline_on_delivery starts it). */
+        d->waiting = kb;
+        metrics_series *s = series0(d->m.batches_waited);
+        if (s) metrics_counter_inc(s);
+        PX_LOG_DEBUGF(d->log, "batch waits for the outputs in flight to be delivered",
+                      PX_LOG_UINT("inflight_bytes", d->inflight_bytes),
+                      PX_LOG_UINT("budget", d->cfg->inflight_bytes));
+        return;
+    }
+    batch_start(d, io, kb);
+}
+
+void daemon_pipeline_stop(px_daemon *d) {
+    if (!d->waiting) return;
+    const kafka_io_batch *kb = d->waiting;
+    d->waiting = NULL;
+    kafka_io_batch_retry(d->kafka, kb); /* its messages are consumed again, by the next owner */
+}
+
+static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
     daemon_index_swap_if_pending(d);
     daemon_batch *b = calloc(1, sizeof *b);
     if (b) b->items = calloc(kb->count, sizeof *b->items);
@@ -611,8 +745,7 @@ static void on_dlq_retry(uv_timer_t *t) {
         next = f->next; /* the delivery path frees at most f */
         if (!f->waiting || f->retry_at > now) continue;
         f->waiting = false;
-        px_error err = {0};
-        if (flight_produce(d, f, &err)) daemon_pipeline_on_delivery(d->kafka, &err, -1, -1, f, d);
+        flight_start(d, f);
     }
     dlq_retry_arm(d);
 }
@@ -677,9 +810,14 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
     free(f->key);
     free(f->value);
     free(f);
+    if (d->waiting && !over_budget(d)) {
+        const kafka_io_batch *kb = d->waiting;
+        d->waiting = NULL;
+        batch_start(d, d->kafka, kb);
+    }
 }
 
-void daemon_pipeline_free_flights(px_daemon *d) {
+void daemon_pipeline_free(px_daemon *d) {
     while (d->flights) {
         flight *f = d->flights;
         flight_unlink(d, f);
@@ -688,4 +826,31 @@ void daemon_pipeline_free_flights(px_daemon *d) {
         free(f->value);
         free(f);
     }
+    for (size_t w = 0; d->workers && w < d->n_workers; w++)
+        match_result_free(&d->workers[w].result);
+    free(d->workers);
+    d->workers = NULL;
+}
+
+size_t daemon_workers(const config *cfg) {
+    return cfg->workers ? cfg->workers : uv_available_parallelism();
+}
+
+/* The pool runs the workers' jobs, and beside them at most one index build (daemon_index.c) and
+ * one blocking transactional call (kafka_io): libuv's default of 4 threads would queue workers
+ * behind those from 3 workers on. */
+void daemon_pipeline_size_threadpool(const config *cfg) {
+    size_t want = daemon_workers(cfg) + 2;
+    if (want <= 4 || getenv("UV_THREADPOOL_SIZE")) return;
+    char v[24];
+    snprintf(v, sizeof v, "%zu", want);
+    setenv("UV_THREADPOOL_SIZE", v, 0);
+}
+
+int daemon_pipeline_init(px_daemon *d, px_error *err) {
+    d->n_workers = daemon_workers(d->cfg);
+    d->workers = calloc(d->n_workers, sizeof *d->workers);
+    if (!d->workers) return px_error_set(err, PX_ENOMEM, "out of memory");
+    for (size_t w = 0; w < d->n_workers; w++) d->workers[w].index = w;
+    return 0;
 }

@@ -77,6 +77,7 @@ static int run(const char *path) {
         config_free(cfg);
         return 1;
     }
+    daemon_pipeline_size_threadpool(cfg);
     uv_loop_t loop;
     uv_loop_init(&loop);
     px_daemon d;

@@ -65,6 +65,8 @@ static void test_defaults(void **state) {
     assert_int_equal(cfg->limits.max_experiences, event_limits_default().max_experiences);
     assert_null(cfg->transactional_id);
     assert_null(cfg->rome_dir);
+    assert_int_equal(cfg->workers, 0); /* one per core */
+    assert_int_equal(cfg->inflight_bytes, 16u << 20);
     config_free(cfg);
 
     /* An empty file is the defaults. */
@@ -143,7 +145,8 @@ static const char *const custom =
     "100000\nbatch_max_wait_ms = 1\n"
     "[log]\nlevel = debug\n"
     "[http]\nenabled = false\naddress = 0.0.0.0\nport = 0\n"
-    "[daemon]\nidempotency_window = 5\nshutdown_timeout_ms = 1\ntxn_timeout_ms = 2\n";
+    "[daemon]\nidempotency_window = 5\nshutdown_timeout_ms = 1\ntxn_timeout_ms = 2\nworkers = 3\n"
+    "inflight_bytes = 4096\n";
 
 static void test_custom_values(void **state) {
     (void)state;
@@ -185,6 +188,8 @@ static void test_custom_values(void **state) {
     assert_false(cfg->http_enabled);
     assert_int_equal(cfg->http_port, 0);
     assert_int_equal(cfg->idempotency_window, 5);
+    assert_int_equal(cfg->workers, 3);
+    assert_int_equal(cfg->inflight_bytes, 4096);
     assert_int_equal(cfg->state_ttl_s, 0);
     assert_int_equal(cfg->erased_ttl_s, 60);
 
@@ -302,6 +307,9 @@ static void test_bad_files(void **state) {
         {"[limits]\nbatch_size = \n", CONFIG_ERR_VALUE,
          ":2: [limits] batch_size:", "expected an integer"},
         {"[redis]\nport = -1\n", CONFIG_ERR_VALUE, ":2: [redis] port:", "[1, 65535]"},
+        {"[daemon]\nworkers = 257\n", CONFIG_ERR_VALUE, ":2: [daemon] workers:", "[0, 256]"},
+        {"[daemon]\ninflight_bytes = 0\n", CONFIG_ERR_VALUE,
+         ":2: [daemon] inflight_bytes:", "[1, 1099511627776]"},
         {"[redis]\nstate_ttl_s = 99999999999999999999\n", CONFIG_ERR_VALUE,
          ":2: [redis] state_ttl_s:", "expected an integer"},
         {"[redis]\nerased_ttl_s = 0\n", CONFIG_ERR_VALUE,

@@ -181,6 +181,8 @@ struct owner {
     bool produce_outputs;     /* echo each input to OUT_TOPIC, store its offset on delivery */
     bool tombstones;          /* outputs are tombstones */
     bool echo_header;         /* an input's "h" header goes on its output as "echo" */
+    bool lend;                /* outputs are produced lent (kafka_io_produce_lent), from a
+                                 buffer of the owner's freed at the delivery report */
     int64_t store_only_below; /* store offsets < this (and those >= store_also_from); -1 = all */
     int64_t store_also_from;
     size_t delivered, delivery_errors;
@@ -197,6 +199,7 @@ typedef struct pending_store {
     const char *topic;
     int32_t partition;
     int64_t offset;
+    void *lent; /* the lent output value, freed at the report (NULL when copied) */
 } pending_store;
 
 static bool owner_should_store(const owner *o, int64_t offset) {
@@ -217,6 +220,7 @@ static void on_delivery(kafka_io *io, const px_error *err, int32_t partition, in
         if (owner_should_store(o, ps->offset))
             kafka_io_store_offset(io, ps->topic, ps->partition, ps->offset);
     }
+    free(ps->lent); /* the owner's again: a later read by librdkafka is a use after free (ASan) */
     free(ps);
 }
 
@@ -239,13 +243,23 @@ static void process_batch(owner *o, const kafka_io_batch *b) {
             continue;
         }
         pending_store *ps = malloc(sizeof *ps);
-        *ps = (pending_store){o, m->topic, m->partition, m->offset};
+        *ps = (pending_store){o, m->topic, m->partition, m->offset, NULL};
         px_error err;
         kafka_io_header h = {"echo", NULL, 0};
         size_t n_h = o->echo_header && !kafka_io_msg_header(m, "h", &h.value, &h.value_len);
-        int rc = kafka_io_produce_headers(
-            o->io, OUT_TOPIC, m->key, m->key_len, o->tombstones ? NULL : m->value,
-            o->tombstones ? 0 : m->value_len, &h, n_h, on_delivery, ps, &err);
+        const void *value = o->tombstones ? NULL : m->value;
+        size_t len = o->tombstones ? 0 : m->value_len;
+        int rc;
+        if (o->lend && value) {
+            /* A buffer of the owner's, freed at its report: valid past the batch's release. */
+            ps->lent = malloc(len + 1);
+            memcpy(ps->lent, value, len);
+            rc = kafka_io_produce_lent(o->io, OUT_TOPIC, m->key, m->key_len, ps->lent, len, &h, n_h,
+                                       on_delivery, ps, &err);
+        } else {
+            rc = kafka_io_produce_headers(o->io, OUT_TOPIC, m->key, m->key_len, value, len, &h, n_h,
+                                          on_delivery, ps, &err);
+        }
         if (rc) fail_msg("produce: %s", err.msg);
     }
     kafka_io_batch_release(o->io, b);
@@ -671,9 +685,10 @@ static void test_headers(void **state) {
 }
 
 /* librdkafka's queue is tiny: produce calls must wait in kafka_io's FIFO, not fail, and outputs
- * keep their order. */
-static void test_queue_full_backpressure(void **state) {
-    (void)state;
+ * keep their order. With lend, values are lent (no copy on the way to librdkafka) and must arrive
+ * the same; each buffer is the owner's again at its report (freed there: ASan would see
+ * librdkafka or kafka_io reading or freeing it later). */
+static void queue_full_run(const char *group, bool lend) {
     world w;
     world_start(&w, 1);
     enum { KEYS = 4, PER_KEY = 50, N = KEYS * PER_KEY };
@@ -682,19 +697,34 @@ static void test_queue_full_backpressure(void **state) {
     owner o;
     owner_start(
         &o, &w.loop, "A", w.brokers,
-        &(io_setup){
-            .group = "g-qfull", .batch_max = 50, .wait_ms = 5, .extra = small, .n_extra = 1});
+        &(io_setup){.group = group, .batch_max = 50, .wait_ms = 5, .extra = small, .n_extra = 1});
     o.produce_outputs = true;
+    o.lend = lend;
     run_until_counts(&o, N, N);
     kafka_io_counters c;
     kafka_io_get_counters(o.io, &c);
     assert_true(c.queue_full_waits > 0);
     assert_int_equal(c.messages_delivered, N);
     assert_int_equal(c.delivery_failures, 0);
+    /* A lent message without a callback is refused: nothing would say when to free it. */
+    px_error err;
+    assert_int_equal(
+        kafka_io_produce_lent(o.io, OUT_TOPIC, "k", 1, "v", 1, NULL, 0, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "delivery callback"));
     owner_close(&o);
     assert_topic_per_key_order(w.brokers, OUT_TOPIC, 1, N, KEYS, PER_KEY);
     owner_free(&o);
     world_stop(&w);
+}
+
+static void test_queue_full_backpressure(void **state) {
+    (void)state;
+    queue_full_run("g-qfull", false);
+}
+
+static void test_lent_values(void **state) {
+    (void)state;
+    queue_full_run("g-lent", true);
 }
 
 /* Transactions on the mock: every batch commits; a batch given back aborts its transaction and is
@@ -705,7 +735,7 @@ static void abort_second_batch(owner *o, const kafka_io_batch *b) {
         o->hook_state = 1;
         /* Produce some outputs first: they belong to the aborted transaction. */
         pending_store *ps = malloc(sizeof *ps);
-        *ps = (pending_store){o, b->msgs[0].topic, b->msgs[0].partition, b->msgs[0].offset};
+        *ps = (pending_store){o, b->msgs[0].topic, b->msgs[0].partition, b->msgs[0].offset, NULL};
         px_error err;
         assert_int_equal(
             kafka_io_produce(o->io, OUT_TOPIC, "x", 1, "aborted", 7, on_delivery, ps, &err), 0);
@@ -777,6 +807,7 @@ static void test_transaction_abortable_error(void **state) {
         &(io_setup){
             .group = "g-txn-fault", .batch_max = 10, .wait_ms = 5, .extra = txn, .n_extra = 1});
     o.produce_outputs = true;
+    o.lend = true; /* as the daemon produces: the aborted transaction's reports free the buffers */
     o.mock = kafka_embedded_mock(w.kb);
     o.hook = inject_txn_error_after_first;
     kafka_io_counters c;
@@ -1242,6 +1273,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_queue_full_backpressure),
         cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_lent_values),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_abortable_error),
         cmocka_unit_test(test_slow_owner_bounded_buffer),

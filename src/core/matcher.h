@@ -14,12 +14,19 @@
  *   matcher         built once per rome_index by matcher_build(); keeps a pointer to the index
  *                   (which must outlive it), a title resolver and precomputed weights, among them
  *                   the kinship of every pair of fiches (fiches² floats: 10 MiB of the ~14 MiB for
- *                   ROME v60; about 0.15 s to build). Immutable after build: any number of threads
- *                   may call matcher_run() on one matcher at once.
- *   matcher_scratch per-thread working memory (sized for the index); never shared between threads.
- *   match_result    owned by the caller: zero it once, pass it to matcher_run() as often as wanted
- *                   (its arrays are reused, so steady-state matching allocates nothing), release it
- *                   with match_result_free().
+ *                   ROME v60; about 0.15 s to build). Immutable after build, no lazy cache:
+ *                   any number of threads may share one matcher read-only, each calling
+ *                   matcher_run(), matcher_scratch_new(), matcher_index() or matcher_get_config()
+ *                   and reading the index and the results through it, at once and without
+ *                   locking (passerelled's workers do). Only matcher_free() needs it alone, after
+ *                   the last of them.
+ *   matcher_scratch per-thread working memory (sized for the index): one thread at a time; a
+ *                   thread may use several in turn, and a scratch may move between threads
+ *                   between two calls (libuv's pool does), never during one.
+ *   match_result    owned by the caller, used like a scratch (one thread at a time): zero it
+ *                   once, pass it to matcher_run() as often as wanted (its arrays are reused, so
+ *                   steady-state matching allocates nothing), release it with match_result_free().
+ *                   A filled result stays readable while another thread matches into another.
  *
  * Errors: matcher_run() refuses a profile naming anything the index does not know (an appellation,
  * fiche, competence, contexte, domain code or named constraint) with err->code PX_ENOTFOUND, one

@@ -11,7 +11,12 @@
  *
  * Ownership: a rome_index is built by rome_load_csv() (rome_load.h) or rome_snapshot_load*()
  * (rome_snapshot.h) and released with rome_index_free(). Once built it is never modified, so any
- * number of threads may read it concurrently without locking.
+ * number of threads may read it concurrently without locking: its fields and arrays, rome_str()
+ * and the rome_csr/esco accessors, every rome_*_find() (binary searches, no cache) and
+ * rome_index_pack() (which only reads `loose`). What takes a non-const rome_index (the
+ * rome_index_sections() / _storage_size() / _attach() trio, the loaders' own use, and
+ * rome_index_free()) belongs to building or freeing, before any reader starts or after the last
+ * one ended (the daemon frees an index only once no batch pins it).
  *
  * This is pure logic: no I/O library beyond libc, no Kafka, Redis or libuv. */
 #ifndef ROME_INDEX_H

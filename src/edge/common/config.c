@@ -173,6 +173,8 @@ static const setting settings[] = {
     SIZE("daemon", "idempotency_window", idempotency_window, 1, WINDOW_MAX),
     UNS("daemon", "shutdown_timeout_ms", shutdown_timeout_ms, 1, TIMEOUT_MS_MAX),
     UNS("daemon", "txn_timeout_ms", txn_timeout_ms, 1, TIMEOUT_MS_MAX),
+    SIZE("daemon", "workers", workers, 0, CONFIG_WORKERS_MAX),
+    SIZE("daemon", "inflight_bytes", inflight_bytes, 1, CONFIG_INFLIGHT_BYTES_MAX),
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -510,6 +512,8 @@ config *config_default(px_error *err) {
     cfg->idempotency_window = 64;
     cfg->shutdown_timeout_ms = 10000;
     cfg->txn_timeout_ms = 30000;
+    cfg->workers = 0;
+    cfg->inflight_bytes = CONFIG_INFLIGHT_BYTES_DEFAULT;
     const struct {
         char **slot;
         const char *value;

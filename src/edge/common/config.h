@@ -18,7 +18,7 @@
  *   [limits]   the event_limits (event_codec.h), batch_size, batch_max_wait_ms
  *   [log]      level
  *   [http]     enabled, address, port (metrics and health endpoints)
- *   [daemon]   idempotency_window, shutdown_timeout_ms, txn_timeout_ms
+ *   [daemon]   idempotency_window, shutdown_timeout_ms, txn_timeout_ms, workers, inflight_bytes
  * A key given twice, an unknown section or key, or a bad value is an error naming
  * "file:line: [section] key: what is wrong and what is expected".
  *
@@ -54,6 +54,12 @@ typedef enum config_reason {
 #define CONFIG_OWN_KAFKA_PREFIX     "passerelle."
 #define CONFIG_MAX_KAFKA_PROPERTIES 256
 #define CONFIG_VALUE_MAX            4096 /* bytes of one value */
+/* [daemon] workers: threads matching a batch; 0 = one per core the process may use. */
+#define CONFIG_WORKERS_MAX 256
+/* [daemon] inflight_bytes: bytes of outputs produced and not yet delivered past which the next
+ * batch waits (16 MiB by default; at least one batch always goes through). */
+#define CONFIG_INFLIGHT_BYTES_DEFAULT (16u << 20)
+#define CONFIG_INFLIGHT_BYTES_MAX     (1ull << 40)
 
 /* One librdkafka property, both strings owned by the config. */
 typedef struct config_property {
@@ -107,6 +113,8 @@ typedef struct config {
     size_t idempotency_window; /* event ids remembered per user */
     unsigned shutdown_timeout_ms;
     unsigned txn_timeout_ms;
+    size_t workers;        /* 0 = one per available core */
+    size_t inflight_bytes; /* budget of undelivered output bytes */
 } config;
 
 /* A config holding every default (as if loaded from an empty file). NULL when out of memory. */

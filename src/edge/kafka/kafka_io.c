@@ -43,9 +43,10 @@ typedef struct kio_delivery {
     struct kio_delivery *next; /* FIFO link */
     kafka_io_delivery_cb cb;
     void *msg_opaque;
-    char *topic; /* FIFO only: copies waiting for room in librdkafka's queue */
+    char *topic; /* FIFO only: waiting for room in librdkafka's queue (topic always a copy) */
     void *key, *value;
     size_t key_len, value_len;
+    bool lent; /* the value is the owner's (kafka_io_produce_lent): never copied or freed here */
     rd_kafka_headers_t *headers; /* ours until librdkafka accepts the message; NULL: none */
 } kio_delivery;
 
@@ -913,11 +914,14 @@ static void kio_producer_event(kafka_io *io, rd_kafka_event_t *ev) {
 static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const void *key,
                                         size_t key_len, const void *value, size_t value_len,
                                         kio_delivery *d) {
-    /* No headers is RD_KAFKA_V_HEADERS(NULL): librdkafka then adds none. */
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        io->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-        RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(d->headers), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+    /* No headers is RD_KAFKA_V_HEADERS(NULL): librdkafka then adds none. A lent value goes with
+     * no flag: librdkafka neither copies nor frees it, and reads it until the delivery report.
+     * (librdkafka copies the key whatever the flags.) */
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(io->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                          RD_KAFKA_V_VALUE((void *)value, value_len),
+                          RD_KAFKA_V_MSGFLAGS(d->lent ? 0 : RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_HEADERS(d->headers), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
     if (!err) d->headers = NULL; /* librdkafka owns them now */
     return err;
 }
@@ -925,7 +929,7 @@ static rd_kafka_resp_err_t kio_producev(kafka_io *io, const char *topic, const v
 static void kio_delivery_free_copies(kio_delivery *d) {
     free(d->topic);
     free(d->key);
-    free(d->value);
+    if (!d->lent) free(d->value);
     if (d->headers) rd_kafka_headers_destroy(d->headers);
     d->topic = NULL;
     d->key = d->value = NULL;
@@ -1072,10 +1076,11 @@ int kafka_io_produce(kafka_io *io, const char *topic, const void *key, size_t ke
                                     msg_opaque, err);
 }
 
-int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, size_t key_len,
-                             const void *value, size_t value_len, const kafka_io_header *headers,
-                             size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
-                             px_error *err) {
+/* Both produce calls: lent says whether key and value are the owner's until the report. */
+static int kio_produce(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                       const void *value, size_t value_len, const kafka_io_header *headers,
+                       size_t n_headers, bool lent, kafka_io_delivery_cb cb, void *msg_opaque,
+                       px_error *err) {
     if (io->state == KIO_CLOSING_CONSUMER || io->state == KIO_CLOSED ||
         io->state == KIO_CLOSED_UNSTARTED)
         return px_error_set(err, PX_ECLOSED, "Kafka: cannot produce to '%s': kafka_io is closed",
@@ -1094,6 +1099,7 @@ int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, s
     if (!d) return px_error_set(err, PX_ENOMEM, "Kafka: out of memory producing to '%s'", topic);
     d->cb = cb;
     d->msg_opaque = msg_opaque;
+    d->lent = lent;
     if (n_headers && (d->headers = rd_kafka_headers_new(n_headers)))
         for (size_t h = 0; h < n_headers; h++)
             rd_kafka_header_add(d->headers, headers[h].name, -1, headers[h].value,
@@ -1117,12 +1123,13 @@ int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, s
                                        value_len, rd_kafka_err2str(rerr));
         }
     }
-    /* librdkafka's queue is full (or others already wait): keep a copy, in order. */
+    /* librdkafka's queue is full (or others already wait): keep it (the value a copy unless lent),
+     * in order. */
     d->topic = strdup(topic);
     d->key_len = key_len;
     d->value_len = value_len;
     d->key = key ? malloc(key_len ? key_len : 1) : NULL;
-    d->value = value ? malloc(value_len ? value_len : 1) : NULL;
+    d->value = !value ? NULL : lent ? (void *)value : malloc(value_len ? value_len : 1);
     if (!d->topic || (key && !d->key) || (value && !d->value)) {
         kio_delivery_free_copies(d);
         free(d);
@@ -1130,7 +1137,7 @@ int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, s
                             topic);
     }
     if (key) memcpy(d->key, key, key_len);
-    if (value) memcpy(d->value, value, value_len);
+    if (value && !lent) memcpy(d->value, value, value_len);
     if (io->fifo_tail)
         io->fifo_tail->next = d;
     else
@@ -1141,6 +1148,27 @@ int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, s
     io->counters.messages_produced++;
     kio_update_flow(io);
     return 0;
+}
+
+int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                             const void *value, size_t value_len, const kafka_io_header *headers,
+                             size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
+                             px_error *err) {
+    return kio_produce(io, topic, key, key_len, value, value_len, headers, n_headers, false, cb,
+                       msg_opaque, err);
+}
+
+int kafka_io_produce_lent(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                          const void *value, size_t value_len, const kafka_io_header *headers,
+                          size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
+                          px_error *err) {
+    if (!cb)
+        return px_error_set(err, PX_EINVAL,
+                            "Kafka: cannot produce to '%s': a lent message needs a delivery "
+                            "callback (it says when the value may be freed)",
+                            topic);
+    return kio_produce(io, topic, key, key_len, value, value_len, headers, n_headers, true, cb,
+                       msg_opaque, err);
 }
 
 /* ---------- lifecycle ---------- */

@@ -50,7 +50,9 @@
  * Ownership: kafka_io_new() copies everything it is given. Message views (key, value) in a batch
  * are owned by kafka_io and valid until kafka_io_batch_release() or kafka_io_batch_retry(); the
  * `topic` string of a message is valid for the life of the kafka_io. kafka_io_produce() copies key
- * and value. Thread-safety: none — every function is called on the loop thread.
+ * and value; kafka_io_produce_lent() borrows the value until the message's delivery report (no
+ * copy of it on the way to librdkafka). Thread-safety: none — every function is called on the loop
+ * thread.
  *
  * Re-entrancy: callbacks may call kafka_io back (release or retry the batch, pause, resume,
  * produce, close; kafka_io_free only from on_closed). A call made while kafka_io is serving
@@ -229,6 +231,17 @@ int kafka_io_produce_headers(kafka_io *io, const char *topic, const void *key, s
                              const void *value, size_t value_len, const kafka_io_header *headers,
                              size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
                              px_error *err);
+
+/* kafka_io_produce_headers() without copying the value: it is lent, and must stay valid and
+ * unchanged until cb (required: it says when the value may be freed or produced again) has been
+ * called for this message, or until kafka_io_free() (which calls no callback). librdkafka gets it
+ * as is (neither RD_KAFKA_MSG_F_COPY nor _F_FREE) and reads it until the report; so does
+ * kafka_io's FIFO while librdkafka's queue is full. The key and headers are copied, as by
+ * kafka_io_produce_headers(). On -1 nothing was kept. */
+int kafka_io_produce_lent(kafka_io *io, const char *topic, const void *key, size_t key_len,
+                          const void *value, size_t value_len, const kafka_io_header *headers,
+                          size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
+                          px_error *err);
 
 /* The producer's message.max.bytes, as configured (a property, else librdkafka's default of
  * 1000000): a message's key, value and headers together must fit in it. */
