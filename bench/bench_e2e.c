@@ -1,6 +1,6 @@
 /* bench_e2e — the whole daemon against a raw passthrough, on one broker, in one run.
  *
- * Starts a standalone 3-broker mock cluster (mock_broker) and a real redis-server on a temporary
+ * Starts a standalone 3-broker mock cluster (`passerelle broker`) and a real redis-server on a temporary
  * port and directory, preloads realistic events (profile.upserted with 1–3 experiences given by
  * appellation code, fiche code or title, and skills.confirmed for a fifth of them; every event
  * valid), then, interleaved, ROUNDS times each:
@@ -180,10 +180,22 @@ static bool alive(pid_t pid) {
 static int start_broker(bench *b) {
     char parts[16];
     snprintf(parts, sizeof parts, "%d", b->o.partitions);
-    char *argv[32] = {(char *)b->o.broker, "--brokers", "3",           "--partitions", parts,
-                      T_PROFILE,           T_SKILLS,    T_SUGGESTIONS, T_DLQ,          T_PASS,
+    /* `passerelle broker`; replication 1: the figures measure the daemon, not the mock's copies */
+    char *argv[32] = {(char *)b->o.broker,
+                      "broker",
+                      "--brokers",
+                      "3",
+                      "--replication",
+                      "1",
+                      "--partitions",
+                      parts,
+                      T_PROFILE,
+                      T_SKILLS,
+                      T_SUGGESTIONS,
+                      T_DLQ,
+                      T_PASS,
                       T_LAT_SKILLS};
-    int n = 11;
+    int n = 14;
     static char lat[N_LAT_TOPICS][32];
     for (int k = 0; k < N_LAT_TOPICS; k++) {
         snprintf(lat[k], sizeof lat[k], "bench.latency.%d", k);
