@@ -1,7 +1,7 @@
 # passerelled end to end: embedded Kafka + a real redis-server + kafkajs (Node.js, pinned in
 # tests/e2e/package-lock.json). Each file starts its own Redis and daemon on free loopback ports.
 if(TARGET passerelled)
-  foreach(suite basic daemon faults rematch txn workers)
+  foreach(suite basic daemon faults rematch sentinel txn workers)
     add_test(NAME e2e_${suite}
              COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/run.sh $<TARGET_FILE_DIR:passerelled> ${PASSERELLE_ROME_DIR}
                      ${suite}.test.mjs)

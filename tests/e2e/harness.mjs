@@ -68,28 +68,29 @@ export function redisCommand(port, ...args) {
 }
 
 export class RedisServer {
-  constructor(port, dir) { this.port = port; this.dir = dir; this.proc = null; }
-  static async start() {
-    const r = new RedisServer(await freePort(), tmpDir());
+  constructor(port, dir, args = []) { this.port = port; this.dir = dir; this.args = args; this.proc = null; }
+  // args: more redis-server options (e.g. --replicaof HOST PORT)
+  static async start(args = []) {
+    const r = new RedisServer(await freePort(), tmpDir(), args);
     await r.restart();
     return r;
   }
   get url() { return `redis://127.0.0.1:${this.port}/0`; }
   async restart() {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '',
-      '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' });
+      '--appendonly', 'no', '--dir', this.dir, ...this.args], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       try { if ((await redisCommand(this.port, 'PING')) === 'PONG') return; } catch { /* not yet */ }
       await sleep(50);
     }
     throw new Error(`redis-server on ${this.port} did not answer PING`);
   }
-  async stop() {
+  async stop(signal = 'SIGKILL') {
     if (!this.proc) return;
     const p = this.proc;
     this.proc = null;
     const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
+    p.kill(signal);
     await exited;
   }
   async destroy() { await this.stop(); rmSync(this.dir, { recursive: true, force: true }); }
@@ -104,13 +105,14 @@ export function cli(...args) {
 
 export class Daemon {
   constructor() { this.proc = null; this.stderr = ''; this.bootstrap = null; }
-  // Starts passerelled with an embedded broker and the given Redis; resolves once it is ready.
+  // Starts passerelled with an embedded broker and the given Redis (its `conf`, the [redis] lines
+  // that reach it, or else its url); resolves once it is ready.
   static async start(redis, extraConf = '') {
     const d = new Daemon();
     d.dir = tmpDir();
     d.confPath = path.join(d.dir, 'passerelled.conf');
     writeFileSync(d.confPath, `[kafka]\nbootstrap.servers = embedded\npasserelle.embedded.partitions = 4\n` +
-      `[redis]\nurl = ${redis.url}\nbackoff_initial_ms = 50\nbackoff_max_ms = 500\n` +
+      `[redis]\n${redis.conf ?? `url = ${redis.url}\n`}backoff_initial_ms = 50\nbackoff_max_ms = 500\n` +
       `[limits]\nbatch_max_wait_ms = 5\n[log]\nlevel = info\n[http]\nenabled = true\naddress = 127.0.0.1\nport = 0\n` + extraConf);
     d.proc = spawn(path.join(BIN_DIR, 'passerelled'), ['--config', d.confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     d.exited = new Promise((r) => d.proc.once('exit', (code, signal) => r({ code, signal })));
