@@ -5,7 +5,9 @@
  *   - profile.erased: the profile and the decisions are dropped (even from an unreadable state:
  *     erasure must always work) and a tombstone answers; the state keeps only the ids of the
  *     applied events and this erasure's, so that an older event delivered again afterwards is a
- *     superseded repeat (the daemon stores such a state for [redis] erased_ttl_s);
+ *     superseded repeat (the daemon stores such a state for [redis] erased_ttl_s). An erasure
+ *     delivered again follows the repeat rule below (the latest: the same tombstone, the state
+ *     unchanged; an older one: nothing, the person's later events stay);
  *   - otherwise, an unreadable stored state refuses the event (corrupt_state);
  *   - an event_id among the state's recent ids is a repeat (crash, rebalance, redelivery), and the
  *     state is left as it is. One event, one answer: a repeat yields the bytes it yielded the
@@ -62,7 +64,8 @@ typedef struct user_rules {
 typedef enum user_action {
     USER_EMIT_SUGGESTIONS = 1, /* answer with the suggestions in *result (skills, jobs) */
     USER_EMIT_TOMBSTONE,       /* the person is erased: store the emptied state (the applied
-                                   event ids only) for the erased TTL, answer with a tombstone */
+                                   event ids only) for the erased TTL when state_changed (not
+                                   for a repeat), answer with a tombstone */
     USER_DEAD_LETTER,          /* refuse the event: dead_letter_reason, why */
     USER_EMIT_NOTHING,         /* nothing to answer or store (a rematch without a profile, a
                                    superseded repeat) */
