@@ -317,9 +317,11 @@ static int apply_event(daemon_batch *b, daemon_worker *w, size_t i, px_error *er
     if (rc) return -1;
     it->repeat = out.repeat;
     if (out.action == USER_EMIT_TOMBSTONE) {
-        u->erased = true;
-        u->dirty = true;
-        u->corrupt = false; /* the state is gone: later events of the batch start afresh */
+        if (out.state_changed) { /* not for a repeat: the state is already what it left */
+            u->erased = true;
+            u->dirty = true;
+            u->corrupt = false; /* the state is gone: later events of the batch start afresh */
+        }
         add_output(it, d->cfg->topic_suggestions, "tombstone", NULL);
         return 0;
     }
@@ -713,7 +715,9 @@ static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
             state_key(d, b->users[u].user_id, k, STORE_REDIS_KEY_MAX + 1);
             keys[u] = (store_redis_bytes){k, strlen(k)};
         }
-        rc = store_redis_get_many(d->store, keys, b->n_users, on_states, b, &err);
+        /* watched: a batch whose people another instance wrote meanwhile (the partition's
+         * previous or next owner around a rebalance) is refused at its write and retried */
+        rc = store_redis_get_many_watched(d->store, keys, b->n_users, on_states, b, &err);
     }
     free(keys);
     free(keybuf);
