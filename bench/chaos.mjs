@@ -18,7 +18,8 @@
 //        [--bin build] [--rome ../shared/data/rome4] [--seed 1] [--check]
 // --check: the small version (5,000 events, each fault kind once); --no-faults: the second run
 // without faults, a check of the bench itself (every figure 0); --logs DIR keeps the daemons' logs;
-// --events-of USER prints that person's events; CHAOS_DEBUG=1 prints the first differing answers.
+// --events-of USER prints that person's events; --faults kill,redis,errors,broker,rebalance runs
+// only those kinds (rebalance: the third instance joining, then SIGKILLed); CHAOS_DEBUG=1 prints the first differing answers.
 //
 // Limits of the mock broker (kafka_embedded.h): each partition keeps ~5 MiB, so the feeder keeps
 // the stream at most --lead events ahead of the daemons' committed offsets and the reader follows
@@ -32,6 +33,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Kafka, logLevel, encode, decode, sleep, tmpDir, freePort, redisCommand } from '../tests/e2e/harness.mjs';
 
+const BENCH_START = Date.now();
+const FAULT_KINDS = ['kill', 'redis', 'errors', 'broker', 'rebalance'];
 const TOPICS = { profile: 'chaos.profile', skills: 'chaos.skills', suggestions: 'chaos.suggestions', dlq: 'chaos.dlq' };
 
 function parseArgs(argv) {
@@ -48,6 +51,11 @@ function parseArgs(argv) {
     else if (a === '--lead') o.lead = Math.max(100, num());
     else if (a === '--stall-s') o.stallMs = 1000 * Math.max(10, num());
     else if (a === '--no-faults') o.noFaults = true;
+    else if (a === '--faults') { // only these kinds, e.g. --faults kill,redis
+      o.faults = new Set(String(v).split(','));
+      for (const k of o.faults) if (!FAULT_KINDS.includes(k)) throw new Error(`--faults: unknown kind '${k}' (${FAULT_KINDS.join(', ')})`);
+      i++;
+    }
     else if (a === '--logs') { o.logs = path.resolve(v); i++; } // keep each daemon's log there
     else if (a === '--events-of') { o.eventsOf = v; i++; }
     else if (a === '--bin') { o.bin = v; i++; } else if (a === '--rome') { o.rome = v; i++; } else if (a === '--check') o.check = true;
@@ -196,9 +204,15 @@ class Daemon {
   }
   start() {
     this.proc = spawn(path.join(this.bin, 'passerelled'), ['--config', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let partial = '';
     this.proc.stderr.on('data', (b) => {
       this.log = (this.log + b.toString()).slice(-20000);
-      if (this.logFile) appendFileSync(this.logFile, b);
+      if (!this.logFile) return;
+      // each line stamped with the bench's clock, to line up the instances' logs and the faults
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop();
+      const t = ((Date.now() - BENCH_START) / 1000).toFixed(3);
+      if (lines.length) appendFileSync(this.logFile, lines.map((l) => `t=${t} ${l}\n`).join(''));
     });
     this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
   }
@@ -211,11 +225,13 @@ function daemonConf(dir, bootstrap, redis, name) {
   writeFileSync(conf, `[kafka]\nbootstrap.servers = ${bootstrap}\n` +
     // the mock lets a member back in only once the old session expired: keep sessions short
     `session.timeout.ms = 6000\nheartbeat.interval.ms = 500\n` +
+    // CHAOS_KAFKA="debug = eos,cgrp" adds librdkafka properties (lines, separated by ';')
+    (process.env.CHAOS_KAFKA ? `${process.env.CHAOS_KAFKA.split(';').join('\n')}\n` : '') +
     `[topics]\nprofile = ${TOPICS.profile}\nskills = ${TOPICS.skills}\nsuggestions = ${TOPICS.suggestions}\ndlq = ${TOPICS.dlq}\ngroup = chaos\n` +
     `[redis]\nurl = ${redis.url}\nkey_prefix = chaos:\nbackoff_initial_ms = 50\nbackoff_max_ms = 500\n` +
     `[rome]\nkey_prefix = chaos:\n` +
     // small answers: the reader follows ~2 of them an event and the mock keeps ~5 MiB a partition
-    `[matching]\ntop = 5\nskills_asked = 10\n[log]\nlevel = info\n[http]\nenabled = false\n`);
+    `[matching]\ntop = 5\nskills_asked = 10\n[log]\nlevel = ${process.env.CHAOS_LOG_LEVEL || 'info'}\n[http]\nenabled = false\n`);
   return conf;
 }
 
@@ -398,7 +414,7 @@ async function run(o, stream, faults, label) {
     }
     while (next < sorted.length && sorted[next].at <= feeder.sent / stream.length) {
       const f = sorted[next++];
-      ctx.log.push(`${((Date.now() - started) / 1000).toFixed(1)} s, ${feeder.sent} sent: ${f.name}`);
+      ctx.log.push(`${((Date.now() - started) / 1000).toFixed(1)} s (t=${((Date.now() - BENCH_START) / 1000).toFixed(1)}), ${feeder.sent} sent: ${f.name}`);
       await f.run(ctx);
     }
     for (const d of daemons) if (d.proc.exitCode !== null && !d.stopped && !d.killing) throw new Error(`${d.name} exited: ${d.log.slice(-3000)}`);
@@ -458,34 +474,34 @@ function compare(control, faulty) {
 function faultPlan(o) {
   const plan = [];
   for (let k = 0; k < o.kills; k++)
-    plan.push({ at: (k + 0.5) / (o.kills + 1), name: `SIGKILL d${k % o.instances}, restart`, run: async (c) => {
+    plan.push({ kind: 'kill', at: (k + 0.5) / (o.kills + 1), name: `SIGKILL d${k % o.instances}, restart`, run: async (c) => {
       const d = c.daemons[k % c.daemons.length];
       await d.kill();
       d.start();
     } });
   for (let k = 0; k < o.redisRestarts; k++)
-    plan.push({ at: (k + 0.7) / (o.redisRestarts + 1), name: 'redis-server SIGKILL, back after 1 s', run: async (c) => {
+    plan.push({ kind: 'redis', at: (k + 0.7) / (o.redisRestarts + 1), name: 'redis-server SIGKILL, back after 1 s', run: async (c) => {
       await c.redis.kill();
       await sleep(1000);
       await c.redis.restart();
     } });
-  plan.push({ at: 0.15, name: 'errors Produce ×20, Fetch ×10, OffsetCommit ×5', run: async (c) => {
+  plan.push({ kind: 'errors', at: 0.15, name: 'errors Produce ×20, Fetch ×10, OffsetCommit ×5', run: async (c) => {
     await c.broker.fault('errors Produce 20 NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT');
     await c.broker.fault('errors Fetch 10 NOT_LEADER_FOR_PARTITION');
     await c.broker.fault('errors OffsetCommit 5 REQUEST_TIMED_OUT COORDINATOR_NOT_AVAILABLE');
   } });
-  plan.push({ at: 0.35, name: 'broker 2 down 3 s, up', run: async (c) => {
+  plan.push({ kind: 'broker', at: 0.35, name: 'broker 2 down 3 s, up', run: async (c) => {
     await c.broker.fault('down 2');
     await sleep(3000);
     await c.broker.fault('up 2');
   } });
-  plan.push({ at: 0.45, name: 'one more instance joins the group', run: async (c) => {
+  plan.push({ kind: 'rebalance', at: 0.45, name: 'one more instance joins the group', run: async (c) => {
     const d = new Daemon(c.o.bin, daemonConf(c.dir, c.broker.bootstrap, c.redis, 'extra'), 'extra', c.o.logs && path.join(c.o.logs, 'faults'));
     d.start();
     c.extra = d;
   } });
-  plan.push({ at: 0.75, name: 'that instance SIGKILLed for good', run: async (c) => { if (c.extra) { await c.extra.kill(); c.extra = null; } } });
-  return plan;
+  plan.push({ kind: 'rebalance', at: 0.75, name: 'that instance SIGKILLed for good', run: async (c) => { if (c.extra) { await c.extra.kill(); c.extra = null; } } });
+  return o.faults ? plan.filter((f) => o.faults.has(f.kind)) : plan;
 }
 
 const o = parseArgs(process.argv);
