@@ -490,7 +490,11 @@ function compare(control, faulty) {
   let lost = 0, differ = 0, duplicates = 0, identicalDuplicates = 0, extra = 0;
   for (const [key, want] of control.reader.answers) {
     const got = faulty.reader.answers.get(key);
-    if (!got) { lost++; continue; }
+    if (!got) {
+      if (process.env.CHAOS_DEBUG && lost < 5) console.log('LOST', key);
+      lost++;
+      continue;
+    }
     const ref = want[0];
     if (want.some((w) => w.hash !== ref.hash || w.id !== ref.id)) throw new Error(`control itself answered ${key} two ways`);
     const wrong = got.filter((g) => g.hash !== ref.hash || g.id !== ref.id).length;
