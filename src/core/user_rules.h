@@ -14,9 +14,9 @@
  *     first time, or nothing. The repeat of the LATEST applied event (the last recent id) is
  *     matched on the stored profile, which is exactly what that event left, recency counted to
  *     the year of its ts as stored (the repeat's own content, ts included, is ignored): the same
- *     outputs go out (same_answer). The repeat of an OLDER one gets nothing (superseded): the
- *     state it produced is gone, and the answer to a later event supersedes its answer. A
- *     profile.rematch follows the same rule. Out of the window a repeat is a new event. (A
+ *     outputs go out (same_answer). The repeat of an OLDER one gets nothing from the rules
+ *     (superseded): the state it produced is gone (the daemon sends it the answers it kept the
+ *     first time, daemon.h). A profile.rematch follows the same rule. Out of the window a repeat is a new event. (A
  *     repeat matched after an index swap is answered on the new index: the outputs then carry
  *     its rome_version and so another suggestion_id, as a rematch's would.);
  *   - a new event: the profile to match is merged (user_state_next_profile: an upsert keeps the
