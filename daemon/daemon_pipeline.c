@@ -364,15 +364,17 @@ static bool answers_kept(const daemon_batch *b, size_t i) {
 static int answers_encode(const batch_item *it, msgpack_sbuffer *sb) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    /* one call a statement: the packer appends in call order */
     int rc = msgpack_pack_array(&pk, it->n_out);
-    for (size_t o = 0; o < it->n_out; o++) {
+    for (size_t o = 0; !rc && o < it->n_out; o++) {
         const batch_output *out = &it->out[o];
         size_t len = strlen(out->type);
-        rc |= msgpack_pack_array(&pk, 2) | msgpack_pack_str(&pk, len) |
-              msgpack_pack_str_body(&pk, out->type, len);
-        rc |= out->value ? msgpack_pack_bin(&pk, out->value_len) |
-                               msgpack_pack_bin_body(&pk, out->value, out->value_len)
-                         : msgpack_pack_nil(&pk);
+        rc = msgpack_pack_array(&pk, 2);
+        if (!rc) rc = msgpack_pack_str(&pk, len);
+        if (!rc) rc = msgpack_pack_str_body(&pk, out->type, len);
+        if (!rc && !out->value) rc = msgpack_pack_nil(&pk);
+        if (!rc && out->value) rc = msgpack_pack_bin(&pk, out->value_len);
+        if (!rc && out->value) rc = msgpack_pack_bin_body(&pk, out->value, out->value_len);
     }
     return rc ? -1 : 0;
 }
