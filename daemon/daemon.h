@@ -8,10 +8,16 @@
  * the loop ends by itself.
  *
  * The batch pipeline (daemon_pipeline.c): decode every message → one pipelined MGET of the users'
- * states → match on the worker threads, updating states in memory → one MULTI/EXEC writing the
- * changed states → produce outputs (suggestions, tombstones, dead letters), in message order →
- * store each message's offset once all its outputs are delivered. Redis unavailable at any step:
- * the batch is given back to Kafka and consumption paused until Redis returns.
+ * states, the keys WATCHed → match on the worker threads, updating states in memory → one
+ * MULTI/EXEC writing the changed states, applied only if no other client wrote one of them since
+ * the read (two instances of the group on the same person around a rebalance: the later writer
+ * is refused, its batch given back and processed again on the winner's state, so a state is
+ * never overwritten by a stale one), and in it each new event's answers, kept for [redis]
+ * answers_ttl_s so that a repeat of an earlier event is answered with them again (one MGET before
+ * the write, for batches with such repeats; an erasure deletes the person's) → produce outputs (suggestions, tombstones, dead letters), in
+ * message order → store each message's offset once all its outputs are delivered. Redis
+ * unavailable at any step: the batch is given back to Kafka and consumption paused until Redis
+ * returns.
  *
  * Threads: everything runs on the loop's thread but the matching step. There the batch's people
  * are dealt to [daemon] workers jobs on libuv's thread pool (person u to job u mod n, so one

@@ -408,7 +408,9 @@ int daemon_start(px_daemon *d, uv_loop_t *loop, const config *cfg, px_log *log, 
     so.command_timeout_ms = cfg->command_timeout_ms;
     so.backoff_initial_ms = cfg->backoff_initial_ms;
     so.backoff_max_ms = cfg->backoff_max_ms;
-    so.max_batch = cfg->batch_size;         /* one MGET / MULTI per batch, whatever its size */
+    /* one MGET / MULTI per batch, whatever its size: its states, its events' kept answers and,
+     * for an erasure, the deletion of the person's (daemon_pipeline.c) */
+    so.max_batch = STORE_REDIS_BATCH_MAX;
     so.index_prefix = cfg->rome_key_prefix; /* NULL: the endpoint prefix */
     so.round_trips = metrics_series_get(d->m.redis_round_trips, NULL, NULL); /* live counters */
     so.errors = metrics_series_get(d->m.redis_errors, NULL, NULL);

@@ -40,10 +40,11 @@ typedef struct batch_item {
 typedef struct batch_user {
     const char *user_id; /* points into the first event of this user */
     user_state state;
-    bool loaded;  /* state decoded (or absent) */
-    bool corrupt; /* stored state unreadable: its events are dead-lettered */
-    bool dirty;   /* state must be written */
-    bool erased;  /* the state written is an erasure's: kept for erased_ttl_s */
+    bool loaded;      /* state decoded (or absent) */
+    bool corrupt;     /* stored state unreadable: its events are dead-lettered */
+    bool dirty;       /* state must be written */
+    bool erased;      /* the state written is an erasure's: kept for erased_ttl_s */
+    size_t erased_at; /* 1 + the message index of its last erasure in the batch, 0 for none */
 } batch_user;
 
 /* A produced output waiting for its delivery report. Owns what it produced (lent to kafka_io, not
@@ -317,9 +318,12 @@ static int apply_event(daemon_batch *b, daemon_worker *w, size_t i, px_error *er
     if (rc) return -1;
     it->repeat = out.repeat;
     if (out.action == USER_EMIT_TOMBSTONE) {
-        u->erased = true;
-        u->dirty = true;
-        u->corrupt = false; /* the state is gone: later events of the batch start afresh */
+        if (out.state_changed) { /* not for a repeat: the state is already what it left */
+            u->erased = true;
+            u->erased_at = i + 1;
+            u->dirty = true;
+            u->corrupt = false; /* the state is gone: later events of the batch start afresh */
+        }
         add_output(it, d->cfg->topic_suggestions, "tombstone", NULL);
         return 0;
     }
@@ -339,7 +343,90 @@ static void state_key(const px_daemon *d, const char *user_id, char *buf, size_t
     snprintf(buf, cap, "%s%s", d->cfg->state_prefix, user_id);
 }
 
+/* The key of an event's kept answers; false when it does not fit (the answers are then not kept:
+ * ids that long are refused by the event limits long before). */
+static bool answers_key(const char *user_id, const char *event_id, char *buf, size_t cap) {
+    int n = snprintf(buf, cap, "answers:%s:%s", user_id, event_id);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* Whether item i's answers are kept with the write: a new event applied (its person's state is
+ * written) that is answered (suggestions or a tombstone, not a dead letter), and not before the
+ * person's erasure in the batch. */
+static bool answers_kept(const daemon_batch *b, size_t i) {
+    const batch_item *it = &b->items[i];
+    return it->decoded && it->reason == EVENT_OK && it->repeat == USER_NOT_REPEATED &&
+           it->n_out > 0 && it->user >= 0 && b->users[it->user].dirty &&
+           i + 1 >= b->users[it->user].erased_at;
+}
+
+/* An event's answers as kept: an array of [type, value], value nil for a tombstone. */
+static int answers_encode(const batch_item *it, msgpack_sbuffer *sb) {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    /* one call a statement: the packer appends in call order */
+    int rc = msgpack_pack_array(&pk, it->n_out);
+    for (size_t o = 0; !rc && o < it->n_out; o++) {
+        const batch_output *out = &it->out[o];
+        size_t len = strlen(out->type);
+        rc = msgpack_pack_array(&pk, 2);
+        if (!rc) rc = msgpack_pack_str(&pk, len);
+        if (!rc) rc = msgpack_pack_str_body(&pk, out->type, len);
+        if (!rc && !out->value) rc = msgpack_pack_nil(&pk);
+        if (!rc && out->value) rc = msgpack_pack_bin(&pk, out->value_len);
+        if (!rc && out->value) rc = msgpack_pack_bin_body(&pk, out->value, out->value_len);
+    }
+    return rc ? -1 : 0;
+}
+
+/* Kept answers read back become item i's outputs, the same bytes. Returns -1 on bytes that are
+ * not kept answers (left alone: the repeat then gets nothing, as without them) or out of
+ * memory (*oom). */
+static int answers_decode(daemon_batch *b, size_t i, const store_redis_bytes *v, bool *oom) {
+    static const char *const types[] = {SUGGESTION_TYPE_SKILLS, SUGGESTION_TYPE_JOBS, "tombstone"};
+    batch_item *it = &b->items[i];
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int rc = -1;
+    if (msgpack_unpack_next(&u, v->data, v->len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size > ITEM_OUTPUTS_MAX)
+        goto done;
+    for (uint32_t o = 0; o < u.data.via.array.size; o++) {
+        const msgpack_object *e = &u.data.via.array.ptr[o];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
+            goto done;
+        const msgpack_object_str *t = &e->via.array.ptr[0].via.str;
+        const msgpack_object *val = &e->via.array.ptr[1];
+        size_t k = 0;
+        while (k < 3 && (strlen(types[k]) != t->size || memcmp(types[k], t->ptr, t->size))) k++;
+        if (k == 3 || (val->type != MSGPACK_OBJECT_BIN) != (k == 2)) goto done;
+    }
+    for (uint32_t o = 0; o < u.data.via.array.size; o++) {
+        const msgpack_object *val = &u.data.via.array.ptr[o].via.array.ptr[1];
+        const msgpack_object_str *t = &u.data.via.array.ptr[o].via.array.ptr[0].via.str;
+        size_t k = 0;
+        while (strlen(types[k]) != t->size || memcmp(types[k], t->ptr, t->size)) k++;
+        msgpack_sbuffer sb = {0, NULL, 0};
+        if (k < 2) {
+            sb.size = sb.alloc = val->via.bin.size;
+            if (!(sb.data = malloc(sb.size ? sb.size : 1))) {
+                *oom = true;
+                goto done;
+            }
+            memcpy(sb.data, val->via.bin.ptr, sb.size);
+        }
+        add_output(it, b->d->cfg->topic_suggestions, types[k], k < 2 ? &sb : NULL);
+        b->n_outputs++;
+    }
+    rc = 0;
+done:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 static void on_written(store_redis *s, const px_error *err, void *opaque);
+static void write_states(daemon_batch *b);
 
 /* The replay count an input carries (DLQ_REPLAY_HEADER), -1 when none (or not a count). */
 static int64_t input_replays(const kafka_io_msg *m) {
@@ -433,9 +520,12 @@ static void produce_outputs(daemon_batch *b) {
 /* Builds the state writes (SET with TTL / DEL) of the changed users: one MULTI/EXEC. */
 static void write_states(daemon_batch *b) {
     px_daemon *d = b->d;
-    store_redis_op *ops = calloc(b->n_users + 1, sizeof *ops);
-    char **keys = calloc(b->n_users + 1, sizeof *keys);
-    msgpack_sbuffer *bufs = calloc(b->n_users + 1, sizeof *bufs);
+    size_t cap = b->n_users + b->n_msgs + 1;
+    for (size_t u = 0; u < b->n_users; u++)
+        if (b->users[u].erased_at) cap += b->users[u].state.n_recent;
+    store_redis_op *ops = calloc(cap, sizeof *ops);
+    char **keys = calloc(cap, sizeof *keys);
+    msgpack_sbuffer *bufs = calloc(cap, sizeof *bufs);
     size_t n = 0;
     px_error err = {0};
     int rc = ops && keys && bufs ? 0 : -1;
@@ -454,6 +544,47 @@ static void write_states(daemon_batch *b) {
         ops[n].kind = STORE_REDIS_SET;
         ops[n].value = (store_redis_bytes){bufs[n].data, bufs[n].size};
         ops[n].ttl_s = bu->erased ? d->cfg->erased_ttl_s : d->cfg->state_ttl_s;
+        n++;
+    }
+    /* Erasure forgets the person's kept answers too (they hold the profile's codes), before the
+     * answers kept from the erasure on are written. */
+    for (size_t u = 0; !rc && u < b->n_users; u++) {
+        const batch_user *bu = &b->users[u];
+        for (size_t k = 0; bu->erased_at && k < bu->state.n_recent && n < STORE_REDIS_BATCH_MAX;
+             k++) {
+            if (!(keys[n] = malloc(STORE_REDIS_KEY_MAX + 1))) {
+                rc = -1;
+                break;
+            }
+            if (!answers_key(bu->user_id, bu->state.recent_event_ids[k], keys[n],
+                             STORE_REDIS_KEY_MAX + 1)) {
+                free(keys[n]);
+                keys[n] = NULL;
+                continue;
+            }
+            ops[n] = (store_redis_op){.kind = STORE_REDIS_DEL, .key = {keys[n], strlen(keys[n])}};
+            n++;
+        }
+    }
+    /* In the same transaction, the answers of the events the states record (see on_answers). */
+    for (size_t i = 0; !rc && n > 0 && i < b->n_msgs && n < STORE_REDIS_BATCH_MAX; i++) {
+        if (!answers_kept(b, i)) continue;
+        if (!(keys[n] = malloc(STORE_REDIS_KEY_MAX + 1))) {
+            rc = -1;
+            break;
+        }
+        msgpack_sbuffer_init(&bufs[n]);
+        const event *ev = &b->items[i].ev;
+        if (!answers_key(ev->user_id, ev->event_id, keys[n], STORE_REDIS_KEY_MAX + 1)) {
+            free(keys[n]);
+            keys[n] = NULL;
+            continue;
+        }
+        if (answers_encode(&b->items[i], &bufs[n])) rc = -1;
+        ops[n] = (store_redis_op){STORE_REDIS_SET,
+                                  {keys[n], strlen(keys[n])},
+                                  {bufs[n].data, bufs[n].size},
+                                  d->cfg->answers_ttl_s};
         n++;
     }
     if (!rc && n > 0) rc = store_redis_apply_many(d->store, ops, n, on_written, b, &err);
@@ -479,6 +610,65 @@ static void on_written(store_redis *s, const px_error *err, void *opaque) {
         return;
     }
     produce_outputs(b);
+}
+
+/* The kept answers of the batch's superseded repeats, read back: those found go out again. */
+static void on_answers(store_redis *s, const px_error *err, const store_redis_bytes *values,
+                       size_t n, void *opaque) {
+    (void)s;
+    daemon_batch *b = opaque;
+    if (err) {
+        batch_abort(b, err->msg);
+        return;
+    }
+    bool oom = false;
+    for (size_t i = 0, k = 0; i < b->n_msgs && k < n; i++) {
+        if (b->items[i].repeat != USER_REPEAT_SUPERSEDED) continue;
+        if (values[k].data && answers_decode(b, i, &values[k], &oom) && !oom)
+            PX_LOG_WARNF(b->d->log, "kept answers unreadable; the repeat gets none",
+                         PX_LOG_STR("topic", b->items[i].msg->topic),
+                         PX_LOG_INT("partition", b->items[i].msg->partition),
+                         PX_LOG_INT("offset", b->items[i].msg->offset));
+        k++;
+        if (oom) {
+            batch_abort(b, "out of memory reading kept answers");
+            return;
+        }
+    }
+    write_states(b);
+}
+
+/* One event, one answer, across crashes. A repeat of an earlier event (superseded: the state it
+ * was answered from is gone) is answered with the bytes kept with its first write, so that a
+ * crash between the write of the states and the delivery of their answers, which makes the
+ * batch's earlier events superseded repeats, loses none of them. One MGET for the batch, only
+ * when it has such repeats. */
+static void fetch_answers(daemon_batch *b) {
+    px_daemon *d = b->d;
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_msgs; i++) n += b->items[i].repeat == USER_REPEAT_SUPERSEDED;
+    if (n == 0) {
+        write_states(b);
+        return;
+    }
+    store_redis_bytes *keys = calloc(n, sizeof *keys);
+    char *keybuf = calloc(n, STORE_REDIS_KEY_MAX + 1);
+    px_error err = {0};
+    int rc = -1;
+    if (keys && keybuf) {
+        for (size_t i = 0, k = 0; i < b->n_msgs; i++) {
+            if (b->items[i].repeat != USER_REPEAT_SUPERSEDED) continue;
+            char *key = keybuf + k * (STORE_REDIS_KEY_MAX + 1);
+            const event *ev = &b->items[i].ev;
+            if (!answers_key(ev->user_id, ev->event_id, key, STORE_REDIS_KEY_MAX + 1)) key[0] = '-';
+            keys[k++] = (store_redis_bytes){key, strlen(key)};
+        }
+        /* not watched: the states' watch, set by their read, still holds for their write */
+        rc = store_redis_get_many(d->store, keys, n, on_answers, b, &err);
+    }
+    free(keys);
+    free(keybuf);
+    if (rc) batch_abort(b, err.code ? err.msg : "out of memory");
 }
 
 /* On the thread pool: applies the worker's messages in message order (a person's events all
@@ -532,7 +722,7 @@ static void batch_matched(daemon_batch *b) {
             PX_LOG_INT("partition", it->msg->partition), PX_LOG_INT("offset", it->msg->offset),
             PX_LOG_STR("reason", event_reason_name(it->reason)), PX_LOG_STR("detail", it->why));
     }
-    write_states(b);
+    fetch_answers(b);
 }
 
 static void work_done(uv_work_t *req, int status) {
@@ -713,7 +903,9 @@ static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
             state_key(d, b->users[u].user_id, k, STORE_REDIS_KEY_MAX + 1);
             keys[u] = (store_redis_bytes){k, strlen(k)};
         }
-        rc = store_redis_get_many(d->store, keys, b->n_users, on_states, b, &err);
+        /* watched: a batch whose people another instance wrote meanwhile (the partition's
+         * previous or next owner around a rebalance) is refused at its write and retried */
+        rc = store_redis_get_many_watched(d->store, keys, b->n_users, on_states, b, &err);
     }
     free(keys);
     free(keybuf);

@@ -132,7 +132,8 @@ static const char *const custom =
     "[topics]\nprofile = p.v1\nskills = s.v1\nsuggestions = o.v1\ndlq = d.v1\ngroup = g1\n"
     "[redis]\nhost = redis.internal\nport = 6380\nuser = px\npassword = hunter2\ndb = "
     "3\nkey_prefix = px:\n"
-    "state_prefix = u:\nstate_ttl_s = 0\nerased_ttl_s = 60\nconnect_timeout_ms = 100\n"
+    "state_prefix = u:\nstate_ttl_s = 0\nerased_ttl_s = 60\nanswers_ttl_s = "
+    "120\nconnect_timeout_ms = 100\n"
     "command_timeout_ms = 200\n"
     "backoff_initial_ms = 10\nbackoff_max_ms = 20\n"
     "[rome]\nsnapshot = /var/lib/px/rome.snap\n"
@@ -192,6 +193,7 @@ static void test_custom_values(void **state) {
     assert_int_equal(cfg->inflight_bytes, 4096);
     assert_int_equal(cfg->state_ttl_s, 0);
     assert_int_equal(cfg->erased_ttl_s, 60);
+    assert_int_equal(cfg->answers_ttl_s, 120);
 
     /* explain masks secrets and otherwise reads back to the same configuration. */
     char *text = explain_text(cfg);
@@ -314,6 +316,8 @@ static void test_bad_files(void **state) {
          ":2: [redis] state_ttl_s:", "expected an integer"},
         {"[redis]\nerased_ttl_s = 0\n", CONFIG_ERR_VALUE,
          ":2: [redis] erased_ttl_s:", "expected an integer"},
+        {"[redis]\nanswers_ttl_s = 0\n", CONFIG_ERR_VALUE,
+         ":2: [redis] answers_ttl_s:", "expected an integer"},
         {"[http]\nenabled = maybe\n", CONFIG_ERR_VALUE,
          ":2: [http] enabled:", "expected true/false"},
         {"[log]\nlevel = loud\n", CONFIG_ERR_VALUE, ":2: [log] level:", "loud"},

@@ -374,6 +374,73 @@ static void test_batches_take_one_round_trip_each(void **state) {
     assert_int_equal(command_calls(fx, "get"), 0);
 }
 
+static void get_watched_sync(fixture *fx, const store_redis_bytes *keys, size_t n, get_result *r) {
+    px_error err;
+    memset(r, 0, sizeof *r);
+    r->fx = fx;
+    if (store_redis_get_many_watched(fx->store, keys, n, on_get, r, &err))
+        fail_msg("get_many_watched refused: %s", err.msg);
+    assert_int_equal(px_test_run_until(&fx->loop, &r->done, WAIT_MS), 0);
+}
+
+/* A read-modify-write raced by another client (the daemon's batch while another instance writes
+ * the same person around a rebalance): the transaction after a watched read is applied only if
+ * nobody wrote the keys since, else nothing is applied and PX_ECONFLICT says to read again; a
+ * watch does not survive a reconnection, so the write after one is refused too. */
+static void test_watched_read_refuses_a_raced_write(void **state) {
+    fixture *fx = *state;
+    px_error err;
+    open_available(fx, 0);
+    freeReplyObject(admin(fx, "SET passerelle:w:1 v0"));
+    store_redis_bytes keys[2] = {str_bytes("w:1"), str_bytes("w:2")};
+    store_redis_op ops[2] = {{STORE_REDIS_SET, keys[0], str_bytes("mine"), 0},
+                             {STORE_REDIS_SET, keys[1], str_bytes("mine"), 0}};
+    get_result r;
+    done_result d;
+
+    /* nobody in between: applied */
+    get_watched_sync(fx, keys, 2, &r);
+    assert_false(r.failed);
+    assert_memory_equal(r.values[0], "v0", 2);
+    apply_sync(fx, ops, 2, &d);
+    if (d.failed) fail_msg("%s", d.err.msg);
+
+    /* another client writes one key (an absent one, too, counts) between read and write */
+    get_watched_sync(fx, keys, 2, &r);
+    freeReplyObject(admin(fx, "SET passerelle:w:1 theirs"));
+    apply_sync(fx, ops, 1, &d);
+    assert_true(d.failed);
+    assert_int_equal(d.err.code, PX_ECONFLICT);
+    redisReply *v = admin(fx, "GET passerelle:w:1");
+    assert_string_equal(v->str, "theirs"); /* nothing applied */
+    freeReplyObject(v);
+    freeReplyObject(admin(fx, "DEL passerelle:w:2"));
+    get_watched_sync(fx, keys, 2, &r);
+    assert_false(r.present[1]);
+    freeReplyObject(admin(fx, "SET passerelle:w:2 theirs"));
+    apply_sync(fx, ops, 2, &d);
+    assert_int_equal(d.err.code, PX_ECONFLICT);
+
+    /* read again, write again: applied; a plain transaction after it is not conditional */
+    get_watched_sync(fx, keys, 2, &r);
+    apply_sync(fx, ops, 2, &d);
+    assert_false(d.failed);
+    freeReplyObject(admin(fx, "SET passerelle:w:1 theirs"));
+    apply_sync(fx, ops, 1, &d);
+    assert_false(d.failed);
+
+    /* the connection is lost and back between the watched read and the write: refused */
+    get_watched_sync(fx, keys, 2, &r);
+    freeReplyObject(admin(fx, "CLIENT KILL TYPE normal SKIPME yes"));
+    fx->available = 0;
+    assert_int_equal(px_test_run_until(&fx->loop, &fx->available, WAIT_MS), 0);
+    assert_int_equal(store_redis_apply_many(fx->store, ops, 2, on_done, &d, &err), -1);
+    assert_int_equal(err.code, PX_ECONFLICT);
+    get_watched_sync(fx, keys, 2, &r);
+    apply_sync(fx, ops, 2, &d);
+    assert_false(d.failed);
+}
+
 /* Through a link that delays every answer by 100 ms, a batch costs one delay, not one per key or
  * per op: the proxy counts the round trips it carried, and the time agrees. */
 static void test_round_trips_on_a_slow_link(void **state) {
@@ -1018,6 +1085,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_batches_take_one_round_trip_each, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_round_trips_on_a_slow_link, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_watched_read_refuses_a_raced_write, setup_plain,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_keys_and_values_are_binary_safe, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_limits_and_bad_ops, setup_plain, teardown),

@@ -373,6 +373,37 @@ static void test_erasure_and_corrupt_state(void **state) {
     assert_string_equal(f->st.recent_event_ids[0], "e-4");
 }
 
+/* An erasure delivered again (a rewind after a kill or a rebalance) is a repeat like any other:
+ * once the person has events after it, it is superseded and leaves their new state alone, so
+ * that the repeat of their latest event is still answered from what that event stored. */
+static void test_erasure_repeat_superseded(void **state) {
+    fixture *f = *state;
+    assert_served(apply(f, upsert("e-1", TS_2025, "D1505")), true);
+    assert_int_equal(apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2025))->action,
+                     USER_EMIT_TOMBSTONE);
+    const user_outcome *o = apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2025));
+    assert_int_equal(o->action, USER_EMIT_TOMBSTONE); /* the latest: the same tombstone */
+    assert_int_equal(o->repeat, USER_REPEAT_SAME_ANSWER);
+    assert_false(o->state_changed);
+    assert_served(apply(f, upsert("e-3", TS_2026, "F1703")), true);
+    answer third = answer_of(&f->r);
+
+    o = apply(f, new_event(EVENT_PROFILE_ERASED, "e-2", TS_2025));
+    assert_int_equal(o->action, USER_EMIT_NOTHING);
+    assert_int_equal(o->repeat, USER_REPEAT_SUPERSEDED);
+    assert_false(o->state_changed);
+    assert_true(f->st.has_profile);
+    assert_string_equal(f->st.profile.experiences[0].rome, "F1703");
+    assert_int_equal(f->st.updated_ts, TS_2026);
+    assert_int_equal(f->st.n_recent, 3);
+
+    o = apply(f, upsert("e-3", TS_2026, "F1703"));
+    assert_served(o, true);
+    assert_int_equal(o->repeat, USER_REPEAT_SAME_ANSWER);
+    assert_int_equal(o->ts, TS_2026);
+    assert_same_answer(&third, &f->r);
+}
+
 /* The matcher's refusals: over a limit → over_limit, an unknown code → unknown_code; the state
  * is left as it was, so the next event is served. */
 static void test_matcher_refusals(void **state) {
@@ -581,6 +612,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_older_repeat_superseded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_erasure_and_corrupt_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_erasure_repeat_superseded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matcher_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_keeps_one_event_whole, setup, teardown),

@@ -27,6 +27,7 @@ typedef enum px_code {
     PX_EREFUSED,     /* a peer answered with an error */
     PX_ECLOSED,      /* the handle was closed before the operation completed */
     PX_EFATAL,       /* the component cannot continue (fenced producer, broken invariant) */
+    PX_ECONFLICT,    /* data read for a conditional write changed meanwhile: read it again */
 } px_code;
 
 typedef struct px_error {

@@ -39,9 +39,20 @@ static user_repeat repeat_of(const user_state *state, const char *event_id) {
  * to forget too. The ids of the applied events stay, with this erasure's (the daemon keeps such a
  * state for [redis] erased_ttl_s only): an older event delivered again after the erasure is then
  * a superseded repeat, not a first event answered under its old suggestion_id with other
- * content. An unreadable state keeps nothing but this erasure's id. */
+ * content. An unreadable state keeps nothing but this erasure's id. The erasure itself delivered
+ * again is a repeat too: the latest, it answers the same tombstone on the state it left; an older
+ * one is superseded and must not wipe what the person did since. */
 static int erase(const user_rules *rules, user_state *state, bool state_corrupt, const event *ev,
                  user_outcome *out, px_error *err) {
+    if (!state_corrupt) out->repeat = repeat_of(state, ev->event_id);
+    if (out->repeat == USER_REPEAT_SUPERSEDED) {
+        out->action = USER_EMIT_NOTHING;
+        return 0;
+    }
+    if (out->repeat == USER_REPEAT_SAME_ANSWER) {
+        out->action = USER_EMIT_TOMBSTONE;
+        return 0;
+    }
     user_state kept;
     memset(&kept, 0, sizeof kept);
     if (!state_corrupt) {
@@ -52,8 +63,7 @@ static int erase(const user_rules *rules, user_state *state, bool state_corrupt,
     }
     user_state_free(state);
     *state = kept;
-    if (!user_state_seen(state, ev->event_id) &&
-        user_state_remember(state, ev->event_id, rules->window, err))
+    if (user_state_remember(state, ev->event_id, rules->window, err))
         return -1; /* out of memory: the caller retries */
     state->updated_ts = ev->ts;
     out->action = USER_EMIT_TOMBSTONE;

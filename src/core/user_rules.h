@@ -5,16 +5,18 @@
  *   - profile.erased: the profile and the decisions are dropped (even from an unreadable state:
  *     erasure must always work) and a tombstone answers; the state keeps only the ids of the
  *     applied events and this erasure's, so that an older event delivered again afterwards is a
- *     superseded repeat (the daemon stores such a state for [redis] erased_ttl_s);
+ *     superseded repeat (the daemon stores such a state for [redis] erased_ttl_s). An erasure
+ *     delivered again follows the repeat rule below (the latest: the same tombstone, the state
+ *     unchanged; an older one: nothing, the person's later events stay);
  *   - otherwise, an unreadable stored state refuses the event (corrupt_state);
  *   - an event_id among the state's recent ids is a repeat (crash, rebalance, redelivery), and the
  *     state is left as it is. One event, one answer: a repeat yields the bytes it yielded the
  *     first time, or nothing. The repeat of the LATEST applied event (the last recent id) is
  *     matched on the stored profile, which is exactly what that event left, recency counted to
  *     the year of its ts as stored (the repeat's own content, ts included, is ignored): the same
- *     outputs go out (same_answer). The repeat of an OLDER one gets nothing (superseded): the
- *     state it produced is gone, and the answer to a later event supersedes its answer. A
- *     profile.rematch follows the same rule. Out of the window a repeat is a new event. (A
+ *     outputs go out (same_answer). The repeat of an OLDER one gets nothing from the rules
+ *     (superseded): the state it produced is gone (the daemon sends it the answers it kept the
+ *     first time, daemon.h). A profile.rematch follows the same rule. Out of the window a repeat is a new event. (A
  *     repeat matched after an index swap is answered on the new index: the outputs then carry
  *     its rome_version and so another suggestion_id, as a rematch's would.);
  *   - a new event: the profile to match is merged (user_state_next_profile: an upsert keeps the
@@ -62,7 +64,8 @@ typedef struct user_rules {
 typedef enum user_action {
     USER_EMIT_SUGGESTIONS = 1, /* answer with the suggestions in *result (skills, jobs) */
     USER_EMIT_TOMBSTONE,       /* the person is erased: store the emptied state (the applied
-                                   event ids only) for the erased TTL, answer with a tombstone */
+                                   event ids only) for the erased TTL when state_changed (not
+                                   for a repeat), answer with a tombstone */
     USER_DEAD_LETTER,          /* refuse the event: dead_letter_reason, why */
     USER_EMIT_NOTHING,         /* nothing to answer or store (a rematch without a profile, a
                                    superseded repeat) */

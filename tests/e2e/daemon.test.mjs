@@ -206,7 +206,7 @@ test('unknown keys are ignored, counted by topic and key, each new one logged on
   assert.ok(logged.some((l) => / key=experiences\[0\]\.titel did_you_mean=title/.test(l)));
 });
 
-test('one event, one answer: the latest event repeated is re-sent byte for byte, an older one gets nothing', async () => {
+test('one event, one answer: a repeated event is re-sent byte for byte, the latest or an older one', async () => {
   const series = (outcome) => `passerelle_events_replayed_total{outcome="${outcome}"}`;
   const replayed = (body, outcome) => {
     const line = body.split('\n').find((l) => l.startsWith(`${series(outcome)} `));
@@ -222,6 +222,7 @@ test('one event, one answer: the latest event repeated is re-sent byte for byte,
   const firstRun = await collect(stack.daemon.kafka, [TOPICS.suggestions],
     (g) => answers(g, e1).length === 2 && answers(g, e2).length === 2);
   const first = new Map(answers(firstRun, e2).map((m) => [m.value.type, m]));
+  const firstE1 = new Map(answers(firstRun, e1).map((m) => [m.value.type, m]));
   assert.deepEqual([...first.keys()].sort(), [...types].sort());
   assert.equal(first.get('jobs.suggested').value.ts, e2.ts, 'an answer carries its event\'s ts');
 
@@ -233,8 +234,17 @@ test('one event, one answer: the latest event repeated is re-sent byte for byte,
   for (const m of e2Answers.slice(2)) {
     assert.ok(m.raw.equals(first.get(m.value.type).raw), `the repeated ${m.value.type} is byte for byte the first`);
   }
-  // the outputs of a key keep the input order: an answer to e1's repeat would be here already
-  assert.equal(answers(got, e1).length, 2, 'the repeat of an older event gets nothing');
+  // e1's state is gone (e2 replaced it): its answers kept with its write are sent again, before
+  // e2's (the outputs of a key keep the input order); without them a crash between the write and
+  // the delivery would have lost e1's answers for good
+  const e1Answers = answers(got, e1);
+  assert.equal(e1Answers.length, 4, 'the repeat of an older event is answered again');
+  for (const m of e1Answers.slice(2)) {
+    assert.ok(m.raw.equals(firstE1.get(m.value.type).raw), `the repeated ${m.value.type} is byte for byte the first`);
+  }
+  assert.ok(got.indexOf(e1Answers[3]) < got.indexOf(e2Answers[2]), 'in the input order');
+  const ttl = Number(await redisCommand(stack.redis.port, 'TTL', `passerelle:answers:olga:${e1.event_id}`));
+  assert.ok(ttl > 0 && ttl <= 86400, `kept for answers_ttl_s (TTL ${ttl})`);
   const after = (await httpGet('/metrics')).body;
   assert.equal(replayed(after, 'same_answer') - replayed(before, 'same_answer'), 1, series('same_answer'));
   assert.equal(replayed(after, 'superseded') - replayed(before, 'superseded'), 1, series('superseded'));

@@ -144,6 +144,7 @@ static const setting settings[] = {
     TEXT("redis", "state_prefix", state_prefix, 0, 64),
     UNS("redis", "state_ttl_s", state_ttl_s, 0, 10u * 366 * 86400),
     UNS("redis", "erased_ttl_s", erased_ttl_s, 1, 10u * 366 * 86400),
+    UNS("redis", "answers_ttl_s", answers_ttl_s, 1, 10u * 366 * 86400),
     UNS("redis", "connect_timeout_ms", connect_timeout_ms, 1, TIMEOUT_MS_MAX),
     UNS("redis", "command_timeout_ms", command_timeout_ms, 1, TIMEOUT_MS_MAX),
     UNS("redis", "backoff_initial_ms", backoff_initial_ms, 1, TIMEOUT_MS_MAX),
@@ -498,6 +499,7 @@ config *config_default(px_error *err) {
     redis_endpoint_init(&cfg->redis);
     cfg->state_ttl_s = 90u * 86400;
     cfg->erased_ttl_s = 7u * 86400;
+    cfg->answers_ttl_s = 86400;
     cfg->connect_timeout_ms = 2000;
     cfg->command_timeout_ms = 5000;
     cfg->backoff_initial_ms = 100;

@@ -10,7 +10,8 @@
  *                passerelle.embedded.partitions  partitions of each created topic  (4)
  *   [topics]   profile, skills, suggestions, dlq (topic names), group (consumer group id)
  *   [redis]    url | host, port, unix_socket | sentinels, master (Redis Sentinel); user,
- *              password, db, key_prefix; state_prefix, state_ttl_s, erased_ttl_s;
+ *              password, db, key_prefix; state_prefix, state_ttl_s, erased_ttl_s,
+ *              answers_ttl_s;
  *              connect_timeout_ms,
  *              command_timeout_ms, backoff_initial_ms, backoff_max_ms
  *   [rome]     key_prefix (where the index snapshots live in Redis), dir, snapshot
@@ -82,10 +83,11 @@ typedef struct config {
     char *group_id;
 
     /* [redis] */
-    redis_endpoint redis;  /* address, credentials, db, key_prefix */
-    char *state_prefix;    /* user state key = key_prefix + state_prefix + user_id */
-    unsigned state_ttl_s;  /* 0 = no expiry */
-    unsigned erased_ttl_s; /* an erased person's applied event ids (user_rules.h), >= 1 */
+    redis_endpoint redis;   /* address, credentials, db, key_prefix */
+    char *state_prefix;     /* user state key = key_prefix + state_prefix + user_id */
+    unsigned state_ttl_s;   /* 0 = no expiry */
+    unsigned erased_ttl_s;  /* an erased person's applied event ids (user_rules.h), >= 1 */
+    unsigned answers_ttl_s; /* each applied event's answers, sent again to its repeats, >= 1 */
     unsigned connect_timeout_ms, command_timeout_ms, backoff_initial_ms, backoff_max_ms;
 
     /* [rome] */

@@ -47,6 +47,8 @@ struct store_redis {
     uint64_t rng;     /* xorshift state for the backoff jitter */
     px_error last_error;
     store_redis_stats stats;
+    uint64_t cmd_serial;   /* command connections made ready so far: names the current one */
+    uint64_t watch_serial; /* the connection keys are WATCHed on (get_many_watched), 0: none */
     char describe[REDIS_ENDPOINT_HOST_MAX + REDIS_ENDPOINT_USER_MAX + 64];
     char current_key[REDIS_ENDPOINT_KEY_MAX];
     char channel[REDIS_ENDPOINT_KEY_MAX];
@@ -240,6 +242,7 @@ static void conn_ready(conn *c) {
             s->stats.reconnects++;
     }
     c->was_ready = 1;
+    if (!c->is_subscriber) s->cmd_serial++;
     if (c->is_subscriber)
         s->cbs.on_published(s, NULL, s->opaque);
     else
@@ -738,30 +741,70 @@ static void on_get_reply(redisAsyncContext *ac, void *r, void *privdata) {
     free(req);
 }
 
-int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
+/* The reply to UNWATCH and WATCH: a refusal leaves the keys unwatched, so the transaction that
+ * relies on them must not be sent. */
+static void on_watch_reply(redisAsyncContext *ac, void *r, void *privdata) {
+    const redisReply *reply = r;
+    conn *c = ac->data;
+    (void)privdata;
+    if (reply && reply->type == REDIS_REPLY_ERROR && c) c->store->watch_serial = 0;
+    on_queued_reply(ac, r, NULL);
+}
+
+/* MGET of the batch, after UNWATCH and WATCH of the same keys when `watch`: all in one write. */
+static int get_many_send(store_redis *s, const store_redis_bytes *keys, size_t n, int watch,
                          store_redis_get_cb cb, void *opaque, px_error *err) {
+    const char *what = watch ? "get_many_watched" : "get_many";
     key_args ka;
-    if (require_available(s, "get_many", err) ||
-        key_args_build(s, "get_many", keys, sizeof *keys, n, 1, &ka, err))
+    if (require_available(s, what, err) ||
+        key_args_build(s, what, keys, sizeof *keys, n, 1, &ka, err))
         return -1;
     request *req = request_new(s, REQ_GET, opaque, err);
     int rc = -1;
     if (req) {
         req->n = n;
         req->get_cb = cb;
+        redisAsyncContext *ac = s->cmd.ac;
+        int queued = REDIS_OK;
+        if (watch) {
+            ka.argv[0] = "WATCH";
+            ka.lens[0] = 5;
+            queued = redisAsyncCommand(ac, on_watch_reply, NULL, "UNWATCH");
+            if (queued == REDIS_OK)
+                queued =
+                    redisAsyncCommandArgv(ac, on_watch_reply, NULL, (int)n + 1, ka.argv, ka.lens);
+        }
         ka.argv[0] = "MGET";
         ka.lens[0] = 4;
-        if (redisAsyncCommandArgv(s->cmd.ac, on_get_reply, req, (int)n + 1, ka.argv, ka.lens) ==
-            REDIS_OK) {
+        if (queued == REDIS_OK)
+            queued = redisAsyncCommandArgv(ac, on_get_reply, req, (int)n + 1, ka.argv, ka.lens);
+        if (queued == REDIS_OK) {
+            if (watch) s->watch_serial = s->cmd_serial;
             request_sent(s);
             rc = 0;
         } else {
-            px_error_set(err, PX_ENOMEM, "get_many: hiredis could not queue the command");
+            px_error_set(err, PX_ENOMEM, "%s: hiredis could not queue the command", what);
             free(req);
+            if (watch) { /* a WATCH may be queued without its MGET: start afresh */
+                px_error why;
+                px_error_set(&why, PX_EUNAVAILABLE, "redis %s: could not queue a WATCH",
+                             s->describe);
+                conn_drop(&s->cmd, &why);
+            }
         }
     }
     key_args_free(&ka);
     return rc;
+}
+
+int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
+                         store_redis_get_cb cb, void *opaque, px_error *err) {
+    return get_many_send(s, keys, n, 0, cb, opaque, err);
+}
+
+int store_redis_get_many_watched(store_redis *s, const store_redis_bytes *keys, size_t n,
+                                 store_redis_get_cb cb, void *opaque, px_error *err) {
+    return get_many_send(s, keys, n, 1, cb, opaque, err);
 }
 
 static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
@@ -769,7 +812,18 @@ static void on_exec_reply(redisAsyncContext *ac, void *r, void *privdata) {
     redisReply *reply = r;
     px_error buf;
     const px_error *failed =
-        reply_failure(req, ac, reply, "transaction (nothing was applied)", 1, &buf);
+        reply_failure(req, ac, reply, "transaction (nothing was applied)", 0, &buf);
+    if (!failed && reply->type == REDIS_REPLY_NIL) {
+        px_error_set(&buf, PX_ECONFLICT,
+                     "redis transaction: a watched key changed since it was read (another "
+                     "instance wrote it); nothing was applied");
+        failed = &buf;
+    } else if (!failed && (reply->type != REDIS_REPLY_ARRAY || reply->elements != req->n)) {
+        px_error_set(&buf, PX_EREFUSED,
+                     "redis transaction: expected an array of %zu results, got reply type %d",
+                     req->n, reply->type);
+        failed = &buf;
+    }
     for (size_t i = 0; !failed && i < req->n; i++) {
         if (reply->element[i]->type == REDIS_REPLY_ERROR) {
             px_error_set(&buf, PX_EREFUSED, "redis transaction: op %zu failed: %s", i,
@@ -823,6 +877,10 @@ static int queue_transaction(store_redis *s, const store_redis_op *ops, size_t n
 int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
                            store_redis_done_cb cb, void *opaque, px_error *err) {
     if (require_available(s, "apply_many", err)) return -1;
+    if (s->watch_serial && s->watch_serial != s->cmd_serial)
+        return px_error_set(err, PX_ECONFLICT,
+                            "apply_many: the connection the keys were watched on was lost; read "
+                            "them again");
     for (size_t i = 0; i < n && i <= s->opt.max_batch; i++) {
         if (ops[i].kind != STORE_REDIS_SET && ops[i].kind != STORE_REDIS_DEL)
             return px_error_set(err, PX_EINVAL, "apply_many: op %zu has unknown kind %d", i,
@@ -841,6 +899,7 @@ int store_redis_apply_many(store_redis *s, const store_redis_op *ops, size_t n,
         req->n = n;
         req->done_cb = cb;
         if (queue_transaction(s, ops, n, req, &ka) == 0) {
+            s->watch_serial = 0; /* EXEC ends the watch, whatever its outcome */
             request_sent(s);
             rc = 0;
         } else {

@@ -16,9 +16,11 @@
  *     (on_status), so the daemon pauses and resumes its Kafka consumption.
  *   - Moves data in batches, one round trip per batch:
  *       get_many    MGET of up to max_batch keys → their values (absent = NULL data)
+ *       get_many_watched  the same, the keys WATCHed: the next apply_many is conditional
  *       apply_many  MULTI, SET key value [EX ttl] / DEL key ×n, EXEC: all-or-nothing (Redis applies
  *                   the transaction atomically; if the connection drops before EXEC is read, the
- *                   outcome is unknown and the caller retries — SET and DEL are idempotent)
+ *                   outcome is unknown and the caller retries — SET and DEL are idempotent;
+ *                   after get_many_watched, PX_ECONFLICT when a watched key changed)
  *     and the ROME index: get_current_index reads `<prefix>current` then the snapshot it names.
  *
  * Keys are the caller's names; the store prepends the endpoint's prefix (redis_endpoint.h shows the
@@ -152,6 +154,15 @@ typedef void (*store_redis_get_cb)(store_redis *s, const px_error *err,
 /* Reads n (1..max_batch) keys in one round trip (one MGET). keys are copied before returning. */
 int store_redis_get_many(store_redis *s, const store_redis_bytes *keys, size_t n,
                          store_redis_get_cb cb, void *opaque, px_error *err);
+
+/* get_many for a read-modify-write that another client may race (two instances of a Kafka group
+ * processing the same person during a rebalance): the keys are also WATCHed (UNWATCH, WATCH,
+ * MGET in the same round trip), so that the next apply_many is applied only if none of them was
+ * written by anyone else since; otherwise it completes with PX_ECONFLICT and nothing is applied:
+ * read again and redo. If the connection was lost since the watch, that apply_many is refused
+ * with PX_ECONFLICT (a new connection watches nothing). */
+int store_redis_get_many_watched(store_redis *s, const store_redis_bytes *keys, size_t n,
+                                 store_redis_get_cb cb, void *opaque, px_error *err);
 
 typedef enum store_redis_op_kind {
     STORE_REDIS_SET, /* SET key value, with EX ttl_s when ttl_s > 0 (0 = no expiry) */
