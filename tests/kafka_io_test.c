@@ -975,6 +975,61 @@ static void test_faults_recovered(void **state) {
     world_stop(&w);
 }
 
+/* The memory bounds kafka_io gives librdkafka: applied when no property names them, a property
+ * wins over each, and fetch.max.bytes follows a larger message.max.bytes (librdkafka refuses a
+ * smaller one). No broker needed: the handles are created, never started. */
+static void expect_property(kafka_io *io, bool producer, const char *name, const char *want) {
+    char buf[64];
+    assert_int_equal(kafka_io_property_value(io, producer, name, buf, sizeof buf), 0);
+    assert_string_equal(buf, want);
+}
+
+static void test_memory_bounds(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    px_error err = {0};
+    static const char *const topics[] = {IN_TOPIC};
+    kafka_io_property props[] = {{"bootstrap.servers", "127.0.0.1:1"},
+                                 {"queued.min.messages", "5000"},
+                                 {"message.max.bytes", "3000000"},
+                                 {"message.copy.max.bytes", "4096"}};
+    kafka_io_options o = {.properties = props,
+                          .n_properties = 1,
+                          .group_id = "g",
+                          .input_topics = topics,
+                          .n_input_topics = 1};
+    kafka_io *io = kafka_io_new(&loop, &o, &owner_cbs, NULL, &err);
+    assert_non_null(io);
+    expect_property(io, false, "queued.min.messages", "1000");
+    expect_property(io, false, "queued.max.messages.kbytes", "2048");
+    expect_property(io, false, "fetch.max.bytes", "1048576");
+    expect_property(io, true, "message.copy.max.bytes", "0");
+    char buf[4];
+    assert_int_equal(kafka_io_property_value(io, false, "fetch.max.bytes", buf, sizeof buf), -1);
+    kafka_io_free(io);
+
+    o.n_properties = 4;
+    io = kafka_io_new(&loop, &o, &owner_cbs, NULL, &err);
+    if (!io) fail_msg("kafka_io_new: %s", err.msg);
+    expect_property(io, false, "queued.min.messages", "5000");
+    expect_property(io, false, "queued.max.messages.kbytes", "2048");
+    expect_property(io, false, "fetch.max.bytes", "3000000");
+    expect_property(io, true, "message.copy.max.bytes", "4096");
+    kafka_io_free(io);
+
+    kafka_io_property fetch[] = {{"bootstrap.servers", "127.0.0.1:1"},
+                                 {"fetch.max.bytes", "2000000"}};
+    o.properties = fetch;
+    o.n_properties = 2;
+    io = kafka_io_new(&loop, &o, &owner_cbs, NULL, &err);
+    if (!io) fail_msg("kafka_io_new: %s", err.msg);
+    expect_property(io, false, "fetch.max.bytes", "2000000");
+    kafka_io_free(io);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     uv_loop_t loop;
@@ -1269,6 +1324,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_two_input_topics),
         cmocka_unit_test(test_offsets_only_after_delivery),
         cmocka_unit_test(test_kill_replays_little),
+        cmocka_unit_test(test_memory_bounds),
         cmocka_unit_test(test_pause_retry_resume),
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_queue_full_backpressure),

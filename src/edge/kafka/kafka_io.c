@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -936,11 +937,21 @@ static void kio_delivery_free_copies(kio_delivery *d) {
     d->headers = NULL;
 }
 
+int kafka_io_property_value(const kafka_io *io, bool producer, const char *name, char *buf,
+                            size_t cap) {
+    size_t len = cap; /* librdkafka sets it to the size the value needs, NUL included */
+    if (rd_kafka_conf_get(rd_kafka_conf(producer ? io->producer : io->consumer), name, buf, &len) !=
+            RD_KAFKA_CONF_OK ||
+        len > cap) {
+        if (cap) buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 size_t kafka_io_max_message_bytes(const kafka_io *io) {
     char buf[32];
-    size_t len = sizeof buf;
-    if (rd_kafka_conf_get(rd_kafka_conf(io->producer), "message.max.bytes", buf, &len) !=
-        RD_KAFKA_CONF_OK)
+    if (kafka_io_property_value(io, true, "message.max.bytes", buf, sizeof buf))
         return KIO_DEFAULT_MESSAGE_MAX;
     unsigned long long v = strtoull(buf, NULL, 10);
     return v ? (size_t)v : KIO_DEFAULT_MESSAGE_MAX;
@@ -1239,13 +1250,55 @@ static void kio_free_memory(kafka_io *io) {
     free(io);
 }
 
-/* Builds both handles' configurations: the owner's properties in order, then what the contract
- * needs on top. Returns -1 with err set. */
+static bool kio_property_given(const kafka_io_options *o, const char *name) {
+    for (size_t i = 0; i < o->n_properties; i++)
+        if (!strcmp(o->properties[i].name, name)) return true;
+    return false;
+}
+
+/* librdkafka's defaults let the consumer prefetch up to 100,000 messages or 64 MiB, and copy
+ * every produced value below 64 KB into its requests; kafka_io's own buffer (4 batches) and the
+ * owner's budget make those unnecessary. Set before the owner's properties, so any of them wins.
+ * (fetch.max.bytes: see kio_apply_fetch_bound.) */
+static int kio_apply_memory_bounds(rd_kafka_conf_t *cconf, rd_kafka_conf_t *pconf, px_error *err) {
+    const kafka_io_property consumer[] = {
+        {"queued.min.messages", KIO_STR(KAFKA_IO_QUEUED_MIN_MESSAGES)},
+        {"queued.max.messages.kbytes", KIO_STR(KAFKA_IO_QUEUED_MAX_KBYTES)},
+    };
+    const kafka_io_property producer[] = {
+        {"message.copy.max.bytes", KIO_STR(KAFKA_IO_MESSAGE_COPY_MAX_BYTES)},
+    };
+    return kafka_conf_apply(cconf, consumer, 2, err) < 0 ||
+                   kafka_conf_apply(pconf, producer, 1, err) < 0
+               ? -1
+               : 0;
+}
+
+/* fetch.max.bytes = KAFKA_IO_FETCH_MAX_BYTES unless a property sets it, raised to
+ * message.max.bytes when that is larger (librdkafka refuses a fetch.max.bytes below it). After
+ * the owner's properties, since it depends on one of them. */
+static int kio_apply_fetch_bound(const kafka_io_options *o, rd_kafka_conf_t *cconf, px_error *err) {
+    if (kio_property_given(o, "fetch.max.bytes")) return 0;
+    char buf[32];
+    size_t len = sizeof buf;
+    unsigned long long want = KAFKA_IO_FETCH_MAX_BYTES, msg_max = 0;
+    if (rd_kafka_conf_get(cconf, "message.max.bytes", buf, &len) == RD_KAFKA_CONF_OK)
+        msg_max = strtoull(buf, NULL, 10);
+    if (msg_max > want) want = msg_max;
+    snprintf(buf, sizeof buf, "%llu", want);
+    const kafka_io_property fetch = {"fetch.max.bytes", buf};
+    return kafka_conf_apply(cconf, &fetch, 1, err);
+}
+
+/* Builds both handles' configurations: kafka_io's memory bounds, the owner's properties in order,
+ * then what the contract needs on top. Returns -1 with err set. */
 static int kio_build_confs(kafka_io *io, const kafka_io_options *o, rd_kafka_conf_t *cconf,
                            rd_kafka_conf_t *pconf, px_error *err) {
     bool idempotence_set = false, commit_interval_set = false;
-    if (kafka_conf_apply(cconf, o->properties, o->n_properties, err) < 0 ||
-        kafka_conf_apply(pconf, o->properties, o->n_properties, err) < 0)
+    if (kio_apply_memory_bounds(cconf, pconf, err) < 0 ||
+        kafka_conf_apply(cconf, o->properties, o->n_properties, err) < 0 ||
+        kafka_conf_apply(pconf, o->properties, o->n_properties, err) < 0 ||
+        kio_apply_fetch_bound(o, cconf, err) < 0)
         return -1;
     for (size_t i = 0; i < o->n_properties; i++) {
         const kafka_io_property *p = &o->properties[i];

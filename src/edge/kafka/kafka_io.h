@@ -165,6 +165,21 @@ typedef struct kafka_io_options {
  * default is 5000): the stored offsets' commit follows the deliveries closely. */
 #define KAFKA_IO_COMMIT_INTERVAL_MS 100
 
+/* Memory bounds kafka_io gives librdkafka unless a property sets them (librdkafka's defaults
+ * prefetch up to 100,000 messages or 64 MiB per consumer and copy every produced value below
+ * 64 KB into its requests):
+ *   queued.min.messages = KAFKA_IO_QUEUED_MIN_MESSAGES and queued.max.messages.kbytes =
+ *     KAFKA_IO_QUEUED_MAX_KBYTES: what the fetcher prefetches (kafka_io itself buffers up to
+ *     max_buffered_messages behind the outstanding batch);
+ *   fetch.max.bytes = KAFKA_IO_FETCH_MAX_BYTES, or message.max.bytes when that is larger
+ *     (librdkafka refuses less): a fetch response is held until its last message is destroyed;
+ *   message.copy.max.bytes = 0 (producer): values go to the brokers from the owner's or
+ *     librdkafka's own copy, never copied again into request buffers. */
+#define KAFKA_IO_QUEUED_MIN_MESSAGES    1000
+#define KAFKA_IO_QUEUED_MAX_KBYTES      2048
+#define KAFKA_IO_FETCH_MAX_BYTES        1048576
+#define KAFKA_IO_MESSAGE_COPY_MAX_BYTES 0
+
 /* Sets props[0..n) on conf in order, so a later property overrides an earlier one: the one way
  * every client here applies `[kafka]` keys and -X properties (kafka_io_new for both handles,
  * `passerelle send/tail/replay`, `passerelled --check-config`). Names and values must not be
@@ -181,7 +196,7 @@ bool kafka_log_is_cross_type_notice(const char *facility, const char *message);
 
 /* Creates the consumer and producer handles (not yet connected to the group). `bootstrap.servers`
  * is an ordinary property here: for the embedded broker, start kafka_embedded first and pass its
- * kafka_embedded_bootstraps(). Properties are
+ * kafka_embedded_bootstraps(). The memory bounds above come first; the properties are then
  * applied in order, so a later one overrides an earlier one; kafka_io then sets what its contract
  * needs: enable.auto.offset.store=false, enable.idempotence=true unless a property set it,
  * enable.auto.commit=false with transactional.id, else auto.commit.interval.ms =
@@ -242,6 +257,12 @@ int kafka_io_produce_lent(kafka_io *io, const char *topic, const void *key, size
                           const void *value, size_t value_len, const kafka_io_header *headers,
                           size_t n_headers, kafka_io_delivery_cb cb, void *msg_opaque,
                           px_error *err);
+
+/* The value librdkafka holds for property `name` on the producer (producer = true) or the
+ * consumer handle, NUL-terminated in buf[cap]: 0, or -1 when unknown or too long for buf. What
+ * kafka_io_new() applied, the owner's properties and kafka_io's own settings included. */
+int kafka_io_property_value(const kafka_io *io, bool producer, const char *name, char *buf,
+                            size_t cap);
 
 /* The producer's message.max.bytes, as configured (a property, else librdkafka's default of
  * 1000000): a message's key, value and headers together must fit in it. */
