@@ -379,11 +379,24 @@ static int answers_encode(const batch_item *it, msgpack_sbuffer *sb) {
     return rc ? -1 : 0;
 }
 
+/* The output types kept answers carry; a tombstone (the last) has no value. */
+static const char *const answer_types[] = {SUGGESTION_TYPE_SKILLS, SUGGESTION_TYPE_JOBS,
+                                           "tombstone"};
+#define ANSWER_TOMBSTONE 2u
+
+/* The index of a kept answer's type in answer_types, ANSWER_TOMBSTONE + 1 for none. */
+static size_t answer_type(const msgpack_object_str *t) {
+    size_t k = 0;
+    while (k <= ANSWER_TOMBSTONE &&
+           (strlen(answer_types[k]) != t->size || memcmp(answer_types[k], t->ptr, t->size)))
+        k++;
+    return k;
+}
+
 /* Kept answers read back become item i's outputs, the same bytes. Returns -1 on bytes that are
  * not kept answers (left alone: the repeat then gets nothing, as without them) or out of
  * memory (*oom). */
 static int answers_decode(daemon_batch *b, size_t i, const store_redis_bytes *v, bool *oom) {
-    static const char *const types[] = {SUGGESTION_TYPE_SKILLS, SUGGESTION_TYPE_JOBS, "tombstone"};
     batch_item *it = &b->items[i];
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -396,19 +409,16 @@ static int answers_decode(daemon_batch *b, size_t i, const store_redis_bytes *v,
         if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
             e->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
             goto done;
-        const msgpack_object_str *t = &e->via.array.ptr[0].via.str;
-        const msgpack_object *val = &e->via.array.ptr[1];
-        size_t k = 0;
-        while (k < 3 && (strlen(types[k]) != t->size || memcmp(types[k], t->ptr, t->size))) k++;
-        if (k == 3 || (val->type != MSGPACK_OBJECT_BIN) != (k == 2)) goto done;
+        size_t k = answer_type(&e->via.array.ptr[0].via.str);
+        if (k > ANSWER_TOMBSTONE ||
+            (e->via.array.ptr[1].type != MSGPACK_OBJECT_BIN) != (k == ANSWER_TOMBSTONE))
+            goto done;
     }
     for (uint32_t o = 0; o < u.data.via.array.size; o++) {
         const msgpack_object *val = &u.data.via.array.ptr[o].via.array.ptr[1];
-        const msgpack_object_str *t = &u.data.via.array.ptr[o].via.array.ptr[0].via.str;
-        size_t k = 0;
-        while (strlen(types[k]) != t->size || memcmp(types[k], t->ptr, t->size)) k++;
+        size_t k = answer_type(&u.data.via.array.ptr[o].via.array.ptr[0].via.str);
         msgpack_sbuffer sb = {0, NULL, 0};
-        if (k < 2) {
+        if (k < ANSWER_TOMBSTONE) {
             sb.size = sb.alloc = val->via.bin.size;
             if (!(sb.data = malloc(sb.size ? sb.size : 1))) {
                 *oom = true;
@@ -416,7 +426,8 @@ static int answers_decode(daemon_batch *b, size_t i, const store_redis_bytes *v,
             }
             memcpy(sb.data, val->via.bin.ptr, sb.size);
         }
-        add_output(it, b->d->cfg->topic_suggestions, types[k], k < 2 ? &sb : NULL);
+        add_output(it, b->d->cfg->topic_suggestions, answer_types[k],
+                   k < ANSWER_TOMBSTONE ? &sb : NULL);
         b->n_outputs++;
     }
     rc = 0;
