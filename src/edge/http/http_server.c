@@ -70,14 +70,16 @@ static void on_connection_handle_closed(uv_handle_t *handle) {
     else
         s->connections = c->next;
     if (c->next) c->next->prev = c->prev;
-    s->n_connections--;
     free(c);
     server_finish_if_done(s);
 }
 
+/* A closing connection stops counting against max_connections at once: its handles close only on
+ * a later loop turn, and a client that saw its peer's close may already be connecting again. */
 static void connection_close(connection *c) {
     if (c->closing) return;
     c->closing = true;
+    c->server->n_connections--;
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->tcp, on_connection_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_connection_handle_closed);
