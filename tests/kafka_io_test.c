@@ -175,6 +175,7 @@ struct owner {
     size_t n_recs;
     size_t batches, max_batch;
     int assigned, revoked, rebalances;
+    bool resume_on_revoke; /* the owner lifts its pause from the revocation callback */
     int fatal, errors;
     int closed;
     int done;                 /* set by tests' conditions */
@@ -279,7 +280,6 @@ static void on_batch(kafka_io *io, const kafka_io_batch *b, void *opaque) {
 
 static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
                          const kafka_io_partition *parts, size_t n, void *opaque) {
-    (void)io;
     owner *o = opaque;
     o->rebalances++;
     for (size_t i = 0; i < n; i++) {
@@ -290,6 +290,7 @@ static void on_rebalance(kafka_io *io, kafka_io_rebalance_kind kind,
         o->assigned += (int)n;
     else
         o->revoked += (int)n;
+    if (kind != KAFKA_IO_ASSIGNED && o->resume_on_revoke) kafka_io_resume(io);
 }
 
 static void on_error(kafka_io *io, const px_error *err, bool fatal, void *opaque) {
@@ -1237,6 +1238,40 @@ static void test_pause_survives_rebalance(void **state) {
     world_stop(&w);
 }
 
+/* Regression (bench/chaos stalled for good after a rebalance): a pause lifted while nothing is
+ * assigned must not hold the partitions when they come back. librdkafka keeps a partition's
+ * pause through its revocation; here the owner resumes from the revocation callback, then gets
+ * one of the partitions it had paused again. */
+static void test_resume_while_unassigned(void **state) {
+    (void)state;
+    world w;
+    world_start(&w, 2);
+    enum { N = 40 };
+    io_setup s = {.group = "g-resume-unassigned", .batch_max = 5, .wait_ms = 5};
+    owner a, b;
+    owner_start(&a, &w.loop, "A", w.brokers, &s);
+    uint64_t start = uv_now(&w.loop);
+    while (a.assigned < 2 && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
+    assert_int_equal(a.assigned, 2);
+    kafka_io_pause(a.io);
+    a.resume_on_revoke = true;
+    owner_start(&b, &w.loop, "B", w.brokers, &s);
+    start = uv_now(&w.loop);
+    while ((!b.assigned || a.assigned < 3) && uv_now(&w.loop) - start < WAIT_MS)
+        px_test_run_for(&w.loop, 10);
+    assert_int_equal(a.revoked, 2);
+    assert_false(kafka_io_paused(a.io));
+    assert_int_equal(a.assignment[0] + a.assignment[1], 1);
+    seed(w.brokers, IN_TOPIC, N, 8);        /* 8 keys: both partitions get messages */
+    run_until_distinct(&w.loop, &a, &b, N); /* A's partition is fetched again */
+    assert_true(a.n_recs > 0 && b.n_recs > 0);
+    owner_close(&b);
+    owner_close(&a);
+    owner_free(&a);
+    owner_free(&b);
+    world_stop(&w);
+}
+
 /* `kafka_io_test --killable-owner BROKERS GROUP N [INTERVAL_MS]`, run by the test below in a
  * process of its own: consumes N messages of IN_TOPIC as a member of GROUP, storing each offset
  * at once (auto.commit.interval.ms = INTERVAL_MS when given), says "consumed" on fd 3, then
@@ -1340,6 +1375,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_close_finishes_open_batch),
         cmocka_unit_test(test_close_deadline),
         cmocka_unit_test(test_pause_survives_rebalance),
+        cmocka_unit_test(test_resume_while_unassigned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -766,7 +766,18 @@ static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err,
             p->head = p->len = 0;
             p->next_offset = p->stored_offset = -1;
         }
-        if (io->partitions_paused && parts->cnt) rd_kafka_pause_partitions(io->consumer, parts);
+        /* librdkafka keeps a partition's application pause through its revocation and a later
+         * reassignment, while kio_apply_pause reaches only the current assignment: a pause that
+         * was lifted while the partition was not ours would hold it for good (the chaos bench's
+         * stall). Each partition assigned is set to what was last applied, paused or not. */
+        if (parts->cnt) {
+            rd_kafka_resp_err_t perr = io->partitions_paused
+                                           ? rd_kafka_pause_partitions(io->consumer, parts)
+                                           : rd_kafka_resume_partitions(io->consumer, parts);
+            if (perr)
+                kio_report(io, false, "Kafka: %s assigned partitions failed: %s",
+                           io->partitions_paused ? "pausing" : "resuming", rd_kafka_err2str(perr));
+        }
         kio_notify_rebalance(io, KAFKA_IO_ASSIGNED, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         bool lost = rd_kafka_assignment_lost(io->consumer);
