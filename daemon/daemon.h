@@ -109,6 +109,7 @@ typedef struct px_daemon {
     size_t n_flights;
     size_t inflight_bytes;    /* their keys and values */
     double out_bytes_per_msg; /* running average of output bytes per consumed message */
+    uint64_t trimmed_at;      /* loop time (ms) of the last malloc_trim, 0 for none */
     bool ready_sent;
     bool stopping;
     int exit_code;

@@ -136,11 +136,19 @@ static bool batch_fits(const px_daemon *d, size_t n) {
 
 /* Every output of a produced batch is done: what it allocated is freed, and the allocator gives
  * the free pages at the top of its heaps and inside them back to the system, so that the peak of
- * one batch does not stay resident (glibc; elsewhere a no-op). */
-static void batch_delivered(flight_batch *fb) {
+ * one batch does not stay resident (glibc; elsewhere a no-op). At most once every TRIM_EVERY_MS:
+ * a trim after every batch cost 10-25 % of the throughput here (the pages it gives back are
+ * faulted in again by the next batch), for ~10 MiB of peak RSS (bench/README.md, issue 15). */
+#define TRIM_EVERY_MS 1000u
+static void batch_delivered(px_daemon *d, flight_batch *fb) {
     free(fb);
 #if defined(__GLIBC__)
+    uint64_t now = uv_now(d->loop);
+    if (d->trimmed_at && now - d->trimmed_at < TRIM_EVERY_MS) return;
+    d->trimmed_at = now;
     malloc_trim(0);
+#else
+    (void)d;
 #endif
 }
 
@@ -609,8 +617,13 @@ static void write_states(daemon_batch *b) {
     store_redis_op *ops = calloc(cap, sizeof *ops);
     char *keys = malloc(cap * slot);
     size_t *ends = calloc(cap, sizeof *ends);
-    msgpack_sbuffer vals;
-    msgpack_sbuffer_init(&vals);
+    /* Sized once for what it will hold (states are small; answers are their outputs' bytes plus a
+     * few of framing), so that it does not grow by doubling copies. */
+    size_t want = 1024 + 512 * b->n_users;
+    for (size_t i = 0; i < b->n_msgs; i++)
+        for (size_t o = 0; o < b->items[i].n_out; o++) want += 32 + b->items[i].out[o].value_len;
+    msgpack_sbuffer vals = {0, malloc(want), want};
+    if (!vals.data) vals.alloc = 0;
     size_t n = 0;
     px_error err = {0};
     int rc = ops && keys && ends ? 0 : -1;
@@ -1089,7 +1102,7 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
     free(f->key);
     free(f->value);
     free(f);
-    if (trim) batch_delivered(trim);
+    if (trim) batch_delivered(d, trim);
     if (d->waiting && batch_fits(d, d->waiting->count)) {
         const kafka_io_batch *kb = d->waiting;
         d->waiting = NULL;
