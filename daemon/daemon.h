@@ -34,8 +34,8 @@
  * meanwhile (its buffer and librdkafka's queue bounds then hold the fetcher). With nothing in
  * flight a batch always starts, and one that starts is always finished, however large, so nothing
  * deadlocks. Outputs are cut to their size before they wait for delivery; a batch fully delivered
- * gives the allocator's free memory back (malloc_trim), and passerelled limits glibc to two
- * arenas (M_ARENA_MAX) unless MALLOC_ARENA_MAX is set. */
+ * gives the allocator's free memory back (malloc_trim, at most once a second), and passerelled
+ * limits glibc to two arenas (M_ARENA_MAX) unless MALLOC_ARENA_MAX is set. */
 #ifndef PASSERELLE_DAEMON_H
 #define PASSERELLE_DAEMON_H
 
