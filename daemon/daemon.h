@@ -27,10 +27,15 @@
  * done, in message order, and the outputs are produced in message order as before: the bytes out
  * are those of one thread. Nothing else here is thread-safe.
  *
- * Memory: the outputs produced and not yet delivered are counted (inflight_bytes); a batch handed
- * over while they exceed [daemon] inflight_bytes waits, unprocessed, until deliveries bring them
- * under, and kafka_io hands no other meanwhile (its buffer and librdkafka's queue bounds then hold
- * the fetcher). A batch that starts is always finished, however large, so nothing deadlocks. */
+ * Memory: the outputs produced and not yet delivered are counted (inflight_bytes), and so are the
+ * output bytes per consumed event (a running average). A batch handed over when what is in flight
+ * plus what it is expected to add (its message count × that average) would pass [daemon]
+ * inflight_bytes waits, unprocessed, until deliveries make room, and kafka_io hands no other
+ * meanwhile (its buffer and librdkafka's queue bounds then hold the fetcher). With nothing in
+ * flight a batch always starts, and one that starts is always finished, however large, so nothing
+ * deadlocks. Outputs are cut to their size before they wait for delivery; a batch fully delivered
+ * gives the allocator's free memory back (malloc_trim, at most once a second), and passerelled
+ * limits glibc to two arenas (M_ARENA_MAX) unless MALLOC_ARENA_MAX is set. */
 #ifndef PASSERELLE_DAEMON_H
 #define PASSERELLE_DAEMON_H
 
@@ -73,7 +78,7 @@ typedef struct daemon_metrics {
     metrics_family *consumed, *produced, *dead_lettered, *replayed, *batch_size, *match_seconds,
         *e2e_seconds, *redis_round_trips, *redis_errors, *redis_up, *lag, *rome_version,
         *rebalances, *delivery_failures, *index_swaps, *batches_retried, *ready, *unknown_keys,
-        *dlq_failures, *inflight_bytes, *batches_waited;
+        *dlq_failures, *inflight_bytes, *batches_waited, *output_bytes_per_event;
 } daemon_metrics;
 
 typedef struct px_daemon {
@@ -102,7 +107,9 @@ typedef struct px_daemon {
     bool close_deferred;           /* Kafka closed while jobs ran: close the rest after them */
     struct flight *flights;        /* outputs produced and not yet delivered */
     size_t n_flights;
-    size_t inflight_bytes; /* their keys and values */
+    size_t inflight_bytes;    /* their keys and values */
+    double out_bytes_per_msg; /* running average of output bytes per consumed message */
+    uint64_t trimmed_at;      /* loop time (ms) of the last malloc_trim, 0 for none */
     bool ready_sent;
     bool stopping;
     int exit_code;

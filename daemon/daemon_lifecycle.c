@@ -94,6 +94,11 @@ static int register_metrics(px_daemon *d, px_error *err) {
          {METRICS_COUNTER, "passerelle_batches_waited_total",
           "Batches that waited for outputs in flight to be delivered ([daemon] inflight_bytes)",
           NULL, 0, 0, NULL, 0}},
+        {&d->m.output_bytes_per_event,
+         {METRICS_GAUGE, "passerelle_output_bytes_per_event",
+          "Running average of output bytes per consumed event: a batch starts only when its "
+          "expected outputs fit [daemon] inflight_bytes",
+          NULL, 0, 0, NULL, 0}},
     };
     if (!(d->m.registry = metrics_new(err))) return -1;
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)

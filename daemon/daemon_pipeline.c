@@ -2,6 +2,9 @@
  * states (one round trip) → produce → store offsets on delivery. See daemon.h. */
 #include <inttypes.h>
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -63,8 +66,15 @@ typedef struct flight {
     uint64_t retry_at; /* when, on the loop's clock (ms) */
 } flight;
 
+/* The produced batch behind flight_msgs: once every one is done, the allocator is asked to give
+ * the batch's freed memory back to the system (malloc_trim, see batch_delivered). */
+typedef struct flight_batch {
+    size_t remaining; /* flight_msgs not yet done */
+} flight_batch;
+
 /* The consumed message behind one or more flights: its offset is stored when all are delivered. */
 typedef struct flight_msg {
+    flight_batch *batch;
     const char *topic; /* kafka_io's topic string, valid for its life */
     int32_t partition;
     int64_t offset;
@@ -97,6 +107,49 @@ static void flight_unlink(px_daemon *d, flight *f) {
     d->n_flights--;
     d->inflight_bytes -= f->key_len + f->value_len;
     inflight_gauge(d);
+}
+
+/* The running average of output bytes (keys and values) per consumed message: each batch
+ * produced moves it a quarter of the way to its own average. */
+static void learn_output_bytes(px_daemon *d, size_t bytes, size_t msgs) {
+    if (msgs == 0) return;
+    double mine = (double)bytes / (double)msgs;
+    d->out_bytes_per_msg =
+        d->out_bytes_per_msg > 0 ? d->out_bytes_per_msg * 0.75 + mine * 0.25 : mine;
+    metrics_series *s = metrics_series_get(d->m.output_bytes_per_event, NULL, NULL);
+    if (s) metrics_gauge_set(s, d->out_bytes_per_msg);
+}
+
+/* The bytes a batch of n messages is expected to put in flight. */
+static size_t expected_bytes(const px_daemon *d, size_t n) {
+    return (size_t)(d->out_bytes_per_msg * (double)n);
+}
+
+/* Whether a batch of n messages may start: nothing is in flight (a batch always goes through
+ * alone, whatever the budget), or what is in flight plus what it is expected to add fit [daemon]
+ * inflight_bytes. Consumption thus pauses before the budget is overshot by a batch, not after. */
+static bool batch_fits(const px_daemon *d, size_t n) {
+    return d->inflight_bytes == 0 ||
+           (d->inflight_bytes < d->cfg->inflight_bytes &&
+            expected_bytes(d, n) <= d->cfg->inflight_bytes - d->inflight_bytes);
+}
+
+/* Every output of a produced batch is done: what it allocated is freed, and the allocator gives
+ * the free pages at the top of its heaps and inside them back to the system, so that the peak of
+ * one batch does not stay resident (glibc; elsewhere a no-op). At most once every TRIM_EVERY_MS:
+ * a trim after every batch cost 10-25 % of the throughput here (the pages it gives back are
+ * faulted in again by the next batch), for ~10 MiB of peak RSS (bench/README.md, issue 15). */
+#define TRIM_EVERY_MS 1000u
+static void batch_delivered(px_daemon *d, flight_batch *fb) {
+    free(fb);
+#if defined(__GLIBC__)
+    uint64_t now = uv_now(d->loop);
+    if (d->trimmed_at && now - d->trimmed_at < TRIM_EVERY_MS) return;
+    d->trimmed_at = now;
+    malloc_trim(0);
+#else
+    (void)d;
+#endif
 }
 
 #define RETRY_FIRST_MS 100u   /* first pause after a batch was given back */
@@ -238,6 +291,12 @@ static void add_output(batch_item *it, const char *topic, const char *type, msgp
     o->value = sb ? sb->data : NULL;
     o->value_len = sb ? sb->size : 0;
     if (sb) sb->data = NULL;
+    /* The buffer grew by doubling: it is cut to its bytes before it waits for its delivery (up to
+     * half of what the outputs in flight hold would otherwise be slack). */
+    if (o->value && sb->alloc > o->value_len) {
+        char *fit = realloc(o->value, o->value_len ? o->value_len : 1);
+        if (fit) o->value = fit;
+    }
 }
 
 static void dead_letter(daemon_batch *b, size_t i, int reason, const char *why) {
@@ -471,13 +530,15 @@ static void produce_outputs(daemon_batch *b) {
     size_t n = b->kb->count;
     flight_msg **fm = calloc(n, sizeof *fm);
     flight **fl = calloc(b->n_outputs + 1, sizeof *fl);
-    bool ok = fm && fl;
+    flight_batch *fb = calloc(1, sizeof *fb);
+    bool ok = fm && fl && fb;
     for (size_t i = 0, o = 0; ok && i < n; i++) {
         const kafka_io_msg *m = b->items[i].msg;
         for (size_t k = 0; ok && k < b->items[i].n_out; k++, o++) {
             const batch_output *out = &b->items[i].out[k];
             if (!fm[i] && (fm[i] = calloc(1, sizeof **fm)))
-                *fm[i] = (flight_msg){m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
+                *fm[i] =
+                    (flight_msg){fb, m->topic, m->partition, m->offset, m->timestamp_ms, 0, false};
             fl[o] = calloc(1, sizeof **fl);
             ok = fm[i] && fl[o] && (fl[o]->key = malloc(m->key_len + 1));
             if (!ok) break;
@@ -499,8 +560,23 @@ static void produce_outputs(daemon_batch *b) {
         for (size_t i = 0; fm && i < n; i++) free(fm[i]);
         free(fm);
         free(fl);
+        free(fb);
         batch_abort(b, "out of memory producing outputs");
         return;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        fb->remaining += fm[i] != NULL;
+        for (size_t k = 0; k < b->items[i].n_out; k++)
+            bytes += b->items[i].msg->key_len + b->items[i].out[k].value_len;
+    }
+    learn_output_bytes(d, bytes, n);
+    /* fb lives until its last flight_msg is done; the whole batch done before any produce (no
+     * output) needs no record. A flight_msg's flights may all be reported before the loop below
+     * ends (a refused produce is reported at once): fb->remaining counts them all first. */
+    if (fb->remaining == 0) {
+        free(fb);
+        fb = NULL;
     }
     /* In message order, as one thread would: a person's outputs keep the order of the events. */
     for (size_t i = 0, o = 0; i < n; i++)
@@ -528,34 +604,39 @@ static void produce_outputs(daemon_batch *b) {
     daemon_index_swap_if_pending(d);
 }
 
-/* Builds the state writes (SET with TTL / DEL) of the changed users: one MULTI/EXEC. */
+/* Builds the state writes (SET with TTL / DEL) of the changed users: one MULTI/EXEC. The keys go
+ * in one buffer of fixed-size slots and the values (states, kept answers) are encoded one after
+ * the other into one buffer, op k's ending at ends[k]: a few allocations per batch rather than
+ * two per op, which the allocator would otherwise scatter over its arenas. */
 static void write_states(daemon_batch *b) {
     px_daemon *d = b->d;
     size_t cap = b->n_users + b->n_msgs + 1;
     for (size_t u = 0; u < b->n_users; u++)
         if (b->users[u].erased_at) cap += b->users[u].state.n_recent;
+    const size_t slot = STORE_REDIS_KEY_MAX + 1;
     store_redis_op *ops = calloc(cap, sizeof *ops);
-    char **keys = calloc(cap, sizeof *keys);
-    msgpack_sbuffer *bufs = calloc(cap, sizeof *bufs);
+    char *keys = malloc(cap * slot);
+    size_t *ends = calloc(cap, sizeof *ends);
+    /* Sized once for what it will hold (states are small; answers are their outputs' bytes plus a
+     * few of framing), so that it does not grow by doubling copies. */
+    size_t want = 1024 + 512 * b->n_users;
+    for (size_t i = 0; i < b->n_msgs; i++)
+        for (size_t o = 0; o < b->items[i].n_out; o++) want += 32 + b->items[i].out[o].value_len;
+    msgpack_sbuffer vals = {0, malloc(want), want};
+    if (!vals.data) vals.alloc = 0;
     size_t n = 0;
     px_error err = {0};
-    int rc = ops && keys && bufs ? 0 : -1;
+    int rc = ops && keys && ends ? 0 : -1;
     for (size_t u = 0; !rc && u < b->n_users; u++) {
         batch_user *bu = &b->users[u];
         if (!bu->dirty) continue;
-        keys[n] = malloc(STORE_REDIS_KEY_MAX + 1);
-        if (!keys[n]) {
-            rc = -1;
-            break;
-        }
-        state_key(d, bu->user_id, keys[n], STORE_REDIS_KEY_MAX + 1);
-        ops[n].key = (store_redis_bytes){keys[n], strlen(keys[n])};
-        msgpack_sbuffer_init(&bufs[n]);
-        if (user_state_encode(&bu->state, &bufs[n], &err)) rc = -1;
+        char *key = keys + n * slot;
+        state_key(d, bu->user_id, key, slot);
+        ops[n].key = (store_redis_bytes){key, strlen(key)};
+        if (user_state_encode(&bu->state, &vals, &err)) rc = -1;
         ops[n].kind = STORE_REDIS_SET;
-        ops[n].value = (store_redis_bytes){bufs[n].data, bufs[n].size};
         ops[n].ttl_s = bu->erased ? d->cfg->erased_ttl_s : d->cfg->state_ttl_s;
-        n++;
+        ends[n++] = vals.size;
     }
     /* Erasure forgets the person's kept answers too (they hold the profile's codes), before the
      * answers kept from the erasure on are written. */
@@ -563,49 +644,34 @@ static void write_states(daemon_batch *b) {
         const batch_user *bu = &b->users[u];
         for (size_t k = 0; bu->erased_at && k < bu->state.n_recent && n < STORE_REDIS_BATCH_MAX;
              k++) {
-            if (!(keys[n] = malloc(STORE_REDIS_KEY_MAX + 1))) {
-                rc = -1;
-                break;
-            }
-            if (!answers_key(bu->user_id, bu->state.recent_event_ids[k], keys[n],
-                             STORE_REDIS_KEY_MAX + 1)) {
-                free(keys[n]);
-                keys[n] = NULL;
-                continue;
-            }
-            ops[n] = (store_redis_op){.kind = STORE_REDIS_DEL, .key = {keys[n], strlen(keys[n])}};
-            n++;
+            char *key = keys + n * slot;
+            if (!answers_key(bu->user_id, bu->state.recent_event_ids[k], key, slot)) continue;
+            ops[n] = (store_redis_op){.kind = STORE_REDIS_DEL, .key = {key, strlen(key)}};
+            ends[n++] = vals.size;
         }
     }
     /* In the same transaction, the answers of the events the states record (see on_answers). */
     for (size_t i = 0; !rc && n > 0 && i < b->n_msgs && n < STORE_REDIS_BATCH_MAX; i++) {
         if (!answers_kept(b, i)) continue;
-        if (!(keys[n] = malloc(STORE_REDIS_KEY_MAX + 1))) {
-            rc = -1;
-            break;
-        }
-        msgpack_sbuffer_init(&bufs[n]);
+        char *key = keys + n * slot;
         const event *ev = &b->items[i].ev;
-        if (!answers_key(ev->user_id, ev->event_id, keys[n], STORE_REDIS_KEY_MAX + 1)) {
-            free(keys[n]);
-            keys[n] = NULL;
-            continue;
-        }
-        if (answers_encode(&b->items[i], &bufs[n])) rc = -1;
-        ops[n] = (store_redis_op){STORE_REDIS_SET,
-                                  {keys[n], strlen(keys[n])},
-                                  {bufs[n].data, bufs[n].size},
-                                  d->cfg->answers_ttl_s};
-        n++;
+        if (!answers_key(ev->user_id, ev->event_id, key, slot)) continue;
+        if (answers_encode(&b->items[i], &vals)) rc = -1;
+        ops[n] =
+            (store_redis_op){STORE_REDIS_SET, {key, strlen(key)}, {NULL, 0}, d->cfg->answers_ttl_s};
+        ends[n++] = vals.size;
+    }
+    /* The values' places, now that the buffer has stopped moving. */
+    for (size_t k = 0; !rc && k < n; k++) {
+        size_t from = k ? ends[k - 1] : 0;
+        if (ops[k].kind == STORE_REDIS_SET)
+            ops[k].value = (store_redis_bytes){vals.data + from, ends[k] - from};
     }
     if (!rc && n > 0) rc = store_redis_apply_many(d->store, ops, n, on_written, b, &err);
-    for (size_t k = 0; k < n; k++) {
-        free(keys[k]);
-        if (bufs) msgpack_sbuffer_destroy(&bufs[k]);
-    }
+    msgpack_sbuffer_destroy(&vals);
     free(ops);
     free(keys);
-    free(bufs);
+    free(ends);
     if (rc) {
         batch_abort(b, err.code ? err.msg : "out of memory");
         return;
@@ -811,14 +877,11 @@ static void on_states(store_redis *s, const px_error *err, const store_redis_byt
     process(b);
 }
 
-/* Over the budget: the undelivered outputs' bytes reach [daemon] inflight_bytes. */
-static bool over_budget(const px_daemon *d) { return d->inflight_bytes >= d->cfg->inflight_bytes; }
-
 static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb);
 
 void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaque) {
     px_daemon *d = opaque;
-    if (!d->stopping && over_budget(d)) {
+    if (!d->stopping && !batch_fits(d, kb->count)) {
         /* Held, unprocessed: kafka_io hands no other batch meanwhile, so consumption stops here
          * until deliveries free the budget (daemon_pipeline_on_delivery starts it). */
         d->waiting = kb;
@@ -826,6 +889,7 @@ void daemon_pipeline_on_batch(kafka_io *io, const kafka_io_batch *kb, void *opaq
         if (s) metrics_counter_inc(s);
         PX_LOG_DEBUGF(d->log, "batch waits for the outputs in flight to be delivered",
                       PX_LOG_UINT("inflight_bytes", d->inflight_bytes),
+                      PX_LOG_UINT("expected_bytes", expected_bytes(d, kb->count)),
                       PX_LOG_UINT("budget", d->cfg->inflight_bytes));
         return;
     }
@@ -837,6 +901,13 @@ void daemon_pipeline_stop(px_daemon *d) {
     const kafka_io_batch *kb = d->waiting;
     d->waiting = NULL;
     kafka_io_batch_retry(d->kafka, kb); /* its messages are consumed again, by the next owner */
+}
+
+/* FNV-1a, for the batch's table of people. */
+static size_t user_hash(const char *s) {
+    uint64_t h = 14695981039346656037u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)(h ^ (h >> 32));
 }
 
 static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
@@ -864,7 +935,16 @@ static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
         batch_abort(b, !b->engine ? "no ROME index loaded" : "redis unavailable");
         return;
     }
-    /* Decode every message; collect the distinct users (first appearance order). */
+    /* Decode every message; collect the distinct users (first appearance order), found through
+     * an open-addressing table of at least twice as many slots as messages. */
+    size_t slots_n = 16;
+    while (slots_n < 2 * kb->count) slots_n *= 2;
+    int *slots = malloc(slots_n * sizeof *slots);
+    if (!slots) {
+        batch_abort(b, "out of memory decoding events");
+        return;
+    }
+    for (size_t k = 0; k < slots_n; k++) slots[k] = -1;
     for (size_t i = 0; i < kb->count; i++) {
         batch_item *it = &b->items[i];
         it->msg = &kb->msgs[i];
@@ -877,6 +957,7 @@ static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
         if (event_decode_with(it->msg->value, it->msg->value_len, it->msg->key, it->msg->key_len,
                               &opts, &it->ev, &err)) {
             if (err.code == PX_ENOMEM) {
+                free(slots);
                 batch_abort(b, "out of memory decoding events");
                 return;
             }
@@ -895,11 +976,16 @@ static void batch_start(px_daemon *d, kafka_io *io, const kafka_io_batch *kb) {
             dead_letter(b, i, EVENT_ERR_WRONG_TOPIC, why);
             continue;
         }
-        size_t u = 0;
-        while (u < b->n_users && strcmp(b->users[u].user_id, it->ev.user_id) != 0) u++;
-        if (u == b->n_users) b->users[b->n_users++].user_id = it->ev.user_id;
-        it->user = (int)u;
+        size_t h = user_hash(it->ev.user_id) & (slots_n - 1);
+        while (slots[h] >= 0 && strcmp(b->users[slots[h]].user_id, it->ev.user_id) != 0)
+            h = (h + 1) & (slots_n - 1);
+        if (slots[h] < 0) {
+            slots[h] = (int)b->n_users;
+            b->users[b->n_users++].user_id = it->ev.user_id;
+        }
+        it->user = slots[h];
     }
+    free(slots);
     if (b->n_users == 0) {
         process(b);
         return;
@@ -961,6 +1047,7 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
     (void)opaque;
     flight *f = msg_opaque;
     px_daemon *d = f->d;
+    flight_batch *trim = NULL;
     if (err) {
         metrics_series *s = series0(d->m.delivery_failures);
         if (s) metrics_counter_inc(s);
@@ -1007,13 +1094,16 @@ void daemon_pipeline_on_delivery(kafka_io *io, const px_error *err, int32_t part
                 metrics_histogram_observe(s,
                                           (double)(daemon_now_ms() - f->msg->timestamp_ms) / 1e3);
         }
+        flight_batch *fb = f->msg->batch;
         free(f->msg);
+        if (--fb->remaining == 0) trim = fb;
     }
     flight_unlink(d, f);
     free(f->key);
     free(f->value);
     free(f);
-    if (d->waiting && !over_budget(d)) {
+    if (trim) batch_delivered(d, trim);
+    if (d->waiting && batch_fits(d, d->waiting->count)) {
         const kafka_io_batch *kb = d->waiting;
         d->waiting = NULL;
         batch_start(d, d->kafka, kb);
@@ -1024,7 +1114,10 @@ void daemon_pipeline_free(px_daemon *d) {
     while (d->flights) {
         flight *f = d->flights;
         flight_unlink(d, f);
-        if (--f->msg->remaining == 0) free(f->msg);
+        if (--f->msg->remaining == 0) {
+            if (--f->msg->batch->remaining == 0) free(f->msg->batch);
+            free(f->msg);
+        }
         free(f->key);
         free(f->value);
         free(f);

@@ -8,6 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
@@ -95,7 +99,18 @@ static int run(const char *path) {
     return rc;
 }
 
+/* glibc gives every thread that allocates an arena of its own (up to 8 per core), each reserving
+ * 64 MiB and keeping what it once held: the worker threads and librdkafka's threads would spread
+ * the daemon's memory over a dozen of them. Two arenas hold it close at the same speed here
+ * (bench/README.md, issue 15). MALLOC_ARENA_MAX in the environment, read by glibc itself, wins. */
+static void limit_arenas(void) {
+#if defined(__GLIBC__)
+    if (!getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 int main(int argc, char **argv) {
+    limit_arenas();
     /* hiredis and librdkafka write to sockets with write(2): a peer that goes away must be an
      * error to handle (EPIPE), not a signal that kills the process. */
     signal(SIGPIPE, SIG_IGN);

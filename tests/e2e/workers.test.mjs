@@ -101,6 +101,12 @@ test('4 workers and a 1-byte budget: the bytes of 1 worker, a person\'s answers 
   assert.ok(metricValue(body, 'passerelle_batches_waited_total') > waitedBefore,
     `batches waited for the 1-byte budget:\n${body.split('\n').filter((l) => l.startsWith('passerelle_batch')).join('\n')}`);
   assert.match(body, /^passerelle_inflight_bytes 0$/m);
+  // The running average of output bytes per event that admits batches follows what was produced:
+  // within a factor 4 of the run's own average (it weighs the last batches most).
+  const outBytes = a.reduce((n, m) => n + Buffer.byteLength(m.key) + (m.raw ? m.raw.length : 0), 0);
+  const perEvent = metricValue(body, 'passerelle_output_bytes_per_event');
+  assert.ok(perEvent > outBytes / events.length / 4 && perEvent < (outBytes / events.length) * 4,
+    `passerelle_output_bytes_per_event ${perEvent}, measured ${outBytes / events.length}`);
   assert.match(many.daemon.stderr, /msg=starting .*workers=4/);
   assert.match(one.daemon.stderr, /msg=starting .*workers=1/);
 });
