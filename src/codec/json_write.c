@@ -210,6 +210,15 @@ static size_t format_short_decimal(double d, char out[40]) {
     return 0;
 }
 
+/* Whether text names the float32 d and, read back as JSON (a double), stays a float: beyond
+ * ±(2^53-1) the shortest float32 text can read back as an exact integer ("-9.007199e+15" names
+ * -2^53 but reads back as -9007199000000000), which msgpack_json packs as an integer, and the
+ * JSON text would change on the way back (found by fuzz_codecs). */
+static bool single_reads_back(const char *text, double d) {
+    return strtof(text, NULL) == (float)d &&
+           (fabs(d) <= MAX_EXACT_INT || fabs(strtod(text, NULL)) > MAX_EXACT_INT);
+}
+
 size_t json_format_real(double d, int single, char out[40]) {
     if (d == 0 && signbit(d)) return (size_t)snprintf(out, 40, "-0.0");
     if (d == trunc(d) && fabs(d) <= MAX_EXACT_INT) {
@@ -224,10 +233,12 @@ size_t json_format_real(double d, int single, char out[40]) {
     size_t n = single ? 0 : format_short_decimal(d, out);
     if (n) return n;
     /* The printf ladder: the fewest digits that read back to the same value. */
-    for (int prec = single ? 6 : 15; prec <= (single ? 9 : 17); prec++) {
+    bool found = false;
+    for (int prec = single ? 6 : 15; !found && prec <= (single ? 9 : 17); prec++) {
         n = (size_t)snprintf(out, 40, "%.*g", prec, d);
-        if (single ? strtof(out, NULL) == (float)d : strtod(out, NULL) == d) break;
+        found = single ? single_reads_back(out, d) : strtod(out, NULL) == d;
     }
+    if (!found && single) return json_format_real(d, 0, out); /* exact at double precision */
     /* Beyond 2^53 an integral float printed as digits alone would read back as an integer. */
     if (!strpbrk(out, ".e")) n += (size_t)snprintf(out + n, 40 - n, ".0");
     return n;
