@@ -1206,6 +1206,15 @@ static void test_close_deadline(void **state) {
     world_stop(&w);
 }
 
+/* Starts owner o alone in its group, waits until it holds both partitions, then pauses it. */
+static void start_paused_owner(owner *o, world *w, const io_setup *s) {
+    owner_start(o, &w->loop, "A", w->brokers, s);
+    uint64_t start = uv_now(&w->loop);
+    while (o->assigned < 2 && uv_now(&w->loop) - start < WAIT_MS) px_test_run_for(&w->loop, 10);
+    assert_int_equal(o->assigned, 2);
+    kafka_io_pause(o->io);
+}
+
 /* A paused member stays paused across a rebalance: partitions assigned while paused are paused
  * too (no batch), and resuming delivers everything it owns. */
 static void test_pause_survives_rebalance(void **state) {
@@ -1216,14 +1225,10 @@ static void test_pause_survives_rebalance(void **state) {
     seed(w.brokers, IN_TOPIC, N, 8);
     io_setup s = {.group = "g-pause-rb", .batch_max = 5, .wait_ms = 5};
     owner a, b;
-    owner_start(&a, &w.loop, "A", w.brokers, &s);
-    uint64_t start = uv_now(&w.loop);
-    while (a.assigned < 2 && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
-    assert_int_equal(a.assigned, 2);
-    kafka_io_pause(a.io);
+    start_paused_owner(&a, &w, &s);
     size_t before = a.n_recs;
     owner_start(&b, &w.loop, "B", w.brokers, &s);
-    start = uv_now(&w.loop);
+    uint64_t start = uv_now(&w.loop);
     while ((!b.assigned || a.rebalances < 3) && uv_now(&w.loop) - start < WAIT_MS)
         px_test_run_for(&w.loop, 10);
     assert_true(b.assigned > 0);
@@ -1249,14 +1254,10 @@ static void test_resume_while_unassigned(void **state) {
     enum { N = 40 };
     io_setup s = {.group = "g-resume-unassigned", .batch_max = 5, .wait_ms = 5};
     owner a, b;
-    owner_start(&a, &w.loop, "A", w.brokers, &s);
-    uint64_t start = uv_now(&w.loop);
-    while (a.assigned < 2 && uv_now(&w.loop) - start < WAIT_MS) px_test_run_for(&w.loop, 10);
-    assert_int_equal(a.assigned, 2);
-    kafka_io_pause(a.io);
+    start_paused_owner(&a, &w, &s);
     a.resume_on_revoke = true;
     owner_start(&b, &w.loop, "B", w.brokers, &s);
-    start = uv_now(&w.loop);
+    uint64_t start = uv_now(&w.loop);
     while ((!b.assigned || a.assigned < 3) && uv_now(&w.loop) - start < WAIT_MS)
         px_test_run_for(&w.loop, 10);
     assert_int_equal(a.revoked, 2);

@@ -374,6 +374,16 @@ void kafka_io_store_offset(kafka_io *io, const char *topic, int32_t partition, i
 
 /* ---------- pausing, buffering, rewinding ---------- */
 
+/* Pauses or resumes fetching on the listed partitions (none: nothing to do). */
+static void kio_set_paused(kafka_io *io, rd_kafka_topic_partition_list_t *parts, bool paused) {
+    if (!parts->cnt) return;
+    rd_kafka_resp_err_t err = paused ? rd_kafka_pause_partitions(io->consumer, parts)
+                                     : rd_kafka_resume_partitions(io->consumer, parts);
+    if (err)
+        kio_report(io, false, "Kafka: %s partitions failed: %s", paused ? "pausing" : "resuming",
+                   rd_kafka_err2str(err));
+}
+
 /* Pauses or resumes fetching on the whole assignment so that it matches what is wanted now. */
 static void kio_apply_pause(kafka_io *io) {
     bool want = io->owner_paused || io->flow_paused || io->state != KIO_RUNNING;
@@ -382,13 +392,7 @@ static void kio_apply_pause(kafka_io *io) {
     if (want == io->partitions_paused || !assigned) return;
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(io->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l) {
-        if (l->cnt) {
-            rd_kafka_resp_err_t err = want ? rd_kafka_pause_partitions(io->consumer, l)
-                                           : rd_kafka_resume_partitions(io->consumer, l);
-            if (err)
-                kio_report(io, false, "Kafka: %s partitions failed: %s",
-                           want ? "pausing" : "resuming", rd_kafka_err2str(err));
-        }
+        kio_set_paused(io, l, want);
         rd_kafka_topic_partition_list_destroy(l);
     }
     io->partitions_paused = want;
@@ -770,14 +774,7 @@ static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err,
          * reassignment, while kio_apply_pause reaches only the current assignment: a pause that
          * was lifted while the partition was not ours would hold it for good (the chaos bench's
          * stall). Each partition assigned is set to what was last applied, paused or not. */
-        if (parts->cnt) {
-            rd_kafka_resp_err_t perr = io->partitions_paused
-                                           ? rd_kafka_pause_partitions(io->consumer, parts)
-                                           : rd_kafka_resume_partitions(io->consumer, parts);
-            if (perr)
-                kio_report(io, false, "Kafka: %s assigned partitions failed: %s",
-                           io->partitions_paused ? "pausing" : "resuming", rd_kafka_err2str(perr));
-        }
+        kio_set_paused(io, parts, io->partitions_paused);
         kio_notify_rebalance(io, KAFKA_IO_ASSIGNED, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         bool lost = rd_kafka_assignment_lost(io->consumer);
