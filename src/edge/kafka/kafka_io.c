@@ -131,6 +131,7 @@ struct kafka_io {
     /* Why fetching is paused: independent reasons, any one suffices (closing is another).
      * partitions_paused is what was last applied to librdkafka. */
     bool owner_paused, flow_paused, partitions_paused;
+    bool revoked_while_paused; /* partitions left paused: librdkafka keeps that on reassignment */
 
     bool txn; /* transactional.id configured */
     kio_txn_state txn_state;
@@ -773,11 +774,15 @@ static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err,
         /* librdkafka keeps a partition's application pause through its revocation and a later
          * reassignment, while kio_apply_pause reaches only the current assignment: a pause that
          * was lifted while the partition was not ours would hold it for good (the chaos bench's
-         * stall). Each partition assigned is set to what was last applied, paused or not. */
-        kio_set_paused(io, parts, io->partitions_paused);
+         * stall). Partitions assigned are paused when the rest are, and resumed when some were
+         * revoked while paused (a resume restarts their fetch: not done when never needed). */
+        if (io->partitions_paused || io->revoked_while_paused)
+            kio_set_paused(io, parts, io->partitions_paused);
+        io->revoked_while_paused = io->partitions_paused && io->revoked_while_paused;
         kio_notify_rebalance(io, KAFKA_IO_ASSIGNED, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         bool lost = rd_kafka_assignment_lost(io->consumer);
+        io->revoked_while_paused |= io->partitions_paused && parts->cnt;
         kio_buf_filter(io, kio_keep_unrevoked, parts);
         for (int i = 0; i < parts->cnt; i++) {
             kio_part *p = kio_part_find(io, parts->elems[i].topic, parts->elems[i].partition);
@@ -792,6 +797,7 @@ static void kio_rebalance(kafka_io *io, rd_kafka_resp_err_t err,
         kio_report(io, false, "Kafka: rebalance failed: %s; dropping the assignment",
                    rd_kafka_err2str(err));
         kio_buf_filter(io, NULL, NULL);
+        io->revoked_while_paused |= io->partitions_paused;
         for (size_t i = 0; i < io->n_parts; i++) io->parts[i].assigned = false;
         rerr = rd_kafka_assign(io->consumer, NULL);
     }
